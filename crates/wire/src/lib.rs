@@ -1,0 +1,23 @@
+//! The DNS wire format as rampart's fast path needs it.
+//!
+//! Everything here works on byte slices the caller owns: a received
+//! datagram is parsed in place ([`Query::parse`]) and a response is written
+//! into a caller-provided buffer ([`Response`]), so answering a query takes
+//! no heap allocation. Names are handled in uncompressed wire form
+//! (`[len, label…, 0]`), the form the zone store keeps them in.
+//!
+//! Modules:
+//! - [`name`]: helpers over uncompressed wire names (labels, case folding,
+//!   suffixes).
+//! - [`query`]: header, question and EDNS(0) parsing of an incoming query.
+//! - [`response`]: the response writer with name compression, section
+//!   counts and truncation checkpoints.
+//! - [`types`]: the numeric constants (types, classes, rcodes, opcodes).
+
+pub mod name;
+pub mod query;
+pub mod response;
+pub mod types;
+
+pub use query::{Edns, ParseError, Query};
+pub use response::{Full, Layout, Mark, Response, Section};

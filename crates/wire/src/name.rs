@@ -1,0 +1,157 @@
+//! Helpers over uncompressed wire-format names.
+//!
+//! A wire name is a sequence of `[len][bytes]` labels ending in the zero
+//! root label. Label lengths are at most 63, so they never collide with the
+//! ASCII letters: comparing two wire names byte by byte while ignoring
+//! ASCII case is a correct case-insensitive name comparison.
+
+/// The longest name in wire form (RFC 1035 §3.1).
+pub const MAX_NAME_LEN: usize = 255;
+/// The most labels a name can have, counting the root.
+pub const MAX_LABELS: usize = 128;
+
+/// Offsets of the labels of `name`, root excluded, from the leftmost.
+///
+/// Returns the number of labels written into `out`. `name` must be a valid
+/// uncompressed wire name (as produced by [`crate::Query::parse`] or the
+/// zone loader).
+pub fn label_offsets(name: &[u8], out: &mut [u8; MAX_LABELS]) -> usize {
+    let mut pos = 0;
+    let mut count = 0;
+    while pos < name.len() && name[pos] != 0 && count < MAX_LABELS {
+        out[count] = pos as u8;
+        count += 1;
+        pos += 1 + name[pos] as usize;
+    }
+    count
+}
+
+/// Number of labels in `name`, root excluded.
+pub fn label_count(name: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut count = 0;
+    while pos < name.len() && name[pos] != 0 {
+        count += 1;
+        pos += 1 + name[pos] as usize;
+    }
+    count
+}
+
+/// Whether `a` and `b` are the same name, ignoring ASCII case.
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Whether `name` is `ancestor` or below it (both lowercase or compared
+/// ignoring case).
+pub fn is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
+    if ancestor.len() > name.len() {
+        return false;
+    }
+    let start = name.len() - ancestor.len();
+    if !name[start..].eq_ignore_ascii_case(ancestor) {
+        return false;
+    }
+    // The suffix must begin on a label boundary.
+    let mut pos = 0;
+    while pos < start {
+        pos += 1 + name[pos] as usize;
+    }
+    pos == start
+}
+
+/// Copies `name` into `out` with ASCII letters folded to lowercase.
+pub fn to_lowercase<'o>(name: &[u8], out: &'o mut [u8; MAX_NAME_LEN]) -> &'o [u8] {
+    let len = name.len().min(MAX_NAME_LEN);
+    for (o, i) in out.iter_mut().zip(&name[..len]) {
+        *o = i.to_ascii_lowercase();
+    }
+    &out[..len]
+}
+
+/// Reads an uncompressed name at the start of `data`, returning its length.
+///
+/// Used on record data from the zone store, where names are never
+/// compressed; `None` when the bytes are not a well-formed name.
+pub fn uncompressed_len(data: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        let len = *data.get(pos)? as usize;
+        if len == 0 {
+            return if pos < MAX_NAME_LEN { Some(pos + 1) } else { None };
+        }
+        if len > 63 {
+            return None;
+        }
+        pos += 1 + len;
+        if pos >= MAX_NAME_LEN {
+            return None;
+        }
+    }
+}
+
+/// Formats a wire name in presentation form (for logs and errors).
+pub fn to_text(name: &[u8]) -> String {
+    let mut s = String::new();
+    let mut pos = 0;
+    while pos < name.len() && name[pos] != 0 {
+        let len = name[pos] as usize;
+        let end = (pos + 1 + len).min(name.len());
+        for &b in &name[pos + 1..end] {
+            match b {
+                b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                    s.push('\\');
+                    s.push(b as char);
+                }
+                0x21..=0x7e => s.push(b as char),
+                _ => s.push_str(&format!("\\{b:03}")),
+            }
+        }
+        s.push('.');
+        pos = end;
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WWW: &[u8] = b"\x03www\x07Example\x03org\x00";
+
+    #[test]
+    fn offsets_and_counts() {
+        let mut offs = [0u8; MAX_LABELS];
+        assert_eq!(label_offsets(WWW, &mut offs), 3);
+        assert_eq!(&offs[..3], &[0, 4, 12]);
+        assert_eq!(label_count(WWW), 3);
+        assert_eq!(label_count(b"\x00"), 0);
+    }
+
+    #[test]
+    fn subdomain_on_label_boundary_only() {
+        assert!(is_subdomain(WWW, b"\x07example\x03org\x00"));
+        assert!(is_subdomain(WWW, b"\x00"));
+        assert!(is_subdomain(WWW, WWW));
+        // "ample.org" is a byte suffix of "example.org" but not a label suffix.
+        assert!(!is_subdomain(b"\x07example\x03org\x00", b"\x05ample\x03org\x00"));
+    }
+
+    #[test]
+    fn text_form_escapes() {
+        assert_eq!(to_text(WWW), "www.Example.org.");
+        assert_eq!(to_text(b"\x00"), ".");
+        assert_eq!(to_text(b"\x03a.b\x00"), "a\\.b.");
+        assert_eq!(to_text(b"\x01\x07\x00"), "\\007.");
+    }
+
+    #[test]
+    fn uncompressed_len_rejects_pointers() {
+        assert_eq!(uncompressed_len(WWW), Some(WWW.len()));
+        assert_eq!(uncompressed_len(b"\xc0\x0c"), None);
+        assert_eq!(uncompressed_len(b"\x03ww"), None);
+    }
+}

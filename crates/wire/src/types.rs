@@ -1,0 +1,82 @@
+//! Numeric DNS constants used on the fast path (IANA registries).
+
+/// Record types rampart treats specially when answering.
+pub mod rtype {
+    pub const A: u16 = 1;
+    pub const NS: u16 = 2;
+    pub const MD: u16 = 3;
+    pub const MF: u16 = 4;
+    pub const CNAME: u16 = 5;
+    pub const SOA: u16 = 6;
+    pub const MB: u16 = 7;
+    pub const MG: u16 = 8;
+    pub const MR: u16 = 9;
+    pub const PTR: u16 = 12;
+    pub const HINFO: u16 = 13;
+    pub const MINFO: u16 = 14;
+    pub const MX: u16 = 15;
+    pub const TXT: u16 = 16;
+    pub const RP: u16 = 17;
+    pub const AAAA: u16 = 28;
+    pub const LOC: u16 = 29;
+    pub const SRV: u16 = 33;
+    pub const NAPTR: u16 = 35;
+    pub const DNAME: u16 = 39;
+    pub const OPT: u16 = 41;
+    pub const DS: u16 = 43;
+    pub const RRSIG: u16 = 46;
+    pub const NSEC: u16 = 47;
+    pub const DNSKEY: u16 = 48;
+    pub const SPF: u16 = 99;
+    pub const TKEY: u16 = 249;
+    pub const TSIG: u16 = 250;
+    pub const IXFR: u16 = 251;
+    pub const AXFR: u16 = 252;
+    pub const MAILB: u16 = 253;
+    pub const MAILA: u16 = 254;
+    pub const ANY: u16 = 255;
+    pub const URI: u16 = 256;
+}
+
+/// Classes.
+pub mod class {
+    pub const IN: u16 = 1;
+    pub const CH: u16 = 3;
+    pub const ANY: u16 = 255;
+}
+
+/// Response codes (the low four bits in the header; BADVERS needs OPT).
+pub mod rcode {
+    pub const NOERROR: u16 = 0;
+    pub const FORMERR: u16 = 1;
+    pub const SERVFAIL: u16 = 2;
+    pub const NXDOMAIN: u16 = 3;
+    pub const NOTIMP: u16 = 4;
+    pub const REFUSED: u16 = 5;
+    pub const YXDOMAIN: u16 = 6;
+    pub const NOTAUTH: u16 = 9;
+    /// Extended rcode 16, carried as 1 in the OPT TTL's high byte.
+    pub const BADVERS: u16 = 16;
+}
+
+/// Opcodes.
+pub mod opcode {
+    pub const QUERY: u8 = 0;
+    pub const NOTIFY: u8 = 4;
+    pub const UPDATE: u8 = 5;
+}
+
+/// Header flag bits in the 16-bit flags word.
+pub mod flags {
+    pub const QR: u16 = 0x8000;
+    pub const AA: u16 = 0x0400;
+    pub const TC: u16 = 0x0200;
+    pub const RD: u16 = 0x0100;
+    pub const RA: u16 = 0x0080;
+    pub const AD: u16 = 0x0020;
+    pub const CD: u16 = 0x0010;
+}
+
+/// The largest UDP payload rampart sends unless configured otherwise:
+/// the DNS Flag Day 2020 figure, safe from IP fragmentation.
+pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;

@@ -1,0 +1,392 @@
+//! Authoritative answers for class IN (RFC 1034 §4.3.2).
+//!
+//! The work runs in phases, as in Knot's `internet.c`:
+//! 1. **find the zone**: the closest enclosing zone we serve (REFUSED if
+//!    none, SERVFAIL if its file was refused);
+//! 2. **find the name** ([`lookup`]): walk from the apex down to the query
+//!    name, stopping at a zone cut (referral) or a DNAME, else an exact
+//!    match, a wildcard (RFC 4592) or nothing (NXDOMAIN);
+//! 3. **answer**: the RRset asked for, or a CNAME to follow (inside the
+//!    zones we serve, loops cut), or NODATA;
+//! 4. **authority**: the SOA for negative answers (RFC 2308), the NS set
+//!    for referrals;
+//! 5. **additional**: A/AAAA for the targets of NS, MX and SRV records we
+//!    hold, glue for referrals (RFC 9471).
+//!
+//! If the answer or authority section does not fit, the RRset that did not
+//! fit is removed whole and TC is set (RFC 2181 §9); an additional record
+//! that does not fit is left out, unless it is glue a referral needs.
+
+use wire::name::{is_subdomain, to_lowercase, uncompressed_len, MAX_NAME_LEN};
+use wire::types::{class, flags, rcode, rtype};
+use wire::{Layout, Response, Section};
+
+use crate::catalog::{Catalog, ZoneState};
+use crate::tree::{Node, RRset, Zone};
+
+/// The most CNAME/DNAME links followed for one query.
+const MAX_CHAIN: usize = 12;
+/// The most RRsets whose targets get additional-section records.
+const MAX_ADDITIONAL_SOURCES: usize = 8;
+
+/// Where a name led inside one zone.
+#[derive(Debug)]
+pub enum Lookup<'z> {
+    /// The name exists.
+    Exact(&'z Node),
+    /// The name does not exist, but a wildcard at its closest encloser
+    /// does: answer from it as if it were the name.
+    Wildcard(&'z Node),
+    /// A zone cut at or above the name: refer to the child.
+    Delegation { cut: &'z [u8], node: &'z Node },
+    /// A DNAME above the name redirects it.
+    Dname { owner: &'z [u8], node: &'z Node },
+    /// Nothing at or below the closest encloser matches.
+    NxDomain,
+}
+
+/// Finds `name` (lowercase wire, at or below the apex) in `zone`.
+pub fn lookup<'z>(zone: &'z Zone, name: &[u8], qtype: u16) -> Lookup<'z> {
+    let apex_len = zone.apex.len();
+    let mut offsets = [0u8; wire::name::MAX_LABELS];
+    let labels = wire::name::label_offsets(name, &mut offsets);
+    let apex_labels = wire::name::label_count(&zone.apex);
+
+    // Depth d: the suffix of `name` with d labels, from the apex down.
+    let mut encloser: &'z [u8] = &zone.apex;
+    for d in apex_labels..=labels {
+        let start = if d == 0 { name.len() - 1 } else { offsets[labels - d] as usize };
+        let suffix = &name[start..];
+        let Some((key, node)) = zone.nodes.get_key_value(suffix) else {
+            return wildcard(zone, encloser);
+        };
+        let is_apex = key.len() == apex_len;
+        if d < labels {
+            if !is_apex && node.is_cut {
+                return Lookup::Delegation { cut: key, node };
+            }
+            if node.get(rtype::DNAME).is_some() {
+                return Lookup::Dname { owner: key, node };
+            }
+        } else {
+            // DS lives on the parent side of a cut: answer it here.
+            if !is_apex && node.is_cut && qtype != rtype::DS {
+                return Lookup::Delegation { cut: key, node };
+            }
+            return Lookup::Exact(node);
+        }
+        encloser = key;
+    }
+    Lookup::NxDomain
+}
+
+/// RFC 4592 §3.3.1: the source of synthesis is `*.<closest encloser>`.
+fn wildcard<'z>(zone: &'z Zone, encloser: &[u8]) -> Lookup<'z> {
+    let mut buf = [0u8; MAX_NAME_LEN + 2];
+    if encloser.len() + 2 > MAX_NAME_LEN {
+        return Lookup::NxDomain;
+    }
+    buf[0] = 1;
+    buf[1] = b'*';
+    buf[2..2 + encloser.len()].copy_from_slice(encloser);
+    match zone.node(&buf[..2 + encloser.len()]) {
+        Some(node) => Lookup::Wildcard(node),
+        None => Lookup::NxDomain,
+    }
+}
+
+/// A name on the stack.
+#[derive(Clone, Copy)]
+struct NameBuf {
+    buf: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl NameBuf {
+    fn lowercase(name: &[u8]) -> Self {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let len = to_lowercase(name, &mut buf).len();
+        NameBuf { buf, len }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// An RRset whose targets need additional-section addresses.
+#[derive(Clone, Copy)]
+struct AdditionalSource<'z> {
+    zone: &'z Zone,
+    set: &'z RRset,
+    /// Referral NS: glue below cuts may be used, and glue inside the
+    /// delegated name must fit (or TC is set).
+    referral: Option<&'z [u8]>,
+}
+
+/// Answers a class IN query into `resp` (whose question is written).
+pub fn answer_in(catalog: &Catalog, qname: &[u8], qtype: u16, dnssec_ok: bool, resp: &mut Response) {
+    let first = NameBuf::lowercase(qname);
+    let Some((_, state)) = catalog.find(first.as_slice(), qtype == rtype::DS) else {
+        resp.set_rcode(rcode::REFUSED);
+        return;
+    };
+    let ZoneState::Ready(zone) = state else {
+        resp.set_rcode(rcode::SERVFAIL);
+        return;
+    };
+    resp.set_flag(flags::AA, true);
+    let mut ctx = Answer {
+        catalog,
+        resp,
+        qtype,
+        dnssec_ok,
+        truncated: false,
+        sources: [None; MAX_ADDITIONAL_SOURCES],
+        source_count: 0,
+    };
+    ctx.resolve(zone, first);
+    if !ctx.truncated {
+        ctx.additional();
+    }
+}
+
+/// The state of one answer being built.
+struct Answer<'c, 'r, 'b> {
+    catalog: &'c Catalog,
+    resp: &'r mut Response<'b>,
+    qtype: u16,
+    dnssec_ok: bool,
+    truncated: bool,
+    sources: [Option<AdditionalSource<'c>>; MAX_ADDITIONAL_SOURCES],
+    source_count: usize,
+}
+
+impl<'c> Answer<'c, '_, '_> {
+    /// Phases 2–4, following CNAME and DNAME links.
+    fn resolve(&mut self, mut zone: &'c Zone, mut name: NameBuf) {
+        let mut visited: [NameBuf; MAX_CHAIN] = [NameBuf { buf: [0; MAX_NAME_LEN], len: 0 }; MAX_CHAIN];
+        for hop in 0..MAX_CHAIN {
+            visited[hop] = name;
+            let next = match lookup(zone, name.as_slice(), self.qtype) {
+                Lookup::Exact(node) | Lookup::Wildcard(node) => self.at_node(zone, &name, node),
+                Lookup::Delegation { cut, node } => {
+                    if hop == 0 {
+                        self.resp.set_flag(flags::AA, false);
+                    }
+                    self.referral(zone, cut, node);
+                    None
+                }
+                Lookup::Dname { owner, node } => self.dname(&name, owner, node),
+                Lookup::NxDomain => {
+                    self.resp.set_rcode(rcode::NXDOMAIN);
+                    self.negative(zone);
+                    None
+                }
+            };
+            let Some(target) = next else { return };
+            if self.truncated || visited[..=hop].iter().any(|v| v.as_slice() == target.as_slice()) {
+                return;
+            }
+            // Follow only into zones we serve and hold.
+            match self.catalog.find(target.as_slice(), self.qtype == rtype::DS) {
+                Some((_, ZoneState::Ready(z))) => zone = z,
+                _ => return,
+            }
+            name = target;
+        }
+    }
+
+    /// The name (or its wildcard) exists: answer, follow a CNAME, or NODATA.
+    /// Returns the CNAME target to follow.
+    fn at_node(&mut self, zone: &'c Zone, name: &NameBuf, node: &'c Node) -> Option<NameBuf> {
+        let owner = name.as_slice();
+        if self.qtype == rtype::ANY && !node.is_empty() {
+            for set in node.rrsets.iter() {
+                if !self.put_set(Section::Answer, owner, set) {
+                    return None;
+                }
+                self.note_additional(zone, set, None);
+            }
+            return None;
+        }
+        if let Some(set) = node.get(self.qtype) {
+            if self.put_set(Section::Answer, owner, set) {
+                self.note_additional(zone, set, None);
+            }
+            return None;
+        }
+        if let Some(cname) = node.get(rtype::CNAME) {
+            if !self.put_set(Section::Answer, owner, cname) {
+                return None;
+            }
+            let target = cname.first();
+            return uncompressed_len(target).map(|n| NameBuf::lowercase(&target[..n]));
+        }
+        self.negative(zone);
+        None
+    }
+
+    /// RFC 6672 §3.3: the DNAME, then a CNAME synthesised from it.
+    fn dname(&mut self, name: &NameBuf, owner: &'c [u8], node: &'c Node) -> Option<NameBuf> {
+        let dname = node.get(rtype::DNAME)?;
+        if !self.put_set(Section::Answer, owner, dname) {
+            return None;
+        }
+        let target = dname.first();
+        let target = &target[..uncompressed_len(target)?];
+        let prefix = &name.as_slice()[..name.len - owner.len()];
+        if prefix.len() + target.len() > MAX_NAME_LEN {
+            // The substituted name would be too long (RFC 6672 §2.2).
+            self.resp.set_rcode(rcode::YXDOMAIN);
+            return None;
+        }
+        let mut synth = [0u8; MAX_NAME_LEN];
+        synth[..prefix.len()].copy_from_slice(prefix);
+        synth[prefix.len()..prefix.len() + target.len()].copy_from_slice(target);
+        let synth = &synth[..prefix.len() + target.len()];
+        let fits = self
+            .resp
+            .push_record(Section::Answer, name.as_slice(), rtype::CNAME, class::IN, dname.ttl, synth, Layout::Name)
+            .is_ok();
+        if !fits {
+            self.truncate();
+            return None;
+        }
+        if self.qtype == rtype::CNAME {
+            return None;
+        }
+        Some(NameBuf::lowercase(synth))
+    }
+
+    /// A referral: NS of the cut in authority (and DS when asked for
+    /// DNSSEC), glue noted for the additional section.
+    fn referral(&mut self, zone: &'c Zone, cut: &'c [u8], node: &'c Node) {
+        let Some(ns) = node.get(rtype::NS) else { return };
+        if !self.put_set(Section::Authority, cut, ns) {
+            return;
+        }
+        if self.dnssec_ok {
+            if let Some(ds) = node.get(rtype::DS) {
+                if !self.put_set(Section::Authority, cut, ds) {
+                    return;
+                }
+            }
+        }
+        self.note_additional(zone, ns, Some(cut));
+    }
+
+    /// NXDOMAIN or NODATA: the zone's SOA in authority with the negative
+    /// TTL (RFC 2308 §3).
+    fn negative(&mut self, zone: &'c Zone) {
+        let Some(soa) = zone.soa() else { return };
+        let fits = self
+            .resp
+            .push_record(
+                Section::Authority,
+                &zone.apex,
+                rtype::SOA,
+                class::IN,
+                zone.negative_ttl,
+                soa.first(),
+                Layout::NameName,
+            )
+            .is_ok();
+        if !fits {
+            self.truncate();
+        }
+    }
+
+    /// Writes an RRset whole, or sets TC and writes none of it.
+    fn put_set(&mut self, section: Section, owner: &[u8], set: &RRset) -> bool {
+        let mark = self.resp.mark();
+        for rdata in set.rdatas() {
+            let ok = self
+                .resp
+                .push_record(section, owner, set.rtype, class::IN, set.ttl, rdata, Layout::of(set.rtype))
+                .is_ok();
+            if !ok {
+                self.resp.rollback(mark);
+                self.truncate();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn truncate(&mut self) {
+        self.truncated = true;
+        self.resp.set_flag(flags::TC, true);
+    }
+
+    fn note_additional(&mut self, zone: &'c Zone, set: &'c RRset, referral: Option<&'c [u8]>) {
+        if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
+            return;
+        }
+        if self.source_count < MAX_ADDITIONAL_SOURCES {
+            self.sources[self.source_count] = Some(AdditionalSource { zone, set, referral });
+            self.source_count += 1;
+        }
+    }
+
+    /// Phase 5: addresses of the NS, MX and SRV targets we hold.
+    fn additional(&mut self) {
+        let mut done: [(usize, [u8; MAX_NAME_LEN]); 16] = [(0, [0; MAX_NAME_LEN]); 16];
+        let mut done_count = 0;
+        for i in 0..self.source_count {
+            let Some(src) = self.sources[i] else { continue };
+            let offset = match src.set.rtype {
+                rtype::MX => 2,
+                rtype::SRV => 6,
+                _ => 0,
+            };
+            for rdata in src.set.rdatas() {
+                let Some(target) = rdata.get(offset..) else { continue };
+                let Some(len) = uncompressed_len(target) else { continue };
+                let target = NameBuf::lowercase(&target[..len]);
+                let t = target.as_slice();
+                if done[..done_count].iter().any(|(l, b)| &b[..*l] == t) {
+                    continue;
+                }
+                if done_count < done.len() {
+                    done[done_count].0 = t.len();
+                    done[done_count].1[..t.len()].copy_from_slice(t);
+                    done_count += 1;
+                }
+                if !is_subdomain(t, &src.zone.apex) {
+                    continue;
+                }
+                let Some(node) = src.zone.node(t) else { continue };
+                let glue = src.referral.is_some();
+                if !glue && (node.occluded || node.is_cut) {
+                    continue;
+                }
+                let required = src.referral.is_some_and(|cut| is_subdomain(t, cut));
+                for ty in [rtype::A, rtype::AAAA] {
+                    let Some(set) = node.get(ty) else { continue };
+                    let mark = self.resp.mark();
+                    let mut fits = true;
+                    for rdata in set.rdatas() {
+                        if self
+                            .resp
+                            .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata, Layout::Opaque)
+                            .is_err()
+                        {
+                            fits = false;
+                            break;
+                        }
+                    }
+                    if !fits {
+                        self.resp.rollback(mark);
+                        if required {
+                            // RFC 9471 §3: in-domain glue that does not fit
+                            // sets TC.
+                            self.resp.set_flag(flags::TC, true);
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

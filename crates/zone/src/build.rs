@@ -1,0 +1,239 @@
+//! From scanned records to a [`Zone`], refusing what must not be served.
+//!
+//! The checks are the ones that make answers wrong if skipped (Knot's
+//! semantic checks, error level): data outside the zone, no SOA or NS at
+//! the apex, SOA elsewhere, CNAME beside other data, more than one CNAME
+//! or DNAME at a name. Duplicate records are dropped and TTL mismatches
+//! inside an RRset are reported as warnings (the first TTL wins, RFC 2181
+//! §5.2).
+
+use rustc_hash::FxHashMap;
+use wire::name::{is_subdomain, to_text, uncompressed_len};
+use wire::types::rtype;
+
+use crate::scan::ScannedRecord;
+use crate::source::{Normalized, SourceError};
+use crate::tree::{Node, RRset, Zone};
+
+/// Builds the zone with apex `apex` (lowercase wire) from `records`.
+///
+/// Returns the zone and warnings (each already prefixed `file:line:`).
+pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) -> Result<(Zone, Vec<String>), SourceError> {
+    let mut warnings = Vec::new();
+    let apex_text = to_text(apex);
+
+    for r in &records {
+        if !is_subdomain(&r.owner, apex) {
+            return Err(text.error_at(
+                r.line as usize,
+                format!("{} is outside the zone {apex_text}: expected names at or below the origin", to_text(&r.owner)),
+            ));
+        }
+    }
+
+    // Group by owner, then type; keep file order inside an RRset.
+    records.sort_by(|a, b| a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)));
+
+    let mut nodes: FxHashMap<Box<[u8]>, Node> = FxHashMap::default();
+    nodes.reserve(records.len());
+    let mut total = 0usize;
+    let mut i = 0;
+    while i < records.len() {
+        let owner_end = records[i..]
+            .iter()
+            .position(|r| r.owner != records[i].owner)
+            .map_or(records.len(), |p| i + p);
+        let group = &records[i..owner_end];
+        let (rrsets, count) = build_node(apex, group, text, &mut warnings)?;
+        total += count;
+        nodes.insert(group[0].owner.clone(), Node {
+            rrsets: rrsets.into_boxed_slice(),
+            is_cut: false,
+            occluded: false,
+        });
+        i = owner_end;
+    }
+
+    let apex_node = nodes.get(apex);
+    let soa = apex_node.and_then(|n| n.get(rtype::SOA)).ok_or_else(|| SourceError {
+        file: text.files.first().cloned().unwrap_or_default(),
+        line: None,
+        message: format!("no SOA record at the zone apex {apex_text}: expected exactly one"),
+    })?;
+    if apex_node.and_then(|n| n.get(rtype::NS)).is_none() {
+        return Err(SourceError {
+            file: text.files.first().cloned().unwrap_or_default(),
+            line: None,
+            message: format!("no NS records at the zone apex {apex_text}: expected at least one"),
+        });
+    }
+    let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
+    let negative_ttl = soa.ttl.min(minimum);
+
+    add_empty_non_terminals(apex, &mut nodes);
+    mark_cuts(apex, &mut nodes);
+
+    Ok((
+        Zone {
+            apex: apex.into(),
+            nodes,
+            serial,
+            negative_ttl,
+            records: total,
+        },
+        warnings,
+    ))
+}
+
+/// Checks and builds the RRsets of one owner (records sorted by type).
+fn build_node(
+    apex: &[u8],
+    group: &[ScannedRecord],
+    text: &Normalized,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<RRset>, usize), SourceError> {
+    let owner = &group[0].owner;
+    let is_apex = &**owner == apex;
+    let mut rrsets = Vec::new();
+    let mut count = 0;
+    let mut j = 0;
+    while j < group.len() {
+        let t = group[j].rtype;
+        let end = group[j..].iter().position(|r| r.rtype != t).map_or(group.len(), |p| j + p);
+        let set = &group[j..end];
+        let mut rdatas: Vec<&[u8]> = Vec::with_capacity(set.len());
+        for r in set {
+            if rdatas.iter().any(|d| *d == &*r.rdata) {
+                continue; // duplicate record
+            }
+            if r.ttl != set[0].ttl {
+                let (file, line) = text.origin_of(r.line as usize).unwrap_or((std::path::Path::new(""), 0));
+                warnings.push(format!(
+                    "{}:{}: TTL {} differs from the RRset's TTL {} for {} {}; using {}",
+                    file.display(),
+                    line,
+                    r.ttl,
+                    set[0].ttl,
+                    to_text(owner),
+                    type_name(t),
+                    set[0].ttl
+                ));
+            }
+            rdatas.push(&r.rdata);
+        }
+        match t {
+            rtype::SOA if !is_apex => {
+                return Err(text.error_at(
+                    set[0].line as usize,
+                    format!("SOA record at {}: expected SOA only at the zone apex {}", to_text(owner), to_text(apex)),
+                ));
+            }
+            rtype::SOA | rtype::CNAME | rtype::DNAME if rdatas.len() > 1 => {
+                return Err(text.error_at(
+                    set[1].line as usize,
+                    format!("more than one {} record at {}: expected exactly one", type_name(t), to_text(owner)),
+                ));
+            }
+            _ => {}
+        }
+        count += rdatas.len();
+        rrsets.push(RRset::new(t, set[0].ttl, &rdatas));
+        j = end;
+    }
+
+    // CNAME may share its name only with DNSSEC data (RFC 2181 §10.1,
+    // RFC 4035 §2.5), and not with DNAME (RFC 6672 §2.4).
+    if let Some(cname) = group.iter().find(|r| r.rtype == rtype::CNAME) {
+        if let Some(other) = group
+            .iter()
+            .find(|r| !matches!(r.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
+        {
+            let line = cname.line.max(other.line);
+            return Err(text.error_at(
+                line as usize,
+                format!(
+                    "CNAME and {} at {}: expected no other data beside a CNAME",
+                    type_name(other.rtype),
+                    to_text(owner)
+                ),
+            ));
+        }
+        if is_apex {
+            return Err(text.error_at(
+                cname.line as usize,
+                format!("CNAME at the zone apex {}: expected SOA and NS there", to_text(owner)),
+            ));
+        }
+    }
+    Ok((rrsets, count))
+}
+
+/// Adds an empty node for every missing ancestor of every owner, down
+/// from the apex (RFC 4592 §2.2.2: empty non-terminals exist).
+fn add_empty_non_terminals(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
+    let mut missing: Vec<Box<[u8]>> = Vec::new();
+    for owner in nodes.keys() {
+        let mut pos = 0;
+        while owner.len() - pos > apex.len() {
+            pos += 1 + owner[pos] as usize;
+            let ancestor = &owner[pos..];
+            if ancestor.len() <= apex.len() {
+                break;
+            }
+            if !nodes.contains_key(ancestor) {
+                missing.push(ancestor.into());
+            }
+        }
+    }
+    for name in missing {
+        nodes.entry(name).or_default();
+    }
+}
+
+/// Flags zone cuts and the names below them (and below DNAMEs).
+fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
+    let mut cuts = Vec::new();
+    let mut occluded = Vec::new();
+    for (owner, node) in nodes.iter() {
+        if &**owner != apex && node.get(rtype::NS).is_some() {
+            cuts.push(owner.clone());
+        }
+        // Walk the strict ancestors below the apex.
+        let mut pos = 0;
+        while owner.len() - pos > apex.len() {
+            pos += 1 + owner[pos] as usize;
+            let ancestor = &owner[pos..];
+            let Some(a) = nodes.get(ancestor) else { continue };
+            let is_cut = ancestor.len() > apex.len() && a.get(rtype::NS).is_some();
+            if is_cut || a.get(rtype::DNAME).is_some() {
+                occluded.push(owner.clone());
+                break;
+            }
+        }
+    }
+    for c in cuts {
+        if let Some(n) = nodes.get_mut(&c) {
+            n.is_cut = true;
+        }
+    }
+    for o in occluded {
+        if let Some(n) = nodes.get_mut(&o) {
+            n.occluded = true;
+        }
+    }
+}
+
+/// SOA serial and MINIMUM from its RDATA.
+pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
+    let m = uncompressed_len(rdata)?;
+    let r = uncompressed_len(&rdata[m..])?;
+    let fixed = rdata.get(m + r..m + r + 20)?;
+    let serial = u32::from_be_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]);
+    let minimum = u32::from_be_bytes([fixed[16], fixed[17], fixed[18], fixed[19]]);
+    Some((serial, minimum))
+}
+
+/// A type's mnemonic for messages.
+pub fn type_name(t: u16) -> String {
+    domain::base::iana::Rtype::from_int(t).to_string()
+}

@@ -1,0 +1,47 @@
+//! Zones: from zone files and named.conf to compiled snapshots, and the
+//! authoritative answers given from them.
+//!
+//! The path of a zone: [`source`] reads the file text (directives,
+//! `$GENERATE`, file:line bookkeeping), [`scan`] runs the `domain` scanner
+//! over it, [`build`] checks it and compiles a [`tree::Zone`], and a
+//! [`catalog::Catalog`] of zones goes into a [`Snapshot`] that the query
+//! path reads through an atomic pointer. [`respond`] turns a query packet
+//! into a response packet, and [`answer`] holds the RFC 1034 §4.3.2
+//! lookup in Knot's phases. [`named_conf`] reads the zone list of a BIND
+//! style `named.conf`.
+
+pub mod answer;
+pub mod build;
+pub mod catalog;
+pub mod load;
+pub mod named_conf;
+pub mod respond;
+pub mod scan;
+pub mod source;
+pub mod tree;
+
+pub use catalog::{Catalog, ZoneState};
+pub use load::{load_zone, load_zone_bytes, Loaded};
+pub use respond::{respond, Snapshot, Transport};
+pub use source::SourceError;
+pub use tree::Zone;
+
+/// Parses a zone or domain name in presentation form (trailing dot
+/// optional, any case, `\.` and `\DDD` escapes) into lowercase wire form.
+pub fn parse_name(text: &str) -> Result<Vec<u8>, String> {
+    use std::str::FromStr;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty name".into());
+    }
+    let absolute = if text == "." || text.ends_with('.') && !text.ends_with("\\.") {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    let name = domain::base::Name::<Vec<u8>>::from_str(&absolute).map_err(|e| e.to_string())?;
+    let mut wire = name.as_slice().to_vec();
+    // Label lengths are never letters, so folding every byte is correct.
+    wire.make_ascii_lowercase();
+    Ok(wire)
+}

@@ -1,0 +1,2 @@
+//! Reading the zone list of a BIND-style `named.conf`, as PowerDNS's bind
+//! backend does.

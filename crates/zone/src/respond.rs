@@ -1,0 +1,143 @@
+//! From a query packet to a response packet.
+//!
+//! [`respond`] is everything between the socket and the zone lookup: the
+//! header checks (FORMERR, NOTIMP), EDNS(0) (BADVERS, the payload size, the
+//! OPT in the response), classes (IN from the zones, CH for the
+//! `version.bind`-style names when configured), and the size limit that
+//! makes a UDP response truncate. It allocates nothing.
+
+use wire::types::{class, flags, opcode, rcode, rtype, DEFAULT_UDP_PAYLOAD};
+use wire::{Layout, ParseError, Query, Response, Section};
+
+use crate::answer::answer_in;
+use crate::catalog::Catalog;
+
+/// The transport a query came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Everything the query path reads: swapped whole on reload.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub catalog: Catalog,
+    /// Answer for `version.bind` / `version.server` CH TXT, if set.
+    pub version: Option<String>,
+    /// Answer for `id.server` / `hostname.bind` CH TXT, if set.
+    pub identity: Option<String>,
+    /// The largest UDP response sent, whatever the client offers.
+    pub max_udp_payload: u16,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            catalog: Catalog::new(),
+            version: None,
+            identity: None,
+            max_udp_payload: DEFAULT_UDP_PAYLOAD,
+        }
+    }
+}
+
+/// Answers `packet` into `out`; returns the response length, or `None`
+/// when nothing must be sent. `out` should hold 65535 bytes for TCP.
+pub fn respond(snap: &Snapshot, packet: &[u8], out: &mut [u8], transport: Transport) -> Option<usize> {
+    let query = match Query::parse(packet) {
+        Ok(q) => q,
+        Err(ParseError::Drop) => return None,
+        Err(ParseError::FormErr) => return Some(header_only(packet, out, rcode::FORMERR)),
+    };
+
+    let limit = match (transport, query.edns) {
+        (Transport::Tcp, _) => out.len().min(65535),
+        (Transport::Udp, Some(edns)) => edns.udp_payload.min(snap.max_udp_payload.max(512)) as usize,
+        (Transport::Udp, None) => 512,
+    };
+    let mut resp = Response::new(out, limit);
+    // Opcode, RD and CD are echoed (RFC 1035 §4.1.1, RFC 4035 §3.2.2).
+    resp.set_header(query.id, query.flags & (0x7800 | flags::RD | flags::CD));
+    if resp.push_question(query.qname, query.qtype, query.qclass).is_err() {
+        // Only a buffer under 271 bytes can refuse a question.
+        return None;
+    }
+
+    let opt_space = if query.edns.is_some() { 11 } else { 0 };
+    resp.set_limit(limit - opt_space);
+    let mut ext_rcode = rcode::NOERROR;
+    if query.edns.is_some_and(|e| e.version > 0) {
+        // RFC 6891 §6.1.3: BADVERS, and nothing else answered.
+        ext_rcode = rcode::BADVERS;
+    } else if query.opcode != opcode::QUERY {
+        resp.set_rcode(rcode::NOTIMP);
+    } else {
+        match (query.qclass, query.qtype) {
+            (_, rtype::OPT | rtype::TSIG | rtype::TKEY) => resp.set_rcode(rcode::FORMERR),
+            (_, rtype::MAILA | rtype::MAILB) => resp.set_rcode(rcode::NOTIMP),
+            // Zone transfers arrive with the replication work; until then
+            // nobody is allowed one.
+            (_, rtype::AXFR | rtype::IXFR) => resp.set_rcode(rcode::REFUSED),
+            (class::IN, _) => {
+                let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);
+                answer_in(&snap.catalog, query.qname, query.qtype, dnssec_ok, &mut resp);
+            }
+            (class::CH, _) => chaos(snap, &query, &mut resp),
+            _ => resp.set_rcode(rcode::REFUSED),
+        }
+    }
+
+    if let Some(edns) = query.edns {
+        resp.set_limit(limit);
+        let payload = snap.max_udp_payload;
+        if resp.push_opt(payload, ext_rcode, edns.dnssec_ok).is_err() {
+            // Cannot happen: the space was kept free above.
+            resp.set_flag(flags::TC, true);
+        }
+    }
+    Some(resp.finish().len())
+}
+
+/// A header-only response echoing ID, opcode and RD, with `code`.
+fn header_only(packet: &[u8], out: &mut [u8], code: u16) -> usize {
+    if out.len() < 12 || packet.len() < 4 {
+        return 0;
+    }
+    out[..12].fill(0);
+    out[0] = packet[0];
+    out[1] = packet[1];
+    out[2] = 0x80 | (packet[2] & 0x79); // QR, opcode, RD
+    out[3] = code as u8;
+    12
+}
+
+/// CH class: `version.bind`, `version.server`, `id.server`,
+/// `hostname.bind`, answered only when the configuration gives them.
+fn chaos(snap: &Snapshot, query: &Query, resp: &mut Response) {
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let name = wire::name::to_lowercase(query.qname, &mut lower);
+    let text = match name {
+        b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => snap.version.as_deref(),
+        b"\x02id\x06server\x00" | b"\x08hostname\x04bind\x00" => snap.identity.as_deref(),
+        _ => None,
+    };
+    let Some(text) = text else {
+        resp.set_rcode(rcode::REFUSED);
+        return;
+    };
+    resp.set_flag(flags::AA, true);
+    if !matches!(query.qtype, rtype::TXT | rtype::ANY) {
+        return;
+    }
+    let mut rdata = [0u8; 256];
+    let bytes = &text.as_bytes()[..text.len().min(255)];
+    rdata[0] = bytes.len() as u8;
+    rdata[1..=bytes.len()].copy_from_slice(bytes);
+    if resp
+        .push_record(Section::Answer, query.qname, rtype::TXT, class::CH, 0, &rdata[..=bytes.len()], Layout::Opaque)
+        .is_err()
+    {
+        resp.set_flag(flags::TC, true);
+    }
+}

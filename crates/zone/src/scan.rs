@@ -1,0 +1,119 @@
+//! Driving the `domain` zone-file scanner over normalized text.
+//!
+//! Each record comes out with its owner in lowercase wire form, its RDATA in
+//! wire form with uncompressed names (case kept), and the normalized line
+//! it came from, so later checks can name `file:line`.
+
+use bytes::Bytes;
+use domain::base::iana::Class;
+use domain::base::name::ToLabelIter;
+use domain::base::rdata::ComposeRecordData;
+use domain::base::RecordData;
+use domain::zonefile::inplace::{Entry, Zonefile};
+
+use crate::source::{Normalized, SourceError};
+
+/// A scanned record.
+#[derive(Clone, Debug)]
+pub struct ScannedRecord {
+    /// Owner, lowercase uncompressed wire form.
+    pub owner: Box<[u8]>,
+    pub rtype: u16,
+    pub ttl: u32,
+    /// RDATA in wire form, names uncompressed.
+    pub rdata: Box<[u8]>,
+    /// Normalized line (from 1); see [`Normalized::origin_of`].
+    pub line: u32,
+}
+
+/// Scans every record of `text`.
+pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
+    let mut zonefile = Zonefile::with_capacity(text.text.len());
+    zonefile.extend_from_slice(&text.text);
+    zonefile.set_default_class(Class::IN);
+
+    let mut record_lines = text
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_record)
+        .map(|(n, l)| (n as u32 + 1, l.rtype_override));
+
+    let mut records = Vec::with_capacity(text.lines.len());
+    let mut owner = Vec::with_capacity(255);
+    loop {
+        let entry = match zonefile.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(e) => return Err(scanner_error(text, &e.to_string())),
+        };
+        let Entry::Record(record) = entry else {
+            // $INCLUDE never reaches the scanner: normalize inlines it.
+            continue;
+        };
+        let (line, rtype_override) = record_lines.next().unwrap_or((text.lines.len() as u32, 0));
+        if record.class() != Class::IN {
+            return Err(text.error_at(
+                line as usize,
+                format!("class {} is not served: only IN zones are", record.class()),
+            ));
+        }
+        owner.clear();
+        for label in record.owner().iter_labels() {
+            owner.push(label.len() as u8);
+            owner.extend(label.as_slice().iter().map(u8::to_ascii_lowercase));
+        }
+        let data = record.data();
+        let mut rdata = Vec::new();
+        if data.compose_rdata(&mut rdata).is_err() {
+            return Err(text.error_at(line as usize, "record data too long".into()));
+        }
+        if rdata.len() > u16::MAX as usize {
+            return Err(text.error_at(line as usize, "record data longer than 65535 octets".into()));
+        }
+        let rtype = if rtype_override != 0 {
+            rtype_override
+        } else {
+            data.rtype().to_int()
+        };
+        records.push(ScannedRecord {
+            owner: owner.clone().into_boxed_slice(),
+            rtype,
+            ttl: record.ttl().as_secs(),
+            rdata: rdata.into_boxed_slice(),
+            line,
+        });
+    }
+    Ok(records)
+}
+
+/// Maps the scanner's `line:col: message` onto the source.
+fn scanner_error(text: &Normalized, shown: &str) -> SourceError {
+    let mut parts = shown.splitn(3, ':');
+    let line = parts.next().and_then(|l| l.trim().parse::<usize>().ok());
+    let _col = parts.next();
+    let message = parts.next().map(str::trim).unwrap_or(shown);
+    let message = explain(message);
+    match line {
+        Some(line) => text.error_at(line, message),
+        None => text.error_at(0, message),
+    }
+}
+
+/// Makes the scanner's terse messages say what was expected.
+fn explain(message: &str) -> String {
+    match message {
+        "expected rtype" => "expected a TTL, class or record type here".into(),
+        "unexpected end of entry" => "the record ends before all its data fields".into(),
+        "trailing tokens" => "unexpected data after the end of the record".into(),
+        "bad domain name" | "invalid domain name" => "expected a valid domain name".into(),
+        _ => format!("{message} (expected valid record data)"),
+    }
+}
+
+/// Makes a `Bytes`-backed name for the origin, used by callers that need
+/// `domain` names.
+pub fn bytes_name(text: &str) -> Option<domain::base::Name<Bytes>> {
+    use std::str::FromStr;
+    domain::base::Name::<Bytes>::from_str(text).ok()
+}

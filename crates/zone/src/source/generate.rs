@@ -1,0 +1,161 @@
+//! `$GENERATE` (BIND syntax), which the `domain` scanner lacks.
+//!
+//! `$GENERATE start-stop[/step] lhs [ttl] [class] type rhs…` makes one
+//! record per value. In `lhs` and `rhs`, `$` is the value, `${offset}`,
+//! `${offset,width}` and `${offset,width,base}` format it (base `d`, `o`,
+//! `x`, `X`, or `n`/`N` for reversed nibbles as in ip6.arpa), and `\$` is a
+//! literal dollar sign.
+
+/// The most records one `$GENERATE` may produce: a typo in a range should
+/// be an error, not a memory spike.
+pub const MAX_GENERATED: u64 = 1_000_000;
+
+/// A parsed `start-stop[/step]` range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub start: u64,
+    pub stop: u64,
+    pub step: u64,
+}
+
+impl Range {
+    pub fn parse(s: &str) -> Result<Range, String> {
+        let bad = || format!("expected a $GENERATE range 'start-stop[/step]', found '{s}'");
+        let (range, step) = match s.split_once('/') {
+            Some((r, st)) => (r, st.parse::<u64>().map_err(|_| bad())?),
+            None => (s, 1),
+        };
+        let (start, stop) = range.split_once('-').ok_or_else(bad)?;
+        let start: u64 = start.parse().map_err(|_| bad())?;
+        let stop: u64 = stop.parse().map_err(|_| bad())?;
+        if step == 0 || start > stop || stop > u64::from(u32::MAX) {
+            return Err(bad());
+        }
+        if (stop - start) / step + 1 > MAX_GENERATED {
+            return Err(format!("$GENERATE range '{s}' makes more than {MAX_GENERATED} records"));
+        }
+        Ok(Range { start, stop, step })
+    }
+
+    /// The values of the range.
+    pub fn values(self) -> impl Iterator<Item = u64> {
+        (self.start..=self.stop).step_by(self.step as usize)
+    }
+}
+
+/// Expands a `$GENERATE` template for `value`, appending to `out`.
+pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), String> {
+    let bytes = template.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if bytes.get(i + 1) == Some(&b'$') => {
+                out.push('$');
+                i += 2;
+            }
+            b'\\' => {
+                // Keep other escapes for the scanner.
+                out.push('\\');
+                if let Some(&next) = bytes.get(i + 1) {
+                    out.push(next as char);
+                }
+                i += 2;
+            }
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                let close = template[i..]
+                    .find('}')
+                    .ok_or_else(|| format!("'${{' without a closing '}}' in '{template}'"))?;
+                let spec = &template[i + 2..i + close];
+                format_modifier(spec, value, out)?;
+                i += close + 1;
+            }
+            b'$' => {
+                out.push_str(&value.to_string());
+                i += 1;
+            }
+            _ => {
+                // Copy the whole UTF-8 character.
+                let ch = template[i..].chars().next().unwrap_or('?');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Formats `value` by a `offset[,width[,base]]` modifier.
+fn format_modifier(spec: &str, value: u64, out: &mut String) -> Result<(), String> {
+    let bad = || format!("expected '${{offset[,width[,base]]}}', found '${{{spec}}}'");
+    let mut parts = spec.split(',');
+    let offset: i64 = parts.next().unwrap_or("0").trim().parse().map_err(|_| bad())?;
+    let width: usize = match parts.next() {
+        Some(w) => w.trim().parse().map_err(|_| bad())?,
+        None => 0,
+    };
+    let base = parts.next().map(str::trim).unwrap_or("d");
+    if parts.next().is_some() || width > 255 {
+        return Err(bad());
+    }
+    let v = i64::try_from(value).map_err(|_| bad())? + offset;
+    if v < 0 {
+        return Err(format!("${{{spec}}} makes the negative value {v}"));
+    }
+    let v = v as u64;
+    match base {
+        "d" => out.push_str(&format!("{v:0width$}")),
+        "o" => out.push_str(&format!("{v:0width$o}")),
+        "x" => out.push_str(&format!("{v:0width$x}")),
+        "X" => out.push_str(&format!("{v:0width$X}")),
+        "n" | "N" => {
+            let hex = if base == "n" {
+                format!("{v:0width$x}")
+            } else {
+                format!("{v:0width$X}")
+            };
+            let nibbles: Vec<String> = hex.chars().rev().map(String::from).collect();
+            out.push_str(&nibbles.join("."));
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(t: &str, v: u64) -> String {
+        let mut s = String::new();
+        substitute(t, v, &mut s).unwrap();
+        s
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(Range::parse("1-10").unwrap().values().count(), 10);
+        assert_eq!(Range::parse("0-10/5").unwrap().values().collect::<Vec<_>>(), [0, 5, 10]);
+        assert!(Range::parse("10-1").is_err());
+        assert!(Range::parse("1-10/0").is_err());
+        assert!(Range::parse("a-b").is_err());
+        assert!(Range::parse("0-99999999").is_err());
+    }
+
+    #[test]
+    fn substitutions() {
+        assert_eq!(sub("host-$", 7), "host-7");
+        assert_eq!(sub("${10}", 7), "17");
+        assert_eq!(sub("${0,3}", 7), "007");
+        assert_eq!(sub("${0,4,x}", 255), "00ff");
+        assert_eq!(sub("${0,2,X}", 255), "FF");
+        assert_eq!(sub("${0,3,o}", 8), "010");
+        assert_eq!(sub("${0,3,n}", 0x12a), "a.2.1");
+        assert_eq!(sub("${-1}", 7), "6");
+        assert_eq!(sub("cost\\$-$", 3), "cost$-3");
+        assert_eq!(sub("a\\.b$", 1), "a\\.b1");
+        let mut s = String::new();
+        assert!(substitute("${-9}", 1, &mut s).is_err());
+        assert!(substitute("${0,2,q}", 1, &mut s).is_err());
+        assert!(substitute("${0", 1, &mut s).is_err());
+    }
+}

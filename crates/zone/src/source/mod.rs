@@ -1,0 +1,521 @@
+//! From zone-file text to what the `domain` scanner reads.
+//!
+//! The `domain` crate's scanner reads names, record data and the RFC 1035
+//! directives it knows. In front of it, [`normalize`] does what it lacks:
+//! - splits the text into logical entries and writes each as one line, so
+//!   a scanner line number maps straight back to `file:line` (through
+//!   [`Normalized::lines`]), across `$INCLUDE`d files too;
+//! - expands `$GENERATE` and inlines `$INCLUDE` (with its origin);
+//! - turns BIND unit TTLs (`1h`) into seconds, in `$TTL`, in records and
+//!   in SOA timers;
+//! - encodes LOC and URI itself and hands them on in RFC 3597 form, and
+//!   scans SPF as TXT (the type is restored after scanning).
+
+mod extra_types;
+mod generate;
+mod tokens;
+mod ttl;
+
+pub use extra_types::unescape;
+pub use ttl::parse_ttl;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use tokens::{Entry, Token, Tokenizer};
+
+/// How deep `$INCLUDE`s may nest before we call it a loop.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// An error in a zone file, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceError {
+    pub file: PathBuf,
+    /// Line in `file`, from 1; `None` for errors about the whole file.
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// Where one normalized line came from.
+#[derive(Clone, Copy, Debug)]
+pub struct LineOrigin {
+    /// Index into [`Normalized::files`].
+    pub file: u16,
+    pub line: u32,
+    /// For record lines: the type to store instead of the scanned one
+    /// (SPF, scanned as TXT); 0 otherwise.
+    pub rtype_override: u16,
+    /// Whether the line is a record (not a directive).
+    pub is_record: bool,
+}
+
+/// Normalized zone text: one entry per line.
+#[derive(Debug, Default)]
+pub struct Normalized {
+    pub text: Vec<u8>,
+    /// `lines[n]` describes line `n + 1` of `text`.
+    pub lines: Vec<LineOrigin>,
+    /// Every file read, the zone file first.
+    pub files: Vec<PathBuf>,
+}
+
+impl Normalized {
+    /// The source position of normalized line `line` (from 1).
+    pub fn origin_of(&self, line: usize) -> Option<(&Path, u32)> {
+        let info = self.lines.get(line.checked_sub(1)?)?;
+        Some((self.files[info.file as usize].as_path(), info.line))
+    }
+
+    /// An error at normalized line `line`.
+    pub fn error_at(&self, line: usize, message: String) -> SourceError {
+        match self.origin_of(line) {
+            Some((file, l)) => SourceError {
+                file: file.to_path_buf(),
+                line: Some(l),
+                message,
+            },
+            None => SourceError {
+                file: self.files.first().cloned().unwrap_or_default(),
+                line: None,
+                message,
+            },
+        }
+    }
+}
+
+/// Reads the zone file at `path` (and whatever it includes) for the zone
+/// `origin` (presentation form, absolute).
+pub fn normalize_file(path: &Path, origin: &str) -> Result<Normalized, SourceError> {
+    let src = std::fs::read(path).map_err(|e| SourceError {
+        file: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read zone file: {e}"),
+    })?;
+    normalize(&src, path, origin)
+}
+
+/// Normalizes zone-file bytes `src`, read from `path` (used for error
+/// messages and to resolve `$INCLUDE`s).
+pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, SourceError> {
+    let mut out = Normalized::default();
+    let mut state = State {
+        origin: absolute_origin(origin),
+        depth: 0,
+    };
+    out.text.reserve(src.len() + src.len() / 8);
+    out.files.push(path.to_path_buf());
+    out.emit_directive(0, 1, &format!("$ORIGIN {}", state.origin));
+    process(src, 0, &mut state, &mut out)?;
+    Ok(out)
+}
+
+/// What carries across entries while normalizing.
+struct State {
+    /// The current origin, absolute, in presentation form.
+    origin: String,
+    depth: usize,
+}
+
+fn absolute_origin(origin: &str) -> String {
+    if origin.ends_with('.') {
+        origin.to_string()
+    } else {
+        format!("{origin}.")
+    }
+}
+
+/// Normalizes the file `files[file]` whose bytes are `src`.
+fn process(src: &[u8], file: u16, state: &mut State, out: &mut Normalized) -> Result<(), SourceError> {
+    let mut tokenizer = Tokenizer::new(src);
+    let mut entry = Entry::default();
+    loop {
+        match tokenizer.next_entry(&mut entry) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err((line, message)) => return Err(out.error_in(file, line, message)),
+        }
+        let first = &src[entry.tokens[0].start..entry.tokens[0].end];
+        let result = if !entry.indented && first.first() == Some(&b'$') {
+            directive(src, &entry, file, state, out)
+        } else {
+            record(src, &entry, file, out)
+        };
+        result.map_err(|message| out.error_in(file, entry.line, message))??;
+    }
+}
+
+impl Normalized {
+    fn error_in(&self, file: u16, line: u32, message: String) -> SourceError {
+        SourceError {
+            file: self.files[file as usize].clone(),
+            line: Some(line),
+            message,
+        }
+    }
+
+    fn emit_directive(&mut self, file: u16, line: u32, text: &str) {
+        self.text.extend_from_slice(text.as_bytes());
+        self.text.push(b'\n');
+        self.lines.push(LineOrigin {
+            file,
+            line,
+            rtype_override: 0,
+            is_record: false,
+        });
+    }
+
+    fn emit_record(&mut self, file: u16, line: u32, text: &[u8], rtype_override: u16) {
+        self.text.extend_from_slice(text);
+        self.text.push(b'\n');
+        self.lines.push(LineOrigin {
+            file,
+            line,
+            rtype_override,
+            is_record: true,
+        });
+    }
+}
+
+fn token_str<'s>(src: &'s [u8], t: &Token) -> &'s [u8] {
+    &src[t.start..t.end]
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Handles a `$` directive. The outer `Result` carries messages to be
+/// placed at the entry's line; the inner one errors already placed (from
+/// included files).
+fn directive(
+    src: &[u8],
+    entry: &Entry,
+    file: u16,
+    state: &mut State,
+    out: &mut Normalized,
+) -> Result<Result<(), SourceError>, String> {
+    let toks: Vec<&[u8]> = entry.tokens.iter().map(|t| token_str(src, t)).collect();
+    let name = lossy(toks[0]).to_ascii_uppercase();
+    let args = &toks[1..];
+    match name.as_str() {
+        "$ORIGIN" => {
+            let [origin] = args else {
+                return Err("expected one name after $ORIGIN".into());
+            };
+            state.origin = resolve_name(&lossy(origin), &state.origin);
+            out.emit_directive(file, entry.line, &format!("$ORIGIN {}", state.origin));
+        }
+        "$TTL" => {
+            let [value] = args else {
+                return Err("expected one TTL after $TTL".into());
+            };
+            let ttl = parse_ttl(value).ok_or_else(|| format!("expected a TTL after $TTL, found '{}'", lossy(value)))?;
+            out.emit_directive(file, entry.line, &format!("$TTL {ttl}"));
+        }
+        "$INCLUDE" => {
+            if args.is_empty() || args.len() > 2 {
+                return Err("expected '$INCLUDE file [origin]'".into());
+            }
+            return Ok(include(args, file, entry.line, state, out));
+        }
+        "$GENERATE" => generate(src, entry, file, state, out)?,
+        _ => return Err(format!("unknown directive {name}: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE")),
+    }
+    Ok(Ok(()))
+}
+
+/// Resolves a possibly relative name against `origin`.
+fn resolve_name(name: &str, origin: &str) -> String {
+    if name == "@" {
+        return origin.to_string();
+    }
+    let trailing_backslashes = name.trim_end_matches('.').len();
+    let escaped_dot = name.ends_with('.')
+        && name[..trailing_backslashes].chars().rev().take_while(|&c| c == '\\').count() % 2 == 1;
+    if name.ends_with('.') && !escaped_dot {
+        name.to_string()
+    } else if origin == "." {
+        format!("{name}.")
+    } else {
+        format!("{name}.{origin}")
+    }
+}
+
+/// Inlines an `$INCLUDE`d file.
+fn include(args: &[&[u8]], file: u16, line: u32, state: &mut State, out: &mut Normalized) -> Result<(), SourceError> {
+    if state.depth >= MAX_INCLUDE_DEPTH {
+        return Err(out.error_in(file, line, format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)")));
+    }
+    let rel = PathBuf::from(lossy(&unescape(args[0]).unwrap_or_else(|_| args[0].to_vec())));
+    let path = if rel.is_absolute() {
+        rel
+    } else {
+        // Relative to the including file's directory, as Knot does.
+        let base = out.files[file as usize].parent().map(Path::to_path_buf).unwrap_or_default();
+        base.join(rel)
+    };
+    let src = std::fs::read(&path)
+        .map_err(|e| out.error_in(file, line, format!("cannot read $INCLUDE file {}: {e}", path.display())))?;
+    if out.files.len() >= u16::MAX as usize {
+        return Err(out.error_in(file, line, "too many included files".into()));
+    }
+    out.files.push(path);
+    let inner = (out.files.len() - 1) as u16;
+    let saved = state.origin.clone();
+    if let Some(origin) = args.get(1) {
+        state.origin = resolve_name(&lossy(origin), &saved);
+    }
+    out.emit_directive(inner, 1, &format!("$ORIGIN {}", state.origin));
+    state.depth += 1;
+    let result = process(&src, inner, state, out);
+    state.depth -= 1;
+    // The including file's origin is unchanged by the include (RFC 1035 §5.1).
+    state.origin = saved;
+    out.emit_directive(file, line, &format!("$ORIGIN {}", state.origin));
+    result
+}
+
+/// Expands `$GENERATE range lhs [ttl] [class] type rhs…`.
+fn generate(src: &[u8], entry: &Entry, file: u16, _state: &mut State, out: &mut Normalized) -> Result<(), String> {
+    let toks: Vec<String> = entry.tokens.iter().map(|t| lossy(token_str(src, t))).collect();
+    if toks.len() < 5 {
+        return Err("expected '$GENERATE range lhs [ttl] [class] type rhs'".into());
+    }
+    let range = generate::Range::parse(&toks[1])?;
+    let lhs = &toks[2];
+    let mut i = 3;
+    let mut middle = Vec::new();
+    while i < toks.len() - 1 && middle.len() < 2 && (is_ttl_token(toks[i].as_bytes()) || is_class_token(toks[i].as_bytes())) {
+        middle.push(if is_ttl_token(toks[i].as_bytes()) {
+            parse_ttl(toks[i].as_bytes()).unwrap_or(0).to_string()
+        } else {
+            toks[i].clone()
+        });
+        i += 1;
+    }
+    let rtype = &toks[i];
+    let rhs_tokens = &entry.tokens[i + 1..];
+    if rhs_tokens.is_empty() {
+        return Err("$GENERATE needs a right-hand side after the type".into());
+    }
+    let mut line = String::new();
+    for value in range.values() {
+        line.clear();
+        generate::substitute(lhs, value, &mut line)?;
+        for m in &middle {
+            line.push(' ');
+            line.push_str(m);
+        }
+        line.push(' ');
+        line.push_str(rtype);
+        for t in rhs_tokens {
+            line.push(' ');
+            let mut part = String::new();
+            generate::substitute(&lossy(token_str(src, t)), value, &mut part)?;
+            if t.quoted {
+                line.push('"');
+                line.push_str(&part);
+                line.push('"');
+            } else {
+                line.push_str(&part);
+            }
+        }
+        // Hand the generated line back through the record path, so unit
+        // TTLs and the extra types work here too.
+        let mut tokenizer = Tokenizer::new(line.as_bytes());
+        let mut gen_entry = Entry::default();
+        match tokenizer.next_entry(&mut gen_entry) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err((_, m)) => return Err(format!("$GENERATE made a bad record '{line}': {m}")),
+        }
+        gen_entry.line = entry.line;
+        record(line.as_bytes(), &gen_entry, file, out)?.map_err(|e| e.message)?;
+    }
+    Ok(())
+}
+
+fn is_ttl_token(t: &[u8]) -> bool {
+    parse_ttl(t).is_some()
+}
+
+fn is_class_token(t: &[u8]) -> bool {
+    let upper = t.to_ascii_uppercase();
+    matches!(upper.as_slice(), b"IN" | b"CH" | b"HS" | b"CS" | b"NONE" | b"ANY")
+        || (upper.starts_with(b"CLASS") && upper.len() > 5 && upper[5..].iter().all(u8::is_ascii_digit))
+}
+
+/// Writes a record entry as one line, rewriting what the scanner would not
+/// take.
+fn record(src: &[u8], entry: &Entry, file: u16, out: &mut Normalized) -> Result<Result<(), SourceError>, String> {
+    let toks = &entry.tokens;
+    let mut i = if entry.indented { 0 } else { 1 };
+    let mut ttl_class: Vec<Vec<u8>> = Vec::with_capacity(2);
+    while i < toks.len() && ttl_class.len() < 2 {
+        let t = token_str(src, &toks[i]);
+        if toks[i].quoted {
+            break;
+        }
+        if let Some(ttl) = parse_ttl(t) {
+            ttl_class.push(ttl.to_string().into_bytes());
+        } else if is_class_token(t) {
+            ttl_class.push(t.to_vec());
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let Some(type_tok) = toks.get(i) else {
+        return Err("expected a record type".into());
+    };
+    let rtype = token_str(src, type_tok).to_ascii_uppercase();
+    let rdata = &toks[i + 1..];
+    let generic_form = rdata.first().is_some_and(|t| token_str(src, t) == b"\\#");
+
+    let mut line: Vec<u8> = Vec::with_capacity(128);
+    if entry.indented {
+        line.push(b' ');
+    } else {
+        line.extend_from_slice(token_str(src, &toks[0]));
+    }
+    for tc in &ttl_class {
+        line.push(b' ');
+        line.extend_from_slice(tc);
+    }
+    line.push(b' ');
+    let mut rtype_override = 0;
+    match rtype.as_slice() {
+        b"SPF" if !generic_form => {
+            line.extend_from_slice(b"TXT");
+            rtype_override = wire::types::rtype::SPF;
+            push_tokens(src, rdata, &mut line, None);
+        }
+        b"LOC" if !generic_form => {
+            let fields: Vec<String> = rdata.iter().map(|t| lossy(token_str(src, t))).collect();
+            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let wire = extra_types::loc_rdata(&refs)?;
+            line.extend_from_slice(format!("TYPE29 {}", extra_types::generic(&wire)).as_bytes());
+        }
+        b"URI" if !generic_form => {
+            let fields: Vec<(&[u8], bool)> = rdata.iter().map(|t| (token_str(src, t), t.quoted)).collect();
+            let wire = extra_types::uri_rdata(&fields)?;
+            line.extend_from_slice(format!("TYPE256 {}", extra_types::generic(&wire)).as_bytes());
+        }
+        b"SPF" | b"LOC" | b"URI" => {
+            let code = match rtype.as_slice() {
+                b"SPF" => 99,
+                b"LOC" => 29,
+                _ => 256,
+            };
+            line.extend_from_slice(format!("TYPE{code}").as_bytes());
+            push_tokens(src, rdata, &mut line, None);
+        }
+        b"SOA" if !generic_form => {
+            line.extend_from_slice(b"SOA");
+            // Timers (refresh, retry, expire, minimum) may carry units.
+            push_tokens(src, rdata, &mut line, Some(3..7));
+        }
+        _ => {
+            line.extend_from_slice(token_str(src, type_tok));
+            push_tokens(src, rdata, &mut line, None);
+        }
+    }
+    out.emit_record(file, entry.line, &line, rtype_override);
+    Ok(Ok(()))
+}
+
+/// Appends tokens to `line`, quoting quoted ones and converting unit TTLs
+/// at the positions in `ttl_fields`.
+fn push_tokens(src: &[u8], toks: &[Token], line: &mut Vec<u8>, ttl_fields: Option<std::ops::Range<usize>>) {
+    for (n, t) in toks.iter().enumerate() {
+        if !t.glued {
+            line.push(b' ');
+        }
+        let text = token_str(src, t);
+        if t.quoted {
+            line.push(b'"');
+            line.extend_from_slice(text);
+            line.push(b'"');
+        } else if ttl_fields.as_ref().is_some_and(|r| r.contains(&n)) && ttl::has_units(text) {
+            match parse_ttl(text) {
+                Some(v) => line.extend_from_slice(v.to_string().as_bytes()),
+                None => line.extend_from_slice(text),
+            }
+        } else {
+            line.extend_from_slice(text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(src: &str) -> Normalized {
+        normalize(src.as_bytes(), Path::new("test.zone"), "example.org").unwrap()
+    }
+
+    fn text(n: &Normalized) -> String {
+        String::from_utf8(n.text.clone()).unwrap()
+    }
+
+    #[test]
+    fn one_line_per_entry_with_origins() {
+        let n = norm("$TTL 1h\n@ IN SOA ns host (\n 1 2h 3 4 1d )\n\nwww A 1.2.3.4\n");
+        assert_eq!(
+            text(&n),
+            "$ORIGIN example.org.\n$TTL 3600\n@ IN SOA ns host 1 7200 3 4 86400\nwww A 1.2.3.4\n"
+        );
+        assert_eq!(n.origin_of(3).unwrap().1, 2);
+        assert_eq!(n.origin_of(4).unwrap().1, 5);
+    }
+
+    #[test]
+    fn rewrites_extra_types() {
+        let n = norm("a 300 IN SPF \"v=spf1 -all\"\nb URI 10 1 \"http://x/\"\nc LOC 52 N 4 E 0m\nd TYPE99 \\# 0\n");
+        let t = text(&n);
+        assert!(t.contains("a 300 IN TXT \"v=spf1 -all\""), "{t}");
+        assert!(t.contains("b TYPE256 \\# 13 000a0001687474703a2f2f782f"), "{t}");
+        assert!(t.contains("c TYPE29 \\# 16 "), "{t}");
+        assert_eq!(n.lines[1].rtype_override, 99);
+    }
+
+    #[test]
+    fn expands_generate() {
+        let n = norm("$GENERATE 1-3 host-$ 60 A 10.0.0.$\n$GENERATE 0-1 ${0,2,x} CNAME x-${5}\n");
+        let t = text(&n);
+        assert!(t.contains("host-1 60 A 10.0.0.1\nhost-2 60 A 10.0.0.2\nhost-3 60 A 10.0.0.3\n"), "{t}");
+        assert!(t.contains("00 CNAME x-5\n01 CNAME x-6\n"), "{t}");
+        assert!(n.lines.iter().skip(1).take(3).all(|l| l.line == 1));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = normalize(b"\n\n$FOO bar\n", Path::new("z.zone"), "x").unwrap_err();
+        assert_eq!(e.to_string(), "z.zone:3: unknown directive $FOO: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE");
+        let e = normalize(b"a LOC 1 Q\n", Path::new("z.zone"), "x").unwrap_err();
+        assert!(e.to_string().starts_with("z.zone:1: "), "{e}");
+        let e = normalize(b"$INCLUDE /nonexistent/file\n", Path::new("z.zone"), "x").unwrap_err();
+        assert!(e.to_string().starts_with("z.zone:1: cannot read $INCLUDE"), "{e}");
+    }
+
+    #[test]
+    fn resolves_relative_origins() {
+        assert_eq!(resolve_name("sub", "example.org."), "sub.example.org.");
+        assert_eq!(resolve_name("abs.", "example.org."), "abs.");
+        assert_eq!(resolve_name("a\\.", "example.org."), "a\\..example.org.");
+        assert_eq!(resolve_name("@", "example.org."), "example.org.");
+        assert_eq!(resolve_name("org", "."), "org.");
+    }
+}
