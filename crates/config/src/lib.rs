@@ -1,1 +1,349 @@
+//! The dnsdist-dialect Lua configuration.
+//!
+//! A config file is a Lua program, as dnsdist's is. Running it calls the
+//! functions registered here, which fill a [`Config`]; nothing from Lua
+//! survives the run, so the packet path never enters Lua. Errors name the
+//! config file and line (Lua's own for syntax errors, the calling line for
+//! a bad argument).
+//!
+//! Functions (dnsdist names where dnsdist has one):
+//! - `setLocal(addr [, opts])`, `addLocal(addr [, opts])`: listeners (UDP
+//!   and TCP; opts `doTCP`, `maxConcurrentTCPConnections`; others noted).
+//! - `addZone(name, file)`: serve a zone from a master file.
+//! - `loadNamedConf(file)`: serve the zones of a BIND-style named.conf.
+//! - `setServerVersion(text)`, `setServerIdentity(text)`: answer
+//!   `version.bind`/`version.server` and `id.server`/`hostname.bind` CH TXT.
+//! - `setPayloadSizeOnSelfGeneratedAnswers(n)`: largest UDP response.
+//! - `setTCPRecvTimeout(seconds)`: TCP idle timeout.
+//! - `setUDPWorkers(n)`: UDP worker threads per listener (default: cores).
+//!
+//! Relative paths resolve against the config file's directory.
 
+mod address;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use mlua::{Lua, Table, Value};
+
+pub use address::parse_listen_addr;
+use zone::named_conf::{self, ZoneKind};
+
+/// A listening address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub tcp: bool,
+    /// Concurrent TCP connections accepted on this listener.
+    pub max_tcp_connections: usize,
+}
+
+impl Listener {
+    pub fn new(addr: SocketAddr) -> Self {
+        Listener {
+            addr,
+            tcp: true,
+            max_tcp_connections: DEFAULT_MAX_TCP_CONNECTIONS,
+        }
+    }
+}
+
+/// Concurrent TCP connections per listener unless configured.
+pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 1024;
+
+/// A zone to serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneDecl {
+    pub name: String,
+    pub kind: ZoneKind,
+    pub file: Option<PathBuf>,
+    /// Where it was declared (`file:line`), for messages.
+    pub source: String,
+}
+
+/// The configuration a config file describes.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub listeners: Vec<Listener>,
+    pub zones: Vec<ZoneDecl>,
+    pub version: Option<String>,
+    pub identity: Option<String>,
+    pub max_udp_payload: u16,
+    pub tcp_idle_timeout: Duration,
+    pub udp_workers: Option<usize>,
+    /// Things skipped or worth knowing, for the log.
+    pub notes: Vec<String>,
+}
+
+impl Config {
+    fn new(path: &Path) -> Self {
+        Config {
+            path: path.to_path_buf(),
+            listeners: vec![Listener::new(SocketAddr::from(([127, 0, 0, 1], 53)))],
+            zones: Vec::new(),
+            version: None,
+            identity: None,
+            max_udp_payload: wire_default_payload(),
+            tcp_idle_timeout: Duration::from_secs(2),
+            udp_workers: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn wire_default_payload() -> u16 {
+    1232
+}
+
+/// A config that could not be loaded.
+#[derive(Clone, Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Runs the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+    load_str(&src, path)
+}
+
+/// Runs config text `src` as if read from `path`.
+pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
+    let lua = Lua::new();
+    let state = Rc::new(RefCell::new(Config::new(path)));
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    register(&lua, &state, &base).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    lua.load(src)
+        .set_name(format!("@{}", path.display()))
+        .exec()
+        .map_err(|e| ConfigError(lua_message(&e)))?;
+    drop(lua);
+    let config = Rc::try_unwrap(state)
+        .map(RefCell::into_inner)
+        .unwrap_or_else(|rc| rc.borrow().clone());
+    Ok(config)
+}
+
+/// The useful line of a Lua error (no traceback).
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.lines().next().unwrap_or(m).to_string(),
+        mlua::Error::ExternalError(e) => e.to_string(),
+        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// `file:line` of the Lua code calling the running Rust function.
+fn caller(lua: &Lua) -> String {
+    lua.inspect_stack(1, |d| {
+        let src = d.source();
+        let file = src.short_src.as_deref().unwrap_or("?").to_string();
+        match d.current_line() {
+            Some(line) => format!("{file}:{line}"),
+            None => file,
+        }
+    })
+    .unwrap_or_else(|| "?".into())
+}
+
+/// An error raised at the calling line.
+fn fail(lua: &Lua, message: impl fmt::Display) -> mlua::Error {
+    mlua::Error::RuntimeError(format!("{}: {message}", caller(lua)))
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        p
+    } else {
+        base.join(p)
+    }
+}
+
+fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
+    let g = lua.globals();
+
+    let listen = |replace: bool| {
+        let st = state.clone();
+        move |lua: &Lua, (addr, opts): (String, Option<Table>)| {
+            let sock = parse_listen_addr(&addr).map_err(|e| fail(lua, e))?;
+            let mut l = Listener::new(sock);
+            if let Some(opts) = opts {
+                for pair in opts.pairs::<String, Value>() {
+                    let (k, v) = pair?;
+                    match (k.as_str(), v) {
+                        ("doTCP", Value::Boolean(b)) => l.tcp = b,
+                        ("maxConcurrentTCPConnections", Value::Integer(n)) if n > 0 => l.max_tcp_connections = n as usize,
+                        ("maxConcurrentTCPConnections", Value::Number(n)) if n >= 1.0 => {
+                            l.max_tcp_connections = n as usize
+                        }
+                        (k @ ("doTCP" | "maxConcurrentTCPConnections"), _) => {
+                            return Err(fail(lua, format!("option {k} has the wrong type")))
+                        }
+                        (other, _) => {
+                            let note = format!("{}: listener option '{other}' ignored", caller(lua));
+                            st.borrow_mut().notes.push(note);
+                        }
+                    }
+                }
+            }
+            let mut c = st.borrow_mut();
+            if replace {
+                c.listeners.clear();
+            }
+            if let Some(existing) = c.listeners.iter_mut().find(|x| x.addr == l.addr) {
+                *existing = l;
+            } else {
+                c.listeners.push(l);
+            }
+            Ok(())
+        }
+    };
+    g.set("setLocal", lua.create_function(listen(true))?)?;
+    g.set("addLocal", lua.create_function(listen(false))?)?;
+
+    let st = state.clone();
+    let b = base.to_path_buf();
+    g.set(
+        "addZone",
+        lua.create_function(move |lua, (name, file): (String, String)| {
+            zone::parse_name(&name).map_err(|e| fail(lua, format!("bad zone name '{name}': {e}")))?;
+            let decl = ZoneDecl {
+                name,
+                kind: ZoneKind::Primary,
+                file: Some(resolve(&b, &file)),
+                source: caller(lua),
+            };
+            st.borrow_mut().zones.push(decl);
+            Ok(())
+        })?,
+    )?;
+
+    let st = state.clone();
+    let b = base.to_path_buf();
+    g.set(
+        "loadNamedConf",
+        lua.create_function(move |lua, file: String| {
+            let path = resolve(&b, &file);
+            let conf = named_conf::read(&path).map_err(|e| fail(lua, e))?;
+            let mut c = st.borrow_mut();
+            c.notes.extend(conf.notes);
+            for z in conf.zones {
+                zone::parse_name(&z.name).map_err(|e| fail(lua, format!("{}: bad zone name '{}': {e}", z.source, z.name)))?;
+                c.zones.push(ZoneDecl {
+                    name: z.name,
+                    kind: z.kind,
+                    file: z.file,
+                    source: z.source,
+                });
+            }
+            Ok(())
+        })?,
+    )?;
+
+    let st = state.clone();
+    g.set(
+        "setServerVersion",
+        lua.create_function(move |_, text: String| {
+            st.borrow_mut().version = Some(text);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setServerIdentity",
+        lua.create_function(move |_, text: String| {
+            st.borrow_mut().identity = Some(text);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setPayloadSizeOnSelfGeneratedAnswers",
+        lua.create_function(move |lua, n: i64| {
+            if !(512..=65535).contains(&n) {
+                return Err(fail(lua, format!("payload size {n} out of range: expected 512 to 65535")));
+            }
+            st.borrow_mut().max_udp_payload = n as u16;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setTCPRecvTimeout",
+        lua.create_function(move |lua, secs: f64| {
+            if !(secs > 0.0 && secs <= 3600.0) {
+                return Err(fail(lua, format!("TCP timeout {secs} out of range: expected 0 to 3600 seconds")));
+            }
+            st.borrow_mut().tcp_idle_timeout = Duration::from_secs_f64(secs);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setUDPWorkers",
+        lua.create_function(move |lua, n: i64| {
+            if !(1..=256).contains(&n) {
+                return Err(fail(lua, format!("UDP workers {n} out of range: expected 1 to 256")));
+            }
+            st.borrow_mut().udp_workers = Some(n as usize);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(src: &str) -> Result<Config, ConfigError> {
+        load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn listeners_and_zones() {
+        let c = cfg(r#"
+            setLocal("127.0.0.1:5300")
+            addLocal("[::1]:5300", {doTCP=false, reusePort=true})
+            addLocal("::1")
+            addZone("Example.ORG.", "zones/example.org.zone")
+            setServerVersion("rampart")
+        "#)
+        .unwrap();
+        assert_eq!(c.listeners.len(), 3);
+        assert_eq!(c.listeners[0].addr, "127.0.0.1:5300".parse().unwrap());
+        assert!(!c.listeners[1].tcp);
+        assert_eq!(c.listeners[2].addr, "[::1]:53".parse().unwrap());
+        assert_eq!(c.zones[0].file.as_deref(), Some(Path::new("/etc/rampart/zones/example.org.zone")));
+        assert_eq!(c.zones[0].source, "/etc/rampart/rampart.conf:5");
+        assert_eq!(c.version.as_deref(), Some("rampart"));
+        assert!(c.notes[0].contains("'reusePort' ignored"));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = cfg("\n\nsetLocal(\"300.1.1.1:53\")\n").unwrap_err();
+        assert!(e.0.starts_with("/etc/rampart/rampart.conf:3: "), "{e}");
+        let e = cfg("setLocal(\n").unwrap_err();
+        assert!(e.0.contains("rampart.conf:"), "{e}");
+        let e = cfg("\naddAction(AllRule(), DropAction())\n").unwrap_err();
+        assert!(e.0.contains("rampart.conf:2:"), "{e}");
+        let e = cfg("addZone(\"bad..name\", \"x\")\n").unwrap_err();
+        assert!(e.0.contains("rampart.conf:1: bad zone name"), "{e}");
+    }
+}

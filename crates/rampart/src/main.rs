@@ -1,1 +1,232 @@
-fn main() {}
+//! rampart: a DoS-aware authoritative DNS server and DNS load balancer.
+//!
+//! The binary stays thin: [`args`] turns the command line into a command,
+//! [`snapshot`] builds what is served from a config, and the libraries do
+//! the rest (`config` runs the Lua, `zone` loads and answers, `net` owns
+//! the sockets).
+
+mod args;
+mod log;
+mod snapshot;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use args::{Command, ServeArgs};
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&raw) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rampart: {e}\n\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{}", args::USAGE);
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("rampart {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::CheckZone { name, file, quiet } => check_zone(&name, &file, quiet),
+        Command::CheckConfig(a) => check_config(&a),
+        Command::Serve(a) => serve(&a),
+    }
+}
+
+/// Loads the config named by `a` and applies the command-line overrides.
+fn load_config(a: &ServeArgs) -> Result<config::Config, String> {
+    let mut c = config::load(&a.config).map_err(|e| e.to_string())?;
+    if !a.listen.is_empty() {
+        c.listeners = a.listen.iter().map(|addr| config::Listener::new(*addr)).collect();
+    }
+    if a.udp_workers.is_some() {
+        c.udp_workers = a.udp_workers;
+    }
+    Ok(c)
+}
+
+fn check_zone(name: &str, file: &Path, quiet: bool) -> ExitCode {
+    match zone::load_zone(name, file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            if !quiet {
+                println!("zone {name}/IN: loaded serial {}", loaded.zone.serial);
+                println!("OK");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            if !quiet {
+                println!("zone {name}/IN: not loaded due to errors.");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(a: &ServeArgs) -> ExitCode {
+    let c = match load_config(a) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (_, report) = snapshot::build(&c, None);
+    for n in &c.notes {
+        eprintln!("note: {n}");
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    for e in &report.errors {
+        eprintln!("{e}");
+    }
+    if report.errors.is_empty() {
+        println!("Configuration '{}' OK!", a.config.display());
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn log_report(c: &config::Config, report: &snapshot::Report) {
+    for n in &c.notes {
+        log::info(n);
+    }
+    for l in &report.loaded {
+        log::info(l);
+    }
+    for w in &report.warnings {
+        log::warn(w);
+    }
+    for e in &report.errors {
+        log::error(e);
+    }
+}
+
+fn serve(a: &ServeArgs) -> ExitCode {
+    let c = match load_config(a) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let (snap, report) = snapshot::build(&c, None);
+    log_report(&c, &report);
+    let shared = Arc::new(ArcSwap::from_pointee(snap));
+
+    // Signals are taken by sigwait in this thread only: block them before
+    // any other thread exists so every thread inherits the mask.
+    let signals = match signals::block() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&format!("cannot set up signal handling: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let workers = c.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let specs: Vec<net::ListenSpec> = c
+        .listeners
+        .iter()
+        .map(|l| net::ListenSpec {
+            addr: l.addr,
+            tcp: l.tcp,
+            max_tcp_connections: l.max_tcp_connections,
+        })
+        .collect();
+    let opts = net::ServeOptions {
+        udp_workers: workers,
+        tcp_idle_timeout: c.tcp_idle_timeout,
+    };
+    if let Err(e) = net::start(&specs, &opts, shared.clone()) {
+        log::error(&e.to_string());
+        return ExitCode::FAILURE;
+    }
+    for l in &c.listeners {
+        log::info(&format!(
+            "listening on {} (UDP, {workers} workers{})",
+            l.addr,
+            if l.tcp { ", TCP" } else { "" }
+        ));
+    }
+
+    let mut listeners = c.listeners.clone();
+    loop {
+        match signals::wait(&signals) {
+            libc::SIGHUP => reload(a, &shared, &mut listeners),
+            sig => {
+                log::info(&format!("signal {sig} received, exiting"));
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+}
+
+/// Re-reads the config and zones; swaps the new snapshot in only if the
+/// config itself loaded. Zones that fail keep their previous version.
+fn reload(a: &ServeArgs, shared: &net::SharedSnapshot, listeners: &mut Vec<config::Listener>) {
+    log::info(&format!("SIGHUP: reloading {}", a.config.display()));
+    let c = match load_config(a) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error(&format!("reload refused, still serving the previous configuration: {e}"));
+            return;
+        }
+    };
+    if c.listeners != *listeners {
+        log::warn("listener changes take effect on restart; the current sockets stay");
+    }
+    let previous = shared.load_full();
+    let (snap, report) = snapshot::build(&c, Some(&previous));
+    log_report(&c, &report);
+    shared.store(Arc::new(snap));
+    *listeners = c.listeners;
+    log::info("reload done");
+}
+
+/// Synchronous signal handling with `sigwait`.
+mod signals {
+    use std::io;
+
+    /// Blocks SIGHUP, SIGTERM and SIGINT for this and future threads.
+    pub fn block() -> io::Result<libc::sigset_t> {
+        // SAFETY: plain libc calls on a local sigset_t.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            if r != 0 {
+                return Err(io::Error::from_raw_os_error(r));
+            }
+            Ok(set)
+        }
+    }
+
+    /// Waits for one of the blocked signals.
+    pub fn wait(set: &libc::sigset_t) -> libc::c_int {
+        let mut sig: libc::c_int = 0;
+        loop {
+            // SAFETY: `set` was initialised by `block`.
+            let r = unsafe { libc::sigwait(set, &mut sig) };
+            if r == 0 {
+                return sig;
+            }
+        }
+    }
+}

@@ -1,2 +1,456 @@
 //! Reading the zone list of a BIND-style `named.conf`, as PowerDNS's bind
 //! backend does.
+//!
+//! What is read: `options { directory "…"; };`, `include "…";` and
+//! `zone "name" [class] { type …; file "…"; masters|primaries { … };
+//! also-notify { … }; };`. Every other statement and option is skipped
+//! with a note, so a full BIND configuration loads. Relative zone files
+//! resolve against `directory` (itself relative to the named.conf's own
+//! directory), or the named.conf's directory when there is none.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A zone's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneKind {
+    Primary,
+    Secondary,
+    /// No `type` given: served from its file, no transfers (PowerDNS's
+    /// "native").
+    Native,
+}
+
+/// One `zone` statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedZone {
+    /// As written (without quotes).
+    pub name: String,
+    pub kind: ZoneKind,
+    /// Resolved zone file path.
+    pub file: Option<PathBuf>,
+    /// `masters`/`primaries` addresses (as written, `port N` folded in).
+    pub primaries: Vec<String>,
+    pub also_notify: Vec<String>,
+    /// Where the statement is, for messages.
+    pub source: String,
+}
+
+/// The parts of a named.conf rampart uses.
+#[derive(Clone, Debug, Default)]
+pub struct NamedConf {
+    pub directory: Option<PathBuf>,
+    pub zones: Vec<NamedZone>,
+    /// What was skipped, for the log.
+    pub notes: Vec<String>,
+}
+
+/// An error with its place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfError {
+    pub file: PathBuf,
+    pub line: u32,
+    pub message: String,
+}
+
+impl fmt::Display for ConfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+impl std::error::Error for ConfError {}
+
+/// Reads the named.conf at `path`.
+pub fn read(path: &Path) -> Result<NamedConf, ConfError> {
+    let mut conf = NamedConf::default();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    read_into(path, &base, &mut conf, 0)?;
+    // Zone files were recorded as written; resolve them now that the
+    // directory option is known wherever it stood.
+    let dir = match &conf.directory {
+        Some(d) if d.is_absolute() => d.clone(),
+        Some(d) => base.join(d),
+        None => base.clone(),
+    };
+    for z in &mut conf.zones {
+        if let Some(f) = &z.file {
+            if f.is_relative() {
+                z.file = Some(dir.join(f));
+            }
+        }
+    }
+    Ok(conf)
+}
+
+/// Parses named.conf text (tests and fuzzing); `path` names it.
+pub fn parse(text: &str, path: &Path) -> Result<NamedConf, ConfError> {
+    let mut conf = NamedConf::default();
+    let stmts = Parser::new(text, path).statements(false)?;
+    interpret(&stmts, path, path.parent().unwrap_or(Path::new("")), &mut conf, 0)?;
+    Ok(conf)
+}
+
+fn read_into(path: &Path, base: &Path, conf: &mut NamedConf, depth: usize) -> Result<(), ConfError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfError {
+        file: path.to_path_buf(),
+        line: 0,
+        message: format!("cannot read: {e}"),
+    })?;
+    let stmts = Parser::new(&text, path).statements(false)?;
+    interpret(&stmts, path, base, conf, depth)
+}
+
+/// A statement: words, then maybe a `{ … }` block, then `;`.
+#[derive(Debug)]
+struct Statement {
+    words: Vec<String>,
+    block: Option<Vec<Statement>>,
+    line: u32,
+}
+
+fn interpret(stmts: &[Statement], path: &Path, base: &Path, conf: &mut NamedConf, depth: usize) -> Result<(), ConfError> {
+    let err = |line: u32, message: String| ConfError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let here = |line: u32| format!("{}:{}", path.display(), line);
+    for s in stmts {
+        let keyword = s.words.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+        match keyword.as_str() {
+            "options" => {
+                for o in s.block.iter().flatten() {
+                    match o.words.first().map(|w| w.to_ascii_lowercase()).as_deref() {
+                        Some("directory") => {
+                            let [_, dir] = o.words.as_slice() else {
+                                return Err(err(o.line, "expected 'directory \"path\";'".into()));
+                            };
+                            conf.directory = Some(PathBuf::from(dir));
+                        }
+                        Some(other) => conf.notes.push(format!("{}: option '{other}' ignored", here(o.line))),
+                        None => {}
+                    }
+                }
+            }
+            "include" => {
+                let [_, file] = s.words.as_slice() else {
+                    return Err(err(s.line, "expected 'include \"file\";'".into()));
+                };
+                if depth > 8 {
+                    return Err(err(s.line, "includes nested too deep (a loop?)".into()));
+                }
+                let p = PathBuf::from(file);
+                let p = if p.is_absolute() { p } else { base.join(p) };
+                read_into(&p, base, conf, depth + 1)?;
+            }
+            "zone" => conf.zones.push(zone(s, path)?),
+            "" => {}
+            other => conf.notes.push(format!("{}: statement '{other}' ignored", here(s.line))),
+        }
+    }
+    Ok(())
+}
+
+fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
+    let err = |line: u32, message: String| ConfError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let name = match s.words.as_slice() {
+        [_, name] => name.clone(),
+        [_, name, class] if class.eq_ignore_ascii_case("in") => name.clone(),
+        [_, _, class] => return Err(err(s.line, format!("zone class '{class}' is not served: expected IN"))),
+        _ => return Err(err(s.line, "expected 'zone \"name\" [IN] { … };'".into())),
+    };
+    let Some(block) = &s.block else {
+        return Err(err(s.line, format!("zone \"{name}\" has no {{ … }} block")));
+    };
+    let mut z = NamedZone {
+        name,
+        kind: ZoneKind::Native,
+        file: None,
+        primaries: Vec::new(),
+        also_notify: Vec::new(),
+        source: format!("{}:{}", path.display(), s.line),
+    };
+    for o in block {
+        let key = o.words.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+        match key.as_str() {
+            "type" => {
+                let kind = o.words.get(1).map(|w| w.to_ascii_lowercase());
+                z.kind = match kind.as_deref() {
+                    Some("master" | "primary") => ZoneKind::Primary,
+                    Some("slave" | "secondary") => ZoneKind::Secondary,
+                    Some("native") => ZoneKind::Native,
+                    _ => {
+                        return Err(err(
+                            o.line,
+                            format!(
+                                "zone \"{}\": expected type master, primary, slave or secondary, found {}",
+                                z.name,
+                                o.words.get(1).map_or("nothing", String::as_str)
+                            ),
+                        ))
+                    }
+                };
+            }
+            "file" => {
+                let [_, f] = o.words.as_slice() else {
+                    return Err(err(o.line, "expected 'file \"path\";'".into()));
+                };
+                z.file = Some(PathBuf::from(f));
+            }
+            "masters" | "primaries" => z.primaries = addresses(o),
+            "also-notify" => z.also_notify = addresses(o),
+            _ => {}
+        }
+    }
+    Ok(z)
+}
+
+/// The addresses of a `masters { a; b port 53; };` style list.
+fn addresses(s: &Statement) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in s.block.iter().flatten() {
+        match item.words.as_slice() {
+            [addr] => out.push(addr.clone()),
+            [addr, port_kw, port] if port_kw.eq_ignore_ascii_case("port") => {
+                if addr.contains(':') {
+                    out.push(format!("[{addr}]:{port}"));
+                } else {
+                    out.push(format!("{addr}:{port}"));
+                }
+            }
+            [addr, ..] => out.push(addr.clone()),
+            [] => {}
+        }
+    }
+    out
+}
+
+/// A tokenizer and recursive-descent parser for the statement syntax.
+struct Parser<'a> {
+    src: &'a [u8],
+    pos: usize,
+    line: u32,
+    path: &'a Path,
+}
+
+#[derive(Debug, PartialEq)]
+enum Tok {
+    Word(String),
+    Open,
+    Close,
+    Semi,
+    End,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, path: &'a Path) -> Self {
+        Parser {
+            src: text.as_bytes(),
+            pos: 0,
+            line: 1,
+            path,
+        }
+    }
+
+    fn err(&self, message: String) -> ConfError {
+        ConfError {
+            file: self.path.to_path_buf(),
+            line: self.line,
+            message,
+        }
+    }
+
+    /// Statements until `}` (when `nested`) or the end.
+    fn statements(&mut self, nested: bool) -> Result<Vec<Statement>, ConfError> {
+        let mut out = Vec::new();
+        loop {
+            let mut words = Vec::new();
+            let mut line = 0;
+            loop {
+                let tok = self.next()?;
+                if line == 0 {
+                    line = self.line;
+                }
+                match tok {
+                    Tok::Word(w) => words.push(w),
+                    Tok::Semi => {
+                        if !words.is_empty() {
+                            out.push(Statement { words, block: None, line });
+                        }
+                        break;
+                    }
+                    Tok::Open => {
+                        let block = self.statements(true)?;
+                        // A block ends its statement; the ';' after it is
+                        // required by BIND, tolerated missing here.
+                        out.push(Statement {
+                            words,
+                            block: Some(block),
+                            line,
+                        });
+                        self.skip_optional_semi();
+                        break;
+                    }
+                    Tok::Close if nested => {
+                        if !words.is_empty() {
+                            return Err(self.err(format!("expected ';' after '{}'", words.join(" "))));
+                        }
+                        return Ok(out);
+                    }
+                    Tok::Close => return Err(self.err("unbalanced '}': no '{' is open".into())),
+                    Tok::End if nested => return Err(self.err("the file ends inside a '{ … }' block: expected '}'".into())),
+                    Tok::End => {
+                        if !words.is_empty() {
+                            return Err(self.err(format!("expected ';' after '{}'", words.join(" "))));
+                        }
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip_optional_semi(&mut self) {
+        let save = (self.pos, self.line);
+        match self.next() {
+            Ok(Tok::Semi) => {}
+            _ => (self.pos, self.line) = save,
+        }
+    }
+
+    fn next(&mut self) -> Result<Tok, ConfError> {
+        loop {
+            let Some(&c) = self.src.get(self.pos) else {
+                return Ok(Tok::End);
+            };
+            match c {
+                b'\n' => {
+                    self.line += 1;
+                    self.pos += 1;
+                }
+                b' ' | b'\t' | b'\r' => self.pos += 1,
+                b'#' => self.skip_line(),
+                b'/' if self.src.get(self.pos + 1) == Some(&b'/') => self.skip_line(),
+                b'/' if self.src.get(self.pos + 1) == Some(&b'*') => {
+                    self.pos += 2;
+                    loop {
+                        match self.src.get(self.pos) {
+                            None => return Err(self.err("comment '/*' not closed: expected '*/'".into())),
+                            Some(b'*') if self.src.get(self.pos + 1) == Some(&b'/') => {
+                                self.pos += 2;
+                                break;
+                            }
+                            Some(b'\n') => {
+                                self.line += 1;
+                                self.pos += 1;
+                            }
+                            Some(_) => self.pos += 1,
+                        }
+                    }
+                }
+                b'{' => {
+                    self.pos += 1;
+                    return Ok(Tok::Open);
+                }
+                b'}' => {
+                    self.pos += 1;
+                    return Ok(Tok::Close);
+                }
+                b';' => {
+                    self.pos += 1;
+                    return Ok(Tok::Semi);
+                }
+                b'"' => {
+                    let start = self.pos + 1;
+                    let mut end = start;
+                    while end < self.src.len() && self.src[end] != b'"' {
+                        if self.src[end] == b'\n' {
+                            return Err(self.err("quoted string not closed before the end of the line".into()));
+                        }
+                        end += 1;
+                    }
+                    if end >= self.src.len() {
+                        return Err(self.err("quoted string not closed".into()));
+                    }
+                    self.pos = end + 1;
+                    return Ok(Tok::Word(String::from_utf8_lossy(&self.src[start..end]).into_owned()));
+                }
+                _ => {
+                    let start = self.pos;
+                    while let Some(&c) = self.src.get(self.pos) {
+                        if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'{' | b'}' | b';' | b'"') {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                    return Ok(Tok::Word(String::from_utf8_lossy(&self.src[start..self.pos]).into_owned()));
+                }
+            }
+        }
+    }
+
+    fn skip_line(&mut self) {
+        while let Some(&c) = self.src.get(self.pos) {
+            if c == b'\n' {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = r#"
+// PowerDNS bind backend style
+options {
+    directory "/var/lib/zones";
+    recursion no; # ignored
+};
+/* a block
+   comment */
+key "tsig" { algorithm hmac-sha256; secret "abc="; };
+zone "Example.ORG" IN {
+    type master;
+    file "example.org.zone";
+    also-notify { 192.0.2.1; 2001:db8::1 port 5300; };
+};
+zone "sub.example.org." { type slave; masters { 192.0.2.9; }; file "/abs/sub.zone"; };
+zone "native.test" { file "native.zone"; };
+"#;
+
+    #[test]
+    fn reads_zone_list() {
+        let mut c = parse(CONF, Path::new("/etc/named.conf")).unwrap();
+        assert_eq!(c.directory.as_deref(), Some(Path::new("/var/lib/zones")));
+        assert_eq!(c.zones.len(), 3);
+        let z = &c.zones[0];
+        assert_eq!(z.name, "Example.ORG");
+        assert_eq!(z.kind, ZoneKind::Primary);
+        assert_eq!(z.also_notify, ["192.0.2.1", "[2001:db8::1]:5300"]);
+        assert_eq!(z.source, "/etc/named.conf:10");
+        assert_eq!(c.zones[1].kind, ZoneKind::Secondary);
+        assert_eq!(c.zones[1].primaries, ["192.0.2.9"]);
+        assert_eq!(c.zones[2].kind, ZoneKind::Native);
+        assert!(c.notes.iter().any(|n| n.contains("'recursion' ignored")));
+        assert!(c.notes.iter().any(|n| n.contains("statement 'key' ignored")));
+        c.zones.clear();
+    }
+
+    #[test]
+    fn errors_name_line() {
+        let e = parse("zone \"a\" {\n type master;\n file \"x\"\n};\n", Path::new("n.conf")).unwrap_err();
+        assert_eq!(e.to_string(), "n.conf:4: expected ';' after 'file x'");
+        let e = parse("zone \"a\" {\n type hint;\n};\n", Path::new("n.conf")).unwrap_err();
+        assert!(e.to_string().starts_with("n.conf:2: zone \"a\": expected type master"), "{e}");
+        let e = parse("options {\n", Path::new("n.conf")).unwrap_err();
+        assert!(e.to_string().contains("expected '}'"), "{e}");
+    }
+}

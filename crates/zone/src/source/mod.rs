@@ -149,7 +149,7 @@ fn process(src: &[u8], file: u16, state: &mut State, out: &mut Normalized) -> Re
         let result = if !entry.indented && first.first() == Some(&b'$') {
             directive(src, &entry, file, state, out)
         } else {
-            record(src, &entry, file, out)
+            record(src, &entry, file, &state.origin, out)
         };
         result.map_err(|message| out.error_in(file, entry.line, message))??;
     }
@@ -287,7 +287,7 @@ fn include(args: &[&[u8]], file: u16, line: u32, state: &mut State, out: &mut No
 }
 
 /// Expands `$GENERATE range lhs [ttl] [class] type rhs…`.
-fn generate(src: &[u8], entry: &Entry, file: u16, _state: &mut State, out: &mut Normalized) -> Result<(), String> {
+fn generate(src: &[u8], entry: &Entry, file: u16, state: &mut State, out: &mut Normalized) -> Result<(), String> {
     let toks: Vec<String> = entry.tokens.iter().map(|t| lossy(token_str(src, t))).collect();
     if toks.len() < 5 {
         return Err("expected '$GENERATE range lhs [ttl] [class] type rhs'".into());
@@ -341,7 +341,7 @@ fn generate(src: &[u8], entry: &Entry, file: u16, _state: &mut State, out: &mut 
             Err((_, m)) => return Err(format!("$GENERATE made a bad record '{line}': {m}")),
         }
         gen_entry.line = entry.line;
-        record(line.as_bytes(), &gen_entry, file, out)?.map_err(|e| e.message)?;
+        record(line.as_bytes(), &gen_entry, file, &state.origin, out)?.map_err(|e| e.message)?;
     }
     Ok(())
 }
@@ -358,7 +358,13 @@ fn is_class_token(t: &[u8]) -> bool {
 
 /// Writes a record entry as one line, rewriting what the scanner would not
 /// take.
-fn record(src: &[u8], entry: &Entry, file: u16, out: &mut Normalized) -> Result<Result<(), SourceError>, String> {
+fn record(
+    src: &[u8],
+    entry: &Entry,
+    file: u16,
+    origin: &str,
+    out: &mut Normalized,
+) -> Result<Result<(), SourceError>, String> {
     let toks = &entry.tokens;
     let mut i = if entry.indented { 0 } else { 1 };
     let mut ttl_class: Vec<Vec<u8>> = Vec::with_capacity(2);
@@ -426,13 +432,33 @@ fn record(src: &[u8], entry: &Entry, file: u16, out: &mut Normalized) -> Result<
             // Timers (refresh, retry, expire, minimum) may carry units.
             push_tokens(src, rdata, &mut line, Some(3..7));
         }
-        _ => {
+        b"TXT" | b"HINFO" | b"CAA" | b"NAPTR" => {
             line.extend_from_slice(token_str(src, type_tok));
             push_tokens(src, rdata, &mut line, None);
+        }
+        _ => {
+            line.extend_from_slice(token_str(src, type_tok));
+            // `@` in a name field is the origin, as in BIND; the scanner
+            // only knows it as an owner.
+            push_tokens_with_origin(src, rdata, &mut line, origin);
         }
     }
     out.emit_record(file, entry.line, &line, rtype_override);
     Ok(Ok(()))
+}
+
+/// Appends tokens to `line`, writing a bare `@` as `origin`.
+fn push_tokens_with_origin(src: &[u8], toks: &[Token], line: &mut Vec<u8>, origin: &str) {
+    for t in toks {
+        if !t.quoted && token_str(src, t) == b"@" {
+            if !t.glued {
+                line.push(b' ');
+            }
+            line.extend_from_slice(origin.as_bytes());
+        } else {
+            push_tokens(src, std::slice::from_ref(t), line, None);
+        }
+    }
 }
 
 /// Appends tokens to `line`, quoting quoted ones and converting unit TTLs
@@ -479,6 +505,13 @@ mod tests {
         );
         assert_eq!(n.origin_of(3).unwrap().1, 2);
         assert_eq!(n.origin_of(4).unwrap().1, 5);
+    }
+
+    #[test]
+    fn at_in_rdata_is_the_origin() {
+        let n = norm("www CNAME @\n@ MX 10 @\nt TXT @\n");
+        let t = text(&n);
+        assert!(t.contains("www CNAME example.org.\n@ MX 10 example.org.\nt TXT @\n"), "{t}");
     }
 
     #[test]

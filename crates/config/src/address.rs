@@ -1,0 +1,35 @@
+//! Listen addresses as dnsdist takes them: `192.0.2.1`, `192.0.2.1:5300`,
+//! `[2001:db8::1]:5300`, `2001:db8::1`; port 53 when none is given.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// Parses a listen address.
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    let bare = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(format!(
+        "bad address '{s}': expected IP, IP:port, [IPv6]:port or IPv6"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listen_addr;
+
+    #[test]
+    fn forms() {
+        assert_eq!(parse_listen_addr("127.0.0.1").unwrap().to_string(), "127.0.0.1:53");
+        assert_eq!(parse_listen_addr("127.0.0.1:5300").unwrap().to_string(), "127.0.0.1:5300");
+        assert_eq!(parse_listen_addr("[::1]:5300").unwrap().to_string(), "[::1]:5300");
+        assert_eq!(parse_listen_addr("::1").unwrap().to_string(), "[::1]:53");
+        assert_eq!(parse_listen_addr("[::1]").unwrap().to_string(), "[::1]:53");
+        assert!(parse_listen_addr("localhost").is_err());
+        assert!(parse_listen_addr("1.2.3.4:99999").is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! Command-line arguments: raw words in, a validated [`Command`] out.
+//!
+//! The flags are dnsdist's where dnsdist has them (`-C`, `-l`,
+//! `--check-config`, `-V`), so existing service units keep working.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// What to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve(ServeArgs),
+    CheckConfig(ServeArgs),
+    CheckZone { name: String, file: PathBuf, quiet: bool },
+    Version,
+    Help,
+}
+
+/// Arguments for serving (and checking what would be served).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ServeArgs {
+    pub config: PathBuf,
+    /// `-l` addresses: replace the config's listeners when given.
+    pub listen: Vec<SocketAddr>,
+    pub udp_workers: Option<usize>,
+}
+
+pub const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.conf";
+
+pub const USAGE: &str = "\
+usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
+       rampart check-zone [-q] ZONE FILE
+       rampart -V | -h
+
+  -C, --config FILE   Lua config, dnsdist dialect (default /etc/rampart/rampart.conf)
+  -l, --local ADDR    listen on ADDR (IP[:port], [IPv6]:port); repeatable;
+                      replaces the config's setLocal/addLocal
+      --workers N     UDP worker threads per listener (default: one per core)
+      --check-config  load the config and every zone, report, exit 0 or 1
+  check-zone ZONE FILE  check one zone file like named-checkzone
+  -V, --version       print the version
+";
+
+/// Parses `args` (without the program name).
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("check-zone") {
+        let mut quiet = false;
+        let mut rest = Vec::new();
+        for a in &args[1..] {
+            match a.as_str() {
+                "-q" => quiet = true,
+                s if s.starts_with('-') && s.len() > 1 => return Err(format!("check-zone: unknown option {s}")),
+                _ => rest.push(a.clone()),
+            }
+        }
+        let [name, file] = rest.as_slice() else {
+            return Err("check-zone needs a zone name and a file: rampart check-zone ZONE FILE".into());
+        };
+        return Ok(Command::CheckZone {
+            name: name.clone(),
+            file: PathBuf::from(file),
+            quiet,
+        });
+    }
+    let mut serve = ServeArgs {
+        config: PathBuf::from(DEFAULT_CONFIG),
+        ..ServeArgs::default()
+    };
+    let mut check = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag {
+            "-C" | "--config" => serve.config = PathBuf::from(value(flag)?),
+            "-l" | "--local" => {
+                let v = value(flag)?;
+                serve.listen.push(config::parse_listen_addr(&v).map_err(|e| format!("{flag}: {e}"))?);
+            }
+            "--workers" => {
+                let v = value(flag)?;
+                let n: usize = v.parse().map_err(|_| format!("--workers: expected a number, found '{v}'"))?;
+                if n == 0 || n > 256 {
+                    return Err(format!("--workers: expected 1 to 256, found {n}"));
+                }
+                serve.udp_workers = Some(n);
+            }
+            "--check-config" => check = true,
+            "-V" | "--version" => return Ok(Command::Version),
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    Ok(if check { Command::CheckConfig(serve) } else { Command::Serve(serve) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &[&str]) -> Result<Command, String> {
+        parse(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn serve_flags() {
+        let Command::Serve(a) = p(&["-C", "x.conf", "-l", "127.0.0.1:5300", "--local=[::1]:53", "--workers", "2"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.config, PathBuf::from("x.conf"));
+        assert_eq!(a.listen.len(), 2);
+        assert_eq!(a.udp_workers, Some(2));
+        assert!(matches!(p(&["--check-config"]).unwrap(), Command::CheckConfig(_)));
+        assert!(p(&["-l"]).is_err());
+        assert!(p(&["-l", "nope"]).is_err());
+        assert!(p(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn check_zone() {
+        assert_eq!(
+            p(&["check-zone", "example.org", "z.zone"]).unwrap(),
+            Command::CheckZone {
+                name: "example.org".into(),
+                file: "z.zone".into(),
+                quiet: false
+            }
+        );
+        assert!(p(&["check-zone", "example.org"]).is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! Building the served snapshot from a config.
+//!
+//! Each zone loads on its own: one refused file costs only that zone. On a
+//! reload, a zone that fails keeps the version the previous snapshot held,
+//! so a bad edit never takes down a zone that was being served; only a
+//! zone that never loaded answers SERVFAIL.
+
+use std::sync::Arc;
+
+use config::{Config, ZoneDecl};
+use zone::named_conf::ZoneKind;
+use zone::{Catalog, Snapshot, ZoneState};
+
+/// What happened while building, for the log and for `--check-config`.
+#[derive(Default)]
+pub struct Report {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub loaded: Vec<String>,
+}
+
+/// Builds a snapshot for `config`, reusing zones of `previous` that fail.
+pub fn build(config: &Config, previous: Option<&Snapshot>) -> (Snapshot, Report) {
+    let mut report = Report::default();
+    let mut catalog = Catalog::new();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    for decl in &config.zones {
+        let Ok(apex) = zone::parse_name(&decl.name) else {
+            // The config layer validated names already.
+            continue;
+        };
+        if seen.contains(&apex) {
+            report.warnings.push(format!("{}: zone {} declared again; the later declaration wins", decl.source, decl.name));
+        } else {
+            seen.push(apex.clone());
+        }
+        let state = match load(decl, &mut report) {
+            Ok(state) => state,
+            Err(reason) => {
+                let old = previous.and_then(|p| p.catalog.get(&apex)).filter(|s| matches!(s, ZoneState::Ready(_)));
+                match old {
+                    Some(old) => {
+                        report.errors.push(format!("{reason} (zone {} keeps its previous version)", decl.name));
+                        old.clone()
+                    }
+                    None => {
+                        report.errors.push(format!("{reason} (zone {} answers SERVFAIL)", decl.name));
+                        ZoneState::Broken(reason.into())
+                    }
+                }
+            }
+        };
+        catalog.insert(&apex, state);
+    }
+    let snap = Snapshot {
+        catalog,
+        version: config.version.clone(),
+        identity: config.identity.clone(),
+        max_udp_payload: config.max_udp_payload,
+    };
+    (snap, report)
+}
+
+fn load(decl: &ZoneDecl, report: &mut Report) -> Result<ZoneState, String> {
+    let Some(file) = &decl.file else {
+        return Err(format!("{}: zone {} has no file", decl.source, decl.name));
+    };
+    if decl.kind == ZoneKind::Secondary && !file.exists() {
+        return Err(format!(
+            "{}: secondary zone {} has no data in {} yet, and zone transfers are not implemented yet",
+            decl.source,
+            decl.name,
+            file.display()
+        ));
+    }
+    let loaded = zone::load_zone(&decl.name, file).map_err(|e| e.to_string())?;
+    report.warnings.extend(loaded.warnings);
+    report.loaded.push(format!(
+        "zone {} loaded from {}: serial {}, {} records",
+        decl.name,
+        file.display(),
+        loaded.zone.serial,
+        loaded.zone.records
+    ));
+    Ok(ZoneState::Ready(Arc::new(loaded.zone)))
+}
