@@ -26,6 +26,8 @@ pub mod rtype {
     pub const DS: u16 = 43;
     pub const RRSIG: u16 = 46;
     pub const NSEC: u16 = 47;
+    pub const SVCB: u16 = 64;
+    pub const HTTPS: u16 = 65;
     pub const DNSKEY: u16 = 48;
     pub const SPF: u16 = 99;
     pub const TKEY: u16 = 249;

@@ -118,6 +118,8 @@ impl NameBuf {
 #[derive(Clone, Copy)]
 struct AdditionalSource<'z> {
     zone: &'z Zone,
+    /// The RRset's owner (lowercase), for SVCB's "." target.
+    owner: NameBuf,
     set: &'z RRset,
     /// Referral NS: glue below cuts may be used, and glue inside the
     /// delegated name must fit (or TC is set).
@@ -201,18 +203,19 @@ impl<'c> Answer<'c, '_, '_> {
     /// Returns the CNAME target to follow.
     fn at_node(&mut self, zone: &'c Zone, name: &NameBuf, node: &'c Node) -> Option<NameBuf> {
         let owner = name.as_slice();
-        if self.qtype == rtype::ANY && !node.is_empty() {
-            for set in node.rrsets.iter() {
-                if !self.put_set(Section::Answer, owner, set) {
-                    return None;
+        if self.qtype == rtype::ANY {
+            // RFC 8482 §4.2: one RRset answers ANY, as Knot and NSD do
+            // (over TCP too); the lowest type, as Knot picks.
+            if let Some(set) = node.rrsets.first() {
+                if self.put_set(Section::Answer, owner, set) {
+                    self.note_additional(zone, owner, set, None);
                 }
-                self.note_additional(zone, set, None);
+                return None;
             }
-            return None;
         }
         if let Some(set) = node.get(self.qtype) {
             if self.put_set(Section::Answer, owner, set) {
-                self.note_additional(zone, set, None);
+                self.note_additional(zone, owner, set, None);
             }
             return None;
         }
@@ -266,14 +269,14 @@ impl<'c> Answer<'c, '_, '_> {
         if !self.put_set(Section::Authority, cut, ns) {
             return;
         }
-        if self.dnssec_ok {
+        if self.dnssec_ok && zone.signed {
             if let Some(ds) = node.get(rtype::DS) {
                 if !self.put_set(Section::Authority, cut, ds) {
                     return;
                 }
             }
         }
-        self.note_additional(zone, ns, Some(cut));
+        self.note_additional(zone, cut, ns, Some(cut));
     }
 
     /// NXDOMAIN or NODATA: the zone's SOA in authority with the negative
@@ -319,12 +322,17 @@ impl<'c> Answer<'c, '_, '_> {
         self.resp.set_flag(flags::TC, true);
     }
 
-    fn note_additional(&mut self, zone: &'c Zone, set: &'c RRset, referral: Option<&'c [u8]>) {
-        if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
+    fn note_additional(&mut self, zone: &'c Zone, owner: &[u8], set: &'c RRset, referral: Option<&'c [u8]>) {
+        if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS) {
             return;
         }
         if self.source_count < MAX_ADDITIONAL_SOURCES {
-            self.sources[self.source_count] = Some(AdditionalSource { zone, set, referral });
+            self.sources[self.source_count] = Some(AdditionalSource {
+                zone,
+                owner: NameBuf::lowercase(owner),
+                set,
+                referral,
+            });
             self.source_count += 1;
         }
     }
@@ -336,14 +344,21 @@ impl<'c> Answer<'c, '_, '_> {
         for i in 0..self.source_count {
             let Some(src) = self.sources[i] else { continue };
             let offset = match src.set.rtype {
-                rtype::MX => 2,
+                rtype::MX | rtype::SVCB | rtype::HTTPS => 2,
                 rtype::SRV => 6,
                 _ => 0,
             };
             for rdata in src.set.rdatas() {
                 let Some(target) = rdata.get(offset..) else { continue };
                 let Some(len) = uncompressed_len(target) else { continue };
-                let target = NameBuf::lowercase(&target[..len]);
+                let mut target = NameBuf::lowercase(&target[..len]);
+                if len == 1 && matches!(src.set.rtype, rtype::SVCB | rtype::HTTPS) {
+                    if rdata.starts_with(&[0, 0]) {
+                        continue; // AliasMode to ".": no service
+                    }
+                    // RFC 9460 §2.5.2: "." in ServiceMode is the owner.
+                    target = src.owner;
+                }
                 let t = target.as_slice();
                 if done[..done_count].iter().any(|(l, b)| &b[..*l] == t) {
                     continue;

@@ -69,6 +69,7 @@ pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) ->
     }
     let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
     let negative_ttl = soa.ttl.min(minimum);
+    let signed = apex_node.is_some_and(|n| n.get(rtype::DNSKEY).is_some() && n.get(rtype::RRSIG).is_some());
 
     add_empty_non_terminals(apex, &mut nodes);
     mark_cuts(apex, &mut nodes);
@@ -80,6 +81,7 @@ pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) ->
             serial,
             negative_ttl,
             records: total,
+            signed,
         },
         warnings,
     ))

@@ -108,6 +108,9 @@ pub struct Zone {
     pub negative_ttl: u32,
     /// Number of records.
     pub records: usize,
+    /// The apex holds DNSKEY and RRSIG: DNSSEC data (DS in referrals) is
+    /// given to clients that set DO.
+    pub signed: bool,
 }
 
 impl Zone {

@@ -1,0 +1,342 @@
+//! Shared helpers for the integration tests: free loopback ports, server
+//! processes that die with the test, a small DNS client and a normalized
+//! view of a response that two servers' answers can be compared by.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domain::base::iana::Rtype;
+use domain::base::name::ParsedName;
+use domain::base::{Message, Name};
+use domain::rdata::AllRecordData;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The rampart binary under test.
+pub fn rampart_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rampart"))
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rampart-test-{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + (std::process::id() % 20000) as u16;
+    loop {
+        let port = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) * 7 % 20000);
+        if port < 1024 {
+            continue;
+        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    pub name: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `cmd` (stdout and stderr to `log`) and waits until it answers
+    /// `probe` (a name) over UDP.
+    pub fn start(name: &str, mut cmd: Command, addr: SocketAddr, log: PathBuf, probe: &str) -> Server {
+        let f = std::fs::File::create(&log).expect("log file");
+        let f2 = f.try_clone().expect("log file");
+        cmd.stdout(Stdio::from(f)).stderr(Stdio::from(f2)).stdin(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut s = Server {
+            child,
+            addr,
+            log,
+            name: name.to_string(),
+        };
+        s.wait_ready(probe);
+        s
+    }
+
+    fn wait_ready(&mut self, probe: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited early ({status}):\n{}", self.name, self.log_text());
+            }
+            let q = QuerySpec::new(probe, Rtype::SOA);
+            if udp_exchange(self.addr, &q.to_wire(1), Duration::from_millis(200)).is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{} did not answer within 20 s:\n{}", self.name, self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -{sig} failed");
+    }
+}
+
+/// Starts rampart on `config` text (written to a scratch file), listening
+/// on a fresh port given to the config as `{ADDR}`.
+pub fn start_rampart(config: &str, probe: &str) -> (Server, PathBuf) {
+    let dir = scratch_dir("rampart");
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let text = config.replace("{ADDR}", &addr.to_string());
+    let conf = dir.join("rampart.conf");
+    std::fs::write(&conf, text).expect("write config");
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(&conf).arg("--workers").arg("2");
+    let server = Server::start("rampart", cmd, addr, dir.join("rampart.log"), probe);
+    (server, dir)
+}
+
+/// A query to send.
+#[derive(Clone, Debug)]
+pub struct QuerySpec {
+    pub name: String,
+    pub qtype: Rtype,
+    pub qclass: u16,
+    pub rd: bool,
+    /// EDNS: None for no OPT; Some((payload, version, do)).
+    pub edns: Option<(u16, u8, bool)>,
+    pub tcp: bool,
+}
+
+impl QuerySpec {
+    pub fn new(name: &str, qtype: Rtype) -> Self {
+        QuerySpec {
+            name: name.to_string(),
+            qtype,
+            qclass: 1,
+            rd: false,
+            edns: Some((1232, 0, false)),
+            tcp: false,
+        }
+    }
+
+    /// Parses `name TYPE [tcp] [do] [noedns] [bufsize=N] [ednsver=N] [rd] [class=N]`.
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let mut words = line.split_whitespace();
+        let name = words.next().ok_or("empty line")?;
+        let t = words.next().ok_or("no type")?;
+        let qtype = Rtype::from_str(t).map_err(|_| format!("bad type {t}"))?;
+        let mut q = QuerySpec::new(name, qtype);
+        for w in words {
+            match w {
+                "tcp" => q.tcp = true,
+                "rd" => q.rd = true,
+                "noedns" => q.edns = None,
+                "do" => q.edns = Some((q.edns.map_or(1232, |e| e.0), q.edns.map_or(0, |e| e.1), true)),
+                _ if w.starts_with("bufsize=") => {
+                    let n: u16 = w[8..].parse().map_err(|_| format!("bad {w}"))?;
+                    let e = q.edns.unwrap_or((1232, 0, false));
+                    q.edns = Some((n, e.1, e.2));
+                }
+                _ if w.starts_with("ednsver=") => {
+                    let n: u8 = w[8..].parse().map_err(|_| format!("bad {w}"))?;
+                    let e = q.edns.unwrap_or((1232, 0, false));
+                    q.edns = Some((e.0, n, e.2));
+                }
+                _ if w.starts_with("class=") => q.qclass = w[6..].parse().map_err(|_| format!("bad {w}"))?,
+                _ => return Err(format!("unknown option {w}")),
+            }
+        }
+        Ok(q)
+    }
+
+    /// The query in wire form with message ID `id`.
+    pub fn to_wire(&self, id: u16) -> Vec<u8> {
+        let mut p = Vec::with_capacity(64);
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(&(if self.rd { 0x0100u16 } else { 0 }).to_be_bytes());
+        p.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(self.edns.is_some())]);
+        let name = if self.name.ends_with('.') { self.name.clone() } else { format!("{}.", self.name) };
+        let wire = Name::<Vec<u8>>::from_str(&name).unwrap_or_else(|e| panic!("bad test name {name}: {e}"));
+        p.extend_from_slice(wire.as_slice());
+        p.extend_from_slice(&self.qtype.to_int().to_be_bytes());
+        p.extend_from_slice(&self.qclass.to_be_bytes());
+        if let Some((size, version, dnssec_ok)) = self.edns {
+            p.extend_from_slice(&[0, 0, 41]);
+            p.extend_from_slice(&size.to_be_bytes());
+            p.extend_from_slice(&[0, version, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        }
+        p
+    }
+}
+
+/// Sends `query` over UDP; the response, or None on timeout.
+pub fn udp_exchange(addr: SocketAddr, query: &[u8], timeout: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
+    sock.set_read_timeout(Some(timeout)).ok()?;
+    sock.send_to(query, addr).ok()?;
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// Sends `query` over a new TCP connection; the response, or None.
+pub fn tcp_exchange(addr: SocketAddr, query: &[u8], timeout: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    tcp_send(&mut s, query)?;
+    tcp_recv(&mut s)
+}
+
+pub fn tcp_send(s: &mut TcpStream, query: &[u8]) -> Option<()> {
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
+    s.write_all(&framed).ok()
+}
+
+pub fn tcp_recv(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Sends `q` by its transport.
+pub fn exchange(addr: SocketAddr, q: &QuerySpec) -> Option<Vec<u8>> {
+    let wire = q.to_wire(0x4242);
+    if q.tcp {
+        tcp_exchange(addr, &wire, Duration::from_secs(3))
+    } else {
+        udp_exchange(addr, &wire, Duration::from_secs(3))
+    }
+}
+
+/// A response reduced to what must agree between servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Normalized {
+    pub rcode: String,
+    /// Header flags: aa, tc, rd, ra, ad, cd.
+    pub flags: String,
+    pub edns: Option<String>,
+    pub question: String,
+    pub answer: Vec<String>,
+    pub authority: Vec<String>,
+    pub additional: Vec<String>,
+}
+
+impl std::fmt::Display for Normalized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "    rcode {} flags [{}] edns {:?} q {}", self.rcode, self.flags, self.edns, self.question)?;
+        for (name, sec) in [("AN", &self.answer), ("NS", &self.authority), ("AR", &self.additional)] {
+            for r in sec {
+                writeln!(f, "    {name} {r}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses and normalizes a response: sections sorted (order inside a
+/// section carries no meaning), names lowercased.
+pub fn normalize(resp: &[u8]) -> Result<Normalized, String> {
+    let msg = Message::from_octets(Bytes::copy_from_slice(resp)).map_err(|e| format!("unparsable response: {e}"))?;
+    let h = msg.header();
+    let mut flags = Vec::new();
+    for (on, name) in [(h.aa(), "aa"), (h.tc(), "tc"), (h.rd(), "rd"), (h.ra(), "ra"), (h.ad(), "ad"), (h.cd(), "cd")] {
+        if on {
+            flags.push(name);
+        }
+    }
+    let opt = msg.opt();
+    let rcode = msg.opt_rcode().to_string();
+    let edns = opt.map(|o| format!("v{} do={}", o.version(), o.dnssec_ok()));
+    let question = msg
+        .first_question()
+        .map(|q| format!("{} {} {}", q.qname(), q.qclass(), q.qtype()))
+        .unwrap_or_default();
+    let mut sections = Vec::new();
+    let answer = msg.answer().map_err(|e| e.to_string())?;
+    let authority = answer.next_section().map_err(|e| e.to_string())?.ok_or("no authority section")?;
+    let additional = authority.next_section().map_err(|e| e.to_string())?.ok_or("no additional section")?;
+    for section in [answer, authority, additional.into()] {
+        let mut out = Vec::new();
+        for rr in section {
+            let rr = rr.map_err(|e| e.to_string())?;
+            if rr.rtype() == Rtype::OPT {
+                continue;
+            }
+            let text = match rr.to_record::<AllRecordData<Bytes, ParsedName<Bytes>>>() {
+                Ok(Some(r)) => format!("{} {} {} {} {}", r.owner(), r.ttl().as_secs(), r.class(), r.rtype(), r.data()),
+                Ok(None) => format!("{} {} ?", rr.owner(), rr.rtype()),
+                Err(e) => format!("{} {} unparsable: {e}", rr.owner(), rr.rtype()),
+            };
+            out.push(text.to_ascii_lowercase());
+        }
+        out.sort();
+        sections.push(out);
+    }
+    let additional = sections.pop().unwrap_or_default();
+    let authority = sections.pop().unwrap_or_default();
+    let answer = sections.pop().unwrap_or_default();
+    Ok(Normalized {
+        rcode,
+        flags: flags.join(" "),
+        edns,
+        question,
+        answer,
+        authority,
+        additional,
+    })
+}
+
+/// Whether a program is installed.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program} >/dev/null 2>&1"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
