@@ -9,7 +9,10 @@ pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Ok(sa);
     }
-    let bare = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
@@ -24,9 +27,18 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(parse_listen_addr("127.0.0.1").unwrap().to_string(), "127.0.0.1:53");
-        assert_eq!(parse_listen_addr("127.0.0.1:5300").unwrap().to_string(), "127.0.0.1:5300");
-        assert_eq!(parse_listen_addr("[::1]:5300").unwrap().to_string(), "[::1]:5300");
+        assert_eq!(
+            parse_listen_addr("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1:53"
+        );
+        assert_eq!(
+            parse_listen_addr("127.0.0.1:5300").unwrap().to_string(),
+            "127.0.0.1:5300"
+        );
+        assert_eq!(
+            parse_listen_addr("[::1]:5300").unwrap().to_string(),
+            "[::1]:5300"
+        );
         assert_eq!(parse_listen_addr("::1").unwrap().to_string(), "[::1]:53");
         assert_eq!(parse_listen_addr("[::1]").unwrap().to_string(), "[::1]:53");
         assert!(parse_listen_addr("localhost").is_err());

@@ -139,11 +139,50 @@ pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
 /// The useful line of a Lua error (no traceback).
 fn lua_message(e: &mlua::Error) -> String {
     match e {
+        // A bad argument is refused before our function runs: take the
+        // calling line and the function's name from the traceback.
+        mlua::Error::CallbackError { traceback, cause }
+            if matches!(**cause, mlua::Error::BadArgument { .. }) =>
+        {
+            let function = traceback
+                .lines()
+                .find_map(|l| l.split("in function '").nth(1)?.split('\'').next())
+                .unwrap_or("function");
+            let place = traceback
+                .lines()
+                .map(str::trim)
+                .find(|l| {
+                    !l.starts_with("[C]")
+                        && l.split(':')
+                            .nth(1)
+                            .is_some_and(|n| n.parse::<u32>().is_ok())
+                })
+                .and_then(|l| l.rsplit_once(": in ").map(|(p, _)| p.to_string()));
+            let what = match &**cause {
+                mlua::Error::BadArgument { pos, cause, .. } => {
+                    format!("{function}: argument #{pos}: {}", lua_message(cause))
+                }
+                other => lua_message(other),
+            };
+            match place {
+                Some(place) => format!("{place}: {what}"),
+                None => what,
+            }
+        }
         mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        mlua::Error::FromLuaConversionError { from, to, message } => match message {
+            Some(m) => format!("{m}, got {from}"),
+            None => format!("expected {to}, got {from}"),
+        },
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::RuntimeError(m) => m.lines().next().unwrap_or(m).to_string(),
         mlua::Error::ExternalError(e) => e.to_string(),
-        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -187,7 +226,9 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
                     let (k, v) = pair?;
                     match (k.as_str(), v) {
                         ("doTCP", Value::Boolean(b)) => l.tcp = b,
-                        ("maxConcurrentTCPConnections", Value::Integer(n)) if n > 0 => l.max_tcp_connections = n as usize,
+                        ("maxConcurrentTCPConnections", Value::Integer(n)) if n > 0 => {
+                            l.max_tcp_connections = n as usize
+                        }
                         ("maxConcurrentTCPConnections", Value::Number(n)) if n >= 1.0 => {
                             l.max_tcp_connections = n as usize
                         }
@@ -195,7 +236,8 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
                             return Err(fail(lua, format!("option {k} has the wrong type")))
                         }
                         (other, _) => {
-                            let note = format!("{}: listener option '{other}' ignored", caller(lua));
+                            let note =
+                                format!("{}: listener option '{other}' ignored", caller(lua));
                             st.borrow_mut().notes.push(note);
                         }
                     }
@@ -221,7 +263,8 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
     g.set(
         "addZone",
         lua.create_function(move |lua, (name, file): (String, String)| {
-            zone::parse_name(&name).map_err(|e| fail(lua, format!("bad zone name '{name}': {e}")))?;
+            zone::parse_name(&name)
+                .map_err(|e| fail(lua, format!("bad zone name '{name}': {e}")))?;
             let decl = ZoneDecl {
                 name,
                 kind: ZoneKind::Primary,
@@ -243,7 +286,12 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             let mut c = st.borrow_mut();
             c.notes.extend(conf.notes);
             for z in conf.zones {
-                zone::parse_name(&z.name).map_err(|e| fail(lua, format!("{}: bad zone name '{}': {e}", z.source, z.name)))?;
+                zone::parse_name(&z.name).map_err(|e| {
+                    fail(
+                        lua,
+                        format!("{}: bad zone name '{}': {e}", z.source, z.name),
+                    )
+                })?;
                 c.zones.push(ZoneDecl {
                     name: z.name,
                     kind: z.kind,
@@ -276,7 +324,10 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         "setPayloadSizeOnSelfGeneratedAnswers",
         lua.create_function(move |lua, n: i64| {
             if !(512..=65535).contains(&n) {
-                return Err(fail(lua, format!("payload size {n} out of range: expected 512 to 65535")));
+                return Err(fail(
+                    lua,
+                    format!("payload size {n} out of range: expected 512 to 65535"),
+                ));
             }
             st.borrow_mut().max_udp_payload = n as u16;
             Ok(())
@@ -287,7 +338,10 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         "setTCPRecvTimeout",
         lua.create_function(move |lua, secs: f64| {
             if !(secs > 0.0 && secs <= 3600.0) {
-                return Err(fail(lua, format!("TCP timeout {secs} out of range: expected 0 to 3600 seconds")));
+                return Err(fail(
+                    lua,
+                    format!("TCP timeout {secs} out of range: expected 0 to 3600 seconds"),
+                ));
             }
             st.borrow_mut().tcp_idle_timeout = Duration::from_secs_f64(secs);
             Ok(())
@@ -298,7 +352,10 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         "setUDPWorkers",
         lua.create_function(move |lua, n: i64| {
             if !(1..=256).contains(&n) {
-                return Err(fail(lua, format!("UDP workers {n} out of range: expected 1 to 256")));
+                return Err(fail(
+                    lua,
+                    format!("UDP workers {n} out of range: expected 1 to 256"),
+                ));
             }
             st.borrow_mut().udp_workers = Some(n as usize);
             Ok(())
@@ -329,7 +386,10 @@ mod tests {
         assert_eq!(c.listeners[0].addr, "127.0.0.1:5300".parse().unwrap());
         assert!(!c.listeners[1].tcp);
         assert_eq!(c.listeners[2].addr, "[::1]:53".parse().unwrap());
-        assert_eq!(c.zones[0].file.as_deref(), Some(Path::new("/etc/rampart/zones/example.org.zone")));
+        assert_eq!(
+            c.zones[0].file.as_deref(),
+            Some(Path::new("/etc/rampart/zones/example.org.zone"))
+        );
         assert_eq!(c.zones[0].source, "/etc/rampart/rampart.conf:5");
         assert_eq!(c.version.as_deref(), Some("rampart"));
         assert!(c.notes[0].contains("'reusePort' ignored"));
@@ -343,6 +403,11 @@ mod tests {
         assert!(e.0.contains("rampart.conf:"), "{e}");
         let e = cfg("\naddAction(AllRule(), DropAction())\n").unwrap_err();
         assert!(e.0.contains("rampart.conf:2:"), "{e}");
+        let e = cfg("\n\naddZone(\"x.test\")\n").unwrap_err();
+        assert_eq!(
+            e.0,
+            "/etc/rampart/rampart.conf:3: addZone: argument #2: expected string or number, got nil"
+        );
         let e = cfg("addZone(\"bad..name\", \"x\")\n").unwrap_err();
         assert!(e.0.contains("rampart.conf:1: bad zone name"), "{e}");
     }

@@ -46,7 +46,11 @@ pub struct Server {
 
 /// Binds every listener (failing before any thread starts if one cannot
 /// be bound) and starts serving.
-pub fn start(listeners: &[ListenSpec], opts: &ServeOptions, shared: SharedSnapshot) -> io::Result<Server> {
+pub fn start(
+    listeners: &[ListenSpec],
+    opts: &ServeOptions,
+    shared: SharedSnapshot,
+) -> io::Result<Server> {
     let mut udp_sockets = Vec::new();
     for l in listeners {
         for _ in 0..opts.udp_workers.max(1) {
@@ -55,7 +59,10 @@ pub fn start(listeners: &[ListenSpec], opts: &ServeOptions, shared: SharedSnapsh
     }
     let mut tcp_listeners = Vec::new();
     for l in listeners.iter().filter(|l| l.tcp) {
-        tcp_listeners.push((tcp::bind(l.addr).map_err(|e| annotate(e, "TCP", l.addr))?, l.max_tcp_connections));
+        tcp_listeners.push((
+            tcp::bind(l.addr).map_err(|e| annotate(e, "TCP", l.addr))?,
+            l.max_tcp_connections,
+        ));
     }
     let mut threads = Vec::new();
     for (i, sock) in udp_sockets.into_iter().enumerate() {

@@ -30,8 +30,16 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 
 /// Serves the listeners on a single-threaded runtime until the process
 /// ends.
-pub fn serve(listeners: Vec<(std::net::TcpListener, usize)>, idle: Duration, shared: SharedSnapshot) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+pub fn serve(
+    listeners: Vec<(std::net::TcpListener, usize)>,
+    idle: Duration,
+    shared: SharedSnapshot,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("rampart: TCP disabled: cannot start runtime: {e}");
@@ -48,7 +56,12 @@ pub fn serve(listeners: Vec<(std::net::TcpListener, usize)>, idle: Duration, sha
                     continue;
                 }
             };
-            tasks.push(tokio::spawn(accept_loop(listener, max, idle, shared.clone())));
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                max,
+                idle,
+                shared.clone(),
+            )));
         }
         for t in tasks {
             let _ = t.await;
@@ -84,7 +97,11 @@ async fn accept_loop(listener: TcpListener, max: usize, idle: Duration, shared: 
 
 /// Answers queries on one connection until the client closes it, it
 /// idles past `idle`, or it sends something that must not be answered.
-async fn connection(mut stream: TcpStream, idle: Duration, shared: SharedSnapshot) -> io::Result<()> {
+async fn connection(
+    mut stream: TcpStream,
+    idle: Duration,
+    shared: SharedSnapshot,
+) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut query = vec![0u8; 65535];
     let mut out = vec![0u8; 65537];
@@ -103,7 +120,9 @@ async fn connection(mut stream: TcpStream, idle: Duration, shared: SharedSnapsho
             let snap = shared.load();
             respond(&snap, &query[..len], &mut out[2..], Transport::Tcp)
         };
-        let Some(resp_len) = answered else { return Ok(()) };
+        let Some(resp_len) = answered else {
+            return Ok(());
+        };
         out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
         match tokio::time::timeout(idle, stream.write_all(&out[..resp_len + 2])).await {
             Ok(Ok(())) => {}

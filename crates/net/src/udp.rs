@@ -64,7 +64,13 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
         }
         // SAFETY: every header points at buffers that live for the call.
         let n = unsafe {
-            libc::recvmmsg(fd, msgs_in.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_WAITFORONE, std::ptr::null_mut())
+            libc::recvmmsg(
+                fd,
+                msgs_in.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
         };
         if n < 0 {
             let err = io::Error::last_os_error();
@@ -109,7 +115,12 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
         while sent < out_count {
             // SAFETY: headers point at live buffers, as above.
             let r = unsafe {
-                libc::sendmmsg(fd, msgs_out[sent..].as_mut_ptr(), (out_count - sent) as libc::c_uint, 0)
+                libc::sendmmsg(
+                    fd,
+                    msgs_out[sent..].as_mut_ptr(),
+                    (out_count - sent) as libc::c_uint,
+                    0,
+                )
             };
             if r <= 0 {
                 let err = io::Error::last_os_error();

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 pub enum Command {
     Serve(ServeArgs),
     CheckConfig(ServeArgs),
-    CheckZone { name: String, file: PathBuf, quiet: bool },
+    CheckZone {
+        name: String,
+        file: PathBuf,
+        quiet: bool,
+    },
     Version,
     Help,
 }
@@ -49,12 +53,16 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         for a in &args[1..] {
             match a.as_str() {
                 "-q" => quiet = true,
-                s if s.starts_with('-') && s.len() > 1 => return Err(format!("check-zone: unknown option {s}")),
+                s if s.starts_with('-') && s.len() > 1 => {
+                    return Err(format!("check-zone: unknown option {s}"))
+                }
                 _ => rest.push(a.clone()),
             }
         }
         let [name, file] = rest.as_slice() else {
-            return Err("check-zone needs a zone name and a file: rampart check-zone ZONE FILE".into());
+            return Err(
+                "check-zone needs a zone name and a file: rampart check-zone ZONE FILE".into(),
+            );
         };
         return Ok(Command::CheckZone {
             name: name.clone(),
@@ -74,17 +82,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             _ => (a.as_str(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{name} needs a value"))
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
         };
         match flag {
             "-C" | "--config" => serve.config = PathBuf::from(value(flag)?),
             "-l" | "--local" => {
                 let v = value(flag)?;
-                serve.listen.push(config::parse_listen_addr(&v).map_err(|e| format!("{flag}: {e}"))?);
+                serve
+                    .listen
+                    .push(config::parse_listen_addr(&v).map_err(|e| format!("{flag}: {e}"))?);
             }
             "--workers" => {
                 let v = value(flag)?;
-                let n: usize = v.parse().map_err(|_| format!("--workers: expected a number, found '{v}'"))?;
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| format!("--workers: expected a number, found '{v}'"))?;
                 if n == 0 || n > 256 {
                     return Err(format!("--workers: expected 1 to 256, found {n}"));
                 }
@@ -96,7 +111,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
-    Ok(if check { Command::CheckConfig(serve) } else { Command::Serve(serve) })
+    Ok(if check {
+        Command::CheckConfig(serve)
+    } else {
+        Command::Serve(serve)
+    })
 }
 
 #[cfg(test)]
@@ -109,14 +128,25 @@ mod tests {
 
     #[test]
     fn serve_flags() {
-        let Command::Serve(a) = p(&["-C", "x.conf", "-l", "127.0.0.1:5300", "--local=[::1]:53", "--workers", "2"]).unwrap()
-        else {
+        let Command::Serve(a) = p(&[
+            "-C",
+            "x.conf",
+            "-l",
+            "127.0.0.1:5300",
+            "--local=[::1]:53",
+            "--workers",
+            "2",
+        ])
+        .unwrap() else {
             panic!()
         };
         assert_eq!(a.config, PathBuf::from("x.conf"));
         assert_eq!(a.listen.len(), 2);
         assert_eq!(a.udp_workers, Some(2));
-        assert!(matches!(p(&["--check-config"]).unwrap(), Command::CheckConfig(_)));
+        assert!(matches!(
+            p(&["--check-config"]).unwrap(),
+            Command::CheckConfig(_)
+        ));
         assert!(p(&["-l"]).is_err());
         assert!(p(&["-l", "nope"]).is_err());
         assert!(p(&["--bogus"]).is_err());

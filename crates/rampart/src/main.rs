@@ -44,7 +44,11 @@ fn main() -> ExitCode {
 fn load_config(a: &ServeArgs) -> Result<config::Config, String> {
     let mut c = config::load(&a.config).map_err(|e| e.to_string())?;
     if !a.listen.is_empty() {
-        c.listeners = a.listen.iter().map(|addr| config::Listener::new(*addr)).collect();
+        c.listeners = a
+            .listen
+            .iter()
+            .map(|addr| config::Listener::new(*addr))
+            .collect();
     }
     if a.udp_workers.is_some() {
         c.udp_workers = a.udp_workers;
@@ -137,7 +141,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
         }
     };
 
-    let workers = c.udp_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = c
+        .udp_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let specs: Vec<net::ListenSpec> = c
         .listeners
         .iter()
@@ -182,7 +188,9 @@ fn reload(a: &ServeArgs, shared: &net::SharedSnapshot, listeners: &mut Vec<confi
     let c = match load_config(a) {
         Ok(c) => c,
         Err(e) => {
-            log::error(&format!("reload refused, still serving the previous configuration: {e}"));
+            log::error(&format!(
+                "reload refused, still serving the previous configuration: {e}"
+            ));
             return;
         }
     };

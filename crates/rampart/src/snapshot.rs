@@ -30,21 +30,31 @@ pub fn build(config: &Config, previous: Option<&Snapshot>) -> (Snapshot, Report)
             continue;
         };
         if seen.contains(&apex) {
-            report.warnings.push(format!("{}: zone {} declared again; the later declaration wins", decl.source, decl.name));
+            report.warnings.push(format!(
+                "{}: zone {} declared again; the later declaration wins",
+                decl.source, decl.name
+            ));
         } else {
             seen.push(apex.clone());
         }
         let state = match load(decl, &mut report) {
             Ok(state) => state,
             Err(reason) => {
-                let old = previous.and_then(|p| p.catalog.get(&apex)).filter(|s| matches!(s, ZoneState::Ready(_)));
+                let old = previous
+                    .and_then(|p| p.catalog.get(&apex))
+                    .filter(|s| matches!(s, ZoneState::Ready(_)));
                 match old {
                     Some(old) => {
-                        report.errors.push(format!("{reason} (zone {} keeps its previous version)", decl.name));
+                        report.errors.push(format!(
+                            "{reason} (zone {} keeps its previous version)",
+                            decl.name
+                        ));
                         old.clone()
                     }
                     None => {
-                        report.errors.push(format!("{reason} (zone {} answers SERVFAIL)", decl.name));
+                        report
+                            .errors
+                            .push(format!("{reason} (zone {} answers SERVFAIL)", decl.name));
                         ZoneState::Broken(reason.into())
                     }
                 }

@@ -45,7 +45,13 @@ fn start_knot(zones: &Path) -> Server {
     std::fs::write(dir.join("knot.conf"), conf).expect("knot.conf");
     let mut cmd = Command::new("knotd");
     cmd.arg("-c").arg(dir.join("knot.conf"));
-    Server::start("knotd", cmd, SocketAddr::from(([127, 0, 0, 1], port)), dir.join("knot.log"), "diff.test")
+    Server::start(
+        "knotd",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("knot.log"),
+        "diff.test",
+    )
 }
 
 fn start_nsd(zones: &Path) -> Server {
@@ -64,13 +70,23 @@ fn start_nsd(zones: &Path) -> Server {
     std::fs::write(dir.join("nsd.conf"), conf).expect("nsd.conf");
     let mut cmd = Command::new("nsd");
     cmd.arg("-d").arg("-c").arg(dir.join("nsd.conf"));
-    Server::start("nsd", cmd, SocketAddr::from(([127, 0, 0, 1], port)), dir.join("nsd.log"), "diff.test")
+    Server::start(
+        "nsd",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("nsd.log"),
+        "diff.test",
+    )
 }
 
 fn start_rampart_on(zones: &Path) -> Server {
     let mut conf = String::from("setLocal(\"{ADDR}\")\n");
     for (name, file) in ZONES {
-        let _ = writeln!(conf, "addZone(\"{name}\", \"{}\")", zones.join(file).display());
+        let _ = writeln!(
+            conf,
+            "addZone(\"{name}\", \"{}\")",
+            zones.join(file).display()
+        );
     }
     start_rampart(&conf, "diff.test").0
 }
@@ -89,7 +105,10 @@ struct Tally {
 #[test]
 fn rampart_answers_like_knot_and_nsd() {
     for tool in ["knotd", "nsd"] {
-        assert!(have(tool), "{tool} is not installed (apt-get install knot nsd); the differential test needs it");
+        assert!(
+            have(tool),
+            "{tool} is not installed (apt-get install knot nsd); the differential test needs it"
+        );
     }
     let root = repo_root();
     let zones = root.join("tests/diff/zones");
@@ -109,8 +128,10 @@ fn rampart_answers_like_knot_and_nsd() {
         let q = QuerySpec::parse(line).unwrap_or_else(|e| panic!("queries.txt:{}: {e}", n + 1));
         count += 1;
         let get = |s: &Server| -> Normalized {
-            let raw = exchange(s.addr, &q).unwrap_or_else(|| panic!("{} gave no answer to '{line}'", s.name));
-            normalize(&raw).unwrap_or_else(|e| panic!("{} sent a bad answer to '{line}': {e}", s.name))
+            let raw = exchange(s.addr, &q)
+                .unwrap_or_else(|| panic!("{} gave no answer to '{line}'", s.name));
+            normalize(&raw)
+                .unwrap_or_else(|e| panic!("{} sent a bad answer to '{line}': {e}", s.name))
         };
         let (k, d, r) = (get(&knot), get(&nsd), get(&rampart));
         if r == k && r == d {
@@ -175,6 +196,14 @@ fn rampart_answers_like_knot_and_nsd() {
         tally.tolerated,
         failures.len()
     );
-    assert!(count >= 200, "the query list should hold a few hundred queries, has {count}");
-    assert!(failures.is_empty(), "{} of {count} queries disagree:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        count >= 200,
+        "the query list should hold a few hundred queries, has {count}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {count} queries disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

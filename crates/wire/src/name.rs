@@ -78,7 +78,11 @@ pub fn uncompressed_len(data: &[u8]) -> Option<usize> {
     loop {
         let len = *data.get(pos)? as usize;
         if len == 0 {
-            return if pos < MAX_NAME_LEN { Some(pos + 1) } else { None };
+            return if pos < MAX_NAME_LEN {
+                Some(pos + 1)
+            } else {
+                None
+            };
         }
         if len > 63 {
             return None;
@@ -137,7 +141,10 @@ mod tests {
         assert!(is_subdomain(WWW, b"\x00"));
         assert!(is_subdomain(WWW, WWW));
         // "ample.org" is a byte suffix of "example.org" but not a label suffix.
-        assert!(!is_subdomain(b"\x07example\x03org\x00", b"\x05ample\x03org\x00"));
+        assert!(!is_subdomain(
+            b"\x07example\x03org\x00",
+            b"\x05ample\x03org\x00"
+        ));
     }
 
     #[test]

@@ -230,7 +230,9 @@ mod tests {
 
     #[test]
     fn parses_edns_with_options() {
-        let opt = [0, 0, 41, 0x10, 0, 0, 1, 0x80, 0, 0, 8, 0, 10, 0, 4, 1, 2, 3, 4];
+        let opt = [
+            0, 0, 41, 0x10, 0, 0, 1, 0x80, 0, 0, 8, 0, 10, 0, 4, 1, 2, 3, 4,
+        ];
         let p = query(b"\x00", 2, Some(&opt));
         let e = Query::parse(&p).unwrap().edns.unwrap();
         assert_eq!(e.udp_payload, 4096);

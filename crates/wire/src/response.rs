@@ -187,7 +187,8 @@ impl<'b> Response<'b> {
     }
 
     /// Writes one record. `owner` is an uncompressed wire name, `rdata` is
-    /// the record data with uncompressed names, laid out as `layout` says.
+    /// the record data with uncompressed names; names in it are compressed
+    /// where the type allows ([`Layout::of`]).
     pub fn push_record(
         &mut self,
         section: Section,
@@ -196,10 +197,9 @@ impl<'b> Response<'b> {
         class: u16,
         ttl: u32,
         rdata: &[u8],
-        layout: Layout,
     ) -> Result<(), Full> {
         let mark = self.mark();
-        let result = self.write_record(owner, rr_type, class, ttl, rdata, layout);
+        let result = self.write_record(owner, rr_type, class, ttl, rdata, Layout::of(rr_type));
         if result.is_err() {
             self.rollback(mark);
             return result;
@@ -258,7 +258,12 @@ impl<'b> Response<'b> {
 
     /// Writes an EDNS(0) OPT record (RFC 6891 §6.1.2) with no options.
     /// `ext_rcode` is the full 12-bit rcode; its upper bits go in the OPT.
-    pub fn push_opt(&mut self, udp_payload: u16, ext_rcode: u16, dnssec_ok: bool) -> Result<(), Full> {
+    pub fn push_opt(
+        &mut self,
+        udp_payload: u16,
+        ext_rcode: u16,
+        dnssec_ok: bool,
+    ) -> Result<(), Full> {
         self.need(11)?;
         self.buf[self.len] = 0;
         self.len += 1;
@@ -451,11 +456,25 @@ mod tests {
         let mut r = Response::new(&mut buf, 512);
         r.set_header(7, 0);
         r.push_question(WWW, 1, 1).unwrap();
-        r.push_record(Section::Answer, b"\x03www\x07EXAMPLE\x03org\x00", 1, 1, 60, &[1, 2, 3, 4], Layout::Opaque)
-            .unwrap();
+        r.push_record(
+            Section::Answer,
+            b"\x03www\x07EXAMPLE\x03org\x00",
+            1,
+            1,
+            60,
+            &[1, 2, 3, 4],
+        )
+        .unwrap();
         let len_before = r.len();
-        r.push_record(Section::Authority, EXAMPLE, 2, 1, 60, b"\x02ns\x07example\x03org\x00", Layout::Name)
-            .unwrap();
+        r.push_record(
+            Section::Authority,
+            EXAMPLE,
+            2,
+            1,
+            60,
+            b"\x02ns\x07example\x03org\x00",
+        )
+        .unwrap();
         let out = r.finish();
         // Answer owner is a pointer to the question (offset 12).
         let ans = 12 + WWW.len() + 4;
@@ -475,9 +494,10 @@ mod tests {
         r.push_question(WWW, 1, 1).unwrap();
         let len = r.len();
         let mark = r.mark();
-        r.push_record(Section::Answer, WWW, 1, 1, 60, &[1, 2, 3, 4], Layout::Opaque).unwrap();
+        r.push_record(Section::Answer, WWW, 1, 1, 60, &[1, 2, 3, 4])
+            .unwrap();
         assert_eq!(
-            r.push_record(Section::Answer, WWW, 16, 1, 60, &[20; 20], Layout::Opaque),
+            r.push_record(Section::Answer, WWW, 16, 1, 60, &[20; 20]),
             Err(Full)
         );
         assert_eq!(r.count(Section::Answer), 1);
@@ -501,7 +521,11 @@ mod tests {
         let mut packet = vec![0u8; 12];
         packet.extend_from_slice(EXAMPLE);
         packet.extend_from_slice(&[3, b'w', b'w', b'w', 0xc0, 12]);
-        assert!(packet_name_eq(&packet, 25, b"\x03WWW\x07example\x03org\x00"));
+        assert!(packet_name_eq(
+            &packet,
+            25,
+            b"\x03WWW\x07example\x03org\x00"
+        ));
         assert!(!packet_name_eq(&packet, 25, EXAMPLE));
         // A pointer loop ends with "not equal", not a hang.
         let looped = [0xc0, 0];

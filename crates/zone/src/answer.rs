@@ -19,7 +19,7 @@
 
 use wire::name::{is_subdomain, to_lowercase, uncompressed_len, MAX_NAME_LEN};
 use wire::types::{class, flags, rcode, rtype};
-use wire::{Layout, Response, Section};
+use wire::{Response, Section};
 
 use crate::catalog::{Catalog, ZoneState};
 use crate::tree::{Node, RRset, Zone};
@@ -55,7 +55,11 @@ pub fn lookup<'z>(zone: &'z Zone, name: &[u8], qtype: u16) -> Lookup<'z> {
     // Depth d: the suffix of `name` with d labels, from the apex down.
     let mut encloser: &'z [u8] = &zone.apex;
     for d in apex_labels..=labels {
-        let start = if d == 0 { name.len() - 1 } else { offsets[labels - d] as usize };
+        let start = if d == 0 {
+            name.len() - 1
+        } else {
+            offsets[labels - d] as usize
+        };
         let suffix = &name[start..];
         let Some((key, node)) = zone.nodes.get_key_value(suffix) else {
             return wildcard(zone, encloser);
@@ -127,7 +131,13 @@ struct AdditionalSource<'z> {
 }
 
 /// Answers a class IN query into `resp` (whose question is written).
-pub fn answer_in(catalog: &Catalog, qname: &[u8], qtype: u16, dnssec_ok: bool, resp: &mut Response) {
+pub fn answer_in(
+    catalog: &Catalog,
+    qname: &[u8],
+    qtype: u16,
+    dnssec_ok: bool,
+    resp: &mut Response,
+) {
     let first = NameBuf::lowercase(qname);
     let Some((_, state)) = catalog.find(first.as_slice(), qtype == rtype::DS) else {
         resp.set_rcode(rcode::REFUSED);
@@ -167,7 +177,10 @@ struct Answer<'c, 'r, 'b> {
 impl<'c> Answer<'c, '_, '_> {
     /// Phases 2–4, following CNAME and DNAME links.
     fn resolve(&mut self, mut zone: &'c Zone, mut name: NameBuf) {
-        let mut visited: [NameBuf; MAX_CHAIN] = [NameBuf { buf: [0; MAX_NAME_LEN], len: 0 }; MAX_CHAIN];
+        let mut visited: [NameBuf; MAX_CHAIN] = [NameBuf {
+            buf: [0; MAX_NAME_LEN],
+            len: 0,
+        }; MAX_CHAIN];
         for hop in 0..MAX_CHAIN {
             visited[hop] = name;
             let next = match lookup(zone, name.as_slice(), self.qtype) {
@@ -187,11 +200,18 @@ impl<'c> Answer<'c, '_, '_> {
                 }
             };
             let Some(target) = next else { return };
-            if self.truncated || visited[..=hop].iter().any(|v| v.as_slice() == target.as_slice()) {
+            if self.truncated
+                || visited[..=hop]
+                    .iter()
+                    .any(|v| v.as_slice() == target.as_slice())
+            {
                 return;
             }
             // Follow only into zones we serve and hold.
-            match self.catalog.find(target.as_slice(), self.qtype == rtype::DS) {
+            match self
+                .catalog
+                .find(target.as_slice(), self.qtype == rtype::DS)
+            {
                 Some((_, ZoneState::Ready(z))) => zone = z,
                 _ => return,
             }
@@ -250,7 +270,14 @@ impl<'c> Answer<'c, '_, '_> {
         let synth = &synth[..prefix.len() + target.len()];
         let fits = self
             .resp
-            .push_record(Section::Answer, name.as_slice(), rtype::CNAME, class::IN, dname.ttl, synth, Layout::Name)
+            .push_record(
+                Section::Answer,
+                name.as_slice(),
+                rtype::CNAME,
+                class::IN,
+                dname.ttl,
+                synth,
+            )
             .is_ok();
         if !fits {
             self.truncate();
@@ -265,7 +292,9 @@ impl<'c> Answer<'c, '_, '_> {
     /// A referral: NS of the cut in authority (and DS when asked for
     /// DNSSEC), glue noted for the additional section.
     fn referral(&mut self, zone: &'c Zone, cut: &'c [u8], node: &'c Node) {
-        let Some(ns) = node.get(rtype::NS) else { return };
+        let Some(ns) = node.get(rtype::NS) else {
+            return;
+        };
         if !self.put_set(Section::Authority, cut, ns) {
             return;
         }
@@ -292,7 +321,6 @@ impl<'c> Answer<'c, '_, '_> {
                 class::IN,
                 zone.negative_ttl,
                 soa.first(),
-                Layout::NameName,
             )
             .is_ok();
         if !fits {
@@ -306,7 +334,7 @@ impl<'c> Answer<'c, '_, '_> {
         for rdata in set.rdatas() {
             let ok = self
                 .resp
-                .push_record(section, owner, set.rtype, class::IN, set.ttl, rdata, Layout::of(set.rtype))
+                .push_record(section, owner, set.rtype, class::IN, set.ttl, rdata)
                 .is_ok();
             if !ok {
                 self.resp.rollback(mark);
@@ -322,8 +350,17 @@ impl<'c> Answer<'c, '_, '_> {
         self.resp.set_flag(flags::TC, true);
     }
 
-    fn note_additional(&mut self, zone: &'c Zone, owner: &[u8], set: &'c RRset, referral: Option<&'c [u8]>) {
-        if !matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS) {
+    fn note_additional(
+        &mut self,
+        zone: &'c Zone,
+        owner: &[u8],
+        set: &'c RRset,
+        referral: Option<&'c [u8]>,
+    ) {
+        if !matches!(
+            set.rtype,
+            rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS
+        ) {
             return;
         }
         if self.source_count < MAX_ADDITIONAL_SOURCES {
@@ -349,8 +386,12 @@ impl<'c> Answer<'c, '_, '_> {
                 _ => 0,
             };
             for rdata in src.set.rdatas() {
-                let Some(target) = rdata.get(offset..) else { continue };
-                let Some(len) = uncompressed_len(target) else { continue };
+                let Some(target) = rdata.get(offset..) else {
+                    continue;
+                };
+                let Some(len) = uncompressed_len(target) else {
+                    continue;
+                };
                 let mut target = NameBuf::lowercase(&target[..len]);
                 if len == 1 && matches!(src.set.rtype, rtype::SVCB | rtype::HTTPS) {
                     if rdata.starts_with(&[0, 0]) {
@@ -371,7 +412,9 @@ impl<'c> Answer<'c, '_, '_> {
                 if !is_subdomain(t, &src.zone.apex) {
                     continue;
                 }
-                let Some(node) = src.zone.node(t) else { continue };
+                let Some(node) = src.zone.node(t) else {
+                    continue;
+                };
                 let glue = src.referral.is_some();
                 if !glue && (node.occluded || node.is_cut) {
                     continue;
@@ -384,7 +427,7 @@ impl<'c> Answer<'c, '_, '_> {
                     for rdata in set.rdatas() {
                         if self
                             .resp
-                            .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata, Layout::Opaque)
+                            .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata)
                             .is_err()
                         {
                             fits = false;

@@ -18,7 +18,11 @@ use crate::tree::{Node, RRset, Zone};
 /// Builds the zone with apex `apex` (lowercase wire) from `records`.
 ///
 /// Returns the zone and warnings (each already prefixed `file:line:`).
-pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) -> Result<(Zone, Vec<String>), SourceError> {
+pub fn build(
+    apex: &[u8],
+    mut records: Vec<ScannedRecord>,
+    text: &Normalized,
+) -> Result<(Zone, Vec<String>), SourceError> {
     let mut warnings = Vec::new();
     let apex_text = to_text(apex);
 
@@ -26,7 +30,10 @@ pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) ->
         if !is_subdomain(&r.owner, apex) {
             return Err(text.error_at(
                 r.line as usize,
-                format!("{} is outside the zone {apex_text}: expected names at or below the origin", to_text(&r.owner)),
+                format!(
+                    "{} is outside the zone {apex_text}: expected names at or below the origin",
+                    to_text(&r.owner)
+                ),
             ));
         }
     }
@@ -46,20 +53,25 @@ pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) ->
         let group = &records[i..owner_end];
         let (rrsets, count) = build_node(apex, group, text, &mut warnings)?;
         total += count;
-        nodes.insert(group[0].owner.clone(), Node {
-            rrsets: rrsets.into_boxed_slice(),
-            is_cut: false,
-            occluded: false,
-        });
+        nodes.insert(
+            group[0].owner.clone(),
+            Node {
+                rrsets: rrsets.into_boxed_slice(),
+                is_cut: false,
+                occluded: false,
+            },
+        );
         i = owner_end;
     }
 
     let apex_node = nodes.get(apex);
-    let soa = apex_node.and_then(|n| n.get(rtype::SOA)).ok_or_else(|| SourceError {
-        file: text.files.first().cloned().unwrap_or_default(),
-        line: None,
-        message: format!("no SOA record at the zone apex {apex_text}: expected exactly one"),
-    })?;
+    let soa = apex_node
+        .and_then(|n| n.get(rtype::SOA))
+        .ok_or_else(|| SourceError {
+            file: text.files.first().cloned().unwrap_or_default(),
+            line: None,
+            message: format!("no SOA record at the zone apex {apex_text}: expected exactly one"),
+        })?;
     if apex_node.and_then(|n| n.get(rtype::NS)).is_none() {
         return Err(SourceError {
             file: text.files.first().cloned().unwrap_or_default(),
@@ -69,7 +81,8 @@ pub fn build(apex: &[u8], mut records: Vec<ScannedRecord>, text: &Normalized) ->
     }
     let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
     let negative_ttl = soa.ttl.min(minimum);
-    let signed = apex_node.is_some_and(|n| n.get(rtype::DNSKEY).is_some() && n.get(rtype::RRSIG).is_some());
+    let signed =
+        apex_node.is_some_and(|n| n.get(rtype::DNSKEY).is_some() && n.get(rtype::RRSIG).is_some());
 
     add_empty_non_terminals(apex, &mut nodes);
     mark_cuts(apex, &mut nodes);
@@ -101,15 +114,22 @@ fn build_node(
     let mut j = 0;
     while j < group.len() {
         let t = group[j].rtype;
-        let end = group[j..].iter().position(|r| r.rtype != t).map_or(group.len(), |p| j + p);
+        let end = group[j..]
+            .iter()
+            .position(|r| r.rtype != t)
+            .map_or(group.len(), |p| j + p);
         let set = &group[j..end];
         let mut rdatas: Vec<&[u8]> = Vec::with_capacity(set.len());
+        // Duplicates are dropped; a hash set keeps huge RRsets linear.
+        let mut seen: rustc_hash::FxHashSet<&[u8]> = rustc_hash::FxHashSet::default();
         for r in set {
-            if rdatas.iter().any(|d| *d == &*r.rdata) {
+            if !seen.insert(&r.rdata) {
                 continue; // duplicate record
             }
             if r.ttl != set[0].ttl {
-                let (file, line) = text.origin_of(r.line as usize).unwrap_or((std::path::Path::new(""), 0));
+                let (file, line) = text
+                    .origin_of(r.line as usize)
+                    .unwrap_or((std::path::Path::new(""), 0));
                 warnings.push(format!(
                     "{}:{}: TTL {} differs from the RRset's TTL {} for {} {}; using {}",
                     file.display(),
@@ -127,13 +147,21 @@ fn build_node(
             rtype::SOA if !is_apex => {
                 return Err(text.error_at(
                     set[0].line as usize,
-                    format!("SOA record at {}: expected SOA only at the zone apex {}", to_text(owner), to_text(apex)),
+                    format!(
+                        "SOA record at {}: expected SOA only at the zone apex {}",
+                        to_text(owner),
+                        to_text(apex)
+                    ),
                 ));
             }
             rtype::SOA | rtype::CNAME | rtype::DNAME if rdatas.len() > 1 => {
                 return Err(text.error_at(
                     set[1].line as usize,
-                    format!("more than one {} record at {}: expected exactly one", type_name(t), to_text(owner)),
+                    format!(
+                        "more than one {} record at {}: expected exactly one",
+                        type_name(t),
+                        to_text(owner)
+                    ),
                 ));
             }
             _ => {}
@@ -163,7 +191,10 @@ fn build_node(
         if is_apex {
             return Err(text.error_at(
                 cname.line as usize,
-                format!("CNAME at the zone apex {}: expected SOA and NS there", to_text(owner)),
+                format!(
+                    "CNAME at the zone apex {}: expected SOA and NS there",
+                    to_text(owner)
+                ),
             ));
         }
     }
@@ -205,7 +236,9 @@ fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
         while owner.len() - pos > apex.len() {
             pos += 1 + owner[pos] as usize;
             let ancestor = &owner[pos..];
-            let Some(a) = nodes.get(ancestor) else { continue };
+            let Some(a) = nodes.get(ancestor) else {
+                continue;
+            };
             let is_cut = ancestor.len() > apex.len() && a.get(rtype::NS).is_some();
             if is_cut || a.get(rtype::DNAME).is_some() {
                 occluded.push(owner.clone());

@@ -62,8 +62,11 @@ impl Catalog {
         let labels = wire::name::label_offsets(name, &mut offsets);
         let first = labels.saturating_sub(self.max_labels);
         let mut fallback = None;
-        for i in first..=labels {
-            let start = if i == labels { name.len() - 1 } else { offsets[i] as usize };
+        let starts = offsets[..labels]
+            .iter()
+            .map(|&o| o as usize)
+            .chain([name.len() - 1]);
+        for (i, start) in starts.enumerate().skip(first) {
             let suffix = &name[start..];
             if let Some((apex, state)) = self.zones.get_key_value(suffix) {
                 if parent_side && i == 0 && labels > 0 {

@@ -87,11 +87,22 @@ pub fn read(path: &Path) -> Result<NamedConf, ConfError> {
 pub fn parse(text: &str, path: &Path) -> Result<NamedConf, ConfError> {
     let mut conf = NamedConf::default();
     let stmts = Parser::new(text, path).statements(false)?;
-    interpret(&stmts, path, path.parent().unwrap_or(Path::new("")), &mut conf, 0)?;
+    interpret(
+        &stmts,
+        path,
+        path.parent().unwrap_or(Path::new("")),
+        &mut conf,
+        0,
+    )?;
     Ok(conf)
 }
 
-fn read_into(path: &Path, base: &Path, conf: &mut NamedConf, depth: usize) -> Result<(), ConfError> {
+fn read_into(
+    path: &Path,
+    base: &Path,
+    conf: &mut NamedConf,
+    depth: usize,
+) -> Result<(), ConfError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfError {
         file: path.to_path_buf(),
         line: 0,
@@ -109,7 +120,13 @@ struct Statement {
     line: u32,
 }
 
-fn interpret(stmts: &[Statement], path: &Path, base: &Path, conf: &mut NamedConf, depth: usize) -> Result<(), ConfError> {
+fn interpret(
+    stmts: &[Statement],
+    path: &Path,
+    base: &Path,
+    conf: &mut NamedConf,
+    depth: usize,
+) -> Result<(), ConfError> {
     let err = |line: u32, message: String| ConfError {
         file: path.to_path_buf(),
         line,
@@ -117,7 +134,11 @@ fn interpret(stmts: &[Statement], path: &Path, base: &Path, conf: &mut NamedConf
     };
     let here = |line: u32| format!("{}:{}", path.display(), line);
     for s in stmts {
-        let keyword = s.words.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+        let keyword = s
+            .words
+            .first()
+            .map(|w| w.to_ascii_lowercase())
+            .unwrap_or_default();
         match keyword.as_str() {
             "options" => {
                 for o in s.block.iter().flatten() {
@@ -128,7 +149,9 @@ fn interpret(stmts: &[Statement], path: &Path, base: &Path, conf: &mut NamedConf
                             };
                             conf.directory = Some(PathBuf::from(dir));
                         }
-                        Some(other) => conf.notes.push(format!("{}: option '{other}' ignored", here(o.line))),
+                        Some(other) => conf
+                            .notes
+                            .push(format!("{}: option '{other}' ignored", here(o.line))),
                         None => {}
                     }
                 }
@@ -146,7 +169,9 @@ fn interpret(stmts: &[Statement], path: &Path, base: &Path, conf: &mut NamedConf
             }
             "zone" => conf.zones.push(zone(s, path)?),
             "" => {}
-            other => conf.notes.push(format!("{}: statement '{other}' ignored", here(s.line))),
+            other => conf
+                .notes
+                .push(format!("{}: statement '{other}' ignored", here(s.line))),
         }
     }
     Ok(())
@@ -161,7 +186,12 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
     let name = match s.words.as_slice() {
         [_, name] => name.clone(),
         [_, name, class] if class.eq_ignore_ascii_case("in") => name.clone(),
-        [_, _, class] => return Err(err(s.line, format!("zone class '{class}' is not served: expected IN"))),
+        [_, _, class] => {
+            return Err(err(
+                s.line,
+                format!("zone class '{class}' is not served: expected IN"),
+            ))
+        }
         _ => return Err(err(s.line, "expected 'zone \"name\" [IN] { … };'".into())),
     };
     let Some(block) = &s.block else {
@@ -176,7 +206,11 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
         source: format!("{}:{}", path.display(), s.line),
     };
     for o in block {
-        let key = o.words.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+        let key = o
+            .words
+            .first()
+            .map(|w| w.to_ascii_lowercase())
+            .unwrap_or_default();
         match key.as_str() {
             "type" => {
                 let kind = o.words.get(1).map(|w| w.to_ascii_lowercase());
@@ -280,7 +314,11 @@ impl<'a> Parser<'a> {
                     Tok::Word(w) => words.push(w),
                     Tok::Semi => {
                         if !words.is_empty() {
-                            out.push(Statement { words, block: None, line });
+                            out.push(Statement {
+                                words,
+                                block: None,
+                                line,
+                            });
                         }
                         break;
                     }
@@ -298,15 +336,23 @@ impl<'a> Parser<'a> {
                     }
                     Tok::Close if nested => {
                         if !words.is_empty() {
-                            return Err(self.err(format!("expected ';' after '{}'", words.join(" "))));
+                            return Err(
+                                self.err(format!("expected ';' after '{}'", words.join(" ")))
+                            );
                         }
                         return Ok(out);
                     }
                     Tok::Close => return Err(self.err("unbalanced '}': no '{' is open".into())),
-                    Tok::End if nested => return Err(self.err("the file ends inside a '{ … }' block: expected '}'".into())),
+                    Tok::End if nested => {
+                        return Err(
+                            self.err("the file ends inside a '{ … }' block: expected '}'".into())
+                        )
+                    }
                     Tok::End => {
                         if !words.is_empty() {
-                            return Err(self.err(format!("expected ';' after '{}'", words.join(" "))));
+                            return Err(
+                                self.err(format!("expected ';' after '{}'", words.join(" ")))
+                            );
                         }
                         return Ok(out);
                     }
@@ -340,7 +386,11 @@ impl<'a> Parser<'a> {
                     self.pos += 2;
                     loop {
                         match self.src.get(self.pos) {
-                            None => return Err(self.err("comment '/*' not closed: expected '*/'".into())),
+                            None => {
+                                return Err(
+                                    self.err("comment '/*' not closed: expected '*/'".into())
+                                )
+                            }
                             Some(b'*') if self.src.get(self.pos + 1) == Some(&b'/') => {
                                 self.pos += 2;
                                 break;
@@ -370,7 +420,9 @@ impl<'a> Parser<'a> {
                     let mut end = start;
                     while end < self.src.len() && self.src[end] != b'"' {
                         if self.src[end] == b'\n' {
-                            return Err(self.err("quoted string not closed before the end of the line".into()));
+                            return Err(self.err(
+                                "quoted string not closed before the end of the line".into(),
+                            ));
                         }
                         end += 1;
                     }
@@ -378,7 +430,9 @@ impl<'a> Parser<'a> {
                         return Err(self.err("quoted string not closed".into()));
                     }
                     self.pos = end + 1;
-                    return Ok(Tok::Word(String::from_utf8_lossy(&self.src[start..end]).into_owned()));
+                    return Ok(Tok::Word(
+                        String::from_utf8_lossy(&self.src[start..end]).into_owned(),
+                    ));
                 }
                 _ => {
                     let start = self.pos;
@@ -388,7 +442,9 @@ impl<'a> Parser<'a> {
                         }
                         self.pos += 1;
                     }
-                    return Ok(Tok::Word(String::from_utf8_lossy(&self.src[start..self.pos]).into_owned()));
+                    return Ok(Tok::Word(
+                        String::from_utf8_lossy(&self.src[start..self.pos]).into_owned(),
+                    ));
                 }
             }
         }
@@ -440,16 +496,27 @@ zone "native.test" { file "native.zone"; };
         assert_eq!(c.zones[1].primaries, ["192.0.2.9"]);
         assert_eq!(c.zones[2].kind, ZoneKind::Native);
         assert!(c.notes.iter().any(|n| n.contains("'recursion' ignored")));
-        assert!(c.notes.iter().any(|n| n.contains("statement 'key' ignored")));
+        assert!(c
+            .notes
+            .iter()
+            .any(|n| n.contains("statement 'key' ignored")));
         c.zones.clear();
     }
 
     #[test]
     fn errors_name_line() {
-        let e = parse("zone \"a\" {\n type master;\n file \"x\"\n};\n", Path::new("n.conf")).unwrap_err();
+        let e = parse(
+            "zone \"a\" {\n type master;\n file \"x\"\n};\n",
+            Path::new("n.conf"),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "n.conf:4: expected ';' after 'file x'");
         let e = parse("zone \"a\" {\n type hint;\n};\n", Path::new("n.conf")).unwrap_err();
-        assert!(e.to_string().starts_with("n.conf:2: zone \"a\": expected type master"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("n.conf:2: zone \"a\": expected type master"),
+            "{e}"
+        );
         let e = parse("options {\n", Path::new("n.conf")).unwrap_err();
         assert!(e.to_string().contains("expected '}'"), "{e}");
     }

@@ -7,7 +7,7 @@
 //! makes a UDP response truncate. It allocates nothing.
 
 use wire::types::{class, flags, opcode, rcode, rtype, DEFAULT_UDP_PAYLOAD};
-use wire::{Layout, ParseError, Query, Response, Section};
+use wire::{ParseError, Query, Response, Section};
 
 use crate::answer::answer_in;
 use crate::catalog::Catalog;
@@ -44,7 +44,12 @@ impl Default for Snapshot {
 
 /// Answers `packet` into `out`; returns the response length, or `None`
 /// when nothing must be sent. `out` should hold 65535 bytes for TCP.
-pub fn respond(snap: &Snapshot, packet: &[u8], out: &mut [u8], transport: Transport) -> Option<usize> {
+pub fn respond(
+    snap: &Snapshot,
+    packet: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+) -> Option<usize> {
     let query = match Query::parse(packet) {
         Ok(q) => q,
         Err(ParseError::Drop) => return None,
@@ -53,13 +58,18 @@ pub fn respond(snap: &Snapshot, packet: &[u8], out: &mut [u8], transport: Transp
 
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => out.len().min(65535),
-        (Transport::Udp, Some(edns)) => edns.udp_payload.min(snap.max_udp_payload.max(512)) as usize,
+        (Transport::Udp, Some(edns)) => {
+            edns.udp_payload.min(snap.max_udp_payload.max(512)) as usize
+        }
         (Transport::Udp, None) => 512,
     };
     let mut resp = Response::new(out, limit);
     // Opcode, RD and CD are echoed (RFC 1035 §4.1.1, RFC 4035 §3.2.2).
     resp.set_header(query.id, query.flags & (0x7800 | flags::RD | flags::CD));
-    if resp.push_question(query.qname, query.qtype, query.qclass).is_err() {
+    if resp
+        .push_question(query.qname, query.qtype, query.qclass)
+        .is_err()
+    {
         // Only a buffer under 271 bytes can refuse a question.
         return None;
     }
@@ -70,20 +80,31 @@ pub fn respond(snap: &Snapshot, packet: &[u8], out: &mut [u8], transport: Transp
     if query.edns.is_some_and(|e| e.version > 0) {
         // RFC 6891 §6.1.3: BADVERS, and nothing else answered.
         ext_rcode = rcode::BADVERS;
+    } else if matches!(query.opcode, opcode::NOTIFY | opcode::UPDATE) {
+        // Not authoritative for these until replication lands (Knot's
+        // answer for a zone it does not take them for).
+        resp.set_rcode(rcode::NOTAUTH);
     } else if query.opcode != opcode::QUERY {
         resp.set_rcode(rcode::NOTIMP);
     } else {
-        match (query.qclass, query.qtype) {
-            (_, rtype::OPT | rtype::TSIG | rtype::TKEY) => resp.set_rcode(rcode::FORMERR),
-            (_, rtype::MAILA | rtype::MAILB) => resp.set_rcode(rcode::NOTIMP),
+        match (query.qclass, query.qtype, transport) {
+            // Both Knot and NSD: a zone transfer over UDP is not a thing.
+            (_, rtype::AXFR, Transport::Udp) => resp.set_rcode(rcode::NOTIMP),
             // Zone transfers arrive with the replication work; until then
             // nobody is allowed one.
-            (_, rtype::AXFR | rtype::IXFR) => resp.set_rcode(rcode::REFUSED),
-            (class::IN, _) => {
+            (_, rtype::AXFR | rtype::IXFR, _) => resp.set_rcode(rcode::REFUSED),
+            // Class ANY is looked up in IN, as Knot does.
+            (class::IN | class::ANY, _, _) => {
                 let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);
-                answer_in(&snap.catalog, query.qname, query.qtype, dnssec_ok, &mut resp);
+                answer_in(
+                    &snap.catalog,
+                    query.qname,
+                    query.qtype,
+                    dnssec_ok,
+                    &mut resp,
+                );
             }
-            (class::CH, _) => chaos(snap, &query, &mut resp),
+            (class::CH, _, _) => chaos(snap, &query, &mut resp),
             _ => resp.set_rcode(rcode::REFUSED),
         }
     }
@@ -126,7 +147,7 @@ fn chaos(snap: &Snapshot, query: &Query, resp: &mut Response) {
         resp.set_rcode(rcode::REFUSED);
         return;
     };
-    resp.set_flag(flags::AA, true);
+    // Knot and NSD leave AA off these.
     if !matches!(query.qtype, rtype::TXT | rtype::ANY) {
         return;
     }
@@ -135,7 +156,14 @@ fn chaos(snap: &Snapshot, query: &Query, resp: &mut Response) {
     rdata[0] = bytes.len() as u8;
     rdata[1..=bytes.len()].copy_from_slice(bytes);
     if resp
-        .push_record(Section::Answer, query.qname, rtype::TXT, class::CH, 0, &rdata[..=bytes.len()], Layout::Opaque)
+        .push_record(
+            Section::Answer,
+            query.qname,
+            rtype::TXT,
+            class::CH,
+            0,
+            &rdata[..=bytes.len()],
+        )
         .is_err()
     {
         resp.set_flag(flags::TC, true);

@@ -42,10 +42,11 @@ pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
     let mut records = Vec::with_capacity(text.lines.len());
     let mut owner = Vec::with_capacity(255);
     loop {
+        let entry_start = zonefile.current_offset();
         let entry = match zonefile.next_entry() {
             Ok(Some(entry)) => entry,
             Ok(None) => break,
-            Err(e) => return Err(scanner_error(text, &e.to_string())),
+            Err(e) => return Err(scanner_error(text, entry_start, &e.to_string())),
         };
         let Entry::Record(record) = entry else {
             // $INCLUDE never reaches the scanner: normalize inlines it.
@@ -87,17 +88,33 @@ pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
     Ok(records)
 }
 
-/// Maps the scanner's `line:col: message` onto the source.
-fn scanner_error(text: &Normalized, shown: &str) -> SourceError {
+/// Maps a scanner error onto the source.
+///
+/// The scanner's own `line:col` can point past the entry (it reports where
+/// it stood, often the next line). Every normalized line is one entry, so
+/// the failing entry is the first record line at or after the offset the
+/// scanner started the entry from (directive lines before it were read
+/// without error).
+fn scanner_error(text: &Normalized, entry_start: usize, shown: &str) -> SourceError {
     let mut parts = shown.splitn(3, ':');
-    let line = parts.next().and_then(|l| l.trim().parse::<usize>().ok());
+    let reported = parts.next().and_then(|l| l.trim().parse::<usize>().ok());
     let _col = parts.next();
-    let message = parts.next().map(str::trim).unwrap_or(shown);
-    let message = explain(message);
-    match line {
-        Some(line) => text.error_at(line, message),
-        None => text.error_at(0, message),
-    }
+    let message = explain(parts.next().map(str::trim).unwrap_or(shown));
+    let start = entry_start.min(text.text.len());
+    let first_line = text.text[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+    let record_line = text.lines[first_line.saturating_sub(1).min(text.lines.len())..]
+        .iter()
+        .position(|l| l.is_record)
+        .map(|p| first_line + p);
+    let line = match (record_line, reported) {
+        // The error is in a directive between the entry start and the
+        // first record (the scanner then reports the right line).
+        (Some(r), Some(rep)) if rep < r => rep,
+        (Some(r), _) => r,
+        (None, Some(rep)) => rep,
+        (None, None) => 0,
+    };
+    text.error_at(line, message)
 }
 
 /// Makes the scanner's terse messages say what was expected.

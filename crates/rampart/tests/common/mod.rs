@@ -20,7 +20,10 @@ use domain::rdata::AllRecordData;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// The rampart binary under test.
@@ -76,11 +79,21 @@ impl Drop for Server {
 impl Server {
     /// Starts `cmd` (stdout and stderr to `log`) and waits until it answers
     /// `probe` (a name) over UDP.
-    pub fn start(name: &str, mut cmd: Command, addr: SocketAddr, log: PathBuf, probe: &str) -> Server {
+    pub fn start(
+        name: &str,
+        mut cmd: Command,
+        addr: SocketAddr,
+        log: PathBuf,
+        probe: &str,
+    ) -> Server {
         let f = std::fs::File::create(&log).expect("log file");
         let f2 = f.try_clone().expect("log file");
-        cmd.stdout(Stdio::from(f)).stderr(Stdio::from(f2)).stdin(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        cmd.stdout(Stdio::from(f))
+            .stderr(Stdio::from(f2))
+            .stdin(Stdio::null());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let mut s = Server {
             child,
             addr,
@@ -95,7 +108,11 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited early ({status}):\n{}", self.name, self.log_text());
+                panic!(
+                    "{} exited early ({status}):\n{}",
+                    self.name,
+                    self.log_text()
+                );
             }
             let q = QuerySpec::new(probe, Rtype::SOA);
             if udp_exchange(self.addr, &q.to_wire(1), Duration::from_millis(200)).is_some() {
@@ -103,7 +120,11 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("{} did not answer within 20 s:\n{}", self.name, self.log_text());
+        panic!(
+            "{} did not answer within 20 s:\n{}",
+            self.name,
+            self.log_text()
+        );
     }
 
     pub fn log_text(&self) -> String {
@@ -172,7 +193,13 @@ impl QuerySpec {
                 "tcp" => q.tcp = true,
                 "rd" => q.rd = true,
                 "noedns" => q.edns = None,
-                "do" => q.edns = Some((q.edns.map_or(1232, |e| e.0), q.edns.map_or(0, |e| e.1), true)),
+                "do" => {
+                    q.edns = Some((
+                        q.edns.map_or(1232, |e| e.0),
+                        q.edns.map_or(0, |e| e.1),
+                        true,
+                    ))
+                }
                 _ if w.starts_with("bufsize=") => {
                     let n: u16 = w[8..].parse().map_err(|_| format!("bad {w}"))?;
                     let e = q.edns.unwrap_or((1232, 0, false));
@@ -183,7 +210,9 @@ impl QuerySpec {
                     let e = q.edns.unwrap_or((1232, 0, false));
                     q.edns = Some((e.0, n, e.2));
                 }
-                _ if w.starts_with("class=") => q.qclass = w[6..].parse().map_err(|_| format!("bad {w}"))?,
+                _ if w.starts_with("class=") => {
+                    q.qclass = w[6..].parse().map_err(|_| format!("bad {w}"))?
+                }
                 _ => return Err(format!("unknown option {w}")),
             }
         }
@@ -196,8 +225,13 @@ impl QuerySpec {
         p.extend_from_slice(&id.to_be_bytes());
         p.extend_from_slice(&(if self.rd { 0x0100u16 } else { 0 }).to_be_bytes());
         p.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(self.edns.is_some())]);
-        let name = if self.name.ends_with('.') { self.name.clone() } else { format!("{}.", self.name) };
-        let wire = Name::<Vec<u8>>::from_str(&name).unwrap_or_else(|e| panic!("bad test name {name}: {e}"));
+        let name = if self.name.ends_with('.') {
+            self.name.clone()
+        } else {
+            format!("{}.", self.name)
+        };
+        let wire = Name::<Vec<u8>>::from_str(&name)
+            .unwrap_or_else(|e| panic!("bad test name {name}: {e}"));
         p.extend_from_slice(wire.as_slice());
         p.extend_from_slice(&self.qtype.to_int().to_be_bytes());
         p.extend_from_slice(&self.qclass.to_be_bytes());
@@ -268,8 +302,16 @@ pub struct Normalized {
 
 impl std::fmt::Display for Normalized {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "    rcode {} flags [{}] edns {:?} q {}", self.rcode, self.flags, self.edns, self.question)?;
-        for (name, sec) in [("AN", &self.answer), ("NS", &self.authority), ("AR", &self.additional)] {
+        writeln!(
+            f,
+            "    rcode {} flags [{}] edns {:?} q {}",
+            self.rcode, self.flags, self.edns, self.question
+        )?;
+        for (name, sec) in [
+            ("AN", &self.answer),
+            ("NS", &self.authority),
+            ("AR", &self.additional),
+        ] {
             for r in sec {
                 writeln!(f, "    {name} {r}")?;
             }
@@ -281,10 +323,18 @@ impl std::fmt::Display for Normalized {
 /// Parses and normalizes a response: sections sorted (order inside a
 /// section carries no meaning), names lowercased.
 pub fn normalize(resp: &[u8]) -> Result<Normalized, String> {
-    let msg = Message::from_octets(Bytes::copy_from_slice(resp)).map_err(|e| format!("unparsable response: {e}"))?;
+    let msg = Message::from_octets(Bytes::copy_from_slice(resp))
+        .map_err(|e| format!("unparsable response: {e}"))?;
     let h = msg.header();
     let mut flags = Vec::new();
-    for (on, name) in [(h.aa(), "aa"), (h.tc(), "tc"), (h.rd(), "rd"), (h.ra(), "ra"), (h.ad(), "ad"), (h.cd(), "cd")] {
+    for (on, name) in [
+        (h.aa(), "aa"),
+        (h.tc(), "tc"),
+        (h.rd(), "rd"),
+        (h.ra(), "ra"),
+        (h.ad(), "ad"),
+        (h.cd(), "cd"),
+    ] {
         if on {
             flags.push(name);
         }
@@ -298,9 +348,15 @@ pub fn normalize(resp: &[u8]) -> Result<Normalized, String> {
         .unwrap_or_default();
     let mut sections = Vec::new();
     let answer = msg.answer().map_err(|e| e.to_string())?;
-    let authority = answer.next_section().map_err(|e| e.to_string())?.ok_or("no authority section")?;
-    let additional = authority.next_section().map_err(|e| e.to_string())?.ok_or("no additional section")?;
-    for section in [answer, authority, additional.into()] {
+    let authority = answer
+        .next_section()
+        .map_err(|e| e.to_string())?
+        .ok_or("no authority section")?;
+    let additional = authority
+        .next_section()
+        .map_err(|e| e.to_string())?
+        .ok_or("no additional section")?;
+    for section in [answer, authority, additional] {
         let mut out = Vec::new();
         for rr in section {
             let rr = rr.map_err(|e| e.to_string())?;
@@ -308,7 +364,14 @@ pub fn normalize(resp: &[u8]) -> Result<Normalized, String> {
                 continue;
             }
             let text = match rr.to_record::<AllRecordData<Bytes, ParsedName<Bytes>>>() {
-                Ok(Some(r)) => format!("{} {} {} {} {}", r.owner(), r.ttl().as_secs(), r.class(), r.rtype(), r.data()),
+                Ok(Some(r)) => format!(
+                    "{}. {} {} {} {}",
+                    r.owner(),
+                    r.ttl().as_secs(),
+                    r.class(),
+                    r.rtype(),
+                    r.data()
+                ),
                 Ok(None) => format!("{} {} ?", rr.owner(), rr.rtype()),
                 Err(e) => format!("{} {} unparsable: {e}", rr.owner(), rr.rtype()),
             };

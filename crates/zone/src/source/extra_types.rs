@@ -8,13 +8,17 @@ pub fn loc_rdata(tokens: &[&str]) -> Result<Vec<u8>, String> {
     let mut it = tokens.iter().copied().peekable();
     let lat = coordinate(&mut it, ('N', 'S'), 90)?;
     let lon = coordinate(&mut it, ('E', 'W'), 180)?;
-    let alt = it.next().ok_or("LOC needs an altitude after the longitude")?;
+    let alt = it
+        .next()
+        .ok_or("LOC needs an altitude after the longitude")?;
     let alt_cm = metres_to_cm(alt, -100_000.0, 42_849_672.95)?;
     let size = precision(it.next(), 100)?; // 1 m
     let hp = precision(it.next(), 1_000_000)?; // 10 km
     let vp = precision(it.next(), 1_000)?; // 10 m
     if let Some(extra) = it.next() {
-        return Err(format!("unexpected '{extra}' after the LOC precision fields"));
+        return Err(format!(
+            "unexpected '{extra}' after the LOC precision fields"
+        ));
     }
     let mut out = vec![0u8, size, hp, vp];
     out.extend_from_slice(&lat.to_be_bytes());
@@ -31,15 +35,21 @@ fn coordinate<'a>(
 ) -> Result<u32, String> {
     let mut parts = Vec::new();
     let hemi = loop {
-        let tok = it
-            .next()
-            .ok_or_else(|| format!("LOC coordinate ended before its '{}' or '{}'", hemis.0, hemis.1))?;
+        let tok = it.next().ok_or_else(|| {
+            format!(
+                "LOC coordinate ended before its '{}' or '{}'",
+                hemis.0, hemis.1
+            )
+        })?;
         let upper = tok.to_ascii_uppercase();
         if upper.len() == 1 && (upper.starts_with(hemis.0) || upper.starts_with(hemis.1)) {
             break upper.starts_with(hemis.0);
         }
         if parts.len() == 3 {
-            return Err(format!("expected '{}' or '{}' in LOC, found '{tok}'", hemis.0, hemis.1));
+            return Err(format!(
+                "expected '{}' or '{}' in LOC, found '{tok}'",
+                hemis.0, hemis.1
+            ));
         }
         parts.push(tok);
     };
@@ -50,11 +60,15 @@ fn coordinate<'a>(
         .parse()
         .map_err(|_| format!("expected LOC degrees, found '{}'", parts[0]))?;
     let min: u64 = match parts.get(1) {
-        Some(m) => m.parse().map_err(|_| format!("expected LOC minutes, found '{m}'"))?,
+        Some(m) => m
+            .parse()
+            .map_err(|_| format!("expected LOC minutes, found '{m}'"))?,
         None => 0,
     };
     let ms: u64 = match parts.get(2) {
-        Some(s) => decimal_thousandths(s).ok_or_else(|| format!("expected LOC seconds, found '{s}'"))?,
+        Some(s) => {
+            decimal_thousandths(s).ok_or_else(|| format!("expected LOC seconds, found '{s}'"))?
+        }
         None => 0,
     };
     if deg > max_deg || min >= 60 || ms >= 60_000 {
@@ -79,7 +93,11 @@ fn decimal_thousandths(s: &str) -> Option<u64> {
         return None;
     }
     let int: u64 = int.parse().ok()?;
-    let mut f: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in frac.len()..3 {
         f *= 10;
     }
@@ -101,12 +119,21 @@ fn metres_to_cm(s: &str, min: f64, max: f64) -> Result<i64, String> {
     if !ok {
         return Err(format!("expected a length in metres, found '{s}'"));
     }
-    let int: i64 = int.parse().map_err(|_| format!("length '{s}' is too large"))?;
-    let mut f: i64 = if frac.is_empty() { 0 } else { frac.parse().unwrap_or(0) };
+    let int: i64 = int
+        .parse()
+        .map_err(|_| format!("length '{s}' is too large"))?;
+    let mut f: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().unwrap_or(0)
+    };
     if frac.len() == 1 {
         f *= 10;
     }
-    let cm = int.checked_mul(100).and_then(|v| v.checked_add(f)).ok_or("length too large")?;
+    let cm = int
+        .checked_mul(100)
+        .and_then(|v| v.checked_add(f))
+        .ok_or("length too large")?;
     let cm = if neg { -cm } else { cm };
     if (cm as f64) < min * 100.0 || (cm as f64) > max * 100.0 {
         return Err(format!("length '{s}' is out of range"));
@@ -133,13 +160,21 @@ fn precision(tok: Option<&str>, default_cm: i64) -> Result<u8, String> {
 /// Encodes URI presentation tokens: `priority weight "target"`.
 pub fn uri_rdata(tokens: &[(&[u8], bool)]) -> Result<Vec<u8>, String> {
     if tokens.len() != 3 {
-        return Err(format!("URI needs priority, weight and a quoted target; found {} fields", tokens.len()));
+        return Err(format!(
+            "URI needs priority, weight and a quoted target; found {} fields",
+            tokens.len()
+        ));
     }
     let num = |t: &[u8], what: &str| -> Result<u16, String> {
         std::str::from_utf8(t)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("expected a URI {what} (0-65535), found '{}'", String::from_utf8_lossy(t)))
+            .ok_or_else(|| {
+                format!(
+                    "expected a URI {what} (0-65535), found '{}'",
+                    String::from_utf8_lossy(t)
+                )
+            })
     };
     let mut out = Vec::new();
     out.extend_from_slice(&num(tokens[0].0, "priority")?.to_be_bytes());
@@ -159,7 +194,9 @@ pub fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
     while i < s.len() {
         if s[i] == b'\\' {
             if i + 3 < s.len() && s[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-                let v = (s[i + 1] - b'0') as u32 * 100 + (s[i + 2] - b'0') as u32 * 10 + (s[i + 3] - b'0') as u32;
+                let v = (s[i + 1] - b'0') as u32 * 100
+                    + (s[i + 2] - b'0') as u32 * 10
+                    + (s[i + 3] - b'0') as u32;
                 if v > 255 {
                     return Err(format!("escape \\{v} is over 255"));
                 }
@@ -203,15 +240,27 @@ mod tests {
         assert_eq!(r[1], 0x33); // 30 m = 3e3 cm
         assert_eq!(r[2], 0x16); // default 10 km
         assert_eq!(r[3], 0x13); // default 10 m
-        assert_eq!(u32::from_be_bytes([r[4], r[5], r[6], r[7]]), (1u32 << 31) + 152_514_000);
-        assert_eq!(u32::from_be_bytes([r[8], r[9], r[10], r[11]]), (1u32 << 31) - 255_978_000);
-        assert_eq!(u32::from_be_bytes([r[12], r[13], r[14], r[15]]), 10_000_000 - 2400);
+        assert_eq!(
+            u32::from_be_bytes([r[4], r[5], r[6], r[7]]),
+            (1u32 << 31) + 152_514_000
+        );
+        assert_eq!(
+            u32::from_be_bytes([r[8], r[9], r[10], r[11]]),
+            (1u32 << 31) - 255_978_000
+        );
+        assert_eq!(
+            u32::from_be_bytes([r[12], r[13], r[14], r[15]]),
+            10_000_000 - 2400
+        );
     }
 
     #[test]
     fn loc_short_forms_and_errors() {
         assert!(loc_rdata(&["52", "N", "4", "E", "0m"]).is_ok());
-        assert!(loc_rdata(&["52", "22", "23.5", "N", "4", "53", "32.123", "E", "-2.5m", "1m", "10000m", "10m"]).is_ok());
+        assert!(loc_rdata(&[
+            "52", "22", "23.5", "N", "4", "53", "32.123", "E", "-2.5m", "1m", "10000m", "10m"
+        ])
+        .is_ok());
         assert!(loc_rdata(&["91", "N", "4", "E", "0"]).is_err());
         assert!(loc_rdata(&["52", "X", "4", "E", "0"]).is_err());
         assert!(loc_rdata(&["52", "N", "4", "E"]).is_err());
@@ -219,7 +268,12 @@ mod tests {
 
     #[test]
     fn uri_encodes() {
-        let r = uri_rdata(&[(b"10", false), (b"1", false), (b"ftp://ftp1.example.com/public", true)]).unwrap();
+        let r = uri_rdata(&[
+            (b"10", false),
+            (b"1", false),
+            (b"ftp://ftp1.example.com/public", true),
+        ])
+        .unwrap();
         assert_eq!(&r[..4], &[0, 10, 0, 1]);
         assert_eq!(&r[4..], b"ftp://ftp1.example.com/public");
         assert!(uri_rdata(&[(b"10", false), (b"1", false)]).is_err());

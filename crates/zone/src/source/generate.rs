@@ -32,7 +32,9 @@ impl Range {
             return Err(bad());
         }
         if (stop - start) / step + 1 > MAX_GENERATED {
-            return Err(format!("$GENERATE range '{s}' makes more than {MAX_GENERATED} records"));
+            return Err(format!(
+                "$GENERATE range '{s}' makes more than {MAX_GENERATED} records"
+            ));
         }
         Ok(Range { start, stop, step })
     }
@@ -88,7 +90,12 @@ pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), St
 fn format_modifier(spec: &str, value: u64, out: &mut String) -> Result<(), String> {
     let bad = || format!("expected '${{offset[,width[,base]]}}', found '${{{spec}}}'");
     let mut parts = spec.split(',');
-    let offset: i64 = parts.next().unwrap_or("0").trim().parse().map_err(|_| bad())?;
+    let offset: i64 = parts
+        .next()
+        .unwrap_or("0")
+        .trim()
+        .parse()
+        .map_err(|_| bad())?;
     let width: usize = match parts.next() {
         Some(w) => w.trim().parse().map_err(|_| bad())?,
         None => 0,
@@ -134,7 +141,10 @@ mod tests {
     #[test]
     fn ranges() {
         assert_eq!(Range::parse("1-10").unwrap().values().count(), 10);
-        assert_eq!(Range::parse("0-10/5").unwrap().values().collect::<Vec<_>>(), [0, 5, 10]);
+        assert_eq!(
+            Range::parse("0-10/5").unwrap().values().collect::<Vec<_>>(),
+            [0, 5, 10]
+        );
         assert!(Range::parse("10-1").is_err());
         assert!(Range::parse("1-10/0").is_err());
         assert!(Range::parse("a-b").is_err());

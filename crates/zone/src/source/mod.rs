@@ -136,7 +136,12 @@ fn absolute_origin(origin: &str) -> String {
 }
 
 /// Normalizes the file `files[file]` whose bytes are `src`.
-fn process(src: &[u8], file: u16, state: &mut State, out: &mut Normalized) -> Result<(), SourceError> {
+fn process(
+    src: &[u8],
+    file: u16,
+    state: &mut State,
+    out: &mut Normalized,
+) -> Result<(), SourceError> {
     let mut tokenizer = Tokenizer::new(src);
     let mut entry = Entry::default();
     loop {
@@ -220,7 +225,8 @@ fn directive(
             let [value] = args else {
                 return Err("expected one TTL after $TTL".into());
             };
-            let ttl = parse_ttl(value).ok_or_else(|| format!("expected a TTL after $TTL, found '{}'", lossy(value)))?;
+            let ttl = parse_ttl(value)
+                .ok_or_else(|| format!("expected a TTL after $TTL, found '{}'", lossy(value)))?;
             out.emit_directive(file, entry.line, &format!("$TTL {ttl}"));
         }
         "$INCLUDE" => {
@@ -230,7 +236,11 @@ fn directive(
             return Ok(include(args, file, entry.line, state, out));
         }
         "$GENERATE" => generate(src, entry, file, state, out)?,
-        _ => return Err(format!("unknown directive {name}: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE")),
+        _ => {
+            return Err(format!(
+                "unknown directive {name}: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE"
+            ))
+        }
     }
     Ok(Ok(()))
 }
@@ -242,7 +252,13 @@ fn resolve_name(name: &str, origin: &str) -> String {
     }
     let trailing_backslashes = name.trim_end_matches('.').len();
     let escaped_dot = name.ends_with('.')
-        && name[..trailing_backslashes].chars().rev().take_while(|&c| c == '\\').count() % 2 == 1;
+        && name[..trailing_backslashes]
+            .chars()
+            .rev()
+            .take_while(|&c| c == '\\')
+            .count()
+            % 2
+            == 1;
     if name.ends_with('.') && !escaped_dot {
         name.to_string()
     } else if origin == "." {
@@ -253,20 +269,40 @@ fn resolve_name(name: &str, origin: &str) -> String {
 }
 
 /// Inlines an `$INCLUDE`d file.
-fn include(args: &[&[u8]], file: u16, line: u32, state: &mut State, out: &mut Normalized) -> Result<(), SourceError> {
+fn include(
+    args: &[&[u8]],
+    file: u16,
+    line: u32,
+    state: &mut State,
+    out: &mut Normalized,
+) -> Result<(), SourceError> {
     if state.depth >= MAX_INCLUDE_DEPTH {
-        return Err(out.error_in(file, line, format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)")));
+        return Err(out.error_in(
+            file,
+            line,
+            format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)"),
+        ));
     }
-    let rel = PathBuf::from(lossy(&unescape(args[0]).unwrap_or_else(|_| args[0].to_vec())));
+    let rel = PathBuf::from(lossy(
+        &unescape(args[0]).unwrap_or_else(|_| args[0].to_vec()),
+    ));
     let path = if rel.is_absolute() {
         rel
     } else {
         // Relative to the including file's directory, as Knot does.
-        let base = out.files[file as usize].parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = out.files[file as usize]
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         base.join(rel)
     };
-    let src = std::fs::read(&path)
-        .map_err(|e| out.error_in(file, line, format!("cannot read $INCLUDE file {}: {e}", path.display())))?;
+    let src = std::fs::read(&path).map_err(|e| {
+        out.error_in(
+            file,
+            line,
+            format!("cannot read $INCLUDE file {}: {e}", path.display()),
+        )
+    })?;
     if out.files.len() >= u16::MAX as usize {
         return Err(out.error_in(file, line, "too many included files".into()));
     }
@@ -287,8 +323,18 @@ fn include(args: &[&[u8]], file: u16, line: u32, state: &mut State, out: &mut No
 }
 
 /// Expands `$GENERATE range lhs [ttl] [class] type rhs…`.
-fn generate(src: &[u8], entry: &Entry, file: u16, state: &mut State, out: &mut Normalized) -> Result<(), String> {
-    let toks: Vec<String> = entry.tokens.iter().map(|t| lossy(token_str(src, t))).collect();
+fn generate(
+    src: &[u8],
+    entry: &Entry,
+    file: u16,
+    state: &mut State,
+    out: &mut Normalized,
+) -> Result<(), String> {
+    let toks: Vec<String> = entry
+        .tokens
+        .iter()
+        .map(|t| lossy(token_str(src, t)))
+        .collect();
     if toks.len() < 5 {
         return Err("expected '$GENERATE range lhs [ttl] [class] type rhs'".into());
     }
@@ -296,7 +342,10 @@ fn generate(src: &[u8], entry: &Entry, file: u16, state: &mut State, out: &mut N
     let lhs = &toks[2];
     let mut i = 3;
     let mut middle = Vec::new();
-    while i < toks.len() - 1 && middle.len() < 2 && (is_ttl_token(toks[i].as_bytes()) || is_class_token(toks[i].as_bytes())) {
+    while i < toks.len() - 1
+        && middle.len() < 2
+        && (is_ttl_token(toks[i].as_bytes()) || is_class_token(toks[i].as_bytes()))
+    {
         middle.push(if is_ttl_token(toks[i].as_bytes()) {
             parse_ttl(toks[i].as_bytes()).unwrap_or(0).to_string()
         } else {
@@ -346,14 +395,47 @@ fn generate(src: &[u8], entry: &Entry, file: u16, state: &mut State, out: &mut N
     Ok(())
 }
 
+/// Refuses an empty label (`a..b`, `.a`) in a name-like token; the
+/// scanner would build a name with a root label in its middle.
+fn check_labels(token: &[u8]) -> Result<(), String> {
+    if token == b"." {
+        return Ok(());
+    }
+    let mut prev_dot = true; // a leading dot is an empty first label
+    let mut i = 0;
+    while i < token.len() {
+        match token[i] {
+            b'\\' => {
+                prev_dot = false;
+                i += 2;
+                continue;
+            }
+            b'.' if prev_dot => {
+                return Err(format!(
+                    "empty label in '{}': expected a name like a.example.",
+                    lossy(token)
+                ));
+            }
+            b'.' => prev_dot = true,
+            _ => prev_dot = false,
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 fn is_ttl_token(t: &[u8]) -> bool {
     parse_ttl(t).is_some()
 }
 
 fn is_class_token(t: &[u8]) -> bool {
     let upper = t.to_ascii_uppercase();
-    matches!(upper.as_slice(), b"IN" | b"CH" | b"HS" | b"CS" | b"NONE" | b"ANY")
-        || (upper.starts_with(b"CLASS") && upper.len() > 5 && upper[5..].iter().all(u8::is_ascii_digit))
+    matches!(
+        upper.as_slice(),
+        b"IN" | b"CH" | b"HS" | b"CS" | b"NONE" | b"ANY"
+    ) || (upper.starts_with(b"CLASS")
+        && upper.len() > 5
+        && upper[5..].iter().all(u8::is_ascii_digit))
 }
 
 /// Writes a record entry as one line, rewriting what the scanner would not
@@ -387,6 +469,14 @@ fn record(
     };
     let rtype = token_str(src, type_tok).to_ascii_uppercase();
     let rdata = &toks[i + 1..];
+    if !entry.indented {
+        check_labels(token_str(src, &toks[0]))?;
+    }
+    if !matches!(rtype.as_slice(), b"TXT" | b"SPF" | b"HINFO" | b"CAA") {
+        for t in rdata.iter().filter(|t| !t.quoted) {
+            check_labels(token_str(src, t))?;
+        }
+    }
     let generic_form = rdata.first().is_some_and(|t| token_str(src, t) == b"\\#");
 
     let mut line: Vec<u8> = Vec::with_capacity(128);
@@ -414,7 +504,10 @@ fn record(
             line.extend_from_slice(format!("TYPE29 {}", extra_types::generic(&wire)).as_bytes());
         }
         b"URI" if !generic_form => {
-            let fields: Vec<(&[u8], bool)> = rdata.iter().map(|t| (token_str(src, t), t.quoted)).collect();
+            let fields: Vec<(&[u8], bool)> = rdata
+                .iter()
+                .map(|t| (token_str(src, t), t.quoted))
+                .collect();
             let wire = extra_types::uri_rdata(&fields)?;
             line.extend_from_slice(format!("TYPE256 {}", extra_types::generic(&wire)).as_bytes());
         }
@@ -463,7 +556,12 @@ fn push_tokens_with_origin(src: &[u8], toks: &[Token], line: &mut Vec<u8>, origi
 
 /// Appends tokens to `line`, quoting quoted ones and converting unit TTLs
 /// at the positions in `ttl_fields`.
-fn push_tokens(src: &[u8], toks: &[Token], line: &mut Vec<u8>, ttl_fields: Option<std::ops::Range<usize>>) {
+fn push_tokens(
+    src: &[u8],
+    toks: &[Token],
+    line: &mut Vec<u8>,
+    ttl_fields: Option<std::ops::Range<usize>>,
+) {
     for (n, t) in toks.iter().enumerate() {
         if !t.glued {
             line.push(b' ');
@@ -511,7 +609,10 @@ mod tests {
     fn at_in_rdata_is_the_origin() {
         let n = norm("www CNAME @\n@ MX 10 @\nt TXT @\n");
         let t = text(&n);
-        assert!(t.contains("www CNAME example.org.\n@ MX 10 example.org.\nt TXT @\n"), "{t}");
+        assert!(
+            t.contains("www CNAME example.org.\n@ MX 10 example.org.\nt TXT @\n"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -519,7 +620,10 @@ mod tests {
         let n = norm("a 300 IN SPF \"v=spf1 -all\"\nb URI 10 1 \"http://x/\"\nc LOC 52 N 4 E 0m\nd TYPE99 \\# 0\n");
         let t = text(&n);
         assert!(t.contains("a 300 IN TXT \"v=spf1 -all\""), "{t}");
-        assert!(t.contains("b TYPE256 \\# 13 000a0001687474703a2f2f782f"), "{t}");
+        assert!(
+            t.contains("b TYPE256 \\# 13 000a0001687474703a2f2f782f"),
+            "{t}"
+        );
         assert!(t.contains("c TYPE29 \\# 16 "), "{t}");
         assert_eq!(n.lines[1].rtype_override, 99);
     }
@@ -528,7 +632,10 @@ mod tests {
     fn expands_generate() {
         let n = norm("$GENERATE 1-3 host-$ 60 A 10.0.0.$\n$GENERATE 0-1 ${0,2,x} CNAME x-${5}\n");
         let t = text(&n);
-        assert!(t.contains("host-1 60 A 10.0.0.1\nhost-2 60 A 10.0.0.2\nhost-3 60 A 10.0.0.3\n"), "{t}");
+        assert!(
+            t.contains("host-1 60 A 10.0.0.1\nhost-2 60 A 10.0.0.2\nhost-3 60 A 10.0.0.3\n"),
+            "{t}"
+        );
         assert!(t.contains("00 CNAME x-5\n01 CNAME x-6\n"), "{t}");
         assert!(n.lines.iter().skip(1).take(3).all(|l| l.line == 1));
     }
@@ -536,11 +643,33 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         let e = normalize(b"\n\n$FOO bar\n", Path::new("z.zone"), "x").unwrap_err();
-        assert_eq!(e.to_string(), "z.zone:3: unknown directive $FOO: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE");
+        assert_eq!(
+            e.to_string(),
+            "z.zone:3: unknown directive $FOO: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE"
+        );
         let e = normalize(b"a LOC 1 Q\n", Path::new("z.zone"), "x").unwrap_err();
         assert!(e.to_string().starts_with("z.zone:1: "), "{e}");
         let e = normalize(b"$INCLUDE /nonexistent/file\n", Path::new("z.zone"), "x").unwrap_err();
-        assert!(e.to_string().starts_with("z.zone:1: cannot read $INCLUDE"), "{e}");
+        assert!(
+            e.to_string().starts_with("z.zone:1: cannot read $INCLUDE"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_empty_labels() {
+        let e = normalize(b"\nbad..name A 192.0.2.1\n", Path::new("z"), "x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "z:2: empty label in 'bad..name': expected a name like a.example."
+        );
+        assert!(normalize(b"x NS .a\n", Path::new("z"), "x").is_err());
+        assert!(normalize(
+            b"x TXT a..b\nx MX 0 .\ny A 1.2.3.4\nz NS a\\..b\n",
+            Path::new("z"),
+            "x"
+        )
+        .is_ok());
     }
 
     #[test]

@@ -133,7 +133,10 @@ impl<'a> Tokenizer<'a> {
             }
         }
         if parens > 0 {
-            return Err((paren_line, "unbalanced '(': the file ends before its ')'".into()));
+            return Err((
+                paren_line,
+                "unbalanced '(': the file ends before its ')'".into(),
+            ));
         }
         Ok(())
     }
@@ -146,12 +149,18 @@ impl<'a> Tokenizer<'a> {
                 b'"' => return Ok(pos),
                 b'\\' => pos += 2,
                 b'\n' => {
-                    return Err((self.line, "quoted string not closed before the end of the line".into()))
+                    return Err((
+                        self.line,
+                        "quoted string not closed before the end of the line".into(),
+                    ))
                 }
                 _ => pos += 1,
             }
         }
-        Err((self.line, "quoted string not closed before the end of the file".into()))
+        Err((
+            self.line,
+            "quoted string not closed before the end of the file".into(),
+        ))
     }
 }
 
@@ -174,7 +183,10 @@ mod tests {
         assert!(t.next_entry(&mut e).unwrap());
         assert_eq!(e.line, 1);
         assert!(!e.indented);
-        assert_eq!(texts(src, &e), ["@", "IN", "SOA", "ns.", "host.", "1", "2", "3", "4", "5"]);
+        assert_eq!(
+            texts(src, &e),
+            ["@", "IN", "SOA", "ns.", "host.", "1", "2", "3", "4", "5"]
+        );
         assert!(t.next_entry(&mut e).unwrap());
         assert_eq!(e.line, 5);
         assert!(e.indented);
@@ -197,11 +209,17 @@ mod tests {
     #[test]
     fn reports_unbalanced_and_unterminated() {
         let mut e = Entry::default();
-        let err = Tokenizer::new(b"a A (\n1.2.3.4\n").next_entry(&mut e).unwrap_err();
+        let err = Tokenizer::new(b"a A (\n1.2.3.4\n")
+            .next_entry(&mut e)
+            .unwrap_err();
         assert_eq!(err.0, 1);
-        let err = Tokenizer::new(b"\na A 1.2.3.4 )\n").next_entry(&mut e).unwrap_err();
+        let err = Tokenizer::new(b"\na A 1.2.3.4 )\n")
+            .next_entry(&mut e)
+            .unwrap_err();
         assert_eq!(err.0, 2);
-        let err = Tokenizer::new(b"a TXT \"abc\n").next_entry(&mut e).unwrap_err();
+        let err = Tokenizer::new(b"a TXT \"abc\n")
+            .next_entry(&mut e)
+            .unwrap_err();
         assert_eq!(err.0, 1);
     }
 }

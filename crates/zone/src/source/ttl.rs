@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(parse_ttl(b"3600"), Some(3600));
         assert_eq!(parse_ttl(b"1h"), Some(3600));
         assert_eq!(parse_ttl(b"1H30m"), Some(5400));
-        assert_eq!(parse_ttl(b"1w2d3h4m5s"), Some(604_800 + 172_800 + 10_800 + 240 + 5));
+        assert_eq!(
+            parse_ttl(b"1w2d3h4m5s"),
+            Some(604_800 + 172_800 + 10_800 + 240 + 5)
+        );
         assert_eq!(parse_ttl(b"1d10"), Some(86_410));
         assert_eq!(parse_ttl(b"4294967295"), Some(u32::MAX));
         assert_eq!(parse_ttl(b"4294967296"), None);
