@@ -19,28 +19,36 @@ mod common;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
 
-const ZONES: [(&str, &str); 3] = [
-    ("diff.test", "diff.test.zone"),
-    ("child.diff.test", "child.diff.test.zone"),
-    ("other.test", "other.test.zone"),
-];
+/// The zones to serve, from `tests/diff/zones.txt`: (name, absolute file).
+fn zones(root: &Path) -> Vec<(String, PathBuf)> {
+    let list = std::fs::read_to_string(root.join("zones.txt")).expect("tests/diff/zones.txt");
+    list.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (name, file) = l
+                .split_once(char::is_whitespace)
+                .expect("zones.txt: 'name file' per line");
+            (name.to_string(), root.join(file.trim()))
+        })
+        .collect()
+}
 
-fn start_knot(zones: &Path) -> Server {
+fn start_knot(zones: &[(String, PathBuf)]) -> Server {
     let dir = scratch_dir("knot");
     let port = free_port();
     let mut conf = format!(
         "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\ndatabase:\n    storage: {d}/db\n\
-         template:\n  - id: default\n    storage: {z}\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\nzone:\n",
+         template:\n  - id: default\n    storage: {d}\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\nzone:\n",
         d = dir.display(),
-        z = zones.display()
     );
-    for (name, file) in ZONES {
-        let _ = writeln!(conf, "  - domain: {name}\n    file: {file}");
+    for (name, file) in zones {
+        let _ = writeln!(conf, "  - domain: {name}\n    file: {}", file.display());
     }
     std::fs::write(dir.join("knot.conf"), conf).expect("knot.conf");
     let mut cmd = Command::new("knotd");
@@ -54,18 +62,21 @@ fn start_knot(zones: &Path) -> Server {
     )
 }
 
-fn start_nsd(zones: &Path) -> Server {
+fn start_nsd(zones: &[(String, PathBuf)]) -> Server {
     let dir = scratch_dir("nsd");
     let port = free_port();
     let mut conf = format!(
-        "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    zonesdir: \"{z}\"\n    pidfile: {d}/nsd.pid\n\
+        "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    zonesdir: \"{d}\"\n    pidfile: {d}/nsd.pid\n\
          \x20   database: \"\"\n    xfrdfile: {d}/xfrd.state\n    zonelistfile: {d}/zone.list\n    server-count: 1\n\
          remote-control:\n    control-enable: no\n",
         d = dir.display(),
-        z = zones.display()
     );
-    for (name, file) in ZONES {
-        let _ = writeln!(conf, "zone:\n    name: {name}\n    zonefile: {file}");
+    for (name, file) in zones {
+        let _ = writeln!(
+            conf,
+            "zone:\n    name: {name}\n    zonefile: {}",
+            file.display()
+        );
     }
     std::fs::write(dir.join("nsd.conf"), conf).expect("nsd.conf");
     let mut cmd = Command::new("nsd");
@@ -79,14 +90,10 @@ fn start_nsd(zones: &Path) -> Server {
     )
 }
 
-fn start_rampart_on(zones: &Path) -> Server {
+fn start_rampart_on(zones: &[(String, PathBuf)]) -> Server {
     let mut conf = String::from("setLocal(\"{ADDR}\")\n");
-    for (name, file) in ZONES {
-        let _ = writeln!(
-            conf,
-            "addZone(\"{name}\", \"{}\")",
-            zones.join(file).display()
-        );
+    for (name, file) in zones {
+        let _ = writeln!(conf, "addZone(\"{name}\", \"{}\")", file.display());
     }
     start_rampart(&conf, "diff.test").0
 }
@@ -110,13 +117,13 @@ fn rampart_answers_like_knot_and_nsd() {
             "{tool} is not installed (apt-get install knot nsd); the differential test needs it"
         );
     }
-    let root = repo_root();
-    let zones = root.join("tests/diff/zones");
+    let root = repo_root().join("tests/diff");
+    let zones = zones(&root);
     let knot = start_knot(&zones);
     let nsd = start_nsd(&zones);
     let rampart = start_rampart_on(&zones);
 
-    let list = std::fs::read_to_string(root.join("tests/diff/queries.txt")).expect("queries.txt");
+    let list = std::fs::read_to_string(root.join("queries.txt")).expect("queries.txt");
     let mut tally = Tally::default();
     let mut failures = Vec::new();
     let mut count = 0;
