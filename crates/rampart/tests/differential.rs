@@ -70,6 +70,9 @@ fn start_nsd(zones: &[(String, PathBuf)]) -> Server {
          \x20   database: \"\"\n    xfrdfile: {d}/xfrd.state\n    zonelistfile: {d}/zone.list\n    server-count: 1\n\
          remote-control:\n    control-enable: no\n",
         d = dir.display(),
+        // NSD reads $INCLUDE paths relative to zonesdir; the zone files'
+        // own directory makes them mean what they mean to Knot and rampart.
+        z = zones[0].1.parent().expect("zone dir").display(),
     );
     for (name, file) in zones {
         let _ = writeln!(
