@@ -24,8 +24,11 @@ use wire::{Response, Section};
 use crate::catalog::{Catalog, ZoneState};
 use crate::tree::{Node, RRset, Zone};
 
-/// The most CNAME/DNAME links followed for one query.
-const MAX_CHAIN: usize = 12;
+/// The most CNAMEs (real or synthesised from a DNAME) in one answer, as
+/// Knot: the resolver asks again for the rest of a longer chain.
+const MAX_CHAIN: usize = 5;
+/// The most RRsets remembered to keep a chain from repeating itself.
+const MAX_WRITTEN: usize = 2 * MAX_CHAIN + 2;
 /// The most RRsets whose targets get additional-section records.
 const MAX_ADDITIONAL_SOURCES: usize = 8;
 
@@ -122,8 +125,6 @@ impl NameBuf {
 #[derive(Clone, Copy)]
 struct AdditionalSource<'z> {
     zone: &'z Zone,
-    /// The RRset's owner (lowercase), for SVCB's "." target.
-    owner: NameBuf,
     set: &'z RRset,
     /// Referral NS: glue below cuts may be used, and glue inside the
     /// delegated name must fit (or TC is set).
@@ -156,6 +157,11 @@ pub fn answer_in(
         truncated: false,
         sources: [None; MAX_ADDITIONAL_SOURCES],
         source_count: 0,
+        written: [(std::ptr::null(), 0); MAX_WRITTEN],
+        written_count: 0,
+        wildcards: [std::ptr::null(); MAX_CHAIN],
+        wildcard_count: 0,
+        cnames: 0,
     };
     ctx.resolve(zone, first);
     if !ctx.truncated {
@@ -172,19 +178,37 @@ struct Answer<'c, 'r, 'b> {
     truncated: bool,
     sources: [Option<AdditionalSource<'c>>; MAX_ADDITIONAL_SOURCES],
     source_count: usize,
+    /// CNAME/DNAME RRsets in the answer, with a hash of their owner.
+    written: [(*const RRset, u32); MAX_WRITTEN],
+    written_count: usize,
+    /// Wildcard nodes a CNAME was synthesised from.
+    wildcards: [*const Node; MAX_CHAIN],
+    wildcard_count: usize,
+    /// CNAMEs written so far, synthesised ones included.
+    cnames: usize,
+}
+
+/// A case-folded hash of a name (FNV-1a), to tell owners apart.
+fn owner_hash(name: &[u8]) -> u32 {
+    name.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
+    })
 }
 
 impl<'c> Answer<'c, '_, '_> {
     /// Phases 2–4, following CNAME and DNAME links.
+    ///
+    /// Loops end the way Knot ends them: at most [`MAX_CHAIN`] CNAMEs; a
+    /// CNAME RRset already in the answer ends the chain; a DNAME already
+    /// in it is not written again (its CNAME still is); a wildcard CNAME
+    /// whose node was used before is written once more, then ends it.
     fn resolve(&mut self, mut zone: &'c Zone, mut name: NameBuf) {
-        let mut visited: [NameBuf; MAX_CHAIN] = [NameBuf {
-            buf: [0; MAX_NAME_LEN],
-            len: 0,
-        }; MAX_CHAIN];
-        for hop in 0..MAX_CHAIN {
-            visited[hop] = name;
+        // Every hop but the last writes a CNAME, so this bound is never
+        // the one that stops a chain; it only makes termination obvious.
+        for hop in 0..=2 * MAX_CHAIN + 1 {
             let next = match lookup(zone, name.as_slice(), self.qtype) {
-                Lookup::Exact(node) | Lookup::Wildcard(node) => self.at_node(zone, &name, node),
+                Lookup::Exact(node) => self.at_node(zone, &name, node, false),
+                Lookup::Wildcard(node) => self.at_node(zone, &name, node, true),
                 Lookup::Delegation { cut, node } => {
                     if hop == 0 {
                         self.resp.set_flag(flags::AA, false);
@@ -200,11 +224,7 @@ impl<'c> Answer<'c, '_, '_> {
                 }
             };
             let Some(target) = next else { return };
-            if self.truncated
-                || visited[..=hop]
-                    .iter()
-                    .any(|v| v.as_slice() == target.as_slice())
-            {
+            if self.truncated {
                 return;
             }
             // Follow only into zones we serve and hold.
@@ -219,28 +239,68 @@ impl<'c> Answer<'c, '_, '_> {
         }
     }
 
+    /// Records that `set` went into the answer at `owner`; false if it
+    /// was there already (a loop).
+    fn first_time(&mut self, owner: &[u8], set: &'c RRset) -> bool {
+        let key = (set as *const RRset, owner_hash(owner));
+        if self.written[..self.written_count].contains(&key) {
+            return false;
+        }
+        if self.written_count < MAX_WRITTEN {
+            self.written[self.written_count] = key;
+            self.written_count += 1;
+        }
+        true
+    }
+
+    /// Records a visit to a wildcard node; false if it was visited before.
+    fn first_wildcard_visit(&mut self, node: &'c Node) -> bool {
+        let key = node as *const Node;
+        if self.wildcards[..self.wildcard_count].contains(&key) {
+            return false;
+        }
+        if self.wildcard_count < MAX_CHAIN {
+            self.wildcards[self.wildcard_count] = key;
+            self.wildcard_count += 1;
+        }
+        true
+    }
+
     /// The name (or its wildcard) exists: answer, follow a CNAME, or NODATA.
     /// Returns the CNAME target to follow.
-    fn at_node(&mut self, zone: &'c Zone, name: &NameBuf, node: &'c Node) -> Option<NameBuf> {
+    fn at_node(
+        &mut self,
+        zone: &'c Zone,
+        name: &NameBuf,
+        node: &'c Node,
+        wildcard: bool,
+    ) -> Option<NameBuf> {
         let owner = name.as_slice();
         if self.qtype == rtype::ANY {
             // RFC 8482 §4.2: one RRset answers ANY, as Knot and NSD do
             // (over TCP too); the lowest type, as Knot picks.
             if let Some(set) = node.rrsets.first() {
                 if self.put_set(Section::Answer, owner, set) {
-                    self.note_additional(zone, owner, set, None);
+                    self.note_additional(zone, set, None);
                 }
                 return None;
             }
         }
         if let Some(set) = node.get(self.qtype) {
             if self.put_set(Section::Answer, owner, set) {
-                self.note_additional(zone, owner, set, None);
+                self.note_additional(zone, set, None);
             }
             return None;
         }
         if let Some(cname) = node.get(rtype::CNAME) {
+            if self.cnames >= MAX_CHAIN || (!wildcard && !self.first_time(owner, cname)) {
+                return None;
+            }
+            self.cnames += 1;
             if !self.put_set(Section::Answer, owner, cname) {
+                return None;
+            }
+            if wildcard && !self.first_wildcard_visit(node) {
                 return None;
             }
             let target = cname.first();
@@ -253,7 +313,10 @@ impl<'c> Answer<'c, '_, '_> {
     /// RFC 6672 §3.3: the DNAME, then a CNAME synthesised from it.
     fn dname(&mut self, name: &NameBuf, owner: &'c [u8], node: &'c Node) -> Option<NameBuf> {
         let dname = node.get(rtype::DNAME)?;
-        if !self.put_set(Section::Answer, owner, dname) {
+        if self.cnames >= MAX_CHAIN {
+            return None;
+        }
+        if self.first_time(owner, dname) && !self.put_set(Section::Answer, owner, dname) {
             return None;
         }
         let target = dname.first();
@@ -283,6 +346,7 @@ impl<'c> Answer<'c, '_, '_> {
             self.truncate();
             return None;
         }
+        self.cnames += 1;
         if self.qtype == rtype::CNAME {
             return None;
         }
@@ -305,7 +369,7 @@ impl<'c> Answer<'c, '_, '_> {
                 }
             }
         }
-        self.note_additional(zone, cut, ns, Some(cut));
+        self.note_additional(zone, ns, Some(cut));
     }
 
     /// NXDOMAIN or NODATA: the zone's SOA in authority with the negative
@@ -350,13 +414,7 @@ impl<'c> Answer<'c, '_, '_> {
         self.resp.set_flag(flags::TC, true);
     }
 
-    fn note_additional(
-        &mut self,
-        zone: &'c Zone,
-        owner: &[u8],
-        set: &'c RRset,
-        referral: Option<&'c [u8]>,
-    ) {
+    fn note_additional(&mut self, zone: &'c Zone, set: &'c RRset, referral: Option<&'c [u8]>) {
         if !matches!(
             set.rtype,
             rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS
@@ -366,7 +424,6 @@ impl<'c> Answer<'c, '_, '_> {
         if self.source_count < MAX_ADDITIONAL_SOURCES {
             self.sources[self.source_count] = Some(AdditionalSource {
                 zone,
-                owner: NameBuf::lowercase(owner),
                 set,
                 referral,
             });
@@ -374,7 +431,8 @@ impl<'c> Answer<'c, '_, '_> {
         }
     }
 
-    /// Phase 5: addresses of the NS, MX and SRV targets we hold.
+    /// Phase 5: addresses of the NS, MX, SRV, SVCB and HTTPS targets we
+    /// hold, synthesised from a wildcard where one covers the target.
     fn additional(&mut self) {
         let mut done: [(usize, [u8; MAX_NAME_LEN]); 16] = [(0, [0; MAX_NAME_LEN]); 16];
         let mut done_count = 0;
@@ -392,14 +450,10 @@ impl<'c> Answer<'c, '_, '_> {
                 let Some(len) = uncompressed_len(target) else {
                     continue;
                 };
-                let mut target = NameBuf::lowercase(&target[..len]);
-                if len == 1 && matches!(src.set.rtype, rtype::SVCB | rtype::HTTPS) {
-                    if rdata.starts_with(&[0, 0]) {
-                        continue; // AliasMode to ".": no service
-                    }
-                    // RFC 9460 §2.5.2: "." in ServiceMode is the owner.
-                    target = src.owner;
+                if len == 1 {
+                    continue; // the root: no target
                 }
+                let target = NameBuf::lowercase(&target[..len]);
                 let t = target.as_slice();
                 if done[..done_count].iter().any(|(l, b)| &b[..*l] == t) {
                     continue;
@@ -412,36 +466,32 @@ impl<'c> Answer<'c, '_, '_> {
                 if !is_subdomain(t, &src.zone.apex) {
                     continue;
                 }
-                let Some(node) = src.zone.node(t) else {
-                    continue;
-                };
                 let glue = src.referral.is_some();
-                if !glue && (node.occluded || node.is_cut) {
-                    continue;
-                }
+                let node = match src.zone.node(t) {
+                    Some(node) if glue || !(node.occluded || node.is_cut) => node,
+                    Some(_) => continue,
+                    None => match lookup(src.zone, t, rtype::A) {
+                        Lookup::Wildcard(node) => node,
+                        _ => continue,
+                    },
+                };
                 let required = src.referral.is_some_and(|cut| is_subdomain(t, cut));
                 for ty in [rtype::A, rtype::AAAA] {
                     let Some(set) = node.get(ty) else { continue };
                     let mark = self.resp.mark();
-                    let mut fits = true;
-                    for rdata in set.rdatas() {
-                        if self
-                            .resp
+                    let fits = set.rdatas().all(|rdata| {
+                        self.resp
                             .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata)
-                            .is_err()
-                        {
-                            fits = false;
-                            break;
-                        }
-                    }
+                            .is_ok()
+                    });
                     if !fits {
+                        // Left out; smaller ones after it may still fit.
                         self.resp.rollback(mark);
                         if required {
                             // RFC 9471 §3: in-domain glue that does not fit
                             // sets TC.
                             self.resp.set_flag(flags::TC, true);
                         }
-                        return;
                     }
                 }
             }

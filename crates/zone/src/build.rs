@@ -126,7 +126,8 @@ fn build_node(
             if !seen.insert(&r.rdata) {
                 continue; // duplicate record
             }
-            if r.ttl != set[0].ttl {
+            let ttl = set[set.len() - 1].ttl;
+            if r.ttl != ttl {
                 let (file, line) = text
                     .origin_of(r.line as usize)
                     .unwrap_or((std::path::Path::new(""), 0));
@@ -135,10 +136,10 @@ fn build_node(
                     file.display(),
                     line,
                     r.ttl,
-                    set[0].ttl,
+                    ttl,
                     to_text(owner),
                     type_name(t),
-                    set[0].ttl
+                    ttl
                 ));
             }
             rdatas.push(&r.rdata);
@@ -167,7 +168,7 @@ fn build_node(
             _ => {}
         }
         count += rdatas.len();
-        rrsets.push(RRset::new(t, set[0].ttl, &rdatas));
+        rrsets.push(RRset::new(t, set[set.len() - 1].ttl, &rdatas));
         j = end;
     }
 

@@ -47,40 +47,28 @@ impl Range {
 
 /// Expands a `$GENERATE` template for `value`, appending to `out`.
 pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), String> {
-    let bytes = template.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if bytes.get(i + 1) == Some(&b'$') => {
-                out.push('$');
-                i += 2;
-            }
-            b'\\' => {
+    let mut chars = template.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, '$')) => out.push('$'),
                 // Keep other escapes for the scanner.
-                out.push('\\');
-                if let Some(&next) = bytes.get(i + 1) {
-                    out.push(next as char);
+                Some((_, next)) => {
+                    out.push('\\');
+                    out.push(next);
                 }
-                i += 2;
-            }
-            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                None => out.push('\\'),
+            },
+            '$' if chars.peek().is_some_and(|&(_, n)| n == '{') => {
                 let close = template[i..]
                     .find('}')
                     .ok_or_else(|| format!("'${{' without a closing '}}' in '{template}'"))?;
-                let spec = &template[i + 2..i + close];
-                format_modifier(spec, value, out)?;
-                i += close + 1;
+                format_modifier(&template[i + 2..i + close], value, out)?;
+                // Skip to just past the '}'.
+                while chars.next_if(|&(j, _)| j <= i + close).is_some() {}
             }
-            b'$' => {
-                out.push_str(&value.to_string());
-                i += 1;
-            }
-            _ => {
-                // Copy the whole UTF-8 character.
-                let ch = template[i..].chars().next().unwrap_or('?');
-                out.push(ch);
-                i += ch.len_utf8();
-            }
+            '$' => out.push_str(&value.to_string()),
+            _ => out.push(c),
         }
     }
     Ok(())
@@ -167,5 +155,7 @@ mod tests {
         assert!(substitute("${-9}", 1, &mut s).is_err());
         assert!(substitute("${0,2,q}", 1, &mut s).is_err());
         assert!(substitute("${0", 1, &mut s).is_err());
+        // A backslash before a multi-byte character (found by fuzzing).
+        assert_eq!(sub("a\\é$", 2), "a\\é2");
     }
 }

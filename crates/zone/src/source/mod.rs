@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 
 use tokens::{Entry, Token, Tokenizer};
 
+/// TTL of records that give none, before any `$TTL`.
+pub const DEFAULT_TTL: u32 = 3600;
+
 /// How deep `$INCLUDE`s may nest before we call it a loop.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -116,6 +119,9 @@ pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, So
     out.text.reserve(src.len() + src.len() / 8);
     out.files.push(path.to_path_buf());
     out.emit_directive(0, 1, &format!("$ORIGIN {}", state.origin));
+    // Records with no TTL before any $TTL get 3600, as in Knot and NSD
+    // (not the last TTL seen, which the scanner would otherwise use).
+    out.emit_directive(0, 1, &format!("$TTL {DEFAULT_TTL}"));
     process(src, 0, &mut state, &mut out)?;
     Ok(out)
 }
@@ -599,10 +605,10 @@ mod tests {
         let n = norm("$TTL 1h\n@ IN SOA ns host (\n 1 2h 3 4 1d )\n\nwww A 1.2.3.4\n");
         assert_eq!(
             text(&n),
-            "$ORIGIN example.org.\n$TTL 3600\n@ IN SOA ns host 1 7200 3 4 86400\nwww A 1.2.3.4\n"
+            "$ORIGIN example.org.\n$TTL 3600\n$TTL 3600\n@ IN SOA ns host 1 7200 3 4 86400\nwww A 1.2.3.4\n"
         );
-        assert_eq!(n.origin_of(3).unwrap().1, 2);
-        assert_eq!(n.origin_of(4).unwrap().1, 5);
+        assert_eq!(n.origin_of(4).unwrap().1, 2);
+        assert_eq!(n.origin_of(5).unwrap().1, 5);
     }
 
     #[test]
@@ -625,7 +631,7 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("c TYPE29 \\# 16 "), "{t}");
-        assert_eq!(n.lines[1].rtype_override, 99);
+        assert_eq!(n.lines[2].rtype_override, 99);
     }
 
     #[test]
@@ -637,7 +643,7 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("00 CNAME x-5\n01 CNAME x-6\n"), "{t}");
-        assert!(n.lines.iter().skip(1).take(3).all(|l| l.line == 1));
+        assert!(n.lines.iter().skip(2).take(3).all(|l| l.line == 1));
     }
 
     #[test]

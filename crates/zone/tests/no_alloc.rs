@@ -1,0 +1,129 @@
+//! The query path allocates nothing: a counting global allocator watches
+//! `respond` answer every kind of query (positive, CNAME chain, wildcard,
+//! DNAME, referral, NXDOMAIN, truncation, FORMERR, BADVERS, CH).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use zone::{respond, Catalog, Snapshot, Transport, ZoneState};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const ZONE: &str = "\
+$TTL 300
+@ IN SOA ns1 host 1 2 3 4 60
+@ IN NS ns1
+@ IN MX 10 mail
+ns1 IN A 192.0.2.1
+mail IN A 192.0.2.2
+www IN CNAME alias
+alias IN CNAME @
+*.wild IN TXT \"wild\"
+deleg IN NS ns.deleg
+ns.deleg IN A 192.0.2.3
+dn IN DNAME example.test.
+big IN TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"2123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"3123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"4123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"5123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"
+big IN TXT \"7123456789012345678901234567890123456789012345678901234567890123456789\"
+";
+
+fn query(name: &str, qtype: u16, class: u16, edns_version: Option<u8>) -> Vec<u8> {
+    let mut p = vec![
+        0x12,
+        0x34,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        u8::from(edns_version.is_some()),
+    ];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.push(0);
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&class.to_be_bytes());
+    if let Some(v) = edns_version {
+        p.extend_from_slice(&[0, 0, 41, 2, 0, 0, v, 0x80, 0, 0, 0]);
+    }
+    p
+}
+
+#[test]
+fn respond_allocates_nothing() {
+    let loaded = zone::load_zone_bytes(
+        "example.test",
+        ZONE.as_bytes(),
+        std::path::Path::new("t.zone"),
+    )
+    .unwrap();
+    let mut catalog = Catalog::new();
+    catalog.insert(
+        &loaded.zone.apex.clone(),
+        ZoneState::Ready(Arc::new(loaded.zone)),
+    );
+    let snap = Snapshot {
+        catalog,
+        version: Some("v".into()),
+        ..Snapshot::default()
+    };
+    let queries = [
+        query("example.test", 15, 1, Some(0)),
+        query("WWW.example.test", 1, 1, Some(0)),
+        query("x.wild.example.test", 16, 1, None),
+        query("x.dn.example.test", 1, 1, Some(0)),
+        query("a.deleg.example.test", 1, 1, Some(0)),
+        query("nope.example.test", 1, 1, None),
+        query("big.example.test", 16, 1, None),
+        query("example.test", 255, 1, Some(0)),
+        query("www.example.test", 1, 1, Some(1)),
+        query("version.bind", 16, 3, None),
+        query("elsewhere.org", 1, 1, None),
+        vec![0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0],
+    ];
+    let mut out = vec![0u8; 65535];
+    let mut answered = 0;
+    let before = ALLOCS.with(Cell::get);
+    for q in &queries {
+        for transport in [Transport::Udp, Transport::Tcp] {
+            if respond(&snap, q, &mut out, transport).is_some() {
+                answered += 1;
+            }
+        }
+    }
+    let allocations = ALLOCS.with(Cell::get) - before;
+    assert_eq!(answered, 2 * queries.len());
+    assert_eq!(
+        allocations, 0,
+        "the query path allocated {allocations} times"
+    );
+}
