@@ -13,6 +13,7 @@
 
 mod extra_types;
 mod generate;
+mod other_types;
 mod tokens;
 mod ttl;
 
@@ -252,7 +253,7 @@ fn directive(
 }
 
 /// Resolves a possibly relative name against `origin`.
-fn resolve_name(name: &str, origin: &str) -> String {
+pub(crate) fn resolve_name(name: &str, origin: &str) -> String {
     if name == "@" {
         return origin.to_string();
     }
@@ -497,6 +498,20 @@ fn record(
     }
     line.push(b' ');
     let mut rtype_override = 0;
+    if !generic_form {
+        let fields: Vec<other_types::Field> = rdata
+            .iter()
+            .map(|t| (token_str(src, t), t.quoted))
+            .collect();
+        if let Some(encoded) = other_types::encode(&rtype, &fields, origin) {
+            let (code, wire) = encoded?;
+            line.extend_from_slice(
+                format!("TYPE{code} {}", extra_types::generic(&wire)).as_bytes(),
+            );
+            out.emit_record(file, entry.line, &line, 0);
+            return Ok(Ok(()));
+        }
+    }
     match rtype.as_slice() {
         b"SPF" if !generic_form => {
             line.extend_from_slice(b"TXT");
