@@ -125,7 +125,7 @@ fn locator64(s: &str) -> Result<Vec<u8>, String> {
 }
 
 fn hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(bad("an even number of hex digits", s));
     }
     (0..s.len())
@@ -167,7 +167,7 @@ fn base64_of(parts: &[&str]) -> Result<Vec<u8>, String> {
     if text.is_empty() {
         return Err("expected base64 data".into());
     }
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         // Knot refuses unpadded base64 too.
         return Err(bad(
             "padded base64 data (a multiple of 4 characters)",
