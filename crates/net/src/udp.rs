@@ -1,4 +1,9 @@
 //! UDP workers: `recvmmsg` a batch, answer each, `sendmmsg` the answers.
+//!
+//! A socket bound to a wildcard address (`0.0.0.0`, `::`) asks the kernel
+//! for each datagram's destination address (`IP_PKTINFO`,
+//! `IPV6_RECVPKTINFO`) and sends the answer from that address, so clients
+//! of a host with several addresses hear back from the one they asked.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -17,11 +22,35 @@ const MAX_QUERY: usize = 4096;
 /// Largest response (the configured payload size is the real limit).
 const MAX_RESPONSE: usize = 65535;
 
+/// Room for one packet-info control message.
+const CONTROL_LEN: usize = 64;
+
 /// A `SO_REUSEPORT` UDP socket bound to `addr`.
 pub fn bind(addr: SocketAddr) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
+    }
+    if addr.ip().is_unspecified() {
+        let (level, option) = if addr.is_ipv6() {
+            (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+        } else {
+            (libc::IPPROTO_IP, libc::IP_PKTINFO)
+        };
+        let on: libc::c_int = 1;
+        // SAFETY: a plain setsockopt with an int option on our socket.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                level,
+                option,
+                (&on as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     sock.set_reuse_port(true)?;
     sock.set_reuse_address(true)?;
@@ -49,6 +78,9 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
     let mut msgs_in: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { zeroed() }).collect();
     let mut iov_out: Vec<libc::iovec> = (0..BATCH).map(|_| unsafe { zeroed() }).collect();
     let mut msgs_out: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { zeroed() }).collect();
+    // Control messages: what the kernel told us, and what we tell it back.
+    let mut ctrl_in = vec![[0u64; CONTROL_LEN / 8]; BATCH];
+    let mut ctrl_out = vec![[0u64; CONTROL_LEN / 8]; BATCH];
 
     loop {
         for i in 0..BATCH {
@@ -57,8 +89,8 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
             h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut iov_in[i];
             h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
+            h.msg_control = ctrl_in[i].as_mut_ptr().cast();
+            h.msg_controllen = CONTROL_LEN as _;
             h.msg_flags = 0;
             msgs_in[i].msg_len = 0;
         }
@@ -105,8 +137,17 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
             h.msg_namelen = msgs_in[i].msg_hdr.msg_namelen;
             h.msg_iov = &mut iov_out[out_count];
             h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
+            // SAFETY: the received header's control data is what the kernel
+            // wrote into ctrl_in[i]; the reply's goes into ctrl_out.
+            let ctrl_len = unsafe { reply_source(&msgs_in[i].msg_hdr, &mut ctrl_out[out_count]) };
+            let h = &mut msgs_out[out_count].msg_hdr;
+            if ctrl_len > 0 {
+                h.msg_control = ctrl_out[out_count].as_mut_ptr().cast();
+                h.msg_controllen = ctrl_len as _;
+            } else {
+                h.msg_control = std::ptr::null_mut();
+                h.msg_controllen = 0;
+            }
             h.msg_flags = 0;
             out_count += 1;
         }
@@ -134,6 +175,62 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
             sent += r as usize;
         }
     }
+}
+
+/// Writes into `out` a control message that sends the reply from the
+/// address the query in `received` was sent to; returns its length, 0 when
+/// the query carried no packet info (a socket bound to one address).
+///
+/// # Safety
+/// `received` must be a header filled by `recvmsg`/`recvmmsg` whose control
+/// buffer is still alive.
+unsafe fn reply_source(received: &libc::msghdr, out: &mut [u64; CONTROL_LEN / 8]) -> usize {
+    if received.msg_controllen == 0 || received.msg_control.is_null() {
+        return 0;
+    }
+    // SAFETY: walking the kernel-written control messages with the libc
+    // macros, within msg_controllen; the out buffer is 8-aligned and large
+    // enough for one in6_pktinfo message (checked by CMSG_SPACE below).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(received);
+        while !cmsg.is_null() {
+            let c = &*cmsg;
+            let (level, kind, len) = (c.cmsg_level, c.cmsg_type, c.cmsg_len as usize);
+            let space = match (level, kind) {
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => size_of::<libc::in_pktinfo>(),
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => size_of::<libc::in6_pktinfo>(),
+                _ => {
+                    cmsg = libc::CMSG_NXTHDR(received, cmsg);
+                    continue;
+                }
+            };
+            let total = libc::CMSG_SPACE(space as u32) as usize;
+            if total > CONTROL_LEN || len < libc::CMSG_LEN(space as u32) as usize {
+                return 0;
+            }
+            let dst = out.as_mut_ptr().cast::<u8>();
+            std::ptr::write_bytes(dst, 0, total);
+            let hdr = dst.cast::<libc::cmsghdr>();
+            (*hdr).cmsg_level = level;
+            (*hdr).cmsg_type = kind;
+            (*hdr).cmsg_len = libc::CMSG_LEN(space as u32) as _;
+            let data_out = libc::CMSG_DATA(hdr);
+            let data_in = libc::CMSG_DATA(cmsg);
+            if level == libc::IPPROTO_IP {
+                let mut info: libc::in_pktinfo = std::ptr::read_unaligned(data_in.cast());
+                // Source = the address asked; let routing pick the interface.
+                info.ipi_spec_dst = info.ipi_addr;
+                info.ipi_ifindex = 0;
+                std::ptr::write_unaligned(data_out.cast(), info);
+            } else {
+                // Same address and interface (needed for link-local).
+                let info: libc::in6_pktinfo = std::ptr::read_unaligned(data_in.cast());
+                std::ptr::write_unaligned(data_out.cast(), info);
+            }
+            return total;
+        }
+    }
+    0
 }
 
 /// A FORMERR header for a datagram too large to parse.

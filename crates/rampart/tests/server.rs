@@ -450,3 +450,36 @@ fn dig_queries_the_bundled_example() {
         Some("example.net.")
     );
 }
+
+#[test]
+fn wildcard_listener_replies_from_the_address_asked() {
+    let dir = zone_dir(&[("other.test.zone", OTHER)]);
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"0.0.0.0:{port}\")\naddLocal(\"[::]:{port}\")\naddZone(\"other.test\", \"{}\")\n",
+        dir.join("other.test.zone").display()
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let probe = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let _s = Server::start("rampart", cmd, probe, dir.join("log"), "other.test");
+    let query = QuerySpec::new("ns.other.test", Rtype::A).to_wire(77);
+    // A connected socket drops datagrams from any other source, so an
+    // answer proves it came from the address we asked.
+    for (local, remote) in [
+        ("127.0.0.1:0", format!("127.0.0.2:{port}")),
+        ("[::1]:0", format!("[::1]:{port}")),
+    ] {
+        let sock = std::net::UdpSocket::bind(local).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        sock.connect(&remote).unwrap();
+        sock.send(&query).unwrap();
+        let mut buf = [0u8; 512];
+        let n = sock
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no answer from {remote}: {e}"));
+        assert_eq!(&buf[..2], &[0, 77]);
+        assert!(n > 12);
+    }
+}
