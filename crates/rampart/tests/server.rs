@@ -483,3 +483,41 @@ fn wildcard_listener_replies_from_the_address_asked() {
         assert!(n > 12);
     }
 }
+
+#[test]
+fn no_query_is_lost_while_reloading() {
+    // A zone big enough that each reload takes a while.
+    let mut zone = String::from(ZONE);
+    for i in 0..20_000 {
+        zone.push_str(&format!("h{i} IN A 10.0.{}.{}\n", i / 256 % 256, i % 256));
+    }
+    let dir = zone_dir(&[("example.test.zone", &zone)]);
+    let conf = config_for(&dir, &[("example.test", "example.test.zone")], "");
+    let (s, _) = start_rampart(&conf, "example.test");
+    let addr = s.addr;
+    let asker = std::thread::spawn(move || {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut lost = 0;
+        let mut buf = [0u8; 512];
+        for i in 0..3000u16 {
+            let q = QuerySpec::new(&format!("h{}.example.test", i % 20_000), Rtype::A).to_wire(i);
+            sock.send_to(&q, addr).unwrap();
+            match sock.recv(&mut buf) {
+                Ok(n) if n > 12 && buf[..2] == i.to_be_bytes() && buf[3] & 0xf == 0 => {}
+                _ => lost += 1,
+            }
+        }
+        lost
+    });
+    for n in 0..8 {
+        let edited = zone.replace(" 1 3600 900", &format!(" {} 3600 900", n + 2));
+        std::fs::write(dir.join("example.test.zone"), edited).unwrap();
+        s.signal("HUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lost = asker.join().unwrap();
+    assert_eq!(lost, 0, "queries unanswered or failed during reloads");
+    let reloads = s.log_text().matches("reload done").count();
+    assert!(reloads >= 1, "no reload completed:\n{}", s.log_text());
+}
