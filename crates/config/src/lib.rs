@@ -15,6 +15,8 @@
 //!   `version.bind`/`version.server` and `id.server`/`hostname.bind` CH TXT.
 //! - `setPayloadSizeOnSelfGeneratedAnswers(n)`: largest UDP response.
 //! - `setTCPRecvTimeout(seconds)`: TCP idle timeout.
+//! - `setMaxTCPConnectionsPerClient(n)`: concurrent TCP connections one
+//!   address may hold (default 64; 0 for no limit).
 //! - `setUDPWorkers(n)`: UDP worker threads per listener (default: cores).
 //!
 //! Relative paths resolve against the config file's directory.
@@ -54,6 +56,9 @@ impl Listener {
 
 /// Concurrent TCP connections per listener unless configured.
 pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 1024;
+/// Concurrent TCP connections per client address unless configured: one
+/// address must not hold every slot of a listener.
+pub const DEFAULT_TCP_PER_CLIENT: usize = 64;
 
 /// A zone to serve.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +81,8 @@ pub struct Config {
     pub max_udp_payload: u16,
     pub tcp_idle_timeout: Duration,
     pub udp_workers: Option<usize>,
+    /// Concurrent TCP connections per client address (0: no limit).
+    pub tcp_per_client: usize,
     /// Things skipped or worth knowing, for the log.
     pub notes: Vec<String>,
 }
@@ -91,6 +98,7 @@ impl Config {
             max_udp_payload: wire_default_payload(),
             tcp_idle_timeout: Duration::from_secs(2),
             udp_workers: None,
+            tcp_per_client: DEFAULT_TCP_PER_CLIENT,
             notes: Vec::new(),
         }
     }
@@ -323,10 +331,12 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
     g.set(
         "setPayloadSizeOnSelfGeneratedAnswers",
         lua.create_function(move |lua, n: i64| {
-            if !(512..=65535).contains(&n) {
+            // Larger than 4096 only invites fragmentation (and over 65507
+            // cannot be sent over IPv4 at all).
+            if !(512..=4096).contains(&n) {
                 return Err(fail(
                     lua,
-                    format!("payload size {n} out of range: expected 512 to 65535"),
+                    format!("payload size {n} out of range: expected 512 to 4096"),
                 ));
             }
             st.borrow_mut().max_udp_payload = n as u16;
@@ -344,6 +354,22 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
                 ));
             }
             st.borrow_mut().tcp_idle_timeout = Duration::from_secs_f64(secs);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setMaxTCPConnectionsPerClient",
+        lua.create_function(move |lua, n: i64| {
+            if n < 0 {
+                return Err(fail(
+                    lua,
+                    format!(
+                        "connections per client {n} out of range: expected 0 (no limit) or more"
+                    ),
+                ));
+            }
+            st.borrow_mut().tcp_per_client = n as usize;
             Ok(())
         })?,
     )?;

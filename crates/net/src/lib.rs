@@ -37,6 +37,8 @@ pub struct ListenSpec {
 pub struct ServeOptions {
     pub udp_workers: usize,
     pub tcp_idle_timeout: Duration,
+    /// Concurrent TCP connections one client address may hold (0: any).
+    pub tcp_per_client: usize,
 }
 
 /// The running sockets' threads.
@@ -76,10 +78,11 @@ pub fn start(
     if !tcp_listeners.is_empty() {
         let shared = shared.clone();
         let idle = opts.tcp_idle_timeout;
+        let per_client = opts.tcp_per_client;
         threads.push(
             std::thread::Builder::new()
                 .name("tcp".into())
-                .spawn(move || tcp::serve(tcp_listeners, idle, shared))?,
+                .spawn(move || tcp::serve(tcp_listeners, idle, per_client, shared))?,
         );
     }
     Ok(Server { threads })

@@ -1,11 +1,12 @@
 //! DNS over TCP (RFC 7766): two-byte length framing, several queries per
-//! connection answered in turn, an idle timeout, and a limit on
-//! concurrent connections per listener.
+//! connection answered in turn, an idle timeout, and limits on concurrent
+//! connections per listener and per client address.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -29,10 +30,11 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Serves the listeners on a single-threaded runtime until the process
-/// ends.
+/// ends. `per_client` caps one address's concurrent connections (0: no cap).
 pub fn serve(
     listeners: Vec<(std::net::TcpListener, usize)>,
     idle: Duration,
+    per_client: usize,
     shared: SharedSnapshot,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -56,9 +58,15 @@ pub fn serve(
                     continue;
                 }
             };
+            let limits = Limits {
+                max,
+                per_client,
+                active: Arc::new(AtomicUsize::new(0)),
+                clients: Arc::new(Mutex::new(HashMap::new())),
+            };
             tasks.push(tokio::spawn(accept_loop(
                 listener,
-                max,
+                limits,
                 idle,
                 shared.clone(),
             )));
@@ -69,10 +77,67 @@ pub fn serve(
     });
 }
 
-async fn accept_loop(listener: TcpListener, max: usize, idle: Duration, shared: SharedSnapshot) {
-    let active = Arc::new(AtomicUsize::new(0));
+/// Connection limits of one listener.
+#[derive(Clone)]
+struct Limits {
+    max: usize,
+    per_client: usize,
+    active: Arc<AtomicUsize>,
+    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// A connection slot, given back when the connection ends however it
+/// ends (a panic included).
+struct Slot {
+    limits: Limits,
+    client: IpAddr,
+}
+
+impl Limits {
+    /// Takes a slot for `client`, or `None` when a limit is reached.
+    fn take(&self, client: IpAddr) -> Option<Slot> {
+        if self.active.load(Ordering::Relaxed) >= self.max {
+            return None;
+        }
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let n = clients.entry(client).or_insert(0);
+        if self.per_client > 0 && *n >= self.per_client {
+            return None;
+        }
+        *n += 1;
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Some(Slot {
+            limits: self.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.limits.active.fetch_sub(1, Ordering::Relaxed);
+        let mut clients = self
+            .limits
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = clients.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                clients.remove(&self.client);
+            }
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    limits: Limits,
+    idle: Duration,
+    shared: SharedSnapshot,
+) {
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(_) => {
                 // Out of descriptors and the like: back off, keep serving.
@@ -80,17 +145,15 @@ async fn accept_loop(listener: TcpListener, max: usize, idle: Duration, shared: 
                 continue;
             }
         };
-        if active.load(Ordering::Relaxed) >= max {
-            // Over the limit: close at once rather than queue.
+        // Over a limit: close at once rather than queue.
+        let Some(slot) = limits.take(peer.ip()) else {
             drop(stream);
             continue;
-        }
-        active.fetch_add(1, Ordering::Relaxed);
-        let active = active.clone();
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let _ = connection(stream, idle, shared).await;
-            active.fetch_sub(1, Ordering::Relaxed);
+            drop(slot);
         });
     }
 }
@@ -103,8 +166,10 @@ async fn connection(
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
-    let mut query = vec![0u8; 65535];
-    let mut out = vec![0u8; 65537];
+    // Grown to the largest message seen, not reserved up front: idle
+    // connections stay cheap.
+    let mut query = Vec::new();
+    let mut out = Vec::new();
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
@@ -112,13 +177,20 @@ async fn connection(
             _ => return Ok(()),
         }
         let len = u16::from_be_bytes(len) as usize;
-        match tokio::time::timeout(idle, stream.read_exact(&mut query[..len])).await {
+        query.resize(len, 0);
+        match tokio::time::timeout(idle, stream.read_exact(&mut query)).await {
             Ok(Ok(_)) => {}
             _ => return Ok(()),
         }
+        out.resize(2 + 65535, 0);
         let answered = {
             let snap = shared.load();
-            respond(&snap, &query[..len], &mut out[2..], Transport::Tcp)
+            let (q, o) = (&query[..], &mut out[2..]);
+            // A bug must cost one answer, not the connection slot.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                respond(&snap, q, o, Transport::Tcp)
+            }))
+            .unwrap_or(None)
         };
         let Some(resp_len) = answered else {
             return Ok(());

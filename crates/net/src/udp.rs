@@ -64,14 +64,19 @@ pub fn bind(addr: SocketAddr) -> io::Result<Socket> {
 /// Serves `sock` until the process ends.
 pub fn serve(sock: Socket, shared: SharedSnapshot) {
     let fd = sock.as_raw_fd();
-    let mut inbufs = vec![[0u8; MAX_QUERY]; BATCH];
+    // The datagram buffers are only ever reached through these two base
+    // pointers (the kernel writes through the iovecs made from them), so
+    // no Rust reference to the buffers outlives a system call.
+    let mut inbufs = vec![0u8; MAX_QUERY * BATCH];
     let mut outbufs = vec![0u8; MAX_RESPONSE * BATCH];
+    let in_base = inbufs.as_mut_ptr();
+    let out_base = outbufs.as_mut_ptr();
     // SAFETY: all-zero is a valid value for these plain C structs.
     let mut addrs: Vec<libc::sockaddr_storage> = (0..BATCH).map(|_| unsafe { zeroed() }).collect();
-    let mut iov_in: Vec<libc::iovec> = inbufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
+    let mut iov_in: Vec<libc::iovec> = (0..BATCH)
+        .map(|i| libc::iovec {
+            // SAFETY: slot i lies inside inbufs.
+            iov_base: unsafe { in_base.add(i * MAX_QUERY) }.cast(),
             iov_len: MAX_QUERY,
         })
         .collect();
@@ -119,13 +124,27 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
         for i in 0..n {
             let len = msgs_in[i].msg_len as usize;
             let truncated_in = msgs_in[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-            let query = &inbufs[i][..len.min(MAX_QUERY)];
-            let out = &mut outbufs[out_count * MAX_RESPONSE..(out_count + 1) * MAX_RESPONSE];
+            // SAFETY: slots i and out_count lie inside their buffers, no
+            // other reference to them exists, and the kernel is not using
+            // them between the two system calls.
+            let (query, out) = unsafe {
+                (
+                    std::slice::from_raw_parts(in_base.add(i * MAX_QUERY), len.min(MAX_QUERY)),
+                    std::slice::from_raw_parts_mut(
+                        out_base.add(out_count * MAX_RESPONSE),
+                        MAX_RESPONSE,
+                    ),
+                )
+            };
             let answered = if truncated_in {
                 // Oversized datagram: only the ID can be trusted.
                 formerr(query, out)
             } else {
-                respond(&snap, query, out, Transport::Udp)
+                // A bug must cost one answer, not the worker.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    respond(&snap, query, out, Transport::Udp)
+                }))
+                .unwrap_or(None)
             };
             let Some(resp_len) = answered else { continue };
             iov_out[out_count] = libc::iovec {

@@ -156,6 +156,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let opts = net::ServeOptions {
         udp_workers: workers,
         tcp_idle_timeout: c.tcp_idle_timeout,
+        tcp_per_client: c.tcp_per_client,
     };
     if let Err(e) = net::start(&specs, &opts, shared.clone()) {
         log::error(&e.to_string());

@@ -83,7 +83,18 @@ fn load(decl: &ZoneDecl, report: &mut Report) -> Result<ZoneState, String> {
             file.display()
         ));
     }
-    let loaded = zone::load_zone(&decl.name, file).map_err(|e| e.to_string())?;
+    // A bug in the loader must cost this zone, not the server (a reload
+    // runs on the main thread).
+    let loaded = std::panic::catch_unwind(|| zone::load_zone(&decl.name, file))
+        .map_err(|_| {
+            format!(
+                "{}: loading zone {} from {} failed with an internal error (a bug: please report it)",
+                decl.source,
+                decl.name,
+                file.display()
+            )
+        })?
+        .map_err(|e| e.to_string())?;
     report.warnings.extend(loaded.warnings);
     report.loaded.push(format!(
         "zone {} loaded from {}: serial {}, {} records",

@@ -521,3 +521,35 @@ fn no_query_is_lost_while_reloading() {
     let reloads = s.log_text().matches("reload done").count();
     assert!(reloads >= 1, "no reload completed:\n{}", s.log_text());
 }
+
+#[test]
+fn one_client_cannot_hold_every_tcp_slot() {
+    let dir = zone_dir(&[("other.test.zone", OTHER)]);
+    let conf = config_for(
+        &dir,
+        &[("other.test", "other.test.zone")],
+        "setMaxTCPConnectionsPerClient(2)\n",
+    );
+    let (s, _) = start_rampart(&conf, "other.test");
+    let query = QuerySpec::new("ns.other.test", Rtype::A).to_wire(1);
+    let open = |from: &str| -> Option<TcpStream> {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+        sock.bind(&from.parse::<std::net::SocketAddr>().ok()?.into())
+            .ok()?;
+        sock.connect(&s.addr.into()).ok()?;
+        let mut c: TcpStream = sock.into();
+        c.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+        tcp_send(&mut c, &query)?;
+        tcp_recv(&mut c)?;
+        Some(c)
+    };
+    let a = open("127.0.0.1:0").expect("first connection");
+    let b = open("127.0.0.1:0").expect("second connection");
+    assert!(
+        open("127.0.0.1:0").is_none(),
+        "a third from the same address is refused"
+    );
+    // Another address still gets in.
+    assert!(open("127.0.0.3:0").is_some(), "another client is served");
+    drop((a, b));
+}

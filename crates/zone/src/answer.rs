@@ -31,6 +31,9 @@ const MAX_CHAIN: usize = 5;
 const MAX_WRITTEN: usize = 2 * MAX_CHAIN + 2;
 /// The most RRsets whose targets get additional-section records.
 const MAX_ADDITIONAL_SOURCES: usize = 8;
+/// The most distinct targets given addresses; further ones get none
+/// rather than risk a duplicate RRset.
+const MAX_TARGETS: usize = 32;
 
 /// Where a name led inside one zone.
 #[derive(Debug)]
@@ -108,6 +111,11 @@ struct NameBuf {
     buf: [u8; MAX_NAME_LEN],
     len: usize,
 }
+
+const EMPTY_NAME: NameBuf = NameBuf {
+    buf: [0; MAX_NAME_LEN],
+    len: 0,
+};
 
 impl NameBuf {
     fn lowercase(name: &[u8]) -> Self {
@@ -433,10 +441,15 @@ impl<'c> Answer<'c, '_, '_> {
 
     /// Phase 5: addresses of the NS, MX, SRV, SVCB and HTTPS targets we
     /// hold, synthesised from a wildcard where one covers the target.
+    ///
+    /// Glue a referral needs (targets inside the delegated name) goes in
+    /// first, so optional addresses cannot crowd it out; if it does not
+    /// fit, TC is set (RFC 9471 §3). Other addresses are left out when
+    /// they do not fit.
     fn additional(&mut self) {
-        let mut done: [(usize, [u8; MAX_NAME_LEN]); 16] = [(0, [0; MAX_NAME_LEN]); 16];
-        let mut done_count = 0;
-        for i in 0..self.source_count {
+        let mut targets = [(0usize, EMPTY_NAME, false); MAX_TARGETS];
+        let mut count = 0;
+        'sources: for i in 0..self.source_count {
             let Some(src) = self.sources[i] else { continue };
             let offset = match src.set.rtype {
                 rtype::MX | rtype::SVCB | rtype::HTTPS => 2,
@@ -454,45 +467,59 @@ impl<'c> Answer<'c, '_, '_> {
                     continue; // the root: no target
                 }
                 let target = NameBuf::lowercase(&target[..len]);
-                let t = target.as_slice();
-                if done[..done_count].iter().any(|(l, b)| &b[..*l] == t) {
+                if targets[..count]
+                    .iter()
+                    .any(|(_, t, _)| t.as_slice() == target.as_slice())
+                {
                     continue;
                 }
-                if done_count < done.len() {
-                    done[done_count].0 = t.len();
-                    done[done_count].1[..t.len()].copy_from_slice(t);
-                    done_count += 1;
+                if count == MAX_TARGETS {
+                    break 'sources;
                 }
-                if !is_subdomain(t, &src.zone.apex) {
-                    continue;
-                }
-                let glue = src.referral.is_some();
-                let node = match src.zone.node(t) {
-                    Some(node) if glue || !(node.occluded || node.is_cut) => node,
-                    Some(_) => continue,
-                    None => match lookup(src.zone, t, rtype::A) {
-                        Lookup::Wildcard(node) => node,
-                        _ => continue,
-                    },
-                };
-                let required = src.referral.is_some_and(|cut| is_subdomain(t, cut));
-                for ty in [rtype::A, rtype::AAAA] {
-                    let Some(set) = node.get(ty) else { continue };
-                    let mark = self.resp.mark();
-                    let fits = set.rdatas().all(|rdata| {
-                        self.resp
-                            .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata)
-                            .is_ok()
-                    });
-                    if !fits {
-                        // Left out; smaller ones after it may still fit.
-                        self.resp.rollback(mark);
-                        if required {
-                            // RFC 9471 §3: in-domain glue that does not fit
-                            // sets TC.
-                            self.resp.set_flag(flags::TC, true);
-                        }
+                let required = src
+                    .referral
+                    .is_some_and(|cut| is_subdomain(target.as_slice(), cut));
+                targets[count] = (i, target, required);
+                count += 1;
+            }
+        }
+        for pass_required in [true, false] {
+            for (i, target, required) in &targets[..count] {
+                if *required == pass_required {
+                    if let Some(src) = self.sources[*i] {
+                        self.add_addresses(&src, target.as_slice(), *required);
                     }
+                }
+            }
+        }
+    }
+
+    /// A and AAAA of `t` from the source's zone, if we hold them.
+    fn add_addresses(&mut self, src: &AdditionalSource<'c>, t: &[u8], required: bool) {
+        if !is_subdomain(t, &src.zone.apex) {
+            return;
+        }
+        let glue = src.referral.is_some();
+        let node = match src.zone.node(t) {
+            Some(node) if glue || !(node.occluded || node.is_cut) => node,
+            Some(_) => return,
+            None => match lookup(src.zone, t, rtype::A) {
+                Lookup::Wildcard(node) => node,
+                _ => return,
+            },
+        };
+        for ty in [rtype::A, rtype::AAAA] {
+            let Some(set) = node.get(ty) else { continue };
+            let mark = self.resp.mark();
+            let fits = set.rdatas().all(|rdata| {
+                self.resp
+                    .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata)
+                    .is_ok()
+            });
+            if !fits {
+                self.resp.rollback(mark);
+                if required {
+                    self.resp.set_flag(flags::TC, true);
                 }
             }
         }

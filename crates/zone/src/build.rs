@@ -7,6 +7,8 @@
 //! inside an RRset are reported as warnings (the first TTL wins, RFC 2181
 //! §5.2).
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 use wire::name::{is_subdomain, to_text, uncompressed_len};
 use wire::types::rtype;
@@ -84,8 +86,33 @@ pub fn build(
     let signed =
         apex_node.is_some_and(|n| n.get(rtype::DNSKEY).is_some() && n.get(rtype::RRSIG).is_some());
 
+    if signed {
+        warnings.push(format!(
+            "{}: zone {apex_text} is DNSSEC-signed; its records are served, but RRSIGs and \
+             NSEC/NSEC3 proofs are not yet added to answers for DO queries",
+            text.files
+                .first()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default()
+        ));
+    }
+    for (owner, node) in &nodes {
+        if owner.starts_with(b"\x01*") && node.get(rtype::NS).is_some() {
+            warnings.push(format!(
+                "wildcard NS at {} in zone {apex_text}: RFC 4592 §4.2 leaves it undefined; \
+                 names it covers are answered, not referred",
+                to_text(owner)
+            ));
+        }
+    }
+
     add_empty_non_terminals(apex, &mut nodes);
-    mark_cuts(apex, &mut nodes);
+    for hidden in mark_cuts(apex, &mut nodes) {
+        warnings.push(format!(
+            "{} is below a DNAME in zone {apex_text}: its records are never served (RFC 6672 §2.4)",
+            to_text(&hidden)
+        ));
+    }
 
     Ok((
         Zone {
@@ -120,10 +147,11 @@ fn build_node(
             .map_or(group.len(), |p| j + p);
         let set = &group[j..end];
         let mut rdatas: Vec<&[u8]> = Vec::with_capacity(set.len());
-        // Duplicates are dropped; a hash set keeps huge RRsets linear.
-        let mut seen: rustc_hash::FxHashSet<&[u8]> = rustc_hash::FxHashSet::default();
+        // Duplicates are dropped (names in RDATA compared without case,
+        // RFC 4034 §6.2); a hash set keeps huge RRsets linear.
+        let mut seen: rustc_hash::FxHashSet<Cow<[u8]>> = rustc_hash::FxHashSet::default();
         for r in set {
-            if !seen.insert(&r.rdata) {
+            if !seen.insert(duplicate_key(t, &r.rdata)) {
                 continue; // duplicate record
             }
             let ttl = set[set.len() - 1].ttl;
@@ -224,10 +252,12 @@ fn add_empty_non_terminals(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) 
     }
 }
 
-/// Flags zone cuts and the names below them (and below DNAMEs).
-fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
+/// Flags zone cuts and the names below them (and below DNAMEs); returns
+/// the names with data that a DNAME hides.
+fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) -> Vec<Box<[u8]>> {
     let mut cuts = Vec::new();
     let mut occluded = Vec::new();
+    let mut under_dname = Vec::new();
     for (owner, node) in nodes.iter() {
         if &**owner != apex && node.get(rtype::NS).is_some() {
             cuts.push(owner.clone());
@@ -243,6 +273,9 @@ fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
             let is_cut = ancestor.len() > apex.len() && a.get(rtype::NS).is_some();
             if is_cut || a.get(rtype::DNAME).is_some() {
                 occluded.push(owner.clone());
+                if !is_cut && !node.is_empty() {
+                    under_dname.push(owner.clone());
+                }
                 break;
             }
         }
@@ -257,6 +290,37 @@ fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
             n.occluded = true;
         }
     }
+    under_dname.sort();
+    under_dname
+}
+
+/// The form of RDATA two records are compared in for duplicates: names
+/// in the RFC 1035 layouts, SRV and DNAME lowercased.
+fn duplicate_key(rr_type: u16, rdata: &[u8]) -> Cow<'_, [u8]> {
+    let names_from = match wire::Layout::of(rr_type) {
+        wire::Layout::Opaque => match rr_type {
+            rtype::SRV => 6,
+            rtype::DNAME => 0,
+            _ => return Cow::Borrowed(rdata),
+        },
+        wire::Layout::U16Name => 2,
+        wire::Layout::Name | wire::Layout::NameName => 0,
+    };
+    let mut key = rdata.to_vec();
+    let names = if rr_type == rtype::SOA || rr_type == rtype::MINFO {
+        2
+    } else {
+        1
+    };
+    let mut pos = names_from;
+    for _ in 0..names {
+        let Some(len) = key.get(pos..).and_then(uncompressed_len) else {
+            break;
+        };
+        key[pos..pos + len].make_ascii_lowercase();
+        pos += len;
+    }
+    Cow::Owned(key)
 }
 
 /// SOA serial and MINIMUM from its RDATA.
@@ -272,4 +336,62 @@ pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
 /// A type's mnemonic for messages.
 pub fn type_name(t: u16) -> String {
     domain::base::iana::Rtype::from_int(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::load_zone_bytes;
+
+    const HEAD: &str = "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n";
+
+    fn load(body: &str) -> crate::Loaded {
+        load_zone_bytes(
+            "example.test",
+            format!("{HEAD}{body}").as_bytes(),
+            Path::new("t.zone"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn duplicates_compare_names_without_case() {
+        let z = load("x NS ns.Example.test.\nx NS NS.example.TEST.\nx MX 1 A.b.\nx MX 1 a.B.\nx TXT \"A\"\nx TXT \"a\"\n").zone;
+        let node = z.node(b"\x01x\x07example\x04test\x00").unwrap();
+        assert_eq!(node.get(2).unwrap().len(), 1);
+        assert_eq!(node.get(15).unwrap().len(), 1);
+        assert_eq!(node.get(16).unwrap().len(), 2, "TXT data keeps its case");
+    }
+
+    #[test]
+    fn warns_about_what_is_not_served_as_written() {
+        let w = load("*.w NS ns\nd DNAME example.net.\nx.d A 192.0.2.9\n").warnings;
+        assert!(
+            w.iter()
+                .any(|m| m.contains("wildcard NS at *.w.example.test.")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|m| m.contains("x.d.example.test. is below a DNAME")),
+            "{w:?}"
+        );
+        let w = load("@ DNSKEY 257 3 13 AQID\n@ RRSIG SOA 13 2 60 20300101000000 20200101000000 1 example.test. AQID\n").warnings;
+        assert!(w.iter().any(|m| m.contains("is DNSSEC-signed")), "{w:?}");
+    }
+
+    #[test]
+    fn mixed_ttls_take_the_last_and_warn() {
+        let l = load("m 100 A 192.0.2.1\nm 200 A 192.0.2.2\n");
+        let node = l.zone.node(b"\x01m\x07example\x04test\x00").unwrap();
+        assert_eq!(node.get(1).unwrap().ttl, 200);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.starts_with("t.zone:5: TTL 100 differs")),
+            "{:?}",
+            l.warnings
+        );
+    }
 }

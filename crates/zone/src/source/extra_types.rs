@@ -101,7 +101,7 @@ fn decimal_thousandths(s: &str) -> Option<u64> {
     for _ in frac.len()..3 {
         f *= 10;
     }
-    Some(int * 1000 + f)
+    int.checked_mul(1000)?.checked_add(f)
 }
 
 /// Parses a length in metres (`-10.5m`) to centimetres within bounds.
@@ -264,6 +264,7 @@ mod tests {
         assert!(loc_rdata(&["91", "N", "4", "E", "0"]).is_err());
         assert!(loc_rdata(&["52", "X", "4", "E", "0"]).is_err());
         assert!(loc_rdata(&["52", "N", "4", "E"]).is_err());
+        assert!(loc_rdata(&["52", "1", "99999999999999999", "N", "4", "E", "0"]).is_err());
     }
 
     #[test]

@@ -92,7 +92,10 @@ fn format_modifier(spec: &str, value: u64, out: &mut String) -> Result<(), Strin
     if parts.next().is_some() || width > 255 {
         return Err(bad());
     }
-    let v = i64::try_from(value).map_err(|_| bad())? + offset;
+    let v = i64::try_from(value)
+        .map_err(|_| bad())?
+        .checked_add(offset)
+        .ok_or_else(bad)?;
     if v < 0 {
         return Err(format!("${{{spec}}} makes the negative value {v}"));
     }
@@ -155,6 +158,7 @@ mod tests {
         assert!(substitute("${-9}", 1, &mut s).is_err());
         assert!(substitute("${0,2,q}", 1, &mut s).is_err());
         assert!(substitute("${0", 1, &mut s).is_err());
+        assert!(substitute("${9223372036854775807}", 2, &mut s).is_err());
         // A backslash before a multi-byte character (found by fuzzing).
         assert_eq!(sub("a\\é$", 2), "a\\é2");
     }

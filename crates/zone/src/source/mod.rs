@@ -376,7 +376,9 @@ fn generate(
         line.push(' ');
         line.push_str(rtype);
         for t in rhs_tokens {
-            line.push(' ');
+            if !t.glued {
+                line.push(' ');
+            }
             let mut part = String::new();
             generate::substitute(&lossy(token_str(src, t)), value, &mut part)?;
             if t.quoted {

@@ -116,22 +116,25 @@ fn locator64(s: &str) -> Result<Vec<u8>, String> {
     if groups.len() != 4 || groups.iter().any(|g| g.len() != 4) {
         return Err(bad("a 64-bit locator xxxx:xxxx:xxxx:xxxx", s));
     }
-    let mut out = Vec::with_capacity(8);
-    for g in groups {
-        let v = u16::from_str_radix(g, 16).map_err(|_| bad("hex digits", g))?;
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    Ok(out)
+    hex_bytes(&groups.concat()).ok_or_else(|| bad("hex digits", s))
 }
 
 fn hex(s: &str) -> Result<Vec<u8>, String> {
-    if !s.len().is_multiple_of(2) {
-        return Err(bad("an even number of hex digits", s));
+    hex_bytes(s).ok_or_else(|| bad("an even number of hex digits", s))
+}
+
+/// Hex digits to bytes: ASCII digits only (no sign, nothing multi-byte).
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) || !b.iter().all(u8::is_ascii_hexdigit) {
+        return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad("hex digits", s)))
-        .collect()
+    let nibble = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    Some(
+        b.chunks_exact(2)
+            .map(|p| (nibble(p[0]) << 4) | nibble(p[1]))
+            .collect(),
+    )
 }
 
 fn smimea(f: &[&str]) -> Result<Vec<u8>, String> {
@@ -156,10 +159,7 @@ fn eui(f: &[&str], len: usize) -> Result<Vec<u8>, String> {
     if parts.len() != len || parts.iter().any(|p| p.len() != 2) {
         return Err(bad(&format!("{len} hex pairs joined by '-'"), s));
     }
-    parts
-        .iter()
-        .map(|p| u8::from_str_radix(p, 16).map_err(|_| bad("hex digits", p)))
-        .collect()
+    hex_bytes(&parts.concat()).ok_or_else(|| bad("hex digits", s))
 }
 
 fn base64_of(parts: &[&str]) -> Result<Vec<u8>, String> {
@@ -365,6 +365,10 @@ mod tests {
         assert_eq!(r, [0, 0, 0, 66, 0, 3, 0, 4, 0x60, 0, 0, 0x08]);
         assert!(enc("CERT", "BOGUS 0 0 AQID").is_err());
         assert!(enc("CERT", "PGP 0 0 AQIDB").is_err());
+        // Found in review: non-ASCII must be an error, not a panic; no signs.
+        assert!(enc("SMIMEA", "3 1 1 aé0").is_err());
+        assert!(enc("SMIMEA", "3 1 1 +a+b").is_err());
+        assert!(enc("EUI48", "+1-00-5e-00-53-2a").is_err());
         assert!(enc("CSYNC", "1 0 NOTATYPE").is_err());
     }
 

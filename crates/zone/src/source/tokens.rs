@@ -117,7 +117,13 @@ impl<'a> Tokenizer<'a> {
                     while self.pos < self.src.len() {
                         match self.src[self.pos] {
                             b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
-                            b'\\' => self.pos += 2,
+                            b'\\' => {
+                                // An escaped newline is still a new line.
+                                if self.src.get(self.pos + 1) == Some(&b'\n') {
+                                    self.line += 1;
+                                }
+                                self.pos += 2;
+                            }
                             _ => self.pos += 1,
                         }
                     }

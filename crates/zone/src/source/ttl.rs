@@ -30,6 +30,9 @@ pub fn parse_ttl(s: &[u8]) -> Option<u32> {
                 return None;
             }
             total += num * mult;
+            if total > u64::from(u32::MAX) {
+                return None;
+            }
             num = 0;
             have_digits = false;
             had_unit = true;
@@ -70,5 +73,6 @@ mod tests {
         assert_eq!(parse_ttl(b"1x"), None);
         assert_eq!(parse_ttl(b"IN"), None);
         assert_eq!(parse_ttl(b""), None);
+        assert_eq!(parse_ttl(&b"4294967295w".repeat(8000)), None);
     }
 }
