@@ -9,31 +9,7 @@ use std::sync::{Arc, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use zone::{respond, Catalog, Snapshot, Transport, ZoneState};
 
-const ZONE: &str = "\
-$TTL 300
-@ IN SOA ns1 host 1 2 3 4 60
-@ IN NS ns1
-@ IN MX 10 mail
-ns1 IN A 192.0.2.1
-mail IN A 192.0.2.2
-www IN CNAME @
-loop1 IN CNAME loop2
-loop2 IN CNAME loop1
-*.wild IN TXT \"wild\"
-a.b.c IN AAAA 2001:db8::1
-deleg IN NS ns.deleg
-ns.deleg IN A 192.0.2.3
-dn IN DNAME example.test.
-long IN DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.
-big IN TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"2123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"3123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"4123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"5123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"
-big IN TXT \"7123456789012345678901234567890123456789012345678901234567890123456789\"
-";
+const ZONE: &str = include_str!("../../crates/zone/tests/data/query-path.zone");
 
 fn snapshot() -> &'static Snapshot {
     static SNAP: OnceLock<Snapshot> = OnceLock::new();

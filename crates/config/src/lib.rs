@@ -221,6 +221,48 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     }
 }
 
+/// Registers `name(n)`: an integer setting within `range`, stored by `apply`.
+fn int_setting(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    name: &str,
+    what: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+    apply: fn(&mut Config, i64),
+) -> mlua::Result<()> {
+    let st = state.clone();
+    let f = lua.create_function(move |lua, n: i64| {
+        if !range.contains(&n) {
+            return Err(fail(
+                lua,
+                format!(
+                    "{what} {n} out of range: expected {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
+        apply(&mut st.borrow_mut(), n);
+        Ok(())
+    })?;
+    lua.globals().set(name, f)
+}
+
+/// Registers `name(text)`: a string setting stored by `apply`.
+fn text_setting(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    name: &str,
+    apply: fn(&mut Config, String),
+) -> mlua::Result<()> {
+    let st = state.clone();
+    let f = lua.create_function(move |_, text: String| {
+        apply(&mut st.borrow_mut(), text);
+        Ok(())
+    })?;
+    lua.globals().set(name, f)
+}
+
 fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
 
@@ -311,37 +353,33 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         })?,
     )?;
 
-    let st = state.clone();
-    g.set(
-        "setServerVersion",
-        lua.create_function(move |_, text: String| {
-            st.borrow_mut().version = Some(text);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setServerIdentity",
-        lua.create_function(move |_, text: String| {
-            st.borrow_mut().identity = Some(text);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
+    text_setting(lua, state, "setServerVersion", |c, t| c.version = Some(t))?;
+    text_setting(lua, state, "setServerIdentity", |c, t| c.identity = Some(t))?;
+    // Larger than 4096 only invites fragmentation (and over 65507 cannot be
+    // sent over IPv4 at all).
+    int_setting(
+        lua,
+        state,
         "setPayloadSizeOnSelfGeneratedAnswers",
-        lua.create_function(move |lua, n: i64| {
-            // Larger than 4096 only invites fragmentation (and over 65507
-            // cannot be sent over IPv4 at all).
-            if !(512..=4096).contains(&n) {
-                return Err(fail(
-                    lua,
-                    format!("payload size {n} out of range: expected 512 to 4096"),
-                ));
-            }
-            st.borrow_mut().max_udp_payload = n as u16;
-            Ok(())
-        })?,
+        "payload size",
+        512..=4096,
+        |c, n| c.max_udp_payload = n as u16,
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setMaxTCPConnectionsPerClient",
+        "connections per client",
+        0..=1_000_000,
+        |c, n| c.tcp_per_client = n as usize,
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setUDPWorkers",
+        "UDP workers",
+        1..=256,
+        |c, n| c.udp_workers = Some(n as usize),
     )?;
     let st = state.clone();
     g.set(
@@ -354,36 +392,6 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
                 ));
             }
             st.borrow_mut().tcp_idle_timeout = Duration::from_secs_f64(secs);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setMaxTCPConnectionsPerClient",
-        lua.create_function(move |lua, n: i64| {
-            if n < 0 {
-                return Err(fail(
-                    lua,
-                    format!(
-                        "connections per client {n} out of range: expected 0 (no limit) or more"
-                    ),
-                ));
-            }
-            st.borrow_mut().tcp_per_client = n as usize;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setUDPWorkers",
-        lua.create_function(move |lua, n: i64| {
-            if !(1..=256).contains(&n) {
-                return Err(fail(
-                    lua,
-                    format!("UDP workers {n} out of range: expected 1 to 256"),
-                ));
-            }
-            st.borrow_mut().udp_workers = Some(n as usize);
             Ok(())
         })?,
     )?;
