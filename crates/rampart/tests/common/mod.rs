@@ -277,13 +277,14 @@ pub fn tcp_recv(s: &mut TcpStream) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Sends `q` by its transport.
+/// Sends `q` by its transport; UDP is tried three times, as a resolver
+/// would, so one datagram lost on a busy machine fails nothing.
 pub fn exchange(addr: SocketAddr, q: &QuerySpec) -> Option<Vec<u8>> {
     let wire = q.to_wire(0x4242);
     if q.tcp {
         tcp_exchange(addr, &wire, Duration::from_secs(3))
     } else {
-        udp_exchange(addr, &wire, Duration::from_secs(3))
+        (0..3).find_map(|_| udp_exchange(addr, &wire, Duration::from_secs(2)))
     }
 }
 
