@@ -17,10 +17,14 @@ pub mod rtype {
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
     pub const RP: u16 = 17;
+    pub const AFSDB: u16 = 18;
+    pub const RT: u16 = 21;
+    pub const PX: u16 = 26;
     pub const AAAA: u16 = 28;
     pub const LOC: u16 = 29;
     pub const SRV: u16 = 33;
     pub const NAPTR: u16 = 35;
+    pub const KX: u16 = 36;
     pub const DNAME: u16 = 39;
     pub const OPT: u16 = 41;
     pub const DS: u16 = 43;

@@ -1,13 +1,11 @@
 //! From scanned records to a [`Zone`], refusing what must not be served.
 //!
 //! The checks are the ones that make answers wrong if skipped (Knot's
-//! semantic checks, error level): data outside the zone, no SOA or NS at
-//! the apex, SOA elsewhere, CNAME beside other data, more than one CNAME
+//! semantic checks, error level): data outside the zone, no SOA at the
+//! apex (no NS is a warning, as in Knot), SOA elsewhere, CNAME beside other data, more than one CNAME
 //! or DNAME at a name. Duplicate records are dropped and TTL mismatches
 //! inside an RRset are reported as warnings (the first TTL wins, RFC 2181
 //! §5.2).
-
-use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;
 use wire::name::{is_subdomain, to_text, uncompressed_len};
@@ -75,11 +73,14 @@ pub fn build(
             message: format!("no SOA record at the zone apex {apex_text}: expected exactly one"),
         })?;
     if apex_node.and_then(|n| n.get(rtype::NS)).is_none() {
-        return Err(SourceError {
-            file: text.files.first().cloned().unwrap_or_default(),
-            line: None,
-            message: format!("no NS records at the zone apex {apex_text}: expected at least one"),
-        });
+        // Knot warns and NSD says nothing; the zone is served either way.
+        warnings.push(format!(
+            "{}: no NS records at the zone apex {apex_text}; secondaries and resolvers expect some",
+            text.files
+                .first()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default()
+        ));
     }
     let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
     let negative_ttl = soa.ttl.min(minimum);
@@ -147,11 +148,12 @@ fn build_node(
             .map_or(group.len(), |p| j + p);
         let set = &group[j..end];
         let mut rdatas: Vec<&[u8]> = Vec::with_capacity(set.len());
-        // Duplicates are dropped (names in RDATA compared without case,
-        // RFC 4034 §6.2); a hash set keeps huge RRsets linear.
-        let mut seen: rustc_hash::FxHashSet<Cow<[u8]>> = rustc_hash::FxHashSet::default();
+        // Duplicates are dropped (names in RDATA were lowercased by the
+        // scan, so bytes compare as RFC 4034 §6.2 says); a hash set keeps
+        // huge RRsets linear.
+        let mut seen: rustc_hash::FxHashSet<&[u8]> = rustc_hash::FxHashSet::default();
         for r in set {
-            if !seen.insert(duplicate_key(t, &r.rdata)) {
+            if !seen.insert(&r.rdata) {
                 continue; // duplicate record
             }
             let ttl = set[set.len() - 1].ttl;
@@ -292,35 +294,6 @@ fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) -> Vec<Box<[u8
     }
     under_dname.sort();
     under_dname
-}
-
-/// The form of RDATA two records are compared in for duplicates: names
-/// in the RFC 1035 layouts, SRV and DNAME lowercased.
-fn duplicate_key(rr_type: u16, rdata: &[u8]) -> Cow<'_, [u8]> {
-    let names_from = match wire::Layout::of(rr_type) {
-        wire::Layout::Opaque => match rr_type {
-            rtype::SRV => 6,
-            rtype::DNAME => 0,
-            _ => return Cow::Borrowed(rdata),
-        },
-        wire::Layout::U16Name => 2,
-        wire::Layout::Name | wire::Layout::NameName => 0,
-    };
-    let mut key = rdata.to_vec();
-    let names = if rr_type == rtype::SOA || rr_type == rtype::MINFO {
-        2
-    } else {
-        1
-    };
-    let mut pos = names_from;
-    for _ in 0..names {
-        let Some(len) = key.get(pos..).and_then(uncompressed_len) else {
-            break;
-        };
-        key[pos..pos + len].make_ascii_lowercase();
-        pos += len;
-    }
-    Cow::Owned(key)
 }
 
 /// SOA serial and MINIMUM from its RDATA.

@@ -91,8 +91,15 @@ pub fn respond(
             // Both Knot and NSD: a zone transfer over UDP is not a thing.
             (_, rtype::AXFR, Transport::Udp) => resp.set_rcode(rcode::NOTIMP),
             // Zone transfers arrive with the replication work; until then
-            // nobody is allowed one.
-            (_, rtype::AXFR | rtype::IXFR, _) => resp.set_rcode(rcode::REFUSED),
+            // nobody is allowed one (REFUSED), and a name that is no zone
+            // apex of ours has nothing to transfer (NOTAUTH, as Knot and
+            // NSD say).
+            (_, rtype::AXFR | rtype::IXFR, _) => {
+                let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+                let apex = wire::name::to_lowercase(query.qname, &mut lower);
+                let ours = snap.catalog.get(apex).is_some();
+                resp.set_rcode(if ours { rcode::REFUSED } else { rcode::NOTAUTH });
+            }
             // Class ANY is looked up in IN, as Knot does.
             (class::IN | class::ANY, _, _) => {
                 let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);

@@ -77,6 +77,7 @@ pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
         } else {
             data.rtype().to_int()
         };
+        lowercase_names(rtype, &mut rdata);
         records.push(ScannedRecord {
             owner: owner.clone().into_boxed_slice(),
             rtype,
@@ -86,6 +87,43 @@ pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
         });
     }
     Ok(records)
+}
+
+/// Folds to lowercase the domain names inside RDATA of the types RFC 4034
+/// §6.2 lists, as Knot and NSD do when they load a zone (so answers match
+/// theirs, and records differing only in a name's case are duplicates).
+/// SVCB/HTTPS and LP keep their case (Knot keeps it).
+pub fn lowercase_names(rr_type: u16, rdata: &mut [u8]) {
+    use wire::types::rtype::*;
+    // (offset of the first name, number of names in a row)
+    let (start, count) = match rr_type {
+        NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | NSEC => (0, 1),
+        SOA | MINFO | RP => (0, 2),
+        MX | AFSDB | RT | KX => (2, 1),
+        PX => (2, 2),
+        SRV => (6, 1),
+        RRSIG => (18, 1),
+        NAPTR => {
+            // order, preference, then three character-strings.
+            let mut pos = 4;
+            for _ in 0..3 {
+                match rdata.get(pos) {
+                    Some(&len) => pos += 1 + len as usize,
+                    None => return,
+                }
+            }
+            (pos, 1)
+        }
+        _ => return,
+    };
+    let mut pos = start;
+    for _ in 0..count {
+        let Some(len) = rdata.get(pos..).and_then(wire::name::uncompressed_len) else {
+            return;
+        };
+        rdata[pos..pos + len].make_ascii_lowercase();
+        pos += len;
+    }
 }
 
 /// Maps a scanner error onto the source.
@@ -100,7 +138,12 @@ fn scanner_error(text: &Normalized, entry_start: usize, shown: &str) -> SourceEr
     let reported = parts.next().and_then(|l| l.trim().parse::<usize>().ok());
     let _col = parts.next();
     let message = explain(parts.next().map(str::trim).unwrap_or(shown));
-    let start = entry_start.min(text.text.len());
+    // The scanner may stand just before the line feed ending the last
+    // entry; the failing one starts after it.
+    let mut start = entry_start.min(text.text.len());
+    while text.text.get(start) == Some(&b'\n') {
+        start += 1;
+    }
     let first_line = text.text[..start].iter().filter(|&&b| b == b'\n').count() + 1;
     let record_line = text.lines[first_line.saturating_sub(1).min(text.lines.len())..]
         .iter()

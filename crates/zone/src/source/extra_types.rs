@@ -179,11 +179,8 @@ pub fn uri_rdata(tokens: &[(&[u8], bool)]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     out.extend_from_slice(&num(tokens[0].0, "priority")?.to_be_bytes());
     out.extend_from_slice(&num(tokens[1].0, "weight")?.to_be_bytes());
-    let target = unescape(tokens[2].0)?;
-    if target.is_empty() {
-        return Err("URI target must not be empty".into());
-    }
-    out.extend_from_slice(&target);
+    // An empty target is odd but legal; Knot and NSD load it.
+    out.extend_from_slice(&unescape(tokens[2].0)?);
     Ok(out)
 }
 

@@ -433,6 +433,22 @@ fn check_labels(token: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The mnemonic of `TYPEnnn` for the types encoded here rather than by
+/// the scanner.
+fn self_encoded_name(rtype: &[u8]) -> Option<&'static str> {
+    let code: u16 = std::str::from_utf8(rtype.strip_prefix(b"TYPE")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let name = match code {
+        99 => "SPF",
+        29 => "LOC",
+        256 => "URI",
+        _ => other_types::name_of(code)?,
+    };
+    Some(name)
+}
+
 fn is_ttl_token(t: &[u8]) -> bool {
     parse_ttl(t).is_some()
 }
@@ -476,8 +492,16 @@ fn record(
     let Some(type_tok) = toks.get(i) else {
         return Err("expected a record type".into());
     };
-    let rtype = token_str(src, type_tok).to_ascii_uppercase();
     let rdata = &toks[i + 1..];
+    let generic_form = rdata.first().is_some_and(|t| token_str(src, t) == b"\\#");
+    let mut rtype = token_str(src, type_tok).to_ascii_uppercase();
+    if !generic_form {
+        // `TYPE29 52 N 4 E 0m`: text data under a number, for a type we
+        // encode ourselves; the scanner would want `\#` form.
+        if let Some(name) = self_encoded_name(&rtype) {
+            rtype = name.as_bytes().to_vec();
+        }
+    }
     if !entry.indented {
         check_labels(token_str(src, &toks[0]))?;
     }
@@ -486,7 +510,6 @@ fn record(
             check_labels(token_str(src, t))?;
         }
     }
-    let generic_form = rdata.first().is_some_and(|t| token_str(src, t) == b"\\#");
 
     let mut line: Vec<u8> = Vec::with_capacity(128);
     if entry.indented {
@@ -518,7 +541,7 @@ fn record(
         b"SPF" if !generic_form => {
             line.extend_from_slice(b"TXT");
             rtype_override = wire::types::rtype::SPF;
-            push_tokens(src, rdata, &mut line, None);
+            push_tokens(src, rdata, &mut line, &Rewrite::default());
         }
         b"LOC" if !generic_form => {
             let fields: Vec<String> = rdata.iter().map(|t| lossy(token_str(src, t))).collect();
@@ -541,50 +564,56 @@ fn record(
                 _ => 256,
             };
             line.extend_from_slice(format!("TYPE{code}").as_bytes());
-            push_tokens(src, rdata, &mut line, None);
+            push_tokens(src, rdata, &mut line, &Rewrite::default());
         }
         b"SOA" if !generic_form => {
             line.extend_from_slice(b"SOA");
             // Timers (refresh, retry, expire, minimum) may carry units.
-            push_tokens(src, rdata, &mut line, Some(3..7));
+            let rewrite = Rewrite {
+                origin: Some(origin),
+                ttl_fields: Some(3..7),
+                ..Rewrite::default()
+            };
+            push_tokens(src, rdata, &mut line, &rewrite);
         }
-        b"TXT" | b"HINFO" | b"CAA" | b"NAPTR" => {
+        b"TXT" | b"HINFO" | b"CAA" => {
             line.extend_from_slice(token_str(src, type_tok));
-            push_tokens(src, rdata, &mut line, None);
+            push_tokens(src, rdata, &mut line, &Rewrite::default());
         }
         _ => {
             line.extend_from_slice(token_str(src, type_tok));
-            // `@` in a name field is the origin, as in BIND; the scanner
-            // only knows it as an owner.
-            push_tokens_with_origin(src, rdata, &mut line, origin);
+            let algorithm_field = match rtype.as_slice() {
+                b"DS" | b"CDS" | b"RRSIG" => Some(1),
+                b"DNSKEY" | b"CDNSKEY" => Some(2),
+                _ => None,
+            };
+            let rewrite = Rewrite {
+                origin: Some(origin),
+                algorithm_field: algorithm_field.filter(|_| !generic_form),
+                ..Rewrite::default()
+            };
+            push_tokens(src, rdata, &mut line, &rewrite);
         }
     }
     out.emit_record(file, entry.line, &line, rtype_override);
     Ok(Ok(()))
 }
 
-/// Appends tokens to `line`, writing a bare `@` as `origin`.
-fn push_tokens_with_origin(src: &[u8], toks: &[Token], line: &mut Vec<u8>, origin: &str) {
-    for t in toks {
-        if !t.quoted && token_str(src, t) == b"@" {
-            if !t.glued {
-                line.push(b' ');
-            }
-            line.extend_from_slice(origin.as_bytes());
-        } else {
-            push_tokens(src, std::slice::from_ref(t), line, None);
-        }
-    }
+/// How a record's data tokens are rewritten for the scanner.
+#[derive(Default)]
+struct Rewrite<'o> {
+    /// A bare `@` becomes this (the origin), as in BIND; the scanner only
+    /// knows `@` as an owner.
+    origin: Option<&'o str>,
+    /// Positions of timer fields that may carry units (SOA).
+    ttl_fields: Option<std::ops::Range<usize>>,
+    /// Position of a DNSSEC algorithm field, which may be a mnemonic.
+    algorithm_field: Option<usize>,
 }
 
-/// Appends tokens to `line`, quoting quoted ones and converting unit TTLs
-/// at the positions in `ttl_fields`.
-fn push_tokens(
-    src: &[u8],
-    toks: &[Token],
-    line: &mut Vec<u8>,
-    ttl_fields: Option<std::ops::Range<usize>>,
-) {
+/// Appends tokens to `line` as `rewrite` says. Quoted tokens keep their
+/// quotes; a raw TAB inside one becomes `\009`, which the scanner takes.
+fn push_tokens(src: &[u8], toks: &[Token], line: &mut Vec<u8>, rewrite: &Rewrite) {
     for (n, t) in toks.iter().enumerate() {
         if !t.glued {
             line.push(b' ');
@@ -592,12 +621,29 @@ fn push_tokens(
         let text = token_str(src, t);
         if t.quoted {
             line.push(b'"');
-            line.extend_from_slice(text);
+            for &c in text {
+                if c == b'\t' {
+                    line.extend_from_slice(b"\\009");
+                } else {
+                    line.push(c);
+                }
+            }
             line.push(b'"');
-        } else if ttl_fields.as_ref().is_some_and(|r| r.contains(&n)) && ttl::has_units(text) {
+        } else if text == b"@" && rewrite.origin.is_some() {
+            line.extend_from_slice(rewrite.origin.unwrap_or(".").as_bytes());
+        } else if rewrite.ttl_fields.as_ref().is_some_and(|r| r.contains(&n))
+            && ttl::has_units(text)
+        {
             match parse_ttl(text) {
                 Some(v) => line.extend_from_slice(v.to_string().as_bytes()),
                 None => line.extend_from_slice(text),
+            }
+        } else if rewrite.algorithm_field == Some(n)
+            && text.first().is_some_and(u8::is_ascii_alphabetic)
+        {
+            match other_types::algorithm(&lossy(text)) {
+                Ok(v) => line.extend_from_slice(v.to_string().as_bytes()),
+                Err(_) => line.extend_from_slice(text),
             }
         } else {
             line.extend_from_slice(text);
@@ -636,6 +682,16 @@ mod tests {
             t.contains("www CNAME example.org.\n@ MX 10 example.org.\nt TXT @\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn rewrites_what_the_scanner_would_refuse() {
+        let n = norm("@ SOA @ h.@ 1 1h 1 1 1\nt TXT \"a\tb\"\nd DS 1 ECDSAP256SHA256 2 00\nl TYPE29 52 N 4 E 0m\n");
+        let t = text(&n);
+        assert!(t.contains("@ SOA example.org. h.@ 1 3600 1 1 1\n"), "{t}");
+        assert!(t.contains("t TXT \"a\\009b\"\n"), "{t}");
+        assert!(t.contains("d DS 1 13 2 00\n"), "{t}");
+        assert!(t.contains("l TYPE29 \\# 16 "), "{t}");
     }
 
     #[test]

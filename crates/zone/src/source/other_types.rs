@@ -13,6 +13,30 @@ use domain::rdata::dnssec::RtypeBitmap;
 /// A presentation field: its text and whether it was quoted.
 pub type Field<'a> = (&'a [u8], bool);
 
+/// The types encoded here: (mnemonic, code).
+const TYPES: [(&str, u16); 15] = [
+    ("AFSDB", 18),
+    ("RT", 21),
+    ("KX", 36),
+    ("LP", 107),
+    ("SMIMEA", 53),
+    ("EUI48", 108),
+    ("EUI64", 109),
+    ("NID", 104),
+    ("L32", 105),
+    ("L64", 106),
+    ("DHCID", 49),
+    ("KEY", 25),
+    ("CERT", 37),
+    ("CSYNC", 62),
+    ("APL", 42),
+];
+
+/// The mnemonic of a type encoded here.
+pub fn name_of(code: u16) -> Option<&'static str> {
+    TYPES.iter().find(|(_, c)| *c == code).map(|(n, _)| *n)
+}
+
 /// Encodes `rtype` (upper case) from its fields, if it is one of ours:
 /// `Some((type code, RDATA))`, or `None` for types left to the scanner.
 pub fn encode(
@@ -20,24 +44,7 @@ pub fn encode(
     fields: &[Field],
     origin: &str,
 ) -> Option<Result<(u16, Vec<u8>), String>> {
-    let code = match rtype {
-        b"AFSDB" => 18,
-        b"RT" => 21,
-        b"KX" => 36,
-        b"LP" => 107,
-        b"SMIMEA" => 53,
-        b"EUI48" => 108,
-        b"EUI64" => 109,
-        b"NID" => 104,
-        b"L32" => 105,
-        b"L64" => 106,
-        b"DHCID" => 49,
-        b"KEY" => 25,
-        b"CERT" => 37,
-        b"CSYNC" => 62,
-        b"APL" => 42,
-        _ => return None,
-    };
+    let code = TYPES.iter().find(|(n, _)| n.as_bytes() == rtype)?.1;
     let text: Vec<String> = fields
         .iter()
         .map(|(t, _)| String::from_utf8_lossy(t).into_owned())
@@ -190,7 +197,7 @@ fn key(f: &[&str]) -> Result<Vec<u8>, String> {
 }
 
 /// A DNSSEC algorithm number or mnemonic.
-fn algorithm(s: &str) -> Result<u8, String> {
+pub fn algorithm(s: &str) -> Result<u8, String> {
     if let Ok(n) = s.parse() {
         return Ok(n);
     }
