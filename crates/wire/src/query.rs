@@ -45,6 +45,8 @@ pub struct Query<'a> {
     /// End of the question section in `packet`.
     pub question_end: usize,
     pub edns: Option<Edns>,
+    /// The OPT record's options (`[code][len][data]…`), empty without one.
+    pub edns_options: &'a [u8],
 }
 
 impl<'a> Query<'a> {
@@ -83,6 +85,7 @@ impl<'a> Query<'a> {
             pos = skip_record(packet, pos)?.1;
         }
         let mut edns = None;
+        let mut edns_options: &[u8] = &[];
         for _ in 0..arcount {
             let (name_end, end) = skip_record(packet, pos)?;
             let rr_type = read_u16(packet, name_end);
@@ -92,6 +95,7 @@ impl<'a> Query<'a> {
                     return Err(ParseError::FormErr);
                 }
                 edns = Some(parse_opt(packet, name_end, end)?);
+                edns_options = &packet[name_end + 10..end];
             }
             pos = end;
         }
@@ -105,12 +109,26 @@ impl<'a> Query<'a> {
             qclass,
             question_end,
             edns,
+            edns_options,
         })
     }
 
     /// Whether the client asked for recursion (echoed in the response).
     pub fn recursion_desired(&self) -> bool {
         self.flags & flags::RD != 0
+    }
+
+    /// Whether the OPT record carries an option with `code`.
+    pub fn has_edns_option(&self, code: u16) -> bool {
+        let mut rest = self.edns_options;
+        while rest.len() >= 4 {
+            let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            if u16::from_be_bytes([rest[0], rest[1]]) == code {
+                return true;
+            }
+            rest = rest.get(4 + len..).unwrap_or(&[]);
+        }
+        false
     }
 
     /// Whether the client set Checking Disabled (echoed in the response).
@@ -234,7 +252,10 @@ mod tests {
             0, 0, 41, 0x10, 0, 0, 1, 0x80, 0, 0, 8, 0, 10, 0, 4, 1, 2, 3, 4,
         ];
         let p = query(b"\x00", 2, Some(&opt));
-        let e = Query::parse(&p).unwrap().edns.unwrap();
+        let q = Query::parse(&p).unwrap();
+        assert!(q.has_edns_option(10));
+        assert!(!q.has_edns_option(8));
+        let e = q.edns.unwrap();
         assert_eq!(e.udp_payload, 4096);
         assert_eq!(e.version, 1);
         assert!(e.dnssec_ok);

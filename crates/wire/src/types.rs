@@ -44,6 +44,61 @@ pub mod rtype {
     pub const URI: u16 = 256;
 }
 
+/// The mnemonic of a record type, `TYPEnnn` for the rest (RFC 3597).
+pub fn rtype_name(t: u16) -> std::borrow::Cow<'static, str> {
+    use rtype::*;
+    let name = match t {
+        A => "A",
+        NS => "NS",
+        CNAME => "CNAME",
+        SOA => "SOA",
+        PTR => "PTR",
+        HINFO => "HINFO",
+        MX => "MX",
+        TXT => "TXT",
+        RP => "RP",
+        AAAA => "AAAA",
+        LOC => "LOC",
+        SRV => "SRV",
+        NAPTR => "NAPTR",
+        DNAME => "DNAME",
+        OPT => "OPT",
+        DS => "DS",
+        RRSIG => "RRSIG",
+        NSEC => "NSEC",
+        DNSKEY => "DNSKEY",
+        SVCB => "SVCB",
+        HTTPS => "HTTPS",
+        SPF => "SPF",
+        TSIG => "TSIG",
+        IXFR => "IXFR",
+        AXFR => "AXFR",
+        ANY => "ANY",
+        URI => "URI",
+        257 => "CAA",
+        52 => "TLSA",
+        44 => "SSHFP",
+        59 => "CDS",
+        60 => "CDNSKEY",
+        50 => "NSEC3",
+        51 => "NSEC3PARAM",
+        _ => return std::borrow::Cow::Owned(format!("TYPE{t}")),
+    };
+    std::borrow::Cow::Borrowed(name)
+}
+
+/// The number of a record type mnemonic (any case) or `TYPEnnn`.
+pub fn rtype_from_name(s: &str) -> Option<u16> {
+    let upper = s.to_ascii_uppercase();
+    if let Some(n) = upper.strip_prefix("TYPE") {
+        return n.parse().ok();
+    }
+    (0..=u16::MAX)
+        .take(300)
+        .chain([32768, 32769])
+        .find(|&t| rtype_name(t) == upper.as_str())
+}
+
 /// Classes.
 pub mod class {
     pub const IN: u16 = 1;

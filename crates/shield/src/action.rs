@@ -1,0 +1,77 @@
+//! Actions: what a rule does when its selector matches (dnsdist's
+//! `*Action` objects). Terminal ones end rule processing.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::qps::GlobalLimiter;
+use crate::querylog::QueryLog;
+
+/// An action.
+#[derive(Debug)]
+pub enum Action {
+    /// Stop processing rules; answer normally.
+    Allow,
+    /// Send nothing (UDP); close the connection (TCP).
+    Drop,
+    /// Do nothing (keep going).
+    None,
+    /// Hold the UDP answer this many milliseconds; keep going.
+    Delay(u32),
+    /// Answer with TC set over UDP; over TCP, keep going.
+    Truncate,
+    /// Answer with this rcode (4 bits, or extended with OPT).
+    RCode(u16),
+    /// Clear RD; keep going.
+    NoRecurse,
+    /// Log the query; keep going.
+    Log(Arc<QueryLog>),
+    /// Answer A/AAAA with these addresses (other types keep going).
+    Spoof(Vec<IpAddr>),
+    /// Answer with a CNAME to this name (lowercase wire form, as given).
+    SpoofCname(Vec<u8>, String),
+    /// Answer with these RDATAs, of the query's type.
+    SpoofRaw(Vec<Vec<u8>>),
+    /// Send to a pool of backends.
+    Pool(Arc<str>),
+    /// Over the global rate: drop; under it: keep going (`QPSAction`).
+    Qps(GlobalLimiter),
+}
+
+impl Action {
+    /// The description `showRules` prints, as dnsdist words it.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Allow => "allow".into(),
+            Action::Drop => "drop".into(),
+            Action::None => "no op".into(),
+            Action::Delay(ms) => format!("delay by {ms} ms"),
+            Action::Truncate => "tc=1 answer".into(),
+            Action::RCode(rc) => format!("set rcode {rc}"),
+            Action::NoRecurse => "set rd=0".into(),
+            Action::Log(log) => log.describe(),
+            Action::Spoof(addrs) => {
+                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                format!("spoof in {}", list.join(", "))
+            }
+            Action::SpoofCname(_, text) => format!("spoof in {text}"),
+            Action::SpoofRaw(_) => "spoof in raw".into(),
+            Action::Pool(p) => format!("to pool {p}"),
+            Action::Qps(l) => format!("qps limit to {}", l.qps),
+        }
+    }
+
+    /// Whether matching it ends rule processing (for the `--check-config`
+    /// shadowing check; the query path decides per query).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Action::Allow
+                | Action::Drop
+                | Action::RCode(_)
+                | Action::SpoofCname(..)
+                | Action::SpoofRaw(_)
+                | Action::Pool(_)
+        )
+    }
+}

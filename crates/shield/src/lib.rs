@@ -1,0 +1,47 @@
+//! The shield: dnsdist's rule language as plain Rust objects.
+//!
+//! The Lua config builds these objects at load time; the query path only
+//! evaluates them (no Lua, no global lock: rate-limit buckets are sharded
+//! and lock-free where global, hit counters are sharded per thread).
+//!
+//! - [`netmask`]: netmasks, groups and the default ACL;
+//! - [`suffix`]: name sets matched exactly or by suffix (domain blocks);
+//! - [`qps`]: `MaxQPSIPRule` / `MaxQPSRule` rate limits (GCRA);
+//! - [`selector`]: what a rule matches;
+//! - [`action`]: what it does;
+//! - [`rules`]: the rule chain, its evaluation and the check for rules an
+//!   earlier one makes unreachable;
+//! - [`querylog`]: `LogAction`'s text and binary query logs;
+//! - [`answer`]: answers the shield makes itself (RCODE, TC, spoofs).
+
+pub mod action;
+pub mod answer;
+pub mod counter;
+pub mod netmask;
+pub mod qps;
+pub mod querylog;
+pub mod rules;
+pub mod selector;
+pub mod suffix;
+
+pub use action::Action;
+pub use netmask::{Netmask, NetmaskGroup};
+pub use rules::{Outcome, Rule, RuleChain, Verdict};
+pub use selector::{QueryInfo, Selector};
+
+/// Everything the shield applies to a query: swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct Shield {
+    /// Clients allowed to query at all (dnsdist's ACL).
+    pub acl: NetmaskGroup,
+    pub rules: RuleChain,
+}
+
+impl Default for Shield {
+    fn default() -> Self {
+        Shield {
+            acl: netmask::default_acl(),
+            rules: RuleChain::default(),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Netmasks and netmask groups (dnsdist's `newNMG`, ACLs).
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// An address with a prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Netmask {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Netmask {
+    /// Parses `192.0.2.0/24`, `2001:db8::/32` or a bare address (/32,
+    /// /128). The address is truncated to its prefix.
+    pub fn parse(s: &str) -> Result<Netmask, String> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("bad netmask '{s}': expected ADDRESS[/PREFIX]"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or_else(|| format!("bad netmask '{s}': prefix must be 0 to {max}"))?,
+            None => max,
+        };
+        Ok(Netmask {
+            addr: mask(addr, prefix),
+            prefix,
+        })
+    }
+
+    /// Whether `ip` is inside (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = unmap(ip);
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+}
+
+impl fmt::Display for Netmask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// `ip` truncated to `prefix` bits.
+pub fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as IPv4; others unchanged.
+pub fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// A set of netmasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetmaskGroup {
+    masks: Vec<Netmask>,
+}
+
+impl NetmaskGroup {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, m: Netmask) {
+        if !self.masks.contains(&m) {
+            self.masks.push(m);
+        }
+    }
+
+    /// Removes an exact netmask; whether it was there.
+    pub fn remove(&mut self, m: &Netmask) -> bool {
+        let before = self.masks.len();
+        self.masks.retain(|x| x != m);
+        before != self.masks.len()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.masks.iter().any(|m| m.contains(ip))
+    }
+
+    pub fn masks(&self) -> &[Netmask] {
+        &self.masks
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.masks.is_empty()
+    }
+}
+
+/// dnsdist's default ACL: loopback, RFC 1918, CGNAT, link-local, ULA.
+pub fn default_acl() -> NetmaskGroup {
+    let mut g = NetmaskGroup::new();
+    for m in [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "192.168.0.0/16",
+        "172.16.0.0/12",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ] {
+        if let Ok(n) = Netmask::parse(m) {
+            g.add(n);
+        }
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parse_and_contain() {
+        let m = Netmask::parse("192.0.2.77/24").unwrap();
+        assert_eq!(m.to_string(), "192.0.2.0/24");
+        assert!(m.contains(ip("192.0.2.1")));
+        assert!(m.contains(ip("::ffff:192.0.2.9")));
+        assert!(!m.contains(ip("192.0.3.1")));
+        assert!(!m.contains(ip("2001:db8::1")));
+        assert!(Netmask::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(Netmask::parse("::/0").unwrap().contains(ip("2001:db8::1")));
+        assert_eq!(Netmask::parse("2001:db8::1").unwrap().prefix(), 128);
+        assert!(Netmask::parse("1.2.3.4/33").is_err());
+        assert!(Netmask::parse("example.org").is_err());
+    }
+
+    #[test]
+    fn default_acl_is_private_only() {
+        let acl = default_acl();
+        assert!(acl.contains(ip("127.0.0.1")));
+        assert!(acl.contains(ip("10.1.2.3")));
+        assert!(acl.contains(ip("fd00::1")));
+        assert!(!acl.contains(ip("8.8.8.8")));
+        assert!(!acl.contains(ip("2001:db8::1")));
+    }
+}

@@ -1,0 +1,217 @@
+//! Rate limits: dnsdist's `MaxQPSIPRule` (per masked source address) and
+//! `MaxQPSRule` (global), as GCRA buckets.
+//!
+//! GCRA keeps one number per bucket, the theoretical arrival time (TAT),
+//! and behaves exactly like a token bucket of `burst` tokens refilled at
+//! `qps` per second: a query is within the limit when the TAT, pushed
+//! one emission interval on, stays within the burst tolerance of now.
+//! The global limiter updates its TAT with a compare-and-swap; per-client
+//! buckets live in shards, each behind its own mutex, so workers contend
+//! only when they hit the same shard at the same moment.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rustc_hash::FxBuildHasher;
+
+use crate::netmask::{mask, unmap};
+
+/// Nanoseconds on a monotonic clock shared by all limiters.
+pub fn now_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// The arithmetic of one GCRA bucket.
+#[derive(Clone, Copy, Debug)]
+struct Gcra {
+    /// Nanoseconds between two queries at the allowed rate.
+    interval: u64,
+    /// How far ahead of now the TAT may run: (burst - 1) intervals.
+    tolerance: u64,
+}
+
+impl Gcra {
+    fn new(qps: f64, burst: u32) -> Gcra {
+        let interval = if qps > 0.0 {
+            (1e9 / qps) as u64
+        } else {
+            u64::MAX / 4
+        };
+        let burst = u64::from(burst.max(1));
+        Gcra {
+            interval,
+            tolerance: interval.saturating_mul(burst - 1),
+        }
+    }
+
+    /// The new TAT if a query at `now` is within the limit.
+    fn admit(&self, tat: u64, now: u64) -> Option<u64> {
+        let start = tat.max(now);
+        if start - now > self.tolerance {
+            None
+        } else {
+            Some(start + self.interval)
+        }
+    }
+}
+
+/// A global rate limit (`MaxQPSRule`, `QPSAction`).
+#[derive(Debug)]
+pub struct GlobalLimiter {
+    gcra: Gcra,
+    tat: AtomicU64,
+    pub qps: f64,
+    pub burst: u32,
+}
+
+impl GlobalLimiter {
+    pub fn new(qps: f64, burst: u32) -> Self {
+        GlobalLimiter {
+            gcra: Gcra::new(qps, burst),
+            tat: AtomicU64::new(0),
+            qps,
+            burst,
+        }
+    }
+
+    /// Takes one token; false when over the limit.
+    pub fn check(&self) -> bool {
+        let now = now_ns();
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let Some(next) = self.gcra.admit(tat, now) else {
+                return false;
+            };
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(current) => tat = current,
+            }
+        }
+    }
+}
+
+const SHARDS: usize = 16;
+/// Buckets idle this long are forgotten (dnsdist's default expiration).
+const EXPIRE_NS: u64 = 300 * 1_000_000_000;
+/// How often a shard is swept for idle buckets.
+const SWEEP_NS: u64 = 60 * 1_000_000_000;
+
+struct Shard {
+    buckets: HashMap<IpAddr, u64, FxBuildHasher>,
+    last_sweep: u64,
+}
+
+/// Per-source rate limit (`MaxQPSIPRule`): one bucket per client address
+/// truncated to /v4 or /v6.
+pub struct ClientLimiter {
+    gcra: Gcra,
+    pub qps: f64,
+    pub burst: u32,
+    pub v4_mask: u8,
+    pub v6_mask: u8,
+    shards: Vec<Mutex<Shard>>,
+}
+
+impl std::fmt::Debug for ClientLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ClientLimiter({} qps /{} /{})",
+            self.qps, self.v4_mask, self.v6_mask
+        )
+    }
+}
+
+impl ClientLimiter {
+    pub fn new(qps: f64, burst: u32, v4_mask: u8, v6_mask: u8) -> Self {
+        ClientLimiter {
+            gcra: Gcra::new(qps, burst),
+            qps,
+            burst,
+            v4_mask: v4_mask.min(32),
+            v6_mask: v6_mask.min(128),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        buckets: HashMap::default(),
+                        last_sweep: 0,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes one token from `client`'s bucket; false when it is over.
+    pub fn check(&self, client: IpAddr) -> bool {
+        let client = unmap(client);
+        let key = match client {
+            IpAddr::V4(_) => mask(client, self.v4_mask),
+            IpAddr::V6(_) => mask(client, self.v6_mask),
+        };
+        let mut hasher_state = FxBuildHasher.build_hasher();
+        key.hash(&mut hasher_state);
+        let shard = (std::hash::Hasher::finish(&hasher_state) as usize) % SHARDS;
+        let now = now_ns();
+        let mut s = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        if now.saturating_sub(s.last_sweep) > SWEEP_NS {
+            s.last_sweep = now;
+            // A bucket whose TAT is long past is full again: forgetting it
+            // changes nothing but memory.
+            s.buckets
+                .retain(|_, tat| tat.saturating_add(EXPIRE_NS) > now);
+        }
+        let tat = s.buckets.get(&key).copied().unwrap_or(0);
+        match self.gcra.admit(tat, now) {
+            Some(next) => {
+                s.buckets.insert(key, next);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Buckets currently held.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.buckets.len()).unwrap_or(0))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_limit_per_masked_client() {
+        let l = ClientLimiter::new(5.0, 5, 24, 64);
+        let a: IpAddr = "127.0.0.5".parse().unwrap();
+        let same_24: IpAddr = "127.0.0.9".parse().unwrap();
+        let other: IpAddr = "127.0.1.5".parse().unwrap();
+        let admitted = (0..5).filter(|_| l.check(a)).count();
+        assert_eq!(admitted, 5, "the burst passes");
+        assert!(!l.check(same_24), "the 6th from the same /24 is over");
+        assert!(l.check(other), "another /24 has its own bucket");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(l.check(a), "refilled at 5 qps after 200 ms");
+    }
+
+    #[test]
+    fn global_limit() {
+        let g = GlobalLimiter::new(10.0, 3);
+        assert_eq!((0..10).filter(|_| g.check()).count(), 3);
+    }
+}

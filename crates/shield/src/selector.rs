@@ -1,0 +1,340 @@
+//! Selectors: what a rule matches (dnsdist's `*Rule` objects).
+//!
+//! A [`Selector`] is shared (`Arc`) between the rules that use it and
+//! counts its matches, as dnsdist's do (`showRules` shows per-selector
+//! counts, shared when one object is reused).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wire::types::rtype_name;
+
+use crate::counter::Counter;
+use crate::netmask::NetmaskGroup;
+use crate::qps::{ClientLimiter, GlobalLimiter};
+use crate::suffix::NameSet;
+
+/// What the shield knows of a query.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryInfo<'a> {
+    pub client: SocketAddr,
+    /// The port the query arrived on.
+    pub local_port: u16,
+    pub tcp: bool,
+    /// The parsed query.
+    pub query: &'a wire::Query<'a>,
+    /// The query name, lowercase wire form.
+    pub lname: &'a [u8],
+}
+
+/// How `PayloadSizeRule` compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    Equal,
+    Greater,
+    GreaterOrEqual,
+    Smaller,
+    SmallerOrEqual,
+}
+
+impl Compare {
+    pub fn parse(s: &str) -> Option<Compare> {
+        Some(match s {
+            "equal" => Compare::Equal,
+            "greater" => Compare::Greater,
+            "greaterOrEqual" => Compare::GreaterOrEqual,
+            "smaller" => Compare::Smaller,
+            "smallerOrEqual" => Compare::SmallerOrEqual,
+            _ => return None,
+        })
+    }
+
+    fn test(self, a: usize, b: usize) -> bool {
+        match self {
+            Compare::Equal => a == b,
+            Compare::Greater => a > b,
+            Compare::GreaterOrEqual => a >= b,
+            Compare::Smaller => a < b,
+            Compare::SmallerOrEqual => a <= b,
+        }
+    }
+}
+
+/// The kinds of selector.
+#[derive(Debug)]
+pub enum Kind {
+    All,
+    /// Exact query name.
+    QName(NameSet),
+    /// Query name at or below one of the names.
+    QNameSuffix(NameSet),
+    /// Source address (or, with `source` false, nothing else we know).
+    Netmask(NetmaskGroup),
+    QType(u16),
+    QClass(u16),
+    Opcode(u8),
+    /// RD set.
+    RecursionDesired,
+    /// DO set.
+    Dnssec,
+    /// Over TCP (true) or UDP (false).
+    Tcp(bool),
+    /// Label count outside [min, max].
+    LabelsCount {
+        min: usize,
+        max: usize,
+    },
+    /// Wire length outside [min, max].
+    WireLength {
+        min: usize,
+        max: usize,
+    },
+    PayloadSize(Compare, usize),
+    /// EDNS version greater than this.
+    EdnsVersion(u8),
+    EdnsOption(u16),
+    DstPort(u16),
+    Probability(f64),
+    /// Client over its per-address rate.
+    MaxQpsIp(ClientLimiter),
+    /// Global rate *not* exceeded (dnsdist's inverted semantics).
+    MaxQps(GlobalLimiter),
+    /// POSIX-style, case-insensitive, on the name without its final dot.
+    Regex(regex_lite::Regex, String),
+    And(Vec<Arc<Selector>>),
+    Or(Vec<Arc<Selector>>),
+    Not(Arc<Selector>),
+}
+
+/// A selector with its match counter.
+#[derive(Debug)]
+pub struct Selector {
+    pub kind: Kind,
+    matches: Counter,
+}
+
+impl Selector {
+    pub fn new(kind: Kind) -> Arc<Selector> {
+        Arc::new(Selector {
+            kind,
+            matches: Counter::default(),
+        })
+    }
+
+    /// Times it matched.
+    pub fn matches(&self) -> u64 {
+        self.matches.get()
+    }
+
+    /// Whether `q` matches (and counts it).
+    pub fn test(&self, q: &QueryInfo) -> bool {
+        let hit = self.eval(q);
+        if hit {
+            self.matches.add(1);
+        }
+        hit
+    }
+
+    fn eval(&self, q: &QueryInfo) -> bool {
+        let query = q.query;
+        match &self.kind {
+            Kind::All => true,
+            Kind::QName(set) => set.contains_exact(q.lname),
+            Kind::QNameSuffix(set) => set.contains_suffix_of(q.lname),
+            Kind::Netmask(g) => g.contains(q.client.ip()),
+            Kind::QType(t) => query.qtype == *t,
+            Kind::QClass(c) => query.qclass == *c,
+            Kind::Opcode(o) => query.opcode == *o,
+            Kind::RecursionDesired => query.recursion_desired(),
+            Kind::Dnssec => query.edns.is_some_and(|e| e.dnssec_ok),
+            Kind::Tcp(tcp) => q.tcp == *tcp,
+            Kind::LabelsCount { min, max } => {
+                let n = wire::name::label_count(q.lname);
+                n < *min || n > *max
+            }
+            Kind::WireLength { min, max } => q.lname.len() < *min || q.lname.len() > *max,
+            Kind::PayloadSize(cmp, size) => cmp.test(query.packet.len(), *size),
+            Kind::EdnsVersion(v) => query.edns.is_some_and(|e| e.version > *v),
+            Kind::EdnsOption(code) => query.has_edns_option(*code),
+            Kind::DstPort(p) => q.local_port == *p,
+            Kind::Probability(p) => random_unit() < *p,
+            Kind::MaxQpsIp(l) => !l.check(q.client.ip()),
+            Kind::MaxQps(l) => l.check(),
+            Kind::Regex(re, _) => {
+                let mut buf = [0u8; 1024];
+                let text = presentation(q.lname, &mut buf);
+                re.is_match(text)
+            }
+            Kind::And(all) => all.iter().all(|s| s.test(q)),
+            Kind::Or(any) => any.iter().any(|s| s.test(q)),
+            Kind::Not(s) => !s.test(q),
+        }
+    }
+
+    /// The description `showRules` prints, as dnsdist words it.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            Kind::All => "All".into(),
+            Kind::QName(set) => format!("qname=={}", set.describe()),
+            Kind::QNameSuffix(set) => format!("qname in {}", set.describe()),
+            Kind::Netmask(g) => {
+                let masks: Vec<String> = g.masks().iter().map(ToString::to_string).collect();
+                format!("Src: {}", masks.join(", "))
+            }
+            Kind::QType(t) => format!("qtype=={}", rtype_name(*t)),
+            Kind::QClass(c) => format!("qclass=={c}"),
+            Kind::Opcode(o) => format!("opcode=={o}"),
+            Kind::RecursionDesired => "rd==1".into(),
+            Kind::Dnssec => "DNSSEC".into(),
+            Kind::Tcp(tcp) => format!("{}", if *tcp { "TCP" } else { "UDP" }),
+            Kind::LabelsCount { min, max } => {
+                format!("labels count < {min} || labels count > {max}")
+            }
+            Kind::WireLength { min, max } => format!("wire length < {min} || wire length > {max}"),
+            Kind::PayloadSize(cmp, size) => format!("payload size is {cmp:?} to {size}"),
+            Kind::EdnsVersion(v) => format!("EDNS version > {v}"),
+            Kind::EdnsOption(c) => format!("EDNS option {c}"),
+            Kind::DstPort(p) => format!("dst port=={p}"),
+            Kind::Probability(p) => format!("match with prob. {p:.2}"),
+            Kind::MaxQpsIp(l) => format!(
+                "IP (/{}, /{}) match for QPS over {} burst {}",
+                l.v4_mask,
+                l.v6_mask,
+                trim_float(l.qps),
+                l.burst
+            ),
+            Kind::MaxQps(l) => format!("Max {} qps", trim_float(l.qps)),
+            Kind::Regex(_, text) => format!("Regex: {text}"),
+            Kind::And(all) => format!("({})", join(all, " && ")),
+            Kind::Or(any) => format!("({})", join(any, " || ")),
+            Kind::Not(s) => format!("!({})", s.describe()),
+        }
+    }
+}
+
+fn join(list: &[Arc<Selector>], sep: &str) -> String {
+    list.iter()
+        .map(|s| s.describe())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+fn trim_float(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The name in presentation form without its final dot, written into
+/// `buf` (no allocation); escapes keep it ASCII.
+fn presentation<'b>(lname: &[u8], buf: &'b mut [u8; 1024]) -> &'b str {
+    let mut len = 0;
+    let mut pos = 0;
+    while pos < lname.len() && lname[pos] != 0 {
+        let l = lname[pos] as usize;
+        if len > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        for &b in lname.get(pos + 1..pos + 1 + l).unwrap_or(&[]) {
+            if len + 4 >= buf.len() {
+                break;
+            }
+            if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
+                buf[len] = b;
+                len += 1;
+            } else {
+                let esc = [b'\\', b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10];
+                buf[len..len + 4].copy_from_slice(&esc);
+                len += 4;
+            }
+        }
+        pos += 1 + l;
+    }
+    // Only ASCII was written.
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
+}
+
+/// A cheap per-thread random number in [0, 1) for `ProbaRule`.
+fn random_unit() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            crate::qps::now_ns() ^ (std::process::id() as u64).rotate_left(32) | 1
+        );
+    }
+    STATE.with(|s| {
+        // xorshift64*
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &str, qtype: u16) -> Vec<u8> {
+        let mut p = vec![0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        p.extend(crate::suffix::parse_name(name).unwrap());
+        p.extend_from_slice(&qtype.to_be_bytes());
+        p.extend_from_slice(&[0, 1]);
+        p
+    }
+
+    fn test(sel: &Selector, name: &str, qtype: u16, client: &str) -> bool {
+        let packet = query(name, qtype);
+        let q = wire::Query::parse(&packet).unwrap();
+        let lname = crate::suffix::parse_name(name).unwrap();
+        let info = QueryInfo {
+            client: client.parse().unwrap(),
+            local_port: 53,
+            tcp: false,
+            query: &q,
+            lname: &lname,
+        };
+        sel.test(&info)
+    }
+
+    #[test]
+    fn basic_selectors() {
+        let mut set = NameSet::new();
+        set.add("example.org").unwrap();
+        let suffix = Selector::new(Kind::QNameSuffix(set));
+        assert!(test(&suffix, "www.Example.org", 1, "192.0.2.1:53"));
+        assert!(!test(&suffix, "example.com", 1, "192.0.2.1:53"));
+        assert_eq!(suffix.matches(), 1);
+        assert_eq!(suffix.describe(), "qname in example.org.");
+        let any = Selector::new(Kind::QType(255));
+        assert!(test(&any, "x.test", 255, "192.0.2.1:53"));
+        assert_eq!(any.describe(), "qtype==ANY");
+        let labels = Selector::new(Kind::LabelsCount { min: 1, max: 3 });
+        assert!(test(&labels, "a.b.c.d.test", 1, "192.0.2.1:53"));
+        assert!(!test(&labels, "b.test", 1, "192.0.2.1:53"));
+        let re = Selector::new(Kind::Regex(
+            regex_lite::Regex::new("(?i)^x[0-9]+\\.").unwrap(),
+            "^x[0-9]+\\.".into(),
+        ));
+        assert!(test(&re, "X42.example.org", 1, "192.0.2.1:53"));
+        assert!(!test(&re, "www.example.org", 1, "192.0.2.1:53"));
+        let not = Selector::new(Kind::Not(any.clone()));
+        assert!(test(&not, "x.test", 1, "192.0.2.1:53"));
+    }
+
+    #[test]
+    fn max_qps_ip_matches_when_over() {
+        let sel = Selector::new(Kind::MaxQpsIp(ClientLimiter::new(5.0, 5, 24, 64)));
+        let hits: Vec<bool> = (0..6)
+            .map(|_| test(&sel, "a.test", 1, "127.0.0.5:1000"))
+            .collect();
+        assert_eq!(hits, [false, false, false, false, false, true]);
+        assert!(!test(&sel, "a.test", 1, "127.0.1.5:1000"));
+        assert_eq!(sel.describe(), "IP (/24, /64) match for QPS over 5 burst 5");
+    }
+}

@@ -1,0 +1,178 @@
+//! Sets of domain names matched by suffix (dnsdist's SuffixMatchNode,
+//! `QNameSuffixRule`, `addDomainBlock`) or exactly (`QNameRule`).
+//!
+//! Names are kept in lowercase wire form in a hash set; a query name is
+//! matched by looking up each of its suffixes on label boundaries, so a
+//! million blocked domains cost one hash lookup per label of the query,
+//! not a scan.
+
+use rustc_hash::FxHashSet;
+use wire::name::{label_offsets, MAX_LABELS};
+
+/// Names, matched at or below (suffix) or exactly.
+#[derive(Clone, Debug, Default)]
+pub struct NameSet {
+    names: FxHashSet<Box<[u8]>>,
+    /// Most labels of any member: longer suffixes need no lookup.
+    max_labels: usize,
+    /// Presentation forms, in insertion order, for display.
+    shown: Vec<String>,
+}
+
+impl NameSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a name in presentation form (trailing dot optional).
+    pub fn add(&mut self, text: &str) -> Result<(), String> {
+        let wire = parse_name(text)?;
+        self.max_labels = self.max_labels.max(wire::name::label_count(&wire));
+        if self.names.insert(wire.into_boxed_slice()) && self.shown.len() < 16 {
+            let mut t = text.trim().to_ascii_lowercase();
+            if !t.ends_with('.') {
+                t.push('.');
+            }
+            self.shown.push(t);
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether `lname` (lowercase wire form) is a member.
+    pub fn contains_exact(&self, lname: &[u8]) -> bool {
+        self.names.contains(lname)
+    }
+
+    /// Whether `lname` (lowercase wire form) is a member or below one.
+    pub fn contains_suffix_of(&self, lname: &[u8]) -> bool {
+        if self.names.is_empty() {
+            return false;
+        }
+        let mut offsets = [0u8; MAX_LABELS];
+        let labels = label_offsets(lname, &mut offsets);
+        let first = labels.saturating_sub(self.max_labels);
+        offsets[first..labels]
+            .iter()
+            .map(|&o| o as usize)
+            .chain([lname.len().saturating_sub(1)])
+            .any(|start| self.names.contains(&lname[start..]))
+    }
+
+    /// Members for display (the first 16 added), comma-separated.
+    pub fn describe(&self) -> String {
+        let mut s = self.shown.join(", ");
+        if self.names.len() > self.shown.len() {
+            s.push_str(&format!(", ... ({} names)", self.names.len()));
+        }
+        s
+    }
+}
+
+/// Lowercase wire form of a presentation name.
+pub fn parse_name(text: &str) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty domain name".into());
+    }
+    if text == "." {
+        return Ok(vec![0]);
+    }
+    let mut out = Vec::with_capacity(text.len() + 2);
+    let bytes = text.as_bytes();
+    let mut label = Vec::new();
+    let mut i = 0;
+    let finish = |label: &mut Vec<u8>, out: &mut Vec<u8>| -> Result<(), String> {
+        if label.is_empty() || label.len() > 63 {
+            return Err(format!(
+                "bad domain name '{text}': labels must be 1 to 63 octets"
+            ));
+        }
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+        label.clear();
+        Ok(())
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                let digits = bytes
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit));
+                if let Some(d) = digits {
+                    let v = u32::from(d[0] - b'0') * 100
+                        + u32::from(d[1] - b'0') * 10
+                        + u32::from(d[2] - b'0');
+                    label.push(u8::try_from(v).map_err(|_| format!("bad escape in '{text}'"))?);
+                    i += 4;
+                } else if let Some(&c) = bytes.get(i + 1) {
+                    label.push(c);
+                    i += 2;
+                } else {
+                    return Err(format!("bad domain name '{text}': ends in '\\'"));
+                }
+            }
+            b'.' => {
+                finish(&mut label, &mut out)?;
+                i += 1;
+            }
+            c => {
+                label.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !label.is_empty() {
+        finish(&mut label, &mut out)?;
+    }
+    out.push(0);
+    if out.len() > 255 {
+        return Err(format!("bad domain name '{text}': longer than 255 octets"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffix_matching_on_label_boundaries() {
+        let mut s = NameSet::new();
+        s.add("balaskas.gr.").unwrap();
+        s.add("Example.ORG").unwrap();
+        let m = |n: &str| s.contains_suffix_of(&parse_name(n).unwrap());
+        assert!(m("balaskas.gr"));
+        assert!(m("www.balaskas.gr."));
+        assert!(m("a.b.BALASKAS.gr"));
+        assert!(m("x.example.org"));
+        assert!(!m("xbalaskas.gr"));
+        assert!(!m("balaskas.gr.evil"));
+        assert!(!m("gr"));
+        assert!(s.contains_exact(&parse_name("example.org").unwrap()));
+        assert!(!s.contains_exact(&parse_name("www.example.org").unwrap()));
+        assert_eq!(s.describe(), "balaskas.gr., example.org.");
+    }
+
+    #[test]
+    fn root_matches_everything() {
+        let mut s = NameSet::new();
+        s.add(".").unwrap();
+        assert!(s.contains_suffix_of(&parse_name("anything.test").unwrap()));
+    }
+
+    #[test]
+    fn bad_names() {
+        assert!(parse_name("a..b").is_err());
+        assert!(parse_name("").is_err());
+        assert!(parse_name(&"a".repeat(64)).is_err());
+        assert_eq!(parse_name("a\\.b.c").unwrap(), b"\x03a.b\x01c\x00");
+    }
+}
