@@ -22,6 +22,7 @@
 //! Relative paths resolve against the config file's directory.
 
 mod address;
+pub mod shield_lua;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -83,6 +84,8 @@ pub struct Config {
     pub udp_workers: Option<usize>,
     /// Concurrent TCP connections per client address (0: no limit).
     pub tcp_per_client: usize,
+    /// ACL and query rules.
+    pub shield: shield::Shield,
     /// Things skipped or worth knowing, for the log.
     pub notes: Vec<String>,
 }
@@ -99,6 +102,7 @@ impl Config {
             tcp_idle_timeout: Duration::from_secs(2),
             udp_workers: None,
             tcp_per_client: DEFAULT_TCP_PER_CLIENT,
+            shield: shield::Shield::default(),
             notes: Vec::new(),
         }
     }
@@ -133,6 +137,8 @@ pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
     let state = Rc::new(RefCell::new(Config::new(path)));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     register(&lua, &state, &base).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    shield_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))
         .exec()
@@ -208,11 +214,11 @@ fn caller(lua: &Lua) -> String {
 }
 
 /// An error raised at the calling line.
-fn fail(lua: &Lua, message: impl fmt::Display) -> mlua::Error {
+pub(crate) fn fail(lua: &Lua, message: impl fmt::Display) -> mlua::Error {
     mlua::Error::RuntimeError(format!("{}: {message}", caller(lua)))
 }
 
-fn resolve(base: &Path, p: &str) -> PathBuf {
+pub(crate) fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = PathBuf::from(p);
     if p.is_absolute() {
         p
@@ -435,7 +441,7 @@ mod tests {
         assert!(e.0.starts_with("/etc/rampart/rampart.conf:3: "), "{e}");
         let e = cfg("setLocal(\n").unwrap_err();
         assert!(e.0.contains("rampart.conf:"), "{e}");
-        let e = cfg("\naddAction(AllRule(), DropAction())\n").unwrap_err();
+        let e = cfg("\nnotAFunction(AllRule(), DropAction())\n").unwrap_err();
         assert!(e.0.contains("rampart.conf:2:"), "{e}");
         let e = cfg("\n\naddZone(\"x.test\")\n").unwrap_err();
         assert_eq!(

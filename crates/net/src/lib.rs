@@ -9,6 +9,8 @@
 //! Both read the [`zone::Snapshot`] through an `ArcSwap`: a reload stores a
 //! new one and the next batch or query sees it; no lock on the way.
 
+pub mod delay;
+pub mod pipeline;
 pub mod tcp;
 pub mod udp;
 
@@ -21,8 +23,15 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use zone::Snapshot;
 
-/// The snapshot every worker reads.
-pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+/// Everything the query path reads, swapped whole on reload.
+#[derive(Debug, Default)]
+pub struct State {
+    pub zones: Snapshot,
+    pub shield: shield::Shield,
+}
+
+/// The state every worker reads.
+pub type SharedSnapshot = Arc<ArcSwap<State>>;
 
 /// One address to serve.
 #[derive(Clone, Debug)]
@@ -66,13 +75,15 @@ pub fn start(
             l.max_tcp_connections,
         ));
     }
+    let delayer = delay::Delayer::start()?;
     let mut threads = Vec::new();
     for (i, sock) in udp_sockets.into_iter().enumerate() {
         let shared = shared.clone();
+        let delayer = delayer.clone();
         threads.push(
             std::thread::Builder::new()
                 .name(format!("udp-{i}"))
-                .spawn(move || udp::serve(sock, shared))?,
+                .spawn(move || udp::serve(sock, shared, delayer))?,
         );
     }
     if !tcp_listeners.is_empty() {

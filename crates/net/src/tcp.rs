@@ -12,7 +12,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use zone::{respond, Transport};
+use zone::Transport;
+
+use crate::pipeline::{handle, Handled};
 
 use crate::SharedSnapshot;
 
@@ -137,6 +139,7 @@ async fn accept_loop(
     shared: SharedSnapshot,
 ) {
     loop {
+        let local_port = listener.local_addr().map_or(0, |a| a.port());
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(_) => {
@@ -152,7 +155,7 @@ async fn accept_loop(
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let _ = connection(stream, idle, shared).await;
+            let _ = connection(stream, peer, local_port, idle, shared).await;
             drop(slot);
         });
     }
@@ -162,6 +165,8 @@ async fn accept_loop(
 /// idles past `idle`, or it sends something that must not be answered.
 async fn connection(
     mut stream: TcpStream,
+    peer: SocketAddr,
+    local_port: u16,
     idle: Duration,
     shared: SharedSnapshot,
 ) -> io::Result<()> {
@@ -188,11 +193,12 @@ async fn connection(
             let (q, o) = (&query[..], &mut out[2..]);
             // A bug must cost one answer, not the connection slot.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                respond(&snap, q, o, Transport::Tcp)
+                handle(&snap, q, peer, local_port, Transport::Tcp, o)
             }))
-            .unwrap_or(None)
+            .unwrap_or(Handled::Drop)
         };
-        let Some(resp_len) = answered else {
+        // Drop closes the connection, as dnsdist does.
+        let Handled::Answer { len: resp_len, .. } = answered else {
             return Ok(());
         };
         out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());

@@ -10,9 +10,13 @@ use std::mem::{size_of, zeroed};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-use socket2::{Domain, Protocol, Socket, Type};
-use zone::{respond, Transport};
+use std::sync::Arc;
 
+use socket2::{Domain, Protocol, Socket, Type};
+use zone::Transport;
+
+use crate::delay::Delayer;
+use crate::pipeline::{handle, Handled};
 use crate::SharedSnapshot;
 
 /// Datagrams per `recvmmsg`/`sendmmsg` call.
@@ -62,8 +66,18 @@ pub fn bind(addr: SocketAddr) -> io::Result<Socket> {
 }
 
 /// Serves `sock` until the process ends.
-pub fn serve(sock: Socket, shared: SharedSnapshot) {
+pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
     let fd = sock.as_raw_fd();
+    let local_port = sock
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map_or(0, |a| a.port());
+    // A second handle on the socket for answers the delay thread sends.
+    let delayed_socket: Option<Arc<std::net::UdpSocket>> = sock
+        .try_clone()
+        .ok()
+        .map(|s| Arc::new(std::net::UdpSocket::from(s)));
     // The datagram buffers are only ever reached through these two base
     // pointers (the kernel writes through the iovecs made from them), so
     // no Rust reference to the buffers outlives a system call.
@@ -136,15 +150,34 @@ pub fn serve(sock: Socket, shared: SharedSnapshot) {
                     ),
                 )
             };
+            let Some(client) = socket_addr(&addrs[i]) else {
+                continue;
+            };
             let answered = if truncated_in {
                 // Oversized datagram: only the ID can be trusted.
                 formerr(query, out)
             } else {
                 // A bug must cost one answer, not the worker.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    respond(&snap, query, out, Transport::Udp)
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handle(&snap, query, client, local_port, Transport::Udp, out)
                 }))
-                .unwrap_or(None)
+                .unwrap_or(Handled::Drop);
+                match handled {
+                    Handled::Answer {
+                        len,
+                        delay_ms: None,
+                    } => Some(len),
+                    Handled::Answer {
+                        len,
+                        delay_ms: Some(ms),
+                    } => {
+                        if let Some(s) = &delayed_socket {
+                            delayer.send_later(s, client, &out[..len], ms);
+                        }
+                        None
+                    }
+                    Handled::Drop => None,
+                }
             };
             let Some(resp_len) = answered else { continue };
             iov_out[out_count] = libc::iovec {
@@ -250,6 +283,25 @@ unsafe fn reply_source(received: &libc::msghdr, out: &mut [u64; CONTROL_LEN / 8]
         }
     }
     0
+}
+
+/// The address in a `sockaddr_storage` the kernel filled.
+fn socket_addr(sa: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
+    match i32::from(sa.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says this storage holds a sockaddr_in.
+            let a: &libc::sockaddr_in = unsafe { &*(sa as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(std::net::SocketAddr::from((ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says this storage holds a sockaddr_in6.
+            let a: &libc::sockaddr_in6 = unsafe { &*(sa as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(std::net::SocketAddr::from((ip, u16::from_be(a.sin6_port))))
+        }
+        _ => None,
+    }
 }
 
 /// A FORMERR header for a datagram too large to parse.

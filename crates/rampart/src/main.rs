@@ -93,6 +93,9 @@ fn check_config(a: &ServeArgs) -> ExitCode {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
+    for w in c.shield.rules.unreachable() {
+        eprintln!("warning: {w}");
+    }
     for e in &report.errors {
         eprintln!("{e}");
     }
@@ -107,6 +110,15 @@ fn check_config(a: &ServeArgs) -> ExitCode {
 fn log_report(c: &config::Config, report: &snapshot::Report) {
     for n in &c.notes {
         log::info(n);
+    }
+    for w in c.shield.rules.unreachable() {
+        log::warn(&w);
+    }
+    if c.shield.acl == shield::netmask::default_acl() {
+        log::info(
+            "ACL is dnsdist's default (loopback and private ranges only); \
+             setACL({\"0.0.0.0/0\", \"::/0\"}) answers everyone",
+        );
     }
     for l in &report.loaded {
         log::info(l);
@@ -129,7 +141,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
     };
     let (snap, report) = snapshot::build(&c, None);
     log_report(&c, &report);
-    let shared = Arc::new(ArcSwap::from_pointee(snap));
+    let shared = Arc::new(ArcSwap::from_pointee(net::State {
+        zones: snap,
+        shield: c.shield.clone(),
+    }));
 
     // Signals are taken by sigwait in this thread only: block them before
     // any other thread exists so every thread inherits the mask.
@@ -199,9 +214,12 @@ fn reload(a: &ServeArgs, shared: &net::SharedSnapshot, listeners: &mut Vec<confi
         log::warn("listener changes take effect on restart; the current sockets stay");
     }
     let previous = shared.load_full();
-    let (snap, report) = snapshot::build(&c, Some(&previous));
+    let (snap, report) = snapshot::build(&c, Some(&previous.zones));
     log_report(&c, &report);
-    shared.store(Arc::new(snap));
+    shared.store(Arc::new(net::State {
+        zones: snap,
+        shield: c.shield.clone(),
+    }));
     *listeners = c.listeners;
     log::info("reload done");
 }

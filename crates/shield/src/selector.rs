@@ -186,7 +186,7 @@ impl Selector {
             Kind::Opcode(o) => format!("opcode=={o}"),
             Kind::RecursionDesired => "rd==1".into(),
             Kind::Dnssec => "DNSSEC".into(),
-            Kind::Tcp(tcp) => format!("{}", if *tcp { "TCP" } else { "UDP" }),
+            Kind::Tcp(tcp) => (if *tcp { "TCP" } else { "UDP" }).to_string(),
             Kind::LabelsCount { min, max } => {
                 format!("labels count < {min} || labels count > {max}")
             }

@@ -22,7 +22,7 @@ pub mod tree;
 
 pub use catalog::{Catalog, ZoneState};
 pub use load::{load_zone, load_zone_bytes, Loaded};
-pub use respond::{respond, Snapshot, Transport};
+pub use respond::{formerr, respond, respond_query, Snapshot, Transport};
 pub use source::SourceError;
 pub use tree::Zone;
 

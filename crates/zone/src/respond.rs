@@ -50,11 +50,27 @@ pub fn respond(
     out: &mut [u8],
     transport: Transport,
 ) -> Option<usize> {
-    let query = match Query::parse(packet) {
-        Ok(q) => q,
-        Err(ParseError::Drop) => return None,
-        Err(ParseError::FormErr) => return Some(header_only(packet, out, rcode::FORMERR)),
-    };
+    match Query::parse(packet) {
+        Ok(query) => respond_query(snap, &query, out, transport),
+        Err(ParseError::Drop) => None,
+        Err(ParseError::FormErr) => Some(formerr(packet, out)),
+    }
+}
+
+/// A header-only FORMERR for a packet that did not parse (echoing ID,
+/// opcode and RD); 0 when the packet is too short to answer.
+pub fn formerr(packet: &[u8], out: &mut [u8]) -> usize {
+    header_only(packet, out, rcode::FORMERR)
+}
+
+/// Answers an already parsed query (the shield parsed it first).
+pub fn respond_query(
+    snap: &Snapshot,
+    query: &Query,
+    out: &mut [u8],
+    transport: Transport,
+) -> Option<usize> {
+    let query = *query;
 
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => out.len().min(65535),

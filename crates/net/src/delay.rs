@@ -1,0 +1,103 @@
+//! DelayAction for UDP: answers held back and sent later by one thread,
+//! so a delayed answer never holds up a worker.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Answers waiting at most; past this, more delayed answers are dropped
+/// (a flood must not turn into a memory leak).
+const MAX_WAITING: usize = 65_536;
+
+struct Delayed {
+    due: Instant,
+    socket: Arc<UdpSocket>,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Hands answers to the delay thread.
+#[derive(Clone)]
+pub struct Delayer {
+    tx: SyncSender<Delayed>,
+}
+
+impl Delayer {
+    /// Starts the delay thread.
+    pub fn start() -> std::io::Result<Delayer> {
+        let (tx, rx) = sync_channel(MAX_WAITING);
+        std::thread::Builder::new()
+            .name("udp-delay".into())
+            .spawn(move || run(rx))?;
+        Ok(Delayer { tx })
+    }
+
+    /// Sends `bytes` to `to` over `socket` after `ms` milliseconds; false
+    /// if the queue is full and the answer was dropped.
+    pub fn send_later(
+        &self,
+        socket: &Arc<UdpSocket>,
+        to: SocketAddr,
+        bytes: &[u8],
+        ms: u32,
+    ) -> bool {
+        let item = Delayed {
+            due: Instant::now() + Duration::from_millis(u64::from(ms)),
+            socket: socket.clone(),
+            to,
+            bytes: bytes.to_vec(),
+        };
+        !matches!(
+            self.tx.try_send(item),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_))
+        )
+    }
+}
+
+/// Heap entry ordered by due time.
+struct Entry(Delayed);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.due == other.0.due
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.due.cmp(&other.0.due)
+    }
+}
+
+fn run(rx: Receiver<Delayed>) {
+    let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
+    loop {
+        let now = Instant::now();
+        while heap.peek().is_some_and(|Reverse(e)| e.0.due <= now) {
+            if let Some(Reverse(Entry(d))) = heap.pop() {
+                let _ = d.socket.send_to(&d.bytes, d.to);
+            }
+        }
+        let wait = heap
+            .peek()
+            .map(|Reverse(e)| e.0.due.saturating_duration_since(now));
+        let received = match wait {
+            Some(w) => rx.recv_timeout(w),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(d) if heap.len() < MAX_WAITING => heap.push(Reverse(Entry(d))),
+            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) if heap.is_empty() => return,
+            Err(RecvTimeoutError::Disconnected) => {}
+        }
+    }
+}

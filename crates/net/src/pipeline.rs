@@ -1,0 +1,89 @@
+//! The path of one query between socket and answer: parse, ACL, rules,
+//! then a self-made answer or the zones (DESIGN.md, "the path of a query").
+
+use std::net::SocketAddr;
+
+use shield::answer::self_answer;
+use shield::{Outcome, QueryInfo};
+use wire::{ParseError, Query};
+use zone::Transport;
+
+use crate::State;
+
+/// What to do with a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Send the first `len` bytes of the output buffer, after `delay_ms`.
+    Answer { len: usize, delay_ms: Option<u32> },
+    /// Send nothing; on TCP close the connection (dnsdist's Drop).
+    Drop,
+}
+
+/// Handles `packet` from `client`, writing any answer into `out`.
+pub fn handle(
+    state: &State,
+    packet: &[u8],
+    client: SocketAddr,
+    local_port: u16,
+    transport: Transport,
+    out: &mut [u8],
+) -> Handled {
+    // The ACL comes first: a denied client gets nothing, not even FORMERR.
+    if !state.shield.acl.contains(client.ip()) {
+        return Handled::Drop;
+    }
+    let query = match Query::parse(packet) {
+        Ok(q) => q,
+        Err(ParseError::Drop) => return Handled::Drop,
+        Err(ParseError::FormErr) => {
+            let len = zone::formerr(packet, out);
+            return if len == 0 {
+                Handled::Drop
+            } else {
+                Handled::Answer {
+                    len,
+                    delay_ms: None,
+                }
+            };
+        }
+    };
+    let mut delay_ms = None;
+    let mut outcome = Outcome::Continue;
+    if !state.shield.rules.is_empty() {
+        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+        let lname = wire::name::to_lowercase(query.qname, &mut lower);
+        let info = QueryInfo {
+            client,
+            local_port,
+            tcp: transport == Transport::Tcp,
+            query: &query,
+            lname,
+        };
+        let verdict = state.shield.rules.evaluate(&info);
+        outcome = verdict.outcome;
+        if transport == Transport::Udp {
+            delay_ms = verdict.delay_ms;
+        }
+    }
+    let limit = match (transport, query.edns) {
+        (Transport::Tcp, _) => out.len().min(65535),
+        (Transport::Udp, Some(e)) => {
+            usize::from(e.udp_payload.min(state.zones.max_udp_payload.max(512)))
+        }
+        (Transport::Udp, None) => 512,
+    };
+    let len = match outcome {
+        Outcome::Drop => return Handled::Drop,
+        // Pools arrive with the backends issue; a pool with no server is
+        // dnsdist's "no server available": dropped.
+        Outcome::Pool(_) => return Handled::Drop,
+        Outcome::Continue | Outcome::Allow => {
+            zone::respond_query(&state.zones, &query, out, transport)
+        }
+        other => self_answer(&other, &query, out, limit, state.zones.max_udp_payload),
+    };
+    match len {
+        Some(len) => Handled::Answer { len, delay_ms },
+        None => Handled::Drop,
+    }
+}

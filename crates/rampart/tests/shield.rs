@@ -1,0 +1,232 @@
+//! The shield issue's config, verbatim, and its modern-name twin: rate
+//! limits per /24, ANY and domain blocks, the allow-list, the query log,
+//! the shadowing warning, and DelayAction where it can fire.
+
+mod common;
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use domain::base::iana::Rtype;
+
+/// The config from the issue, as an operator copied it from a blog.
+const BLOG_CONFIG: &str = r#"setLocal("{ADDR}")
+setACL({"0.0.0.0/0", "::/0"})
+addAction(AllRule(), LogAction("query.log", false, true, false))
+addAction(MaxQPSIPRule(5, 24, 64), DropAction())
+addDelay(MaxQPSIPRule(5), 1000)
+addAction(QTypeRule(dnsdist.ANY), DropAction())
+addDomainBlock("madingyule.net.")
+addAction(makeRule("example.org."), AllowAction())
+addAction(AllRule(), DropAction())
+addZone("example.org", "zones/example.org.zone")
+"#;
+
+/// The same with today's dnsdist names.
+const MODERN_CONFIG: &str = r#"setLocal("{ADDR}")
+setACL({"0.0.0.0/0", "::/0"})
+addAction(AllRule(), LogAction("query.log", false, true, false), {name="log everything"})
+addAction(MaxQPSIPRule(5, 24, 64), DropAction(), {name="per-/24 limit"})
+addAction(MaxQPSIPRule(5), DelayAction(1000))
+addAction(QTypeRule(DNSQType.ANY), DropAction())
+addAction(QNameSuffixRule("madingyule.net."), DropAction())
+addAction(QNameSuffixRule("example.org."), AllowAction())
+addAction(AllRule(), DropAction(), {name="default drop", uuid="8b0f4a4e-1f36-4b1b-a9a6-3e3d1f8a2c11"})
+addZone("example.org", "zones/example.org.zone")
+"#;
+
+/// Writes `config` and the example zone into a scratch dir.
+fn setup(config: &str) -> (std::path::PathBuf, u16) {
+    let dir = scratch_dir("shield");
+    std::fs::create_dir_all(dir.join("zones")).unwrap();
+    std::fs::copy(
+        repo_root().join("examples/zones/example.org.zone"),
+        dir.join("zones/example.org.zone"),
+    )
+    .unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.join("rampart.conf"),
+        config.replace("{ADDR}", &format!("127.0.0.1:{port}")),
+    )
+    .unwrap();
+    (dir, port)
+}
+
+fn start(dir: &Path, port: u16) -> Server {
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    // Probe from an address of its own so its queries spend no bucket the
+    // test uses.
+    Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "example.org",
+    )
+}
+
+/// Asks once from `from`; the answer, or None when dropped.
+fn ask_from(
+    from: &str,
+    server: SocketAddr,
+    name: &str,
+    qtype: Rtype,
+    id: u16,
+) -> Option<(Vec<u8>, u16)> {
+    let sock = UdpSocket::bind(format!("{from}:0")).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let q = QuerySpec::new(name, qtype).to_wire(id);
+    sock.send_to(&q, server).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).ok()?;
+    Some((buf[..n].to_vec(), port))
+}
+
+fn check_config(config: &str) {
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    let server = s.addr;
+
+    // A burst of six from one /24: five answered, the sixth dropped.
+    let answered: Vec<bool> = (0..6)
+        .map(|i| ask_from("127.0.3.5", server, "www.example.org", Rtype::A, 100 + i).is_some())
+        .collect();
+    assert_eq!(
+        answered,
+        [true, true, true, true, true, false],
+        "burst from 127.0.3.0/24"
+    );
+    // Another /24 is answered meanwhile.
+    let (resp, port) = ask_from("127.0.4.5", server, "www.example.org", Rtype::A, 4242)
+        .expect("other /24 answered");
+    assert_eq!(resp[3] & 0xf, 0);
+    // ANY is dropped, the blocked domain dropped, anything not example.org
+    // dropped; example.org itself answered.
+    assert!(
+        ask_from("127.0.5.5", server, "example.org", Rtype::ANY, 1).is_none(),
+        "ANY dropped"
+    );
+    assert!(
+        ask_from("127.0.6.5", server, "www.madingyule.net", Rtype::A, 2).is_none(),
+        "domain block"
+    );
+    assert!(
+        ask_from("127.0.7.5", server, "example.com", Rtype::A, 3).is_none(),
+        "default drop"
+    );
+    let (resp, _) = ask_from("127.0.8.5", server, "mail.example.org", Rtype::A, 4)
+        .expect("example.org answered");
+    assert_eq!(
+        normalize(&resp).unwrap().answer,
+        ["mail.example.org. 3600 in a 192.0.2.25"]
+    );
+
+    // Dropped over TCP: the connection is closed.
+    let mut c = TcpStream::connect(server).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    tcp_send(&mut c, &QuerySpec::new("example.com", Rtype::A).to_wire(9)).unwrap();
+    assert!(tcp_recv(&mut c).is_none(), "TCP drop closes the connection");
+
+    // The query log, as dnsdist writes it: unbuffered, with the real id.
+    let log = std::fs::read_to_string(dir.join("query.log")).unwrap();
+    let line = format!("Packet from 127.0.4.5:{port} for www.example.org. A with id 4242\n");
+    assert!(log.contains(&line), "missing {line:?} in:\n{log}");
+    assert!(log.contains("for example.org. ANY with id 1\n"), "{log}");
+
+    // --check-config names the delay rule the per-/24 drop shadows.
+    let out = Command::new(rampart_bin())
+        .args(["--check-config", "-C"])
+        .arg(dir.join("rampart.conf"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("warning: rule 2 (IP (/32, /64) match for QPS over 5 burst 5 → delay by 1000 ms) never fires: rule 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn blog_config_works_verbatim() {
+    check_config(BLOG_CONFIG);
+}
+
+#[test]
+fn modern_names_behave_the_same() {
+    check_config(MODERN_CONFIG);
+}
+
+#[test]
+fn delay_holds_udp_answers_not_tcp() {
+    let config = "setLocal(\"{ADDR}\")\nsetACL({\"0.0.0.0/0\", \"::/0\"})\naddDelay(MaxQPSIPRule(5), 1000)\naddZone(\"example.org\", \"zones/example.org.zone\")\n";
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    let sock = UdpSocket::bind("127.0.9.5:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 512];
+    for i in 0..5u16 {
+        sock.send_to(
+            &QuerySpec::new("www.example.org", Rtype::A).to_wire(i),
+            s.addr,
+        )
+        .unwrap();
+        sock.recv(&mut buf).expect("within the burst");
+    }
+    let started = Instant::now();
+    sock.send_to(
+        &QuerySpec::new("www.example.org", Rtype::A).to_wire(6),
+        s.addr,
+    )
+    .unwrap();
+    let n = sock.recv(&mut buf).expect("the delayed answer still comes");
+    let waited = started.elapsed();
+    assert_eq!(&buf[..2], &[0, 6]);
+    assert!(n > 12);
+    assert!(
+        waited >= Duration::from_millis(950),
+        "UDP answer came after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(2500),
+        "UDP answer came after {waited:?}"
+    );
+
+    // Over TCP the same client is answered at once.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.9.5:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.connect(&s.addr.into()).unwrap();
+    let mut c: TcpStream = sock.into();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let started = Instant::now();
+    tcp_send(
+        &mut c,
+        &QuerySpec::new("www.example.org", Rtype::A).to_wire(7),
+    )
+    .unwrap();
+    tcp_recv(&mut c).expect("TCP answer");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "TCP took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn default_acl_is_dnsdists_and_set_acl_replaces_it() {
+    // Loopback is in the default ACL; a config narrowing it to one /24
+    // leaves the rest of loopback unanswered.
+    let config = "setLocal(\"{ADDR}\")\nsetACL(\"127.0.0.0/24\")\naddZone(\"example.org\", \"zones/example.org.zone\")\n";
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    assert!(ask_from("127.0.0.7", s.addr, "www.example.org", Rtype::A, 1).is_some());
+    assert!(ask_from("127.0.10.7", s.addr, "www.example.org", Rtype::A, 2).is_none());
+}
