@@ -22,6 +22,7 @@
 //! Relative paths resolve against the config file's directory.
 
 mod address;
+pub mod dynblock_lua;
 pub mod shield_lua;
 
 use std::cell::RefCell;
@@ -29,11 +30,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mlua::{Lua, Table, Value};
 
 pub use address::parse_listen_addr;
+/// The Lua state a serving config keeps (for `maintenance()`).
+pub use mlua::Lua as LuaState;
 use zone::named_conf::{self, ZoneKind};
 
 /// A listening address.
@@ -124,7 +128,8 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Runs the config file at `path`.
+/// Runs the config file at `path` (for checking: with a fresh runtime,
+/// and the Lua state dropped afterwards).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
@@ -133,25 +138,45 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Runs config text `src` as if read from `path`.
 pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
+    load_with_runtime(src, path, &Arc::new(shield::Runtime::default())).map(|(c, _)| c)
+}
+
+/// Runs the config file at `path` for serving: dynamic-block functions
+/// work on `runtime`, and the Lua state is kept so the control thread can
+/// call `maintenance()` every second.
+pub fn load_for_serving(
+    path: &Path,
+    runtime: &Arc<shield::Runtime>,
+) -> Result<(Config, Lua), ConfigError> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+    load_with_runtime(&src, path, runtime)
+}
+
+fn load_with_runtime(
+    src: &str,
+    path: &Path,
+    runtime: &Arc<shield::Runtime>,
+) -> Result<(Config, Lua), ConfigError> {
     let lua = Lua::new();
     let state = Rc::new(RefCell::new(Config::new(path)));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     register(&lua, &state, &base).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     shield_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    dynblock_lua::register(&lua, runtime)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))
         .exec()
         .map_err(|e| ConfigError(lua_message(&e)))?;
-    drop(lua);
-    let config = Rc::try_unwrap(state)
-        .map(RefCell::into_inner)
-        .unwrap_or_else(|rc| rc.borrow().clone());
-    Ok(config)
+    // Lua's registered functions hold the state too: take a copy.
+    let config = state.borrow().clone();
+    Ok((config, lua))
 }
 
 /// The useful line of a Lua error (no traceback).
-fn lua_message(e: &mlua::Error) -> String {
+pub(crate) fn lua_message(e: &mlua::Error) -> String {
     match e {
         // A bad argument is refused before our function runs: take the
         // calling line and the function's name from the traceback.

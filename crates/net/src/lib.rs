@@ -28,6 +28,8 @@ use zone::Snapshot;
 pub struct State {
     pub zones: Snapshot,
     pub shield: shield::Shield,
+    /// Rings and dynamic blocks: the same across reloads.
+    pub runtime: Arc<shield::Runtime>,
 }
 
 /// The state every worker reads.

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use shield::answer::self_answer;
-use shield::{Outcome, QueryInfo};
+use shield::dynblock::BlockAction;
+use shield::{Outcome, QueryInfo, Runtime};
 use wire::{ParseError, Query};
 use zone::Transport;
 
@@ -47,11 +48,44 @@ pub fn handle(
             };
         }
     };
+    let tcp = transport == Transport::Tcp;
+    let runtime: &Runtime = &state.runtime;
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let lname = wire::name::to_lowercase(query.qname, &mut lower);
+    // Into the ring before blocks and rules, as dnsdist: dropped queries
+    // still show in the statistics.
+    let rings = runtime.rings.load();
+    rings
+        .queries
+        .record(client.ip(), lname, query.qtype, 0, packet.len(), 0, tcp);
+
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
-    if !state.shield.rules.is_empty() {
-        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-        let lname = wire::name::to_lowercase(query.qname, &mut lower);
+    let mut blocked = false;
+    // Dynamic blocks, client first, then the name's suffix.
+    let table = runtime.dynblocks.table();
+    if let Some(block) = table
+        .for_client(client.ip())
+        .or_else(|| table.for_name(lname))
+    {
+        let applied = match block.action {
+            BlockAction::Drop => {
+                block.blocks.add(1);
+                return Handled::Drop;
+            }
+            BlockAction::Refused => Some(Outcome::RCode(wire::types::rcode::REFUSED)),
+            BlockAction::Nxdomain => Some(Outcome::RCode(wire::types::rcode::NXDOMAIN)),
+            BlockAction::Truncate if !tcp => Some(Outcome::Truncate),
+            BlockAction::Truncate | BlockAction::NoOp | BlockAction::NoRecurse => None,
+        };
+        if let Some(o) = applied {
+            block.blocks.add(1);
+            outcome = o;
+            blocked = true;
+        }
+    }
+    drop(table);
+    if !blocked && !state.shield.rules.is_empty() {
         let info = QueryInfo {
             client,
             local_port,
@@ -83,7 +117,14 @@ pub fn handle(
         other => self_answer(&other, &query, out, limit, state.zones.max_udp_payload),
     };
     match len {
-        Some(len) => Handled::Answer { len, delay_ms },
+        Some(len) => {
+            let rcode = u16::from(out[3] & 0xf);
+            let answers = u16::from_be_bytes([out[6], out[7]]);
+            rings
+                .responses
+                .record(client.ip(), lname, query.qtype, rcode, len, answers, tcp);
+            Handled::Answer { len, delay_ms }
+        }
         None => Handled::Drop,
     }
 }

@@ -42,7 +42,21 @@ fn main() -> ExitCode {
 
 /// Loads the config named by `a` and applies the command-line overrides.
 fn load_config(a: &ServeArgs) -> Result<config::Config, String> {
-    let mut c = config::load(&a.config).map_err(|e| e.to_string())?;
+    let c = config::load(&a.config).map_err(|e| e.to_string())?;
+    Ok(apply_overrides(a, c))
+}
+
+/// Loads the config for serving: its dynamic-block functions work on
+/// `runtime`, and its Lua state is kept for `maintenance()`.
+fn load_for_serving(
+    a: &ServeArgs,
+    runtime: &Arc<shield::Runtime>,
+) -> Result<(config::Config, config::LuaState), String> {
+    let (c, lua) = config::load_for_serving(&a.config, runtime).map_err(|e| e.to_string())?;
+    Ok((apply_overrides(a, c), lua))
+}
+
+fn apply_overrides(a: &ServeArgs, mut c: config::Config) -> config::Config {
     if !a.listen.is_empty() {
         c.listeners = a
             .listen
@@ -53,7 +67,7 @@ fn load_config(a: &ServeArgs) -> Result<config::Config, String> {
     if a.udp_workers.is_some() {
         c.udp_workers = a.udp_workers;
     }
-    Ok(c)
+    c
 }
 
 fn check_zone(name: &str, file: &Path, quiet: bool) -> ExitCode {
@@ -132,7 +146,9 @@ fn log_report(c: &config::Config, report: &snapshot::Report) {
 }
 
 fn serve(a: &ServeArgs) -> ExitCode {
-    let c = match load_config(a) {
+    // Rings and dynamic blocks outlive reloads.
+    let runtime = Arc::new(shield::Runtime::default());
+    let (c, mut lua) = match load_for_serving(a, &runtime) {
         Ok(c) => c,
         Err(e) => {
             log::error(&e);
@@ -144,6 +160,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let shared = Arc::new(ArcSwap::from_pointee(net::State {
         zones: snap,
         shield: c.shield.clone(),
+        runtime: runtime.clone(),
     }));
 
     // Signals are taken by sigwait in this thread only: block them before
@@ -186,12 +203,27 @@ fn serve(a: &ServeArgs) -> ExitCode {
     }
 
     let mut listeners = c.listeners.clone();
+    // The control loop: signals, and once a second the maintenance pass
+    // (the config's maintenance() and expiring dynamic blocks).
     loop {
-        match signals::wait(&signals) {
-            libc::SIGHUP => reload(a, &shared, &mut listeners),
-            sig => {
+        match signals::wait(&signals, std::time::Duration::from_secs(1)) {
+            Some(libc::SIGHUP) => {
+                if let Some(new_lua) = reload(a, &shared, &mut listeners) {
+                    lua = new_lua;
+                }
+            }
+            Some(sig) => {
                 log::info(&format!("signal {sig} received, exiting"));
                 return ExitCode::SUCCESS;
+            }
+            None => {
+                if let Err(e) = config::dynblock_lua::run_maintenance(&lua) {
+                    log::error(&format!("maintenance(): {e}"));
+                }
+                runtime.dynblocks.expire();
+                for line in runtime.dynblocks.take_log() {
+                    log::warn(&line);
+                }
             }
         }
     }
@@ -199,15 +231,20 @@ fn serve(a: &ServeArgs) -> ExitCode {
 
 /// Re-reads the config and zones; swaps the new snapshot in only if the
 /// config itself loaded. Zones that fail keep their previous version.
-fn reload(a: &ServeArgs, shared: &net::SharedSnapshot, listeners: &mut Vec<config::Listener>) {
+fn reload(
+    a: &ServeArgs,
+    shared: &net::SharedSnapshot,
+    listeners: &mut Vec<config::Listener>,
+) -> Option<config::LuaState> {
     log::info(&format!("SIGHUP: reloading {}", a.config.display()));
-    let c = match load_config(a) {
+    let runtime = shared.load().runtime.clone();
+    let (c, lua) = match load_for_serving(a, &runtime) {
         Ok(c) => c,
         Err(e) => {
             log::error(&format!(
                 "reload refused, still serving the previous configuration: {e}"
             ));
-            return;
+            return None;
         }
     };
     if c.listeners != *listeners {
@@ -219,9 +256,11 @@ fn reload(a: &ServeArgs, shared: &net::SharedSnapshot, listeners: &mut Vec<confi
     shared.store(Arc::new(net::State {
         zones: snap,
         shield: c.shield.clone(),
+        runtime: previous.runtime.clone(),
     }));
     *listeners = c.listeners;
     log::info("reload done");
+    Some(lua)
 }
 
 /// Synchronous signal handling with `sigwait`.
@@ -246,14 +285,14 @@ mod signals {
     }
 
     /// Waits for one of the blocked signals.
-    pub fn wait(set: &libc::sigset_t) -> libc::c_int {
-        let mut sig: libc::c_int = 0;
-        loop {
-            // SAFETY: `set` was initialised by `block`.
-            let r = unsafe { libc::sigwait(set, &mut sig) };
-            if r == 0 {
-                return sig;
-            }
-        }
+    /// Waits up to `timeout` for one of the blocked signals.
+    pub fn wait(set: &libc::sigset_t, timeout: std::time::Duration) -> Option<libc::c_int> {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        };
+        // SAFETY: `set` was initialised by `block`; a null siginfo is allowed.
+        let r = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
+        (r > 0).then_some(r)
     }
 }

@@ -230,3 +230,90 @@ fn default_acl_is_dnsdists_and_set_acl_replaces_it() {
     assert!(ask_from("127.0.0.7", s.addr, "www.example.org", Rtype::A, 1).is_some());
     assert!(ask_from("127.0.10.7", s.addr, "www.example.org", Rtype::A, 2).is_none());
 }
+
+#[test]
+fn dynamic_block_stops_a_random_subdomain_flood_but_not_a_legitimate_client() {
+    let config = r#"setLocal("{ADDR}")
+setACL({"0.0.0.0/0", "::/0"})
+local dbr = dynBlockRulesGroup()
+dbr:setRCodeRate(DNSRCode.NXDOMAIN, 10, 1, "NXDOMAIN flood", 30, DNSAction.Drop)
+function maintenance()
+  dbr:apply()
+end
+addZone("example.org", "zones/example.org.zone")
+"#;
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    let server = s.addr;
+
+    // 40 flooding addresses, 50 random names a second each, for 4 s.
+    let flooders: Vec<UdpSocket> = (1..=40)
+        .map(|k| {
+            let sock = UdpSocket::bind(format!("127.20.0.{k}:0")).unwrap();
+            sock.set_nonblocking(true).unwrap();
+            sock
+        })
+        .collect();
+    let legit = UdpSocket::bind("127.0.30.1:0").unwrap();
+    legit
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+
+    let started = Instant::now();
+    let mut answered_per_quarter = [0u32; 16];
+    let mut legit_asked = 0;
+    let mut legit_answered = 0;
+    let mut buf = [0u8; 512];
+    let mut n: u32 = 0;
+    for round in 0..200u32 {
+        for f in &flooders {
+            n += 1;
+            let name = format!("r{:x}{n}.example.org", n.wrapping_mul(2_654_435_761));
+            let _ = f.send_to(&QuerySpec::new(&name, Rtype::A).to_wire(n as u16), server);
+        }
+        let quarter = (started.elapsed().as_millis() / 250).min(15) as usize;
+        for f in &flooders {
+            while f.recv(&mut buf).is_ok() {
+                answered_per_quarter[quarter] += 1;
+            }
+        }
+        if round % 5 == 0 {
+            legit_asked += 1;
+            legit
+                .send_to(
+                    &QuerySpec::new("www.example.org", Rtype::A).to_wire(round as u16),
+                    server,
+                )
+                .unwrap();
+            if legit.recv(&mut buf).is_ok() && buf[3] & 0xf == 0 {
+                legit_answered += 1;
+            }
+        }
+        // 20 ms a round: 2,000 queries a second in all.
+        let next = Duration::from_millis(20 * u64::from(round + 1));
+        if let Some(wait) = next.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let log = s.log_text();
+    println!("flood answers per quarter second: {answered_per_quarter:?}; legitimate {legit_answered}/{legit_asked}");
+    assert!(
+        log.contains("Inserting dynamic block for 127.20.0."),
+        "no block logged:\n{log}"
+    );
+    // Engaged within two seconds: nothing answered to the flood after
+    // 2.25 s (a quarter-second of slack for in-flight answers).
+    let late: u32 = answered_per_quarter[9..].iter().sum();
+    assert_eq!(
+        late, 0,
+        "flood still answered late: {answered_per_quarter:?}"
+    );
+    assert!(
+        answered_per_quarter[0] > 0,
+        "the flood was answered at first: {answered_per_quarter:?}"
+    );
+    assert_eq!(
+        legit_answered, legit_asked,
+        "the legitimate client lost answers"
+    );
+}

@@ -12,14 +12,18 @@
 //! - [`rules`]: the rule chain, its evaluation and the check for rules an
 //!   earlier one makes unreachable;
 //! - [`querylog`]: `LogAction`'s text and binary query logs;
-//! - [`answer`]: answers the shield makes itself (RCODE, TC, spoofs).
+//! - [`answer`]: answers the shield makes itself (RCODE, TC, spoofs);
+//! - [`rings`]: recent queries and responses;
+//! - [`dynblock`]: dynamic blocks and the rate rules that insert them.
 
 pub mod action;
 pub mod answer;
 pub mod counter;
+pub mod dynblock;
 pub mod netmask;
 pub mod qps;
 pub mod querylog;
+pub mod rings;
 pub mod rules;
 pub mod selector;
 pub mod suffix;
@@ -28,6 +32,26 @@ pub use action::Action;
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
 pub use selector::{QueryInfo, Selector};
+
+/// What lives across reloads: the rings and the dynamic blocks (a reload
+/// must not forget an attack in progress).
+#[derive(Debug)]
+pub struct Runtime {
+    pub rings: arc_swap::ArcSwap<rings::Rings>,
+    pub dynblocks: dynblock::DynBlocks,
+    /// The action of blocks that name none (`setDynBlocksAction`).
+    pub default_block_action: std::sync::Mutex<dynblock::BlockAction>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            rings: arc_swap::ArcSwap::from_pointee(rings::Rings::default()),
+            dynblocks: dynblock::DynBlocks::default(),
+            default_block_action: std::sync::Mutex::new(dynblock::BlockAction::Drop),
+        }
+    }
+}
 
 /// Everything the shield applies to a query: swapped whole on reload.
 #[derive(Debug, Clone)]

@@ -1,0 +1,479 @@
+//! Dynamic blocks from Lua: dnsdist's legacy `exceed*` + `addDynBlocks`
+//! pair, `dynBlockRulesGroup()`, `showDynBlocks`, `clearDynBlocks`,
+//! `setDynBlocksAction`, `setRingBuffersSize` and the `DNSAction` values.
+//! They are meant for the operator's `maintenance()` function, which the
+//! control thread calls once a second (see [`run_maintenance`]).
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use shield::dynblock::{exceeding, BlockAction, Measure, RateRule, RulesGroup, Target};
+use shield::rings::Rings;
+use shield::{Netmask, Runtime};
+
+use crate::fail;
+
+/// `DNSAction` values, as dnsdist numbers them.
+const ACTIONS: [(&str, i64); 10] = [
+    ("Allow", 0),
+    ("Delay", 1),
+    ("Drop", 2),
+    ("HeaderModify", 3),
+    ("None", 4),
+    ("Nxdomain", 6),
+    ("Pool", 7),
+    ("Refused", 8),
+    ("Spoof", 9),
+    ("Truncate", 11),
+];
+const NO_RECURSE: i64 = 12;
+const NO_OP: i64 = 13;
+
+fn block_action(lua: &Lua, v: Option<i64>, default: BlockAction) -> mlua::Result<BlockAction> {
+    Ok(match v {
+        None => default,
+        Some(2) => BlockAction::Drop,
+        Some(8) => BlockAction::Refused,
+        Some(6) => BlockAction::Nxdomain,
+        Some(11) => BlockAction::Truncate,
+        Some(NO_OP) | Some(4) => BlockAction::NoOp,
+        Some(NO_RECURSE) => BlockAction::NoRecurse,
+        Some(other) => {
+            return Err(fail(
+                lua,
+                format!("DNSAction {other} cannot be a dynamic block action: use Drop, Refused, Nxdomain, Truncate, NoOp or NoRecurse"),
+            ))
+        }
+    })
+}
+
+/// `dynBlockRulesGroup()` handed to Lua.
+#[derive(Clone)]
+struct LuaGroup {
+    group: Rc<RefCell<RulesGroup>>,
+    runtime: Arc<Runtime>,
+}
+
+impl LuaGroup {
+    fn default_action(&self) -> BlockAction {
+        *self
+            .runtime
+            .default_block_action
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rate_rule(
+    lua: &Lua,
+    g: &LuaGroup,
+    measure: Measure,
+    rate: f64,
+    seconds: u32,
+    reason: String,
+    block_seconds: u32,
+    action: Option<i64>,
+    warning_rate: Option<f64>,
+) -> mlua::Result<()> {
+    if rate < 0.0 || seconds == 0 {
+        return Err(fail(
+            lua,
+            "a dynamic block rule needs a rate of 0 or more over at least 1 second",
+        ));
+    }
+    let action = block_action(lua, action, g.default_action())?;
+    g.group.borrow_mut().rules.push(RateRule {
+        measure,
+        rate,
+        seconds,
+        reason,
+        block_seconds,
+        action,
+        warning_rate,
+    });
+    Ok(())
+}
+
+impl UserData for LuaGroup {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method(
+            "setQueryRate",
+            |lua,
+             g,
+             (rate, secs, reason, block, action, warn): (
+                f64,
+                u32,
+                String,
+                u32,
+                Option<i64>,
+                Option<f64>,
+            )| {
+                rate_rule(
+                    lua,
+                    g,
+                    Measure::Queries,
+                    rate,
+                    secs,
+                    reason,
+                    block,
+                    action,
+                    warn,
+                )
+            },
+        );
+        methods.add_method(
+            "setRCodeRate",
+            |lua,
+             g,
+             (rc, rate, secs, reason, block, action, warn): (
+                u16,
+                f64,
+                u32,
+                String,
+                u32,
+                Option<i64>,
+                Option<f64>,
+            )| {
+                rate_rule(
+                    lua,
+                    g,
+                    Measure::RCode(rc),
+                    rate,
+                    secs,
+                    reason,
+                    block,
+                    action,
+                    warn,
+                )
+            },
+        );
+        methods.add_method(
+            "setRCodeRatio",
+            |lua,
+             g,
+             (rc, ratio, secs, reason, block, min, action, warn): (
+                u16,
+                f64,
+                u32,
+                String,
+                u32,
+                u64,
+                Option<i64>,
+                Option<f64>,
+            )| {
+                if !(0.0..=1.0).contains(&ratio) {
+                    return Err(fail(
+                        lua,
+                        format!("ratio {ratio} out of range: expected 0 to 1"),
+                    ));
+                }
+                let measure = Measure::RCodeRatio {
+                    rcode: rc,
+                    min_responses: min,
+                };
+                rate_rule(lua, g, measure, ratio, secs, reason, block, action, warn)
+            },
+        );
+        methods.add_method(
+            "setQTypeRate",
+            |lua,
+             g,
+             (qtype, rate, secs, reason, block, action, warn): (
+                u16,
+                f64,
+                u32,
+                String,
+                u32,
+                Option<i64>,
+                Option<f64>,
+            )| {
+                rate_rule(
+                    lua,
+                    g,
+                    Measure::QType(qtype),
+                    rate,
+                    secs,
+                    reason,
+                    block,
+                    action,
+                    warn,
+                )
+            },
+        );
+        methods.add_method(
+            "setResponseByteRate",
+            |lua,
+             g,
+             (rate, secs, reason, block, action, warn): (
+                f64,
+                u32,
+                String,
+                u32,
+                Option<i64>,
+                Option<f64>,
+            )| {
+                rate_rule(
+                    lua,
+                    g,
+                    Measure::ResponseBytes,
+                    rate,
+                    secs,
+                    reason,
+                    block,
+                    action,
+                    warn,
+                )
+            },
+        );
+        methods.add_method(
+            "setMasks",
+            |lua, g, (v4, v6, _port): (u8, u8, Option<u8>)| {
+                if v4 > 32 || v6 > 128 {
+                    return Err(fail(lua, "masks: IPv4 0 to 32, IPv6 0 to 128"));
+                }
+                let mut group = g.group.borrow_mut();
+                group.v4_mask = v4;
+                group.v6_mask = v6;
+                Ok(())
+            },
+        );
+        let ranges = |lua: &Lua, v: Value| -> mlua::Result<Vec<Netmask>> {
+            let list = match v {
+                Value::String(s) => vec![s.to_str()?.to_string()],
+                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!("expected netmasks, got {}", other.type_name()),
+                    ))
+                }
+            };
+            list.iter()
+                .map(|m| Netmask::parse(m).map_err(|e| fail(lua, e)))
+                .collect()
+        };
+        methods.add_method("excludeRange", move |lua, g, v: Value| {
+            for m in ranges(lua, v)? {
+                g.group.borrow_mut().excluded.add(m);
+            }
+            Ok(())
+        });
+        methods.add_method("includeRange", move |lua, g, v: Value| {
+            for m in ranges(lua, v)? {
+                g.group.borrow_mut().included.add(m);
+            }
+            Ok(())
+        });
+        methods.add_method("excludeDomains", |lua, g, v: Value| {
+            let names = match v {
+                Value::String(s) => vec![s.to_str()?.to_string()],
+                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!("expected domain names, got {}", other.type_name()),
+                    ))
+                }
+            };
+            for n in names {
+                g.group
+                    .borrow_mut()
+                    .excluded_domains
+                    .add(&n)
+                    .map_err(|e| fail(lua, e))?;
+            }
+            Ok(())
+        });
+        methods.add_method("apply", |_, g, ()| {
+            let rings = g.runtime.rings.load();
+            g.group.borrow().apply(&rings, &g.runtime.dynblocks);
+            Ok(())
+        });
+        methods.add_method("toString", |_, g, ()| Ok(describe(&g.group.borrow())));
+        methods.add_meta_method(mlua::MetaMethod::ToString, |_, g, ()| {
+            Ok(describe(&g.group.borrow()))
+        });
+    }
+}
+
+fn describe(g: &RulesGroup) -> String {
+    let mut s = String::new();
+    for r in &g.rules {
+        s.push_str(&format!(
+            "{:?} over {} per second for {} s: {} for {} s ({})\n",
+            r.measure,
+            r.rate,
+            r.seconds,
+            r.action.name(),
+            r.block_seconds,
+            r.reason
+        ));
+    }
+    s
+}
+
+/// The result of an `exceed*` call: address → count.
+fn exceed_table(lua: &Lua, list: Vec<(IpAddr, u64)>) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    for (addr, count) in list {
+        t.set(addr.to_string(), count)?;
+    }
+    Ok(t)
+}
+
+/// Registers the dynamic-block functions over `runtime`.
+pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
+    let g = lua.globals();
+    let actions = lua.create_table()?;
+    for (name, value) in ACTIONS {
+        actions.set(name, value)?;
+    }
+    actions.set("NoRecurse", NO_RECURSE)?;
+    actions.set("NoOp", NO_OP)?;
+    g.set("DNSAction", actions)?;
+
+    let rt = runtime.clone();
+    g.set(
+        "dynBlockRulesGroup",
+        lua.create_function(move |_, ()| {
+            Ok(LuaGroup {
+                group: Rc::new(RefCell::new(RulesGroup::default())),
+                runtime: rt.clone(),
+            })
+        })?,
+    )?;
+
+    let exceed = |measure_of: fn(Option<u16>) -> Measure, rt: Arc<Runtime>| {
+        move |lua: &Lua, (a, b, c): (Value, Option<f64>, Option<u32>)| {
+            // exceedQTypeRate(type, rate, seconds) has a type first.
+            let (qtype, rate, secs) =
+                match (a, b, c) {
+                    (Value::Integer(t), Some(rate), Some(secs)) => (Some(t as u16), rate, secs),
+                    (Value::Integer(r), Some(secs), None) => (None, r as f64, secs as u32),
+                    (Value::Number(r), Some(secs), None) => (None, r, secs as u32),
+                    _ => return Err(fail(
+                        lua,
+                        "expected (rate, seconds), or (type, rate, seconds) for exceedQTypeRate",
+                    )),
+                };
+            let rings = rt.rings.load();
+            exceed_table(lua, exceeding(&rings, &measure_of(qtype), rate, secs))
+        }
+    };
+    g.set(
+        "exceedQRate",
+        lua.create_function(exceed(|_| Measure::Queries, runtime.clone()))?,
+    )?;
+    g.set(
+        "exceedNXDOMAINs",
+        lua.create_function(exceed(|_| Measure::RCode(3), runtime.clone()))?,
+    )?;
+    g.set(
+        "exceedServFails",
+        lua.create_function(exceed(|_| Measure::RCode(2), runtime.clone()))?,
+    )?;
+    g.set(
+        "exceedRespByterate",
+        lua.create_function(exceed(|_| Measure::ResponseBytes, runtime.clone()))?,
+    )?;
+    g.set(
+        "exceedQTypeRate",
+        lua.create_function(exceed(|t| Measure::QType(t.unwrap_or(0)), runtime.clone()))?,
+    )?;
+
+    let rt = runtime.clone();
+    g.set(
+        "addDynBlocks",
+        lua.create_function(move |lua, (set, reason, seconds, action): (Table, String, Option<u32>, Option<i64>)| {
+            let default = *rt.default_block_action.lock().unwrap_or_else(|p| p.into_inner());
+            let action = block_action(lua, action, default)?;
+            let mut new = Vec::new();
+            for pair in set.pairs::<String, Value>() {
+                let (addr, _) = pair?;
+                let ip: IpAddr = addr.parse().map_err(|_| fail(lua, format!("addDynBlocks: '{addr}' is not an address")))?;
+                let prefix = if ip.is_ipv4() { 32 } else { 128 };
+                new.push((Target::Net(ip, prefix), seconds.unwrap_or(10), action, reason.clone(), false));
+            }
+            rt.dynblocks.insert(&new);
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "addDynBlockSMT",
+        lua.create_function(move |lua, (names, reason, seconds, action): (Value, String, Option<u32>, Option<i64>)| {
+            let list = match names {
+                Value::String(s) => vec![s.to_str()?.to_string()],
+                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+                other => return Err(fail(lua, format!("expected domain names, got {}", other.type_name()))),
+            };
+            let default = *rt.default_block_action.lock().unwrap_or_else(|p| p.into_inner());
+            let action = block_action(lua, action, default)?;
+            let mut new = Vec::new();
+            for n in list {
+                let wire = shield::suffix::parse_name(&n).map_err(|e| fail(lua, e))?;
+                new.push((Target::Suffix(wire.into()), seconds.unwrap_or(10), action, reason.clone(), false));
+            }
+            rt.dynblocks.insert(&new);
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "setDynBlocksAction",
+        lua.create_function(move |lua, action: i64| {
+            let a = block_action(lua, Some(action), BlockAction::Drop)?;
+            *rt.default_block_action
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = a;
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "showDynBlocks",
+        lua.create_function(move |_, ()| {
+            print!("{}", rt.dynblocks.show());
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "clearDynBlocks",
+        lua.create_function(move |_, ()| {
+            rt.dynblocks.clear();
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "setRingBuffersSize",
+        lua.create_function(move |lua, (size, shards): (usize, Option<usize>)| {
+            if size == 0 || size > 10_000_000 {
+                return Err(fail(
+                    lua,
+                    format!("ring size {size} out of range: expected 1 to 10000000"),
+                ));
+            }
+            rt.rings.store(Arc::new(Rings::new(
+                size,
+                shards.unwrap_or(10).clamp(1, 1024),
+            )));
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// Calls the config's `maintenance()` if it defines one; the error, if
+/// it failed.
+pub fn run_maintenance(lua: &Lua) -> Result<(), String> {
+    match lua.globals().get::<Value>("maintenance") {
+        Ok(Value::Function(f)) => f.call::<()>(()).map_err(|e| crate::lua_message(&e)),
+        _ => Ok(()),
+    }
+}

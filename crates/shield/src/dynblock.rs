@@ -1,0 +1,546 @@
+//! Dynamic blocks: short-lived blocks by client netmask or query-name
+//! suffix, inserted by the once-a-second maintenance pass from what the
+//! rings show (dnsdist's `addDynBlocks`, `exceed*`, `dynBlockRulesGroup`).
+//!
+//! The block table is copy-on-write behind an atomic pointer: workers load
+//! it and look up, the maintenance pass builds the next table and swaps it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::counter::Counter;
+use crate::netmask::{mask, unmap, NetmaskGroup};
+use crate::qps::now_ns;
+use crate::rings::Rings;
+use crate::suffix::NameSet;
+
+const SECOND: u64 = 1_000_000_000;
+
+/// What a dynamic block does (dnsdist's `DNSAction` values for blocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockAction {
+    Drop,
+    Refused,
+    Nxdomain,
+    /// TC over UDP; over TCP the block does not apply.
+    Truncate,
+    /// Log only (a warning).
+    NoOp,
+    NoRecurse,
+}
+
+impl BlockAction {
+    /// The name `showDynBlocks` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockAction::Drop => "Drop",
+            BlockAction::Refused => "Send Refused",
+            BlockAction::Nxdomain => "Send NXDomain",
+            BlockAction::Truncate => "Truncate",
+            BlockAction::NoOp => "No Op",
+            BlockAction::NoRecurse => "Set rd=0",
+        }
+    }
+}
+
+/// One block.
+#[derive(Debug)]
+pub struct Block {
+    /// Until when (on the shield's monotonic clock, ns).
+    pub until: u64,
+    pub action: BlockAction,
+    pub reason: String,
+    pub warning: bool,
+    /// Queries it stopped.
+    pub blocks: Counter,
+}
+
+/// The table workers read.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    by_addr: HashMap<(IpAddr, u8), Arc<Block>>,
+    /// Prefix lengths in use, so a lookup masks only by those.
+    v4_prefixes: Vec<u8>,
+    v6_prefixes: Vec<u8>,
+    by_suffix: HashMap<Box<[u8]>, Arc<Block>>,
+}
+
+impl Table {
+    /// The block that applies to `client`, if one is in force.
+    pub fn for_client(&self, client: IpAddr) -> Option<&Arc<Block>> {
+        if self.by_addr.is_empty() {
+            return None;
+        }
+        let client = unmap(client);
+        let prefixes = if client.is_ipv4() {
+            &self.v4_prefixes
+        } else {
+            &self.v6_prefixes
+        };
+        let now = now_ns();
+        // Longest prefix first: the most specific block wins.
+        prefixes
+            .iter()
+            .filter_map(|&p| self.by_addr.get(&(mask(client, p), p)))
+            .find(|b| b.until > now)
+    }
+
+    /// The block that applies to `lname` (lowercase wire) by suffix.
+    pub fn for_name(&self, lname: &[u8]) -> Option<&Arc<Block>> {
+        if self.by_suffix.is_empty() {
+            return None;
+        }
+        let now = now_ns();
+        let mut pos = 0;
+        loop {
+            if let Some(b) = self.by_suffix.get(&lname[pos..]).filter(|b| b.until > now) {
+                return Some(b);
+            }
+            let len = *lname.get(pos)? as usize;
+            if len == 0 {
+                return None;
+            }
+            pos += 1 + len;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_addr.is_empty() && self.by_suffix.is_empty()
+    }
+}
+
+/// What a block is on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Net(IpAddr, u8),
+    /// Lowercase wire name.
+    Suffix(Box<[u8]>),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Net(a, p) => write!(f, "{a}/{p}"),
+            Target::Suffix(n) => f.write_str(&wire::name::to_text(n)),
+        }
+    }
+}
+
+/// The dynamic blocks: the live table plus what the log should say.
+#[derive(Debug, Default)]
+pub struct DynBlocks {
+    table: ArcSwap<Table>,
+    /// Log lines waiting to be written by the control thread.
+    pending_log: Mutex<Vec<String>>,
+}
+
+impl DynBlocks {
+    /// The table in force (for the query path).
+    pub fn table(&self) -> arc_swap::Guard<Arc<Table>> {
+        self.table.load()
+    }
+
+    /// Inserts or refreshes blocks: `(target, seconds, action, reason,
+    /// warning)`. A longer block in force is not shortened; a warning is
+    /// upgraded to a block; the block counter carries over.
+    pub fn insert(&self, new: &[(Target, u32, BlockAction, String, bool)]) {
+        if new.is_empty() {
+            return;
+        }
+        let mut table = Table::clone(&self.table.load());
+        let now = now_ns();
+        let mut log = Vec::new();
+        for (target, seconds, action, reason, warning) in new {
+            let until = now + u64::from(*seconds) * SECOND;
+            let existing = match target {
+                Target::Net(a, p) => table.by_addr.get(&(*a, *p)),
+                Target::Suffix(n) => table.by_suffix.get(n),
+            };
+            let mut carried = 0;
+            if let Some(old) = existing.filter(|b| b.until > now) {
+                let upgrade = old.warning && !warning;
+                if old.until >= until && !upgrade {
+                    continue;
+                }
+                carried = old.blocks.get();
+            } else {
+                log.push(format!(
+                    "Inserting {}dynamic block for {target} for {seconds} seconds: {reason}",
+                    if *warning { "warning " } else { "" }
+                ));
+            }
+            let block = Arc::new(Block {
+                until,
+                action: *action,
+                reason: reason.clone(),
+                warning: *warning,
+                blocks: Counter::default(),
+            });
+            block.blocks.add(carried);
+            match target {
+                Target::Net(a, p) => {
+                    table.by_addr.insert((*a, *p), block);
+                    let list = if a.is_ipv4() {
+                        &mut table.v4_prefixes
+                    } else {
+                        &mut table.v6_prefixes
+                    };
+                    if !list.contains(p) {
+                        list.push(*p);
+                        list.sort_unstable_by(|x, y| y.cmp(x));
+                    }
+                }
+                Target::Suffix(n) => {
+                    table.by_suffix.insert(n.clone(), block);
+                }
+            }
+        }
+        self.table.store(Arc::new(table));
+        self.pending_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(log);
+    }
+
+    /// Drops expired blocks (logging that they ended); run once a second.
+    pub fn expire(&self) {
+        let current = self.table.load();
+        let now = now_ns();
+        let expired = current
+            .by_addr
+            .values()
+            .chain(current.by_suffix.values())
+            .any(|b| b.until <= now);
+        if !expired {
+            return;
+        }
+        let mut table = Table::clone(&current);
+        let mut log = Vec::new();
+        table.by_addr.retain(|(a, p), b| {
+            let keep = b.until > now;
+            if !keep {
+                log.push(format!(
+                    "Dynamic block for {a}/{p} ended: {} ({} queries blocked)",
+                    b.reason,
+                    b.blocks.get()
+                ));
+            }
+            keep
+        });
+        table.by_suffix.retain(|n, b| {
+            let keep = b.until > now;
+            if !keep {
+                log.push(format!(
+                    "Dynamic block for {} ended: {} ({} queries blocked)",
+                    wire::name::to_text(n),
+                    b.reason,
+                    b.blocks.get()
+                ));
+            }
+            keep
+        });
+        self.table.store(Arc::new(table));
+        self.pending_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(log);
+    }
+
+    /// Removes every block.
+    pub fn clear(&self) {
+        self.table.store(Arc::new(Table::default()));
+        self.pending_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push("Dynamic blocks cleared".into());
+    }
+
+    /// Takes the log lines written since the last call.
+    pub fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut *self.pending_log.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// `showDynBlocks()` output, in dnsdist's layout.
+    pub fn show(&self) -> String {
+        let table = self.table.load();
+        let now = now_ns();
+        let mut out = format!(
+            "{:<24} {:>8} {:>8} {:<10} {:<20} {}\n",
+            "What", "Seconds", "Blocks", "Warning", "Action", "Reason"
+        );
+        let mut rows: Vec<(String, &Arc<Block>)> = table
+            .by_addr
+            .iter()
+            .map(|((a, p), b)| (format!("{a}/{p}"), b))
+            .chain(
+                table
+                    .by_suffix
+                    .iter()
+                    .map(|(n, b)| (wire::name::to_text(n), b)),
+            )
+            .filter(|(_, b)| b.until > now)
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        for (what, b) in rows {
+            out.push_str(&format!(
+                "{:<24} {:>8} {:>8} {:<10} {:<20} {}\n",
+                what,
+                (b.until - now) / SECOND,
+                b.blocks.get(),
+                b.warning,
+                b.action.name(),
+                b.reason
+            ));
+        }
+        out
+    }
+}
+
+//------------ Rules over the rings ------------------------------------------
+
+/// What a rate rule counts.
+#[derive(Clone, Debug)]
+pub enum Measure {
+    /// Queries per client.
+    Queries,
+    /// Queries of one type per client.
+    QType(u16),
+    /// Responses with this rcode per client.
+    RCode(u16),
+    /// Share of a client's responses with this rcode.
+    RCodeRatio { rcode: u16, min_responses: u64 },
+    /// Response bytes per client.
+    ResponseBytes,
+}
+
+/// One rule of a `dynBlockRulesGroup()`.
+#[derive(Clone, Debug)]
+pub struct RateRule {
+    pub measure: Measure,
+    /// Per second (or the ratio, for `RCodeRatio`).
+    pub rate: f64,
+    pub seconds: u32,
+    pub reason: String,
+    pub block_seconds: u32,
+    pub action: BlockAction,
+    /// Above this a NoOp warning block is inserted.
+    pub warning_rate: Option<f64>,
+}
+
+/// dnsdist's `dynBlockRulesGroup()`.
+#[derive(Clone, Debug)]
+pub struct RulesGroup {
+    pub rules: Vec<RateRule>,
+    pub v4_mask: u8,
+    pub v6_mask: u8,
+    pub excluded: NetmaskGroup,
+    pub included: NetmaskGroup,
+    pub excluded_domains: NameSet,
+}
+
+impl Default for RulesGroup {
+    fn default() -> Self {
+        RulesGroup {
+            rules: Vec::new(),
+            v4_mask: 32,
+            v6_mask: 128,
+            excluded: NetmaskGroup::new(),
+            included: NetmaskGroup::new(),
+            excluded_domains: NameSet::new(),
+        }
+    }
+}
+
+impl RulesGroup {
+    fn key(&self, ip: IpAddr) -> (IpAddr, u8) {
+        let p = if ip.is_ipv4() {
+            self.v4_mask
+        } else {
+            self.v6_mask
+        };
+        (mask(ip, p), p)
+    }
+
+    /// One pass over the rings: inserts the blocks the rules call for.
+    pub fn apply(&self, rings: &Rings, blocks: &DynBlocks) {
+        let mut new = Vec::new();
+        for rule in &self.rules {
+            let window = u64::from(rule.seconds.max(1)) * SECOND;
+            let mut counts: HashMap<(IpAddr, u8), (f64, f64)> = HashMap::new();
+            let excluded_domain =
+                |e: &crate::rings::Entry| self.excluded_domains.contains_suffix_of(e.name());
+            match &rule.measure {
+                Measure::Queries | Measure::QType(_) => rings.queries.for_each(window, |e| {
+                    let counted = match rule.measure {
+                        Measure::QType(t) => e.qtype == t,
+                        _ => true,
+                    };
+                    if counted && !excluded_domain(e) {
+                        counts.entry(self.key(e.client)).or_default().0 += 1.0;
+                    }
+                }),
+                Measure::RCode(rc) => rings.responses.for_each(window, |e| {
+                    if e.rcode == *rc && !excluded_domain(e) {
+                        counts.entry(self.key(e.client)).or_default().0 += 1.0;
+                    }
+                }),
+                Measure::RCodeRatio { rcode, .. } => rings.responses.for_each(window, |e| {
+                    if !excluded_domain(e) {
+                        let c = counts.entry(self.key(e.client)).or_default();
+                        c.1 += 1.0;
+                        if e.rcode == *rcode {
+                            c.0 += 1.0;
+                        }
+                    }
+                }),
+                Measure::ResponseBytes => rings.responses.for_each(window, |e| {
+                    if !excluded_domain(e) {
+                        counts.entry(self.key(e.client)).or_default().0 += f64::from(e.size);
+                    }
+                }),
+            }
+            let secs = f64::from(rule.seconds.max(1));
+            for ((addr, prefix), (count, total)) in counts {
+                if self.excluded.contains(addr) && !self.included.contains(addr) {
+                    continue;
+                }
+                let (over, warn) = match rule.measure {
+                    Measure::RCodeRatio { min_responses, .. } => {
+                        if total < min_responses as f64 {
+                            continue;
+                        }
+                        (
+                            count > rule.rate * total,
+                            rule.warning_rate.is_some_and(|w| count > w * total),
+                        )
+                    }
+                    _ => (
+                        count > rule.rate * secs,
+                        rule.warning_rate.is_some_and(|w| count > w * secs),
+                    ),
+                };
+                if over {
+                    new.push((
+                        Target::Net(addr, prefix),
+                        rule.block_seconds,
+                        rule.action,
+                        rule.reason.clone(),
+                        false,
+                    ));
+                } else if warn {
+                    new.push((
+                        Target::Net(addr, prefix),
+                        rule.block_seconds,
+                        BlockAction::NoOp,
+                        rule.reason.clone(),
+                        true,
+                    ));
+                }
+            }
+        }
+        blocks.insert(&new);
+    }
+}
+
+/// The legacy `exceed*` scans: full client addresses whose count in the
+/// last `seconds` is over `rate * seconds`.
+pub fn exceeding(rings: &Rings, measure: &Measure, rate: f64, seconds: u32) -> Vec<(IpAddr, u64)> {
+    let group = RulesGroup::default();
+    let window = u64::from(seconds.max(1)) * SECOND;
+    let mut counts: HashMap<IpAddr, f64> = HashMap::new();
+    let mut add = |ip: IpAddr, n: f64| *counts.entry(group.key(ip).0).or_default() += n;
+    match measure {
+        Measure::Queries => rings.queries.for_each(window, |e| add(e.client, 1.0)),
+        Measure::QType(t) => rings.queries.for_each(window, |e| {
+            if e.qtype == *t {
+                add(e.client, 1.0)
+            }
+        }),
+        Measure::RCode(rc) | Measure::RCodeRatio { rcode: rc, .. } => {
+            rings.responses.for_each(window, |e| {
+                if e.rcode == *rc {
+                    add(e.client, 1.0)
+                }
+            })
+        }
+        Measure::ResponseBytes => rings
+            .responses
+            .for_each(window, |e| add(e.client, f64::from(e.size))),
+    }
+    let limit = rate * f64::from(seconds.max(1));
+    let mut out: Vec<(IpAddr, u64)> = counts
+        .into_iter()
+        .filter(|(_, c)| *c > limit)
+        .map(|(a, c)| (a, c as u64))
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_rule_blocks_the_masked_client_and_expires() {
+        let rings = Rings::new(1000, 2);
+        let flood: IpAddr = "192.0.2.7".parse().unwrap();
+        let calm: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..50 {
+            rings.queries.record(flood, b"\x01x\x00", 1, 0, 0, 0, false);
+            rings
+                .responses
+                .record(flood, b"\x01x\x00", 1, 3, 40, 0, false);
+        }
+        for _ in 0..5 {
+            rings.queries.record(calm, b"\x01y\x00", 1, 0, 0, 0, false);
+        }
+        let mut group = RulesGroup {
+            v4_mask: 24,
+            ..RulesGroup::default()
+        };
+        group.rules.push(RateRule {
+            measure: Measure::RCode(3),
+            rate: 10.0,
+            seconds: 1,
+            reason: "NXDOMAIN flood".into(),
+            block_seconds: 60,
+            action: BlockAction::Refused,
+            warning_rate: None,
+        });
+        let blocks = DynBlocks::default();
+        group.apply(&rings, &blocks);
+        let table = blocks.table();
+        let b = table
+            .for_client("192.0.2.200".parse().unwrap())
+            .expect("the /24 is blocked");
+        assert_eq!(b.action, BlockAction::Refused);
+        assert!(table.for_client(calm).is_none());
+        assert_eq!(
+            blocks.take_log(),
+            ["Inserting dynamic block for 192.0.2.0/24 for 60 seconds: NXDOMAIN flood"]
+        );
+        assert!(blocks.show().contains("192.0.2.0/24"));
+        assert_eq!(exceeding(&rings, &Measure::Queries, 10.0, 1), [(flood, 50)]);
+    }
+
+    #[test]
+    fn suffix_blocks_match_below() {
+        let blocks = DynBlocks::default();
+        blocks.insert(&[(
+            Target::Suffix(b"\x04rate\x04test\x00".to_vec().into()),
+            10,
+            BlockAction::Drop,
+            "PRSD".into(),
+            false,
+        )]);
+        let t = blocks.table();
+        assert!(t.for_name(b"\x03zzz\x04rate\x04test\x00").is_some());
+        assert!(t.for_name(b"\x04rate\x04test\x00").is_some());
+        assert!(t.for_name(b"\x05other\x04test\x00").is_none());
+    }
+}
