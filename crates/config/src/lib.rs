@@ -23,6 +23,7 @@
 
 mod address;
 pub mod dynblock_lua;
+pub mod inspect_lua;
 pub mod shield_lua;
 
 use std::cell::RefCell;
@@ -165,6 +166,8 @@ fn load_with_runtime(
     shield_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     dynblock_lua::register(&lua, runtime)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    inspect_lua::register(&lua, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))

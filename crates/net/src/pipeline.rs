@@ -29,14 +29,21 @@ pub fn handle(
     transport: Transport,
     out: &mut [u8],
 ) -> Handled {
+    let stats = &state.runtime.stats;
+    stats.queries.add(1);
     // The ACL comes first: a denied client gets nothing, not even FORMERR.
     if !state.shield.acl.contains(client.ip()) {
+        stats.acl_drops.add(1);
         return Handled::Drop;
     }
     let query = match Query::parse(packet) {
         Ok(q) => q,
-        Err(ParseError::Drop) => return Handled::Drop,
+        Err(ParseError::Drop) => {
+            stats.noncompliant_queries.add(1);
+            return Handled::Drop;
+        }
         Err(ParseError::FormErr) => {
+            stats.noncompliant_queries.add(1);
             let len = zone::formerr(packet, out);
             return if len == 0 {
                 Handled::Drop
@@ -71,6 +78,7 @@ pub fn handle(
         let applied = match block.action {
             BlockAction::Drop => {
                 block.blocks.add(1);
+                stats.dyn_blocked.add(1);
                 return Handled::Drop;
             }
             BlockAction::Refused => Some(Outcome::RCode(wire::types::rcode::REFUSED)),
@@ -80,6 +88,7 @@ pub fn handle(
         };
         if let Some(o) = applied {
             block.blocks.add(1);
+            stats.dyn_blocked.add(1);
             outcome = o;
             blocked = true;
         }
@@ -107,14 +116,31 @@ pub fn handle(
         (Transport::Udp, None) => 512,
     };
     let len = match outcome {
-        Outcome::Drop => return Handled::Drop,
+        Outcome::Drop => {
+            stats.rule_drop.add(1);
+            return Handled::Drop;
+        }
         // Pools arrive with the backends issue; a pool with no server is
         // dnsdist's "no server available": dropped.
-        Outcome::Pool(_) => return Handled::Drop,
+        Outcome::Pool(_) => {
+            stats.no_policy.add(1);
+            return Handled::Drop;
+        }
         Outcome::Continue | Outcome::Allow => {
             zone::respond_query(&state.zones, &query, out, transport)
         }
-        other => self_answer(&other, &query, out, limit, state.zones.max_udp_payload),
+        other => {
+            if !blocked {
+                match other {
+                    Outcome::RCode(wire::types::rcode::NXDOMAIN) => stats.rule_nxdomain.add(1),
+                    Outcome::RCode(wire::types::rcode::REFUSED) => stats.rule_refused.add(1),
+                    Outcome::Truncate => stats.rule_truncated.add(1),
+                    _ => {}
+                }
+            }
+            stats.self_answered.add(1);
+            self_answer(&other, &query, out, limit, state.zones.max_udp_payload)
+        }
     };
     match len {
         Some(len) => {
@@ -123,6 +149,7 @@ pub fn handle(
             rings
                 .responses
                 .record(client.ip(), lname, query.qtype, rcode, len, answers, tcp);
+            stats.answered(rcode);
             Handled::Answer { len, delay_ms }
         }
         None => Handled::Drop,

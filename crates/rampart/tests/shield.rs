@@ -317,3 +317,52 @@ addZone("example.org", "zones/example.org.zone")
         "the legitimate client lost answers"
     );
 }
+
+#[test]
+fn inspection_commands_read_the_live_rings() {
+    // maintenance() prints once a second; the test reads the server log.
+    let config = r#"setLocal("{ADDR}")
+addDomainBlock("blocked.example.")
+function maintenance()
+  topQueries(3, 2)
+  topClients(2)
+  dumpStats()
+end
+addZone("example.org", "zones/example.org.zone")
+"#;
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    for i in 0..8u16 {
+        ask_from(
+            "127.0.40.1",
+            s.addr,
+            &format!("h{i}.www.example.org"),
+            Rtype::A,
+            i,
+        );
+    }
+    assert!(ask_from("127.0.40.1", s.addr, "x.blocked.example", Rtype::A, 99).is_none());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = s.log_text();
+        let done =
+            log.contains("example.org.") && log.contains("127.0.40.1") && log.contains("rule-drop");
+        if done {
+            assert!(
+                log.contains(&format!("   1  {:<40}    9 90.0%", "example.org.")),
+                "{log}"
+            );
+            assert!(
+                log.contains(&format!("{:<35}{:<12}", "frontend-noerror", 1)),
+                "{log}"
+            );
+            assert!(log.contains(&format!("{:<35}{}", "rule-drop", 1)), "{log}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inspection output never showed up:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -26,6 +26,7 @@ pub mod querylog;
 pub mod rings;
 pub mod rules;
 pub mod selector;
+pub mod stats;
 pub mod suffix;
 
 pub use action::Action;
@@ -41,6 +42,7 @@ pub struct Runtime {
     pub dynblocks: dynblock::DynBlocks,
     /// The action of blocks that name none (`setDynBlocksAction`).
     pub default_block_action: std::sync::Mutex<dynblock::BlockAction>,
+    pub stats: stats::Stats,
 }
 
 impl Default for Runtime {
@@ -49,6 +51,7 @@ impl Default for Runtime {
             rings: arc_swap::ArcSwap::from_pointee(rings::Rings::default()),
             dynblocks: dynblock::DynBlocks::default(),
             default_block_action: std::sync::Mutex::new(dynblock::BlockAction::Drop),
+            stats: stats::Stats::default(),
         }
     }
 }

@@ -1,0 +1,105 @@
+//! The inspection commands from Lua, printing as dnsdist prints:
+//! `topQueries(n, labels)`, `topClients(n)`, `topResponses(n, rcode,
+//! labels)`, `topBandwidth(n)`, `grepq(what, n)`, `dumpStats()`. They
+//! read the rings and counters the query path fills; the console (a later
+//! issue) is where operators will call them during an attack.
+
+use std::sync::Arc;
+
+use mlua::{Lua, Value};
+use shield::stats::{self, Grep};
+use shield::{Netmask, Runtime};
+
+use crate::fail;
+
+/// Registers the inspection functions over `runtime`.
+pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
+    let g = lua.globals();
+    let rt = runtime.clone();
+    g.set(
+        "topQueries",
+        lua.create_function(move |_, (n, labels): (Option<usize>, Option<usize>)| {
+            print!(
+                "{}",
+                stats::top_queries(&rt.rings.load(), n.unwrap_or(10), labels)
+            );
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "topClients",
+        lua.create_function(move |_, n: Option<usize>| {
+            print!("{}", stats::top_clients(&rt.rings.load(), n.unwrap_or(10)));
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "topResponses",
+        lua.create_function(
+            move |_, (n, rcode, labels): (Option<usize>, Option<u16>, Option<usize>)| {
+                print!(
+                    "{}",
+                    stats::top_responses(
+                        &rt.rings.load(),
+                        n.unwrap_or(10),
+                        rcode.unwrap_or(0),
+                        labels
+                    )
+                );
+                Ok(())
+            },
+        )?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "topBandwidth",
+        lua.create_function(move |_, n: Option<usize>| {
+            print!(
+                "{}",
+                stats::top_bandwidth(&rt.rings.load(), n.unwrap_or(10))
+            );
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "grepq",
+        lua.create_function(move |lua, (what, n): (Value, Option<usize>)| {
+            let items: Vec<String> = match what {
+                Value::String(s) => vec![s.to_str()?.to_string()],
+                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!("grepq takes netmasks or names, got {}", other.type_name()),
+                    ))
+                }
+            };
+            let mut greps = Vec::new();
+            for i in items {
+                match Netmask::parse(&i) {
+                    Ok(m) => greps.push(Grep::Net(m)),
+                    Err(_) => greps.push(Grep::Name(
+                        shield::suffix::parse_name(&i).map_err(|e| fail(lua, e))?,
+                    )),
+                }
+            }
+            print!(
+                "{}",
+                stats::grepq(&rt.rings.load(), &greps, n.unwrap_or(10))
+            );
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "dumpStats",
+        lua.create_function(move |_, ()| {
+            print!("{}", rt.stats.dump());
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! Counters and the inspection commands that read the rings, in the
+//! formats dnsdist prints (`topQueries`, `topClients`, `topResponses`,
+//! `topBandwidth`, `grepq`, `dumpStats`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::counter::Counter;
+use crate::netmask::Netmask;
+use crate::qps::now_ns;
+use crate::rings::{Entry, Rings};
+
+/// The counters, under dnsdist's names.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub queries: Counter,
+    pub responses: Counter,
+    pub acl_drops: Counter,
+    pub rule_drop: Counter,
+    pub rule_nxdomain: Counter,
+    pub rule_refused: Counter,
+    pub rule_truncated: Counter,
+    pub dyn_blocked: Counter,
+    pub self_answered: Counter,
+    pub noncompliant_queries: Counter,
+    pub frontend_noerror: Counter,
+    pub frontend_nxdomain: Counter,
+    pub frontend_servfail: Counter,
+    pub no_policy: Counter,
+}
+
+impl Stats {
+    /// Counts an answer sent with `rcode`.
+    pub fn answered(&self, rcode: u16) {
+        self.responses.add(1);
+        match rcode {
+            0 => self.frontend_noerror.add(1),
+            2 => self.frontend_servfail.add(1),
+            3 => self.frontend_nxdomain.add(1),
+            _ => {}
+        }
+    }
+
+    /// Every counter, by name, sorted.
+    pub fn all(&self) -> Vec<(&'static str, u64)> {
+        let mut v = vec![
+            ("acl-drops", self.acl_drops.get()),
+            ("dyn-blocked", self.dyn_blocked.get()),
+            ("frontend-noerror", self.frontend_noerror.get()),
+            ("frontend-nxdomain", self.frontend_nxdomain.get()),
+            ("frontend-servfail", self.frontend_servfail.get()),
+            ("no-policy", self.no_policy.get()),
+            ("noncompliant-queries", self.noncompliant_queries.get()),
+            ("queries", self.queries.get()),
+            ("responses", self.responses.get()),
+            ("rule-drop", self.rule_drop.get()),
+            ("rule-nxdomain", self.rule_nxdomain.get()),
+            ("rule-refused", self.rule_refused.get()),
+            ("rule-truncated", self.rule_truncated.get()),
+            ("self-answered", self.self_answered.get()),
+        ];
+        v.sort_by_key(|(n, _)| *n);
+        v
+    }
+
+    /// `dumpStats()`: the counters in two columns.
+    pub fn dump(&self) -> String {
+        let all = self.all();
+        let half = all.len().div_ceil(2);
+        let mut out = String::new();
+        for i in 0..half {
+            let (a, av) = all[i];
+            out.push_str(&format!("{a:<35}{av:<12}"));
+            if let Some((b, bv)) = all.get(i + half) {
+                out.push_str(&format!("{b:<35}{bv}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The rightmost `labels` labels of a lowercase wire name, as text.
+fn name_key(name: &[u8], labels: Option<usize>) -> String {
+    let text = wire::name::to_text(name);
+    match labels {
+        Some(n) if n > 0 => {
+            let parts: Vec<&str> = text.trim_end_matches('.').split('.').collect();
+            if parts.len() <= n || text == "." {
+                text
+            } else {
+                format!("{}.", parts[parts.len() - n..].join("."))
+            }
+        }
+        _ => text,
+    }
+}
+
+/// The top-N table dnsdist prints: rank, key, count, share, then `Rest`.
+pub fn top_table(counts: HashMap<String, u64>, n: usize) -> String {
+    let total: u64 = counts.values().sum();
+    let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let pct = |c: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            100.0 * c as f64 / total as f64
+        }
+    };
+    let mut out = String::new();
+    let mut shown = 0;
+    for (i, (key, count)) in rows.iter().take(n).enumerate() {
+        out.push_str(&format!(
+            "{:4}  {:<40} {:4} {:4.1}%\n",
+            i + 1,
+            key,
+            count,
+            pct(*count)
+        ));
+        shown += count;
+    }
+    let rest = total - shown;
+    out.push_str(&format!(
+        "{:4}  {:<40} {:4} {:4.1}%\n",
+        rows.len().min(n) + 1,
+        "Rest",
+        rest,
+        pct(rest)
+    ));
+    out
+}
+
+/// `topQueries(n, labels)`: the most asked names in the query ring.
+pub fn top_queries(rings: &Rings, n: usize, labels: Option<usize>) -> String {
+    let mut counts = HashMap::new();
+    rings.queries.for_each(0, |e| {
+        *counts.entry(name_key(e.name(), labels)).or_insert(0) += 1
+    });
+    top_table(counts, n)
+}
+
+/// `topClients(n)`: the busiest client addresses in the query ring.
+pub fn top_clients(rings: &Rings, n: usize) -> String {
+    let mut counts = HashMap::new();
+    rings
+        .queries
+        .for_each(0, |e| *counts.entry(e.client.to_string()).or_insert(0) += 1);
+    top_table(counts, n)
+}
+
+/// `topResponses(n, rcode, labels)`: the names most answered with `rcode`.
+pub fn top_responses(rings: &Rings, n: usize, rcode: u16, labels: Option<usize>) -> String {
+    let mut counts = HashMap::new();
+    rings.responses.for_each(0, |e| {
+        if e.rcode == rcode {
+            *counts.entry(name_key(e.name(), labels)).or_insert(0) += 1;
+        }
+    });
+    top_table(counts, n)
+}
+
+/// `topBandwidth(n)`: clients by response bytes.
+pub fn top_bandwidth(rings: &Rings, n: usize) -> String {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    rings.responses.for_each(0, |e| {
+        *counts.entry(e.client.to_string()).or_insert(0) += u64::from(e.size)
+    });
+    top_table(counts, n)
+}
+
+/// What `grepq` looks for.
+pub enum Grep {
+    Net(Netmask),
+    /// Lowercase wire name, matched as a suffix.
+    Name(Vec<u8>),
+}
+
+/// `grepq(what, n)`: the last `n` queries and responses that match.
+pub fn grepq(rings: &Rings, what: &[Grep], n: usize) -> String {
+    let matches = |e: &Entry| {
+        what.iter().any(|g| match g {
+            Grep::Net(m) => m.contains(e.client),
+            Grep::Name(n) => wire::name::is_subdomain(e.name(), n),
+        })
+    };
+    let mut rows: Vec<(u64, String)> = Vec::new();
+    let now = now_ns();
+    let mut push = |e: &Entry, response: bool| {
+        if !matches(e) {
+            return;
+        }
+        let ago = (now.saturating_sub(e.time)) as f64 / 1e9;
+        let client: IpAddr = e.client;
+        let proto = if e.tcp { "TCP" } else { "UDP" };
+        let rcode = if response {
+            rcode_name(e.rcode)
+        } else {
+            "Question".to_string()
+        };
+        let answers = if response {
+            format!("{}", e.answers)
+        } else {
+            String::new()
+        };
+        rows.push((
+            e.time,
+            format!(
+                "{:<8.1} {:<40} {:<4} {:<30} {:<6} {:<7} {:<9} {}",
+                -ago,
+                client,
+                proto,
+                wire::name::to_text(e.name()),
+                wire::types::rtype_name(e.qtype),
+                answers,
+                rcode,
+                ""
+            ),
+        ));
+    };
+    rings.queries.for_each(0, |e| push(e, false));
+    rings.responses.for_each(0, |e| push(e, true));
+    rows.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    let mut out = format!(
+        "{:<8} {:<40} {:<4} {:<30} {:<6} {:<7} {:<9}\n",
+        "Time", "Client", "Prot", "Name", "Type", "Answers", "Rcode"
+    );
+    for (_, line) in rows.into_iter().take(n).rev() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn rcode_name(rc: u16) -> String {
+    match rc {
+        0 => "No Error".into(),
+        1 => "Form Error".into(),
+        2 => "Server Failure".into(),
+        3 => "Non-Existent domain".into(),
+        4 => "Not Implemented".into(),
+        5 => "Query Refused".into(),
+        other => format!("Rcode {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_queries_as_dnsdist_prints() {
+        let rings = Rings::new(100, 1);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        for _ in 0..18 {
+            rings
+                .queries
+                .record(ip, b"\x03www\x08balaskas\x02gr\x00", 1, 0, 0, 0, false);
+        }
+        for _ in 0..2 {
+            rings
+                .queries
+                .record(ip, b"\x07example\x03com\x00", 1, 0, 0, 0, false);
+        }
+        assert_eq!(
+            top_queries(&rings, 10, Some(2)),
+            "   1  balaskas.gr.                               18 90.0%\n   2  example.com.                                2 10.0%\n   3  Rest                                        0  0.0%\n"
+        );
+        assert!(top_clients(&rings, 1)
+            .starts_with("   1  127.0.0.1                                  20 100.0%\n"));
+        assert!(
+            grepq(
+                &rings,
+                &[Grep::Name(b"\x07example\x03com\x00".to_vec())],
+                10
+            )
+            .lines()
+            .count()
+                == 3
+        );
+    }
+
+    #[test]
+    fn dump_stats_lists_every_counter() {
+        let s = Stats::default();
+        s.queries.add(3);
+        let d = s.dump();
+        assert!(d.contains("queries                            3"), "{d}");
+        assert_eq!(d.lines().count(), 7);
+    }
+}
