@@ -24,6 +24,7 @@
 mod address;
 pub mod dynblock_lua;
 pub mod inspect_lua;
+pub mod response_lua;
 pub mod shield_lua;
 
 use std::cell::RefCell;
@@ -168,6 +169,8 @@ fn load_with_runtime(
     dynblock_lua::register(&lua, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     inspect_lua::register(&lua, runtime)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    response_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))

@@ -101,7 +101,7 @@ fn strings(lua: &Lua, v: Value, what: &str) -> mlua::Result<Vec<String>> {
 }
 
 /// A selector argument: a selector object, or strings (`makeRule`).
-fn selector_arg(lua: &Lua, v: Value) -> mlua::Result<Arc<Selector>> {
+pub(crate) fn selector_arg(lua: &Lua, v: Value) -> mlua::Result<Arc<Selector>> {
     match v {
         Value::UserData(ud) => ud
             .borrow::<LuaSelector>()
@@ -177,7 +177,7 @@ fn selectors_arg(lua: &Lua, t: Table) -> mlua::Result<Vec<Arc<Selector>>> {
 }
 
 /// Random-looking UUID (v4 layout) for rules given none.
-fn new_uuid() -> String {
+pub(crate) fn new_uuid() -> String {
     let a = shield::qps::now_ns();
     let b =
         (a ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ std::process::id() as u64;

@@ -68,6 +68,7 @@ pub fn handle(
 
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
+    let tags = shield::Tags::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
     let table = runtime.dynblocks.table();
@@ -101,6 +102,8 @@ pub fn handle(
             tcp: transport == Transport::Tcp,
             query: &query,
             lname,
+            rcode: None,
+            tags: &tags,
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
@@ -142,9 +145,31 @@ pub fn handle(
             self_answer(&other, &query, out, limit, state.zones.max_udp_payload)
         }
     };
+    let self_answered = !matches!(outcome, Outcome::Continue | Outcome::Allow);
     match len {
-        Some(len) => {
+        Some(mut len) => {
             let rcode = u16::from(out[3] & 0xf);
+            // Response rules see answers from the zones, not the ones the
+            // query rules made (dnsdist's self-answered path).
+            if !self_answered && !state.shield.response_rules.is_empty() {
+                let info = QueryInfo {
+                    client,
+                    local_port,
+                    tcp,
+                    query: &query,
+                    lname,
+                    rcode: Some(rcode),
+                    tags: &tags,
+                };
+                let verdict = state.shield.response_rules.apply(&info, out, &mut len);
+                if verdict.drop {
+                    stats.rule_drop.add(1);
+                    return Handled::Drop;
+                }
+                if !tcp && verdict.delay_ms.is_some() {
+                    delay_ms = verdict.delay_ms;
+                }
+            }
             let answers = u16::from_be_bytes([out[6], out[7]]);
             rings
                 .responses

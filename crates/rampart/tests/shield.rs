@@ -366,3 +366,46 @@ addZone("example.org", "zones/example.org.zone")
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn response_rules_and_tags() {
+    let config = r#"setLocal("{ADDR}")
+addAction(QNameSuffixRule("tagme.example.org."), SetTagAction("class", "special"))
+addAction(TagRule("class", "special"), RCodeAction(DNSRCode.REFUSED))
+addResponseAction(RCodeRule(DNSRCode.NXDOMAIN), DropResponseAction())
+addResponseAction(QTypeRule(DNSQType.MX), LimitTTLResponseAction(0, 60))
+addResponseAction(QTypeRule("TXT"), ClearRecordTypesResponseAction({DNSQType.TXT}))
+addResponseAction(AllRule(), LogResponseAction("answers.log", true, false))
+addZone("example.org", "zones/example.org.zone")
+"#;
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    let ask = |name: &str, t: Rtype, id: u16| {
+        ask_from("127.0.50.1", s.addr, name, t, id).map(|(r, p)| (normalize(&r).unwrap(), p))
+    };
+    assert!(
+        ask("nope.example.org", Rtype::A, 1).is_none(),
+        "NXDOMAIN answers dropped"
+    );
+    let (mx, port) = ask("example.org", Rtype::MX, 2).expect("MX answered");
+    assert_eq!(
+        mx.answer,
+        ["example.org. 60 in mx 10 mail.example.org."],
+        "TTL limited to 60"
+    );
+    let (txt, _) = ask("example.org", Rtype::TXT, 3).expect("TXT answered");
+    assert!(txt.answer.is_empty(), "TXT records cleared: {txt}");
+    let (tagged, _) = ask("x.tagme.example.org", Rtype::A, 4).expect("tagged query answered");
+    assert_eq!(tagged.rcode, "REFUSED");
+    let log = std::fs::read_to_string(dir.join("answers.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "Answer to 127.0.50.1:{port} for example.org. MX (No Error) with id 2\n"
+        )),
+        "{log}"
+    );
+    assert!(
+        !log.contains("with id 4"),
+        "self-made answers skip response rules:\n{log}"
+    );
+}

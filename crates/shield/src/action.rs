@@ -36,6 +36,8 @@ pub enum Action {
     Pool(Arc<str>),
     /// Over the global rate: drop; under it: keep going (`QPSAction`).
     Qps(GlobalLimiter),
+    /// Tag the query; keep going.
+    SetTag(Arc<str>, Arc<str>),
 }
 
 impl Action {
@@ -58,6 +60,7 @@ impl Action {
             Action::SpoofRaw(_) => "spoof in raw".into(),
             Action::Pool(p) => format!("to pool {p}"),
             Action::Qps(l) => format!("qps limit to {}", l.qps),
+            Action::SetTag(n, v) => format!("set tag '{n}' to '{v}'"),
         }
     }
 

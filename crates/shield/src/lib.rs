@@ -23,6 +23,7 @@ pub mod dynblock;
 pub mod netmask;
 pub mod qps;
 pub mod querylog;
+pub mod response;
 pub mod rings;
 pub mod rules;
 pub mod selector;
@@ -32,7 +33,7 @@ pub mod suffix;
 pub use action::Action;
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
-pub use selector::{QueryInfo, Selector};
+pub use selector::{QueryInfo, Selector, Tags};
 
 /// What lives across reloads: the rings and the dynamic blocks (a reload
 /// must not forget an attack in progress).
@@ -62,6 +63,7 @@ pub struct Shield {
     /// Clients allowed to query at all (dnsdist's ACL).
     pub acl: NetmaskGroup,
     pub rules: RuleChain,
+    pub response_rules: response::ResponseChain,
 }
 
 impl Default for Shield {
@@ -69,6 +71,7 @@ impl Default for Shield {
         Shield {
             acl: netmask::default_acl(),
             rules: RuleChain::default(),
+            response_rules: response::ResponseChain::default(),
         }
     }
 }

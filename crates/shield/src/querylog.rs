@@ -130,6 +130,28 @@ impl QueryLog {
         let _ = out.write_all(&record);
     }
 
+    /// Writes an answer's line (`LogResponseAction`): `Answer to <ip:port>
+    /// for <qname> <TYPE> (<rcode>) with id <id>`.
+    pub fn log_response(&self, q: &QueryInfo) {
+        let mut line = String::with_capacity(96);
+        if self.timestamps {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            line.push_str(&format!("[{}.{:09}] ", now.as_secs(), now.subsec_nanos()));
+        }
+        line.push_str(&format!(
+            "Answer to {} for {} {} ({}) with id {}\n",
+            q.client,
+            wire::name::to_text(q.query.qname),
+            wire::types::rtype_name(q.query.qtype),
+            crate::stats::rcode_name(q.rcode.unwrap_or(0)),
+            q.query.id
+        ));
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = out.write_all(line.as_bytes());
+    }
+
     /// Pushes buffered lines to the file.
     pub fn flush(&self) {
         let _ = self.out.lock().map(|mut o| o.flush());

@@ -111,6 +111,10 @@ impl RuleChain {
                     }
                     Outcome::Drop
                 }
+                Action::SetTag(name, value) => {
+                    q.tags.set(name, value);
+                    continue;
+                }
             };
             verdict.outcome = outcome;
             return verdict;

@@ -25,6 +25,35 @@ pub struct QueryInfo<'a> {
     pub query: &'a wire::Query<'a>,
     /// The query name, lowercase wire form.
     pub lname: &'a [u8],
+    /// The response's full rcode, when response rules run.
+    pub rcode: Option<u16>,
+    /// Tags set by earlier rules for this query.
+    pub tags: &'a Tags,
+}
+
+/// Tags a query picked up (`SetTagAction`), read by `TagRule`. Empty, it
+/// costs nothing: nothing is allocated until a tag is set.
+#[derive(Debug, Default)]
+pub struct Tags {
+    entries: std::cell::RefCell<Vec<(Arc<str>, Arc<str>)>>,
+}
+
+impl Tags {
+    pub fn set(&self, name: &Arc<str>, value: &Arc<str>) {
+        let mut e = self.entries.borrow_mut();
+        match e.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value.clone(),
+            None => e.push((name.clone(), value.clone())),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<str>> {
+        self.entries
+            .borrow()
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 /// How `PayloadSizeRule` compares.
@@ -101,6 +130,12 @@ pub enum Kind {
     MaxQps(GlobalLimiter),
     /// POSIX-style, case-insensitive, on the name without its final dot.
     Regex(regex_lite::Regex, String),
+    /// The response's rcode (low 4 bits); never matches a query.
+    RCode(u16),
+    /// The response's full extended rcode; never matches a query.
+    ERCode(u16),
+    /// A tag is set (and has this value).
+    Tag(Arc<str>, Option<Arc<str>>),
     And(Vec<Arc<Selector>>),
     Or(Vec<Arc<Selector>>),
     Not(Arc<Selector>),
@@ -165,6 +200,13 @@ impl Selector {
                 let text = presentation(q.lname, &mut buf);
                 re.is_match(text)
             }
+            Kind::RCode(rc) => q.rcode.is_some_and(|r| r & 0xf == *rc),
+            Kind::ERCode(rc) => q.rcode == Some(*rc),
+            Kind::Tag(name, value) => match (q.tags.get(name), value) {
+                (Some(v), Some(want)) => v == *want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            },
             Kind::And(all) => all.iter().all(|s| s.test(q)),
             Kind::Or(any) => any.iter().any(|s| s.test(q)),
             Kind::Not(s) => !s.test(q),
@@ -205,6 +247,10 @@ impl Selector {
             ),
             Kind::MaxQps(l) => format!("Max {} qps", trim_float(l.qps)),
             Kind::Regex(_, text) => format!("Regex: {text}"),
+            Kind::RCode(rc) => format!("rcode=={rc}"),
+            Kind::ERCode(rc) => format!("ercode=={rc}"),
+            Kind::Tag(n, Some(v)) => format!("tag '{n}' is '{v}'"),
+            Kind::Tag(n, None) => format!("tag '{n}' is set"),
             Kind::And(all) => format!("({})", join(all, " && ")),
             Kind::Or(any) => format!("({})", join(any, " || ")),
             Kind::Not(s) => format!("!({})", s.describe()),
@@ -292,12 +338,15 @@ mod tests {
         let packet = query(name, qtype);
         let q = wire::Query::parse(&packet).unwrap();
         let lname = crate::suffix::parse_name(name).unwrap();
+        let tags = Tags::default();
         let info = QueryInfo {
             client: client.parse().unwrap(),
             local_port: 53,
             tcp: false,
             query: &q,
             lname: &lname,
+            rcode: None,
+            tags: &tags,
         };
         sel.test(&info)
     }

@@ -232,7 +232,7 @@ pub fn grepq(rings: &Rings, what: &[Grep], n: usize) -> String {
     out
 }
 
-fn rcode_name(rc: u16) -> String {
+pub fn rcode_name(rc: u16) -> String {
     match rc {
         0 => "No Error".into(),
         1 => "Form Error".into(),

@@ -14,6 +14,7 @@
 //!   counts and truncation checkpoints.
 //! - [`types`]: the numeric constants (types, classes, rcodes, opcodes).
 
+pub mod edit;
 pub mod name;
 pub mod query;
 pub mod response;

@@ -1,0 +1,308 @@
+//! Response rules and tags from Lua: `addResponseAction`, the response
+//! actions, `RCodeRule`/`ERCodeRule`, `showResponseRules`,
+//! `rmResponseRule`, `mvResponseRule`, `clearResponseRules`, and
+//! `SetTagAction`/`TagRule`.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+use shield::action::Action;
+use shield::querylog::QueryLog;
+use shield::response::{ResponseAction, ResponseRule};
+use shield::selector::Kind;
+use shield::Selector;
+
+use crate::shield_lua::{selector_arg, LuaAction, LuaSelector};
+use crate::{fail, resolve, Config};
+
+/// A response action handed to Lua.
+#[derive(Clone)]
+pub struct LuaResponseAction(pub Arc<ResponseAction>);
+
+impl UserData for LuaResponseAction {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(this.0.describe()));
+    }
+}
+
+fn types_arg(lua: &Lua, v: Option<Value>) -> mlua::Result<Vec<u16>> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let list: Vec<Value> = match v {
+        Value::Table(t) => t.sequence_values::<Value>().collect::<mlua::Result<_>>()?,
+        Value::Nil => Vec::new(),
+        other => vec![other],
+    };
+    list.into_iter()
+        .map(|v| match v {
+            Value::Integer(n) => {
+                u16::try_from(n).map_err(|_| fail(lua, format!("type {n} out of range")))
+            }
+            Value::String(s) => {
+                let s = s.to_str()?.to_string();
+                wire::types::rtype_from_name(&s)
+                    .ok_or_else(|| fail(lua, format!("unknown type '{s}'")))
+            }
+            other => Err(fail(
+                lua,
+                format!("expected a record type, got {}", other.type_name()),
+            )),
+        })
+        .collect()
+}
+
+/// LogResponseAction's arguments: file, append, buffered, verboseOnly,
+/// includeTimestamp.
+type LogResponseArgs = (
+    Option<String>,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+);
+
+/// Registers the response-rule and tag functions.
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
+    let g = lua.globals();
+    let ract = |a: ResponseAction| Ok(LuaResponseAction(Arc::new(a)));
+    g.set(
+        "AllowResponseAction",
+        lua.create_function(move |_, ()| ract(ResponseAction::Allow))?,
+    )?;
+    g.set(
+        "DropResponseAction",
+        lua.create_function(move |_, ()| ract(ResponseAction::Drop))?,
+    )?;
+    g.set(
+        "NoneResponseAction",
+        lua.create_function(move |_, ()| ract(ResponseAction::None))?,
+    )?;
+    g.set(
+        "TCResponseAction",
+        lua.create_function(move |_, ()| ract(ResponseAction::Truncate))?,
+    )?;
+    g.set(
+        "DelayResponseAction",
+        lua.create_function(move |_, ms: u32| ract(ResponseAction::Delay(ms)))?,
+    )?;
+    g.set(
+        "LimitTTLResponseAction",
+        lua.create_function(
+            move |lua, (min, max, types): (u32, Option<u32>, Option<Value>)| {
+                let max = max.unwrap_or(u32::MAX);
+                if min > max {
+                    return Err(fail(
+                        lua,
+                        format!("LimitTTLResponseAction: min {min} is above max {max}"),
+                    ));
+                }
+                ract(ResponseAction::LimitTtl {
+                    min,
+                    max,
+                    types: types_arg(lua, types)?,
+                })
+            },
+        )?,
+    )?;
+    g.set(
+        "SetMaxTTLResponseAction",
+        lua.create_function(move |_, max: u32| {
+            ract(ResponseAction::LimitTtl {
+                min: 0,
+                max,
+                types: Vec::new(),
+            })
+        })?,
+    )?;
+    g.set(
+        "SetMinTTLResponseAction",
+        lua.create_function(move |_, min: u32| {
+            ract(ResponseAction::LimitTtl {
+                min,
+                max: u32::MAX,
+                types: Vec::new(),
+            })
+        })?,
+    )?;
+    g.set(
+        "ClearRecordTypesResponseAction",
+        lua.create_function(move |lua, types: Value| {
+            ract(ResponseAction::ClearRecordTypes(types_arg(
+                lua,
+                Some(types),
+            )?))
+        })?,
+    )?;
+    let b = base.to_path_buf();
+    g.set(
+        "LogResponseAction",
+        lua.create_function(
+            move |lua, (file, append, buffered, _verbose, ts): LogResponseArgs| {
+                let file = file.unwrap_or_default();
+                if file.is_empty() {
+                    return Err(fail(
+                        lua,
+                        "LogResponseAction without a file name is not supported by rampart yet",
+                    ));
+                }
+                let path = resolve(&b, &file);
+                let log = QueryLog::open(
+                    &path,
+                    false,
+                    append.unwrap_or(false),
+                    buffered.unwrap_or(true),
+                    ts.unwrap_or(false),
+                )
+                .map_err(|e| {
+                    fail(
+                        lua,
+                        format!("LogResponseAction cannot open {}: {e}", path.display()),
+                    )
+                })?;
+                ract(ResponseAction::Log(Arc::new(log)))
+            },
+        )?,
+    )?;
+
+    g.set(
+        "RCodeRule",
+        lua.create_function(|_, rc: u16| Ok(LuaSelector(Selector::new(Kind::RCode(rc)))))?,
+    )?;
+    g.set(
+        "ERCodeRule",
+        lua.create_function(|_, rc: u16| Ok(LuaSelector(Selector::new(Kind::ERCode(rc)))))?,
+    )?;
+    g.set(
+        "TagRule",
+        lua.create_function(|_, (name, value): (String, Option<String>)| {
+            Ok(LuaSelector(Selector::new(Kind::Tag(
+                name.into(),
+                value.map(Into::into),
+            ))))
+        })?,
+    )?;
+    g.set(
+        "SetTagAction",
+        lua.create_function(|_, (name, value): (String, Option<String>)| {
+            Ok(LuaAction(Arc::new(Action::SetTag(
+                name.into(),
+                value.unwrap_or_default().into(),
+            ))))
+        })?,
+    )?;
+
+    let st = state.clone();
+    g.set(
+        "addResponseAction",
+        lua.create_function(
+            move |lua, (sel, act, opts): (Value, Value, Option<Table>)| {
+                let selector = selector_arg(lua, sel)?;
+                let action = match act {
+                    Value::UserData(ud) => ud
+                        .borrow::<LuaResponseAction>()
+                        .map(|a| a.0.clone())
+                        .map_err(|_| {
+                            fail(lua, "expected a response action (a *ResponseAction object)")
+                        })?,
+                    other => {
+                        return Err(fail(
+                            lua,
+                            format!("expected a response action, got {}", other.type_name()),
+                        ))
+                    }
+                };
+                let (mut name, mut uuid) = (String::new(), String::new());
+                if let Some(o) = opts {
+                    name = o.get::<Option<String>>("name")?.unwrap_or_default();
+                    uuid = o.get::<Option<String>>("uuid")?.unwrap_or_default();
+                }
+                if uuid.is_empty() {
+                    uuid = crate::shield_lua::new_uuid();
+                }
+                st.borrow_mut()
+                    .shield
+                    .response_rules
+                    .rules
+                    .push(ResponseRule {
+                        selector,
+                        action,
+                        name,
+                        uuid,
+                    });
+                Ok(())
+            },
+        )?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "showResponseRules",
+        lua.create_function(move |_, ()| {
+            let c = st.borrow();
+            let mut out = format!(
+                "{:<3} {:<30} {:>9} {:<56} {}\n",
+                "#", "Name", "Matches", "Rule", "Action"
+            );
+            for (i, r) in c.shield.response_rules.rules.iter().enumerate() {
+                out.push_str(&format!(
+                    "{:<3} {:<30} {:>9} {:<56} {}\n",
+                    i,
+                    r.name,
+                    r.selector.matches(),
+                    r.selector.describe(),
+                    r.action.describe()
+                ));
+            }
+            print!("{out}");
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "rmResponseRule",
+        lua.create_function(move |lua, id: Value| {
+            let mut c = st.borrow_mut();
+            let rules = &mut c.shield.response_rules.rules;
+            let pos = match id {
+                Value::Integer(n) if n >= 0 && (n as usize) < rules.len() => n as usize,
+                Value::String(s) => {
+                    let s = s.to_str()?.to_string();
+                    rules
+                        .iter()
+                        .position(|r| r.name == s || r.uuid == s)
+                        .ok_or_else(|| fail(lua, format!("no response rule '{s}'")))?
+                }
+                _ => return Err(fail(lua, "no such response rule")),
+            };
+            rules.remove(pos);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "mvResponseRule",
+        lua.create_function(move |lua, (from, to): (usize, usize)| {
+            let mut c = st.borrow_mut();
+            let rules = &mut c.shield.response_rules.rules;
+            if from >= rules.len() {
+                return Err(fail(
+                    lua,
+                    format!("no response rule {from}: there are {}", rules.len()),
+                ));
+            }
+            let r = rules.remove(from);
+            rules.insert(to.min(rules.len()), r);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "clearResponseRules",
+        lua.create_function(move |_, ()| {
+            st.borrow_mut().shield.response_rules.rules.clear();
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Response rules (`addResponseAction`): run over each answer before it
+//! is sent, with the query's selectors plus `RCodeRule`/`ERCodeRule`.
+//! As in dnsdist, answers the query rules made themselves (RCode, TC,
+//! spoofs) skip these rules.
+
+use std::sync::Arc;
+
+use wire::edit::{clamp_ttls, rebuild};
+use wire::types::rtype;
+use wire::Section;
+
+use crate::querylog::QueryLog;
+use crate::selector::{QueryInfo, Selector};
+
+/// A response action.
+#[derive(Debug)]
+pub enum ResponseAction {
+    /// Stop processing response rules; send.
+    Allow,
+    /// Send nothing (TCP: close).
+    Drop,
+    /// Hold the UDP answer; keep going.
+    Delay(u32),
+    /// Log the answer; keep going.
+    Log(Arc<QueryLog>),
+    /// UDP: send TC=1 with the records stripped; stop. TCP: keep going.
+    Truncate,
+    /// Clamp TTLs (of `types`, or all) into [min, max]; keep going.
+    LimitTtl { min: u32, max: u32, types: Vec<u16> },
+    /// Remove records of these types; keep going.
+    ClearRecordTypes(Vec<u16>),
+    /// Do nothing.
+    None,
+}
+
+impl ResponseAction {
+    pub fn describe(&self) -> String {
+        match self {
+            ResponseAction::Allow => "allow".into(),
+            ResponseAction::Drop => "drop".into(),
+            ResponseAction::Delay(ms) => format!("delay by {ms} ms"),
+            ResponseAction::Log(l) => l.describe(),
+            ResponseAction::Truncate => "tc=1 answer".into(),
+            ResponseAction::LimitTtl { min, max, .. } => {
+                format!("limit ttl ({min} <= ttl <= {max})")
+            }
+            ResponseAction::ClearRecordTypes(t) => {
+                let names: Vec<String> = t
+                    .iter()
+                    .map(|t| wire::types::rtype_name(*t).into_owned())
+                    .collect();
+                format!("clear record types {}", names.join(", "))
+            }
+            ResponseAction::None => "no op".into(),
+        }
+    }
+}
+
+/// A response rule.
+#[derive(Clone, Debug)]
+pub struct ResponseRule {
+    pub selector: Arc<Selector>,
+    pub action: Arc<ResponseAction>,
+    pub name: String,
+    pub uuid: String,
+}
+
+/// What the response rules decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponseVerdict {
+    pub drop: bool,
+    pub delay_ms: Option<u32>,
+}
+
+/// The response rules, in order.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseChain {
+    pub rules: Vec<ResponseRule>,
+}
+
+impl ResponseChain {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Runs the rules over the answer in `out[..*len]`; may rewrite it and
+    /// change `len`. `q.rcode` must hold the answer's rcode.
+    pub fn apply(&self, q: &QueryInfo, out: &mut [u8], len: &mut usize) -> ResponseVerdict {
+        let mut verdict = ResponseVerdict::default();
+        for rule in &self.rules {
+            if !rule.selector.test(q) {
+                continue;
+            }
+            match &*rule.action {
+                ResponseAction::Allow => return verdict,
+                ResponseAction::Drop => {
+                    verdict.drop = true;
+                    return verdict;
+                }
+                ResponseAction::Delay(ms) => verdict.delay_ms = Some(*ms),
+                ResponseAction::Log(log) => log.log_response(q),
+                ResponseAction::Truncate if q.tcp => {}
+                ResponseAction::Truncate => {
+                    rewrite(out, len, |t, _| t == rtype::OPT);
+                    out[2] |= 0x02;
+                    return verdict;
+                }
+                ResponseAction::LimitTtl { min, max, types } => {
+                    let _ = clamp_ttls(&mut out[..*len], *min, *max, types);
+                }
+                ResponseAction::ClearRecordTypes(types) => {
+                    rewrite(out, len, |t, _| !types.contains(&t));
+                }
+                ResponseAction::None => {}
+            }
+        }
+        verdict
+    }
+}
+
+/// Rebuilds the answer keeping the records `keep` says (if it fits).
+fn rewrite(out: &mut [u8], len: &mut usize, keep: impl Fn(u16, Section) -> bool) {
+    let mut rebuilt = Vec::with_capacity(*len);
+    if rebuild(&out[..*len], keep, &mut rebuilt).is_some() && rebuilt.len() <= out.len() {
+        out[..rebuilt.len()].copy_from_slice(&rebuilt);
+        *len = rebuilt.len();
+    }
+}

@@ -1,0 +1,229 @@
+//! Changing a response after it was written: for response rules that cap
+//! TTLs or remove records. Not on the fast path; allocation is fine here.
+
+use crate::response::Section;
+use crate::types::rtype;
+
+/// Where one record sits in a message.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordPos {
+    pub section: Section,
+    pub start: usize,
+    /// Where the fixed part (type, class, TTL, length) starts.
+    pub fixed: usize,
+    pub end: usize,
+    pub rtype: u16,
+}
+
+/// Skips a (possibly compressed) name at `pos`.
+fn skip_name(p: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *p.get(pos)?;
+        match len {
+            0 => return Some(pos + 1),
+            1..=63 => pos += 1 + len as usize,
+            0xc0..=0xff => return (pos + 2 <= p.len()).then_some(pos + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// Reads the name at `pos` uncompressed (pointers followed).
+fn read_name(p: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Option<()> {
+    let mut hops = 0;
+    loop {
+        let len = *p.get(pos)?;
+        match len {
+            0 => {
+                out.push(0);
+                return Some(());
+            }
+            1..=63 => {
+                out.extend_from_slice(p.get(pos..pos + 1 + len as usize)?);
+                if out.len() > 255 {
+                    return None;
+                }
+                pos += 1 + len as usize;
+            }
+            0xc0..=0xff => {
+                pos = ((usize::from(len) & 0x3f) << 8) | usize::from(*p.get(pos + 1)?);
+                hops += 1;
+                if hops > 128 {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn count(p: &[u8], at: usize) -> usize {
+    usize::from(u16::from_be_bytes([p[at], p[at + 1]]))
+}
+
+/// The end of the question section and every record's place.
+pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
+    if p.len() < 12 {
+        return None;
+    }
+    let mut pos = 12;
+    for _ in 0..count(p, 4) {
+        pos = skip_name(p, pos)? + 4;
+    }
+    let question_end = pos;
+    let mut records = Vec::new();
+    let sections = [
+        (Section::Answer, count(p, 6)),
+        (Section::Authority, count(p, 8)),
+        (Section::Additional, count(p, 10)),
+    ];
+    for (section, n) in sections {
+        for _ in 0..n {
+            let fixed = skip_name(p, pos)?;
+            let rdlen = usize::from(u16::from_be_bytes([*p.get(fixed + 8)?, *p.get(fixed + 9)?]));
+            let end = fixed + 10 + rdlen;
+            if end > p.len() {
+                return None;
+            }
+            let rr_type = u16::from_be_bytes([p[fixed], p[fixed + 1]]);
+            records.push(RecordPos {
+                section,
+                start: pos,
+                fixed,
+                end,
+                rtype: rr_type,
+            });
+            pos = end;
+        }
+    }
+    Some((question_end, records))
+}
+
+/// Clamps the TTL of records (of `types`, or all when empty) into
+/// [min, max], in place. OPT is never touched.
+pub fn clamp_ttls(p: &mut [u8], min: u32, max: u32, types: &[u16]) -> Option<()> {
+    let (_, records) = walk(p)?;
+    for r in records {
+        if r.rtype == rtype::OPT || (!types.is_empty() && !types.contains(&r.rtype)) {
+            continue;
+        }
+        let at = r.fixed + 4;
+        let ttl = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+        p[at..at + 4].copy_from_slice(&ttl.clamp(min, max).to_be_bytes());
+    }
+    Some(())
+}
+
+/// Writes `p` again into `out` keeping only the records `keep` says,
+/// names written uncompressed (so no pointer can dangle).
+pub fn rebuild(p: &[u8], keep: impl Fn(u16, Section) -> bool, out: &mut Vec<u8>) -> Option<()> {
+    let (question_end, records) = walk(p)?;
+    out.clear();
+    out.extend_from_slice(&p[..12]);
+    // The question: names there are never compressed by us, but copy
+    // through read_name to be safe.
+    let mut pos = 12;
+    for _ in 0..count(p, 4) {
+        read_name(p, pos, out)?;
+        pos = skip_name(p, pos)?;
+        out.extend_from_slice(p.get(pos..pos + 4)?);
+        pos += 4;
+    }
+    debug_assert_eq!(pos, question_end);
+    let mut counts = [0u16; 3];
+    for r in records.iter().filter(|r| keep(r.rtype, r.section)) {
+        read_name(p, r.start, out)?;
+        // RDATA is copied as is: only RFC 1035 types compress names in
+        // it, and those are rewritten uncompressed below.
+        let rdata = &p[r.fixed + 10..r.end];
+        out.extend_from_slice(&p[r.fixed..r.fixed + 8]);
+        let len_at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        match crate::Layout::of(r.rtype) {
+            crate::Layout::Opaque => out.extend_from_slice(rdata),
+            crate::Layout::Name => read_name(p, r.fixed + 10, out)?,
+            crate::Layout::U16Name => {
+                out.extend_from_slice(rdata.get(..2)?);
+                read_name(p, r.fixed + 12, out)?;
+            }
+            crate::Layout::NameName => {
+                let second = skip_name(p, r.fixed + 10)?;
+                read_name(p, r.fixed + 10, out)?;
+                read_name(p, second, out)?;
+                let rest = skip_name(p, second)?;
+                out.extend_from_slice(p.get(rest..r.end)?);
+            }
+        }
+        let rdlen = u16::try_from(out.len() - len_at - 2).ok()?;
+        out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+        counts[r.section as usize] += 1;
+    }
+    for (i, c) in counts.iter().enumerate() {
+        out[6 + 2 * i..8 + 2 * i].copy_from_slice(&c.to_be_bytes());
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Response;
+
+    fn sample() -> Vec<u8> {
+        let mut buf = [0u8; 512];
+        let mut r = Response::new(&mut buf, 512);
+        r.set_header(1, 0);
+        let q = b"\x03www\x07example\x03org\x00";
+        r.push_question(q, 15, 1).unwrap();
+        r.push_record(
+            Section::Answer,
+            q,
+            15,
+            1,
+            3600,
+            b"\x00\x0a\x04mail\x07example\x03org\x00",
+        )
+        .unwrap();
+        r.push_record(Section::Answer, q, 16, 1, 10, b"\x02hi")
+            .unwrap();
+        r.push_record(
+            Section::Additional,
+            b"\x04mail\x07example\x03org\x00",
+            1,
+            1,
+            3600,
+            &[192, 0, 2, 1],
+        )
+        .unwrap();
+        r.push_opt(1232, 0, false).unwrap();
+        r.finish().to_vec()
+    }
+
+    #[test]
+    fn clamps_and_rebuilds() {
+        let mut p = sample();
+        clamp_ttls(&mut p, 60, 300, &[]).unwrap();
+        let (_, recs) = walk(&p).unwrap();
+        let ttls: Vec<u32> = recs
+            .iter()
+            .filter(|r| r.rtype != rtype::OPT)
+            .map(|r| {
+                u32::from_be_bytes([
+                    p[r.fixed + 4],
+                    p[r.fixed + 5],
+                    p[r.fixed + 6],
+                    p[r.fixed + 7],
+                ])
+            })
+            .collect();
+        assert_eq!(ttls, [300, 60, 300]);
+        let mut out = Vec::new();
+        rebuild(&p, |t, _| t != 16, &mut out).unwrap();
+        let (_, recs) = walk(&out).unwrap();
+        let types: Vec<u16> = recs.iter().map(|r| r.rtype).collect();
+        assert_eq!(types, [15, 1, rtype::OPT]);
+        assert_eq!(&out[6..12], &[0, 1, 0, 0, 0, 2]);
+        // The MX target survived as a full name.
+        assert!(out.windows(4).any(|w| w == b"mail"));
+    }
+}
