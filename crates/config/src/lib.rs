@@ -38,8 +38,7 @@ use std::time::Duration;
 use mlua::{Lua, Table, Value};
 
 pub use address::parse_listen_addr;
-/// The Lua state a serving config keeps (for `maintenance()`).
-pub use mlua::Lua as LuaState;
+
 use zone::named_conf::{self, ZoneKind};
 
 /// A listening address.
@@ -140,7 +139,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Runs config text `src` as if read from `path`.
 pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
-    load_with_runtime(src, path, &Arc::new(shield::Runtime::default())).map(|(c, _)| c)
+    load_with_runtime(src, path, &Arc::new(shield::Runtime::default())).map(|(c, _, _)| c)
 }
 
 /// Runs the config file at `path` for serving: dynamic-block functions
@@ -149,17 +148,35 @@ pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
 pub fn load_for_serving(
     path: &Path,
     runtime: &Arc<shield::Runtime>,
-) -> Result<(Config, Lua), ConfigError> {
+) -> Result<(Config, Serving), ConfigError> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
-    load_with_runtime(&src, path, runtime)
+    let (config, lua, live) = load_with_runtime(&src, path, runtime)?;
+    Ok((config, Serving { lua, live }))
 }
+
+/// A config being served: its Lua state (for `maintenance()` and, later,
+/// the console) and the configuration those Lua functions keep changing.
+pub struct Serving {
+    pub lua: Lua,
+    live: Rc<RefCell<Config>>,
+}
+
+impl Serving {
+    /// The shield as Lua has left it (rules added at runtime included).
+    pub fn shield(&self) -> shield::Shield {
+        self.live.borrow().shield.clone()
+    }
+}
+
+/// A loaded config, its Lua state, and the config the Lua functions edit.
+type Loaded = (Config, Lua, Rc<RefCell<Config>>);
 
 fn load_with_runtime(
     src: &str,
     path: &Path,
     runtime: &Arc<shield::Runtime>,
-) -> Result<(Config, Lua), ConfigError> {
+) -> Result<Loaded, ConfigError> {
     let lua = Lua::new();
     let state = Rc::new(RefCell::new(Config::new(path)));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -178,7 +195,7 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(lua_message(&e)))?;
     // Lua's registered functions hold the state too: take a copy.
     let config = state.borrow().clone();
-    Ok((config, lua))
+    Ok((config, lua, state))
 }
 
 /// The useful line of a Lua error (no traceback).

@@ -26,7 +26,7 @@ use zone::Snapshot;
 /// Everything the query path reads, swapped whole on reload.
 #[derive(Debug, Default)]
 pub struct State {
-    pub zones: Snapshot,
+    pub zones: Arc<Snapshot>,
     pub shield: shield::Shield,
     /// Rings and dynamic blocks: the same across reloads.
     pub runtime: Arc<shield::Runtime>,

@@ -51,9 +51,9 @@ fn load_config(a: &ServeArgs) -> Result<config::Config, String> {
 fn load_for_serving(
     a: &ServeArgs,
     runtime: &Arc<shield::Runtime>,
-) -> Result<(config::Config, config::LuaState), String> {
-    let (c, lua) = config::load_for_serving(&a.config, runtime).map_err(|e| e.to_string())?;
-    Ok((apply_overrides(a, c), lua))
+) -> Result<(config::Config, config::Serving), String> {
+    let (c, serving) = config::load_for_serving(&a.config, runtime).map_err(|e| e.to_string())?;
+    Ok((apply_overrides(a, c), serving))
 }
 
 fn apply_overrides(a: &ServeArgs, mut c: config::Config) -> config::Config {
@@ -148,7 +148,7 @@ fn log_report(c: &config::Config, report: &snapshot::Report) {
 fn serve(a: &ServeArgs) -> ExitCode {
     // Rings and dynamic blocks outlive reloads.
     let runtime = Arc::new(shield::Runtime::default());
-    let (c, mut lua) = match load_for_serving(a, &runtime) {
+    let (c, mut serving) = match load_for_serving(a, &runtime) {
         Ok(c) => c,
         Err(e) => {
             log::error(&e);
@@ -158,7 +158,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let (snap, report) = snapshot::build(&c, None);
     log_report(&c, &report);
     let shared = Arc::new(ArcSwap::from_pointee(net::State {
-        zones: snap,
+        zones: Arc::new(snap),
         shield: c.shield.clone(),
         runtime: runtime.clone(),
     }));
@@ -208,8 +208,8 @@ fn serve(a: &ServeArgs) -> ExitCode {
     loop {
         match signals::wait(&signals, std::time::Duration::from_secs(1)) {
             Some(libc::SIGHUP) => {
-                if let Some(new_lua) = reload(a, &shared, &mut listeners) {
-                    lua = new_lua;
+                if let Some(new) = reload(a, &shared, &mut listeners) {
+                    serving = new;
                 }
             }
             Some(sig) => {
@@ -217,9 +217,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             None => {
-                if let Err(e) = config::dynblock_lua::run_maintenance(&lua) {
+                if let Err(e) = config::dynblock_lua::run_maintenance(&serving.lua) {
                     log::error(&format!("maintenance(): {e}"));
                 }
+                publish_shield_changes(&shared, &serving);
                 runtime.dynblocks.expire();
                 for line in runtime.dynblocks.take_log() {
                     log::warn(&line);
@@ -235,10 +236,10 @@ fn reload(
     a: &ServeArgs,
     shared: &net::SharedSnapshot,
     listeners: &mut Vec<config::Listener>,
-) -> Option<config::LuaState> {
+) -> Option<config::Serving> {
     log::info(&format!("SIGHUP: reloading {}", a.config.display()));
     let runtime = shared.load().runtime.clone();
-    let (c, lua) = match load_for_serving(a, &runtime) {
+    let (c, serving) = match load_for_serving(a, &runtime) {
         Ok(c) => c,
         Err(e) => {
             log::error(&format!(
@@ -254,13 +255,34 @@ fn reload(
     let (snap, report) = snapshot::build(&c, Some(&previous.zones));
     log_report(&c, &report);
     shared.store(Arc::new(net::State {
-        zones: snap,
+        zones: Arc::new(snap),
         shield: c.shield.clone(),
         runtime: previous.runtime.clone(),
     }));
     *listeners = c.listeners;
     log::info("reload done");
-    Some(lua)
+    Some(serving)
+}
+
+/// Rules or ACL changed from Lua at runtime (in maintenance(), or later
+/// from the console): serve them from the next query on.
+fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Serving) {
+    let current = shared.load();
+    let shield = serving.shield();
+    if shield.same_as(&current.shield) {
+        return;
+    }
+    log::info(&format!(
+        "rules changed at runtime: {} query rules, {} response rules, {} ACL entries",
+        shield.rules.rules.len(),
+        shield.response_rules.rules.len(),
+        shield.acl.masks().len()
+    ));
+    shared.store(Arc::new(net::State {
+        zones: current.zones.clone(),
+        shield,
+        runtime: current.runtime.clone(),
+    }));
 }
 
 /// Synchronous signal handling with `sigwait`.

@@ -409,3 +409,40 @@ addZone("example.org", "zones/example.org.zone")
         "self-made answers skip response rules:\n{log}"
     );
 }
+
+#[test]
+fn rules_added_at_runtime_take_effect() {
+    let config = r#"setLocal("{ADDR}")
+local added = false
+function maintenance()
+  if not added then
+    addDomainBlock("mail.example.org.")
+    added = true
+  end
+end
+addZone("example.org", "zones/example.org.zone")
+"#;
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut id = 0u16;
+    loop {
+        id += 1;
+        if ask_from("127.0.60.1", s.addr, "mail.example.org", Rtype::A, id).is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runtime block never applied:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ask_from("127.0.60.1", s.addr, "www.example.org", Rtype::A, 1).is_some());
+    assert!(
+        s.log_text()
+            .contains("rules changed at runtime: 1 query rules"),
+        "{}",
+        s.log_text()
+    );
+}

@@ -66,6 +66,31 @@ pub struct Shield {
     pub response_rules: response::ResponseChain,
 }
 
+impl Shield {
+    /// Whether `other` holds the very same ACL and rule objects (so a
+    /// runtime change can be told from none without comparing contents).
+    pub fn same_as(&self, other: &Shield) -> bool {
+        let rules = |a: &RuleChain, b: &RuleChain| {
+            a.rules.len() == b.rules.len()
+                && a.rules.iter().zip(&b.rules).all(|(x, y)| {
+                    std::sync::Arc::ptr_eq(&x.selector, &y.selector)
+                        && std::sync::Arc::ptr_eq(&x.action, &y.action)
+                })
+        };
+        let responses = self.response_rules.rules.len() == other.response_rules.rules.len()
+            && self
+                .response_rules
+                .rules
+                .iter()
+                .zip(&other.response_rules.rules)
+                .all(|(x, y)| {
+                    std::sync::Arc::ptr_eq(&x.selector, &y.selector)
+                        && std::sync::Arc::ptr_eq(&x.action, &y.action)
+                });
+        self.acl == other.acl && rules(&self.rules, &other.rules) && responses
+    }
+}
+
 impl Default for Shield {
     fn default() -> Self {
         Shield {
