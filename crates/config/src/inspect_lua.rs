@@ -1,6 +1,7 @@
 //! The inspection commands from Lua, printing as dnsdist prints:
 //! `topQueries(n, labels)`, `topClients(n)`, `topResponses(n, rcode,
-//! labels)`, `topBandwidth(n)`, `grepq(what, n)`, `dumpStats()`. They
+//! labels)`, `topSlow(n, ms, labels)`, `topBandwidth(n)`, `grepq(what,
+//! n)`, `dumpStats()`. They
 //! read the rings and counters the query path fills; the console (a later
 //! issue) is where operators will call them during an attack.
 
@@ -47,6 +48,19 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
                         rcode.unwrap_or(0),
                         labels
                     )
+                );
+                Ok(())
+            },
+        )?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "topSlow",
+        lua.create_function(
+            move |_, (n, ms, labels): (Option<usize>, Option<u32>, Option<usize>)| {
+                print!(
+                    "{}",
+                    stats::top_slow(&rt.rings.load(), n.unwrap_or(10), ms.unwrap_or(500), labels)
                 );
                 Ok(())
             },

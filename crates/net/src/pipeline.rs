@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use shield::answer::self_answer;
 use shield::dynblock::BlockAction;
+use shield::rings::Record;
 use shield::{Outcome, QueryInfo, Runtime};
 use wire::{ParseError, Query};
 use zone::Transport;
@@ -29,6 +30,7 @@ pub fn handle(
     transport: Transport,
     out: &mut [u8],
 ) -> Handled {
+    let started = std::time::Instant::now();
     let stats = &state.runtime.stats;
     stats.queries.add(1);
     // The ACL comes first: a denied client gets nothing, not even FORMERR.
@@ -62,9 +64,11 @@ pub fn handle(
     // Into the ring before blocks and rules, as dnsdist: dropped queries
     // still show in the statistics.
     let rings = runtime.rings.load();
-    rings
-        .queries
-        .record(client.ip(), lname, query.qtype, 0, packet.len(), 0, tcp);
+    rings.queries.record(&Record {
+        size: packet.len(),
+        tcp,
+        ..Record::query(client.ip(), lname, query.qtype)
+    });
 
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
@@ -171,9 +175,16 @@ pub fn handle(
                 }
             }
             let answers = u16::from_be_bytes([out[6], out[7]]);
-            rings
-                .responses
-                .record(client.ip(), lname, query.qtype, rcode, len, answers, tcp);
+            rings.responses.record(&Record {
+                client: client.ip(),
+                lname,
+                qtype: query.qtype,
+                rcode,
+                size: len,
+                answers,
+                tcp,
+                latency_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
+            });
             stats.answered(rcode);
             Handled::Answer { len, delay_ms }
         }

@@ -484,6 +484,7 @@ pub fn exceeding(rings: &Rings, measure: &Measure, rate: f64, seconds: u32) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rings::Record;
 
     #[test]
     fn rate_rule_blocks_the_masked_client_and_expires() {
@@ -491,13 +492,15 @@ mod tests {
         let flood: IpAddr = "192.0.2.7".parse().unwrap();
         let calm: IpAddr = "198.51.100.1".parse().unwrap();
         for _ in 0..50 {
-            rings.queries.record(flood, b"\x01x\x00", 1, 0, 0, 0, false);
-            rings
-                .responses
-                .record(flood, b"\x01x\x00", 1, 3, 40, 0, false);
+            rings.queries.record(&Record::query(flood, b"\x01x\x00", 1));
+            rings.responses.record(&Record {
+                rcode: 3,
+                size: 40,
+                ..Record::query(flood, b"\x01x\x00", 1)
+            });
         }
         for _ in 0..5 {
-            rings.queries.record(calm, b"\x01y\x00", 1, 0, 0, 0, false);
+            rings.queries.record(&Record::query(calm, b"\x01y\x00", 1));
         }
         let mut group = RulesGroup {
             v4_mask: 24,

@@ -12,6 +12,37 @@ use std::sync::Mutex;
 
 use crate::qps::now_ns;
 
+/// What to record.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    pub client: IpAddr,
+    /// Lowercase wire name.
+    pub lname: &'a [u8],
+    pub qtype: u16,
+    pub rcode: u16,
+    pub size: usize,
+    pub answers: u16,
+    pub tcp: bool,
+    /// Time taken to answer (responses only).
+    pub latency_us: u32,
+}
+
+impl<'a> Record<'a> {
+    /// A query (no response fields).
+    pub fn query(client: IpAddr, lname: &'a [u8], qtype: u16) -> Self {
+        Record {
+            client,
+            lname,
+            qtype,
+            rcode: 0,
+            size: 0,
+            answers: 0,
+            tcp: false,
+            latency_us: 0,
+        }
+    }
+}
+
 /// One recorded query or response.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
@@ -26,6 +57,8 @@ pub struct Entry {
     /// Answer records (responses only).
     pub answers: u16,
     pub tcp: bool,
+    /// Time taken to answer, µs (responses only).
+    pub latency_us: u32,
     name_len: u8,
     /// The query name, lowercase wire form (first `name_len` bytes).
     name: [u8; 255],
@@ -46,6 +79,7 @@ const EMPTY: Entry = Entry {
     size: 0,
     answers: 0,
     tcp: false,
+    latency_us: 0,
     name_len: 0,
     name: [0; 255],
 };
@@ -116,30 +150,21 @@ impl Ring {
     }
 
     /// Records an entry in this thread's shard.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &self,
-        client: IpAddr,
-        lname: &[u8],
-        qtype: u16,
-        rcode: u16,
-        size: usize,
-        answers: u16,
-        tcp: bool,
-    ) {
+    pub fn record(&self, r: &Record) {
         let mut e = Entry {
             time: now_ns(),
-            client: crate::netmask::unmap(client),
-            qtype,
-            rcode,
-            size: size.min(usize::from(u16::MAX)) as u16,
-            answers,
-            tcp,
+            client: crate::netmask::unmap(r.client),
+            qtype: r.qtype,
+            rcode: r.rcode,
+            size: r.size.min(usize::from(u16::MAX)) as u16,
+            answers: r.answers,
+            tcp: r.tcp,
+            latency_us: r.latency_us,
             name_len: 0,
             name: [0; 255],
         };
-        let n = lname.len().min(255);
-        e.name[..n].copy_from_slice(&lname[..n]);
+        let n = r.lname.len().min(255);
+        e.name[..n].copy_from_slice(&r.lname[..n]);
         e.name_len = n as u8;
         let shard = my_shard(self.shards.len());
         if let Ok(mut s) = self.shards[shard].lock() {
@@ -209,7 +234,7 @@ mod tests {
         let r = Ring::new(4, 1);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for i in 0..6u16 {
-            r.record(ip, b"\x01a\x00", i, 0, 0, 0, false);
+            r.record(&Record::query(ip, b"\x01a\x00", i));
         }
         assert_eq!(r.len(), 4);
         let mut types = Vec::new();

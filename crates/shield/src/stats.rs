@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use crate::counter::Counter;
 use crate::netmask::Netmask;
 use crate::qps::now_ns;
+#[cfg(test)]
+use crate::rings::Record;
 use crate::rings::{Entry, Rings};
 
 /// The counters, under dnsdist's names.
@@ -160,6 +162,18 @@ pub fn top_responses(rings: &Rings, n: usize, rcode: u16, labels: Option<usize>)
     top_table(counts, n)
 }
 
+/// `topSlow(n, ms, labels)`: the names answered no faster than `ms`.
+pub fn top_slow(rings: &Rings, n: usize, ms: u32, labels: Option<usize>) -> String {
+    let mut counts = HashMap::new();
+    let floor = u64::from(ms) * 1000;
+    rings.responses.for_each(0, |e| {
+        if u64::from(e.latency_us) >= floor {
+            *counts.entry(name_key(e.name(), labels)).or_insert(0) += 1;
+        }
+    });
+    top_table(counts, n)
+}
+
 /// `topBandwidth(n)`: clients by response bytes.
 pub fn top_bandwidth(rings: &Rings, n: usize) -> String {
     let mut counts: HashMap<String, u64> = HashMap::new();
@@ -255,12 +269,12 @@ mod tests {
         for _ in 0..18 {
             rings
                 .queries
-                .record(ip, b"\x03www\x08balaskas\x02gr\x00", 1, 0, 0, 0, false);
+                .record(&Record::query(ip, b"\x03www\x08balaskas\x02gr\x00", 1));
         }
         for _ in 0..2 {
             rings
                 .queries
-                .record(ip, b"\x07example\x03com\x00", 1, 0, 0, 0, false);
+                .record(&Record::query(ip, b"\x07example\x03com\x00", 1));
         }
         assert_eq!(
             top_queries(&rings, 10, Some(2)),
