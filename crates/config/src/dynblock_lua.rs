@@ -437,7 +437,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "showDynBlocks",
         lua.create_function(move |_, ()| {
-            print!("{}", rt.dynblocks.show());
+            crate::output::emit(&rt.dynblocks.show());
             Ok(())
         })?,
     )?;

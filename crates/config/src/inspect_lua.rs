@@ -20,10 +20,11 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "topQueries",
         lua.create_function(move |_, (n, labels): (Option<usize>, Option<usize>)| {
-            print!(
-                "{}",
-                stats::top_queries(&rt.rings.load(), n.unwrap_or(10), labels)
-            );
+            crate::output::emit(&stats::top_queries(
+                &rt.rings.load(),
+                n.unwrap_or(10),
+                labels,
+            ));
             Ok(())
         })?,
     )?;
@@ -31,7 +32,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "topClients",
         lua.create_function(move |_, n: Option<usize>| {
-            print!("{}", stats::top_clients(&rt.rings.load(), n.unwrap_or(10)));
+            crate::output::emit(&stats::top_clients(&rt.rings.load(), n.unwrap_or(10)));
             Ok(())
         })?,
     )?;
@@ -40,15 +41,12 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
         "topResponses",
         lua.create_function(
             move |_, (n, rcode, labels): (Option<usize>, Option<u16>, Option<usize>)| {
-                print!(
-                    "{}",
-                    stats::top_responses(
-                        &rt.rings.load(),
-                        n.unwrap_or(10),
-                        rcode.unwrap_or(0),
-                        labels
-                    )
-                );
+                crate::output::emit(&stats::top_responses(
+                    &rt.rings.load(),
+                    n.unwrap_or(10),
+                    rcode.unwrap_or(0),
+                    labels,
+                ));
                 Ok(())
             },
         )?,
@@ -58,10 +56,12 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
         "topSlow",
         lua.create_function(
             move |_, (n, ms, labels): (Option<usize>, Option<u32>, Option<usize>)| {
-                print!(
-                    "{}",
-                    stats::top_slow(&rt.rings.load(), n.unwrap_or(10), ms.unwrap_or(500), labels)
-                );
+                crate::output::emit(&stats::top_slow(
+                    &rt.rings.load(),
+                    n.unwrap_or(10),
+                    ms.unwrap_or(500),
+                    labels,
+                ));
                 Ok(())
             },
         )?,
@@ -70,10 +70,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "topBandwidth",
         lua.create_function(move |_, n: Option<usize>| {
-            print!(
-                "{}",
-                stats::top_bandwidth(&rt.rings.load(), n.unwrap_or(10))
-            );
+            crate::output::emit(&stats::top_bandwidth(&rt.rings.load(), n.unwrap_or(10)));
             Ok(())
         })?,
     )?;
@@ -100,10 +97,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
                     )),
                 }
             }
-            print!(
-                "{}",
-                stats::grepq(&rt.rings.load(), &greps, n.unwrap_or(10))
-            );
+            crate::output::emit(&stats::grepq(&rt.rings.load(), &greps, n.unwrap_or(10)));
             Ok(())
         })?,
     )?;
@@ -111,7 +105,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "dumpStats",
         lua.create_function(move |_, ()| {
-            print!("{}", rt.stats.dump());
+            crate::output::emit(&rt.stats.dump());
             Ok(())
         })?,
     )?;

@@ -22,8 +22,10 @@
 //! Relative paths resolve against the config file's directory.
 
 mod address;
+pub mod console_lua;
 pub mod dynblock_lua;
 pub mod inspect_lua;
+pub mod output;
 pub mod response_lua;
 pub mod shield_lua;
 
@@ -91,12 +93,14 @@ pub struct Config {
     pub tcp_per_client: usize,
     /// ACL and query rules.
     pub shield: shield::Shield,
+    /// The console (`controlSocket`, `setKey`).
+    pub console: console_lua::ConsoleConfig,
     /// Things skipped or worth knowing, for the log.
     pub notes: Vec<String>,
 }
 
 impl Config {
-    fn new(path: &Path) -> Self {
+    pub(crate) fn new(path: &Path) -> Self {
         Config {
             path: path.to_path_buf(),
             listeners: vec![Listener::new(SocketAddr::from(([127, 0, 0, 1], 53)))],
@@ -108,6 +112,7 @@ impl Config {
             udp_workers: None,
             tcp_per_client: DEFAULT_TCP_PER_CLIENT,
             shield: shield::Shield::default(),
+            console: console_lua::ConsoleConfig::default(),
             notes: Vec::new(),
         }
     }
@@ -167,6 +172,11 @@ impl Serving {
     pub fn shield(&self) -> shield::Shield {
         self.live.borrow().shield.clone()
     }
+
+    /// Runs a console line; returns what the console shows.
+    pub fn console(&self, line: &str) -> String {
+        console_lua::run_line(&self.lua, line)
+    }
 }
 
 /// A loaded config, its Lua state, and the config the Lua functions edit.
@@ -188,6 +198,8 @@ fn load_with_runtime(
     inspect_lua::register(&lua, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     response_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    console_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))

@@ -254,7 +254,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                     r.action.describe()
                 ));
             }
-            print!("{out}");
+            crate::output::emit(&out);
             Ok(())
         })?,
     )?;

@@ -307,7 +307,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     g.set(
         "showRules",
         lua.create_function(move |_, ()| {
-            print!("{}", show_rules(&st.borrow().shield.rules.rules));
+            crate::output::emit(&show_rules(&st.borrow().shield.rules.rules));
             Ok(())
         })?,
     )?;
@@ -420,7 +420,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         "showACL",
         lua.create_function(move |_, ()| {
             for m in st.borrow().shield.acl.masks() {
-                println!("{m}");
+                crate::output::emit(&format!("{m}\n"));
             }
             Ok(())
         })?,

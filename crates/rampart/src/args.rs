@@ -11,6 +11,8 @@ use std::path::PathBuf;
 pub enum Command {
     Serve(ServeArgs),
     CheckConfig(ServeArgs),
+    /// `-c [ADDR]`, `-e CMD`: talk to a running server's console.
+    Client(ClientArgs),
     CheckZone {
         name: String,
         file: PathBuf,
@@ -18,6 +20,16 @@ pub enum Command {
     },
     Version,
     Help,
+}
+
+/// Arguments for the console client.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ClientArgs {
+    pub config: PathBuf,
+    pub addr: Option<SocketAddr>,
+    pub key: Option<String>,
+    /// `-e`: run this one command and exit.
+    pub exec: Option<String>,
 }
 
 /// Arguments for serving (and checking what would be served).
@@ -37,6 +49,10 @@ usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
        rampart -V | -h
 
   -C, --config FILE   Lua config, dnsdist dialect (default /etc/rampart/rampart.conf)
+  -c, --client [ADDR] talk to the console of a running server (address and
+                      key from the config's controlSocket/setKey)
+  -e, --execute CMD   run one console command and exit (implies -c)
+  -k, --setkey KEY    console key, base64, instead of the config's
   -l, --local ADDR    listen on ADDR (IP[:port], [IPv6]:port); repeatable;
                       replaces the config's setLocal/addLocal
       --workers N     UDP worker threads per listener (default: one per core)
@@ -75,6 +91,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         ..ServeArgs::default()
     };
     let mut check = false;
+    let mut client = false;
+    let mut client_args = ClientArgs::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -106,10 +124,29 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 serve.udp_workers = Some(n);
             }
             "--check-config" => check = true,
+            "-c" | "--client" => {
+                client = true;
+                // An address may follow.
+                if let Some(next) = it.clone().next() {
+                    if let Ok(addr) = config::parse_listen_addr(next) {
+                        client_args.addr = Some(addr);
+                        it.next();
+                    }
+                }
+            }
+            "-e" | "--execute" => {
+                client = true;
+                client_args.exec = Some(value(flag)?);
+            }
+            "-k" | "--setkey" => client_args.key = Some(value(flag)?),
             "-V" | "--version" => return Ok(Command::Version),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument '{other}'")),
         }
+    }
+    if client {
+        client_args.config = serve.config;
+        return Ok(Command::Client(client_args));
     }
     Ok(if check {
         Command::CheckConfig(serve)
@@ -150,6 +187,23 @@ mod tests {
         assert!(p(&["-l"]).is_err());
         assert!(p(&["-l", "nope"]).is_err());
         assert!(p(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn client_flags() {
+        let Command::Client(c) = p(&["-C", "x.conf", "-c", "127.0.0.1:5199", "-k", "KEY"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.addr, Some("127.0.0.1:5199".parse().unwrap()));
+        assert_eq!(
+            (c.key.as_deref(), c.config.as_path()),
+            (Some("KEY"), std::path::Path::new("x.conf"))
+        );
+        let Command::Client(c) = p(&["-c", "-e", "showRules()"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((c.addr, c.exec.as_deref()), (None, Some("showRules()")));
     }
 
     #[test]

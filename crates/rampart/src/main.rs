@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::CheckZone { name, file, quiet } => check_zone(&name, &file, quiet),
         Command::CheckConfig(a) => check_config(&a),
         Command::Serve(a) => serve(&a),
+        Command::Client(a) => client(&a),
     }
 }
 
@@ -202,11 +203,16 @@ fn serve(a: &ServeArgs) -> ExitCode {
         ));
     }
 
+    let console = start_console(&c);
+
     let mut listeners = c.listeners.clone();
-    // The control loop: signals, and once a second the maintenance pass
-    // (the config's maintenance() and expiring dynamic blocks).
+    // The control loop owns the config's Lua state: it takes signals,
+    // runs console lines as they come, and once a second the maintenance
+    // pass (the config's maintenance() and expiring dynamic blocks).
+    let tick = std::time::Duration::from_secs(1);
+    let mut last_tick = std::time::Instant::now();
     loop {
-        match signals::wait(&signals, std::time::Duration::from_secs(1)) {
+        match signals::wait(&signals, std::time::Duration::from_millis(50)) {
             Some(libc::SIGHUP) => {
                 if let Some(new) = reload(a, &shared, &mut listeners) {
                     serving = new;
@@ -216,15 +222,141 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 log::info(&format!("signal {sig} received, exiting"));
                 return ExitCode::SUCCESS;
             }
-            None => {
-                if let Err(e) = config::dynblock_lua::run_maintenance(&serving.lua) {
-                    log::error(&format!("maintenance(): {e}"));
-                }
-                publish_shield_changes(&shared, &serving);
-                runtime.dynblocks.expire();
-                for line in runtime.dynblocks.take_log() {
-                    log::warn(&line);
-                }
+            None => {}
+        }
+        while let Some(cmd) = console.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            if !cmd.line.trim().is_empty() {
+                log::info(&format!("console {}: {}", cmd.from, cmd.line));
+            }
+            let out = serving.console(&cmd.line);
+            let _ = cmd.reply.send(out);
+            publish_shield_changes(&shared, &serving);
+        }
+        if last_tick.elapsed() >= tick {
+            last_tick = std::time::Instant::now();
+            if let Err(e) = config::dynblock_lua::run_maintenance(&serving.lua) {
+                log::error(&format!("maintenance(): {e}"));
+            }
+            publish_shield_changes(&shared, &serving);
+            runtime.dynblocks.expire();
+        }
+        for line in runtime.dynblocks.take_log() {
+            log::warn(&line);
+        }
+    }
+}
+
+/// Starts the console if the config asks for one; its commands arrive
+/// on the returned channel.
+fn start_console(
+    c: &config::Config,
+) -> Option<std::sync::mpsc::Receiver<control::server::Command>> {
+    let addr = c.console.addr?;
+    let Some(key) = &c.console.key else {
+        log::warn(&format!(
+            "controlSocket({addr}) without setKey: the console stays closed"
+        ));
+        return None;
+    };
+    let key = match control::parse_key(key) {
+        Ok(k) => k,
+        Err(e) => {
+            log::error(&format!("console key: {e}"));
+            return None;
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    match control::server::start(addr, key, c.console.acl.clone(), tx) {
+        Ok(()) => {
+            log::info(&format!("console listening on {addr}"));
+            Some(rx)
+        }
+        Err(e) => {
+            log::error(&e.to_string());
+            None
+        }
+    }
+}
+
+/// `rampart -c`: the console client.
+fn client(a: &args::ClientArgs) -> ExitCode {
+    let settings = match config::console_lua::client_settings(&a.config) {
+        Ok(s) => s,
+        Err(e) if a.key.is_some() => {
+            log::warn(&format!("{e}; using the command line's key"));
+            config::console_lua::ConsoleConfig::default()
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = a.addr.or(settings.addr).unwrap_or_else(|| {
+        std::net::SocketAddr::from(([127, 0, 0, 1], config::console_lua::CONSOLE_PORT))
+    });
+    let Some(key) = a.key.clone().or(settings.key) else {
+        eprintln!(
+            "no console key: give setKey(...) in {} or -k KEY",
+            a.config.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    let key = match control::parse_key(&key) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut console = match control::client::Client::connect(addr, &key) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(cmd) = &a.exec {
+        return match console.command(cmd) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // Interactive, or commands piped in: one line at a time.
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    loop {
+        if interactive {
+            print!("> ");
+            let _ = std::io::stdout().flush();
+        }
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim() == "quit" || line.trim() == "exit" {
+            return ExitCode::SUCCESS;
+        }
+        match console.command(line) {
+            Ok(out) => {
+                print!("{out}");
+                let _ = std::io::stdout().flush();
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
             }
         }
     }

@@ -1,0 +1,211 @@
+//! The console: rampart's own client (-e, piped lines), Debian's
+//! `dnsdist -c` as the client, a wrong key getting nothing, and a rule
+//! added from the console taking effect under load within a second.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use domain::base::iana::Rtype;
+
+struct Setup {
+    server: Server,
+    dir: std::path::PathBuf,
+    key: String,
+    console: SocketAddr,
+}
+
+fn setup() -> Setup {
+    let dir = scratch_dir("console");
+    let key = {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("head -c32 /dev/urandom | base64")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let port = free_port();
+    let console_port = free_port();
+    let console = SocketAddr::from(([127, 0, 0, 1], console_port));
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\ncontrolSocket(\"{console}\")\nsetKey(\"{key}\")\n\
+         addAction(MaxQPSIPRule(1000, 24, 64), DropAction(), {{name=\"per-24\"}})\n\
+         addZone(\"example.org\", \"{}\")\n",
+        repo_root()
+            .join("examples/zones/example.org.zone")
+            .display()
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let server = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "example.org",
+    );
+    // The console starts right after the listeners.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(console).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "console never listened:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Setup {
+        server,
+        dir,
+        key,
+        console,
+    }
+}
+
+fn rampart_client(s: &Setup, args: &[&str], stdin: &str) -> (i32, String) {
+    let mut child = Command::new(rampart_bin())
+        .arg("-C")
+        .arg(s.dir.join("rampart.conf"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn rampart_client_runs_commands() {
+    let s = setup();
+    let (rc, out) = rampart_client(&s, &["-e", "showRules()"], "");
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("per-24") && out.contains("IP (/24, /64) match for QPS over 1000 burst 1000"),
+        "{out}"
+    );
+    let (rc, out) = rampart_client(
+        &s,
+        &["-c"],
+        "1+1\naddDomainBlock(\"bad.example.\")\nshowRules()\nnosuch()\n",
+    );
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.starts_with("2\n"), "{out}");
+    assert!(out.contains("qname in bad.example."), "{out}");
+    assert!(
+        out.contains(
+            "Error: [string \"console\"]:1: attempt to call a nil value (global 'nosuch')"
+        ),
+        "{out}"
+    );
+    // What changed and from where, in the log.
+    let log = s.server.log_text();
+    assert!(
+        log.contains("console 127.0.0.1:") && log.contains("addDomainBlock(\"bad.example.\")"),
+        "{log}"
+    );
+    assert!(
+        log.contains("rules changed at runtime: 2 query rules"),
+        "{log}"
+    );
+}
+
+#[test]
+fn wrong_key_gets_nothing() {
+    let s = setup();
+    let other = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    assert_ne!(other, s.key);
+    let (rc, out) = rampart_client(&s, &["-k", other, "-e", "showRules()"], "");
+    assert_ne!(rc, 0);
+    assert!(!out.contains("per-24"), "{out}");
+    assert!(out.contains("key does not match"), "{out}");
+}
+
+#[test]
+fn dnsdist_client_talks_to_rampart() {
+    assert!(
+        have("dnsdist"),
+        "dnsdist is not installed (apt-get install dnsdist); the console test needs it as a client"
+    );
+    let s = setup();
+    let conf = s.dir.join("dnsdist-client.conf");
+    std::fs::write(
+        &conf,
+        format!("controlSocket(\"{}\")\nsetKey(\"{}\")\n", s.console, s.key),
+    )
+    .unwrap();
+    let out = Command::new("dnsdist")
+        .arg("-C")
+        .arg(&conf)
+        .args(["-c", "-e", "showRules()"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("per-24"), "{text}");
+    let out = Command::new("dnsdist")
+        .arg("-C")
+        .arg(&conf)
+        .args(["-c", "-e", "topQueries(5)"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("example.org."),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_rule_added_from_the_console_applies_under_load_within_a_second() {
+    let s = setup();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut ask = |id: u16| -> bool {
+        sock.send_to(
+            &QuerySpec::new("mail.example.org", Rtype::A).to_wire(id),
+            s.server.addr,
+        )
+        .unwrap();
+        sock.recv(&mut buf).is_ok()
+    };
+    for i in 0..20 {
+        assert!(ask(i), "answered before the change");
+    }
+    let (rc, out) = rampart_client(&s, &["-e", "addDomainBlock(\"mail.example.org.\")"], "");
+    assert_eq!(rc, 0, "{out}");
+    let changed = Instant::now();
+    let mut id = 100;
+    while ask(id) {
+        id += 1;
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "still answered a second after the console change"
+        );
+    }
+    println!("console change effective after {:?}", changed.elapsed());
+}
