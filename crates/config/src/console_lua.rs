@@ -85,16 +85,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     g.set(
         "setConsoleACL",
         lua.create_function(move |lua, masks: Value| {
-            let list: Vec<String> = match masks {
-                Value::String(s) => vec![s.to_str()?.to_string()],
-                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
-                other => {
-                    return Err(fail(
-                        lua,
-                        format!("expected netmasks, got {}", other.type_name()),
-                    ))
-                }
-            };
+            let list = crate::lua_util::strings(lua, masks, "netmasks")?;
             let mut acl = NetmaskGroup::new();
             for m in list {
                 acl.add(Netmask::parse(&m).map_err(|e| fail(lua, e))?);

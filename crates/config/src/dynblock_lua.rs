@@ -269,16 +269,7 @@ impl UserData for LuaGroup {
             Ok(())
         });
         methods.add_method("excludeDomains", |lua, g, v: Value| {
-            let names = match v {
-                Value::String(s) => vec![s.to_str()?.to_string()],
-                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
-                other => {
-                    return Err(fail(
-                        lua,
-                        format!("expected domain names, got {}", other.type_name()),
-                    ))
-                }
-            };
+            let names = crate::lua_util::strings(lua, v, "domain names")?;
             for n in names {
                 g.group
                     .borrow_mut()
@@ -406,11 +397,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "addDynBlockSMT",
         lua.create_function(move |lua, (names, reason, seconds, action): (Value, String, Option<u32>, Option<i64>)| {
-            let list = match names {
-                Value::String(s) => vec![s.to_str()?.to_string()],
-                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
-                other => return Err(fail(lua, format!("expected domain names, got {}", other.type_name()))),
-            };
+            let list = crate::lua_util::strings(lua, names, "domain names")?;
             let default = *rt.default_block_action.lock().unwrap_or_else(|p| p.into_inner());
             let action = block_action(lua, action, default)?;
             let mut new = Vec::new();

@@ -78,16 +78,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     g.set(
         "grepq",
         lua.create_function(move |lua, (what, n): (Value, Option<usize>)| {
-            let items: Vec<String> = match what {
-                Value::String(s) => vec![s.to_str()?.to_string()],
-                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
-                other => {
-                    return Err(fail(
-                        lua,
-                        format!("grepq takes netmasks or names, got {}", other.type_name()),
-                    ))
-                }
-            };
+            let items = crate::lua_util::strings(lua, what, "netmasks or names")?;
             let mut greps = Vec::new();
             for i in items {
                 match Netmask::parse(&i) {

@@ -25,6 +25,7 @@ mod address;
 pub mod console_lua;
 pub mod dynblock_lua;
 pub mod inspect_lua;
+pub mod lua_util;
 pub mod output;
 pub mod response_lua;
 pub mod shield_lua;

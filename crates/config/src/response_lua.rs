@@ -15,6 +15,7 @@ use shield::response::{ResponseAction, ResponseRule};
 use shield::selector::Kind;
 use shield::Selector;
 
+use crate::lua_util;
 use crate::shield_lua::{selector_arg, LuaAction, LuaSelector};
 use crate::{fail, resolve, Config};
 
@@ -63,26 +64,23 @@ type LogResponseArgs = (
     Option<bool>,
 );
 
+/// A constructor that takes no arguments.
+type Maker = (&'static str, fn() -> ResponseAction);
+
 /// Registers the response-rule and tag functions.
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let ract = |a: ResponseAction| Ok(LuaResponseAction(Arc::new(a)));
-    g.set(
-        "AllowResponseAction",
-        lua.create_function(move |_, ()| ract(ResponseAction::Allow))?,
-    )?;
-    g.set(
-        "DropResponseAction",
-        lua.create_function(move |_, ()| ract(ResponseAction::Drop))?,
-    )?;
-    g.set(
-        "NoneResponseAction",
-        lua.create_function(move |_, ()| ract(ResponseAction::None))?,
-    )?;
-    g.set(
-        "TCResponseAction",
-        lua.create_function(move |_, ()| ract(ResponseAction::Truncate))?,
-    )?;
+    // The constructors that take nothing.
+    let plain: [Maker; 4] = [
+        ("AllowResponseAction", || ResponseAction::Allow),
+        ("DropResponseAction", || ResponseAction::Drop),
+        ("NoneResponseAction", || ResponseAction::None),
+        ("TCResponseAction", || ResponseAction::Truncate),
+    ];
+    for (name, make) in plain {
+        g.set(name, lua.create_function(move |_, ()| ract(make()))?)?;
+    }
     g.set(
         "DelayResponseAction",
         lua.create_function(move |_, ms: u32| ract(ResponseAction::Delay(ms)))?,
@@ -235,74 +233,17 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             },
         )?,
     )?;
-    let st = state.clone();
-    g.set(
-        "showResponseRules",
-        lua.create_function(move |_, ()| {
-            let c = st.borrow();
-            let mut out = format!(
-                "{:<3} {:<30} {:>9} {:<56} {}\n",
-                "#", "Name", "Matches", "Rule", "Action"
-            );
-            for (i, r) in c.shield.response_rules.rules.iter().enumerate() {
-                out.push_str(&format!(
-                    "{:<3} {:<30} {:>9} {:<56} {}\n",
-                    i,
-                    r.name,
-                    r.selector.matches(),
-                    r.selector.describe(),
-                    r.action.describe()
-                ));
-            }
-            crate::output::emit(&out);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "rmResponseRule",
-        lua.create_function(move |lua, id: Value| {
-            let mut c = st.borrow_mut();
-            let rules = &mut c.shield.response_rules.rules;
-            let pos = match id {
-                Value::Integer(n) if n >= 0 && (n as usize) < rules.len() => n as usize,
-                Value::String(s) => {
-                    let s = s.to_str()?.to_string();
-                    rules
-                        .iter()
-                        .position(|r| r.name == s || r.uuid == s)
-                        .ok_or_else(|| fail(lua, format!("no response rule '{s}'")))?
-                }
-                _ => return Err(fail(lua, "no such response rule")),
-            };
-            rules.remove(pos);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "mvResponseRule",
-        lua.create_function(move |lua, (from, to): (usize, usize)| {
-            let mut c = st.borrow_mut();
-            let rules = &mut c.shield.response_rules.rules;
-            if from >= rules.len() {
-                return Err(fail(
-                    lua,
-                    format!("no response rule {from}: there are {}", rules.len()),
-                ));
-            }
-            let r = rules.remove(from);
-            rules.insert(to.min(rules.len()), r);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "clearResponseRules",
-        lua.create_function(move |_, ()| {
-            st.borrow_mut().shield.response_rules.rules.clear();
-            Ok(())
-        })?,
+    lua_util::register_chain(
+        lua,
+        state,
+        "response rule",
+        [
+            "showResponseRules",
+            "rmResponseRule",
+            "mvResponseRule",
+            "clearResponseRules",
+        ],
+        |c| &mut c.shield.response_rules.rules,
     )?;
     Ok(())
 }

@@ -20,6 +20,7 @@ use shield::selector::{Compare, Kind};
 use shield::suffix::NameSet;
 use shield::{Netmask, NetmaskGroup, Rule, Selector};
 
+use crate::lua_util::{self, strings};
 use crate::{fail, resolve, Config};
 
 /// A selector handed to Lua.
@@ -85,18 +86,6 @@ impl UserData for LuaNames {
             Ok(())
         });
         methods.add_method("size", |_, this, ()| Ok(this.0.borrow().len()));
-    }
-}
-
-/// A string or a list of strings.
-fn strings(lua: &Lua, v: Value, what: &str) -> mlua::Result<Vec<String>> {
-    match v {
-        Value::String(s) => Ok(vec![s.to_str()?.to_string()]),
-        Value::Table(t) => t.sequence_values::<String>().collect(),
-        other => Err(fail(
-            lua,
-            format!("expected {what}, got {}", other.type_name()),
-        )),
     }
 }
 
@@ -258,42 +247,6 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     )?;
     let st = state.clone();
     g.set(
-        "clearRules",
-        lua.create_function(move |_, ()| {
-            st.borrow_mut().shield.rules.rules.clear();
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "rmRule",
-        lua.create_function(move |lua, id: Value| {
-            let mut c = st.borrow_mut();
-            let rules = &mut c.shield.rules.rules;
-            let pos = find_rule(lua, rules, id)?;
-            rules.remove(pos);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "mvRule",
-        lua.create_function(move |lua, (from, to): (usize, usize)| {
-            let mut c = st.borrow_mut();
-            let rules = &mut c.shield.rules.rules;
-            if from >= rules.len() {
-                return Err(fail(
-                    lua,
-                    format!("no rule {from}: there are {}", rules.len()),
-                ));
-            }
-            let r = rules.remove(from);
-            rules.insert(to.min(rules.len()), r);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
         "topRule",
         lua.create_function(move |_, ()| {
             let mut c = st.borrow_mut();
@@ -303,13 +256,12 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             Ok(())
         })?,
     )?;
-    let st = state.clone();
-    g.set(
-        "showRules",
-        lua.create_function(move |_, ()| {
-            crate::output::emit(&show_rules(&st.borrow().shield.rules.rules));
-            Ok(())
-        })?,
+    lua_util::register_chain(
+        lua,
+        state,
+        "rule",
+        ["showRules", "rmRule", "mvRule", "clearRules"],
+        |c| &mut c.shield.rules.rules,
     )?;
 
     // The 1.x shortcuts, as the rules they always were.
@@ -453,47 +405,6 @@ fn plain_rule(selector: Arc<Selector>, action: Action) -> Rule {
         name: String::new(),
         uuid: new_uuid(),
     }
-}
-
-/// A rule by position, name or uuid.
-fn find_rule(lua: &Lua, rules: &[Rule], id: Value) -> mlua::Result<usize> {
-    match id {
-        Value::Integer(n) if n >= 0 && (n as usize) < rules.len() => Ok(n as usize),
-        Value::Integer(n) => Err(fail(lua, format!("no rule {n}: there are {}", rules.len()))),
-        Value::String(s) => {
-            let s = s.to_str()?.to_string();
-            rules
-                .iter()
-                .position(|r| r.name == s || r.uuid == s)
-                .ok_or_else(|| fail(lua, format!("no rule named or with uuid '{s}'")))
-        }
-        other => Err(fail(
-            lua,
-            format!(
-                "expected a rule number, name or uuid, got {}",
-                other.type_name()
-            ),
-        )),
-    }
-}
-
-/// `showRules()` output, in dnsdist's layout.
-pub fn show_rules(rules: &[Rule]) -> String {
-    let mut out = format!(
-        "{:<3} {:<30} {:>9} {:<56} {}\n",
-        "#", "Name", "Matches", "Rule", "Action"
-    );
-    for (i, r) in rules.iter().enumerate() {
-        out.push_str(&format!(
-            "{:<3} {:<30} {:>9} {:<56} {}\n",
-            i,
-            r.name,
-            r.selector.matches(),
-            r.selector.describe(),
-            r.action.describe()
-        ));
-    }
-    out
 }
 
 fn register_constants(lua: &Lua) -> mlua::Result<()> {
@@ -780,33 +691,24 @@ type LogArgs = (
     Option<bool>,
 );
 
+/// A constructor that takes no arguments.
+type Maker = (&'static str, fn() -> Action);
+
 fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let act = |a: Action| Ok(LuaAction(Arc::new(a)));
-    g.set(
-        "AllowAction",
-        lua.create_function(move |_, ()| act(Action::Allow))?,
-    )?;
-    g.set(
-        "DropAction",
-        lua.create_function(move |_, ()| act(Action::Drop))?,
-    )?;
-    g.set(
-        "NoneAction",
-        lua.create_function(move |_, ()| act(Action::None))?,
-    )?;
-    g.set(
-        "TCAction",
-        lua.create_function(move |_, ()| act(Action::Truncate))?,
-    )?;
-    g.set(
-        "NoRecurseAction",
-        lua.create_function(move |_, ()| act(Action::NoRecurse))?,
-    )?;
-    g.set(
-        "SetNoRecurseAction",
-        lua.create_function(move |_, ()| act(Action::NoRecurse))?,
-    )?;
+    // The constructors that take nothing.
+    let plain: [Maker; 6] = [
+        ("AllowAction", || Action::Allow),
+        ("DropAction", || Action::Drop),
+        ("NoneAction", || Action::None),
+        ("TCAction", || Action::Truncate),
+        ("NoRecurseAction", || Action::NoRecurse),
+        ("SetNoRecurseAction", || Action::NoRecurse),
+    ];
+    for (name, make) in plain {
+        g.set(name, lua.create_function(move |_, ()| act(make()))?)?;
+    }
     g.set(
         "DelayAction",
         lua.create_function(move |_, ms: u32| act(Action::Delay(ms)))?,

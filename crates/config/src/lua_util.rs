@@ -1,0 +1,159 @@
+//! Small helpers the Lua bindings share: list arguments, finding and
+//! moving rules by position, name or uuid, and dnsdist's rule table.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use mlua::{Lua, Value};
+
+use crate::{fail, Config};
+
+/// A string or a list of strings (dnsdist takes either almost everywhere).
+pub fn strings(lua: &Lua, v: Value, what: &str) -> mlua::Result<Vec<String>> {
+    match v {
+        Value::String(s) => Ok(vec![s.to_str()?.to_string()]),
+        Value::Table(t) => t.sequence_values::<String>().collect(),
+        other => Err(fail(
+            lua,
+            format!("expected {what}, got {}", other.type_name()),
+        )),
+    }
+}
+
+/// Something listed in a rule chain.
+pub trait Listed {
+    fn name(&self) -> &str;
+    fn uuid(&self) -> &str;
+    /// (matches, rule, action) for the table.
+    fn row(&self) -> (u64, String, String);
+}
+
+/// Query and response rules list the same way.
+macro_rules! listed {
+    ($($t:ty),*) => {$(
+        impl Listed for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn uuid(&self) -> &str {
+                &self.uuid
+            }
+            fn row(&self) -> (u64, String, String) {
+                (self.selector.matches(), self.selector.describe(), self.action.describe())
+            }
+        }
+    )*};
+}
+
+listed!(shield::Rule, shield::response::ResponseRule);
+
+/// The position of a rule given by number, name or uuid.
+pub fn find<T: Listed>(lua: &Lua, rules: &[T], id: Value, what: &str) -> mlua::Result<usize> {
+    match id {
+        Value::Integer(n) if n >= 0 && (n as usize) < rules.len() => Ok(n as usize),
+        Value::Integer(n) => Err(fail(
+            lua,
+            format!("no {what} {n}: there are {}", rules.len()),
+        )),
+        Value::String(s) => {
+            let s = s.to_str()?.to_string();
+            rules
+                .iter()
+                .position(|r| r.name() == s || r.uuid() == s)
+                .ok_or_else(|| fail(lua, format!("no {what} named or with uuid '{s}'")))
+        }
+        other => Err(fail(
+            lua,
+            format!(
+                "expected a {what} number, name or uuid, got {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+/// Moves rule `from` to position `to` (clamped to the end).
+pub fn move_to<T>(
+    lua: &Lua,
+    rules: &mut Vec<T>,
+    from: usize,
+    to: usize,
+    what: &str,
+) -> mlua::Result<()> {
+    if from >= rules.len() {
+        return Err(fail(
+            lua,
+            format!("no {what} {from}: there are {}", rules.len()),
+        ));
+    }
+    let r = rules.remove(from);
+    rules.insert(to.min(rules.len()), r);
+    Ok(())
+}
+
+/// `showRules()` output, in dnsdist's layout.
+pub fn table<T: Listed>(rules: &[T]) -> String {
+    let mut out = format!(
+        "{:<3} {:<30} {:>9} {:<56} {}\n",
+        "#", "Name", "Matches", "Rule", "Action"
+    );
+    for (i, r) in rules.iter().enumerate() {
+        let (matches, rule, action) = r.row();
+        out.push_str(&format!(
+            "{:<3} {:<30} {:>9} {:<56} {}\n",
+            i,
+            r.name(),
+            matches,
+            rule,
+            action
+        ));
+    }
+    out
+}
+
+/// Registers `show…`, `rm…`, `mv…` and `clear…` for one rule chain
+/// (`names` in that order), which `chain` finds in the config.
+pub fn register_chain<T: Listed + 'static>(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    what: &'static str,
+    names: [&str; 4],
+    chain: fn(&mut Config) -> &mut Vec<T>,
+) -> mlua::Result<()> {
+    let g = lua.globals();
+    let st = state.clone();
+    g.set(
+        names[0],
+        lua.create_function(move |_, ()| {
+            crate::output::emit(&table(chain(&mut st.borrow_mut())));
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        names[1],
+        lua.create_function(move |lua, id: Value| {
+            let mut c = st.borrow_mut();
+            let rules = chain(&mut c);
+            let pos = find(lua, rules, id, what)?;
+            rules.remove(pos);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        names[2],
+        lua.create_function(move |lua, (from, to): (usize, usize)| {
+            move_to(lua, chain(&mut st.borrow_mut()), from, to, what)
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        names[3],
+        lua.create_function(move |_, ()| {
+            chain(&mut st.borrow_mut()).clear();
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
