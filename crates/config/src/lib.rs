@@ -138,14 +138,29 @@ impl std::error::Error for ConfigError {}
 /// Runs the config file at `path` (for checking: with a fresh runtime,
 /// and the Lua state dropped afterwards).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with_acl(path, None)
+}
+
+/// As [`load`], with the ACL the config starts from (dnsdist's `-a`)
+/// instead of the default one.
+pub fn load_with_acl(
+    path: &Path,
+    initial_acl: Option<&shield::NetmaskGroup>,
+) -> Result<Config, ConfigError> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
-    load_str(&src, path)
+    load_with_runtime(
+        &src,
+        path,
+        &Arc::new(shield::Runtime::default()),
+        initial_acl,
+    )
+    .map(|(c, _, _)| c)
 }
 
 /// Runs config text `src` as if read from `path`.
 pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
-    load_with_runtime(src, path, &Arc::new(shield::Runtime::default())).map(|(c, _, _)| c)
+    load_with_runtime(src, path, &Arc::new(shield::Runtime::default()), None).map(|(c, _, _)| c)
 }
 
 /// Runs the config file at `path` for serving: dynamic-block functions
@@ -154,10 +169,11 @@ pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
 pub fn load_for_serving(
     path: &Path,
     runtime: &Arc<shield::Runtime>,
+    initial_acl: Option<&shield::NetmaskGroup>,
 ) -> Result<(Config, Serving), ConfigError> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
-    let (config, lua, live) = load_with_runtime(&src, path, runtime)?;
+    let (config, lua, live) = load_with_runtime(&src, path, runtime, initial_acl)?;
     Ok((config, Serving { lua, live }))
 }
 
@@ -187,9 +203,13 @@ fn load_with_runtime(
     src: &str,
     path: &Path,
     runtime: &Arc<shield::Runtime>,
+    initial_acl: Option<&shield::NetmaskGroup>,
 ) -> Result<Loaded, ConfigError> {
     let lua = Lua::new();
     let state = Rc::new(RefCell::new(Config::new(path)));
+    if let Some(acl) = initial_acl {
+        state.borrow_mut().shield.acl = acl.clone();
+    }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     register(&lua, &state, &base).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     shield_lua::register(&lua, &state, &base)

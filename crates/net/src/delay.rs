@@ -4,6 +4,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,10 +51,15 @@ impl Delayer {
             to,
             bytes: bytes.to_vec(),
         };
-        !matches!(
+        crate::drain::DELAYED.fetch_add(1, Ordering::Relaxed);
+        let sent = !matches!(
             self.tx.try_send(item),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_))
-        )
+        );
+        if !sent {
+            crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 }
 
@@ -84,6 +90,7 @@ fn run(rx: Receiver<Delayed>) {
         while heap.peek().is_some_and(|Reverse(e)| e.0.due <= now) {
             if let Some(Reverse(Entry(d))) = heap.pop() {
                 let _ = d.socket.send_to(&d.bytes, d.to);
+                crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
             }
         }
         let wait = heap
@@ -95,7 +102,10 @@ fn run(rx: Receiver<Delayed>) {
         };
         match received {
             Ok(d) if heap.len() < MAX_WAITING => heap.push(Reverse(Entry(d))),
-            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(_) => {
+                crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) if heap.is_empty() => return,
             Err(RecvTimeoutError::Disconnected) => {}
         }

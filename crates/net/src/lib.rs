@@ -10,6 +10,7 @@
 //! new one and the next batch or query sees it; no lock on the way.
 
 pub mod delay;
+pub mod drain;
 pub mod pipeline;
 pub mod tcp;
 pub mod udp;

@@ -181,30 +181,73 @@ async fn connection(
             Ok(Ok(_)) => {}
             _ => return Ok(()),
         }
-        let len = u16::from_be_bytes(len) as usize;
-        query.resize(len, 0);
-        match tokio::time::timeout(idle, stream.read_exact(&mut query)).await {
-            Ok(Ok(_)) => {}
-            _ => return Ok(()),
-        }
-        out.resize(2 + 65535, 0);
-        let answered = {
-            let snap = shared.load();
-            let (q, o) = (&query[..], &mut out[2..]);
-            // A bug must cost one answer, not the connection slot.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                handle(&snap, q, peer, local_port, Transport::Tcp, o)
-            }))
-            .unwrap_or(Handled::Drop)
-        };
-        // Drop closes the connection, as dnsdist does.
-        let Handled::Answer { len: resp_len, .. } = answered else {
+        if crate::drain::draining() {
+            // Shutting down: no new queries on this connection.
             return Ok(());
+        }
+        crate::drain::TCP_IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        let who = Peer {
+            addr: peer,
+            local_port,
+            idle,
+            shared: &shared,
         };
-        out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
-        match tokio::time::timeout(idle, stream.write_all(&out[..resp_len + 2])).await {
-            Ok(Ok(())) => {}
-            _ => return Ok(()),
+        let result = exchange(
+            &mut stream,
+            &mut query,
+            &mut out,
+            usize::from(u16::from_be_bytes(len)),
+            &who,
+        )
+        .await;
+        crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        if !result {
+            return Ok(());
         }
     }
+}
+
+/// Who a connection is with, for answering on it.
+struct Peer<'a> {
+    addr: SocketAddr,
+    local_port: u16,
+    idle: Duration,
+    shared: &'a SharedSnapshot,
+}
+
+/// Reads one query of `len` bytes and answers it; false when the
+/// connection should close.
+async fn exchange(
+    stream: &mut TcpStream,
+    query: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    len: usize,
+    peer: &Peer<'_>,
+) -> bool {
+    query.resize(len, 0);
+    if !matches!(
+        tokio::time::timeout(peer.idle, stream.read_exact(query)).await,
+        Ok(Ok(_))
+    ) {
+        return false;
+    }
+    out.resize(2 + 65535, 0);
+    let answered = {
+        let snap = peer.shared.load();
+        let (q, o) = (&query[..], &mut out[2..]);
+        // A bug must cost one answer, not the connection slot.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(&snap, q, peer.addr, peer.local_port, Transport::Tcp, o)
+        }))
+        .unwrap_or(Handled::Drop)
+    };
+    // Drop closes the connection, as dnsdist does.
+    let Handled::Answer { len: resp_len, .. } = answered else {
+        return false;
+    };
+    out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
+    matches!(
+        tokio::time::timeout(peer.idle, stream.write_all(&out[..resp_len + 2])).await,
+        Ok(Ok(()))
+    )
 }

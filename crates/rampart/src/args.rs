@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// `-l` addresses: replace the config's listeners when given.
     pub listen: Vec<SocketAddr>,
     pub udp_workers: Option<usize>,
+    /// `-a`: the ACL the config starts from (instead of the default).
+    pub acl: Vec<String>,
+    /// `-u`/`-g`: the user and group to run as once sockets are bound.
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 pub const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.conf";
@@ -53,6 +58,12 @@ usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
                       key from the config's controlSocket/setKey)
   -e, --execute CMD   run one console command and exit (implies -c)
   -k, --setkey KEY    console key, base64, instead of the config's
+  -a, --acl NETMASK   start the ACL from these netmasks (repeatable) instead
+                      of the default; setACL/addACL in the config still apply
+  -u, --uid USER      run as USER once the sockets are bound
+  -g, --gid GROUP     run as GROUP once the sockets are bound
+      --supervised, --disable-syslog
+                      accepted for dnsdist's service units (logs go to stderr)
   -l, --local ADDR    listen on ADDR (IP[:port], [IPv6]:port); repeatable;
                       replaces the config's setLocal/addLocal
       --workers N     UDP worker threads per listener (default: one per core)
@@ -124,6 +135,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 serve.udp_workers = Some(n);
             }
             "--check-config" => check = true,
+            "-a" | "--acl" => {
+                let v = value(flag)?;
+                shield::Netmask::parse(&v).map_err(|e| format!("{flag}: {e}"))?;
+                serve.acl.push(v);
+            }
+            "-u" | "--uid" => serve.user = Some(value(flag)?),
+            "-g" | "--gid" => serve.group = Some(value(flag)?),
+            // Logs go to stderr for journald or the supervisor already.
+            "--supervised" | "--disable-syslog" => {}
             "-c" | "--client" => {
                 client = true;
                 // An address may follow.

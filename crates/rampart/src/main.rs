@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 
 /// Loads the config named by `a` and applies the command-line overrides.
 fn load_config(a: &ServeArgs) -> Result<config::Config, String> {
-    let c = config::load(&a.config).map_err(|e| e.to_string())?;
+    let c = config::load_with_acl(&a.config, initial_acl(a).as_ref()).map_err(|e| e.to_string())?;
     Ok(apply_overrides(a, c))
 }
 
@@ -53,8 +53,24 @@ fn load_for_serving(
     a: &ServeArgs,
     runtime: &Arc<shield::Runtime>,
 ) -> Result<(config::Config, config::Serving), String> {
-    let (c, serving) = config::load_for_serving(&a.config, runtime).map_err(|e| e.to_string())?;
+    let (c, serving) = config::load_for_serving(&a.config, runtime, initial_acl(a).as_ref())
+        .map_err(|e| e.to_string())?;
     Ok((apply_overrides(a, c), serving))
+}
+
+/// `-a` netmasks as the ACL the config starts from.
+fn initial_acl(a: &ServeArgs) -> Option<shield::NetmaskGroup> {
+    if a.acl.is_empty() {
+        return None;
+    }
+    let mut g = shield::NetmaskGroup::new();
+    for m in &a.acl {
+        // Checked when the arguments were parsed.
+        if let Ok(n) = shield::Netmask::parse(m) {
+            g.add(n);
+        }
+    }
+    Some(g)
 }
 
 fn apply_overrides(a: &ServeArgs, mut c: config::Config) -> config::Config {
@@ -195,6 +211,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
         log::error(&e.to_string());
         return ExitCode::FAILURE;
     }
+    if let Err(e) = privileges::drop_to(a.user.as_deref(), a.group.as_deref()) {
+        log::error(&e);
+        return ExitCode::FAILURE;
+    }
     for l in &c.listeners {
         log::info(&format!(
             "listening on {} (UDP, {workers} workers{})",
@@ -219,7 +239,13 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 }
             }
             Some(sig) => {
-                log::info(&format!("signal {sig} received, exiting"));
+                log::info(&format!("signal {sig} received: draining"));
+                let clean = net::drain::drain(std::time::Duration::from_secs(2));
+                log::info(if clean {
+                    "drained, exiting"
+                } else {
+                    "exiting with answers still under way after 2 s"
+                });
                 return ExitCode::SUCCESS;
             }
             None => {}
@@ -415,6 +441,63 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
         shield,
         runtime: current.runtime.clone(),
     }));
+}
+
+/// `-u`/`-g`: giving up root once the sockets are bound.
+mod privileges {
+    use std::ffi::CString;
+
+    /// Switches to `group`, then `user` (names or numbers).
+    pub fn drop_to(user: Option<&str>, group: Option<&str>) -> Result<(), String> {
+        if let Some(g) = group {
+            let gid = match g.parse::<libc::gid_t>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let name = CString::new(g).map_err(|_| format!("bad group name '{g}'"))?;
+                    // SAFETY: getgrnam takes a NUL-terminated name; the
+                    // result is read at once, on this thread.
+                    let entry = unsafe { libc::getgrnam(name.as_ptr()) };
+                    if entry.is_null() {
+                        return Err(format!("-g: no group '{g}'"));
+                    }
+                    // SAFETY: non-null, returned by getgrnam just now.
+                    unsafe { (*entry).gr_gid }
+                }
+            };
+            // SAFETY: plain libc calls; failure is reported below.
+            if unsafe { libc::setgroups(0, std::ptr::null()) } != 0
+                || unsafe { libc::setgid(gid) } != 0
+            {
+                return Err(format!(
+                    "-g {g}: cannot switch group: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        if let Some(u) = user {
+            let uid = match u.parse::<libc::uid_t>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let name = CString::new(u).map_err(|_| format!("bad user name '{u}'"))?;
+                    // SAFETY: as for getgrnam above.
+                    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+                    if entry.is_null() {
+                        return Err(format!("-u: no user '{u}'"));
+                    }
+                    // SAFETY: non-null, returned by getpwnam just now.
+                    unsafe { (*entry).pw_uid }
+                }
+            };
+            // SAFETY: plain libc call; glibc applies it to every thread.
+            if unsafe { libc::setuid(uid) } != 0 {
+                return Err(format!(
+                    "-u {u}: cannot switch user: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Synchronous signal handling with `sigwait`.

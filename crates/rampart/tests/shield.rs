@@ -446,3 +446,88 @@ addZone("example.org", "zones/example.org.zone")
         s.log_text()
     );
 }
+
+#[test]
+fn dnsdist_command_line_flags() {
+    // -a starts the ACL (the config sets none); -u/-g drop root once the
+    // sockets are bound; --supervised and --disable-syslog are accepted.
+    let config = "setLocal(\"{ADDR}\")\naddZone(\"example.org\", \"zones/example.org.zone\")\n";
+    let (dir, port) = setup(config);
+    // The scratch dir must stay readable for reloads as nobody.
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf")).args([
+        "-a",
+        "127.0.0.0/24",
+        "--supervised",
+        "--disable-syslog",
+    ]);
+    let root = running_as_root();
+    if root {
+        cmd.args(["-u", "nobody", "-g", "nogroup"]);
+    }
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "example.org",
+    );
+    assert!(
+        ask_from("127.0.0.9", s.addr, "www.example.org", Rtype::A, 1).is_some(),
+        "inside -a"
+    );
+    assert!(
+        ask_from("127.0.11.9", s.addr, "www.example.org", Rtype::A, 2).is_none(),
+        "outside -a"
+    );
+    if root {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        assert!(
+            uid_line.split_whitespace().nth(1) == Some("65534"),
+            "still root: {uid_line}"
+        );
+    } else {
+        println!("not root: -u/-g not exercised");
+    }
+}
+
+/// Whether the tests run as root (CI does).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigterm_drains_delayed_answers_and_exits_zero() {
+    let config = "setLocal(\"{ADDR}\")\naddDelay(QNameRule(\"www.example.org\"), 500)\naddZone(\"example.org\", \"zones/example.org.zone\")\n";
+    let (dir, port) = setup(config);
+    let mut s = start(&dir, port);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    sock.send_to(
+        &QuerySpec::new("www.example.org", Rtype::A).to_wire(77),
+        s.addr,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    s.signal("TERM");
+    let mut buf = [0u8; 512];
+    let n = sock
+        .recv(&mut buf)
+        .expect("the delayed answer went out before exit");
+    assert_eq!((&buf[..2], n > 12), (&[0u8, 77][..], true));
+    let status = s.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", s.log_text());
+    assert!(
+        s.log_text().contains("drained, exiting"),
+        "{}",
+        s.log_text()
+    );
+}
