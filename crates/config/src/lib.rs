@@ -27,6 +27,7 @@ pub mod dynblock_lua;
 pub mod inspect_lua;
 pub mod lua_util;
 pub mod output;
+pub mod pool_lua;
 pub mod response_lua;
 pub mod shield_lua;
 
@@ -96,6 +97,10 @@ pub struct Config {
     pub shield: shield::Shield,
     /// The console (`controlSocket`, `setKey`).
     pub console: console_lua::ConsoleConfig,
+    /// Backends and pools (`newServer`).
+    pub pools: pool::Pools,
+    /// How long a forwarded UDP query waits for its answer.
+    pub udp_timeout: Duration,
     /// Things skipped or worth knowing, for the log.
     pub notes: Vec<String>,
 }
@@ -114,6 +119,8 @@ impl Config {
             tcp_per_client: DEFAULT_TCP_PER_CLIENT,
             shield: shield::Shield::default(),
             console: console_lua::ConsoleConfig::default(),
+            pools: pool::Pools::default(),
+            udp_timeout: Duration::from_secs(2),
             notes: Vec::new(),
         }
     }
@@ -190,6 +197,11 @@ impl Serving {
         self.live.borrow().shield.clone()
     }
 
+    /// The backends and pools as Lua has left them.
+    pub fn pools(&self) -> pool::Pools {
+        self.live.borrow().pools.clone()
+    }
+
     /// Runs a console line; returns what the console shows.
     pub fn console(&self, line: &str) -> String {
         console_lua::run_line(&self.lua, line)
@@ -221,6 +233,8 @@ fn load_with_runtime(
     response_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     console_lua::register(&lua, &state)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    pool_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))

@@ -11,6 +11,7 @@
 
 pub mod delay;
 pub mod drain;
+pub mod forward;
 pub mod pipeline;
 pub mod tcp;
 pub mod udp;
@@ -31,6 +32,59 @@ pub struct State {
     pub shield: shield::Shield,
     /// Rings and dynamic blocks: the same across reloads.
     pub runtime: Arc<shield::Runtime>,
+    pub upstream: Upstream,
+}
+
+/// The backends and their forwarders.
+#[derive(Debug, Default, Clone)]
+pub struct Upstream {
+    pub pools: pool::Pools,
+    /// `udp[i]` forwards to `pools.backends[i]`.
+    pub udp: Vec<Arc<forward::UdpForwarder>>,
+    pub udp_timeout: Duration,
+}
+
+impl Upstream {
+    /// Forwarders for `pools`, reusing those of `previous` for backends
+    /// that are the same objects.
+    pub fn new(
+        pools: pool::Pools,
+        previous: Option<&Upstream>,
+        runtime: &Arc<shield::Runtime>,
+        udp_timeout: Duration,
+    ) -> io::Result<Upstream> {
+        let mut udp = Vec::with_capacity(pools.backends.len());
+        for b in &pools.backends {
+            let reused =
+                previous.and_then(|p| p.udp.iter().find(|f| Arc::ptr_eq(&f.backend, b)).cloned());
+            match reused {
+                Some(f) => udp.push(f),
+                None => udp.push(forward::UdpForwarder::start(
+                    b.clone(),
+                    runtime.clone(),
+                    udp_timeout,
+                )?),
+            }
+        }
+        Ok(Upstream {
+            pools,
+            udp,
+            udp_timeout,
+        })
+    }
+
+    /// Whether the backends are the same objects as `other`'s.
+    pub fn same_backends(&self, pools: &pool::Pools) -> bool {
+        self.pools.backends.len() == pools.backends.len()
+            && self
+                .pools
+                .backends
+                .iter()
+                .zip(&pools.backends)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+            && self.pools.policy.name() == pools.policy.name()
+            && self.pools.servfail_when_no_server == pools.servfail_when_no_server
+    }
 }
 
 /// The state every worker reads.

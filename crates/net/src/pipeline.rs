@@ -1,7 +1,8 @@
 //! The path of one query between socket and answer: parse, ACL, rules,
 //! then a self-made answer or the zones (DESIGN.md, "the path of a query").
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 
 use shield::answer::self_answer;
 use shield::dynblock::BlockAction;
@@ -19,7 +20,14 @@ pub enum Handled {
     Answer { len: usize, delay_ms: Option<u32> },
     /// Send nothing; on TCP close the connection (dnsdist's Drop).
     Drop,
+    /// Sent on to a backend over UDP: its answer goes out by itself.
+    Forwarded,
+    /// For a TCP client: ask backend `pools.backends[i]` over TCP.
+    ForwardTcp(usize),
 }
+
+/// Where to send an answer a backend gives later (UDP only).
+pub type Frontend<'a> = Option<&'a Arc<UdpSocket>>;
 
 /// Handles `packet` from `client`, writing any answer into `out`.
 pub fn handle(
@@ -28,6 +36,7 @@ pub fn handle(
     client: SocketAddr,
     local_port: u16,
     transport: Transport,
+    frontend: Frontend,
     out: &mut [u8],
 ) -> Handled {
     let started = std::time::Instant::now();
@@ -127,11 +136,20 @@ pub fn handle(
             stats.rule_drop.add(1);
             return Handled::Drop;
         }
-        // Pools arrive with the backends issue; a pool with no server is
-        // dnsdist's "no server available": dropped.
-        Outcome::Pool(_) => {
-            stats.no_policy.add(1);
-            return Handled::Drop;
+        Outcome::Pool(pool) => {
+            return to_pool(
+                state, pool, packet, &query, lname, client, transport, frontend, out, limit,
+            );
+        }
+        // Names in no zone we hold go to the default pool, when there is
+        // one; otherwise the zones answer (REFUSED for names not ours).
+        Outcome::Continue | Outcome::Allow
+            if !state.upstream.pools.is_empty()
+                && state.zones.catalog.find(lname, false).is_none() =>
+        {
+            return to_pool(
+                state, "", packet, &query, lname, client, transport, frontend, out, limit,
+            );
         }
         Outcome::Continue | Outcome::Allow => {
             zone::respond_query(&state.zones, &query, out, transport)
@@ -189,5 +207,61 @@ pub fn handle(
             Handled::Answer { len, delay_ms }
         }
         None => Handled::Drop,
+    }
+}
+
+/// Sends the query to a backend of `pool`, or, with none up, drops it
+/// (dnsdist's default) or answers SERVFAIL (`setServFailWhenNoServer`).
+#[allow(clippy::too_many_arguments)]
+fn to_pool(
+    state: &State,
+    pool: &str,
+    packet: &[u8],
+    query: &Query,
+    lname: &[u8],
+    client: SocketAddr,
+    transport: Transport,
+    frontend: Frontend,
+    out: &mut [u8],
+    limit: usize,
+) -> Handled {
+    let stats = &state.runtime.stats;
+    let up = &state.upstream;
+    let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let chosen = up
+        .pools
+        .select(pool, hash)
+        .and_then(|b| up.pools.backends.iter().position(|x| Arc::ptr_eq(x, &b)));
+    let Some(i) = chosen else {
+        stats.no_policy.add(1);
+        if up.pools.servfail_when_no_server {
+            let servfail = Outcome::RCode(wire::types::rcode::SERVFAIL);
+            if let Some(len) =
+                self_answer(&servfail, query, out, limit, state.zones.max_udp_payload)
+            {
+                stats.answered(wire::types::rcode::SERVFAIL);
+                return Handled::Answer {
+                    len,
+                    delay_ms: None,
+                };
+            }
+        }
+        return Handled::Drop;
+    };
+    match (transport, frontend) {
+        (Transport::Udp, Some(socket)) if !up.pools.backends[i].tcp_only => {
+            if up
+                .udp
+                .get(i)
+                .is_some_and(|f| f.forward(packet, client, socket, lname, query.qtype))
+            {
+                Handled::Forwarded
+            } else {
+                Handled::Drop
+            }
+        }
+        _ => Handled::ForwardTcp(i),
     }
 }

@@ -232,18 +232,46 @@ async fn exchange(
         return false;
     }
     out.resize(2 + 65535, 0);
-    let answered = {
+    let (answered, backend, timeout) = {
         let snap = peer.shared.load();
         let (q, o) = (&query[..], &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(&snap, q, peer.addr, peer.local_port, Transport::Tcp, o)
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(
+                &snap,
+                q,
+                peer.addr,
+                peer.local_port,
+                Transport::Tcp,
+                None,
+                o,
+            )
         }))
-        .unwrap_or(Handled::Drop)
+        .unwrap_or(Handled::Drop);
+        let backend = match answered {
+            Handled::ForwardTcp(i) => snap.upstream.pools.backends.get(i).cloned(),
+            _ => None,
+        };
+        (
+            answered,
+            backend,
+            snap.upstream.udp_timeout.max(Duration::from_secs(1)),
+        )
     };
-    // Drop closes the connection, as dnsdist does.
-    let Handled::Answer { len: resp_len, .. } = answered else {
-        return false;
+    let resp_len = match (answered, backend) {
+        (Handled::Answer { len, .. }, _) => len,
+        (Handled::ForwardTcp(_), Some(b)) => {
+            let mut answer = Vec::new();
+            let Some(len) = crate::forward::tcp_exchange(&b, query, &mut answer, timeout).await
+            else {
+                return false;
+            };
+            out.resize(len + 2, 0);
+            out[2..len + 2].copy_from_slice(&answer[..len]);
+            len
+        }
+        // Drop closes the connection, as dnsdist does.
+        _ => return false,
     };
     out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
     matches!(

@@ -159,7 +159,15 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             } else {
                 // A bug must cost one answer, not the worker.
                 let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    handle(&snap, query, client, local_port, Transport::Udp, out)
+                    handle(
+                        &snap,
+                        query,
+                        client,
+                        local_port,
+                        Transport::Udp,
+                        delayed_socket.as_ref(),
+                        out,
+                    )
                 }))
                 .unwrap_or(Handled::Drop);
                 match handled {
@@ -176,7 +184,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                         }
                         None
                     }
-                    Handled::Drop => None,
+                    Handled::Drop | Handled::Forwarded | Handled::ForwardTcp(_) => None,
                 }
             };
             let Some(resp_len) = answered else { continue };

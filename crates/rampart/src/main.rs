@@ -174,10 +174,18 @@ fn serve(a: &ServeArgs) -> ExitCode {
     };
     let (snap, report) = snapshot::build(&c, None);
     log_report(&c, &report);
+    let upstream = match net::Upstream::new(c.pools.clone(), None, &runtime, c.udp_timeout) {
+        Ok(u) => u,
+        Err(e) => {
+            log::error(&format!("cannot start forwarding to the backends: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
     let shared = Arc::new(ArcSwap::from_pointee(net::State {
         zones: Arc::new(snap),
         shield: c.shield.clone(),
         runtime: runtime.clone(),
+        upstream,
     }));
 
     // Signals are taken by sigwait in this thread only: block them before
@@ -412,10 +420,25 @@ fn reload(
     let previous = shared.load_full();
     let (snap, report) = snapshot::build(&c, Some(&previous.zones));
     log_report(&c, &report);
+    let upstream = match net::Upstream::new(
+        c.pools.clone(),
+        Some(&previous.upstream),
+        &previous.runtime,
+        c.udp_timeout,
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            log::error(&format!(
+                "reload refused: cannot start forwarding to the backends: {e}"
+            ));
+            return None;
+        }
+    };
     shared.store(Arc::new(net::State {
         zones: Arc::new(snap),
         shield: c.shield.clone(),
         runtime: previous.runtime.clone(),
+        upstream,
     }));
     *listeners = c.listeners;
     log::info("reload done");
@@ -427,19 +450,45 @@ fn reload(
 fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Serving) {
     let current = shared.load();
     let shield = serving.shield();
-    if shield.same_as(&current.shield) {
+    let pools = serving.pools();
+    let same_shield = shield.same_as(&current.shield);
+    let same_backends = current.upstream.same_backends(&pools);
+    if same_shield && same_backends {
         return;
     }
-    log::info(&format!(
-        "rules changed at runtime: {} query rules, {} response rules, {} ACL entries",
-        shield.rules.rules.len(),
-        shield.response_rules.rules.len(),
-        shield.acl.masks().len()
-    ));
+    if !same_shield {
+        log::info(&format!(
+            "rules changed at runtime: {} query rules, {} response rules, {} ACL entries",
+            shield.rules.rules.len(),
+            shield.response_rules.rules.len(),
+            shield.acl.masks().len()
+        ));
+    }
+    let upstream = if same_backends {
+        current.upstream.clone()
+    } else {
+        log::info(&format!(
+            "backends changed at runtime: {} servers, policy {}",
+            pools.backends.len(),
+            pools.policy.name()
+        ));
+        let timeout = current
+            .upstream
+            .udp_timeout
+            .max(std::time::Duration::from_secs(1));
+        match net::Upstream::new(pools, Some(&current.upstream), &current.runtime, timeout) {
+            Ok(u) => u,
+            Err(e) => {
+                log::error(&format!("cannot forward to the new backends: {e}"));
+                current.upstream.clone()
+            }
+        }
+    };
     shared.store(Arc::new(net::State {
         zones: current.zones.clone(),
         shield,
         runtime: current.runtime.clone(),
+        upstream,
     }));
 }
 

@@ -1,0 +1,328 @@
+//! Backends and pools from Lua: `newServer`, `getServer`, `rmServer`,
+//! `showServers`, `getPool`, `showPools`, `setServerPolicy` with the
+//! policy names as globals, `setServFailWhenNoServer`, `setUDPTimeout`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mlua::{Lua, MetaMethod, UserData, UserDataMethods, Value};
+use pool::{Admin, Backend, HealthCheck, Policy};
+
+use crate::{fail, output, Config};
+
+/// A backend handed to Lua (`getServer(n)`, `newServer` results).
+#[derive(Clone)]
+pub struct LuaServer(pub Arc<Backend>);
+
+impl UserData for LuaServer {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("setDown", |_, s, ()| {
+            s.0.set_admin(Admin::Down);
+            Ok(())
+        });
+        methods.add_method("setUp", |_, s, ()| {
+            s.0.set_admin(Admin::Up);
+            Ok(())
+        });
+        methods.add_method("setAuto", |_, s, ()| {
+            s.0.set_admin(Admin::Auto);
+            Ok(())
+        });
+        methods.add_method("isUp", |_, s, ()| Ok(s.0.is_up()));
+        methods.add_method("getName", |_, s, ()| Ok(s.0.name.clone()));
+        methods.add_method("getNameWithAddr", |_, s, ()| {
+            Ok(format!("{} ({})", s.0.name, s.0.addr))
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, s, ()| {
+            Ok(format!("{} ({})", s.0.name, s.0.addr))
+        });
+    }
+}
+
+/// A server policy handed to Lua (the `firstAvailable` etc. globals).
+#[derive(Clone)]
+pub struct LuaPolicy(pub &'static str);
+
+impl UserData for LuaPolicy {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_meta_method(MetaMethod::ToString, |_, p, ()| Ok(p.0));
+    }
+}
+
+/// `getPool(name)`.
+#[derive(Clone)]
+pub struct LuaPool {
+    name: String,
+    state: Rc<RefCell<Config>>,
+}
+
+impl UserData for LuaPool {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("getServers", |_, p, ()| {
+            let c = p.state.borrow();
+            Ok(c.pools
+                .members(&p.name)
+                .map(|b| LuaServer(b.clone()))
+                .collect::<Vec<_>>())
+        });
+        methods.add_method("getName", |_, p, ()| Ok(p.name.clone()));
+    }
+}
+
+fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
+    let (addr_text, opts) = match v {
+        Value::String(s) => (s.to_str()?.to_string(), None),
+        Value::Table(t) => {
+            let a: Option<String> = t.get("address")?;
+            (
+                a.ok_or_else(|| fail(lua, "newServer{…} needs an address"))?,
+                Some(t),
+            )
+        }
+        other => {
+            return Err(fail(
+                lua,
+                format!(
+                    "newServer takes an address or a table, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    let addr = crate::parse_listen_addr(&addr_text).map_err(|e| fail(lua, e))?;
+    let mut name = String::new();
+    let mut pools = vec![String::new()];
+    let (mut weight, mut order) = (1u32, 1u32);
+    let mut check = HealthCheck::default();
+    let mut tcp_only = false;
+    if let Some(t) = opts {
+        for pair in t.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            let int = |v: &Value| -> mlua::Result<u64> {
+                match v {
+                    Value::Integer(n) if *n >= 0 => Ok(*n as u64),
+                    Value::Number(n) if *n >= 0.0 => Ok(*n as u64),
+                    _ => Err(fail(lua, format!("newServer: {k} must be a number"))),
+                }
+            };
+            match k.as_str() {
+                "address" => {}
+                "name" => {
+                    name = String::from_utf8_lossy(
+                        &v.as_string()
+                            .map(|s| s.as_bytes().to_vec())
+                            .unwrap_or_default(),
+                    )
+                    .into_owned()
+                }
+                "pool" => {
+                    pools = crate::lua_util::strings(lua, v, "a pool name or a list of them")?
+                }
+                "weight" => weight = int(&v)? as u32,
+                "order" => order = int(&v)? as u32,
+                "checkName" => {
+                    let n = v
+                        .as_string()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default();
+                    check.name = shield::suffix::parse_name(&n).map_err(|e| fail(lua, e))?;
+                }
+                "checkType" => {
+                    let t = v
+                        .as_string()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default();
+                    check.qtype = wire::types::rtype_from_name(&t)
+                        .ok_or_else(|| fail(lua, format!("unknown checkType '{t}'")))?;
+                }
+                "checkClass" => check.qclass = int(&v)? as u16,
+                "checkInterval" => check.interval_ms = int(&v)? * 1000,
+                "checkTimeout" => check.timeout_ms = int(&v)?,
+                "maxCheckFailures" => check.max_failures = int(&v)?.max(1) as u32,
+                "rise" => check.rise = int(&v)?.max(1) as u32,
+                "mustResolve" => check.must_resolve = v.as_boolean().unwrap_or(false),
+                "tcpOnly" => tcp_only = v.as_boolean().unwrap_or(false),
+                other => output::emit(&format!(
+                    "newServer: option '{other}' is not supported by rampart yet; ignored\n"
+                )),
+            }
+        }
+    }
+    if name.is_empty() {
+        // dnsdist names unnamed servers by address.
+        name = addr.to_string();
+    }
+    let mut b = Backend::new(name, addr, pools, weight, order, check);
+    b.tcp_only = tcp_only;
+    Ok(b)
+}
+
+/// Registers the backend and pool functions.
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
+    let g = lua.globals();
+    for name in [
+        "leastOutstanding",
+        "firstAvailable",
+        "roundrobin",
+        "wrandom",
+        "whashed",
+        "chashed",
+    ] {
+        g.set(
+            name,
+            LuaPolicy(
+                Policy::by_name(name)
+                    .map(|p| p.name())
+                    .unwrap_or("leastOutstanding"),
+            ),
+        )?;
+    }
+    let st = state.clone();
+    g.set(
+        "newServer",
+        lua.create_function(move |lua, v: Value| {
+            let b = Arc::new(backend_from(lua, v)?);
+            output::emit(&format!("Added downstream server {}\n", b.addr));
+            st.borrow_mut().pools.backends.push(b.clone());
+            Ok(LuaServer(b))
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "getServer",
+        lua.create_function(move |lua, n: usize| {
+            let c = st.borrow();
+            c.pools
+                .backends
+                .get(n)
+                .map(|b| LuaServer(b.clone()))
+                .ok_or_else(|| {
+                    fail(
+                        lua,
+                        format!("no server {n}: there are {}", c.pools.backends.len()),
+                    )
+                })
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "getServers",
+        lua.create_function(move |_, ()| {
+            Ok(st
+                .borrow()
+                .pools
+                .backends
+                .iter()
+                .map(|b| LuaServer(b.clone()))
+                .collect::<Vec<_>>())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "rmServer",
+        lua.create_function(move |lua, v: Value| {
+            let mut c = st.borrow_mut();
+            let pos = match v {
+                Value::Integer(n) if n >= 0 && (n as usize) < c.pools.backends.len() => n as usize,
+                Value::UserData(ud) => {
+                    let s = ud
+                        .borrow::<LuaServer>()
+                        .map_err(|_| fail(lua, "rmServer takes a number or a server"))?;
+                    c.pools
+                        .backends
+                        .iter()
+                        .position(|b| Arc::ptr_eq(b, &s.0))
+                        .ok_or_else(|| fail(lua, "that server is not configured"))?
+                }
+                _ => return Err(fail(lua, "rmServer takes a server number or object")),
+            };
+            c.pools.backends.remove(pos);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "showServers",
+        lua.create_function(move |_, ()| {
+            output::emit(&st.borrow().pools.show_servers());
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "showPools",
+        lua.create_function(move |_, ()| {
+            let c = st.borrow();
+            let mut out = format!("{:<20} {:<20} {}\n", "Name", "Policy", "Servers");
+            for (name, members) in c.pools.by_pool() {
+                let list: Vec<String> = members.iter().map(|b| b.name.clone()).collect();
+                out.push_str(&format!(
+                    "{:<20} {:<20} {}\n",
+                    name,
+                    c.pools.policy.name(),
+                    list.join(", ")
+                ));
+            }
+            output::emit(&out);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "getPool",
+        lua.create_function(move |_, name: String| {
+            Ok(LuaPool {
+                name,
+                state: st.clone(),
+            })
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setServerPolicy",
+        lua.create_function(move |lua, v: Value| {
+            let name = match v {
+                Value::UserData(ud) => ud
+                    .borrow::<LuaPolicy>()
+                    .map(|p| p.0)
+                    .map_err(|_| fail(lua, "expected a policy"))?,
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!(
+                            "expected a policy such as firstAvailable, got {}",
+                            other.type_name()
+                        ),
+                    ))
+                }
+            };
+            st.borrow_mut().pools.policy = Policy::by_name(name).unwrap_or_default();
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setServFailWhenNoServer",
+        lua.create_function(move |_, on: bool| {
+            st.borrow_mut().pools.servfail_when_no_server = on;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setUDPTimeout",
+        lua.create_function(move |lua, secs: f64| {
+            if !(secs > 0.0 && secs <= 60.0) {
+                return Err(fail(
+                    lua,
+                    format!("UDP timeout {secs} out of range: expected 0 to 60 seconds"),
+                ));
+            }
+            st.borrow_mut().udp_timeout = Duration::from_secs_f64(secs);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! Forwarding to backends (dnsdist's UDP path): one socket per backend,
+//! query IDs rewritten into a table of in-flight queries, one responder
+//! thread per backend that restores the ID and answers the client from the
+//! socket the query came in on. A health-check thread per backend marks it
+//! up and down. Both threads end when the backend is no longer in use
+//! (their handle is the last one holding it).
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pool::Backend;
+use shield::rings::Record;
+use shield::Runtime;
+
+/// An in-flight query.
+struct Slot {
+    client: SocketAddr,
+    id: u16,
+    frontend: Arc<UdpSocket>,
+    sent: Instant,
+    qtype: u16,
+    name_len: u8,
+    name: [u8; 255],
+}
+
+/// The UDP forwarder of one backend.
+pub struct UdpForwarder {
+    pub backend: Arc<Backend>,
+    socket: UdpSocket,
+    slots: Mutex<Vec<Option<Box<Slot>>>>,
+    next: AtomicU16,
+}
+
+impl std::fmt::Debug for UdpForwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UdpForwarder({})", self.backend.addr)
+    }
+}
+
+/// How long a forwarded query waits for its answer (`setUDPTimeout`).
+pub const DEFAULT_UDP_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl UdpForwarder {
+    /// Opens the backend's socket and starts its responder and health
+    /// check threads.
+    pub fn start(
+        backend: Arc<Backend>,
+        runtime: Arc<Runtime>,
+        timeout: Duration,
+    ) -> io::Result<Arc<UdpForwarder>> {
+        let local: SocketAddr = if backend.addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .map_err(io::Error::other)?;
+        let socket = UdpSocket::bind(local)?;
+        socket.connect(backend.addr)?;
+        socket.set_read_timeout(Some(Duration::from_millis(250)))?;
+        let fwd = Arc::new(UdpForwarder {
+            backend: backend.clone(),
+            socket,
+            slots: Mutex::new((0..65536).map(|_| None).collect()),
+            next: AtomicU16::new(random_u16()),
+        });
+        let f = fwd.clone();
+        std::thread::Builder::new()
+            .name(format!("fwd-{}", backend.addr))
+            .spawn(move || f.respond_loop(&runtime, timeout))?;
+        let b = backend.clone();
+        std::thread::Builder::new()
+            .name(format!("health-{}", backend.addr))
+            .spawn(move || health_loop(&b))?;
+        Ok(fwd)
+    }
+
+    /// Sends `query` from `client` to the backend; the answer will go out
+    /// through `frontend`. False if it could not be sent.
+    pub fn forward(
+        &self,
+        query: &[u8],
+        client: SocketAddr,
+        frontend: &Arc<UdpSocket>,
+        lname: &[u8],
+        qtype: u16,
+    ) -> bool {
+        if query.len() < 12 || query.len() > 4096 {
+            return false;
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut slot = Box::new(Slot {
+            client,
+            id: u16::from_be_bytes([query[0], query[1]]),
+            frontend: frontend.clone(),
+            sent: Instant::now(),
+            qtype,
+            name_len: lname.len().min(255) as u8,
+            name: [0; 255],
+        });
+        slot.name[..usize::from(slot.name_len)]
+            .copy_from_slice(&lname[..usize::from(slot.name_len)]);
+        {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            if slots[usize::from(id)].replace(slot).is_some() {
+                // 65536 queries in flight: the oldest is given up.
+                self.backend.timed_out();
+            }
+        }
+        let mut buf = [0u8; 4096];
+        buf[..query.len()].copy_from_slice(query);
+        buf[..2].copy_from_slice(&id.to_be_bytes());
+        self.backend.sent();
+        self.socket.send(&buf[..query.len()]).is_ok()
+    }
+
+    fn respond_loop(&self, runtime: &Runtime, timeout: Duration) {
+        let mut buf = vec![0u8; 65535];
+        let mut last_sweep = Instant::now();
+        loop {
+            // The forwarder and this thread are the only holders left: the
+            // backend was removed; stop.
+            if Arc::strong_count(&self.backend) <= 2 {
+                return;
+            }
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                if n >= 12 {
+                    self.relay(&mut buf[..n], runtime);
+                }
+            }
+            if last_sweep.elapsed() >= Duration::from_millis(500) {
+                last_sweep = Instant::now();
+                self.sweep(timeout);
+            }
+        }
+    }
+
+    /// Sends a backend answer back to its client.
+    fn relay(&self, resp: &mut [u8], runtime: &Runtime) {
+        let id = u16::from_be_bytes([resp[0], resp[1]]);
+        let slot = self.slots.lock().unwrap_or_else(|p| p.into_inner())[usize::from(id)].take();
+        let Some(slot) = slot else { return };
+        resp[..2].copy_from_slice(&slot.id.to_be_bytes());
+        let latency = slot.sent.elapsed();
+        self.backend.answered(latency.as_micros() as u64);
+        let _ = slot.frontend.send_to(resp, slot.client);
+        let rcode = u16::from(resp[3] & 0xf);
+        runtime.stats.answered(rcode);
+        runtime.rings.load().responses.record(&Record {
+            client: slot.client.ip(),
+            lname: &slot.name[..usize::from(slot.name_len)],
+            qtype: slot.qtype,
+            rcode,
+            size: resp.len(),
+            answers: u16::from_be_bytes([resp[6], resp[7]]),
+            tcp: false,
+            latency_us: latency.as_micros().min(u128::from(u32::MAX)) as u32,
+        });
+    }
+
+    /// Gives up on queries older than `timeout`.
+    fn sweep(&self, timeout: Duration) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        for s in slots.iter_mut() {
+            if s.as_ref().is_some_and(|s| s.sent.elapsed() > timeout) {
+                *s = None;
+                self.backend.timed_out();
+            }
+        }
+    }
+}
+
+/// Health checks, as dnsdist does them: a query every interval, down
+/// after `max_failures` misses in a row, up after `rise` answers.
+fn health_loop(b: &Arc<Backend>) {
+    let mut failures = 0u32;
+    let mut successes = 0u32;
+    loop {
+        if Arc::strong_count(b) <= 2 {
+            return;
+        }
+        let ok = check_once(b);
+        if ok {
+            successes += 1;
+            failures = 0;
+            if !b.healthy() && successes >= b.check.rise && b.set_healthy(true).is_some() {
+                eprintln!(
+                    "rampart[info]: Marking downstream {} ({}) as 'up'",
+                    b.name, b.addr
+                );
+            }
+        } else {
+            failures += 1;
+            successes = 0;
+            if b.healthy() && failures >= b.check.max_failures && b.set_healthy(false).is_some() {
+                eprintln!(
+                    "rampart[warning]: Marking downstream {} ({}) as 'down'",
+                    b.name, b.addr
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(b.check.interval_ms.max(50)));
+    }
+}
+
+/// One health-check query; whether the backend answered acceptably.
+pub fn check_once(b: &Backend) -> bool {
+    let local = if b.addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let Ok(sock) = UdpSocket::bind(local) else {
+        return false;
+    };
+    if sock.connect(b.addr).is_err()
+        || sock
+            .set_read_timeout(Some(Duration::from_millis(b.check.timeout_ms.max(1))))
+            .is_err()
+    {
+        return false;
+    }
+    let id = random_u16();
+    let mut q = Vec::with_capacity(64);
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(&b.check.name);
+    q.extend_from_slice(&b.check.qtype.to_be_bytes());
+    q.extend_from_slice(&b.check.qclass.to_be_bytes());
+    if sock.send(&q).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_millis(b.check.timeout_ms.max(1));
+    while Instant::now() < deadline {
+        let Ok(n) = sock.recv(&mut buf) else {
+            return false;
+        };
+        if n < 12 || buf[..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
+            continue;
+        }
+        let rcode = buf[3] & 0xf;
+        return !b.check.must_resolve || !matches!(rcode, 2 | 3 | 5);
+    }
+    false
+}
+
+/// A TCP exchange with a backend for a TCP client: connect, send the
+/// framed query, read the framed answer into `out`. The answer's length.
+pub async fn tcp_exchange(
+    b: &Backend,
+    query: &[u8],
+    out: &mut Vec<u8>,
+    timeout: Duration,
+) -> Option<usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = Instant::now();
+    b.sent();
+    let result = tokio::time::timeout(timeout, async {
+        let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
+        let _ = s.set_nodelay(true);
+        let mut framed = Vec::with_capacity(query.len() + 2);
+        framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
+        framed.extend_from_slice(query);
+        s.write_all(&framed).await.ok()?;
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.ok()?;
+        let len = usize::from(u16::from_be_bytes(len));
+        out.resize(len, 0);
+        s.read_exact(&mut out[..len]).await.ok()?;
+        Some(len)
+    })
+    .await
+    .ok()
+    .flatten();
+    match result {
+        Some(len) => {
+            b.answered(started.elapsed().as_micros() as u64);
+            Some(len)
+        }
+        None => {
+            b.timed_out();
+            None
+        }
+    }
+}
+
+/// A random 16-bit number (query IDs towards backends).
+fn random_u16() -> u16 {
+    use std::cell::Cell;
+    thread_local! {
+        static S: Cell<u64> = Cell::new(
+            pool::policy::mix(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64) ^ u64::from(std::process::id()))
+        );
+    }
+    S.with(|s| {
+        let v = pool::policy::mix(s.get().wrapping_add(0x9e37_79b9_7f4a_7c15));
+        s.set(v);
+        v as u16
+    })
+}

@@ -1,0 +1,185 @@
+//! One backend server: settings and live state.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+/// How a backend's availability is decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admin {
+    /// By the health checks.
+    Auto,
+    /// Forced up (`setUp()`).
+    Up,
+    /// Forced down (`setDown()`).
+    Down,
+}
+
+/// dnsdist's health-check settings.
+#[derive(Clone, Debug)]
+pub struct HealthCheck {
+    /// Lowercase wire name asked for.
+    pub name: Vec<u8>,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Consecutive failures before down.
+    pub max_failures: u32,
+    /// Consecutive successes before up again.
+    pub rise: u32,
+    /// The answer must be NOERROR (not just any answer).
+    pub must_resolve: bool,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            // dnsdist's default check: a.root-servers.net. A
+            name: b"\x01a\x0croot-servers\x03net\x00".to_vec(),
+            qtype: 1,
+            qclass: 1,
+            interval_ms: 1000,
+            timeout_ms: 1000,
+            max_failures: 1,
+            rise: 1,
+            must_resolve: false,
+        }
+    }
+}
+
+/// A backend.
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub pools: Vec<String>,
+    pub weight: u32,
+    pub order: u32,
+    pub tcp_only: bool,
+    pub check: HealthCheck,
+    admin: AtomicU8,
+    healthy: AtomicBool,
+    queries: AtomicU64,
+    drops: AtomicU64,
+    outstanding: AtomicU64,
+    /// Exponentially weighted latency, µs.
+    latency_us: AtomicU64,
+}
+
+impl Backend {
+    pub fn new(
+        name: String,
+        addr: SocketAddr,
+        pools: Vec<String>,
+        weight: u32,
+        order: u32,
+        check: HealthCheck,
+    ) -> Backend {
+        Backend {
+            name,
+            addr,
+            pools,
+            weight: weight.max(1),
+            order,
+            tcp_only: false,
+            check,
+            admin: AtomicU8::new(0),
+            // Up until a check says otherwise (dnsdist checks at start).
+            healthy: AtomicBool::new(true),
+            queries: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+            outstanding: AtomicU64::new(0),
+            latency_us: AtomicU64::new(0),
+        }
+    }
+
+    pub fn admin(&self) -> Admin {
+        match self.admin.load(Ordering::Relaxed) {
+            1 => Admin::Up,
+            2 => Admin::Down,
+            _ => Admin::Auto,
+        }
+    }
+
+    pub fn set_admin(&self, a: Admin) {
+        let v = match a {
+            Admin::Auto => 0,
+            Admin::Up => 1,
+            Admin::Down => 2,
+        };
+        self.admin.store(v, Ordering::Relaxed);
+    }
+
+    /// Whether queries may go to it.
+    pub fn is_up(&self) -> bool {
+        match self.admin() {
+            Admin::Up => true,
+            Admin::Down => false,
+            Admin::Auto => self.healthy.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Records a health verdict; returns the change, if any.
+    pub fn set_healthy(&self, healthy: bool) -> Option<bool> {
+        let before = self.healthy.swap(healthy, Ordering::Relaxed);
+        (before != healthy).then_some(healthy)
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// `showServers` state column.
+    pub fn state_name(&self) -> &'static str {
+        match (self.admin(), self.is_up()) {
+            (Admin::Auto, true) => "up",
+            (Admin::Auto, false) => "down",
+            (Admin::Up, _) => "UP",
+            (Admin::Down, _) => "DOWN",
+        }
+    }
+
+    pub fn sent(&self) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.outstanding.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An answer came back after `us` microseconds.
+    pub fn answered(&self, us: u64) {
+        let _ = self
+            .outstanding
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(1))
+            });
+        // EWMA with weight 1/8, good enough to spot an order of magnitude.
+        let old = self.latency_us.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { old - old / 8 + us / 8 };
+        self.latency_us.store(new, Ordering::Relaxed);
+    }
+
+    /// A query got no answer in time.
+    pub fn timed_out(&self) {
+        let _ = self
+            .outstanding
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(1))
+            });
+        self.drops.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    pub fn drops(&self) -> u64 {
+        self.drops.load(Ordering::Relaxed)
+    }
+
+    pub fn outstanding(&self) -> u64 {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+
+    pub fn latency_ms(&self) -> f64 {
+        self.latency_us.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}

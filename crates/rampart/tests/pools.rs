@@ -1,0 +1,201 @@
+//! Backends and pools with Debian's Knot as the real backends on
+//! loopback: forwarding over UDP and TCP beside a local zone, failover to
+//! the standby and back, no query lost beyond the health-check window,
+//! the console taking a server down, SERVFAIL when none is left.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use domain::base::iana::Rtype;
+
+/// A knotd serving other.test from the differential zones.
+fn knot(port: u16, dir: &std::path::Path) -> Server {
+    std::fs::create_dir_all(dir).unwrap();
+    let conf = format!(
+        "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\ndatabase:\n    storage: {d}\ntemplate:\n  - id: default\n    storage: {z}\n    zonefile-sync: -1\n    journal-content: none\nzone:\n  - domain: other.test\n    file: other.test.zone\n",
+        d = dir.display(),
+        z = repo_root().join("tests/diff/zones").display()
+    );
+    std::fs::write(dir.join("knot.conf"), conf).unwrap();
+    let mut cmd = Command::new("knotd");
+    cmd.arg("-c").arg(dir.join("knot.conf"));
+    Server::start(
+        "knotd",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    )
+}
+
+fn console(dir: &std::path::Path, line: &str) -> String {
+    let out = Command::new(rampart_bin())
+        .arg("-C")
+        .arg(dir.join("rampart.conf"))
+        .args(["-e", line])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn queries_of(dir: &std::path::Path, name: &str) -> u64 {
+    let table = console(dir, "showServers()");
+    table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
+        .and_then(|l| l.split_whitespace().nth(7))
+        .and_then(|q| q.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{table}"))
+}
+
+#[test]
+fn failover_recovery_and_console_with_knot_backends() {
+    assert!(
+        have("knotd"),
+        "knotd is not installed (apt-get install knot)"
+    );
+    let dir = scratch_dir("pools");
+    let (p1, p2, port, cport) = (free_port(), free_port(), free_port(), free_port());
+    let mut primary = knot(p1, &dir.join("k1"));
+    let _standby = knot(p2, &dir.join("k2"));
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{p1}\", name=\"primary\", order=1, checkInterval=1, checkTimeout=300}}\n\
+         newServer{{address=\"127.0.0.1:{p2}\", name=\"standby\", order=2, checkInterval=1, checkTimeout=300}}\n\
+         setServerPolicy(firstAvailable)\n\
+         controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n\
+         addZone(\"example.org\", \"{}\")\n",
+        repo_root().join("examples/zones/example.org.zone").display()
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "example.org",
+    );
+
+    // Forwarded over UDP and TCP; the local zone answered here.
+    let fwd = |tcp: bool| {
+        let mut q = QuerySpec::new("host.other.test", Rtype::A);
+        q.tcp = tcp;
+        normalize(&exchange(s.addr, &q).expect("forwarded answer")).unwrap()
+    };
+    assert_eq!(
+        fwd(false).answer,
+        ["host.other.test. 600 in a 198.51.100.10"]
+    );
+    assert_eq!(
+        fwd(true).answer,
+        ["host.other.test. 600 in a 198.51.100.10"]
+    );
+    let local =
+        normalize(&exchange(s.addr, &QuerySpec::new("mail.example.org", Rtype::A)).unwrap())
+            .unwrap();
+    assert_eq!(local.answer, ["mail.example.org. 3600 in a 192.0.2.25"]);
+    assert!(
+        queries_of(&dir, "primary") >= 2 && queries_of(&dir, "standby") == 0,
+        "{}",
+        console(&dir, "showServers()")
+    );
+
+    // Queries every 50 ms for 7 s; the primary dies at 1 s and comes back
+    // at 4 s.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let started = Instant::now();
+    let mut lost_at = Vec::new();
+    let (mut killed, mut restarted) = (false, false);
+    let mut restarted_primary = None;
+    let mut buf = [0u8; 512];
+    let mut id = 0u16;
+    while started.elapsed() < Duration::from_secs(7) {
+        let t = started.elapsed();
+        if !killed && t >= Duration::from_secs(1) {
+            let _ = primary.child.kill();
+            let _ = primary.child.wait();
+            killed = true;
+        }
+        if !restarted && t >= Duration::from_secs(4) {
+            restarted_primary = Some(knot(p1, &dir.join("k1")));
+            restarted = true;
+        }
+        id = id.wrapping_add(1);
+        sock.send_to(
+            &QuerySpec::new("host.other.test", Rtype::A).to_wire(id),
+            s.addr,
+        )
+        .unwrap();
+        let answered = loop {
+            match sock.recv(&mut buf) {
+                Ok(n) if n > 12 && buf[..2] == id.to_be_bytes() => break true,
+                Ok(_) => continue,
+                Err(_) => break false,
+            }
+        };
+        if !answered {
+            lost_at.push(t.as_millis());
+        }
+        std::thread::sleep(Duration::from_millis(50).saturating_sub(started.elapsed() - t));
+    }
+    println!("lost at (ms): {lost_at:?}");
+    // Lost only between the kill and the health check noticing (interval
+    // 1 s, timeout 300 ms: under 1.5 s), never later.
+    assert!(
+        lost_at.iter().all(|&t| (1000..2600).contains(&t)),
+        "lost outside the health-check window: {lost_at:?}"
+    );
+    let log = s.log_text();
+    assert!(
+        log.contains("Marking downstream primary (127.0.0.1:"),
+        "{log}"
+    );
+    assert!(
+        log.contains("as 'down'") && log.contains("as 'up'"),
+        "{log}"
+    );
+    // The primary took the traffic back after it returned.
+    let before = queries_of(&dir, "primary");
+    for i in 0..5u16 {
+        sock.send_to(
+            &QuerySpec::new("host.other.test", Rtype::A).to_wire(9000 + i),
+            s.addr,
+        )
+        .unwrap();
+        let _ = sock.recv(&mut buf);
+    }
+    assert!(
+        queries_of(&dir, "primary") >= before + 5,
+        "{}",
+        console(&dir, "showServers()")
+    );
+
+    // The console takes the primary down: the standby serves at once.
+    console(&dir, "getServer(0):setDown()");
+    let standby_before = queries_of(&dir, "standby");
+    assert_eq!(fwd(false).answer.len(), 1);
+    assert!(queries_of(&dir, "standby") > standby_before);
+    assert!(console(&dir, "showServers()").contains("DOWN"));
+
+    // With every server down: dropped, or SERVFAIL when asked for.
+    console(&dir, "getServer(1):setDown()");
+    assert!(udp_exchange(
+        s.addr,
+        &QuerySpec::new("host.other.test", Rtype::A).to_wire(1),
+        Duration::from_millis(300)
+    )
+    .is_none());
+    console(&dir, "setServFailWhenNoServer(true)");
+    let r = normalize(&exchange(s.addr, &QuerySpec::new("host.other.test", Rtype::A)).unwrap())
+        .unwrap();
+    assert_eq!(r.rcode, "SERVFAIL");
+    drop(restarted_primary);
+}
