@@ -10,7 +10,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
-use shield::dynblock::{exceeding, BlockAction, Measure, RateRule, RulesGroup, Target};
+use shield::dynblock::{
+    exceeding, BlockAction, Measure, NewBlock, RateRule, RulesGroup, SuffixGuard, Target,
+};
 use shield::rings::Rings;
 use shield::{Netmask, Runtime};
 
@@ -229,6 +231,28 @@ impl UserData for LuaGroup {
                 )
             },
         );
+        // rampart's own: the random-subdomain guard (see SuffixGuard).
+        methods.add_method(
+            "setSuffixGuard",
+            |lua, g, (rate, secs, labels, reason, block, action): (f64, u32, usize, String, u32, Option<i64>)| {
+                if rate < 0.0 || secs == 0 || labels == 0 {
+                    return Err(fail(
+                        lua,
+                        "setSuffixGuard(rate, seconds, labels, reason, blockSeconds[, action]): rate >= 0, seconds and labels >= 1",
+                    ));
+                }
+                let action = block_action(lua, action, g.default_action())?;
+                g.group.borrow_mut().suffix_guards.push(SuffixGuard {
+                    rate,
+                    seconds: secs,
+                    labels,
+                    reason,
+                    block_seconds: block,
+                    action,
+                });
+                Ok(())
+            },
+        );
         methods.add_method(
             "setMasks",
             |lua, g, (v4, v6, _port): (u8, u8, Option<u8>)| {
@@ -387,7 +411,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
                 let (addr, _) = pair?;
                 let ip: IpAddr = addr.parse().map_err(|_| fail(lua, format!("addDynBlocks: '{addr}' is not an address")))?;
                 let prefix = if ip.is_ipv4() { 32 } else { 128 };
-                new.push((Target::Net(ip, prefix), seconds.unwrap_or(10), action, reason.clone(), false));
+                new.push(NewBlock::new(Target::Net(ip, prefix), seconds.unwrap_or(10), action, &reason));
             }
             rt.dynblocks.insert(&new);
             Ok(())
@@ -403,7 +427,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
             let mut new = Vec::new();
             for n in list {
                 let wire = shield::suffix::parse_name(&n).map_err(|e| fail(lua, e))?;
-                new.push((Target::Suffix(wire.into()), seconds.unwrap_or(10), action, reason.clone(), false));
+                new.push(NewBlock::new(Target::Suffix(wire.into()), seconds.unwrap_or(10), action, &reason));
             }
             rt.dynblocks.insert(&new);
             Ok(())

@@ -149,6 +149,12 @@ impl UdpForwarder {
         let _ = slot.frontend.send_to(resp, slot.client);
         let rcode = u16::from(resp[3] & 0xf);
         runtime.stats.answered(rcode);
+        let answers = u16::from_be_bytes([resp[6], resp[7]]);
+        if rcode == 0 && answers > 0 {
+            runtime
+                .known
+                .insert(&slot.name[..usize::from(slot.name_len)]);
+        }
         runtime.rings.load().responses.record(&Record {
             client: slot.client.ip(),
             lname: &slot.name[..usize::from(slot.name_len)],

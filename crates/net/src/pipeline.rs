@@ -85,10 +85,11 @@ pub fn handle(
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
     let table = runtime.dynblocks.table();
-    if let Some(block) = table
-        .for_client(client.ip())
-        .or_else(|| table.for_name(lname))
-    {
+    // A random-subdomain guard lets the names answered lately through.
+    let by_name = table
+        .for_name(lname)
+        .filter(|b| !(b.unknown_only && runtime.known.contains(lname)));
+    if let Some(block) = table.for_client(client.ip()).or(by_name) {
         let applied = match block.action {
             BlockAction::Drop => {
                 block.blocks.add(1);
@@ -204,6 +205,9 @@ pub fn handle(
                 latency_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
             });
             stats.answered(rcode);
+            if rcode == 0 && answers > 0 {
+                runtime.known.insert(lname);
+            }
             Handled::Answer { len, delay_ms }
         }
         None => Handled::Drop,

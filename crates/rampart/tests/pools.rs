@@ -199,3 +199,116 @@ fn failover_recovery_and_console_with_knot_backends() {
     assert_eq!(r.rcode, "SERVFAIL");
     drop(restarted_primary);
 }
+
+#[test]
+fn suffix_guard_stops_a_random_subdomain_flood_but_not_known_names() {
+    assert!(
+        have("knotd"),
+        "knotd is not installed (apt-get install knot)"
+    );
+    let dir = scratch_dir("guard");
+    let (kp, port) = (free_port(), free_port());
+    let _knot = knot(kp, &dir.join("k"));
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{kp}\", name=\"backend\", checkInterval=1}}\n\
+         local dbr = dynBlockRulesGroup()\n\
+         dbr:setSuffixGuard(20, 1, 2, \"random-subdomain flood\", 30, DNSAction.Drop)\n\
+         function maintenance() dbr:apply() end\n\
+         addZone(\"example.org\", \"{}\")\n",
+        repo_root()
+            .join("examples/zones/example.org.zone")
+            .display()
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "example.org",
+    );
+
+    let flooders: Vec<UdpSocket> = (1..=40)
+        .map(|k| {
+            let sock = UdpSocket::bind(format!("127.21.0.{k}:0")).unwrap();
+            sock.set_nonblocking(true).unwrap();
+            sock
+        })
+        .collect();
+    let legit = UdpSocket::bind("127.0.31.1:0").unwrap();
+    legit
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let legit_names = ["host.other.test", "www.example.org"];
+    let mut buf = [0u8; 512];
+    // The legitimate names get answered once before the flood: known.
+    for (i, name) in legit_names.iter().enumerate() {
+        legit
+            .send_to(&QuerySpec::new(name, Rtype::A).to_wire(i as u16), s.addr)
+            .unwrap();
+        legit.recv(&mut buf).expect("answered before the flood");
+    }
+
+    let started = Instant::now();
+    let mut answered_per_quarter = [0u32; 16];
+    let (mut legit_asked, mut legit_answered) = (0, 0);
+    let mut n: u32 = 0;
+    for round in 0..160u32 {
+        for (k, f) in flooders.iter().enumerate() {
+            n += 1;
+            let zone = if k % 2 == 0 {
+                "other.test"
+            } else {
+                "example.org"
+            };
+            let name = format!("r{:x}{n}.{zone}", n.wrapping_mul(2_654_435_761));
+            let _ = f.send_to(&QuerySpec::new(&name, Rtype::A).to_wire(n as u16), s.addr);
+        }
+        let quarter = (started.elapsed().as_millis() / 250).min(15) as usize;
+        for f in &flooders {
+            while f.recv(&mut buf).is_ok() {
+                answered_per_quarter[quarter] += 1;
+            }
+        }
+        if round % 4 == 0 {
+            let name = legit_names[(round / 4) as usize % 2];
+            legit_asked += 1;
+            legit
+                .send_to(
+                    &QuerySpec::new(name, Rtype::A).to_wire(round as u16),
+                    s.addr,
+                )
+                .unwrap();
+            if legit.recv(&mut buf).is_ok() && buf[3] & 0xf == 0 {
+                legit_answered += 1;
+            }
+        }
+        let next = Duration::from_millis(25 * u64::from(round + 1));
+        if let Some(wait) = next.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    println!("flood answers per quarter second: {answered_per_quarter:?}; legitimate {legit_answered}/{legit_asked}");
+    let log = s.log_text();
+    for zone in ["other.test.", "example.org."] {
+        assert!(
+            log.contains(&format!(
+                "Inserting dynamic block for {zone} for 30 seconds: random-subdomain flood"
+            )),
+            "{log}"
+        );
+    }
+    assert!(log.contains("known names keep flowing"), "{log}");
+    let late: u32 = answered_per_quarter[9..].iter().sum();
+    assert_eq!(
+        late, 0,
+        "flood still answered after 2.25 s: {answered_per_quarter:?}"
+    );
+    assert_eq!(
+        legit_answered, legit_asked,
+        "the legitimate client lost answers"
+    );
+}

@@ -55,8 +55,36 @@ pub struct Block {
     pub action: BlockAction,
     pub reason: String,
     pub warning: bool,
+    /// Only names not answered positively lately are blocked (the
+    /// random-subdomain guard); known names pass.
+    pub unknown_only: bool,
     /// Queries it stopped.
     pub blocks: Counter,
+}
+
+/// A block to insert.
+#[derive(Clone, Debug)]
+pub struct NewBlock {
+    pub target: Target,
+    pub seconds: u32,
+    pub action: BlockAction,
+    pub reason: String,
+    pub warning: bool,
+    pub unknown_only: bool,
+}
+
+impl NewBlock {
+    /// A plain block (not a warning, not unknown-only).
+    pub fn new(target: Target, seconds: u32, action: BlockAction, reason: &str) -> NewBlock {
+        NewBlock {
+            target,
+            seconds,
+            action,
+            reason: reason.to_string(),
+            warning: false,
+            unknown_only: false,
+        }
+    }
 }
 
 /// The table workers read.
@@ -147,14 +175,22 @@ impl DynBlocks {
     /// Inserts or refreshes blocks: `(target, seconds, action, reason,
     /// warning)`. A longer block in force is not shortened; a warning is
     /// upgraded to a block; the block counter carries over.
-    pub fn insert(&self, new: &[(Target, u32, BlockAction, String, bool)]) {
+    pub fn insert(&self, new: &[NewBlock]) {
         if new.is_empty() {
             return;
         }
         let mut table = Table::clone(&self.table.load());
         let now = now_ns();
         let mut log = Vec::new();
-        for (target, seconds, action, reason, warning) in new {
+        for NewBlock {
+            target,
+            seconds,
+            action,
+            reason,
+            warning,
+            unknown_only,
+        } in new
+        {
             let until = now + u64::from(*seconds) * SECOND;
             let existing = match target {
                 Target::Net(a, p) => table.by_addr.get(&(*a, *p)),
@@ -169,8 +205,13 @@ impl DynBlocks {
                 carried = old.blocks.get();
             } else {
                 log.push(format!(
-                    "Inserting {}dynamic block for {target} for {seconds} seconds: {reason}",
-                    if *warning { "warning " } else { "" }
+                    "Inserting {}dynamic block for {target} for {seconds} seconds: {reason}{}",
+                    if *warning { "warning " } else { "" },
+                    if *unknown_only {
+                        " (names not answered lately only; known names keep flowing)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             let block = Arc::new(Block {
@@ -178,6 +219,7 @@ impl DynBlocks {
                 action: *action,
                 reason: reason.clone(),
                 warning: *warning,
+                unknown_only: *unknown_only,
                 blocks: Counter::default(),
             });
             block.blocks.add(carried);
@@ -340,6 +382,7 @@ pub struct RulesGroup {
     pub excluded: NetmaskGroup,
     pub included: NetmaskGroup,
     pub excluded_domains: NameSet,
+    pub suffix_guards: Vec<SuffixGuard>,
 }
 
 impl Default for RulesGroup {
@@ -351,6 +394,7 @@ impl Default for RulesGroup {
             excluded: NetmaskGroup::new(),
             included: NetmaskGroup::new(),
             excluded_domains: NameSet::new(),
+            suffix_guards: Vec::new(),
         }
     }
 }
@@ -424,26 +468,83 @@ impl RulesGroup {
                     ),
                 };
                 if over {
-                    new.push((
+                    new.push(NewBlock::new(
                         Target::Net(addr, prefix),
                         rule.block_seconds,
                         rule.action,
-                        rule.reason.clone(),
-                        false,
+                        &rule.reason,
                     ));
                 } else if warn {
-                    new.push((
-                        Target::Net(addr, prefix),
-                        rule.block_seconds,
-                        BlockAction::NoOp,
-                        rule.reason.clone(),
-                        true,
-                    ));
+                    new.push(NewBlock {
+                        warning: true,
+                        ..NewBlock::new(
+                            Target::Net(addr, prefix),
+                            rule.block_seconds,
+                            BlockAction::NoOp,
+                            &rule.reason,
+                        )
+                    });
                 }
             }
         }
+        self.apply_suffix_guards(rings, &mut new);
         blocks.insert(&new);
     }
+
+    /// The random-subdomain guards: NXDOMAINs per suffix over the window.
+    fn apply_suffix_guards(&self, rings: &Rings, new: &mut Vec<NewBlock>) {
+        for guard in &self.suffix_guards {
+            let window = u64::from(guard.seconds.max(1)) * SECOND;
+            let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+            rings.responses.for_each(window, |e| {
+                if e.rcode == 3 {
+                    if let Some(suffix) = last_labels(e.name(), guard.labels) {
+                        if !self.excluded_domains.contains_suffix_of(suffix) {
+                            *counts.entry(suffix.to_vec()).or_default() += 1;
+                        }
+                    }
+                }
+            });
+            let limit = guard.rate * f64::from(guard.seconds.max(1));
+            for (suffix, count) in counts {
+                if count as f64 > limit {
+                    new.push(NewBlock {
+                        unknown_only: true,
+                        ..NewBlock::new(
+                            Target::Suffix(suffix.into()),
+                            guard.block_seconds,
+                            guard.action,
+                            &format!("{} ({count} NXDOMAIN in {} s)", guard.reason, guard.seconds),
+                        )
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The suffix of `name` made of its last `n` labels (None if it has
+/// fewer).
+fn last_labels(name: &[u8], n: usize) -> Option<&[u8]> {
+    let mut offsets = [0u8; wire::name::MAX_LABELS];
+    let count = wire::name::label_offsets(name, &mut offsets);
+    if count < n || n == 0 {
+        return None;
+    }
+    Some(&name[offsets[count - n] as usize..])
+}
+
+/// `setSuffixGuard`: once NXDOMAINs under one suffix (its last `labels`
+/// labels) pass `rate` per second over `seconds`, names under it not
+/// answered positively lately get `action` for `block_seconds`.
+#[derive(Clone, Debug)]
+pub struct SuffixGuard {
+    pub rate: f64,
+    pub seconds: u32,
+    pub labels: usize,
+    pub reason: String,
+    pub block_seconds: u32,
+    pub action: BlockAction,
 }
 
 /// The legacy `exceed*` scans: full client addresses whose count in the

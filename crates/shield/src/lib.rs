@@ -20,6 +20,7 @@ pub mod action;
 pub mod answer;
 pub mod counter;
 pub mod dynblock;
+pub mod known;
 pub mod netmask;
 pub mod qps;
 pub mod querylog;
@@ -44,6 +45,8 @@ pub struct Runtime {
     /// The action of blocks that name none (`setDynBlocksAction`).
     pub default_block_action: std::sync::Mutex<dynblock::BlockAction>,
     pub stats: stats::Stats,
+    /// Names answered positively lately (for the random-subdomain guard).
+    pub known: known::KnownNames,
 }
 
 impl Default for Runtime {
@@ -53,6 +56,7 @@ impl Default for Runtime {
             dynblocks: dynblock::DynBlocks::default(),
             default_block_action: std::sync::Mutex::new(dynblock::BlockAction::Drop),
             stats: stats::Stats::default(),
+            known: known::KnownNames::default(),
         }
     }
 }

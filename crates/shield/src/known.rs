@@ -1,0 +1,67 @@
+//! Names recently answered positively: what the random-subdomain guard
+//! lets through while it limits the rest of a suffix.
+//!
+//! A fixed table of name hashes, written and read with atomics: bounded
+//! memory, no lock, no allocation. A newer name can overwrite an older one
+//! in the same slot; that costs a known name its free pass, never lets an
+//! unknown one in (a hash must match in full).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Slots in the table (8 MiB).
+const SLOTS: usize = 1 << 20;
+
+/// The set of known names.
+pub struct KnownNames {
+    slots: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for KnownNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KnownNames")
+    }
+}
+
+impl Default for KnownNames {
+    fn default() -> Self {
+        KnownNames {
+            slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+fn hash(lname: &[u8]) -> u64 {
+    let h = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    // Never 0: 0 marks an empty slot.
+    h | 1
+}
+
+impl KnownNames {
+    /// Remembers `lname` (lowercase wire) as answered positively.
+    pub fn insert(&self, lname: &[u8]) {
+        let h = hash(lname);
+        self.slots[(h >> 32) as usize % SLOTS].store(h, Ordering::Relaxed);
+    }
+
+    /// Whether `lname` was answered positively lately.
+    pub fn contains(&self, lname: &[u8]) -> bool {
+        let h = hash(lname);
+        self.slots[(h >> 32) as usize % SLOTS].load(Ordering::Relaxed) == h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers() {
+        let k = KnownNames::default();
+        assert!(!k.contains(b"\x03www\x07example\x00"));
+        k.insert(b"\x03www\x07example\x00");
+        assert!(k.contains(b"\x03www\x07example\x00"));
+        assert!(!k.contains(b"\x03xyz\x07example\x00"));
+    }
+}
