@@ -635,12 +635,11 @@ mod tests {
     #[test]
     fn suffix_blocks_match_below() {
         let blocks = DynBlocks::default();
-        blocks.insert(&[(
+        blocks.insert(&[NewBlock::new(
             Target::Suffix(b"\x04rate\x04test\x00".to_vec().into()),
             10,
             BlockAction::Drop,
-            "PRSD".into(),
-            false,
+            "PRSD",
         )]);
         let t = blocks.table();
         assert!(t.for_name(b"\x03zzz\x04rate\x04test\x00").is_some());
