@@ -57,6 +57,61 @@ fn block_action(lua: &Lua, v: Option<i64>, default: BlockAction) -> mlua::Result
 struct LuaGroup {
     group: Rc<RefCell<RulesGroup>>,
     runtime: Arc<Runtime>,
+    /// `setSuffixMatchRule` rules: their visitors are Lua functions.
+    suffix_rules: Rc<RefCell<Vec<SuffixMatchRule>>>,
+}
+
+/// dnsdist's suffix-match rule: a Lua visitor decides which suffixes to
+/// block from per-suffix statistics.
+#[derive(Clone)]
+struct SuffixMatchRule {
+    seconds: u32,
+    reason: String,
+    block_seconds: u32,
+    action: BlockAction,
+    visitor: mlua::Function,
+}
+
+/// Runs the suffix-match rules' visitors; the blocks they ask for.
+fn visit_suffixes(lua: &Lua, g: &LuaGroup) -> mlua::Result<Vec<NewBlock>> {
+    let mut new = Vec::new();
+    let rules = g.suffix_rules.borrow().clone();
+    if rules.is_empty() {
+        return Ok(new);
+    }
+    let rings = g.runtime.rings.load();
+    for rule in rules {
+        for node in shield::dynblock::suffix_stats(&rings, rule.seconds) {
+            let stats = |s: &shield::dynblock::NodeStats| -> mlua::Result<mlua::Table> {
+                let t = lua.create_table()?;
+                t.set("queries", s.queries)?;
+                t.set("noerrors", s.noerrors)?;
+                t.set("nxdomains", s.nxdomains)?;
+                t.set("servfails", s.servfails)?;
+                t.set("drops", 0)?;
+                t.set("bytes", s.bytes)?;
+                t.set("hits", 0)?;
+                Ok(t)
+            };
+            let n = lua.create_table()?;
+            n.set("fullname", wire::name::to_text(&node.name))?;
+            n.set("labelsCount", node.labels)?;
+            n.set("numChildren", node.children)?;
+            let (block, reason, action): (Option<bool>, Option<String>, Option<i64>) = rule
+                .visitor
+                .call((n, stats(&node.own)?, stats(&node.below)?))?;
+            if block == Some(true) {
+                let action = block_action(lua, action, rule.action)?;
+                new.push(NewBlock::new(
+                    Target::Suffix(node.name.into()),
+                    rule.block_seconds,
+                    action,
+                    &reason.unwrap_or_else(|| rule.reason.clone()),
+                ));
+            }
+        }
+    }
+    Ok(new)
 }
 
 impl LuaGroup {
@@ -303,11 +358,35 @@ impl UserData for LuaGroup {
             }
             Ok(())
         });
-        methods.add_method("apply", |_, g, ()| {
+        methods.add_method("apply", |lua, g, ()| {
             let rings = g.runtime.rings.load();
             g.group.borrow().apply(&rings, &g.runtime.dynblocks);
+            let blocks = visit_suffixes(lua, g)?;
+            g.runtime.dynblocks.insert(&blocks);
             Ok(())
         });
+        methods.add_method(
+            "setSuffixMatchRule",
+            |lua,
+             g,
+             (secs, reason, block, action, visitor): (
+                u32,
+                String,
+                u32,
+                Option<i64>,
+                mlua::Function,
+            )| {
+                let action = block_action(lua, action, g.default_action())?;
+                g.suffix_rules.borrow_mut().push(SuffixMatchRule {
+                    seconds: secs.max(1),
+                    reason,
+                    block_seconds: block,
+                    action,
+                    visitor,
+                });
+                Ok(())
+            },
+        );
         methods.add_method("toString", |_, g, ()| Ok(describe(&g.group.borrow())));
         methods.add_meta_method(mlua::MetaMethod::ToString, |_, g, ()| {
             Ok(describe(&g.group.borrow()))
@@ -358,6 +437,7 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
             Ok(LuaGroup {
                 group: Rc::new(RefCell::new(RulesGroup::default())),
                 runtime: rt.clone(),
+                suffix_rules: Rc::new(RefCell::new(Vec::new())),
             })
         })?,
     )?;

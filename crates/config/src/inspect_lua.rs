@@ -94,6 +94,32 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     )?;
     let rt = runtime.clone();
     g.set(
+        "setQueryCount",
+        lua.create_function(move |_, on: bool| {
+            rt.query_counts
+                .enabled
+                .store(on, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "getQueryCounters",
+        lua.create_function(move |_, max: Option<usize>| {
+            crate::output::emit(&rt.query_counts.show(max.unwrap_or(10)));
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
+        "clearQueryCounters",
+        lua.create_function(move |_, ()| {
+            rt.query_counts.clear();
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
         "dumpStats",
         lua.create_function(move |_, ()| {
             crate::output::emit(&rt.stats.dump());

@@ -19,6 +19,48 @@ use crate::lua_util;
 use crate::shield_lua::{selector_arg, LuaAction, LuaSelector};
 use crate::{fail, resolve, Config};
 
+/// A response rule made by `newRuleAction` with a response action.
+#[derive(Clone)]
+pub struct LuaResponseRule(pub ResponseRule);
+
+impl UserData for LuaResponseRule {}
+
+/// A response rule from a selector, a response action and `{name=, uuid=}`.
+pub fn response_rule(
+    lua: &Lua,
+    sel: Value,
+    act: Value,
+    opts: Option<Table>,
+) -> mlua::Result<ResponseRule> {
+    let selector = selector_arg(lua, sel)?;
+    let action = match act {
+        Value::UserData(ud) => ud
+            .borrow::<LuaResponseAction>()
+            .map(|a| a.0.clone())
+            .map_err(|_| fail(lua, "expected a response action (a *ResponseAction object)"))?,
+        other => {
+            return Err(fail(
+                lua,
+                format!("expected a response action, got {}", other.type_name()),
+            ))
+        }
+    };
+    let (mut name, mut uuid) = (String::new(), String::new());
+    if let Some(o) = opts {
+        name = o.get::<Option<String>>("name")?.unwrap_or_default();
+        uuid = o.get::<Option<String>>("uuid")?.unwrap_or_default();
+    }
+    if uuid.is_empty() {
+        uuid = crate::shield_lua::new_uuid();
+    }
+    Ok(ResponseRule {
+        selector,
+        action,
+        name,
+        uuid,
+    })
+}
+
 /// A response action handed to Lua.
 #[derive(Clone)]
 pub struct LuaResponseAction(pub Arc<ResponseAction>);
@@ -196,42 +238,39 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         "addResponseAction",
         lua.create_function(
             move |lua, (sel, act, opts): (Value, Value, Option<Table>)| {
-                let selector = selector_arg(lua, sel)?;
-                let action = match act {
-                    Value::UserData(ud) => ud
-                        .borrow::<LuaResponseAction>()
-                        .map(|a| a.0.clone())
-                        .map_err(|_| {
-                            fail(lua, "expected a response action (a *ResponseAction object)")
-                        })?,
-                    other => {
-                        return Err(fail(
-                            lua,
-                            format!("expected a response action, got {}", other.type_name()),
-                        ))
-                    }
-                };
-                let (mut name, mut uuid) = (String::new(), String::new());
-                if let Some(o) = opts {
-                    name = o.get::<Option<String>>("name")?.unwrap_or_default();
-                    uuid = o.get::<Option<String>>("uuid")?.unwrap_or_default();
-                }
-                if uuid.is_empty() {
-                    uuid = crate::shield_lua::new_uuid();
-                }
-                st.borrow_mut()
-                    .shield
-                    .response_rules
-                    .rules
-                    .push(ResponseRule {
-                        selector,
-                        action,
-                        name,
-                        uuid,
-                    });
+                let rule = response_rule(lua, sel, act, opts)?;
+                st.borrow_mut().shield.response_rules.rules.push(rule);
                 Ok(())
             },
         )?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setResponseRules",
+        lua.create_function(move |lua, list: Table| {
+            let mut rules = Vec::new();
+            for v in list.sequence_values::<mlua::AnyUserData>() {
+                let r = v?
+                    .borrow::<LuaResponseRule>()
+                    .map_err(|_| fail(lua, "setResponseRules takes newRuleAction(selector, response action) objects"))?
+                    .0
+                    .clone();
+                rules.push(r);
+            }
+            st.borrow_mut().shield.response_rules.rules = rules;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "topResponseRule",
+        lua.create_function(move |_, ()| {
+            let mut c = st.borrow_mut();
+            if let Some(r) = c.shield.response_rules.rules.pop() {
+                c.shield.response_rules.rules.insert(0, r);
+            }
+            Ok(())
+        })?,
     )?;
     lua_util::register_chain(
         lua,

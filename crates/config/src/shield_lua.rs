@@ -224,8 +224,15 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     g.set(
         "newRuleAction",
         lua.create_function(|lua, (sel, act, opts): (Value, Value, Option<Table>)| {
+            // A response action makes a response rule (for setResponseRules).
+            if let Value::UserData(ud) = &act {
+                if ud.is::<crate::response_lua::LuaResponseAction>() {
+                    let r = crate::response_lua::response_rule(lua, sel, act, opts)?;
+                    return lua.create_userdata(crate::response_lua::LuaResponseRule(r));
+                }
+            }
             let r = make_rule_entry(lua, sel, act, opts)?;
-            Ok(LuaRule(r))
+            lua.create_userdata(LuaRule(r))
         })?,
     )?;
     let st = state.clone();
@@ -645,6 +652,12 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
             Ok(LuaSelector(Selector::new(Kind::MaxQps(
                 GlobalLimiter::new(qps, burst),
             ))))
+        })?,
+    )?;
+    g.set(
+        "PoolAvailableRule",
+        lua.create_function(|_, pool: String| {
+            Ok(LuaSelector(Selector::new(Kind::PoolAvailable(pool))))
         })?,
     )?;
     g.set(

@@ -72,6 +72,7 @@ pub fn handle(
     let lname = wire::name::to_lowercase(query.qname, &mut lower);
     // Into the ring before blocks and rules, as dnsdist: dropped queries
     // still show in the statistics.
+    runtime.query_counts.count(lname);
     let rings = runtime.rings.load();
     rings.queries.record(&Record {
         size: packet.len(),
@@ -118,6 +119,7 @@ pub fn handle(
             lname,
             rcode: None,
             tags: &tags,
+            pools: Some(&state.upstream.pools),
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
@@ -183,6 +185,7 @@ pub fn handle(
                     lname,
                     rcode: Some(rcode),
                     tags: &tags,
+                    pools: Some(&state.upstream.pools),
                 };
                 let verdict = state.shield.response_rules.apply(&info, out, &mut len);
                 if verdict.drop {

@@ -531,3 +531,66 @@ fn sigterm_drains_delayed_answers_and_exits_zero() {
         s.log_text()
     );
 }
+
+#[test]
+fn suffix_match_rule_query_counters_response_rules_and_pool_availability() {
+    let config = r#"setLocal("{ADDR}")
+setQueryCount(true)
+addAction(PoolAvailableRule("nopool"), DropAction())
+setResponseRules({newRuleAction(QTypeRule(DNSQType.MX), LimitTTLResponseAction(0, 5))})
+local dbr = dynBlockRulesGroup()
+dbr:setSuffixMatchRule(10, "PRSD", 60, DNSAction.Refused, function(node, self, children)
+  if node.labelsCount == 2 and children.nxdomains > 30 then
+    return true, "PRSD on " .. node.fullname
+  end
+  return false
+end)
+function maintenance()
+  dbr:apply()
+  getQueryCounters(2)
+end
+addZone("example.org", "zones/example.org.zone")
+"#;
+    let (dir, port) = setup(config);
+    let s = start(&dir, port);
+    // No pool "nopool": the drop rule does not fire; the MX TTL is capped.
+    let (mx, _) = ask_from("127.0.70.1", s.addr, "example.org", Rtype::MX, 1).expect("answered");
+    assert_eq!(
+        normalize(&mx).unwrap().answer,
+        ["example.org. 5 in mx 10 mail.example.org."]
+    );
+    for i in 0..60u16 {
+        ask_from(
+            "127.0.70.1",
+            s.addr,
+            &format!("qr{i}.example.org"),
+            Rtype::A,
+            100 + i,
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(4);
+    loop {
+        if let Some((r, _)) = ask_from("127.0.71.1", s.addr, "zzz.example.org", Rtype::A, 7) {
+            if normalize(&r).unwrap().rcode == "REFUSED" {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no suffix block:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = s.log_text();
+    assert!(
+        log.contains(
+            "Inserting dynamic block for example.org. for 60 seconds: PRSD on example.org."
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("query counting is currently: enabled"),
+        "{log}"
+    );
+}

@@ -647,3 +647,81 @@ mod tests {
         assert!(t.for_name(b"\x05other\x04test\x00").is_none());
     }
 }
+
+//------------ Suffix statistics (setSuffixMatchRule) -------------------------
+
+/// Counts for a name or the names below it (dnsdist's StatNode stats).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeStats {
+    pub queries: u64,
+    pub noerrors: u64,
+    pub nxdomains: u64,
+    pub servfails: u64,
+    pub bytes: u64,
+}
+
+impl NodeStats {
+    fn add(&mut self, e: &crate::rings::Entry) {
+        self.queries += 1;
+        match e.rcode {
+            0 => self.noerrors += 1,
+            2 => self.servfails += 1,
+            3 => self.nxdomains += 1,
+            _ => {}
+        }
+        self.bytes += u64::from(e.size);
+    }
+}
+
+/// One name in the answered-names tree.
+#[derive(Clone, Debug)]
+pub struct SuffixNode {
+    /// Lowercase wire name.
+    pub name: Vec<u8>,
+    pub labels: usize,
+    pub children: usize,
+    /// Answers for exactly this name.
+    pub own: NodeStats,
+    /// Answers for names below it.
+    pub below: NodeStats,
+}
+
+/// The tree of names answered in the last `seconds`, every suffix a node.
+pub fn suffix_stats(rings: &Rings, seconds: u32) -> Vec<SuffixNode> {
+    let window = u64::from(seconds.max(1)) * SECOND;
+    let mut nodes: HashMap<Vec<u8>, SuffixNode> = HashMap::new();
+    let mut kids: HashMap<Vec<u8>, std::collections::HashSet<Vec<u8>>> = HashMap::new();
+    rings.responses.for_each(window, |e| {
+        let name = e.name();
+        let mut offsets = [0u8; wire::name::MAX_LABELS];
+        let count = wire::name::label_offsets(name, &mut offsets);
+        for i in 0..count {
+            let suffix = &name[offsets[i] as usize..];
+            let node = nodes.entry(suffix.to_vec()).or_insert_with(|| SuffixNode {
+                name: suffix.to_vec(),
+                labels: count - i,
+                children: 0,
+                own: NodeStats::default(),
+                below: NodeStats::default(),
+            });
+            if i == 0 {
+                node.own.add(e);
+            } else {
+                node.below.add(e);
+                let child = &name[offsets[i - 1] as usize..];
+                kids.entry(suffix.to_vec())
+                    .or_default()
+                    .insert(child.to_vec());
+            }
+        }
+    });
+    let mut out: Vec<SuffixNode> = nodes
+        .into_values()
+        .map(|mut n| {
+            n.children = kids.get(&n.name).map_or(0, |k| k.len());
+            n
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels).then(a.name.cmp(&b.name)));
+    out
+}

@@ -47,6 +47,7 @@ pub struct Runtime {
     pub stats: stats::Stats,
     /// Names answered positively lately (for the random-subdomain guard).
     pub known: known::KnownNames,
+    pub query_counts: stats::QueryCounts,
 }
 
 impl Default for Runtime {
@@ -57,6 +58,7 @@ impl Default for Runtime {
             default_block_action: std::sync::Mutex::new(dynblock::BlockAction::Drop),
             stats: stats::Stats::default(),
             known: known::KnownNames::default(),
+            query_counts: stats::QueryCounts::default(),
         }
     }
 }

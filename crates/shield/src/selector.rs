@@ -29,6 +29,8 @@ pub struct QueryInfo<'a> {
     pub rcode: Option<u16>,
     /// Tags set by earlier rules for this query.
     pub tags: &'a Tags,
+    /// The backends, for `PoolAvailableRule`.
+    pub pools: Option<&'a pool::Pools>,
 }
 
 /// Tags a query picked up (`SetTagAction`), read by `TagRule`. Empty, it
@@ -136,6 +138,8 @@ pub enum Kind {
     ERCode(u16),
     /// A tag is set (and has this value).
     Tag(Arc<str>, Option<Arc<str>>),
+    /// The pool has a server up.
+    PoolAvailable(String),
     And(Vec<Arc<Selector>>),
     Or(Vec<Arc<Selector>>),
     Not(Arc<Selector>),
@@ -207,6 +211,9 @@ impl Selector {
                 (Some(_), None) => true,
                 (None, _) => false,
             },
+            Kind::PoolAvailable(name) => {
+                q.pools.is_some_and(|p| p.members(name).any(|b| b.is_up()))
+            }
             Kind::And(all) => all.iter().all(|s| s.test(q)),
             Kind::Or(any) => any.iter().any(|s| s.test(q)),
             Kind::Not(s) => !s.test(q),
@@ -251,6 +258,7 @@ impl Selector {
             Kind::ERCode(rc) => format!("ercode=={rc}"),
             Kind::Tag(n, Some(v)) => format!("tag '{n}' is '{v}'"),
             Kind::Tag(n, None) => format!("tag '{n}' is set"),
+            Kind::PoolAvailable(p) => format!("pool '{p}' is available"),
             Kind::And(all) => format!("({})", join(all, " && ")),
             Kind::Or(any) => format!("({})", join(any, " || ")),
             Kind::Not(s) => format!("!({})", s.describe()),
@@ -347,6 +355,7 @@ mod tests {
             lname: &lname,
             rcode: None,
             tags: &tags,
+            pools: None,
         };
         sel.test(&info)
     }

@@ -82,6 +82,66 @@ impl Stats {
     }
 }
 
+/// Per-name query counts (`setQueryCount(true)`, `getQueryCounters`),
+/// off unless asked for: counting takes a shard lock per query.
+#[derive(Debug, Default)]
+pub struct QueryCounts {
+    pub enabled: std::sync::atomic::AtomicBool,
+    shards: [std::sync::Mutex<HashMap<Box<[u8]>, u64>>; 16],
+}
+
+/// Names counted at most (a flood of random names must not grow it).
+const MAX_COUNTED: usize = 100_000;
+
+impl QueryCounts {
+    /// Counts `lname` if counting is on.
+    pub fn count(&self, lname: &[u8]) {
+        if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let h = lname
+            .iter()
+            .fold(0u32, |h, &b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let mut shard = self.shards[h as usize % 16]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = shard.get_mut(lname) {
+            *c += 1;
+        } else if shard.len() < MAX_COUNTED / 16 {
+            shard.insert(lname.into(), 1);
+        }
+    }
+
+    /// `getQueryCounters(max)`: `name: count` lines, busiest first.
+    pub fn show(&self, max: usize) -> String {
+        let mut all: Vec<(String, u64)> = Vec::new();
+        for shard in &self.shards {
+            let s = shard.lock().unwrap_or_else(|p| p.into_inner());
+            all.extend(s.iter().map(|(n, c)| (wire::name::to_text(n), *c)));
+        }
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut out = format!(
+            "query counting is currently: {}\n",
+            if self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        );
+        out.push_str(&format!("query count map entries: {}\n", all.len()));
+        for (name, count) in all.into_iter().take(max) {
+            out.push_str(&format!("{name}: {count}\n"));
+        }
+        out
+    }
+
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+}
+
 /// The rightmost `labels` labels of a lowercase wire name, as text.
 fn name_key(name: &[u8], labels: Option<usize>) -> String {
     let text = wire::name::to_text(name);
