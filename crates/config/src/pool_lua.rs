@@ -68,6 +68,53 @@ impl UserData for LuaPool {
                 .collect::<Vec<_>>())
         });
         methods.add_method("getName", |_, p, ()| Ok(p.name.clone()));
+        methods.add_method("setCache", |lua, p, cache: mlua::AnyUserData| {
+            let c = cache
+                .borrow::<LuaCache>()
+                .map_err(|_| fail(lua, "setCache takes newPacketCache(...)"))?;
+            p.state
+                .borrow_mut()
+                .pools
+                .caches
+                .insert(p.name.clone(), c.0.clone());
+            Ok(())
+        });
+        methods.add_method("unsetCache", |_, p, ()| {
+            p.state.borrow_mut().pools.caches.remove(&p.name);
+            Ok(())
+        });
+        methods.add_method("getCache", |_, p, ()| {
+            Ok(p.state
+                .borrow()
+                .pools
+                .caches
+                .get(&p.name)
+                .map(|c| LuaCache(c.clone())))
+        });
+    }
+}
+
+/// `newPacketCache(...)` handed to Lua.
+#[derive(Clone)]
+pub struct LuaCache(pub Arc<pool::PacketCache>);
+
+impl UserData for LuaCache {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("printStats", |_, c, ()| {
+            output::emit(&c.0.stats());
+            Ok(())
+        });
+        methods.add_method("expunge", |_, c, keep: Option<usize>| {
+            Ok(c.0.expunge(keep.unwrap_or(0)))
+        });
+        methods.add_method("expungeByName", |lua, c, name: String| {
+            let wire = shield::suffix::parse_name(&name).map_err(|e| fail(lua, e))?;
+            Ok(c.0.expunge_name(&wire))
+        });
+        methods.add_method("getEntriesCount", |_, c, ()| Ok(c.0.len()));
+        methods.add_meta_method(MetaMethod::ToString, |_, c, ()| {
+            Ok(format!("packet cache ({} entries)", c.0.len()))
+        });
     }
 }
 
@@ -299,6 +346,46 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                 }
             };
             st.borrow_mut().pools.policy = Policy::by_name(name).unwrap_or_default();
+            Ok(())
+        })?,
+    )?;
+    g.set(
+        "newPacketCache",
+        lua.create_function(|lua, (n, opts): (usize, Option<mlua::Table>)| {
+            let mut o = pool::CacheOptions {
+                max_entries: n.max(1),
+                ..pool::CacheOptions::default()
+            };
+            if let Some(t) = opts {
+                for pair in t.pairs::<String, Value>() {
+                    let (k, v) = pair?;
+                    let num = || -> mlua::Result<u64> {
+                        match &v {
+                            Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+                            Value::Number(f) if *f >= 0.0 => Ok(*f as u64),
+                            _ => Err(fail(lua, format!("newPacketCache: {k} must be a number"))),
+                        }
+                    };
+                    match k.as_str() {
+                        "maxTTL" => o.max_ttl = num()? as u32,
+                        "minTTL" => o.min_ttl = num()? as u32,
+                        "temporaryFailureTTL" => o.temporary_failure_ttl = num()? as u32,
+                        "numberOfShards" => o.shards = (num()? as usize).clamp(1, 1024),
+                        "dontAge" => o.dont_age = v.as_boolean().unwrap_or(false),
+                        // Stale serving is global here (setStaleCacheEntriesTTL).
+                        "staleTTL" => {}
+                        other => output::emit(&format!("newPacketCache: option '{other}' is not supported by rampart yet; ignored\n")),
+                    }
+                }
+            }
+            Ok(LuaCache(Arc::new(pool::PacketCache::new(o))))
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setStaleCacheEntriesTTL",
+        lua.create_function(move |_, ttl: u32| {
+            st.borrow_mut().pools.stale_ttl = ttl;
             Ok(())
         })?,
     )?;

@@ -24,7 +24,13 @@ struct Slot {
     qtype: u16,
     name_len: u8,
     name: [u8; 255],
+    /// Where to keep the answer, with the rest of its cache key.
+    cache: Option<CacheSlot>,
 }
+
+/// The cache an answer goes into, and the key parts the slot lacks:
+/// (cache, qclass, flags, edns, DO).
+pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool);
 
 /// The UDP forwarder of one backend.
 pub struct UdpForwarder {
@@ -87,6 +93,7 @@ impl UdpForwarder {
         frontend: &Arc<UdpSocket>,
         lname: &[u8],
         qtype: u16,
+        cache: Option<CacheSlot>,
     ) -> bool {
         if query.len() < 12 || query.len() > 4096 {
             return false;
@@ -100,6 +107,7 @@ impl UdpForwarder {
             qtype,
             name_len: lname.len().min(255) as u8,
             name: [0; 255],
+            cache,
         });
         slot.name[..usize::from(slot.name_len)]
             .copy_from_slice(&lname[..usize::from(slot.name_len)]);
@@ -147,6 +155,18 @@ impl UdpForwarder {
         let latency = slot.sent.elapsed();
         self.backend.answered(latency.as_micros() as u64);
         let _ = slot.frontend.send_to(resp, slot.client);
+        if let Some((cache, qclass, flags, edns, dnssec_ok)) = &slot.cache {
+            let key = pool::CacheKey {
+                lname: &slot.name[..usize::from(slot.name_len)],
+                qtype: slot.qtype,
+                qclass: *qclass,
+                flags: *flags,
+                edns: *edns,
+                dnssec_ok: *dnssec_ok,
+                tcp: false,
+            };
+            cache.insert(&key, resp);
+        }
         let rcode = u16::from(resp[3] & 0xf);
         runtime.stats.answered(rcode);
         let answers = u16::from_be_bytes([resp[6], resp[7]]);

@@ -84,6 +84,13 @@ impl Upstream {
                 .all(|(a, b)| Arc::ptr_eq(a, b))
             && self.pools.policy.name() == pools.policy.name()
             && self.pools.servfail_when_no_server == pools.servfail_when_no_server
+            && self.pools.stale_ttl == pools.stale_ttl
+            && self.pools.caches.len() == pools.caches.len()
+            && self
+                .pools
+                .caches
+                .iter()
+                .all(|(k, c)| pools.caches.get(k).is_some_and(|d| Arc::ptr_eq(c, d)))
     }
 }
 

@@ -234,6 +234,27 @@ fn to_pool(
 ) -> Handled {
     let stats = &state.runtime.stats;
     let up = &state.upstream;
+    let cache = up.pools.caches.get(pool);
+    let key = pool::CacheKey {
+        lname,
+        qtype: query.qtype,
+        qclass: query.qclass,
+        flags: query.flags,
+        edns: query.edns.is_some(),
+        dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
+        tcp: transport == Transport::Tcp,
+    };
+    if let Some(c) = cache {
+        if let Some(len) = c.get(&key, query.id, query.qname, out, 0) {
+            stats.cache_hits.add(1);
+            stats.answered(u16::from(out[3] & 0xf));
+            return Handled::Answer {
+                len,
+                delay_ms: None,
+            };
+        }
+        stats.cache_misses.add(1);
+    }
     let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
@@ -242,6 +263,18 @@ fn to_pool(
         .select(pool, hash)
         .and_then(|b| up.pools.backends.iter().position(|x| Arc::ptr_eq(x, &b)));
     let Some(i) = chosen else {
+        // Every server down: a stale answer beats none, if allowed.
+        if let Some(len) = cache
+            .filter(|_| up.pools.stale_ttl > 0)
+            .and_then(|c| c.get(&key, query.id, query.qname, out, up.pools.stale_ttl))
+        {
+            stats.cache_hits.add(1);
+            stats.answered(u16::from(out[3] & 0xf));
+            return Handled::Answer {
+                len,
+                delay_ms: None,
+            };
+        }
         stats.no_policy.add(1);
         if up.pools.servfail_when_no_server {
             let servfail = Outcome::RCode(wire::types::rcode::SERVFAIL);
@@ -259,10 +292,11 @@ fn to_pool(
     };
     match (transport, frontend) {
         (Transport::Udp, Some(socket)) if !up.pools.backends[i].tcp_only => {
+            let cached = cache.map(|c| (c.clone(), key.qclass, key.flags, key.edns, key.dnssec_ok));
             if up
                 .udp
                 .get(i)
-                .is_some_and(|f| f.forward(packet, client, socket, lname, query.qtype))
+                .is_some_and(|f| f.forward(packet, client, socket, lname, query.qtype, cached))
             {
                 Handled::Forwarded
             } else {

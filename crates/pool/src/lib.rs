@@ -8,12 +8,14 @@
 //! The sockets (forwarding, health checks) live in `net`.
 
 pub mod backend;
+pub mod cache;
 pub mod policy;
 
 pub use backend::{Admin, Backend, HealthCheck};
+pub use cache::{CacheKey, CacheOptions, PacketCache};
 pub use policy::Policy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Backends by pool name ("" is the default pool).
@@ -23,6 +25,11 @@ pub struct Pools {
     pub policy: Policy,
     /// SERVFAIL instead of dropping when a pool has no server up.
     pub servfail_when_no_server: bool,
+    /// Packet caches by pool (`getPool(name):setCache(pc)`).
+    pub caches: HashMap<String, Arc<PacketCache>>,
+    /// How long past expiry a cached answer may be served when no server
+    /// is up (`setStaleCacheEntriesTTL`; 0: never).
+    pub stale_ttl: u32,
 }
 
 impl Pools {

@@ -154,7 +154,7 @@ mod tests {
         let pools = crate::Pools {
             backends: vec![standby.clone(), primary.clone()],
             policy: Policy::FirstAvailable,
-            servfail_when_no_server: false,
+            ..crate::Pools::default()
         };
         assert_eq!(pools.select("", 0).unwrap().name, "primary");
         primary.set_healthy(false);

@@ -312,3 +312,56 @@ fn suffix_guard_stops_a_random_subdomain_flood_but_not_known_names() {
         "the legitimate client lost answers"
     );
 }
+
+#[test]
+fn packet_cache_answers_repeats_and_survives_a_dead_backend() {
+    assert!(
+        have("knotd"),
+        "knotd is not installed (apt-get install knot)"
+    );
+    let dir = scratch_dir("cache");
+    let (kp, port, cport) = (free_port(), free_port(), free_port());
+    let mut backend = knot(kp, &dir.join("k"));
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{kp}\", name=\"backend\", checkInterval=1, checkTimeout=300}}\n\
+         pc = newPacketCache(1000, {{maxTTL=86400, minTTL=0}})\n\
+         getPool(\"\"):setCache(pc)\n\
+         controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n"
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    let ask = |name: &str| {
+        normalize(&exchange(s.addr, &QuerySpec::new(name, Rtype::A)).expect("answer")).unwrap()
+    };
+    assert_eq!(
+        ask("host.other.test").answer,
+        ["host.other.test. 600 in a 198.51.100.10"]
+    );
+    let sent = queries_of(&dir, "backend");
+    // The repeat, in another case, comes from the cache: the backend sees
+    // nothing, the client gets its own case back.
+    let raw = exchange(s.addr, &QuerySpec::new("HOST.other.TEST", Rtype::A)).unwrap();
+    assert_eq!(&raw[12..17], b"\x04HOST");
+    assert_eq!(queries_of(&dir, "backend"), sent);
+    let stats = console(&dir, "pc:printStats()");
+    assert!(
+        stats.contains("Entries: ") && stats.contains("Hits: 1"),
+        "{stats}"
+    );
+    // The backend dies: the cached answer is still given.
+    let _ = backend.child.kill();
+    let _ = backend.child.wait();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(console(&dir, "showServers()").contains("down"));
+    assert_eq!(ask("host.other.test").answer.len(), 1);
+    assert!(console(&dir, "dumpStats()").contains("cache-hits"));
+}

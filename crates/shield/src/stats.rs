@@ -29,6 +29,8 @@ pub struct Stats {
     pub frontend_nxdomain: Counter,
     pub frontend_servfail: Counter,
     pub no_policy: Counter,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
 }
 
 impl Stats {
@@ -47,6 +49,8 @@ impl Stats {
     pub fn all(&self) -> Vec<(&'static str, u64)> {
         let mut v = vec![
             ("acl-drops", self.acl_drops.get()),
+            ("cache-hits", self.cache_hits.get()),
+            ("cache-misses", self.cache_misses.get()),
             ("dyn-blocked", self.dyn_blocked.get()),
             ("frontend-noerror", self.frontend_noerror.get()),
             ("frontend-nxdomain", self.frontend_nxdomain.get()),
@@ -360,6 +364,6 @@ mod tests {
         s.queries.add(3);
         let d = s.dump();
         assert!(d.contains("queries                            3"), "{d}");
-        assert_eq!(d.lines().count(), 7);
+        assert_eq!(d.lines().count(), 8);
     }
 }

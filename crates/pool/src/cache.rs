@@ -1,0 +1,380 @@
+//! The packet cache for forwarded answers (dnsdist's `newPacketCache`).
+//!
+//! The key is the query without its ID: the name case-folded, type,
+//! class, the RD/CD/DO bits, whether EDNS was there, and the transport.
+//! An entry keeps the backend's answer and when it expires (its smallest
+//! TTL, capped by `maxTTL`; SERVFAIL and REFUSED get
+//! `temporaryFailureTTL`). A hit is copied out with the client's ID and
+//! name case, and every TTL aged by the time spent in the cache. Shards
+//! each behind a mutex keep workers apart.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// `newPacketCache` options.
+#[derive(Clone, Debug)]
+pub struct CacheOptions {
+    pub max_entries: usize,
+    pub max_ttl: u32,
+    /// Answers whose TTL is below this are not cached.
+    pub min_ttl: u32,
+    pub temporary_failure_ttl: u32,
+    pub dont_age: bool,
+    pub shards: usize,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            max_entries: 100_000,
+            max_ttl: 86_400,
+            min_ttl: 0,
+            temporary_failure_ttl: 60,
+            dont_age: false,
+            shards: 20,
+        }
+    }
+}
+
+struct Entry {
+    answer: Vec<u8>,
+    inserted: Instant,
+    ttl: u32,
+}
+
+/// A packet cache.
+pub struct PacketCache {
+    pub options: CacheOptions,
+    shards: Vec<Mutex<HashMap<u64, Entry>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    too_short: AtomicU64,
+    full: AtomicU64,
+}
+
+impl std::fmt::Debug for PacketCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PacketCache({} entries max)", self.options.max_entries)
+    }
+}
+
+/// What the key is made of.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheKey<'a> {
+    /// The query name, lowercase wire form.
+    pub lname: &'a [u8],
+    pub qtype: u16,
+    pub qclass: u16,
+    /// The query's flags word (RD and CD count).
+    pub flags: u16,
+    pub edns: bool,
+    pub dnssec_ok: bool,
+    pub tcp: bool,
+}
+
+impl CacheKey<'_> {
+    fn hash(&self) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut feed = |b: u8| h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        self.lname.iter().for_each(|&b| feed(b));
+        for b in self
+            .qtype
+            .to_be_bytes()
+            .into_iter()
+            .chain(self.qclass.to_be_bytes())
+        {
+            feed(b);
+        }
+        let rd = self.flags & 0x0100 != 0;
+        let cd = self.flags & 0x0010 != 0;
+        feed(u8::from(rd) | (u8::from(cd) << 1));
+        feed(u8::from(self.edns) | u8::from(self.dnssec_ok) << 1 | u8::from(self.tcp) << 2);
+        crate::policy::mix(h)
+    }
+}
+
+impl PacketCache {
+    pub fn new(options: CacheOptions) -> PacketCache {
+        let shards = options.shards.max(1);
+        PacketCache {
+            shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+            options,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            too_short: AtomicU64::new(0),
+            full: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, h: u64) -> &Mutex<HashMap<u64, Entry>> {
+        &self.shards[(h % self.shards.len() as u64) as usize]
+    }
+
+    /// Copies a cached answer for `key` into `out`, with `id` and the
+    /// question name exactly as `qname` (the client's case). An entry up
+    /// to `stale` seconds past expiry will do (0: fresh ones only). Its
+    /// length.
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        id: u16,
+        qname: &[u8],
+        out: &mut [u8],
+        stale: u32,
+    ) -> Option<usize> {
+        let h = key.hash();
+        let shard = self.shard(h).lock().unwrap_or_else(|p| p.into_inner());
+        let hit = shard.get(&h).and_then(|e| {
+            let age = e.inserted.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
+            let fresh = age < e.ttl;
+            let usable = fresh || age < e.ttl.saturating_add(stale);
+            (usable
+                && e.answer.len() <= out.len()
+                && e.answer
+                    .get(12..12 + qname.len())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(qname)))
+            .then_some((e, age))
+        });
+        let Some((e, age)) = hit else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let len = e.answer.len();
+        out[..len].copy_from_slice(&e.answer);
+        drop(shard);
+        out[..2].copy_from_slice(&id.to_be_bytes());
+        out[12..12 + qname.len()].copy_from_slice(qname);
+        if !self.options.dont_age && age > 0 {
+            age_ttls(&mut out[..len], age);
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(len)
+    }
+
+    /// Stores a backend's answer for `key`.
+    pub fn insert(&self, key: &CacheKey, answer: &[u8]) {
+        if answer.len() < 12 || answer[2] & 0x02 != 0 {
+            return; // truncated answers are never cached
+        }
+        let rcode = answer[3] & 0xf;
+        let ttl = match rcode {
+            2 | 5 => self.options.temporary_failure_ttl,
+            0 | 3 => match min_ttl(answer) {
+                Some(t) => t.min(self.options.max_ttl),
+                None => return,
+            },
+            _ => return,
+        };
+        if ttl == 0 || ttl < self.options.min_ttl {
+            self.too_short.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let h = key.hash();
+        let per_shard = self.options.max_entries.div_ceil(self.shards.len()).max(1);
+        let mut shard = self.shard(h).lock().unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= per_shard && !shard.contains_key(&h) {
+            shard.retain(|_, e| e.inserted.elapsed() < Duration::from_secs(u64::from(e.ttl)));
+            if shard.len() >= per_shard {
+                self.full.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        shard.insert(
+            h,
+            Entry {
+                answer: answer.to_vec(),
+                inserted: Instant::now(),
+                ttl,
+            },
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.len()).unwrap_or(0))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes entries until at most `keep` remain (expired ones first).
+    pub fn expunge(&self, keep: usize) -> usize {
+        let mut removed = 0;
+        for shard in &self.shards {
+            let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let before = s.len();
+            s.retain(|_, e| e.inserted.elapsed() < Duration::from_secs(u64::from(e.ttl)));
+            removed += before - s.len();
+        }
+        let mut excess = self.len().saturating_sub(keep);
+        for shard in &self.shards {
+            if excess == 0 {
+                break;
+            }
+            let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let drop_keys: Vec<u64> = s.keys().take(excess).copied().collect();
+            for k in drop_keys {
+                s.remove(&k);
+                excess -= 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Removes the entries for `lname` (lowercase wire) of any type.
+    pub fn expunge_name(&self, lname: &[u8]) -> usize {
+        let mut removed = 0;
+        for shard in &self.shards {
+            let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let before = s.len();
+            s.retain(|_, e| {
+                !e.answer
+                    .get(12..12 + lname.len())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(lname))
+            });
+            removed += before - s.len();
+        }
+        removed
+    }
+
+    /// `pc:printStats()`, as dnsdist's.
+    pub fn stats(&self) -> String {
+        format!(
+            "Entries: {}/{}\nHits: {}\nMisses: {}\nDeferred inserts: 0\nDeferred lookups: 0\nLookup Collisions: 0\nInsert Collisions: {}\nTTL Too Shorts: {}\n",
+            self.len(),
+            self.options.max_entries,
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+            self.full.load(Ordering::Relaxed),
+            self.too_short.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// Walks the records of a message: calls `f(ttl_offset, rtype)` for each.
+fn for_each_ttl(p: &[u8], mut f: impl FnMut(usize, u16)) -> Option<()> {
+    let count = |at: usize| usize::from(u16::from_be_bytes([p[at], p[at + 1]]));
+    let skip_name = |mut pos: usize| -> Option<usize> {
+        loop {
+            let len = *p.get(pos)?;
+            match len {
+                0 => return Some(pos + 1),
+                1..=63 => pos += 1 + usize::from(len),
+                0xc0..=0xff => return Some(pos + 2),
+                _ => return None,
+            }
+        }
+    };
+    let mut pos = 12;
+    for _ in 0..count(4) {
+        pos = skip_name(pos)? + 4;
+    }
+    for _ in 0..count(6) + count(8) + count(10) {
+        let fixed = skip_name(pos)?;
+        let rtype = u16::from_be_bytes([*p.get(fixed)?, *p.get(fixed + 1)?]);
+        let rdlen = usize::from(u16::from_be_bytes([*p.get(fixed + 8)?, *p.get(fixed + 9)?]));
+        f(fixed + 4, rtype);
+        pos = fixed + 10 + rdlen;
+        if pos > p.len() {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// The smallest TTL of the records (OPT aside); None without records.
+fn min_ttl(p: &[u8]) -> Option<u32> {
+    let mut min: Option<u32> = None;
+    for_each_ttl(p, |at, rtype| {
+        if rtype != 41 {
+            let t = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+            min = Some(min.map_or(t, |m| m.min(t)));
+        }
+    })?;
+    min
+}
+
+/// Lowers every TTL (OPT aside) by `age` seconds.
+fn age_ttls(p: &mut [u8], age: u32) {
+    let mut at_list = Vec::new();
+    let _ = for_each_ttl(p, |at, rtype| {
+        if rtype != 41 {
+            at_list.push(at);
+        }
+    });
+    for at in at_list {
+        let t = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+        p[at..at + 4].copy_from_slice(&t.saturating_sub(age).to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// www.example.org A, answered with TTL 300.
+    fn answer(id: u16, case: &[u8]) -> Vec<u8> {
+        let mut p = id.to_be_bytes().to_vec();
+        p.extend_from_slice(&[0x85, 0x00, 0, 1, 0, 1, 0, 0, 0, 0]);
+        p.extend_from_slice(case);
+        p.extend_from_slice(&[
+            0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1,
+        ]);
+        p
+    }
+
+    const NAME: &[u8] = b"\x03www\x07example\x03org\x00";
+
+    fn key(lname: &[u8]) -> CacheKey<'_> {
+        CacheKey {
+            lname,
+            qtype: 1,
+            qclass: 1,
+            flags: 0x0100,
+            edns: false,
+            dnssec_ok: false,
+            tcp: false,
+        }
+    }
+
+    #[test]
+    fn hit_with_client_id_and_case() {
+        let c = PacketCache::new(CacheOptions::default());
+        c.insert(&key(NAME), &answer(1, NAME));
+        let mut out = [0u8; 512];
+        let client_case = b"\x03WwW\x07Example\x03org\x00";
+        let n = c
+            .get(&key(NAME), 77, client_case, &mut out, 0)
+            .expect("hit");
+        assert_eq!(&out[..2], &[0, 77]);
+        assert_eq!(&out[12..12 + client_case.len()], client_case);
+        assert_eq!(min_ttl(&out[..n]), Some(300));
+        assert!(c
+            .get(&key(b"\x01x\x00"), 1, b"\x01x\x00", &mut out, 0)
+            .is_none());
+        assert!(c
+            .stats()
+            .starts_with("Entries: 1/100000\nHits: 1\nMisses: 1\n"));
+        assert_eq!(c.expunge_name(NAME), 1);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn ttls_age_and_short_ttls_are_not_kept() {
+        let mut p = answer(1, NAME);
+        age_ttls(&mut p, 100);
+        assert_eq!(min_ttl(&p), Some(200));
+        let c = PacketCache::new(CacheOptions {
+            min_ttl: 500,
+            ..CacheOptions::default()
+        });
+        c.insert(&key(NAME), &answer(1, NAME));
+        assert!(c.is_empty());
+    }
+}
