@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pool::Backend;
-use shield::rings::Record;
 use shield::Runtime;
 
 /// An in-flight query.
@@ -136,7 +135,7 @@ impl UdpForwarder {
             }
             if let Ok(n) = self.socket.recv(&mut buf) {
                 if n >= 12 {
-                    self.relay(&mut buf[..n], runtime);
+                    self.relay(&mut buf, n, runtime);
                 }
             }
             if last_sweep.elapsed() >= Duration::from_millis(500) {
@@ -147,17 +146,33 @@ impl UdpForwarder {
     }
 
     /// Sends a backend answer back to its client.
-    fn relay(&self, resp: &mut [u8], runtime: &Runtime) {
-        let id = u16::from_be_bytes([resp[0], resp[1]]);
+    fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) {
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
         let slot = self.slots.lock().unwrap_or_else(|p| p.into_inner())[usize::from(id)].take();
         let Some(slot) = slot else { return };
-        resp[..2].copy_from_slice(&slot.id.to_be_bytes());
+        buf[..2].copy_from_slice(&slot.id.to_be_bytes());
         let latency = slot.sent.elapsed();
         self.backend.answered(latency.as_micros() as u64);
-        let _ = slot.frontend.send_to(resp, slot.client);
+        let lname = &slot.name[..usize::from(slot.name_len)];
+        let mut len = n;
+        let rules = runtime.response_rules.load();
+        let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
+        if !crate::pipeline::backend_answer(
+            &rules,
+            runtime,
+            slot.client,
+            false,
+            lname,
+            slot.qtype,
+            buf,
+            &mut len,
+            latency_us,
+        ) {
+            return;
+        }
         if let Some((cache, qclass, flags, edns, dnssec_ok)) = &slot.cache {
             let key = pool::CacheKey {
-                lname: &slot.name[..usize::from(slot.name_len)],
+                lname,
                 qtype: slot.qtype,
                 qclass: *qclass,
                 flags: *flags,
@@ -165,26 +180,9 @@ impl UdpForwarder {
                 dnssec_ok: *dnssec_ok,
                 tcp: false,
             };
-            cache.insert(&key, resp);
+            cache.insert(&key, &buf[..len]);
         }
-        let rcode = u16::from(resp[3] & 0xf);
-        runtime.stats.answered(rcode);
-        let answers = u16::from_be_bytes([resp[6], resp[7]]);
-        if rcode == 0 && answers > 0 {
-            runtime
-                .known
-                .insert(&slot.name[..usize::from(slot.name_len)]);
-        }
-        runtime.rings.load().responses.record(&Record {
-            client: slot.client.ip(),
-            lname: &slot.name[..usize::from(slot.name_len)],
-            qtype: slot.qtype,
-            rcode,
-            size: resp.len(),
-            answers: u16::from_be_bytes([resp[6], resp[7]]),
-            tcp: false,
-            latency_us: latency.as_micros().min(u128::from(u32::MAX)) as u32,
-        });
+        let _ = slot.frontend.send_to(&buf[..len], slot.client);
     }
 
     /// Gives up on queries older than `timeout`.

@@ -306,3 +306,60 @@ fn to_pool(
         _ => Handled::ForwardTcp(i),
     }
 }
+
+/// A backend's answer on its way to the client: response rules (which may
+/// rewrite it, in `buf[..*len]`), counters, the response ring and the
+/// known names. False when a rule dropped it.
+#[allow(clippy::too_many_arguments)]
+pub fn backend_answer(
+    rules: &shield::response::ResponseChain,
+    runtime: &Runtime,
+    client: SocketAddr,
+    tcp: bool,
+    lname: &[u8],
+    qtype: u16,
+    buf: &mut [u8],
+    len: &mut usize,
+    latency_us: u32,
+) -> bool {
+    if !rules.is_empty() {
+        // The answer read as a query (QR cleared in a copy) gives the
+        // selectors their view; only when there are rules to run.
+        let mut view = buf[..*len].to_vec();
+        view[2] &= 0x7f;
+        if let Ok(query) = Query::parse(&view) {
+            let tags = shield::Tags::default();
+            let info = QueryInfo {
+                client,
+                local_port: 0,
+                tcp,
+                query: &query,
+                lname,
+                rcode: Some(u16::from(buf[3] & 0xf)),
+                tags: &tags,
+                pools: None,
+            };
+            if rules.apply(&info, buf, len).drop {
+                runtime.stats.rule_drop.add(1);
+                return false;
+            }
+        }
+    }
+    let rcode = u16::from(buf[3] & 0xf);
+    let answers = u16::from_be_bytes([buf[6], buf[7]]);
+    runtime.stats.answered(rcode);
+    if rcode == 0 && answers > 0 {
+        runtime.known.insert(lname);
+    }
+    runtime.rings.load().responses.record(&Record {
+        client: client.ip(),
+        lname,
+        qtype,
+        rcode,
+        size: *len,
+        answers,
+        tcp,
+        latency_us,
+    });
+    true
+}

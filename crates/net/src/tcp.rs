@@ -261,11 +261,36 @@ async fn exchange(
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
         (Handled::ForwardTcp(_), Some(b)) => {
+            let started = std::time::Instant::now();
             let mut answer = Vec::new();
-            let Some(len) = crate::forward::tcp_exchange(&b, query, &mut answer, timeout).await
+            let Some(mut len) = crate::forward::tcp_exchange(&b, query, &mut answer, timeout).await
             else {
                 return false;
             };
+            // Room for a response rule that rewrites the answer larger.
+            answer.resize(65535, 0);
+            let Ok(q) = wire::Query::parse(query) else {
+                return false;
+            };
+            let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+            let lname = wire::name::to_lowercase(q.qname, &mut lower);
+            let snap = peer.shared.load();
+            let latency = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+            let send = crate::pipeline::backend_answer(
+                &snap.shield.response_rules,
+                &snap.runtime,
+                peer.addr,
+                true,
+                lname,
+                q.qtype,
+                &mut answer,
+                &mut len,
+                latency,
+            );
+            drop(snap);
+            if !send {
+                return false;
+            }
             out.resize(len + 2, 0);
             out[2..len + 2].copy_from_slice(&answer[..len]);
             len

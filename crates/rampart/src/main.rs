@@ -181,6 +181,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    runtime
+        .response_rules
+        .store(Arc::new(c.shield.response_rules.clone()));
     let shared = Arc::new(ArcSwap::from_pointee(net::State {
         zones: Arc::new(snap),
         shield: c.shield.clone(),
@@ -434,12 +437,15 @@ fn reload(
             return None;
         }
     };
-    shared.store(Arc::new(net::State {
-        zones: Arc::new(snap),
-        shield: c.shield.clone(),
-        runtime: previous.runtime.clone(),
-        upstream,
-    }));
+    install(
+        shared,
+        net::State {
+            zones: Arc::new(snap),
+            shield: c.shield.clone(),
+            runtime: previous.runtime.clone(),
+            upstream,
+        },
+    );
     *listeners = c.listeners;
     log::info("reload done");
     Some(serving)
@@ -484,12 +490,25 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
             }
         }
     };
-    shared.store(Arc::new(net::State {
-        zones: current.zones.clone(),
-        shield,
-        runtime: current.runtime.clone(),
-        upstream,
-    }));
+    install(
+        shared,
+        net::State {
+            zones: current.zones.clone(),
+            shield,
+            runtime: current.runtime.clone(),
+            upstream,
+        },
+    );
+}
+
+/// Puts `state` in force, with the runtime's copy of the response rules
+/// (the backend responders read that one).
+fn install(shared: &net::SharedSnapshot, state: net::State) {
+    state
+        .runtime
+        .response_rules
+        .store(Arc::new(state.shield.response_rules.clone()));
+    shared.store(Arc::new(state));
 }
 
 /// `-u`/`-g`: giving up root once the sockets are bound.

@@ -365,3 +365,52 @@ fn packet_cache_answers_repeats_and_survives_a_dead_backend() {
     assert_eq!(ask("host.other.test").answer.len(), 1);
     assert!(console(&dir, "dumpStats()").contains("cache-hits"));
 }
+
+#[test]
+fn response_rules_apply_to_forwarded_answers() {
+    assert!(
+        have("knotd"),
+        "knotd is not installed (apt-get install knot)"
+    );
+    let dir = scratch_dir("fwd-rules");
+    let (kp, port) = (free_port(), free_port());
+    let _backend = knot(kp, &dir.join("k"));
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{kp}\", name=\"backend\"}}\n\
+         addResponseAction(QTypeRule(DNSQType.A), LimitTTLResponseAction(0, 7))\n\
+         addResponseAction(RCodeRule(DNSRCode.NXDOMAIN), DropResponseAction())\n"
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    for tcp in [false, true] {
+        let mut q = QuerySpec::new("host.other.test", Rtype::A);
+        q.tcp = tcp;
+        let r = normalize(&exchange(s.addr, &q).expect("answer")).unwrap();
+        assert_eq!(
+            r.answer,
+            ["host.other.test. 7 in a 198.51.100.10"],
+            "tcp={tcp}"
+        );
+        let mut nx = QuerySpec::new("nothing.other.test", Rtype::A);
+        nx.tcp = tcp;
+        let wire = nx.to_wire(5);
+        let got = if tcp {
+            tcp_exchange(s.addr, &wire, Duration::from_millis(500))
+        } else {
+            udp_exchange(s.addr, &wire, Duration::from_millis(500))
+        };
+        assert!(
+            got.is_none(),
+            "NXDOMAIN from the backend dropped (tcp={tcp})"
+        );
+    }
+}

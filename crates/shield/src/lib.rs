@@ -48,6 +48,9 @@ pub struct Runtime {
     /// Names answered positively lately (for the random-subdomain guard).
     pub known: known::KnownNames,
     pub query_counts: stats::QueryCounts,
+    /// The response rules in force, for threads that see only the runtime
+    /// (the backend responders); kept equal to the live shield's.
+    pub response_rules: arc_swap::ArcSwap<response::ResponseChain>,
 }
 
 impl Default for Runtime {
@@ -59,6 +62,7 @@ impl Default for Runtime {
             stats: stats::Stats::default(),
             known: known::KnownNames::default(),
             query_counts: stats::QueryCounts::default(),
+            response_rules: arc_swap::ArcSwap::from_pointee(response::ResponseChain::default()),
         }
     }
 }
