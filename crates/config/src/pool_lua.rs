@@ -383,6 +383,14 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     )?;
     let st = state.clone();
     g.set(
+        "setSlowBackendPolicy",
+        lua.create_function(move |_, on: bool| {
+            st.borrow_mut().pools.avoid_slow = on;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
         "setStaleCacheEntriesTTL",
         lua.create_function(move |_, ttl: u32| {
             st.borrow_mut().pools.stale_ttl = ttl;

@@ -206,7 +206,13 @@ fn health_loop(b: &Arc<Backend>) {
         if Arc::strong_count(b) <= 2 {
             return;
         }
+        let started = Instant::now();
         let ok = check_once(b);
+        if ok {
+            // Health checks keep the latency current for a server that
+            // gets no traffic (one kept out of rotation for being slow).
+            b.observe_latency(started.elapsed().as_micros() as u64);
+        }
         if ok {
             successes += 1;
             failures = 0;

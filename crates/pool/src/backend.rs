@@ -64,6 +64,8 @@ pub struct Backend {
     outstanding: AtomicU64,
     /// Exponentially weighted latency, µs.
     latency_us: AtomicU64,
+    /// An order of magnitude slower than its peers (see Pools::check_slow).
+    slow: AtomicBool,
 }
 
 impl Backend {
@@ -90,6 +92,7 @@ impl Backend {
             drops: AtomicU64::new(0),
             outstanding: AtomicU64::new(0),
             latency_us: AtomicU64::new(0),
+            slow: AtomicBool::new(false),
         }
     }
 
@@ -129,9 +132,20 @@ impl Backend {
         self.healthy.load(Ordering::Relaxed)
     }
 
+    /// Whether it was found an order of magnitude slower than its peers.
+    pub fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Relaxed)
+    }
+
+    /// Sets the slow flag; returns whether it changed.
+    pub fn set_slow(&self, slow: bool) -> bool {
+        self.slow.swap(slow, Ordering::Relaxed) != slow
+    }
+
     /// `showServers` state column.
     pub fn state_name(&self) -> &'static str {
         match (self.admin(), self.is_up()) {
+            (Admin::Auto, true) if self.is_slow() => "slow",
             (Admin::Auto, true) => "up",
             (Admin::Auto, false) => "down",
             (Admin::Up, _) => "UP",
@@ -151,9 +165,18 @@ impl Backend {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
                 Some(v.saturating_sub(1))
             });
-        // EWMA with weight 1/8, good enough to spot an order of magnitude.
+        self.observe_latency(us);
+    }
+
+    /// Folds one latency sample (an answer, or a health check) into the
+    /// average: EWMA with weight 1/8, enough to spot an order of magnitude.
+    pub fn observe_latency(&self, us: u64) {
         let old = self.latency_us.load(Ordering::Relaxed);
-        let new = if old == 0 { us } else { old - old / 8 + us / 8 };
+        let new = if old == 0 {
+            us.max(1)
+        } else {
+            (old - old / 8 + us / 8).max(1)
+        };
         self.latency_us.store(new, Ordering::Relaxed);
     }
 

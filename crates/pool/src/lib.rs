@@ -30,7 +30,16 @@ pub struct Pools {
     /// How long past expiry a cached answer may be served when no server
     /// is up (`setStaleCacheEntriesTTL`; 0: never).
     pub stale_ttl: u32,
+    /// Keep slow backends out of rotation (`setSlowBackendPolicy`).
+    pub avoid_slow: bool,
 }
+
+/// Slower than its peers by this factor: slow.
+const SLOW_FACTOR: f64 = 10.0;
+/// Back under this factor: no longer slow.
+const RECOVERED_FACTOR: f64 = 5.0;
+/// Latencies under this are never called slow (sub-millisecond noise).
+const SLOW_FLOOR_MS: f64 = 5.0;
 
 impl Pools {
     /// The backends of `pool`, in declaration order.
@@ -43,8 +52,57 @@ impl Pools {
     /// Picks a backend of `pool` that is up; `hash` feeds the hashed
     /// policies (the query name's hash).
     pub fn select(&self, pool: &str, hash: u64) -> Option<Arc<Backend>> {
-        let members: Vec<&Arc<Backend>> = self.members(pool).filter(|b| b.is_up()).collect();
+        let members: Vec<&Arc<Backend>> = self
+            .members(pool)
+            .filter(|b| b.is_up() && !(self.avoid_slow && b.is_slow()))
+            .collect();
         self.policy.pick(&members, hash).cloned()
+    }
+
+    /// Flags backends an order of magnitude slower than the median of the
+    /// other servers up in their pools, and clears the flag when they
+    /// recover; the log lines for the changes.
+    pub fn check_slow(&self) -> Vec<String> {
+        let mut log = Vec::new();
+        for b in &self.backends {
+            let mut peers: Vec<f64> = self
+                .backends
+                .iter()
+                .filter(|o| {
+                    !Arc::ptr_eq(o, b)
+                        && o.is_up()
+                        && o.latency_ms() > 0.0
+                        && o.pools.iter().any(|p| b.pools.contains(p))
+                })
+                .map(|o| o.latency_ms())
+                .collect();
+            if peers.is_empty() || b.latency_ms() <= 0.0 {
+                continue;
+            }
+            peers.sort_by(f64::total_cmp);
+            let median = peers[peers.len() / 2];
+            let mine = b.latency_ms();
+            if !b.is_slow() && mine > SLOW_FLOOR_MS && mine > SLOW_FACTOR * median {
+                b.set_slow(true);
+                log.push(format!(
+                    "Backend {} ({}) is slow: {mine:.1} ms against {median:.1} ms for its peers{}",
+                    b.name,
+                    b.addr,
+                    if self.avoid_slow {
+                        "; out of rotation until it recovers"
+                    } else {
+                        ""
+                    }
+                ));
+            } else if b.is_slow() && (mine <= RECOVERED_FACTOR * median || mine <= SLOW_FLOOR_MS) {
+                b.set_slow(false);
+                log.push(format!(
+                    "Backend {} ({}) is no longer slow: {mine:.1} ms against {median:.1} ms",
+                    b.name, b.addr
+                ));
+            }
+        }
+        log
     }
 
     /// Whether any backend is declared at all.

@@ -276,6 +276,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
             }
             publish_shield_changes(&shared, &serving);
             runtime.dynblocks.expire();
+            for line in shared.load().upstream.pools.check_slow() {
+                log::warn(&line);
+            }
         }
         for line in runtime.dynblocks.take_log() {
             log::warn(&line);

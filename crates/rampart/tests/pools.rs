@@ -414,3 +414,102 @@ fn response_rules_apply_to_forwarded_answers() {
         );
     }
 }
+
+/// A backend that answers everything with an empty NOERROR, 60 ms late,
+/// until `stop` is set.
+fn slow_backend(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            if n < 12 {
+                continue;
+            }
+            std::thread::sleep(Duration::from_millis(60));
+            buf[2] |= 0x84; // QR, AA
+            let _ = sock.send_to(&buf[..n], from);
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_slow_backend_is_flagged_and_kept_out_of_rotation() {
+    assert!(
+        have("knotd"),
+        "knotd is not installed (apt-get install knot)"
+    );
+    let dir = scratch_dir("slow");
+    let (kp, port, cport) = (free_port(), free_port(), free_port());
+    let _fast = knot(kp, &dir.join("k"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sp, slow_thread) = slow_backend(stop.clone());
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{kp}\", name=\"fast\"}}\n\
+         newServer{{address=\"127.0.0.1:{sp}\", name=\"slow\"}}\n\
+         setServerPolicy(roundrobin)\nsetSlowBackendPolicy(true)\n\
+         controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n"
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    for i in 0..20u16 {
+        let _ = udp_exchange(
+            s.addr,
+            &QuerySpec::new("host.other.test", Rtype::A).to_wire(i),
+            Duration::from_millis(500),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.log_text().contains("Backend slow (127.0.0.1:") {
+        assert!(
+            Instant::now() < deadline,
+            "never flagged:\n{}\n{}",
+            s.log_text(),
+            console(&dir, "showServers()")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        s.log_text().contains("out of rotation until it recovers"),
+        "{}",
+        s.log_text()
+    );
+    assert!(
+        console(&dir, "showServers()").contains("slow "),
+        "{}",
+        console(&dir, "showServers()")
+    );
+    let before = queries_of(&dir, "slow");
+    for i in 0..10u16 {
+        let r = udp_exchange(
+            s.addr,
+            &QuerySpec::new("host.other.test", Rtype::A).to_wire(100 + i),
+            Duration::from_millis(500),
+        );
+        assert!(r.is_some(), "answered by the fast backend");
+    }
+    assert_eq!(
+        queries_of(&dir, "slow"),
+        before,
+        "the slow backend still got queries"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = slow_thread.join();
+}
