@@ -6,6 +6,7 @@
 //! the sockets).
 
 mod args;
+mod line_editor;
 mod log;
 mod snapshot;
 
@@ -367,25 +368,35 @@ fn client(a: &args::ClientArgs) -> ExitCode {
             }
         };
     }
-    // Interactive, or commands piped in: one line at a time.
+    // Interactive with line editing and history, or commands piped in:
+    // one line at a time.
     use std::io::{BufRead, IsTerminal, Write};
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
-    loop {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mut history = line_editor::History::load_default();
+    let mut next_line = || -> std::io::Result<Option<String>> {
         if interactive {
-            print!("> ");
-            let _ = std::io::stdout().flush();
+            let line = line_editor::read_line("> ", history.lines())?;
+            if let Some(l) = &line {
+                history.add(l);
+            }
+            return Ok(line);
         }
         let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) => return ExitCode::SUCCESS,
-            Ok(_) => {}
+        if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+    };
+    loop {
+        let line = match next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::FAILURE;
             }
-        }
-        let line = line.trim_end_matches(['\n', '\r']);
+        };
+        let line = line.as_str();
         if line.trim() == "quit" || line.trim() == "exit" {
             return ExitCode::SUCCESS;
         }

@@ -209,3 +209,105 @@ fn a_rule_added_from_the_console_applies_under_load_within_a_second() {
     }
     println!("console change effective after {:?}", changed.elapsed());
 }
+
+/// A pseudo-terminal pair: what `rampart -c` sees when run by a person.
+fn open_pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds we then own; the name, termios and
+    // window size arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds were just opened and are not owned elsewhere.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+#[test]
+fn interactive_console_edits_lines_and_keeps_history() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let s = setup();
+    let home = s.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (mut master, slave) = open_pty();
+    let mut child = Command::new(rampart_bin())
+        .arg("-C")
+        .arg(s.dir.join("rampart.conf"))
+        .arg("-c")
+        .env("HOME", &home)
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut reader = master.try_clone().unwrap();
+    let sink = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the child has gone and the slave is closed.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let wait_for = |what: &str, count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = screen.lock().unwrap().clone();
+            if text.matches(what).count() >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {count}× {what:?}; the screen shows {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("> ", 1);
+    // Type the end of the line first, then Home and the start: the
+    // line only evaluates to "abc" if the cursor moved.
+    master.write_all(b"\"b\"..\"c\"\x01\"a\"..\r").unwrap();
+    wait_for("\nabc\r", 1);
+    // Up arrow recalls it; Enter runs it again.
+    master.write_all(b"\x1b[A\r").unwrap();
+    wait_for("\nabc\r", 2);
+    // Left arrow, Backspace and a new character, mid-line.
+    master.write_all(b"\"xyq\"\x1b[D\x1b[D\x08z\r").unwrap();
+    wait_for("\nxzq\r", 1);
+    // Ctrl-C drops a half-typed line; Ctrl-D on an empty line leaves.
+    master.write_all(b"junk\x03").unwrap();
+    wait_for("^C", 1);
+    master.write_all(b"\x04").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rampart -c did not exit on Ctrl-D"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    // The history survives for the next session, once per repeated line,
+    // without the abandoned one.
+    let history = std::fs::read_to_string(home.join(".rampart_history")).unwrap();
+    assert_eq!(history, "\"a\"..\"b\"..\"c\"\n\"xzq\"\n", "{history}");
+}
