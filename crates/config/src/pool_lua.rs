@@ -144,6 +144,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
     let (mut weight, mut order) = (1u32, 1u32);
     let mut check = HealthCheck::default();
     let mut tcp_only = false;
+    let mut use_client_subnet = false;
     if let Some(t) = opts {
         for pair in t.pairs::<String, Value>() {
             let (k, v) = pair?;
@@ -191,6 +192,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                 "rise" => check.rise = int(&v)?.max(1) as u32,
                 "mustResolve" => check.must_resolve = v.as_boolean().unwrap_or(false),
                 "tcpOnly" => tcp_only = v.as_boolean().unwrap_or(false),
+                "useClientSubnet" => use_client_subnet = v.as_boolean().unwrap_or(false),
                 other => output::emit(&format!(
                     "newServer: option '{other}' is not supported by rampart yet; ignored\n"
                 )),
@@ -203,6 +205,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
     }
     let mut b = Backend::new(name, addr, pools, weight, order, check);
     b.tcp_only = tcp_only;
+    b.use_client_subnet = use_client_subnet;
     Ok(b)
 }
 
@@ -386,6 +389,36 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
         "setSlowBackendPolicy",
         lua.create_function(move |_, on: bool| {
             st.borrow_mut().pools.avoid_slow = on;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setECSSourcePrefixV4",
+        lua.create_function(move |lua, bits: u8| {
+            if bits > 32 {
+                return Err(fail(lua, "setECSSourcePrefixV4: at most 32 bits"));
+            }
+            st.borrow_mut().pools.ecs.v4_prefix = bits;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setECSSourcePrefixV6",
+        lua.create_function(move |lua, bits: u8| {
+            if bits > 128 {
+                return Err(fail(lua, "setECSSourcePrefixV6: at most 128 bits"));
+            }
+            st.borrow_mut().pools.ecs.v6_prefix = bits;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setECSOverride",
+        lua.create_function(move |_, on: bool| {
+            st.borrow_mut().pools.ecs.replace = on;
             Ok(())
         })?,
     )?;

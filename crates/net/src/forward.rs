@@ -25,6 +25,8 @@ struct Slot {
     name: [u8; 255],
     /// Where to keep the answer, with the rest of its cache key.
     cache: Option<CacheSlot>,
+    /// The ECS option added to the query, to take out of the answer.
+    ecs: wire::ecs::Added,
 }
 
 /// The cache an answer goes into, and the key parts the slot lacks:
@@ -85,6 +87,7 @@ impl UdpForwarder {
 
     /// Sends `query` from `client` to the backend; the answer will go out
     /// through `frontend`. False if it could not be sent.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         query: &[u8],
@@ -93,7 +96,14 @@ impl UdpForwarder {
         lname: &[u8],
         qtype: u16,
         cache: Option<CacheSlot>,
+        ecs: &pool::Ecs,
     ) -> bool {
+        let mut with_ecs = Vec::new();
+        let (query, ecs_added) =
+            match with_client_subnet(&self.backend, ecs, query, client, &mut with_ecs) {
+                Some(q) => q,
+                None => return false,
+            };
         if query.len() < 12 || query.len() > 4096 {
             return false;
         }
@@ -107,6 +117,7 @@ impl UdpForwarder {
             name_len: lname.len().min(255) as u8,
             name: [0; 255],
             cache,
+            ecs: ecs_added,
         });
         slot.name[..usize::from(slot.name_len)]
             .copy_from_slice(&lname[..usize::from(slot.name_len)]);
@@ -154,7 +165,7 @@ impl UdpForwarder {
         let latency = slot.sent.elapsed();
         self.backend.answered(latency.as_micros() as u64);
         let lname = &slot.name[..usize::from(slot.name_len)];
-        let mut len = n;
+        let mut len = wire::ecs::undo(buf, n, slot.ecs);
         let rules = runtime.response_rules.load();
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         if !crate::pipeline::backend_answer(
@@ -278,29 +289,35 @@ pub fn check_once(b: &Backend) -> bool {
     false
 }
 
-/// A TCP exchange with a backend for a TCP client: connect, send the
-/// framed query, read the framed answer into `out`. The answer's length.
+/// A TCP exchange with a backend for a TCP client: send the framed query
+/// on an idle connection to the backend if there is one, else on a new
+/// one; read the framed answer into `out`. The answer's length.
 pub async fn tcp_exchange(
     b: &Backend,
     query: &[u8],
     out: &mut Vec<u8>,
     timeout: Duration,
 ) -> Option<usize> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let started = Instant::now();
     b.sent();
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
+    framed.extend_from_slice(query);
     let result = tokio::time::timeout(timeout, async {
+        // A kept connection may have been closed by the backend since
+        // (idle timeout): then it fails at once and a new one is tried.
+        if let Some(idle) = b.take_idle_tcp() {
+            if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
+                if let Some(len) = tcp_ask(&mut s, &framed, out).await {
+                    keep(b, s);
+                    return Some(len);
+                }
+            }
+        }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         let _ = s.set_nodelay(true);
-        let mut framed = Vec::with_capacity(query.len() + 2);
-        framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
-        framed.extend_from_slice(query);
-        s.write_all(&framed).await.ok()?;
-        let mut len = [0u8; 2];
-        s.read_exact(&mut len).await.ok()?;
-        let len = usize::from(u16::from_be_bytes(len));
-        out.resize(len, 0);
-        s.read_exact(&mut out[..len]).await.ok()?;
+        let len = tcp_ask(&mut s, &framed, out).await?;
+        keep(b, s);
         Some(len)
     })
     .await
@@ -315,6 +332,44 @@ pub async fn tcp_exchange(
             b.timed_out();
             None
         }
+    }
+}
+
+/// The query as it goes to `b`: with the client's network in an ECS
+/// option if the backend asked for it (`useClientSubnet`), written into
+/// `scratch`. None for a query too broken to edit.
+pub fn with_client_subnet<'a>(
+    b: &Backend,
+    ecs: &pool::Ecs,
+    query: &'a [u8],
+    client: SocketAddr,
+    scratch: &'a mut Vec<u8>,
+) -> Option<(&'a [u8], wire::ecs::Added)> {
+    if !b.use_client_subnet {
+        return Some((query, wire::ecs::Added::Nothing));
+    }
+    let ip = client.ip();
+    let added = wire::ecs::add(query, ip, ecs.prefix_for(ip), ecs.replace, scratch)?;
+    Some((&scratch[..], added))
+}
+
+/// One framed query and its framed answer on a connection.
+async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(framed).await.ok()?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.ok()?;
+    let len = usize::from(u16::from_be_bytes(len));
+    out.resize(len, 0);
+    s.read_exact(&mut out[..len]).await.ok()?;
+    // Not the answer to this query: the connection is out of step.
+    (len >= 12 && out[..2] == framed[2..4]).then_some(len)
+}
+
+/// Returns a connection that answered to its backend's idle list.
+fn keep(b: &Backend, s: tokio::net::TcpStream) {
+    if let Ok(s) = s.into_std() {
+        b.keep_idle_tcp(s);
     }
 }
 

@@ -86,6 +86,7 @@ impl Upstream {
             && self.pools.servfail_when_no_server == pools.servfail_when_no_server
             && self.pools.stale_ttl == pools.stale_ttl
             && self.pools.avoid_slow == pools.avoid_slow
+            && self.pools.ecs == pools.ecs
             && self.pools.caches.len() == pools.caches.len()
             && self
                 .pools

@@ -22,8 +22,13 @@ pub enum Handled {
     Drop,
     /// Sent on to a backend over UDP: its answer goes out by itself.
     Forwarded,
-    /// For a TCP client: ask backend `pools.backends[i]` over TCP.
-    ForwardTcp(usize),
+    /// For a TCP client: ask backend `pools.backends[backend]` over TCP,
+    /// and keep the answer in the `cache`th of `pools.caches` (in the
+    /// map's iteration order, which is fixed for one snapshot).
+    ForwardTcp {
+        backend: usize,
+        cache: Option<usize>,
+    },
 }
 
 /// Where to send an answer a backend gives later (UDP only).
@@ -292,18 +297,31 @@ fn to_pool(
     };
     match (transport, frontend) {
         (Transport::Udp, Some(socket)) if !up.pools.backends[i].tcp_only => {
-            let cached = cache.map(|c| (c.clone(), key.qclass, key.flags, key.edns, key.dnssec_ok));
+            // Answers tailored to the client's network are not shared
+            // through the cache.
+            let cached = cache
+                .filter(|_| !up.pools.backends[i].use_client_subnet)
+                .map(|c| (c.clone(), key.qclass, key.flags, key.edns, key.dnssec_ok));
+            let ecs = &up.pools.ecs;
             if up
                 .udp
                 .get(i)
-                .is_some_and(|f| f.forward(packet, client, socket, lname, query.qtype, cached))
+                .is_some_and(|f| f.forward(packet, client, socket, lname, query.qtype, cached, ecs))
             {
                 Handled::Forwarded
             } else {
                 Handled::Drop
             }
         }
-        _ => Handled::ForwardTcp(i),
+        _ => Handled::ForwardTcp {
+            backend: i,
+            cache: up
+                .pools
+                .caches
+                .keys()
+                .position(|k| k == pool)
+                .filter(|_| !up.pools.backends[i].use_client_subnet),
+        },
     }
 }
 

@@ -232,7 +232,7 @@ async fn exchange(
         return false;
     }
     out.resize(2 + 65535, 0);
-    let (answered, backend, timeout) = {
+    let (answered, backend, timeout, ecs) = {
         let snap = peer.shared.load();
         let (q, o) = (&query[..], &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
@@ -249,24 +249,38 @@ async fn exchange(
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {
-            Handled::ForwardTcp(i) => snap.upstream.pools.backends.get(i).cloned(),
+            Handled::ForwardTcp { backend, cache } => {
+                let up = &snap.upstream.pools;
+                up.backends.get(backend).cloned().map(|b| {
+                    let cache = cache.and_then(|c| up.caches.values().nth(c).cloned());
+                    (b, cache)
+                })
+            }
             _ => None,
         };
         (
             answered,
             backend,
             snap.upstream.udp_timeout.max(Duration::from_secs(1)),
+            snap.upstream.pools.ecs,
         )
     };
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
-        (Handled::ForwardTcp(_), Some(b)) => {
+        (Handled::ForwardTcp { .. }, Some((b, cache))) => {
             let started = std::time::Instant::now();
             let mut answer = Vec::new();
-            let Some(mut len) = crate::forward::tcp_exchange(&b, query, &mut answer, timeout).await
+            let mut scratch = Vec::new();
+            let Some((sent, added)) =
+                crate::forward::with_client_subnet(&b, &ecs, query, peer.addr, &mut scratch)
             else {
                 return false;
             };
+            let Some(len) = crate::forward::tcp_exchange(&b, sent, &mut answer, timeout).await
+            else {
+                return false;
+            };
+            let mut len = wire::ecs::undo(&mut answer, len, added);
             // Room for a response rule that rewrites the answer larger.
             answer.resize(65535, 0);
             let Ok(q) = wire::Query::parse(query) else {
@@ -290,6 +304,18 @@ async fn exchange(
             drop(snap);
             if !send {
                 return false;
+            }
+            if let Some(cache) = cache {
+                let key = pool::CacheKey {
+                    lname,
+                    qtype: q.qtype,
+                    qclass: q.qclass,
+                    flags: q.flags,
+                    edns: q.edns.is_some(),
+                    dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
+                    tcp: true,
+                };
+                cache.insert(&key, &answer[..len]);
             }
             out.resize(len + 2, 0);
             out[2..len + 2].copy_from_slice(&answer[..len]);

@@ -184,7 +184,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                         }
                         None
                     }
-                    Handled::Drop | Handled::Forwarded | Handled::ForwardTcp(_) => None,
+                    Handled::Drop | Handled::Forwarded | Handled::ForwardTcp { .. } => None,
                 }
             };
             let Some(resp_len) = answered else { continue };

@@ -1,7 +1,12 @@
 //! One backend server: settings and live state.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+/// Idle TCP connections kept per backend: enough for the usual handful
+/// of concurrent TCP clients, small enough not to hog the backend's slots.
+const IDLE_TCP_MAX: usize = 8;
 
 /// How a backend's availability is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +61,8 @@ pub struct Backend {
     pub weight: u32,
     pub order: u32,
     pub tcp_only: bool,
+    /// Pass the client's network on in an ECS option (`useClientSubnet`).
+    pub use_client_subnet: bool,
     pub check: HealthCheck,
     admin: AtomicU8,
     healthy: AtomicBool,
@@ -66,6 +73,10 @@ pub struct Backend {
     latency_us: AtomicU64,
     /// An order of magnitude slower than its peers (see Pools::check_slow).
     slow: AtomicBool,
+    /// Connections that answered and may be reused for the next TCP
+    /// query, as dnsdist does: a connect per query costs the backend a
+    /// handshake and a slot in TIME_WAIT.
+    idle_tcp: Mutex<Vec<TcpStream>>,
 }
 
 impl Backend {
@@ -84,6 +95,7 @@ impl Backend {
             weight: weight.max(1),
             order,
             tcp_only: false,
+            use_client_subnet: false,
             check,
             admin: AtomicU8::new(0),
             // Up until a check says otherwise (dnsdist checks at start).
@@ -93,6 +105,22 @@ impl Backend {
             outstanding: AtomicU64::new(0),
             latency_us: AtomicU64::new(0),
             slow: AtomicBool::new(false),
+            idle_tcp: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle connection to reuse, most recently used first (the least
+    /// likely to have been closed by the backend meanwhile).
+    pub fn take_idle_tcp(&self) -> Option<TcpStream> {
+        self.idle_tcp.lock().ok()?.pop()
+    }
+
+    /// Keeps a connection that just answered for the next query.
+    pub fn keep_idle_tcp(&self, s: TcpStream) {
+        if let Ok(mut idle) = self.idle_tcp.lock() {
+            if idle.len() < IDLE_TCP_MAX {
+                idle.push(s);
+            }
         }
     }
 

@@ -32,6 +32,37 @@ pub struct Pools {
     pub stale_ttl: u32,
     /// Keep slow backends out of rotation (`setSlowBackendPolicy`).
     pub avoid_slow: bool,
+    /// How client subnets are passed to `useClientSubnet` backends.
+    pub ecs: Ecs,
+}
+
+/// dnsdist's ECS settings: `setECSSourcePrefixV4/V6`, `setECSOverride`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ecs {
+    pub v4_prefix: u8,
+    pub v6_prefix: u8,
+    /// Replace a client's own ECS option instead of passing it on.
+    pub replace: bool,
+}
+
+impl Default for Ecs {
+    fn default() -> Self {
+        // dnsdist's defaults: enough for geography, not the host.
+        Ecs {
+            v4_prefix: 24,
+            v6_prefix: 56,
+            replace: false,
+        }
+    }
+}
+
+impl Ecs {
+    pub fn prefix_for(&self, addr: std::net::IpAddr) -> u8 {
+        match addr {
+            std::net::IpAddr::V6(a) if a.to_ipv4_mapped().is_none() => self.v6_prefix,
+            _ => self.v4_prefix,
+        }
+    }
 }
 
 /// Slower than its peers by this factor: slow.

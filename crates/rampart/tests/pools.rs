@@ -352,9 +352,27 @@ fn packet_cache_answers_repeats_and_survives_a_dead_backend() {
     let raw = exchange(s.addr, &QuerySpec::new("HOST.other.TEST", Rtype::A)).unwrap();
     assert_eq!(&raw[12..17], b"\x04HOST");
     assert_eq!(queries_of(&dir, "backend"), sent);
+    // Over TCP the same: the first answer is kept, the repeat is the
+    // cache's.
+    let mut tcp_q = QuerySpec::new("host.other.test", Rtype::A);
+    tcp_q.tcp = true;
+    assert_eq!(
+        normalize(&exchange(s.addr, &tcp_q).expect("answer over TCP"))
+            .unwrap()
+            .answer
+            .len(),
+        1
+    );
+    let sent = queries_of(&dir, "backend");
+    assert!(exchange(s.addr, &tcp_q).is_some());
+    assert_eq!(
+        queries_of(&dir, "backend"),
+        sent,
+        "the TCP repeat was cached"
+    );
     let stats = console(&dir, "pc:printStats()");
     assert!(
-        stats.contains("Entries: ") && stats.contains("Hits: 1"),
+        stats.contains("Entries: ") && stats.contains("Hits: 2"),
         "{stats}"
     );
     // The backend dies: the cached answer is still given.
@@ -512,4 +530,146 @@ fn a_slow_backend_is_flagged_and_kept_out_of_rotation() {
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = slow_thread.join();
+}
+
+/// A backend on UDP and TCP that echoes every query back as an empty
+/// NOERROR answer, keeps TCP connections open for more queries, and
+/// counts the TCP connections it accepted and keeps every query seen.
+struct EchoBackend {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+fn echo_backend() -> EchoBackend {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let last = seen.clone();
+    // The test process ends these threads; each loop only blocks on I/O.
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = udp.recv_from(&mut buf) {
+            if n >= 12 {
+                last.lock().unwrap().push(buf[..n].to_vec());
+                buf[2] |= 0x84; // QR, AA
+                let _ = udp.send_to(&buf[..n], from);
+            }
+        }
+    });
+    let (count, last) = (accepted.clone(), seen.clone());
+    std::thread::spawn(move || {
+        for conn in tcp.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            let last = last.clone();
+            std::thread::spawn(move || loop {
+                let mut len = [0u8; 2];
+                if conn.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if conn.read_exact(&mut q).is_err() || q.len() < 12 {
+                    return;
+                }
+                last.lock().unwrap().push(q.clone());
+                q[2] |= 0x84;
+                let _ = conn.write_all(&len);
+                let _ = conn.write_all(&q);
+            });
+        }
+    });
+    EchoBackend {
+        port,
+        accepted,
+        seen,
+    }
+}
+
+#[test]
+fn tcp_connections_to_a_backend_are_reused() {
+    let dir = scratch_dir("tcp-reuse");
+    let port = free_port();
+    let backend = echo_backend();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n",
+        backend.port
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    // Ten TCP clients one after the other, each on its own connection.
+    for i in 0..10u16 {
+        let q = QuerySpec::new(&format!("n{i}.other.test"), Rtype::A).to_wire(100 + i);
+        let r = tcp_exchange(s.addr, &q, Duration::from_secs(2)).expect("answer over TCP");
+        assert_eq!(r[..2], (100 + i).to_be_bytes(), "the client's own ID");
+    }
+    assert_eq!(
+        backend.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one backend connection served all ten"
+    );
+}
+
+#[test]
+fn use_client_subnet_tells_the_backend_but_not_the_client() {
+    let dir = scratch_dir("ecs");
+    let port = free_port();
+    let backend = echo_backend();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{}\", useClientSubnet=true}}\n\
+         setECSSourcePrefixV4(16)\n",
+        backend.port
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    // The option for 127.0.0.0/16: code 8, length 6, family 1, /16, scope 0.
+    let ecs = [0u8, 8, 0, 6, 0, 1, 16, 0, 127, 0];
+    for (i, (tcp, edns)) in [(false, false), (false, true), (true, false), (true, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let label = format!("ecs{i}");
+        let mut q = QuerySpec::new(&format!("{label}.other.test"), Rtype::A);
+        q.edns = edns.then_some((1232, 0, false));
+        let wire = q.to_wire(9);
+        let answer = if tcp {
+            tcp_exchange(s.addr, &wire, Duration::from_secs(2))
+        } else {
+            udp_exchange(s.addr, &wire, Duration::from_secs(2))
+        }
+        .unwrap_or_else(|| panic!("no answer (tcp={tcp}, edns={edns})"));
+        // The echo backend answers with the query it got: once the option
+        // is taken out, the client sees exactly its own question and OPT.
+        assert_eq!(answer[4..], wire[4..], "tcp={tcp}, edns={edns}");
+        let seen = backend.seen.lock().unwrap().clone();
+        let got = seen
+            .iter()
+            .find(|q| q.windows(label.len()).any(|w| w == label.as_bytes()))
+            .expect("the backend saw the query");
+        assert!(
+            got.windows(ecs.len()).any(|w| w == ecs),
+            "no 127.0.0.0/16 ECS option in {got:?} (tcp={tcp}, edns={edns})"
+        );
+    }
 }

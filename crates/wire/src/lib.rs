@@ -13,7 +13,9 @@
 //! - [`response`]: the response writer with name compression, section
 //!   counts and truncation checkpoints.
 //! - [`types`]: the numeric constants (types, classes, rcodes, opcodes).
+//! - [`edit`], [`ecs`]: rewriting messages on the forwarding path.
 
+pub mod ecs;
 pub mod edit;
 pub mod name;
 pub mod query;
