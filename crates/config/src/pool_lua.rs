@@ -145,6 +145,8 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
     let mut check = HealthCheck::default();
     let mut tcp_only = false;
     let mut use_client_subnet = false;
+    let mut mode = String::from("auto");
+    let mut lazy = pool::LazyCheck::default();
     if let Some(t) = opts {
         for pair in t.pairs::<String, Value>() {
             let (k, v) = pair?;
@@ -193,6 +195,42 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                 "mustResolve" => check.must_resolve = v.as_boolean().unwrap_or(false),
                 "tcpOnly" => tcp_only = v.as_boolean().unwrap_or(false),
                 "useClientSubnet" => use_client_subnet = v.as_boolean().unwrap_or(false),
+                "healthCheckMode" => {
+                    mode = v
+                        .as_string()
+                        .map(|s| s.to_string_lossy().to_ascii_lowercase())
+                        .unwrap_or_default();
+                    if !matches!(mode.as_str(), "auto" | "lazy" | "up" | "down") {
+                        return Err(fail(
+                            lua,
+                            format!("newServer: healthCheckMode '{mode}' is not one of auto, lazy, up, down"),
+                        ));
+                    }
+                }
+                "lazyHealthCheckSampleSize" => lazy.sample_size = int(&v)?.max(1) as usize,
+                "lazyHealthCheckMinSampleCount" => lazy.min_samples = int(&v)? as usize,
+                "lazyHealthCheckThreshold" => lazy.threshold_pct = int(&v)?.min(100) as usize,
+                "lazyHealthCheckFailedInterval" => lazy.failed_interval_ms = int(&v)? * 1000,
+                "lazyHealthCheckUseExponentialBackOff" => {
+                    lazy.backoff = v.as_boolean().unwrap_or(false)
+                }
+                "lazyHealthCheckMaxBackOff" => lazy.max_backoff_ms = int(&v)? * 1000,
+                "lazyHealthCheckMode" => {
+                    let m = v
+                        .as_string()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default();
+                    lazy.failures = match m.as_str() {
+                        "TimeoutOnly" => pool::LazyFailures::TimeoutOnly,
+                        "TimeoutOrServFail" => pool::LazyFailures::TimeoutOrServFail,
+                        _ => {
+                            return Err(fail(
+                                lua,
+                                format!("newServer: lazyHealthCheckMode '{m}' is not TimeoutOnly or TimeoutOrServFail"),
+                            ))
+                        }
+                    };
+                }
                 other => output::emit(&format!(
                     "newServer: option '{other}' is not supported by rampart yet; ignored\n"
                 )),
@@ -203,9 +241,17 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
         // dnsdist names unnamed servers by address.
         name = addr.to_string();
     }
+    if mode == "lazy" {
+        check.lazy = Some(lazy);
+    }
     let mut b = Backend::new(name, addr, pools, weight, order, check);
     b.tcp_only = tcp_only;
     b.use_client_subnet = use_client_subnet;
+    match mode.as_str() {
+        "up" => b.set_admin(pool::Admin::Up),
+        "down" => b.set_admin(pool::Admin::Down),
+        _ => {}
+    }
     Ok(b)
 }
 

@@ -163,7 +163,8 @@ impl UdpForwarder {
         let Some(slot) = slot else { return };
         buf[..2].copy_from_slice(&slot.id.to_be_bytes());
         let latency = slot.sent.elapsed();
-        self.backend.answered(latency.as_micros() as u64);
+        self.backend
+            .answered(latency.as_micros() as u64, buf[3] & 0xf);
         let lname = &slot.name[..usize::from(slot.name_len)];
         let mut len = wire::ecs::undo(buf, n, slot.ecs);
         let rules = runtime.response_rules.load();
@@ -209,13 +210,22 @@ impl UdpForwarder {
 }
 
 /// Health checks, as dnsdist does them: a query every interval, down
-/// after `max_failures` misses in a row, up after `rise` answers.
+/// after `max_failures` misses in a row, up after `rise` answers. In lazy
+/// mode only while real queries are failing, and every
+/// `lazyHealthCheckFailedInterval` while down.
 fn health_loop(b: &Arc<Backend>) {
     let mut failures = 0u32;
     let mut successes = 0u32;
+    let interval = Duration::from_millis(b.check.interval_ms.max(50));
     loop {
         if Arc::strong_count(b) <= 2 {
             return;
+        }
+        if !b.wants_check() {
+            failures = 0;
+            successes = 0;
+            std::thread::sleep(interval);
+            continue;
         }
         let started = Instant::now();
         let ok = check_once(b);
@@ -233,6 +243,9 @@ fn health_loop(b: &Arc<Backend>) {
                     b.name, b.addr
                 );
             }
+            if b.healthy() && successes >= b.check.rise {
+                b.lazy_recovered();
+            }
         } else {
             failures += 1;
             successes = 0;
@@ -243,7 +256,13 @@ fn health_loop(b: &Arc<Backend>) {
                 );
             }
         }
-        std::thread::sleep(Duration::from_millis(b.check.interval_ms.max(50)));
+        let pause = match &b.check.lazy {
+            Some(lazy) if !b.healthy() => {
+                Duration::from_millis(lazy.down_interval_ms(failures).max(50))
+            }
+            _ => interval,
+        };
+        std::thread::sleep(pause);
     }
 }
 
@@ -325,7 +344,7 @@ pub async fn tcp_exchange(
     .flatten();
     match result {
         Some(len) => {
-            b.answered(started.elapsed().as_micros() as u64);
+            b.answered(started.elapsed().as_micros() as u64, out[3] & 0xf);
             Some(len)
         }
         None => {

@@ -34,6 +34,8 @@ pub struct HealthCheck {
     pub rise: u32,
     /// The answer must be NOERROR (not just any answer).
     pub must_resolve: bool,
+    /// `healthCheckMode="lazy"`: check only after real queries failed.
+    pub lazy: Option<crate::LazyCheck>,
 }
 
 impl Default for HealthCheck {
@@ -48,6 +50,7 @@ impl Default for HealthCheck {
             max_failures: 1,
             rise: 1,
             must_resolve: false,
+            lazy: None,
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct Backend {
     /// query, as dnsdist does: a connect per query costs the backend a
     /// handshake and a slot in TIME_WAIT.
     idle_tcp: Mutex<Vec<TcpStream>>,
+    /// Recent outcomes, for lazy health checks.
+    lazy_window: Mutex<crate::lazy::LazyWindow>,
 }
 
 impl Backend {
@@ -106,6 +111,7 @@ impl Backend {
             latency_us: AtomicU64::new(0),
             slow: AtomicBool::new(false),
             idle_tcp: Mutex::new(Vec::new()),
+            lazy_window: Mutex::new(Default::default()),
         }
     }
 
@@ -186,14 +192,47 @@ impl Backend {
         self.outstanding.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An answer came back after `us` microseconds.
-    pub fn answered(&self, us: u64) {
+    /// An answer with `rcode` came back after `us` microseconds.
+    pub fn answered(&self, us: u64, rcode: u8) {
         let _ = self
             .outstanding
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
                 Some(v.saturating_sub(1))
             });
         self.observe_latency(us);
+        if let Some(lazy) = &self.check.lazy {
+            let servfail = rcode == 2 && lazy.failures == crate::LazyFailures::TimeoutOrServFail;
+            self.lazy_record(servfail);
+        }
+    }
+
+    /// Feeds the lazy health check's window.
+    fn lazy_record(&self, failed: bool) {
+        let Some(lazy) = &self.check.lazy else { return };
+        let Ok(mut w) = self.lazy_window.lock() else {
+            return;
+        };
+        if w.record(lazy, failed) {
+            eprintln!(
+                "rampart[warning]: Backend {} ({}): too many failed queries, health checks start",
+                self.name, self.addr
+            );
+        }
+    }
+
+    /// Whether the health-check loop should send a check now: always,
+    /// unless lazy and nothing is wrong.
+    pub fn wants_check(&self) -> bool {
+        self.check.lazy.is_none()
+            || !self.healthy()
+            || self.lazy_window.lock().map_or(true, |w| w.suspect)
+    }
+
+    /// Health checks found it well again: back to lazy watching.
+    pub fn lazy_recovered(&self) {
+        if let Ok(mut w) = self.lazy_window.lock() {
+            w.clear();
+        }
     }
 
     /// Folds one latency sample (an answer, or a health check) into the
@@ -216,6 +255,7 @@ impl Backend {
                 Some(v.saturating_sub(1))
             });
         self.drops.fetch_add(1, Ordering::Relaxed);
+        self.lazy_record(true);
     }
 
     pub fn queries(&self) -> u64 {

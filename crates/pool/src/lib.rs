@@ -9,10 +9,12 @@
 
 pub mod backend;
 pub mod cache;
+pub mod lazy;
 pub mod policy;
 
 pub use backend::{Admin, Backend, HealthCheck};
 pub use cache::{CacheKey, CacheOptions, PacketCache};
+pub use lazy::{LazyCheck, LazyFailures};
 pub use policy::Policy;
 
 use std::collections::{BTreeMap, HashMap};

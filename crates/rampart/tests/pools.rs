@@ -535,8 +535,10 @@ fn a_slow_backend_is_flagged_and_kept_out_of_rotation() {
 /// A backend on UDP and TCP that echoes every query back as an empty
 /// NOERROR answer, keeps TCP connections open for more queries, and
 /// counts the TCP connections it accepted and keeps every query seen.
+/// While `mute` is set it answers nothing over UDP.
 struct EchoBackend {
     port: u16,
+    mute: std::sync::Arc<std::sync::atomic::AtomicBool>,
     accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
@@ -550,12 +552,17 @@ fn echo_backend() -> EchoBackend {
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let last = seen.clone();
+    let mute = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let muted = mute.clone();
     // The test process ends these threads; each loop only blocks on I/O.
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
         while let Ok((n, from)) = udp.recv_from(&mut buf) {
-            if n >= 12 {
-                last.lock().unwrap().push(buf[..n].to_vec());
+            if n < 12 {
+                continue;
+            }
+            last.lock().unwrap().push(buf[..n].to_vec());
+            if !muted.load(Ordering::SeqCst) {
                 buf[2] |= 0x84; // QR, AA
                 let _ = udp.send_to(&buf[..n], from);
             }
@@ -585,6 +592,7 @@ fn echo_backend() -> EchoBackend {
     });
     EchoBackend {
         port,
+        mute,
         accepted,
         seen,
     }
@@ -672,4 +680,83 @@ fn use_client_subnet_tells_the_backend_but_not_the_client() {
             "no 127.0.0.0/16 ECS option in {got:?} (tcp={tcp}, edns={edns})"
         );
     }
+}
+
+#[test]
+fn lazy_health_checks_start_on_failures_and_stop_on_recovery() {
+    use std::sync::atomic::Ordering;
+    let dir = scratch_dir("lazy");
+    let (port, cport) = (free_port(), free_port());
+    let backend = echo_backend();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{}\", name=\"lazy\", healthCheckMode=\"lazy\", \
+           checkInterval=1, checkTimeout=300, lazyHealthCheckFailedInterval=1, \
+           lazyHealthCheckSampleSize=10, lazyHealthCheckMinSampleCount=3, lazyHealthCheckThreshold=20}}\n\
+         setUDPTimeout(1)\n\
+         controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n",
+        backend.port
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    let checks = || {
+        let seen = backend.seen.lock().unwrap();
+        seen.iter()
+            .filter(|q| q.windows(13).any(|w| w == b"\x0croot-servers"))
+            .count()
+    };
+    let ask = |i: u16| {
+        udp_exchange(
+            s.addr,
+            &QuerySpec::new(&format!("q{i}.other.test"), Rtype::A).to_wire(i),
+            Duration::from_millis(300),
+        )
+    };
+    let wait_log = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !s.log_text().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} in the log:\n{}",
+                s.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    for i in 0..5 {
+        assert!(ask(i).is_some());
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(checks(), 0, "no checks while every query is answered");
+    // The backend stops answering: its queries time out, checks start,
+    // and it is marked down.
+    backend.mute.store(true, Ordering::SeqCst);
+    for i in 10..15 {
+        assert!(ask(i).is_none());
+    }
+    wait_log("too many failed queries, health checks start");
+    wait_log("Marking downstream lazy (127.0.0.1:");
+    wait_log("as 'down'");
+    assert!(console(&dir, "showServers()").contains("down"));
+    assert!(checks() > 0);
+    // It answers again: the checks bring it up and then stop.
+    backend.mute.store(false, Ordering::SeqCst);
+    wait_log("as 'up'");
+    std::thread::sleep(Duration::from_millis(300));
+    let after_up = checks();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        checks() <= after_up + 1,
+        "checks went on after recovery: {after_up} then {}",
+        checks()
+    );
+    assert!(ask(99).is_some());
 }
