@@ -313,6 +313,23 @@ fn to_pool(
                 Handled::Drop
             }
         }
+        // A tcpOnly backend for a UDP client: send the client to TCP with
+        // a truncated answer; its retry is forwarded over TCP.
+        (Transport::Udp, _) => {
+            match self_answer(
+                &Outcome::Truncate,
+                query,
+                out,
+                limit,
+                state.zones.max_udp_payload,
+            ) {
+                Some(len) => Handled::Answer {
+                    len,
+                    delay_ms: None,
+                },
+                None => Handled::Drop,
+            }
+        }
         _ => Handled::ForwardTcp {
             backend: i,
             cache: up

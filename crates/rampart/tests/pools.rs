@@ -760,3 +760,34 @@ fn lazy_health_checks_start_on_failures_and_stop_on_recovery() {
     );
     assert!(ask(99).is_some());
 }
+
+#[test]
+fn a_tcp_only_backend_sends_udp_clients_to_tcp() {
+    let dir = scratch_dir("tcp-only");
+    let port = free_port();
+    let backend = echo_backend();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\", tcpOnly=true}}\n",
+        backend.port
+    );
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    // The probe goes over UDP: a truncated answer is an answer.
+    let s = Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    );
+    let q = QuerySpec::new("t.other.test", Rtype::A).to_wire(3);
+    let udp = udp_exchange(s.addr, &q, Duration::from_secs(2)).expect("an answer over UDP");
+    assert_ne!(udp[2] & 0x02, 0, "TC set: retry over TCP");
+    let tcp = tcp_exchange(s.addr, &q, Duration::from_secs(2)).expect("an answer over TCP");
+    assert_eq!(tcp[2] & 0x02, 0);
+    assert_eq!(
+        backend.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
