@@ -329,16 +329,7 @@ fn packet_cache_answers_repeats_and_survives_a_dead_backend() {
          getPool(\"\"):setCache(pc)\n\
          controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n"
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     let ask = |name: &str| {
         normalize(&exchange(s.addr, &QuerySpec::new(name, Rtype::A)).expect("answer")).unwrap()
     };
@@ -399,16 +390,7 @@ fn response_rules_apply_to_forwarded_answers() {
          addResponseAction(QTypeRule(DNSQType.A), LimitTTLResponseAction(0, 7))\n\
          addResponseAction(RCodeRule(DNSRCode.NXDOMAIN), DropResponseAction())\n"
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     for tcp in [false, true] {
         let mut q = QuerySpec::new("host.other.test", Rtype::A);
         q.tcp = tcp;
@@ -431,6 +413,21 @@ fn response_rules_apply_to_forwarded_answers() {
             "NXDOMAIN from the backend dropped (tcp={tcp})"
         );
     }
+}
+
+/// Starts rampart with `conf` in `dir`, listening on `port`; returns once
+/// it answers (the probe is forwarded, so a backend must be up).
+fn serve(dir: &std::path::Path, port: u16, conf: &str) -> Server {
+    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        "other.test",
+    )
 }
 
 /// A backend that answers everything with an empty NOERROR, 60 ms late,
@@ -477,16 +474,7 @@ fn a_slow_backend_is_flagged_and_kept_out_of_rotation() {
          setServerPolicy(roundrobin)\nsetSlowBackendPolicy(true)\n\
          controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n"
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     for i in 0..20u16 {
         let _ = udp_exchange(
             s.addr,
@@ -607,16 +595,7 @@ fn tcp_connections_to_a_backend_are_reused() {
         "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n",
         backend.port
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     // Ten TCP clients one after the other, each on its own connection.
     for i in 0..10u16 {
         let q = QuerySpec::new(&format!("n{i}.other.test"), Rtype::A).to_wire(100 + i);
@@ -641,16 +620,7 @@ fn use_client_subnet_tells_the_backend_but_not_the_client() {
          setECSSourcePrefixV4(16)\n",
         backend.port
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     // The option for 127.0.0.0/16: code 8, length 6, family 1, /16, scope 0.
     let ecs = [0u8, 8, 0, 6, 0, 1, 16, 0, 127, 0];
     for (i, (tcp, edns)) in [(false, false), (false, true), (true, false), (true, true)]
@@ -697,16 +667,7 @@ fn lazy_health_checks_start_on_failures_and_stop_on_recovery() {
          controlSocket(\"127.0.0.1:{cport}\")\nsetKey(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")\n",
         backend.port
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     let checks = || {
         let seen = backend.seen.lock().unwrap();
         seen.iter()
@@ -770,17 +731,8 @@ fn a_tcp_only_backend_sends_udp_clients_to_tcp() {
         "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\", tcpOnly=true}}\n",
         backend.port
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
     // The probe goes over UDP: a truncated answer is an answer.
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    );
+    let s = serve(&dir, port, &conf);
     let q = QuerySpec::new("t.other.test", Rtype::A).to_wire(3);
     let udp = udp_exchange(s.addr, &q, Duration::from_secs(2)).expect("an answer over UDP");
     assert_ne!(udp[2] & 0x02, 0, "TC set: retry over TCP");
