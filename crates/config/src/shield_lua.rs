@@ -663,11 +663,9 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
     g.set(
         "RegexRule",
         lua.create_function(|lua, re: String| {
-            let compiled = regex_lite::RegexBuilder::new(&re)
-                .case_insensitive(true)
-                .build()
+            let compiled = shield::name_regex::NameRegex::new(&re)
                 .map_err(|e| fail(lua, format!("bad regular expression '{re}': {e}")))?;
-            Ok(LuaSelector(Selector::new(Kind::Regex(compiled, re))))
+            Ok(LuaSelector(Selector::new(Kind::Regex(compiled))))
         })?,
     )?;
     g.set(

@@ -21,6 +21,7 @@ pub mod answer;
 pub mod counter;
 pub mod dynblock;
 pub mod known;
+pub mod name_regex;
 pub mod netmask;
 pub mod qps;
 pub mod querylog;

@@ -131,7 +131,7 @@ pub enum Kind {
     /// Global rate *not* exceeded (dnsdist's inverted semantics).
     MaxQps(GlobalLimiter),
     /// POSIX-style, case-insensitive, on the name without its final dot.
-    Regex(regex_lite::Regex, String),
+    Regex(crate::name_regex::NameRegex),
     /// The response's rcode (low 4 bits); never matches a query.
     RCode(u16),
     /// The response's full extended rcode; never matches a query.
@@ -199,11 +199,7 @@ impl Selector {
             Kind::Probability(p) => random_unit() < *p,
             Kind::MaxQpsIp(l) => !l.check(q.client.ip()),
             Kind::MaxQps(l) => l.check(),
-            Kind::Regex(re, _) => {
-                let mut buf = [0u8; 1024];
-                let text = presentation(q.lname, &mut buf);
-                re.is_match(text)
-            }
+            Kind::Regex(re) => re.is_match(q.lname),
             Kind::RCode(rc) => q.rcode.is_some_and(|r| r & 0xf == *rc),
             Kind::ERCode(rc) => q.rcode == Some(*rc),
             Kind::Tag(name, value) => match (q.tags.get(name), value) {
@@ -253,7 +249,7 @@ impl Selector {
                 l.burst
             ),
             Kind::MaxQps(l) => format!("Max {} qps", trim_float(l.qps)),
-            Kind::Regex(_, text) => format!("Regex: {text}"),
+            Kind::Regex(re) => format!("Regex: {}", re.text),
             Kind::RCode(rc) => format!("rcode=={rc}"),
             Kind::ERCode(rc) => format!("ercode=={rc}"),
             Kind::Tag(n, Some(v)) => format!("tag '{n}' is '{v}'"),
@@ -279,36 +275,6 @@ fn trim_float(v: f64) -> String {
     } else {
         format!("{v}")
     }
-}
-
-/// The name in presentation form without its final dot, written into
-/// `buf` (no allocation); escapes keep it ASCII.
-fn presentation<'b>(lname: &[u8], buf: &'b mut [u8; 1024]) -> &'b str {
-    let mut len = 0;
-    let mut pos = 0;
-    while pos < lname.len() && lname[pos] != 0 {
-        let l = lname[pos] as usize;
-        if len > 0 {
-            buf[len] = b'.';
-            len += 1;
-        }
-        for &b in lname.get(pos + 1..pos + 1 + l).unwrap_or(&[]) {
-            if len + 4 >= buf.len() {
-                break;
-            }
-            if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
-                buf[len] = b;
-                len += 1;
-            } else {
-                let esc = [b'\\', b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10];
-                buf[len..len + 4].copy_from_slice(&esc);
-                len += 4;
-            }
-        }
-        pos += 1 + l;
-    }
-    // Only ASCII was written.
-    std::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
 /// A cheap per-thread random number in [0, 1) for `ProbaRule`.
@@ -376,8 +342,7 @@ mod tests {
         assert!(test(&labels, "a.b.c.d.test", 1, "192.0.2.1:53"));
         assert!(!test(&labels, "b.test", 1, "192.0.2.1:53"));
         let re = Selector::new(Kind::Regex(
-            regex_lite::Regex::new("(?i)^x[0-9]+\\.").unwrap(),
-            "^x[0-9]+\\.".into(),
+            crate::name_regex::NameRegex::new("^x[0-9]+\\.").unwrap(),
         ));
         assert!(test(&re, "X42.example.org", 1, "192.0.2.1:53"));
         assert!(!test(&re, "www.example.org", 1, "192.0.2.1:53"));
