@@ -125,6 +125,7 @@ pub fn handle(
             rcode: None,
             tags: &tags,
             pools: Some(&state.upstream.pools),
+            clock: &Default::default(),
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
@@ -191,6 +192,7 @@ pub fn handle(
                     rcode: Some(rcode),
                     tags: &tags,
                     pools: Some(&state.upstream.pools),
+                    clock: &Default::default(),
                 };
                 let verdict = state.shield.response_rules.apply(&info, out, &mut len);
                 if verdict.drop {
@@ -373,6 +375,7 @@ pub fn backend_answer(
                 rcode: Some(u16::from(buf[3] & 0xf)),
                 tags: &tags,
                 pools: None,
+                clock: &Default::default(),
             };
             if rules.apply(&info, buf, len).drop {
                 runtime.stats.rule_drop.add(1);

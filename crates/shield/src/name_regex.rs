@@ -33,8 +33,10 @@ impl NameRegex {
         if let Some(p) = &self.prefix {
             let label = usize::from(lname.first().copied().unwrap_or(0));
             // The first label's bytes are its presentation as long as they
-            // are in the prefix's alphabet, which needs no escaping.
-            if p.len() <= label && lname.get(1..1 + p.len()) != Some(&p[..]) {
+            // are in the prefix's alphabet, which needs no escaping; a label
+            // shorter than the prefix puts a '.' (or the end) where the
+            // prefix has a letter.
+            if p.len() > label || lname.get(1..1 + p.len()) != Some(&p[..]) {
                 return false;
             }
         }

@@ -31,6 +31,8 @@ pub struct QueryInfo<'a> {
     pub tags: &'a Tags,
     /// The backends, for `PoolAvailableRule`.
     pub pools: Option<&'a pool::Pools>,
+    /// The query's time, for the rate rules.
+    pub clock: &'a crate::qps::QueryClock,
 }
 
 /// Tags a query picked up (`SetTagAction`), read by `TagRule`. Empty, it
@@ -197,8 +199,8 @@ impl Selector {
             Kind::EdnsOption(code) => query.has_edns_option(*code),
             Kind::DstPort(p) => q.local_port == *p,
             Kind::Probability(p) => random_unit() < *p,
-            Kind::MaxQpsIp(l) => !l.check(q.client.ip()),
-            Kind::MaxQps(l) => l.check(),
+            Kind::MaxQpsIp(l) => !l.check_at(q.client.ip(), q.clock.now_ns()),
+            Kind::MaxQps(l) => l.check_at(q.clock.now_ns()),
             Kind::Regex(re) => re.is_match(q.lname),
             Kind::RCode(rc) => q.rcode.is_some_and(|r| r & 0xf == *rc),
             Kind::ERCode(rc) => q.rcode == Some(*rc),
@@ -322,6 +324,7 @@ mod tests {
             rcode: None,
             tags: &tags,
             pools: None,
+            clock: &Default::default(),
         };
         sel.test(&info)
     }
