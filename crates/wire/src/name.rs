@@ -12,13 +12,13 @@ pub const MAX_LABELS: usize = 128;
 
 /// Offsets of the labels of `name`, root excluded, from the leftmost.
 ///
-/// Returns the number of labels written into `out`. `name` must be a valid
+/// Returns the number of labels written into `out` (at most its length). `name` must be a valid
 /// uncompressed wire name (as produced by [`crate::Query::parse`] or the
 /// zone loader).
-pub fn label_offsets(name: &[u8], out: &mut [u8; MAX_LABELS]) -> usize {
+pub fn label_offsets(name: &[u8], out: &mut [u8]) -> usize {
     let mut pos = 0;
     let mut count = 0;
-    while pos < name.len() && name[pos] != 0 && count < MAX_LABELS {
+    while pos < name.len() && name[pos] != 0 && count < out.len() {
         out[count] = pos as u8;
         count += 1;
         pos += 1 + name[pos] as usize;
