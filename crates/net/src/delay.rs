@@ -16,6 +16,7 @@ const MAX_WAITING: usize = 65_536;
 struct Delayed {
     due: Instant,
     socket: Arc<UdpSocket>,
+    from: crate::reply_from::ReplyFrom,
     to: SocketAddr,
     bytes: Vec<u8>,
 }
@@ -41,6 +42,7 @@ impl Delayer {
     pub fn send_later(
         &self,
         socket: &Arc<UdpSocket>,
+        from: crate::reply_from::ReplyFrom,
         to: SocketAddr,
         bytes: &[u8],
         ms: u32,
@@ -48,6 +50,7 @@ impl Delayer {
         let item = Delayed {
             due: Instant::now() + Duration::from_millis(u64::from(ms)),
             socket: socket.clone(),
+            from,
             to,
             bytes: bytes.to_vec(),
         };
@@ -89,7 +92,7 @@ fn run(rx: Receiver<Delayed>) {
         let now = Instant::now();
         while heap.peek().is_some_and(|Reverse(e)| e.0.due <= now) {
             if let Some(Reverse(Entry(d))) = heap.pop() {
-                let _ = d.socket.send_to(&d.bytes, d.to);
+                let _ = d.from.send(&d.socket, &d.bytes, d.to);
                 crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
             }
         }

@@ -19,6 +19,8 @@ struct Slot {
     client: SocketAddr,
     id: u16,
     frontend: Arc<UdpSocket>,
+    /// The address the client sent its query to: the answer's source.
+    from: crate::reply_from::ReplyFrom,
     sent: Instant,
     qtype: u16,
     name_len: u8,
@@ -92,7 +94,7 @@ impl UdpForwarder {
         &self,
         query: &[u8],
         client: SocketAddr,
-        frontend: &Arc<UdpSocket>,
+        (frontend, from): (&Arc<UdpSocket>, crate::reply_from::ReplyFrom),
         lname: &[u8],
         qtype: u16,
         cache: Option<CacheSlot>,
@@ -112,6 +114,7 @@ impl UdpForwarder {
             client,
             id: u16::from_be_bytes([query[0], query[1]]),
             frontend: frontend.clone(),
+            from,
             sent: Instant::now(),
             qtype,
             name_len: lname.len().min(255) as u8,
@@ -194,7 +197,7 @@ impl UdpForwarder {
             };
             cache.insert(&key, &buf[..len]);
         }
-        let _ = slot.frontend.send_to(&buf[..len], slot.client);
+        let _ = slot.from.send(&slot.frontend, &buf[..len], slot.client);
     }
 
     /// Gives up on queries older than `timeout`.

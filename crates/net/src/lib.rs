@@ -13,6 +13,7 @@ pub mod delay;
 pub mod drain;
 pub mod forward;
 pub mod pipeline;
+pub mod reply_from;
 pub mod tcp;
 pub mod udp;
 

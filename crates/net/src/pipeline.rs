@@ -32,7 +32,8 @@ pub enum Handled {
 }
 
 /// Where to send an answer a backend gives later (UDP only).
-pub type Frontend<'a> = Option<&'a Arc<UdpSocket>>;
+/// The socket, and the source address the answer must leave from.
+pub type Frontend<'a> = Option<(&'a Arc<UdpSocket>, crate::reply_from::ReplyFrom)>;
 
 /// Handles `packet` from `client`, writing any answer into `out`.
 pub fn handle(
@@ -298,18 +299,24 @@ fn to_pool(
         return Handled::Drop;
     };
     match (transport, frontend) {
-        (Transport::Udp, Some(socket)) if !up.pools.backends[i].tcp_only => {
+        (Transport::Udp, Some((socket, from))) if !up.pools.backends[i].tcp_only => {
             // Answers tailored to the client's network are not shared
             // through the cache.
             let cached = cache
                 .filter(|_| !up.pools.backends[i].use_client_subnet)
                 .map(|c| (c.clone(), key.qclass, key.flags, key.edns, key.dnssec_ok));
             let ecs = &up.pools.ecs;
-            if up
-                .udp
-                .get(i)
-                .is_some_and(|f| f.forward(packet, client, socket, lname, query.qtype, cached, ecs))
-            {
+            if up.udp.get(i).is_some_and(|f| {
+                f.forward(
+                    packet,
+                    client,
+                    (socket, from),
+                    lname,
+                    query.qtype,
+                    cached,
+                    ecs,
+                )
+            }) {
                 Handled::Forwarded
             } else {
                 Handled::Drop

@@ -26,8 +26,7 @@ const MAX_QUERY: usize = 4096;
 /// Largest response (the configured payload size is the real limit).
 const MAX_RESPONSE: usize = 65535;
 
-/// Room for one packet-info control message.
-const CONTROL_LEN: usize = 64;
+use crate::reply_from::{ReplyFrom, CONTROL_LEN};
 
 /// A `SO_REUSEPORT` UDP socket bound to `addr`.
 pub fn bind(addr: SocketAddr) -> io::Result<Socket> {
@@ -99,7 +98,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
     let mut msgs_out: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { zeroed() }).collect();
     // Control messages: what the kernel told us, and what we tell it back.
     let mut ctrl_in = vec![[0u64; CONTROL_LEN / 8]; BATCH];
-    let mut ctrl_out = vec![[0u64; CONTROL_LEN / 8]; BATCH];
+    let mut ctrl_out = vec![ReplyFrom::NONE; BATCH];
 
     loop {
         for i in 0..BATCH {
@@ -153,6 +152,9 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             let Some(client) = socket_addr(&addrs[i]) else {
                 continue;
             };
+            // SAFETY: the header was just filled by recvmmsg and its
+            // control buffer (ctrl_in[i]) is alive.
+            let from = unsafe { ReplyFrom::of(&msgs_in[i].msg_hdr) };
             let answered = if truncated_in {
                 // Oversized datagram: only the ID can be trusted.
                 formerr(query, out)
@@ -165,7 +167,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                         client,
                         local_port,
                         Transport::Udp,
-                        delayed_socket.as_ref(),
+                        delayed_socket.as_ref().map(|s| (s, from)),
                         out,
                     )
                 }))
@@ -180,7 +182,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                         delay_ms: Some(ms),
                     } => {
                         if let Some(s) = &delayed_socket {
-                            delayer.send_later(s, client, &out[..len], ms);
+                            delayer.send_later(s, from, client, &out[..len], ms);
                         }
                         None
                     }
@@ -197,13 +199,11 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             h.msg_namelen = msgs_in[i].msg_hdr.msg_namelen;
             h.msg_iov = &mut iov_out[out_count];
             h.msg_iovlen = 1;
-            // SAFETY: the received header's control data is what the kernel
-            // wrote into ctrl_in[i]; the reply's goes into ctrl_out.
-            let ctrl_len = unsafe { reply_source(&msgs_in[i].msg_hdr, &mut ctrl_out[out_count]) };
+            ctrl_out[out_count] = from;
             let h = &mut msgs_out[out_count].msg_hdr;
-            if ctrl_len > 0 {
-                h.msg_control = ctrl_out[out_count].as_mut_ptr().cast();
-                h.msg_controllen = ctrl_len as _;
+            if let Some((control, len)) = ctrl_out[out_count].control() {
+                h.msg_control = control;
+                h.msg_controllen = len as _;
             } else {
                 h.msg_control = std::ptr::null_mut();
                 h.msg_controllen = 0;
@@ -235,62 +235,6 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             sent += r as usize;
         }
     }
-}
-
-/// Writes into `out` a control message that sends the reply from the
-/// address the query in `received` was sent to; returns its length, 0 when
-/// the query carried no packet info (a socket bound to one address).
-///
-/// # Safety
-/// `received` must be a header filled by `recvmsg`/`recvmmsg` whose control
-/// buffer is still alive.
-unsafe fn reply_source(received: &libc::msghdr, out: &mut [u64; CONTROL_LEN / 8]) -> usize {
-    if received.msg_controllen == 0 || received.msg_control.is_null() {
-        return 0;
-    }
-    // SAFETY: walking the kernel-written control messages with the libc
-    // macros, within msg_controllen; the out buffer is 8-aligned and large
-    // enough for one in6_pktinfo message (checked by CMSG_SPACE below).
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(received);
-        while !cmsg.is_null() {
-            let c = &*cmsg;
-            let (level, kind, len) = (c.cmsg_level, c.cmsg_type, c.cmsg_len as usize);
-            let space = match (level, kind) {
-                (libc::IPPROTO_IP, libc::IP_PKTINFO) => size_of::<libc::in_pktinfo>(),
-                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => size_of::<libc::in6_pktinfo>(),
-                _ => {
-                    cmsg = libc::CMSG_NXTHDR(received, cmsg);
-                    continue;
-                }
-            };
-            let total = libc::CMSG_SPACE(space as u32) as usize;
-            if total > CONTROL_LEN || len < libc::CMSG_LEN(space as u32) as usize {
-                return 0;
-            }
-            let dst = out.as_mut_ptr().cast::<u8>();
-            std::ptr::write_bytes(dst, 0, total);
-            let hdr = dst.cast::<libc::cmsghdr>();
-            (*hdr).cmsg_level = level;
-            (*hdr).cmsg_type = kind;
-            (*hdr).cmsg_len = libc::CMSG_LEN(space as u32) as _;
-            let data_out = libc::CMSG_DATA(hdr);
-            let data_in = libc::CMSG_DATA(cmsg);
-            if level == libc::IPPROTO_IP {
-                let mut info: libc::in_pktinfo = std::ptr::read_unaligned(data_in.cast());
-                // Source = the address asked; let routing pick the interface.
-                info.ipi_spec_dst = info.ipi_addr;
-                info.ipi_ifindex = 0;
-                std::ptr::write_unaligned(data_out.cast(), info);
-            } else {
-                // Same address and interface (needed for link-local).
-                let info: libc::in6_pktinfo = std::ptr::read_unaligned(data_in.cast());
-                std::ptr::write_unaligned(data_out.cast(), info);
-            }
-            return total;
-        }
-    }
-    0
 }
 
 /// The address in a `sockaddr_storage` the kernel filled.

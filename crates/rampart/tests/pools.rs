@@ -743,3 +743,28 @@ fn a_tcp_only_backend_sends_udp_clients_to_tcp() {
         1
     );
 }
+
+#[test]
+fn forwarded_answers_leave_from_the_address_asked_on_a_wildcard_listener() {
+    let dir = scratch_dir("wildcard-fwd");
+    let port = free_port();
+    let backend = echo_backend();
+    let conf = format!(
+        "setLocal(\"0.0.0.0:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n",
+        backend.port
+    );
+    let _s = serve(&dir, port, &conf);
+    // 127.0.0.2 is this host too; a connected socket only takes an answer
+    // whose source is the address it sent to.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(("127.0.0.2", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    sock.send(&QuerySpec::new("w.other.test", Rtype::A).to_wire(77))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock
+        .recv(&mut buf)
+        .expect("the forwarded answer, from 127.0.0.2");
+    assert_eq!(buf[..2], 77u16.to_be_bytes());
+    assert!(n > 12);
+}
