@@ -53,8 +53,17 @@ pub fn build(
         let group = &records[i..owner_end];
         let (rrsets, count) = build_node(apex, group, text, &mut warnings)?;
         total += count;
+        // The owner moves into the node and the scanned RDATA (now copied
+        // into the RRsets) is freed at once: a million-record zone keeps
+        // one copy of each at a time, not two.
+        for r in &mut records[i + 1..owner_end] {
+            r.owner = Box::default();
+            r.rdata = Box::default();
+        }
+        let owner = std::mem::take(&mut records[i].owner);
+        records[i].rdata = Box::default();
         nodes.insert(
-            group[0].owner.clone(),
+            owner,
             Node {
                 rrsets: rrsets.into_boxed_slice(),
                 is_cut: false,
@@ -63,6 +72,7 @@ pub fn build(
         );
         i = owner_end;
     }
+    drop(records);
 
     let apex_node = nodes.get(apex);
     let soa = apex_node
