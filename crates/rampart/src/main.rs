@@ -164,6 +164,16 @@ fn log_report(c: &config::Config, report: &snapshot::Report) {
 }
 
 fn serve(a: &ServeArgs) -> ExitCode {
+    // Signals are taken by sigwait in this thread only: block them before
+    // any other thread exists (the forwarders and health checks start while
+    // the config loads) so every thread inherits the mask.
+    let signals = match signals::block() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&format!("cannot set up signal handling: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
     // Rings and dynamic blocks outlive reloads.
     let runtime = Arc::new(shield::Runtime::default());
     let (c, mut serving) = match load_for_serving(a, &runtime) {
@@ -191,16 +201,6 @@ fn serve(a: &ServeArgs) -> ExitCode {
         runtime: runtime.clone(),
         upstream,
     }));
-
-    // Signals are taken by sigwait in this thread only: block them before
-    // any other thread exists so every thread inherits the mask.
-    let signals = match signals::block() {
-        Ok(s) => s,
-        Err(e) => {
-            log::error(&format!("cannot set up signal handling: {e}"));
-            return ExitCode::FAILURE;
-        }
-    };
 
     let workers = c
         .udp_workers
