@@ -30,6 +30,8 @@ fn skip_name(p: &[u8], mut pos: usize) -> Option<usize> {
 
 /// Reads the name at `pos` uncompressed (pointers followed).
 fn read_name(p: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Option<()> {
+    // `out` holds the message written so far: the limit is on this name.
+    let start = out.len();
     let mut hops = 0;
     loop {
         let len = *p.get(pos)?;
@@ -40,7 +42,7 @@ fn read_name(p: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Option<()> {
             }
             1..=63 => {
                 out.extend_from_slice(p.get(pos..pos + 1 + len as usize)?);
-                if out.len() > 255 {
+                if out.len() - start > 255 {
                     return None;
                 }
                 pos += 1 + len as usize;
@@ -225,5 +227,27 @@ mod tests {
         assert_eq!(&out[6..12], &[0, 1, 0, 0, 0, 2]);
         // The MX target survived as a full name.
         assert!(out.windows(4).any(|w| w == b"mail"));
+    }
+
+    #[test]
+    fn rebuilds_messages_longer_than_a_name() {
+        // Twenty A records: the rebuilt message passes 255 bytes long
+        // before the last owner name is written.
+        let mut buf = [0u8; 1024];
+        let mut r = Response::new(&mut buf, 1024);
+        r.set_header(1, 0);
+        let q = b"\x03www\x07example\x03org\x00";
+        r.push_question(q, 1, 1).unwrap();
+        for i in 0..20u8 {
+            r.push_record(Section::Answer, q, 1, 1, 60, &[192, 0, 2, i])
+                .unwrap();
+        }
+        r.push_record(Section::Answer, q, 16, 1, 60, b"\x02hi")
+            .unwrap();
+        let p = r.finish().to_vec();
+        let mut out = Vec::new();
+        rebuild(&p, |t, _| t != 16, &mut out).expect("rebuilt");
+        assert!(out.len() > 255);
+        assert_eq!(walk(&out).unwrap().1.len(), 20);
     }
 }
