@@ -312,7 +312,8 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     g.set(
         "addQPSLimit",
         lua.create_function(move |lua, (sel, qps): (Value, f64)| {
-            let limiter = GlobalLimiter::new(qps, qps.max(1.0) as u32);
+            let (qps, burst) = rate_arg(lua, "addQPSLimit", qps, None)?;
+            let limiter = GlobalLimiter::new(qps, burst);
             add(
                 st.clone(),
                 plain_rule(selector_arg(lua, sel)?, Action::Qps(limiter)),
@@ -628,17 +629,11 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
         "MaxQPSIPRule",
         lua.create_function(
             |lua, (qps, v4, v6, burst): (f64, Option<u8>, Option<u8>, Option<u32>)| {
-                if qps <= 0.0 {
-                    return Err(fail(
-                        lua,
-                        format!("MaxQPSIPRule needs a rate above 0, got {qps}"),
-                    ));
-                }
+                let (qps, burst) = rate_arg(lua, "MaxQPSIPRule", qps, burst)?;
                 let (v4, v6) = (v4.unwrap_or(32), v6.unwrap_or(64));
                 if v4 > 32 || v6 > 128 {
                     return Err(fail(lua, "MaxQPSIPRule masks: IPv4 0 to 32, IPv6 0 to 128"));
                 }
-                let burst = burst.filter(|&b| b > 0).unwrap_or(qps.ceil() as u32);
                 Ok(LuaSelector(Selector::new(Kind::MaxQpsIp(
                     ClientLimiter::new(qps, burst, v4, v6),
                 ))))
@@ -647,8 +642,8 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
     )?;
     g.set(
         "MaxQPSRule",
-        lua.create_function(|_, (qps, burst): (f64, Option<u32>)| {
-            let burst = burst.filter(|&b| b > 0).unwrap_or(qps.ceil() as u32);
+        lua.create_function(|lua, (qps, burst): (f64, Option<u32>)| {
+            let (qps, burst) = rate_arg(lua, "MaxQPSRule", qps, burst)?;
             Ok(LuaSelector(Selector::new(Kind::MaxQps(
                 GlobalLimiter::new(qps, burst),
             ))))
@@ -756,11 +751,9 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     )?;
     g.set(
         "QPSAction",
-        lua.create_function(move |_, qps: f64| {
-            act(Action::Qps(GlobalLimiter::new(
-                qps,
-                qps.ceil().max(1.0) as u32,
-            )))
+        lua.create_function(move |lua, qps: f64| {
+            let (qps, burst) = rate_arg(lua, "QPSAction", qps, None)?;
+            act(Action::Qps(GlobalLimiter::new(qps, burst)))
         })?,
     )?;
     g.set(
@@ -829,4 +822,20 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         )?,
     )?;
     Ok(())
+}
+
+/// A rate and burst for the QPS rules and actions: the rate must be a
+/// positive number (not 0, NaN or infinite); the burst defaults to the rate
+/// rounded up, as dnsdist's does.
+fn rate_arg(lua: &Lua, func: &str, qps: f64, burst: Option<u32>) -> mlua::Result<(f64, u32)> {
+    if !(qps > 0.0 && qps.is_finite()) {
+        return Err(fail(
+            lua,
+            format!("{func} needs a rate above 0 queries per second, got {qps}"),
+        ));
+    }
+    let burst = burst
+        .filter(|&b| b > 0)
+        .unwrap_or(qps.ceil().min(f64::from(u32::MAX)) as u32);
+    Ok((qps, burst))
 }

@@ -56,15 +56,20 @@ struct Gcra {
 
 impl Gcra {
     fn new(qps: f64, burst: u32) -> Gcra {
+        // Capped so that TAT arithmetic cannot overflow (now, tolerance
+        // and interval each stay under 2^62): a rate of zero or below one
+        // query in ~13 days is one query in ~13 days, and bursts of up to
+        // 4096 stay exact at that rate.
+        const MAX_INTERVAL: u64 = 1 << 50;
         let interval = if qps > 0.0 {
-            (1e9 / qps) as u64
+            ((1e9 / qps) as u64).min(MAX_INTERVAL)
         } else {
-            u64::MAX / 4
+            MAX_INTERVAL
         };
         let burst = u64::from(burst.max(1));
         Gcra {
             interval,
-            tolerance: interval.saturating_mul(burst - 1),
+            tolerance: interval.saturating_mul(burst - 1).min(1 << 62),
         }
     }
 
@@ -74,7 +79,7 @@ impl Gcra {
         if start - now > self.tolerance {
             None
         } else {
-            Some(start + self.interval)
+            Some(start.saturating_add(self.interval))
         }
     }
 }
@@ -240,5 +245,18 @@ mod tests {
     fn global_limit() {
         let g = GlobalLimiter::new(10.0, 3);
         assert_eq!((0..10).filter(|_| g.check()).count(), 3);
+    }
+
+    #[test]
+    fn zero_and_tiny_rates_admit_the_burst_then_nothing() {
+        // These once overflowed the TAT arithmetic (a panic in debug, no
+        // limit at all in release).
+        for qps in [0.0, 1e-12, f64::MIN_POSITIVE] {
+            let g = GlobalLimiter::new(qps, 5);
+            assert_eq!((0..10).filter(|_| g.check()).count(), 5, "{qps}");
+            let c = ClientLimiter::new(qps, 5, 32, 128);
+            let ip = "192.0.2.1".parse().unwrap();
+            assert_eq!((0..10).filter(|_| c.check(ip)).count(), 5, "{qps}");
+        }
     }
 }
