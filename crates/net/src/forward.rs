@@ -162,7 +162,20 @@ impl UdpForwarder {
     /// Sends a backend answer back to its client.
     fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) {
         let id = u16::from_be_bytes([buf[0], buf[1]]);
-        let slot = self.slots.lock().unwrap_or_else(|p| p.into_inner())[usize::from(id)].take();
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = &mut slots[usize::from(id)];
+            // IDs are sequential and slots are reused: an answer that comes
+            // late, or a forged one, must carry this slot's question to be
+            // relayed (and cached); otherwise the slot waits for its own.
+            if !entry
+                .as_ref()
+                .is_some_and(|s| answers(&buf[..n], &s.name[..usize::from(s.name_len)], s.qtype))
+            {
+                return;
+            }
+            entry.take()
+        };
         let Some(slot) = slot else { return };
         buf[..2].copy_from_slice(&slot.id.to_be_bytes());
         let latency = slot.sent.elapsed();
@@ -375,6 +388,17 @@ pub fn with_client_subnet<'a>(
     Some((&scratch[..], added))
 }
 
+/// Whether the message `answer` carries the question (`lname`, `qtype`):
+/// one question, its name equal ignoring case. The question's name is the
+/// first in the message, so it is never compressed.
+fn answers(answer: &[u8], lname: &[u8], qtype: u16) -> bool {
+    let end = 12 + lname.len();
+    answer.len() >= end + 4
+        && answer[4..6] == [0, 1]
+        && answer[12..end].eq_ignore_ascii_case(lname)
+        && answer[end..end + 2] == qtype.to_be_bytes()
+}
+
 /// One framed query and its framed answer on a connection.
 async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -385,7 +409,8 @@ async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut Vec<u8>
     out.resize(len, 0);
     s.read_exact(&mut out[..len]).await.ok()?;
     // Not the answer to this query: the connection is out of step.
-    (len >= 12 && out[..2] == framed[2..4]).then_some(len)
+    let q = wire::Query::parse(&framed[2..]).ok()?;
+    (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype)).then_some(len)
 }
 
 /// Returns a connection that answered to its backend's idle list.
@@ -408,4 +433,22 @@ fn random_u16() -> u16 {
         s.set(v);
         v as u16
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers;
+
+    #[test]
+    fn an_answer_must_carry_the_question_it_claims_to_answer() {
+        let mut a = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        a.extend_from_slice(b"\x03WWW\x07example\x00\x00\x01\x00\x01");
+        let name = b"\x03www\x07example\x00";
+        assert!(answers(&a, name, 1), "case does not matter");
+        assert!(!answers(&a, name, 28), "another type");
+        assert!(!answers(&a, b"\x03ftp\x07example\x00", 1), "another name");
+        assert!(!answers(&a[..20], name, 1), "cut short");
+        a[5] = 0;
+        assert!(!answers(&a, name, 1), "no question");
+    }
 }
