@@ -253,7 +253,10 @@ fn to_pool(
         tcp: transport == Transport::Tcp,
     };
     if let Some(c) = cache {
-        if let Some(len) = c.get(&key, query.id, query.qname, out, 0) {
+        // Never more than the client can take: the key does not hold
+        // the client's payload size.
+        let fits = limit.min(out.len());
+        if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
             stats.cache_hits.add(1);
             stats.answered(u16::from(out[3] & 0xf));
             return Handled::Answer {
@@ -272,10 +275,16 @@ fn to_pool(
         .and_then(|b| up.pools.backends.iter().position(|x| Arc::ptr_eq(x, &b)));
     let Some(i) = chosen else {
         // Every server down: a stale answer beats none, if allowed.
-        if let Some(len) = cache
-            .filter(|_| up.pools.stale_ttl > 0)
-            .and_then(|c| c.get(&key, query.id, query.qname, out, up.pools.stale_ttl))
-        {
+        if let Some(len) = cache.filter(|_| up.pools.stale_ttl > 0).and_then(|c| {
+            let fits = limit.min(out.len());
+            c.get(
+                &key,
+                query.id,
+                query.qname,
+                &mut out[..fits],
+                up.pools.stale_ttl,
+            )
+        }) {
             stats.cache_hits.add(1);
             stats.answered(u16::from(out[3] & 0xf));
             return Handled::Answer {

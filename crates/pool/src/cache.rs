@@ -52,6 +52,9 @@ pub struct PacketCache {
     misses: AtomicU64,
     too_short: AtomicU64,
     full: AtomicU64,
+    /// Per shard, when it was last swept (ms since `created`).
+    swept: Vec<AtomicU64>,
+    created: Instant,
 }
 
 impl std::fmt::Debug for PacketCache {
@@ -93,6 +96,18 @@ impl CacheKey<'_> {
         feed(u8::from(self.edns) | u8::from(self.dnssec_ok) << 1 | u8::from(self.tcp) << 2);
         crate::policy::mix(h)
     }
+
+    /// Whether `message` has this key's question: one question, the same
+    /// name ignoring case, type and class. Keys are hashes, so entries are
+    /// checked on the way in and out.
+    fn is_question_of(&self, message: &[u8]) -> bool {
+        let end = 12 + self.lname.len();
+        message.len() >= end + 4
+            && message[4..6] == [0, 1]
+            && message[12..end].eq_ignore_ascii_case(self.lname)
+            && message[end..end + 2] == self.qtype.to_be_bytes()
+            && message[end + 2..end + 4] == self.qclass.to_be_bytes()
+    }
 }
 
 impl PacketCache {
@@ -100,6 +115,8 @@ impl PacketCache {
         let shards = options.shards.max(1);
         PacketCache {
             shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+            swept: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            created: Instant::now(),
             options,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -130,12 +147,8 @@ impl PacketCache {
             let age = e.inserted.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
             let fresh = age < e.ttl;
             let usable = fresh || age < e.ttl.saturating_add(stale);
-            (usable
-                && e.answer.len() <= out.len()
-                && e.answer
-                    .get(12..12 + qname.len())
-                    .is_some_and(|n| n.eq_ignore_ascii_case(qname)))
-            .then_some((e, age))
+            (usable && e.answer.len() <= out.len() && key.is_question_of(&e.answer))
+                .then_some((e, age))
         });
         let Some((e, age)) = hit else {
             self.misses.fetch_add(1, Ordering::Relaxed);
@@ -155,8 +168,8 @@ impl PacketCache {
 
     /// Stores a backend's answer for `key`.
     pub fn insert(&self, key: &CacheKey, answer: &[u8]) {
-        if answer.len() < 12 || answer[2] & 0x02 != 0 {
-            return; // truncated answers are never cached
+        if answer.len() < 12 || answer[2] & 0x02 != 0 || !key.is_question_of(answer) {
+            return; // truncated answers, or not this key's, are never cached
         }
         let rcode = answer[3] & 0xf;
         let ttl = match rcode {
@@ -175,7 +188,18 @@ impl PacketCache {
         let per_shard = self.options.max_entries.div_ceil(self.shards.len()).max(1);
         let mut shard = self.shard(h).lock().unwrap_or_else(|p| p.into_inner());
         if shard.len() >= per_shard && !shard.contains_key(&h) {
-            shard.retain(|_, e| e.inserted.elapsed() < Duration::from_secs(u64::from(e.ttl)));
+            // A full shard is swept for expired entries at most once a
+            // second: under a flood of new names every miss would
+            // otherwise scan the whole shard with its lock held.
+            let now = Instant::now();
+            let swept = &self.swept[(h % self.shards.len() as u64) as usize];
+            let now_ms = now.duration_since(self.created).as_millis() as u64;
+            if now_ms.saturating_sub(swept.load(Ordering::Relaxed)) >= 1000 {
+                swept.store(now_ms, Ordering::Relaxed);
+                shard.retain(|_, e| {
+                    now.duration_since(e.inserted) < Duration::from_secs(u64::from(e.ttl))
+                });
+            }
             if shard.len() >= per_shard {
                 self.full.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -376,5 +400,19 @@ mod tests {
         });
         c.insert(&key(NAME), &answer(1, NAME));
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn answers_to_another_question_are_not_kept_and_big_ones_not_given() {
+        let c = PacketCache::new(CacheOptions::default());
+        c.insert(&key(NAME), &answer(1, b"\x05other\x07example\x03org\x00"));
+        assert!(c.is_empty(), "another name");
+        let mut wrong_type = answer(1, NAME);
+        wrong_type[12 + NAME.len() + 1] = 28;
+        c.insert(&key(NAME), &wrong_type);
+        assert!(c.is_empty(), "another type");
+        c.insert(&key(NAME), &answer(1, NAME));
+        let mut small = [0u8; 20];
+        assert!(c.get(&key(NAME), 1, NAME, &mut small, 0).is_none());
     }
 }
