@@ -546,4 +546,30 @@ mod tests {
         let e = cfg("addZone(\"bad..name\", \"x\")\n").unwrap_err();
         assert!(e.0.contains("rampart.conf:1: bad zone name"), "{e}");
     }
+
+    #[test]
+    fn out_of_range_numbers_are_errors_not_truncations() {
+        for (line, want) in [
+            (
+                "newServer{address=\"127.0.0.1:53\", weight=4294967296}",
+                "newServer: weight must be a whole number",
+            ),
+            (
+                "newServer{address=\"127.0.0.1:53\", checkInterval=math.huge}",
+                "newServer: checkInterval must be a whole number",
+            ),
+            (
+                "newServer{address=\"127.0.0.1:53\", checkClass=65537}",
+                "checkClass must be 0 to 65535",
+            ),
+            ("MaxQPSRule(0)", "MaxQPSRule needs a rate above 0"),
+            ("QPSAction(0/0)", "QPSAction needs a rate above 0"),
+        ] {
+            let e = cfg(&format!("\n{line}\n")).unwrap_err();
+            assert!(
+                e.0.contains("rampart.conf:2:") && e.0.contains(want),
+                "{line}: {e}"
+            );
+        }
+    }
 }

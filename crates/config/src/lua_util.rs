@@ -157,3 +157,22 @@ pub fn register_chain<T: Listed + 'static>(
     )?;
     Ok(())
 }
+
+/// A numeric option (`name=` in an options table) that must be a whole
+/// number from 0 to 4294967295; anything else is an error naming the
+/// function and option, not a silent truncation.
+pub fn option_u32(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<u32> {
+    let n = match v {
+        Value::Integer(n) => u32::try_from(*n).ok(),
+        Value::Number(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f) => {
+            Some(*f as u32)
+        }
+        _ => None,
+    };
+    n.ok_or_else(|| {
+        fail(
+            lua,
+            format!("{func}: {key} must be a whole number from 0 to 4294967295"),
+        )
+    })
+}

@@ -151,11 +151,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
         for pair in t.pairs::<String, Value>() {
             let (k, v) = pair?;
             let int = |v: &Value| -> mlua::Result<u64> {
-                match v {
-                    Value::Integer(n) if *n >= 0 => Ok(*n as u64),
-                    Value::Number(n) if *n >= 0.0 => Ok(*n as u64),
-                    _ => Err(fail(lua, format!("newServer: {k} must be a number"))),
-                }
+                crate::lua_util::option_u32(lua, "newServer", &k, v).map(u64::from)
             };
             match k.as_str() {
                 "address" => {}
@@ -187,7 +183,10 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                     check.qtype = wire::types::rtype_from_name(&t)
                         .ok_or_else(|| fail(lua, format!("unknown checkType '{t}'")))?;
                 }
-                "checkClass" => check.qclass = int(&v)? as u16,
+                "checkClass" => {
+                    check.qclass = u16::try_from(int(&v)?)
+                        .map_err(|_| fail(lua, "newServer: checkClass must be 0 to 65535"))?
+                }
                 "checkInterval" => check.interval_ms = int(&v)? * 1000,
                 "checkTimeout" => check.timeout_ms = int(&v)?,
                 "maxCheckFailures" => check.max_failures = int(&v)?.max(1) as u32,
@@ -409,11 +408,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                 for pair in t.pairs::<String, Value>() {
                     let (k, v) = pair?;
                     let num = || -> mlua::Result<u64> {
-                        match &v {
-                            Value::Integer(i) if *i >= 0 => Ok(*i as u64),
-                            Value::Number(f) if *f >= 0.0 => Ok(*f as u64),
-                            _ => Err(fail(lua, format!("newPacketCache: {k} must be a number"))),
-                        }
+                        crate::lua_util::option_u32(lua, "newPacketCache", &k, &v).map(u64::from)
                     };
                     match k.as_str() {
                         "maxTTL" => o.max_ttl = num()? as u32,
