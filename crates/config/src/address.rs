@@ -5,6 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Parses a listen address.
 pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    parse_addr_with_port(s, 53)
+}
+
+/// Parses an address, with `port` when it names none.
+pub fn parse_addr_with_port(s: &str, port: u16) -> Result<SocketAddr, String> {
     let s = s.trim();
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Ok(sa);
@@ -14,7 +19,7 @@ pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
         .and_then(|r| r.strip_suffix(']'))
         .unwrap_or(s);
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
+        return Ok(SocketAddr::new(ip, port));
     }
     Err(format!(
         "bad address '{s}': expected IP, IP:port, [IPv6]:port or IPv6"

@@ -41,15 +41,9 @@ impl Default for ConsoleConfig {
 /// The console's default port.
 pub const CONSOLE_PORT: u16 = 5199;
 
-fn console_addr(lua: &Lua, s: &str) -> mlua::Result<SocketAddr> {
-    crate::parse_listen_addr(s)
-        .map(|mut a| {
-            if !s.contains(':') || s.ends_with(']') {
-                a.set_port(CONSOLE_PORT);
-            }
-            a
-        })
-        .map_err(|e| fail(lua, e))
+/// A console address: port 5199 when it names none (`::1` included).
+pub fn console_addr(s: &str) -> Result<SocketAddr, String> {
+    crate::address::parse_addr_with_port(s, CONSOLE_PORT)
 }
 
 /// Registers the console settings.
@@ -59,7 +53,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     g.set(
         "controlSocket",
         lua.create_function(move |lua, addr: String| {
-            st.borrow_mut().console.addr = Some(console_addr(lua, &addr)?);
+            st.borrow_mut().console.addr = Some(console_addr(&addr).map_err(|e| fail(lua, e))?);
             Ok(())
         })?,
     )?;

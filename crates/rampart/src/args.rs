@@ -146,12 +146,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--supervised" | "--disable-syslog" => {}
             "-c" | "--client" => {
                 client = true;
-                // An address may follow.
-                if let Some(next) = it.clone().next() {
-                    if let Ok(addr) = config::parse_listen_addr(next) {
-                        client_args.addr = Some(addr);
-                        it.next();
-                    }
+                // An address may follow (port 5199 when it names none).
+                if let Some(next) = it.clone().next().filter(|n| !n.starts_with('-')) {
+                    let addr = config::console_lua::console_addr(next)
+                        .map_err(|e| format!("{flag}: {e}"))?;
+                    client_args.addr = Some(addr);
+                    it.next();
                 }
             }
             "-e" | "--execute" => {
@@ -224,6 +224,16 @@ mod tests {
             panic!()
         };
         assert_eq!((c.addr, c.exec.as_deref()), (None, Some("showRules()")));
+        // Without a port, the console's (not DNS's 53), IPv6 included.
+        for (arg, want) in [("127.0.0.1", "127.0.0.1:5199"), ("::1", "[::1]:5199")] {
+            let Command::Client(c) = p(&["-c", arg]).unwrap() else {
+                panic!()
+            };
+            assert_eq!(c.addr, Some(want.parse().unwrap()), "{arg}");
+        }
+        assert!(p(&["-c", "localhost:5199"])
+            .unwrap_err()
+            .contains("bad address 'localhost:5199'"));
     }
 
     #[test]
