@@ -564,6 +564,11 @@ mod tests {
             ),
             ("MaxQPSRule(0)", "MaxQPSRule needs a rate above 0"),
             ("QPSAction(0/0)", "QPSAction needs a rate above 0"),
+            (
+                "QNameLabelsCountRule(20, 1)",
+                "min 20 is above max 1; it would match every query",
+            ),
+            ("OpcodeRule(16)", "opcodes are 0 to 15"),
         ] {
             let e = cfg(&format!("\n{line}\n")).unwrap_err();
             assert!(

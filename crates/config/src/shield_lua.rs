@@ -566,7 +566,15 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
     )?;
     g.set(
         "OpcodeRule",
-        lua.create_function(|_, o: u8| Ok(LuaSelector(Selector::new(Kind::Opcode(o)))))?,
+        lua.create_function(|lua, o: u8| {
+            if o > 15 {
+                return Err(fail(
+                    lua,
+                    format!("OpcodeRule: opcodes are 0 to 15, got {o}"),
+                ));
+            }
+            Ok(LuaSelector(Selector::new(Kind::Opcode(o))))
+        })?,
     )?;
     g.set(
         "RDRule",
@@ -582,13 +590,15 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
     )?;
     g.set(
         "QNameLabelsCountRule",
-        lua.create_function(|_, (min, max): (usize, usize)| {
+        lua.create_function(|lua, (min, max): (usize, usize)| {
+            min_max(lua, "QNameLabelsCountRule", min, max)?;
             Ok(LuaSelector(Selector::new(Kind::LabelsCount { min, max })))
         })?,
     )?;
     g.set(
         "QNameWireLengthRule",
-        lua.create_function(|_, (min, max): (usize, usize)| {
+        lua.create_function(|lua, (min, max): (usize, usize)| {
+            min_max(lua, "QNameWireLengthRule", min, max)?;
             Ok(LuaSelector(Selector::new(Kind::WireLength { min, max })))
         })?,
     )?;
@@ -838,4 +848,16 @@ fn rate_arg(lua: &Lua, func: &str, qps: f64, burst: Option<u32>) -> mlua::Result
         .filter(|&b| b > 0)
         .unwrap_or(qps.ceil().min(f64::from(u32::MAX)) as u32);
     Ok((qps, burst))
+}
+
+/// The rules that match outside [min, max] would match every query with
+/// the bounds swapped: refuse that rather than drop all traffic.
+fn min_max(lua: &Lua, func: &str, min: usize, max: usize) -> mlua::Result<()> {
+    if min > max {
+        return Err(fail(
+            lua,
+            format!("{func}: min {min} is above max {max}; it would match every query"),
+        ));
+    }
+    Ok(())
 }
