@@ -156,8 +156,11 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             // control buffer (ctrl_in[i]) is alive.
             let from = unsafe { ReplyFrom::of(&msgs_in[i].msg_hdr) };
             let answered = if truncated_in {
-                // Oversized datagram: only the ID can be trusted.
-                formerr(query, out)
+                // Oversized datagram: only the ID can be trusted. The ACL
+                // still comes first, and responses are never answered.
+                let allowed = snap.shield.acl.contains(client.ip());
+                (allowed && query.len() >= 12 && query[2] & 0x80 == 0)
+                    .then(|| zone::formerr(query, out))
             } else {
                 // A bug must cost one answer, not the worker.
                 let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -254,16 +257,4 @@ fn socket_addr(sa: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
         }
         _ => None,
     }
-}
-
-/// A FORMERR header for a datagram too large to parse.
-fn formerr(query: &[u8], out: &mut [u8]) -> Option<usize> {
-    if query.len() < 12 || query[2] & 0x80 != 0 {
-        return None;
-    }
-    out[..12].fill(0);
-    out[..2].copy_from_slice(&query[..2]);
-    out[2] = 0x80 | (query[2] & 0x79);
-    out[3] = 1;
-    Some(12)
 }
