@@ -117,8 +117,16 @@ impl Channel {
                 "console message of {len} bytes is too large"
             )));
         }
-        let mut sealed = vec![0u8; len];
-        stream.read_exact(&mut sealed)?;
+        // Grown as bytes arrive, not to the announced size: a peer that
+        // has not shown it holds the key must not make us hold 10 MB.
+        let mut sealed = Vec::new();
+        stream.take(len as u64).read_to_end(&mut sealed)?;
+        if sealed.len() != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "console peer closed in the middle of a message",
+            ));
+        }
         let plain = self
             .cipher
             .decrypt(Nonce::from_slice(&self.reading), sealed.as_slice())

@@ -73,11 +73,24 @@ fn session(
     commands: &Sender<Command>,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    // A console client that goes quiet for an hour is gone.
-    stream.set_read_timeout(Some(Duration::from_secs(3600)))?;
+    // Until a message opens with the key, a peer gets 10 seconds and no
+    // keep-alives: otherwise idle strangers hold the console's slots.
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut channel = Channel::server(&mut stream, key)?;
+    let mut authenticated = false;
     loop {
-        let Some(line) = channel.receive(&mut stream)? else {
+        let received = channel.receive(&mut stream)?;
+        if !authenticated {
+            if received.is_none() {
+                return Err(io::Error::other(
+                    "keep-alive before any authenticated message",
+                ));
+            }
+            authenticated = true;
+            // A console client that goes quiet for an hour is gone.
+            stream.set_read_timeout(Some(Duration::from_secs(3600)))?;
+        }
+        let Some(line) = received else {
             // A zero-length frame gets one back.
             io::Write::write_all(&mut stream, &[0, 0, 0, 0])?;
             continue;
