@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,15 +24,16 @@ struct Delayed {
 /// Hands answers to the delay thread.
 #[derive(Clone)]
 pub struct Delayer {
-    /// Boxed: the bounded channel allocates and touches all its slots up
-    /// front, and 65,536 inline answers-in-waiting were 10 MB of RSS.
-    tx: SyncSender<Box<Delayed>>,
+    /// Unbounded, so nothing is allocated up front (a bounded channel
+    /// touches all its slots: 10 MB for 65,536); the `DELAYED` count of
+    /// answers in flight is the bound.
+    tx: Sender<Delayed>,
 }
 
 impl Delayer {
     /// Starts the delay thread.
     pub fn start() -> std::io::Result<Delayer> {
-        let (tx, rx) = sync_channel(MAX_WAITING);
+        let (tx, rx) = channel();
         std::thread::Builder::new()
             .name("udp-delay".into())
             .spawn(move || run(rx))?;
@@ -49,18 +50,18 @@ impl Delayer {
         bytes: &[u8],
         ms: u32,
     ) -> bool {
-        let item = Box::new(Delayed {
+        if crate::drain::DELAYED.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
+            crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        let item = Delayed {
             due: Instant::now() + Duration::from_millis(u64::from(ms)),
             socket: socket.clone(),
             from,
             to,
             bytes: bytes.to_vec(),
-        });
-        crate::drain::DELAYED.fetch_add(1, Ordering::Relaxed);
-        let sent = !matches!(
-            self.tx.try_send(item),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_))
-        );
+        };
+        let sent = self.tx.send(item).is_ok();
         if !sent {
             crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
         }
@@ -69,7 +70,7 @@ impl Delayer {
 }
 
 /// Heap entry ordered by due time.
-struct Entry(Box<Delayed>);
+struct Entry(Delayed);
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
@@ -88,7 +89,7 @@ impl Ord for Entry {
     }
 }
 
-fn run(rx: Receiver<Box<Delayed>>) {
+fn run(rx: Receiver<Delayed>) {
     let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
     loop {
         let now = Instant::now();
@@ -106,10 +107,7 @@ fn run(rx: Receiver<Box<Delayed>>) {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match received {
-            Ok(d) if heap.len() < MAX_WAITING => heap.push(Reverse(Entry(d))),
-            Ok(_) => {
-                crate::drain::DELAYED.fetch_sub(1, Ordering::Relaxed);
-            }
+            Ok(d) => heap.push(Reverse(Entry(d))),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) if heap.is_empty() => return,
             Err(RecvTimeoutError::Disconnected) => {}
