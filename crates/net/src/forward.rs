@@ -74,7 +74,7 @@ impl UdpForwarder {
             backend: backend.clone(),
             socket,
             slots: Mutex::new((0..65536).map(|_| None).collect()),
-            next: AtomicU16::new(random_u16()),
+            next: AtomicU16::new(pool::policy::random() as u16),
         });
         let f = fwd.clone();
         std::thread::Builder::new()
@@ -299,7 +299,7 @@ pub fn check_once(b: &Backend) -> bool {
     {
         return false;
     }
-    let id = random_u16();
+    let id = pool::policy::random() as u16;
     let mut q = Vec::with_capacity(64);
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -418,21 +418,6 @@ fn keep(b: &Backend, s: tokio::net::TcpStream) {
     if let Ok(s) = s.into_std() {
         b.keep_idle_tcp(s);
     }
-}
-
-/// A random 16-bit number (query IDs towards backends).
-fn random_u16() -> u16 {
-    use std::cell::Cell;
-    thread_local! {
-        static S: Cell<u64> = Cell::new(
-            pool::policy::mix(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64) ^ u64::from(std::process::id()))
-        );
-    }
-    S.with(|s| {
-        let v = pool::policy::mix(s.get().wrapping_add(0x9e37_79b9_7f4a_7c15));
-        s.set(v);
-        v as u16
-    })
 }
 
 #[cfg(test)]

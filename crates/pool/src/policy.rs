@@ -117,7 +117,8 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn random() -> u64 {
+/// A cheap per-thread random number (not for secrets).
+pub fn random() -> u64 {
     use std::cell::Cell;
     thread_local! {
         static S: Cell<u64> = Cell::new(mix(std::time::SystemTime::now()
