@@ -149,7 +149,18 @@ impl UdpForwarder {
             }
             if let Ok(n) = self.socket.recv(&mut buf) {
                 if n >= 12 {
-                    self.relay(&mut buf, n, runtime);
+                    // Backend bytes go through rules and the cache: a bug
+                    // there must cost one answer, not this backend's
+                    // responder (the health checks would keep it "up").
+                    let relayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.relay(&mut buf, n, runtime)
+                    }));
+                    if relayed.is_err() {
+                        eprintln!(
+                            "rampart[error]: an answer from {} could not be relayed (internal error)",
+                            self.backend.addr
+                        );
+                    }
                 }
             }
             if last_sweep.elapsed() >= Duration::from_millis(500) {
