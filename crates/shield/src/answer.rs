@@ -52,13 +52,20 @@ fn spoof(action: &Action, query: &Query, resp: &mut Response) {
     match action {
         Action::Spoof(addrs) => {
             for a in addrs {
-                let (t, data): (u16, Vec<u8>) = match a {
-                    std::net::IpAddr::V4(v4) => (rtype::A, v4.octets().to_vec()),
-                    std::net::IpAddr::V6(v6) => (rtype::AAAA, v6.octets().to_vec()),
+                let (v4, v6);
+                let (t, data): (u16, &[u8]) = match a {
+                    std::net::IpAddr::V4(a) => {
+                        v4 = a.octets();
+                        (rtype::A, &v4)
+                    }
+                    std::net::IpAddr::V6(a) => {
+                        v6 = a.octets();
+                        (rtype::AAAA, &v6)
+                    }
                 };
                 if query.qtype == t || query.qtype == rtype::ANY {
                     fits &= resp
-                        .push_record(Section::Answer, owner, t, class::IN, SPOOF_TTL, &data)
+                        .push_record(Section::Answer, owner, t, class::IN, SPOOF_TTL, data)
                         .is_ok();
                 }
             }
