@@ -498,7 +498,7 @@ impl RulesGroup {
             let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
             rings.responses.for_each(window, |e| {
                 if e.rcode == 3 {
-                    if let Some(suffix) = last_labels(e.name(), guard.labels) {
+                    if let Some(suffix) = wire::name::last_labels(e.name(), guard.labels) {
                         if !self.excluded_domains.contains_suffix_of(suffix) {
                             *counts.entry(suffix.to_vec()).or_default() += 1;
                         }
@@ -521,17 +521,6 @@ impl RulesGroup {
             }
         }
     }
-}
-
-/// The suffix of `name` made of its last `n` labels (None if it has
-/// fewer).
-fn last_labels(name: &[u8], n: usize) -> Option<&[u8]> {
-    let mut offsets = [0u8; wire::name::MAX_LABELS];
-    let count = wire::name::label_offsets(name, &mut offsets);
-    if count < n || n == 0 {
-        return None;
-    }
-    Some(&name[offsets[count - n] as usize..])
 }
 
 /// `setSuffixGuard`: once NXDOMAINs under one suffix (its last `labels`

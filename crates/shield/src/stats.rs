@@ -146,20 +146,13 @@ impl QueryCounts {
     }
 }
 
-/// The rightmost `labels` labels of a lowercase wire name, as text.
+/// The rightmost `labels` labels of a lowercase wire name, as text. Cut
+/// on the wire form: a label with an escaped dot stays one label.
 fn name_key(name: &[u8], labels: Option<usize>) -> String {
-    let text = wire::name::to_text(name);
-    match labels {
-        Some(n) if n > 0 => {
-            let parts: Vec<&str> = text.trim_end_matches('.').split('.').collect();
-            if parts.len() <= n || text == "." {
-                text
-            } else {
-                format!("{}.", parts[parts.len() - n..].join("."))
-            }
-        }
-        _ => text,
-    }
+    let kept = labels
+        .and_then(|n| wire::name::last_labels(name, n))
+        .unwrap_or(name);
+    wire::name::to_text(kept)
 }
 
 /// The top-N table dnsdist prints: rank, key, count, share, then `Rest`.
@@ -325,6 +318,16 @@ pub fn rcode_name(rc: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouping_by_labels_cuts_the_wire_name() {
+        // "a\.b.c.": two labels, the first with a dot in it.
+        let name = b"\x03a.b\x01c\x00";
+        assert_eq!(name_key(name, Some(2)), "a\\.b.c.");
+        assert_eq!(name_key(name, Some(1)), "c.");
+        assert_eq!(name_key(name, Some(5)), "a\\.b.c.");
+        assert_eq!(name_key(b"\x00", Some(1)), ".");
+    }
 
     #[test]
     fn top_queries_as_dnsdist_prints() {

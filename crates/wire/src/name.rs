@@ -26,6 +26,17 @@ pub fn label_offsets(name: &[u8], out: &mut [u8]) -> usize {
     count
 }
 
+/// The suffix of `name` made of its last `n` labels (None when it has
+/// fewer, or `n` is 0).
+pub fn last_labels(name: &[u8], n: usize) -> Option<&[u8]> {
+    let mut offsets = [0u8; MAX_LABELS];
+    let count = label_offsets(name, &mut offsets);
+    if count < n || n == 0 {
+        return None;
+    }
+    Some(&name[offsets[count - n] as usize..])
+}
+
 /// Number of labels in `name`, root excluded.
 pub fn label_count(name: &[u8]) -> usize {
     let mut pos = 0;
