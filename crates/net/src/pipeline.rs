@@ -93,10 +93,13 @@ pub fn handle(
     // Dynamic blocks, client first, then the name's suffix.
     let table = runtime.dynblocks.table();
     // A random-subdomain guard lets the names answered lately through.
-    let by_name = table
-        .for_name(lname)
-        .filter(|b| !(b.unknown_only && runtime.known.contains(lname)));
-    if let Some(block) = table.for_client(client.ip()).or(by_name) {
+    // Looked up only when no client block decided already.
+    let by_name = || {
+        table
+            .for_name(lname)
+            .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
+    };
+    if let Some(block) = table.for_client(client.ip()).or_else(by_name) {
         let applied = match block.action {
             BlockAction::Drop => {
                 block.blocks.add(1);

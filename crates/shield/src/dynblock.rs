@@ -6,6 +6,8 @@
 //! it and look up, the maintenance pass builds the next table and swaps it.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -90,11 +92,12 @@ impl NewBlock {
 /// The table workers read.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
-    by_addr: HashMap<(IpAddr, u8), Arc<Block>>,
+    // Fx, not SipHash: looked up on every query once any block exists.
+    by_addr: FxHashMap<(IpAddr, u8), Arc<Block>>,
     /// Prefix lengths in use, so a lookup masks only by those.
     v4_prefixes: Vec<u8>,
     v6_prefixes: Vec<u8>,
-    by_suffix: HashMap<Box<[u8]>, Arc<Block>>,
+    by_suffix: FxHashMap<Box<[u8]>, Arc<Block>>,
 }
 
 impl Table {
