@@ -272,10 +272,7 @@ fn to_pool(
     let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    let chosen = up
-        .pools
-        .select(pool, hash)
-        .and_then(|b| up.pools.backends.iter().position(|x| Arc::ptr_eq(x, &b)));
+    let chosen = up.pools.select_index(pool, hash);
     let Some(i) = chosen else {
         // Every server down: a stale answer beats none, if allowed.
         if let Some(len) = cache.filter(|_| up.pools.stale_ttl > 0).and_then(|c| {

@@ -85,11 +85,36 @@ impl Pools {
     /// Picks a backend of `pool` that is up; `hash` feeds the hashed
     /// policies (the query name's hash).
     pub fn select(&self, pool: &str, hash: u64) -> Option<Arc<Backend>> {
-        let members: Vec<&Arc<Backend>> = self
-            .members(pool)
-            .filter(|b| b.is_up() && !(self.avoid_slow && b.is_slow()))
-            .collect();
-        self.policy.pick(&members, hash).cloned()
+        self.select_index(pool, hash)
+            .map(|i| self.backends[i].clone())
+    }
+
+    /// `select`, as an index into `backends`. Runs per forwarded query:
+    /// the candidates sit on the stack unless a pool has more than 32.
+    pub fn select_index(&self, pool: &str, hash: u64) -> Option<usize> {
+        let usable = |b: &&Arc<Backend>| b.is_up() && !(self.avoid_slow && b.is_slow());
+        let first = self.backends.first()?;
+        let mut stack = [first; 32];
+        let mut n = 0;
+        let mut spill = Vec::new();
+        for b in self.members(pool).filter(usable) {
+            if n < stack.len() {
+                stack[n] = b;
+                n += 1;
+            } else {
+                if spill.is_empty() {
+                    spill.extend_from_slice(&stack);
+                }
+                spill.push(b);
+            }
+        }
+        let up = if spill.is_empty() {
+            &stack[..n]
+        } else {
+            &spill[..]
+        };
+        let chosen = self.policy.pick(up, hash)?;
+        self.backends.iter().position(|b| Arc::ptr_eq(b, chosen))
     }
 
     /// Flags backends an order of magnitude slower than the median of the
