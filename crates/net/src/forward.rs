@@ -131,11 +131,16 @@ impl UdpForwarder {
                 self.backend.timed_out();
             }
         }
-        let mut buf = [0u8; 4096];
-        buf[..query.len()].copy_from_slice(query);
-        buf[..2].copy_from_slice(&id.to_be_bytes());
         self.backend.sent();
-        self.socket.send(&buf[..query.len()]).is_ok()
+        // The backend's ID, then the query after the client's: no copy.
+        let id = id.to_be_bytes();
+        let parts = [
+            std::io::IoSlice::new(&id),
+            std::io::IoSlice::new(&query[2..]),
+        ];
+        socket2::SockRef::from(&self.socket)
+            .send_vectored(&parts)
+            .is_ok()
     }
 
     fn respond_loop(&self, runtime: &Runtime, timeout: Duration) {
