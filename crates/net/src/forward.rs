@@ -346,7 +346,7 @@ pub fn check_once(b: &Backend) -> bool {
 pub async fn tcp_exchange(
     b: &Backend,
     query: &[u8],
-    out: &mut Vec<u8>,
+    out: &mut [u8],
     timeout: Duration,
 ) -> Option<usize> {
     let started = Instant::now();
@@ -416,14 +416,13 @@ fn answers(answer: &[u8], lname: &[u8], qtype: u16) -> bool {
 }
 
 /// One framed query and its framed answer on a connection.
-async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut [u8]) -> Option<usize> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(framed).await.ok()?;
     let mut len = [0u8; 2];
     s.read_exact(&mut len).await.ok()?;
     let len = usize::from(u16::from_be_bytes(len));
-    out.resize(len, 0);
-    s.read_exact(&mut out[..len]).await.ok()?;
+    s.read_exact(out.get_mut(..len)?).await.ok()?;
     // Not the answer to this query: the connection is out of step.
     let q = wire::Query::parse(&framed[2..]).ok()?;
     (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype)).then_some(len)

@@ -171,8 +171,9 @@ async fn connection(
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
-    // Grown to the largest message seen, not reserved up front: idle
-    // connections stay cheap.
+    // Allocated on the first query, not at accept: a connection that
+    // never sends one stays cheap. `out` is then 64 KB for the
+    // connection's life (answers and rules may be that large).
     let mut query = Vec::new();
     let mut out = Vec::new();
     loop {
@@ -269,20 +270,19 @@ async fn exchange(
         (Handled::Answer { len, .. }, _) => len,
         (Handled::ForwardTcp { .. }, Some((b, cache))) => {
             let started = std::time::Instant::now();
-            let mut answer = Vec::new();
+            // The answer is read straight into `out` after the length
+            // prefix; `out` keeps its 64 KB so rules may grow it.
+            let answer = &mut out[2..];
             let mut scratch = Vec::new();
             let Some((sent, added)) =
                 crate::forward::with_client_subnet(&b, &ecs, query, peer.addr, &mut scratch)
             else {
                 return false;
             };
-            let Some(len) = crate::forward::tcp_exchange(&b, sent, &mut answer, timeout).await
-            else {
+            let Some(len) = crate::forward::tcp_exchange(&b, sent, answer, timeout).await else {
                 return false;
             };
-            let mut len = wire::ecs::undo(&mut answer, len, added);
-            // Room for a response rule that rewrites the answer larger.
-            answer.resize(65535, 0);
+            let mut len = wire::ecs::undo(answer, len, added);
             let Ok(q) = wire::Query::parse(query) else {
                 return false;
             };
@@ -297,7 +297,7 @@ async fn exchange(
                 true,
                 lname,
                 q.qtype,
-                &mut answer,
+                answer,
                 &mut len,
                 latency,
             );
@@ -317,8 +317,6 @@ async fn exchange(
                 };
                 cache.insert(&key, &answer[..len]);
             }
-            out.resize(len + 2, 0);
-            out[2..len + 2].copy_from_slice(&answer[..len]);
             len
         }
         // Drop closes the connection, as dnsdist does.
