@@ -248,10 +248,12 @@ fn load_with_runtime(
 /// The useful line of a Lua error (no traceback).
 pub(crate) fn lua_message(e: &mlua::Error) -> String {
     match e {
-        // A bad argument is refused before our function runs: take the
-        // calling line and the function's name from the traceback.
+        // A bad argument refused before our function runs, or an error
+        // from inside it that did not come through `fail` (which names
+        // the place itself): take the calling line and the function's
+        // name from the traceback.
         mlua::Error::CallbackError { traceback, cause }
-            if matches!(**cause, mlua::Error::BadArgument { .. }) =>
+            if !matches!(**cause, mlua::Error::RuntimeError(_)) =>
         {
             let function = traceback
                 .lines()
@@ -271,7 +273,7 @@ pub(crate) fn lua_message(e: &mlua::Error) -> String {
                 mlua::Error::BadArgument { pos, cause, .. } => {
                     format!("{function}: argument #{pos}: {}", lua_message(cause))
                 }
-                other => lua_message(other),
+                other => format!("{function}: {}", lua_message(other)),
             };
             match place {
                 Some(place) => format!("{place}: {what}"),
@@ -569,6 +571,10 @@ mod tests {
                 "min 20 is above max 1; it would match every query",
             ),
             ("OpcodeRule(16)", "opcodes are 0 to 15"),
+            (
+                "setACL({\"10.0.0.0/8\", true})",
+                "setACL: expected string or number, got boolean",
+            ),
         ] {
             let e = cfg(&format!("\n{line}\n")).unwrap_err();
             assert!(
