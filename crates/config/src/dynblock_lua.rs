@@ -124,19 +124,15 @@ impl LuaGroup {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn rate_rule(
-    lua: &Lua,
-    g: &LuaGroup,
-    measure: Measure,
-    rate: f64,
-    seconds: u32,
-    reason: String,
-    block_seconds: u32,
-    action: Option<i64>,
-    warning_rate: Option<f64>,
-) -> mlua::Result<()> {
-    if rate < 0.0 || seconds == 0 {
+/// What the rate methods take after their own leading argument, in
+/// dnsdist's order: rate, seconds, reason, block seconds, action, warning
+/// rate.
+type RateArgs = (f64, u32, String, u32, Option<i64>, Option<f64>);
+
+fn rate_rule(lua: &Lua, g: &LuaGroup, measure: Measure, args: RateArgs) -> mlua::Result<()> {
+    let (rate, seconds, reason, block_seconds, action, warning_rate) = args;
+    // Written to refuse NaN too.
+    if !(rate >= 0.0 && rate.is_finite()) || seconds == 0 {
         return Err(fail(
             lua,
             "a dynamic block rule needs a rate of 0 or more over at least 1 second",
@@ -157,57 +153,19 @@ fn rate_rule(
 
 impl UserData for LuaGroup {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method(
-            "setQueryRate",
-            |lua,
-             g,
-             (rate, secs, reason, block, action, warn): (
-                f64,
-                u32,
-                String,
-                u32,
-                Option<i64>,
-                Option<f64>,
-            )| {
-                rate_rule(
-                    lua,
-                    g,
-                    Measure::Queries,
-                    rate,
-                    secs,
-                    reason,
-                    block,
-                    action,
-                    warn,
-                )
-            },
-        );
-        methods.add_method(
-            "setRCodeRate",
-            |lua,
-             g,
-             (rc, rate, secs, reason, block, action, warn): (
-                u16,
-                f64,
-                u32,
-                String,
-                u32,
-                Option<i64>,
-                Option<f64>,
-            )| {
-                rate_rule(
-                    lua,
-                    g,
-                    Measure::RCode(rc),
-                    rate,
-                    secs,
-                    reason,
-                    block,
-                    action,
-                    warn,
-                )
-            },
-        );
+        methods.add_method("setQueryRate", |lua, g, args: RateArgs| {
+            rate_rule(lua, g, Measure::Queries, args)
+        });
+        methods.add_method("setResponseByteRate", |lua, g, args: RateArgs| {
+            rate_rule(lua, g, Measure::ResponseBytes, args)
+        });
+        methods.add_method("setRCodeRate", |lua, g, (rc, args): (u16, RateArgs)| {
+            rate_rule(lua, g, Measure::RCode(rc), args)
+        });
+        methods.add_method("setQTypeRate", |lua, g, (qtype, args): (u16, RateArgs)| {
+            rate_rule(lua, g, Measure::QType(qtype), args)
+        });
+        // dnsdist puts the minimum response count before the action here.
         methods.add_method(
             "setRCodeRatio",
             |lua,
@@ -232,58 +190,7 @@ impl UserData for LuaGroup {
                     rcode: rc,
                     min_responses: min,
                 };
-                rate_rule(lua, g, measure, ratio, secs, reason, block, action, warn)
-            },
-        );
-        methods.add_method(
-            "setQTypeRate",
-            |lua,
-             g,
-             (qtype, rate, secs, reason, block, action, warn): (
-                u16,
-                f64,
-                u32,
-                String,
-                u32,
-                Option<i64>,
-                Option<f64>,
-            )| {
-                rate_rule(
-                    lua,
-                    g,
-                    Measure::QType(qtype),
-                    rate,
-                    secs,
-                    reason,
-                    block,
-                    action,
-                    warn,
-                )
-            },
-        );
-        methods.add_method(
-            "setResponseByteRate",
-            |lua,
-             g,
-             (rate, secs, reason, block, action, warn): (
-                f64,
-                u32,
-                String,
-                u32,
-                Option<i64>,
-                Option<f64>,
-            )| {
-                rate_rule(
-                    lua,
-                    g,
-                    Measure::ResponseBytes,
-                    rate,
-                    secs,
-                    reason,
-                    block,
-                    action,
-                    warn,
-                )
+                rate_rule(lua, g, measure, (ratio, secs, reason, block, action, warn))
             },
         );
         // rampart's own: the random-subdomain guard (see SuffixGuard).

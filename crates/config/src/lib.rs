@@ -550,6 +550,19 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_block_rate_methods_take_dnsdist_arguments() {
+        cfg(r#"
+            local g = dynBlockRulesGroup()
+            g:setQueryRate(100, 10, "q", 60)
+            g:setResponseByteRate(10000, 10, "b", 60, DNSAction.Refused)
+            g:setRCodeRate(DNSRCode.NXDOMAIN, 10, 1, "nx", 30, DNSAction.Drop, 5)
+            g:setQTypeRate(DNSQType.ANY, 5, 1, "any", 30)
+            g:setRCodeRatio(DNSRCode.SERVFAIL, 0.2, 10, "sf", 60, 20)
+        "#)
+        .unwrap();
+    }
+
+    #[test]
     fn out_of_range_numbers_are_errors_not_truncations() {
         for (line, want) in [
             (
@@ -571,6 +584,10 @@ mod tests {
                 "min 20 is above max 1; it would match every query",
             ),
             ("OpcodeRule(16)", "opcodes are 0 to 15"),
+            (
+                "local g = dynBlockRulesGroup() g:setQueryRate(0/0, 1, \"x\", 5)",
+                "needs a rate of 0 or more",
+            ),
             (
                 "setACL({\"10.0.0.0/8\", true})",
                 "setACL: expected string or number, got boolean",
