@@ -231,7 +231,8 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                     };
                 }
                 other => output::emit(&format!(
-                    "newServer: option '{other}' is not supported by rampart yet; ignored\n"
+                    "{}: newServer: option '{other}' is not supported by rampart yet; ignored\n",
+                    crate::caller(lua)
                 )),
             }
         }
@@ -418,7 +419,10 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                         "dontAge" => o.dont_age = v.as_boolean().unwrap_or(false),
                         // Stale serving is global here (setStaleCacheEntriesTTL).
                         "staleTTL" => {}
-                        other => output::emit(&format!("newPacketCache: option '{other}' is not supported by rampart yet; ignored\n")),
+                        other => output::emit(&format!(
+                            "{}: newPacketCache: option '{other}' is not supported by rampart yet; ignored\n",
+                            crate::caller(lua)
+                        )),
                     }
                 }
             }
