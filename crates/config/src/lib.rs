@@ -585,6 +585,10 @@ mod tests {
             ),
             ("OpcodeRule(16)", "opcodes are 0 to 15"),
             (
+                "newServer{address=\"127.0.0.1:53\", tcpOnly=1}",
+                "newServer: tcpOnly must be true or false",
+            ),
+            (
                 "local g = dynBlockRulesGroup() g:setQueryRate(0/0, 1, \"x\", 5)",
                 "needs a rate of 0 or more",
             ),

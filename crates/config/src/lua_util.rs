@@ -176,3 +176,9 @@ pub fn option_u32(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<u
         )
     })
 }
+
+/// A true/false option: `tcpOnly=1` or `"true"` is an error, not false.
+pub fn option_bool(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<bool> {
+    v.as_boolean()
+        .ok_or_else(|| fail(lua, format!("{func}: {key} must be true or false")))
+}

@@ -153,6 +153,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
             let int = |v: &Value| -> mlua::Result<u64> {
                 crate::lua_util::option_u32(lua, "newServer", &k, v).map(u64::from)
             };
+            let flag = |v: &Value| crate::lua_util::option_bool(lua, "newServer", &k, v);
             match k.as_str() {
                 "address" => {}
                 "name" => {
@@ -191,9 +192,9 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                 "checkTimeout" => check.timeout_ms = int(&v)?,
                 "maxCheckFailures" => check.max_failures = int(&v)?.max(1) as u32,
                 "rise" => check.rise = int(&v)?.max(1) as u32,
-                "mustResolve" => check.must_resolve = v.as_boolean().unwrap_or(false),
-                "tcpOnly" => tcp_only = v.as_boolean().unwrap_or(false),
-                "useClientSubnet" => use_client_subnet = v.as_boolean().unwrap_or(false),
+                "mustResolve" => check.must_resolve = flag(&v)?,
+                "tcpOnly" => tcp_only = flag(&v)?,
+                "useClientSubnet" => use_client_subnet = flag(&v)?,
                 "healthCheckMode" => {
                     mode = v
                         .as_string()
@@ -210,9 +211,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                 "lazyHealthCheckMinSampleCount" => lazy.min_samples = int(&v)? as usize,
                 "lazyHealthCheckThreshold" => lazy.threshold_pct = int(&v)?.min(100) as usize,
                 "lazyHealthCheckFailedInterval" => lazy.failed_interval_ms = int(&v)? * 1000,
-                "lazyHealthCheckUseExponentialBackOff" => {
-                    lazy.backoff = v.as_boolean().unwrap_or(false)
-                }
+                "lazyHealthCheckUseExponentialBackOff" => lazy.backoff = flag(&v)?,
                 "lazyHealthCheckMaxBackOff" => lazy.max_backoff_ms = int(&v)? * 1000,
                 "lazyHealthCheckMode" => {
                     let m = v
@@ -416,7 +415,9 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                         "minTTL" => o.min_ttl = num()? as u32,
                         "temporaryFailureTTL" => o.temporary_failure_ttl = num()? as u32,
                         "numberOfShards" => o.shards = (num()? as usize).clamp(1, 1024),
-                        "dontAge" => o.dont_age = v.as_boolean().unwrap_or(false),
+                        "dontAge" => {
+                            o.dont_age = crate::lua_util::option_bool(lua, "newPacketCache", &k, &v)?
+                        }
                         // Stale serving is global here (setStaleCacheEntriesTTL).
                         "staleTTL" => {}
                         other => output::emit(&format!(
