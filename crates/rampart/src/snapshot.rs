@@ -23,19 +23,17 @@ pub struct Report {
 pub fn build(config: &Config, previous: Option<&Snapshot>) -> (Snapshot, Report) {
     let mut report = Report::default();
     let mut catalog = Catalog::new();
-    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     for decl in &config.zones {
         let Ok(apex) = zone::parse_name(&decl.name) else {
             // The config layer validated names already.
             continue;
         };
-        if seen.contains(&apex) {
+        if !seen.insert(apex.clone()) {
             report.warnings.push(format!(
                 "{}: zone {} declared again; the later declaration wins",
                 decl.source, decl.name
             ));
-        } else {
-            seen.push(apex.clone());
         }
         let state = match load(decl, &mut report) {
             Ok(state) => state,
