@@ -24,12 +24,26 @@ impl Client {
                 )
             })?;
         stream.set_nodelay(true)?;
-        let channel = Channel::client(&mut stream, key)?;
+        // Above the server's 60 s limit per command: never wait forever on
+        // something that is not a console.
+        stream.set_read_timeout(Some(Duration::from_secs(70)))?;
+        let channel = Channel::client(&mut stream, key).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "the console at {addr} closed before the handshake ({e}): is this host in \
+                     its setConsoleACL, and is it a console port?"
+                ),
+            )
+        })?;
         let mut client = Client { stream, channel };
-        client.command("").map_err(|_| {
+        client.command("").map_err(|e| {
             io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                format!("the console at {addr} closed the connection: most likely the key does not match"),
+                format!(
+                    "the console at {addr} refused the first message ({e}): most likely the key \
+                     does not match"
+                ),
             )
         })?;
         Ok(client)
