@@ -281,58 +281,29 @@ impl PacketCache {
     }
 }
 
-/// Walks the records of a message: calls `f(ttl_offset, rtype)` for each.
-fn for_each_ttl(p: &[u8], mut f: impl FnMut(usize, u16)) -> Option<()> {
-    let count = |at: usize| usize::from(u16::from_be_bytes([p[at], p[at + 1]]));
-    let skip_name = |mut pos: usize| -> Option<usize> {
-        loop {
-            let len = *p.get(pos)?;
-            match len {
-                0 => return Some(pos + 1),
-                1..=63 => pos += 1 + usize::from(len),
-                0xc0..=0xff => return Some(pos + 2),
-                _ => return None,
-            }
-        }
-    };
-    let mut pos = 12;
-    for _ in 0..count(4) {
-        pos = skip_name(pos)? + 4;
-    }
-    for _ in 0..count(6) + count(8) + count(10) {
-        let fixed = skip_name(pos)?;
-        let rtype = u16::from_be_bytes([*p.get(fixed)?, *p.get(fixed + 1)?]);
-        let rdlen = usize::from(u16::from_be_bytes([*p.get(fixed + 8)?, *p.get(fixed + 9)?]));
-        f(fixed + 4, rtype);
-        pos = fixed + 10 + rdlen;
-        if pos > p.len() {
-            return None;
-        }
-    }
-    Some(())
-}
-
 /// The smallest TTL of the records (OPT aside); None without records.
 fn min_ttl(p: &[u8]) -> Option<u32> {
-    let mut min: Option<u32> = None;
-    for_each_ttl(p, |at, rtype| {
-        if rtype != 41 {
-            let t = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
-            min = Some(min.map_or(t, |m| m.min(t)));
-        }
-    })?;
-    min
+    let (_, records) = wire::edit::walk(p)?;
+    records
+        .iter()
+        .filter(|r| r.rtype != wire::types::rtype::OPT)
+        .map(|r| {
+            let at = r.fixed + 4;
+            u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
+        })
+        .min()
 }
 
 /// Lowers every TTL (OPT aside) by `age` seconds.
 fn age_ttls(p: &mut [u8], age: u32) {
-    let mut at_list = Vec::new();
-    let _ = for_each_ttl(p, |at, rtype| {
-        if rtype != 41 {
-            at_list.push(at);
-        }
-    });
-    for at in at_list {
+    let Some((_, records)) = wire::edit::walk(p) else {
+        return;
+    };
+    for r in records
+        .iter()
+        .filter(|r| r.rtype != wire::types::rtype::OPT)
+    {
+        let at = r.fixed + 4;
         let t = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
         p[at..at + 4].copy_from_slice(&t.saturating_sub(age).to_be_bytes());
     }
