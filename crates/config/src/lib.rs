@@ -30,6 +30,7 @@ pub mod output;
 pub mod pool_lua;
 pub mod response_lua;
 pub mod shield_lua;
+pub mod xfr_lua;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -101,6 +102,8 @@ pub struct Config {
     pub pools: pool::Pools,
     /// How long a forwarded UDP query waits for its answer.
     pub udp_timeout: Duration,
+    /// Keys, transfers, updates, notifies, journals.
+    pub replication: xfr::settings::Replication,
     /// Things skipped or worth knowing, for the log.
     pub notes: Vec<String>,
 }
@@ -121,6 +124,10 @@ impl Config {
             console: console_lua::ConsoleConfig::default(),
             pools: pool::Pools::default(),
             udp_timeout: Duration::from_secs(2),
+            replication: xfr::settings::Replication {
+                flush_interval_secs: 60,
+                ..Default::default()
+            },
             notes: Vec::new(),
         }
     }
@@ -235,6 +242,8 @@ fn load_with_runtime(
     console_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))
@@ -437,6 +446,7 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             let path = resolve(&b, &file);
             let conf = named_conf::read(&path).map_err(|e| fail(lua, e))?;
             let mut c = st.borrow_mut();
+            xfr_lua::from_named_conf(&conf, &mut c).map_err(|e| fail(lua, e))?;
             c.notes.extend(conf.notes);
             for z in conf.zones {
                 zone::parse_name(&z.name).map_err(|e| {

@@ -34,6 +34,8 @@ pub struct State {
     /// Rings and dynamic blocks: the same across reloads.
     pub runtime: Arc<shield::Runtime>,
     pub upstream: Upstream,
+    /// Transfers, updates and NOTIFY: the same across reloads.
+    pub xfr: Arc<xfr::Service>,
 }
 
 /// The backends and their forwarders.

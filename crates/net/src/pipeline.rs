@@ -29,6 +29,9 @@ pub enum Handled {
         backend: usize,
         cache: Option<usize>,
     },
+    /// An AXFR/IXFR over TCP for a zone of ours: the connection sends
+    /// the transfer's messages (several, unlike any other answer).
+    Transfer,
 }
 
 /// Where to send an answer a backend gives later (UDP only).
@@ -165,6 +168,9 @@ pub fn handle(
             );
         }
         Outcome::Continue | Outcome::Allow => {
+            if let Some(handled) = replication(state, &query, client, transport, out, limit) {
+                return handled;
+            }
             zone::respond_query(&state.zones, &query, out, transport)
         }
         other => {
@@ -226,6 +232,43 @@ pub fn handle(
         }
         None => Handled::Drop,
     }
+}
+
+/// UPDATE, NOTIFY, and zone transfers for zones the replication service
+/// holds; `None` for everything else (and for zones it does not hold:
+/// the zones then answer NOTAUTH or REFUSED).
+fn replication(
+    state: &State,
+    query: &Query,
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut [u8],
+    limit: usize,
+) -> Option<Handled> {
+    use wire::types::{opcode, rtype};
+    let message = match (query.opcode, query.qtype, transport) {
+        (opcode::UPDATE, _, _) => state.xfr.update(query.packet, client)?,
+        (opcode::NOTIFY, _, _) => state.xfr.notify_in(query.packet, client)?,
+        (opcode::QUERY, rtype::AXFR | rtype::IXFR, Transport::Tcp) => {
+            let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+            let apex = wire::name::to_lowercase(query.qname, &mut lower);
+            return state.xfr.holds(apex).then_some(Handled::Transfer);
+        }
+        (opcode::QUERY, rtype::IXFR, Transport::Udp) => {
+            let t = state.xfr.transfer(query.packet, client, Some(limit))?;
+            t.messages.into_iter().next()?
+        }
+        _ => return None,
+    };
+    if message.len() > out.len() {
+        return Some(Handled::Drop);
+    }
+    out[..message.len()].copy_from_slice(&message);
+    state.runtime.stats.answered(u16::from(out[3] & 0xf));
+    Some(Handled::Answer {
+        len: message.len(),
+        delay_ms: None,
+    })
 }
 
 /// Sends the query to a backend of `pool`, or, with none up, drops it

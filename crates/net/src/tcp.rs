@@ -208,6 +208,33 @@ async fn connection(
     }
 }
 
+/// Sends a zone transfer's messages; false when the connection should
+/// close. The messages are made on tokio's blocking pool: a large zone
+/// must not stall every other TCP client.
+async fn transfer(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> bool {
+    let service = peer.shared.load().xfr.clone();
+    let packet = query.to_vec();
+    let client = peer.addr;
+    let made = tokio::task::spawn_blocking(move || service.transfer(&packet, client, None)).await;
+    let Ok(Some(t)) = made else {
+        return false;
+    };
+    for msg in t.messages {
+        let mut framed = Vec::with_capacity(msg.len() + 2);
+        framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&msg);
+        let sent = tokio::time::timeout(
+            peer.idle.max(Duration::from_secs(10)),
+            stream.write_all(&framed),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Who a connection is with, for answering on it.
 struct Peer<'a> {
     addr: SocketAddr,
@@ -268,6 +295,7 @@ async fn exchange(
     };
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
+        (Handled::Transfer, _) => return transfer(stream, query, peer).await,
         (Handled::ForwardTcp { .. }, Some((b, cache))) => {
             let started = std::time::Instant::now();
             // The answer is read straight into `out` after the length

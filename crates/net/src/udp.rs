@@ -189,7 +189,10 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                         }
                         None
                     }
-                    Handled::Drop | Handled::Forwarded | Handled::ForwardTcp { .. } => None,
+                    Handled::Drop
+                    | Handled::Forwarded
+                    | Handled::ForwardTcp { .. }
+                    | Handled::Transfer => None,
                 }
             };
             let Some(resp_len) = answered else { continue };

@@ -18,6 +18,12 @@ pub enum Command {
         file: PathBuf,
         quiet: bool,
     },
+    /// `journal verify|show ZONE [--dir DIR]`.
+    Journal {
+        show: bool,
+        zone: String,
+        dir: PathBuf,
+    },
     Version,
     Help,
 }
@@ -51,6 +57,7 @@ pub const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.conf";
 pub const USAGE: &str = "\
 usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
        rampart check-zone [-q] ZONE FILE
+       rampart journal verify|show ZONE [--dir DIR]
        rampart -V | -h
 
   -C, --config FILE   Lua config, dnsdist dialect (default /etc/rampart/rampart.conf)
@@ -69,11 +76,59 @@ usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
       --workers N     UDP worker threads per listener (default: one per core)
       --check-config  load the config and every zone, report, exit 0 or 1
   check-zone ZONE FILE  check one zone file like named-checkzone
+  journal verify ZONE --dir DIR
+                      walk the zone's hash-chained journal; exit 0 when intact,
+                      1 naming the first block that does not match
+  journal show ZONE --dir DIR
+                      list every change: serials, time, source, records
   -V, --version       print the version
 ";
 
+/// `journal verify|show ZONE [--dir DIR]` (default directory: here).
+fn journal(args: &[String]) -> Result<Command, String> {
+    let usage = "usage: rampart journal verify|show ZONE [--dir DIR]";
+    let mut dir = PathBuf::from(".");
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dir" | "-d" => {
+                dir = PathBuf::from(
+                    it.next()
+                        .ok_or(format!("--dir needs a directory\n{usage}"))?,
+                )
+            }
+            s if s.starts_with("--dir=") => dir = PathBuf::from(&s[6..]),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("journal: unknown option {s}\n{usage}"))
+            }
+            _ => rest.push(a.clone()),
+        }
+    }
+    let [what, zone] = rest.as_slice() else {
+        return Err(usage.into());
+    };
+    let show = match what.as_str() {
+        "verify" => false,
+        "show" => true,
+        other => {
+            return Err(format!(
+                "journal: expected verify or show, found '{other}'\n{usage}"
+            ))
+        }
+    };
+    Ok(Command::Journal {
+        show,
+        zone: zone.clone(),
+        dir,
+    })
+}
+
 /// Parses `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("journal") {
+        return journal(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("check-zone") {
         let mut quiet = false;
         let mut rest = Vec::new();

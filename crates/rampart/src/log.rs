@@ -1,22 +1,4 @@
-//! Log lines on stderr (journald and supervisors add time stamps).
+//! Log lines on stderr (journald and supervisors add time stamps); the
+//! replication threads write the same format through `xfr::log`.
 
-use std::io::Write;
-
-/// Writes one log line.
-pub fn line(level: &str, msg: &str) {
-    let stderr = std::io::stderr();
-    let mut w = stderr.lock();
-    let _ = writeln!(w, "rampart[{level}]: {msg}");
-}
-
-pub fn info(msg: &str) {
-    line("info", msg);
-}
-
-pub fn warn(msg: &str) {
-    line("warning", msg);
-}
-
-pub fn error(msg: &str) {
-    line("error", msg);
-}
+pub use xfr::log::{error, info, warn};

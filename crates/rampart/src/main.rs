@@ -9,6 +9,7 @@ mod args;
 mod line_editor;
 mod log;
 mod snapshot;
+mod zones;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckZone { name, file, quiet } => check_zone(&name, &file, quiet),
+        Command::Journal { show, zone, dir } => journal(show, &zone, &dir),
         Command::CheckConfig(a) => check_config(&a),
         Command::Serve(a) => serve(&a),
         Command::Client(a) => client(&a),
@@ -110,6 +112,66 @@ fn check_zone(name: &str, file: &Path, quiet: bool) -> ExitCode {
     }
 }
 
+/// `rampart journal verify|show ZONE --dir DIR`.
+fn journal(show: bool, zone_name: &str, dir: &Path) -> ExitCode {
+    let apex = match zone::parse_name(zone_name) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bad zone name '{zone_name}': {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = xfr::journal::path_for(dir, &apex);
+    if !path.exists() {
+        eprintln!("{}: no journal for zone {zone_name}", path.display());
+        return ExitCode::FAILURE;
+    }
+    if !show {
+        return match xfr::journal::verify(&path) {
+            Ok(n) => {
+                println!("{}: {n} blocks, chain intact", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let blocks = match xfr::journal::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for b in &blocks {
+        let c = &b.change;
+        let hash: String = b.hash.iter().take(8).map(|x| format!("{x:02x}")).collect();
+        let _ = writeln!(
+            out,
+            "block {} serial {} -> {} at {} by {} (-{} +{}) hash {hash}…",
+            b.seq,
+            c.serial_before,
+            c.serial_after,
+            c.time,
+            c.source,
+            c.removed.len(),
+            c.added.len()
+        );
+        for r in &c.removed {
+            let _ = writeln!(out, "  - {}", zone::text::record_line(r));
+        }
+        for r in &c.added {
+            let _ = writeln!(out, "  + {}", zone::text::record_line(r));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn check_config(a: &ServeArgs) -> ExitCode {
     let c = match load_config(a) {
         Ok(c) => c,
@@ -118,7 +180,7 @@ fn check_config(a: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (_, report) = snapshot::build(&c, None);
+    let (_, report) = snapshot::build(&c, None, None);
     for n in &c.notes {
         eprintln!("note: {n}");
     }
@@ -183,7 +245,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (snap, report) = snapshot::build(&c, None);
+    let service = xfr::Service::new();
+    service.configure(&c.replication);
+    let (snap, report) = snapshot::build(&c, None, Some(&service));
     log_report(&c, &report);
     let upstream = match net::Upstream::new(c.pools.clone(), None, &runtime, c.udp_timeout) {
         Ok(u) => u,
@@ -200,6 +264,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
         shield: c.shield.clone(),
         runtime: runtime.clone(),
         upstream,
+        xfr: service.clone(),
     }));
 
     let workers = c
@@ -235,6 +300,12 @@ fn serve(a: &ServeArgs) -> ExitCode {
         ));
     }
 
+    // Changes made by updates and transfers reach the query path from now.
+    service.start(Box::new(zones::Publisher {
+        shared: shared.clone(),
+    }));
+    zones::attach_console(&serving, &service, &shared, &c);
+
     let console = start_console(&c);
 
     let mut listeners = c.listeners.clone();
@@ -249,6 +320,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 if let Some(new) = reload(a, &shared, &mut listeners) {
                     serving = new;
                 }
+                zones::republish(&service, &shared);
             }
             Some(sig) => {
                 log::info(&format!("signal {sig} received: draining"));
@@ -277,6 +349,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
             }
             publish_shield_changes(&shared, &serving);
             runtime.dynblocks.expire();
+            for line in service.flush(false) {
+                log::info(&line);
+            }
             for line in shared.load().upstream.pools.check_slow() {
                 log::warn(&line);
             }
@@ -435,7 +510,9 @@ fn reload(
         log::warn("listener changes take effect on restart; the current sockets stay");
     }
     let previous = shared.load_full();
-    let (snap, report) = snapshot::build(&c, Some(&previous.zones));
+    previous.xfr.configure(&c.replication);
+    let (snap, report) = snapshot::build(&c, Some(&previous.zones), Some(&previous.xfr));
+    previous.xfr.retain(&zones::declared(&c));
     log_report(&c, &report);
     let upstream = match net::Upstream::new(
         c.pools.clone(),
@@ -458,8 +535,10 @@ fn reload(
             shield: c.shield.clone(),
             runtime: previous.runtime.clone(),
             upstream,
+            xfr: previous.xfr.clone(),
         },
     );
+    zones::attach_console(&serving, &previous.xfr, shared, &c);
     *listeners = c.listeners;
     log::info("reload done");
     Some(serving)
@@ -511,6 +590,7 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
             shield,
             runtime: current.runtime.clone(),
             upstream,
+            xfr: current.xfr.clone(),
         },
     );
 }

@@ -4,6 +4,10 @@
 //! reload, a zone that fails keeps the version the previous snapshot held,
 //! so a bad edit never takes down a zone that was being served; only a
 //! zone that never loaded answers SERVFAIL.
+//!
+//! When serving, zones go through the replication service: a primary's
+//! file becomes a change in its journal (with the serial bumped when the
+//! operator forgot), and a secondary is served from what it transferred.
 
 use std::sync::Arc;
 
@@ -19,8 +23,13 @@ pub struct Report {
     pub loaded: Vec<String>,
 }
 
-/// Builds a snapshot for `config`, reusing zones of `previous` that fail.
-pub fn build(config: &Config, previous: Option<&Snapshot>) -> (Snapshot, Report) {
+/// Builds a snapshot for `config`, reusing zones of `previous` that fail;
+/// with `service`, zones are journaled and secondaries followed.
+pub fn build(
+    config: &Config,
+    previous: Option<&Snapshot>,
+    service: Option<&Arc<xfr::Service>>,
+) -> (Snapshot, Report) {
     let mut report = Report::default();
     let mut catalog = Catalog::new();
     let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
@@ -35,7 +44,37 @@ pub fn build(config: &Config, previous: Option<&Snapshot>) -> (Snapshot, Report)
                 decl.source, decl.name
             ));
         }
-        let state = match load(decl, &mut report) {
+        let info = xfr::ZoneInfo {
+            name: decl.name.clone(),
+            apex: apex.clone().into_boxed_slice(),
+            file: decl
+                .file
+                .clone()
+                .or_else(|| secondary_file(config, decl, &apex)),
+            source: decl.source.clone(),
+        };
+        if let (Some(service), ZoneKind::Secondary) = (service, decl.kind) {
+            let state = service.secondary(&info);
+            report.loaded.push(format!(
+                "secondary zone {} from {}",
+                decl.name,
+                config
+                    .replication
+                    .zone(&apex)
+                    .primaries
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            catalog.insert(&apex, state);
+            continue;
+        }
+        let loaded = load(decl, &info, &mut report).and_then(|zone| match service {
+            Some(s) => s.primary_loaded(&info, zone).map(ZoneState::Ready),
+            None => Ok(ZoneState::Ready(Arc::new(zone))),
+        });
+        let state = match loaded {
             Ok(state) => state,
             Err(reason) => {
                 let old = previous
@@ -69,13 +108,31 @@ pub fn build(config: &Config, previous: Option<&Snapshot>) -> (Snapshot, Report)
     (snap, report)
 }
 
-fn load(decl: &ZoneDecl, report: &mut Report) -> Result<ZoneState, String> {
-    let Some(file) = &decl.file else {
+/// Where a secondary declared without a file keeps its copy: the
+/// journal directory, else beside the config.
+fn secondary_file(config: &Config, decl: &ZoneDecl, apex: &[u8]) -> Option<std::path::PathBuf> {
+    if decl.kind != ZoneKind::Secondary {
+        return None;
+    }
+    let dir = match &config.replication.journal_dir {
+        Some(d) => d.clone(),
+        None => config
+            .path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
+    };
+    // Named as its journal is (escaped, `root` for the root zone).
+    Some(xfr::journal::path_for(&dir, apex).with_extension("zone"))
+}
+
+fn load(decl: &ZoneDecl, info: &xfr::ZoneInfo, report: &mut Report) -> Result<zone::Zone, String> {
+    let Some(file) = &info.file else {
         return Err(format!("{}: zone {} has no file", decl.source, decl.name));
     };
     if decl.kind == ZoneKind::Secondary && !file.exists() {
         return Err(format!(
-            "{}: secondary zone {} has no data in {} yet, and zone transfers are not implemented yet",
+            "{}: secondary zone {} has no data in {} yet (it is transferred when serving)",
             decl.source,
             decl.name,
             file.display()
@@ -101,5 +158,5 @@ fn load(decl: &ZoneDecl, report: &mut Report) -> Result<ZoneState, String> {
         loaded.zone.serial,
         loaded.zone.records
     ));
-    Ok(ZoneState::Ready(Arc::new(loaded.zone)))
+    Ok(loaded.zone)
 }

@@ -14,9 +14,12 @@
 //!   counts and truncation checkpoints.
 //! - [`types`]: the numeric constants (types, classes, rcodes, opcodes).
 //! - [`edit`], [`ecs`]: rewriting messages on the forwarding path.
+//! - [`message`]: reading whole messages (transfers, NOTIFY, UPDATE) into
+//!   owned records with names decompressed.
 
 pub mod ecs;
 pub mod edit;
+pub mod message;
 pub mod name;
 pub mod query;
 pub mod response;

@@ -103,6 +103,8 @@ pub fn rtype_from_name(s: &str) -> Option<u16> {
 pub mod class {
     pub const IN: u16 = 1;
     pub const CH: u16 = 3;
+    /// RFC 2136 §2.4: "delete this record" in an update.
+    pub const NONE: u16 = 254;
     pub const ANY: u16 = 255;
 }
 
@@ -115,7 +117,11 @@ pub mod rcode {
     pub const NOTIMP: u16 = 4;
     pub const REFUSED: u16 = 5;
     pub const YXDOMAIN: u16 = 6;
+    /// RFC 2136 prerequisite failures.
+    pub const YXRRSET: u16 = 7;
+    pub const NXRRSET: u16 = 8;
     pub const NOTAUTH: u16 = 9;
+    pub const NOTZONE: u16 = 10;
     /// Extended rcode 16, carried as 1 in the OPT TTL's high byte.
     pub const BADVERS: u16 = 16;
 }

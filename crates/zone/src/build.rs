@@ -168,13 +168,18 @@ fn build_node(
             }
             let ttl = set[set.len() - 1].ttl;
             if r.ttl != ttl {
-                let (file, line) = text
-                    .origin_of(r.line as usize)
-                    .unwrap_or((std::path::Path::new(""), 0));
+                // Records from a transfer or an update have no line:
+                // name the source alone.
+                let place = match text.origin_of(r.line as usize) {
+                    Some((file, line)) => format!("{}:{line}", file.display()),
+                    None => text
+                        .files
+                        .first()
+                        .map(|f| f.display().to_string())
+                        .unwrap_or_default(),
+                };
                 warnings.push(format!(
-                    "{}:{}: TTL {} differs from the RRset's TTL {} for {} {}; using {}",
-                    file.display(),
-                    line,
+                    "{place}: TTL {} differs from the RRset's TTL {} for {} {}; using {}",
                     r.ttl,
                     ttl,
                     to_text(owner),

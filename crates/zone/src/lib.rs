@@ -15,9 +15,11 @@ pub mod build;
 pub mod catalog;
 pub mod load;
 pub mod named_conf;
+pub mod records;
 pub mod respond;
 pub mod scan;
 pub mod source;
+pub mod text;
 pub mod tree;
 
 pub use catalog::{Catalog, ZoneState};

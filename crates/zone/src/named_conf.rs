@@ -32,7 +32,38 @@ pub struct NamedZone {
     /// `masters`/`primaries` addresses (as written, `port N` folded in).
     pub primaries: Vec<String>,
     pub also_notify: Vec<String>,
+    /// The key named on a primary (`primaries { 192.0.2.1 key k; };`).
+    pub primary_key: Option<String>,
+    /// `allow-transfer` items as written: addresses, netmasks, `key K`,
+    /// `any`, `none`.
+    pub allow_transfer: Vec<String>,
+    /// `allow-update` items, as `allow_transfer`.
+    pub allow_update: Vec<String>,
+    /// `update-policy { grant … }` rules.
+    pub update_policy: Vec<Grant>,
     /// Where the statement is, for messages.
+    pub source: String,
+}
+
+/// One `grant KEY RULE [NAME] [TYPES…];` of an `update-policy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub key: String,
+    /// `name`, `subdomain`, `zonesub` or `wildcard`.
+    pub rule: String,
+    /// The name the rule takes (absent for `zonesub`).
+    pub name: Option<String>,
+    pub types: Vec<String>,
+    /// `file:line`, for messages.
+    pub source: String,
+}
+
+/// A `key "name" { algorithm A; secret "S"; };` statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedKey {
+    pub name: String,
+    pub algorithm: String,
+    pub secret: String,
     pub source: String,
 }
 
@@ -41,6 +72,7 @@ pub struct NamedZone {
 pub struct NamedConf {
     pub directory: Option<PathBuf>,
     pub zones: Vec<NamedZone>,
+    pub keys: Vec<NamedKey>,
     /// What was skipped, for the log.
     pub notes: Vec<String>,
 }
@@ -168,6 +200,7 @@ fn interpret(
                 read_into(&p, base, conf, depth + 1)?;
             }
             "zone" => conf.zones.push(zone(s, path)?),
+            "key" => conf.keys.push(key(s, path)?),
             "" => {}
             other => conf
                 .notes
@@ -203,6 +236,10 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
         file: None,
         primaries: Vec::new(),
         also_notify: Vec::new(),
+        primary_key: None,
+        allow_transfer: Vec::new(),
+        allow_update: Vec::new(),
+        update_policy: Vec::new(),
         source: format!("{}:{}", path.display(), s.line),
     };
     for o in block {
@@ -236,12 +273,140 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
                 };
                 z.file = Some(PathBuf::from(f));
             }
-            "masters" | "primaries" => z.primaries = addresses(o),
+            "masters" | "primaries" => {
+                z.primaries = addresses(o);
+                z.primary_key = list_key(o);
+            }
             "also-notify" => z.also_notify = addresses(o),
+            "allow-transfer" => z.allow_transfer = items(o),
+            "allow-update" => z.allow_update = items(o),
+            "update-policy" => z.update_policy = grants(o, path)?,
             _ => {}
         }
     }
     Ok(z)
+}
+
+/// The `key K` given on any item of an address list (BIND allows one per
+/// address; rampart signs with one key per zone).
+fn list_key(s: &Statement) -> Option<String> {
+    s.block.iter().flatten().find_map(|item| {
+        let at = item
+            .words
+            .iter()
+            .position(|w| w.eq_ignore_ascii_case("key"))?;
+        item.words.get(at + 1).cloned()
+    })
+}
+
+/// The items of an address-match list, each as its words joined by a
+/// space (`key k`, `10.0.0.0/8`, `any`).
+fn items(s: &Statement) -> Vec<String> {
+    s.block
+        .iter()
+        .flatten()
+        .filter(|i| !i.words.is_empty())
+        .map(|i| i.words.join(" "))
+        .collect()
+}
+
+/// `update-policy { grant KEY RULE [NAME] TYPES; … };`; `update-policy
+/// local;` is refused (it needs BIND's session key).
+fn grants(s: &Statement, path: &Path) -> Result<Vec<Grant>, ConfError> {
+    let err = |line: u32, message: String| ConfError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let Some(block) = &s.block else {
+        return Err(err(
+            s.line,
+            "update-policy: expected '{ grant KEY RULE [NAME] [TYPES]; }' (\"local\" needs              BIND's session key, which rampart does not have)"
+                .into(),
+        ));
+    };
+    let mut out = Vec::new();
+    for g in block {
+        let w = &g.words;
+        let here = format!("{}:{}", path.display(), g.line);
+        match w.first().map(|x| x.to_ascii_lowercase()).as_deref() {
+            Some("grant") => {}
+            Some(other) => {
+                return Err(err(
+                    g.line,
+                    format!(
+                        "update-policy: expected 'grant', found '{other}' (deny is not supported)"
+                    ),
+                ))
+            }
+            None => continue,
+        }
+        let (Some(key), Some(rule)) = (w.get(1), w.get(2)) else {
+            return Err(err(
+                g.line,
+                "update-policy: expected 'grant KEY RULE …'".into(),
+            ));
+        };
+        let rule = rule.to_ascii_lowercase();
+        let (name, types) = match rule.as_str() {
+            "zonesub" => (None, &w[3..]),
+            "name" | "subdomain" | "wildcard" => match w.get(3) {
+                Some(n) => (Some(n.clone()), &w[4..]),
+                None => return Err(err(g.line, format!("update-policy: '{rule}' needs a name"))),
+            },
+            other => {
+                return Err(err(
+                    g.line,
+                    format!(
+                        "update-policy: rule '{other}' is not supported: expected name, \
+                         subdomain, wildcard or zonesub"
+                    ),
+                ))
+            }
+        };
+        out.push(Grant {
+            key: key.clone(),
+            rule,
+            name,
+            types: types.to_vec(),
+            source: here,
+        });
+    }
+    Ok(out)
+}
+
+/// `key "name" { algorithm hmac-sha256; secret "base64"; };`
+fn key(s: &Statement, path: &Path) -> Result<NamedKey, ConfError> {
+    let err = |message: String| ConfError {
+        file: path.to_path_buf(),
+        line: s.line,
+        message,
+    };
+    let [_, name] = s.words.as_slice() else {
+        return Err(err(
+            "expected 'key \"name\" { algorithm …; secret \"…\"; };'".into(),
+        ));
+    };
+    let mut algorithm = None;
+    let mut secret = None;
+    for o in s.block.iter().flatten() {
+        match o.words.as_slice() {
+            [k, v] if k.eq_ignore_ascii_case("algorithm") => algorithm = Some(v.clone()),
+            [k, v] if k.eq_ignore_ascii_case("secret") => secret = Some(v.clone()),
+            _ => {}
+        }
+    }
+    match (algorithm, secret) {
+        (Some(algorithm), Some(secret)) => Ok(NamedKey {
+            name: name.clone(),
+            algorithm,
+            secret,
+            source: format!("{}:{}", path.display(), s.line),
+        }),
+        _ => Err(err(format!(
+            "key \"{name}\": expected both 'algorithm' and 'secret'"
+        ))),
+    }
 }
 
 /// The addresses of a `masters { a; b port 53; };` style list.
@@ -250,7 +415,7 @@ fn addresses(s: &Statement) -> Vec<String> {
     for item in s.block.iter().flatten() {
         match item.words.as_slice() {
             [addr] => out.push(addr.clone()),
-            [addr, port_kw, port] if port_kw.eq_ignore_ascii_case("port") => {
+            [addr, port_kw, port, ..] if port_kw.eq_ignore_ascii_case("port") => {
                 if addr.contains(':') {
                     out.push(format!("[{addr}]:{port}"));
                 } else {
@@ -496,11 +661,50 @@ zone "native.test" { file "native.zone"; };
         assert_eq!(c.zones[1].primaries, ["192.0.2.9"]);
         assert_eq!(c.zones[2].kind, ZoneKind::Native);
         assert!(c.notes.iter().any(|n| n.contains("'recursion' ignored")));
-        assert!(c
-            .notes
-            .iter()
-            .any(|n| n.contains("statement 'key' ignored")));
+        assert_eq!(c.keys.len(), 1);
+        assert_eq!(c.keys[0].name, "tsig");
+        assert_eq!(c.keys[0].algorithm, "hmac-sha256");
+        assert_eq!(c.keys[0].secret, "abc=");
         c.zones.clear();
+    }
+
+    #[test]
+    fn reads_replication_statements() {
+        let c = parse(
+            r#"zone "example.org" {
+    type primary; file "e.zone";
+    allow-transfer { 127.0.0.2; 10.0.0.0/8; key "xfr"; };
+    update-policy {
+        grant certbot. name _acme-challenge.example.org. TXT;
+        grant admin zonesub ANY;
+    };
+};
+zone "s.test" { type secondary; file "s.zone"; primaries { 127.0.0.9 port 5301 key "xfr"; }; };
+"#,
+            Path::new("/n.conf"),
+        )
+        .unwrap();
+        let z = &c.zones[0];
+        assert_eq!(z.allow_transfer, ["127.0.0.2", "10.0.0.0/8", "key xfr"]);
+        assert_eq!(z.update_policy.len(), 2);
+        assert_eq!(z.update_policy[0].key, "certbot.");
+        assert_eq!(z.update_policy[0].rule, "name");
+        assert_eq!(
+            z.update_policy[0].name.as_deref(),
+            Some("_acme-challenge.example.org.")
+        );
+        assert_eq!(z.update_policy[0].types, ["TXT"]);
+        assert_eq!(z.update_policy[1].name, None);
+        assert_eq!(z.update_policy[0].source, "/n.conf:5");
+        let s = &c.zones[1];
+        assert_eq!(s.primaries, ["127.0.0.9:5301"]);
+        assert_eq!(s.primary_key.as_deref(), Some("xfr"));
+        let e = parse(
+            "zone \"a\" { type master; file \"x\"; update-policy { grant k self * A; }; };",
+            Path::new("n.conf"),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("rule 'self' is not supported"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! Joining the replication service to the served state and the console:
+//! changes it makes are published into the snapshot the workers read, and
+//! `showZones()`, `reloadZone(name)` and `flushZones()` reach it.
+
+use std::sync::Arc;
+
+use config::{Config, ZoneDecl};
+use zone::named_conf::ZoneKind;
+use zone::ZoneState;
+
+/// Puts a zone's new version into the served snapshot.
+pub struct Publisher {
+    pub shared: net::SharedSnapshot,
+}
+
+impl xfr::Publish for Publisher {
+    fn publish(&self, apex: &[u8], state: ZoneState) {
+        publish(&self.shared, &[(apex.into(), state)]);
+    }
+}
+
+/// Replaces the given zones in the served snapshot, leaving everything
+/// else as it is (compare-and-swap: a concurrent change is not lost).
+fn publish(shared: &net::SharedSnapshot, zones: &[(Box<[u8]>, ZoneState)]) {
+    shared.rcu(|cur| {
+        let mut snap = (*cur.zones).clone();
+        for (apex, state) in zones {
+            snap.catalog.insert(apex, state.clone());
+        }
+        net::State {
+            zones: Arc::new(snap),
+            shield: cur.shield.clone(),
+            runtime: cur.runtime.clone(),
+            upstream: cur.upstream.clone(),
+            xfr: cur.xfr.clone(),
+        }
+    });
+}
+
+/// After a reload: the service's versions win over what the reload read
+/// (an update committed while it was building is served, not lost).
+pub fn republish(service: &xfr::Service, shared: &net::SharedSnapshot) {
+    let states = service.states();
+    let current = shared.load();
+    let stale: Vec<_> = states
+        .into_iter()
+        .filter(
+            |(apex, state)| match (current.zones.catalog.get(apex), state) {
+                (Some(ZoneState::Ready(a)), ZoneState::Ready(b)) => !Arc::ptr_eq(a, b),
+                _ => true,
+            },
+        )
+        .collect();
+    drop(current);
+    if !stale.is_empty() {
+        publish(shared, &stale);
+    }
+}
+
+/// The apexes the configuration declares.
+pub fn declared(c: &Config) -> Vec<Box<[u8]>> {
+    c.zones
+        .iter()
+        .filter_map(|d| zone::parse_name(&d.name).ok())
+        .map(Vec::into_boxed_slice)
+        .collect()
+}
+
+/// Registers the zone functions in the console's Lua state.
+pub fn attach_console(
+    serving: &config::Serving,
+    service: &Arc<xfr::Service>,
+    _shared: &net::SharedSnapshot,
+    c: &Config,
+) {
+    let lua = &serving.lua;
+    let registered = (|| -> mlua::Result<()> {
+        let g = lua.globals();
+        let s = service.clone();
+        g.set(
+            "showZones",
+            lua.create_function(move |_, ()| Ok(s.show_zones()))?,
+        )?;
+        let s = service.clone();
+        g.set(
+            "flushZones",
+            lua.create_function(move |_, ()| Ok(s.flush(true).join("\n") + "\n"))?,
+        )?;
+        let s = service.clone();
+        let decls = c.zones.clone();
+        g.set(
+            "reloadZone",
+            lua.create_function(move |_, name: String| Ok(reload_zone(&s, &decls, &name)))?,
+        )?;
+        Ok(())
+    })();
+    if let Err(e) = registered {
+        crate::log::error(&format!("console zone functions unavailable: {e}"));
+    }
+}
+
+/// `reloadZone(name)`: reads one primary zone's file again (the change
+/// becomes a journal block and an IXFR); a secondary refreshes instead.
+fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> String {
+    let Ok(apex) = zone::parse_name(name) else {
+        return format!("bad zone name '{name}'\n");
+    };
+    let Some(decl) = decls
+        .iter()
+        .rev()
+        .find(|d| zone::parse_name(&d.name).is_ok_and(|a| a == apex))
+    else {
+        return format!("zone {name} is not configured\n");
+    };
+    let info = xfr::ZoneInfo {
+        name: decl.name.clone(),
+        apex: apex.clone().into_boxed_slice(),
+        file: decl.file.clone(),
+        source: decl.source.clone(),
+    };
+    if decl.kind == ZoneKind::Secondary {
+        return match service.refresh_now(&apex) {
+            true => format!("zone {name}: refreshing from its primaries\n"),
+            false => format!("zone {name}: not running as a secondary\n"),
+        };
+    }
+    let Some(file) = &decl.file else {
+        return format!("zone {name} has no file\n");
+    };
+    let loaded = match zone::load_zone(&decl.name, file) {
+        Ok(l) => l,
+        Err(e) => {
+            let msg = format!("zone {name} not reloaded, still serving the previous version: {e}");
+            crate::log::error(&msg);
+            return msg + "\n";
+        }
+    };
+    for w in &loaded.warnings {
+        crate::log::warn(w);
+    }
+    match service.primary_loaded(&info, loaded.zone) {
+        Ok(z) => {
+            let msg = format!("zone {name} reloaded: serial {}", z.serial);
+            crate::log::info(&msg);
+            msg + "\n"
+        }
+        Err(e) => {
+            crate::log::error(&e);
+            e + "\n"
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! NOTIFY (RFC 1996): telling secondaries a zone changed, and hearing
+//! from our primaries that theirs did.
+//!
+//! Out: after every change, to the `also-notify` addresses and the
+//! addresses the zone itself gives for its NS names (glue in the zone),
+//! except the primary named in the SOA; each target is tried up to five
+//! times, one, two, four, eight seconds apart, until it answers.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wire::types::{class, flags, opcode, rcode, rtype};
+use wire::{Query, Response, Section};
+use zone::records::Record;
+
+use crate::log;
+use crate::outgoing::header_reply;
+use crate::service::{lock as lock_entry, unix_now, Entry, Role, Service};
+use crate::tsig::{self, Checked, Key};
+
+const ATTEMPTS: u32 = 5;
+
+/// Where NOTIFY goes for `e`: also-notify, then the in-zone addresses of
+/// the apex NS names other than the SOA's MNAME (port 53).
+pub(crate) fn targets(e: &Entry) -> Vec<SocketAddr> {
+    let mut out = e.settings.also_notify.clone();
+    let soa = e.soa();
+    let mname_len = soa
+        .as_ref()
+        .and_then(|s| wire::name::uncompressed_len(&s.rdata))
+        .unwrap_or(0);
+    let mname = soa
+        .as_ref()
+        .map(|s| s.rdata[..mname_len].to_ascii_lowercase());
+    for ns in e.records.rrset(&e.apex, rtype::NS) {
+        let host = ns.rdata.to_ascii_lowercase();
+        if Some(&host) == mname.as_ref() {
+            continue;
+        }
+        for t in [rtype::A, rtype::AAAA] {
+            for r in e.records.rrset(&host, t) {
+                let ip = match r.rdata.len() {
+                    4 => std::net::IpAddr::from(
+                        <[u8; 4]>::try_from(&r.rdata[..]).unwrap_or_default(),
+                    ),
+                    16 => std::net::IpAddr::from(
+                        <[u8; 16]>::try_from(&r.rdata[..]).unwrap_or_default(),
+                    ),
+                    _ => continue,
+                };
+                let addr = SocketAddr::new(ip, 53);
+                if !out.contains(&addr) {
+                    out.push(addr);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sends NOTIFY for the current version of `e` in the background.
+pub(crate) fn send(service: &Service, e: &Entry) {
+    if !service.is_started() {
+        return;
+    }
+    let targets = targets(e);
+    let Some(soa) = e.soa() else { return };
+    if targets.is_empty() {
+        return;
+    }
+    // Signed with the zone's transfer key when it has one: a secondary
+    // that transfers with a key usually wants NOTIFY signed by it too.
+    let settings = service.settings();
+    let key = e
+        .settings
+        .transfer
+        .keys
+        .first()
+        .and_then(|k| settings.keys.get(k).cloned());
+    let name = e.name.clone();
+    let serial = e.serial;
+    for target in targets {
+        let (soa, key, job_name) = (soa.clone(), key.clone(), name.clone());
+        let spawned = std::thread::Builder::new()
+            .name("notify".into())
+            .spawn(move || notify_one(target, &soa, key.as_ref(), &job_name, serial));
+        if let Err(err) = spawned {
+            log::error(&format!(
+                "NOTIFY for {name} to {target}: cannot start: {err}"
+            ));
+        }
+    }
+}
+
+/// Sends one NOTIFY until answered or out of attempts.
+fn notify_one(target: SocketAddr, soa: &Record, key: Option<&Arc<Key>>, name: &str, serial: u32) {
+    let bind: SocketAddr = if target.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = match UdpSocket::bind(bind) {
+        Ok(s) => s,
+        Err(err) => {
+            log::error(&format!("NOTIFY for {name} to {target}: {err}"));
+            return;
+        }
+    };
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=ATTEMPTS {
+        let id = crate::random_id();
+        let Some((msg, verifier)) = notify_message(id, soa, key) else {
+            return;
+        };
+        let answered = sock
+            .send_to(&msg, target)
+            .and_then(|_| sock.set_read_timeout(Some(wait)))
+            .ok()
+            .and_then(|_| wait_answer(&sock, target, id));
+        if let Some(answer) = answered {
+            let code = answer.get(3).map_or(0, |b| u16::from(b & 0xf));
+            let checked = match verifier {
+                Some(mut v) => v.check(&answer, unix_now()).and_then(|_| v.finish()),
+                None => Ok(()),
+            };
+            match (code, checked) {
+                (rcode::NOERROR, Ok(())) => log::info(&format!(
+                    "NOTIFY for {name} serial {serial} to {target}: acknowledged"
+                )),
+                (rcode::NOERROR, Err(e)) => log::warn(&format!(
+                    "NOTIFY for {name} to {target}: answer's signature: {e}"
+                )),
+                (code, _) => log::warn(&format!(
+                    "NOTIFY for {name} serial {serial} to {target}: answered with rcode {code}"
+                )),
+            }
+            return;
+        }
+        if attempt < ATTEMPTS {
+            wait *= 2;
+        }
+    }
+    log::warn(&format!(
+        "NOTIFY for {name} serial {serial} to {target}: no answer after {ATTEMPTS} attempts"
+    ));
+}
+
+/// Reads datagrams until the answer with `id` from `target` arrives or
+/// the socket's timeout passes.
+fn wait_answer(sock: &UdpSocket, target: SocketAddr, id: u16) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, from) = sock.recv_from(&mut buf).ok()?;
+        if from == target && n >= 12 && buf[..2] == id.to_be_bytes() {
+            return Some(buf[..n].to_vec());
+        }
+    }
+}
+
+/// A NOTIFY message for the zone of `soa`, signed if `key` is given.
+fn notify_message(
+    id: u16,
+    soa: &Record,
+    key: Option<&Arc<Key>>,
+) -> Option<(Vec<u8>, Option<tsig::Verifier>)> {
+    let mut buf = vec![0u8; 1024];
+    let mut resp = Response::new(&mut buf, 1024);
+    resp.set_header(id, (u16::from(opcode::NOTIFY) << 11) | flags::AA);
+    resp.push_question(&soa.owner, rtype::SOA, class::IN).ok()?;
+    resp.push_record(
+        Section::Answer,
+        &soa.owner,
+        rtype::SOA,
+        class::IN,
+        soa.ttl,
+        &soa.rdata,
+    )
+    .ok()?;
+    let mut msg = resp.finish().to_vec();
+    // The writer makes responses; a NOTIFY is a request.
+    msg[2] &= 0x7f;
+    let verifier = match key {
+        Some(k) => Some(tsig::sign_request(&mut msg, k, unix_now()).ok()?),
+        None => None,
+    };
+    Some((msg, verifier))
+}
+
+impl Service {
+    /// A NOTIFY received for a zone this service holds; `None` when it
+    /// holds no such zone (the zones answer NOTAUTH). A secondary's
+    /// primaries (and only they, signed with the zone's key when it has
+    /// one) make it refresh at once.
+    pub fn notify_in(&self, packet: &[u8], client: SocketAddr) -> Option<Vec<u8>> {
+        let query = Query::parse(packet).ok()?;
+        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+        let apex = wire::name::to_lowercase(query.qname, &mut lower).to_vec();
+        let entry = self.entry(&apex)?;
+        let now = unix_now();
+        let settings = self.settings();
+        let (key, mut signer) = match tsig::check_request(packet, &settings.keys, now) {
+            Err(()) => return Some(header_reply(&query, rcode::FORMERR, None, now)),
+            Ok(Checked::Unsigned) => (None, None),
+            Ok(Checked::Valid { key, ctx }) => (Some(key), Some(ctx)),
+            Ok(Checked::Refused { error, reply }) => {
+                log::warn(&format!(
+                    "NOTIFY for {} from {client} refused: TSIG error {error}",
+                    wire::name::to_text(&apex)
+                ));
+                let mut msg = header_reply(&query, rcode::NOTAUTH, None, now);
+                let _ = reply.append(&mut msg, now);
+                return Some(msg);
+            }
+        };
+        let e = lock_entry(&entry);
+        let from_primary = e.settings.primaries.iter().any(|p| p.ip() == client.ip());
+        let key_ok = match &e.settings.primary_key {
+            Some(want) => key
+                .as_ref()
+                .is_some_and(|k| wire::name::eq_ignore_case(&k.name, want)),
+            None => true,
+        };
+        let handle = match &e.role {
+            Role::Secondary(h) if from_primary && key_ok => Some(h.clone()),
+            _ => None,
+        };
+        let name = e.name.clone();
+        drop(e);
+        let Some(handle) = handle else {
+            log::warn(&format!(
+                "NOTIFY for {name} from {client} refused: not one of its primaries{}",
+                if key_ok {
+                    ""
+                } else {
+                    " (or not signed with its key)"
+                }
+            ));
+            return Some(header_reply(&query, rcode::REFUSED, signer.as_mut(), now));
+        };
+        log::info(&format!("NOTIFY for {name} from {client}: refreshing"));
+        handle.wake();
+        let mut msg = header_reply(&query, rcode::NOERROR, None, now);
+        // Authoritative answer, as BIND and Knot send.
+        msg[2] |= 0x04;
+        if let Some(s) = signer.as_mut() {
+            let _ = s.sign(&mut msg, now);
+        }
+        Some(msg)
+    }
+}

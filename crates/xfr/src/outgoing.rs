@@ -1,0 +1,281 @@
+//! Zone transfers out: AXFR (RFC 5936) and IXFR (RFC 1995) from the
+//! zone's current records and the journal's changes, each message signed
+//! when the request was (RFC 8945 §5.3.1).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wire::types::{class, flags, rcode, rtype};
+use wire::{Query, Response, Section};
+use zone::records::{serial_gt, soa_serial, Record};
+
+use crate::journal::Change;
+use crate::log;
+use crate::service::{lock as lock_entry, soa_first, unix_now, Service};
+use crate::tsig::{self, Checked, Signer};
+
+/// Room kept free in every message for the TSIG record.
+const TSIG_ROOM: usize = 400;
+/// Messages of a TCP transfer stay under this size, as BIND's and
+/// Knot's do (smaller messages start flowing sooner).
+const TCP_MESSAGE: usize = 16_384;
+
+/// What a transfer request gets.
+pub struct Transfer {
+    pub messages: Vec<Vec<u8>>,
+}
+
+impl Service {
+    /// Answers an AXFR or IXFR for a zone this service holds; `None` when
+    /// it holds no such zone (the zones answer NOTAUTH/REFUSED). Over UDP
+    /// (`udp_limit` set) only IXFR is answered, in one message: the
+    /// changes if they fit, else the current SOA (RFC 1995 §2), which
+    /// sends the client to TCP.
+    pub fn transfer(
+        &self,
+        packet: &[u8],
+        client: SocketAddr,
+        udp_limit: Option<usize>,
+    ) -> Option<Transfer> {
+        let query = Query::parse(packet).ok()?;
+        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+        let apex = wire::name::to_lowercase(query.qname, &mut lower).to_vec();
+        let entry = self.entry(&apex)?;
+        let settings = self.settings();
+        let now = unix_now();
+        let reply = |code: u16, signer: Option<&mut Signer>| -> Transfer {
+            Transfer {
+                messages: vec![header_reply(&query, code, signer, now)],
+            }
+        };
+        let (key, mut signer) = match tsig::check_request(packet, &settings.keys, now) {
+            Err(()) => return Some(reply(rcode::FORMERR, None)),
+            Ok(Checked::Unsigned) => (None, None),
+            Ok(Checked::Valid { key, ctx }) => (Some(key), Some(ctx)),
+            Ok(Checked::Refused { error, reply: err }) => {
+                log::warn(&format!(
+                    "transfer of {} from {client} refused: TSIG error {error}",
+                    wire::name::to_text(&apex)
+                ));
+                let mut msg = header_reply(&query, rcode::NOTAUTH, None, now);
+                let _ = err.append(&mut msg, now);
+                return Some(Transfer {
+                    messages: vec![msg],
+                });
+            }
+        };
+        let e = lock_entry(&entry);
+        let name = e.name.clone();
+        if !e
+            .settings
+            .transfer
+            .allows(client.ip(), key.as_ref().map(|k| &*k.name))
+        {
+            drop(e);
+            log::warn(&format!(
+                "transfer of {name} refused for {client}{}: not in its transfer ACL",
+                key.as_ref()
+                    .map(|k| format!(" (key {})", k.name_text()))
+                    .unwrap_or_default()
+            ));
+            return Some(reply(rcode::REFUSED, signer.as_mut()));
+        }
+        let Some(soa) = e.soa().filter(|_| e.zone.is_some()) else {
+            drop(e);
+            return Some(reply(rcode::SERVFAIL, signer.as_mut()));
+        };
+        let serial = e.serial;
+        let records = e.records.clone();
+        let history: Vec<Arc<Change>> = e.history.clone();
+        drop(e);
+
+        let ixfr_from = if query.qtype == rtype::IXFR {
+            Some(client_serial(packet))
+        } else {
+            None
+        };
+        if udp_limit.is_some() && ixfr_from.is_none() {
+            return None;
+        }
+        let (body, kind) = match ixfr_from {
+            Some(Some(theirs)) if !serial_gt(serial, theirs) => {
+                (vec![soa.clone()], "IXFR (up to date)")
+            }
+            Some(Some(theirs)) => match incremental(&history, theirs, serial) {
+                Some(changes) => (ixfr_body(&soa, &changes), "IXFR"),
+                None => (axfr_body(&soa, records.iter().collect()), "IXFR as AXFR"),
+            },
+            // RFC 1995 §3: an IXFR without the client's SOA is FORMERR.
+            Some(None) => return Some(reply(rcode::FORMERR, signer.as_mut())),
+            None => (axfr_body(&soa, records.iter().collect()), "AXFR"),
+        };
+        let limit = udp_limit.unwrap_or(TCP_MESSAGE);
+        let mut messages = write_messages(
+            &query,
+            &body,
+            limit,
+            udp_limit.is_some(),
+            signer.as_mut(),
+            now,
+        );
+        if udp_limit.is_some() && messages.len() != 1 {
+            // Does not fit one datagram: the SOA alone sends it to TCP.
+            messages = write_messages(&query, &[soa], limit, true, signer.as_mut(), now);
+        }
+        log::info(&format!(
+            "{kind} of {name} serial {serial} to {client}{}: {} records in {} messages",
+            key.as_ref()
+                .map(|k| format!(" (key {})", k.name_text()))
+                .unwrap_or_default(),
+            body.len(),
+            messages.len()
+        ));
+        Some(Transfer { messages })
+    }
+}
+
+/// The serial of the SOA a client put in the authority section of its
+/// IXFR request.
+fn client_serial(packet: &[u8]) -> Option<u32> {
+    let msg = wire::message::parse(packet).ok()?;
+    msg.records
+        .iter()
+        .find(|r| r.section == Section::Authority && r.rtype == rtype::SOA)
+        .and_then(|r| soa_serial(&r.rdata))
+}
+
+/// The changes leading from `from` to `to`, if the history holds an
+/// unbroken chain of them, each with its SOAs (a change made under the
+/// `keep` serial policy cannot be sent as a difference).
+fn incremental(history: &[Arc<Change>], from: u32, to: u32) -> Option<Vec<Arc<Change>>> {
+    let start = history.iter().position(|c| c.serial_before == from)?;
+    let chain = &history[start..];
+    let mut serial = from;
+    for c in chain {
+        let has_soas = c.removed.first().is_some_and(|r| r.rtype == rtype::SOA)
+            && c.added.first().is_some_and(|r| r.rtype == rtype::SOA);
+        if c.serial_before != serial || !has_soas || c.serial_before == c.serial_after {
+            return None;
+        }
+        serial = c.serial_after;
+    }
+    (serial == to).then(|| chain.to_vec())
+}
+
+/// SOA, every other record, SOA.
+fn axfr_body(soa: &Record, records: Vec<Record>) -> Vec<Record> {
+    let mut body = Vec::with_capacity(records.len() + 2);
+    body.push(soa.clone());
+    body.extend(records.into_iter().filter(|r| r.rtype != rtype::SOA));
+    body.push(soa.clone());
+    body
+}
+
+/// SOA, then per change: old SOA, removed, new SOA, added; then SOA.
+fn ixfr_body(soa: &Record, changes: &[Arc<Change>]) -> Vec<Record> {
+    let mut body = vec![soa.clone()];
+    for c in changes {
+        body.extend(soa_first(c.removed.clone(), &soa.owner));
+        body.extend(soa_first(c.added.clone(), &soa.owner));
+    }
+    body.push(soa.clone());
+    body
+}
+
+/// Splits `records` into answer messages of at most `limit` bytes (a
+/// record too large for that gets a message of its own up to 64 KB; over
+/// UDP it does not fit at all), the question in the first.
+fn write_messages(
+    query: &Query,
+    records: &[Record],
+    limit: usize,
+    udp: bool,
+    mut signer: Option<&mut Signer>,
+    now: u64,
+) -> Vec<Vec<u8>> {
+    let room = if signer.is_some() { TSIG_ROOM } else { 0 };
+    let limit = limit.saturating_sub(room).max(512);
+    let mut buf = vec![0u8; 65_535];
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let mut resp = Response::new(&mut buf, limit);
+        resp.set_header(query.id, flags::AA | (query.flags & 0x7800));
+        if out.is_empty()
+            && resp
+                .push_question(query.qname, query.qtype, query.qclass)
+                .is_err()
+        {
+            return out;
+        }
+        let mut n = 0;
+        while let Some(r) = records.get(i) {
+            let pushed = resp.push_record(
+                Section::Answer,
+                &r.owner,
+                r.rtype,
+                class::IN,
+                r.ttl,
+                &r.rdata,
+            );
+            if pushed.is_ok() {
+                i += 1;
+                n += 1;
+                continue;
+            }
+            if n == 0 && !udp {
+                resp.set_limit(65_535 - room);
+                if resp
+                    .push_record(
+                        Section::Answer,
+                        &r.owner,
+                        r.rtype,
+                        class::IN,
+                        r.ttl,
+                        &r.rdata,
+                    )
+                    .is_ok()
+                {
+                    i += 1;
+                } else {
+                    // Cannot be sent at all (a compiled zone never holds one).
+                    i += 1;
+                }
+            } else if udp {
+                // Signals "does not fit" to the caller.
+                out.push(Vec::new());
+            }
+            break;
+        }
+        let mut msg = resp.finish().to_vec();
+        if let Some(s) = signer.as_deref_mut() {
+            let _ = s.sign(&mut msg, now);
+        }
+        out.push(msg);
+        if i >= records.len() {
+            return out;
+        }
+        if udp {
+            return out;
+        }
+    }
+}
+
+/// A response with the question only and `code`, signed if asked.
+pub(crate) fn header_reply(
+    query: &Query,
+    code: u16,
+    signer: Option<&mut Signer>,
+    now: u64,
+) -> Vec<u8> {
+    let mut buf = vec![0u8; 512];
+    let mut resp = Response::new(&mut buf, 512);
+    resp.set_header(query.id, query.flags & 0x7800);
+    let _ = resp.push_question(query.qname, query.qtype, query.qclass);
+    resp.set_rcode(code);
+    let mut msg = resp.finish().to_vec();
+    if let Some(s) = signer {
+        let _ = s.sign(&mut msg, now);
+    }
+    msg
+}

@@ -1,0 +1,666 @@
+//! The secondary role: a thread per zone that follows its primaries.
+//!
+//! It asks a primary for the SOA every REFRESH seconds (or at once on a
+//! NOTIFY from one), pulls the difference by IXFR over TCP when the
+//! serial moved (AXFR when the primary sends the whole zone instead),
+//! checks the result as a zone file would be checked, and only then
+//! swaps it in: a half-received or broken transfer never replaces what is
+//! served. The new version is journaled and written to the zone's file,
+//! so a restart serves it at once. When no primary answers for EXPIRE
+//! seconds, the zone answers SERVFAIL until one does.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use wire::types::{class, flags, rtype};
+use wire::{Response, Section};
+use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet, SerialPolicy};
+use zone::ZoneState;
+
+use crate::log;
+use crate::service::{lock as lock_entry, unix_now, Entry, Role, Service, ZoneInfo};
+use crate::tsig::{self, Key};
+
+/// How long one read of a transfer may stall.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Until a zone has an SOA of its own, it retries this often.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+
+/// Talks to a zone's refresh thread.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    tx: Sender<Wake>,
+}
+
+enum Wake {
+    Refresh,
+    Stop,
+}
+
+impl Handle {
+    /// Refresh now (a NOTIFY came, or serving just started).
+    pub fn wake(&self) {
+        let _ = self.tx.send(Wake::Refresh);
+    }
+
+    /// The zone left the configuration.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Wake::Stop);
+    }
+}
+
+/// REFRESH, RETRY and EXPIRE from an SOA RDATA.
+fn soa_timers(rdata: &[u8]) -> Option<(u32, u32, u32)> {
+    let m = wire::name::uncompressed_len(rdata)?;
+    let r = wire::name::uncompressed_len(rdata.get(m..)?)?;
+    let f = rdata.get(m + r..m + r + 20)?;
+    let word = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
+    Some((word(4), word(8), word(12)))
+}
+
+impl Service {
+    /// A secondary zone of the configuration: what to serve now. The first
+    /// time, the copy saved in its file is loaded (served at once) and
+    /// its refresh thread starts; later calls (reloads) return the
+    /// current version.
+    pub fn secondary(self: &Arc<Self>, info: &ZoneInfo) -> ZoneState {
+        if let Some(entry) = self.entry(&info.apex) {
+            let mut e = lock_entry(&entry);
+            if matches!(e.role, Role::Secondary(_)) {
+                e.file = info.file.clone();
+                return match &e.zone {
+                    Some(z) => ZoneState::Ready(z.clone()),
+                    None => ZoneState::Broken(e.status.clone().into()),
+                };
+            }
+        }
+        let (tx, rx) = channel();
+        let handle = Handle { tx };
+        let settings = self.settings().zone(&info.apex);
+        let name = wire::name::to_text(&info.apex);
+        let mut entry = Entry {
+            name: name.clone(),
+            apex: info.apex.clone(),
+            file: info.file.clone(),
+            role: Role::Secondary(handle),
+            records: Arc::new(RecordSet::new()),
+            zone: None,
+            serial: 0,
+            file_state: Arc::new(RecordSet::new()),
+            history: Vec::new(),
+            journal: None,
+            journal_error: None,
+            dirty_since: None,
+            settings,
+            status: "waiting for the first transfer".into(),
+        };
+        let mut saved_at = None;
+        if let Some(file) = info.file.as_ref().filter(|f| f.exists()) {
+            match zone::load_zone(&info.name, file) {
+                Ok(loaded) => {
+                    let set = RecordSet::from_zone(&loaded.zone);
+                    entry.serial = loaded.zone.serial;
+                    entry.records = Arc::new(set.clone());
+                    entry.file_state = Arc::new(set);
+                    entry.zone = Some(Arc::new(loaded.zone));
+                    entry.status = format!("loaded from {}", file.display());
+                    saved_at = std::fs::metadata(file).and_then(|m| m.modified()).ok();
+                    self.attach_journal(&mut entry, &format!("saved copy {}", file.display()));
+                }
+                Err(err) => log::warn(&format!(
+                    "secondary zone {name}: saved copy unusable, waiting for a transfer: {err}"
+                )),
+            }
+        }
+        let state = match &entry.zone {
+            Some(z) => ZoneState::Ready(z.clone()),
+            None => ZoneState::Broken("secondary zone not transferred yet".into()),
+        };
+        self.insert_entry(entry);
+        let weak = Arc::downgrade(self);
+        let apex = info.apex.clone();
+        let spawned = std::thread::Builder::new()
+            .name("secondary".into())
+            .spawn(move || run(weak, apex, rx, saved_at));
+        if let Err(err) = spawned {
+            log::error(&format!(
+                "secondary zone {name}: cannot start its refresh thread: {err}"
+            ));
+        }
+        state
+    }
+}
+
+/// The refresh loop of one zone.
+fn run(service: Weak<Service>, apex: Box<[u8]>, rx: Receiver<Wake>, saved_at: Option<SystemTime>) {
+    // The last time a primary confirmed our version: the saved copy's
+    // time when we start from one.
+    let mut confirmed: Option<Instant> = saved_at.map(|t| {
+        let age = SystemTime::now().duration_since(t).unwrap_or_default();
+        Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
+    });
+    let mut next = Instant::now();
+    loop {
+        let wait = next.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Wake::Refresh) | Err(RecvTimeoutError::Timeout) => {}
+        }
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        if !service.is_started() {
+            next = Instant::now() + Duration::from_millis(200);
+            continue;
+        }
+        let Some(entry) = service.entry(&apex) else {
+            return;
+        };
+        let outcome = refresh(&service, &entry);
+        let mut e = lock_entry(&entry);
+        let (refresh_s, retry_s, expire_s) = e
+            .soa()
+            .and_then(|s| soa_timers(&s.rdata))
+            .unwrap_or((0, 0, u32::MAX));
+        match outcome {
+            Ok(what) => {
+                confirmed = Some(Instant::now());
+                e.status = format!("{what} at unix time {}", unix_now());
+                next = Instant::now() + Duration::from_secs(u64::from(refresh_s.max(1)));
+            }
+            Err(err) => {
+                log::warn(&format!("secondary zone {}: refresh failed: {err}", e.name));
+                e.status = format!("refresh failed: {err}");
+                next = Instant::now()
+                    + if e.zone.is_some() {
+                        Duration::from_secs(u64::from(retry_s.max(1)))
+                    } else {
+                        FIRST_RETRY
+                    };
+            }
+        }
+        // Expired: no primary confirmed the data for EXPIRE seconds.
+        if let (Some(at), Some(_)) = (confirmed, &e.zone) {
+            let expire = Duration::from_secs(u64::from(expire_s));
+            if at.elapsed() >= expire {
+                log::error(&format!(
+                    "secondary zone {}: expired ({expire_s} s without a primary): SERVFAIL until one answers",
+                    e.name
+                ));
+                e.zone = None;
+                e.status = format!("expired after {expire_s} s without a primary");
+                service.publish(&apex, ZoneState::Broken(e.status.clone().into()));
+            } else {
+                next = next.min(at + expire);
+            }
+        }
+    }
+}
+
+/// Asks the primaries in turn; returns what happened.
+fn refresh(service: &Service, entry: &Arc<Mutex<Entry>>) -> Result<String, String> {
+    let (primaries, key_name, ours, apex, name) = {
+        let e = lock_entry(entry);
+        let ours = if e.zone.is_some() { e.soa() } else { None };
+        (
+            e.settings.primaries.clone(),
+            e.settings.primary_key.clone(),
+            ours,
+            e.apex.clone(),
+            e.name.clone(),
+        )
+    };
+    let key: Option<Arc<Key>> = match &key_name {
+        Some(k) => Some(
+            service
+                .settings()
+                .keys
+                .get(k)
+                .cloned()
+                .ok_or_else(|| format!("key {} is not defined", wire::name::to_text(k)))?,
+        ),
+        None => None,
+    };
+    if primaries.is_empty() {
+        return Err("no primaries configured".into());
+    }
+    let mut errors = Vec::new();
+    for primary in primaries {
+        match refresh_from(
+            service,
+            entry,
+            primary,
+            &apex,
+            &name,
+            key.as_ref(),
+            ours.as_ref(),
+        ) {
+            Ok(what) => return Ok(what),
+            Err(e) => errors.push(format!("{primary}: {e}")),
+        }
+    }
+    Err(errors.join("; "))
+}
+
+fn refresh_from(
+    service: &Service,
+    entry: &Arc<Mutex<Entry>>,
+    primary: SocketAddr,
+    apex: &[u8],
+    name: &str,
+    key: Option<&Arc<Key>>,
+    ours: Option<&Record>,
+) -> Result<String, String> {
+    let our_serial = ours.and_then(|s| soa_serial(&s.rdata));
+    let theirs = soa_query(primary, apex, key)?;
+    if let Some(mine) = our_serial {
+        if !serial_gt(theirs, mine) {
+            return Ok(format!("serial {mine} confirmed by {primary}"));
+        }
+    }
+    let qtype = if ours.is_some() {
+        rtype::IXFR
+    } else {
+        rtype::AXFR
+    };
+    let started = Instant::now();
+    let progress = |records: usize, bytes: usize| {
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        let line = format!(
+            "transfer from {primary} in progress: {records} records, {bytes} bytes, {:.0} records/s",
+            records as f64 / secs
+        );
+        lock_entry(entry).status = line.clone();
+        log::info(&format!("secondary zone {name}: {line}"));
+    };
+    let incoming = transfer(primary, apex, qtype, ours, key, progress)?;
+    let via = format!(
+        "{} from {primary}",
+        if qtype == rtype::IXFR { "IXFR" } else { "AXFR" }
+    );
+    let mut e = lock_entry(entry);
+    let next = match incoming {
+        Incoming::UpToDate => return Ok(format!("serial {theirs} confirmed by {primary}")),
+        Incoming::Full(records) => {
+            let mut set = RecordSet::new();
+            for r in records {
+                set.insert(r);
+            }
+            set
+        }
+        Incoming::Diffs(diffs) => {
+            let mut set = (*e.records).clone();
+            for (removed, added) in diffs {
+                for r in &removed {
+                    if !set.remove(r) {
+                        return Err(format!(
+                            "IXFR removes {} type {} which we do not hold",
+                            wire::name::to_text(&r.owner),
+                            r.rtype
+                        ));
+                    }
+                }
+                for r in added {
+                    set.insert(r);
+                }
+            }
+            set
+        }
+    };
+    let new_serial = next.soa(apex).and_then(|s| soa_serial(&s.rdata));
+    if new_serial != Some(theirs)
+        && new_serial.is_none_or(|s| !serial_gt(s, our_serial.unwrap_or(0)))
+    {
+        return Err(format!(
+            "transfer ended with serial {new_serial:?}, expected {theirs}"
+        ));
+    }
+    let first = e.zone.is_none();
+    if first {
+        // The first version: checked, then made the journal's genesis (or
+        // reconciled with an older journal of this zone).
+        let (zone, warnings) = next
+            .to_zone(apex, &via)
+            .map_err(|err| format!("zone from {via} refused: {err}"))?;
+        for w in &warnings {
+            log::warn(w);
+        }
+        e.serial = zone.serial;
+        e.records = Arc::new(next);
+        e.zone = Some(Arc::new(zone));
+        e.settings.serial_policy = SerialPolicy::Keep;
+        if e.journal.is_none() && e.journal_error.is_none() {
+            service.attach_journal(&mut e, &via);
+        }
+        if let Some(z) = &e.zone {
+            service.publish(apex, ZoneState::Ready(z.clone()));
+        }
+        log::info(&format!(
+            "secondary zone {name}: serial {} from {via}",
+            e.serial
+        ));
+    } else {
+        service.commit(&mut e, next, &via)?;
+    }
+    persist(&mut e);
+    Ok(format!(
+        "serial {} by {via} in {:.1} s",
+        e.serial,
+        started.elapsed().as_secs_f64()
+    ))
+}
+
+/// Writes the secondary's copy to its file now (a restart serves it).
+fn persist(e: &mut Entry) {
+    let Some(file) = e.file.clone() else { return };
+    let header = format!(
+        "secondary zone {} serial {}, transferred by rampart",
+        e.name, e.serial
+    );
+    match zone::text::write_zone_file(&file, &e.apex, &e.records, &header) {
+        Ok(()) => {
+            e.file_state = e.records.clone();
+            e.dirty_since = None;
+        }
+        Err(err) => log::error(&format!(
+            "secondary zone {}: cannot save to {}: {err}",
+            e.name,
+            file.display()
+        )),
+    }
+}
+
+/// A query for the zone's SOA (or a transfer request), signed if `key`.
+fn request(
+    apex: &[u8],
+    qtype: u16,
+    ours: Option<&Record>,
+    key: Option<&Arc<Key>>,
+) -> Result<(u16, Vec<u8>, Option<tsig::Verifier>), String> {
+    let id = crate::random_id();
+    let mut buf = vec![0u8; 1024];
+    let mut resp = Response::new(&mut buf, 1024);
+    resp.set_header(id, 0);
+    resp.push_question(apex, qtype, class::IN)
+        .map_err(|_| "name too long")?;
+    if let Some(soa) = ours.filter(|_| qtype == rtype::IXFR) {
+        resp.push_record(
+            Section::Authority,
+            &soa.owner,
+            rtype::SOA,
+            class::IN,
+            soa.ttl,
+            &soa.rdata,
+        )
+        .map_err(|_| "SOA too long")?;
+    }
+    let mut msg = resp.finish().to_vec();
+    msg[2] &= !((flags::QR >> 8) as u8);
+    let verifier = match key {
+        Some(k) => Some(tsig::sign_request(&mut msg, k, unix_now()).map_err(|_| "cannot sign")?),
+        None => None,
+    };
+    Ok((id, msg, verifier))
+}
+
+/// The primary's SOA serial, over UDP (TCP when truncated).
+fn soa_query(primary: SocketAddr, apex: &[u8], key: Option<&Arc<Key>>) -> Result<u32, String> {
+    let (id, msg, verifier) = request(apex, rtype::SOA, None, key)?;
+    let bind: SocketAddr = if primary.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    sock.send_to(&msg, primary).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65_535];
+    let answer = loop {
+        let (n, from) = sock
+            .recv_from(&mut buf)
+            .map_err(|e| format!("SOA query: {e}"))?;
+        if from == primary && n >= 12 && buf[..2] == id.to_be_bytes() {
+            break buf[..n].to_vec();
+        }
+    };
+    if answer[2] & 0x02 != 0 {
+        // Truncated: ask again over TCP.
+        let (id, msg, verifier) = request(apex, rtype::SOA, None, key)?;
+        let mut stream = connect(primary)?;
+        send(&mut stream, &msg)?;
+        let answer = read_message(&mut stream)?;
+        return soa_serial_of(&answer, id, verifier);
+    }
+    soa_serial_of(&answer, id, verifier)
+}
+
+fn soa_serial_of(answer: &[u8], id: u16, verifier: Option<tsig::Verifier>) -> Result<u32, String> {
+    if let Some(mut v) = verifier {
+        v.check(answer, unix_now())?;
+        v.finish()?;
+    }
+    let msg = wire::message::parse(answer)?;
+    if msg.header.id != id {
+        return Err("answer with the wrong ID".into());
+    }
+    if msg.header.rcode() != 0 {
+        return Err(format!(
+            "SOA query answered with rcode {}",
+            msg.header.rcode()
+        ));
+    }
+    msg.records
+        .iter()
+        .find(|r| r.section == Section::Answer && r.rtype == rtype::SOA)
+        .and_then(|r| soa_serial(&r.rdata))
+        .ok_or_else(|| "no SOA in the answer".to_string())
+}
+
+fn connect(primary: SocketAddr) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect_timeout(&primary, Duration::from_secs(5))
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(READ_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+fn send(stream: &mut TcpStream, msg: &[u8]) -> Result<(), String> {
+    let mut framed = Vec::with_capacity(msg.len() + 2);
+    framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    framed.extend_from_slice(msg);
+    stream.write_all(&framed).map_err(|e| format!("send: {e}"))
+}
+
+fn read_message(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+    let mut len = [0u8; 2];
+    stream
+        .read_exact(&mut len)
+        .map_err(|e| format!("read: {e}"))?;
+    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream
+        .read_exact(&mut msg)
+        .map_err(|e| format!("read: {e}"))?;
+    Ok(msg)
+}
+
+/// What a transfer brought.
+enum Incoming {
+    UpToDate,
+    /// A whole zone (AXFR, or IXFR answered in AXFR form).
+    Full(Vec<Record>),
+    /// Difference sequences (removed, added), each with its SOAs.
+    Diffs(Vec<(Vec<Record>, Vec<Record>)>),
+}
+
+/// Where an IXFR/AXFR stream stands.
+enum Stream {
+    Start,
+    /// Only the first SOA so far.
+    First,
+    Full,
+    Deleting,
+    Adding,
+    Done,
+}
+
+/// Runs one AXFR or IXFR over TCP and reads the stream to its closing SOA.
+fn transfer(
+    primary: SocketAddr,
+    apex: &[u8],
+    qtype: u16,
+    ours: Option<&Record>,
+    key: Option<&Arc<Key>>,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Incoming, String> {
+    let (id, msg, mut verifier) = request(apex, qtype, ours, key)?;
+    let mut stream = connect(primary)?;
+    send(&mut stream, &msg)?;
+    let mut state = Stream::Start;
+    let mut serial = 0u32;
+    let mut full = Vec::new();
+    let mut diffs: Vec<(Vec<Record>, Vec<Record>)> = Vec::new();
+    let mut first_soa = None;
+    let (mut records, mut bytes) = (0usize, 0usize);
+    let mut last_report = Instant::now();
+    let mut messages = 0usize;
+    while !matches!(state, Stream::Done) {
+        let raw = read_message(&mut stream)?;
+        bytes += raw.len() + 2;
+        messages += 1;
+        if let Some(v) = verifier.as_mut() {
+            v.check(&raw, unix_now())?;
+        }
+        let msg = wire::message::parse(&raw)?;
+        if msg.header.id != id {
+            return Err("message with the wrong ID".into());
+        }
+        if msg.header.rcode() != 0 {
+            return Err(format!(
+                "{} refused with rcode {}",
+                if qtype == rtype::IXFR { "IXFR" } else { "AXFR" },
+                msg.header.rcode()
+            ));
+        }
+        let answers: Vec<_> = msg
+            .records
+            .into_iter()
+            .filter(|r| r.section == Section::Answer)
+            .collect();
+        let in_message = answers.len();
+        for rr in answers {
+            if rr.class != class::IN {
+                return Err(format!("record of class {} in the transfer", rr.class));
+            }
+            let mut r = Record {
+                owner: rr.owner.into_boxed_slice(),
+                rtype: rr.rtype,
+                ttl: rr.ttl,
+                rdata: rr.rdata.into_boxed_slice(),
+            };
+            normalize(&mut r);
+            if !wire::name::is_subdomain(&r.owner, apex) {
+                return Err(format!(
+                    "record {} outside the zone",
+                    wire::name::to_text(&r.owner)
+                ));
+            }
+            records += 1;
+            let is_soa = r.rtype == rtype::SOA && *r.owner == *apex;
+            let this_serial = if is_soa { soa_serial(&r.rdata) } else { None };
+            state = match state {
+                Stream::Start => {
+                    let s = this_serial.ok_or("the transfer does not start with the SOA")?;
+                    serial = s;
+                    first_soa = Some(r);
+                    Stream::First
+                }
+                Stream::First if is_soa && qtype == rtype::IXFR => {
+                    diffs.push((vec![r], Vec::new()));
+                    Stream::Deleting
+                }
+                Stream::First => {
+                    full.extend(first_soa.take());
+                    if is_soa {
+                        Stream::Done
+                    } else {
+                        full.push(r);
+                        Stream::Full
+                    }
+                }
+                Stream::Full if is_soa => Stream::Done,
+                Stream::Full => {
+                    full.push(r);
+                    Stream::Full
+                }
+                Stream::Deleting if is_soa => {
+                    if let Some(d) = diffs.last_mut() {
+                        d.1.push(r);
+                    }
+                    Stream::Adding
+                }
+                Stream::Deleting => {
+                    if let Some(d) = diffs.last_mut() {
+                        d.0.push(r);
+                    }
+                    Stream::Deleting
+                }
+                Stream::Adding if this_serial == Some(serial) => Stream::Done,
+                Stream::Adding if is_soa => {
+                    diffs.push((vec![r], Vec::new()));
+                    Stream::Deleting
+                }
+                Stream::Adding => {
+                    if let Some(d) = diffs.last_mut() {
+                        d.1.push(r);
+                    }
+                    Stream::Adding
+                }
+                Stream::Done => return Err("records after the closing SOA".into()),
+            };
+        }
+        // An IXFR answered with the SOA alone: nothing newer.
+        if matches!(state, Stream::First)
+            && messages == 1
+            && in_message == 1
+            && qtype == rtype::IXFR
+        {
+            if let Some(v) = &verifier {
+                v.finish()?;
+            }
+            return Ok(Incoming::UpToDate);
+        }
+        if last_report.elapsed() >= Duration::from_secs(2) {
+            progress(records, bytes);
+            last_report = Instant::now();
+        }
+    }
+    if let Some(v) = &verifier {
+        v.finish()?;
+    }
+    if diffs.is_empty() {
+        Ok(Incoming::Full(full))
+    } else {
+        Ok(Incoming::Diffs(diffs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn soa_timers_read_refresh_retry_expire() {
+        let mut rdata = b"\x02ns\x00\x01h\x00".to_vec();
+        for v in [7u32, 3600, 600, 86400, 300] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        assert_eq!(super::soa_timers(&rdata), Some((3600, 600, 86400)));
+        assert_eq!(super::soa_timers(&rdata[..10]), None);
+    }
+}

@@ -1,0 +1,597 @@
+//! The replication service: the state of every zone that transfers,
+//! updates and the journal work on, shared by the query path (transfers
+//! out, UPDATE, NOTIFY in), the control loop (reloads, flushes, the
+//! console), the secondaries' refresh threads and the notifier.
+//!
+//! Each zone is an [`Entry`] behind its own mutex: its records as a set,
+//! the compiled zone being served, the journal and the changes since
+//! genesis (the source of IXFR). Every change goes the same way
+//! ([`Service::commit`]): checked by compiling it, made durable in the
+//! journal, then published to the query path and notified.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use zone::records::{diff, serial_gt, soa_serial, with_serial, Record, RecordSet};
+use zone::{Zone, ZoneState};
+
+use crate::journal::{self, Change, Journal};
+use crate::log;
+use crate::settings::{Replication, ZoneSettings};
+
+/// How the query path learns of a new version of a zone.
+pub trait Publish: Send + Sync {
+    fn publish(&self, apex: &[u8], state: ZoneState);
+}
+
+/// A zone as the configuration declares it.
+#[derive(Clone, Debug)]
+pub struct ZoneInfo {
+    /// As written in the config.
+    pub name: String,
+    /// Lowercase wire form.
+    pub apex: Box<[u8]>,
+    pub file: Option<PathBuf>,
+    /// `file:line` of the declaration.
+    pub source: String,
+}
+
+/// Primary (served from its file and updates) or secondary (pulled).
+#[derive(Clone, Debug)]
+pub(crate) enum Role {
+    Primary,
+    Secondary(crate::secondary::Handle),
+}
+
+/// One zone's replication state.
+pub(crate) struct Entry {
+    /// Presentation form, absolute, for messages.
+    pub name: String,
+    pub apex: Box<[u8]>,
+    pub file: Option<PathBuf>,
+    pub role: Role,
+    pub records: Arc<RecordSet>,
+    /// What is served; `None` for a secondary without data (SERVFAIL).
+    pub zone: Option<Arc<Zone>>,
+    pub serial: u32,
+    /// The zone file's content as last read or written: a reload applies
+    /// only what the operator changed since, on top of updates.
+    pub file_state: Arc<RecordSet>,
+    /// Changes after genesis, oldest first: the source of IXFR.
+    pub history: Vec<Arc<Change>>,
+    pub journal: Option<Journal>,
+    /// Why there is no journal, when it could not be opened.
+    pub journal_error: Option<String>,
+    /// Records changed since the zone file was written.
+    pub dirty_since: Option<Instant>,
+    pub settings: ZoneSettings,
+    /// One line for `showZones()`: the last refresh, transfer progress…
+    pub status: String,
+}
+
+impl Entry {
+    /// The SOA record of the current version.
+    pub fn soa(&self) -> Option<Record> {
+        self.records.soa(&self.apex)
+    }
+}
+
+/// An entry shared by the threads that work on its zone.
+pub(crate) type SharedEntry = Arc<Mutex<Entry>>;
+
+/// Replication for all zones.
+#[derive(Default)]
+pub struct Service {
+    settings: RwLock<Arc<Replication>>,
+    zones: Mutex<BTreeMap<Box<[u8]>, SharedEntry>>,
+    publisher: OnceLock<Box<dyn Publish>>,
+    /// Set once the query path can take publications: secondaries and
+    /// notifies wait for it.
+    started: OnceLock<()>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").finish_non_exhaustive()
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Service {
+    pub fn new() -> Arc<Service> {
+        Arc::new(Service::default())
+    }
+
+    /// Takes the settings of a (re)loaded configuration.
+    pub fn configure(&self, settings: &Replication) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings.clone());
+        for entry in lock(&self.zones).values() {
+            let mut e = lock(entry);
+            e.settings = settings.zone(&e.apex);
+        }
+    }
+
+    pub fn settings(&self) -> Arc<Replication> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Connects the query path; from now on secondaries refresh and
+    /// changes are published as they happen.
+    pub fn start(self: &Arc<Self>, publisher: Box<dyn Publish>) {
+        let _ = self.publisher.set(publisher);
+        let _ = self.started.set(());
+        for entry in lock(&self.zones).values() {
+            if let Role::Secondary(h) = &lock(entry).role {
+                h.wake();
+            }
+        }
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.get().is_some()
+    }
+
+    pub(crate) fn entry(&self, apex: &[u8]) -> Option<Arc<Mutex<Entry>>> {
+        lock(&self.zones).get(apex).cloned()
+    }
+
+    pub(crate) fn publish(&self, apex: &[u8], state: ZoneState) {
+        if let Some(p) = self.publisher.get() {
+            p.publish(apex, state);
+        }
+    }
+
+    /// Where the journal of `apex` lives: the journal directory, or
+    /// beside the zone file.
+    pub fn journal_path(&self, apex: &[u8], file: Option<&Path>) -> Option<PathBuf> {
+        let dir = match (&self.settings().journal_dir, file) {
+            (Some(d), _) => d.clone(),
+            (None, Some(f)) => f.parent().map(Path::to_path_buf).unwrap_or_default(),
+            (None, None) => return None,
+        };
+        Some(journal::path_for(&dir, apex))
+    }
+
+    /// Forgets zones no longer configured (their secondaries stop).
+    pub fn retain(&self, apexes: &[Box<[u8]>]) {
+        lock(&self.zones).retain(|apex, entry| {
+            let keep = apexes.iter().any(|a| a == apex);
+            if !keep {
+                if let Role::Secondary(h) = &lock(entry).role {
+                    h.stop();
+                }
+            }
+            keep
+        });
+    }
+
+    /// A primary zone's file was (re)loaded into `loaded`: returns what to
+    /// serve. The first time, the journal is opened (or started with a
+    /// genesis block) and what the file changed since the journal's last
+    /// block is added as a change; on a reload, what the operator changed
+    /// in the file since it was last read or written is applied on top
+    /// of the updates made meanwhile, with the serial bumped as the
+    /// zone's policy says when the operator did not.
+    pub fn primary_loaded(&self, info: &ZoneInfo, loaded: Zone) -> Result<Arc<Zone>, String> {
+        let settings = self.settings().zone(&info.apex);
+        let file_set = RecordSet::from_zone(&loaded);
+        let source = match &info.file {
+            Some(f) => format!("zone file {}", f.display()),
+            None => "zone file".to_string(),
+        };
+        let existing = self.entry(&info.apex);
+        if let Some(entry) = existing {
+            let mut e = lock(&entry);
+            if matches!(e.role, Role::Primary) {
+                e.settings = settings;
+                e.file = info.file.clone();
+                if file_set == *e.file_state {
+                    if let Some(z) = &e.zone {
+                        return Ok(z.clone());
+                    }
+                }
+                let base = e.file_state.clone();
+                let next = merge(
+                    &e.records,
+                    &base,
+                    &file_set,
+                    &e.apex,
+                    e.settings.serial_policy,
+                );
+                self.commit(&mut e, next, &source)?;
+                e.file_state = Arc::new(file_set);
+                return e
+                    .zone
+                    .clone()
+                    .ok_or_else(|| "no zone after commit".to_string());
+            }
+            // Was a secondary: start over as a primary below.
+            if let Role::Secondary(h) = &e.role {
+                h.stop();
+            }
+        }
+
+        let serial = loaded.serial;
+        let mut entry = Entry {
+            name: wire::name::to_text(&info.apex),
+            apex: info.apex.clone(),
+            file: info.file.clone(),
+            role: Role::Primary,
+            records: Arc::new(file_set.clone()),
+            zone: Some(Arc::new(loaded)),
+            serial,
+            file_state: Arc::new(file_set),
+            history: Vec::new(),
+            journal: None,
+            journal_error: None,
+            dirty_since: None,
+            settings,
+            status: String::new(),
+        };
+        self.attach_journal(&mut entry, &source);
+        let zone = entry.zone.clone().ok_or("no zone")?;
+        lock(&self.zones).insert(info.apex.clone(), Arc::new(Mutex::new(entry)));
+        Ok(zone)
+    }
+
+    /// Opens the journal of a new entry and reconciles it with the
+    /// records the entry was created from (a zone file, or a secondary's
+    /// saved copy). A journal that cannot be used is logged and the zone
+    /// served without one: updates are then refused.
+    pub(crate) fn attach_journal(&self, entry: &mut Entry, source: &str) {
+        let Some(path) = self.journal_path(&entry.apex, entry.file.as_deref()) else {
+            entry.journal_error = Some("no journal directory and no zone file".into());
+            return;
+        };
+        let (mut journal, opened) = match Journal::open(&path) {
+            Ok(x) => x,
+            Err(e) => {
+                let msg = format!(
+                    "zone {}: journal unusable, serving without history (updates refused): {e}",
+                    entry.name
+                );
+                log::error(&msg);
+                entry.journal_error = Some(e.to_string());
+                return;
+            }
+        };
+        if let Some(r) = &opened.recovered {
+            log::warn(&format!("zone {}: {r}", entry.name));
+        }
+        if opened.blocks.is_empty() {
+            let genesis = Change {
+                serial_before: entry.serial,
+                serial_after: entry.serial,
+                removed: Vec::new(),
+                added: soa_first(entry.records.iter().collect(), &entry.apex),
+                time: unix_now(),
+                source: format!("genesis from {source}"),
+            };
+            if let Err(e) = journal.append(genesis) {
+                log::error(&format!(
+                    "zone {}: cannot start the journal: {e}",
+                    entry.name
+                ));
+                entry.journal_error = Some(e.to_string());
+                return;
+            }
+            entry.journal = Some(journal);
+            return;
+        }
+        let history = match journal::replay(&opened.blocks) {
+            Ok(h) => h,
+            Err(e) => {
+                log::error(&format!(
+                    "zone {}: journal {} does not replay ({e}); serving without history",
+                    entry.name,
+                    path.display()
+                ));
+                entry.journal_error = Some(e);
+                return;
+            }
+        };
+        let mut current = RecordSet::new();
+        for r in history {
+            current.insert(r);
+        }
+        entry.history = opened
+            .blocks
+            .iter()
+            .filter(|b| !b.is_genesis())
+            .map(|b| Arc::new(b.change.clone()))
+            .collect();
+        entry.journal = Some(journal);
+        // The file may be behind the journal (updates not yet written
+        // back when the process stopped), ahead of it (edited while
+        // stopped), or both: what changed in the file since the version
+        // of the journal with the file's serial is applied to the
+        // journal's last version.
+        let file_set = entry.records.clone();
+        let file_serial = entry.serial;
+        let base = journal::state_at(&opened.blocks, file_serial)
+            .map(|rs| {
+                let mut s = RecordSet::new();
+                for r in rs {
+                    s.insert(r);
+                }
+                s
+            })
+            .unwrap_or_else(|| current.clone());
+        let next = merge(
+            &current,
+            &base,
+            &file_set,
+            &entry.apex,
+            entry.settings.serial_policy,
+        );
+        entry.records = Arc::new(current);
+        entry.serial = entry
+            .records
+            .soa(&entry.apex)
+            .and_then(|s| soa_serial(&s.rdata))
+            .unwrap_or(file_serial);
+        match entry.records.to_zone(&entry.apex, "journal") {
+            Ok((z, _)) => entry.zone = Some(Arc::new(z)),
+            Err(e) => {
+                log::error(&format!(
+                    "zone {}: the journal's version does not compile: {e}",
+                    entry.name
+                ));
+            }
+        }
+        if let Err(e) = self.commit(entry, next, source) {
+            log::error(&format!("zone {}: {e}", entry.name));
+        }
+        if *entry.records != *file_set {
+            // The file is behind: write it back on the next flush.
+            entry.dirty_since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Makes `next` the zone's version: compiled (the checks of a zone
+    /// file), journaled durably, then published and notified. Nothing
+    /// happens when `next` equals the current version.
+    pub(crate) fn commit(
+        &self,
+        e: &mut Entry,
+        next: RecordSet,
+        source: &str,
+    ) -> Result<bool, String> {
+        let (removed, added) = diff(&e.records, &next);
+        if removed.is_empty() && added.is_empty() {
+            return Ok(false);
+        }
+        let (zone, warnings) = next
+            .to_zone(&e.apex, source)
+            .map_err(|err| format!("change from {source} refused: {err}"))?;
+        for w in warnings {
+            log::warn(&w);
+        }
+        let serial_after = zone.serial;
+        let change = Change {
+            serial_before: e.serial,
+            serial_after,
+            removed,
+            added,
+            time: unix_now(),
+            source: source.to_string(),
+        };
+        if let Some(j) = &mut e.journal {
+            j.append(change.clone()).map_err(|err| {
+                format!("journal write failed, change from {source} not made: {err}")
+            })?;
+        }
+        log::info(&format!(
+            "zone {}: serial {} -> {} ({} removed, {} added) from {source}",
+            e.name,
+            e.serial,
+            serial_after,
+            change.removed.len(),
+            change.added.len()
+        ));
+        let zone = Arc::new(zone);
+        e.records = Arc::new(next);
+        e.zone = Some(zone.clone());
+        e.serial = serial_after;
+        e.history.push(Arc::new(change));
+        e.dirty_since.get_or_insert_with(Instant::now);
+        self.publish(&e.apex, ZoneState::Ready(zone));
+        crate::notify::send(self, e);
+        Ok(true)
+    }
+
+    /// Writes zones changed by updates or transfers back to their files
+    /// once they have been changed for the flush interval (or at once
+    /// with `force`). Never on the query path: the control loop calls it.
+    pub fn flush(&self, force: bool) -> Vec<String> {
+        let interval = Duration::from_secs(self.settings().flush_interval_secs.max(1));
+        let entries: Vec<_> = lock(&self.zones).values().cloned().collect();
+        let mut done = Vec::new();
+        for entry in entries {
+            let mut e = lock(&entry);
+            let Some(since) = e.dirty_since else { continue };
+            if !force && since.elapsed() < interval {
+                continue;
+            }
+            let Some(file) = e.file.clone() else { continue };
+            let header = format!(
+                "zone {} serial {} written by rampart from its journal",
+                e.name, e.serial
+            );
+            match zone::text::write_zone_file(&file, &e.apex, &e.records, &header) {
+                Ok(()) => {
+                    e.file_state = e.records.clone();
+                    e.dirty_since = None;
+                    done.push(format!(
+                        "zone {}: serial {} written to {}",
+                        e.name,
+                        e.serial,
+                        file.display()
+                    ));
+                }
+                Err(err) => done.push(format!(
+                    "zone {}: cannot write {}: {err}",
+                    e.name,
+                    file.display()
+                )),
+            }
+        }
+        done
+    }
+
+    /// `showZones()`: one line per zone.
+    pub fn show_zones(&self) -> String {
+        let mut out = format!(
+            "{:<30} {:<9} {:>10} {:>9} {:>7}  {}\n",
+            "Zone", "Role", "Serial", "Records", "Changes", "Status"
+        );
+        for entry in lock(&self.zones).values() {
+            let e = lock(entry);
+            let role = match e.role {
+                Role::Primary => "primary",
+                Role::Secondary(_) => "secondary",
+            };
+            let mut status = e.status.clone();
+            if let Some(err) = &e.journal_error {
+                status = format!("no journal: {err} {status}");
+            }
+            if e.dirty_since.is_some() {
+                status.push_str(" (file not yet written)");
+            }
+            out.push_str(&format!(
+                "{:<30} {:<9} {:>10} {:>9} {:>7}  {}\n",
+                e.name,
+                role,
+                e.serial,
+                e.records.len(),
+                e.history.len(),
+                status.trim()
+            ));
+        }
+        out
+    }
+
+    /// Every zone's current state, to publish again after a reload
+    /// (a change made while the reload was building must not be lost).
+    pub fn states(&self) -> Vec<(Box<[u8]>, ZoneState)> {
+        lock(&self.zones)
+            .iter()
+            .map(|(apex, entry)| {
+                let e = lock(entry);
+                let state = match &e.zone {
+                    Some(z) => ZoneState::Ready(z.clone()),
+                    None => ZoneState::Broken(e.status.clone().into()),
+                };
+                (apex.clone(), state)
+            })
+            .collect()
+    }
+
+    /// Makes a secondary refresh now; false when `apex` is no secondary.
+    pub fn refresh_now(&self, apex: &[u8]) -> bool {
+        let Some(entry) = self.entry(apex) else {
+            return false;
+        };
+        let e = lock(&entry);
+        match &e.role {
+            Role::Secondary(h) => {
+                h.wake();
+                true
+            }
+            Role::Primary => false,
+        }
+    }
+
+    /// Whether this service holds the zone at `apex` (lowercase wire).
+    pub fn holds(&self, apex: &[u8]) -> bool {
+        lock(&self.zones).contains_key(apex)
+    }
+
+    /// The zones this service holds (lowercase wire apexes).
+    pub fn apexes(&self) -> Vec<Box<[u8]>> {
+        lock(&self.zones).keys().cloned().collect()
+    }
+
+    pub(crate) fn insert_entry(&self, entry: Entry) -> Arc<Mutex<Entry>> {
+        let apex = entry.apex.clone();
+        let arc = Arc::new(Mutex::new(entry));
+        lock(&self.zones).insert(apex, arc.clone());
+        arc
+    }
+}
+
+/// `current` with what changed from `base` to `file` applied: the
+/// operator's edits on top of whatever updates made. The SOA is handled
+/// apart: its fields come from the file when the file changed them, and
+/// the serial is the file's when newer, else bumped by `policy` if
+/// anything changed.
+pub(crate) fn merge(
+    current: &RecordSet,
+    base: &RecordSet,
+    file: &RecordSet,
+    apex: &[u8],
+    policy: zone::records::SerialPolicy,
+) -> RecordSet {
+    let (removed, added) = diff(base, file);
+    let mut next = current.clone();
+    let soa_type = wire::types::rtype::SOA;
+    let mut changed = false;
+    for r in removed.iter().filter(|r| r.rtype != soa_type) {
+        changed |= next.remove(r);
+    }
+    for r in added.iter().filter(|r| r.rtype != soa_type) {
+        changed |= next.insert(r.clone());
+    }
+    let cur_soa = current.soa(apex);
+    let file_soa = file.soa(apex);
+    let base_soa = base.soa(apex);
+    let (Some(cur_soa), Some(file_soa)) = (cur_soa, file_soa) else {
+        return next;
+    };
+    let cur_serial = soa_serial(&cur_soa.rdata).unwrap_or(0);
+    let file_serial = soa_serial(&file_soa.rdata).unwrap_or(0);
+    // Fields other than the serial: the file's if the operator changed
+    // them (compared with the serial set aside).
+    let same_fields = |a: &Record, b: &Record| {
+        a.ttl == b.ttl && with_serial(&a.rdata, 0) == with_serial(&b.rdata, 0)
+    };
+    let mut soa = match &base_soa {
+        Some(b) if same_fields(b, &file_soa) => cur_soa.clone(),
+        _ => file_soa.clone(),
+    };
+    let content_changed = changed || !same_fields(&soa, &cur_soa);
+    let serial = if serial_gt(file_serial, cur_serial) {
+        file_serial
+    } else if content_changed {
+        policy.next(cur_serial, unix_now())
+    } else {
+        cur_serial
+    };
+    if let Some(rdata) = with_serial(&soa.rdata, serial) {
+        soa.rdata = rdata;
+    }
+    next.remove(&cur_soa);
+    next.insert(soa);
+    next
+}
+
+/// Records with the apex SOA first (a genesis block reads like AXFR).
+pub(crate) fn soa_first(mut records: Vec<Record>, apex: &[u8]) -> Vec<Record> {
+    records.sort_by_key(|r| !(r.rtype == wire::types::rtype::SOA && *r.owner == *apex));
+    records
+}

@@ -1,0 +1,363 @@
+//! Dynamic updates (RFC 2136): prerequisites, the grant that allows each
+//! change, and the change itself, journaled durably before the answer.
+//!
+//! The order of checks follows RFC 2136 §3: zone section, then the
+//! signature (RFC 8945), then prerequisites (§3.2), then the update
+//! section's prescan (§3.4.1) with the grants, then the changes (§3.4.2).
+//! A request nobody may make is REFUSED, as BIND answers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use wire::message::Rr;
+use wire::types::{class, flags, opcode, rcode, rtype};
+use wire::{Response, Section};
+use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet};
+
+use crate::log;
+use crate::service::{lock as lock_entry, unix_now, Role, Service};
+use crate::settings::UpdateGrant;
+use crate::tsig::{self, Checked, Signer};
+
+/// Types that are never data in an update.
+fn meta_type(t: u16) -> bool {
+    matches!(
+        t,
+        rtype::ANY
+            | rtype::AXFR
+            | rtype::IXFR
+            | rtype::MAILA
+            | rtype::MAILB
+            | rtype::OPT
+            | rtype::TSIG
+            | rtype::TKEY
+    )
+}
+
+impl Service {
+    /// Answers an UPDATE for a zone this service holds; `None` when it
+    /// holds no such zone (the zones answer NOTAUTH).
+    pub fn update(&self, packet: &[u8], client: SocketAddr) -> Option<Vec<u8>> {
+        let msg = match wire::message::parse(packet) {
+            Ok(m) => m,
+            Err(_) => return Some(header_only(packet, rcode::FORMERR)),
+        };
+        let zone_q = msg.questions.first()?;
+        let apex = zone::parse_name(&wire::name::to_text(&zone_q.name)).ok()?;
+        let entry = self.entry(&apex)?;
+        let now = unix_now();
+        let id = msg.header.id;
+        let answer = |code: u16, signer: Option<&mut Signer>| -> Vec<u8> {
+            let mut buf = vec![0u8; 512];
+            let mut resp = Response::new(&mut buf, 512);
+            resp.set_header(id, u16::from(opcode::UPDATE) << 11);
+            let _ = resp.push_question(&zone_q.name, rtype::SOA, class::IN);
+            resp.set_rcode(code);
+            let mut out = resp.finish().to_vec();
+            if let Some(s) = signer {
+                let _ = s.sign(&mut out, now);
+            }
+            out
+        };
+        if msg.questions.len() != 1 || zone_q.qtype != rtype::SOA || zone_q.qclass != class::IN {
+            return Some(answer(rcode::FORMERR, None));
+        }
+        let settings = self.settings();
+        let (key, mut signer) = match tsig::check_request(packet, &settings.keys, now) {
+            Err(()) => return Some(answer(rcode::FORMERR, None)),
+            Ok(Checked::Unsigned) => (None, None),
+            Ok(Checked::Valid { key, ctx }) => (Some(key), Some(ctx)),
+            Ok(Checked::Refused { error, reply }) => {
+                log::warn(&format!(
+                    "update of {} from {client} refused: TSIG error {error}",
+                    wire::name::to_text(&apex)
+                ));
+                let mut out = answer(rcode::NOTAUTH, None);
+                let _ = reply.append(&mut out, now);
+                return Some(out);
+            }
+        };
+        let who = match &key {
+            Some(k) => format!("key {} from {client}", k.name_text()),
+            None => format!("{client}"),
+        };
+        let key_name = key.as_ref().map(|k| &*k.name);
+
+        let mut e = lock_entry(&entry);
+        if matches!(e.role, Role::Secondary(_)) {
+            // Forwarding updates to the primary is not done: say so.
+            return Some(answer(rcode::NOTAUTH, signer.as_mut()));
+        }
+        let grants: Vec<&UpdateGrant> = e
+            .settings
+            .update
+            .iter()
+            .filter(|g| g.admits(client.ip(), key_name))
+            .collect();
+        if grants.is_empty() {
+            log::warn(&format!(
+                "update of {} by {who} refused: no update policy admits it",
+                e.name
+            ));
+            return Some(answer(rcode::REFUSED, signer.as_mut()));
+        }
+        if e.journal.is_none() {
+            log::error(&format!(
+                "update of {} by {who} refused: the zone has no journal to make it durable",
+                e.name
+            ));
+            return Some(answer(rcode::SERVFAIL, signer.as_mut()));
+        }
+        let prereqs: Vec<&Rr> = msg
+            .records
+            .iter()
+            .filter(|r| r.section == Section::Answer)
+            .collect();
+        let updates: Vec<&Rr> = msg
+            .records
+            .iter()
+            .filter(|r| r.section == Section::Authority)
+            .collect();
+        if let Err(code) = check_prerequisites(&e.records, &apex, &prereqs) {
+            return Some(answer(code, signer.as_mut()));
+        }
+        if let Err((code, why)) = prescan(&apex, &updates, &grants) {
+            if code == rcode::REFUSED {
+                log::warn(&format!("update of {} by {who} refused: {why}", e.name));
+            }
+            return Some(answer(code, signer.as_mut()));
+        }
+        let mut next = (*e.records).clone();
+        apply(&mut next, &apex, &updates);
+        let cur_soa = e.soa();
+        let new_soa = next.soa(&apex);
+        if let (Some(cur), Some(mut soa)) = (cur_soa, new_soa) {
+            let changed = next != *e.records;
+            let cur_serial = soa_serial(&cur.rdata).unwrap_or(0);
+            let new_serial = soa_serial(&soa.rdata).unwrap_or(0);
+            if changed && !serial_gt(new_serial, cur_serial) {
+                let serial = e.settings.serial_policy.next(cur_serial, now);
+                if let Some(r) = zone::records::with_serial(&soa.rdata, serial) {
+                    next.remove(&soa);
+                    soa.rdata = r;
+                    next.insert(soa);
+                }
+            }
+        }
+        let source = format!("update by {who}");
+        match self.commit(&mut e, next, &source) {
+            Ok(_) => Some(answer(rcode::NOERROR, signer.as_mut())),
+            Err(err) => {
+                log::error(&format!("zone {}: {err}", e.name));
+                // A change that breaks the zone's rules (CNAME beside
+                // data…) is refused; a journal failure is SERVFAIL.
+                let code = if err.contains("journal") {
+                    rcode::SERVFAIL
+                } else {
+                    rcode::REFUSED
+                };
+                Some(answer(code, signer.as_mut()))
+            }
+        }
+    }
+}
+
+/// The owner of `rr` lowercased.
+fn owner(rr: &Rr) -> Vec<u8> {
+    rr.owner.to_ascii_lowercase()
+}
+
+/// A record of the update, normalized as zone data is.
+fn record(rr: &Rr) -> Record {
+    let mut r = Record {
+        owner: rr.owner.clone().into_boxed_slice(),
+        rtype: rr.rtype,
+        ttl: rr.ttl,
+        rdata: rr.rdata.clone().into_boxed_slice(),
+    };
+    normalize(&mut r);
+    r
+}
+
+/// The RDATAs of one RRset, compared as a set.
+type RdataSet = BTreeSet<Box<[u8]>>;
+
+/// RFC 2136 §3.2.
+fn check_prerequisites(set: &RecordSet, apex: &[u8], prereqs: &[&Rr]) -> Result<(), u16> {
+    // Value-dependent prerequisites, grouped by (name, type).
+    let mut wanted: BTreeMap<(Vec<u8>, u16), RdataSet> = BTreeMap::new();
+    for rr in prereqs {
+        let name = owner(rr);
+        if rr.ttl != 0 {
+            return Err(rcode::FORMERR);
+        }
+        if !wire::name::is_subdomain(&name, apex) {
+            return Err(rcode::NOTZONE);
+        }
+        match rr.class {
+            class::ANY => {
+                if !rr.rdata.is_empty() {
+                    return Err(rcode::FORMERR);
+                }
+                if rr.rtype == rtype::ANY {
+                    if !set.has_name(&name) {
+                        return Err(rcode::NXDOMAIN);
+                    }
+                } else if set.rrset(&name, rr.rtype).is_empty() {
+                    return Err(rcode::NXRRSET);
+                }
+            }
+            class::NONE => {
+                if !rr.rdata.is_empty() {
+                    return Err(rcode::FORMERR);
+                }
+                if rr.rtype == rtype::ANY {
+                    if set.has_name(&name) {
+                        return Err(rcode::YXDOMAIN);
+                    }
+                } else if !set.rrset(&name, rr.rtype).is_empty() {
+                    return Err(rcode::YXRRSET);
+                }
+            }
+            class::IN => {
+                let r = record(rr);
+                wanted.entry((name, rr.rtype)).or_default().insert(r.rdata);
+            }
+            _ => return Err(rcode::FORMERR),
+        }
+    }
+    for ((name, t), rdatas) in wanted {
+        let have: BTreeSet<Box<[u8]>> = set.rrset(&name, t).into_iter().map(|r| r.rdata).collect();
+        if have != rdatas {
+            return Err(rcode::NXRRSET);
+        }
+    }
+    Ok(())
+}
+
+/// RFC 2136 §3.4.1, with the grants: every change must be well formed,
+/// in the zone, and allowed by one of `grants`.
+fn prescan(apex: &[u8], updates: &[&Rr], grants: &[&UpdateGrant]) -> Result<(), (u16, String)> {
+    for rr in updates {
+        let name = owner(rr);
+        if !wire::name::is_subdomain(&name, apex) {
+            return Err((rcode::NOTZONE, "name outside the zone".into()));
+        }
+        let ok = match rr.class {
+            class::IN => !meta_type(rr.rtype),
+            class::ANY => {
+                rr.ttl == 0
+                    && rr.rdata.is_empty()
+                    && (rr.rtype == rtype::ANY || !meta_type(rr.rtype))
+            }
+            class::NONE => rr.ttl == 0 && !meta_type(rr.rtype),
+            _ => false,
+        };
+        if !ok {
+            return Err((rcode::FORMERR, "malformed update record".into()));
+        }
+        // Deleting every RRset at a name needs a grant for every type.
+        let allowed = grants.iter().any(|g| {
+            if rr.rtype == rtype::ANY {
+                g.types.is_empty() && g.covers(&name, rtype::A)
+            } else {
+                g.covers(&name, rr.rtype)
+            }
+        });
+        if !allowed {
+            return Err((
+                rcode::REFUSED,
+                format!(
+                    "{} {} is outside what its grant allows",
+                    wire::name::to_text(&name),
+                    wire::types::rtype_name(rr.rtype)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// RFC 2136 §3.4.2 on `set`.
+fn apply(set: &mut RecordSet, apex: &[u8], updates: &[&Rr]) {
+    for rr in updates {
+        let name = owner(rr);
+        let at_apex = name == apex;
+        match rr.class {
+            class::IN => {
+                let r = record(rr);
+                if r.rtype == rtype::SOA {
+                    // Only a newer serial replaces the SOA (§3.4.2.2).
+                    if !at_apex {
+                        continue;
+                    }
+                    let Some(cur) = set.soa(apex) else { continue };
+                    let newer = match (soa_serial(&r.rdata), soa_serial(&cur.rdata)) {
+                        (Some(n), Some(c)) => serial_gt(n, c),
+                        _ => false,
+                    };
+                    if newer {
+                        set.remove(&cur);
+                        set.insert(r);
+                    }
+                    continue;
+                }
+                // CNAME and other data do not mix: the change is ignored.
+                let has_cname = !set.rrset(&name, rtype::CNAME).is_empty();
+                if r.rtype == rtype::CNAME {
+                    let other = set.has_name(&name) && !has_cname;
+                    if other {
+                        continue;
+                    }
+                    // A CNAME replaces the CNAME there.
+                    set.remove_rrset(&name, rtype::CNAME);
+                } else if has_cname {
+                    continue;
+                }
+                // The RRset takes the new record's TTL (one TTL per RRset).
+                for mut old in set.remove_rrset(&name, r.rtype) {
+                    old.ttl = r.ttl;
+                    set.insert(old);
+                }
+                set.insert(r);
+            }
+            class::ANY if rr.rtype == rtype::ANY => {
+                for old in set.remove_name(&name) {
+                    // The apex keeps its SOA and NS (§3.4.2.3).
+                    if at_apex && matches!(old.rtype, rtype::SOA | rtype::NS) {
+                        set.insert(old);
+                    }
+                }
+            }
+            class::ANY => {
+                if at_apex && matches!(rr.rtype, rtype::SOA | rtype::NS) {
+                    continue;
+                }
+                set.remove_rrset(&name, rr.rtype);
+            }
+            class::NONE => {
+                if rr.rtype == rtype::SOA {
+                    continue;
+                }
+                let r = record(rr);
+                if at_apex && r.rtype == rtype::NS && set.rrset(&name, rtype::NS).len() <= 1 {
+                    // The last apex NS stays (§3.4.2.4).
+                    continue;
+                }
+                set.remove(&r);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A header-only answer to an unreadable update (ID and opcode echoed).
+fn header_only(packet: &[u8], code: u16) -> Vec<u8> {
+    let mut out = vec![0u8; 12];
+    if packet.len() >= 4 {
+        out[..2].copy_from_slice(&packet[..2]);
+        out[2] = ((flags::QR >> 8) as u8) | (packet[2] & 0x78);
+    }
+    out[3] = code as u8;
+    out
+}
