@@ -105,12 +105,14 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                         let (k, v) = pair?;
                         match k.as_str() {
                             "tsig" => access.keys.push(key_name(lua, &st.borrow(), v)?),
-                            other => return Err(fail(
-                                lua,
-                                format!(
+                            other => {
+                                return Err(fail(
+                                    lua,
+                                    format!(
                                     "setZoneTransferACL: unknown option '{other}': expected tsig"
                                 ),
-                            )),
+                                ))
+                            }
                         }
                     }
                 }

@@ -382,7 +382,8 @@ fn named_conf_zones_and_listen_override() {
     std::fs::write(
         dir.join("named.conf"),
         "options { directory \"db\"; recursion no; };\nzone \"Other.Test.\" IN { type master; file \"other.test.zone\"; };\n\
-         zone \"sec.test\" { type slave; masters { 192.0.2.1; }; file \"sec.test.zone\"; };\n",
+         zone \"sec.test\" { type slave; masters { 127.0.0.1 port PRIMARY; }; file \"sec.test.zone\"; };\n"
+            .replace("PRIMARY", &free_port().to_string()),
     )
     .unwrap();
     let port = free_port();
@@ -402,11 +403,23 @@ fn named_conf_zones_and_listen_override() {
         ask(&s, "ns.other.test A").answer,
         ["ns.other.test. 60 in a 198.51.100.1"]
     );
-    // A secondary zone with no data yet: SERVFAIL, said why in the log.
+    // A secondary zone whose primary does not answer (nothing listens on
+    // its port): SERVFAIL, and the log says why.
     assert_eq!(ask(&s, "sec.test SOA").rcode, "SERVFAIL");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !s.log_text().contains("refresh failed") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let log = s.log_text();
     assert!(log.contains("option 'recursion' ignored"), "{log}");
-    assert!(log.contains("secondary zone sec.test has no data"), "{log}");
+    assert!(
+        log.contains("secondary zone sec.test from 127.0.0.1:"),
+        "{log}"
+    );
+    assert!(
+        log.contains("secondary zone sec.test.: refresh failed"),
+        "{log}"
+    );
 }
 
 #[test]

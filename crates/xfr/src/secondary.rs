@@ -356,6 +356,9 @@ fn refresh_from(
 /// Writes the secondary's copy to its file now (a restart serves it).
 fn persist(e: &mut Entry) {
     let Some(file) = e.file.clone() else { return };
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     let header = format!(
         "secondary zone {} serial {}, transferred by rampart",
         e.name, e.serial

@@ -189,12 +189,20 @@ impl Service {
     /// zone's policy says when the operator did not.
     pub fn primary_loaded(&self, info: &ZoneInfo, loaded: Zone) -> Result<Arc<Zone>, String> {
         let settings = self.settings().zone(&info.apex);
+        let existing = self.entry(&info.apex);
+        // A zone that neither transfers nor takes updates, with no journal
+        // asked for, is served as loaded: no record set kept beside it.
+        let s = &settings;
+        let replicates =
+            !s.update.is_empty() || !s.transfer.is_empty() || !s.also_notify.is_empty();
+        if existing.is_none() && !replicates && self.settings().journal_dir.is_none() {
+            return Ok(Arc::new(loaded));
+        }
         let file_set = RecordSet::from_zone(&loaded);
         let source = match &info.file {
             Some(f) => format!("zone file {}", f.display()),
             None => "zone file".to_string(),
         };
-        let existing = self.entry(&info.apex);
         if let Some(entry) = existing {
             let mut e = lock(&entry);
             if matches!(e.role, Role::Primary) {
@@ -258,6 +266,10 @@ impl Service {
             entry.journal_error = Some("no journal directory and no zone file".into());
             return;
         };
+        if let Some(dir) = path.parent() {
+            // setJournalDir names a directory that may not exist yet.
+            let _ = std::fs::create_dir_all(dir);
+        }
         let (mut journal, opened) = match Journal::open(&path) {
             Ok(x) => x,
             Err(e) => {
