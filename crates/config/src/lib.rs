@@ -18,6 +18,9 @@
 //! - `setMaxTCPConnectionsPerClient(n)`: concurrent TCP connections one
 //!   address may hold (default 64; 0 for no limit).
 //! - `setUDPWorkers(n)`: UDP worker threads per listener (default: cores).
+//! - Replication ([`xfr_lua`]): `newTSIGKey`, `addSecondaryZone`,
+//!   `setZoneTransferACL`, `setAlsoNotify`, `setUpdatePolicy`,
+//!   `setSerialPolicy`, `setJournalDir`, `setZoneFlushInterval`.
 //!
 //! Relative paths resolve against the config file's directory.
 

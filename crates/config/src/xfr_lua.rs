@@ -427,3 +427,104 @@ fn access_item(item: &str, access: &mut Access, key: &KeyLookup<'_>) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::load_str;
+
+    const KEY: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=";
+
+    #[test]
+    fn lua_functions_fill_the_zone_settings() {
+        let c = load_str(
+            &format!(
+                "newTSIGKey(\"xfr\", \"hmac-sha256\", \"{KEY}\")\n\
+                 setZoneTransferACL(\"Example.ORG\", {{\"192.0.2.0/24\"}}, {{tsig=\"xfr\"}})\n\
+                 setAlsoNotify(\"example.org.\", {{\"192.0.2.53\", \"[2001:db8::1]:5353\"}})\n\
+                 setUpdatePolicy(\"example.org\", {{key=\"xfr\", names={{\"_acme-challenge\", \"www\"}}, types={{\"TXT\"}}}})\n\
+                 setSerialPolicy(\"example.org\", \"unixtime\")\n\
+                 addSecondaryZone(\"sec.test\", {{primaries={{\"127.0.0.1:5301\"}}, tsig=\"xfr\"}})\n"
+            ),
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap();
+        let z = c.replication.zone(b"\x07example\x03org\x00");
+        assert!(z.transfer.require_both);
+        assert_eq!(z.transfer.keys.len(), 1);
+        assert_eq!(z.also_notify.len(), 2);
+        assert_eq!(z.also_notify[1].to_string(), "[2001:db8::1]:5353");
+        let g = &z.update[0];
+        assert!(g.covers(b"\x0f_acme-challenge\x03www\x07example\x03org\x00", 16));
+        assert!(g.covers(b"\x03www\x07example\x03org\x00", 16));
+        assert!(!g.covers(b"\x03www\x07example\x03org\x00", 1));
+        assert!(!g.covers(b"\x04mail\x07example\x03org\x00", 16));
+        assert_eq!(z.serial_policy.name(), "unixtime");
+        let s = c.replication.zone(b"\x03sec\x04test\x00");
+        assert_eq!(s.primaries[0].to_string(), "127.0.0.1:5301");
+        assert!(s.primary_key.is_some());
+        assert_eq!(c.zones.last().map(|d| d.name.as_str()), Some("sec.test"));
+    }
+
+    #[test]
+    fn mistakes_are_named_with_file_and_line() {
+        let err = |src: &str| load_str(src, Path::new("/etc/r.conf")).unwrap_err().0;
+        let e = err("\nnewTSIGKey(\"k\", \"hmac-sha999\", \"AAAA\")\n");
+        assert!(
+            e.starts_with("/etc/r.conf:2:") && e.contains("hmac-sha999"),
+            "{e}"
+        );
+        let e = err("setZoneTransferACL(\"x.test\", {\"10.0.0.0/8\"}, {tsig=\"nokey\"})\n");
+        assert!(
+            e.starts_with("/etc/r.conf:1:") && e.contains("no TSIG key 'nokey'"),
+            "{e}"
+        );
+        let e = err("setUpdatePolicy(\"x.test\", {names={\"www\"}})\n");
+        assert!(e.contains("give a key (TSIG) or netmasks"), "{e}");
+        let e = err("setSerialPolicy(\"x.test\", \"sometimes\")\n");
+        assert!(
+            e.contains("expected increment, keep, unixtime or dateserial"),
+            "{e}"
+        );
+        let e = err("addSecondaryZone(\"x.test\", {primaries={}})\n");
+        assert!(e.contains("no primaries given"), "{e}");
+    }
+
+    #[test]
+    fn named_conf_replication_statements_become_settings() {
+        let dir = std::env::temp_dir().join(format!("rampart-xfr-lua-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("named.conf"),
+            format!(
+                "key \"certbot.\" {{ algorithm hmac-sha256; secret \"{KEY}\"; }};\n\
+                 zone \"example.org\" {{ type master; file \"e.zone\";\n\
+                   allow-transfer {{ 127.0.0.2; key certbot.; }};\n\
+                   update-policy {{ grant certbot. name _acme-challenge.example.org. TXT; }};\n\
+                   also-notify {{ 127.0.0.3 port 5300; }}; }};\n\
+                 zone \"bad.org\" {{ type master; file \"b.zone\"; allow-transfer {{ key nokey; }}; }};\n"
+            ),
+        )
+        .unwrap();
+        let path = dir.join("rampart.conf");
+        let e = load_str("loadNamedConf(\"named.conf\")\n", &path)
+            .unwrap_err()
+            .0;
+        assert!(e.contains("key 'nokey' is not defined"), "{e}");
+        let text = std::fs::read_to_string(dir.join("named.conf")).unwrap();
+        let fixed = text.replace("key nokey;", "127.0.0.9;");
+        std::fs::write(dir.join("named.conf"), fixed).unwrap();
+        let c = load_str("loadNamedConf(\"named.conf\")\n", &path).unwrap();
+        let z = c.replication.zone(b"\x07example\x03org\x00");
+        assert!(!z.transfer.require_both);
+        assert!(z.transfer.allows("127.0.0.2".parse().unwrap(), None));
+        assert!(!z.transfer.allows("127.0.0.4".parse().unwrap(), None));
+        let k = zone::parse_name("certbot.").unwrap();
+        assert!(z.transfer.allows("127.0.0.4".parse().unwrap(), Some(&k)));
+        assert_eq!(z.also_notify[0].to_string(), "127.0.0.3:5300");
+        assert!(z.update[0].covers(b"\x0f_acme-challenge\x07example\x03org\x00", 16));
+        assert!(!z.update[0].covers(b"\x03www\x07example\x03org\x00", 16));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

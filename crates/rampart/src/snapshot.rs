@@ -99,6 +99,15 @@ pub fn build(
         };
         catalog.insert(&apex, state);
     }
+    for apex in config.replication.zones.keys() {
+        if !seen.contains(&apex[..]) {
+            report.warnings.push(format!(
+                "replication settings given for zone {}, which is not served (no addZone, \
+                 addSecondaryZone or named.conf zone)",
+                wire::name::to_text(apex)
+            ));
+        }
+    }
     let snap = Snapshot {
         catalog,
         version: config.version.clone(),

@@ -84,7 +84,7 @@ pub fn attach_console(
         let s = service.clone();
         g.set(
             "flushZones",
-            lua.create_function(move |_, ()| Ok(s.flush(true).join("\n") + "\n"))?,
+            lua.create_function(move |_, ()| Ok(s.flush(true).join("\n")))?,
         )?;
         let s = service.clone();
         let decls = c.zones.clone();
@@ -103,14 +103,14 @@ pub fn attach_console(
 /// becomes a journal block and an IXFR); a secondary refreshes instead.
 fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> String {
     let Ok(apex) = zone::parse_name(name) else {
-        return format!("bad zone name '{name}'\n");
+        return format!("bad zone name '{name}'");
     };
     let Some(decl) = decls
         .iter()
         .rev()
         .find(|d| zone::parse_name(&d.name).is_ok_and(|a| a == apex))
     else {
-        return format!("zone {name} is not configured\n");
+        return format!("zone {name} is not configured");
     };
     let info = xfr::ZoneInfo {
         name: decl.name.clone(),
@@ -120,19 +120,19 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
     };
     if decl.kind == ZoneKind::Secondary {
         return match service.refresh_now(&apex) {
-            true => format!("zone {name}: refreshing from its primaries\n"),
-            false => format!("zone {name}: not running as a secondary\n"),
+            true => format!("zone {name}: refreshing from its primaries"),
+            false => format!("zone {name}: not running as a secondary"),
         };
     }
     let Some(file) = &decl.file else {
-        return format!("zone {name} has no file\n");
+        return format!("zone {name} has no file");
     };
     let loaded = match zone::load_zone(&decl.name, file) {
         Ok(l) => l,
         Err(e) => {
             let msg = format!("zone {name} not reloaded, still serving the previous version: {e}");
             crate::log::error(&msg);
-            return msg + "\n";
+            return msg;
         }
     };
     for w in &loaded.warnings {
@@ -142,11 +142,11 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
         Ok(z) => {
             let msg = format!("zone {name} reloaded: serial {}", z.serial);
             crate::log::info(&msg);
-            msg + "\n"
+            msg
         }
         Err(e) => {
             crate::log::error(&e);
-            e + "\n"
+            e
         }
     }
 }

@@ -495,6 +495,7 @@ impl Service {
                 status.trim()
             ));
         }
+        out.pop();
         out
     }
 
