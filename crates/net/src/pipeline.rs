@@ -258,6 +258,15 @@ fn replication(
             let t = state.xfr.transfer(query.packet, client, Some(limit))?;
             t.messages.into_iter().next()?
         }
+        // More additional records than an OPT: perhaps a TSIG, which
+        // wants a signed answer (a secondary's signed SOA check).
+        _ if query.packet.len() >= 12
+            && u16::from_be_bytes([query.packet[10], query.packet[11]])
+                > u16::from(query.edns.is_some()) =>
+        {
+            let respond = |buf: &mut [u8]| zone::respond_query(&state.zones, query, buf, transport);
+            state.xfr.signed_query(query.packet, respond, limit)?
+        }
         _ => return None,
     };
     if message.len() > out.len() {

@@ -4,8 +4,8 @@
 //! IXFR, persistence, expiry), RFC 2136 updates with nsupdate under a
 //! certbot-style policy, and the journal across `kill -9`.
 //!
-//! Needs `knotd`, `nsd`, `dig` and `nsupdate` (Debian packages `knot`,
-//! `nsd`, `dnsutils`); `.ci/run` installs them.
+//! Needs `knotd`, `nsd`, `named`, `dig` and `nsupdate` (Debian packages
+//! `knot`, `nsd`, `bind9`, `dnsutils`); `.ci/run` installs them.
 
 mod common;
 
@@ -24,7 +24,7 @@ fn need(tools: &[&str]) {
     for t in tools {
         assert!(
             have(t),
-            "{t} is not installed (apt-get install knot nsd dnsutils)"
+            "{t} is not installed (apt-get install knot nsd bind9 dnsutils)"
         );
     }
 }
@@ -621,4 +621,110 @@ fn kill_9_during_updates_keeps_every_acknowledged_one() {
     assert!(!v.status.success(), "tampering not noticed");
     assert!(err.contains("block "), "{err}");
     eprintln!("tampered journal: {}", err.trim());
+}
+
+#[test]
+fn bind_both_ways_with_tsig() {
+    need(&["named", "dig"]);
+    let dir = scratch_dir("bind");
+    let (rp, bp) = (free_port(), free_port());
+    let d = dir.display();
+    std::fs::write(dir.join("p.zone"), zone_text(100, "", "3600 600 86400 300")).unwrap();
+    std::fs::write(
+        dir.join("b.zone"),
+        zone_text(7, "mail A 192.0.2.20\n", "3600 600 86400 300"),
+    )
+    .unwrap();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{rp}\")\nnewTSIGKey(\"xfr\", \"hmac-sha256\", \"{SECRET}\")\n\
+         addZone(\"p.test\", \"p.zone\")\n\
+         setZoneTransferACL(\"p.test\", {{\"127.0.0.0/8\"}}, {{tsig=\"xfr\"}})\n\
+         setAlsoNotify(\"p.test\", {{\"127.0.0.1:{bp}\"}})\n\
+         addSecondaryZone(\"b.test\", {{primaries={{\"127.0.0.1:{bp}\"}}, tsig=\"xfr\"}})\n\
+         setJournalDir(\"j\")\n"
+    );
+    std::fs::write(
+        dir.join("named.conf"),
+        format!(
+            "options {{ directory \"{d}\"; listen-on port {bp} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};\n\
+             pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; managed-keys-directory \"{d}\";\n\
+             recursion no; dnssec-validation no; notify explicit; }};\n\
+             controls {{ }};\n\
+             key \"xfr\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+             server 127.0.0.1 {{ keys {{ xfr; }}; }};\n\
+             zone \"p.test\" {{ type secondary; primaries port {rp} {{ 127.0.0.1 key xfr; }}; file \"p.sec\"; allow-notify {{ 127.0.0.1; }}; }};\n\
+             zone \"b.test\" {{ type primary; file \"b.zone\"; allow-transfer {{ key xfr; }};\n\
+               also-notify port {rp} {{ 127.0.0.1 key xfr; }}; }};\n"
+        ),
+    )
+    .unwrap();
+    // rampart first: BIND's first refresh of p.test then finds it up,
+    // and BIND's startup NOTIFY for b.test starts rampart's transfer.
+    let primary = rampart(&dir, rp, &conf, "p.test");
+    let mut cmd = Command::new("named");
+    cmd.arg("-g").arg("-c").arg(dir.join("named.conf"));
+    let bind = Server::start(
+        "named",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], bp)),
+        dir.join("named.log"),
+        "b.test",
+    );
+    let raddr = primary.addr;
+
+    // BIND primary -> rampart secondary, and back.
+    assert!(
+        eventually(Duration::from_secs(10), || serial(raddr, "b.test")
+            == Some(7)),
+        "rampart did not transfer b.test from BIND:\n{}\n{}",
+        primary.log_text(),
+        bind.log_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || serial(bind.addr, "p.test")
+            == Some(100)),
+        "BIND did not transfer p.test from rampart:\n{}\n{}",
+        bind.log_text(),
+        primary.log_text()
+    );
+    std::fs::write(
+        dir.join("p.zone"),
+        zone_text(100, "new A 192.0.2.77\n", "3600 600 86400 300"),
+    )
+    .unwrap();
+    primary.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(10), || dig(
+            bind.addr,
+            "new.p.test",
+            "A"
+        ) == ["192.0.2.77"]),
+        "BIND did not get the edit:\n{}\n{}",
+        bind.log_text(),
+        primary.log_text()
+    );
+    assert!(bind
+        .log_text()
+        .contains("transferred serial 101: TSIG 'xfr'"));
+
+    std::fs::write(
+        dir.join("b.zone"),
+        zone_text(
+            8,
+            "mail A 192.0.2.20\nadded A 192.0.2.21\n",
+            "3600 600 86400 300",
+        ),
+    )
+    .unwrap();
+    bind.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(10), || dig(raddr, "added.b.test", "A")
+            == ["192.0.2.21"]),
+        "rampart did not get BIND's edit:\n{}\n{}",
+        primary.log_text(),
+        bind.log_text()
+    );
+    assert!(primary
+        .log_text()
+        .contains("NOTIFY for b.test. from 127.0.0.1"));
 }

@@ -279,3 +279,40 @@ pub(crate) fn header_reply(
     }
     msg
 }
+
+impl Service {
+    /// A signed ordinary query (a secondary's SOA check, a `dig -y`):
+    /// answered by `respond` and signed (RFC 8945 §5.3), or refused with
+    /// the TSIG error. `None` when the message carries no TSIG (the usual
+    /// path answers it) or no key is configured at all.
+    pub fn signed_query(
+        &self,
+        packet: &[u8],
+        respond: impl FnOnce(&mut [u8]) -> Option<usize>,
+        limit: usize,
+    ) -> Option<Vec<u8>> {
+        let settings = self.settings();
+        if settings.keys.is_empty() {
+            return None;
+        }
+        let now = unix_now();
+        let query = Query::parse(packet).ok()?;
+        match tsig::check_request(packet, &settings.keys, now) {
+            Ok(Checked::Unsigned) => None,
+            Err(()) => Some(header_reply(&query, rcode::FORMERR, None, now)),
+            Ok(Checked::Refused { reply, .. }) => {
+                let mut msg = header_reply(&query, rcode::NOTAUTH, None, now);
+                let _ = reply.append(&mut msg, now);
+                Some(msg)
+            }
+            Ok(Checked::Valid { mut ctx, .. }) => {
+                // Room for the TSIG record inside the client's limit.
+                let mut buf = vec![0u8; limit.saturating_sub(TSIG_ROOM).max(512)];
+                let len = respond(&mut buf)?;
+                buf.truncate(len);
+                ctx.sign(&mut buf, now).ok()?;
+                Some(buf)
+            }
+        }
+    }
+}
