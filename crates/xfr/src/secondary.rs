@@ -79,7 +79,9 @@ impl Service {
         }
         let (tx, rx) = channel();
         let handle = Handle { tx };
-        let settings = self.settings().zone(&info.apex);
+        let mut settings = self.settings().zone(&info.apex);
+        // A secondary serves its primary's serials, never its own.
+        settings.serial_policy = SerialPolicy::Keep;
         let name = wire::name::to_text(&info.apex);
         let mut entry = Entry {
             name: name.clone(),
@@ -331,7 +333,6 @@ fn refresh_from(
         e.serial = zone.serial;
         e.records = Arc::new(next);
         e.zone = Some(Arc::new(zone));
-        e.settings.serial_policy = SerialPolicy::Keep;
         if e.journal.is_none() && e.journal_error.is_none() {
             service.attach_journal(&mut e, &via);
         }

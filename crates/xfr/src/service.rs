@@ -9,7 +9,7 @@
 //! ([`Service::commit`]): checked by compiling it, made durable in the
 //! journal, then published to the query path and notified.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -120,6 +120,10 @@ impl Service {
         for entry in lock(&self.zones).values() {
             let mut e = lock(entry);
             e.settings = settings.zone(&e.apex);
+            if matches!(e.role, Role::Secondary(_)) {
+                // A secondary serves its primary's serials, never its own.
+                e.settings.serial_policy = zone::records::SerialPolicy::Keep;
+            }
         }
     }
 
@@ -388,9 +392,70 @@ impl Service {
         if removed.is_empty() && added.is_empty() {
             return Ok(false);
         }
-        let (zone, warnings) = next
-            .to_zone(&e.apex, source)
-            .map_err(|err| format!("change from {source} refused: {err}"))?;
+        let old = std::mem::replace(&mut e.records, Arc::new(next));
+        self.commit_applied(e, removed, added, source)
+            .inspect_err(|_| e.records = old)
+    }
+
+    /// Makes the change `removed` → `added` (each a net difference, SOA
+    /// first) to the zone's records in place, then as [`Service::commit`]:
+    /// what an update costs is what it changes, not the zone's size.
+    pub(crate) fn commit_delta(
+        &self,
+        e: &mut Entry,
+        removed: Vec<Record>,
+        added: Vec<Record>,
+        source: &str,
+    ) -> Result<bool, String> {
+        if removed.is_empty() && added.is_empty() {
+            return Ok(false);
+        }
+        // A clone only when a transfer out is reading the set right now.
+        let set = Arc::make_mut(&mut e.records);
+        for r in &removed {
+            set.remove(r);
+        }
+        for r in &added {
+            set.insert(r.clone());
+        }
+        let undo = |e: &mut Entry, removed: &[Record], added: &[Record]| {
+            let set = Arc::make_mut(&mut e.records);
+            for r in added {
+                set.remove(r);
+            }
+            for r in removed {
+                set.insert(r.clone());
+            }
+        };
+        let (r2, a2) = (removed.clone(), added.clone());
+        self.commit_applied(e, removed, added, source)
+            .inspect_err(|_| undo(e, &r2, &a2))
+    }
+
+    /// The common end of a change whose records are already in
+    /// `e.records`: compile (patching the served zone by the names
+    /// touched, else whole), journal durably, then serve and notify.
+    fn commit_applied(
+        &self,
+        e: &mut Entry,
+        removed: Vec<Record>,
+        added: Vec<Record>,
+        source: &str,
+    ) -> Result<bool, String> {
+        let refused = |err: zone::SourceError| format!("change from {source} refused: {err}");
+        let owners: BTreeSet<Box<[u8]>> = removed
+            .iter()
+            .chain(&added)
+            .map(|r| r.owner.clone())
+            .collect();
+        let patched = match &e.zone {
+            Some(z) => zone::patch::patch(z, &e.records, &owners, source).map_err(refused)?,
+            None => None,
+        };
+        let (zone, warnings) = match patched {
+            Some(done) => done,
+            None => e.records.to_zone(&e.apex, source).map_err(refused)?,
+        };
         for w in warnings {
             log::warn(&w);
         }
@@ -417,7 +482,6 @@ impl Service {
             change.added.len()
         ));
         let zone = Arc::new(zone);
-        e.records = Arc::new(next);
         e.zone = Some(zone.clone());
         e.serial = serial_after;
         e.history.push(Arc::new(change));

@@ -15,7 +15,7 @@ use wire::{Response, Section};
 use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet};
 
 use crate::log;
-use crate::service::{lock as lock_entry, unix_now, Role, Service};
+use crate::service::{lock as lock_entry, soa_first, unix_now, Role, Service};
 use crate::settings::UpdateGrant;
 use crate::tsig::{self, Checked, Signer};
 
@@ -127,25 +127,30 @@ impl Service {
             }
             return Some(answer(code, signer.as_mut()));
         }
-        let mut next = (*e.records).clone();
-        apply(&mut next, &apex, &updates);
+        // The changes are worked out on the live set (no copy of the
+        // zone), taken as a net difference, and the set put back; the
+        // commit then makes exactly that difference.
         let cur_soa = e.soa();
-        let new_soa = next.soa(&apex);
-        if let (Some(cur), Some(mut soa)) = (cur_soa, new_soa) {
-            let changed = next != *e.records;
-            let cur_serial = soa_serial(&cur.rdata).unwrap_or(0);
-            let new_serial = soa_serial(&soa.rdata).unwrap_or(0);
-            if changed && !serial_gt(new_serial, cur_serial) {
-                let serial = e.settings.serial_policy.next(cur_serial, now);
-                if let Some(r) = zone::records::with_serial(&soa.rdata, serial) {
-                    next.remove(&soa);
-                    soa.rdata = r;
-                    next.insert(soa);
+        let policy = e.settings.serial_policy;
+        let (removed, added) = {
+            let mut t = Tracked::new(std::sync::Arc::make_mut(&mut e.records));
+            apply(&mut t, &apex, &updates);
+            if let (Some(cur), Some(mut soa)) = (cur_soa, t.set.soa(&apex)) {
+                let cur_serial = soa_serial(&cur.rdata).unwrap_or(0);
+                let new_serial = soa_serial(&soa.rdata).unwrap_or(0);
+                if t.changed() && !serial_gt(new_serial, cur_serial) {
+                    let serial = policy.next(cur_serial, now);
+                    if let Some(r) = zone::records::with_serial(&soa.rdata, serial) {
+                        t.remove(&soa);
+                        soa.rdata = r;
+                        t.insert(soa);
+                    }
                 }
             }
-        }
+            t.net_and_undo(&apex)
+        };
         let source = format!("update by {who}");
-        match self.commit(&mut e, next, &source) {
+        match self.commit_delta(&mut e, removed, added, &source) {
             Ok(_) => Some(answer(rcode::NOERROR, signer.as_mut())),
             Err(err) => {
                 log::error(&format!("zone {}: {err}", e.name));
@@ -278,8 +283,116 @@ fn prescan(apex: &[u8], updates: &[&Rr], grants: &[&UpdateGrant]) -> Result<(), 
     Ok(())
 }
 
+/// What makes a record itself: owner, type, RDATA (not the TTL).
+type Identity = (Box<[u8]>, u16, Box<[u8]>);
+
+/// Changes made to a record set, remembered so they can be reported as
+/// a net difference and taken back.
+struct Tracked<'a> {
+    set: &'a mut RecordSet,
+    /// Each record touched, with its TTL before the first touch.
+    before: BTreeMap<Identity, Option<u32>>,
+}
+
+impl<'a> Tracked<'a> {
+    fn new(set: &'a mut RecordSet) -> Self {
+        Tracked {
+            set,
+            before: BTreeMap::new(),
+        }
+    }
+
+    fn touch(&mut self, r: &Record) {
+        let prev = self.set.ttl_of(r);
+        self.before
+            .entry((r.owner.clone(), r.rtype, r.rdata.clone()))
+            .or_insert(prev);
+    }
+
+    fn insert(&mut self, r: Record) {
+        self.touch(&r);
+        self.set.insert(r);
+    }
+
+    fn remove(&mut self, r: &Record) {
+        if self.set.contains(r) {
+            self.touch(r);
+            self.set.remove(r);
+        }
+    }
+
+    fn rrset(&self, owner: &[u8], t: u16) -> Vec<Record> {
+        self.set.rrset(owner, t)
+    }
+
+    fn soa(&self, apex: &[u8]) -> Option<Record> {
+        self.set.soa(apex)
+    }
+
+    fn has_name(&self, owner: &[u8]) -> bool {
+        self.set.has_name(owner)
+    }
+
+    fn remove_rrset(&mut self, owner: &[u8], t: u16) -> Vec<Record> {
+        let gone = self.set.rrset(owner, t);
+        for r in &gone {
+            self.remove(r);
+        }
+        gone
+    }
+
+    fn remove_name(&mut self, owner: &[u8]) -> Vec<Record> {
+        let gone = self.set.records_at(owner);
+        for r in &gone {
+            self.remove(r);
+        }
+        gone
+    }
+
+    /// Whether anything differs from before.
+    fn changed(&self) -> bool {
+        self.before.iter().any(|((o, t, d), prev)| {
+            let r = Record {
+                owner: o.clone(),
+                rtype: *t,
+                ttl: 0,
+                rdata: d.clone(),
+            };
+            self.set.ttl_of(&r) != *prev
+        })
+    }
+
+    /// The net difference (removed, added), SOA first, and the set as it
+    /// was before.
+    fn net_and_undo(self, apex: &[u8]) -> (Vec<Record>, Vec<Record>) {
+        let (mut removed, mut added) = (Vec::new(), Vec::new());
+        for ((owner, rtype, rdata), prev) in self.before {
+            let mut r = Record {
+                owner,
+                rtype,
+                ttl: 0,
+                rdata,
+            };
+            let now = self.set.ttl_of(&r);
+            if now == prev {
+                continue;
+            }
+            if let Some(ttl) = now {
+                added.push(Record { ttl, ..r.clone() });
+            }
+            self.set.remove(&r);
+            if let Some(ttl) = prev {
+                r.ttl = ttl;
+                removed.push(r.clone());
+                self.set.insert(r);
+            }
+        }
+        (soa_first(removed, apex), soa_first(added, apex))
+    }
+}
+
 /// RFC 2136 §3.4.2 on `set`.
-fn apply(set: &mut RecordSet, apex: &[u8], updates: &[&Rr]) {
+fn apply(set: &mut Tracked, apex: &[u8], updates: &[&Rr]) {
     for rr in updates {
         let name = owner(rr);
         let at_apex = name == apex;

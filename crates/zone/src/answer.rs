@@ -67,7 +67,7 @@ pub fn lookup<'z>(zone: &'z Zone, name: &[u8], qtype: u16) -> Lookup<'z> {
             offsets[labels - d] as usize
         };
         let suffix = &name[start..];
-        let Some((key, node)) = zone.nodes.get_key_value(suffix) else {
+        let Some((key, node)) = zone.get_key_value(suffix) else {
             return wildcard(zone, encloser);
         };
         let is_apex = key.len() == apex_len;

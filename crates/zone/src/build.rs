@@ -68,6 +68,7 @@ pub fn build(
                 rrsets: rrsets.into_boxed_slice(),
                 is_cut: false,
                 occluded: false,
+                children: 0,
             },
         );
         i = owner_end;
@@ -75,9 +76,8 @@ pub fn build(
     drop(records);
 
     let apex_node = nodes.get(apex);
-    let soa = apex_node
-        .and_then(|n| n.get(rtype::SOA))
-        .ok_or_else(|| SourceError {
+    let (serial, negative_ttl, signed) =
+        apex_node.and_then(apex_facts).ok_or_else(|| SourceError {
             file: text.files.first().cloned().unwrap_or_default(),
             line: None,
             message: format!("no SOA record at the zone apex {apex_text}: expected exactly one"),
@@ -92,10 +92,6 @@ pub fn build(
                 .unwrap_or_default()
         ));
     }
-    let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
-    let negative_ttl = soa.ttl.min(minimum);
-    let signed =
-        apex_node.is_some_and(|n| n.get(rtype::DNSKEY).is_some() && n.get(rtype::RRSIG).is_some());
 
     if signed {
         warnings.push(format!(
@@ -118,6 +114,7 @@ pub fn build(
     }
 
     add_empty_non_terminals(apex, &mut nodes);
+    count_children(apex, &mut nodes);
     for hidden in mark_cuts(apex, &mut nodes) {
         warnings.push(format!(
             "{} is below a DNAME in zone {apex_text}: its records are never served (RFC 6672 §2.4)",
@@ -125,21 +122,16 @@ pub fn build(
         ));
     }
 
-    Ok((
-        Zone {
-            apex: apex.into(),
-            nodes,
-            serial,
-            negative_ttl,
-            records: total,
-            signed,
-        },
-        warnings,
-    ))
+    let mut zone = Zone::new(apex, nodes);
+    zone.serial = serial;
+    zone.negative_ttl = negative_ttl;
+    zone.records = total;
+    zone.signed = signed;
+    Ok((zone, warnings))
 }
 
 /// Checks and builds the RRsets of one owner (records sorted by type).
-fn build_node(
+pub(crate) fn build_node(
     apex: &[u8],
     group: &[ScannedRecord],
     text: &Normalized,
@@ -269,6 +261,20 @@ fn add_empty_non_terminals(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) 
     }
 }
 
+/// Counts every node's children (one label below it).
+fn count_children(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
+    let parents: Vec<Box<[u8]>> = nodes
+        .keys()
+        .filter(|owner| owner.len() > apex.len())
+        .map(|owner| owner[1 + owner[0] as usize..].into())
+        .collect();
+    for p in parents {
+        if let Some(n) = nodes.get_mut(&p) {
+            n.children += 1;
+        }
+    }
+}
+
 /// Flags zone cuts and the names below them (and below DNAMEs); returns
 /// the names with data that a DNAME hides.
 fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) -> Vec<Box<[u8]>> {
@@ -309,6 +315,14 @@ fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) -> Vec<Box<[u8
     }
     under_dname.sort();
     under_dname
+}
+
+/// Serial, negative TTL and whether signed, from the apex node.
+pub(crate) fn apex_facts(apex_node: &Node) -> Option<(u32, u32, bool)> {
+    let soa = apex_node.get(rtype::SOA)?;
+    let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
+    let signed = apex_node.get(rtype::DNSKEY).is_some() && apex_node.get(rtype::RRSIG).is_some();
+    Some((serial, soa.ttl.min(minimum), signed))
 }
 
 /// SOA serial and MINIMUM from its RDATA.

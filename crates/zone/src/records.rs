@@ -131,11 +131,11 @@ impl RecordSet {
     /// Every record of a compiled zone (empty non-terminals have none).
     pub fn from_zone(zone: &crate::Zone) -> RecordSet {
         let mut set = RecordSet::new();
-        for (owner, node) in &zone.nodes {
+        for (owner, node) in zone.nodes() {
             for rrset in node.rrsets.iter() {
                 for rdata in rrset.rdatas() {
                     set.map
-                        .insert((owner.clone(), rrset.rtype, rdata.into()), rrset.ttl);
+                        .insert((owner.into(), rrset.rtype, rdata.into()), rrset.ttl);
                 }
             }
         }
@@ -169,6 +169,14 @@ impl RecordSet {
             ..Normalized::default()
         };
         crate::build::build(apex, records, &text)
+    }
+
+    /// Every record at `owner`, by type.
+    pub fn records_at(&self, owner: &[u8]) -> Vec<Record> {
+        self.entries_from(owner, 0)
+            .take_while(|((o, _, _), _)| **o == *owner)
+            .map(to_record)
+            .collect()
     }
 
     /// The entries from (owner, type, empty RDATA) on.

@@ -6,6 +6,14 @@
 //! lookup and walking from the apex down to a query name finds delegations
 //! and DNAMEs on the way. Each RRset keeps its RDATA back to back in one
 //! allocation.
+//!
+//! The map compiled from a whole zone is shared (`Arc`) by the versions
+//! that updates make from it: each keeps only the nodes changed since in
+//! a small map of its own ([`crate::patch`]), so an update costs what it
+//! changes, not the size of the zone. Lookups check that map first only
+//! when it is not empty.
+
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use wire::types::rtype;
@@ -82,6 +90,9 @@ pub struct Node {
     pub is_cut: bool,
     /// Below a zone cut: only glue, never answered from directly.
     pub occluded: bool,
+    /// Nodes one label below this one: an empty non-terminal goes when
+    /// its last child does.
+    pub children: u32,
 }
 
 impl Node {
@@ -96,12 +107,18 @@ impl Node {
     }
 }
 
+/// Nodes by lowercase wire owner name.
+pub type NodeMap = FxHashMap<Box<[u8]>, Node>;
+
 /// A loaded zone.
 #[derive(Debug)]
 pub struct Zone {
     /// Apex, lowercase wire form.
     pub apex: Box<[u8]>,
-    pub nodes: FxHashMap<Box<[u8]>, Node>,
+    /// The nodes as compiled from the whole zone.
+    pub(crate) base: Arc<NodeMap>,
+    /// Nodes changed since `base` was compiled; `None`: removed.
+    pub(crate) patch: FxHashMap<Box<[u8]>, Option<Node>>,
     /// SOA serial, for logs and (later) transfers.
     pub serial: u32,
     /// TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -114,14 +131,63 @@ pub struct Zone {
 }
 
 impl Zone {
+    /// A zone of compiled `nodes`.
+    pub fn new(apex: &[u8], nodes: NodeMap) -> Zone {
+        Zone {
+            apex: apex.into(),
+            base: Arc::new(nodes),
+            patch: FxHashMap::default(),
+            serial: 0,
+            negative_ttl: 0,
+            records: 0,
+            signed: false,
+        }
+    }
+
+    /// The node at `name` (lowercase wire form) and its stored name.
+    #[inline]
+    pub fn get_key_value(&self, name: &[u8]) -> Option<(&[u8], &Node)> {
+        if !self.patch.is_empty() {
+            if let Some((k, v)) = self.patch.get_key_value(name) {
+                return v.as_ref().map(|n| (&**k, n));
+            }
+        }
+        self.base.get_key_value(name).map(|(k, n)| (&**k, n))
+    }
+
     /// The node at `name` (lowercase wire form).
+    #[inline]
     pub fn node(&self, name: &[u8]) -> Option<&Node> {
-        self.nodes.get(name)
+        self.get_key_value(name).map(|(_, n)| n)
     }
 
     /// The apex node (always present in a built zone: it holds the SOA).
     pub fn apex_node(&self) -> Option<&Node> {
-        self.nodes.get(&*self.apex)
+        self.node(&self.apex)
+    }
+
+    /// Every node with its owner, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> + '_ {
+        let patch = &self.patch;
+        self.base
+            .iter()
+            .filter(move |(k, _)| !patch.contains_key(&***k))
+            .map(|(k, n)| (&**k, n))
+            .chain(
+                patch
+                    .iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|n| (&**k, n))),
+            )
+    }
+
+    /// Nodes changed since the zone was last compiled whole.
+    pub fn patched(&self) -> usize {
+        self.patch.len()
+    }
+
+    /// Nodes in the compiled map.
+    pub fn base_len(&self) -> usize {
+        self.base.len()
     }
 
     /// The apex SOA RRset.
