@@ -272,7 +272,7 @@ fn refresh_from(
     let progress = |records: usize, bytes: usize| {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         let line = format!(
-            "transfer from {primary} in progress: {records} records, {bytes} bytes, {:.0} records/s",
+            "transfer from {primary}: {records} records, {bytes} bytes in {secs:.1} s, {:.0} records/s",
             records as f64 / secs
         );
         lock_entry(entry).status = line.clone();
@@ -641,7 +641,7 @@ fn transfer(
             }
             return Ok(Incoming::UpToDate);
         }
-        if last_report.elapsed() >= Duration::from_secs(2) {
+        if last_report.elapsed() >= Duration::from_secs(1) {
             progress(records, bytes);
             last_report = Instant::now();
         }
@@ -649,6 +649,7 @@ fn transfer(
     if let Some(v) = &verifier {
         v.finish()?;
     }
+    progress(records, bytes);
     if diffs.is_empty() {
         Ok(Incoming::Full(full))
     } else {
