@@ -208,34 +208,26 @@ fn write_messages(
         {
             return out;
         }
-        let mut n = 0;
-        while let Some(r) = records.get(i) {
-            let pushed = resp.push_record(
+        let push = |resp: &mut Response, r: &Record| {
+            resp.push_record(
                 Section::Answer,
                 &r.owner,
                 r.rtype,
                 class::IN,
                 r.ttl,
                 &r.rdata,
-            );
-            if pushed.is_ok() {
+            )
+        };
+        let mut n = 0;
+        while let Some(r) = records.get(i) {
+            if push(&mut resp, r).is_ok() {
                 i += 1;
                 n += 1;
                 continue;
             }
             if n == 0 && !udp {
                 resp.set_limit(65_535 - room);
-                if resp
-                    .push_record(
-                        Section::Answer,
-                        &r.owner,
-                        r.rtype,
-                        class::IN,
-                        r.ttl,
-                        &r.rdata,
-                    )
-                    .is_ok()
-                {
+                if push(&mut resp, r).is_ok() {
                     i += 1;
                 } else {
                     // Cannot be sent at all (a compiled zone never holds one).

@@ -393,7 +393,7 @@ impl Service {
             return Ok(false);
         }
         let old = std::mem::replace(&mut e.records, Arc::new(next));
-        self.commit_applied(e, removed, added, source)
+        self.commit_applied(e, &removed, &added, source)
             .inspect_err(|_| e.records = old)
     }
 
@@ -410,26 +410,19 @@ impl Service {
         if removed.is_empty() && added.is_empty() {
             return Ok(false);
         }
-        // A clone only when a transfer out is reading the set right now.
-        let set = Arc::make_mut(&mut e.records);
-        for r in &removed {
-            set.remove(r);
-        }
-        for r in &added {
-            set.insert(r.clone());
-        }
-        let undo = |e: &mut Entry, removed: &[Record], added: &[Record]| {
+        // A copy only when a transfer out is reading the set right now.
+        let swap = |e: &mut Entry, out: &[Record], into: &[Record]| {
             let set = Arc::make_mut(&mut e.records);
-            for r in added {
+            for r in out {
                 set.remove(r);
             }
-            for r in removed {
+            for r in into {
                 set.insert(r.clone());
             }
         };
-        let (r2, a2) = (removed.clone(), added.clone());
-        self.commit_applied(e, removed, added, source)
-            .inspect_err(|_| undo(e, &r2, &a2))
+        swap(e, &removed, &added);
+        self.commit_applied(e, &removed, &added, source)
+            .inspect_err(|_| swap(e, &added, &removed))
     }
 
     /// The common end of a change whose records are already in
@@ -438,14 +431,14 @@ impl Service {
     fn commit_applied(
         &self,
         e: &mut Entry,
-        removed: Vec<Record>,
-        added: Vec<Record>,
+        removed: &[Record],
+        added: &[Record],
         source: &str,
     ) -> Result<bool, String> {
         let refused = |err: zone::SourceError| format!("change from {source} refused: {err}");
         let owners: BTreeSet<Box<[u8]>> = removed
             .iter()
-            .chain(&added)
+            .chain(added)
             .map(|r| r.owner.clone())
             .collect();
         let patched = match &e.zone {
@@ -463,8 +456,8 @@ impl Service {
         let change = Change {
             serial_before: e.serial,
             serial_after,
-            removed,
-            added,
+            removed: removed.to_vec(),
+            added: added.to_vec(),
             time: unix_now(),
             source: source.to_string(),
         };
