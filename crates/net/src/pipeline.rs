@@ -29,9 +29,11 @@ pub enum Handled {
         backend: usize,
         cache: Option<usize>,
     },
-    /// An AXFR/IXFR over TCP for a zone of ours: the connection sends
-    /// the transfer's messages (several, unlike any other answer).
-    Transfer,
+    /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
+    /// (several messages, unlike any other answer), an UPDATE or a
+    /// NOTIFY, answered off the TCP thread (they may wait for a journal
+    /// fsync or a zone being changed).
+    Replication,
 }
 
 /// Where to send an answer a backend gives later (UDP only).
@@ -247,13 +249,14 @@ fn replication(
 ) -> Option<Handled> {
     use wire::types::{opcode, rtype};
     let message = match (query.opcode, query.qtype, transport) {
-        (opcode::UPDATE, _, _) => state.xfr.update(query.packet, client)?,
-        (opcode::NOTIFY, _, _) => state.xfr.notify_in(query.packet, client)?,
-        (opcode::QUERY, rtype::AXFR | rtype::IXFR, Transport::Tcp) => {
+        (opcode::UPDATE | opcode::NOTIFY, _, Transport::Tcp)
+        | (opcode::QUERY, rtype::AXFR | rtype::IXFR, Transport::Tcp) => {
             let mut lower = [0u8; wire::name::MAX_NAME_LEN];
             let apex = wire::name::to_lowercase(query.qname, &mut lower);
-            return state.xfr.holds(apex).then_some(Handled::Transfer);
+            return state.xfr.holds(apex).then_some(Handled::Replication);
         }
+        (opcode::UPDATE, _, _) => state.xfr.update(query.packet, client)?,
+        (opcode::NOTIFY, _, _) => state.xfr.notify_in(query.packet, client)?,
         (opcode::QUERY, rtype::IXFR, Transport::Udp) => {
             let t = state.xfr.transfer(query.packet, client, Some(limit))?;
             t.messages.into_iter().next()?

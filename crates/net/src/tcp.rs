@@ -208,18 +208,19 @@ async fn connection(
     }
 }
 
-/// Sends a zone transfer's messages; false when the connection should
-/// close. The messages are made on tokio's blocking pool: a large zone
-/// must not stall every other TCP client.
-async fn transfer(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> bool {
+/// Sends what the replication service answers (a transfer's messages,
+/// or one answer to an UPDATE or NOTIFY); false when the connection
+/// should close. The answer is made on tokio's blocking pool: a large
+/// zone or a journal fsync must not stall every other TCP client.
+async fn replication(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> bool {
     let service = peer.shared.load().xfr.clone();
     let packet = query.to_vec();
     let client = peer.addr;
-    let made = tokio::task::spawn_blocking(move || service.transfer(&packet, client, None)).await;
-    let Ok(Some(t)) = made else {
+    let made = tokio::task::spawn_blocking(move || service.answer_tcp(&packet, client)).await;
+    let Ok(Some(messages)) = made else {
         return false;
     };
-    for msg in t.messages {
+    for msg in messages {
         let mut framed = Vec::with_capacity(msg.len() + 2);
         framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
         framed.extend_from_slice(&msg);
@@ -295,7 +296,7 @@ async fn exchange(
     };
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
-        (Handled::Transfer, _) => return transfer(stream, query, peer).await,
+        (Handled::Replication, _) => return replication(stream, query, peer).await,
         (Handled::ForwardTcp { .. }, Some((b, cache))) => {
             let started = std::time::Instant::now();
             // The answer is read straight into `out` after the length

@@ -192,7 +192,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                     Handled::Drop
                     | Handled::Forwarded
                     | Handled::ForwardTcp { .. }
-                    | Handled::Transfer => None,
+                    | Handled::Replication => None,
                 }
             };
             let Some(resp_len) = answered else { continue };

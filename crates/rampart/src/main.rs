@@ -324,6 +324,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
             }
             Some(sig) => {
                 log::info(&format!("signal {sig} received: draining"));
+                // Zones changed by updates are written back before leaving.
+                for line in service.flush(true) {
+                    log::info(&line);
+                }
                 let clean = net::drain::drain(std::time::Duration::from_secs(2));
                 log::info(if clean {
                     "drained, exiting"

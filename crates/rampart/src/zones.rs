@@ -22,39 +22,30 @@ impl xfr::Publish for Publisher {
 /// Replaces the given zones in the served snapshot, leaving everything
 /// else as it is (compare-and-swap: a concurrent change is not lost).
 fn publish(shared: &net::SharedSnapshot, zones: &[(Box<[u8]>, ZoneState)]) {
-    shared.rcu(|cur| {
-        let mut snap = (*cur.zones).clone();
-        for (apex, state) in zones {
-            snap.catalog.insert(apex, state.clone());
-        }
-        net::State {
-            zones: Arc::new(snap),
-            shield: cur.shield.clone(),
-            runtime: cur.runtime.clone(),
-            upstream: cur.upstream.clone(),
-            xfr: cur.xfr.clone(),
-        }
-    });
+    shared.rcu(|cur| with_zones(cur, zones));
+}
+
+/// `cur` with `zones` put in its catalog.
+fn with_zones(cur: &net::State, zones: &[(Box<[u8]>, ZoneState)]) -> net::State {
+    let mut snap = (*cur.zones).clone();
+    for (apex, state) in zones {
+        snap.catalog.insert(apex, state.clone());
+    }
+    net::State {
+        zones: Arc::new(snap),
+        shield: cur.shield.clone(),
+        runtime: cur.runtime.clone(),
+        upstream: cur.upstream.clone(),
+        xfr: cur.xfr.clone(),
+    }
 }
 
 /// After a reload: the service's versions win over what the reload read
-/// (an update committed while it was building is served, not lost).
+/// (an update committed while it was building is served, not lost). The
+/// versions are read inside the swap, so a commit racing with it is
+/// either seen here or published after it.
 pub fn republish(service: &xfr::Service, shared: &net::SharedSnapshot) {
-    let states = service.states();
-    let current = shared.load();
-    let stale: Vec<_> = states
-        .into_iter()
-        .filter(
-            |(apex, state)| match (current.zones.catalog.get(apex), state) {
-                (Some(ZoneState::Ready(a)), ZoneState::Ready(b)) => !Arc::ptr_eq(a, b),
-                _ => true,
-            },
-        )
-        .collect();
-    drop(current);
-    if !stale.is_empty() {
-        publish(shared, &stale);
-    }
+    shared.rcu(|cur| with_zones(cur, &service.states()));
 }
 
 /// The apexes the configuration declares.

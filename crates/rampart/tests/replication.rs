@@ -351,6 +351,53 @@ fn secondary_of_knot_with_tsig_follows_notify_and_expires_without_it() {
     );
     eprintln!("expired {:?} after the primary stopped", stopped.elapsed());
     assert!(restarted.log_text().contains("expired"));
+
+    // The primary comes back with a newer version: the zone is served
+    // again, and the journal goes on from where it was, so the changes
+    // after that arrive too.
+    std::fs::write(
+        kdir.join("sec.test.zone"),
+        zone_text(
+            3,
+            "added A 192.0.2.55
+back A 192.0.2.56
+",
+            timers,
+        ),
+    )
+    .unwrap();
+    let knot = start_knot();
+    assert!(
+        eventually(Duration::from_secs(10), || serial(raddr, "sec.test")
+            == Some(3)),
+        "not back after the primary returned:\n{}",
+        restarted.log_text()
+    );
+    std::fs::write(
+        kdir.join("sec.test.zone"),
+        zone_text(
+            4,
+            "added A 192.0.2.55
+back A 192.0.2.57
+",
+            timers,
+        ),
+    )
+    .unwrap();
+    let ok = Command::new("knotc")
+        .arg("-c")
+        .arg(kdir.join("knot.conf"))
+        .args(["zone-reload", "sec.test"])
+        .status()
+        .expect("knotc");
+    assert!(ok.success());
+    assert!(
+        eventually(Duration::from_secs(10), || dig(raddr, "back.sec.test", "A")
+            == ["192.0.2.57"]),
+        "no change after the return:\n{}",
+        restarted.log_text()
+    );
+    drop(knot);
     let v = journal_cli(&dir.join("state"), "verify", "sec.test");
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }

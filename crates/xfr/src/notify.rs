@@ -7,6 +7,7 @@
 //! times, one, two, four, eight seconds apart, until it answers.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,11 +81,17 @@ pub(crate) fn send(service: &Service, e: &Entry) {
         .and_then(|k| settings.keys.get(k).cloned());
     let name = e.name.clone();
     let serial = e.serial;
+    let round = e.notify_round.fetch_add(1, Ordering::Relaxed) + 1;
     for target in targets {
         let (soa, key, job_name) = (soa.clone(), key.clone(), name.clone());
+        let current = e.notify_round.clone();
         let spawned = std::thread::Builder::new()
             .name("notify".into())
-            .spawn(move || notify_one(target, &soa, key.as_ref(), &job_name, serial));
+            .spawn(move || {
+                // A newer change sends its own NOTIFY: this one stops.
+                let stale = || current.load(Ordering::Relaxed) != round;
+                notify_one(target, &soa, key.as_ref(), &job_name, serial, &stale)
+            });
         if let Err(err) = spawned {
             log::error(&format!(
                 "NOTIFY for {name} to {target}: cannot start: {err}"
@@ -94,7 +101,14 @@ pub(crate) fn send(service: &Service, e: &Entry) {
 }
 
 /// Sends one NOTIFY until answered or out of attempts.
-fn notify_one(target: SocketAddr, soa: &Record, key: Option<&Arc<Key>>, name: &str, serial: u32) {
+fn notify_one(
+    target: SocketAddr,
+    soa: &Record,
+    key: Option<&Arc<Key>>,
+    name: &str,
+    serial: u32,
+    stale: &dyn Fn() -> bool,
+) {
     let bind: SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -109,6 +123,9 @@ fn notify_one(target: SocketAddr, soa: &Record, key: Option<&Arc<Key>>, name: &s
     };
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=ATTEMPTS {
+        if stale() {
+            return;
+        }
         let id = crate::random_id();
         let Some((msg, verifier)) = notify_message(id, soa, key) else {
             return;

@@ -103,6 +103,9 @@ impl Service {
             }
             Some(Some(theirs)) => match incremental(&history, theirs, serial) {
                 Some(changes) => (ixfr_body(&soa, &changes), "IXFR"),
+                // Over UDP the whole zone never fits: the SOA sends the
+                // client to TCP without building it.
+                None if udp_limit.is_some() => (vec![soa.clone()], "IXFR over UDP, SOA only"),
                 None => (axfr_body(&soa, records.iter().collect()), "IXFR as AXFR"),
             },
             // RFC 1995 §3: an IXFR without the client's SOA is FORMERR.
@@ -110,6 +113,9 @@ impl Service {
             None => (axfr_body(&soa, records.iter().collect()), "AXFR"),
         };
         let limit = udp_limit.unwrap_or(TCP_MESSAGE);
+        // Signing moves the signer on: a fallback answer is signed by a
+        // copy that has not signed the message thrown away.
+        let mut spare = signer.clone();
         let mut messages = write_messages(
             &query,
             &body,
@@ -120,7 +126,7 @@ impl Service {
         );
         if udp_limit.is_some() && messages.len() != 1 {
             // Does not fit one datagram: the SOA alone sends it to TCP.
-            messages = write_messages(&query, &[soa], limit, true, signer.as_mut(), now);
+            messages = write_messages(&query, &[soa], limit, true, spare.as_mut(), now);
         }
         log::info(&format!(
             "{kind} of {name} serial {serial} to {client}{}: {} records in {} messages",

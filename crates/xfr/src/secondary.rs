@@ -26,6 +26,9 @@ use crate::tsig::{self, Key};
 
 /// How long one read of a transfer may stall.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a whole transfer may take (a primary trickling bytes must
+/// not keep the zone from expiring).
+const TRANSFER_DEADLINE: Duration = Duration::from_secs(600);
 /// Until a zone has an SOA of its own, it retries this often.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 
@@ -98,6 +101,7 @@ impl Service {
             dirty_since: None,
             settings,
             status: "waiting for the first transfer".into(),
+            notify_round: Arc::default(),
         };
         let mut saved_at = None;
         if let Some(file) = info.file.as_ref().filter(|f| f.exists()) {
@@ -150,6 +154,12 @@ fn run(service: Weak<Service>, apex: Box<[u8]>, rx: Receiver<Wake>, saved_at: Op
         match rx.recv_timeout(wait) {
             Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(Wake::Refresh) | Err(RecvTimeoutError::Timeout) => {}
+        }
+        // A burst of NOTIFYs is one refresh.
+        while let Ok(w) = rx.try_recv() {
+            if matches!(w, Wake::Stop) {
+                return;
+            }
         }
         let Some(service) = service.upgrade() else {
             return;
@@ -260,6 +270,7 @@ fn refresh_from(
     let theirs = soa_query(primary, apex, key)?;
     if let Some(mine) = our_serial {
         if !serial_gt(theirs, mine) {
+            touch_saved_copy(entry);
             return Ok(format!("serial {mine} confirmed by {primary}"));
         }
     }
@@ -285,7 +296,11 @@ fn refresh_from(
     );
     let mut e = lock_entry(entry);
     let next = match incoming {
-        Incoming::UpToDate => return Ok(format!("serial {theirs} confirmed by {primary}")),
+        Incoming::UpToDate => {
+            drop(e);
+            touch_saved_copy(entry);
+            return Ok(format!("serial {theirs} confirmed by {primary}"));
+        }
         Incoming::Full(records) => {
             let mut set = RecordSet::new();
             for r in records {
@@ -320,7 +335,9 @@ fn refresh_from(
             "transfer ended with serial {new_serial:?}, expected {theirs}"
         ));
     }
-    let first = e.zone.is_none();
+    // The very first version (no data ever, not an expired zone coming
+    // back: that one continues its journal like any other change).
+    let first = e.records.is_empty();
     if first {
         // The first version: checked, then made the journal's genesis (or
         // reconciled with an older journal of this zone).
@@ -345,6 +362,16 @@ fn refresh_from(
         ));
     } else {
         service.commit(&mut e, next, &via)?;
+        if e.zone.is_none() {
+            // Expired, and the primary still has the version we hold.
+            let (zone, _) = e
+                .records
+                .to_zone(apex, &via)
+                .map_err(|err| format!("zone from {via} refused: {err}"))?;
+            let zone = Arc::new(zone);
+            e.zone = Some(zone.clone());
+            service.publish(apex, ZoneState::Ready(zone));
+        }
     }
     persist(&mut e);
     Ok(format!(
@@ -352,6 +379,15 @@ fn refresh_from(
         e.serial,
         started.elapsed().as_secs_f64()
     ))
+}
+
+/// Marks the saved copy as confirmed now: after a restart, EXPIRE counts
+/// from the last confirmation, not the last change (as BIND does).
+fn touch_saved_copy(entry: &Arc<Mutex<Entry>>) {
+    let file = lock_entry(entry).file.clone();
+    if let Some(f) = file.and_then(|f| std::fs::File::options().append(true).open(f).ok()) {
+        let _ = f.set_modified(SystemTime::now());
+    }
 }
 
 /// Writes the secondary's copy to its file now (a restart serves it).
@@ -423,7 +459,11 @@ fn soa_query(primary: SocketAddr, apex: &[u8], key: Option<&Arc<Key>>) -> Result
         .map_err(|e| e.to_string())?;
     sock.send_to(&msg, primary).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 65_535];
+    let deadline = Instant::now() + Duration::from_secs(2);
     let answer = loop {
+        if Instant::now() >= deadline {
+            return Err("SOA query: no answer in 2 s".into());
+        }
         let (n, from) = sock
             .recv_from(&mut buf)
             .map_err(|e| format!("SOA query: {e}"))?;
@@ -525,6 +565,7 @@ fn transfer(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Incoming, String> {
     let (id, msg, mut verifier) = request(apex, qtype, ours, key)?;
+    let our_serial = ours.and_then(|s| soa_serial(&s.rdata));
     let mut stream = connect(primary)?;
     send(&mut stream, &msg)?;
     let mut state = Stream::Start;
@@ -535,7 +576,14 @@ fn transfer(
     let (mut records, mut bytes) = (0usize, 0usize);
     let mut last_report = Instant::now();
     let mut messages = 0usize;
+    let deadline = Instant::now() + TRANSFER_DEADLINE;
     while !matches!(state, Stream::Done) {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "transfer not finished after {} s ({records} records so far)",
+                TRANSFER_DEADLINE.as_secs()
+            ));
+        }
         let raw = read_message(&mut stream)?;
         bytes += raw.len() + 2;
         messages += 1;
@@ -630,11 +678,14 @@ fn transfer(
                 Stream::Done => return Err("records after the closing SOA".into()),
             };
         }
-        // An IXFR answered with the SOA alone: nothing newer.
+        // An IXFR answered with the SOA alone: nothing newer (a newer
+        // serial alone in the first message is a one-record-per-message
+        // stream that goes on).
         if matches!(state, Stream::First)
             && messages == 1
             && in_message == 1
             && qtype == rtype::IXFR
+            && our_serial.is_some_and(|o| !serial_gt(serial, o))
         {
             if let Some(v) = &verifier {
                 v.finish()?;

@@ -69,6 +69,8 @@ pub(crate) struct Entry {
     pub settings: ZoneSettings,
     /// One line for `showZones()`: the last refresh, transfer progress…
     pub status: String,
+    /// Bumped by every NOTIFY round: older rounds still retrying stop.
+    pub notify_round: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Entry {
@@ -117,8 +119,8 @@ impl Service {
     /// Takes the settings of a (re)loaded configuration.
     pub fn configure(&self, settings: &Replication) {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings.clone());
-        for entry in lock(&self.zones).values() {
-            let mut e = lock(entry);
+        for entry in self.entries() {
+            let mut e = lock(&entry);
             e.settings = settings.zone(&e.apex);
             if matches!(e.role, Role::Secondary(_)) {
                 // A secondary serves its primary's serials, never its own.
@@ -139,8 +141,8 @@ impl Service {
     pub fn start(self: &Arc<Self>, publisher: Box<dyn Publish>) {
         let _ = self.publisher.set(publisher);
         let _ = self.started.set(());
-        for entry in lock(&self.zones).values() {
-            if let Role::Secondary(h) = &lock(entry).role {
+        for entry in self.entries() {
+            if let Role::Secondary(h) = &lock(&entry).role {
                 h.wake();
             }
         }
@@ -152,6 +154,12 @@ impl Service {
 
     pub(crate) fn entry(&self, apex: &[u8]) -> Option<Arc<Mutex<Entry>>> {
         lock(&self.zones).get(apex).cloned()
+    }
+
+    /// Every entry, taken out of the zones lock: an entry busy with a
+    /// long change must not hold up lookups of the others.
+    fn entries(&self) -> Vec<SharedEntry> {
+        lock(&self.zones).values().cloned().collect()
     }
 
     pub(crate) fn publish(&self, apex: &[u8], state: ZoneState) {
@@ -173,15 +181,20 @@ impl Service {
 
     /// Forgets zones no longer configured (their secondaries stop).
     pub fn retain(&self, apexes: &[Box<[u8]>]) {
-        lock(&self.zones).retain(|apex, entry| {
-            let keep = apexes.iter().any(|a| a == apex);
-            if !keep {
-                if let Role::Secondary(h) = &lock(entry).role {
-                    h.stop();
-                }
+        let gone: Vec<SharedEntry> = {
+            let mut zones = lock(&self.zones);
+            let dropped: Vec<Box<[u8]>> = zones
+                .keys()
+                .filter(|apex| !apexes.iter().any(|a| a == *apex))
+                .cloned()
+                .collect();
+            dropped.iter().filter_map(|a| zones.remove(a)).collect()
+        };
+        for entry in gone {
+            if let Role::Secondary(h) = &lock(&entry).role {
+                h.stop();
             }
-            keep
-        });
+        }
     }
 
     /// A primary zone's file was (re)loaded into `loaded`: returns what to
@@ -225,7 +238,12 @@ impl Service {
                     &e.apex,
                     e.settings.serial_policy,
                 );
+                // The operator's own edit is in the file already (a bumped
+                // serial lives in the journal): the file is rewritten only
+                // if updates were waiting to be written.
+                let waiting = e.dirty_since;
                 self.commit(&mut e, next, &source)?;
+                e.dirty_since = waiting;
                 e.file_state = Arc::new(file_set);
                 return e
                     .zone
@@ -254,6 +272,7 @@ impl Service {
             dirty_since: None,
             settings,
             status: String::new(),
+            notify_round: Arc::default(),
         };
         self.attach_journal(&mut entry, &source);
         let zone = entry.zone.clone().ok_or("no zone")?;
@@ -339,15 +358,8 @@ impl Service {
         // journal's last version.
         let file_set = entry.records.clone();
         let file_serial = entry.serial;
-        let base = journal::state_at(&opened.blocks, file_serial)
-            .map(|rs| {
-                let mut s = RecordSet::new();
-                for r in rs {
-                    s.insert(r);
-                }
-                s
-            })
-            .unwrap_or_else(|| current.clone());
+        let base =
+            file_base(&opened.blocks, &file_set, file_serial).unwrap_or_else(|| current.clone());
         let next = merge(
             &current,
             &base,
@@ -364,6 +376,9 @@ impl Service {
         match entry.records.to_zone(&entry.apex, "journal") {
             Ok((z, _)) => entry.zone = Some(Arc::new(z)),
             Err(e) => {
+                // Nothing compiled from these records: the next change
+                // compiles whole instead of patching the file's version.
+                entry.zone = None;
                 log::error(&format!(
                     "zone {}: the journal's version does not compile: {e}",
                     entry.name
@@ -489,9 +504,8 @@ impl Service {
     /// with `force`). Never on the query path: the control loop calls it.
     pub fn flush(&self, force: bool) -> Vec<String> {
         let interval = Duration::from_secs(self.settings().flush_interval_secs.max(1));
-        let entries: Vec<_> = lock(&self.zones).values().cloned().collect();
         let mut done = Vec::new();
-        for entry in entries {
+        for entry in self.entries() {
             let mut e = lock(&entry);
             let Some(since) = e.dirty_since else { continue };
             if !force && since.elapsed() < interval {
@@ -529,8 +543,8 @@ impl Service {
             "{:<30} {:<9} {:>10} {:>9} {:>7}  {}\n",
             "Zone", "Role", "Serial", "Records", "Changes", "Status"
         );
-        for entry in lock(&self.zones).values() {
-            let e = lock(entry);
+        for entry in self.entries() {
+            let e = lock(&entry);
             let role = match e.role {
                 Role::Primary => "primary",
                 Role::Secondary(_) => "secondary",
@@ -559,15 +573,15 @@ impl Service {
     /// Every zone's current state, to publish again after a reload
     /// (a change made while the reload was building must not be lost).
     pub fn states(&self) -> Vec<(Box<[u8]>, ZoneState)> {
-        lock(&self.zones)
+        self.entries()
             .iter()
-            .map(|(apex, entry)| {
+            .map(|entry| {
                 let e = lock(entry);
                 let state = match &e.zone {
                     Some(z) => ZoneState::Ready(z.clone()),
                     None => ZoneState::Broken(e.status.clone().into()),
                 };
-                (apex.clone(), state)
+                (e.apex.clone(), state)
             })
             .collect()
     }
@@ -584,6 +598,17 @@ impl Service {
                 true
             }
             Role::Primary => false,
+        }
+    }
+
+    /// Answers a message the query path hands over from TCP: UPDATE,
+    /// NOTIFY, or a transfer (several messages).
+    pub fn answer_tcp(&self, packet: &[u8], client: std::net::SocketAddr) -> Option<Vec<Vec<u8>>> {
+        let opcode = (packet.get(2)? >> 3) & 0xf;
+        match opcode {
+            wire::types::opcode::UPDATE => self.update(packet, client).map(|m| vec![m]),
+            wire::types::opcode::NOTIFY => self.notify_in(packet, client).map(|m| vec![m]),
+            _ => self.transfer(packet, client, None).map(|t| t.messages),
         }
     }
 
@@ -658,6 +683,83 @@ pub(crate) fn merge(
     next.remove(&cur_soa);
     next.insert(soa);
     next
+}
+
+/// The journal's version the zone file was last written from (or read
+/// as): among the versions with the file's serial, the one equal to the
+/// file, else the earliest. Under the `keep` serial policy several
+/// versions share a serial; taking the last would read updates made
+/// after the file was written as the operator's deletions.
+fn file_base(blocks: &[journal::Block], file: &RecordSet, serial: u32) -> Option<RecordSet> {
+    let mut state = RecordSet::new();
+    let mut earliest = None;
+    for b in blocks {
+        for r in &b.change.removed {
+            state.remove(r);
+        }
+        for r in &b.change.added {
+            state.insert(r.clone());
+        }
+        if b.change.serial_after == serial {
+            if state == *file {
+                return Some(state);
+            }
+            earliest.get_or_insert_with(|| state.clone());
+        }
+    }
+    earliest
+}
+
+#[cfg(test)]
+mod tests {
+    use zone::records::{Record, RecordSet};
+
+    use crate::journal::{Block, Change};
+
+    fn a(name: &str) -> Record {
+        Record {
+            owner: zone::parse_name(name).unwrap().into_boxed_slice(),
+            rtype: 1,
+            ttl: 60,
+            rdata: [192, 0, 2, 1].into(),
+        }
+    }
+
+    fn block(seq: u64, before: u32, after: u32, removed: Vec<Record>, added: Vec<Record>) -> Block {
+        Block {
+            seq,
+            change: Change {
+                serial_before: before,
+                serial_after: after,
+                removed,
+                added,
+                time: 0,
+                source: String::new(),
+            },
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    /// Under the `keep` policy an update leaves the serial alone: the
+    /// file written before it must be matched with the version it was
+    /// written from, not the last one with its serial (that would read
+    /// the update as the operator deleting it).
+    #[test]
+    fn the_file_base_is_the_version_the_file_holds() {
+        let blocks = vec![
+            block(0, 5, 5, vec![], vec![a("x.example.test")]),
+            block(1, 5, 5, vec![], vec![a("y.example.test")]),
+        ];
+        let file: RecordSet = [a("x.example.test")].into_iter().collect();
+        let base = super::file_base(&blocks, &file, 5).unwrap();
+        assert_eq!(base, file);
+        // A file matching no version: the earliest with its serial.
+        let edited: RecordSet = [a("z.example.test")].into_iter().collect();
+        let base = super::file_base(&blocks, &edited, 5).unwrap();
+        assert_eq!(base, file);
+        assert!(super::file_base(&blocks, &edited, 6).is_none());
+    }
 }
 
 /// Records with the apex SOA first (a genesis block reads like AXFR).

@@ -83,6 +83,20 @@ impl Service {
         };
         let key_name = key.as_ref().map(|k| &*k.name);
 
+        // Refused before the zone's lock is taken: a flood of updates
+        // nobody may make must not queue behind a real one.
+        let admitted = settings
+            .zone(&apex)
+            .update
+            .iter()
+            .any(|g| g.admits(client.ip(), key_name));
+        if !admitted {
+            log::warn(&format!(
+                "update of {} by {who} refused: no update policy admits it",
+                wire::name::to_text(&apex)
+            ));
+            return Some(answer(rcode::REFUSED, signer.as_mut()));
+        }
         let mut e = lock_entry(&entry);
         if matches!(e.role, Role::Secondary(_)) {
             // Forwarding updates to the primary is not done: say so.
@@ -156,7 +170,7 @@ impl Service {
                 log::error(&format!("zone {}: {err}", e.name));
                 // A change that breaks the zone's rules (CNAME beside
                 // data…) is refused; a journal failure is SERVFAIL.
-                let code = if err.contains("journal") {
+                let code = if err.starts_with("journal write failed") {
                     rcode::SERVFAIL
                 } else {
                     rcode::REFUSED

@@ -149,16 +149,15 @@ fn parent(name: &[u8]) -> &[u8] {
     &name[1 + usize::from(name[0])..]
 }
 
-/// Whether a new node at `name` sits below a zone cut or a DNAME.
+/// Whether a new node at `name` sits below a zone cut or a DNAME (the
+/// apex's DNAME included; the apex is never a cut).
 fn occluded(z: &Zone, name: &[u8]) -> bool {
     let mut n = name;
     while n.len() > z.apex.len() {
         n = parent(n);
-        if n.len() <= z.apex.len() {
-            break;
-        }
+        let is_apex = n.len() <= z.apex.len();
         if z.node(n)
-            .is_some_and(|a| a.is_cut || a.get(rtype::DNAME).is_some())
+            .is_some_and(|a| (a.is_cut && !is_apex) || a.get(rtype::DNAME).is_some())
         {
             return true;
         }
@@ -284,6 +283,23 @@ mod tests {
             None,
             "old version untouched"
         );
+    }
+
+    #[test]
+    fn a_dname_at_the_apex_hides_new_names_as_a_whole_compile_does() {
+        let src = "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns.other.\n@ DNAME other.\n";
+        let loaded = crate::load_zone_bytes("example.test", src.as_bytes(), Path::new("t"))
+            .unwrap()
+            .zone;
+        let mut set = RecordSet::from_zone(&loaded);
+        let x = rec("x.example.test", 1, &[192, 0, 2, 1]);
+        set.insert(x.clone());
+        let owners: BTreeSet<_> = [x.owner.clone()].into();
+        let (z, _) = super::patch(&loaded, &set, &owners, "update")
+            .unwrap()
+            .unwrap();
+        assert!(z.node(&x.owner).is_some_and(|n| n.occluded));
+        same_as_compiled(&z, &set);
     }
 
     #[test]
