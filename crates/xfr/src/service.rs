@@ -710,6 +710,12 @@ fn file_base(blocks: &[journal::Block], file: &RecordSet, serial: u32) -> Option
     earliest
 }
 
+/// Records with the apex SOA first (a genesis block reads like AXFR).
+pub(crate) fn soa_first(mut records: Vec<Record>, apex: &[u8]) -> Vec<Record> {
+    records.sort_by_key(|r| !(r.rtype == wire::types::rtype::SOA && *r.owner == *apex));
+    records
+}
+
 #[cfg(test)]
 mod tests {
     use zone::records::{Record, RecordSet};
@@ -760,10 +766,4 @@ mod tests {
         assert_eq!(base, file);
         assert!(super::file_base(&blocks, &edited, 6).is_none());
     }
-}
-
-/// Records with the apex SOA first (a genesis block reads like AXFR).
-pub(crate) fn soa_first(mut records: Vec<Record>, apex: &[u8]) -> Vec<Record> {
-    records.sort_by_key(|r| !(r.rtype == wire::types::rtype::SOA && *r.owner == *apex));
-    records
 }
