@@ -70,6 +70,16 @@ pub fn build(
             catalog.insert(&apex, state);
             continue;
         }
+        if decl.kind == ZoneKind::Secondary && !info.file.as_ref().is_some_and(|f| f.exists()) {
+            // Checking a config: a secondary without a saved copy yet is
+            // normal (it is transferred when serving), not an error.
+            report.warnings.push(format!(
+                "{}: secondary zone {} has no saved copy yet; it is transferred when serving",
+                decl.source, decl.name
+            ));
+            catalog.insert(&apex, ZoneState::Broken("not transferred yet".into()));
+            continue;
+        }
         let loaded = load(decl, &info, &mut report).and_then(|zone| match service {
             Some(s) => s.primary_loaded(&info, zone).map(ZoneState::Ready),
             None => Ok(ZoneState::Ready(Arc::new(zone))),
@@ -139,14 +149,6 @@ fn load(decl: &ZoneDecl, info: &xfr::ZoneInfo, report: &mut Report) -> Result<zo
     let Some(file) = &info.file else {
         return Err(format!("{}: zone {} has no file", decl.source, decl.name));
     };
-    if decl.kind == ZoneKind::Secondary && !file.exists() {
-        return Err(format!(
-            "{}: secondary zone {} has no data in {} yet (it is transferred when serving)",
-            decl.source,
-            decl.name,
-            file.display()
-        ));
-    }
     // A bug in the loader must cost this zone, not the server (a reload
     // runs on the main thread).
     let loaded = std::panic::catch_unwind(|| zone::load_zone(&decl.name, file))

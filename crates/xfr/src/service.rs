@@ -80,6 +80,9 @@ impl Entry {
     }
 }
 
+/// Changes kept in memory per zone for IXFR.
+const MAX_HISTORY: usize = 10_000;
+
 /// An entry shared by the threads that work on its zone.
 pub(crate) type SharedEntry = Arc<Mutex<Entry>>;
 
@@ -350,6 +353,8 @@ impl Service {
             .filter(|b| !b.is_genesis())
             .map(|b| Arc::new(b.change.clone()))
             .collect();
+        let excess = entry.history.len().saturating_sub(MAX_HISTORY);
+        entry.history.drain(..excess);
         entry.journal = Some(journal);
         // The file may be behind the journal (updates not yet written
         // back when the process stopped), ahead of it (edited while
@@ -493,6 +498,12 @@ impl Service {
         e.zone = Some(zone.clone());
         e.serial = serial_after;
         e.history.push(Arc::new(change));
+        // IXFR reaches back this far; older clients get the whole zone
+        // (the journal on disk keeps everything).
+        if e.history.len() > MAX_HISTORY {
+            let excess = e.history.len() - MAX_HISTORY;
+            e.history.drain(..excess);
+        }
         e.dirty_since.get_or_insert_with(Instant::now);
         self.publish(&e.apex, ZoneState::Ready(zone));
         crate::notify::send(self, e);
