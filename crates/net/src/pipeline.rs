@@ -50,7 +50,10 @@ pub fn handle(
     frontend: Frontend,
     out: &mut [u8],
 ) -> Handled {
-    let started = std::time::Instant::now();
+    // One clock read when the query starts (the rings, the rate rules and
+    // the latency share it) and one when its answer is done.
+    let clock = shield::qps::QueryClock::default();
+    let started = clock.now_ns();
     let stats = &state.runtime.stats;
     stats.queries.add(1);
     // The ACL comes first: a denied client gets nothing, not even FORMERR.
@@ -85,11 +88,14 @@ pub fn handle(
     // still show in the statistics.
     runtime.query_counts.count(lname);
     let rings = runtime.rings.load();
-    rings.queries.record(&Record {
-        size: packet.len(),
-        tcp,
-        ..Record::query(client.ip(), lname, query.qtype)
-    });
+    rings.queries.record_at(
+        &Record {
+            size: packet.len(),
+            tcp,
+            ..Record::query(client.ip(), lname, query.qtype)
+        },
+        started,
+    );
 
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
@@ -134,7 +140,7 @@ pub fn handle(
             rcode: None,
             tags: &tags,
             pools: Some(&state.upstream.pools),
-            clock: &Default::default(),
+            clock: &clock,
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
@@ -204,7 +210,7 @@ pub fn handle(
                     rcode: Some(rcode),
                     tags: &tags,
                     pools: Some(&state.upstream.pools),
-                    clock: &Default::default(),
+                    clock: &clock,
                 };
                 let verdict = state.shield.response_rules.apply(&info, out, &mut len);
                 if verdict.drop {
@@ -216,16 +222,21 @@ pub fn handle(
                 }
             }
             let answers = u16::from_be_bytes([out[6], out[7]]);
-            rings.responses.record(&Record {
-                client: client.ip(),
-                lname,
-                qtype: query.qtype,
-                rcode,
-                size: len,
-                answers,
-                tcp,
-                latency_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
-            });
+            let done = shield::qps::now_ns();
+            rings.responses.record_at(
+                &Record {
+                    client: client.ip(),
+                    lname,
+                    qtype: query.qtype,
+                    rcode,
+                    size: len,
+                    answers,
+                    tcp,
+                    latency_us: (done.saturating_sub(started) / 1000).min(u64::from(u32::MAX))
+                        as u32,
+                },
+                done,
+            );
             stats.answered(rcode);
             if rcode == 0 && answers > 0 {
                 runtime.known.insert(lname);

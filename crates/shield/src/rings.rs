@@ -91,16 +91,18 @@ struct Shard {
 }
 
 impl Shard {
-    fn push(&mut self, e: Entry) {
+    /// The slot the next entry goes in (the oldest once full).
+    fn slot(&mut self) -> Option<&mut Entry> {
         if self.entries.is_empty() {
-            return;
+            return None;
         }
-        self.entries[self.next] = e;
+        let at = self.next;
         self.next += 1;
         if self.next == self.entries.len() {
             self.next = 0;
             self.filled = true;
         }
+        self.entries.get_mut(at)
     }
 
     fn live(&self) -> &[Entry] {
@@ -149,27 +151,31 @@ impl Ring {
         }
     }
 
-    /// Records an entry in this thread's shard.
+    /// Records an entry in this thread's shard, now.
     pub fn record(&self, r: &Record) {
-        let mut e = Entry {
-            time: now_ns(),
-            client: crate::netmask::unmap(r.client),
-            qtype: r.qtype,
-            rcode: r.rcode,
-            size: r.size.min(usize::from(u16::MAX)) as u16,
-            answers: r.answers,
-            tcp: r.tcp,
-            latency_us: r.latency_us,
-            name_len: 0,
-            name: [0; 255],
+        self.record_at(r, now_ns());
+    }
+
+    /// Records an entry at `time` (from [`now_ns`]) in this thread's
+    /// shard. The entry is written in its slot: only the name's bytes are
+    /// copied, not a whole 296-byte entry built beside it.
+    pub fn record_at(&self, r: &Record, time: u64) {
+        let shard = my_shard(self.shards.len());
+        let Ok(mut s) = self.shards[shard].lock() else {
+            return;
         };
+        let Some(e) = s.slot() else { return };
+        e.time = time;
+        e.client = crate::netmask::unmap(r.client);
+        e.qtype = r.qtype;
+        e.rcode = r.rcode;
+        e.size = r.size.min(usize::from(u16::MAX)) as u16;
+        e.answers = r.answers;
+        e.tcp = r.tcp;
+        e.latency_us = r.latency_us;
         let n = r.lname.len().min(255);
         e.name[..n].copy_from_slice(&r.lname[..n]);
         e.name_len = n as u8;
-        let shard = my_shard(self.shards.len());
-        if let Ok(mut s) = self.shards[shard].lock() {
-            s.push(e);
-        }
     }
 
     /// Calls `f` for every entry newer than `since_ns` ago (all with 0).
