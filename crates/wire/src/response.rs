@@ -181,6 +181,26 @@ impl<'b> Response<'b> {
         Ok(())
     }
 
+    /// Writes `count` records already in wire form whose owner is a
+    /// pointer to the question name at offset 12 and whose RDATA holds no
+    /// compressible name: one copy, no name work. Refused (nothing
+    /// written) unless the question sits at offset 12.
+    pub fn push_rendered(
+        &mut self,
+        section: Section,
+        records: &[u8],
+        count: u16,
+    ) -> Result<(), Full> {
+        if self.question.map(|(at, _)| at) != Some(12) {
+            return Err(Full);
+        }
+        self.need(records.len())?;
+        self.buf[self.len..self.len + records.len()].copy_from_slice(records);
+        self.len += records.len();
+        self.counts[section as usize] += count;
+        Ok(())
+    }
+
     /// A checkpoint to roll back to.
     pub fn mark(&self) -> Mark {
         Mark {

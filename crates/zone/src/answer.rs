@@ -165,6 +165,8 @@ pub fn answer_in(
         wildcards: [std::ptr::null(); MAX_CHAIN],
         wildcard_count: 0,
         cnames: 0,
+        at_question: true,
+        qname_len: qname.len(),
     };
     ctx.resolve(zone, first);
     if !ctx.truncated {
@@ -189,6 +191,9 @@ struct Answer<'c, 'r, 'b> {
     wildcard_count: usize,
     /// CNAMEs written so far, synthesised ones included.
     cnames: usize,
+    /// The name being answered is the question's (the first hop).
+    at_question: bool,
+    qname_len: usize,
 }
 
 /// A case-folded hash of a name (FNV-1a), to tell owners apart.
@@ -227,6 +232,7 @@ impl<'c> Answer<'c, '_, '_> {
                 }
             };
             let Some(target) = next else { return };
+            self.at_question = false;
             if self.truncated {
                 return;
             }
@@ -341,7 +347,7 @@ impl<'c> Answer<'c, '_, '_> {
                 name.as_slice(),
                 rtype::CNAME,
                 class::IN,
-                dname.ttl,
+                dname.ttl(),
                 synth,
             )
             .is_ok();
@@ -397,11 +403,23 @@ impl<'c> Answer<'c, '_, '_> {
 
     /// Writes an RRset whole, or sets TC and writes none of it.
     fn put_set(&mut self, section: Section, owner: &[u8], set: &RRset) -> bool {
+        // At the question name (the first hop's answer, not a DNAME above
+        // it), RDATA without names goes in as stored.
+        if self.at_question
+            && section == Section::Answer
+            && owner.len() == self.qname_len
+            && wire::Layout::of(set.rtype()) == wire::Layout::Opaque
+        {
+            let (records, count) = set.rendered();
+            if self.resp.push_rendered(section, records, count).is_ok() {
+                return true;
+            }
+        }
         let mark = self.resp.mark();
         for rdata in set.rdatas() {
             let ok = self
                 .resp
-                .push_record(section, owner, set.rtype, class::IN, set.ttl, rdata)
+                .push_record(section, owner, set.rtype(), class::IN, set.ttl(), rdata)
                 .is_ok();
             if !ok {
                 self.resp.rollback(mark);
@@ -419,7 +437,7 @@ impl<'c> Answer<'c, '_, '_> {
 
     fn note_additional(&mut self, zone: &'c Zone, set: &'c RRset, referral: Option<&'c [u8]>) {
         if !matches!(
-            set.rtype,
+            set.rtype(),
             rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS
         ) {
             return;
@@ -453,7 +471,7 @@ impl<'c> Answer<'c, '_, '_> {
         let mut count = 0;
         'sources: for i in 0..self.source_count {
             let Some(src) = self.sources[i] else { continue };
-            let offset = match src.set.rtype {
+            let offset = match src.set.rtype() {
                 rtype::MX | rtype::SVCB | rtype::HTTPS => 2,
                 rtype::SRV => 6,
                 _ => 0,
@@ -516,7 +534,7 @@ impl<'c> Answer<'c, '_, '_> {
             let mark = self.resp.mark();
             let fits = set.rdatas().all(|rdata| {
                 self.resp
-                    .push_record(Section::Additional, t, ty, class::IN, set.ttl, rdata)
+                    .push_record(Section::Additional, t, ty, class::IN, set.ttl(), rdata)
                     .is_ok()
             });
             if !fits {

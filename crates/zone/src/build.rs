@@ -322,7 +322,7 @@ pub(crate) fn apex_facts(apex_node: &Node) -> Option<(u32, u32, bool)> {
     let soa = apex_node.get(rtype::SOA)?;
     let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
     let signed = apex_node.get(rtype::DNSKEY).is_some() && apex_node.get(rtype::RRSIG).is_some();
-    Some((serial, soa.ttl.min(minimum), signed))
+    Some((serial, soa.ttl().min(minimum), signed))
 }
 
 /// SOA serial and MINIMUM from its RDATA.
@@ -387,7 +387,7 @@ mod tests {
     fn mixed_ttls_take_the_last_and_warn() {
         let l = load("m 100 A 192.0.2.1\nm 200 A 192.0.2.2\n");
         let node = l.zone.node(b"\x01m\x07example\x04test\x00").unwrap();
-        assert_eq!(node.get(1).unwrap().ttl, 200);
+        assert_eq!(node.get(1).unwrap().ttl(), 200);
         assert!(
             l.warnings
                 .iter()

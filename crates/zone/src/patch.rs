@@ -71,7 +71,7 @@ pub fn patch(
         if recs.iter().any(|r| shapes(r.rtype))
             || old_node
                 .as_ref()
-                .is_some_and(|n| n.rrsets.iter().any(|s| shapes(s.rtype)))
+                .is_some_and(|n| n.rrsets.iter().any(|s| shapes(s.rtype())))
         {
             return Ok(None);
         }

@@ -135,7 +135,7 @@ impl RecordSet {
             for rrset in node.rrsets.iter() {
                 for rdata in rrset.rdatas() {
                     set.map
-                        .insert((owner.into(), rrset.rtype, rdata.into()), rrset.ttl);
+                        .insert((owner.into(), rrset.rtype(), rdata.into()), rrset.ttl());
                 }
             }
         }

@@ -19,27 +19,60 @@ use rustc_hash::FxHashMap;
 use wire::types::rtype;
 
 /// One RRset: all records of one type at one owner.
+///
+/// The records are kept as they go on the wire when the owner is the
+/// question name (the owner a pointer to offset 12, then type, class,
+/// TTL, length, RDATA): an answer whose RDATA has no names to compress
+/// is then one copy into the response ([`RRset::rendered`]).
 #[derive(Clone, Debug)]
 pub struct RRset {
-    pub rtype: u16,
-    pub ttl: u32,
-    /// The RDATAs, each as `[u16 length][bytes]`.
+    rtype: u16,
+    ttl: u32,
+    count: u32,
+    /// Each record as `[C0 0C][type][class IN][TTL][u16 length][RDATA]`.
     data: Box<[u8]>,
 }
+
+/// The bytes before each RDATA in [`RRset`]'s data.
+const RECORD_HEAD: usize = 12;
 
 impl RRset {
     /// Builds an RRset from RDATAs (each at most 65535 octets).
     pub fn new(rtype: u16, ttl: u32, rdatas: &[&[u8]]) -> Self {
-        let mut data = Vec::with_capacity(rdatas.iter().map(|r| r.len() + 2).sum());
+        let mut data = Vec::with_capacity(rdatas.iter().map(|r| r.len() + RECORD_HEAD).sum());
         for r in rdatas {
+            data.extend_from_slice(&[0xc0, 0x0c]);
+            data.extend_from_slice(&rtype.to_be_bytes());
+            data.extend_from_slice(&wire::types::class::IN.to_be_bytes());
+            data.extend_from_slice(&ttl.to_be_bytes());
             data.extend_from_slice(&(r.len() as u16).to_be_bytes());
             data.extend_from_slice(r);
         }
         RRset {
             rtype,
             ttl,
+            count: rdatas.len() as u32,
             data: data.into_boxed_slice(),
         }
+    }
+
+    /// The type of the records.
+    #[inline]
+    pub fn rtype(&self) -> u16 {
+        self.rtype
+    }
+
+    /// The TTL of the set.
+    #[inline]
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+
+    /// The records in wire form for an owner at the question (offset 12),
+    /// and how many there are.
+    #[inline]
+    pub fn rendered(&self) -> (&[u8], u16) {
+        (&self.data, self.count.min(u32::from(u16::MAX)) as u16)
     }
 
     /// The RDATAs of the set, in zone-file order.
@@ -54,7 +87,7 @@ impl RRset {
 
     /// Number of records in the set.
     pub fn len(&self) -> usize {
-        self.rdatas().count()
+        self.count as usize
     }
 
     /// Whether the set is empty (never, for sets in a zone).
@@ -72,11 +105,12 @@ impl<'a> Iterator for RdataIter<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
-        if self.data.len() < 2 {
+        if self.data.len() < RECORD_HEAD {
             return None;
         }
-        let len = u16::from_be_bytes([self.data[0], self.data[1]]) as usize;
-        let (item, rest) = self.data[2..].split_at(len.min(self.data.len() - 2));
+        let len = u16::from_be_bytes([self.data[10], self.data[11]]) as usize;
+        let body = &self.data[RECORD_HEAD..];
+        let (item, rest) = body.split_at(len.min(body.len()));
         self.data = rest;
         Some(item)
     }
