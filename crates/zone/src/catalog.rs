@@ -21,6 +21,8 @@ pub struct Catalog {
     zones: FxHashMap<Box<[u8]>, ZoneState>,
     /// Most labels of any apex: longer suffixes need no lookup.
     max_labels: usize,
+    /// The zone, when there is exactly one.
+    only: Option<(Box<[u8]>, ZoneState)>,
 }
 
 impl Catalog {
@@ -32,6 +34,14 @@ impl Catalog {
     pub fn insert(&mut self, apex: &[u8], state: ZoneState) {
         self.max_labels = self.max_labels.max(label_count(apex));
         self.zones.insert(apex.into(), state);
+        self.only = match self.zones.len() {
+            1 => self
+                .zones
+                .iter()
+                .next()
+                .map(|(k, v)| (k.clone(), v.clone())),
+            _ => None,
+        };
     }
 
     /// The zone at exactly `apex`.
@@ -58,6 +68,13 @@ impl Catalog {
     /// over for its parent when we serve that too: DS records live on the
     /// parent side of a cut (RFC 4035 §3.1.4.1).
     pub fn find(&self, name: &[u8], parent_side: bool) -> Option<(&[u8], &ZoneState)> {
+        // One zone (the common case): a suffix compare, no hashing.
+        if let Some((apex, state)) = &self.only {
+            if !wire::name::is_subdomain(name, apex) {
+                return None;
+            }
+            return Some((&**apex, state));
+        }
         let mut offsets = [0u8; MAX_LABELS];
         let labels = wire::name::label_offsets(name, &mut offsets);
         let first = labels.saturating_sub(self.max_labels);
