@@ -67,6 +67,7 @@ pub struct Mark {
     len: usize,
     counts: [u16; 3],
     names: usize,
+    seeded: bool,
 }
 
 /// Entries in the compression table; names past it are written in full.
@@ -89,6 +90,10 @@ pub struct Response<'b> {
     /// in an answer are the question's, and a direct comparison is
     /// cheaper than hashing every suffix.
     question: Option<(usize, usize)>,
+    /// The question's suffixes are in the compression table. They go in
+    /// only when a name first needs the table: most answers (A, AAAA,
+    /// TXT at the question name) never do.
+    seeded: bool,
 }
 
 impl<'b> Response<'b> {
@@ -108,6 +113,7 @@ impl<'b> Response<'b> {
             table: [const { MaybeUninit::uninit() }; TABLE_SIZE],
             names: 0,
             question: None,
+            seeded: true,
         }
     }
 
@@ -172,8 +178,8 @@ impl<'b> Response<'b> {
         }
         let start = self.len;
         self.buf[start..start + qname.len()].copy_from_slice(qname);
-        self.remember_suffixes(start, qname);
         self.question = Some((start, qname.len()));
+        self.seeded = false;
         self.len += qname.len();
         self.put_u16(qtype);
         self.put_u16(qclass);
@@ -207,6 +213,7 @@ impl<'b> Response<'b> {
             len: self.len,
             counts: self.counts,
             names: self.names,
+            seeded: self.seeded,
         }
     }
 
@@ -215,6 +222,7 @@ impl<'b> Response<'b> {
         self.len = mark.len;
         self.counts = mark.counts;
         self.names = mark.names;
+        self.seeded = mark.seeded;
     }
 
     /// Writes one record. `owner` is an uncompressed wire name, `rdata` is
@@ -382,6 +390,9 @@ impl<'b> Response<'b> {
     ) -> Result<(), Full> {
         let labels = offsets.len();
         suffix_hashes(name, offsets, hashes);
+        if !self.seeded {
+            self.seed_question();
+        }
 
         // Find the longest suffix already in the message.
         let mut matched = None;
@@ -412,11 +423,16 @@ impl<'b> Response<'b> {
         Ok(())
     }
 
-    /// Records every suffix of the name written at `start` (uncompressed).
-    fn remember_suffixes(&mut self, start: usize, name: &[u8]) {
+    /// Puts every suffix of the question name in the compression table.
+    fn seed_question(&mut self) {
+        self.seeded = true;
+        let Some((start, len)) = self.question else {
+            return;
+        };
         let mut offsets = [0u8; MAX_LABELS];
-        let labels = crate::name::label_offsets(name, &mut offsets);
         let mut hashes = [0u32; MAX_LABELS + 1];
+        let name = &self.buf[start..start + len];
+        let labels = crate::name::label_offsets(name, &mut offsets);
         suffix_hashes(name, &offsets[..labels], &mut hashes[..]);
         for (i, &off) in offsets[..labels].iter().enumerate() {
             self.remember(start + off as usize, hashes[i]);
