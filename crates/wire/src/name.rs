@@ -64,11 +64,16 @@ pub fn is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
         return false;
     }
     // The suffix must begin on a label boundary.
+    starts_label(name, start)
+}
+
+/// Whether `at` is where a label starts in `name` (or its end).
+pub fn starts_label(name: &[u8], at: usize) -> bool {
     let mut pos = 0;
-    while pos < start {
+    while pos < at {
         pos += 1 + name[pos] as usize;
     }
-    pos == start
+    pos == at
 }
 
 /// Copies `name` into `out` with ASCII letters folded to lowercase.

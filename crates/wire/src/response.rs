@@ -471,7 +471,10 @@ fn suffix_hashes(name: &[u8], offsets: &[u8], hashes: &mut [u32]) {
         h ^= len as u32;
         h = h.wrapping_mul(0x0100_0193);
         for &b in &name[start + 1..start + 1 + len] {
-            h ^= b.to_ascii_lowercase() as u32;
+            // `| 0x20` folds letters' case in one instruction; it also
+            // folds a few non-letters together, which only costs a hash
+            // collision (equality is checked case-insensitively after).
+            h ^= u32::from(b | 0x20);
             h = h.wrapping_mul(0x0100_0193);
         }
         hashes[i] = h;

@@ -68,9 +68,11 @@ impl Catalog {
     /// over for its parent when we serve that too: DS records live on the
     /// parent side of a cut (RFC 4035 §3.1.4.1).
     pub fn find(&self, name: &[u8], parent_side: bool) -> Option<(&[u8], &ZoneState)> {
-        // One zone (the common case): a suffix compare, no hashing.
+        // One zone (the common case): a suffix compare, no hashing. Both
+        // names are lowercase: bytes compare as they are.
         if let Some((apex, state)) = &self.only {
-            if !wire::name::is_subdomain(name, apex) {
+            let start = name.len().checked_sub(apex.len())?;
+            if name[start..] != **apex || !wire::name::starts_label(name, start) {
                 return None;
             }
             return Some((&**apex, state));
