@@ -207,6 +207,34 @@ impl<'b> Response<'b> {
         Ok(())
     }
 
+    /// Writes one record already in wire form whose 2-byte pointers at
+    /// `patches` (offsets in `record`) are set to point at `target`.
+    pub fn push_pointing(
+        &mut self,
+        section: Section,
+        record: &[u8],
+        patches: &[u16],
+        target: usize,
+    ) -> Result<(), Full> {
+        if target >= 0x4000 || target >= self.len {
+            return Err(Full);
+        }
+        self.need(record.len())?;
+        let start = self.len;
+        self.buf[start..start + record.len()].copy_from_slice(record);
+        let pointer = (0xc000 | target as u16).to_be_bytes();
+        for &p in patches {
+            let at = start + usize::from(p);
+            if at + 2 > start + record.len() {
+                return Err(Full);
+            }
+            self.buf[at..at + 2].copy_from_slice(&pointer);
+        }
+        self.len += record.len();
+        self.counts[section as usize] += 1;
+        Ok(())
+    }
+
     /// A checkpoint to roll back to.
     pub fn mark(&self) -> Mark {
         Mark {

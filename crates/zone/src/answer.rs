@@ -394,6 +394,20 @@ impl<'c> Answer<'c, '_, '_> {
     /// NXDOMAIN or NODATA: the zone's SOA in authority with the negative
     /// TTL (RFC 2308 §3).
     fn negative(&mut self, zone: &'c Zone) {
+        // At the question's own zone the apex is the question name's
+        // suffix: the rendered SOA points there.
+        if self.at_question {
+            if let Some(soa) = zone.negative_soa() {
+                let apex_at = 12 + self.qname_len - zone.apex.len();
+                if self
+                    .resp
+                    .push_pointing(Section::Authority, &soa.bytes, &soa.patches, apex_at)
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+        }
         let Some(soa) = zone.soa() else { return };
         let fits = self
             .resp

@@ -123,10 +123,8 @@ pub fn build(
     }
 
     let mut zone = Zone::new(apex, nodes);
-    zone.serial = serial;
-    zone.negative_ttl = negative_ttl;
     zone.records = total;
-    zone.signed = signed;
+    zone.set_apex_facts(serial, negative_ttl, signed);
     Ok((zone, warnings))
 }
 

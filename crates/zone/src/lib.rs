@@ -15,6 +15,7 @@ pub mod build;
 pub mod catalog;
 pub mod load;
 pub mod named_conf;
+pub mod negative;
 pub mod patch;
 pub mod records;
 pub mod respond;

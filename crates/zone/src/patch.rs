@@ -54,6 +54,7 @@ pub fn patch(
         negative_ttl: old.negative_ttl,
         records: records.len(),
         signed: old.signed,
+        negative: None,
     };
     let mut warnings = Vec::new();
     for owner in owners {
@@ -126,7 +127,7 @@ pub fn patch(
             to_text(apex)
         ))
     })?;
-    (z.serial, z.negative_ttl, z.signed) = facts;
+    z.set_apex_facts(facts.0, facts.1, facts.2);
     Ok(Some((z, warnings)))
 }
 

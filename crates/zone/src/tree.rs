@@ -162,6 +162,8 @@ pub struct Zone {
     /// The apex holds DNSKEY and RRSIG: DNSSEC data (DS in referrals) is
     /// given to clients that set DO.
     pub signed: bool,
+    /// The SOA for negative answers, rendered ([`crate::negative`]).
+    pub(crate) negative: Option<crate::negative::NegativeSoa>,
 }
 
 impl Zone {
@@ -175,7 +177,23 @@ impl Zone {
             negative_ttl: 0,
             records: 0,
             signed: false,
+            negative: None,
         }
+    }
+
+    /// Sets what the apex SOA says (and renders the negative answers'
+    /// SOA from it).
+    pub(crate) fn set_apex_facts(&mut self, serial: u32, negative_ttl: u32, signed: bool) {
+        self.serial = serial;
+        self.negative_ttl = negative_ttl;
+        self.signed = signed;
+        let rdata = self.soa().map(|s| s.first().to_vec());
+        self.negative = rdata.and_then(|r| crate::negative::render(&self.apex, &r, negative_ttl));
+    }
+
+    /// The SOA record of negative answers, rendered.
+    pub fn negative_soa(&self) -> Option<&crate::negative::NegativeSoa> {
+        self.negative.as_ref()
     }
 
     /// The node at `name` (lowercase wire form) and its stored name.
