@@ -102,34 +102,37 @@ pub fn handle(
     let tags = shield::Tags::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
-    let table = runtime.dynblocks.table();
-    // A random-subdomain guard lets the names answered lately through.
-    // Looked up only when no client block decided already.
-    let by_name = || {
-        table
-            .for_name(lname)
-            .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
-    };
-    if let Some(block) = table.for_client(client.ip()).or_else(by_name) {
-        let applied = match block.action {
-            BlockAction::Drop => {
+    // Without a block in force, the table is not even loaded.
+    if runtime.dynblocks.any() {
+        let table = runtime.dynblocks.table();
+        // A random-subdomain guard lets the names answered lately through.
+        // Looked up only when no client block decided already.
+        let by_name = || {
+            table
+                .for_name(lname)
+                .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
+        };
+        if let Some(block) = table.for_client(client.ip()).or_else(by_name) {
+            let applied = match block.action {
+                BlockAction::Drop => {
+                    block.blocks.add(1);
+                    stats.dyn_blocked.add(1);
+                    return Handled::Drop;
+                }
+                BlockAction::Refused => Some(Outcome::RCode(wire::types::rcode::REFUSED)),
+                BlockAction::Nxdomain => Some(Outcome::RCode(wire::types::rcode::NXDOMAIN)),
+                BlockAction::Truncate if !tcp => Some(Outcome::Truncate),
+                BlockAction::Truncate | BlockAction::NoOp | BlockAction::NoRecurse => None,
+            };
+            if let Some(o) = applied {
                 block.blocks.add(1);
                 stats.dyn_blocked.add(1);
-                return Handled::Drop;
+                outcome = o;
+                blocked = true;
             }
-            BlockAction::Refused => Some(Outcome::RCode(wire::types::rcode::REFUSED)),
-            BlockAction::Nxdomain => Some(Outcome::RCode(wire::types::rcode::NXDOMAIN)),
-            BlockAction::Truncate if !tcp => Some(Outcome::Truncate),
-            BlockAction::Truncate | BlockAction::NoOp | BlockAction::NoRecurse => None,
-        };
-        if let Some(o) = applied {
-            block.blocks.add(1);
-            stats.dyn_blocked.add(1);
-            outcome = o;
-            blocked = true;
         }
+        drop(table);
     }
-    drop(table);
     if !blocked && !state.shield.rules.is_empty() {
         let info = QueryInfo {
             client,

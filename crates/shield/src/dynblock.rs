@@ -165,11 +165,26 @@ impl fmt::Display for Target {
 #[derive(Debug, Default)]
 pub struct DynBlocks {
     table: ArcSwap<Table>,
+    /// Some block is in the table: without one the query path does not
+    /// even load it.
+    any: std::sync::atomic::AtomicBool,
     /// Log lines waiting to be written by the control thread.
     pending_log: Mutex<Vec<String>>,
 }
 
 impl DynBlocks {
+    /// Whether any block is in force (or waiting to expire).
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.any.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn install(&self, table: Table) {
+        let any = !(table.by_addr.is_empty() && table.by_suffix.is_empty());
+        self.table.store(Arc::new(table));
+        self.any.store(any, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The table in force (for the query path).
     pub fn table(&self) -> arc_swap::Guard<Arc<Table>> {
         self.table.load()
@@ -244,7 +259,7 @@ impl DynBlocks {
                 }
             }
         }
-        self.table.store(Arc::new(table));
+        self.install(table);
         self.pending_log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -288,7 +303,7 @@ impl DynBlocks {
             }
             keep
         });
-        self.table.store(Arc::new(table));
+        self.install(table);
         self.pending_log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -297,7 +312,7 @@ impl DynBlocks {
 
     /// Removes every block.
     pub fn clear(&self) {
-        self.table.store(Arc::new(Table::default()));
+        self.install(Table::default());
         self.pending_log
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -92,6 +92,10 @@ pub fn unmap(ip: IpAddr) -> IpAddr {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetmaskGroup {
     masks: Vec<Netmask>,
+    /// The same masks as integer (network, mask) pairs per family: the
+    /// ACL is checked for every query.
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
 }
 
 impl NetmaskGroup {
@@ -102,6 +106,7 @@ impl NetmaskGroup {
     pub fn add(&mut self, m: Netmask) {
         if !self.masks.contains(&m) {
             self.masks.push(m);
+            self.index();
         }
     }
 
@@ -109,11 +114,41 @@ impl NetmaskGroup {
     pub fn remove(&mut self, m: &Netmask) -> bool {
         let before = self.masks.len();
         self.masks.retain(|x| x != m);
+        self.index();
         before != self.masks.len()
     }
 
+    /// Rebuilds the per-family integer pairs from `masks`.
+    fn index(&mut self) {
+        self.v4.clear();
+        self.v6.clear();
+        for m in &self.masks {
+            match m.addr {
+                IpAddr::V4(a) => {
+                    let mask = u32::MAX.checked_shl(32 - u32::from(m.prefix)).unwrap_or(0);
+                    self.v4.push((u32::from(a), mask));
+                }
+                IpAddr::V6(a) => {
+                    let mask = u128::MAX
+                        .checked_shl(128 - u32::from(m.prefix))
+                        .unwrap_or(0);
+                    self.v6.push((u128::from(a), mask));
+                }
+            }
+        }
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.masks.iter().any(|m| m.contains(ip))
+        match unmap(ip) {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
     }
 
     pub fn masks(&self) -> &[Netmask] {
