@@ -204,6 +204,7 @@ impl UserData for LuaGroup {
                     ));
                 }
                 let action = block_action(lua, action, g.default_action())?;
+                g.runtime.known.enable();
                 g.group.borrow_mut().suffix_guards.push(SuffixGuard {
                     rate,
                     seconds: secs,

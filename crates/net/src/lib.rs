@@ -34,6 +34,9 @@ pub struct State {
     /// Rings and dynamic blocks: the same across reloads.
     pub runtime: Arc<shield::Runtime>,
     pub upstream: Upstream,
+    /// The runtime's rings as of this state (the query path takes them
+    /// from here, not through another atomic load per query).
+    pub rings: Arc<shield::rings::Rings>,
     /// Transfers, updates and NOTIFY: the same across reloads.
     pub xfr: Arc<xfr::Service>,
 }

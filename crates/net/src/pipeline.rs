@@ -87,7 +87,7 @@ pub fn handle(
     // Into the ring before blocks and rules, as dnsdist: dropped queries
     // still show in the statistics.
     runtime.query_counts.count(lname);
-    let rings = runtime.rings.load();
+    let rings = &state.rings;
     rings.queries.record_at(
         &Record {
             size: packet.len(),
@@ -182,7 +182,7 @@ pub fn handle(
             if let Some(handled) = replication(state, &query, client, transport, out, limit) {
                 return handled;
             }
-            zone::respond_query(&state.zones, &query, out, transport)
+            zone::respond::respond_lowered(&state.zones, &query, lname, out, transport)
         }
         other => {
             if !blocked {

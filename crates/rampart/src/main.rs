@@ -264,6 +264,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
         shield: c.shield.clone(),
         runtime: runtime.clone(),
         upstream,
+        rings: runtime.rings.load_full(),
         xfr: service.clone(),
     }));
 
@@ -539,6 +540,7 @@ fn reload(
             shield: c.shield.clone(),
             runtime: previous.runtime.clone(),
             upstream,
+            rings: previous.runtime.rings.load_full(),
             xfr: previous.xfr.clone(),
         },
     );
@@ -556,7 +558,9 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
     let pools = serving.pools();
     let same_shield = shield.same_as(&current.shield);
     let same_backends = current.upstream.same_backends(&pools);
-    if same_shield && same_backends {
+    // setRingBuffersSize replaced the runtime's rings.
+    let same_rings = Arc::ptr_eq(&current.rings, &current.runtime.rings.load());
+    if same_shield && same_backends && same_rings {
         return;
     }
     if !same_shield {
@@ -594,6 +598,7 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
             shield,
             runtime: current.runtime.clone(),
             upstream,
+            rings: current.runtime.rings.load_full(),
             xfr: current.xfr.clone(),
         },
     );

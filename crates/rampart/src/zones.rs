@@ -36,6 +36,7 @@ fn with_zones(cur: &net::State, zones: &[(Box<[u8]>, ZoneState)]) -> net::State 
         shield: cur.shield.clone(),
         runtime: cur.runtime.clone(),
         upstream: cur.upstream.clone(),
+        rings: cur.rings.clone(),
         xfr: cur.xfr.clone(),
     }
 }

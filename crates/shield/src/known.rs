@@ -14,6 +14,9 @@ const SLOTS: usize = 1 << 20;
 /// The set of known names.
 pub struct KnownNames {
     slots: Box<[AtomicU64]>,
+    /// Only a suffix guard reads the names: without one they are not
+    /// recorded (one hash per answered query saved).
+    enabled: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for KnownNames {
@@ -26,6 +29,7 @@ impl Default for KnownNames {
     fn default() -> Self {
         KnownNames {
             slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            enabled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -39,8 +43,18 @@ fn hash(lname: &[u8]) -> u64 {
 }
 
 impl KnownNames {
-    /// Remembers `lname` (lowercase wire) as answered positively.
+    /// Starts recording (a suffix guard was configured).
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Remembers `lname` (lowercase wire) as answered positively, when a
+    /// suffix guard wants to know.
+    #[inline]
     pub fn insert(&self, lname: &[u8]) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
         let h = hash(lname);
         self.slots[(h >> 32) as usize % SLOTS].store(h, Ordering::Relaxed);
     }
@@ -59,6 +73,7 @@ mod tests {
     #[test]
     fn remembers() {
         let k = KnownNames::default();
+        k.enable();
         assert!(!k.contains(b"\x03www\x07example\x00"));
         k.insert(b"\x03www\x07example\x00");
         assert!(k.contains(b"\x03www\x07example\x00"));

@@ -123,6 +123,14 @@ struct NameBuf {
 }
 
 impl NameBuf {
+    /// A name already in lowercase.
+    fn copy(name: &[u8]) -> Self {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let len = name.len().min(MAX_NAME_LEN);
+        buf[..len].copy_from_slice(&name[..len]);
+        NameBuf { buf, len }
+    }
+
     fn lowercase(name: &[u8]) -> Self {
         let mut buf = [0u8; MAX_NAME_LEN];
         let len = to_lowercase(name, &mut buf).len();
@@ -144,15 +152,16 @@ struct AdditionalSource<'z> {
     referral: Option<&'z [u8]>,
 }
 
-/// Answers a class IN query into `resp` (whose question is written).
+/// Answers a class IN query into `resp` (whose question is written);
+/// `lname` is the question name in lowercase.
 pub fn answer_in(
     catalog: &Catalog,
-    qname: &[u8],
+    lname: &[u8],
     qtype: u16,
     dnssec_ok: bool,
     resp: &mut Response,
 ) {
-    let first = NameBuf::lowercase(qname);
+    let first = NameBuf::copy(lname);
     let Some((_, state)) = catalog.find(first.as_slice(), qtype == rtype::DS) else {
         resp.set_rcode(rcode::REFUSED);
         return;
@@ -176,7 +185,7 @@ pub fn answer_in(
         wildcard_count: 0,
         cnames: 0,
         at_question: true,
-        qname_len: qname.len(),
+        qname_len: lname.len(),
     };
     ctx.resolve(zone, first);
     if !ctx.truncated {

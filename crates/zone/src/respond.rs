@@ -70,6 +70,20 @@ pub fn respond_query(
     out: &mut [u8],
     transport: Transport,
 ) -> Option<usize> {
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let lname = wire::name::to_lowercase(query.qname, &mut lower);
+    respond_lowered(snap, query, lname, out, transport)
+}
+
+/// [`respond_query`] for a caller that has the query name in lowercase
+/// already (`lname`): the query path lowercases it once.
+pub fn respond_lowered(
+    snap: &Snapshot,
+    query: &Query,
+    lname: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+) -> Option<usize> {
     let query = *query;
 
     let limit = match (transport, query.edns) {
@@ -111,21 +125,13 @@ pub fn respond_query(
             // apex of ours has nothing to transfer (NOTAUTH, as Knot and
             // NSD say).
             (_, rtype::AXFR | rtype::IXFR, _) => {
-                let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-                let apex = wire::name::to_lowercase(query.qname, &mut lower);
-                let ours = snap.catalog.get(apex).is_some();
+                let ours = snap.catalog.get(lname).is_some();
                 resp.set_rcode(if ours { rcode::REFUSED } else { rcode::NOTAUTH });
             }
             // Class ANY is looked up in IN, as Knot does.
             (class::IN | class::ANY, _, _) => {
                 let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);
-                answer_in(
-                    &snap.catalog,
-                    query.qname,
-                    query.qtype,
-                    dnssec_ok,
-                    &mut resp,
-                );
+                answer_in(&snap.catalog, lname, query.qtype, dnssec_ok, &mut resp);
             }
             (class::CH, _, _) => chaos(snap, &query, &mut resp),
             _ => resp.set_rcode(rcode::REFUSED),
