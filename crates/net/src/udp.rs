@@ -100,18 +100,29 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
     let mut ctrl_in = vec![[0u64; CONTROL_LEN / 8]; BATCH];
     let mut ctrl_out = vec![ReplyFrom::NONE; BATCH];
 
+    for i in 0..BATCH {
+        let h = &mut msgs_in[i].msg_hdr;
+        h.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        h.msg_iov = &mut iov_in[i];
+        h.msg_iovlen = 1;
+        h.msg_control = ctrl_in[i].as_mut_ptr().cast();
+        h.msg_controllen = CONTROL_LEN as _;
+        h.msg_flags = 0;
+        msgs_in[i].msg_len = 0;
+    }
+    // Headers the last call filled, to reset before the next: under load
+    // a call returns a few datagrams, and resetting all 32 every time
+    // cost more than answering one of them.
+    let mut used = 0;
     loop {
-        for i in 0..BATCH {
-            let h = &mut msgs_in[i].msg_hdr;
-            h.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut iov_in[i];
-            h.msg_iovlen = 1;
-            h.msg_control = ctrl_in[i].as_mut_ptr().cast();
-            h.msg_controllen = CONTROL_LEN as _;
-            h.msg_flags = 0;
-            msgs_in[i].msg_len = 0;
+        for m in &mut msgs_in[..used] {
+            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            m.msg_hdr.msg_controllen = CONTROL_LEN as _;
+            m.msg_hdr.msg_flags = 0;
+            m.msg_len = 0;
         }
+        used = 0;
         // SAFETY: every header points at buffers that live for the call.
         let n = unsafe {
             libc::recvmmsg(
@@ -132,6 +143,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             continue;
         }
         let n = n as usize;
+        used = n;
         let snap = shared.load();
         let mut out_count = 0;
         for i in 0..n {
