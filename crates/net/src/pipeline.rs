@@ -57,7 +57,9 @@ pub fn handle(
     let stats = &state.runtime.stats;
     stats.queries.add(1);
     // The ACL comes first: a denied client gets nothing, not even FORMERR.
-    if !state.shield.acl.contains(client.ip()) {
+    // IPv4-mapped IPv6 as IPv4, once for the ACL, the rings and blocks.
+    let ip = shield::netmask::unmap(client.ip());
+    if !state.shield.acl.contains(ip) {
         stats.acl_drops.add(1);
         return Handled::Drop;
     }
@@ -92,7 +94,7 @@ pub fn handle(
         &Record {
             size: packet.len(),
             tcp,
-            ..Record::query(client.ip(), lname, query.qtype)
+            ..Record::query(ip, lname, query.qtype)
         },
         started,
     );
@@ -228,7 +230,7 @@ pub fn handle(
             let done = shield::qps::now_ns();
             rings.responses.record_at(
                 &Record {
-                    client: client.ip(),
+                    client: ip,
                     lname,
                     qtype: query.qtype,
                     rcode,

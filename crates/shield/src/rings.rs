@@ -153,12 +153,18 @@ impl Ring {
 
     /// Records an entry in this thread's shard, now.
     pub fn record(&self, r: &Record) {
-        self.record_at(r, now_ns());
+        let unmapped = Record {
+            client: crate::netmask::unmap(r.client),
+            ..*r
+        };
+        self.record_at(&unmapped, now_ns());
     }
 
     /// Records an entry at `time` (from [`now_ns`]) in this thread's
-    /// shard. The entry is written in its slot: only the name's bytes are
-    /// copied, not a whole 296-byte entry built beside it.
+    /// shard; `r.client` must be unmapped already
+    /// ([`crate::netmask::unmap`]: the query path does it once). The
+    /// entry is written in its slot: only the name's bytes are copied,
+    /// not a whole 296-byte entry built beside it.
     pub fn record_at(&self, r: &Record, time: u64) {
         let shard = my_shard(self.shards.len());
         let Ok(mut s) = self.shards[shard].lock() else {
@@ -166,7 +172,7 @@ impl Ring {
         };
         let Some(e) = s.slot() else { return };
         e.time = time;
-        e.client = crate::netmask::unmap(r.client);
+        e.client = r.client;
         e.qtype = r.qtype;
         e.rcode = r.rcode;
         e.size = r.size.min(usize::from(u16::MAX)) as u16;
