@@ -123,14 +123,6 @@ struct NameBuf {
 }
 
 impl NameBuf {
-    /// A name already in lowercase.
-    fn copy(name: &[u8]) -> Self {
-        let mut buf = [0u8; MAX_NAME_LEN];
-        let len = name.len().min(MAX_NAME_LEN);
-        buf[..len].copy_from_slice(&name[..len]);
-        NameBuf { buf, len }
-    }
-
     fn lowercase(name: &[u8]) -> Self {
         let mut buf = [0u8; MAX_NAME_LEN];
         let len = to_lowercase(name, &mut buf).len();
@@ -139,6 +131,35 @@ impl NameBuf {
 
     fn as_slice(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+}
+
+/// A list of at most `N` items on the stack that costs nothing to create:
+/// an answer's bookkeeping must not zero hundreds of bytes per query.
+struct Stack<T: Copy, const N: usize> {
+    len: usize,
+    items: [std::mem::MaybeUninit<T>; N],
+}
+
+impl<T: Copy, const N: usize> Stack<T, N> {
+    fn new() -> Self {
+        Stack {
+            len: 0,
+            items: [const { std::mem::MaybeUninit::uninit() }; N],
+        }
+    }
+
+    /// Adds `item`; a full list keeps what it has.
+    fn push(&mut self, item: T) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            slot.write(item);
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        // SAFETY: `push` wrote the first `len` items, and `len` only grows.
+        unsafe { std::slice::from_raw_parts(self.items.as_ptr().cast::<T>(), self.len) }
     }
 }
 
@@ -161,8 +182,7 @@ pub fn answer_in(
     dnssec_ok: bool,
     resp: &mut Response,
 ) {
-    let first = NameBuf::copy(lname);
-    let Some((_, state)) = catalog.find(first.as_slice(), qtype == rtype::DS) else {
+    let Some((_, state)) = catalog.find(lname, qtype == rtype::DS) else {
         resp.set_rcode(rcode::REFUSED);
         return;
     };
@@ -177,17 +197,14 @@ pub fn answer_in(
         qtype,
         dnssec_ok,
         truncated: false,
-        sources: [None; MAX_ADDITIONAL_SOURCES],
-        source_count: 0,
-        written: [(std::ptr::null(), 0); MAX_WRITTEN],
-        written_count: 0,
-        wildcards: [std::ptr::null(); MAX_CHAIN],
-        wildcard_count: 0,
+        sources: Stack::new(),
+        written: Stack::new(),
+        wildcards: Stack::new(),
         cnames: 0,
         at_question: true,
         qname_len: lname.len(),
     };
-    ctx.resolve(zone, first);
+    ctx.resolve(zone, lname);
     if !ctx.truncated {
         ctx.additional();
     }
@@ -200,14 +217,11 @@ struct Answer<'c, 'r, 'b> {
     qtype: u16,
     dnssec_ok: bool,
     truncated: bool,
-    sources: [Option<AdditionalSource<'c>>; MAX_ADDITIONAL_SOURCES],
-    source_count: usize,
+    sources: Stack<AdditionalSource<'c>, MAX_ADDITIONAL_SOURCES>,
     /// CNAME/DNAME RRsets in the answer, with a hash of their owner.
-    written: [(*const RRset, u32); MAX_WRITTEN],
-    written_count: usize,
+    written: Stack<(*const RRset, u32), MAX_WRITTEN>,
     /// Wildcard nodes a CNAME was synthesised from.
-    wildcards: [*const Node; MAX_CHAIN],
-    wildcard_count: usize,
+    wildcards: Stack<*const Node, MAX_CHAIN>,
     /// CNAMEs written so far, synthesised ones included.
     cnames: usize,
     /// The name being answered is the question's (the first hop).
@@ -229,13 +243,17 @@ impl<'c> Answer<'c, '_, '_> {
     /// CNAME RRset already in the answer ends the chain; a DNAME already
     /// in it is not written again (its CNAME still is); a wildcard CNAME
     /// whose node was used before is written once more, then ends it.
-    fn resolve(&mut self, mut zone: &'c Zone, mut name: NameBuf) {
+    fn resolve(&mut self, mut zone: &'c Zone, first: &[u8]) {
+        // The question's name is used as it is; a CNAME's target is held
+        // here (a name buffer copied per query was measurable).
+        let mut held: Option<NameBuf> = None;
         // Every hop but the last writes a CNAME, so this bound is never
         // the one that stops a chain; it only makes termination obvious.
         for hop in 0..=2 * MAX_CHAIN + 1 {
-            let next = match lookup(zone, name.as_slice(), self.qtype) {
-                Lookup::Exact(node) => self.at_node(zone, &name, node, false),
-                Lookup::Wildcard(node) => self.at_node(zone, &name, node, true),
+            let name = held.as_ref().map_or(first, NameBuf::as_slice);
+            let next = match lookup(zone, name, self.qtype) {
+                Lookup::Exact(node) => self.at_node(zone, name, node, false),
+                Lookup::Wildcard(node) => self.at_node(zone, name, node, true),
                 Lookup::Delegation { cut, node } => {
                     if hop == 0 {
                         self.resp.set_flag(flags::AA, false);
@@ -243,7 +261,7 @@ impl<'c> Answer<'c, '_, '_> {
                     self.referral(zone, cut, node);
                     None
                 }
-                Lookup::Dname { owner, node } => self.dname(&name, owner, node),
+                Lookup::Dname { owner, node } => self.dname(name, owner, node),
                 Lookup::NxDomain => {
                     self.resp.set_rcode(rcode::NXDOMAIN);
                     self.negative(zone);
@@ -263,7 +281,7 @@ impl<'c> Answer<'c, '_, '_> {
                 Some((_, ZoneState::Ready(z))) => zone = z,
                 _ => return,
             }
-            name = target;
+            held = Some(target);
         }
     }
 
@@ -271,26 +289,20 @@ impl<'c> Answer<'c, '_, '_> {
     /// was there already (a loop).
     fn first_time(&mut self, owner: &[u8], set: &'c RRset) -> bool {
         let key = (set as *const RRset, owner_hash(owner));
-        if self.written[..self.written_count].contains(&key) {
+        if self.written.as_slice().contains(&key) {
             return false;
         }
-        if self.written_count < MAX_WRITTEN {
-            self.written[self.written_count] = key;
-            self.written_count += 1;
-        }
+        self.written.push(key);
         true
     }
 
     /// Records a visit to a wildcard node; false if it was visited before.
     fn first_wildcard_visit(&mut self, node: &'c Node) -> bool {
         let key = node as *const Node;
-        if self.wildcards[..self.wildcard_count].contains(&key) {
+        if self.wildcards.as_slice().contains(&key) {
             return false;
         }
-        if self.wildcard_count < MAX_CHAIN {
-            self.wildcards[self.wildcard_count] = key;
-            self.wildcard_count += 1;
-        }
+        self.wildcards.push(key);
         true
     }
 
@@ -299,11 +311,11 @@ impl<'c> Answer<'c, '_, '_> {
     fn at_node(
         &mut self,
         zone: &'c Zone,
-        name: &NameBuf,
+        name: &[u8],
         node: &'c Node,
         wildcard: bool,
     ) -> Option<NameBuf> {
-        let owner = name.as_slice();
+        let owner = name;
         if self.qtype == rtype::ANY {
             // RFC 8482 §4.2: one RRset answers ANY, as Knot and NSD do
             // (over TCP too); the lowest type, as Knot picks.
@@ -339,7 +351,7 @@ impl<'c> Answer<'c, '_, '_> {
     }
 
     /// RFC 6672 §3.3: the DNAME, then a CNAME synthesised from it.
-    fn dname(&mut self, name: &NameBuf, owner: &'c [u8], node: &'c Node) -> Option<NameBuf> {
+    fn dname(&mut self, name: &[u8], owner: &'c [u8], node: &'c Node) -> Option<NameBuf> {
         let dname = node.get(rtype::DNAME)?;
         if self.cnames >= MAX_CHAIN {
             return None;
@@ -349,7 +361,7 @@ impl<'c> Answer<'c, '_, '_> {
         }
         let target = dname.first();
         let target = &target[..uncompressed_len(target)?];
-        let prefix = &name.as_slice()[..name.len - owner.len()];
+        let prefix = &name[..name.len() - owner.len()];
         if prefix.len() + target.len() > MAX_NAME_LEN {
             // The substituted name would be too long (RFC 6672 §2.2).
             self.resp.set_rcode(rcode::YXDOMAIN);
@@ -363,7 +375,7 @@ impl<'c> Answer<'c, '_, '_> {
             .resp
             .push_record(
                 Section::Answer,
-                name.as_slice(),
+                name,
                 rtype::CNAME,
                 class::IN,
                 dname.ttl(),
@@ -475,14 +487,11 @@ impl<'c> Answer<'c, '_, '_> {
         ) {
             return;
         }
-        if self.source_count < MAX_ADDITIONAL_SOURCES {
-            self.sources[self.source_count] = Some(AdditionalSource {
-                zone,
-                set,
-                referral,
-            });
-            self.source_count += 1;
-        }
+        self.sources.push(AdditionalSource {
+            zone,
+            set,
+            referral,
+        });
     }
 
     /// Phase 5: addresses of the NS, MX, SRV, SVCB and HTTPS targets we
@@ -495,15 +504,14 @@ impl<'c> Answer<'c, '_, '_> {
     fn additional(&mut self) {
         // Most answers (A, AAAA, negative) have no targets: skip even
         // setting up the table below.
-        if self.source_count == 0 {
+        if self.sources.as_slice().is_empty() {
             return;
         }
         // Targets point into the zone's RDATA rather than being copied:
         // 32 name buffers zeroed per query were 5% of its cost.
         let mut targets: [(usize, &'c [u8], bool); MAX_TARGETS] = [(0, &[], false); MAX_TARGETS];
         let mut count = 0;
-        'sources: for i in 0..self.source_count {
-            let Some(src) = self.sources[i] else { continue };
+        'sources: for (i, src) in self.sources.as_slice().iter().enumerate() {
             let offset = match src.set.rtype() {
                 rtype::MX | rtype::SVCB | rtype::HTTPS => 2,
                 rtype::SRV => 6,
@@ -539,10 +547,9 @@ impl<'c> Answer<'c, '_, '_> {
         for pass_required in [true, false] {
             for (i, target, required) in &targets[..count] {
                 if *required == pass_required {
-                    if let Some(src) = self.sources[*i] {
-                        let target = NameBuf::lowercase(target);
-                        self.add_addresses(&src, target.as_slice(), *required);
-                    }
+                    let src = self.sources.as_slice()[*i];
+                    let target = NameBuf::lowercase(target);
+                    self.add_addresses(&src, target.as_slice(), *required);
                 }
             }
         }
