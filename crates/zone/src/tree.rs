@@ -27,8 +27,9 @@ use wire::types::rtype;
 #[derive(Clone, Debug)]
 pub struct RRset {
     rtype: u16,
+    /// Records, saturating (a set that large never fits a message).
+    count: u16,
     ttl: u32,
-    count: u32,
     /// Each record as `[C0 0C][type][class IN][TTL][u16 length][RDATA]`.
     data: Box<[u8]>,
 }
@@ -51,7 +52,7 @@ impl RRset {
         RRset {
             rtype,
             ttl,
-            count: rdatas.len() as u32,
+            count: rdatas.len().min(usize::from(u16::MAX)) as u16,
             data: data.into_boxed_slice(),
         }
     }
@@ -72,7 +73,7 @@ impl RRset {
     /// and how many there are.
     #[inline]
     pub fn rendered(&self) -> (&[u8], u16) {
-        (&self.data, self.count.min(u32::from(u16::MAX)) as u16)
+        (&self.data, self.count)
     }
 
     /// The RDATAs of the set, in zone-file order.
@@ -87,7 +88,10 @@ impl RRset {
 
     /// Number of records in the set.
     pub fn len(&self) -> usize {
-        self.count as usize
+        match self.count {
+            u16::MAX => self.rdatas().count(),
+            n => usize::from(n),
+        }
     }
 
     /// Whether the set is empty (never, for sets in a zone).
