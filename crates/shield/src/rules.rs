@@ -1,7 +1,19 @@
 //! The rule chain: rules run in order, the first terminal action wins
 //! (dnsdist's `processRulesResult`).
+//!
+//! Before the first query a chain is planned ([`Step`]): a run of three or
+//! more consecutive rules with the same terminal action whose selectors
+//! are plain membership tests (names, suffixes, types, netmasks: what a
+//! list of `addDomainBlock` lines makes) is checked as one union, and
+//! only on a hit are its rules tested in order, so the counters and the
+//! first-match order stay dnsdist's. A rule configured again right after
+//! itself with the same terminal action cannot decide anything the first
+//! did not, and is skipped.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::netmask::NetmaskGroup;
+use crate::suffix::NameSet;
 
 use crate::action::Action;
 use crate::selector::{Kind, QueryInfo, Selector};
@@ -45,14 +57,155 @@ pub struct Verdict<'r> {
 }
 
 /// The query rules, in order.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct RuleChain {
     pub rules: Vec<Rule>,
+    /// How the rules are evaluated, made on first use: a chain being
+    /// served never changes (a change makes a new clone, planned anew).
+    plan: OnceLock<Plan>,
+}
+
+/// A plan and the rules it was made for (the count and the first and
+/// last selectors: `rules` is public, and a plan must never outlive a
+/// change made to it directly).
+#[derive(Debug)]
+struct Plan {
+    steps: Vec<Step>,
+    made_for: Fingerprint,
+}
+
+/// The rule count and the addresses of the first and last selectors.
+type Fingerprint = (usize, usize, usize);
+
+fn fingerprint(rules: &[Rule]) -> Fingerprint {
+    let at = |r: Option<&Rule>| r.map_or(0, |r| Arc::as_ptr(&r.selector) as usize);
+    (rules.len(), at(rules.first()), at(rules.last()))
+}
+
+impl Clone for RuleChain {
+    fn clone(&self) -> Self {
+        RuleChain {
+            rules: self.rules.clone(),
+            plan: OnceLock::new(),
+        }
+    }
+}
+
+/// One step of a planned chain.
+#[derive(Debug)]
+enum Step {
+    /// This rule, as it is.
+    One(usize),
+    /// Rules `start..end`, same terminal action, checked as one union.
+    Run {
+        start: usize,
+        end: usize,
+        union: Box<Union>,
+    },
+}
+
+/// The union of a run's membership tests.
+#[derive(Debug, Default)]
+struct Union {
+    names: NameSet,
+    suffixes: NameSet,
+    qtypes: Vec<u16>,
+    nets: NetmaskGroup,
+}
+
+impl Union {
+    /// Adds `kind` if it is a membership test.
+    fn add(&mut self, kind: &Kind) -> bool {
+        match kind {
+            Kind::QName(set) => self.names.extend_from(set),
+            Kind::QNameSuffix(set) => self.suffixes.extend_from(set),
+            Kind::QType(t) => self.qtypes.push(*t),
+            Kind::Netmask(g) => {
+                for m in g.masks() {
+                    self.nets.add(*m);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn matches(&self, q: &QueryInfo) -> bool {
+        self.qtypes.contains(&q.query.qtype)
+            || (!self.names.is_empty() && self.names.contains_exact(q.lname))
+            || (!self.suffixes.is_empty() && self.suffixes.contains_suffix_of(q.lname))
+            || (!self.nets.is_empty() && self.nets.contains(q.client.ip()))
+    }
+}
+
+/// Whether `kind` is a plain membership test (a run may merge it).
+fn mergeable(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::QName(_) | Kind::QNameSuffix(_) | Kind::QType(_) | Kind::Netmask(_)
+    )
+}
+
+/// Whether two actions end evaluation the same way whichever matched.
+fn same_terminal(a: &Action, b: &Action) -> bool {
+    match (a, b) {
+        (Action::Drop, Action::Drop) | (Action::Allow, Action::Allow) => true,
+        (Action::RCode(x), Action::RCode(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The shortest run worth a union.
+const MIN_RUN: usize = 3;
+
+/// Plans `rules` (see the module documentation).
+fn plan(rules: &[Rule]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < rules.len() {
+        let r = &rules[i];
+        // The same rule again (not a random one: Probability differs each
+        // time): only the first can decide.
+        if i > 0 {
+            let p = &rules[i - 1];
+            if same_terminal(&p.action, &r.action)
+                && !matches!(r.selector.kind, Kind::Probability(_))
+                && p.selector.describe() == r.selector.describe()
+            {
+                i += 1;
+                continue;
+            }
+        }
+        let mut end = i;
+        while end < rules.len()
+            && mergeable(&rules[end].selector.kind)
+            && same_terminal(&r.action, &rules[end].action)
+        {
+            end += 1;
+        }
+        if end - i >= MIN_RUN {
+            let mut union = Box::<Union>::default();
+            for rule in &rules[i..end] {
+                union.add(&rule.selector.kind);
+            }
+            steps.push(Step::Run {
+                start: i,
+                end,
+                union,
+            });
+            i = end;
+        } else {
+            steps.push(Step::One(i));
+            i += 1;
+        }
+    }
+    steps
 }
 
 impl RuleChain {
     pub fn push(&mut self, rule: Rule) {
         self.rules.push(rule);
+        self.plan = OnceLock::new();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,9 +219,38 @@ impl RuleChain {
             delay_ms: None,
             clear_rd: false,
         };
-        for rule in &self.rules {
-            if !rule.selector.test(q) {
-                continue;
+        let cached = self.plan.get_or_init(|| Plan {
+            steps: plan(&self.rules),
+            made_for: fingerprint(&self.rules),
+        });
+        let fresh;
+        let steps = if cached.made_for == fingerprint(&self.rules) {
+            &cached.steps
+        } else {
+            // Changed in place since planned (tests, config code): plan
+            // again for this query rather than run a stale plan.
+            fresh = plan(&self.rules);
+            &fresh
+        };
+        for step in steps {
+            let rule = match step {
+                Step::One(i) => &self.rules[*i],
+                Step::Run { start, end, union } => {
+                    if !union.matches(q) {
+                        continue;
+                    }
+                    // A hit: the first rule of the run that matches
+                    // decides (and is the one counted).
+                    match self.rules[*start..*end].iter().find(|r| r.selector.test(q)) {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                }
+            };
+            if let Step::One(_) = step {
+                if !rule.selector.test(q) {
+                    continue;
+                }
             }
             let outcome = match &*rule.action {
                 Action::Allow => Outcome::Allow,
@@ -179,6 +361,62 @@ mod tests {
             name: String::new(),
             uuid: String::new(),
         }
+    }
+
+    fn info<'a>(
+        query: &'a wire::Query<'a>,
+        lname: &'a [u8],
+        tags: &'a crate::Tags,
+        clock: &'a crate::qps::QueryClock,
+    ) -> QueryInfo<'a> {
+        QueryInfo {
+            client: "192.0.2.1:5353".parse().unwrap(),
+            local_port: 53,
+            tcp: false,
+            query,
+            lname,
+            rcode: None,
+            tags,
+            pools: None,
+            clock,
+        }
+    }
+
+    fn suffix(name: &str) -> Kind {
+        let mut s = NameSet::new();
+        s.add(name).unwrap();
+        Kind::QNameSuffix(s)
+    }
+
+    /// A run of domain blocks is one union check, yet the rule that
+    /// matches first is the one counted, and what follows the run still
+    /// runs in order.
+    #[test]
+    fn a_run_of_blocks_checks_one_union_and_counts_the_first_match() {
+        let mut chain = RuleChain::default();
+        for n in ["a.test", "b.test", "c.test", "b.test"] {
+            chain.push(rule(suffix(n), Action::Drop));
+        }
+        chain.push(rule(Kind::QType(16), Action::Allow));
+        chain.push(rule(Kind::QType(16), Action::Allow));
+        chain.push(rule(Kind::All, Action::RCode(5)));
+        let steps = plan(&chain.rules);
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        let packet = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x01b\x04test\x00\x00\x01\x00\x01";
+        let q = wire::Query::parse(packet).unwrap();
+        let (tags, clock) = (crate::Tags::default(), Default::default());
+        let lname = b"\x01x\x01b\x04test\x00";
+        let v = chain.evaluate(&info(&q, lname, &tags, &clock));
+        assert!(matches!(v.outcome, Outcome::Drop));
+        let counts: Vec<u64> = chain.rules.iter().map(|r| r.selector.matches()).collect();
+        assert_eq!(counts, [0, 1, 0, 0, 0, 0, 0]);
+        let other = b"\x01y\x04test\x00";
+        let v = chain.evaluate(&info(&q, other, &tags, &clock));
+        assert!(matches!(v.outcome, Outcome::RCode(5)));
+        // Changed in place: planned again, not run from the stale plan.
+        chain.rules.insert(0, rule(Kind::All, Action::Allow));
+        let v = chain.evaluate(&info(&q, lname, &tags, &clock));
+        assert!(matches!(v.outcome, Outcome::Allow));
     }
 
     #[test]

@@ -32,9 +32,28 @@ impl NameSet {
         Self::default()
     }
 
+    /// Adds every member of `other` (the rule chain merges sets).
+    pub fn extend_from(&mut self, other: &NameSet) {
+        for wire in &other.names {
+            self.add_wire(wire.to_vec());
+        }
+    }
+
     /// Adds a name in presentation form (trailing dot optional).
     pub fn add(&mut self, text: &str) -> Result<(), String> {
         let wire = parse_name(text)?;
+        if self.add_wire(wire) && self.shown.len() < 16 {
+            let mut t = text.trim().to_ascii_lowercase();
+            if !t.ends_with('.') {
+                t.push('.');
+            }
+            self.shown.push(t);
+        }
+        Ok(())
+    }
+
+    /// Adds a lowercase wire name; whether it was new.
+    fn add_wire(&mut self, wire: Vec<u8>) -> bool {
         self.max_labels = self.max_labels.max(wire::name::label_count(&wire));
         let added = self.names.insert(wire.clone().into_boxed_slice());
         if self.names.len() <= FEW {
@@ -44,14 +63,7 @@ impl NameSet {
         } else {
             self.few.clear();
         }
-        if added && self.shown.len() < 16 {
-            let mut t = text.trim().to_ascii_lowercase();
-            if !t.ends_with('.') {
-                t.push('.');
-            }
-            self.shown.push(t);
-        }
-        Ok(())
+        added
     }
 
     pub fn len(&self) -> usize {
