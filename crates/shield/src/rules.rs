@@ -96,6 +96,10 @@ impl Clone for RuleChain {
 enum Step {
     /// This rule, as it is.
     One(usize),
+    /// This rule repeats the one before it with TCAction: over UDP the
+    /// first ended evaluation or did not match, so this one is tested
+    /// over TCP only (where TC does not end it).
+    OverTcp(usize),
     /// Rules `start..end`, same terminal action, checked as one union.
     Run {
         start: usize,
@@ -166,12 +170,19 @@ fn plan(rules: &[Rule]) -> Vec<Step> {
         let r = &rules[i];
         // The same rule again (not a random one: Probability differs each
         // time): only the first can decide.
-        if i > 0 {
+        if i > 0 && !matches!(r.selector.kind, Kind::Probability(_)) {
             let p = &rules[i - 1];
-            if same_terminal(&p.action, &r.action)
-                && !matches!(r.selector.kind, Kind::Probability(_))
-                && p.selector.describe() == r.selector.describe()
+            let same_rule = || p.selector.describe() == r.selector.describe();
+            if same_terminal(&p.action, &r.action) && same_rule() {
+                i += 1;
+                continue;
+            }
+            if matches!(
+                (&*p.action, &*r.action),
+                (Action::Truncate, Action::Truncate)
+            ) && same_rule()
             {
+                steps.push(Step::OverTcp(i));
                 i += 1;
                 continue;
             }
@@ -235,6 +246,8 @@ impl RuleChain {
         for step in steps {
             let rule = match step {
                 Step::One(i) => &self.rules[*i],
+                Step::OverTcp(_) if !q.tcp => continue,
+                Step::OverTcp(i) => &self.rules[*i],
                 Step::Run { start, end, union } => {
                     if !union.matches(q) {
                         continue;
@@ -247,10 +260,8 @@ impl RuleChain {
                     }
                 }
             };
-            if let Step::One(_) = step {
-                if !rule.selector.test(q) {
-                    continue;
-                }
+            if matches!(step, Step::One(_) | Step::OverTcp(_)) && !rule.selector.test(q) {
+                continue;
             }
             let outcome = match &*rule.action {
                 Action::Allow => Outcome::Allow,
@@ -417,6 +428,25 @@ mod tests {
         chain.rules.insert(0, rule(Kind::All, Action::Allow));
         let v = chain.evaluate(&info(&q, lname, &tags, &clock));
         assert!(matches!(v.outcome, Outcome::Allow));
+    }
+
+    /// A repeated TCAction rule is tested over TCP only, where TC does not
+    /// end evaluation: the counters come out as without the plan.
+    #[test]
+    fn a_repeated_truncate_rule_still_counts_over_tcp() {
+        let mut chain = RuleChain::default();
+        chain.push(rule(Kind::QType(255), Action::Truncate));
+        chain.push(rule(Kind::QType(255), Action::Truncate));
+        assert_eq!(plan(&chain.rules).len(), 2);
+        let packet = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x00\x00\xff\x00\x01";
+        let q = wire::Query::parse(packet).unwrap();
+        let (tags, clock) = (crate::Tags::default(), Default::default());
+        let mut i = info(&q, b"\x01x\x00", &tags, &clock);
+        assert!(matches!(chain.evaluate(&i).outcome, Outcome::Truncate));
+        i.tcp = true;
+        assert!(matches!(chain.evaluate(&i).outcome, Outcome::Continue));
+        let counts: Vec<u64> = chain.rules.iter().map(|r| r.selector.matches()).collect();
+        assert_eq!(counts, [2, 1]);
     }
 
     #[test]
