@@ -111,19 +111,64 @@ pub fn table<T: Listed>(rules: &[T]) -> String {
     out
 }
 
-/// Registers `show…`, `rm…`, `mv…` and `clear…` for one rule chain
-/// (`names` in that order), which `chain` finds in the config.
+/// How one rule chain is reached from Lua.
+pub struct Chain<T> {
+    /// "rule", "response rule": for messages.
+    pub what: &'static str,
+    /// `set…`, `top…`, `show…`, `rm…`, `mv…`, `clear…`, in that order.
+    pub names: [&'static str; 6],
+    /// What `set…` takes, for its error message.
+    pub objects: &'static str,
+    /// The rule inside a `newRuleAction(...)` object, if it is one of
+    /// this chain's.
+    pub rule_of: fn(&mlua::AnyUserData) -> Option<T>,
+    /// The chain in the config.
+    pub chain: fn(&mut Config) -> &mut Vec<T>,
+}
+
+/// Registers the functions of one rule chain (see [`Chain`]).
 pub fn register_chain<T: Listed + 'static>(
     lua: &Lua,
     state: &Rc<RefCell<Config>>,
-    what: &'static str,
-    names: [&str; 4],
-    chain: fn(&mut Config) -> &mut Vec<T>,
+    c: Chain<T>,
 ) -> mlua::Result<()> {
+    let Chain {
+        what,
+        names,
+        objects,
+        rule_of,
+        chain,
+    } = c;
     let g = lua.globals();
     let st = state.clone();
     g.set(
         names[0],
+        lua.create_function(move |lua, list: mlua::Table| {
+            let mut rules = Vec::new();
+            for v in list.sequence_values::<mlua::AnyUserData>() {
+                let r = rule_of(&v?)
+                    .ok_or_else(|| fail(lua, format!("{} takes {objects}", names[0])))?;
+                rules.push(r);
+            }
+            *chain(&mut st.borrow_mut()) = rules;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        names[1],
+        lua.create_function(move |_, ()| {
+            let mut c = st.borrow_mut();
+            let rules = chain(&mut c);
+            if let Some(r) = rules.pop() {
+                rules.insert(0, r);
+            }
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        names[2],
         lua.create_function(move |_, ()| {
             crate::output::emit(&table(chain(&mut st.borrow_mut())));
             Ok(())
@@ -131,7 +176,7 @@ pub fn register_chain<T: Listed + 'static>(
     )?;
     let st = state.clone();
     g.set(
-        names[1],
+        names[3],
         lua.create_function(move |lua, id: Value| {
             let mut c = st.borrow_mut();
             let rules = chain(&mut c);
@@ -142,14 +187,14 @@ pub fn register_chain<T: Listed + 'static>(
     )?;
     let st = state.clone();
     g.set(
-        names[2],
+        names[4],
         lua.create_function(move |lua, (from, to): (usize, usize)| {
             move_to(lua, chain(&mut st.borrow_mut()), from, to, what)
         })?,
     )?;
     let st = state.clone();
     g.set(
-        names[3],
+        names[5],
         lua.create_function(move |_, ()| {
             chain(&mut st.borrow_mut()).clear();
             Ok(())

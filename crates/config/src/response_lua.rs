@@ -244,45 +244,23 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             },
         )?,
     )?;
-    let st = state.clone();
-    g.set(
-        "setResponseRules",
-        lua.create_function(move |lua, list: Table| {
-            let mut rules = Vec::new();
-            for v in list.sequence_values::<mlua::AnyUserData>() {
-                let r = v?
-                    .borrow::<LuaResponseRule>()
-                    .map_err(|_| fail(lua, "setResponseRules takes newRuleAction(selector, response action) objects"))?
-                    .0
-                    .clone();
-                rules.push(r);
-            }
-            st.borrow_mut().shield.response_rules.rules = rules;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "topResponseRule",
-        lua.create_function(move |_, ()| {
-            let mut c = st.borrow_mut();
-            if let Some(r) = c.shield.response_rules.rules.pop() {
-                c.shield.response_rules.rules.insert(0, r);
-            }
-            Ok(())
-        })?,
-    )?;
     lua_util::register_chain(
         lua,
         state,
-        "response rule",
-        [
-            "showResponseRules",
-            "rmResponseRule",
-            "mvResponseRule",
-            "clearResponseRules",
-        ],
-        |c| &mut c.shield.response_rules.rules,
+        lua_util::Chain {
+            what: "response rule",
+            names: [
+                "setResponseRules",
+                "topResponseRule",
+                "showResponseRules",
+                "rmResponseRule",
+                "mvResponseRule",
+                "clearResponseRules",
+            ],
+            objects: "newRuleAction(selector, response action) objects",
+            rule_of: |ud| ud.borrow::<LuaResponseRule>().ok().map(|r| r.0.clone()),
+            chain: |c| &mut c.shield.response_rules.rules,
+        },
     )?;
     Ok(())
 }

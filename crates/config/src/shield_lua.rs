@@ -235,40 +235,23 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             lua.create_userdata(LuaRule(r))
         })?,
     )?;
-    let st = state.clone();
-    g.set(
-        "setRules",
-        lua.create_function(move |lua, list: Table| {
-            let mut rules = Vec::new();
-            for v in list.sequence_values::<AnyUserData>() {
-                let r = v?
-                    .borrow::<LuaRule>()
-                    .map_err(|_| fail(lua, "setRules takes newRuleAction(...) objects"))?
-                    .0
-                    .clone();
-                rules.push(r);
-            }
-            st.borrow_mut().shield.rules.rules = rules;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "topRule",
-        lua.create_function(move |_, ()| {
-            let mut c = st.borrow_mut();
-            if let Some(r) = c.shield.rules.rules.pop() {
-                c.shield.rules.rules.insert(0, r);
-            }
-            Ok(())
-        })?,
-    )?;
     lua_util::register_chain(
         lua,
         state,
-        "rule",
-        ["showRules", "rmRule", "mvRule", "clearRules"],
-        |c| &mut c.shield.rules.rules,
+        lua_util::Chain {
+            what: "rule",
+            names: [
+                "setRules",
+                "topRule",
+                "showRules",
+                "rmRule",
+                "mvRule",
+                "clearRules",
+            ],
+            objects: "newRuleAction(...) objects",
+            rule_of: |ud| ud.borrow::<LuaRule>().ok().map(|r| r.0.clone()),
+            chain: |c| c.shield.rules.rules_mut(),
+        },
     )?;
 
     // The 1.x shortcuts, as the rules they always were.

@@ -566,7 +566,7 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
     if !same_shield {
         log::info(&format!(
             "rules changed at runtime: {} query rules, {} response rules, {} ACL entries",
-            shield.rules.rules.len(),
+            shield.rules.rules().len(),
             shield.response_rules.rules.len(),
             shield.acl.masks().len()
         ));

@@ -82,8 +82,8 @@ impl Shield {
     /// runtime change can be told from none without comparing contents).
     pub fn same_as(&self, other: &Shield) -> bool {
         let rules = |a: &RuleChain, b: &RuleChain| {
-            a.rules.len() == b.rules.len()
-                && a.rules.iter().zip(&b.rules).all(|(x, y)| {
+            a.rules().len() == b.rules().len()
+                && a.rules().iter().zip(b.rules()).all(|(x, y)| {
                     std::sync::Arc::ptr_eq(&x.selector, &y.selector)
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
                 })

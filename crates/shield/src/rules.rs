@@ -59,27 +59,10 @@ pub struct Verdict<'r> {
 /// The query rules, in order.
 #[derive(Debug, Default)]
 pub struct RuleChain {
-    pub rules: Vec<Rule>,
-    /// How the rules are evaluated, made on first use: a chain being
-    /// served never changes (a change makes a new clone, planned anew).
-    plan: OnceLock<Plan>,
-}
-
-/// A plan and the rules it was made for (the count and the first and
-/// last selectors: `rules` is public, and a plan must never outlive a
-/// change made to it directly).
-#[derive(Debug)]
-struct Plan {
-    steps: Vec<Step>,
-    made_for: Fingerprint,
-}
-
-/// The rule count and the addresses of the first and last selectors.
-type Fingerprint = (usize, usize, usize);
-
-fn fingerprint(rules: &[Rule]) -> Fingerprint {
-    let at = |r: Option<&Rule>| r.map_or(0, |r| Arc::as_ptr(&r.selector) as usize);
-    (rules.len(), at(rules.first()), at(rules.last()))
+    rules: Vec<Rule>,
+    /// How the rules are evaluated, made on first use and dropped by
+    /// every change ([`RuleChain::rules_mut`]).
+    plan: OnceLock<Vec<Step>>,
 }
 
 impl Clone for RuleChain {
@@ -215,8 +198,18 @@ fn plan(rules: &[Rule]) -> Vec<Step> {
 
 impl RuleChain {
     pub fn push(&mut self, rule: Rule) {
-        self.rules.push(rule);
+        self.rules_mut().push(rule);
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rules to change; the plan is made again on the next query.
+    pub fn rules_mut(&mut self) -> &mut Vec<Rule> {
         self.plan = OnceLock::new();
+        &mut self.rules
     }
 
     pub fn is_empty(&self) -> bool {
@@ -230,20 +223,7 @@ impl RuleChain {
             delay_ms: None,
             clear_rd: false,
         };
-        let cached = self.plan.get_or_init(|| Plan {
-            steps: plan(&self.rules),
-            made_for: fingerprint(&self.rules),
-        });
-        let fresh;
-        let steps = if cached.made_for == fingerprint(&self.rules) {
-            &cached.steps
-        } else {
-            // Changed in place since planned (tests, config code): plan
-            // again for this query rather than run a stale plan.
-            fresh = plan(&self.rules);
-            &fresh
-        };
-        for step in steps {
+        for step in self.plan.get_or_init(|| plan(&self.rules)) {
             let rule = match step {
                 Step::One(i) => &self.rules[*i],
                 Step::OverTcp(_) if !q.tcp => continue,
@@ -424,8 +404,8 @@ mod tests {
         let other = b"\x01y\x04test\x00";
         let v = chain.evaluate(&info(&q, other, &tags, &clock));
         assert!(matches!(v.outcome, Outcome::RCode(5)));
-        // Changed in place: planned again, not run from the stale plan.
-        chain.rules.insert(0, rule(Kind::All, Action::Allow));
+        // Changed through rules_mut: planned again, not run from the old plan.
+        chain.rules_mut().insert(0, rule(Kind::All, Action::Allow));
         let v = chain.evaluate(&info(&q, lname, &tags, &clock));
         assert!(matches!(v.outcome, Outcome::Allow));
     }
