@@ -136,6 +136,86 @@ pub fn to_text(name: &[u8]) -> String {
     s
 }
 
+/// The end of the (possibly compressed) name at `pos` in a message,
+/// without following pointers; `None` if the name is cut off or holds a
+/// label type that is neither a length nor a pointer.
+pub fn skip_compressed(msg: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(pos)?;
+        match len {
+            0 => return Some(pos + 1),
+            1..=63 => pos += 1 + len as usize,
+            0xc0..=0xff => return (pos + 2 <= msg.len()).then_some(pos + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// Parses a domain name in presentation form (trailing dot optional, any
+/// case, `\.` and `\DDD` escapes) into lowercase wire form: the one
+/// parser for config, zone names, keys and rules.
+pub fn parse(text: &str) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty domain name".into());
+    }
+    if text == "." {
+        return Ok(vec![0]);
+    }
+    let mut out = Vec::with_capacity(text.len() + 2);
+    let bytes = text.as_bytes();
+    let mut label = Vec::new();
+    let mut i = 0;
+    let finish = |label: &mut Vec<u8>, out: &mut Vec<u8>| -> Result<(), String> {
+        if label.is_empty() || label.len() > 63 {
+            return Err(format!(
+                "bad domain name '{text}': labels must be 1 to 63 octets"
+            ));
+        }
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+        label.clear();
+        Ok(())
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                let digits = bytes
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit));
+                if let Some(d) = digits {
+                    let v = u32::from(d[0] - b'0') * 100
+                        + u32::from(d[1] - b'0') * 10
+                        + u32::from(d[2] - b'0');
+                    label.push(u8::try_from(v).map_err(|_| format!("bad escape in '{text}'"))?);
+                    i += 4;
+                } else if let Some(&c) = bytes.get(i + 1) {
+                    label.push(c);
+                    i += 2;
+                } else {
+                    return Err(format!("bad domain name '{text}': ends in '\\'"));
+                }
+            }
+            b'.' => {
+                finish(&mut label, &mut out)?;
+                i += 1;
+            }
+            c => {
+                label.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !label.is_empty() {
+        finish(&mut label, &mut out)?;
+    }
+    out.push(0);
+    if out.len() > 255 {
+        return Err(format!("bad domain name '{text}': longer than 255 octets"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,20 +32,4 @@ pub use tree::Zone;
 
 /// Parses a zone or domain name in presentation form (trailing dot
 /// optional, any case, `\.` and `\DDD` escapes) into lowercase wire form.
-pub fn parse_name(text: &str) -> Result<Vec<u8>, String> {
-    use std::str::FromStr;
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("empty name".into());
-    }
-    let absolute = if text == "." || text.ends_with('.') && !text.ends_with("\\.") {
-        text.to_string()
-    } else {
-        format!("{text}.")
-    };
-    let name = domain::base::Name::<Vec<u8>>::from_str(&absolute).map_err(|e| e.to_string())?;
-    let mut wire = name.as_slice().to_vec();
-    // Label lengths are never letters, so folding every byte is correct.
-    wire.make_ascii_lowercase();
-    Ok(wire)
-}
+pub use wire::name::parse as parse_name;
