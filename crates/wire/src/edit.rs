@@ -1,6 +1,7 @@
 //! Changing a response after it was written: for response rules that cap
 //! TTLs or remove records. Not on the fast path; allocation is fine here.
 
+use crate::name::skip_compressed as skip_name;
 use crate::response::Section;
 use crate::types::rtype;
 
@@ -15,48 +16,12 @@ pub struct RecordPos {
     pub rtype: u16,
 }
 
-/// Skips a (possibly compressed) name at `pos`.
-fn skip_name(p: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let len = *p.get(pos)?;
-        match len {
-            0 => return Some(pos + 1),
-            1..=63 => pos += 1 + len as usize,
-            0xc0..=0xff => return (pos + 2 <= p.len()).then_some(pos + 2),
-            _ => return None,
-        }
-    }
-}
-
-/// Reads the name at `pos` uncompressed (pointers followed).
-fn read_name(p: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Option<()> {
-    // `out` holds the message written so far: the limit is on this name.
-    let start = out.len();
-    let mut hops = 0;
-    loop {
-        let len = *p.get(pos)?;
-        match len {
-            0 => {
-                out.push(0);
-                return Some(());
-            }
-            1..=63 => {
-                out.extend_from_slice(p.get(pos..pos + 1 + len as usize)?);
-                if out.len() - start > 255 {
-                    return None;
-                }
-                pos += 1 + len as usize;
-            }
-            0xc0..=0xff => {
-                pos = ((usize::from(len) & 0x3f) << 8) | usize::from(*p.get(pos + 1)?);
-                hops += 1;
-                if hops > 128 {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
+/// Appends the name at `pos` uncompressed (pointers followed, each to an
+/// earlier place: [`crate::message::read_name`]).
+fn read_name(p: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<()> {
+    crate::message::read_name(p, pos, p.len(), out)
+        .ok()
+        .map(|_| ())
 }
 
 fn count(p: &[u8], at: usize) -> usize {

@@ -292,7 +292,7 @@ fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<Vec<
 ///
 /// Each pointer must point before the start of the piece of name that
 /// contains it, so the targets strictly decrease and reading ends.
-fn read_name(msg: &[u8], pos: usize, limit: usize, out: &mut Vec<u8>) -> Result<usize, String> {
+pub fn read_name(msg: &[u8], pos: usize, limit: usize, out: &mut Vec<u8>) -> Result<usize, String> {
     let start_len = out.len();
     let mut cur = pos;
     let mut piece_start = pos;

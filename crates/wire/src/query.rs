@@ -159,21 +159,8 @@ fn question_name_len(data: &[u8]) -> Result<usize, ParseError> {
 }
 
 /// Skips the (possibly compressed) owner name of a record at `pos`.
-fn skip_name(packet: &[u8], mut pos: usize) -> Result<usize, ParseError> {
-    loop {
-        let len = *packet.get(pos).ok_or(ParseError::FormErr)?;
-        match len {
-            0 => return Ok(pos + 1),
-            1..=63 => pos += 1 + len as usize,
-            0xc0..=0xff => {
-                if pos + 2 > packet.len() {
-                    return Err(ParseError::FormErr);
-                }
-                return Ok(pos + 2);
-            }
-            _ => return Err(ParseError::FormErr),
-        }
-    }
+fn skip_name(packet: &[u8], pos: usize) -> Result<usize, ParseError> {
+    crate::name::skip_compressed(packet, pos).ok_or(ParseError::FormErr)
 }
 
 /// Skips a whole record at `pos`: returns the end of its owner name and the

@@ -1045,37 +1045,11 @@ fn find_tsig(msg: &[u8]) -> Result<Option<Tsig<'_>>, ()> {
 
 /// Reads the (possibly compressed) name at `pos` into `out`, lowercased
 /// and uncompressed; returns where the name ends in `p`.
-fn read_name(p: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Option<usize> {
+fn read_name(p: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
     out.clear();
-    let mut end = None;
-    let mut hops = 0;
-    loop {
-        let len = *p.get(pos)?;
-        match len {
-            0 => {
-                out.push(0);
-                return Some(end.unwrap_or(pos + 1));
-            }
-            1..=63 => {
-                let label = p.get(pos..pos + 1 + usize::from(len))?;
-                out.extend(label.iter().map(u8::to_ascii_lowercase));
-                if out.len() >= wire::name::MAX_NAME_LEN {
-                    return None;
-                }
-                pos += label.len();
-            }
-            0xc0..=0xff => {
-                let low = *p.get(pos + 1)?;
-                end.get_or_insert(pos + 2);
-                pos = (usize::from(len & 0x3f) << 8) | usize::from(low);
-                hops += 1;
-                if hops > 127 {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
+    let end = wire::message::read_name(p, pos, p.len(), out).ok()?;
+    out.make_ascii_lowercase();
+    Some(end)
 }
 
 #[cfg(test)]
