@@ -39,16 +39,7 @@ fn setup() -> Setup {
             .join("examples/zones/example.org.zone")
             .display()
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let server = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.org",
-    );
+    let server = rampart_in(&dir, port, &conf, "example.org");
     // The console starts right after the listeners.
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect(console).is_err() {

@@ -71,16 +71,7 @@ fn failover_recovery_and_console_with_knot_backends() {
          addZone(\"example.org\", \"{}\")\n",
         repo_root().join("examples/zones/example.org.zone").display()
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.org",
-    );
+    let s = rampart_in(&dir, port, &conf, "example.org");
 
     // Forwarded over UDP and TCP; the local zone answered here.
     let fwd = |tcp: bool| {
@@ -220,16 +211,7 @@ fn suffix_guard_stops_a_random_subdomain_flood_but_not_known_names() {
             .join("examples/zones/example.org.zone")
             .display()
     );
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    let s = Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.org",
-    );
+    let s = rampart_in(&dir, port, &conf, "example.org");
 
     let flooders: Vec<UdpSocket> = (1..=40)
         .map(|k| {
@@ -418,16 +400,7 @@ fn response_rules_apply_to_forwarded_answers() {
 /// Starts rampart with `conf` in `dir`, listening on `port`; returns once
 /// it answers (the probe is forwarded, so a backend must be up).
 fn serve(dir: &std::path::Path, port: u16, conf: &str) -> Server {
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    )
+    rampart_in(dir, port, conf, "other.test")
 }
 
 /// A backend that answers everything with an empty NOERROR, 60 ms late,

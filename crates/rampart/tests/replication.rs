@@ -101,22 +101,6 @@ fn zone_text(serial: u32, extra: &str, timers: &str) -> String {
     )
 }
 
-fn rampart(dir: &Path, port: u16, conf: &str, probe: &str) -> Server {
-    std::fs::write(dir.join("rampart.conf"), conf).unwrap();
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C")
-        .arg(dir.join("rampart.conf"))
-        .arg("--workers")
-        .arg("1");
-    Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join(format!("rampart-{}.log", free_port())),
-        probe,
-    )
-}
-
 fn journal_cli(dir: &Path, what: &str, zone: &str) -> std::process::Output {
     Command::new(rampart_bin())
         .args(["journal", what, zone, "--dir"])
@@ -138,7 +122,7 @@ fn primary_feeds_knot_and_nsd_by_ixfr_after_a_zone_file_edit() {
          setAlsoNotify(\"example.test\", {{\"127.0.0.1:{kp}\", \"127.0.0.1:{np}\"}})\n\
          setJournalDir(\"journal\")\n"
     );
-    let primary = rampart(&dir, rp, &conf, "example.test");
+    let primary = rampart_in(&dir, rp, &conf, "example.test");
     let raddr = primary.addr;
 
     let kdir = dir.join("knot");
@@ -294,7 +278,7 @@ fn secondary_of_knot_with_tsig_follows_notify_and_expires_without_it() {
          addSecondaryZone(\"sec.test.\", {{primaries={{\"127.0.0.1:{kp}\"}}, tsig=\"xfr\"}})\n\
          setJournalDir(\"state\")\n"
     );
-    let secondary = rampart(&dir, rp, &conf, "sec.test");
+    let secondary = rampart_in(&dir, rp, &conf, "sec.test");
     let raddr = secondary.addr;
     assert!(
         eventually(Duration::from_secs(10), || serial(raddr, "sec.test")
@@ -334,7 +318,7 @@ fn secondary_of_knot_with_tsig_follows_notify_and_expires_without_it() {
     // A restart serves the saved copy at once, before any transfer.
     drop(secondary);
     drop(knot);
-    let restarted = rampart(&dir, rp, &conf, "sec.test");
+    let restarted = rampart_in(&dir, rp, &conf, "sec.test");
     assert_eq!(dig(raddr, "added.sec.test", "A"), ["192.0.2.55"]);
     let log = restarted.log_text();
     assert!(log.contains("secondary zone sec.test."), "{log}");
@@ -472,7 +456,7 @@ fn nsupdate_adds_and_deletes_within_its_policy_only() {
     let port = free_port();
     let zone_file = dir.join("example.test.zone");
     std::fs::write(&zone_file, zone_text(7, "", "3600 600 86400 300")).unwrap();
-    let server = rampart(&dir, port, &update_conf(port), "example.test");
+    let server = rampart_in(&dir, port, &update_conf(port), "example.test");
     let addr = server.addr;
     let certbot = format!("hmac-sha256:certbot.:{SECRET}");
     let head = format!("server 127.0.0.1 {port}\nzone example.test\n");
@@ -577,7 +561,7 @@ fn kill_9_during_updates_keeps_every_acknowledged_one() {
     )
     .unwrap();
     let conf = update_conf(port);
-    let mut server = rampart(&dir, port, &conf, "example.test");
+    let mut server = rampart_in(&dir, port, &conf, "example.test");
     let addr = server.addr;
     let key = Arc::new(xfr::tsig::Key::new("admin", "hmac-sha256", SECRET2).unwrap());
 
@@ -631,7 +615,7 @@ fn kill_9_during_updates_keeps_every_acknowledged_one() {
         "journal after kill -9: {}",
         String::from_utf8_lossy(&v.stderr)
     );
-    let restarted = rampart(&dir, port, &conf, "example.test");
+    let restarted = rampart_in(&dir, port, &conf, "example.test");
     let mut missing = Vec::new();
     for (name, ip) in &acked {
         let want = format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
@@ -707,7 +691,7 @@ fn bind_both_ways_with_tsig() {
     .unwrap();
     // rampart first: BIND's first refresh of p.test then finds it up,
     // and BIND's startup NOTIFY for b.test starts rampart's transfer.
-    let primary = rampart(&dir, rp, &conf, "p.test");
+    let primary = rampart_in(&dir, rp, &conf, "p.test");
     let mut cmd = Command::new("named");
     cmd.arg("-g").arg("-c").arg(dir.join("named.conf"));
     let bind = Server::start(

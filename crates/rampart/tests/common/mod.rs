@@ -142,6 +142,24 @@ impl Server {
     }
 }
 
+/// Starts rampart with `conf` written to `dir/rampart.conf`, once it
+/// answers `probe` on 127.0.0.1:`port` (each start logs to a file of its
+/// own in `dir`, so a restart keeps the earlier log).
+pub fn rampart_in(dir: &Path, port: u16, conf: &str, probe: &str) -> Server {
+    static STARTS: AtomicUsize = AtomicUsize::new(0);
+    std::fs::write(dir.join("rampart.conf"), conf).expect("write config");
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    let n = STARTS.fetch_add(1, Ordering::Relaxed);
+    Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join(format!("rampart-{n}.log")),
+        probe,
+    )
+}
+
 /// Starts rampart on `config` text (written to a scratch file), listening
 /// on a fresh port given to the config as `{ADDR}`.
 pub fn start_rampart(config: &str, probe: &str) -> (Server, PathBuf) {
