@@ -44,6 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mlua::{Lua, Table, Value};
+use shield::querylog::OpenMode;
 
 pub use address::parse_listen_addr;
 
@@ -171,13 +172,21 @@ pub fn load_with_acl(
         path,
         &Arc::new(shield::Runtime::default()),
         initial_acl,
+        OpenMode::Check,
     )
     .map(|(c, _, _)| c)
 }
 
 /// Runs config text `src` as if read from `path`.
 pub fn load_str(src: &str, path: &Path) -> Result<Config, ConfigError> {
-    load_with_runtime(src, path, &Arc::new(shield::Runtime::default()), None).map(|(c, _, _)| c)
+    load_with_runtime(
+        src,
+        path,
+        &Arc::new(shield::Runtime::default()),
+        None,
+        OpenMode::Check,
+    )
+    .map(|(c, _, _)| c)
 }
 
 /// Runs the config file at `path` for serving: dynamic-block functions
@@ -190,7 +199,7 @@ pub fn load_for_serving(
 ) -> Result<(Config, Serving), ConfigError> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
-    let (config, lua, live) = load_with_runtime(&src, path, runtime, initial_acl)?;
+    let (config, lua, live) = load_with_runtime(&src, path, runtime, initial_acl, OpenMode::Serve)?;
     Ok((config, Serving { lua, live }))
 }
 
@@ -226,8 +235,11 @@ fn load_with_runtime(
     path: &Path,
     runtime: &Arc<shield::Runtime>,
     initial_acl: Option<&shield::NetmaskGroup>,
+    mode: OpenMode,
 ) -> Result<Loaded, ConfigError> {
     let lua = Lua::new();
+    // How LogAction opens files: checking a config must not empty a log.
+    lua.set_app_data(mode);
     let state = Rc::new(RefCell::new(Config::new(path)));
     if let Some(acl) = initial_acl {
         state.borrow_mut().shield.acl = acl.clone();

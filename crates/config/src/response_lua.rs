@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 use shield::action::Action;
-use shield::querylog::QueryLog;
 use shield::response::{ResponseAction, ResponseRule};
 use shield::selector::Kind;
 use shield::Selector;
@@ -188,20 +187,16 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                     ));
                 }
                 let path = resolve(&b, &file);
-                let log = QueryLog::open(
+                let log = crate::shield_lua::open_log(
+                    lua,
+                    "LogResponseAction",
                     &path,
                     false,
                     append.unwrap_or(false),
                     buffered.unwrap_or(true),
                     ts.unwrap_or(false),
-                )
-                .map_err(|e| {
-                    fail(
-                        lua,
-                        format!("LogResponseAction cannot open {}: {e}", path.display()),
-                    )
-                })?;
-                ract(ResponseAction::Log(Arc::new(log)))
+                )?;
+                ract(ResponseAction::Log(log))
             },
         )?,
     )?;

@@ -802,19 +802,39 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
                     return Err(fail(lua, "LogAction without a file name (logging to the process log) is not supported by rampart yet"));
                 }
                 let path = resolve(&b, &file);
-                let log = QueryLog::open(
+                let log = open_log(
+                    lua,
+                    "LogAction",
                     &path,
                     binary.unwrap_or(true),
                     append.unwrap_or(false),
                     buffered.unwrap_or(true),
                     timestamps.unwrap_or(false),
-                )
-                .map_err(|e| fail(lua, format!("LogAction cannot open {}: {e}", path.display())))?;
-                act(Action::Log(Arc::new(log)))
+                )?;
+                act(Action::Log(log))
             },
         )?,
     )?;
     Ok(())
+}
+
+/// Opens a query log for `func` (LogAction, LogResponseAction) as the
+/// configuration's mode says ([`shield::querylog::open_shared`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_log(
+    lua: &Lua,
+    func: &str,
+    path: &Path,
+    binary: bool,
+    append: bool,
+    buffered: bool,
+    timestamps: bool,
+) -> mlua::Result<Arc<QueryLog>> {
+    let mode = lua
+        .app_data_ref::<shield::querylog::OpenMode>()
+        .map_or(shield::querylog::OpenMode::Check, |m| *m);
+    shield::querylog::open_shared(path, binary, append, buffered, timestamps, mode)
+        .map_err(|e| fail(lua, format!("{func} cannot open {}: {e}", path.display())))
 }
 
 /// A rate and burst for the QPS rules and actions: the rate must be a

@@ -11,6 +11,7 @@ use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::selector::QueryInfo;
@@ -45,6 +46,49 @@ impl Write for Writer {
             Writer::Direct(f) => f.flush(),
         }
     }
+}
+
+/// How a configuration opens its log files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Serving: `append=false` empties a file no earlier configuration of
+    /// this process has open (dnsdist's behaviour at start).
+    Serve,
+    /// Checking a configuration: the file is opened for appending, never
+    /// emptied (`--check-config` must not wipe a live log).
+    Check,
+}
+
+/// The log at `path`, shared with an earlier configuration of this
+/// process that opened it: a reload keeps appending to the file the old
+/// rules are still writing, instead of emptying it under them.
+pub fn open_shared(
+    path: &Path,
+    binary: bool,
+    append: bool,
+    buffered: bool,
+    timestamps: bool,
+    mode: OpenMode,
+) -> std::io::Result<std::sync::Arc<QueryLog>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Weak};
+    static OPEN: Mutex<Option<HashMap<PathBuf, Weak<QueryLog>>>> = Mutex::new(None);
+    let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+    let open = open.get_or_insert_with(HashMap::new);
+    open.retain(|_, w| w.strong_count() > 0);
+    let live = open.get(path).and_then(Weak::upgrade);
+    if let Some(log) = live
+        .as_ref()
+        .filter(|l| l.binary == binary && l.timestamps == timestamps)
+    {
+        return Ok(log.clone());
+    }
+    let append = append || live.is_some() || mode == OpenMode::Check;
+    let log = Arc::new(QueryLog::open(path, binary, append, buffered, timestamps)?);
+    if mode == OpenMode::Serve {
+        open.insert(path.to_path_buf(), Arc::downgrade(&log));
+    }
+    Ok(log)
 }
 
 impl QueryLog {
@@ -168,4 +212,32 @@ impl Drop for QueryLog {
 mod libc_af {
     pub const INET: u16 = 2;
     pub const INET6: u16 = 10;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{open_shared, OpenMode};
+
+    /// Neither checking a config nor reloading one empties a log that is
+    /// being written; the first serving open with append=false does.
+    #[test]
+    fn only_the_first_serving_open_empties_the_file() {
+        let dir = std::env::temp_dir().join(format!("rampart-qlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("query.log");
+        std::fs::write(&path, "old line\n").unwrap();
+        let checked = open_shared(&path, false, false, false, false, OpenMode::Check).unwrap();
+        drop(checked);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old line\n");
+        let served = open_shared(&path, false, false, false, false, OpenMode::Serve).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        std::fs::write(&path, "written by the first config\n").unwrap();
+        let reloaded = open_shared(&path, false, false, false, false, OpenMode::Serve).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&served, &reloaded));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "written by the first config\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
