@@ -515,10 +515,8 @@ fn reload(
         log::warn("listener changes take effect on restart; the current sockets stay");
     }
     let previous = shared.load_full();
-    previous.xfr.configure(&c.replication);
-    let (snap, report) = snapshot::build(&c, Some(&previous.zones), Some(&previous.xfr));
-    previous.xfr.retain(&zones::declared(&c));
-    log_report(&c, &report);
+    // Everything that can refuse the reload comes before the replication
+    // service takes the new settings: a refused reload changes nothing.
     let upstream = match net::Upstream::new(
         c.pools.clone(),
         Some(&previous.upstream),
@@ -533,6 +531,10 @@ fn reload(
             return None;
         }
     };
+    previous.xfr.configure(&c.replication);
+    let (snap, report) = snapshot::build(&c, Some(&previous.zones), Some(&previous.xfr));
+    previous.xfr.retain(&zones::declared(&c));
+    log_report(&c, &report);
     install(
         shared,
         net::State {
