@@ -177,7 +177,9 @@ pub fn client_settings(path: &std::path::Path) -> Result<ConsoleConfig, crate::C
             local inert = setmetatable({}, {})
             getmetatable(inert).__index = function() return function() return inert end end
             getmetatable(inert).__call = function() return inert end
-            setmetatable(_G, { __index = function() return function() return inert end end })
+            -- Unknown globals (DNSQType, newServer…) are the inert value:
+            -- callable and indexable, so DNSQType.ANY at top level works.
+            setmetatable(_G, { __index = function() return inert end })
             "#,
         )
         .exec()?;
@@ -190,4 +192,32 @@ pub fn client_settings(path: &std::path::Path) -> Result<ConsoleConfig, crate::C
         .map_err(|e| crate::ConfigError(crate::lua_message(&e)))?;
     let settings = state.borrow().console.clone();
     Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The client reads the console settings out of a whole dnsdist
+    /// config, constants and method calls at top level included.
+    #[test]
+    fn client_settings_come_out_of_a_full_config() {
+        let dir = std::env::temp_dir().join(format!("rampart-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dnsdist.conf");
+        std::fs::write(
+            &path,
+            "addAction(QTypeRule(DNSQType.ANY), DropAction())\n\
+             local dbr = dynBlockRulesGroup()\n\
+             dbr:setRCodeRate(DNSRCode.NXDOMAIN, 10, 10, 'nx', 60)\n\
+             controlSocket('127.0.0.1:5299')\n\
+             setKey('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')\n",
+        )
+        .unwrap();
+        let c = super::client_settings(&path).unwrap();
+        assert_eq!(
+            c.addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:5299")
+        );
+        assert!(c.key.is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
