@@ -129,15 +129,21 @@ impl LuaGroup {
 /// rate.
 type RateArgs = (f64, u32, String, u32, Option<i64>, Option<f64>);
 
-fn rate_rule(lua: &Lua, g: &LuaGroup, measure: Measure, args: RateArgs) -> mlua::Result<()> {
-    let (rate, seconds, reason, block_seconds, action, warning_rate) = args;
+/// A rate of 0 or more (not NaN, not infinite) over at least a second.
+fn check_rate(lua: &Lua, what: &str, rate: f64, seconds: u32) -> mlua::Result<()> {
     // Written to refuse NaN too.
     if !(rate >= 0.0 && rate.is_finite()) || seconds == 0 {
         return Err(fail(
             lua,
-            "a dynamic block rule needs a rate of 0 or more over at least 1 second",
+            format!("{what} needs a rate of 0 or more over at least 1 second"),
         ));
     }
+    Ok(())
+}
+
+fn rate_rule(lua: &Lua, g: &LuaGroup, measure: Measure, args: RateArgs) -> mlua::Result<()> {
+    let (rate, seconds, reason, block_seconds, action, warning_rate) = args;
+    check_rate(lua, "a dynamic block rule", rate, seconds)?;
     let action = block_action(lua, action, g.default_action())?;
     g.group.borrow_mut().rules.push(RateRule {
         measure,
@@ -197,7 +203,7 @@ impl UserData for LuaGroup {
         methods.add_method(
             "setSuffixGuard",
             |lua, g, (rate, secs, labels, reason, block, action): (f64, u32, usize, String, u32, Option<i64>)| {
-                if rate < 0.0 || secs == 0 || labels == 0 {
+                if !(rate >= 0.0 && rate.is_finite()) || secs == 0 || labels == 0 {
                     return Err(fail(
                         lua,
                         "setSuffixGuard(rate, seconds, labels, reason, blockSeconds[, action]): rate >= 0, seconds and labels >= 1",
@@ -350,42 +356,40 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
         })?,
     )?;
 
-    let exceed = |measure_of: fn(Option<u16>) -> Measure, rt: Arc<Runtime>| {
-        move |lua: &Lua, (a, b, c): (Value, Option<f64>, Option<u32>)| {
-            // exceedQTypeRate(type, rate, seconds) has a type first.
-            let (qtype, rate, secs) =
-                match (a, b, c) {
-                    (Value::Integer(t), Some(rate), Some(secs)) => (Some(t as u16), rate, secs),
-                    (Value::Integer(r), Some(secs), None) => (None, r as f64, secs as u32),
-                    (Value::Number(r), Some(secs), None) => (None, r, secs as u32),
-                    _ => return Err(fail(
-                        lua,
-                        "expected (rate, seconds), or (type, rate, seconds) for exceedQTypeRate",
-                    )),
-                };
-            let rings = rt.rings.load();
-            exceed_table(lua, exceeding(&rings, &measure_of(qtype), rate, secs))
+    // The arguments are typed: a type past 65535 or seconds that are not
+    // a whole number are errors at the calling line, not wrapped values.
+    let exceed = |measure: Measure, rt: Arc<Runtime>| {
+        move |lua: &Lua, (rate, secs): (f64, u32)| {
+            check_rate(lua, "exceed*", rate, secs)?;
+            exceed_table(lua, exceeding(&rt.rings.load(), &measure, rate, secs))
         }
     };
     g.set(
         "exceedQRate",
-        lua.create_function(exceed(|_| Measure::Queries, runtime.clone()))?,
+        lua.create_function(exceed(Measure::Queries, runtime.clone()))?,
     )?;
     g.set(
         "exceedNXDOMAINs",
-        lua.create_function(exceed(|_| Measure::RCode(3), runtime.clone()))?,
+        lua.create_function(exceed(Measure::RCode(3), runtime.clone()))?,
     )?;
     g.set(
         "exceedServFails",
-        lua.create_function(exceed(|_| Measure::RCode(2), runtime.clone()))?,
+        lua.create_function(exceed(Measure::RCode(2), runtime.clone()))?,
     )?;
     g.set(
         "exceedRespByterate",
-        lua.create_function(exceed(|_| Measure::ResponseBytes, runtime.clone()))?,
+        lua.create_function(exceed(Measure::ResponseBytes, runtime.clone()))?,
     )?;
+    let rt = runtime.clone();
     g.set(
         "exceedQTypeRate",
-        lua.create_function(exceed(|t| Measure::QType(t.unwrap_or(0)), runtime.clone()))?,
+        lua.create_function(move |lua, (qtype, rate, secs): (u16, f64, u32)| {
+            check_rate(lua, "exceedQTypeRate", rate, secs)?;
+            exceed_table(
+                lua,
+                exceeding(&rt.rings.load(), &Measure::QType(qtype), rate, secs),
+            )
+        })?,
     )?;
 
     let rt = runtime.clone();

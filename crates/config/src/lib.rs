@@ -621,6 +621,16 @@ mod tests {
                 "setACL({\"10.0.0.0/8\", true})",
                 "setACL: expected string or number, got boolean",
             ),
+            (
+                "exceedQTypeRate(65537, 1, 1)",
+                "exceedQTypeRate: argument #1",
+            ),
+            ("exceedQRate(0/0, 1)", "exceed* needs a rate of 0 or more"),
+            ("exceedNXDOMAINs(5, 1.5)", "exceedNXDOMAINs: argument #2"),
+            (
+                "local g = dynBlockRulesGroup() g:setSuffixGuard(0/0, 1, 2, \"x\", 5)",
+                "setSuffixGuard(rate, seconds",
+            ),
         ] {
             let e = cfg(&format!("\n{line}\n")).unwrap_err();
             assert!(
