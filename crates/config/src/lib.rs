@@ -401,18 +401,17 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             if let Some(opts) = opts {
                 for pair in opts.pairs::<String, Value>() {
                     let (k, v) = pair?;
-                    match (k.as_str(), v) {
-                        ("doTCP", Value::Boolean(b)) => l.tcp = b,
-                        ("maxConcurrentTCPConnections", Value::Integer(n)) if n > 0 => {
-                            l.max_tcp_connections = n as usize
+                    let func = if replace { "setLocal" } else { "addLocal" };
+                    match k.as_str() {
+                        "doTCP" => l.tcp = lua_util::option_bool(lua, func, &k, &v)?,
+                        "maxConcurrentTCPConnections" => {
+                            let n = lua_util::option_u32(lua, func, &k, &v)?;
+                            if n == 0 {
+                                return Err(fail(lua, format!("{func}: {k} must be at least 1")));
+                            }
+                            l.max_tcp_connections = n as usize;
                         }
-                        ("maxConcurrentTCPConnections", Value::Number(n)) if n >= 1.0 => {
-                            l.max_tcp_connections = n as usize
-                        }
-                        (k @ ("doTCP" | "maxConcurrentTCPConnections"), _) => {
-                            return Err(fail(lua, format!("option {k} has the wrong type")))
-                        }
-                        (other, _) => {
+                        other => {
                             let note =
                                 format!("{}: listener option '{other}' ignored", caller(lua));
                             st.borrow_mut().notes.push(note);

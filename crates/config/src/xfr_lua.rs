@@ -398,9 +398,16 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
             s.transfer = transfer;
         }
         s.update.extend(grants);
-        s.primaries = primaries;
-        s.primary_key = primary_key;
-        s.also_notify = also;
+        // Only what the named.conf gives replaces what Lua set before.
+        if !primaries.is_empty() {
+            s.primaries = primaries;
+        }
+        if primary_key.is_some() {
+            s.primary_key = primary_key;
+        }
+        if !also.is_empty() {
+            s.also_notify = also;
+        }
     }
     Ok(())
 }
