@@ -624,6 +624,14 @@ mod tests {
                 "exceedQTypeRate(65537, 1, 1)",
                 "exceedQTypeRate: argument #1",
             ),
+            (
+                "setLocal(\"127.0.0.1:53\", {maxConcurrentTCPConnections=1.5})",
+                "setLocal: maxConcurrentTCPConnections must be a whole number",
+            ),
+            (
+                "addLocal(\"127.0.0.1:53\", {doTCP=1})",
+                "addLocal: doTCP must be true or false",
+            ),
             ("exceedQRate(0/0, 1)", "exceed* needs a rate of 0 or more"),
             ("exceedNXDOMAINs(5, 1.5)", "exceedNXDOMAINs: argument #2"),
             (
