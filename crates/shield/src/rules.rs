@@ -6,9 +6,10 @@
 //! are plain membership tests (names, suffixes, types, netmasks: what a
 //! list of `addDomainBlock` lines makes) is checked as one union, and
 //! only on a hit are its rules tested in order, so the counters and the
-//! first-match order stay dnsdist's. A rule configured again right after
-//! itself with the same terminal action cannot decide anything the first
-//! did not, and is skipped.
+//! first-match order stay dnsdist's. A stateless rule configured again
+//! right after itself with the same terminal action cannot decide anything
+//! the first did not, and is skipped (a rate rule is never skipped: the
+//! second bucket sees only what the first let through).
 
 use std::sync::{Arc, OnceLock};
 
@@ -151,11 +152,12 @@ fn plan(rules: &[Rule]) -> Vec<Step> {
     let mut i = 0;
     while i < rules.len() {
         let r = &rules[i];
-        // The same rule again (not a random one: Probability differs each
-        // time): only the first can decide.
-        if i > 0 && !matches!(r.selector.kind, Kind::Probability(_)) {
+        // The same rule again: only the first can decide. Only selectors
+        // without state qualify (a second rate rule sees just what the
+        // first let through; a random one draws again).
+        if i > 0 {
             let p = &rules[i - 1];
-            let same_rule = || p.selector.describe() == r.selector.describe();
+            let same_rule = || p.selector.same_stateless(&r.selector);
             if same_terminal(&p.action, &r.action) && same_rule() {
                 i += 1;
                 continue;
@@ -408,6 +410,25 @@ mod tests {
         chain.rules_mut().insert(0, rule(Kind::All, Action::Allow));
         let v = chain.evaluate(&info(&q, lname, &tags, &clock));
         assert!(matches!(v.outcome, Outcome::Allow));
+    }
+
+    /// Two MaxQPSRule allow rules in a row are two buckets: the second sees
+    /// only the first's overflow, so neither may be skipped.
+    #[test]
+    fn repeated_rate_rules_are_not_skipped() {
+        use crate::qps::GlobalLimiter;
+        let mut chain = RuleChain::default();
+        chain.push(rule(
+            Kind::MaxQps(GlobalLimiter::new(100.0, 100)),
+            Action::Allow,
+        ));
+        chain.push(rule(
+            Kind::MaxQps(GlobalLimiter::new(100.0, 100)),
+            Action::Allow,
+        ));
+        chain.push(rule(Kind::LabelsCount { min: 1, max: 9 }, Action::Drop));
+        chain.push(rule(Kind::LabelsCount { min: 1, max: 9 }, Action::Drop));
+        assert_eq!(plan(&chain.rules).len(), 3, "{:?}", plan(&chain.rules));
     }
 
     /// A repeated TCAction rule is tested over TCP only, where TC does not

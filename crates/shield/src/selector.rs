@@ -167,6 +167,31 @@ impl Selector {
         self.matches.get()
     }
 
+    /// Whether `other` matches exactly the queries this one matches, with
+    /// no state of its own (no rate, no randomness, no tags set by earlier
+    /// rules): a rule planner may then skip it after this one.
+    pub fn same_stateless(&self, other: &Selector) -> bool {
+        use Kind::*;
+        let all_same = |a: &[Arc<Selector>], b: &[Arc<Selector>]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_stateless(y))
+        };
+        match (&self.kind, &other.kind) {
+            (All, All) | (RecursionDesired, RecursionDesired) | (Dnssec, Dnssec) => true,
+            (QName(a), QName(b)) | (QNameSuffix(a), QNameSuffix(b)) => a.same_names(b),
+            (Netmask(a), Netmask(b)) => a == b,
+            (QType(a), QType(b)) | (QClass(a), QClass(b)) | (DstPort(a), DstPort(b)) => a == b,
+            (Opcode(a), Opcode(b)) | (EdnsVersion(a), EdnsVersion(b)) => a == b,
+            (Tcp(a), Tcp(b)) => a == b,
+            (EdnsOption(a), EdnsOption(b)) => a == b,
+            (LabelsCount { min: a, max: b }, LabelsCount { min: c, max: d })
+            | (WireLength { min: a, max: b }, WireLength { min: c, max: d }) => a == c && b == d,
+            (PayloadSize(a, x), PayloadSize(b, y)) => a == b && x == y,
+            (And(a), And(b)) | (Or(a), Or(b)) => all_same(a, b),
+            (Not(a), Not(b)) => a.same_stateless(b),
+            _ => false,
+        }
+    }
+
     /// Whether `q` matches (and counts it).
     pub fn test(&self, q: &QueryInfo) -> bool {
         let hit = self.eval(q);
@@ -212,9 +237,11 @@ impl Selector {
             Kind::PoolAvailable(name) => {
                 q.pools.is_some_and(|p| p.members(name).any(|b| b.is_up()))
             }
-            Kind::And(all) => all.iter().all(|s| s.test(q)),
-            Kind::Or(any) => any.iter().any(|s| s.test(q)),
-            Kind::Not(s) => !s.test(q),
+            // Only the rule's own selector counts a match (as dnsdist):
+            // the parts of a compound one are evaluated, not counted.
+            Kind::And(all) => all.iter().all(|s| s.eval(q)),
+            Kind::Or(any) => any.iter().any(|s| s.eval(q)),
+            Kind::Not(s) => !s.eval(q),
         }
     }
 

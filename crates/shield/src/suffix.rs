@@ -70,6 +70,11 @@ impl NameSet {
         self.names.len()
     }
 
+    /// Whether both hold exactly the same names.
+    pub fn same_names(&self, other: &NameSet) -> bool {
+        self.names == other.names
+    }
+
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
