@@ -4,8 +4,8 @@
 //! semantic checks, error level): data outside the zone, no SOA at the
 //! apex (no NS is a warning, as in Knot), SOA elsewhere, CNAME beside other data, more than one CNAME
 //! or DNAME at a name. Duplicate records are dropped and TTL mismatches
-//! inside an RRset are reported as warnings (the first TTL wins, RFC 2181
-//! §5.2).
+//! inside an RRset are reported as warnings (the last TTL wins, as the
+//! test below shows; RFC 2181 §5.2 wants one TTL per RRset).
 
 use rustc_hash::FxHashMap;
 use wire::name::{is_subdomain, to_text, uncompressed_len};
@@ -190,6 +190,18 @@ pub(crate) fn build_node(
                     ),
                 ));
             }
+            // Generic RDATA (`\# 3 010203`) can hold anything: an SOA
+            // must hold its two names and five numbers.
+            rtype::SOA if rdatas.iter().any(|r| soa_fields(r).is_none()) => {
+                return Err(text.error_at(
+                    set[0].line as usize,
+                    format!(
+                        "malformed SOA record at {}: expected MNAME RNAME SERIAL REFRESH RETRY \
+                         EXPIRE MINIMUM",
+                        to_text(owner)
+                    ),
+                ));
+            }
             rtype::SOA | rtype::CNAME | rtype::DNAME if rdatas.len() > 1 => {
                 return Err(text.error_at(
                     set[1].line as usize,
@@ -318,7 +330,7 @@ fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) -> Vec<Box<[u8
 /// Serial, negative TTL and whether signed, from the apex node.
 pub(crate) fn apex_facts(apex_node: &Node) -> Option<(u32, u32, bool)> {
     let soa = apex_node.get(rtype::SOA)?;
-    let (serial, minimum) = soa_fields(soa.first()).unwrap_or((0, 0));
+    let (serial, minimum) = soa_fields(soa.first())?;
     let signed = apex_node.get(rtype::DNSKEY).is_some() && apex_node.get(rtype::RRSIG).is_some();
     Some((serial, soa.ttl().min(minimum), signed))
 }
@@ -379,6 +391,18 @@ mod tests {
         );
         let w = load("@ DNSKEY 257 3 13 AQID\n@ RRSIG SOA 13 2 60 20300101000000 20200101000000 1 example.test. AQID\n").warnings;
         assert!(w.iter().any(|m| m.contains("is DNSSEC-signed")), "{w:?}");
+    }
+
+    #[test]
+    fn a_malformed_soa_is_an_error_with_its_line() {
+        let e = load_zone_bytes(
+            "example.test",
+            b"$TTL 60\n@ NS ns\n@ SOA \\# 3 010203\nns A 192.0.2.1\n",
+            Path::new("t.zone"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("malformed SOA record"), "{e}");
     }
 
     #[test]

@@ -435,7 +435,13 @@ struct Parser<'a> {
     pos: usize,
     line: u32,
     path: &'a Path,
+    /// `{ … }` blocks open around the current statement.
+    depth: usize,
 }
+
+/// Deeper blocks than BIND's grammar ever needs are refused rather than
+/// followed into a stack overflow.
+const MAX_DEPTH: usize = 16;
 
 #[derive(Debug, PartialEq)]
 enum Tok {
@@ -453,6 +459,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             line: 1,
             path,
+            depth: 0,
         }
     }
 
@@ -488,7 +495,14 @@ impl<'a> Parser<'a> {
                         break;
                     }
                     Tok::Open => {
+                        if self.depth >= MAX_DEPTH {
+                            return Err(self.err(format!(
+                                "blocks nested more than {MAX_DEPTH} deep: expected '}}'"
+                            )));
+                        }
+                        self.depth += 1;
                         let block = self.statements(true)?;
+                        self.depth -= 1;
                         // A block ends its statement; the ';' after it is
                         // required by BIND, tolerated missing here.
                         out.push(Statement {
@@ -705,6 +719,14 @@ zone "s.test" { type secondary; file "s.zone"; primaries { 127.0.0.9 port 5301 k
         )
         .unwrap_err();
         assert!(e.message.contains("rule 'self' is not supported"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_with_its_line() {
+        let text = format!("options {{\n{}", "x {\n".repeat(10_000));
+        let e = parse(&text, Path::new("n.conf")).unwrap_err();
+        assert!(e.message.contains("nested more than"), "{e}");
+        assert_eq!(e.line, 17);
     }
 
     #[test]

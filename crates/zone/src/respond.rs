@@ -111,8 +111,8 @@ pub fn respond_lowered(
         // RFC 6891 §6.1.3: BADVERS, and nothing else answered.
         ext_rcode = rcode::BADVERS;
     } else if matches!(query.opcode, opcode::NOTIFY | opcode::UPDATE) {
-        // Not authoritative for these until replication lands (Knot's
-        // answer for a zone it does not take them for).
+        // The replication service answers these for the zones it holds;
+        // any other zone does not take them (Knot's answer).
         resp.set_rcode(rcode::NOTAUTH);
     } else if query.opcode != opcode::QUERY {
         resp.set_rcode(rcode::NOTIMP);
@@ -120,10 +120,9 @@ pub fn respond_lowered(
         match (query.qclass, query.qtype, transport) {
             // Both Knot and NSD: a zone transfer over UDP is not a thing.
             (_, rtype::AXFR, Transport::Udp) => resp.set_rcode(rcode::NOTIMP),
-            // Zone transfers arrive with the replication work; until then
-            // nobody is allowed one (REFUSED), and a name that is no zone
-            // apex of ours has nothing to transfer (NOTAUTH, as Knot and
-            // NSD say).
+            // Transfers of zones the replication service holds never get
+            // here: a zone of ours without transfer settings is REFUSED,
+            // a name that is no apex of ours NOTAUTH (as Knot and NSD).
             (_, rtype::AXFR | rtype::IXFR, _) => {
                 let ours = snap.catalog.get(lname).is_some();
                 resp.set_rcode(if ours { rcode::REFUSED } else { rcode::NOTAUTH });

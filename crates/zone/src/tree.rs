@@ -157,7 +157,7 @@ pub struct Zone {
     pub(crate) base: Arc<NodeMap>,
     /// Nodes changed since `base` was compiled; `None`: removed.
     pub(crate) patch: FxHashMap<Box<[u8]>, Option<Node>>,
-    /// SOA serial, for logs and (later) transfers.
+    /// SOA serial, for logs and transfers.
     pub serial: u32,
     /// TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     pub negative_ttl: u32,
