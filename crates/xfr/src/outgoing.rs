@@ -113,21 +113,24 @@ impl Service {
             None => (axfr_body(&soa, records.iter().collect()), "AXFR"),
         };
         let limit = udp_limit.unwrap_or(TCP_MESSAGE);
-        // Signing moves the signer on: a fallback answer is signed by a
-        // copy that has not signed the message thrown away.
-        let mut spare = signer.clone();
-        let mut messages = write_messages(
-            &query,
-            &body,
-            limit,
-            udp_limit.is_some(),
-            signer.as_mut(),
-            now,
-        );
-        if udp_limit.is_some() && messages.len() != 1 {
+        let udp = udp_limit.is_some();
+        let messages = match write_messages(&query, &body, limit, udp, signer.as_mut(), now) {
+            Ok(m) => m,
             // Does not fit one datagram: the SOA alone sends it to TCP.
-            messages = write_messages(&query, &[soa], limit, true, spare.as_mut(), now);
-        }
+            Err(Unsendable::DoesNotFit) => {
+                write_messages(&query, &[soa], limit, true, signer.as_mut(), now)
+                    .unwrap_or_default()
+            }
+            Err(Unsendable::TooBig(i)) => {
+                let r = &body[i];
+                log::error(&format!(
+                    "{kind} of {name} to {client} not sent: {} type {} does not fit a 64 KB message",
+                    wire::name::to_text(&r.owner),
+                    wire::types::rtype_name(r.rtype)
+                ));
+                return Some(reply(rcode::SERVFAIL, signer.as_mut()));
+            }
+        };
         log::info(&format!(
             "{kind} of {name} serial {serial} to {client}{}: {} records in {} messages",
             key.as_ref()
@@ -188,19 +191,39 @@ fn ixfr_body(soa: &Record, changes: &[Arc<Change>]) -> Vec<Record> {
     body
 }
 
-/// Splits `records` into answer messages of at most `limit` bytes (a
-/// record too large for that gets a message of its own up to 64 KB; over
-/// UDP it does not fit at all), the question in the first.
+/// Why records could not be put in messages.
+enum Unsendable {
+    /// Over UDP: they do not fit one datagram (nothing was signed).
+    DoesNotFit,
+    /// This record does not fit even a 64 KB message of its own.
+    TooBig(usize),
+}
+
+/// Splits `records` into answer messages of at most `limit` bytes, the
+/// question in the first; a record too large for that gets a message of
+/// its own up to 64 KB. Over UDP (`udp`) everything must fit one message.
+/// Messages are signed only once they are all made, so a refusal leaves
+/// the signer untouched for another answer.
 fn write_messages(
     query: &Query,
     records: &[Record],
     limit: usize,
     udp: bool,
-    mut signer: Option<&mut Signer>,
+    signer: Option<&mut Signer>,
     now: u64,
-) -> Vec<Vec<u8>> {
+) -> Result<Vec<Vec<u8>>, Unsendable> {
     let room = if signer.is_some() { TSIG_ROOM } else { 0 };
     let limit = limit.saturating_sub(room).max(512);
+    let push = |resp: &mut Response, r: &Record| {
+        resp.push_record(
+            Section::Answer,
+            &r.owner,
+            r.rtype,
+            class::IN,
+            r.ttl,
+            &r.rdata,
+        )
+    };
     let mut buf = vec![0u8; 65_535];
     let mut out = Vec::new();
     let mut i = 0;
@@ -212,51 +235,35 @@ fn write_messages(
                 .push_question(query.qname, query.qtype, query.qclass)
                 .is_err()
         {
-            return out;
+            return Err(Unsendable::DoesNotFit);
         }
-        let push = |resp: &mut Response, r: &Record| {
-            resp.push_record(
-                Section::Answer,
-                &r.owner,
-                r.rtype,
-                class::IN,
-                r.ttl,
-                &r.rdata,
-            )
-        };
-        let mut n = 0;
-        while let Some(r) = records.get(i) {
-            if push(&mut resp, r).is_ok() {
-                i += 1;
-                n += 1;
-                continue;
+        let first = i;
+        while records.get(i).is_some_and(|r| push(&mut resp, r).is_ok()) {
+            i += 1;
+        }
+        if i < records.len() {
+            if udp {
+                return Err(Unsendable::DoesNotFit);
             }
-            if n == 0 && !udp {
+            if i == first {
                 resp.set_limit(65_535 - room);
-                if push(&mut resp, r).is_ok() {
-                    i += 1;
-                } else {
-                    // Cannot be sent at all (a compiled zone never holds one).
-                    i += 1;
+                if push(&mut resp, &records[i]).is_err() {
+                    return Err(Unsendable::TooBig(i));
                 }
-            } else if udp {
-                // Signals "does not fit" to the caller.
-                out.push(Vec::new());
+                i += 1;
             }
+        }
+        out.push(resp.finish().to_vec());
+        if i >= records.len() {
             break;
         }
-        let mut msg = resp.finish().to_vec();
-        if let Some(s) = signer.as_deref_mut() {
-            let _ = s.sign(&mut msg, now);
-        }
-        out.push(msg);
-        if i >= records.len() {
-            return out;
-        }
-        if udp {
-            return out;
+    }
+    if let Some(s) = signer {
+        for msg in &mut out {
+            let _ = s.sign(msg, now);
         }
     }
+    Ok(out)
 }
 
 /// A response with the question only and `code`, signed if asked.

@@ -29,6 +29,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole transfer may take (a primary trickling bytes must
 /// not keep the zone from expiring).
 const TRANSFER_DEADLINE: Duration = Duration::from_secs(600);
+/// The most records one transfer may bring (a primary gone wrong must
+/// not exhaust memory; 10 million is ten times the largest zones served).
+const MAX_TRANSFER_RECORDS: usize = 10_000_000;
 /// Until a zone has an SOA of its own, it retries this often.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 
@@ -625,6 +628,12 @@ fn transfer(
                 ));
             }
             records += 1;
+            if records > MAX_TRANSFER_RECORDS {
+                return Err(format!(
+                    "transfer stopped after {MAX_TRANSFER_RECORDS} records ({bytes} bytes): \
+                     more than a zone should hold"
+                ));
+            }
             let is_soa = r.rtype == rtype::SOA && *r.owner == *apex;
             let this_serial = if is_soa { soa_serial(&r.rdata) } else { None };
             state = match state {

@@ -135,12 +135,19 @@ impl Service {
             .filter(|r| r.section == Section::Authority)
             .collect();
         if let Err(code) = check_prerequisites(&e.records, &apex, &prereqs) {
+            // A failed prerequisite is an ordinary answer (nsupdate's
+            // "prereq"), but the operator should see why nothing changed.
+            log::info(&format!(
+                "update of {} by {who}: prerequisite not met (rcode {code})",
+                e.name
+            ));
             return Some(answer(code, signer.as_mut()));
         }
         if let Err((code, why)) = prescan(&apex, &updates, &grants) {
-            if code == rcode::REFUSED {
-                log::warn(&format!("update of {} by {who} refused: {why}", e.name));
-            }
+            log::warn(&format!(
+                "update of {} by {who} refused (rcode {code}): {why}",
+                e.name
+            ));
             return Some(answer(code, signer.as_mut()));
         }
         // The changes are worked out on the live set (no copy of the
