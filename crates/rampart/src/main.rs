@@ -305,7 +305,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     service.start(Box::new(zones::Publisher {
         shared: shared.clone(),
     }));
-    zones::attach_console(&serving, &service, &shared, &c);
+    zones::attach_console(&serving, &service, &c);
 
     let console = start_console(&c);
 
@@ -546,7 +546,7 @@ fn reload(
             xfr: previous.xfr.clone(),
         },
     );
-    zones::attach_console(&serving, &previous.xfr, shared, &c);
+    zones::attach_console(&serving, &previous.xfr, &c);
     *listeners = c.listeners;
     log::info("reload done");
     Some(serving)

@@ -145,7 +145,13 @@ fn secondary_file(config: &Config, decl: &ZoneDecl, apex: &[u8]) -> Option<std::
     Some(xfr::journal::path_for(&dir, apex).with_extension("zone"))
 }
 
-fn load(decl: &ZoneDecl, info: &xfr::ZoneInfo, report: &mut Report) -> Result<zone::Zone, String> {
+/// Loads one zone's file, a loader bug contained (used by SIGHUP and by
+/// the console's `reloadZone`).
+pub fn load(
+    decl: &ZoneDecl,
+    info: &xfr::ZoneInfo,
+    report: &mut Report,
+) -> Result<zone::Zone, String> {
     let Some(file) = &info.file else {
         return Err(format!("{}: zone {} has no file", decl.source, decl.name));
     };

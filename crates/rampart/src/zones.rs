@@ -59,12 +59,7 @@ pub fn declared(c: &Config) -> Vec<Box<[u8]>> {
 }
 
 /// Registers the zone functions in the console's Lua state.
-pub fn attach_console(
-    serving: &config::Serving,
-    service: &Arc<xfr::Service>,
-    _shared: &net::SharedSnapshot,
-    c: &Config,
-) {
+pub fn attach_console(serving: &config::Serving, service: &Arc<xfr::Service>, c: &Config) {
     let lua = &serving.lua;
     let registered = (|| -> mlua::Result<()> {
         let g = lua.globals();
@@ -116,21 +111,20 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
             false => format!("zone {name}: not running as a secondary"),
         };
     }
-    let Some(file) = &decl.file else {
-        return format!("zone {name} has no file");
-    };
-    let loaded = match zone::load_zone(&decl.name, file) {
-        Ok(l) => l,
+    let mut report = crate::snapshot::Report::default();
+    let loaded = crate::snapshot::load(decl, &info, &mut report);
+    for w in &report.warnings {
+        crate::log::warn(w);
+    }
+    let loaded = match loaded {
+        Ok(zone) => zone,
         Err(e) => {
             let msg = format!("zone {name} not reloaded, still serving the previous version: {e}");
             crate::log::error(&msg);
             return msg;
         }
     };
-    for w in &loaded.warnings {
-        crate::log::warn(w);
-    }
-    match service.primary_loaded(&info, loaded.zone) {
+    match service.primary_loaded(&info, loaded) {
         Ok(z) => {
             let msg = format!("zone {name} reloaded: serial {}", z.serial);
             crate::log::info(&msg);
