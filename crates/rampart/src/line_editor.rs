@@ -289,7 +289,14 @@ impl History {
         }
         if let Some(f) = &self.file {
             // Losing a history line is not worth interrupting the operator.
-            if let Ok(mut out) = OpenOptions::new().create(true).append(true).open(f) {
+            // Owner-only: console lines can hold keys (setKey("…")).
+            use std::os::unix::fs::OpenOptionsExt;
+            let opened = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(f);
+            if let Ok(mut out) = opened {
                 let _ = writeln!(out, "{line}");
             }
         }

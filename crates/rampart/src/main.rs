@@ -622,45 +622,28 @@ mod privileges {
 
     /// Switches to `group`, then `user` (names or numbers).
     pub fn drop_to(user: Option<&str>, group: Option<&str>) -> Result<(), String> {
-        if let Some(g) = group {
-            let gid = match g.parse::<libc::gid_t>() {
-                Ok(n) => n,
-                Err(_) => {
-                    let name = CString::new(g).map_err(|_| format!("bad group name '{g}'"))?;
-                    // SAFETY: getgrnam takes a NUL-terminated name; the
-                    // result is read at once, on this thread.
-                    let entry = unsafe { libc::getgrnam(name.as_ptr()) };
-                    if entry.is_null() {
-                        return Err(format!("-g: no group '{g}'"));
-                    }
-                    // SAFETY: non-null, returned by getgrnam just now.
-                    unsafe { (*entry).gr_gid }
-                }
-            };
+        let user = user
+            .map(|u| lookup_user(u).map(|ids| (u, ids)))
+            .transpose()?;
+        // Without -g, the user's own group: keeping gid 0 and root's
+        // supplementary groups would leave most of root's file access.
+        let gid = match (group, &user) {
+            (Some(g), _) => Some((lookup_group(g)?, format!("-g {g}"))),
+            (None, Some((u, (_, gid)))) => Some((*gid, format!("-u {u} (its group)"))),
+            (None, None) => None,
+        };
+        if let Some((gid, what)) = gid {
             // SAFETY: plain libc calls; failure is reported below.
             if unsafe { libc::setgroups(0, std::ptr::null()) } != 0
                 || unsafe { libc::setgid(gid) } != 0
             {
                 return Err(format!(
-                    "-g {g}: cannot switch group: {}",
+                    "{what}: cannot switch group: {}",
                     std::io::Error::last_os_error()
                 ));
             }
         }
-        if let Some(u) = user {
-            let uid = match u.parse::<libc::uid_t>() {
-                Ok(n) => n,
-                Err(_) => {
-                    let name = CString::new(u).map_err(|_| format!("bad user name '{u}'"))?;
-                    // SAFETY: as for getgrnam above.
-                    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
-                    if entry.is_null() {
-                        return Err(format!("-u: no user '{u}'"));
-                    }
-                    // SAFETY: non-null, returned by getpwnam just now.
-                    unsafe { (*entry).pw_uid }
-                }
-            };
+        if let Some((u, (uid, _))) = user {
             // SAFETY: plain libc call; glibc applies it to every thread.
             if unsafe { libc::setuid(uid) } != 0 {
                 return Err(format!(
@@ -670,6 +653,41 @@ mod privileges {
             }
         }
         Ok(())
+    }
+
+    /// A user's uid and primary gid, by name or number.
+    fn lookup_user(u: &str) -> Result<(libc::uid_t, libc::gid_t), String> {
+        let entry = match u.parse::<libc::uid_t>() {
+            // SAFETY: getpwuid returns null or an entry read at once, on
+            // this thread.
+            Ok(n) => unsafe { libc::getpwuid(n) },
+            Err(_) => {
+                let name = CString::new(u).map_err(|_| format!("bad user name '{u}'"))?;
+                // SAFETY: as above, with a NUL-terminated name.
+                unsafe { libc::getpwnam(name.as_ptr()) }
+            }
+        };
+        if entry.is_null() {
+            return Err(format!("-u: no user '{u}' (give a user the system knows)"));
+        }
+        // SAFETY: non-null, returned just now.
+        Ok(unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
+    }
+
+    /// A group's gid, by name or number.
+    fn lookup_group(g: &str) -> Result<libc::gid_t, String> {
+        if let Ok(n) = g.parse::<libc::gid_t>() {
+            return Ok(n);
+        }
+        let name = CString::new(g).map_err(|_| format!("bad group name '{g}'"))?;
+        // SAFETY: getgrnam takes a NUL-terminated name; the result is read
+        // at once, on this thread.
+        let entry = unsafe { libc::getgrnam(name.as_ptr()) };
+        if entry.is_null() {
+            return Err(format!("-g: no group '{g}'"));
+        }
+        // SAFETY: non-null, returned by getgrnam just now.
+        Ok(unsafe { (*entry).gr_gid })
     }
 }
 
