@@ -217,7 +217,10 @@ pub fn handle(
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
                 };
-                let verdict = state.shield.response_rules.apply(&info, out, &mut len);
+                let verdict = state
+                    .shield
+                    .response_rules
+                    .apply(&info, out, &mut len, limit);
                 if verdict.drop {
                     stats.rule_drop.add(1);
                     return Handled::Drop;
@@ -464,7 +467,10 @@ pub fn backend_answer(
                 pools: None,
                 clock: &Default::default(),
             };
-            if rules.apply(&info, buf, len).drop {
+            // The backend's answer fit the client; a rewrite may not grow
+            // past it over UDP.
+            let limit = if tcp { buf.len() } else { (*len).max(512) };
+            if rules.apply(&info, buf, len, limit).drop {
                 runtime.stats.rule_drop.add(1);
                 return false;
             }

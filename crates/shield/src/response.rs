@@ -84,8 +84,15 @@ impl ResponseChain {
     }
 
     /// Runs the rules over the answer in `out[..*len]`; may rewrite it and
-    /// change `len`. `q.rcode` must hold the answer's rcode.
-    pub fn apply(&self, q: &QueryInfo, out: &mut [u8], len: &mut usize) -> ResponseVerdict {
+    /// change `len`, never past `limit` (what the client takes). `q.rcode`
+    /// must hold the answer's rcode.
+    pub fn apply(
+        &self,
+        q: &QueryInfo,
+        out: &mut [u8],
+        len: &mut usize,
+        limit: usize,
+    ) -> ResponseVerdict {
         let mut verdict = ResponseVerdict::default();
         for rule in &self.rules {
             if !rule.selector.test(q) {
@@ -101,7 +108,7 @@ impl ResponseChain {
                 ResponseAction::Log(log) => log.log_response(q),
                 ResponseAction::Truncate if q.tcp => {}
                 ResponseAction::Truncate => {
-                    rewrite(out, len, |t, _| t == rtype::OPT);
+                    rewrite(out, len, limit, |t, _| t == rtype::OPT);
                     out[2] |= 0x02;
                     return verdict;
                 }
@@ -109,7 +116,7 @@ impl ResponseChain {
                     let _ = clamp_ttls(&mut out[..*len], *min, *max, types);
                 }
                 ResponseAction::ClearRecordTypes(types) => {
-                    rewrite(out, len, |t, _| !types.contains(&t));
+                    rewrite(out, len, limit, |t, _| !types.contains(&t));
                 }
                 ResponseAction::None => {}
             }
@@ -119,10 +126,20 @@ impl ResponseChain {
 }
 
 /// Rebuilds the answer keeping the records `keep` says (if it fits).
-fn rewrite(out: &mut [u8], len: &mut usize, keep: impl Fn(u16, Section) -> bool) {
+fn rewrite(out: &mut [u8], len: &mut usize, limit: usize, keep: impl Fn(u16, Section) -> bool) {
     let mut rebuilt = Vec::with_capacity(*len);
-    if rebuild(&out[..*len], keep, &mut rebuilt).is_some() && rebuilt.len() <= out.len() {
+    let Some(question_len) = rebuild(&out[..*len], keep, &mut rebuilt) else {
+        return;
+    };
+    if rebuilt.len() <= limit.min(out.len()) {
         out[..rebuilt.len()].copy_from_slice(&rebuilt);
         *len = rebuilt.len();
+    } else {
+        // Uncompressed, it no longer fits what the client takes: the
+        // question alone with TC sends it to TCP.
+        out[..question_len].copy_from_slice(&rebuilt[..question_len]);
+        out[6..12].fill(0);
+        out[2] |= 0x02;
+        *len = question_len;
     }
 }

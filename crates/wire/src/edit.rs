@@ -82,8 +82,11 @@ pub fn clamp_ttls(p: &mut [u8], min: u32, max: u32, types: &[u16]) -> Option<()>
 }
 
 /// Writes `p` again into `out` keeping only the records `keep` says,
-/// names written uncompressed (so no pointer can dangle).
-pub fn rebuild(p: &[u8], keep: impl Fn(u16, Section) -> bool, out: &mut Vec<u8>) -> Option<()> {
+/// names written uncompressed (so no pointer can dangle), RDATA names
+/// decompressed for every type RFC 3597 §4 lists (SRV, NAPTR… too: a
+/// pointer copied as it was would point elsewhere once names move).
+/// Returns the length of header and question in `out`.
+pub fn rebuild(p: &[u8], keep: impl Fn(u16, Section) -> bool, out: &mut Vec<u8>) -> Option<usize> {
     let (question_end, records) = walk(p)?;
     out.clear();
     out.extend_from_slice(&p[..12]);
@@ -97,38 +100,20 @@ pub fn rebuild(p: &[u8], keep: impl Fn(u16, Section) -> bool, out: &mut Vec<u8>)
         pos += 4;
     }
     debug_assert_eq!(pos, question_end);
+    let question_len = out.len();
     let mut counts = [0u16; 3];
     for r in records.iter().filter(|r| keep(r.rtype, r.section)) {
         read_name(p, r.start, out)?;
-        // RDATA is copied as is: only RFC 1035 types compress names in
-        // it, and those are rewritten uncompressed below.
-        let rdata = &p[r.fixed + 10..r.end];
+        let rdata = crate::message::read_rdata(p, r.rtype, r.fixed + 10, r.end).ok()?;
         out.extend_from_slice(&p[r.fixed..r.fixed + 8]);
-        let len_at = out.len();
-        out.extend_from_slice(&[0, 0]);
-        match crate::Layout::of(r.rtype) {
-            crate::Layout::Opaque => out.extend_from_slice(rdata),
-            crate::Layout::Name => read_name(p, r.fixed + 10, out)?,
-            crate::Layout::U16Name => {
-                out.extend_from_slice(rdata.get(..2)?);
-                read_name(p, r.fixed + 12, out)?;
-            }
-            crate::Layout::NameName => {
-                let second = skip_name(p, r.fixed + 10)?;
-                read_name(p, r.fixed + 10, out)?;
-                read_name(p, second, out)?;
-                let rest = skip_name(p, second)?;
-                out.extend_from_slice(p.get(rest..r.end)?);
-            }
-        }
-        let rdlen = u16::try_from(out.len() - len_at - 2).ok()?;
-        out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+        out.extend_from_slice(&u16::try_from(rdata.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(&rdata);
         counts[r.section as usize] += 1;
     }
     for (i, c) in counts.iter().enumerate() {
         out[6 + 2 * i..8 + 2 * i].copy_from_slice(&c.to_be_bytes());
     }
-    Some(())
+    Some(question_len)
 }
 
 #[cfg(test)]
@@ -214,5 +199,26 @@ mod tests {
         rebuild(&p, |t, _| t != 16, &mut out).expect("rebuilt");
         assert!(out.len() > 255);
         assert_eq!(walk(&out).unwrap().1.len(), 20);
+    }
+
+    /// An SRV target compressed against a name that moves when a record
+    /// before it is removed must come out right: it is decompressed, not
+    /// copied with a pointer that would now point elsewhere.
+    #[test]
+    fn compressed_names_in_srv_survive_a_rebuild() {
+        let mut p = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        p.extend_from_slice(b"\x01x\x04test\x00\x00\x21\x00\x01");
+        // TXT first (to be removed, 16 octets), then the SRV owned by
+        // y.x.test. at offset 40, its target a.<pointer to offset 40>.
+        p.extend_from_slice(b"\xc0\x0c\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x04\x03abc");
+        assert_eq!(p.len(), 40);
+        p.extend_from_slice(b"\x01y\x01x\x04test\x00\x00\x21\x00\x01\x00\x00\x00\x3c\x00\x0a");
+        p.extend_from_slice(b"\x00\x00\x00\x00\x00\x35\x01a\xc0\x28");
+        let mut out = Vec::new();
+        let question_len = rebuild(&p, |t, _| t != 16, &mut out).unwrap();
+        assert_eq!(question_len, 12 + 12);
+        let m = crate::message::parse(&out).unwrap();
+        assert_eq!(m.records.len(), 1);
+        assert_eq!(&m.records[0].rdata[6..], b"\x01a\x01y\x01x\x04test\x00");
     }
 }

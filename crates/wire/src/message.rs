@@ -231,7 +231,7 @@ fn layout(rr_type: u16) -> Option<&'static [Part]> {
 }
 
 /// Copies the RDATA at `start..end`, decompressing names where allowed.
-fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<Vec<u8>, String> {
+pub fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<Vec<u8>, String> {
     let Some(parts) = layout(rr_type) else {
         return Ok(msg[start..end].to_vec());
     };
