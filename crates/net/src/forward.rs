@@ -124,12 +124,13 @@ impl UdpForwarder {
         });
         slot.name[..usize::from(slot.name_len)]
             .copy_from_slice(&lname[..usize::from(slot.name_len)]);
-        {
+        let replaced = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            if slots[usize::from(id)].replace(slot).is_some() {
-                // 65536 queries in flight: the oldest is given up.
-                self.backend.timed_out();
-            }
+            slots[usize::from(id)].replace(slot).is_some()
+        };
+        if replaced {
+            // 65536 queries in flight: the oldest is given up.
+            self.backend.timed_out();
         }
         self.backend.sent();
         // The backend's ID, then the query after the client's: no copy.
@@ -231,12 +232,23 @@ impl UdpForwarder {
 
     /// Gives up on queries older than `timeout`.
     fn sweep(&self, timeout: Duration) {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        for s in slots.iter_mut() {
-            if s.as_ref().is_some_and(|s| s.sent.elapsed() > timeout) {
-                *s = None;
-                self.backend.timed_out();
+        // One clock read for the whole table, and the backend told after
+        // the lock is released: the workers forwarding queries wait on it.
+        let now = Instant::now();
+        let mut expired = 0;
+        {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            for s in slots.iter_mut() {
+                if s.as_ref()
+                    .is_some_and(|s| now.saturating_duration_since(s.sent) > timeout)
+                {
+                    *s = None;
+                    expired += 1;
+                }
             }
+        }
+        for _ in 0..expired {
+            self.backend.timed_out();
         }
     }
 }

@@ -111,10 +111,10 @@ pub fn handle(
         // Looked up only when no client block decided already.
         let by_name = || {
             table
-                .for_name(lname)
+                .for_name(lname, started)
                 .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
         };
-        if let Some(block) = table.for_client(client.ip()).or_else(by_name) {
+        if let Some(block) = table.for_client(ip, started).or_else(by_name) {
             let applied = match block.action {
                 BlockAction::Drop => {
                     block.blocks.add(1);

@@ -101,8 +101,9 @@ pub struct Table {
 }
 
 impl Table {
-    /// The block that applies to `client`, if one is in force.
-    pub fn for_client(&self, client: IpAddr) -> Option<&Arc<Block>> {
+    /// The block that applies to `client`, if one is in force at `now`
+    /// ([`now_ns`]: the query's own clock reading).
+    pub fn for_client(&self, client: IpAddr, now: u64) -> Option<&Arc<Block>> {
         if self.by_addr.is_empty() {
             return None;
         }
@@ -112,7 +113,6 @@ impl Table {
         } else {
             &self.v6_prefixes
         };
-        let now = now_ns();
         // Longest prefix first: the most specific block wins.
         prefixes
             .iter()
@@ -120,15 +120,16 @@ impl Table {
             .find(|b| b.until > now)
     }
 
-    /// The block that applies to `lname` (lowercase wire) by suffix.
-    pub fn for_name(&self, lname: &[u8]) -> Option<&Arc<Block>> {
+    /// The block that applies to `lname` (lowercase wire) by suffix, in
+    /// force at `now`.
+    pub fn for_name(&self, lname: &[u8], now: u64) -> Option<&Arc<Block>> {
         if self.by_suffix.is_empty() {
             return None;
         }
-        let now = now_ns();
         let mut pos = 0;
         loop {
-            if let Some(b) = self.by_suffix.get(&lname[pos..]).filter(|b| b.until > now) {
+            let suffix = lname.get(pos..)?;
+            if let Some(b) = self.by_suffix.get(suffix).filter(|b| b.until > now) {
                 return Some(b);
             }
             let len = *lname.get(pos)? as usize;
@@ -627,10 +628,10 @@ mod tests {
         group.apply(&rings, &blocks);
         let table = blocks.table();
         let b = table
-            .for_client("192.0.2.200".parse().unwrap())
+            .for_client("192.0.2.200".parse().unwrap(), now_ns())
             .expect("the /24 is blocked");
         assert_eq!(b.action, BlockAction::Refused);
-        assert!(table.for_client(calm).is_none());
+        assert!(table.for_client(calm, now_ns()).is_none());
         assert_eq!(
             blocks.take_log(),
             ["Inserting dynamic block for 192.0.2.0/24 for 60 seconds: NXDOMAIN flood"]
@@ -649,9 +650,11 @@ mod tests {
             "PRSD",
         )]);
         let t = blocks.table();
-        assert!(t.for_name(b"\x03zzz\x04rate\x04test\x00").is_some());
-        assert!(t.for_name(b"\x04rate\x04test\x00").is_some());
-        assert!(t.for_name(b"\x05other\x04test\x00").is_none());
+        assert!(t
+            .for_name(b"\x03zzz\x04rate\x04test\x00", now_ns())
+            .is_some());
+        assert!(t.for_name(b"\x04rate\x04test\x00", now_ns()).is_some());
+        assert!(t.for_name(b"\x05other\x04test\x00", now_ns()).is_none());
     }
 }
 

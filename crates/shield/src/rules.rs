@@ -281,7 +281,7 @@ impl RuleChain {
                 Action::SpoofCname(..) | Action::SpoofRaw(_) => Outcome::Spoof(&rule.action),
                 Action::Pool(p) => Outcome::Pool(p),
                 Action::Qps(limit) => {
-                    if limit.check() {
+                    if limit.check_at(q.clock.now_ns()) {
                         continue;
                     }
                     Outcome::Drop
