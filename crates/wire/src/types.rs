@@ -44,59 +44,93 @@ pub mod rtype {
     pub const URI: u16 = 256;
 }
 
+/// Record type mnemonics, both ways (one table: a type known by number is
+/// known by name too).
+const RTYPE_NAMES: &[(u16, &str)] = &[
+    (rtype::A, "A"),
+    (rtype::NS, "NS"),
+    (rtype::MD, "MD"),
+    (rtype::MF, "MF"),
+    (rtype::CNAME, "CNAME"),
+    (rtype::SOA, "SOA"),
+    (rtype::MB, "MB"),
+    (rtype::MG, "MG"),
+    (rtype::MR, "MR"),
+    (rtype::PTR, "PTR"),
+    (rtype::HINFO, "HINFO"),
+    (rtype::MINFO, "MINFO"),
+    (rtype::MX, "MX"),
+    (rtype::TXT, "TXT"),
+    (rtype::RP, "RP"),
+    (rtype::AFSDB, "AFSDB"),
+    (rtype::RT, "RT"),
+    (rtype::PX, "PX"),
+    (rtype::AAAA, "AAAA"),
+    (rtype::LOC, "LOC"),
+    (rtype::SRV, "SRV"),
+    (rtype::NAPTR, "NAPTR"),
+    (rtype::KX, "KX"),
+    (37, "CERT"),
+    (rtype::DNAME, "DNAME"),
+    (rtype::OPT, "OPT"),
+    (42, "APL"),
+    (rtype::DS, "DS"),
+    (44, "SSHFP"),
+    (45, "IPSECKEY"),
+    (rtype::RRSIG, "RRSIG"),
+    (rtype::NSEC, "NSEC"),
+    (rtype::DNSKEY, "DNSKEY"),
+    (49, "DHCID"),
+    (50, "NSEC3"),
+    (51, "NSEC3PARAM"),
+    (52, "TLSA"),
+    (53, "SMIMEA"),
+    (59, "CDS"),
+    (60, "CDNSKEY"),
+    (61, "OPENPGPKEY"),
+    (62, "CSYNC"),
+    (63, "ZONEMD"),
+    (rtype::SVCB, "SVCB"),
+    (rtype::HTTPS, "HTTPS"),
+    (rtype::SPF, "SPF"),
+    (104, "NID"),
+    (105, "L32"),
+    (106, "L64"),
+    (107, "LP"),
+    (108, "EUI48"),
+    (109, "EUI64"),
+    (rtype::TKEY, "TKEY"),
+    (rtype::TSIG, "TSIG"),
+    (rtype::IXFR, "IXFR"),
+    (rtype::AXFR, "AXFR"),
+    (rtype::MAILB, "MAILB"),
+    (rtype::MAILA, "MAILA"),
+    (rtype::ANY, "ANY"),
+    (rtype::URI, "URI"),
+    (257, "CAA"),
+];
+
 /// The mnemonic of a record type, `TYPEnnn` for the rest (RFC 3597).
 pub fn rtype_name(t: u16) -> std::borrow::Cow<'static, str> {
-    use rtype::*;
-    let name = match t {
-        A => "A",
-        NS => "NS",
-        CNAME => "CNAME",
-        SOA => "SOA",
-        PTR => "PTR",
-        HINFO => "HINFO",
-        MX => "MX",
-        TXT => "TXT",
-        RP => "RP",
-        AAAA => "AAAA",
-        LOC => "LOC",
-        SRV => "SRV",
-        NAPTR => "NAPTR",
-        DNAME => "DNAME",
-        OPT => "OPT",
-        DS => "DS",
-        RRSIG => "RRSIG",
-        NSEC => "NSEC",
-        DNSKEY => "DNSKEY",
-        SVCB => "SVCB",
-        HTTPS => "HTTPS",
-        SPF => "SPF",
-        TSIG => "TSIG",
-        IXFR => "IXFR",
-        AXFR => "AXFR",
-        ANY => "ANY",
-        URI => "URI",
-        257 => "CAA",
-        52 => "TLSA",
-        44 => "SSHFP",
-        59 => "CDS",
-        60 => "CDNSKEY",
-        50 => "NSEC3",
-        51 => "NSEC3PARAM",
-        _ => return std::borrow::Cow::Owned(format!("TYPE{t}")),
-    };
-    std::borrow::Cow::Borrowed(name)
+    match RTYPE_NAMES.iter().find(|(n, _)| *n == t) {
+        Some((_, name)) => std::borrow::Cow::Borrowed(name),
+        None => std::borrow::Cow::Owned(format!("TYPE{t}")),
+    }
 }
 
 /// The number of a record type mnemonic (any case) or `TYPEnnn`.
 pub fn rtype_from_name(s: &str) -> Option<u16> {
-    let upper = s.to_ascii_uppercase();
-    if let Some(n) = upper.strip_prefix("TYPE") {
+    if let Some(n) = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("TYPE"))
+        .and_then(|_| s.get(4..))
+    {
         return n.parse().ok();
     }
-    (0..=u16::MAX)
-        .take(300)
-        .chain([32768, 32769])
-        .find(|&t| rtype_name(t) == upper.as_str())
+    RTYPE_NAMES
+        .iter()
+        .find(|(_, name)| name.eq_ignore_ascii_case(s))
+        .map(|(n, _)| *n)
 }
 
 /// Classes.
@@ -147,3 +181,25 @@ pub mod flags {
 /// The largest UDP payload rampart sends unless configured otherwise:
 /// the DNS Flag Day 2020 figure, safe from IP fragmentation.
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
+
+#[cfg(test)]
+mod tests {
+    use super::{rtype_from_name, rtype_name, RTYPE_NAMES};
+
+    #[test]
+    fn names_and_numbers_go_both_ways() {
+        for &(n, name) in RTYPE_NAMES {
+            assert_eq!(rtype_name(n), name);
+            assert_eq!(
+                rtype_from_name(&name.to_ascii_lowercase()),
+                Some(n),
+                "{name}"
+            );
+        }
+        assert_eq!(rtype_from_name("KX"), Some(36));
+        assert_eq!(rtype_from_name("type65000"), Some(65000));
+        assert_eq!(rtype_name(65000), "TYPE65000");
+        assert_eq!(rtype_from_name("TYPE"), None);
+        assert_eq!(rtype_from_name("NOSUCH"), None);
+    }
+}
