@@ -13,10 +13,10 @@ const SLOTS: usize = 1 << 20;
 
 /// The set of known names.
 pub struct KnownNames {
-    slots: Box<[AtomicU64]>,
-    /// Only a suffix guard reads the names: without one they are not
+    /// Made by [`KnownNames::enable`]: only a suffix guard reads the
+    /// names, so without one there is no table (8 MiB) and nothing is
     /// recorded (one hash per answered query saved).
-    enabled: std::sync::atomic::AtomicBool,
+    slots: std::sync::OnceLock<Box<[AtomicU64]>>,
 }
 
 impl std::fmt::Debug for KnownNames {
@@ -28,8 +28,7 @@ impl std::fmt::Debug for KnownNames {
 impl Default for KnownNames {
     fn default() -> Self {
         KnownNames {
-            slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
-            enabled: std::sync::atomic::AtomicBool::new(false),
+            slots: std::sync::OnceLock::new(),
         }
     }
 }
@@ -45,24 +44,28 @@ fn hash(lname: &[u8]) -> u64 {
 impl KnownNames {
     /// Starts recording (a suffix guard was configured).
     pub fn enable(&self) {
-        self.enabled.store(true, Ordering::Relaxed);
+        self.slots
+            .get_or_init(|| (0..SLOTS).map(|_| AtomicU64::new(0)).collect());
     }
 
     /// Remembers `lname` (lowercase wire) as answered positively, when a
     /// suffix guard wants to know.
     #[inline]
     pub fn insert(&self, lname: &[u8]) {
-        if !self.enabled.load(Ordering::Relaxed) {
+        let Some(slots) = self.slots.get() else {
             return;
-        }
+        };
         let h = hash(lname);
-        self.slots[(h >> 32) as usize % SLOTS].store(h, Ordering::Relaxed);
+        slots[(h >> 32) as usize % SLOTS].store(h, Ordering::Relaxed);
     }
 
     /// Whether `lname` was answered positively lately.
     pub fn contains(&self, lname: &[u8]) -> bool {
+        let Some(slots) = self.slots.get() else {
+            return false;
+        };
         let h = hash(lname);
-        self.slots[(h >> 32) as usize % SLOTS].load(Ordering::Relaxed) == h
+        slots[(h >> 32) as usize % SLOTS].load(Ordering::Relaxed) == h
     }
 }
 
