@@ -625,7 +625,12 @@ impl<'a> Cursor<'a> {
 
     fn record(&mut self) -> Result<Record, String> {
         let len = self.u8("owner length")? as usize;
-        let owner = self.take(len, "owner")?.into();
+        let owner: Box<[u8]> = self.take(len, "owner")?.into();
+        // The hash has no key: a block can be rewritten consistently, so
+        // what it holds is checked like anything read from outside.
+        if wire::name::uncompressed_len(&owner) != Some(owner.len()) {
+            return Err("owner is not a plain uncompressed name".into());
+        }
         let rtype = self.u16("type")?;
         let ttl = self.u32("TTL")?;
         let len = self.u16("rdata length")? as usize;
@@ -1006,6 +1011,23 @@ mod tests {
         assert_eq!((b4.seq, b4.prev_hash), (4, blocks[3].hash));
         assert_eq!(verify(&path).expect("verify"), 5);
         assert!(fs::metadata(&path).expect("stat").len() > offsets[4]);
+    }
+
+    /// A block whose owner is no plain name (a pointer, say) is refused
+    /// on reading, even with a matching hash: it would go out on the wire.
+    #[test]
+    fn a_block_holding_a_malformed_name_is_refused() {
+        let dir = TempDir::new("badname");
+        let path = dir.file("j");
+        let (mut j, _) = Journal::open(&path).expect("open");
+        let mut g = genesis();
+        g.added[2].owner = b"\xc0\x0c".to_vec().into_boxed_slice();
+        j.append(g).expect("append");
+        let e = verify(&path).unwrap_err();
+        assert!(
+            e.to_string().contains("not a plain uncompressed name"),
+            "{e}"
+        );
     }
 
     #[test]
