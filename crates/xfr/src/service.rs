@@ -248,10 +248,13 @@ impl Service {
                 self.commit(&mut e, next, &source)?;
                 e.dirty_since = waiting;
                 e.file_state = Arc::new(file_set);
-                return e
-                    .zone
-                    .clone()
-                    .ok_or_else(|| "no zone after commit".to_string());
+                return e.zone.clone().ok_or_else(|| {
+                    format!(
+                        "zone {}: its journal's version does not compile (logged above); \
+                             not served until a reload compiles",
+                        e.name
+                    )
+                });
             }
             // Was a secondary: start over as a primary below.
             if let Role::Secondary(h) = &e.role {
@@ -278,7 +281,12 @@ impl Service {
             notify_round: Arc::default(),
         };
         self.attach_journal(&mut entry, &source);
-        let zone = entry.zone.clone().ok_or("no zone")?;
+        let zone = entry.zone.clone().ok_or_else(|| {
+            format!(
+                "zone {}: its journal's version does not compile (logged above); not served",
+                entry.name
+            )
+        })?;
         lock(&self.zones).insert(info.apex.clone(), Arc::new(Mutex::new(entry)));
         Ok(zone)
     }
@@ -378,7 +386,10 @@ impl Service {
             .soa(&entry.apex)
             .and_then(|s| soa_serial(&s.rdata))
             .unwrap_or(file_serial);
-        match entry.records.to_zone(&entry.apex, "journal") {
+        match entry
+            .records
+            .to_zone(&entry.apex, &format!("journal {}", path.display()))
+        {
             Ok((z, _)) => entry.zone = Some(Arc::new(z)),
             Err(e) => {
                 // Nothing compiled from these records: the next change
