@@ -457,12 +457,26 @@ impl<'b> Response<'b> {
         let Some((start, len)) = self.question else {
             return;
         };
-        let mut offsets = [0u8; MAX_LABELS];
-        let mut hashes = [0u32; MAX_LABELS + 1];
+        // The cheap scratch for everyday names, as in `put_name`.
+        let mut offsets = [0u8; SHORT_LABELS];
         let name = &self.buf[start..start + len];
         let labels = crate::name::label_offsets(name, &mut offsets);
-        suffix_hashes(name, &offsets[..labels], &mut hashes[..]);
-        for (i, &off) in offsets[..labels].iter().enumerate() {
+        if labels < SHORT_LABELS {
+            let mut hashes = [0u32; SHORT_LABELS + 1];
+            self.remember_suffixes(start, &offsets[..labels], &mut hashes);
+        } else {
+            let mut offsets = [0u8; MAX_LABELS];
+            let labels = crate::name::label_offsets(name, &mut offsets);
+            let mut hashes = [0u32; MAX_LABELS + 1];
+            self.remember_suffixes(start, &offsets[..labels], &mut hashes);
+        }
+    }
+
+    /// Remembers every suffix of the name written at `start` whose label
+    /// offsets are `offsets`.
+    fn remember_suffixes(&mut self, start: usize, offsets: &[u8], hashes: &mut [u32]) {
+        suffix_hashes(&self.buf[start..], offsets, hashes);
+        for (i, &off) in offsets.iter().enumerate() {
             self.remember(start + off as usize, hashes[i]);
         }
     }
