@@ -133,21 +133,29 @@ fn display(v: &Value) -> String {
     }
 }
 
+/// How long one console line may run (the server's signals wait for it).
+const CONSOLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A console line as an expression (its value shown), else a statement.
+fn run_source(lua: &Lua, line: &str) -> mlua::Result<MultiValue> {
+    let as_expr = lua
+        .load(format!("return {line}"))
+        .set_name("console")
+        .eval::<MultiValue>();
+    match as_expr {
+        Err(mlua::Error::SyntaxError { .. }) => {
+            lua.load(line).set_name("console").eval::<MultiValue>()
+        }
+        other => other,
+    }
+}
+
 /// Runs one console line in `lua` and returns what the console shows:
 /// the returned value, else what the line printed, else nothing. Errors
 /// come back as `Error: …`.
 pub fn run_line(lua: &Lua, line: &str) -> String {
     let (result, printed) = output::capture(|| {
-        let as_expr = lua
-            .load(format!("return {line}"))
-            .set_name("console")
-            .eval::<MultiValue>();
-        match as_expr {
-            Err(mlua::Error::SyntaxError { .. }) => {
-                lua.load(line).set_name("console").eval::<MultiValue>()
-            }
-            other => other,
-        }
+        crate::lua_util::with_deadline(lua, CONSOLE_LIMIT, || run_source(lua, line))
     });
     match result {
         Ok(values) => {
@@ -219,5 +227,17 @@ mod tests {
         );
         assert!(c.key.is_some());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A console line that loops forever is stopped, and the state stays
+    /// usable for the next line.
+    #[test]
+    fn an_endless_console_line_is_stopped() {
+        let lua = mlua::Lua::new();
+        let started = std::time::Instant::now();
+        let out = super::run_line(&lua, "while true do end");
+        assert!(out.contains("stopped: ran longer than"), "{out}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(super::run_line(&lua, "1 + 1"), "2\n");
     }
 }

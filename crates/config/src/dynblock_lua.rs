@@ -476,7 +476,12 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
 /// it failed.
 pub fn run_maintenance(lua: &Lua) -> Result<(), String> {
     match lua.globals().get::<Value>("maintenance") {
-        Ok(Value::Function(f)) => f.call::<()>(()).map_err(|e| crate::lua_message(&e)),
+        Ok(Value::Function(f)) => {
+            crate::lua_util::with_deadline(lua, std::time::Duration::from_secs(2), || {
+                f.call::<()>(())
+            })
+            .map_err(|e| crate::lua_message(&e))
+        }
         _ => Ok(()),
     }
 }

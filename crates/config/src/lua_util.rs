@@ -203,6 +203,30 @@ pub fn register_chain<T: Listed + 'static>(
     Ok(())
 }
 
+/// Runs `f` with Lua stopped once it has run for `limit`: console lines
+/// and `maintenance()` run on the thread that takes signals, so a Lua
+/// loop that never ends must not leave SIGTERM and SIGHUP waiting.
+pub fn with_deadline<R>(lua: &Lua, limit: std::time::Duration, f: impl FnOnce() -> R) -> R {
+    let deadline = std::time::Instant::now() + limit;
+    let set = lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(10_000),
+        move |_, _| {
+            if std::time::Instant::now() > deadline {
+                return Err(mlua::Error::RuntimeError(format!(
+                    "stopped: ran longer than {} s",
+                    limit.as_secs_f64()
+                )));
+            }
+            Ok(mlua::VmState::Continue)
+        },
+    );
+    let result = f();
+    if set.is_ok() {
+        lua.remove_hook();
+    }
+    result
+}
+
 /// A numeric option (`name=` in an options table) that must be a whole
 /// number from 0 to 4294967295; anything else is an error naming the
 /// function and option, not a silent truncation.
