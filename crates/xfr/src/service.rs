@@ -528,33 +528,44 @@ impl Service {
         let interval = Duration::from_secs(self.settings().flush_interval_secs.max(1));
         let mut done = Vec::new();
         for entry in self.entries() {
-            let mut e = lock(&entry);
-            let Some(since) = e.dirty_since else { continue };
-            if !force && since.elapsed() < interval {
+            // The records are taken and the lock let go while the file is
+            // written: updates and transfers out must not wait for a
+            // large zone's file.
+            let (records, file, apex, name, serial) = {
+                let e = lock(&entry);
+                let Some(since) = e.dirty_since else { continue };
+                if !force && since.elapsed() < interval {
+                    continue;
+                }
+                let Some(file) = e.file.clone() else { continue };
+                (
+                    e.records.clone(),
+                    file,
+                    e.apex.clone(),
+                    e.name.clone(),
+                    e.serial,
+                )
+            };
+            let header = format!("zone {name} serial {serial} written by rampart from its journal");
+            if let Err(err) = zone::text::write_zone_file(&file, &apex, &records, &header) {
+                done.push(format!(
+                    "zone {name}: cannot write {}: {err}",
+                    file.display()
+                ));
                 continue;
             }
-            let Some(file) = e.file.clone() else { continue };
-            let header = format!(
-                "zone {} serial {} written by rampart from its journal",
-                e.name, e.serial
-            );
-            match zone::text::write_zone_file(&file, &e.apex, &e.records, &header) {
-                Ok(()) => {
-                    e.file_state = e.records.clone();
-                    e.dirty_since = None;
-                    done.push(format!(
-                        "zone {}: serial {} written to {}",
-                        e.name,
-                        e.serial,
-                        file.display()
-                    ));
-                }
-                Err(err) => done.push(format!(
-                    "zone {}: cannot write {}: {err}",
-                    e.name,
-                    file.display()
-                )),
+            // The file's own copy: sharing the records' Arc would make the
+            // next update copy the whole zone to change it.
+            let file_state = Arc::new((*records).clone());
+            let mut e = lock(&entry);
+            e.file_state = file_state;
+            if Arc::ptr_eq(&e.records, &records) {
+                e.dirty_since = None;
             }
+            done.push(format!(
+                "zone {name}: serial {serial} written to {}",
+                file.display()
+            ));
         }
         done
     }
