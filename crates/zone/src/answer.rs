@@ -39,14 +39,14 @@ const MAX_TARGETS: usize = 32;
 #[derive(Debug)]
 pub enum Lookup<'z> {
     /// The name exists.
-    Exact(&'z Node),
+    Exact(Node<'z>),
     /// The name does not exist, but a wildcard at its closest encloser
     /// does: answer from it as if it were the name.
-    Wildcard(&'z Node),
+    Wildcard(Node<'z>),
     /// A zone cut at or above the name: refer to the child.
-    Delegation { cut: &'z [u8], node: &'z Node },
+    Delegation { cut: &'z [u8], node: Node<'z> },
     /// A DNAME above the name redirects it.
-    Dname { owner: &'z [u8], node: &'z Node },
+    Dname { owner: &'z [u8], node: Node<'z> },
     /// Nothing at or below the closest encloser matches.
     NxDomain,
 }
@@ -167,7 +167,7 @@ impl<T: Copy, const N: usize> Stack<T, N> {
 #[derive(Clone, Copy)]
 struct AdditionalSource<'z> {
     zone: &'z Zone,
-    set: &'z RRset,
+    set: RRset<'z>,
     /// Referral NS: glue below cuts may be used, and glue inside the
     /// delegated name must fit (or TC is set).
     referral: Option<&'z [u8]>,
@@ -219,9 +219,9 @@ struct Answer<'c, 'r, 'b> {
     truncated: bool,
     sources: Stack<AdditionalSource<'c>, MAX_ADDITIONAL_SOURCES>,
     /// CNAME/DNAME RRsets in the answer, with a hash of their owner.
-    written: Stack<(*const RRset, u32), MAX_WRITTEN>,
+    written: Stack<(*const u8, u32), MAX_WRITTEN>,
     /// Wildcard nodes a CNAME was synthesised from.
-    wildcards: Stack<*const Node, MAX_CHAIN>,
+    wildcards: Stack<*const u8, MAX_CHAIN>,
     /// CNAMEs written so far, synthesised ones included.
     cnames: usize,
     /// The name being answered is the question's (the first hop).
@@ -287,8 +287,8 @@ impl<'c> Answer<'c, '_, '_> {
 
     /// Records that `set` went into the answer at `owner`; false if it
     /// was there already (a loop).
-    fn first_time(&mut self, owner: &[u8], set: &'c RRset) -> bool {
-        let key = (set as *const RRset, owner_hash(owner));
+    fn first_time(&mut self, owner: &[u8], set: RRset<'c>) -> bool {
+        let key = (set.identity(), owner_hash(owner));
         if self.written.as_slice().contains(&key) {
             return false;
         }
@@ -297,8 +297,8 @@ impl<'c> Answer<'c, '_, '_> {
     }
 
     /// Records a visit to a wildcard node; false if it was visited before.
-    fn first_wildcard_visit(&mut self, node: &'c Node) -> bool {
-        let key = node as *const Node;
+    fn first_wildcard_visit(&mut self, node: Node<'c>) -> bool {
+        let key = node.identity();
         if self.wildcards.as_slice().contains(&key) {
             return false;
         }
@@ -312,14 +312,14 @@ impl<'c> Answer<'c, '_, '_> {
         &mut self,
         zone: &'c Zone,
         name: &[u8],
-        node: &'c Node,
+        node: Node<'c>,
         wildcard: bool,
     ) -> Option<NameBuf> {
         let owner = name;
         if self.qtype == rtype::ANY {
             // RFC 8482 §4.2: one RRset answers ANY, as Knot and NSD do
             // (over TCP too); the lowest type, as Knot picks.
-            if let Some(set) = node.rrsets.first() {
+            if let Some(set) = node.rrsets().next() {
                 if self.put_set(Section::Answer, owner, set) {
                     self.note_additional(zone, set, None);
                 }
@@ -351,7 +351,7 @@ impl<'c> Answer<'c, '_, '_> {
     }
 
     /// RFC 6672 §3.3: the DNAME, then a CNAME synthesised from it.
-    fn dname(&mut self, name: &[u8], owner: &'c [u8], node: &'c Node) -> Option<NameBuf> {
+    fn dname(&mut self, name: &[u8], owner: &'c [u8], node: Node<'c>) -> Option<NameBuf> {
         let dname = node.get(rtype::DNAME)?;
         if self.cnames >= MAX_CHAIN {
             return None;
@@ -395,7 +395,7 @@ impl<'c> Answer<'c, '_, '_> {
 
     /// A referral: NS of the cut in authority (and DS when asked for
     /// DNSSEC), glue noted for the additional section.
-    fn referral(&mut self, zone: &'c Zone, cut: &'c [u8], node: &'c Node) {
+    fn referral(&mut self, zone: &'c Zone, cut: &'c [u8], node: Node<'c>) {
         let Some(ns) = node.get(rtype::NS) else {
             return;
         };
@@ -447,7 +447,7 @@ impl<'c> Answer<'c, '_, '_> {
     }
 
     /// Writes an RRset whole, or sets TC and writes none of it.
-    fn put_set(&mut self, section: Section, owner: &[u8], set: &RRset) -> bool {
+    fn put_set(&mut self, section: Section, owner: &[u8], set: RRset<'_>) -> bool {
         // At the question name (the first hop's answer, not a DNAME above
         // it), RDATA without names goes in as stored.
         if self.at_question
@@ -480,7 +480,7 @@ impl<'c> Answer<'c, '_, '_> {
         self.resp.set_flag(flags::TC, true);
     }
 
-    fn note_additional(&mut self, zone: &'c Zone, set: &'c RRset, referral: Option<&'c [u8]>) {
+    fn note_additional(&mut self, zone: &'c Zone, set: RRset<'c>, referral: Option<&'c [u8]>) {
         if !matches!(
             set.rtype(),
             rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS

@@ -7,75 +7,68 @@
 //! inside an RRset are reported as warnings (the last TTL wins, as the
 //! test below shows; RFC 2181 §5.2 wants one TTL per RRset).
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use wire::name::{is_subdomain, to_text, uncompressed_len};
 use wire::types::rtype;
 
-use crate::scan::ScannedRecord;
+use crate::scan::{Rec, Scanned};
 use crate::source::{Normalized, SourceError};
-use crate::tree::{Node, RRset, Zone};
+use crate::tree::{push_set, Node, NodeTable, TooLarge, Zone};
 
 /// Builds the zone with apex `apex` (lowercase wire) from `records`.
 ///
 /// Returns the zone and warnings (each already prefixed `file:line:`).
 pub fn build(
     apex: &[u8],
-    mut records: Vec<ScannedRecord>,
+    mut records: Scanned,
     text: &Normalized,
 ) -> Result<(Zone, Vec<String>), SourceError> {
-    let mut warnings = Vec::new();
     let apex_text = to_text(apex);
 
-    for r in &records {
-        if !is_subdomain(&r.owner, apex) {
-            return Err(text.error_at(
-                r.line as usize,
+    for r in records.recs() {
+        let owner = records.owner(r);
+        if !is_subdomain(owner, apex) {
+            return Err(text.error_at_source(
+                r.file,
+                r.line,
                 format!(
                     "{} is outside the zone {apex_text}: expected names at or below the origin",
-                    to_text(&r.owner)
+                    to_text(owner)
                 ),
             ));
         }
     }
 
-    // Group by owner, then type; keep file order inside an RRset.
-    records.sort_by(|a, b| a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)));
-
-    let mut nodes: FxHashMap<Box<[u8]>, Node> = FxHashMap::default();
-    nodes.reserve(records.len());
-    let mut total = 0usize;
-    let mut i = 0;
-    while i < records.len() {
-        let owner_end = records[i..]
-            .iter()
-            .position(|r| r.owner != records[i].owner)
-            .map_or(records.len(), |p| i + p);
-        let group = &records[i..owner_end];
-        let (rrsets, count) = build_node(apex, group, text, &mut warnings)?;
-        total += count;
-        // The owner moves into the node and the scanned RDATA (now copied
-        // into the RRsets) is freed at once: a million-record zone keeps
-        // one copy of each at a time, not two.
-        for r in &mut records[i + 1..owner_end] {
-            r.owner = Box::default();
-            r.rdata = Box::default();
+    // Zone files mostly keep an owner's records together: build from the
+    // runs as they are, and sort by owner only if an owner comes back.
+    let (mut nodes, total, mut warnings, shapes) = match build_nodes(apex, &records, text)? {
+        Some(built) => built,
+        None => {
+            let mut recs = std::mem::take(records.recs_mut());
+            // Stable: file order stays inside an RRset.
+            recs.sort_by(|a, b| records.owner(a).cmp(records.owner(b)));
+            *records.recs_mut() = recs;
+            build_nodes(apex, &records, text)?.ok_or_else(|| too_large(text, apex))?
         }
-        let owner = std::mem::take(&mut records[i].owner);
-        records[i].rdata = Box::default();
-        nodes.insert(
-            owner,
-            Node {
-                rrsets: rrsets.into_boxed_slice(),
-                is_cut: false,
-                occluded: false,
-                children: 0,
-            },
-        );
-        i = owner_end;
+    };
+
+    // The passes below walk the owners in the scanned arena, in order,
+    // rather than the table, whose order would make every step a cache
+    // miss.
+    let owners = || records.recs().chunk_by(|a, b| same_owner(&records, a, b));
+    let owners = || owners().map(|run| records.owner(&run[0]));
+    let ents =
+        add_empty_non_terminals(apex, owners(), &mut nodes).map_err(|_| too_large(text, apex))?;
+    let all = || owners().chain(ents.iter().map(|e| &e[..]));
+    for owner in all() {
+        if owner.len() > apex.len() {
+            nodes.add_child(parent(owner));
+        }
     }
+    let hidden = mark_cuts(apex, all(), &shapes, &mut nodes);
     drop(records);
 
-    let apex_node = nodes.get(apex);
+    let apex_node = nodes.get(apex).map(|(_, n)| n);
     let (serial, negative_ttl, signed) =
         apex_node.and_then(apex_facts).ok_or_else(|| SourceError {
             file: text.files.first().cloned().unwrap_or_default(),
@@ -103,8 +96,8 @@ pub fn build(
                 .unwrap_or_default()
         ));
     }
-    for (owner, node) in &nodes {
-        if owner.starts_with(b"\x01*") && node.get(rtype::NS).is_some() {
+    for (owner, shape) in &shapes {
+        if owner.starts_with(b"\x01*") && shape.ns {
             warnings.push(format!(
                 "wildcard NS at {} in zone {apex_text}: RFC 4592 §4.2 leaves it undefined; \
                  names it covers are answered, not referred",
@@ -112,10 +105,7 @@ pub fn build(
             ));
         }
     }
-
-    add_empty_non_terminals(apex, &mut nodes);
-    count_children(apex, &mut nodes);
-    for hidden in mark_cuts(apex, &mut nodes) {
+    for hidden in hidden {
         warnings.push(format!(
             "{} is below a DNAME in zone {apex_text}: its records are never served (RFC 6672 §2.4)",
             to_text(&hidden)
@@ -128,16 +118,133 @@ pub fn build(
     Ok((zone, warnings))
 }
 
-/// Checks and builds the RRsets of one owner (records sorted by type).
+/// The name one label up.
+fn parent(name: &[u8]) -> &[u8] {
+    &name[1 + usize::from(name[0])..]
+}
+
+fn same_owner(records: &Scanned, a: &Rec, b: &Rec) -> bool {
+    records.owner(a) == records.owner(b)
+}
+
+/// What shapes the zone below an owner: NS (a cut, off the apex) or DNAME.
+#[derive(Clone, Copy, Debug, Default)]
+struct Shape {
+    ns: bool,
+    dname: bool,
+}
+
+/// What [`build_nodes`] makes: the nodes, the number of records, the
+/// warnings, and the owners with NS or DNAME.
+type Built = (NodeTable, usize, Vec<String>, FxHashMap<Box<[u8]>, Shape>);
+
+/// Builds a node from each run of records with one owner; `Ok(None)` if
+/// an owner has two runs (the caller sorts, then builds again).
+fn build_nodes(
+    apex: &[u8],
+    records: &Scanned,
+    text: &Normalized,
+) -> Result<Option<Built>, SourceError> {
+    let recs = records.recs();
+    let same_owner = |a: &Rec, b: &Rec| same_owner(records, a, b);
+    // Room for every owner and record at once: the arena never moves.
+    let mut owners = 0;
+    let mut bytes = 0;
+    for (n, r) in recs.iter().enumerate() {
+        if n == 0 || !same_owner(&recs[n - 1], r) {
+            owners += 1;
+            bytes += records.owner(r).len();
+        }
+        bytes += SET_OVERHEAD + records.rdata(r).len();
+    }
+    let mut nodes = NodeTable::with_capacity(owners, bytes);
+    let mut warnings = Vec::new();
+    let mut data = Vec::new();
+    let mut group: Vec<Rec> = Vec::new();
+    let mut rdatas = Vec::new();
+    let mut shapes = FxHashMap::default();
+    let mut total = 0usize;
+    for run in recs.chunk_by(same_owner) {
+        let owner = records.owner(&run[0]);
+        let run = match run {
+            [_] => run,
+            _ => {
+                group.clear();
+                group.extend_from_slice(run);
+                // By type, file order kept inside each.
+                group.sort_by_key(|r| r.rtype);
+                &group[..]
+            }
+        };
+        data.clear();
+        let count = build_node_with(
+            apex,
+            records,
+            run,
+            text,
+            &mut warnings,
+            &mut data,
+            &mut rdatas,
+        )?;
+        if !nodes
+            .insert(owner, &data)
+            .map_err(|_| too_large(text, apex))?
+        {
+            return Ok(None);
+        }
+        total += count;
+        let shape = Shape {
+            ns: owner != apex && run.iter().any(|r| r.rtype == rtype::NS),
+            dname: run.iter().any(|r| r.rtype == rtype::DNAME),
+        };
+        if shape.ns || shape.dname {
+            shapes.insert(owner.into(), shape);
+        }
+    }
+    Ok(Some((nodes, total, warnings, shapes)))
+}
+
+fn too_large(text: &Normalized, apex: &[u8]) -> SourceError {
+    SourceError {
+        file: text.files.first().cloned().unwrap_or_default(),
+        line: None,
+        message: format!(
+            "zone {} is too large: more than 4 GiB of names and records",
+            to_text(apex)
+        ),
+    }
+}
+
+/// Arena bytes an RRset of one record costs beyond its RDATA (set head
+/// and record head).
+const SET_OVERHEAD: usize = 6 + 12;
+
+/// Checks the records of one owner (sorted by type) and appends its
+/// RRsets to `out`; returns how many records went in.
 pub(crate) fn build_node(
     apex: &[u8],
-    group: &[ScannedRecord],
+    records: &Scanned,
+    group: &[Rec],
     text: &Normalized,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<RRset>, usize), SourceError> {
-    let owner = &group[0].owner;
-    let is_apex = &**owner == apex;
-    let mut rrsets = Vec::new();
+    out: &mut Vec<u8>,
+) -> Result<usize, SourceError> {
+    build_node_with(apex, records, group, text, warnings, out, &mut Vec::new())
+}
+
+/// [`build_node`] with a scratch list that a caller building many nodes
+/// keeps, so a node costs no allocation.
+fn build_node_with<'a>(
+    apex: &[u8],
+    records: &'a Scanned,
+    group: &[Rec],
+    text: &Normalized,
+    warnings: &mut Vec<String>,
+    out: &mut Vec<u8>,
+    rdatas: &mut Vec<&'a [u8]>,
+) -> Result<usize, SourceError> {
+    let owner = records.owner(&group[0]);
+    let is_apex = owner == apex;
     let mut count = 0;
     let mut j = 0;
     while j < group.len() {
@@ -147,27 +254,26 @@ pub(crate) fn build_node(
             .position(|r| r.rtype != t)
             .map_or(group.len(), |p| j + p);
         let set = &group[j..end];
-        let mut rdatas: Vec<&[u8]> = Vec::with_capacity(set.len());
+        rdatas.clear();
         // Duplicates are dropped (names in RDATA were lowercased by the
         // scan, so bytes compare as RFC 4034 §6.2 says); a hash set keeps
         // huge RRsets linear.
-        let mut seen: rustc_hash::FxHashSet<&[u8]> = rustc_hash::FxHashSet::default();
+        let mut seen: FxHashSet<&[u8]> = FxHashSet::default();
         for r in set {
-            if !seen.insert(&r.rdata) {
-                continue; // duplicate record
+            let rdata = records.rdata(r);
+            let duplicate = if set.len() <= 16 {
+                rdatas.contains(&rdata)
+            } else {
+                !seen.insert(rdata)
+            };
+            if duplicate {
+                continue;
             }
             let ttl = set[set.len() - 1].ttl;
             if r.ttl != ttl {
                 // Records from a transfer or an update have no line:
                 // name the source alone.
-                let place = match text.origin_of(r.line as usize) {
-                    Some((file, line)) => format!("{}:{line}", file.display()),
-                    None => text
-                        .files
-                        .first()
-                        .map(|f| f.display().to_string())
-                        .unwrap_or_default(),
-                };
+                let place = text.place(r.file, r.line);
                 warnings.push(format!(
                     "{place}: TTL {} differs from the RRset's TTL {} for {} {}; using {}",
                     r.ttl,
@@ -177,12 +283,13 @@ pub(crate) fn build_node(
                     ttl
                 ));
             }
-            rdatas.push(&r.rdata);
+            rdatas.push(rdata);
         }
         match t {
             rtype::SOA if !is_apex => {
-                return Err(text.error_at(
-                    set[0].line as usize,
+                return Err(text.error_at_source(
+                    set[0].file,
+                    set[0].line,
                     format!(
                         "SOA record at {}: expected SOA only at the zone apex {}",
                         to_text(owner),
@@ -193,8 +300,9 @@ pub(crate) fn build_node(
             // Generic RDATA (`\# 3 010203`) can hold anything: an SOA
             // must hold its two names and five numbers.
             rtype::SOA if rdatas.iter().any(|r| soa_fields(r).is_none()) => {
-                return Err(text.error_at(
-                    set[0].line as usize,
+                return Err(text.error_at_source(
+                    set[0].file,
+                    set[0].line,
                     format!(
                         "malformed SOA record at {}: expected MNAME RNAME SERIAL REFRESH RETRY \
                          EXPIRE MINIMUM",
@@ -203,8 +311,9 @@ pub(crate) fn build_node(
                 ));
             }
             rtype::SOA | rtype::CNAME | rtype::DNAME if rdatas.len() > 1 => {
-                return Err(text.error_at(
-                    set[1].line as usize,
+                return Err(text.error_at_source(
+                    set[1].file,
+                    set[1].line,
                     format!(
                         "more than one {} record at {}: expected exactly one",
                         type_name(t),
@@ -215,7 +324,7 @@ pub(crate) fn build_node(
             _ => {}
         }
         count += rdatas.len();
-        rrsets.push(RRset::new(t, set[set.len() - 1].ttl, &rdatas));
+        push_set(out, t, set[set.len() - 1].ttl, rdatas);
         j = end;
     }
 
@@ -226,9 +335,15 @@ pub(crate) fn build_node(
             .iter()
             .find(|r| !matches!(r.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
         {
-            let line = cname.line.max(other.line);
-            return Err(text.error_at(
-                line as usize,
+            // The later of the two, in the file.
+            let at = if (other.file, other.line) > (cname.file, cname.line) {
+                other
+            } else {
+                cname
+            };
+            return Err(text.error_at_source(
+                at.file,
+                at.line,
                 format!(
                     "CNAME and {} at {}: expected no other data beside a CNAME",
                     type_name(other.rtype),
@@ -237,8 +352,9 @@ pub(crate) fn build_node(
             ));
         }
         if is_apex {
-            return Err(text.error_at(
-                cname.line as usize,
+            return Err(text.error_at_source(
+                cname.file,
+                cname.line,
                 format!(
                     "CNAME at the zone apex {}: expected SOA and NS there",
                     to_text(owner)
@@ -246,89 +362,89 @@ pub(crate) fn build_node(
             ));
         }
     }
-    Ok((rrsets, count))
+    Ok(count)
 }
 
 /// Adds an empty node for every missing ancestor of every owner, down
-/// from the apex (RFC 4592 §2.2.2: empty non-terminals exist).
-fn add_empty_non_terminals(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
-    let mut missing: Vec<Box<[u8]>> = Vec::new();
-    for owner in nodes.keys() {
-        let mut pos = 0;
-        while owner.len() - pos > apex.len() {
-            pos += 1 + owner[pos] as usize;
-            let ancestor = &owner[pos..];
-            if ancestor.len() <= apex.len() {
+/// from the apex (RFC 4592 §2.2.2: empty non-terminals exist); returns
+/// their names.
+fn add_empty_non_terminals<'a>(
+    apex: &[u8],
+    owners: impl Iterator<Item = &'a [u8]>,
+    nodes: &mut NodeTable,
+) -> Result<Vec<Box<[u8]>>, TooLarge> {
+    let mut missing: FxHashSet<Box<[u8]>> = FxHashSet::default();
+    for owner in owners {
+        let mut ancestor = owner;
+        while ancestor.len() > apex.len() {
+            ancestor = parent(ancestor);
+            // What is above a node or a name found before is covered by
+            // that one's own walk.
+            if ancestor.len() <= apex.len()
+                || nodes.contains(ancestor)
+                || missing.contains(ancestor)
+            {
                 break;
             }
-            if !nodes.contains_key(ancestor) {
-                missing.push(ancestor.into());
-            }
+            missing.insert(ancestor.into());
         }
     }
+    nodes.reserve(missing.len(), missing.iter().map(|n| n.len()).sum());
+    let mut ents = Vec::with_capacity(missing.len());
     for name in missing {
-        nodes.entry(name).or_default();
+        nodes.insert(&name, &[])?;
+        ents.push(name);
     }
+    Ok(ents)
 }
 
-/// Counts every node's children (one label below it).
-fn count_children(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) {
-    let parents: Vec<Box<[u8]>> = nodes
-        .keys()
-        .filter(|owner| owner.len() > apex.len())
-        .map(|owner| owner[1 + owner[0] as usize..].into())
-        .collect();
-    for p in parents {
-        if let Some(n) = nodes.get_mut(&p) {
-            n.children += 1;
-        }
-    }
-}
-
-/// Flags zone cuts and the names below them (and below DNAMEs); returns
-/// the names with data that a DNAME hides.
-fn mark_cuts(apex: &[u8], nodes: &mut FxHashMap<Box<[u8]>, Node>) -> Vec<Box<[u8]>> {
-    let mut cuts = Vec::new();
-    let mut occluded = Vec::new();
+/// Flags zone cuts and the names below them (and below DNAMEs), given
+/// every owner name and the owners with NS or DNAME; returns the names
+/// with data that a DNAME hides.
+fn mark_cuts<'a>(
+    apex: &[u8],
+    owners: impl Iterator<Item = &'a [u8]>,
+    shapes: &FxHashMap<Box<[u8]>, Shape>,
+    nodes: &mut NodeTable,
+) -> Vec<Box<[u8]>> {
     let mut under_dname = Vec::new();
-    for (owner, node) in nodes.iter() {
-        if &**owner != apex && node.get(rtype::NS).is_some() {
-            cuts.push(owner.clone());
-        }
-        // Walk the strict ancestors below the apex.
-        let mut pos = 0;
-        while owner.len() - pos > apex.len() {
-            pos += 1 + owner[pos] as usize;
-            let ancestor = &owner[pos..];
-            let Some(a) = nodes.get(ancestor) else {
+    if shapes.is_empty() {
+        return under_dname;
+    }
+    let mut occluded = Vec::new();
+    for owner in owners {
+        // Walk the strict ancestors, the apex included (a DNAME there
+        // hides everything; NS there is no cut).
+        let mut ancestor = owner;
+        while ancestor.len() > apex.len() {
+            ancestor = parent(ancestor);
+            let Some(shape) = shapes.get(ancestor) else {
                 continue;
             };
-            let is_cut = ancestor.len() > apex.len() && a.get(rtype::NS).is_some();
-            if is_cut || a.get(rtype::DNAME).is_some() {
-                occluded.push(owner.clone());
-                if !is_cut && !node.is_empty() {
-                    under_dname.push(owner.clone());
+            let is_cut = ancestor.len() > apex.len() && shape.ns;
+            if is_cut || shape.dname {
+                occluded.push(Box::<[u8]>::from(owner));
+                if !is_cut && nodes.get(owner).is_some_and(|(_, n)| !n.is_empty()) {
+                    under_dname.push(owner.into());
                 }
                 break;
             }
         }
     }
-    for c in cuts {
-        if let Some(n) = nodes.get_mut(&c) {
-            n.is_cut = true;
+    for (name, shape) in shapes {
+        if shape.ns {
+            nodes.mark_cut(name);
         }
     }
     for o in occluded {
-        if let Some(n) = nodes.get_mut(&o) {
-            n.occluded = true;
-        }
+        nodes.mark_occluded(&o);
     }
     under_dname.sort();
     under_dname
 }
 
 /// Serial, negative TTL and whether signed, from the apex node.
-pub(crate) fn apex_facts(apex_node: &Node) -> Option<(u32, u32, bool)> {
+pub(crate) fn apex_facts(apex_node: Node<'_>) -> Option<(u32, u32, bool)> {
     let soa = apex_node.get(rtype::SOA)?;
     let (serial, minimum) = soa_fields(soa.first())?;
     let signed = apex_node.get(rtype::DNSKEY).is_some() && apex_node.get(rtype::RRSIG).is_some();
@@ -403,6 +519,37 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.message.contains("malformed SOA record"), "{e}");
+    }
+
+    #[test]
+    fn file_order_survives_both_readers_and_split_owners() {
+        // 20's target is escaped, so the scanner reads it; 10 and 30 are
+        // encoded while normalizing. `x` comes back after `y`, so the
+        // owners are sorted, stably.
+        let z = load(
+            "x MX 10 a\nx MX 20 b\\.c\ny A 192.0.2.1\nx MX 30 d\n  TXT \"t\"\nx A 192.0.2.9\n",
+        )
+        .zone;
+        let x = z.node(b"\x01x\x07example\x04test\x00").unwrap();
+        let prefs: Vec<u8> = x.get(15).unwrap().rdatas().map(|r| r[1]).collect();
+        assert_eq!(prefs, [10, 20, 30]);
+        assert!(x.get(16).is_some(), "the TXT without an owner is x's");
+        assert_eq!(x.get(1).unwrap().first(), [192, 0, 2, 9]);
+        let types: Vec<u16> = x.rrsets().map(|s| s.rtype()).collect();
+        assert_eq!(types, [1, 15, 16]);
+        assert_eq!(z.records, 3 + 6);
+    }
+
+    #[test]
+    fn errors_name_the_line_of_encoded_records() {
+        let e = load_zone_bytes(
+            "example.test",
+            format!("{HEAD}c CNAME x\n\nc A 192.0.2.7\n").as_bytes(),
+            Path::new("t.zone"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.message.starts_with("CNAME and A at c.example.test."), "{e}");
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub fn load_zone(name: &str, path: &Path) -> Result<Loaded, SourceError> {
         line: None,
         message: format!("bad zone name '{name}': {message}"),
     })?;
-    let text = normalize_file(path, &wire::name::to_text(&apex))?;
-    let records = crate::scan::scan(&text)?;
+    let mut text = normalize_file(path, &wire::name::to_text(&apex))?;
+    let records = crate::scan::scan(&mut text)?;
     let (zone, warnings) = crate::build::build(&apex, records, &text)?;
     Ok(Loaded { zone, warnings })
 }
@@ -34,8 +34,8 @@ pub fn load_zone_bytes(name: &str, src: &[u8], path: &Path) -> Result<Loaded, So
         line: None,
         message: format!("bad zone name '{name}': {message}"),
     })?;
-    let text = crate::source::normalize(src, path, &wire::name::to_text(&apex))?;
-    let records = crate::scan::scan(&text)?;
+    let mut text = crate::source::normalize(src, path, &wire::name::to_text(&apex))?;
+    let records = crate::scan::scan(&mut text)?;
     let (zone, warnings) = crate::build::build(&apex, records, &text)?;
     Ok(Loaded { zone, warnings })
 }

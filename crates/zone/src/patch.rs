@@ -16,9 +16,9 @@ use wire::types::rtype;
 
 use crate::build::{apex_facts, build_node};
 use crate::records::RecordSet;
-use crate::scan::ScannedRecord;
+use crate::scan::Scanned;
 use crate::source::{Normalized, SourceError};
-use crate::tree::{Node, Zone};
+use crate::tree::{NodeBuf, Zone};
 
 /// Past this many changed nodes (or an eighth of the zone), a whole
 /// compile is cheaper than carrying the overlay in every lookup.
@@ -68,11 +68,11 @@ pub fn patch(
         let is_apex = **owner == *apex;
         let recs = records.records_at(owner);
         let shapes = |t: u16| (t == rtype::NS && !is_apex) || t == rtype::DNAME;
-        let old_node = z.node(owner).cloned();
+        let old_node = z.node(owner).map(NodeBuf::of);
         if recs.iter().any(|r| shapes(r.rtype))
             || old_node
                 .as_ref()
-                .is_some_and(|n| n.rrsets.iter().any(|s| shapes(s.rtype())))
+                .is_some_and(|n| n.view().rrsets().any(|s| shapes(s.rtype())))
         {
             return Ok(None);
         }
@@ -86,32 +86,29 @@ pub fn patch(
                     )))
                 }
                 Some(mut n) if n.children > 0 => {
-                    n.rrsets = Box::default();
+                    n.data = Box::default();
                     set(&mut z, owner, n);
                 }
                 Some(_) => unlink(&mut z, owner),
             }
             continue;
         }
-        let group: Vec<ScannedRecord> = recs
-            .into_iter()
-            .map(|r| ScannedRecord {
-                owner: r.owner,
-                rtype: r.rtype,
-                ttl: r.ttl,
-                rdata: r.rdata,
-                line: 0,
-            })
-            .collect();
-        let (rrsets, _) = build_node(apex, &group, &text, &mut warnings)?;
+        let mut group = Scanned::default();
+        for r in &recs {
+            group
+                .push(&r.owner, r.rtype, r.ttl, &r.rdata, 0, 0)
+                .map_err(error)?;
+        }
+        let mut data = Vec::new();
+        build_node(apex, &group, group.recs(), &text, &mut warnings, &mut data)?;
         match old_node {
             Some(mut n) => {
-                n.rrsets = rrsets.into_boxed_slice();
+                n.data = data.into_boxed_slice();
                 set(&mut z, owner, n);
             }
             None => {
-                let node = Node {
-                    rrsets: rrsets.into_boxed_slice(),
+                let node = NodeBuf {
+                    data: data.into_boxed_slice(),
                     is_cut: false,
                     occluded: occluded(&z, owner),
                     children: 0,
@@ -132,13 +129,13 @@ pub fn patch(
 }
 
 /// Puts `node` at `name` in the overlay.
-fn set(z: &mut Zone, name: &[u8], node: Node) {
+fn set(z: &mut Zone, name: &[u8], node: NodeBuf) {
     z.patch.insert(name.into(), Some(node));
 }
 
 /// Takes the node at `name` away.
 fn remove(z: &mut Zone, name: &[u8]) {
-    if z.base.contains_key(name) {
+    if z.base.contains(name) {
         z.patch.insert(name.into(), None);
     } else {
         z.patch.remove(name);
@@ -172,17 +169,17 @@ fn link(z: &mut Zone, name: &[u8]) {
     let mut n = name;
     while n.len() > z.apex.len() {
         let p = parent(n);
-        match z.node(p).cloned() {
+        match z.node(p).map(NodeBuf::of) {
             Some(mut node) => {
                 node.children += 1;
                 set(z, p, node);
                 return;
             }
             None => {
-                let node = Node {
+                let node = NodeBuf {
                     children: 1,
                     occluded: occluded(z, p),
-                    ..Node::default()
+                    ..NodeBuf::default()
                 };
                 set(z, p, node);
                 n = p;
@@ -198,11 +195,11 @@ fn unlink(z: &mut Zone, name: &[u8]) {
     let mut n = name;
     while n.len() > z.apex.len() {
         let p = parent(n);
-        let Some(mut node) = z.node(p).cloned() else {
+        let Some(mut node) = z.node(p).map(NodeBuf::of) else {
             return;
         };
         node.children = node.children.saturating_sub(1);
-        if node.children == 0 && node.rrsets.is_empty() && p.len() > z.apex.len() {
+        if node.children == 0 && node.data.is_empty() && p.len() > z.apex.len() {
             remove(z, p);
             n = p;
         } else {

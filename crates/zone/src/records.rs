@@ -18,7 +18,7 @@ use std::ops::Bound;
 
 use wire::types::rtype;
 
-use crate::scan::ScannedRecord;
+use crate::scan::Scanned;
 use crate::source::{Normalized, SourceError};
 
 /// The identity of a record: owner, type, RDATA.
@@ -132,7 +132,7 @@ impl RecordSet {
     pub fn from_zone(zone: &crate::Zone) -> RecordSet {
         let mut set = RecordSet::new();
         for (owner, node) in zone.nodes() {
-            for rrset in node.rrsets.iter() {
+            for rrset in node.rrsets() {
                 for rdata in rrset.rdatas() {
                     set.map
                         .insert((owner.into(), rrset.rtype(), rdata.into()), rrset.ttl());
@@ -152,22 +152,17 @@ impl RecordSet {
         apex: &[u8],
         what: &str,
     ) -> Result<(crate::Zone, Vec<String>), SourceError> {
-        let records: Vec<ScannedRecord> = self
-            .map
-            .iter()
-            .map(|((owner, t, rdata), ttl)| ScannedRecord {
-                owner: owner.clone(),
-                rtype: *t,
-                ttl: *ttl,
-                rdata: rdata.clone(),
-                line: 0,
-            })
-            .collect();
         // No lines: every error falls back to naming the source alone.
         let text = Normalized {
             files: vec![std::path::PathBuf::from(what)],
             ..Normalized::default()
         };
+        let mut records = Scanned::default();
+        for ((owner, t, rdata), ttl) in &self.map {
+            records
+                .push(owner, *t, *ttl, rdata, 0, 0)
+                .map_err(|m| text.error_at_source(0, 0, m))?;
+        }
         crate::build::build(apex, records, &text)
     }
 

@@ -1,8 +1,11 @@
-//! Driving the `domain` zone-file scanner over normalized text.
+//! Scanned records, and driving the `domain` zone-file scanner over
+//! normalized text.
 //!
 //! Each record comes out with its owner in lowercase wire form, its RDATA in
-//! wire form with uncompressed names (case kept), and the normalized line
-//! it came from, so later checks can name `file:line`.
+//! wire form with uncompressed names (case kept), and the `file:line` it
+//! came from, so later checks can name it. The common types were already
+//! encoded while normalizing ([`crate::source`]); the scanner reads the
+//! rest, and the two are put back in file order.
 
 use bytes::Bytes;
 use domain::base::iana::Class;
@@ -13,21 +16,105 @@ use domain::zonefile::inplace::{Entry, Zonefile};
 
 use crate::source::{Normalized, SourceError};
 
-/// A scanned record.
-#[derive(Clone, Debug)]
-pub struct ScannedRecord {
-    /// Owner, lowercase uncompressed wire form.
-    pub owner: Box<[u8]>,
-    pub rtype: u16,
+/// One scanned record; its owner and RDATA are in its [`Scanned`].
+#[derive(Clone, Copy, Debug)]
+pub struct Rec {
+    /// Offset of the owner in the arena; the RDATA follows it.
+    at: u32,
     pub ttl: u32,
-    /// RDATA in wire form, names uncompressed.
-    pub rdata: Box<[u8]>,
-    /// Normalized line (from 1); see [`Normalized::origin_of`].
+    /// Line in `files[file]` of the [`Normalized`] text it came from,
+    /// from 1; 0 for records that came from no file.
     pub line: u32,
+    rdata_len: u16,
+    pub rtype: u16,
+    pub file: u16,
+    owner_len: u8,
 }
 
-/// Scans every record of `text`.
-pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
+/// Scanned records, their owners (lowercase, uncompressed wire form) and
+/// RDATA (names uncompressed) in one arena: a million-record zone is a
+/// few allocations, not two million.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    bytes: Vec<u8>,
+    recs: Vec<Rec>,
+}
+
+impl Scanned {
+    /// Adds a record; `Err` when the arena's 32-bit offsets are used up
+    /// or a part is longer than a name or RDATA can be.
+    pub fn push(
+        &mut self,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdata: &[u8],
+        file: u16,
+        line: u32,
+    ) -> Result<(), String> {
+        let at = self.bytes.len();
+        if owner.len() > usize::from(u8::MAX) || rdata.len() > usize::from(u16::MAX) {
+            return Err("record data longer than 65535 octets".into());
+        }
+        if at + owner.len() + rdata.len() > u32::MAX as usize {
+            return Err("zone too large: more than 4 GiB of names and records".into());
+        }
+        self.bytes.extend_from_slice(owner);
+        self.bytes.extend_from_slice(rdata);
+        self.recs.push(Rec {
+            at: at as u32,
+            ttl,
+            line,
+            rdata_len: rdata.len() as u16,
+            rtype,
+            file,
+            owner_len: owner.len() as u8,
+        });
+        Ok(())
+    }
+
+    /// The owner of `r`.
+    #[inline]
+    pub fn owner(&self, r: &Rec) -> &[u8] {
+        &self.bytes[r.at as usize..r.at as usize + usize::from(r.owner_len)]
+    }
+
+    /// The RDATA of `r`.
+    #[inline]
+    pub fn rdata(&self, r: &Rec) -> &[u8] {
+        let start = r.at as usize + usize::from(r.owner_len);
+        &self.bytes[start..start + usize::from(r.rdata_len)]
+    }
+
+    /// The records, in the order they were added.
+    pub fn recs(&self) -> &[Rec] {
+        &self.recs
+    }
+
+    /// The records, to reorder.
+    pub fn recs_mut(&mut self) -> &mut Vec<Rec> {
+        &mut self.recs
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+}
+
+/// Scans every record of `text`: the ones normalizing already encoded,
+/// and the scanner's, in file order.
+pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
+    let mut records = std::mem::take(&mut text.records);
+    let encoded = records.len();
+    if !text.lines.iter().any(|l| l.is_record) {
+        return Ok(records);
+    }
     let mut zonefile = Zonefile::with_capacity(text.text.len());
     zonefile.extend_from_slice(&text.text);
     zonefile.set_default_class(Class::IN);
@@ -39,14 +126,17 @@ pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
         .filter(|(_, l)| l.is_record)
         .map(|(n, l)| (n as u32 + 1, l.rtype_override));
 
-    let mut records = Vec::with_capacity(text.lines.len());
+    // Where each scanned record goes among the encoded ones.
+    let mut places = Vec::new();
     let mut owner = Vec::with_capacity(255);
     loop {
-        let entry_start = zonefile.current_offset();
         let entry = match zonefile.next_entry() {
             Ok(Some(entry)) => entry,
             Ok(None) => break,
-            Err(e) => return Err(scanner_error(text, entry_start, &e.to_string())),
+            Err(e) => {
+                let next_record = record_lines.clone().next().map(|(l, _)| l as usize);
+                return Err(scanner_error(text, next_record, &e.to_string()));
+            }
         };
         let Entry::Record(record) = entry else {
             // $INCLUDE never reaches the scanner: normalize inlines it.
@@ -78,13 +168,34 @@ pub fn scan(text: &Normalized) -> Result<Vec<ScannedRecord>, SourceError> {
             data.rtype().to_int()
         };
         lowercase_names(rtype, &mut rdata);
-        records.push(ScannedRecord {
-            owner: owner.clone().into_boxed_slice(),
-            rtype,
-            ttl: record.ttl().as_secs(),
-            rdata: rdata.into_boxed_slice(),
-            line,
-        });
+        let origin = text.lines[line as usize - 1];
+        records
+            .push(
+                &owner,
+                rtype,
+                record.ttl().as_secs(),
+                &rdata,
+                origin.file,
+                origin.line,
+            )
+            .map_err(|m| text.error_at(line as usize, m))?;
+        places.push(origin.encoded_before);
+    }
+    if encoded > 0 && !places.is_empty() {
+        // Both kinds: put the scanner's records back between the encoded
+        // ones they came between in the file.
+        let recs = records.recs_mut();
+        let scanned = recs.split_off(encoded);
+        let mut merged = Vec::with_capacity(recs.len() + scanned.len());
+        let mut next = 0;
+        for (r, before) in scanned.into_iter().zip(places) {
+            let before = (before as usize).min(recs.len());
+            merged.extend_from_slice(&recs[next..before.max(next)]);
+            next = next.max(before);
+            merged.push(r);
+        }
+        merged.extend_from_slice(&recs[next..]);
+        *recs = merged;
     }
     Ok(records)
 }
@@ -129,29 +240,17 @@ pub fn lowercase_names(rr_type: u16, rdata: &mut [u8]) {
 /// Maps a scanner error onto the source.
 ///
 /// The scanner's own `line:col` can point past the entry (it reports where
-/// it stood, often the next line). Every normalized line is one entry, so
-/// the failing entry is the first record line at or after the offset the
-/// scanner started the entry from (directive lines before it were read
-/// without error).
-fn scanner_error(text: &Normalized, entry_start: usize, shown: &str) -> SourceError {
+/// it stood, often the next line), and its offsets run ahead of the entry
+/// it reads. Every normalized line is one entry and records come out in
+/// order, so the failing entry is the next record line not yet scanned,
+/// `next_record` — unless the scanner reports a line before it (a
+/// directive between the two failed).
+fn scanner_error(text: &Normalized, next_record: Option<usize>, shown: &str) -> SourceError {
     let mut parts = shown.splitn(3, ':');
     let reported = parts.next().and_then(|l| l.trim().parse::<usize>().ok());
     let _col = parts.next();
     let message = explain(parts.next().map(str::trim).unwrap_or(shown));
-    // The scanner may stand just before the line feed ending the last
-    // entry; the failing one starts after it.
-    let mut start = entry_start.min(text.text.len());
-    while text.text.get(start) == Some(&b'\n') {
-        start += 1;
-    }
-    let first_line = text.text[..start].iter().filter(|&&b| b == b'\n').count() + 1;
-    let record_line = text.lines[first_line.saturating_sub(1).min(text.lines.len())..]
-        .iter()
-        .position(|l| l.is_record)
-        .map(|p| first_line + p);
-    let line = match (record_line, reported) {
-        // The error is in a directive between the entry start and the
-        // first record (the scanner then reports the right line).
+    let line = match (next_record, reported) {
         (Some(r), Some(rep)) if rep < r => rep,
         (Some(r), _) => r,
         (None, Some(rep)) => rep,

@@ -96,21 +96,21 @@ fn trusted(rr_type: u16, rdata: &[u8]) -> bool {
 
 /// Whether `line` reads back, through the zone-file path, as `r`.
 fn reads_back(line: &str, r: &Record) -> bool {
-    let Ok(text) = crate::source::normalize(line.as_bytes(), Path::new("-"), ".") else {
+    let Ok(mut text) = crate::source::normalize(line.as_bytes(), Path::new("-"), ".") else {
         return false;
     };
-    let Ok(scanned) = crate::scan::scan(&text) else {
+    let Ok(scanned) = crate::scan::scan(&mut text) else {
         return false;
     };
-    let [back] = scanned.as_slice() else {
+    let [back] = scanned.recs() else {
         return false;
     };
     let mut want = r.rdata.to_vec();
     crate::scan::lowercase_names(r.rtype, &mut want);
     back.rtype == r.rtype
         && back.ttl == r.ttl
-        && *back.owner == *r.owner.to_ascii_lowercase()
-        && *back.rdata == *want
+        && *scanned.owner(back) == *r.owner.to_ascii_lowercase()
+        && *scanned.rdata(back) == *want
 }
 
 /// RDATA in RFC 3597 generic form: `\# len hex`.

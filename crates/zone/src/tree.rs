@@ -1,11 +1,12 @@
 //! The compiled, immutable form of one zone that queries are answered from.
 //!
-//! A zone is a hash map from lowercase wire owner name to [`Node`]. Every
+//! A zone is a hash table from lowercase wire owner name to [`Node`]
+//! ([`NodeTable`]: names and data in one arena). Every
 //! ancestor of an owner up to the apex is present too (as an empty
 //! non-terminal when it holds no data), so "does this name exist" is one
 //! lookup and walking from the apex down to a query name finds delegations
-//! and DNAMEs on the way. Each RRset keeps its RDATA back to back in one
-//! allocation.
+//! and DNAMEs on the way. A node's RRsets are stored back to back after
+//! its name.
 //!
 //! The map compiled from a whole zone is shared (`Arc`) by the versions
 //! that updates make from it: each keeps only the nodes changed since in
@@ -13,76 +14,63 @@
 //! changes, not the size of the zone. Lookups check that map first only
 //! when it is not empty.
 
+use std::hash::Hasher;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
 use wire::types::rtype;
 
-/// One RRset: all records of one type at one owner.
+/// The bytes before each RDATA in an RRset's records.
+const RECORD_HEAD: usize = 12;
+
+/// The bytes before each RRset in a node's data: its length, then its
+/// record count.
+const SET_HEAD: usize = 6;
+
+/// One RRset: all records of one type at one owner, borrowed from the
+/// node that holds it.
 ///
 /// The records are kept as they go on the wire when the owner is the
 /// question name (the owner a pointer to offset 12, then type, class,
 /// TTL, length, RDATA): an answer whose RDATA has no names to compress
-/// is then one copy into the response ([`RRset::rendered`]).
-#[derive(Clone, Debug)]
-pub struct RRset {
-    rtype: u16,
+/// is then one copy into the response ([`RRset::rendered`]). The type and
+/// TTL are read from the first record, so the set itself costs six bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct RRset<'z> {
+    /// Each record as `[C0 0C][type][class IN][TTL][u16 length][RDATA]`.
+    records: &'z [u8],
     /// Records, saturating (a set that large never fits a message).
     count: u16,
-    ttl: u32,
-    /// Each record as `[C0 0C][type][class IN][TTL][u16 length][RDATA]`.
-    data: Box<[u8]>,
 }
 
-/// The bytes before each RDATA in [`RRset`]'s data.
-const RECORD_HEAD: usize = 12;
-
-impl RRset {
-    /// Builds an RRset from RDATAs (each at most 65535 octets).
-    pub fn new(rtype: u16, ttl: u32, rdatas: &[&[u8]]) -> Self {
-        let mut data = Vec::with_capacity(rdatas.iter().map(|r| r.len() + RECORD_HEAD).sum());
-        for r in rdatas {
-            data.extend_from_slice(&[0xc0, 0x0c]);
-            data.extend_from_slice(&rtype.to_be_bytes());
-            data.extend_from_slice(&wire::types::class::IN.to_be_bytes());
-            data.extend_from_slice(&ttl.to_be_bytes());
-            data.extend_from_slice(&(r.len() as u16).to_be_bytes());
-            data.extend_from_slice(r);
-        }
-        RRset {
-            rtype,
-            ttl,
-            count: rdatas.len().min(usize::from(u16::MAX)) as u16,
-            data: data.into_boxed_slice(),
-        }
-    }
-
+impl<'z> RRset<'z> {
     /// The type of the records.
     #[inline]
     pub fn rtype(&self) -> u16 {
-        self.rtype
+        u16::from_be_bytes([self.records[2], self.records[3]])
     }
 
     /// The TTL of the set.
     #[inline]
     pub fn ttl(&self) -> u32 {
-        self.ttl
+        let r = self.records;
+        u32::from_be_bytes([r[6], r[7], r[8], r[9]])
     }
 
     /// The records in wire form for an owner at the question (offset 12),
     /// and how many there are.
     #[inline]
-    pub fn rendered(&self) -> (&[u8], u16) {
-        (&self.data, self.count)
+    pub fn rendered(&self) -> (&'z [u8], u16) {
+        (self.records, self.count)
     }
 
     /// The RDATAs of the set, in zone-file order.
-    pub fn rdatas(&self) -> RdataIter<'_> {
-        RdataIter { data: &self.data }
+    pub fn rdatas(&self) -> RdataIter<'z> {
+        RdataIter { data: self.records }
     }
 
     /// The first RDATA (for singletons: SOA, CNAME, DNAME).
-    pub fn first(&self) -> &[u8] {
+    pub fn first(&self) -> &'z [u8] {
         self.rdatas().next().unwrap_or(&[])
     }
 
@@ -96,7 +84,31 @@ impl RRset {
 
     /// Whether the set is empty (never, for sets in a zone).
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.records.is_empty()
+    }
+
+    /// Where the set is stored: the same set found twice has the same
+    /// identity (loop checks in CNAME and DNAME chains).
+    #[inline]
+    pub fn identity(&self) -> *const u8 {
+        self.records.as_ptr()
+    }
+}
+
+/// Appends an RRset of `rdatas` (each at most 65535 octets) to node data.
+pub(crate) fn push_set(out: &mut Vec<u8>, rr_type: u16, ttl: u32, rdatas: &[&[u8]]) {
+    let len: usize = rdatas.iter().map(|r| r.len() + RECORD_HEAD).sum();
+    out.reserve(SET_HEAD + len);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    let count = rdatas.len().min(usize::from(u16::MAX)) as u16;
+    out.extend_from_slice(&count.to_be_bytes());
+    for r in rdatas {
+        out.extend_from_slice(&[0xc0, 0x0c]);
+        out.extend_from_slice(&rr_type.to_be_bytes());
+        out.extend_from_slice(&wire::types::class::IN.to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&(r.len() as u16).to_be_bytes());
+        out.extend_from_slice(r);
     }
 }
 
@@ -120,10 +132,37 @@ impl<'a> Iterator for RdataIter<'a> {
     }
 }
 
-/// The data at one owner name.
-#[derive(Clone, Debug, Default)]
-pub struct Node {
-    pub rrsets: Box<[RRset]>,
+/// Iterator over the RRsets of a [`Node`], in the order they were added
+/// (by type, as the builder sorts them).
+pub struct RRsetIter<'z> {
+    data: &'z [u8],
+}
+
+impl<'z> Iterator for RRsetIter<'z> {
+    type Item = RRset<'z>;
+
+    #[inline]
+    fn next(&mut self) -> Option<RRset<'z>> {
+        let d = self.data;
+        if d.len() < SET_HEAD {
+            return None;
+        }
+        let len = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize;
+        let count = u16::from_be_bytes([d[4], d[5]]);
+        let end = (SET_HEAD + len).min(d.len());
+        self.data = &d[end..];
+        Some(RRset {
+            records: &d[SET_HEAD..end],
+            count,
+        })
+    }
+}
+
+/// The data at one owner name, borrowed from the zone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Node<'z> {
+    /// The RRsets, each `[u32 length][u16 count][records]`.
+    data: &'z [u8],
     /// Has NS and is not the apex: a zone cut.
     pub is_cut: bool,
     /// Below a zone cut: only glue, never answered from directly.
@@ -133,20 +172,221 @@ pub struct Node {
     pub children: u32,
 }
 
-impl Node {
+impl<'z> Node<'z> {
     /// The RRset of `rtype`, if any.
-    pub fn get(&self, rr_type: u16) -> Option<&RRset> {
-        self.rrsets.iter().find(|s| s.rtype == rr_type)
+    #[inline]
+    pub fn get(&self, rr_type: u16) -> Option<RRset<'z>> {
+        self.rrsets().find(|s| s.rtype() == rr_type)
+    }
+
+    /// The RRsets, lowest type first.
+    #[inline]
+    pub fn rrsets(&self) -> RRsetIter<'z> {
+        RRsetIter { data: self.data }
     }
 
     /// Whether no data is here (an empty non-terminal).
     pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty()
+        self.data.is_empty()
+    }
+
+    /// Where the node's data is stored, for loop checks; empty nodes
+    /// (which answer nothing) may share one.
+    #[inline]
+    pub fn identity(&self) -> *const u8 {
+        self.data.as_ptr()
     }
 }
 
-/// Nodes by lowercase wire owner name.
-pub type NodeMap = FxHashMap<Box<[u8]>, Node>;
+/// A node owned on its own: the patch overlay's.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeBuf {
+    pub data: Box<[u8]>,
+    pub is_cut: bool,
+    pub occluded: bool,
+    pub children: u32,
+}
+
+impl NodeBuf {
+    /// A copy of `node`.
+    pub fn of(node: Node<'_>) -> NodeBuf {
+        NodeBuf {
+            data: node.data.into(),
+            is_cut: node.is_cut,
+            occluded: node.occluded,
+            children: node.children,
+        }
+    }
+
+    /// The node, borrowed.
+    #[inline]
+    pub fn view(&self) -> Node<'_> {
+        Node {
+            data: &self.data,
+            is_cut: self.is_cut,
+            occluded: self.occluded,
+            children: self.children,
+        }
+    }
+}
+
+/// Where one node lives in a [`NodeTable`]'s arena.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// Offset of the owner name; the node's data follows it.
+    at: u32,
+    data_len: u32,
+    children: u32,
+    name_len: u8,
+    flags: u8,
+}
+
+const CUT: u8 = 1;
+const OCCLUDED: u8 = 2;
+
+/// The zone is larger than a table's 32-bit offsets reach (4 GiB of
+/// names and records).
+#[derive(Debug)]
+pub struct TooLarge;
+
+/// Nodes by lowercase wire owner name, compiled from a whole zone.
+///
+/// Every owner name and its node's data sit back to back in one arena,
+/// and the hash table holds 16-byte slots pointing into it: a lookup
+/// touches the slot and then one place in the arena, and a million-name
+/// zone costs its bytes plus ~40 bytes a name instead of four heap
+/// allocations per name.
+#[derive(Debug, Default)]
+pub struct NodeTable {
+    arena: Vec<u8>,
+    slots: hashbrown::HashTable<Slot>,
+}
+
+#[inline]
+fn hash_name(name: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(name);
+    h.finish()
+}
+
+impl NodeTable {
+    /// A table with room for `nodes` nodes and `bytes` of names and data.
+    pub fn with_capacity(nodes: usize, bytes: usize) -> NodeTable {
+        NodeTable {
+            arena: Vec::with_capacity(bytes),
+            slots: hashbrown::HashTable::with_capacity(nodes),
+        }
+    }
+
+    /// Makes room for `nodes` more nodes and `bytes` more arena.
+    pub fn reserve(&mut self, nodes: usize, bytes: usize) {
+        self.arena.reserve(bytes);
+        let arena = &self.arena;
+        self.slots
+            .reserve(nodes, |s| hash_name(Self::name_in(arena, s)));
+    }
+
+    #[inline]
+    fn name_in<'a>(arena: &'a [u8], s: &Slot) -> &'a [u8] {
+        &arena[s.at as usize..s.at as usize + usize::from(s.name_len)]
+    }
+
+    #[inline]
+    fn view<'a>(arena: &'a [u8], s: &Slot) -> (&'a [u8], Node<'a>) {
+        let start = s.at as usize;
+        let data = start + usize::from(s.name_len);
+        let node = Node {
+            data: &arena[data..data + s.data_len as usize],
+            is_cut: s.flags & CUT != 0,
+            occluded: s.flags & OCCLUDED != 0,
+            children: s.children,
+        };
+        (&arena[start..data], node)
+    }
+
+    /// The node at `name` (lowercase wire) and its stored name.
+    #[inline]
+    pub fn get(&self, name: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        let arena = &self.arena;
+        self.slots
+            .find(hash_name(name), |s| Self::name_in(arena, s) == name)
+            .map(|s| Self::view(arena, s))
+    }
+
+    /// Whether a node is at `name`.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the table has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Every node with its owner, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Node<'_>)> + '_ {
+        self.slots.iter().map(|s| Self::view(&self.arena, s))
+    }
+
+    /// Adds a node at `name` holding `data` (RRsets as [`push_set`]
+    /// writes them); `Ok(false)`, changing nothing, if `name` has one.
+    pub fn insert(&mut self, name: &[u8], data: &[u8]) -> Result<bool, TooLarge> {
+        let at = self.arena.len();
+        if at + name.len() + data.len() > u32::MAX as usize || name.len() > usize::from(u8::MAX) {
+            return Err(TooLarge);
+        }
+        let arena = &self.arena;
+        let entry = self.slots.entry(
+            hash_name(name),
+            |s| Self::name_in(arena, s) == name,
+            |s| hash_name(Self::name_in(arena, s)),
+        );
+        let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
+            return Ok(false);
+        };
+        vacant.insert(Slot {
+            at: at as u32,
+            data_len: data.len() as u32,
+            children: 0,
+            name_len: name.len() as u8,
+            flags: 0,
+        });
+        self.arena.extend_from_slice(name);
+        self.arena.extend_from_slice(data);
+        Ok(true)
+    }
+
+    /// Changes the flags and child count of the node at `name`, if any.
+    fn update(&mut self, name: &[u8], f: impl FnOnce(&mut Slot)) {
+        let arena = &self.arena;
+        if let Some(s) = self
+            .slots
+            .find_mut(hash_name(name), |s| Self::name_in(arena, s) == name)
+        {
+            f(s);
+        }
+    }
+
+    /// Marks the node at `name` as a zone cut.
+    pub(crate) fn mark_cut(&mut self, name: &[u8]) {
+        self.update(name, |s| s.flags |= CUT);
+    }
+
+    /// Counts one more child of the node at `name`, if there is one.
+    pub(crate) fn add_child(&mut self, name: &[u8]) {
+        self.update(name, |s| s.children += 1);
+    }
+
+    /// Marks the node at `name` as below a cut or DNAME.
+    pub(crate) fn mark_occluded(&mut self, name: &[u8]) {
+        self.update(name, |s| s.flags |= OCCLUDED);
+    }
+}
 
 /// A loaded zone.
 #[derive(Debug)]
@@ -154,9 +394,9 @@ pub struct Zone {
     /// Apex, lowercase wire form.
     pub apex: Box<[u8]>,
     /// The nodes as compiled from the whole zone.
-    pub(crate) base: Arc<NodeMap>,
+    pub(crate) base: Arc<NodeTable>,
     /// Nodes changed since `base` was compiled; `None`: removed.
-    pub(crate) patch: FxHashMap<Box<[u8]>, Option<Node>>,
+    pub(crate) patch: FxHashMap<Box<[u8]>, Option<NodeBuf>>,
     /// SOA serial, for logs and transfers.
     pub serial: u32,
     /// TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -172,7 +412,7 @@ pub struct Zone {
 
 impl Zone {
     /// A zone of compiled `nodes`.
-    pub fn new(apex: &[u8], nodes: NodeMap) -> Zone {
+    pub fn new(apex: &[u8], nodes: NodeTable) -> Zone {
         Zone {
             apex: apex.into(),
             base: Arc::new(nodes),
@@ -202,37 +442,36 @@ impl Zone {
 
     /// The node at `name` (lowercase wire form) and its stored name.
     #[inline]
-    pub fn get_key_value(&self, name: &[u8]) -> Option<(&[u8], &Node)> {
+    pub fn get_key_value(&self, name: &[u8]) -> Option<(&[u8], Node<'_>)> {
         if !self.patch.is_empty() {
             if let Some((k, v)) = self.patch.get_key_value(name) {
-                return v.as_ref().map(|n| (&**k, n));
+                return v.as_ref().map(|n| (&**k, n.view()));
             }
         }
-        self.base.get_key_value(name).map(|(k, n)| (&**k, n))
+        self.base.get(name)
     }
 
     /// The node at `name` (lowercase wire form).
     #[inline]
-    pub fn node(&self, name: &[u8]) -> Option<&Node> {
+    pub fn node(&self, name: &[u8]) -> Option<Node<'_>> {
         self.get_key_value(name).map(|(_, n)| n)
     }
 
     /// The apex node (always present in a built zone: it holds the SOA).
-    pub fn apex_node(&self) -> Option<&Node> {
+    pub fn apex_node(&self) -> Option<Node<'_>> {
         self.node(&self.apex)
     }
 
     /// Every node with its owner, in no particular order.
-    pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> + '_ {
+    pub fn nodes(&self) -> impl Iterator<Item = (&[u8], Node<'_>)> + '_ {
         let patch = &self.patch;
         self.base
             .iter()
-            .filter(move |(k, _)| !patch.contains_key(&***k))
-            .map(|(k, n)| (&**k, n))
+            .filter(move |(k, _)| !patch.contains_key(*k))
             .chain(
                 patch
                     .iter()
-                    .filter_map(|(k, v)| v.as_ref().map(|n| (&**k, n))),
+                    .filter_map(|(k, v)| v.as_ref().map(|n| (&**k, n.view()))),
             )
     }
 
@@ -247,7 +486,7 @@ impl Zone {
     }
 
     /// The apex SOA RRset.
-    pub fn soa(&self) -> Option<&RRset> {
+    pub fn soa(&self) -> Option<RRset<'_>> {
         self.apex_node()?.get(rtype::SOA)
     }
 }

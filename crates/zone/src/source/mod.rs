@@ -9,11 +9,14 @@
 //! - turns BIND unit TTLs (`1h`) into seconds, in `$TTL`, in records and
 //!   in SOA timers;
 //! - encodes LOC and URI itself and hands them on in RFC 3597 form, and
-//!   scans SPF as TXT (the type is restored after scanning).
+//!   scans SPF as TXT (the type is restored after scanning);
+//! - encodes plainly written A, AAAA, NS, CNAME, PTR and MX records itself
+//!   ([`plain`]), so most of a big zone is read once, not twice.
 
 mod extra_types;
 mod generate;
 mod other_types;
+mod plain;
 mod tokens;
 mod ttl;
 
@@ -62,6 +65,9 @@ pub struct LineOrigin {
     pub rtype_override: u16,
     /// Whether the line is a record (not a directive).
     pub is_record: bool,
+    /// For record lines: how many records were encoded here (in
+    /// [`Normalized::records`]) before this one, to restore file order.
+    pub encoded_before: u32,
 }
 
 /// Normalized zone text: one entry per line.
@@ -72,6 +78,9 @@ pub struct Normalized {
     pub lines: Vec<LineOrigin>,
     /// Every file read, the zone file first.
     pub files: Vec<PathBuf>,
+    /// The records encoded while normalizing (their lines are not in
+    /// `text`).
+    pub records: crate::scan::Scanned,
 }
 
 impl Normalized {
@@ -79,6 +88,33 @@ impl Normalized {
     pub fn origin_of(&self, line: usize) -> Option<(&Path, u32)> {
         let info = self.lines.get(line.checked_sub(1)?)?;
         Some((self.files[info.file as usize].as_path(), info.line))
+    }
+
+    /// Where a scanned record came from: `files[file]`, line `line`
+    /// (0: no line).
+    pub fn place(&self, file: u16, line: u32) -> String {
+        let path = self
+            .files
+            .get(usize::from(file))
+            .or(self.files.first())
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        match line {
+            0 => path,
+            _ => format!("{path}:{line}"),
+        }
+    }
+
+    /// An error about a scanned record from `files[file]`, line `line`
+    /// (0: no line).
+    pub fn error_at_source(&self, file: u16, line: u32, message: String) -> SourceError {
+        SourceError {
+            file: (self.files.get(usize::from(file)).or(self.files.first()))
+                .cloned()
+                .unwrap_or_default(),
+            line: (line != 0).then_some(line),
+            message,
+        }
     }
 
     /// An error at normalized line `line`.
@@ -114,9 +150,17 @@ pub fn normalize_file(path: &Path, origin: &str) -> Result<Normalized, SourceErr
 pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, SourceError> {
     let mut out = Normalized::default();
     let mut state = State {
-        origin: absolute_origin(origin),
+        origin: String::new(),
+        origin_wire: None,
         depth: 0,
+        default_ttl: DEFAULT_TTL,
+        last_owner: Vec::new(),
+        last_owner_known: false,
+        scanner_knows_owner: true,
+        owner: Vec::new(),
+        rdata: Vec::new(),
     };
+    state.set_origin(absolute_origin(origin));
     out.text.reserve(src.len() + src.len() / 8);
     out.files.push(path.to_path_buf());
     out.emit_directive(0, 1, &format!("$ORIGIN {}", state.origin));
@@ -131,7 +175,29 @@ pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, So
 struct State {
     /// The current origin, absolute, in presentation form.
     origin: String,
+    /// The same in wire form (`None` if it does not parse: then every
+    /// record goes to the scanner, which reports it).
+    origin_wire: Option<Vec<u8>>,
     depth: usize,
+    /// The `$TTL` in force.
+    default_ttl: u32,
+    /// The owner of the last record, lowercase wire form, when
+    /// `last_owner_known`.
+    last_owner: Vec<u8>,
+    last_owner_known: bool,
+    /// The scanner saw the last record, so it knows the owner an entry
+    /// without one has.
+    scanner_knows_owner: bool,
+    /// Scratch for records encoded here.
+    owner: Vec<u8>,
+    rdata: Vec<u8>,
+}
+
+impl State {
+    fn set_origin(&mut self, origin: String) {
+        self.origin_wire = wire::name::parse(&origin).ok();
+        self.origin = origin;
+    }
 }
 
 fn absolute_origin(origin: &str) -> String {
@@ -161,7 +227,7 @@ fn process(
         let result = if !entry.indented && first.first() == Some(&b'$') {
             directive(src, &entry, file, state, out)
         } else {
-            record(src, &entry, file, &state.origin, out)
+            record(src, &entry, file, state, out)
         };
         result.map_err(|message| out.error_in(file, entry.line, message))??;
     }
@@ -184,6 +250,7 @@ impl Normalized {
             line,
             rtype_override: 0,
             is_record: false,
+            encoded_before: 0,
         });
     }
 
@@ -195,6 +262,7 @@ impl Normalized {
             line,
             rtype_override,
             is_record: true,
+            encoded_before: self.records.len() as u32,
         });
     }
 }
@@ -225,7 +293,8 @@ fn directive(
             let [origin] = args else {
                 return Err("expected one name after $ORIGIN".into());
             };
-            state.origin = resolve_name(&lossy(origin), &state.origin);
+            let origin = resolve_name(&lossy(origin), &state.origin);
+            state.set_origin(origin);
             out.emit_directive(file, entry.line, &format!("$ORIGIN {}", state.origin));
         }
         "$TTL" => {
@@ -234,6 +303,7 @@ fn directive(
             };
             let ttl = parse_ttl(value)
                 .ok_or_else(|| format!("expected a TTL after $TTL, found '{}'", lossy(value)))?;
+            state.default_ttl = ttl;
             out.emit_directive(file, entry.line, &format!("$TTL {ttl}"));
         }
         "$INCLUDE" => {
@@ -317,14 +387,14 @@ fn include(
     let inner = (out.files.len() - 1) as u16;
     let saved = state.origin.clone();
     if let Some(origin) = args.get(1) {
-        state.origin = resolve_name(&lossy(origin), &saved);
+        state.set_origin(resolve_name(&lossy(origin), &saved));
     }
     out.emit_directive(inner, 1, &format!("$ORIGIN {}", state.origin));
     state.depth += 1;
     let result = process(&src, inner, state, out);
     state.depth -= 1;
     // The including file's origin is unchanged by the include (RFC 1035 §5.1).
-    state.origin = saved;
+    state.set_origin(saved);
     out.emit_directive(file, line, &format!("$ORIGIN {}", state.origin));
     result
 }
@@ -399,7 +469,7 @@ fn generate(
             Err((_, m)) => return Err(format!("$GENERATE made a bad record '{line}': {m}")),
         }
         gen_entry.line = entry.line;
-        record(line.as_bytes(), &gen_entry, file, &state.origin, out)?.map_err(|e| e.message)?;
+        record(line.as_bytes(), &gen_entry, file, state, out)?.map_err(|e| e.message)?;
     }
     Ok(())
 }
@@ -469,9 +539,43 @@ fn record(
     src: &[u8],
     entry: &Entry,
     file: u16,
-    origin: &str,
+    state: &mut State,
     out: &mut Normalized,
 ) -> Result<Result<(), SourceError>, String> {
+    if let Some(origin) = &state.origin_wire {
+        let cx = plain::Context {
+            origin,
+            last_owner: state.last_owner_known.then_some(&state.last_owner[..]),
+            default_ttl: state.default_ttl,
+        };
+        if let Some((rtype, ttl)) =
+            plain::encode(src, entry, &cx, &mut state.owner, &mut state.rdata)
+        {
+            out.records
+                .push(&state.owner, rtype, ttl, &state.rdata, file, entry.line)?;
+            std::mem::swap(&mut state.last_owner, &mut state.owner);
+            state.last_owner_known = true;
+            state.scanner_knows_owner = false;
+            return Ok(Ok(()));
+        }
+    }
+    // The scanner reads this one. An entry without an owner after one
+    // encoded here gets its owner written out; one with an owner is
+    // remembered for the entries after it.
+    let explicit_owner = match (entry.indented, state.scanner_knows_owner) {
+        (true, false) if state.last_owner_known => Some(wire::name::to_text(&state.last_owner)),
+        _ => None,
+    };
+    if !entry.indented {
+        state.last_owner_known = match (&state.origin_wire, entry.tokens.first()) {
+            (Some(origin), Some(t)) => {
+                plain::name(token_str(src, t), origin, &mut state.last_owner)
+            }
+            _ => false,
+        };
+    }
+    state.scanner_knows_owner = true;
+    let origin = state.origin.as_str();
     let toks = &entry.tokens;
     let mut i = if entry.indented { 0 } else { 1 };
     let mut ttl_class: Vec<Vec<u8>> = Vec::with_capacity(2);
@@ -512,7 +616,9 @@ fn record(
     }
 
     let mut line: Vec<u8> = Vec::with_capacity(128);
-    if entry.indented {
+    if let Some(owner) = &explicit_owner {
+        line.extend_from_slice(owner.as_bytes());
+    } else if entry.indented {
         line.push(b' ');
     } else {
         line.extend_from_slice(token_str(src, &toks[0]));
@@ -663,25 +769,64 @@ mod tests {
         String::from_utf8(n.text.clone()).unwrap()
     }
 
+    /// The records encoded while normalizing: owner, type, TTL, RDATA
+    /// and line.
+    fn encoded(n: &Normalized) -> Vec<(String, u16, u32, Vec<u8>, u32)> {
+        let s = &n.records;
+        s.recs()
+            .iter()
+            .map(|r| {
+                let owner = wire::name::to_text(s.owner(r));
+                (owner, r.rtype, r.ttl, s.rdata(r).to_vec(), r.line)
+            })
+            .collect()
+    }
+
     #[test]
     fn one_line_per_entry_with_origins() {
         let n = norm("$TTL 1h\n@ IN SOA ns host (\n 1 2h 3 4 1d )\n\nwww A 1.2.3.4\n");
         assert_eq!(
             text(&n),
-            "$ORIGIN example.org.\n$TTL 3600\n$TTL 3600\n@ IN SOA ns host 1 7200 3 4 86400\nwww A 1.2.3.4\n"
+            "$ORIGIN example.org.\n$TTL 3600\n$TTL 3600\n@ IN SOA ns host 1 7200 3 4 86400\n"
         );
         assert_eq!(n.origin_of(4).unwrap().1, 2);
-        assert_eq!(n.origin_of(5).unwrap().1, 5);
+        let www = ("www.example.org.".to_string(), 1, 3600, vec![1, 2, 3, 4], 5);
+        assert_eq!(encoded(&n), [www]);
     }
 
     #[test]
     fn at_in_rdata_is_the_origin() {
         let n = norm("www CNAME @\n@ MX 10 @\nt TXT @\n");
-        let t = text(&n);
-        assert!(
-            t.contains("www CNAME example.org.\n@ MX 10 example.org.\nt TXT @\n"),
-            "{t}"
+        assert!(text(&n).ends_with("\nt TXT @\n"), "{}", text(&n));
+        let origin = b"\x07example\x03org\x00";
+        let e = encoded(&n);
+        assert_eq!((e[0].1, &e[0].3[..]), (5, &origin[..]));
+        assert_eq!(
+            (e[1].1, &e[1].3[..2], &e[1].3[2..]),
+            (15, &[0, 10][..], &origin[..])
         );
+    }
+
+    #[test]
+    fn plain_records_keep_the_scanner_in_step() {
+        // An entry without an owner after an encoded one is written with
+        // the owner; the TTL in force and an explicit IN are honoured.
+        let n = norm("$TTL 90\nmail IN A 192.0.2.1\n  TXT \"x\"\n  7200 AAAA ::1\n");
+        assert!(
+            text(&n).ends_with("\nmail.example.org. TXT \"x\"\n"),
+            "{}",
+            text(&n)
+        );
+        let e = encoded(&n);
+        assert_eq!((e[0].1, e[0].2, e[0].4), (1, 90, 2));
+        assert_eq!(
+            (&*e[1].0, e[1].1, e[1].2, e[1].4),
+            ("mail.example.org.", 28, 7200, 4)
+        );
+        assert_eq!(n.lines.last().unwrap().encoded_before, 1);
+        // Not plainly written: left to the scanner, which explains.
+        let n = norm("a CH A 192.0.2.1\nb A 192.0.2\nc NS a\\.b\nd MX 70000 x\n");
+        assert!(encoded(&n).is_empty());
     }
 
     #[test]
@@ -710,13 +855,16 @@ mod tests {
     #[test]
     fn expands_generate() {
         let n = norm("$GENERATE 1-3 host-$ 60 A 10.0.0.$\n$GENERATE 0-1 ${0,2,x} CNAME x-${5}\n");
-        let t = text(&n);
-        assert!(
-            t.contains("host-1 60 A 10.0.0.1\nhost-2 60 A 10.0.0.2\nhost-3 60 A 10.0.0.3\n"),
-            "{t}"
-        );
-        assert!(t.contains("00 CNAME x-5\n01 CNAME x-6\n"), "{t}");
-        assert!(n.lines.iter().skip(2).take(3).all(|l| l.line == 1));
+        let e = encoded(&n);
+        assert_eq!(e.len(), 5);
+        for (i, r) in e[..3].iter().enumerate() {
+            let want = (format!("host-{}.example.org.", i + 1), 1, 60, 1);
+            assert_eq!((r.0.clone(), r.1, r.2, r.4), want);
+            assert_eq!(r.3, [10, 0, 0, i as u8 + 1]);
+        }
+        assert_eq!(&*e[3].0, "00.example.org.");
+        assert_eq!(e[4].3, b"\x03x-6\x07example\x03org\x00");
+        assert!(e.iter().all(|r| r.4 == 1 || r.4 == 2));
     }
 
     #[test]
