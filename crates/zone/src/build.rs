@@ -217,7 +217,7 @@ fn too_large(text: &Normalized, apex: &[u8]) -> SourceError {
 
 /// Arena bytes an RRset of one record costs beyond its RDATA (set head
 /// and record head).
-const SET_OVERHEAD: usize = 6 + 12;
+const SET_OVERHEAD: usize = 8 + 12;
 
 /// Checks the records of one owner (sorted by type) and appends its
 /// RRsets to `out`; returns how many records went in.
@@ -549,7 +549,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, Some(7), "{e}");
-        assert!(e.message.starts_with("CNAME and A at c.example.test."), "{e}");
+        assert!(
+            e.message.starts_with("CNAME and A at c.example.test."),
+            "{e}"
+        );
     }
 
     #[test]
