@@ -133,8 +133,11 @@ impl UdpForwarder {
             self.backend.timed_out();
         }
         self.backend.sent();
-        // The backend's ID, then the query after the client's: no copy.
         let id = id.to_be_bytes();
+        if queue(&self.socket, &id, &query[2..]) {
+            return true;
+        }
+        // The backend's ID, then the query after the client's: no copy.
         let parts = [
             std::io::IoSlice::new(&id),
             std::io::IoSlice::new(&query[2..]),
@@ -145,7 +148,7 @@ impl UdpForwarder {
     }
 
     fn respond_loop(&self, runtime: &Runtime, timeout: Duration) {
-        let mut buf = vec![0u8; 65535];
+        let mut batch = AnswerBatch::new();
         let mut last_sweep = Instant::now();
         loop {
             // The forwarder and this thread are the only holders left: the
@@ -153,22 +156,28 @@ impl UdpForwarder {
             if Arc::strong_count(&self.backend) <= 2 {
                 return;
             }
-            if let Ok(n) = self.socket.recv(&mut buf) {
-                if n >= 12 {
-                    // Backend bytes go through rules and the cache: a bug
-                    // there must cost one answer, not this backend's
-                    // responder (the health checks would keep it "up").
-                    let relayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.relay(&mut buf, n, runtime)
-                    }));
-                    if relayed.is_err() {
-                        eprintln!(
-                            "rampart[error]: an answer from {} could not be relayed (internal error)",
-                            self.backend.addr
-                        );
-                    }
+            let received = batch.receive(&self.socket);
+            for i in 0..received {
+                let (buf, n) = batch.answer(i);
+                if n < 12 {
+                    continue;
+                }
+                // Backend bytes go through rules and the cache: a bug there
+                // must cost one answer, not this backend's responder (the
+                // health checks would keep it "up").
+                let relayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.relay(buf, n, runtime)
+                }));
+                match relayed {
+                    Ok(Some(to)) => batch.reply(i, to),
+                    Ok(None) => {}
+                    Err(_) => eprintln!(
+                        "rampart[error]: an answer from {} could not be relayed (internal error)",
+                        self.backend.addr
+                    ),
                 }
             }
+            batch.send_replies();
             if last_sweep.elapsed() >= Duration::from_millis(500) {
                 last_sweep = Instant::now();
                 self.sweep(timeout);
@@ -176,8 +185,9 @@ impl UdpForwarder {
         }
     }
 
-    /// Sends a backend answer back to its client.
-    fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) {
+    /// Readies a backend answer in `buf` for its client: where it goes,
+    /// or `None` if it goes nowhere.
+    fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) -> Option<Reply> {
         let id = u16::from_be_bytes([buf[0], buf[1]]);
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -189,11 +199,11 @@ impl UdpForwarder {
                 .as_ref()
                 .is_some_and(|s| answers(&buf[..n], &s.name[..usize::from(s.name_len)], s.qtype))
             {
-                return;
+                return None;
             }
             entry.take()
         };
-        let Some(slot) = slot else { return };
+        let slot = slot?;
         buf[..2].copy_from_slice(&slot.id.to_be_bytes());
         let latency = slot.sent.elapsed();
         self.backend
@@ -213,7 +223,7 @@ impl UdpForwarder {
             &mut len,
             latency_us,
         ) {
-            return;
+            return None;
         }
         if let Some((cache, qclass, flags, edns, dnssec_ok)) = &slot.cache {
             let key = pool::CacheKey {
@@ -227,7 +237,12 @@ impl UdpForwarder {
             };
             cache.insert(&key, &buf[..len]);
         }
-        let _ = slot.from.send(&slot.frontend, &buf[..len], slot.client);
+        Some(Reply {
+            len,
+            frontend: slot.frontend,
+            from: slot.from,
+            client: slot.client,
+        })
     }
 
     /// Gives up on queries older than `timeout`.
@@ -250,6 +265,271 @@ impl UdpForwarder {
         for _ in 0..expired {
             self.backend.timed_out();
         }
+    }
+}
+
+thread_local! {
+    /// Queries forwarded while this thread handles a batch of datagrams,
+    /// if it is a UDP worker ([`queue_on_this_thread`]).
+    static OUTBOX: std::cell::RefCell<Option<Outbox>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Queries waiting for [`send_queued`]: their bytes back to back, and
+/// each one's backend socket and place.
+#[derive(Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    queued: Vec<(std::os::fd::RawFd, std::ops::Range<usize>)>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+/// Makes this thread keep the queries it forwards until [`send_queued`]:
+/// a UDP worker sends a batch's worth to a backend with one `sendmmsg`
+/// instead of one `send` each.
+pub fn queue_on_this_thread() {
+    OUTBOX.with(|o| *o.borrow_mut() = Some(Outbox::default()));
+}
+
+/// Queues `id` + `rest` for `socket` if this thread queues; false if not.
+fn queue(socket: &UdpSocket, id: &[u8], rest: &[u8]) -> bool {
+    use std::os::fd::AsRawFd;
+    OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(out) = o.as_mut() else {
+            return false;
+        };
+        let start = out.bytes.len();
+        out.bytes.extend_from_slice(id);
+        out.bytes.extend_from_slice(rest);
+        out.queued
+            .push((socket.as_raw_fd(), start..out.bytes.len()));
+        true
+    })
+}
+
+/// Sends the queries this thread queued, one `sendmmsg` per run for the
+/// same backend. The caller must still hold the snapshot whose
+/// forwarders own the sockets, so none has been closed.
+pub fn send_queued() {
+    OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(out) = o.as_mut() else { return };
+        if out.queued.is_empty() {
+            return;
+        }
+        let Outbox {
+            bytes,
+            queued,
+            iovs,
+            msgs,
+        } = out;
+        // The byte buffer no longer grows: point into it now.
+        iovs.clear();
+        for (_, range) in queued.iter() {
+            iovs.push(libc::iovec {
+                iov_base: bytes[range.clone()].as_mut_ptr().cast(),
+                iov_len: range.len(),
+            });
+        }
+        let mut first = 0;
+        while first < queued.len() {
+            let fd = queued[first].0;
+            let count = queued[first..].iter().take_while(|(f, _)| *f == fd).count();
+            msgs.clear();
+            for iov in &mut iovs[first..first + count] {
+                // SAFETY: all-zero is a valid mmsghdr; the iovec it points
+                // at lives in `iovs` until after the call.
+                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                m.msg_hdr.msg_iov = iov;
+                m.msg_hdr.msg_iovlen = 1;
+                msgs.push(m);
+            }
+            let mut sent = 0;
+            while sent < count {
+                // SAFETY: the headers point at iovecs over `bytes`, all
+                // alive and unmoved for the call; the socket is connected.
+                let r = unsafe {
+                    libc::sendmmsg(
+                        fd,
+                        msgs[sent..].as_mut_ptr(),
+                        (count - sent) as libc::c_uint,
+                        0,
+                    )
+                };
+                // A query that cannot be sent waits out its timeout, as
+                // one lost on the way would.
+                sent += r.max(1) as usize;
+            }
+            first += count;
+        }
+        bytes.clear();
+        queued.clear();
+    });
+}
+
+/// Where a relayed answer goes: its length in its buffer, the socket
+/// the query came in on, the source address to use and the client.
+struct Reply {
+    len: usize,
+    frontend: Arc<UdpSocket>,
+    from: crate::reply_from::ReplyFrom,
+    client: SocketAddr,
+}
+
+/// Answers read from a backend socket together, and relayed together: one
+/// `recvmmsg` takes what has queued up while the last ones were relayed,
+/// and one `sendmmsg` per frontend socket sends them on (a datagram costs
+/// its system calls more than its copy).
+struct AnswerBatch {
+    bufs: Vec<u8>,
+    lens: [usize; ANSWER_BATCH],
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+    /// Per buffer, the reply readied from it, with its client's address.
+    replies: Vec<Option<(Reply, socket2::SockAddr)>>,
+    /// The headers of one `sendmmsg`.
+    out: Vec<libc::mmsghdr>,
+}
+
+/// Answers per `recvmmsg`.
+const ANSWER_BATCH: usize = 16;
+/// The largest answer a backend can send over UDP.
+const MAX_ANSWER: usize = 65535;
+
+impl AnswerBatch {
+    fn new() -> AnswerBatch {
+        AnswerBatch {
+            bufs: vec![0; ANSWER_BATCH * MAX_ANSWER],
+            lens: [0; ANSWER_BATCH],
+            // SAFETY: all-zero is a valid value for these plain C structs;
+            // they are pointed at the buffers before each call.
+            iovs: (0..ANSWER_BATCH)
+                .map(|_| unsafe { std::mem::zeroed() })
+                .collect(),
+            msgs: (0..ANSWER_BATCH)
+                .map(|_| unsafe { std::mem::zeroed() })
+                .collect(),
+            replies: (0..ANSWER_BATCH).map(|_| None).collect(),
+            out: Vec::with_capacity(ANSWER_BATCH),
+        }
+    }
+
+    /// Points header `i` at buffer `i`, `len` bytes of it.
+    fn point(&mut self, i: usize, len: usize) {
+        let base = self.bufs.as_mut_ptr();
+        self.iovs[i] = libc::iovec {
+            // SAFETY: slot i lies inside `bufs`.
+            iov_base: unsafe { base.add(i * MAX_ANSWER) }.cast(),
+            iov_len: len,
+        };
+        let h = &mut self.msgs[i].msg_hdr;
+        h.msg_name = std::ptr::null_mut();
+        h.msg_namelen = 0;
+        h.msg_iov = &mut self.iovs[i];
+        h.msg_iovlen = 1;
+        h.msg_control = std::ptr::null_mut();
+        h.msg_controllen = 0;
+        h.msg_flags = 0;
+        self.msgs[i].msg_len = 0;
+    }
+
+    /// Waits (up to the socket's read timeout) for at least one answer
+    /// and takes every one queued behind it; how many.
+    fn receive(&mut self, socket: &UdpSocket) -> usize {
+        use std::os::fd::AsRawFd;
+        for i in 0..ANSWER_BATCH {
+            self.point(i, MAX_ANSWER);
+        }
+        // SAFETY: every header points into `bufs`/`iovs`, which live (and
+        // do not move) for the call.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                ANSWER_BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        let n = n.max(0) as usize;
+        for i in 0..n {
+            self.lens[i] = (self.msgs[i].msg_len as usize).min(MAX_ANSWER);
+        }
+        n
+    }
+
+    /// Answer `i` of the last `receive`: its buffer and length.
+    fn answer(&mut self, i: usize) -> (&mut [u8], usize) {
+        let len = self.lens[i];
+        (&mut self.bufs[i * MAX_ANSWER..(i + 1) * MAX_ANSWER], len)
+    }
+
+    /// Queues buffer `i`, readied as `reply` says, for `send_replies`.
+    fn reply(&mut self, i: usize, reply: Reply) {
+        let addr = socket2::SockAddr::from(reply.client);
+        self.replies[i] = Some((reply, addr));
+    }
+
+    /// Sends the queued replies: one `sendmmsg` per run of replies with
+    /// the same frontend socket.
+    fn send_replies(&mut self) {
+        let mut run: Option<Arc<UdpSocket>> = None;
+        self.out.clear();
+        for i in 0..ANSWER_BATCH {
+            let Some((len, frontend)) = self.replies[i]
+                .as_ref()
+                .map(|(r, _)| (r.len, r.frontend.clone()))
+            else {
+                continue;
+            };
+            if !run.as_ref().is_some_and(|s| Arc::ptr_eq(s, &frontend)) {
+                if let Some(socket) = run.take() {
+                    self.flush(&socket);
+                }
+                run = Some(frontend);
+            }
+            self.point(i, len);
+            let mut h = self.msgs[i];
+            let Some((reply, addr)) = self.replies[i].as_mut() else {
+                continue;
+            };
+            h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+            h.msg_hdr.msg_namelen = addr.len();
+            if let Some((control, clen)) = reply.from.control() {
+                h.msg_hdr.msg_control = control;
+                h.msg_hdr.msg_controllen = clen as _;
+            }
+            self.out.push(h);
+        }
+        if let Some(socket) = run {
+            self.flush(&socket);
+        }
+        for r in &mut self.replies {
+            *r = None;
+        }
+    }
+
+    /// Sends the headers in `out` through `socket`.
+    fn flush(&mut self, socket: &UdpSocket) {
+        use std::os::fd::AsRawFd;
+        let mut sent = 0;
+        while sent < self.out.len() {
+            // SAFETY: each header points at a buffer in `bufs`, an address
+            // and a control message in `replies`, none of which moves or
+            // is dropped before the call returns.
+            let r = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    self.out[sent..].as_mut_ptr(),
+                    (self.out.len() - sent) as libc::c_uint,
+                    0,
+                )
+            };
+            // A failed datagram (an unreachable client) is skipped.
+            sent += r.max(1) as usize;
+        }
+        self.out.clear();
     }
 }
 

@@ -115,6 +115,8 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
     // a call returns a few datagrams, and resetting all 32 every time
     // cost more than answering one of them.
     let mut used = 0;
+    // Forwarded queries go to their backend together after each batch.
+    crate::forward::queue_on_this_thread();
     loop {
         for m in &mut msgs_in[..used] {
             m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -229,6 +231,8 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
             h.msg_flags = 0;
             out_count += 1;
         }
+        // Before the snapshot goes: it keeps the backend sockets open.
+        crate::forward::send_queued();
         drop(snap);
         let mut sent = 0;
         while sent < out_count {
