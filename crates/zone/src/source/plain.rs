@@ -7,7 +7,7 @@
 //! an address Rust's parser refuses, a label too long — goes the general
 //! way instead, which gives the same records and explains the errors.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use wire::types::rtype;
 
@@ -44,6 +44,24 @@ pub(super) fn name(token: &[u8], origin: &[u8], out: &mut Vec<u8>) -> bool {
         out.extend_from_slice(origin);
     }
     out.len() <= wire::name::MAX_NAME_LEN
+}
+
+/// A dotted-quad IPv4 address: four decimal octets, no leading zeros
+/// (what `Ipv4Addr`'s parser takes, at a tenth of its cost: it is most of
+/// a big zone's records).
+fn ipv4(token: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = token.split(|&b| b == b'.');
+    for octet in &mut out {
+        let p = parts.next()?;
+        let plain = !p.is_empty() && p.len() <= 3 && p.iter().all(u8::is_ascii_digit);
+        if !plain || (p.len() > 1 && p[0] == b'0') {
+            return None;
+        }
+        let v = p.iter().fold(0u16, |v, &d| v * 10 + u16::from(d - b'0'));
+        *octet = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(out)
 }
 
 /// What [`encode`] reads records with.
@@ -101,8 +119,7 @@ pub(super) fn encode(
     rdata.clear();
     let rr_type = if is(b"A") {
         let [a] = data[..] else { return None };
-        let addr: Ipv4Addr = std::str::from_utf8(a).ok()?.parse().ok()?;
-        rdata.extend_from_slice(&addr.octets());
+        rdata.extend_from_slice(&ipv4(a)?);
         rtype::A
     } else if is(b"AAAA") {
         let [a] = data[..] else { return None };
@@ -153,6 +170,27 @@ mod tests {
     fn wire(token: &str) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         name(token.as_bytes(), ORIGIN, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn addresses_as_the_standard_parser_reads_them() {
+        for good in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "10.0.100.9"] {
+            let std: std::net::Ipv4Addr = good.parse().unwrap();
+            assert_eq!(ipv4(good.as_bytes()), Some(std.octets()), "{good}");
+        }
+        for bad in [
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.4 ",
+            "a.b.c.d",
+            "",
+        ] {
+            assert_eq!(ipv4(bad.as_bytes()), None, "{bad}");
+            assert!(bad.parse::<std::net::Ipv4Addr>().is_err(), "{bad}");
+        }
     }
 
     #[test]
