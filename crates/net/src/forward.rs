@@ -359,13 +359,25 @@ pub fn send_queued() {
                 };
                 // A query that cannot be sent waits out its timeout, as
                 // one lost on the way would.
-                sent += r.max(1) as usize;
+                sent += sent_or_skipped(r);
             }
             first += count;
         }
         bytes.clear();
         queued.clear();
     });
+}
+
+/// How far a `sendmmsg` that returned `r` got: the datagrams sent, or
+/// past the one that failed; none when a signal interrupted it (retry).
+fn sent_or_skipped(r: libc::c_int) -> usize {
+    if r >= 0 {
+        return (r as usize).max(1);
+    }
+    match std::io::Error::last_os_error().kind() {
+        std::io::ErrorKind::Interrupted => 0,
+        _ => 1,
+    }
 }
 
 /// Where a relayed answer goes: its length in its buffer, the socket
@@ -527,7 +539,7 @@ impl AnswerBatch {
                 )
             };
             // A failed datagram (an unreachable client) is skipped.
-            sent += r.max(1) as usize;
+            sent += sent_or_skipped(r);
         }
         self.out.clear();
     }

@@ -41,9 +41,11 @@ pub fn build(
 
     // Zone files mostly keep an owner's records together: build from the
     // runs as they are, and sort by owner only if an owner comes back.
-    let (mut nodes, total, mut warnings, shapes) = match build_nodes(apex, &records, text)? {
-        Some(built) => built,
-        None => {
+    // A failing zone is built sorted as well, so its error is the one
+    // the whole owner's records give, split or not.
+    let (mut nodes, total, mut warnings, shapes) = match build_nodes(apex, &records, text) {
+        Ok(Some(built)) => built,
+        Ok(None) | Err(_) => {
             let mut recs = std::mem::take(records.recs_mut());
             // Stable: file order stays inside an RRset.
             recs.sort_by(|a, b| records.owner(a).cmp(records.owner(b)));
@@ -336,11 +338,7 @@ fn build_node_with<'a>(
             .find(|r| !matches!(r.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
         {
             // The later of the two, in the file.
-            let at = if (other.file, other.line) > (cname.file, cname.line) {
-                other
-            } else {
-                cname
-            };
+            let at = if other.seq > cname.seq { other } else { cname };
             return Err(text.error_at_source(
                 at.file,
                 at.line,
@@ -553,6 +551,35 @@ mod tests {
             e.message.starts_with("CNAME and A at c.example.test."),
             "{e}"
         );
+    }
+
+    #[test]
+    fn split_owners_report_the_error_of_all_their_records() {
+        // Built run by run, `x`'s second run alone would say "CNAME and
+        // TXT"; the whole owner says "CNAME and A", at the CNAME's line.
+        let e = load_zone_bytes(
+            "example.test",
+            format!("{HEAD}x A 192.0.2.1\ny A 192.0.2.2\nx CNAME a\nx TXT \"t\"\n").as_bytes(),
+            Path::new("t.zone"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(
+            e.message.starts_with("CNAME and A at x.example.test."),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn later_means_later_in_the_zone_across_includes() {
+        let dir = std::env::temp_dir().join(format!("zone-build-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("inc.zone"), "c CNAME x\n").unwrap();
+        let main = dir.join("main.zone");
+        std::fs::write(&main, format!("{HEAD}$INCLUDE inc.zone\nc A 192.0.2.7\n")).unwrap();
+        let e = crate::load_zone("example.test", &main).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!((e.file, e.line), (main, Some(6)));
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Rec {
     /// Line in `files[file]` of the [`Normalized`] text it came from,
     /// from 1; 0 for records that came from no file.
     pub line: u32,
+    /// Place in the zone's text, all files together (what "later in the
+    /// file" means across `$INCLUDE`s): the order added, renumbered when
+    /// `scan` merges the two readers' records.
+    pub seq: u32,
     rdata_len: u16,
     pub rtype: u16,
     pub file: u16,
@@ -65,6 +69,7 @@ impl Scanned {
             at: at as u32,
             ttl,
             line,
+            seq: self.recs.len() as u32,
             rdata_len: rdata.len() as u16,
             rtype,
             file,
@@ -112,7 +117,7 @@ impl Scanned {
 pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
     let mut records = std::mem::take(&mut text.records);
     let encoded = records.len();
-    if !text.lines.iter().any(|l| l.is_record) {
+    if text.lines.is_empty() {
         return Ok(records);
     }
     let mut zonefile = Zonefile::with_capacity(text.text.len());
@@ -195,6 +200,9 @@ pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
             merged.push(r);
         }
         merged.extend_from_slice(&recs[next..]);
+        for (seq, r) in merged.iter_mut().enumerate() {
+            r.seq = seq as u32;
+        }
         *recs = merged;
     }
     Ok(records)
