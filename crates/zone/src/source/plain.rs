@@ -1,7 +1,7 @@
 //! The common record types encoded straight from their tokens.
 //!
-//! Most of a big zone is A, AAAA, NS, CNAME, PTR and MX records written
-//! plainly. Encoding those here, while normalizing, spares them a second
+//! Most of a big zone is A, AAAA, NS, CNAME, PTR, MX and TXT records
+//! written plainly. Encoding those here, while normalizing, spares them a second
 //! pass through the `domain` scanner (and their text a second copy).
 //! Anything not plainly written — escapes, quotes, a class other than IN,
 //! an address Rust's parser refuses, a label too long — goes the general
@@ -46,6 +46,19 @@ pub(super) fn name(token: &[u8], origin: &[u8], out: &mut Vec<u8>) -> bool {
     out.len() <= wire::name::MAX_NAME_LEN
 }
 
+/// Appends one TXT character-string written without escapes: printable
+/// ASCII or tabs, at most 255 of them (quoted or not, as the scanner reads
+/// them). `None` for anything else.
+fn character_string(token: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'\\' || *b == b'\t';
+    if token.len() > 255 || !token.iter().all(plain) {
+        return None;
+    }
+    out.push(token.len() as u8);
+    out.extend_from_slice(token);
+    Some(())
+}
+
 /// A dotted-quad IPv4 address: four decimal octets, no leading zeros
 /// (what `Ipv4Addr`'s parser takes, at a tenth of its cost: it is most of
 /// a big zone's records).
@@ -86,7 +99,7 @@ pub(super) fn encode(
     rdata: &mut Vec<u8>,
 ) -> Option<(u16, u32)> {
     let toks = &entry.tokens;
-    if toks.iter().any(|t| t.quoted || t.glued) {
+    if toks.iter().any(|t| t.glued) {
         return None;
     }
     let text = |i: usize| toks.get(i).map(|t| &src[t.start..t.end]);
@@ -95,7 +108,7 @@ pub(super) fn encode(
         owner.clear();
         owner.extend_from_slice(cx.last_owner?);
     } else {
-        if !name(text(0)?, cx.origin, owner) {
+        if toks.first()?.quoted || !name(text(0)?, cx.origin, owner) {
             return None;
         }
         i = 1;
@@ -103,6 +116,9 @@ pub(super) fn encode(
     let mut ttl = None;
     let mut class = false;
     for _ in 0..2 {
+        if toks.get(i)?.quoted {
+            return None;
+        }
         let t = text(i)?;
         if let Some(v) = parse_ttl(t).filter(|_| ttl.is_none()) {
             ttl = Some(v);
@@ -114,9 +130,26 @@ pub(super) fn encode(
         i += 1;
     }
     let type_token = text(i)?;
-    let data: Vec<&[u8]> = (i + 1..toks.len()).filter_map(text).collect();
     let is = |name: &[u8]| type_token.eq_ignore_ascii_case(name);
+    if toks[i].quoted {
+        return None;
+    }
     rdata.clear();
+    if is(b"TXT") {
+        let strings = &toks[i + 1..];
+        if strings.is_empty() {
+            return None;
+        }
+        for t in strings {
+            character_string(&src[t.start..t.end], rdata)?;
+        }
+        return Some((rtype::TXT, ttl.unwrap_or(cx.default_ttl)));
+    }
+    // Quotes belong to text; anywhere else the scanner says what is wrong.
+    if toks[i + 1..].iter().any(|t| t.quoted) {
+        return None;
+    }
+    let data: Vec<&[u8]> = (i + 1..toks.len()).filter_map(text).collect();
     let rr_type = if is(b"A") {
         let [a] = data[..] else { return None };
         rdata.extend_from_slice(&ipv4(a)?);
