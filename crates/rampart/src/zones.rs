@@ -126,6 +126,9 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
     };
     match service.primary_loaded(&info, loaded) {
         Ok(z) => {
+            // A zone the service keeps was published by its commit; a
+            // plain one only now.
+            service.publish(&apex, ZoneState::Ready(z.clone()));
             let msg = format!("zone {name} reloaded: serial {}", z.serial);
             crate::log::info(&msg);
             msg

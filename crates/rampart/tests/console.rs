@@ -120,6 +120,49 @@ fn rampart_client_runs_commands() {
 }
 
 #[test]
+fn reload_zone_serves_a_plain_zone_edit() {
+    // A zone with no replication settings: the service keeps nothing for
+    // it, so reloadZone must publish what it loaded itself.
+    let dir = scratch_dir("console-reload");
+    let zone = dir.join("example.org.zone");
+    let original = repo_root().join("examples/zones/example.org.zone");
+    std::fs::copy(&original, &zone).unwrap();
+    let port = free_port();
+    let console = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let key = "cmVsb2FkLXRlc3Qta2V5LXJlbG9hZC10ZXN0LWtleSE=";
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\ncontrolSocket(\"{console}\")\nsetKey(\"{key}\")\n\
+         addZone(\"example.org\", \"{}\")\n",
+        zone.display()
+    );
+    let server = rampart_in(&dir, port, &conf, "example.org");
+    let s = Setup {
+        server,
+        dir: dir.clone(),
+        key: key.into(),
+        console,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let q = QuerySpec::new("reloaded.example.org", Rtype::TXT);
+    let before = normalize(&exchange(addr, &q).unwrap()).unwrap();
+    assert_eq!(before.rcode, "NXDOMAIN", "{before}");
+    let mut text = std::fs::read_to_string(&zone).unwrap();
+    text.push_str("\nreloaded 60 IN TXT \"yes\"\n");
+    std::fs::write(&zone, text).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(console).is_err() {
+        assert!(Instant::now() < deadline, "{}", s.server.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (rc, out) = rampart_client(&s, &["-e", "reloadZone(\"example.org\")"], "");
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("zone example.org reloaded"), "{out}");
+    let after = normalize(&exchange(addr, &q).unwrap()).unwrap();
+    assert_eq!(after.rcode, "NOERROR", "{after}");
+    assert!(after.answer.iter().any(|r| r.contains("yes")), "{after}");
+}
+
+#[test]
 fn wrong_key_gets_nothing() {
     let s = setup();
     let other = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";

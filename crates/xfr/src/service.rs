@@ -165,7 +165,8 @@ impl Service {
         lock(&self.zones).values().cloned().collect()
     }
 
-    pub(crate) fn publish(&self, apex: &[u8], state: ZoneState) {
+    /// Puts a zone's version into the served snapshot.
+    pub fn publish(&self, apex: &[u8], state: ZoneState) {
         if let Some(p) = self.publisher.get() {
             p.publish(apex, state);
         }
