@@ -708,15 +708,17 @@ pub fn with_client_subnet<'a>(
     Some((&scratch[..], added))
 }
 
-/// Whether the message `answer` carries the question (`lname`, `qtype`):
-/// one question, its name equal ignoring case. The question's name is the
-/// first in the message, so it is never compressed.
+/// Whether `answer` answers the question (`lname`, `qtype`): it carries
+/// that question, or none at all with an error rcode (other than
+/// NXDOMAIN) or TC, as a backend's FORMERR or NOTIMP may, which dnsdist
+/// relays too.
 fn answers(answer: &[u8], lname: &[u8], qtype: u16) -> bool {
-    let end = 12 + lname.len();
-    answer.len() >= end + 4
-        && answer[4..6] == [0, 1]
-        && answer[12..end].eq_ignore_ascii_case(lname)
-        && answer[end..end + 2] == qtype.to_be_bytes()
+    if answer.len() >= 12 && answer[4..6] == [0, 0] {
+        let rcode = answer[3] & 0x0f;
+        let truncated = answer[2] & 0x02 != 0;
+        return truncated || !matches!(rcode, 0 | 3);
+    }
+    wire::query::has_question(answer, lname, qtype, None)
 }
 
 /// One framed query and its framed answer on a connection.
@@ -754,5 +756,7 @@ mod tests {
         assert!(!answers(&a[..20], name, 1), "cut short");
         a[5] = 0;
         assert!(!answers(&a, name, 1), "no question");
+        a[3] = 0x81; // FORMERR
+        assert!(answers(&a[..12], name, 1), "an error without the question");
     }
 }

@@ -101,12 +101,7 @@ impl CacheKey<'_> {
     /// name ignoring case, type and class. Keys are hashes, so entries are
     /// checked on the way in and out.
     fn is_question_of(&self, message: &[u8]) -> bool {
-        let end = 12 + self.lname.len();
-        message.len() >= end + 4
-            && message[4..6] == [0, 1]
-            && message[12..end].eq_ignore_ascii_case(self.lname)
-            && message[end..end + 2] == self.qtype.to_be_bytes()
-            && message[end + 2..end + 4] == self.qclass.to_be_bytes()
+        wire::query::has_question(message, self.lname, self.qtype, Some(self.qclass))
     }
 }
 

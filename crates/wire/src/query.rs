@@ -49,6 +49,19 @@ pub struct Query<'a> {
     pub edns_options: &'a [u8],
 }
 
+/// Whether `message` carries the question (`lname`, `qtype`, and
+/// `qclass` when given): exactly one question, its name equal ignoring
+/// case. The question's name is the first in a message, so it is never
+/// compressed and compares as bytes.
+pub fn has_question(message: &[u8], lname: &[u8], qtype: u16, qclass: Option<u16>) -> bool {
+    let end = 12 + lname.len();
+    message.len() >= end + 4
+        && message[4..6] == [0, 1]
+        && message[12..end].eq_ignore_ascii_case(lname)
+        && message[end..end + 2] == qtype.to_be_bytes()
+        && qclass.is_none_or(|c| message[end + 2..end + 4] == c.to_be_bytes())
+}
+
 impl<'a> Query<'a> {
     /// Parses `packet` as a query.
     pub fn parse(packet: &'a [u8]) -> Result<Self, ParseError> {
