@@ -324,6 +324,9 @@ pub fn send_queued() {
             iovs,
             msgs,
         } = out;
+        // One run per backend socket, each keeping its queries' order
+        // (round robin alternates between backends query by query).
+        queued.sort_by_key(|(fd, _)| *fd);
         // The byte buffer no longer grows: point into it now.
         iovs.clear();
         for (_, range) in queued.iter() {
@@ -345,39 +348,16 @@ pub fn send_queued() {
                 m.msg_hdr.msg_iovlen = 1;
                 msgs.push(m);
             }
-            let mut sent = 0;
-            while sent < count {
-                // SAFETY: the headers point at iovecs over `bytes`, all
-                // alive and unmoved for the call; the socket is connected.
-                let r = unsafe {
-                    libc::sendmmsg(
-                        fd,
-                        msgs[sent..].as_mut_ptr(),
-                        (count - sent) as libc::c_uint,
-                        0,
-                    )
-                };
-                // A query that cannot be sent waits out its timeout, as
-                // one lost on the way would.
-                sent += sent_or_skipped(r);
-            }
+            // SAFETY: the headers point at iovecs over `bytes`, all alive
+            // and unmoved for the call; the socket is connected. A query
+            // that cannot be sent waits out its timeout, as one lost on
+            // the way would.
+            unsafe { crate::udp::send_all(fd, msgs) };
             first += count;
         }
         bytes.clear();
         queued.clear();
     });
-}
-
-/// How far a `sendmmsg` that returned `r` got: the datagrams sent, or
-/// past the one that failed; none when a signal interrupted it (retry).
-fn sent_or_skipped(r: libc::c_int) -> usize {
-    if r >= 0 {
-        return (r as usize).max(1);
-    }
-    match std::io::Error::last_os_error().kind() {
-        std::io::ErrorKind::Interrupted => 0,
-        _ => 1,
-    }
 }
 
 /// Where a relayed answer goes: its length in its buffer, the socket
@@ -483,65 +463,58 @@ impl AnswerBatch {
         self.replies[i] = Some((reply, addr));
     }
 
-    /// Sends the queued replies: one `sendmmsg` per run of replies with
-    /// the same frontend socket.
+    /// Sends the queued replies: one `sendmmsg` per frontend socket.
     fn send_replies(&mut self) {
-        let mut run: Option<Arc<UdpSocket>> = None;
-        self.out.clear();
+        let mut order = [0usize; ANSWER_BATCH];
+        let mut queued = 0;
         for i in 0..ANSWER_BATCH {
-            let Some((len, frontend)) = self.replies[i]
-                .as_ref()
-                .map(|(r, _)| (r.len, r.frontend.clone()))
-            else {
-                continue;
-            };
-            if !run.as_ref().is_some_and(|s| Arc::ptr_eq(s, &frontend)) {
-                if let Some(socket) = run.take() {
-                    self.flush(&socket);
-                }
-                run = Some(frontend);
+            if self.replies[i].is_some() {
+                order[queued] = i;
+                queued += 1;
             }
-            self.point(i, len);
-            let mut h = self.msgs[i];
-            let Some((reply, addr)) = self.replies[i].as_mut() else {
-                continue;
-            };
-            h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-            h.msg_hdr.msg_namelen = addr.len();
-            if let Some((control, clen)) = reply.from.control() {
-                h.msg_hdr.msg_control = control;
-                h.msg_hdr.msg_controllen = clen as _;
-            }
-            self.out.push(h);
         }
-        if let Some(socket) = run {
-            self.flush(&socket);
+        let frontend = |r: &Option<(Reply, socket2::SockAddr)>| {
+            r.as_ref()
+                .map_or(0, |(r, _)| Arc::as_ptr(&r.frontend) as usize)
+        };
+        // Workers have a socket each: group by socket, keeping order.
+        order[..queued].sort_by_key(|&i| frontend(&self.replies[i]));
+        let mut first = 0;
+        while first < queued {
+            let socket = frontend(&self.replies[order[first]]);
+            let count = order[first..queued]
+                .iter()
+                .take_while(|&&i| frontend(&self.replies[i]) == socket)
+                .count();
+            self.out.clear();
+            for &i in &order[first..first + count] {
+                let Some(len) = self.replies[i].as_ref().map(|(r, _)| r.len) else {
+                    continue;
+                };
+                self.point(i, len);
+                let mut h = self.msgs[i];
+                if let Some((reply, addr)) = &self.replies[i] {
+                    h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+                    h.msg_hdr.msg_namelen = addr.len();
+                    if let Some((control, clen)) = reply.from.control() {
+                        h.msg_hdr.msg_control = control;
+                        h.msg_hdr.msg_controllen = clen as _;
+                    }
+                }
+                self.out.push(h);
+            }
+            if let Some((reply, _)) = &self.replies[order[first]] {
+                use std::os::fd::AsRawFd;
+                // SAFETY: each header points at a buffer in `bufs`, an
+                // address and a control message in `replies`, none of
+                // which moves or is dropped before the call returns.
+                unsafe { crate::udp::send_all(reply.frontend.as_raw_fd(), &mut self.out) };
+            }
+            first += count;
         }
         for r in &mut self.replies {
             *r = None;
         }
-    }
-
-    /// Sends the headers in `out` through `socket`.
-    fn flush(&mut self, socket: &UdpSocket) {
-        use std::os::fd::AsRawFd;
-        let mut sent = 0;
-        while sent < self.out.len() {
-            // SAFETY: each header points at a buffer in `bufs`, an address
-            // and a control message in `replies`, none of which moves or
-            // is dropped before the call returns.
-            let r = unsafe {
-                libc::sendmmsg(
-                    socket.as_raw_fd(),
-                    self.out[sent..].as_mut_ptr(),
-                    (self.out.len() - sent) as libc::c_uint,
-                    0,
-                )
-            };
-            // A failed datagram (an unreachable client) is skipped.
-            sent += sent_or_skipped(r);
-        }
-        self.out.clear();
     }
 }
 

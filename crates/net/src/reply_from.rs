@@ -40,15 +40,15 @@ impl ReplyFrom {
         r
     }
 
-    /// The control buffer and its length for a `msghdr`, if any.
-    pub fn control(&mut self) -> Option<(*mut libc::c_void, usize)> {
-        (self.len > 0).then(|| (self.ctrl.as_mut_ptr().cast(), self.len))
+    /// The control buffer and its length for a `msghdr`, if any (the
+    /// kernel only reads it when sending).
+    pub fn control(&self) -> Option<(*mut libc::c_void, usize)> {
+        (self.len > 0).then_some((self.ctrl.as_ptr() as *mut libc::c_void, self.len))
     }
 
     /// Sends `bytes` to `to` through `socket`, from the recorded address.
     pub fn send(&self, socket: &UdpSocket, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
-        let mut this = *self;
-        let Some((control, len)) = this.control() else {
+        let Some((control, len)) = self.control() else {
             return socket.send_to(bytes, to);
         };
         let addr = socket2::SockAddr::from(to);

@@ -234,28 +234,36 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
         // Before the snapshot goes: it keeps the backend sockets open.
         crate::forward::send_queued();
         drop(snap);
-        let mut sent = 0;
-        while sent < out_count {
-            // SAFETY: headers point at live buffers, as above.
-            let r = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    msgs_out[sent..].as_mut_ptr(),
-                    (out_count - sent) as libc::c_uint,
-                    0,
-                )
-            };
-            if r <= 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                // Skip the datagram that failed (unreachable client etc.).
-                sent += 1;
-                continue;
-            }
-            sent += r as usize;
-        }
+        // SAFETY: headers point at live buffers, as above.
+        unsafe { send_all(fd, &mut msgs_out[..out_count]) };
+    }
+}
+
+/// Sends every message in `msgs` on `fd` with as few `sendmmsg` calls as
+/// the kernel takes: a datagram that fails (an unreachable client) is
+/// skipped, a call a signal interrupted is made again.
+///
+/// # Safety
+/// Every header must point at an address, iovecs and control data that
+/// stay alive and unmoved for the call.
+pub(crate) unsafe fn send_all(fd: std::os::fd::RawFd, msgs: &mut [libc::mmsghdr]) {
+    let mut sent = 0;
+    while sent < msgs.len() {
+        // SAFETY: the caller's guarantee, for the headers from `sent` on.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                msgs[sent..].as_mut_ptr(),
+                (msgs.len() - sent) as libc::c_uint,
+                0,
+            )
+        };
+        sent += match r {
+            n if n > 0 => n as usize,
+            0 => 1,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => 0,
+            _ => 1,
+        };
     }
 }
 
