@@ -259,6 +259,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     runtime
         .response_rules
         .store(Arc::new(c.shield.response_rules.clone()));
+    c.shield.rules.prepare();
     let shared = Arc::new(ArcSwap::from_pointee(net::State {
         zones: Arc::new(snap),
         shield: c.shield.clone(),
@@ -609,6 +610,7 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
 /// Puts `state` in force, with the runtime's copy of the response rules
 /// (the backend responders read that one).
 fn install(shared: &net::SharedSnapshot, state: net::State) {
+    state.shield.rules.prepare();
     state
         .runtime
         .response_rules

@@ -61,16 +61,21 @@ pub struct Verdict<'r> {
 #[derive(Debug, Default)]
 pub struct RuleChain {
     rules: Vec<Rule>,
-    /// How the rules are evaluated, made on first use and dropped by
-    /// every change ([`RuleChain::rules_mut`]).
-    plan: OnceLock<Vec<Step>>,
+    /// How the rules are evaluated: made by [`RuleChain::prepare`] (or
+    /// the first query), kept by clones (the rules are the same) and
+    /// dropped by every change ([`RuleChain::rules_mut`]).
+    plan: OnceLock<Arc<[Step]>>,
 }
 
 impl Clone for RuleChain {
     fn clone(&self) -> Self {
+        let plan = OnceLock::new();
+        if let Some(p) = self.plan.get() {
+            let _ = plan.set(p.clone());
+        }
         RuleChain {
             rules: self.rules.clone(),
-            plan: OnceLock::new(),
+            plan,
         }
     }
 }
@@ -209,6 +214,17 @@ impl RuleChain {
     }
 
     /// The rules to change; the plan is made again on the next query.
+    /// Plans the chain now, before it is put in force: building the
+    /// unions of a big block list must not fall on a query (with the
+    /// other workers waiting for it).
+    pub fn prepare(&self) {
+        self.steps();
+    }
+
+    fn steps(&self) -> &[Step] {
+        self.plan.get_or_init(|| plan(&self.rules).into())
+    }
+
     pub fn rules_mut(&mut self) -> &mut Vec<Rule> {
         self.plan = OnceLock::new();
         &mut self.rules
@@ -225,7 +241,7 @@ impl RuleChain {
             delay_ms: None,
             clear_rd: false,
         };
-        for step in self.plan.get_or_init(|| plan(&self.rules)) {
+        for step in self.steps() {
             let rule = match step {
                 Step::One(i) => &self.rules[*i],
                 Step::OverTcp(_) if !q.tcp => continue,
@@ -410,6 +426,20 @@ mod tests {
         chain.rules_mut().insert(0, rule(Kind::All, Action::Allow));
         let v = chain.evaluate(&info(&q, lname, &tags, &clock));
         assert!(matches!(v.outcome, Outcome::Allow));
+    }
+
+    /// A prepared plan survives the clones a publish makes; a change
+    /// drops it.
+    #[test]
+    fn clones_keep_the_plan_and_changes_drop_it() {
+        let mut chain = RuleChain::default();
+        chain.push(rule(suffix("a.test"), Action::Drop));
+        chain.prepare();
+        let copy = chain.clone();
+        let (a, b) = (chain.plan.get().unwrap(), copy.plan.get().unwrap());
+        assert!(Arc::ptr_eq(a, b));
+        chain.rules_mut().clear();
+        assert!(chain.plan.get().is_none());
     }
 
     /// Two MaxQPSRule allow rules in a row are two buckets: the second sees
