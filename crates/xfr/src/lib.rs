@@ -8,6 +8,7 @@ pub mod journal;
 pub mod log;
 pub mod notify;
 pub mod outgoing;
+mod reply;
 pub mod secondary;
 pub mod service;
 pub mod settings;

@@ -16,9 +16,9 @@ use wire::{Query, Response, Section};
 use zone::records::Record;
 
 use crate::log;
-use crate::outgoing::header_reply;
+use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, unix_now, Entry, Role, Service};
-use crate::tsig::{self, Checked, Key};
+use crate::tsig::{self, Key};
 
 const ATTEMPTS: u32 = 5;
 
@@ -216,19 +216,12 @@ impl Service {
         let entry = self.entry(&apex)?;
         let now = unix_now();
         let settings = self.settings();
-        let (key, mut signer) = match tsig::check_request(packet, &settings.keys, now) {
-            Err(()) => return Some(header_reply(&query, rcode::FORMERR, None, now)),
-            Ok(Checked::Unsigned) => (None, None),
-            Ok(Checked::Valid { key, ctx }) => (Some(key), Some(ctx)),
-            Ok(Checked::Refused { error, reply }) => {
-                log::warn(&format!(
-                    "NOTIFY for {} from {client} refused: TSIG error {error}",
-                    wire::name::to_text(&apex)
-                ));
-                let mut msg = header_reply(&query, rcode::NOTAUTH, None, now);
-                let _ = reply.append(&mut msg, now);
-                return Some(msg);
-            }
+        let asked = Asked::of(&query);
+        let what = || format!("NOTIFY for {} from {client}", wire::name::to_text(&apex));
+        let (key, mut signer) = match authenticate(&asked, packet, &settings.keys, now, Some(&what))
+        {
+            Ok(checked) => checked,
+            Err(refusal) => return Some(refusal),
         };
         let e = lock_entry(&entry);
         let from_primary = e.settings.primaries.iter().any(|p| p.ip() == client.ip());
@@ -253,16 +246,10 @@ impl Service {
                     " (or not signed with its key)"
                 }
             ));
-            return Some(header_reply(&query, rcode::REFUSED, signer.as_mut(), now));
+            return Some(asked.reply(rcode::REFUSED, false, signer.as_mut(), now));
         };
         log::info(&format!("NOTIFY for {name} from {client}: refreshing"));
         handle.wake();
-        let mut msg = header_reply(&query, rcode::NOERROR, None, now);
-        // Authoritative answer, as BIND and Knot send.
-        msg[2] |= 0x04;
-        if let Some(s) = signer.as_mut() {
-            let _ = s.sign(&mut msg, now);
-        }
-        Some(msg)
+        Some(asked.reply(rcode::NOERROR, true, signer.as_mut(), now))
     }
 }

@@ -11,8 +11,9 @@ use zone::records::{serial_gt, soa_serial, Record};
 
 use crate::journal::Change;
 use crate::log;
+use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, soa_first, unix_now, Service};
-use crate::tsig::{self, Checked, Signer};
+use crate::tsig::Signer;
 
 /// Room kept free in every message for the TSIG record.
 const TSIG_ROOM: usize = 400;
@@ -43,25 +44,20 @@ impl Service {
         let entry = self.entry(&apex)?;
         let settings = self.settings();
         let now = unix_now();
+        let asked = Asked::of(&query);
         let reply = |code: u16, signer: Option<&mut Signer>| -> Transfer {
             Transfer {
-                messages: vec![header_reply(&query, code, signer, now)],
+                messages: vec![asked.reply(code, false, signer, now)],
             }
         };
-        let (key, mut signer) = match tsig::check_request(packet, &settings.keys, now) {
-            Err(()) => return Some(reply(rcode::FORMERR, None)),
-            Ok(Checked::Unsigned) => (None, None),
-            Ok(Checked::Valid { key, ctx }) => (Some(key), Some(ctx)),
-            Ok(Checked::Refused { error, reply: err }) => {
-                log::warn(&format!(
-                    "transfer of {} from {client} refused: TSIG error {error}",
-                    wire::name::to_text(&apex)
-                ));
-                let mut msg = header_reply(&query, rcode::NOTAUTH, None, now);
-                let _ = err.append(&mut msg, now);
+        let what = || format!("transfer of {} from {client}", wire::name::to_text(&apex));
+        let (key, mut signer) = match authenticate(&asked, packet, &settings.keys, now, Some(&what))
+        {
+            Ok(checked) => checked,
+            Err(refusal) => {
                 return Some(Transfer {
-                    messages: vec![msg],
-                });
+                    messages: vec![refusal],
+                })
             }
         };
         let e = lock_entry(&entry);
@@ -266,25 +262,6 @@ fn write_messages(
     Ok(out)
 }
 
-/// A response with the question only and `code`, signed if asked.
-pub(crate) fn header_reply(
-    query: &Query,
-    code: u16,
-    signer: Option<&mut Signer>,
-    now: u64,
-) -> Vec<u8> {
-    let mut buf = vec![0u8; 512];
-    let mut resp = Response::new(&mut buf, 512);
-    resp.set_header(query.id, query.flags & 0x7800);
-    let _ = resp.push_question(query.qname, query.qtype, query.qclass);
-    resp.set_rcode(code);
-    let mut msg = resp.finish().to_vec();
-    if let Some(s) = signer {
-        let _ = s.sign(&mut msg, now);
-    }
-    msg
-}
-
 impl Service {
     /// A signed ordinary query (a secondary's SOA check, a `dig -y`):
     /// answered by `respond` and signed (RFC 8945 §5.3), or refused with
@@ -302,15 +279,11 @@ impl Service {
         }
         let now = unix_now();
         let query = Query::parse(packet).ok()?;
-        match tsig::check_request(packet, &settings.keys, now) {
-            Ok(Checked::Unsigned) => None,
-            Err(()) => Some(header_reply(&query, rcode::FORMERR, None, now)),
-            Ok(Checked::Refused { reply, .. }) => {
-                let mut msg = header_reply(&query, rcode::NOTAUTH, None, now);
-                let _ = reply.append(&mut msg, now);
-                Some(msg)
-            }
-            Ok(Checked::Valid { mut ctx, .. }) => {
+        // Not logged: these are ordinary queries, as many as clients send.
+        match authenticate(&Asked::of(&query), packet, &settings.keys, now, None) {
+            Err(refusal) => Some(refusal),
+            Ok((_, None)) => None,
+            Ok((_, Some(mut ctx))) => {
                 // Room for the TSIG record inside the client's limit.
                 let mut buf = vec![0u8; limit.saturating_sub(TSIG_ROOM).max(512)];
                 let len = respond(&mut buf)?;

@@ -10,14 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use wire::message::Rr;
-use wire::types::{class, flags, opcode, rcode, rtype};
-use wire::{Response, Section};
+use wire::types::{class, rcode, rtype};
+use wire::Section;
 use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet};
 
 use crate::log;
+use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, soa_first, unix_now, Role, Service};
 use crate::settings::UpdateGrant;
-use crate::tsig::{self, Checked, Signer};
+use crate::tsig::Signer;
 
 /// Types that are never data in an update.
 fn meta_type(t: u16) -> bool {
@@ -40,7 +41,12 @@ impl Service {
     pub fn update(&self, packet: &[u8], client: SocketAddr) -> Option<Vec<u8>> {
         let msg = match wire::message::parse(packet) {
             Ok(m) => m,
-            Err(_) => return Some(header_only(packet, rcode::FORMERR)),
+            Err(_) => {
+                let mut out = vec![0u8; 12];
+                let len = zone::formerr(packet, &mut out);
+                out.truncate(len);
+                return (len > 0).then_some(out);
+            }
         };
         let zone_q = msg.questions.first()?;
         // Label lengths (at most 63) are never letters: folding every byte
@@ -48,36 +54,23 @@ impl Service {
         let apex = zone_q.name.to_ascii_lowercase();
         let entry = self.entry(&apex)?;
         let now = unix_now();
-        let id = msg.header.id;
-        let answer = |code: u16, signer: Option<&mut Signer>| -> Vec<u8> {
-            let mut buf = vec![0u8; 512];
-            let mut resp = Response::new(&mut buf, 512);
-            resp.set_header(id, u16::from(opcode::UPDATE) << 11);
-            let _ = resp.push_question(&zone_q.name, rtype::SOA, class::IN);
-            resp.set_rcode(code);
-            let mut out = resp.finish().to_vec();
-            if let Some(s) = signer {
-                let _ = s.sign(&mut out, now);
-            }
-            out
+        let asked = Asked {
+            id: msg.header.id,
+            flags: msg.header.flags,
+            qname: &zone_q.name,
+            qtype: zone_q.qtype,
+            qclass: zone_q.qclass,
         };
+        let answer = |code: u16, signer: Option<&mut Signer>| asked.reply(code, false, signer, now);
         if msg.questions.len() != 1 || zone_q.qtype != rtype::SOA || zone_q.qclass != class::IN {
             return Some(answer(rcode::FORMERR, None));
         }
         let settings = self.settings();
-        let (key, mut signer) = match tsig::check_request(packet, &settings.keys, now) {
-            Err(()) => return Some(answer(rcode::FORMERR, None)),
-            Ok(Checked::Unsigned) => (None, None),
-            Ok(Checked::Valid { key, ctx }) => (Some(key), Some(ctx)),
-            Ok(Checked::Refused { error, reply }) => {
-                log::warn(&format!(
-                    "update of {} from {client} refused: TSIG error {error}",
-                    wire::name::to_text(&apex)
-                ));
-                let mut out = answer(rcode::NOTAUTH, None);
-                let _ = reply.append(&mut out, now);
-                return Some(out);
-            }
+        let what = || format!("update of {} from {client}", wire::name::to_text(&apex));
+        let (key, mut signer) = match authenticate(&asked, packet, &settings.keys, now, Some(&what))
+        {
+            Ok(checked) => checked,
+            Err(refusal) => return Some(refusal),
         };
         let who = match &key {
             Some(k) => format!("key {} from {client}", k.name_text()),
@@ -485,15 +478,4 @@ fn apply(set: &mut Tracked, apex: &[u8], updates: &[&Rr]) {
             _ => {}
         }
     }
-}
-
-/// A header-only answer to an unreadable update (ID and opcode echoed).
-fn header_only(packet: &[u8], code: u16) -> Vec<u8> {
-    let mut out = vec![0u8; 12];
-    if packet.len() >= 4 {
-        out[..2].copy_from_slice(&packet[..2]);
-        out[2] = ((flags::QR >> 8) as u8) | (packet[2] & 0x78);
-    }
-    out[3] = code as u8;
-    out
 }
