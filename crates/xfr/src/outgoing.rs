@@ -15,8 +15,6 @@ use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, soa_first, unix_now, Service};
 use crate::tsig::Signer;
 
-/// Room kept free in every message for the TSIG record.
-const TSIG_ROOM: usize = 400;
 /// Messages of a TCP transfer stay under this size, as BIND's and
 /// Knot's do (smaller messages start flowing sooner).
 const TCP_MESSAGE: usize = 16_384;
@@ -208,8 +206,9 @@ fn write_messages(
     signer: Option<&mut Signer>,
     now: u64,
 ) -> Result<Vec<Vec<u8>>, Unsendable> {
-    let room = if signer.is_some() { TSIG_ROOM } else { 0 };
-    let limit = limit.saturating_sub(room).max(512);
+    // The TSIG goes inside the limit: over UDP, the client's size.
+    let room = signer.as_ref().map_or(0, |s| s.room());
+    let limit = limit.saturating_sub(room);
     let push = |resp: &mut Response, r: &Record| {
         resp.push_record(
             Section::Answer,
@@ -285,7 +284,7 @@ impl Service {
             Ok((_, None)) => None,
             Ok((_, Some(mut ctx))) => {
                 // Room for the TSIG record inside the client's limit.
-                let mut buf = vec![0u8; limit.saturating_sub(TSIG_ROOM).max(512)];
+                let mut buf = vec![0u8; limit.saturating_sub(ctx.room())];
                 let len = respond(&mut buf)?;
                 buf.truncate(len);
                 ctx.sign(&mut buf, now).ok()?;

@@ -355,6 +355,22 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// The most a TSIG RR from this signer adds to a message: owner (the
+    /// key name), type, class, TTL, RDLENGTH, then the algorithm name,
+    /// time, fudge, MAC size and MAC, original ID, error, and other data
+    /// (six bytes, in a BADTIME answer).
+    pub fn room(&self) -> usize {
+        self.key.name.len()
+            + 10
+            + self.key.algorithm.wire_name().len()
+            + 6
+            + 2
+            + 2
+            + self.key.algorithm.mac_len()
+            + 6
+            + 6
+    }
+
     /// Appends a TSIG RR to `msg` (a full DNS message, header counts
     /// correct, no TSIG yet) and bumps ARCOUNT.
     ///
@@ -1211,8 +1227,13 @@ mod tests {
                 rtype::SOA,
                 &[(b"\x07example\x03com\x00", rtype::SOA, SOA)],
             );
+            let (unsigned, room) = (resp.len(), signer.room());
             signer.sign(&mut resp, NOW + 6).unwrap();
             assert_eq!(&resp[10..12], &[0, 1]);
+            assert!(
+                resp.len() - unsigned <= room,
+                "{alg:?}: the TSIG fits its room"
+            );
             verifier
                 .check(&resp, NOW + 7)
                 .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
