@@ -51,7 +51,6 @@ pub fn build(
                 .file
                 .clone()
                 .or_else(|| secondary_file(config, decl, &apex)),
-            source: decl.source.clone(),
         };
         if let (Some(service), ZoneKind::Secondary) = (service, decl.kind) {
             let state = service.secondary(&info);

@@ -103,7 +103,6 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
         name: decl.name.clone(),
         apex: apex.clone().into_boxed_slice(),
         file: decl.file.clone(),
-        source: decl.source.clone(),
     };
     if decl.kind == ZoneKind::Secondary {
         return match service.refresh_now(&apex) {

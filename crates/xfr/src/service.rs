@@ -34,8 +34,6 @@ pub struct ZoneInfo {
     /// Lowercase wire form.
     pub apex: Box<[u8]>,
     pub file: Option<PathBuf>,
-    /// `file:line` of the declaration.
-    pub source: String,
 }
 
 /// Primary (served from its file and updates) or secondary (pulled).
@@ -649,11 +647,6 @@ impl Service {
     /// Whether this service holds the zone at `apex` (lowercase wire).
     pub fn holds(&self, apex: &[u8]) -> bool {
         lock(&self.zones).contains_key(apex)
-    }
-
-    /// The zones this service holds (lowercase wire apexes).
-    pub fn apexes(&self) -> Vec<Box<[u8]>> {
-        lock(&self.zones).keys().cloned().collect()
     }
 
     pub(crate) fn insert_entry(&self, entry: Entry) -> Arc<Mutex<Entry>> {

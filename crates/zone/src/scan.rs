@@ -7,7 +7,6 @@
 //! encoded while normalizing ([`crate::source`]); the scanner reads the
 //! rest, and the two are put back in file order.
 
-use bytes::Bytes;
 use domain::base::iana::Class;
 use domain::base::name::ToLabelIter;
 use domain::base::rdata::ComposeRecordData;
@@ -276,11 +275,4 @@ fn explain(message: &str) -> String {
         "bad domain name" | "invalid domain name" => "expected a valid domain name".into(),
         _ => format!("{message} (expected valid record data)"),
     }
-}
-
-/// Makes a `Bytes`-backed name for the origin, used by callers that need
-/// `domain` names.
-pub fn bytes_name(text: &str) -> Option<domain::base::Name<Bytes>> {
-    use std::str::FromStr;
-    domain::base::Name::<Bytes>::from_str(text).ok()
 }

@@ -488,11 +488,6 @@ impl Zone {
         self.patch.len()
     }
 
-    /// Nodes in the compiled map.
-    pub fn base_len(&self) -> usize {
-        self.base.len()
-    }
-
     /// The apex SOA RRset.
     pub fn soa(&self) -> Option<RRset<'_>> {
         self.apex_node()?.get(rtype::SOA)
