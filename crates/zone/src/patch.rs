@@ -130,13 +130,13 @@ pub fn patch(
 
 /// Puts `node` at `name` in the overlay.
 fn set(z: &mut Zone, name: &[u8], node: NodeBuf) {
-    z.patch.insert(name.into(), Some(node));
+    z.patch.insert(name, Some(node));
 }
 
 /// Takes the node at `name` away.
 fn remove(z: &mut Zone, name: &[u8]) {
     if z.base.contains(name) {
-        z.patch.insert(name.into(), None);
+        z.patch.insert(name, None);
     } else {
         z.patch.remove(name);
     }

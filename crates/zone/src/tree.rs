@@ -17,7 +17,7 @@
 use std::hash::Hasher;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHasher;
 use wire::types::rtype;
 
 /// The bytes before each RDATA in an RRset's records.
@@ -231,6 +231,67 @@ impl NodeBuf {
     }
 }
 
+/// Nodes changed since a [`NodeTable`] was compiled, by name; `None`:
+/// removed. Each entry is shared by the versions that have it, so the copy
+/// the next update starts from copies pointers, not nodes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Overlay {
+    entries: hashbrown::HashTable<Arc<Patched>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Patched {
+    name: Box<[u8]>,
+    node: Option<NodeBuf>,
+}
+
+impl Overlay {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline(always)]
+    fn find(&self, name: &[u8], hash: u64) -> Option<&Patched> {
+        self.entries.find(hash, |p| *p.name == *name).map(|p| &**p)
+    }
+
+    fn contains(&self, name: &[u8]) -> bool {
+        self.find(name, hash_name(name)).is_some()
+    }
+
+    /// Puts `node` at `name` (`None`: the name is removed).
+    pub fn insert(&mut self, name: &[u8], node: Option<NodeBuf>) {
+        let patched = Arc::new(Patched {
+            name: name.into(),
+            node,
+        });
+        let hash = hash_name(name);
+        match self
+            .entries
+            .entry(hash, |p| *p.name == *name, |p| hash_name(&p.name))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut o) => *o.get_mut() = patched,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(patched);
+            }
+        }
+    }
+
+    /// Forgets what was put at `name`.
+    pub fn remove(&mut self, name: &[u8]) {
+        if let Ok(o) = self
+            .entries
+            .find_entry(hash_name(name), |p| *p.name == *name)
+        {
+            o.remove();
+        }
+    }
+}
+
 /// Where one node lives in a [`NodeTable`]'s arena.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
@@ -310,9 +371,15 @@ impl NodeTable {
     /// The node at `name` (lowercase wire) and its stored name.
     #[inline(always)]
     pub fn get(&self, name: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        self.get_hashed(name, hash_name(name))
+    }
+
+    /// [`NodeTable::get`] with the name's hash already made.
+    #[inline(always)]
+    fn get_hashed(&self, name: &[u8], hash: u64) -> Option<(&[u8], Node<'_>)> {
         let arena = &self.arena;
         self.slots
-            .find(hash_name(name), |s| {
+            .find(hash, |s| {
                 usize::from(s.name_len) == name.len()
                     && arena.get(s.at as usize..s.at as usize + name.len()) == Some(name)
             })
@@ -402,7 +469,7 @@ pub struct Zone {
     /// The nodes as compiled from the whole zone.
     pub(crate) base: Arc<NodeTable>,
     /// Nodes changed since `base` was compiled; `None`: removed.
-    pub(crate) patch: FxHashMap<Box<[u8]>, Option<NodeBuf>>,
+    pub(crate) patch: Overlay,
     /// SOA serial, for logs and transfers.
     pub serial: u32,
     /// TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -422,7 +489,7 @@ impl Zone {
         Zone {
             apex: apex.into(),
             base: Arc::new(nodes),
-            patch: FxHashMap::default(),
+            patch: Overlay::default(),
             serial: 0,
             negative_ttl: 0,
             records: 0,
@@ -451,12 +518,14 @@ impl Zone {
     // a fifth of the lookup's own work.
     #[inline(always)]
     pub fn get_key_value(&self, name: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        // One hash for both tables.
+        let hash = hash_name(name);
         if !self.patch.is_empty() {
-            if let Some((k, v)) = self.patch.get_key_value(name) {
-                return v.as_ref().map(|n| (&**k, n.view()));
+            if let Some(p) = self.patch.find(name, hash) {
+                return p.node.as_ref().map(|n| (&*p.name, n.view()));
             }
         }
-        self.base.get(name)
+        self.base.get_hashed(name, hash)
     }
 
     /// The node at `name` (lowercase wire form).
@@ -475,11 +544,12 @@ impl Zone {
         let patch = &self.patch;
         self.base
             .iter()
-            .filter(move |(k, _)| !patch.contains_key(*k))
+            .filter(move |(k, _)| !patch.contains(k))
             .chain(
                 patch
+                    .entries
                     .iter()
-                    .filter_map(|(k, v)| v.as_ref().map(|n| (&**k, n.view()))),
+                    .filter_map(|p| p.node.as_ref().map(|n| (&*p.name, n.view()))),
             )
     }
 
