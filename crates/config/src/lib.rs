@@ -439,8 +439,7 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
     g.set(
         "addZone",
         lua.create_function(move |lua, (name, file): (String, String)| {
-            zone::parse_name(&name)
-                .map_err(|e| fail(lua, format!("bad zone name '{name}': {e}")))?;
+            xfr_lua::zone_apex(lua, &name)?;
             let decl = ZoneDecl {
                 name,
                 kind: ZoneKind::Primary,

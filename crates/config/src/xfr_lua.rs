@@ -222,7 +222,8 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
 }
 
 /// The lowercase wire apex of a zone name given in Lua.
-fn zone_apex(lua: &Lua, name: &str) -> mlua::Result<Vec<u8>> {
+/// A zone name from Lua, in lowercase wire form.
+pub(crate) fn zone_apex(lua: &Lua, name: &str) -> mlua::Result<Vec<u8>> {
     zone::parse_name(name).map_err(|e| fail(lua, format!("bad zone name '{name}': {e}")))
 }
 
@@ -359,14 +360,20 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
                         .map_err(|e| format!("{}: {e}", g.source))?
                         .into_boxed_slice(),
                 )),
-                _ => {
-                    // wildcard: `*.x.` covers names below x.
+                "wildcard" => {
+                    // `*.x.` covers names below x.
                     let base = name.strip_prefix("*.").unwrap_or(name);
                     grant.names.push(NameMatch::Subdomain(
                         absolute(base, &apex)
                             .map_err(|e| format!("{}: {e}", g.source))?
                             .into_boxed_slice(),
                     ));
+                }
+                other => {
+                    return Err(format!(
+                        "{}: unknown update-policy rule '{other}'",
+                        g.source
+                    ))
                 }
             }
             for t in &g.types {

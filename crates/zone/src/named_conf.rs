@@ -321,7 +321,8 @@ fn grants(s: &Statement, path: &Path) -> Result<Vec<Grant>, ConfError> {
     let Some(block) = &s.block else {
         return Err(err(
             s.line,
-            "update-policy: expected '{ grant KEY RULE [NAME] [TYPES]; }' (\"local\" needs              BIND's session key, which rampart does not have)"
+            "update-policy: expected '{ grant KEY RULE [NAME] [TYPES]; }' (\"local\" needs \
+             BIND's session key, which rampart does not have)"
                 .into(),
         ));
     };
