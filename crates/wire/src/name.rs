@@ -110,6 +110,13 @@ pub fn uncompressed_len(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// The name one label up (the root for a single label); `None` for the
+/// root itself or a cut-off name.
+pub fn parent(name: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(*name.first().filter(|&&l| l != 0)?);
+    name.get(1 + len..).filter(|rest| !rest.is_empty())
+}
+
 /// Formats a wire name in presentation form (for logs and errors).
 pub fn to_text(name: &[u8]) -> String {
     let mut s = String::new();
@@ -229,6 +236,14 @@ mod tests {
         assert_eq!(&offs[..3], &[0, 4, 12]);
         assert_eq!(label_count(WWW), 3);
         assert_eq!(label_count(b"\x00"), 0);
+    }
+
+    #[test]
+    fn parent_is_one_label_up() {
+        assert_eq!(parent(b"\x01a\x03org\x00"), Some(&b"\x03org\x00"[..]));
+        assert_eq!(parent(b"\x03org\x00"), Some(&b"\x00"[..]));
+        assert_eq!(parent(b"\x00"), None);
+        assert_eq!(parent(b"\x05ab"), None, "cut off");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! test below shows; RFC 2181 §5.2 wants one TTL per RRset).
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use wire::name::{is_subdomain, to_text, uncompressed_len};
+use wire::name::{is_subdomain, parent, to_text, uncompressed_len};
 use wire::types::rtype;
 
 use crate::scan::{Rec, Scanned};
@@ -63,8 +63,8 @@ pub fn build(
         add_empty_non_terminals(apex, owners(), &mut nodes).map_err(|_| too_large(text, apex))?;
     let all = || owners().chain(ents.iter().map(|e| &e[..]));
     for owner in all() {
-        if owner.len() > apex.len() {
-            nodes.add_child(parent(owner));
+        if let Some(p) = parent(owner).filter(|_| owner.len() > apex.len()) {
+            nodes.add_child(p);
         }
     }
     let hidden = mark_cuts(apex, all(), &shapes, &mut nodes);
@@ -75,7 +75,7 @@ pub fn build(
         apex_node.and_then(apex_facts).ok_or_else(|| SourceError {
             file: text.files.first().cloned().unwrap_or_default(),
             line: None,
-            message: format!("no SOA record at the zone apex {apex_text}: expected exactly one"),
+            message: no_soa(apex),
         })?;
     if apex_node.and_then(|n| n.get(rtype::NS)).is_none() {
         // Knot warns and NSD says nothing; the zone is served either way.
@@ -118,11 +118,6 @@ pub fn build(
     zone.records = total;
     zone.set_apex_facts(serial, negative_ttl, signed);
     Ok((zone, warnings))
-}
-
-/// The name one label up.
-fn parent(name: &[u8]) -> &[u8] {
-    &name[1 + usize::from(name[0])..]
 }
 
 fn same_owner(records: &Scanned, a: &Rec, b: &Rec) -> bool {
@@ -375,7 +370,8 @@ fn add_empty_non_terminals<'a>(
     for owner in owners {
         let mut ancestor = owner;
         while ancestor.len() > apex.len() {
-            ancestor = parent(ancestor);
+            let Some(p) = parent(ancestor) else { break };
+            ancestor = p;
             // What is above a node or a name found before is covered by
             // that one's own walk.
             if ancestor.len() <= apex.len()
@@ -415,7 +411,8 @@ fn mark_cuts<'a>(
         // hides everything; NS there is no cut).
         let mut ancestor = owner;
         while ancestor.len() > apex.len() {
-            ancestor = parent(ancestor);
+            let Some(p) = parent(ancestor) else { break };
+            ancestor = p;
             let Some(shape) = shapes.get(ancestor) else {
                 continue;
             };
@@ -439,6 +436,14 @@ fn mark_cuts<'a>(
     }
     under_dname.sort();
     under_dname
+}
+
+/// The error for a zone whose apex has no SOA.
+pub(crate) fn no_soa(apex: &[u8]) -> String {
+    format!(
+        "no SOA record at the zone apex {}: expected exactly one",
+        to_text(apex)
+    )
 }
 
 /// Serial, negative TTL and whether signed, from the apex node.

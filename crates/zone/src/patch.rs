@@ -11,10 +11,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use wire::name::{is_subdomain, to_text};
+use wire::name::{is_subdomain, parent, to_text};
 use wire::types::rtype;
 
-use crate::build::{apex_facts, build_node};
+use crate::build::{apex_facts, build_node, no_soa};
 use crate::records::RecordSet;
 use crate::scan::Scanned;
 use crate::source::{Normalized, SourceError};
@@ -79,12 +79,7 @@ pub fn patch(
         if recs.is_empty() {
             match old_node {
                 None => {}
-                Some(_) if is_apex => {
-                    return Err(error(format!(
-                        "no SOA record at the zone apex {}: expected exactly one",
-                        to_text(apex)
-                    )))
-                }
+                Some(_) if is_apex => return Err(error(no_soa(apex))),
                 Some(mut n) if n.children > 0 => {
                     n.data = Box::default();
                     set(&mut z, owner, n);
@@ -118,12 +113,10 @@ pub fn patch(
             }
         }
     }
-    let facts = z.apex_node().and_then(apex_facts).ok_or_else(|| {
-        error(format!(
-            "no SOA record at the zone apex {}: expected exactly one",
-            to_text(apex)
-        ))
-    })?;
+    let facts = z
+        .apex_node()
+        .and_then(apex_facts)
+        .ok_or_else(|| error(no_soa(apex)))?;
     z.set_apex_facts(facts.0, facts.1, facts.2);
     Ok(Some((z, warnings)))
 }
@@ -142,17 +135,13 @@ fn remove(z: &mut Zone, name: &[u8]) {
     }
 }
 
-/// The name one label up.
-fn parent(name: &[u8]) -> &[u8] {
-    &name[1 + usize::from(name[0])..]
-}
-
 /// Whether a new node at `name` sits below a zone cut or a DNAME (the
 /// apex's DNAME included; the apex is never a cut).
 fn occluded(z: &Zone, name: &[u8]) -> bool {
     let mut n = name;
     while n.len() > z.apex.len() {
-        n = parent(n);
+        let Some(p) = parent(n) else { break };
+        n = p;
         let is_apex = n.len() <= z.apex.len();
         if z.node(n)
             .is_some_and(|a| (a.is_cut && !is_apex) || a.get(rtype::DNAME).is_some())
@@ -168,7 +157,7 @@ fn occluded(z: &Zone, name: &[u8]) -> bool {
 fn link(z: &mut Zone, name: &[u8]) {
     let mut n = name;
     while n.len() > z.apex.len() {
-        let p = parent(n);
+        let Some(p) = parent(n) else { return };
         match z.node(p).map(NodeBuf::of) {
             Some(mut node) => {
                 node.children += 1;
@@ -194,7 +183,7 @@ fn unlink(z: &mut Zone, name: &[u8]) {
     remove(z, name);
     let mut n = name;
     while n.len() > z.apex.len() {
-        let p = parent(n);
+        let Some(p) = parent(n) else { return };
         let Some(mut node) = z.node(p).map(NodeBuf::of) else {
             return;
         };

@@ -56,7 +56,10 @@ impl Scanned {
         line: u32,
     ) -> Result<(), String> {
         let at = self.bytes.len();
-        if owner.len() > usize::from(u8::MAX) || rdata.len() > usize::from(u16::MAX) {
+        if owner.len() > wire::name::MAX_NAME_LEN {
+            return Err("owner name longer than 255 octets".into());
+        }
+        if rdata.len() > usize::from(u16::MAX) {
             return Err("record data longer than 65535 octets".into());
         }
         if at + owner.len() + rdata.len() > u32::MAX as usize {
@@ -162,9 +165,6 @@ pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
         let mut rdata = Vec::new();
         if data.compose_rdata(&mut rdata).is_err() {
             return Err(text.error_at(line as usize, "record data too long".into()));
-        }
-        if rdata.len() > u16::MAX as usize {
-            return Err(text.error_at(line as usize, "record data longer than 65535 octets".into()));
         }
         let rtype = if rtype_override != 0 {
             rtype_override

@@ -55,8 +55,10 @@ impl<'z> RRset<'z> {
     /// The TTL of the set.
     #[inline]
     pub fn ttl(&self) -> u32 {
-        let r = self.records;
-        u32::from_be_bytes([r[6], r[7], r[8], r[9]])
+        match self.records.get(6..10) {
+            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            _ => 0,
+        }
     }
 
     /// The records in wire form for an owner at the question (offset 12),
