@@ -23,6 +23,7 @@ pub mod message;
 pub mod name;
 pub mod query;
 pub mod response;
+pub mod soa;
 pub mod types;
 
 pub use query::{Edns, ParseError, Query};

@@ -60,11 +60,7 @@ impl Handle {
 
 /// REFRESH, RETRY and EXPIRE from an SOA RDATA.
 fn soa_timers(rdata: &[u8]) -> Option<(u32, u32, u32)> {
-    let m = wire::name::uncompressed_len(rdata)?;
-    let r = wire::name::uncompressed_len(rdata.get(m..)?)?;
-    let f = rdata.get(m + r..m + r + 20)?;
-    let word = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
-    Some((word(4), word(8), word(12)))
+    wire::soa::parse(rdata).map(|s| (s.refresh, s.retry, s.expire))
 }
 
 impl Service {

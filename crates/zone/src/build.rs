@@ -8,7 +8,7 @@
 //! test below shows; RFC 2181 §5.2 wants one TTL per RRset).
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use wire::name::{is_subdomain, parent, to_text, uncompressed_len};
+use wire::name::{is_subdomain, parent, to_text};
 use wire::types::rtype;
 
 use crate::scan::{Rec, Scanned};
@@ -456,12 +456,7 @@ pub(crate) fn apex_facts(apex_node: Node<'_>) -> Option<(u32, u32, bool)> {
 
 /// SOA serial and MINIMUM from its RDATA.
 pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
-    let m = uncompressed_len(rdata)?;
-    let r = uncompressed_len(&rdata[m..])?;
-    let fixed = rdata.get(m + r..m + r + 20)?;
-    let serial = u32::from_be_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]);
-    let minimum = u32::from_be_bytes([fixed[16], fixed[17], fixed[18], fixed[19]]);
-    Some((serial, minimum))
+    wire::soa::parse(rdata).map(|s| (s.serial, s.minimum))
 }
 
 /// A type's mnemonic for messages.

@@ -8,7 +8,7 @@
 //! sits in a response depends on the question's length, so those
 //! pointers are left as places to fill ([`NegativeSoa::patches`]).
 
-use wire::name::{is_subdomain, uncompressed_len};
+use wire::name::is_subdomain;
 use wire::types::{class, rtype};
 
 /// An SOA record in wire form with its apex pointers to fill in.
@@ -22,9 +22,8 @@ pub struct NegativeSoa {
 /// Renders the apex SOA `rdata` with TTL `ttl`; `None` if the RDATA is
 /// not an SOA's.
 pub fn render(apex: &[u8], rdata: &[u8], ttl: u32) -> Option<NegativeSoa> {
-    let m = uncompressed_len(rdata)?;
-    let r = uncompressed_len(rdata.get(m..)?)?;
-    let fixed = rdata.get(m + r..m + r + 20)?;
+    let soa = wire::soa::parse(rdata)?;
+    let fixed = &rdata[soa.fixed_at..soa.fixed_at + 20];
     let mut bytes = Vec::with_capacity(12 + rdata.len());
     let mut patches = vec![0u16];
     bytes.extend_from_slice(&[0xc0, 0x00]);
@@ -33,7 +32,7 @@ pub fn render(apex: &[u8], rdata: &[u8], ttl: u32) -> Option<NegativeSoa> {
     bytes.extend_from_slice(&ttl.to_be_bytes());
     let rdlen_at = bytes.len();
     bytes.extend_from_slice(&[0, 0]);
-    for name in [&rdata[..m], &rdata[m..m + r]] {
+    for name in [soa.mname, soa.rname] {
         if is_subdomain(name, apex) {
             // The labels above the apex, then a pointer to it.
             let keep = name.len() - apex.len();

@@ -243,12 +243,8 @@ pub fn soa_serial(rdata: &[u8]) -> Option<u32> {
 
 /// A copy of an SOA RDATA with the serial replaced.
 pub fn with_serial(rdata: &[u8], serial: u32) -> Option<Box<[u8]>> {
-    let m = wire::name::uncompressed_len(rdata)?;
-    let r = wire::name::uncompressed_len(&rdata[m..])?;
-    let at = m + r;
-    if rdata.len() != at + 20 {
-        return None;
-    }
+    let soa = wire::soa::parse(rdata).filter(|s| s.exact)?;
+    let at = soa.fixed_at;
     let mut out: Box<[u8]> = rdata.into();
     out[at..at + 4].copy_from_slice(&serial.to_be_bytes());
     Some(out)
