@@ -155,7 +155,7 @@ impl PacketCache {
         out[..2].copy_from_slice(&id.to_be_bytes());
         out[12..12 + qname.len()].copy_from_slice(qname);
         if !self.options.dont_age && age > 0 {
-            age_ttls(&mut out[..len], age);
+            wire::edit::age_ttls(&mut out[..len], age);
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(len)
@@ -169,7 +169,7 @@ impl PacketCache {
         let rcode = answer[3] & 0xf;
         let ttl = match rcode {
             2 | 5 => self.options.temporary_failure_ttl,
-            0 | 3 => match min_ttl(answer) {
+            0 | 3 => match wire::edit::min_ttl(answer) {
                 Some(t) => t.min(self.options.max_ttl),
                 None => return,
             },
@@ -276,34 +276,6 @@ impl PacketCache {
     }
 }
 
-/// The smallest TTL of the records (OPT aside); None without records.
-fn min_ttl(p: &[u8]) -> Option<u32> {
-    let (_, records) = wire::edit::walk(p)?;
-    records
-        .iter()
-        .filter(|r| r.rtype != wire::types::rtype::OPT)
-        .map(|r| {
-            let at = r.fixed + 4;
-            u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
-        })
-        .min()
-}
-
-/// Lowers every TTL (OPT aside) by `age` seconds.
-fn age_ttls(p: &mut [u8], age: u32) {
-    let Some((_, records)) = wire::edit::walk(p) else {
-        return;
-    };
-    for r in records
-        .iter()
-        .filter(|r| r.rtype != wire::types::rtype::OPT)
-    {
-        let at = r.fixed + 4;
-        let t = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
-        p[at..at + 4].copy_from_slice(&t.saturating_sub(age).to_be_bytes());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,7 +316,7 @@ mod tests {
             .expect("hit");
         assert_eq!(&out[..2], &[0, 77]);
         assert_eq!(&out[12..12 + client_case.len()], client_case);
-        assert_eq!(min_ttl(&out[..n]), Some(300));
+        assert_eq!(wire::edit::min_ttl(&out[..n]), Some(300));
         assert!(c
             .get(&key(b"\x01x\x00"), 1, b"\x01x\x00", &mut out, 0)
             .is_none());
@@ -358,8 +330,8 @@ mod tests {
     #[test]
     fn ttls_age_and_short_ttls_are_not_kept() {
         let mut p = answer(1, NAME);
-        age_ttls(&mut p, 100);
-        assert_eq!(min_ttl(&p), Some(200));
+        wire::edit::age_ttls(&mut p, 100);
+        assert_eq!(wire::edit::min_ttl(&p), Some(200));
         let c = PacketCache::new(CacheOptions {
             min_ttl: 500,
             ..CacheOptions::default()

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::edit::walk;
+use crate::edit::{find, records};
 use crate::types::rtype;
 
 /// The option code (RFC 7871 §6).
@@ -79,10 +79,9 @@ pub fn add(
     replace: bool,
     out: &mut Vec<u8>,
 ) -> Option<Added> {
-    let (_, records) = walk(query)?;
+    records(query)?;
     out.clear();
-    let opt = records.iter().find(|r| r.rtype == rtype::OPT);
-    let Some(opt) = opt else {
+    let Some(opt) = find(query, rtype::OPT) else {
         out.extend_from_slice(query);
         let arcount = u16::from_be_bytes([query[10], query[11]]).checked_add(1)?;
         out[10..12].copy_from_slice(&arcount.to_be_bytes());
@@ -119,10 +118,7 @@ pub fn undo(answer: &mut [u8], len: usize, added: Added) -> usize {
     if added == Added::Nothing {
         return len;
     }
-    let Some((_, records)) = walk(&answer[..len]) else {
-        return len;
-    };
-    let Some(opt) = records.iter().find(|r| r.rtype == rtype::OPT) else {
+    let Some(opt) = find(&answer[..len], rtype::OPT) else {
         return len;
     };
     let (cut_from, cut_to) = match added {
@@ -166,8 +162,7 @@ mod tests {
     }
 
     fn ecs_of(packet: &[u8]) -> Option<Vec<u8>> {
-        let (_, records) = walk(packet)?;
-        let opt = records.iter().find(|r| r.rtype == rtype::OPT)?;
+        let opt = find(packet, rtype::OPT)?;
         let mut rest = &packet[opt.fixed + 10..opt.end];
         while rest.len() >= 4 {
             let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));

@@ -1,5 +1,7 @@
-//! Changing a response after it was written: for response rules that cap
-//! TTLs or remove records. Not on the fast path; allocation is fine here.
+//! Finding and changing the records of a message after it was written:
+//! response rules that cap TTLs or remove records, the packet cache's TTL
+//! aging, ECS. [`records`] checks a message once and then walks it
+//! without allocating (the cache and ECS do this per packet).
 
 use crate::name::skip_compressed as skip_name;
 use crate::response::Section;
@@ -28,8 +30,52 @@ fn count(p: &[u8], at: usize) -> usize {
     usize::from(u16::from_be_bytes([p[at], p[at + 1]]))
 }
 
-/// The end of the question section and every record's place.
-pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
+/// Walks the records of a message [`records`] has checked: give it the
+/// same message each time (it holds no borrow of it, so the caller may
+/// change TTLs in place between steps).
+#[derive(Clone, Debug)]
+pub struct RecordCursor {
+    pos: usize,
+    /// Records left in the answer, authority and additional sections.
+    left: [usize; 3],
+}
+
+const SECTIONS: [Section; 3] = [Section::Answer, Section::Authority, Section::Additional];
+
+impl RecordCursor {
+    /// The next record; `None` after the last.
+    pub fn next(&mut self, p: &[u8]) -> Option<RecordPos> {
+        self.step(p).ok().flatten()
+    }
+
+    /// The next record, `Ok(None)` after the last, `Err` if the message
+    /// is cut off or malformed there.
+    fn step(&mut self, p: &[u8]) -> Result<Option<RecordPos>, ()> {
+        let Some(s) = self.left.iter().position(|&n| n > 0) else {
+            return Ok(None);
+        };
+        self.left[s] -= 1;
+        let fixed = skip_name(p, self.pos).ok_or(())?;
+        let len = p.get(fixed + 8..fixed + 10).ok_or(())?;
+        let end = fixed + 10 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if end > p.len() {
+            return Err(());
+        }
+        let r = RecordPos {
+            section: SECTIONS[s],
+            start: self.pos,
+            fixed,
+            end,
+            rtype: u16::from_be_bytes([p[fixed], p[fixed + 1]]),
+        };
+        self.pos = end;
+        Ok(Some(r))
+    }
+}
+
+/// The end of the question section, and a cursor over the records once
+/// the whole message is checked to hold them; `None` if it does not.
+pub fn records(p: &[u8]) -> Option<(usize, RecordCursor)> {
     if p.len() < 12 {
         return None;
     }
@@ -37,40 +83,59 @@ pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
     for _ in 0..count(p, 4) {
         pos = skip_name(p, pos)? + 4;
     }
-    let question_end = pos;
-    let mut records = Vec::new();
-    let sections = [
-        (Section::Answer, count(p, 6)),
-        (Section::Authority, count(p, 8)),
-        (Section::Additional, count(p, 10)),
-    ];
-    for (section, n) in sections {
-        for _ in 0..n {
-            let fixed = skip_name(p, pos)?;
-            let rdlen = usize::from(u16::from_be_bytes([*p.get(fixed + 8)?, *p.get(fixed + 9)?]));
-            let end = fixed + 10 + rdlen;
-            if end > p.len() {
-                return None;
-            }
-            let rr_type = u16::from_be_bytes([p[fixed], p[fixed + 1]]);
-            records.push(RecordPos {
-                section,
-                start: pos,
-                fixed,
-                end,
-                rtype: rr_type,
-            });
-            pos = end;
+    let start = RecordCursor {
+        pos,
+        left: [count(p, 6), count(p, 8), count(p, 10)],
+    };
+    let mut check = start.clone();
+    while check.step(p).ok()?.is_some() {}
+    Some((pos, start))
+}
+
+/// The first record of type `rr_type` in a well-formed message.
+pub fn find(p: &[u8], rr_type: u16) -> Option<RecordPos> {
+    let (_, mut c) = records(p)?;
+    std::iter::from_fn(|| c.next(p)).find(|r| r.rtype == rr_type)
+}
+
+/// The end of the question section and every record's place.
+pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
+    let (question_end, mut c) = records(p)?;
+    Some((question_end, std::iter::from_fn(|| c.next(p)).collect()))
+}
+
+/// Lowers every TTL (OPT aside) by `age` seconds, in place; nothing in a
+/// malformed message.
+pub fn age_ttls(p: &mut [u8], age: u32) {
+    let Some((_, mut c)) = records(p) else { return };
+    while let Some(r) = c.next(p) {
+        if r.rtype == rtype::OPT {
+            continue;
         }
+        let at = r.fixed + 4;
+        let t = u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+        p[at..at + 4].copy_from_slice(&t.saturating_sub(age).to_be_bytes());
     }
-    Some((question_end, records))
+}
+
+/// The smallest TTL of the records (OPT aside); `None` without records
+/// or in a malformed message.
+pub fn min_ttl(p: &[u8]) -> Option<u32> {
+    let (_, mut c) = records(p)?;
+    std::iter::from_fn(|| c.next(p))
+        .filter(|r| r.rtype != rtype::OPT)
+        .map(|r| {
+            let at = r.fixed + 4;
+            u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
+        })
+        .min()
 }
 
 /// Clamps the TTL of records (of `types`, or all when empty) into
 /// [min, max], in place. OPT is never touched.
 pub fn clamp_ttls(p: &mut [u8], min: u32, max: u32, types: &[u16]) -> Option<()> {
-    let (_, records) = walk(p)?;
-    for r in records {
+    let (_, mut c) = records(p)?;
+    while let Some(r) = c.next(p) {
         if r.rtype == rtype::OPT || (!types.is_empty() && !types.contains(&r.rtype)) {
             continue;
         }
@@ -149,6 +214,24 @@ mod tests {
         .unwrap();
         r.push_opt(1232, 0, false).unwrap();
         r.finish().to_vec()
+    }
+
+    #[test]
+    fn ttls_age_in_place_and_a_cut_message_is_left_alone() {
+        let mut p = sample();
+        assert_eq!(min_ttl(&p), Some(10));
+        age_ttls(&mut p, 4);
+        assert_eq!(min_ttl(&p), Some(6));
+        assert_eq!(
+            find(&p, rtype::OPT).map(|r| r.section),
+            Some(Section::Additional)
+        );
+        // Cut inside the last record: nothing is walked, nothing changed.
+        let mut cut = p[..p.len() - 3].to_vec();
+        let before = cut.clone();
+        assert!(records(&cut).is_none() && min_ttl(&cut).is_none());
+        age_ttls(&mut cut, 4);
+        assert_eq!(cut, before);
     }
 
     #[test]
