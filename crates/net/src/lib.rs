@@ -41,6 +41,27 @@ pub struct State {
     pub xfr: Arc<xfr::Service>,
 }
 
+impl State {
+    /// A state serving `zones` with `shield`, the runtime's rings as they
+    /// are now.
+    pub fn new(
+        zones: Arc<Snapshot>,
+        shield: shield::Shield,
+        runtime: Arc<shield::Runtime>,
+        upstream: Upstream,
+        xfr: Arc<xfr::Service>,
+    ) -> State {
+        State {
+            zones,
+            shield,
+            rings: runtime.rings.load_full(),
+            runtime,
+            upstream,
+            xfr,
+        }
+    }
+}
+
 /// The backends and their forwarders.
 #[derive(Debug, Default, Clone)]
 pub struct Upstream {

@@ -260,14 +260,13 @@ fn serve(a: &ServeArgs) -> ExitCode {
         .response_rules
         .store(Arc::new(c.shield.response_rules.clone()));
     c.shield.rules.prepare();
-    let shared = Arc::new(ArcSwap::from_pointee(net::State {
-        zones: Arc::new(snap),
-        shield: c.shield.clone(),
-        runtime: runtime.clone(),
+    let shared = Arc::new(ArcSwap::from_pointee(net::State::new(
+        Arc::new(snap),
+        c.shield.clone(),
+        runtime.clone(),
         upstream,
-        rings: runtime.rings.load_full(),
-        xfr: service.clone(),
-    }));
+        service.clone(),
+    )));
 
     let workers = c
         .udp_workers
@@ -538,14 +537,13 @@ fn reload(
     log_report(&c, &report);
     install(
         shared,
-        net::State {
-            zones: Arc::new(snap),
-            shield: c.shield.clone(),
-            runtime: previous.runtime.clone(),
+        net::State::new(
+            Arc::new(snap),
+            c.shield.clone(),
+            previous.runtime.clone(),
             upstream,
-            rings: previous.runtime.rings.load_full(),
-            xfr: previous.xfr.clone(),
-        },
+            previous.xfr.clone(),
+        ),
     );
     zones::attach_console(&serving, &previous.xfr, &c);
     *listeners = c.listeners;
@@ -596,14 +594,13 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
     };
     install(
         shared,
-        net::State {
-            zones: current.zones.clone(),
+        net::State::new(
+            current.zones.clone(),
             shield,
-            runtime: current.runtime.clone(),
+            current.runtime.clone(),
             upstream,
-            rings: current.runtime.rings.load_full(),
-            xfr: current.xfr.clone(),
-        },
+            current.xfr.clone(),
+        ),
     );
 }
 
