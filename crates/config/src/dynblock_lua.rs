@@ -358,28 +358,21 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
 
     // The arguments are typed: a type past 65535 or seconds that are not
     // a whole number are errors at the calling line, not wrapped values.
-    let exceed = |measure: Measure, rt: Arc<Runtime>| {
-        move |lua: &Lua, (rate, secs): (f64, u32)| {
-            check_rate(lua, "exceed*", rate, secs)?;
-            exceed_table(lua, exceeding(&rt.rings.load(), &measure, rate, secs))
-        }
-    };
-    g.set(
-        "exceedQRate",
-        lua.create_function(exceed(Measure::Queries, runtime.clone()))?,
-    )?;
-    g.set(
-        "exceedNXDOMAINs",
-        lua.create_function(exceed(Measure::RCode(3), runtime.clone()))?,
-    )?;
-    g.set(
-        "exceedServFails",
-        lua.create_function(exceed(Measure::RCode(2), runtime.clone()))?,
-    )?;
-    g.set(
-        "exceedRespByterate",
-        lua.create_function(exceed(Measure::ResponseBytes, runtime.clone()))?,
-    )?;
+    for (name, measure) in [
+        ("exceedQRate", Measure::Queries),
+        ("exceedNXDOMAINs", Measure::RCode(3)),
+        ("exceedServFails", Measure::RCode(2)),
+        ("exceedRespByterate", Measure::ResponseBytes),
+    ] {
+        let rt = runtime.clone();
+        g.set(
+            name,
+            lua.create_function(move |lua, (rate, secs): (f64, u32)| {
+                check_rate(lua, "exceed*", rate, secs)?;
+                exceed_table(lua, exceeding(&rt.rings.load(), &measure, rate, secs))
+            })?,
+        )?;
+    }
     let rt = runtime.clone();
     g.set(
         "exceedQTypeRate",

@@ -105,8 +105,8 @@ impl NetmaskGroup {
 
     pub fn add(&mut self, m: Netmask) {
         if !self.masks.contains(&m) {
+            self.index_one(&m);
             self.masks.push(m);
-            self.index();
         }
     }
 
@@ -122,18 +122,25 @@ impl NetmaskGroup {
     fn index(&mut self) {
         self.v4.clear();
         self.v6.clear();
-        for m in &self.masks {
-            match m.addr {
-                IpAddr::V4(a) => {
-                    let mask = u32::MAX.checked_shl(32 - u32::from(m.prefix)).unwrap_or(0);
-                    self.v4.push((u32::from(a), mask));
-                }
-                IpAddr::V6(a) => {
-                    let mask = u128::MAX
-                        .checked_shl(128 - u32::from(m.prefix))
-                        .unwrap_or(0);
-                    self.v6.push((u128::from(a), mask));
-                }
+        for m in std::mem::take(&mut self.masks) {
+            self.index_one(&m);
+            self.masks.push(m);
+        }
+    }
+
+    /// Adds the integer pair of `m` (a group of thousands is built
+    /// mask by mask, not reindexed at every one).
+    fn index_one(&mut self, m: &Netmask) {
+        match m.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(m.prefix)).unwrap_or(0);
+                self.v4.push((u32::from(a), mask));
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(m.prefix))
+                    .unwrap_or(0);
+                self.v6.push((u128::from(a), mask));
             }
         }
     }
