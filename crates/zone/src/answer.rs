@@ -537,9 +537,8 @@ impl<'c> Answer<'c, '_, '_> {
                 if count == MAX_TARGETS {
                     break 'sources;
                 }
-                let required = src
-                    .referral
-                    .is_some_and(|cut| is_subdomain(NameBuf::lowercase(target).as_slice(), cut));
+                // is_subdomain ignores case: no lowercased copy needed.
+                let required = src.referral.is_some_and(|cut| is_subdomain(target, cut));
                 targets[count] = (i, target, required);
                 count += 1;
             }
