@@ -33,3 +33,23 @@ pub use tree::Zone;
 /// Parses a zone or domain name in presentation form (trailing dot
 /// optional, any case, `\.` and `\DDD` escapes) into lowercase wire form.
 pub use wire::name::parse as parse_name;
+
+/// Helpers the modules' tests share.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::records::Record;
+
+    /// A name in lowercase wire form.
+    pub fn name(text: &str) -> Box<[u8]> {
+        crate::parse_name(text).unwrap().into_boxed_slice()
+    }
+
+    pub fn rec(owner: &str, t: u16, ttl: u32, rdata: &[u8]) -> Record {
+        Record {
+            owner: name(owner),
+            rtype: t,
+            ttl,
+            rdata: rdata.into(),
+        }
+    }
+}

@@ -208,17 +208,10 @@ mod tests {
     const ZONE: &str = "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.2\n\
                         sub NS ns.sub\nns.sub A 192.0.2.3\n";
 
-    fn name(text: &str) -> Box<[u8]> {
-        crate::parse_name(text).unwrap().into_boxed_slice()
-    }
+    use crate::test_util::name;
 
     fn rec(owner: &str, rtype: u16, rdata: &[u8]) -> Record {
-        Record {
-            owner: name(owner),
-            rtype,
-            ttl: 60,
-            rdata: rdata.into(),
-        }
+        crate::test_util::rec(owner, rtype, 60, rdata)
     }
 
     /// Patching must give what a whole compile of the same records gives.

@@ -351,18 +351,7 @@ mod tests {
             .zone
     }
 
-    fn name(text: &str) -> Box<[u8]> {
-        crate::parse_name(text).unwrap().into_boxed_slice()
-    }
-
-    fn rec(owner: &str, t: u16, ttl: u32, rdata: &[u8]) -> Record {
-        Record {
-            owner: name(owner),
-            rtype: t,
-            ttl,
-            rdata: rdata.into(),
-        }
-    }
+    use crate::test_util::{name, rec};
 
     #[test]
     fn zone_round_trip() {

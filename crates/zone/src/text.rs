@@ -232,18 +232,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn name(text: &str) -> Box<[u8]> {
-        crate::parse_name(text).unwrap().into_boxed_slice()
-    }
-
-    fn rec(owner: &str, t: u16, ttl: u32, rdata: &[u8]) -> Record {
-        Record {
-            owner: name(owner),
-            rtype: t,
-            ttl,
-            rdata: rdata.into(),
-        }
-    }
+    use crate::test_util::{name, rec};
 
     /// A zone with many types, loaded from text (so the RDATA is what the
     /// scanner makes).
