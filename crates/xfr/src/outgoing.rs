@@ -124,6 +124,12 @@ impl Service {
                 ));
                 return Some(reply(rcode::SERVFAIL, signer.as_mut()));
             }
+            Err(Unsendable::Unsigned) => {
+                log::error(&format!(
+                    "{kind} of {name} to {client} not sent: a message could not be signed"
+                ));
+                return Some(reply(rcode::SERVFAIL, None));
+            }
         };
         log::info(&format!(
             "{kind} of {name} serial {serial} to {client}{}: {} records in {} messages",
@@ -191,6 +197,9 @@ enum Unsendable {
     DoesNotFit,
     /// This record does not fit even a 64 KB message of its own.
     TooBig(usize),
+    /// A message could not be signed (one we built: a bug, not the
+    /// client's doing); sent unsigned, the client would only reject it.
+    Unsigned,
 }
 
 /// Splits `records` into answer messages of at most `limit` bytes, the
@@ -255,7 +264,7 @@ fn write_messages(
     }
     if let Some(s) = signer {
         for msg in &mut out {
-            let _ = s.sign(msg, now);
+            s.sign(msg, now).map_err(|()| Unsendable::Unsigned)?;
         }
     }
     Ok(out)

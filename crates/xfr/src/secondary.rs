@@ -313,9 +313,9 @@ fn refresh_from(
                 for r in &removed {
                     if !set.remove(r) {
                         return Err(format!(
-                            "IXFR removes {} type {} which we do not hold",
+                            "IXFR removes {} {} which we do not hold",
                             wire::name::to_text(&r.owner),
-                            r.rtype
+                            wire::types::rtype_name(r.rtype)
                         ));
                     }
                 }
@@ -453,10 +453,11 @@ fn soa_query(primary: SocketAddr, apex: &[u8], key: Option<&Arc<Key>>) -> Result
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    let sock = UdpSocket::bind(bind).map_err(|e| format!("SOA query: local socket: {e}"))?;
     sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    sock.send_to(&msg, primary).map_err(|e| e.to_string())?;
+        .map_err(|e| format!("SOA query: read timeout: {e}"))?;
+    sock.send_to(&msg, primary)
+        .map_err(|e| format!("SOA query: send: {e}"))?;
     let mut buf = vec![0u8; 65_535];
     let deadline = Instant::now() + Duration::from_secs(2);
     let answer = loop {
@@ -508,10 +509,10 @@ fn connect(primary: SocketAddr) -> Result<TcpStream, String> {
         .map_err(|e| format!("connect: {e}"))?;
     stream
         .set_read_timeout(Some(READ_TIMEOUT))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("connect: read timeout: {e}"))?;
     stream
         .set_write_timeout(Some(READ_TIMEOUT))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("connect: write timeout: {e}"))?;
     Ok(stream)
 }
 
