@@ -42,6 +42,27 @@ pub mod rtype {
     pub const MAILA: u16 = 254;
     pub const ANY: u16 = 255;
     pub const URI: u16 = 256;
+    pub const CERT: u16 = 37;
+    pub const APL: u16 = 42;
+    pub const SSHFP: u16 = 44;
+    pub const IPSECKEY: u16 = 45;
+    pub const DHCID: u16 = 49;
+    pub const NSEC3: u16 = 50;
+    pub const NSEC3PARAM: u16 = 51;
+    pub const TLSA: u16 = 52;
+    pub const SMIMEA: u16 = 53;
+    pub const CDS: u16 = 59;
+    pub const CDNSKEY: u16 = 60;
+    pub const OPENPGPKEY: u16 = 61;
+    pub const CSYNC: u16 = 62;
+    pub const ZONEMD: u16 = 63;
+    pub const NID: u16 = 104;
+    pub const L32: u16 = 105;
+    pub const L64: u16 = 106;
+    pub const LP: u16 = 107;
+    pub const EUI48: u16 = 108;
+    pub const EUI64: u16 = 109;
+    pub const CAA: u16 = 257;
 }
 
 /// Record type mnemonics, both ways (one table: a type known by number is
@@ -70,35 +91,35 @@ const RTYPE_NAMES: &[(u16, &str)] = &[
     (rtype::SRV, "SRV"),
     (rtype::NAPTR, "NAPTR"),
     (rtype::KX, "KX"),
-    (37, "CERT"),
+    (rtype::CERT, "CERT"),
     (rtype::DNAME, "DNAME"),
     (rtype::OPT, "OPT"),
-    (42, "APL"),
+    (rtype::APL, "APL"),
     (rtype::DS, "DS"),
-    (44, "SSHFP"),
-    (45, "IPSECKEY"),
+    (rtype::SSHFP, "SSHFP"),
+    (rtype::IPSECKEY, "IPSECKEY"),
     (rtype::RRSIG, "RRSIG"),
     (rtype::NSEC, "NSEC"),
     (rtype::DNSKEY, "DNSKEY"),
-    (49, "DHCID"),
-    (50, "NSEC3"),
-    (51, "NSEC3PARAM"),
-    (52, "TLSA"),
-    (53, "SMIMEA"),
-    (59, "CDS"),
-    (60, "CDNSKEY"),
-    (61, "OPENPGPKEY"),
-    (62, "CSYNC"),
-    (63, "ZONEMD"),
+    (rtype::DHCID, "DHCID"),
+    (rtype::NSEC3, "NSEC3"),
+    (rtype::NSEC3PARAM, "NSEC3PARAM"),
+    (rtype::TLSA, "TLSA"),
+    (rtype::SMIMEA, "SMIMEA"),
+    (rtype::CDS, "CDS"),
+    (rtype::CDNSKEY, "CDNSKEY"),
+    (rtype::OPENPGPKEY, "OPENPGPKEY"),
+    (rtype::CSYNC, "CSYNC"),
+    (rtype::ZONEMD, "ZONEMD"),
     (rtype::SVCB, "SVCB"),
     (rtype::HTTPS, "HTTPS"),
     (rtype::SPF, "SPF"),
-    (104, "NID"),
-    (105, "L32"),
-    (106, "L64"),
-    (107, "LP"),
-    (108, "EUI48"),
-    (109, "EUI64"),
+    (rtype::NID, "NID"),
+    (rtype::L32, "L32"),
+    (rtype::L64, "L64"),
+    (rtype::LP, "LP"),
+    (rtype::EUI48, "EUI48"),
+    (rtype::EUI64, "EUI64"),
     (rtype::TKEY, "TKEY"),
     (rtype::TSIG, "TSIG"),
     (rtype::IXFR, "IXFR"),
@@ -107,7 +128,7 @@ const RTYPE_NAMES: &[(u16, &str)] = &[
     (rtype::MAILA, "MAILA"),
     (rtype::ANY, "ANY"),
     (rtype::URI, "URI"),
-    (257, "CAA"),
+    (rtype::CAA, "CAA"),
 ];
 
 /// The mnemonic of a record type, `TYPEnnn` for the rest (RFC 3597).

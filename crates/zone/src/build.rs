@@ -461,7 +461,7 @@ pub fn soa_fields(rdata: &[u8]) -> Option<(u32, u32)> {
 
 /// A type's mnemonic for messages.
 pub fn type_name(t: u16) -> String {
-    domain::base::iana::Rtype::from_int(t).to_string()
+    wire::types::rtype_name(t).into_owned()
 }
 
 #[cfg(test)]

@@ -80,12 +80,6 @@ fn presentation(rr_type: u16, rdata: &[u8]) -> Option<(&'static str, String)> {
 /// `;` in names).
 fn trusted(rr_type: u16, rdata: &[u8]) -> bool {
     use rtype::*;
-    const TLSA: u16 = 52;
-    const SSHFP: u16 = 44;
-    const NSEC3: u16 = 50;
-    const NSEC3PARAM: u16 = 51;
-    const CDS: u16 = 59;
-    const CDNSKEY: u16 = 60;
     match rr_type {
         A | AAAA | TXT | DS | CDS | DNSKEY | CDNSKEY | NSEC3 | NSEC3PARAM | TLSA | SSHFP => true,
         NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | SRV | DNAME | RRSIG
