@@ -51,14 +51,13 @@
 //! the file, and every count and length inside a body in what is left of
 //! the body, before anything is allocated.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use zone::records::Record;
+use zone::records::{Record, RecordSet};
 
 /// "RJB": rampart journal block.
 const MAGIC: [u8; 3] = *b"RJB";
@@ -411,10 +410,6 @@ pub fn read(path: &Path) -> Result<Vec<Block>, JournalError> {
     }
 }
 
-/// A record's identity in a zone: owner, type, rdata (the TTL is an
-/// attribute, as in an RRset).
-type Key = (Box<[u8]>, u16, Box<[u8]>);
-
 /// Replays the chain onto an empty zone, giving the zone as of the last
 /// block, as a `Vec<Record>` sorted by `Record`'s order (owner wire bytes,
 /// type, TTL, rdata) with no two records alike but for the TTL: sort a
@@ -426,7 +421,14 @@ type Key = (Box<[u8]>, u16, Box<[u8]>);
 /// `serial_after`. Err names the first block that removes a record not
 /// present, or breaks those rules: an inconsistent history.
 pub fn replay(blocks: &[Block]) -> Result<Vec<Record>, String> {
-    let mut zone: BTreeMap<Key, u32> = BTreeMap::new();
+    let mut records: Vec<Record> = replay_set(blocks)?.iter().collect();
+    records.sort();
+    Ok(records)
+}
+
+/// [`replay`], as a record set.
+pub fn replay_set(blocks: &[Block]) -> Result<RecordSet, String> {
+    let mut zone = RecordSet::new();
     let mut serial = None;
     for block in blocks {
         let c = &block.change;
@@ -451,34 +453,18 @@ pub fn replay(blocks: &[Block]) -> Result<Vec<Record>, String> {
             }
             _ => {}
         }
-        for r in &c.removed {
-            let key = (r.owner.clone(), r.rtype, r.rdata.clone());
-            if zone.remove(&key).is_none() {
-                return Err(format!(
-                    "{}: removes {} {} ({} bytes of rdata), which is not in the zone",
-                    name(),
-                    wire::name::to_text(&r.owner),
-                    wire::types::rtype_name(r.rtype),
-                    r.rdata.len()
-                ));
-            }
-        }
-        for r in &c.added {
-            zone.insert((r.owner.clone(), r.rtype, r.rdata.clone()), r.ttl);
-        }
+        zone.apply(&c.removed, &c.added).map_err(|r| {
+            format!(
+                "{}: removes {} {} ({} bytes of rdata), which is not in the zone",
+                name(),
+                wire::name::to_text(&r.owner),
+                wire::types::rtype_name(r.rtype),
+                r.rdata.len()
+            )
+        })?;
         serial = Some(c.serial_after);
     }
-    let mut records: Vec<Record> = zone
-        .into_iter()
-        .map(|((owner, rtype, rdata), ttl)| Record {
-            owner,
-            rtype,
-            ttl,
-            rdata,
-        })
-        .collect();
-    records.sort();
-    Ok(records)
+    Ok(zone)
 }
 
 /// The zone as of the last block whose `serial_after` is `serial` (as

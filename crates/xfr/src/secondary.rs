@@ -310,18 +310,13 @@ fn refresh_from(
         Incoming::Diffs(diffs) => {
             let mut set = (*e.records).clone();
             for (removed, added) in diffs {
-                for r in &removed {
-                    if !set.remove(r) {
-                        return Err(format!(
-                            "IXFR removes {} {} which we do not hold",
-                            wire::name::to_text(&r.owner),
-                            wire::types::rtype_name(r.rtype)
-                        ));
-                    }
-                }
-                for r in added {
-                    set.insert(r);
-                }
+                set.apply(&removed, &added).map_err(|r| {
+                    format!(
+                        "IXFR removes {} {} which we do not hold",
+                        wire::name::to_text(&r.owner),
+                        wire::types::rtype_name(r.rtype)
+                    )
+                })?;
             }
             set
         }

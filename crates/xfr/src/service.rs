@@ -338,8 +338,8 @@ impl Service {
             entry.journal = Some(journal);
             return;
         }
-        let history = match journal::replay(&opened.blocks) {
-            Ok(h) => h,
+        let current = match journal::replay_set(&opened.blocks) {
+            Ok(set) => set,
             Err(e) => {
                 log::error(&format!(
                     "zone {}: journal {} does not replay ({e}); serving without history",
@@ -350,18 +350,6 @@ impl Service {
                 return;
             }
         };
-        let mut current = RecordSet::new();
-        for r in history {
-            current.insert(r);
-        }
-        entry.history = opened
-            .blocks
-            .iter()
-            .filter(|b| !b.is_genesis())
-            .map(|b| Arc::new(b.change.clone()))
-            .collect();
-        let excess = entry.history.len().saturating_sub(MAX_HISTORY);
-        entry.history.drain(..excess);
         entry.journal = Some(journal);
         // The file may be behind the journal (updates not yet written
         // back when the process stopped), ahead of it (edited while
@@ -372,6 +360,16 @@ impl Service {
         let file_serial = entry.serial;
         let base =
             file_base(&opened.blocks, &file_set, file_serial).unwrap_or_else(|| current.clone());
+        // The last MAX_HISTORY changes are kept for IXFR, moved out of
+        // the blocks rather than copied.
+        let changes = opened.blocks.iter().filter(|b| !b.is_genesis()).count();
+        entry.history = opened
+            .blocks
+            .into_iter()
+            .filter(|b| !b.is_genesis())
+            .skip(changes.saturating_sub(MAX_HISTORY))
+            .map(|b| Arc::new(b.change))
+            .collect();
         let next = merge(
             &current,
             &base,
@@ -442,13 +440,9 @@ impl Service {
         }
         // A copy only when a transfer out is reading the set right now.
         let swap = |e: &mut Entry, out: &[Record], into: &[Record]| {
-            let set = Arc::make_mut(&mut e.records);
-            for r in out {
-                set.remove(r);
-            }
-            for r in into {
-                set.insert(r.clone());
-            }
+            // A removal of what is not here changes nothing: an update's
+            // own prescan dropped those.
+            let _ = Arc::make_mut(&mut e.records).apply(out, into);
         };
         swap(e, &removed, &added);
         self.commit_applied(e, &removed, &added, source)
@@ -721,12 +715,8 @@ fn file_base(blocks: &[journal::Block], file: &RecordSet, serial: u32) -> Option
     let mut state = RecordSet::new();
     let mut earliest = None;
     for b in blocks {
-        for r in &b.change.removed {
-            state.remove(r);
-        }
-        for r in &b.change.added {
-            state.insert(r.clone());
-        }
+        // Blocks that do not replay were refused on opening.
+        let _ = state.apply(&b.change.removed, &b.change.added);
         if b.change.serial_after == serial {
             if state == *file {
                 return Some(state);

@@ -60,6 +60,24 @@ impl RecordSet {
         self.map.remove(&key(r)).is_some()
     }
 
+    /// Applies a change: every record of `removed` taken out (matched by
+    /// owner, type and RDATA), then every one of `added` put in (one
+    /// already here takes the new TTL). `Err` names the first removed
+    /// record that was not here (the rest of the change is applied all
+    /// the same): callers replaying a history treat it as a broken one.
+    pub fn apply<'r>(&mut self, removed: &'r [Record], added: &[Record]) -> Result<(), &'r Record> {
+        let mut missing = None;
+        for r in removed {
+            if !self.remove(r) && missing.is_none() {
+                missing = Some(r);
+            }
+        }
+        for r in added {
+            self.insert(r.clone());
+        }
+        missing.map_or(Ok(()), Err)
+    }
+
     /// Whether a record with `r`'s owner, type and RDATA is here (any TTL).
     pub fn contains(&self, r: &Record) -> bool {
         self.map.contains_key(&key(r))
