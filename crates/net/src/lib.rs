@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod reply_from;
 pub mod tcp;
 pub mod udp;
+pub mod update_queue;
 
 use std::io;
 use std::net::SocketAddr;

@@ -32,7 +32,8 @@ pub enum Handled {
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
     /// NOTIFY, answered off the TCP thread (they may wait for a journal
-    /// fsync or a zone being changed).
+    /// fsync or a zone being changed). Over UDP: an UPDATE handed to the
+    /// update thread ([`crate::update_queue`]), which answers it.
     Replication,
 }
 
@@ -181,7 +182,9 @@ pub fn handle(
             );
         }
         Outcome::Continue | Outcome::Allow => {
-            if let Some(handled) = replication(state, &query, client, transport, out, limit) {
+            if let Some(handled) =
+                replication(state, &query, client, transport, frontend, out, limit)
+            {
                 return handled;
             }
             zone::respond::respond_lowered(&state.zones, &query, lname, out, transport)
@@ -263,16 +266,39 @@ fn replication(
     query: &Query,
     client: SocketAddr,
     transport: Transport,
+    frontend: Frontend,
     out: &mut [u8],
     limit: usize,
 ) -> Option<Handled> {
     use wire::types::{opcode, rtype};
+    let holds = || {
+        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+        state
+            .xfr
+            .holds(wire::name::to_lowercase(query.qname, &mut lower))
+    };
     let message = match (query.opcode, query.qtype, transport) {
         (opcode::UPDATE | opcode::NOTIFY, _, Transport::Tcp)
         | (opcode::QUERY, rtype::AXFR | rtype::IXFR, Transport::Tcp) => {
-            let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-            let apex = wire::name::to_lowercase(query.qname, &mut lower);
-            return state.xfr.holds(apex).then_some(Handled::Replication);
+            return holds().then_some(Handled::Replication);
+        }
+        // Off the worker: the journal's fsync must not hold up its batch.
+        (opcode::UPDATE, _, _) if frontend.is_some() => {
+            let (socket, from) = frontend?;
+            if !holds() {
+                return None;
+            }
+            // A full queue drops it, unlogged (a flood must not fill the
+            // log); the client retries as for a lost datagram.
+            crate::update_queue::submit(crate::update_queue::Job {
+                xfr: state.xfr.clone(),
+                runtime: state.runtime.clone(),
+                packet: query.packet.to_vec(),
+                client,
+                socket: socket.clone(),
+                from,
+            });
+            return Some(Handled::Replication);
         }
         (opcode::UPDATE, _, _) => state.xfr.update(query.packet, client)?,
         (opcode::NOTIFY, _, _) => state.xfr.notify_in(query.packet, client)?,
