@@ -58,6 +58,14 @@ impl Service {
                 })
             }
         };
+        let ixfr_from = if query.qtype == rtype::IXFR {
+            Some(client_serial(packet))
+        } else {
+            None
+        };
+        if udp_limit.is_some() && ixfr_from.is_none() {
+            return None;
+        }
         let e = lock_entry(&entry);
         let name = e.name.clone();
         if !e
@@ -80,22 +88,21 @@ impl Service {
         };
         let serial = e.serial;
         let records = e.records.clone();
-        let history: Vec<Arc<Change>> = e.history.clone();
+        // Only the chain this client needs, taken while the lock is held
+        // (not the whole history, up to 10,000 changes, per request).
+        let changes = match ixfr_from {
+            Some(Some(theirs)) if serial_gt(serial, theirs) => {
+                incremental(&e.history, theirs, serial)
+            }
+            _ => None,
+        };
         drop(e);
 
-        let ixfr_from = if query.qtype == rtype::IXFR {
-            Some(client_serial(packet))
-        } else {
-            None
-        };
-        if udp_limit.is_some() && ixfr_from.is_none() {
-            return None;
-        }
         let (body, kind) = match ixfr_from {
             Some(Some(theirs)) if !serial_gt(serial, theirs) => {
                 (vec![soa.clone()], "IXFR (up to date)")
             }
-            Some(Some(theirs)) => match incremental(&history, theirs, serial) {
+            Some(Some(_)) => match changes {
                 Some(changes) => (ixfr_body(&soa, &changes), "IXFR"),
                 // Over UDP the whole zone never fits: the SOA sends the
                 // client to TCP without building it.
