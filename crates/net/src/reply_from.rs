@@ -33,7 +33,13 @@ impl ReplyFrom {
     /// # Safety
     /// `received` must be a header filled by `recvmsg`/`recvmmsg` whose
     /// control buffer is still alive.
+    #[inline]
     pub unsafe fn of(received: &libc::msghdr) -> ReplyFrom {
+        // A socket bound to one address gets no control messages: the
+        // common case, on every datagram.
+        if received.msg_controllen == 0 {
+            return ReplyFrom::NONE;
+        }
         let mut r = ReplyFrom::NONE;
         // SAFETY: the caller's guarantee, passed on.
         r.len = unsafe { reply_source(received, &mut r.ctrl) };

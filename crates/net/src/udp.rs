@@ -184,7 +184,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
                         client,
                         local_port,
                         Transport::Udp,
-                        delayed_socket.as_ref().map(|s| (s, from)),
+                        delayed_socket.as_ref().map(|s| (s, &from)),
                         out,
                     )
                 }))
