@@ -14,10 +14,13 @@
 //! - [`querylog`]: `LogAction`'s text and binary query logs;
 //! - [`answer`]: answers the shield makes itself (RCODE, TC, spoofs);
 //! - [`rings`]: recent queries and responses;
-//! - [`dynblock`]: dynamic blocks and the rate rules that insert them.
+//! - [`dynblock`]: dynamic blocks and the rate rules that insert them;
+//! - [`rrl`]: Response Rate Limiting (BIND's `rate-limit`);
+//! - [`cookie`]: DNS Cookies (RFC 7873, RFC 9018 server cookies).
 
 pub mod action;
 pub mod answer;
+pub mod cookie;
 pub mod counter;
 pub mod dynblock;
 pub mod known;
@@ -27,6 +30,7 @@ pub mod qps;
 pub mod querylog;
 pub mod response;
 pub mod rings;
+pub mod rrl;
 pub mod rules;
 pub mod selector;
 pub mod stats;
@@ -75,6 +79,11 @@ pub struct Shield {
     pub acl: NetmaskGroup,
     pub rules: RuleChain,
     pub response_rules: response::ResponseChain,
+    /// Response Rate Limiting, when configured (the table is kept across
+    /// reloads that do not change the settings).
+    pub rrl: Option<std::sync::Arc<rrl::Rrl>>,
+    /// DNS Cookies (on by default, as BIND).
+    pub cookies: std::sync::Arc<cookie::Settings>,
 }
 
 impl Shield {
@@ -98,7 +107,16 @@ impl Shield {
                     std::sync::Arc::ptr_eq(&x.selector, &y.selector)
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
                 });
-        self.acl == other.acl && rules(&self.rules, &other.rules) && responses
+        let rrl = match (&self.rrl, &other.rrl) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        self.acl == other.acl
+            && rules(&self.rules, &other.rules)
+            && responses
+            && rrl
+            && std::sync::Arc::ptr_eq(&self.cookies, &other.cookies)
     }
 }
 
@@ -108,6 +126,8 @@ impl Default for Shield {
             acl: netmask::default_acl(),
             rules: RuleChain::default(),
             response_rules: response::ResponseChain::default(),
+            rrl: None,
+            cookies: std::sync::Arc::new(cookie::Settings::default()),
         }
     }
 }

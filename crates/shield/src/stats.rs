@@ -31,6 +31,19 @@ pub struct Stats {
     pub no_policy: Counter,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
+    /// Responses Response Rate Limiting dropped, and sent truncated.
+    pub rrl_dropped: Counter,
+    pub rrl_slipped: Counter,
+    /// Queries with a COOKIE option; with a valid server cookie; with a
+    /// malformed one (FORMERR); answered BADCOOKIE.
+    pub cookie_in: Counter,
+    pub cookie_valid: Counter,
+    pub cookie_malformed: Counter,
+    pub cookie_bad: Counter,
+    /// TCP connections refused at a limit, and idle ones closed to make
+    /// room for a new client.
+    pub tcp_refused: Counter,
+    pub tcp_evicted: Counter,
 }
 
 impl Stats {
@@ -51,6 +64,14 @@ impl Stats {
             ("acl-drops", self.acl_drops.get()),
             ("cache-hits", self.cache_hits.get()),
             ("cache-misses", self.cache_misses.get()),
+            ("cookie-badcookie", self.cookie_bad.get()),
+            ("cookie-in", self.cookie_in.get()),
+            ("cookie-malformed", self.cookie_malformed.get()),
+            ("cookie-valid", self.cookie_valid.get()),
+            ("rrl-dropped", self.rrl_dropped.get()),
+            ("rrl-slipped", self.rrl_slipped.get()),
+            ("tcp-evicted-idle", self.tcp_evicted.get()),
+            ("tcp-refused", self.tcp_refused.get()),
             ("dyn-blocked", self.dyn_blocked.get()),
             ("frontend-noerror", self.frontend_noerror.get()),
             ("frontend-nxdomain", self.frontend_nxdomain.get()),
@@ -367,6 +388,7 @@ mod tests {
         s.queries.add(3);
         let d = s.dump();
         assert!(d.contains("queries                            3"), "{d}");
-        assert_eq!(d.lines().count(), 8);
+        assert_eq!(d.lines().count(), s.all().len().div_ceil(2));
+        assert!(d.contains("rrl-dropped"), "{d}");
     }
 }

@@ -653,3 +653,48 @@ mod tests {
         assert!(!packet_name_eq(&looped, 0, EXAMPLE));
     }
 }
+
+/// Adds `options` (framed `[code][len][data]…`) to the OPT record that
+/// ends the finished message `msg[..len]`, as written by
+/// [`Response::push_opt`] (no options yet). Returns the new length, or
+/// `None` when the message does not end with such an OPT or the options
+/// do not fit `msg` (the caller keeps the message as it was).
+pub fn append_opt_options(msg: &mut [u8], len: usize, options: &[u8]) -> Option<usize> {
+    let opt = len.checked_sub(11)?;
+    let bare = len >= 12 + 11
+        && msg[opt] == 0
+        && msg[opt + 1..opt + 3] == rtype::OPT.to_be_bytes()
+        && msg[opt + 9..opt + 11] == [0, 0];
+    let end = len + options.len();
+    if !bare || end > msg.len() || options.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    msg[opt + 9..opt + 11].copy_from_slice(&(options.len() as u16).to_be_bytes());
+    msg[len..end].copy_from_slice(options);
+    Some(end)
+}
+
+#[cfg(test)]
+mod append_tests {
+    use super::*;
+
+    #[test]
+    fn options_go_into_a_bare_trailing_opt() {
+        let mut buf = [0u8; 128];
+        let mut r = Response::new(&mut buf, 128);
+        r.set_header(1, 0);
+        r.push_question(b"\x01a\x00", 1, 1).unwrap();
+        r.push_opt(1232, 0, false).unwrap();
+        let len = r.finish().len();
+        let new = append_opt_options(&mut buf, len, &[0, 10, 0, 2, 7, 7]).unwrap();
+        assert_eq!(new, len + 6);
+        assert_eq!(&buf[len - 2..new], &[0, 6, 0, 10, 0, 2, 7, 7]);
+        // Now the OPT has options: a second append is refused.
+        assert_eq!(append_opt_options(&mut buf, new, &[0, 15, 0, 0]), None);
+        // No room.
+        assert_eq!(
+            append_opt_options(&mut buf[..len + 3], len, &[0, 10, 0, 2, 7, 7]),
+            None
+        );
+    }
+}
