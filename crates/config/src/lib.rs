@@ -27,6 +27,7 @@
 mod address;
 pub mod console_lua;
 pub mod dynblock_lua;
+pub mod guard_lua;
 pub mod inspect_lua;
 pub mod lua_util;
 pub mod output;
@@ -240,6 +241,8 @@ fn load_with_runtime(
     let lua = Lua::new();
     // How LogAction opens files: checking a config must not empty a log.
     lua.set_app_data(mode);
+    // named.conf's rate-limit makes its table in the runtime.
+    lua.set_app_data(runtime.clone());
     let state = Rc::new(RefCell::new(Config::new(path)));
     if let Some(acl) = initial_acl {
         state.borrow_mut().shield.acl = acl.clone();
@@ -257,6 +260,8 @@ fn load_with_runtime(
     console_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    guard_lua::register(&lua, &state, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
@@ -460,6 +465,8 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             let conf = named_conf::read(&path).map_err(|e| fail(lua, e))?;
             let mut c = st.borrow_mut();
             xfr_lua::from_named_conf(&conf, &mut c).map_err(|e| fail(lua, e))?;
+            guard_lua::from_named_conf(lua, &conf.server_options, &mut c)
+                .map_err(|e| fail(lua, e))?;
             c.notes.extend(conf.notes);
             for z in conf.zones {
                 zone::parse_name(&z.name).map_err(|e| {

@@ -12,6 +12,7 @@
 pub mod delay;
 pub mod drain;
 pub mod forward;
+pub mod guard;
 pub mod pipeline;
 pub mod reply_from;
 pub mod tcp;

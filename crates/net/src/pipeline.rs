@@ -102,6 +102,38 @@ pub fn handle(
         started,
     );
 
+    // Cookies before blocks and rules: a malformed option is FORMERR
+    // whatever the rules say, and a proven address is known to RRL.
+    let presented = match crate::guard::cookie_phase(state, &query, ip, tcp) {
+        crate::guard::CookieCheck::Answer(p) => p,
+        crate::guard::CookieCheck::FormErr => {
+            stats.noncompliant_queries.add(1);
+            let formerr = Outcome::RCode(wire::types::rcode::FORMERR);
+            let max = state.zones.max_udp_payload;
+            let limit = udp_limit(state, &query, transport, out.len());
+            return match self_answer(&formerr, &query, out, limit, max) {
+                Some(len) => Handled::Answer {
+                    len,
+                    delay_ms: None,
+                },
+                None => Handled::Drop,
+            };
+        }
+        crate::guard::CookieCheck::BadCookie(p) => {
+            let bad = Outcome::RCode(shield::cookie::BADCOOKIE);
+            let max = state.zones.max_udp_payload;
+            let reserve = crate::guard::cookie_reserve(&p);
+            let limit = udp_limit(state, &query, transport, out.len()) - reserve;
+            return match self_answer(&bad, &query, out, limit, max) {
+                Some(len) => Handled::Answer {
+                    len: crate::guard::add_cookie(state, &p, ip, out, len),
+                    delay_ms: None,
+                },
+                None => Handled::Drop,
+            };
+        }
+    };
+    let reserve = crate::guard::cookie_reserve(&presented);
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
     let tags = shield::Tags::default();
@@ -156,13 +188,7 @@ pub fn handle(
             delay_ms = verdict.delay_ms;
         }
     }
-    let limit = match (transport, query.edns) {
-        (Transport::Tcp, _) => out.len().min(65535),
-        (Transport::Udp, Some(e)) => {
-            usize::from(e.udp_payload.min(state.zones.max_udp_payload.max(512)))
-        }
-        (Transport::Udp, None) => 512,
-    };
+    let limit = udp_limit(state, &query, transport, out.len());
     let len = match outcome {
         Outcome::Drop => {
             stats.rule_drop.add(1);
@@ -189,7 +215,7 @@ pub fn handle(
             {
                 return handled;
             }
-            zone::respond::respond_lowered(&state.zones, &query, lname, out, transport)
+            zone::respond::respond_lowered(&state.zones, &query, lname, out, transport, reserve)
         }
         other => {
             if !blocked {
@@ -201,7 +227,8 @@ pub fn handle(
                 }
             }
             stats.self_answered.add(1);
-            self_answer(&other, &query, out, limit, state.zones.max_udp_payload)
+            let max = state.zones.max_udp_payload;
+            self_answer(&other, &query, out, limit - reserve, max)
         }
     };
     let self_answered = !matches!(outcome, Outcome::Continue | Outcome::Allow);
@@ -234,6 +261,16 @@ pub fn handle(
                     delay_ms = verdict.delay_ms;
                 }
             }
+            if !tcp {
+                let limited = crate::guard::rrl_phase(
+                    state, &query, lname, ip, &presented, started, out, len, limit,
+                );
+                match limited {
+                    Some(l) => len = l,
+                    None => return Handled::Drop,
+                }
+            }
+            len = crate::guard::add_cookie(state, &presented, ip, out, len);
             let answers = u16::from_be_bytes([out[6], out[7]]);
             let done = shield::qps::now_ns();
             rings.responses.record_at(
@@ -257,6 +294,17 @@ pub fn handle(
             Handled::Answer { len, delay_ms }
         }
         None => Handled::Drop,
+    }
+}
+
+/// The largest answer the transport and the client allow.
+fn udp_limit(state: &State, query: &Query, transport: Transport, room: usize) -> usize {
+    match (transport, query.edns) {
+        (Transport::Tcp, _) => room.min(65535),
+        (Transport::Udp, Some(e)) => {
+            usize::from(e.udp_payload.min(state.zones.max_udp_payload.max(512)))
+        }
+        (Transport::Udp, None) => 512,
     }
 }
 

@@ -364,6 +364,11 @@ fn serve(a: &ServeArgs) -> ExitCode {
         for line in runtime.dynblocks.take_log() {
             log::warn(&line);
         }
+        if let Some(rrl) = &shared.load().shield.rrl {
+            for line in rrl.take_log() {
+                log::warn(&line);
+            }
+        }
     }
 }
 

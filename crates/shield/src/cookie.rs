@@ -53,11 +53,13 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Default for Settings {
-    /// On, with a random secret (BIND's default).
+    /// On, with a random secret (BIND's default), the same for the whole
+    /// process: a reload must not invalidate the cookies handed out.
     fn default() -> Self {
+        static SECRET: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
         Settings {
             answer: true,
-            secrets: vec![random_secret()],
+            secrets: vec![*SECRET.get_or_init(random_secret)],
             require_server_cookie: false,
         }
     }

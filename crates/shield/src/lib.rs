@@ -56,6 +56,25 @@ pub struct Runtime {
     /// The response rules in force, for threads that see only the runtime
     /// (the backend responders); kept equal to the live shield's.
     pub response_rules: arc_swap::ArcSwap<response::ResponseChain>,
+    /// The rate-limit table last made, reused while the settings stay the
+    /// same: a reload must not forget a flood in progress.
+    rrl: std::sync::Mutex<Option<std::sync::Arc<rrl::Rrl>>>,
+}
+
+impl Runtime {
+    /// The rate-limit table for `settings`: the current one when its
+    /// settings are the same, else a new one (which becomes current).
+    pub fn rrl_table(&self, settings: rrl::Settings) -> std::sync::Arc<rrl::Rrl> {
+        let mut current = self.rrl.lock().unwrap_or_else(|p| p.into_inner());
+        match &*current {
+            Some(t) if *t.settings() == settings => t.clone(),
+            _ => {
+                let t = std::sync::Arc::new(rrl::Rrl::new(settings));
+                *current = Some(t.clone());
+                t
+            }
+        }
+    }
 }
 
 impl Default for Runtime {
@@ -68,6 +87,7 @@ impl Default for Runtime {
             known: known::KnownNames::default(),
             query_counts: stats::QueryCounts::default(),
             response_rules: arc_swap::ArcSwap::from_pointee(response::ResponseChain::default()),
+            rrl: std::sync::Mutex::new(None),
         }
     }
 }
@@ -79,8 +99,8 @@ pub struct Shield {
     pub acl: NetmaskGroup,
     pub rules: RuleChain,
     pub response_rules: response::ResponseChain,
-    /// Response Rate Limiting, when configured (the table is kept across
-    /// reloads that do not change the settings).
+    /// Response Rate Limiting, when configured (made by
+    /// [`Runtime::rrl_table`]).
     pub rrl: Option<std::sync::Arc<rrl::Rrl>>,
     /// DNS Cookies (on by default, as BIND).
     pub cookies: std::sync::Arc<cookie::Settings>,
@@ -108,7 +128,7 @@ impl Shield {
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
                 });
         let rrl = match (&self.rrl, &other.rrl) {
-            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (Some(a), Some(b)) => a.settings() == b.settings(),
             (None, None) => true,
             _ => false,
         };
@@ -116,7 +136,7 @@ impl Shield {
             && rules(&self.rules, &other.rules)
             && responses
             && rrl
-            && std::sync::Arc::ptr_eq(&self.cookies, &other.cookies)
+            && self.cookies == other.cookies
     }
 }
 

@@ -665,10 +665,14 @@ impl Rrl {
 /// What kind of response `resp` (a finished response to a query for
 /// `lname`) is, and the name its bucket is keyed by. `zone` is the apex
 /// of the zone the name is in, if we serve one.
-pub fn classify<'a>(resp: &[u8], lname: &'a [u8], zone: Option<&'a [u8]>) -> (Kind, &'a [u8]) {
+pub fn classify<'a>(
+    resp: &[u8],
+    lname: &'a [u8],
+    zone: impl FnOnce() -> Option<&'a [u8]>,
+) -> (Kind, &'a [u8]) {
     const ROOT: &[u8] = b"\0";
     if resp.len() < 12 {
-        return (Kind::Error, zone.unwrap_or(ROOT));
+        return (Kind::Error, zone().unwrap_or(ROOT));
     }
     let rcode = resp[3] & 0xf;
     let answers = u16::from_be_bytes([resp[6], resp[7]]);
@@ -678,10 +682,10 @@ pub fn classify<'a>(resp: &[u8], lname: &'a [u8], zone: Option<&'a [u8]>) -> (Ki
         0 if answers > 0 => (Kind::Answer, lname),
         0 if !aa && authority > 0 => (Kind::Referral, referral_point(resp, lname)),
         0 => (Kind::Nodata, lname),
-        3 => (Kind::Nxdomain, zone.unwrap_or(lname)),
+        3 => (Kind::Nxdomain, zone().unwrap_or(lname)),
         // REFUSED outside our zones: one bucket for all such names (BIND
         // counts them as referrals to the root).
-        _ => (Kind::Error, zone.unwrap_or(ROOT)),
+        _ => (Kind::Error, zone().unwrap_or(ROOT)),
     }
 }
 
@@ -980,24 +984,24 @@ mod tests {
             r
         };
         assert_eq!(
-            classify(&with(0, true, 1, 0), lname, Some(zone)),
+            classify(&with(0, true, 1, 0), lname, || Some(zone)),
             (Kind::Answer, &lname[..])
         );
         assert_eq!(
-            classify(&with(0, true, 0, 1), lname, Some(zone)),
+            classify(&with(0, true, 0, 1), lname, || Some(zone)),
             (Kind::Nodata, &lname[..])
         );
         assert_eq!(
-            classify(&with(3, true, 0, 1), lname, Some(zone)),
+            classify(&with(3, true, 0, 1), lname, || Some(zone)),
             (Kind::Nxdomain, zone)
         );
         assert_eq!(
-            classify(&with(5, false, 0, 0), lname, None),
+            classify(&with(5, false, 0, 0), lname, || None),
             (Kind::Error, &b"\0"[..])
         );
         // A referral whose NS owner points at "example.org" in the question.
         let mut r = with(0, false, 0, 1);
         r.extend_from_slice(&[0xc0, 12 + 2]);
-        assert_eq!(classify(&r, lname, Some(zone)), (Kind::Referral, zone));
+        assert_eq!(classify(&r, lname, || Some(zone)), (Kind::Referral, zone));
     }
 }

@@ -67,10 +67,33 @@ pub struct NamedKey {
     pub source: String,
 }
 
+/// An option of `options { … }` that another crate interprets (the
+/// shield's `rate-limit { … }` and cookie options), as written: its name
+/// in lowercase, the words after it, the statements of its block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerOption {
+    pub name: String,
+    pub values: Vec<String>,
+    pub block: Vec<ServerOption>,
+    /// `file:line`, for messages.
+    pub source: String,
+}
+
+/// The `options` read as [`ServerOption`]s.
+pub const SERVER_OPTIONS: &[&str] = &[
+    "rate-limit",
+    "answer-cookie",
+    "cookie-secret",
+    "cookie-algorithm",
+    "require-server-cookie",
+];
+
 /// The parts of a named.conf rampart uses.
 #[derive(Clone, Debug, Default)]
 pub struct NamedConf {
     pub directory: Option<PathBuf>,
+    /// `rate-limit` and the cookie options, in order.
+    pub server_options: Vec<ServerOption>,
     pub zones: Vec<NamedZone>,
     pub keys: Vec<NamedKey>,
     /// What was skipped, for the log.
@@ -180,6 +203,9 @@ fn interpret(
                                 return Err(err(o.line, "expected 'directory \"path\";'".into()));
                             };
                             conf.directory = Some(PathBuf::from(dir));
+                        }
+                        Some(name) if SERVER_OPTIONS.contains(&name) => {
+                            conf.server_options.push(server_option(o, path));
                         }
                         Some(other) => conf
                             .notes
@@ -374,6 +400,25 @@ fn grants(s: &Statement, path: &Path) -> Result<Vec<Grant>, ConfError> {
         });
     }
     Ok(out)
+}
+
+fn server_option(s: &Statement, path: &Path) -> ServerOption {
+    ServerOption {
+        name: s
+            .words
+            .first()
+            .map(|w| w.to_ascii_lowercase())
+            .unwrap_or_default(),
+        values: s.words.iter().skip(1).cloned().collect(),
+        block: s
+            .block
+            .iter()
+            .flatten()
+            .filter(|b| !b.words.is_empty())
+            .map(|b| server_option(b, path))
+            .collect(),
+        source: format!("{}:{}", path.display(), s.line),
+    }
 }
 
 /// `key "name" { algorithm hmac-sha256; secret "base64"; };`
@@ -661,6 +706,27 @@ zone "Example.ORG" IN {
 zone "sub.example.org." { type slave; masters { 192.0.2.9; }; file "/abs/sub.zone"; };
 zone "native.test" { file "native.zone"; };
 "#;
+
+    #[test]
+    fn rate_limit_and_cookie_options_are_kept_as_written() {
+        let text = "options {\n  directory \"/z\";\n  rate-limit {\n    responses-per-second 5;\n    exempt-clients { 10.0.0.0/8; ::1; };\n  };\n  cookie-secret \"00112233445566778899aabbccddeeff\";\n};\n";
+        let c = parse(text, Path::new("n.conf")).unwrap();
+        assert_eq!(c.server_options.len(), 2);
+        let rl = &c.server_options[0];
+        assert_eq!(
+            (rl.name.as_str(), rl.source.as_str()),
+            ("rate-limit", "n.conf:3")
+        );
+        assert_eq!(rl.block[0].name, "responses-per-second");
+        assert_eq!(rl.block[0].values, ["5"]);
+        assert_eq!(rl.block[0].source, "n.conf:4");
+        let exempt: Vec<_> = rl.block[1].block.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(exempt, ["10.0.0.0/8", "::1"]);
+        assert_eq!(
+            c.server_options[1].values,
+            ["00112233445566778899aabbccddeeff"]
+        );
+    }
 
     #[test]
     fn reads_zone_list() {

@@ -72,17 +72,20 @@ pub fn respond_query(
 ) -> Option<usize> {
     let mut lower = [0u8; wire::name::MAX_NAME_LEN];
     let lname = wire::name::to_lowercase(query.qname, &mut lower);
-    respond_lowered(snap, query, lname, out, transport)
+    respond_lowered(snap, query, lname, out, transport, 0)
 }
 
 /// [`respond_query`] for a caller that has the query name in lowercase
-/// already (`lname`): the query path lowercases it once.
+/// already (`lname`): the query path lowercases it once. `reserve` bytes
+/// of the size limit are kept free for EDNS options the caller adds to
+/// the OPT afterwards (a DNS cookie), so truncation accounts for them.
 pub fn respond_lowered(
     snap: &Snapshot,
     query: &Query,
     lname: &[u8],
     out: &mut [u8],
     transport: Transport,
+    reserve: usize,
 ) -> Option<usize> {
     let query = *query;
 
@@ -104,8 +107,12 @@ pub fn respond_lowered(
         return None;
     }
 
-    let opt_space = if query.edns.is_some() { 11 } else { 0 };
-    resp.set_limit(limit - opt_space);
+    let opt_space = if query.edns.is_some() {
+        11 + reserve
+    } else {
+        0
+    };
+    resp.set_limit(limit.saturating_sub(opt_space).max(resp.len()));
     let mut ext_rcode = rcode::NOERROR;
     if query.edns.is_some_and(|e| e.version > 0) {
         // RFC 6891 §6.1.3: BADVERS, and nothing else answered.
@@ -138,7 +145,7 @@ pub fn respond_lowered(
     }
 
     if let Some(edns) = query.edns {
-        resp.set_limit(limit);
+        resp.set_limit(limit.saturating_sub(reserve).max(resp.len() + 11));
         let payload = snap.max_udp_payload;
         if resp.push_opt(payload, ext_rcode, edns.dnssec_ok).is_err() {
             // Cannot happen: the space was kept free above.

@@ -1,0 +1,317 @@
+//! The authoritative defences from Lua and from named.conf: Response Rate
+//! Limiting (`setRRL{…}`, `showRRL()`, BIND's `rate-limit { … }`) and DNS
+//! Cookies (`setCookieSecret`, `setAnswerCookie`,
+//! `setRequireServerCookie`; BIND's `answer-cookie`, `cookie-secret`,
+//! `require-server-cookie`).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use mlua::{Lua, Value};
+use shield::{cookie, rrl, Runtime};
+use zone::named_conf::ServerOption;
+
+use crate::{fail, Config};
+
+/// Registers the functions; `runtime` holds the rate-limit table.
+pub fn register(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    runtime: &Arc<Runtime>,
+) -> mlua::Result<()> {
+    let g = lua.globals();
+    let (st, rt) = (state.clone(), runtime.clone());
+    g.set(
+        "setRRL",
+        lua.create_function(move |lua, options: Option<mlua::Table>| {
+            let mut settings = rrl::Settings::default();
+            for pair in options.iter().flat_map(|t| t.pairs::<String, Value>()) {
+                let (key, value) = pair?;
+                let name = kebab(&key);
+                let text = lua_value_text(lua, &name, value)?;
+                settings
+                    .set(&name, &text)
+                    .map_err(|e| fail(lua, format!("setRRL: {e}")))?;
+            }
+            st.borrow_mut().shield.rrl = table_for(&rt, settings);
+            Ok(())
+        })?,
+    )?;
+    let (st, rt) = (state.clone(), runtime.clone());
+    g.set(
+        "showRRL",
+        lua.create_function(move |_, ()| {
+            let text = match &st.borrow().shield.rrl {
+                Some(r) => r.show(
+                    shield::qps::now_ns(),
+                    rt.stats.rrl_dropped.get(),
+                    rt.stats.rrl_slipped.get(),
+                ),
+                None => "Response Rate Limiting is off (setRRL{responsesPerSecond=…})\n".into(),
+            };
+            crate::output::emit(&text);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setCookieSecret",
+        lua.create_function(move |lua, secrets: mlua::Variadic<String>| {
+            if secrets.is_empty() {
+                return Err(fail(lua, "setCookieSecret: expected at least one secret"));
+            }
+            let parsed = secrets
+                .iter()
+                .map(|s| cookie::parse_secret(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(lua, format!("setCookieSecret: {e}")))?;
+            edit_cookies(&st, |c| c.secrets = parsed);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setAnswerCookie",
+        lua.create_function(move |_, on: bool| {
+            edit_cookies(&st, |c| c.answer = on);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setRequireServerCookie",
+        lua.create_function(move |_, on: bool| {
+            edit_cookies(&st, |c| c.require_server_cookie = on);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// The table for `settings`, or none when they limit nothing.
+fn table_for(runtime: &Runtime, settings: rrl::Settings) -> Option<Arc<rrl::Rrl>> {
+    settings
+        .limits_anything()
+        .then(|| runtime.rrl_table(settings))
+}
+
+fn edit_cookies(state: &Rc<RefCell<Config>>, f: impl FnOnce(&mut cookie::Settings)) {
+    let mut c = state.borrow_mut();
+    let mut settings = (*c.shield.cookies).clone();
+    f(&mut settings);
+    c.shield.cookies = Arc::new(settings);
+}
+
+/// `responsesPerSecond` → `responses-per-second`; names already in
+/// BIND's spelling pass as they are.
+fn kebab(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('-');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A Lua option value as the text BIND would have: numbers, booleans
+/// (yes/no), strings, and lists of netmasks joined by spaces.
+fn lua_value_text(lua: &Lua, name: &str, value: Value) -> mlua::Result<String> {
+    Ok(match value {
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) if n.fract() == 0.0 => format!("{n:.0}"),
+        Value::Boolean(b) => if b { "yes" } else { "no" }.into(),
+        Value::String(s) => s.to_str()?.to_string(),
+        Value::Table(t) => {
+            let items: mlua::Result<Vec<String>> = t.sequence_values::<String>().collect();
+            items?.join(" ")
+        }
+        other => {
+            return Err(fail(
+                lua,
+                format!(
+                    "setRRL: {name}: expected a number, a boolean or a list, found {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    })
+}
+
+/// BIND's `rate-limit { … };` and cookie options from a named.conf's
+/// `options`, into `config`. Errors name the file and line.
+pub fn from_named_conf(
+    lua: &Lua,
+    options: &[ServerOption],
+    config: &mut Config,
+) -> Result<(), String> {
+    let mut secrets = Vec::new();
+    for o in options {
+        let one_value = || match o.values.as_slice() {
+            [v] => Ok(v.as_str()),
+            _ => Err(format!("{}: {}: expected one value", o.source, o.name)),
+        };
+        let yes_no = |v: &str| match v.to_ascii_lowercase().as_str() {
+            "yes" | "true" => Ok(true),
+            "no" | "false" => Ok(false),
+            _ => Err(format!(
+                "{}: {}: expected yes or no, found '{v}'",
+                o.source, o.name
+            )),
+        };
+        match o.name.as_str() {
+            "rate-limit" => {
+                let settings = rate_limit(o)?;
+                let runtime = lua
+                    .app_data_ref::<Arc<Runtime>>()
+                    .ok_or_else(|| format!("{}: rate-limit: no runtime to limit in", o.source))?
+                    .clone();
+                config.shield.rrl = table_for(&runtime, settings);
+            }
+            "answer-cookie" => {
+                let on = yes_no(one_value()?)?;
+                edit(config, |c| c.answer = on);
+            }
+            "require-server-cookie" => {
+                let on = yes_no(one_value()?)?;
+                edit(config, |c| c.require_server_cookie = on);
+            }
+            "cookie-secret" => secrets.push(
+                cookie::parse_secret(one_value()?).map_err(|e| format!("{}: {e}", o.source))?,
+            ),
+            "cookie-algorithm" => {
+                let v = one_value()?;
+                if !v.eq_ignore_ascii_case("siphash24") {
+                    return Err(format!(
+                        "{}: cookie-algorithm '{v}' is not supported: expected siphash24",
+                        o.source
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !secrets.is_empty() {
+        // BIND: the first listed makes cookies, every one is accepted.
+        edit(config, |c| c.secrets = secrets);
+    }
+    Ok(())
+}
+
+fn edit(config: &mut Config, f: impl FnOnce(&mut cookie::Settings)) {
+    let mut settings = (*config.shield.cookies).clone();
+    f(&mut settings);
+    config.shield.cookies = Arc::new(settings);
+}
+
+/// The statements of a `rate-limit { … }` block.
+fn rate_limit(o: &ServerOption) -> Result<rrl::Settings, String> {
+    let mut settings = rrl::Settings::default();
+    for item in &o.block {
+        let value = match (item.values.as_slice(), item.block.is_empty()) {
+            // `exempt-clients { 10.0.0.0/8; ::1; };`
+            ([], false) => item
+                .block
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            // `log-only;` alone means yes.
+            ([], true) => "yes".to_string(),
+            ([v], true) => v.clone(),
+            _ => {
+                return Err(format!(
+                    "{}: rate-limit: {}: expected one value",
+                    item.source, item.name
+                ))
+            }
+        };
+        settings
+            .set(&item.name, &value)
+            .map_err(|e| format!("{}: rate-limit: {e}", item.source))?;
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn set_rrl_in_camel_case() {
+        let c = load_str(
+            "setRRL{responsesPerSecond=5, slip=3, exemptClients={\"10.0.0.0/8\"}, logOnly=true}\n",
+            Path::new("r.conf"),
+        )
+        .unwrap();
+        let s = c.shield.rrl.unwrap().settings().clone();
+        assert_eq!((s.responses_per_second, s.slip, s.log_only), (5, 3, true));
+        assert!(s.exempt_clients.contains("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn set_rrl_errors_name_the_line_and_option() {
+        let e = load_str("\nsetRRL{slip=11}\n", Path::new("r.conf")).unwrap_err();
+        assert!(e.0.contains("r.conf:2"), "{e}");
+        assert!(e.0.contains("slip: expected a number from 0 to 10"), "{e}");
+        let e = load_str("setRRL{burst=1}\n", Path::new("r.conf")).unwrap_err();
+        assert!(e.0.contains("unknown rate-limit option 'burst'"), "{e}");
+    }
+
+    #[test]
+    fn zero_rates_mean_off() {
+        let c = load_str("setRRL{window=5}\n", Path::new("r.conf")).unwrap();
+        assert!(c.shield.rrl.is_none());
+    }
+
+    #[test]
+    fn cookie_settings_from_lua() {
+        let c = load_str(
+            "setCookieSecret(\"00112233445566778899aabbccddeeff\", \"ffeeddccbbaa99887766554433221100\")\nsetRequireServerCookie(true)\n",
+            Path::new("r.conf"),
+        )
+        .unwrap();
+        assert_eq!(c.shield.cookies.secrets.len(), 2);
+        assert!(c.shield.cookies.require_server_cookie);
+        let e = load_str("setCookieSecret(\"abc\")\n", Path::new("r.conf")).unwrap_err();
+        assert!(
+            e.0.contains("r.conf:1") && e.0.contains("32 hexadecimal"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn named_conf_rate_limit_and_cookies() {
+        let dir = std::env::temp_dir().join(format!("rampart-rrl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("named.conf"),
+            "options {\n  rate-limit {\n    responses-per-second 10;\n    nxdomains-per-second 4;\n    window 5;\n    exempt-clients { 192.0.2.0/24; };\n    log-only yes;\n  };\n  cookie-secret \"00112233445566778899aabbccddeeff\";\n  answer-cookie yes;\n};\n",
+        )
+        .unwrap();
+        let c = load_str("loadNamedConf(\"named.conf\")\n", &dir.join("r.conf")).unwrap();
+        let s = c.shield.rrl.unwrap().settings().clone();
+        assert_eq!((s.responses_per_second, s.window), (10, 5));
+        assert_eq!(s.rate(shield::rrl::Kind::Nxdomain), 4);
+        assert!(s.log_only);
+        assert!(s.exempt_clients.contains("192.0.2.9".parse().unwrap()));
+        assert_eq!(
+            c.shield.cookies.secrets[0],
+            shield::cookie::parse_secret("00112233445566778899aabbccddeeff").unwrap()
+        );
+
+        std::fs::write(
+            dir.join("named.conf"),
+            "options {\n  rate-limit {\n    slip 12;\n  };\n};\n",
+        )
+        .unwrap();
+        let e = load_str("loadNamedConf(\"named.conf\")\n", &dir.join("r.conf")).unwrap_err();
+        assert!(e.0.contains("named.conf:3: rate-limit: slip"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,149 @@
+//! The defences an authoritative server applies around its answer: DNS
+//! Cookies (RFC 7873) before it, Response Rate Limiting after it. Each is
+//! one phase of [`crate::pipeline::handle`], with its own tests.
+
+use std::net::IpAddr;
+
+use shield::cookie::{self, Presented};
+use shield::rrl::{self, Verdict};
+use shield::Outcome;
+use wire::Query;
+
+use crate::State;
+
+/// What the cookie phase decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieCheck {
+    /// Go on; `Presented` says what the client sent (and whether a
+    /// cookie option is to be added to the answer).
+    Answer(Presented),
+    /// Answer FORMERR: a COOKIE option of a bad length.
+    FormErr,
+    /// Answer BADCOOKIE (`require-server-cookie`, over UDP).
+    BadCookie(Presented),
+}
+
+/// Reads the query's COOKIE option. Queries without EDNS options, and
+/// servers with `answer-cookie no`, skip every cookie computation.
+pub fn cookie_phase(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> CookieCheck {
+    let settings = &state.shield.cookies;
+    if query.edns_options.is_empty() || !settings.answer {
+        return CookieCheck::Answer(Presented::None);
+    }
+    let stats = &state.runtime.stats;
+    let presented = settings.inspect(query.edns_options, ip, cookie::unix_now());
+    match presented {
+        Presented::None => {}
+        Presented::Malformed => {
+            stats.cookie_in.add(1);
+            stats.cookie_malformed.add(1);
+            return CookieCheck::FormErr;
+        }
+        Presented::Valid(_) => {
+            stats.cookie_in.add(1);
+            stats.cookie_valid.add(1);
+        }
+        Presented::ClientOnly(_) => {
+            stats.cookie_in.add(1);
+            // Over TCP the address is proven by the handshake (RFC 7873
+            // §5.2.3: answer normally).
+            if settings.require_server_cookie && !tcp {
+                stats.cookie_bad.add(1);
+                return CookieCheck::BadCookie(presented);
+            }
+        }
+    }
+    CookieCheck::Answer(presented)
+}
+
+/// Bytes to keep free in an answer for the cookie option.
+pub fn cookie_reserve(presented: &Presented) -> usize {
+    if presented.client().is_some() {
+        cookie::OPTION_LEN
+    } else {
+        0
+    }
+}
+
+/// Adds the client's cookie and a fresh server cookie to the answer in
+/// `out[..len]` (whose OPT was written without options); the new length.
+pub fn add_cookie(
+    state: &State,
+    presented: &Presented,
+    ip: IpAddr,
+    out: &mut [u8],
+    len: usize,
+) -> usize {
+    let Some(cc) = presented.client() else {
+        return len;
+    };
+    let option = state.shield.cookies.option(cc, ip, cookie::unix_now());
+    wire::response::append_opt_options(out, len, &option).unwrap_or(len)
+}
+
+/// Response Rate Limiting of a UDP answer in `out[..len]` to `query`
+/// (whose lowercase name is `lname`): `Some(len)` of what to send (the
+/// answer, or the slipped stand-in written over it), `None` to drop it.
+/// Clients that proved their address with a server cookie, and TCP, are
+/// never limited.
+#[allow(clippy::too_many_arguments)]
+pub fn rrl_phase(
+    state: &State,
+    query: &Query,
+    lname: &[u8],
+    ip: IpAddr,
+    presented: &Presented,
+    now_ns: u64,
+    out: &mut [u8],
+    len: usize,
+    limit: usize,
+) -> Option<usize> {
+    let Some(rrl) = &state.shield.rrl else {
+        return Some(len);
+    };
+    if matches!(presented, Presented::Valid(_)) {
+        return Some(len);
+    }
+    let zone = || state.zones.catalog.find(lname, false).map(|(apex, _)| apex);
+    let (kind, name) = rrl::classify(&out[..len], lname, zone);
+    let stats = &state.runtime.stats;
+    match rrl.check(ip, kind, name, query.qtype, now_ns) {
+        Verdict::Send => Some(len),
+        Verdict::Drop => {
+            stats.rrl_dropped.add(1);
+            None
+        }
+        Verdict::Slip => {
+            stats.rrl_slipped.add(1);
+            slip(state, query, presented, out, limit)
+        }
+    }
+}
+
+/// The stand-in for a slipped answer: BADCOOKIE to a client that sent a
+/// cookie (it retries with the server cookie it now has), otherwise an
+/// empty truncated answer (it retries over TCP). NXDOMAIN stays NXDOMAIN,
+/// as in BIND.
+fn slip(
+    state: &State,
+    query: &Query,
+    presented: &Presented,
+    out: &mut [u8],
+    limit: usize,
+) -> Option<usize> {
+    let rcode = out[3] & 0xf;
+    let max = state.zones.max_udp_payload;
+    let reserve = cookie_reserve(presented);
+    let cookie = presented.client().is_some();
+    let outcome = if cookie {
+        Outcome::RCode(cookie::BADCOOKIE)
+    } else {
+        Outcome::Truncate
+    };
+    let len =
+        shield::answer::self_answer(&outcome, query, out, limit.saturating_sub(reserve), max)?;
+    if !cookie && rcode == wire::types::rcode::NXDOMAIN as u8 {
+        out[3] = (out[3] & 0xf0) | rcode;
+    }
+    Some(len)
+}
