@@ -30,6 +30,14 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
     )?;
     let rt = runtime.clone();
     g.set(
+        "showTCPStats",
+        lua.create_function(move |_, ()| {
+            crate::output::emit(&rt.stats.show_tcp());
+            Ok(())
+        })?,
+    )?;
+    let rt = runtime.clone();
+    g.set(
         "topClients",
         lua.create_function(move |_, n: Option<usize>| {
             crate::output::emit(&stats::top_clients(&rt.rings.load(), n.unwrap_or(10)));

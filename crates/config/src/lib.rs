@@ -99,6 +99,14 @@ pub struct Config {
     pub udp_workers: Option<usize>,
     /// Concurrent TCP connections per client address (0: no limit).
     pub tcp_per_client: usize,
+    /// Queries answered on one TCP connection before closing it (0: any).
+    pub tcp_queries_per_connection: usize,
+    /// Longest life of a TCP connection (zero: no limit).
+    pub tcp_max_duration: Duration,
+    /// Longest wait to send a TCP answer.
+    pub tcp_send_timeout: Duration,
+    /// TCP listen queue length.
+    pub tcp_backlog: u32,
     /// ACL and query rules.
     pub shield: shield::Shield,
     /// The console (`controlSocket`, `setKey`).
@@ -125,6 +133,10 @@ impl Config {
             tcp_idle_timeout: Duration::from_secs(2),
             udp_workers: None,
             tcp_per_client: DEFAULT_TCP_PER_CLIENT,
+            tcp_queries_per_connection: 0,
+            tcp_max_duration: Duration::ZERO,
+            tcp_send_timeout: Duration::from_secs(2),
+            tcp_backlog: 1024,
             shield: shield::Shield::default(),
             console: console_lua::ConsoleConfig::default(),
             pools: pool::Pools::default(),
@@ -514,21 +526,61 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         1..=256,
         |c, n| c.udp_workers = Some(n as usize),
     )?;
+    int_setting(
+        lua,
+        state,
+        "setMaxTCPQueriesPerConnection",
+        "queries per connection",
+        0..=1_000_000_000,
+        |c, n| c.tcp_queries_per_connection = n as usize,
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setMaxTCPConnectionDuration",
+        "connection duration (seconds)",
+        0..=86_400,
+        |c, n| c.tcp_max_duration = Duration::from_secs(n as u64),
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setMaxTCPQueuedConnections",
+        "queued connections",
+        0..=1_000_000,
+        // 0 is dnsdist's "unlimited": the kernel's own cap then applies.
+        |c, n| c.tcp_backlog = if n == 0 { i32::MAX as u32 } else { n as u32 },
+    )?;
+    seconds_setting(lua, state, "setTCPRecvTimeout", |c, d| {
+        c.tcp_idle_timeout = d
+    })?;
+    seconds_setting(lua, state, "setTCPSendTimeout", |c, d| {
+        c.tcp_send_timeout = d
+    })?;
+    Ok(())
+}
+
+/// Registers `name(seconds)`: a timeout above 0 and at most an hour.
+fn seconds_setting(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    name: &'static str,
+    set: impl Fn(&mut Config, Duration) + 'static,
+) -> mlua::Result<()> {
     let st = state.clone();
-    g.set(
-        "setTCPRecvTimeout",
+    lua.globals().set(
+        name,
         lua.create_function(move |lua, secs: f64| {
             if !(secs > 0.0 && secs <= 3600.0) {
                 return Err(fail(
                     lua,
-                    format!("TCP timeout {secs} out of range: expected 0 to 3600 seconds"),
+                    format!("{name}: {secs} out of range: expected 0 to 3600 seconds"),
                 ));
             }
-            st.borrow_mut().tcp_idle_timeout = Duration::from_secs_f64(secs);
+            set(&mut st.borrow_mut(), Duration::from_secs_f64(secs));
             Ok(())
         })?,
-    )?;
-    Ok(())
+    )
 }
 
 #[cfg(test)]

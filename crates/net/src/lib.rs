@@ -140,9 +140,9 @@ pub struct ListenSpec {
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     pub udp_workers: usize,
-    pub tcp_idle_timeout: Duration,
-    /// Concurrent TCP connections one client address may hold (0: any).
-    pub tcp_per_client: usize,
+    pub tcp: tcp::TcpOptions,
+    /// The TCP listen queue (`setMaxTCPQueuedConnections`).
+    pub tcp_backlog: i32,
 }
 
 /// The running sockets' threads.
@@ -166,7 +166,7 @@ pub fn start(
     let mut tcp_listeners = Vec::new();
     for l in listeners.iter().filter(|l| l.tcp) {
         tcp_listeners.push((
-            tcp::bind(l.addr).map_err(|e| annotate(e, "TCP", l.addr))?,
+            tcp::bind(l.addr, opts.tcp_backlog).map_err(|e| annotate(e, "TCP", l.addr))?,
             l.max_tcp_connections,
         ));
     }
@@ -183,12 +183,11 @@ pub fn start(
     }
     if !tcp_listeners.is_empty() {
         let shared = shared.clone();
-        let idle = opts.tcp_idle_timeout;
-        let per_client = opts.tcp_per_client;
+        let tcp = opts.tcp.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("tcp".into())
-                .spawn(move || tcp::serve(tcp_listeners, idle, per_client, shared))?,
+                .spawn(move || tcp::serve(tcp_listeners, tcp, shared))?,
         );
     }
     Ok(Server { threads })

@@ -1,13 +1,16 @@
 //! DNS over TCP (RFC 7766): two-byte length framing, several queries per
-//! connection answered in turn, an idle timeout, and limits on concurrent
-//! connections per listener and per client address.
+//! connection answered in turn, receive and send timeouts, limits on
+//! concurrent connections per listener and per client address, on queries
+//! per connection and on a connection's life. At a listener's limit the
+//! connection idle the longest is closed to make room for a new one.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,25 +21,41 @@ use crate::pipeline::{handle, Handled};
 
 use crate::SharedSnapshot;
 
-/// A listening TCP socket bound to `addr`.
-pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+/// A listening TCP socket bound to `addr`, with a listen queue of
+/// `backlog` connections (the kernel caps it at `somaxconn`).
+pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
     }
     sock.set_reuse_address(true)?;
     sock.bind(&addr.into())?;
-    sock.listen(1024)?;
+    sock.listen(backlog.max(1))?;
     sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
 
+/// How TCP connections are limited (dnsdist's knobs and defaults).
+#[derive(Clone, Debug)]
+pub struct TcpOptions {
+    /// Longest wait for the next query, or for the rest of one
+    /// (`setTCPRecvTimeout`).
+    pub recv_timeout: Duration,
+    /// Longest wait to send an answer (`setTCPSendTimeout`).
+    pub send_timeout: Duration,
+    /// Concurrent connections of one client address (0: any).
+    pub per_client: usize,
+    /// Queries answered on one connection before it is closed (0: any).
+    pub queries_per_connection: usize,
+    /// Longest life of one connection (`None`: no limit).
+    pub max_duration: Option<Duration>,
+}
+
 /// Serves the listeners on a single-threaded runtime until the process
-/// ends. `per_client` caps one address's concurrent connections (0: no cap).
+/// ends.
 pub fn serve(
     listeners: Vec<(std::net::TcpListener, usize)>,
-    idle: Duration,
-    per_client: usize,
+    opts: TcpOptions,
     shared: SharedSnapshot,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -50,6 +69,7 @@ pub fn serve(
             return;
         }
     };
+    let opts = Arc::new(opts);
     rt.block_on(async move {
         let mut tasks = Vec::new();
         for (std_listener, max) in listeners {
@@ -62,14 +82,14 @@ pub fn serve(
             };
             let limits = Limits {
                 max,
-                per_client,
-                active: Arc::new(AtomicUsize::new(0)),
-                clients: Arc::new(Mutex::new(HashMap::new())),
+                per_client: opts.per_client,
+                registry: Arc::new(Mutex::new(Registry::default())),
+                runtime: shared.load().runtime.clone(),
             };
             tasks.push(tokio::spawn(accept_loop(
                 listener,
                 limits,
-                idle,
+                opts.clone(),
                 shared.clone(),
             )));
         }
@@ -84,101 +104,233 @@ pub fn serve(
 struct Limits {
     max: usize,
     per_client: usize,
-    active: Arc<AtomicUsize>,
-    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    registry: Arc<Mutex<Registry>>,
+    /// For the connection counters (the runtime outlives reloads).
+    runtime: Arc<shield::Runtime>,
+}
+
+/// The open connections of one listener.
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    conns: HashMap<u64, Conn>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+/// What the limits know of one connection.
+struct Conn {
+    client: IpAddr,
+    fd: RawFd,
+    /// When it last finished a query (or was accepted).
+    last_active: Instant,
+    /// A query is being answered: not to be closed for room.
+    busy: bool,
+}
+
+impl Registry {
+    /// Forgets connection `id`; false if it was already forgotten
+    /// (closed to make room).
+    fn remove(&mut self, id: u64) -> bool {
+        let Some(conn) = self.conns.remove(&id) else {
+            return false;
+        };
+        if let Some(n) = self.per_client.get_mut(&conn.client) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&conn.client);
+            }
+        }
+        true
+    }
+}
+
+/// Why a connection was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    PerClient,
+    Full,
 }
 
 /// A connection slot, given back when the connection ends however it
 /// ends (a panic included).
 struct Slot {
     limits: Limits,
-    client: IpAddr,
+    id: u64,
 }
 
 impl Limits {
-    /// Takes a slot for `client`, or `None` when a limit is reached.
-    fn take(&self, client: IpAddr) -> Option<Slot> {
-        if self.active.load(Ordering::Relaxed) >= self.max {
-            return None;
+    /// Takes a slot for `client`'s connection on `fd`. At the listener's
+    /// limit the connection idle the longest is closed to make room (RFC
+    /// 7766 §6.2.3 lets a server close idle connections): idle and
+    /// slow-reading clients cannot lock others out. A client at its own
+    /// limit is refused. The second value is whether one was closed.
+    fn take(&self, client: IpAddr, fd: RawFd) -> Result<(Slot, bool), Refusal> {
+        let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = reg.per_client.get(&client).copied().unwrap_or(0);
+        if self.per_client > 0 && mine >= self.per_client {
+            return Err(Refusal::PerClient);
         }
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        let n = clients.entry(client).or_insert(0);
-        if self.per_client > 0 && *n >= self.per_client {
-            return None;
+        let mut evicted = false;
+        if reg.conns.len() >= self.max {
+            let victim = reg
+                .conns
+                .iter()
+                .filter(|(_, c)| !c.busy)
+                .min_by_key(|(_, c)| c.last_active)
+                .map(|(id, c)| (*id, c.fd));
+            let Some((id, victim_fd)) = victim else {
+                return Err(Refusal::Full);
+            };
+            // SAFETY: shutdown() on a descriptor only ends the connection;
+            // the descriptor is still open: it is closed by its task,
+            // which runs on this same thread and drops its slot (and so
+            // its registry entry) right after the socket, with no await
+            // in between, so a listed descriptor is never a reused one.
+            unsafe { libc::shutdown(victim_fd, libc::SHUT_RDWR) };
+            reg.remove(id);
+            evicted = true;
         }
-        *n += 1;
-        self.active.fetch_add(1, Ordering::Relaxed);
-        Some(Slot {
-            limits: self.clone(),
-            client,
-        })
+        let id = reg.next_id;
+        reg.next_id += 1;
+        reg.conns.insert(
+            id,
+            Conn {
+                client,
+                fd,
+                last_active: Instant::now(),
+                busy: false,
+            },
+        );
+        *reg.per_client.entry(client).or_insert(0) += 1;
+        self.runtime.stats.tcp_opened.add(1);
+        Ok((
+            Slot {
+                limits: self.clone(),
+                id,
+            },
+            evicted,
+        ))
+    }
+}
+
+impl Slot {
+    /// Marks the connection as answering a query, or done with it.
+    fn busy(&self, busy: bool) {
+        let mut reg = self
+            .limits
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = reg.conns.get_mut(&self.id) {
+            c.busy = busy;
+            c.last_active = Instant::now();
+        }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.limits.active.fetch_sub(1, Ordering::Relaxed);
-        let mut clients = self
+        let mut reg = self
             .limits
-            .clients
+            .registry
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = clients.get_mut(&self.client) {
-            *n -= 1;
-            if *n == 0 {
-                clients.remove(&self.client);
-            }
-        }
+        reg.remove(self.id);
+        self.limits.runtime.stats.tcp_closed.add(1);
     }
+}
+
+/// A warning at most every 10 s, with the count since the last one: an
+/// accept error repeats for every connection of a flood.
+fn warn_throttled(last: &mut Option<Instant>, missed: &mut u64, what: &str) {
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+        *missed += 1;
+        return;
+    }
+    eprintln!(
+        "rampart: TCP: {what} ({} more since the last warning)",
+        *missed
+    );
+    *last = Some(Instant::now());
+    *missed = 0;
 }
 
 async fn accept_loop(
     listener: TcpListener,
     limits: Limits,
-    idle: Duration,
+    opts: Arc<TcpOptions>,
     shared: SharedSnapshot,
 ) {
+    let (mut last_warning, mut missed) = (None, 0);
     loop {
         let local_port = listener.local_addr().map_or(0, |a| a.port());
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
-            Err(_) => {
-                // Out of descriptors and the like: back off, keep serving.
+            Err(e) => {
+                // Out of descriptors and the like: say so (throttled),
+                // back off, keep serving. UDP is not affected.
+                warn_throttled(
+                    &mut last_warning,
+                    &mut missed,
+                    &format!("cannot accept a connection: {e}"),
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
+        let stats = &shared.load().runtime.stats;
         // Over a limit: close at once rather than queue.
-        let Some(slot) = limits.take(peer.ip()) else {
-            drop(stream);
-            continue;
+        let slot = match limits.take(peer.ip(), stream.as_raw_fd()) {
+            Ok((slot, evicted)) => {
+                if evicted {
+                    stats.tcp_evicted.add(1);
+                }
+                slot
+            }
+            Err(_) => {
+                stats.tcp_refused.add(1);
+                drop(stream);
+                continue;
+            }
         };
-        let shared = shared.clone();
+        let (shared, opts) = (shared.clone(), opts.clone());
         tokio::spawn(async move {
-            let _ = connection(stream, peer, local_port, idle, shared).await;
+            let _ = connection(stream, peer, local_port, &opts, &slot, shared).await;
             drop(slot);
         });
     }
 }
 
 /// Answers queries on one connection until the client closes it, it
-/// idles past `idle`, or it sends something that must not be answered.
+/// idles past the receive timeout, it reaches a limit, or it sends
+/// something that must not be answered.
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     local_port: u16,
-    idle: Duration,
+    opts: &TcpOptions,
+    slot: &Slot,
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
+    let deadline = opts.max_duration.map(|d| Instant::now() + d);
     // Allocated on the first query, not at accept: a connection that
     // never sends one stays cheap. `out` is then 64 KB for the
     // connection's life (answers and rules may be that large).
     let mut query = Vec::new();
     let mut out = Vec::new();
+    let mut answered = 0usize;
     loop {
+        // The receive timeout, cut short by the connection's lifetime.
+        let recv = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) => left.min(opts.recv_timeout),
+                None => return Ok(()),
+            },
+            None => opts.recv_timeout,
+        };
         let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
+        match tokio::time::timeout(recv, stream.read_exact(&mut len)).await {
             Ok(Ok(_)) => {}
             _ => return Ok(()),
         }
@@ -190,8 +342,10 @@ async fn connection(
         let who = Peer {
             addr: peer,
             local_port,
-            idle,
+            recv,
+            send: opts.send_timeout,
             shared: &shared,
+            slot,
         };
         let result = exchange(
             &mut stream,
@@ -202,7 +356,9 @@ async fn connection(
         )
         .await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
-        if !result {
+        slot.busy(false);
+        answered += 1;
+        if !result || (opts.queries_per_connection > 0 && answered >= opts.queries_per_connection) {
             return Ok(());
         }
     }
@@ -225,7 +381,7 @@ async fn replication(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> b
         framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
         framed.extend_from_slice(&msg);
         let sent = tokio::time::timeout(
-            peer.idle.max(Duration::from_secs(10)),
+            peer.send.max(Duration::from_secs(10)),
             stream.write_all(&framed),
         )
         .await;
@@ -240,8 +396,12 @@ async fn replication(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> b
 struct Peer<'a> {
     addr: SocketAddr,
     local_port: u16,
-    idle: Duration,
+    /// Longest wait for the rest of the query.
+    recv: Duration,
+    /// Longest wait to send the answer.
+    send: Duration,
     shared: &'a SharedSnapshot,
+    slot: &'a Slot,
 }
 
 /// Reads one query of `len` bytes and answers it; false when the
@@ -255,11 +415,13 @@ async fn exchange(
 ) -> bool {
     query.resize(len, 0);
     if !matches!(
-        tokio::time::timeout(peer.idle, stream.read_exact(query)).await,
+        tokio::time::timeout(peer.recv, stream.read_exact(query)).await,
         Ok(Ok(_))
     ) {
         return false;
     }
+    // A whole query: this connection is in use until it is answered.
+    peer.slot.busy(true);
     out.resize(2 + 65535, 0);
     let (answered, backend, timeout, ecs) = {
         let snap = peer.shared.load();
@@ -353,7 +515,7 @@ async fn exchange(
     };
     out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
     matches!(
-        tokio::time::timeout(peer.idle, stream.write_all(&out[..resp_len + 2])).await,
+        tokio::time::timeout(peer.send, stream.write_all(&out[..resp_len + 2])).await,
         Ok(Ok(()))
     )
 }

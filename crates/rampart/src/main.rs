@@ -282,9 +282,16 @@ fn serve(a: &ServeArgs) -> ExitCode {
         .collect();
     let opts = net::ServeOptions {
         udp_workers: workers,
-        tcp_idle_timeout: c.tcp_idle_timeout,
-        tcp_per_client: c.tcp_per_client,
+        tcp: net::tcp::TcpOptions {
+            recv_timeout: c.tcp_idle_timeout,
+            send_timeout: c.tcp_send_timeout,
+            per_client: c.tcp_per_client,
+            queries_per_connection: c.tcp_queries_per_connection,
+            max_duration: (!c.tcp_max_duration.is_zero()).then_some(c.tcp_max_duration),
+        },
+        tcp_backlog: c.tcp_backlog.min(i32::MAX as u32) as i32,
     };
+    raise_fd_limit(&c, workers);
     if let Err(e) = net::start(&specs, &opts, shared.clone()) {
         log::error(&e.to_string());
         return ExitCode::FAILURE;
@@ -554,6 +561,44 @@ fn reload(
     *listeners = c.listeners;
     log::info("reload done");
     Some(serving)
+}
+
+/// Raises the soft limit on open files to the hard one, and warns (as
+/// dnsdist does) when even that is below what the listeners, their TCP
+/// connection limits and the backends may need: out of descriptors, new
+/// TCP connections are refused (UDP goes on).
+fn raise_fd_limit(c: &config::Config, workers: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct they are given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        }
+    }
+    let need: u64 = c
+        .listeners
+        .iter()
+        .map(|l| (workers + 1 + if l.tcp { l.max_tcp_connections } else { 0 }) as u64)
+        .sum::<u64>()
+        + 2 * c.pools.backends.len() as u64
+        + 64;
+    if lim.rlim_cur < need {
+        log::warn(&format!(
+            "open files limit is {}, below the {need} the listeners, TCP connection limits and              backends may need: raise it (LimitNOFILE= in systemd, ulimit -n)",
+            lim.rlim_cur
+        ));
+    }
 }
 
 /// Rules or ACL changed from Lua at runtime (in maintenance(), or later

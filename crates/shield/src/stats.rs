@@ -44,6 +44,9 @@ pub struct Stats {
     /// room for a new client.
     pub tcp_refused: Counter,
     pub tcp_evicted: Counter,
+    /// TCP connections taken and ended (the difference is open now).
+    pub tcp_opened: Counter,
+    pub tcp_closed: Counter,
 }
 
 impl Stats {
@@ -70,7 +73,9 @@ impl Stats {
             ("cookie-valid", self.cookie_valid.get()),
             ("rrl-dropped", self.rrl_dropped.get()),
             ("rrl-slipped", self.rrl_slipped.get()),
+            ("tcp-closed", self.tcp_closed.get()),
             ("tcp-evicted-idle", self.tcp_evicted.get()),
+            ("tcp-opened", self.tcp_opened.get()),
             ("tcp-refused", self.tcp_refused.get()),
             ("dyn-blocked", self.dyn_blocked.get()),
             ("frontend-noerror", self.frontend_noerror.get()),
@@ -88,6 +93,25 @@ impl Stats {
         ];
         v.sort_by_key(|(n, _)| *n);
         v
+    }
+
+    /// `showTCPStats()`: connections open, taken, ended, refused at a
+    /// limit, and closed idle to make room.
+    pub fn show_tcp(&self) -> String {
+        let (opened, closed) = (self.tcp_opened.get(), self.tcp_closed.get());
+        format!(
+            "{:<10}{:<10}{:<10}{:<10}{}\n{:<10}{:<10}{:<10}{:<10}{}\n",
+            "Current",
+            "Opened",
+            "Closed",
+            "Refused",
+            "EvictedIdle",
+            opened.saturating_sub(closed),
+            opened,
+            closed,
+            self.tcp_refused.get(),
+            self.tcp_evicted.get()
+        )
     }
 
     /// `dumpStats()`: the counters in two columns.
