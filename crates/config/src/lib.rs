@@ -70,8 +70,12 @@ impl Listener {
     }
 }
 
-/// Concurrent TCP connections per listener unless configured.
-pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 1024;
+/// Concurrent TCP connections per listener unless configured: enough
+/// that a few thousand idle connections do not fill it (Knot allows half
+/// its open-files limit), bounded so descriptors stay for the rest (the
+/// open-files limit is raised at start, and a warning says when it is
+/// still too low). At the limit the longest-idle connection makes room.
+pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 10_000;
 /// Concurrent TCP connections per client address unless configured: one
 /// address must not hold every slot of a listener.
 pub const DEFAULT_TCP_PER_CLIENT: usize = 64;

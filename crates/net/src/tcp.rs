@@ -4,7 +4,7 @@
 //! per connection and on a connection's life. At a listener's limit the
 //! connection idle the longest is closed to make room for a new one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -114,6 +114,10 @@ struct Limits {
 struct Registry {
     next_id: u64,
     conns: HashMap<u64, Conn>,
+    /// The idle ones, longest idle first: at the limit the first makes
+    /// room without a scan of every connection (a connection flood asks
+    /// for room on every accept).
+    idle: BTreeSet<(Instant, u64)>,
     per_client: HashMap<IpAddr, usize>,
 }
 
@@ -134,6 +138,9 @@ impl Registry {
         let Some(conn) = self.conns.remove(&id) else {
             return false;
         };
+        if !conn.busy {
+            self.idle.remove(&(conn.last_active, id));
+        }
         if let Some(n) = self.per_client.get_mut(&conn.client) {
             *n -= 1;
             if *n == 0 {
@@ -173,11 +180,9 @@ impl Limits {
         let mut evicted = false;
         if reg.conns.len() >= self.max {
             let victim = reg
-                .conns
-                .iter()
-                .filter(|(_, c)| !c.busy)
-                .min_by_key(|(_, c)| c.last_active)
-                .map(|(id, c)| (*id, c.fd));
+                .idle
+                .first()
+                .and_then(|(_, id)| Some((*id, reg.conns.get(id)?.fd)));
             let Some((id, victim_fd)) = victim else {
                 return Err(Refusal::Full);
             };
@@ -192,15 +197,17 @@ impl Limits {
         }
         let id = reg.next_id;
         reg.next_id += 1;
+        let now = Instant::now();
         reg.conns.insert(
             id,
             Conn {
                 client,
                 fd,
-                last_active: Instant::now(),
+                last_active: now,
                 busy: false,
             },
         );
+        reg.idle.insert((now, id));
         *reg.per_client.entry(client).or_insert(0) += 1;
         self.runtime.stats.tcp_opened.add(1);
         Ok((

@@ -309,6 +309,12 @@ fn attack(a: &Args, end: Instant) -> Result<Vec<(String, String)>, String> {
             let mut rng = 0x9e37_79b9_7f4a_7c15u64;
             let big = query(0, &a.qname, a.qtype);
             let plain = query(0, &format!("h1.{}", a.zone), 1);
+            if a.scenario == "overload" && a.attack_rate == 0 {
+                // As fast as one core goes: batches through sendmmsg.
+                let (sent, b) = blast(&socks[0], &plain, a.server, end);
+                bytes = b;
+                return finish(a, socks, got, stop, drainer, sent, bytes);
+            }
             let sent = paced(a.attack_rate, end, |i| {
                 let sock = &socks[i as usize % socks.len()];
                 let n = match a.scenario.as_str() {
@@ -325,29 +331,7 @@ fn attack(a: &Args, end: Instant) -> Result<Vec<(String, String)>, String> {
                     Err(_) => {}
                 }
             });
-            std::thread::sleep(Duration::from_millis(300));
-            stop.store(true, Ordering::Relaxed);
-            let _ = drainer.join();
-            let received = got.bytes.load(Ordering::Relaxed);
-            res.push(("attack_sent".into(), sent.to_string()));
-            res.push(("attack_bytes".into(), bytes.to_string()));
-            res.push((
-                "attack_rate_achieved".into(),
-                format!("{:.0}", sent as f64 / a.seconds),
-            ));
-            res.push((
-                "attack_answers".into(),
-                got.packets.load(Ordering::Relaxed).to_string(),
-            ));
-            res.push(("attack_answer_bytes".into(), received.to_string()));
-            res.push((
-                "attack_truncated".into(),
-                got.truncated.load(Ordering::Relaxed).to_string(),
-            ));
-            res.push((
-                "amplification".into(),
-                format!("{:.3}", received as f64 / bytes.max(1) as f64),
-            ));
+            return finish(a, socks, got, stop, drainer, sent, bytes);
         }
         "tcp-idle" => {
             let addrs: Vec<Ipv4Addr> = (0..200u32)
@@ -399,6 +383,93 @@ fn attack(a: &Args, end: Instant) -> Result<Vec<(String, String)>, String> {
         other => return Err(format!("unknown scenario {other}")),
     }
     Ok(res)
+}
+
+/// Stops the drainer and reports the attack's figures.
+fn finish(
+    a: &Args,
+    _socks: Arc<Vec<UdpSocket>>,
+    got: Arc<Received>,
+    stop: Arc<AtomicBool>,
+    drainer: std::thread::JoinHandle<()>,
+    sent: u64,
+    bytes: u64,
+) -> Result<Vec<(String, String)>, String> {
+    // Answers still on their way.
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let _ = drainer.join();
+    let received = got.bytes.load(Ordering::Relaxed);
+    let mut res = Vec::new();
+    res.push(("attack_sent".into(), sent.to_string()));
+    res.push(("attack_bytes".into(), bytes.to_string()));
+    res.push((
+        "attack_rate_achieved".into(),
+        format!("{:.0}", sent as f64 / a.seconds),
+    ));
+    res.push((
+        "attack_answers".into(),
+        got.packets.load(Ordering::Relaxed).to_string(),
+    ));
+    res.push(("attack_answer_bytes".into(), received.to_string()));
+    res.push((
+        "attack_truncated".into(),
+        got.truncated.load(Ordering::Relaxed).to_string(),
+    ));
+    res.push((
+        "amplification".into(),
+        format!("{:.3}", received as f64 / bytes.max(1) as f64),
+    ));
+    Ok(res)
+}
+
+/// Sends `packet` to `server` in sendmmsg batches until `end`; the
+/// datagrams and bytes sent.
+fn blast(sock: &UdpSocket, packet: &[u8], server: SocketAddr, end: Instant) -> (u64, u64) {
+    const BATCH: usize = 64;
+    let SocketAddr::V4(v4) = server else {
+        return (0, 0);
+    };
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*v4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut iov = libc::iovec {
+        iov_base: packet.as_ptr() as *mut libc::c_void,
+        iov_len: packet.len(),
+    };
+    // SAFETY: a zeroed mmsghdr is a valid empty header; every pointer set
+    // below points at locals that outlive the loop (the kernel only reads
+    // them: the same datagram to the same address, BATCH times).
+    let mut msgs: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for m in &mut msgs {
+        m.msg_hdr.msg_name = (&addr as *const libc::sockaddr_in) as *mut libc::c_void;
+        m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        m.msg_hdr.msg_iov = &mut iov;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    let mut sent = 0u64;
+    while Instant::now() < end {
+        // SAFETY: `msgs` holds BATCH valid headers (see above).
+        let n = unsafe {
+            libc::sendmmsg(
+                sock.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                0,
+            )
+        };
+        if n > 0 {
+            sent += n as u64;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    (sent, sent * packet.len() as u64)
 }
 
 fn raise_nofile() {
