@@ -65,20 +65,41 @@ pub fn cookie_reserve(presented: &Presented) -> usize {
     }
 }
 
-/// Adds the client's cookie and a fresh server cookie to the answer in
-/// `out[..len]` (whose OPT was written without options); the new length.
-pub fn add_cookie(
+/// Extended DNS Error (RFC 8914) 20, Not Authoritative: what Knot and
+/// NSD add to REFUSED for a name outside their zones.
+pub const EDE_NOT_AUTHORITATIVE: u16 = 20;
+/// EDNS option code of an Extended DNS Error.
+const EDE_OPTION: u16 = 15;
+
+/// Adds the client's cookie with a fresh server cookie, and an Extended
+/// DNS Error `ede` if given, to the answer in `out[..len]` (whose OPT,
+/// if any, was written without options); the new length. An answer
+/// without an OPT gets neither (RFC 7873, RFC 8914: only with EDNS).
+pub fn add_options(
     state: &State,
     presented: &Presented,
+    ede: Option<u16>,
     ip: IpAddr,
     out: &mut [u8],
     len: usize,
 ) -> usize {
-    let Some(cc) = presented.client() else {
+    let mut options = [0u8; cookie::OPTION_LEN + 6];
+    let mut used = 0;
+    if let Some(cc) = presented.client() {
+        let option = state.shield.cookies.option(cc, ip, cookie::unix_now());
+        options[..option.len()].copy_from_slice(&option);
+        used = option.len();
+    }
+    if let Some(code) = ede {
+        options[used..used + 2].copy_from_slice(&EDE_OPTION.to_be_bytes());
+        options[used + 2..used + 4].copy_from_slice(&2u16.to_be_bytes());
+        options[used + 4..used + 6].copy_from_slice(&code.to_be_bytes());
+        used += 6;
+    }
+    if used == 0 {
         return len;
-    };
-    let option = state.shield.cookies.option(cc, ip, cookie::unix_now());
-    wire::response::append_opt_options(out, len, &option).unwrap_or(len)
+    }
+    wire::response::append_opt_options(out, len, &options[..used]).unwrap_or(len)
 }
 
 /// Response Rate Limiting of a UDP answer in `out[..len]` to `query`

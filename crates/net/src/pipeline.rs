@@ -126,7 +126,7 @@ pub fn handle(
             let limit = udp_limit(state, &query, transport, out.len()) - reserve;
             return match self_answer(&bad, &query, out, limit, max) {
                 Some(len) => Handled::Answer {
-                    len: crate::guard::add_cookie(state, &p, ip, out, len),
+                    len: crate::guard::add_options(state, &p, None, ip, out, len),
                     delay_ms: None,
                 },
                 None => Handled::Drop,
@@ -270,7 +270,17 @@ pub fn handle(
                     None => return Handled::Drop,
                 }
             }
-            len = crate::guard::add_cookie(state, &presented, ip, out, len);
+            // REFUSED from the zones: a name outside them (as Knot and NSD
+            // say it). Rule answers stay as dnsdist makes them.
+            let ede = (!self_answered
+                && u16::from(out[3] & 0xf) == wire::types::rcode::REFUSED
+                && matches!(
+                    query.qclass,
+                    wire::types::class::IN | wire::types::class::ANY
+                )
+                && query.opcode == wire::types::opcode::QUERY)
+                .then_some(crate::guard::EDE_NOT_AUTHORITATIVE);
+            len = crate::guard::add_options(state, &presented, ede, ip, out, len);
             let answers = u16::from_be_bytes([out[6], out[7]]);
             let done = shield::qps::now_ns();
             rings.responses.record_at(

@@ -228,10 +228,21 @@ impl Slot {
             .registry
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = reg.conns.get_mut(&self.id) {
-            c.busy = busy;
-            c.last_active = Instant::now();
+        let reg = &mut *reg;
+        let Some(c) = reg.conns.get_mut(&self.id) else {
+            return;
+        };
+        if c.busy == busy {
+            return;
         }
+        // The idle set is keyed by the time a connection went idle.
+        if busy {
+            reg.idle.remove(&(c.last_active, self.id));
+        } else {
+            c.last_active = Instant::now();
+            reg.idle.insert((c.last_active, self.id));
+        }
+        c.busy = busy;
     }
 }
 
@@ -525,4 +536,71 @@ async fn exchange(
         tokio::time::timeout(peer.send, stream.write_all(&out[..resp_len + 2])).await,
         Ok(Ok(()))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    fn limits(max: usize, per_client: usize) -> Limits {
+        Limits {
+            max,
+            per_client,
+            registry: Arc::new(Mutex::new(Registry::default())),
+            runtime: Arc::new(shield::Runtime::default()),
+        }
+    }
+
+    fn eof(peer: &mut UnixStream) -> bool {
+        use std::io::Read;
+        peer.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        matches!(peer.read(&mut b), Ok(0))
+    }
+
+    #[test]
+    fn the_longest_idle_connection_makes_room_and_busy_ones_stay() {
+        let l = limits(2, 0);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let (a, mut a_peer) = UnixStream::pair().unwrap();
+        let (b, mut b_peer) = UnixStream::pair().unwrap();
+        let (c, mut c_peer) = UnixStream::pair().unwrap();
+        let (d, _d_peer) = UnixStream::pair().unwrap();
+        let (sa, _) = l.take(ip, a.as_raw_fd()).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let (sb, _) = l.take(ip, b.as_raw_fd()).unwrap();
+        // `a` answers a query: now `b` has been idle the longest.
+        std::thread::sleep(Duration::from_millis(2));
+        sa.busy(true);
+        sa.busy(false);
+        let (sc, evicted) = l.take(ip, c.as_raw_fd()).unwrap();
+        assert!(evicted);
+        assert!(eof(&mut b_peer), "b was closed");
+        assert!(!eof(&mut a_peer) && !eof(&mut c_peer));
+        // Every connection busy: no room.
+        sa.busy(true);
+        sc.busy(true);
+        assert_eq!(l.take(ip, d.as_raw_fd()).err(), Some(Refusal::Full));
+        // The evicted slot's end changes nothing; a closed one frees room.
+        drop(sb);
+        drop(sc);
+        let (_sd, evicted) = l.take(ip, d.as_raw_fd()).unwrap();
+        assert!(!evicted);
+        let reg = l.registry.lock().unwrap();
+        assert_eq!((reg.conns.len(), reg.idle.len()), (2, 1));
+        assert!(!eof(&mut a_peer));
+    }
+
+    #[test]
+    fn a_client_at_its_own_limit_is_refused_not_served_by_eviction() {
+        let l = limits(10, 1);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let (a, _ap) = UnixStream::pair().unwrap();
+        let (b, _bp) = UnixStream::pair().unwrap();
+        let _sa = l.take(ip, a.as_raw_fd()).unwrap();
+        assert_eq!(l.take(ip, b.as_raw_fd()).err(), Some(Refusal::PerClient));
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(l.take(other, b.as_raw_fd()).is_ok());
+    }
 }

@@ -317,6 +317,52 @@ fn a_client_with_a_valid_cookie_is_never_limited() {
     );
 }
 
+/// The Extended DNS Error codes of an answer.
+fn answer_ede(resp: &[u8]) -> Vec<u16> {
+    let mut codes = Vec::new();
+    let mut rest = opt_rdata(resp).unwrap_or(&[]);
+    while rest.len() >= 4 {
+        let code = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+        if code == 15 {
+            codes.push(u16::from_be_bytes([rest[4], rest[5]]));
+        }
+        rest = &rest[4 + len..];
+    }
+    codes
+}
+
+#[test]
+fn refused_outside_our_zones_says_not_authoritative() {
+    let (dir, port) = setup("", "");
+    let s = start(&dir, port);
+    let sock = UdpSocket::bind("127.0.18.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 4096];
+    // With EDNS (and a cookie): REFUSED, EDE 20, and the cookie too.
+    sock.send_to(&query("www.example.com", 1, Some(&[3u8; 8])), s.addr)
+        .unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(buf[3] & 0xf, 5, "REFUSED");
+    assert_eq!(answer_ede(&buf[..n]), [20]);
+    assert!(answer_cookie(&buf[..n]).is_some());
+    // Without EDNS: no OPT, so no EDE.
+    let q = QuerySpec {
+        edns: None,
+        ..QuerySpec::new("www.example.com", Rtype::A)
+    }
+    .to_wire(2);
+    sock.send_to(&q, s.addr).unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!((buf[3] & 0xf, n), (5, q.len()));
+    // Our own names: no EDE.
+    sock.send_to(&query("nope.example.org", 3, None), s.addr)
+        .unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(buf[3] & 0xf, 3);
+    assert!(answer_ede(&buf[..n]).is_empty());
+}
+
 #[test]
 fn bad_cookie_is_answered_badcookie_when_a_server_cookie_is_required() {
     let (dir, port) = setup("  require-server-cookie yes;\n", "");

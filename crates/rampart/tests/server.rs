@@ -259,7 +259,8 @@ fn tcp_pipelining_idle_timeout_and_connection_limit() {
     .unwrap();
     assert!(
         tcp_recv(&mut extra).is_some(),
-        "a new connection at the limit is answered"
+        "a new connection at the limit is answered:\n{}",
+        s.log_text()
     );
     let mut b = [0u8; 1];
     assert_eq!(
