@@ -111,6 +111,14 @@ pub struct Config {
     pub tcp_send_timeout: Duration,
     /// TCP listen queue length.
     pub tcp_backlog: u32,
+    /// Read calls one TCP query may take before its client is banned
+    /// (0: any), and for how long.
+    pub tcp_max_read_ios: usize,
+    pub tcp_read_ios_ban: Duration,
+    /// New TCP connections a second per client before a ban (0: any),
+    /// and for how long.
+    pub tcp_connection_rate: u32,
+    pub tcp_rate_ban: Duration,
     /// ACL and query rules.
     pub shield: shield::Shield,
     /// The console (`controlSocket`, `setKey`).
@@ -141,6 +149,10 @@ impl Config {
             tcp_max_duration: Duration::ZERO,
             tcp_send_timeout: Duration::from_secs(2),
             tcp_backlog: 1024,
+            tcp_max_read_ios: 50,
+            tcp_read_ios_ban: Duration::from_secs(60),
+            tcp_connection_rate: 0,
+            tcp_rate_ban: Duration::from_secs(10),
             shield: shield::Shield::default(),
             console: console_lua::ConsoleConfig::default(),
             pools: pool::Pools::default(),
@@ -554,6 +566,38 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         0..=1_000_000,
         // 0 is dnsdist's "unlimited": the kernel's own cap then applies.
         |c, n| c.tcp_backlog = if n == 0 { i32::MAX as u32 } else { n as u32 },
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setMaxTCPReadIOsPerQuery",
+        "read calls per query",
+        0..=1_000_000,
+        |c, n| c.tcp_max_read_ios = n as usize,
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setBanDurationForExceedingMaxReadIOsPerQuery",
+        "ban duration (seconds)",
+        0..=86_400,
+        |c, n| c.tcp_read_ios_ban = Duration::from_secs(n as u64),
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setMaxTCPConnectionRatePerClient",
+        "connections per second",
+        0..=1_000_000,
+        |c, n| c.tcp_connection_rate = n as u32,
+    )?;
+    int_setting(
+        lua,
+        state,
+        "setBanDurationForExceedingTCPTLSRate",
+        "ban duration (seconds)",
+        0..=86_400,
+        |c, n| c.tcp_rate_ban = Duration::from_secs(n as u64),
     )?;
     seconds_setting(lua, state, "setTCPRecvTimeout", |c, d| {
         c.tcp_idle_timeout = d

@@ -49,6 +49,33 @@ pub struct TcpOptions {
     pub queries_per_connection: usize,
     /// Longest life of one connection (`None`: no limit).
     pub max_duration: Option<Duration>,
+    /// Read calls one query may take (its length and body normally take
+    /// two); past it the connection is closed and its client banned for
+    /// `read_ios_ban` (0: no limit). Slow-loris clients trickling a
+    /// query byte by byte hit it.
+    pub max_read_ios_per_query: usize,
+    pub read_ios_ban: Duration,
+    /// New connections a second one client may open (0: any); past it
+    /// the client is banned for `rate_ban`.
+    pub max_connection_rate: u32,
+    pub rate_ban: Duration,
+}
+
+impl Default for TcpOptions {
+    /// dnsdist's defaults.
+    fn default() -> Self {
+        TcpOptions {
+            recv_timeout: Duration::from_secs(2),
+            send_timeout: Duration::from_secs(2),
+            per_client: 0,
+            queries_per_connection: 0,
+            max_duration: None,
+            max_read_ios_per_query: 50,
+            read_ios_ban: Duration::from_secs(60),
+            max_connection_rate: 0,
+            rate_ban: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Serves the listeners on a single-threaded runtime until the process
@@ -82,7 +109,7 @@ pub fn serve(
             };
             let limits = Limits {
                 max,
-                per_client: opts.per_client,
+                opts: opts.clone(),
                 registry: Arc::new(Mutex::new(Registry::default())),
                 runtime: shared.load().runtime.clone(),
             };
@@ -103,7 +130,7 @@ pub fn serve(
 #[derive(Clone)]
 struct Limits {
     max: usize,
-    per_client: usize,
+    opts: Arc<TcpOptions>,
     registry: Arc<Mutex<Registry>>,
     /// For the connection counters (the runtime outlives reloads).
     runtime: Arc<shield::Runtime>,
@@ -119,6 +146,53 @@ struct Registry {
     /// for room on every accept).
     idle: BTreeSet<(Instant, u64)>,
     per_client: HashMap<IpAddr, usize>,
+    /// Clients refused until a time (connection rate, read IOs).
+    bans: HashMap<IpAddr, Instant>,
+    /// Each client's connections in the current second, from its start.
+    rates: HashMap<IpAddr, (Instant, u32)>,
+}
+
+/// Clients the ban and rate tables hold before old entries are swept:
+/// bounded however many addresses a flood comes from.
+const TABLE_SWEEP: usize = 100_000;
+
+impl Registry {
+    /// Whether `client` is banned at `now` (forgetting ended bans).
+    fn banned(&mut self, client: IpAddr, now: Instant) -> bool {
+        match self.bans.get(&client) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                self.bans.remove(&client);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn ban(&mut self, client: IpAddr, until: Instant) {
+        if self.bans.len() >= TABLE_SWEEP {
+            let now = Instant::now();
+            self.bans.retain(|_, u| *u > now);
+        }
+        if self.bans.len() < TABLE_SWEEP {
+            self.bans.insert(client, until);
+        }
+    }
+
+    /// Counts a new connection of `client`; false when that is more than
+    /// `rate` in its current second.
+    fn within_rate(&mut self, client: IpAddr, rate: u32, now: Instant) -> bool {
+        if self.rates.len() >= TABLE_SWEEP {
+            self.rates
+                .retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(1));
+        }
+        let entry = self.rates.entry(client).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(1) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= rate
+    }
 }
 
 /// What the limits know of one connection.
@@ -156,6 +230,8 @@ impl Registry {
 enum Refusal {
     PerClient,
     Full,
+    /// Banned for its connection rate or a query's read calls.
+    Banned,
 }
 
 /// A connection slot, given back when the connection ends however it
@@ -173,8 +249,18 @@ impl Limits {
     /// limit is refused. The second value is whether one was closed.
     fn take(&self, client: IpAddr, fd: RawFd) -> Result<(Slot, bool), Refusal> {
         let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if reg.banned(client, now) {
+            return Err(Refusal::Banned);
+        }
+        let rate = self.opts.max_connection_rate;
+        if rate > 0 && !reg.within_rate(client, rate, now) {
+            reg.ban(client, now + self.opts.rate_ban);
+            self.runtime.stats.tcp_banned.add(1);
+            return Err(Refusal::Banned);
+        }
         let mine = reg.per_client.get(&client).copied().unwrap_or(0);
-        if self.per_client > 0 && mine >= self.per_client {
+        if self.opts.per_client > 0 && mine >= self.opts.per_client {
             return Err(Refusal::PerClient);
         }
         let mut evicted = false;
@@ -197,7 +283,6 @@ impl Limits {
         }
         let id = reg.next_id;
         reg.next_id += 1;
-        let now = Instant::now();
         reg.conns.insert(
             id,
             Conn {
@@ -221,6 +306,19 @@ impl Limits {
 }
 
 impl Slot {
+    /// Bans the connection's client from new connections for `d`.
+    fn ban(&self, d: Duration) {
+        let mut reg = self
+            .limits
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = reg.conns.get(&self.id).map(|c| c.client) {
+            reg.ban(client, Instant::now() + d);
+            self.limits.runtime.stats.tcp_banned.add(1);
+        }
+    }
+
     /// Marks the connection as answering a query, or done with it.
     fn busy(&self, busy: bool) {
         let mut reg = self
@@ -348,9 +446,19 @@ async fn connection(
             None => opts.recv_timeout,
         };
         let mut len = [0u8; 2];
-        match tokio::time::timeout(recv, stream.read_exact(&mut len)).await {
+        let mut ios = 0;
+        match tokio::time::timeout(recv, read_counted(&mut stream, &mut len, &mut ios)).await {
             Ok(Ok(_)) => {}
             _ => return Ok(()),
+        }
+        query.resize(usize::from(u16::from_be_bytes(len)), 0);
+        let body = read_counted(&mut stream, &mut query, &mut ios);
+        if !matches!(tokio::time::timeout(recv, body).await, Ok(Ok(_))) {
+            return Ok(());
+        }
+        if opts.max_read_ios_per_query > 0 && ios > opts.max_read_ios_per_query {
+            slot.ban(opts.read_ios_ban);
+            return Ok(());
         }
         if crate::drain::draining() {
             // Shutting down: no new queries on this connection.
@@ -365,14 +473,7 @@ async fn connection(
             shared: &shared,
             slot,
         };
-        let result = exchange(
-            &mut stream,
-            &mut query,
-            &mut out,
-            usize::from(u16::from_be_bytes(len)),
-            &who,
-        )
-        .await;
+        let result = exchange(&mut stream, &query, &mut out, &who).await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
         slot.busy(false);
         answered += 1;
@@ -422,22 +523,27 @@ struct Peer<'a> {
     slot: &'a Slot,
 }
 
-/// Reads one query of `len` bytes and answers it; false when the
-/// connection should close.
+/// Reads exactly `buf.len()` bytes, counting the read calls in `ios`.
+async fn read_counted(stream: &mut TcpStream, buf: &mut [u8], ios: &mut usize) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        filled += n;
+        *ios += 1;
+    }
+    Ok(())
+}
+
+/// Answers one query; false when the connection should close.
 async fn exchange(
     stream: &mut TcpStream,
-    query: &mut Vec<u8>,
+    query: &[u8],
     out: &mut Vec<u8>,
-    len: usize,
     peer: &Peer<'_>,
 ) -> bool {
-    query.resize(len, 0);
-    if !matches!(
-        tokio::time::timeout(peer.recv, stream.read_exact(query)).await,
-        Ok(Ok(_))
-    ) {
-        return false;
-    }
     // A whole query: this connection is in use until it is answered.
     peer.slot.busy(true);
     out.resize(2 + 65535, 0);
@@ -544,9 +650,19 @@ mod tests {
     use std::os::unix::net::UnixStream;
 
     fn limits(max: usize, per_client: usize) -> Limits {
+        limits_with(
+            TcpOptions {
+                per_client,
+                ..TcpOptions::default()
+            },
+            max,
+        )
+    }
+
+    fn limits_with(opts: TcpOptions, max: usize) -> Limits {
         Limits {
             max,
-            per_client,
+            opts: Arc::new(opts),
             registry: Arc::new(Mutex::new(Registry::default())),
             runtime: Arc::new(shield::Runtime::default()),
         }
@@ -602,5 +718,29 @@ mod tests {
         assert_eq!(l.take(ip, b.as_raw_fd()).err(), Some(Refusal::PerClient));
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(l.take(other, b.as_raw_fd()).is_ok());
+    }
+
+    #[test]
+    fn over_the_connection_rate_a_client_is_banned() {
+        let l = limits_with(
+            TcpOptions {
+                max_connection_rate: 3,
+                ..TcpOptions::default()
+            },
+            10,
+        );
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let (a, _ap) = UnixStream::pair().unwrap();
+        // Three a second pass (each slot is given back at once)…
+        for _ in 0..3 {
+            assert!(l.take(ip, a.as_raw_fd()).is_ok());
+        }
+        // …the fourth is refused and bans the client for rate_ban.
+        assert_eq!(l.take(ip, a.as_raw_fd()).err(), Some(Refusal::Banned));
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(l.take(ip, a.as_raw_fd()).err(), Some(Refusal::Banned));
+        // Others are not affected.
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        assert!(l.take(other, a.as_raw_fd()).is_ok());
     }
 }

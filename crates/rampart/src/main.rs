@@ -288,6 +288,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
             per_client: c.tcp_per_client,
             queries_per_connection: c.tcp_queries_per_connection,
             max_duration: (!c.tcp_max_duration.is_zero()).then_some(c.tcp_max_duration),
+            max_read_ios_per_query: c.tcp_max_read_ios,
+            read_ios_ban: c.tcp_read_ios_ban,
+            max_connection_rate: c.tcp_connection_rate,
+            rate_ban: c.tcp_rate_ban,
         },
         tcp_backlog: c.tcp_backlog.min(i32::MAX as u32) as i32,
     };

@@ -467,3 +467,35 @@ fn at_the_connection_limit_the_oldest_idle_connection_makes_room() {
         "showTCPStats printed nothing:\n{log}"
     );
 }
+
+#[test]
+fn a_query_trickled_byte_by_byte_bans_its_client() {
+    use std::io::Write;
+    let (dir, port) = setup(
+        "",
+        "setMaxTCPReadIOsPerQuery(10)\nsetBanDurationForExceedingMaxReadIOsPerQuery(60)",
+    );
+    let s = start(&dir, port);
+    let mut t = tcp_from([127, 0, 19, 1], s.addr);
+    t.set_nodelay(true).unwrap();
+    let q = query("www.example.org", 1, None);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    for b in &framed {
+        if t.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(closed(&mut t), "a trickled query was answered");
+    assert_eq!(wait_stat(&s, "tcp-banned", 1), Some(1));
+    // Banned: the next connection is closed unanswered…
+    let mut again = tcp_from([127, 0, 19, 1], s.addr);
+    let _ = tcp_send(&mut again, &q);
+    assert!(tcp_recv(&mut again).is_none());
+    assert_eq!(wait_stat(&s, "tcp-refused", 1), Some(1));
+    // …while another client is served.
+    let mut other = tcp_from([127, 0, 19, 2], s.addr);
+    tcp_send(&mut other, &q).unwrap();
+    assert_eq!(kind(&tcp_recv(&mut other).expect("answer")), Got::Full);
+}

@@ -44,6 +44,8 @@ pub struct Stats {
     /// room for a new client.
     pub tcp_refused: Counter,
     pub tcp_evicted: Counter,
+    /// Clients banned from TCP (connection rate, read calls per query).
+    pub tcp_banned: Counter,
     /// TCP connections taken and ended (the difference is open now).
     pub tcp_opened: Counter,
     pub tcp_closed: Counter,
@@ -73,6 +75,7 @@ impl Stats {
             ("cookie-valid", self.cookie_valid.get()),
             ("rrl-dropped", self.rrl_dropped.get()),
             ("rrl-slipped", self.rrl_slipped.get()),
+            ("tcp-banned", self.tcp_banned.get()),
             ("tcp-closed", self.tcp_closed.get()),
             ("tcp-evicted-idle", self.tcp_evicted.get()),
             ("tcp-opened", self.tcp_opened.get()),
@@ -100,17 +103,19 @@ impl Stats {
     pub fn show_tcp(&self) -> String {
         let (opened, closed) = (self.tcp_opened.get(), self.tcp_closed.get());
         format!(
-            "{:<10}{:<10}{:<10}{:<10}{}\n{:<10}{:<10}{:<10}{:<10}{}\n",
+            "{:<10}{:<10}{:<10}{:<10}{:<12}{}\n{:<10}{:<10}{:<10}{:<10}{:<12}{}\n",
             "Current",
             "Opened",
             "Closed",
             "Refused",
             "EvictedIdle",
+            "Banned",
             opened.saturating_sub(closed),
             opened,
             closed,
             self.tcp_refused.get(),
-            self.tcp_evicted.get()
+            self.tcp_evicted.get(),
+            self.tcp_banned.get()
         )
     }
 
