@@ -103,7 +103,8 @@ pub fn add_options(
 }
 
 /// Response Rate Limiting of a UDP answer in `out[..len]` to `query`
-/// (whose lowercase name is `lname`): `Some(len)` of what to send (the
+/// (whose lowercase name is `lname`; `wildcard` when the zones answered
+/// it from a wildcard): `Some(len)` of what to send (the
 /// answer, or the slipped stand-in written over it), `None` to drop it.
 /// Clients that proved their address with a server cookie, and TCP, are
 /// never limited.
@@ -114,6 +115,7 @@ pub fn rrl_phase(
     lname: &[u8],
     ip: IpAddr,
     presented: &Presented,
+    wildcard: bool,
     now_ns: u64,
     out: &mut [u8],
     len: usize,
@@ -126,7 +128,7 @@ pub fn rrl_phase(
         return Some(len);
     }
     let zone = || state.zones.catalog.find(lname, false).map(|(apex, _)| apex);
-    let (kind, name) = rrl::classify(&out[..len], lname, zone);
+    let (kind, name) = rrl::classify(&out[..len], lname, wildcard, zone);
     let stats = &state.runtime.stats;
     match rrl.check(ip, kind, name, query.qtype, now_ns) {
         Verdict::Send => Some(len),

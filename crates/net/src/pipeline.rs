@@ -189,6 +189,8 @@ pub fn handle(
         }
     }
     let limit = udp_limit(state, &query, transport, out.len());
+    // The zones answered from a wildcard (RRL keys those by the zone).
+    let mut wildcard = false;
     let len = match outcome {
         Outcome::Drop => {
             stats.rule_drop.add(1);
@@ -215,7 +217,16 @@ pub fn handle(
             {
                 return handled;
             }
-            zone::respond::respond_lowered(&state.zones, &query, lname, out, transport, reserve)
+            let answered = zone::respond::respond_lowered(
+                &state.zones,
+                &query,
+                lname,
+                out,
+                transport,
+                reserve,
+            );
+            wildcard = answered.is_some_and(|(_, f)| f.wildcard);
+            answered.map(|(len, _)| len)
         }
         other => {
             if !blocked {
@@ -263,7 +274,7 @@ pub fn handle(
             }
             if !tcp {
                 let limited = crate::guard::rrl_phase(
-                    state, &query, lname, ip, &presented, started, out, len, limit,
+                    state, &query, lname, ip, &presented, wildcard, started, out, len, limit,
                 );
                 match limited {
                     Some(l) => len = l,

@@ -468,7 +468,6 @@ async fn connection(
         let who = Peer {
             addr: peer,
             local_port,
-            recv,
             send: opts.send_timeout,
             shared: &shared,
             slot,
@@ -515,8 +514,6 @@ async fn replication(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> b
 struct Peer<'a> {
     addr: SocketAddr,
     local_port: u16,
-    /// Longest wait for the rest of the query.
-    recv: Duration,
     /// Longest wait to send the answer.
     send: Duration,
     shared: &'a SharedSnapshot,
@@ -549,7 +546,7 @@ async fn exchange(
     out.resize(2 + 65535, 0);
     let (answered, backend, timeout, ecs) = {
         let snap = peer.shared.load();
-        let (q, o) = (&query[..], &mut out[2..]);
+        let (q, o) = (query, &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             handle(

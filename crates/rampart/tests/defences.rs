@@ -193,6 +193,38 @@ fn named_conf_rate_limit_limits_one_prefix_and_spares_others_and_tcp() {
 }
 
 #[test]
+fn random_names_under_a_wildcard_are_one_bucket() {
+    let (dir, port) = setup(
+        "  rate-limit {\n    responses-per-second 3;\n    slip 0;\n  };\n",
+        "",
+    );
+    let mut zone = std::fs::read_to_string(dir.join("zones/example.org.zone")).unwrap();
+    zone.push_str("*.wild IN A 192.0.2.99\n");
+    std::fs::write(dir.join("zones/example.org.zone"), zone).unwrap();
+    let s = start(&dir, port);
+    let socks: Vec<UdpSocket> = (0..12)
+        .map(|_| UdpSocket::bind("127.0.21.1:0").unwrap())
+        .collect();
+    for (i, sock) in socks.iter().enumerate() {
+        let q = query(&format!("r{i}.wild.example.org"), i as u16, None);
+        sock.send_to(&q, s.addr).unwrap();
+    }
+    let answered = socks
+        .iter()
+        .filter(|sock| {
+            sock.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            sock.recv(&mut [0u8; 512]).is_ok()
+        })
+        .count() as u64;
+    assert!((3..=6).contains(&answered), "answered {answered} of 12");
+    assert_eq!(
+        wait_stat(&s, "rrl-dropped", 12 - answered),
+        Some(12 - answered)
+    );
+}
+
+#[test]
 fn nxdomain_flood_of_random_names_is_one_bucket() {
     let (dir, port) = setup(
         "  rate-limit {\n    responses-per-second 100;\n    nxdomains-per-second 3;\n    slip 0;\n  };\n",
@@ -410,9 +442,7 @@ fn closed(t: &mut TcpStream) -> bool {
 fn at_the_connection_limit_the_oldest_idle_connection_makes_room() {
     let (dir, port) = setup(
         "",
-        &format!(
-            "setLocal(\"127.0.0.1:{{PORT}}\", {{maxConcurrentTCPConnections=4}})\nsetTCPRecvTimeout(30)\nsetMaxTCPConnectionsPerClient(3)\nsetMaxTCPQueriesPerConnection(2)"
-        ),
+        "setLocal(\"127.0.0.1:{PORT}\", {maxConcurrentTCPConnections=4})\nsetTCPRecvTimeout(30)\nsetMaxTCPConnectionsPerClient(3)\nsetMaxTCPQueriesPerConnection(2)",
     );
     // setup() wrote setLocal already; the second call replaces it with
     // the limit (dnsdist's setLocal).

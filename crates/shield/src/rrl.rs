@@ -664,10 +664,13 @@ impl Rrl {
 
 /// What kind of response `resp` (a finished response to a query for
 /// `lname`) is, and the name its bucket is keyed by. `zone` is the apex
-/// of the zone the name is in, if we serve one.
+/// of the zone the name is in, if we serve one. Answers made from a
+/// wildcard are keyed by the zone, as BIND keys them by the wildcard:
+/// random names under a wildcard are one bucket, not one each.
 pub fn classify<'a>(
     resp: &[u8],
     lname: &'a [u8],
+    wildcard: bool,
     zone: impl FnOnce() -> Option<&'a [u8]>,
 ) -> (Kind, &'a [u8]) {
     const ROOT: &[u8] = b"\0";
@@ -678,10 +681,14 @@ pub fn classify<'a>(
     let answers = u16::from_be_bytes([resp[6], resp[7]]);
     let authority = u16::from_be_bytes([resp[8], resp[9]]);
     let aa = resp[2] & 0x04 != 0;
+    let by_name = |zone: Option<&'a [u8]>| match (wildcard, zone) {
+        (true, Some(apex)) => apex,
+        _ => lname,
+    };
     match rcode {
-        0 if answers > 0 => (Kind::Answer, lname),
+        0 if answers > 0 => (Kind::Answer, by_name(zone())),
         0 if !aa && authority > 0 => (Kind::Referral, referral_point(resp, lname)),
-        0 => (Kind::Nodata, lname),
+        0 => (Kind::Nodata, by_name(zone())),
         3 => (Kind::Nxdomain, zone().unwrap_or(lname)),
         // REFUSED outside our zones: one bucket for all such names (BIND
         // counts them as referrals to the root).
@@ -984,24 +991,32 @@ mod tests {
             r
         };
         assert_eq!(
-            classify(&with(0, true, 1, 0), lname, || Some(zone)),
+            classify(&with(0, true, 1, 0), lname, false, || Some(zone)),
             (Kind::Answer, &lname[..])
         );
         assert_eq!(
-            classify(&with(0, true, 0, 1), lname, || Some(zone)),
+            classify(&with(0, true, 0, 1), lname, false, || Some(zone)),
             (Kind::Nodata, &lname[..])
         );
         assert_eq!(
-            classify(&with(3, true, 0, 1), lname, || Some(zone)),
+            classify(&with(3, true, 0, 1), lname, false, || Some(zone)),
             (Kind::Nxdomain, zone)
         );
         assert_eq!(
-            classify(&with(5, false, 0, 0), lname, || None),
+            classify(&with(5, false, 0, 0), lname, false, || None),
             (Kind::Error, &b"\0"[..])
         );
         // A referral whose NS owner points at "example.org" in the question.
         let mut r = with(0, false, 0, 1);
         r.extend_from_slice(&[0xc0, 12 + 2]);
-        assert_eq!(classify(&r, lname, || Some(zone)), (Kind::Referral, zone));
+        assert_eq!(
+            classify(&r, lname, false, || Some(zone)),
+            (Kind::Referral, zone)
+        );
+        // From a wildcard: keyed by the zone.
+        assert_eq!(
+            classify(&with(0, true, 1, 0), lname, true, || Some(zone)),
+            (Kind::Answer, zone)
+        );
     }
 }

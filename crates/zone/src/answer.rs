@@ -173,6 +173,14 @@ struct AdditionalSource<'z> {
     referral: Option<&'z [u8]>,
 }
 
+/// What an answer was made from, for those who account for answers
+/// (Response Rate Limiting keys wildcard answers by the wildcard).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The question's name was answered from a wildcard (RFC 4592).
+    pub wildcard: bool,
+}
+
 /// Answers a class IN query into `resp` (whose question is written);
 /// `lname` is the question name in lowercase.
 pub fn answer_in(
@@ -181,14 +189,14 @@ pub fn answer_in(
     qtype: u16,
     dnssec_ok: bool,
     resp: &mut Response,
-) {
+) -> Facts {
     let Some((_, state)) = catalog.find(lname, qtype == rtype::DS) else {
         resp.set_rcode(rcode::REFUSED);
-        return;
+        return Facts::default();
     };
     let ZoneState::Ready(zone) = state else {
         resp.set_rcode(rcode::SERVFAIL);
-        return;
+        return Facts::default();
     };
     resp.set_flag(flags::AA, true);
     let mut ctx = Answer {
@@ -203,10 +211,14 @@ pub fn answer_in(
         cnames: 0,
         at_question: true,
         qname_len: lname.len(),
+        from_wildcard: false,
     };
     ctx.resolve(zone, lname);
     if !ctx.truncated {
         ctx.additional();
+    }
+    Facts {
+        wildcard: ctx.from_wildcard,
     }
 }
 
@@ -227,6 +239,8 @@ struct Answer<'c, 'r, 'b> {
     /// The name being answered is the question's (the first hop).
     at_question: bool,
     qname_len: usize,
+    /// The question's name matched a wildcard.
+    from_wildcard: bool,
 }
 
 /// A case-folded hash of a name (FNV-1a), to tell owners apart.
@@ -253,7 +267,10 @@ impl<'c> Answer<'c, '_, '_> {
             let name = held.as_ref().map_or(first, NameBuf::as_slice);
             let next = match lookup(zone, name, self.qtype) {
                 Lookup::Exact(node) => self.at_node(zone, name, node, false),
-                Lookup::Wildcard(node) => self.at_node(zone, name, node, true),
+                Lookup::Wildcard(node) => {
+                    self.from_wildcard |= hop == 0;
+                    self.at_node(zone, name, node, true)
+                }
                 Lookup::Delegation { cut, node } => {
                     if hop == 0 {
                         self.resp.set_flag(flags::AA, false);

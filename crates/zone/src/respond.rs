@@ -9,7 +9,7 @@
 use wire::types::{class, flags, opcode, rcode, rtype, DEFAULT_UDP_PAYLOAD};
 use wire::{ParseError, Query, Response, Section};
 
-use crate::answer::answer_in;
+use crate::answer::{answer_in, Facts};
 use crate::catalog::Catalog;
 
 /// The transport a query came over.
@@ -72,7 +72,7 @@ pub fn respond_query(
 ) -> Option<usize> {
     let mut lower = [0u8; wire::name::MAX_NAME_LEN];
     let lname = wire::name::to_lowercase(query.qname, &mut lower);
-    respond_lowered(snap, query, lname, out, transport, 0)
+    respond_lowered(snap, query, lname, out, transport, 0).map(|(len, _)| len)
 }
 
 /// [`respond_query`] for a caller that has the query name in lowercase
@@ -86,7 +86,7 @@ pub fn respond_lowered(
     out: &mut [u8],
     transport: Transport,
     reserve: usize,
-) -> Option<usize> {
+) -> Option<(usize, Facts)> {
     let query = *query;
 
     let limit = match (transport, query.edns) {
@@ -114,6 +114,7 @@ pub fn respond_lowered(
     };
     resp.set_limit(limit.saturating_sub(opt_space).max(resp.len()));
     let mut ext_rcode = rcode::NOERROR;
+    let mut facts = Facts::default();
     if query.edns.is_some_and(|e| e.version > 0) {
         // RFC 6891 §6.1.3: BADVERS, and nothing else answered.
         ext_rcode = rcode::BADVERS;
@@ -137,7 +138,7 @@ pub fn respond_lowered(
             // Class ANY is looked up in IN, as Knot does.
             (class::IN | class::ANY, _, _) => {
                 let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);
-                answer_in(&snap.catalog, lname, query.qtype, dnssec_ok, &mut resp);
+                facts = answer_in(&snap.catalog, lname, query.qtype, dnssec_ok, &mut resp);
             }
             (class::CH, _, _) => chaos(snap, &query, &mut resp),
             _ => resp.set_rcode(rcode::REFUSED),
@@ -152,7 +153,7 @@ pub fn respond_lowered(
             resp.set_flag(flags::TC, true);
         }
     }
-    Some(resp.finish().len())
+    Some((resp.finish().len(), facts))
 }
 
 /// A header-only response echoing ID, opcode and RD, with `code`.
