@@ -233,18 +233,36 @@ fn legit_udp(a: &Args, end: Instant) -> Legit {
             }
         }
     };
-    out.sent = paced(a.legit_rate, end, |i| {
-        let id = i as u16;
-        let q = query(id, &a.legit_names[usize::from(id) % a.legit_names.len()], 1);
-        sent_at[usize::from(id)] = Some(Instant::now());
-        let _ = sock.send_to(&q, a.server);
+    // Sends when due; between sends, waits on the socket, so an answer
+    // is timed when it arrives, not when the next query goes out.
+    let start = Instant::now();
+    let rate = a.legit_rate.max(1) as f64;
+    let mut i = 0u64;
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    while Instant::now() < end {
+        if i < (start.elapsed().as_secs_f64() * rate) as u64 {
+            let id = i as u16;
+            let q = query(id, &a.legit_names[usize::from(id) % a.legit_names.len()], 1);
+            sent_at[usize::from(id)] = Some(Instant::now());
+            let _ = sock.send_to(&q, a.server);
+            i += 1;
+            continue;
+        }
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 1) };
         collect(&mut out, &mut sent_at);
-    });
+    }
+    out.sent = i;
     // The last second's answers.
     let tail = Instant::now() + limit;
     while Instant::now() < tail {
+        // SAFETY: as above.
+        unsafe { libc::poll(&mut pfd, 1, 5) };
         collect(&mut out, &mut sent_at);
-        std::thread::sleep(Duration::from_millis(2));
     }
     out
 }
