@@ -56,6 +56,31 @@ pub fn cookie_phase(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> Cook
     CookieCheck::Answer(presented)
 }
 
+/// The answer to a query the cookie phase refused: FORMERR for a bad
+/// COOKIE option (counted as non-compliant), or BADCOOKIE with a cookie
+/// to retry with. `limit` is the transport's size limit.
+pub fn cookie_refusal(
+    state: &State,
+    query: &Query,
+    check: &CookieCheck,
+    ip: IpAddr,
+    limit: usize,
+    out: &mut [u8],
+) -> Option<usize> {
+    let max = state.zones.max_udp_payload;
+    let (outcome, presented) = match check {
+        CookieCheck::Answer(_) => return None,
+        CookieCheck::FormErr => {
+            state.runtime.stats.noncompliant_queries.add(1);
+            (Outcome::RCode(wire::types::rcode::FORMERR), Presented::None)
+        }
+        CookieCheck::BadCookie(p) => (Outcome::RCode(cookie::BADCOOKIE), *p),
+    };
+    let reserve = cookie_reserve(&presented);
+    let len = shield::answer::self_answer(&outcome, query, out, limit - reserve, max)?;
+    Some(add_options(state, &presented, None, ip, out, len))
+}
+
 /// Bytes to keep free in an answer for the cookie option.
 pub fn cookie_reserve(presented: &Presented) -> usize {
     if presented.client().is_some() {

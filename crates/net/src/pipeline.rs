@@ -106,27 +106,11 @@ pub fn handle(
     // whatever the rules say, and a proven address is known to RRL.
     let presented = match crate::guard::cookie_phase(state, &query, ip, tcp) {
         crate::guard::CookieCheck::Answer(p) => p,
-        crate::guard::CookieCheck::FormErr => {
-            stats.noncompliant_queries.add(1);
-            let formerr = Outcome::RCode(wire::types::rcode::FORMERR);
-            let max = state.zones.max_udp_payload;
-            let limit = udp_limit(state, &query, transport, out.len());
-            return match self_answer(&formerr, &query, out, limit, max) {
+        refusal => {
+            let limit = answer_limit(state, &query, transport, out.len());
+            return match crate::guard::cookie_refusal(state, &query, &refusal, ip, limit, out) {
                 Some(len) => Handled::Answer {
                     len,
-                    delay_ms: None,
-                },
-                None => Handled::Drop,
-            };
-        }
-        crate::guard::CookieCheck::BadCookie(p) => {
-            let bad = Outcome::RCode(shield::cookie::BADCOOKIE);
-            let max = state.zones.max_udp_payload;
-            let reserve = crate::guard::cookie_reserve(&p);
-            let limit = udp_limit(state, &query, transport, out.len()) - reserve;
-            return match self_answer(&bad, &query, out, limit, max) {
-                Some(len) => Handled::Answer {
-                    len: crate::guard::add_options(state, &p, None, ip, out, len),
                     delay_ms: None,
                 },
                 None => Handled::Drop,
@@ -188,7 +172,7 @@ pub fn handle(
             delay_ms = verdict.delay_ms;
         }
     }
-    let limit = udp_limit(state, &query, transport, out.len());
+    let limit = answer_limit(state, &query, transport, out.len());
     // The zones answered from a wildcard (RRL keys those by the zone).
     let mut wildcard = false;
     let len = match outcome {
@@ -319,7 +303,7 @@ pub fn handle(
 }
 
 /// The largest answer the transport and the client allow.
-fn udp_limit(state: &State, query: &Query, transport: Transport, room: usize) -> usize {
+fn answer_limit(state: &State, query: &Query, transport: Transport, room: usize) -> usize {
     match (transport, query.edns) {
         (Transport::Tcp, _) => room.min(65535),
         (Transport::Udp, Some(e)) => {
