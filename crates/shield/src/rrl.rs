@@ -17,13 +17,14 @@
 //! once by `max-table-size`. A bucket is chosen from two neighbouring
 //! slots; a key that finds neither replaces the older one (an attacker
 //! who thrashes the table gets fresh buckets, as with BIND's recycling of
-//! its oldest entries). The key is hashed with a per-process random key,
-//! so crafted names cannot aim at another client's bucket.
+//! its oldest entries). The key is hashed with foldhash under a
+//! per-process random seed, so crafted names cannot aim at another
+//! client's bucket; SipHash (std's `RandomState`) cost a third of an
+//! answer's instructions.
 //!
 //! Only the start and end of limiting are logged, and at most
 //! [`LOG_LINES_PER_SECOND`] lines a second overall.
 
-use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -294,7 +295,7 @@ struct Active {
 pub struct Rrl {
     settings: Settings,
     table: Box<[AtomicU64]>,
-    hasher: RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
     /// Responses in the current second (`second << 32 | count`) and the
     /// count of the last whole second, for `qps-scale`.
     qps_now: AtomicU64,
@@ -315,7 +316,7 @@ impl Rrl {
         Rrl {
             table: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             settings,
-            hasher: RandomState::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
             qps_now: AtomicU64::new(0),
             qps_last: AtomicU64::new(0),
             log_budget: AtomicU64::new(0),
@@ -355,8 +356,13 @@ impl Rrl {
             IpAddr::V4(a) => u128::from(u32::from(a)),
             IpAddr::V6(a) => u128::from(a),
         };
+        // The key as three words and the name: few writes into the hash.
+        let key = |kind: u64, qtype: u16| {
+            let meta = kind << 32 | u64::from(v6) << 16 | u64::from(qtype);
+            ((addr >> 64) as u64, addr as u64, meta)
+        };
         if s.all_per_second > 0 {
-            let h = self.hasher.hash_one((addr, v6, 0xffu8));
+            let h = self.hasher.hash_one(key(0xff, 0));
             let rate = scale(s.all_per_second);
             // Limited by the all-responses rate: dropped, never slipped.
             if self.debit(h, rate, 0, second, || self.describe(prefix, None, name)) != Verdict::Send
@@ -373,7 +379,7 @@ impl Rrl {
             return Verdict::Send;
         }
         let qtype = if kind == Kind::Answer { qtype } else { 0 };
-        let h = self.hasher.hash_one((addr, v6, kind as u8, qtype, name));
+        let h = self.hasher.hash_one((key(kind as u64, qtype), name));
         let v = self.debit(h, scale(rate), s.slip, second, || {
             self.describe(prefix, Some(kind), name)
         });
@@ -447,22 +453,21 @@ impl Rrl {
         for _ in 0..4 {
             let pair = [first, first ^ 1];
             let values = pair.map(|i| self.table[i].load(Ordering::Relaxed));
-            let buckets = values.map(Bucket::unpack);
-            let age = |b: &Bucket| (now.wrapping_sub(b.second)) & TIME_MASK;
-            let (at, found) = match buckets.iter().position(|b| b.tag == tag) {
-                Some(i) => (i, true),
-                None => {
-                    // Replace an empty slot, else the one used longer ago.
-                    let i = match (values[0], values[1]) {
-                        (0, _) => 0,
-                        (_, 0) => 1,
-                        _ => usize::from(age(&buckets[1]) > age(&buckets[0])),
-                    };
-                    (i, false)
-                }
+            // Tags and times read straight from the packed words: only the
+            // bucket used is unpacked.
+            let age = |v: u64| (now.wrapping_sub(v >> TAG_BITS)) & TIME_MASK;
+            let (at, found) = match values.map(|v| v & TAG_MASK == tag) {
+                [true, _] => (0, true),
+                [_, true] => (1, true),
+                // Replace an empty slot, else the one used longer ago.
+                _ => match values {
+                    [0, _] => (0, false),
+                    [_, 0] => (1, false),
+                    [a, b] => (usize::from(age(b) > age(a)), false),
+                },
             };
-            let old = buckets[at];
-            let elapsed = age(&old) as i64;
+            let old = Bucket::unpack(values[at]);
+            let elapsed = age(values[at]) as i64;
             let mut balance = if !found || elapsed > window {
                 rate
             } else {
@@ -671,7 +676,7 @@ pub fn classify<'a>(
     resp: &[u8],
     lname: &'a [u8],
     wildcard: bool,
-    zone: impl FnOnce() -> Option<&'a [u8]>,
+    zone: impl Fn() -> Option<&'a [u8]>,
 ) -> (Kind, &'a [u8]) {
     const ROOT: &[u8] = b"\0";
     if resp.len() < 12 {
@@ -681,14 +686,15 @@ pub fn classify<'a>(
     let answers = u16::from_be_bytes([resp[6], resp[7]]);
     let authority = u16::from_be_bytes([resp[8], resp[9]]);
     let aa = resp[2] & 0x04 != 0;
-    let by_name = |zone: Option<&'a [u8]>| match (wildcard, zone) {
-        (true, Some(apex)) => apex,
-        _ => lname,
+    // The zone is looked up only for the answers keyed by it.
+    let by_name = |zone: &dyn Fn() -> Option<&'a [u8]>| match wildcard {
+        true => zone().unwrap_or(lname),
+        false => lname,
     };
     match rcode {
-        0 if answers > 0 => (Kind::Answer, by_name(zone())),
+        0 if answers > 0 => (Kind::Answer, by_name(&zone)),
         0 if !aa && authority > 0 => (Kind::Referral, referral_point(resp, lname)),
-        0 => (Kind::Nodata, by_name(zone())),
+        0 => (Kind::Nodata, by_name(&zone)),
         3 => (Kind::Nxdomain, zone().unwrap_or(lname)),
         // REFUSED outside our zones: one bucket for all such names (BIND
         // counts them as referrals to the root).
