@@ -333,6 +333,9 @@ impl Rrl {
     /// The verdict on one UDP response of `kind` to `client`, whose
     /// bucket name is `name` (lowercase wire form) and, for answers,
     /// `qtype`. `now_ns` is the query clock ([`crate::qps::now_ns`]).
+    /// Inlined into the query path: a call's register saving was a tenth
+    /// of its cost.
+    #[inline]
     pub fn check(
         &self,
         client: IpAddr,
@@ -342,7 +345,7 @@ impl Rrl {
         now_ns: u64,
     ) -> Verdict {
         let s = &self.settings;
-        if s.exempt_clients.contains(client) {
+        if !s.exempt_clients.is_empty() && s.exempt_clients.contains(client) {
             return Verdict::Send;
         }
         let second = now_ns / 1_000_000_000;
@@ -672,6 +675,7 @@ impl Rrl {
 /// of the zone the name is in, if we serve one. Answers made from a
 /// wildcard are keyed by the zone, as BIND keys them by the wildcard:
 /// random names under a wildcard are one bucket, not one each.
+#[inline]
 pub fn classify<'a>(
     resp: &[u8],
     lname: &'a [u8],
