@@ -70,22 +70,24 @@ pub fn register(
             Ok(())
         })?,
     )?;
-    let st = state.clone();
-    g.set(
-        "setAnswerCookie",
-        lua.create_function(move |_, on: bool| {
-            edit_cookies(&st, |c| c.answer = on);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setRequireServerCookie",
-        lua.create_function(move |_, on: bool| {
-            edit_cookies(&st, |c| c.require_server_cookie = on);
-            Ok(())
-        })?,
-    )?;
+    // Switches: the named.conf option each stands for is in its name.
+    type Switch = fn(&mut cookie::Settings, bool);
+    let switches: [(&str, Switch); 2] = [
+        ("setAnswerCookie", |c, on| c.answer = on),
+        ("setRequireServerCookie", |c, on| {
+            c.require_server_cookie = on
+        }),
+    ];
+    for (name, set) in switches {
+        let st = state.clone();
+        g.set(
+            name,
+            lua.create_function(move |_, on: bool| {
+                edit_cookies(&st, |c| set(c, on));
+                Ok(())
+            })?,
+        )?;
+    }
     Ok(())
 }
 

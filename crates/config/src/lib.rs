@@ -542,63 +542,56 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
         1..=256,
         |c, n| c.udp_workers = Some(n as usize),
     )?;
-    int_setting(
-        lua,
-        state,
-        "setMaxTCPQueriesPerConnection",
-        "queries per connection",
-        0..=1_000_000_000,
-        |c, n| c.tcp_queries_per_connection = n as usize,
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setMaxTCPConnectionDuration",
-        "connection duration (seconds)",
-        0..=86_400,
-        |c, n| c.tcp_max_duration = Duration::from_secs(n as u64),
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setMaxTCPQueuedConnections",
-        "queued connections",
-        0..=1_000_000,
+    // dnsdist's TCP knobs (1.7 to 2.0): name, what it counts, range.
+    type Apply = fn(&mut Config, i64);
+    let tcp: [(&str, &'static str, std::ops::RangeInclusive<i64>, Apply); 7] = [
+        (
+            "setMaxTCPQueriesPerConnection",
+            "queries per connection",
+            0..=1_000_000_000,
+            |c, n| c.tcp_queries_per_connection = n as usize,
+        ),
+        (
+            "setMaxTCPConnectionDuration",
+            "connection duration (seconds)",
+            0..=86_400,
+            |c, n| c.tcp_max_duration = Duration::from_secs(n as u64),
+        ),
         // 0 is dnsdist's "unlimited": the kernel's own cap then applies.
-        |c, n| c.tcp_backlog = if n == 0 { i32::MAX as u32 } else { n as u32 },
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setMaxTCPReadIOsPerQuery",
-        "read calls per query",
-        0..=1_000_000,
-        |c, n| c.tcp_max_read_ios = n as usize,
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setBanDurationForExceedingMaxReadIOsPerQuery",
-        "ban duration (seconds)",
-        0..=86_400,
-        |c, n| c.tcp_read_ios_ban = Duration::from_secs(n as u64),
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setMaxTCPConnectionRatePerClient",
-        "connections per second",
-        0..=1_000_000,
-        |c, n| c.tcp_connection_rate = n as u32,
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setBanDurationForExceedingTCPTLSRate",
-        "ban duration (seconds)",
-        0..=86_400,
-        |c, n| c.tcp_rate_ban = Duration::from_secs(n as u64),
-    )?;
+        (
+            "setMaxTCPQueuedConnections",
+            "queued connections",
+            0..=1_000_000,
+            |c, n| c.tcp_backlog = if n == 0 { i32::MAX as u32 } else { n as u32 },
+        ),
+        (
+            "setMaxTCPReadIOsPerQuery",
+            "read calls per query",
+            0..=1_000_000,
+            |c, n| c.tcp_max_read_ios = n as usize,
+        ),
+        (
+            "setBanDurationForExceedingMaxReadIOsPerQuery",
+            "ban duration (seconds)",
+            0..=86_400,
+            |c, n| c.tcp_read_ios_ban = Duration::from_secs(n as u64),
+        ),
+        (
+            "setMaxTCPConnectionRatePerClient",
+            "connections per second",
+            0..=1_000_000,
+            |c, n| c.tcp_connection_rate = n as u32,
+        ),
+        (
+            "setBanDurationForExceedingTCPTLSRate",
+            "ban duration (seconds)",
+            0..=86_400,
+            |c, n| c.tcp_rate_ban = Duration::from_secs(n as u64),
+        ),
+    ];
+    for (name, what, range, apply) in tcp {
+        int_setting(lua, state, name, what, range, apply)?;
+    }
     seconds_setting(lua, state, "setTCPRecvTimeout", |c, d| {
         c.tcp_idle_timeout = d
     })?;

@@ -242,13 +242,18 @@ struct Slot {
 }
 
 impl Limits {
+    /// The registry, locked (a panic elsewhere must not stop TCP).
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Takes a slot for `client`'s connection on `fd`. At the listener's
     /// limit the connection idle the longest is closed to make room (RFC
     /// 7766 §6.2.3 lets a server close idle connections): idle and
     /// slow-reading clients cannot lock others out. A client at its own
     /// limit is refused. The second value is whether one was closed.
     fn take(&self, client: IpAddr, fd: RawFd) -> Result<(Slot, bool), Refusal> {
-        let mut reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut reg = self.registry();
         let now = Instant::now();
         if reg.banned(client, now) {
             return Err(Refusal::Banned);
@@ -308,11 +313,7 @@ impl Limits {
 impl Slot {
     /// Bans the connection's client from new connections for `d`.
     fn ban(&self, d: Duration) {
-        let mut reg = self
-            .limits
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut reg = self.limits.registry();
         if let Some(client) = reg.conns.get(&self.id).map(|c| c.client) {
             reg.ban(client, Instant::now() + d);
             self.limits.runtime.stats.tcp_banned.add(1);
@@ -321,11 +322,7 @@ impl Slot {
 
     /// Marks the connection as answering a query, or done with it.
     fn busy(&self, busy: bool) {
-        let mut reg = self
-            .limits
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut reg = self.limits.registry();
         let reg = &mut *reg;
         let Some(c) = reg.conns.get_mut(&self.id) else {
             return;
@@ -346,11 +343,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut reg = self
-            .limits
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut reg = self.limits.registry();
         reg.remove(self.id);
         self.limits.runtime.stats.tcp_closed.add(1);
     }

@@ -19,13 +19,7 @@ use domain::base::iana::Rtype;
 /// `options` and that zone, and a config that loads it; maintenance()
 /// prints the counters and the RRL state every second.
 fn setup(options: &str, extra_lua: &str) -> (PathBuf, u16) {
-    let dir = scratch_dir("defences");
-    std::fs::create_dir_all(dir.join("zones")).unwrap();
-    std::fs::copy(
-        repo_root().join("examples/zones/example.org.zone"),
-        dir.join("zones/example.org.zone"),
-    )
-    .unwrap();
+    let dir = scratch_with_example_zone("defences");
     std::fs::write(
         dir.join("named.conf"),
         format!(

@@ -40,13 +40,7 @@ addZone("example.org", "zones/example.org.zone")
 
 /// Writes `config` and the example zone into a scratch dir.
 fn setup(config: &str) -> (std::path::PathBuf, u16) {
-    let dir = scratch_dir("shield");
-    std::fs::create_dir_all(dir.join("zones")).unwrap();
-    std::fs::copy(
-        repo_root().join("examples/zones/example.org.zone"),
-        dir.join("zones/example.org.zone"),
-    )
-    .unwrap();
+    let dir = scratch_with_example_zone("shield");
     let port = free_port();
     std::fs::write(
         dir.join("rampart.conf"),

@@ -45,6 +45,19 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A fresh scratch directory with the bundled example zone in
+/// `zones/example.org.zone`.
+pub fn scratch_with_example_zone(tag: &str) -> PathBuf {
+    let dir = scratch_dir(tag);
+    std::fs::create_dir_all(dir.join("zones")).expect("zones dir");
+    std::fs::copy(
+        repo_root().join("examples/zones/example.org.zone"),
+        dir.join("zones/example.org.zone"),
+    )
+    .expect("copy the example zone");
+    dir
+}
+
 /// A loopback port free for both UDP and TCP right now.
 pub fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
