@@ -9,7 +9,6 @@ mod common;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -39,15 +38,7 @@ fn setup(options: &str, extra_lua: &str) -> (PathBuf, u16) {
 }
 
 fn start(dir: &Path, port: u16) -> Server {
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.org",
-    )
+    rampart_on(dir, port, "example.org")
 }
 
 /// The value of counter `name` in the last dumpStats() of the log.

@@ -51,17 +51,7 @@ fn setup(config: &str) -> (std::path::PathBuf, u16) {
 }
 
 fn start(dir: &Path, port: u16) -> Server {
-    let mut cmd = Command::new(rampart_bin());
-    cmd.arg("-C").arg(dir.join("rampart.conf"));
-    // Probe from an address of its own so its queries spend no bucket the
-    // test uses.
-    Server::start(
-        "rampart",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.org",
-    )
+    rampart_on(dir, port, "example.org")
 }
 
 /// Asks once from `from`; the answer, or None when dropped.

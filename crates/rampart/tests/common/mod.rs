@@ -173,6 +173,20 @@ pub fn rampart_in(dir: &Path, port: u16, conf: &str, probe: &str) -> Server {
     )
 }
 
+/// Starts rampart on `dir/rampart.conf` (which listens on 127.0.0.1:
+/// `port`), logging to `dir/log`, once it answers `probe`.
+pub fn rampart_on(dir: &Path, port: u16, probe: &str) -> Server {
+    let mut cmd = Command::new(rampart_bin());
+    cmd.arg("-C").arg(dir.join("rampart.conf"));
+    Server::start(
+        "rampart",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        probe,
+    )
+}
+
 /// Starts rampart on `config` text (written to a scratch file), listening
 /// on a fresh port given to the config as `{ADDR}`.
 pub fn start_rampart(config: &str, probe: &str) -> (Server, PathBuf) {
