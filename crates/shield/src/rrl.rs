@@ -66,8 +66,10 @@ pub const MAX_RATE: u32 = 1000;
 pub const LOG_LINES_PER_SECOND: u32 = 10;
 /// Log lines kept for the control thread to print, at most.
 const LOG_QUEUE: usize = 256;
-/// Prefixes `showRRL()` lists as limited now, at most.
-const ACTIVE_MAX: usize = 64;
+/// Buckets remembered for logging and `showRRL()`, at most.
+const ACTIVE_MAX: usize = 1024;
+/// Prefixes `showRRL()` lists, at most.
+const SHOW_MAX: usize = 64;
 
 /// The settings, with BIND 9.18's names (in `set`) and defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,11 +285,20 @@ enum Event {
     Stopped,
 }
 
-/// A prefix being limited now, for `showRRL()`.
+/// A bucket that was limited lately: for `showRRL()`, and so that one
+/// flapping around its rate logs at most a line a window.
 #[derive(Clone, Debug)]
 struct Active {
     hash: u64,
     text: String,
+    /// Limited now (not stopped since).
+    limited: bool,
+    /// What the log said last: limited or not.
+    reported: bool,
+    /// When it last changed (query-clock seconds), and when it was last
+    /// logged.
+    changed: u64,
+    logged: u64,
 }
 
 /// The limiter: settings and the bucket table.
@@ -514,7 +525,7 @@ impl Rrl {
             }
         }
         if let Some(event) = outcome.1 {
-            self.note(event, hash, describe);
+            self.note(event, hash, second, describe);
         }
         outcome.0
     }
@@ -535,21 +546,48 @@ impl Rrl {
         }
     }
 
-    /// Logs a start or end of limiting (throttled) and keeps the list of
-    /// prefixes limited now.
-    fn note(&self, event: Event, hash: u64, describe: impl FnOnce() -> String) {
-        let text = describe();
-        {
+    /// Logs a start or end of limiting and keeps the list of buckets
+    /// limited lately. A start is logged when the log last said the
+    /// bucket was not limited; an end only a window after the bucket's
+    /// last line: one flapping around its rate says at most two lines a
+    /// window and never leaves a limit in force unsaid. All buckets
+    /// together say at most [`LOG_LINES_PER_SECOND`] lines a second.
+    fn note(&self, event: Event, hash: u64, second: u64, describe: impl FnOnce() -> String) {
+        let window = u64::from(self.settings.window);
+        let text = {
             let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-            match event {
-                Event::Started if active.len() < ACTIVE_MAX => active.push(Active {
-                    hash,
-                    text: text.clone(),
-                }),
-                Event::Started => {}
-                Event::Stopped => active.retain(|a| a.hash != hash),
+            // Forget what ended more than a window ago.
+            active.retain(|a| a.limited || second.saturating_sub(a.changed) <= window);
+            let limited = event == Event::Started;
+            match active.iter_mut().find(|a| a.hash == hash) {
+                Some(a) => {
+                    a.limited = limited;
+                    a.changed = second;
+                    let quiet = !limited && second.saturating_sub(a.logged) < window;
+                    if a.reported == limited || quiet {
+                        return;
+                    }
+                    a.reported = limited;
+                    a.logged = second;
+                    a.text.clone()
+                }
+                None if !limited => return,
+                None => {
+                    let text = describe();
+                    if active.len() < ACTIVE_MAX {
+                        active.push(Active {
+                            hash,
+                            text: text.clone(),
+                            limited,
+                            reported: limited,
+                            changed: second,
+                            logged: second,
+                        });
+                    }
+                    text
+                }
             }
-        }
+        };
         if !self.log_allowed() {
             self.log_suppressed.fetch_add(1, Ordering::Relaxed);
             return;
@@ -611,21 +649,27 @@ impl Rrl {
         lines
     }
 
-    /// The limited prefixes whose bucket is still limited and recent.
+    /// The buckets still limited, and recently so.
     fn limited_now(&self, now_ns: u64) -> Vec<String> {
         let now = (now_ns / 1_000_000_000) & TIME_MASK;
         let window = u64::from(self.settings.window);
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        active.retain(|a| {
-            let slots = self.table.len();
-            let first = (a.hash >> 32) as usize & (slots - 1);
-            let tag = (a.hash & TAG_MASK).max(1);
-            [first, first ^ 1].iter().any(|&i| {
-                let b = Bucket::unpack(self.table[i].load(Ordering::Relaxed));
-                b.tag == tag && b.limited && (now.wrapping_sub(b.second) & TIME_MASK) <= window
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let slots = self.table.len();
+        active
+            .iter()
+            .filter(|a| {
+                let first = (a.hash >> 32) as usize & (slots - 1);
+                let tag = (a.hash & TAG_MASK).max(1);
+                a.limited
+                    && [first, first ^ 1].iter().any(|&i| {
+                        let b = Bucket::unpack(self.table[i].load(Ordering::Relaxed));
+                        b.tag == tag
+                            && b.limited
+                            && (now.wrapping_sub(b.second) & TIME_MASK) <= window
+                    })
             })
-        });
-        active.iter().map(|a| a.text.clone()).collect()
+            .map(|a| a.text.clone())
+            .collect()
     }
 
     /// `showRRL()`: the settings, the table, who is limited at `now_ns`
@@ -662,8 +706,11 @@ impl Rrl {
             out.push_str("limited now: none\n");
         } else {
             out.push_str("limited now:\n");
-            for l in limited {
+            for l in limited.iter().take(SHOW_MAX) {
                 out.push_str(&format!("  {l}\n"));
+            }
+            if limited.len() > SHOW_MAX {
+                out.push_str(&format!("  … and {} more\n", limited.len() - SHOW_MAX));
             }
         }
         out
@@ -920,6 +967,37 @@ mod tests {
         assert!(log[0].starts_with("rate-limit: limiting 192.0.2.0/24"));
         assert!(log[1].starts_with("rate-limit: stopped limiting 192.0.2.0/24"));
         assert!(r.show(30 * SEC, 0, 0).contains("limited now: none"));
+    }
+
+    #[test]
+    fn a_flapping_bucket_logs_at_most_twice_a_window() {
+        let r = rrl(|s| s.window = 10);
+        let limited = |at: u64| run(&r, "192.0.2.1", Kind::Answer, NAME, 20, at * SEC);
+        let free = |at: u64| run(&r, "192.0.2.1", Kind::Answer, NAME, 1, at * SEC);
+        limited(100); // start: logged
+        free(111); // end, a window after: logged
+        limited(112); // start again: logged (a limit is never unsaid)
+        free(123); // end, but only 11 s after the last line… logged
+        limited(124); // start: logged
+        let log = r.take_log();
+        assert_eq!(log.len(), 5, "{log:?}");
+        // Flapping within a window: the ends are not logged, so neither
+        // are the starts that follow them.
+        let r = rrl(|s| s.window = 10);
+        for t in 0..5u64 {
+            run(
+                &r,
+                "192.0.2.1",
+                Kind::Answer,
+                NAME,
+                20,
+                (200 + 11 * t) * SEC,
+            );
+            run(&r, "192.0.2.1", Kind::Answer, NAME, 1, (205 + 11 * t) * SEC);
+        }
+        let log = r.take_log();
+        assert!(log.len() <= 2 * 6, "{log:?}");
+        assert!(log[0].contains("limiting"));
     }
 
     #[test]
