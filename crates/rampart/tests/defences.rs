@@ -514,3 +514,76 @@ fn a_query_trickled_byte_by_byte_bans_its_client() {
     tcp_send(&mut other, &q).unwrap();
     assert_eq!(kind(&tcp_recv(&mut other).expect("answer")), Got::Full);
 }
+
+/// Asks `server` from `sock` with `cookie`; the rcode (extended rcode
+/// included) and the cookie that came back.
+fn ask_with_cookie(sock: &UdpSocket, server: SocketAddr, cookie: &[u8]) -> (u16, Option<Vec<u8>>) {
+    sock.send_to(&query("www.example.org", 9, Some(cookie)), server)
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("an answer");
+    let resp = &buf[..n];
+    let opt = opt_rdata(resp).map(|r| r.len());
+    // The OPT's TTL holds the upper rcode bits, 6 bytes before its RDATA.
+    let upper = opt.map_or(0, |len| u16::from(resp[n - len - 6]));
+    (upper << 4 | u16::from(resp[3] & 0xf), answer_cookie(resp))
+}
+
+#[test]
+fn cookies_interoperate_with_bind_under_one_secret() {
+    assert!(
+        have("named"),
+        "named is not installed (apt-get install bind9); the cookie interop test needs it"
+    );
+    let secret = "00112233445566778899aabbccddeeff";
+    let options = format!("  cookie-secret \"{secret}\";\n  require-server-cookie yes;\n");
+    let (dir, port) = setup(&options, "");
+    // BIND on the same named.conf, on a port of its own.
+    let bind_port = free_port();
+    let named = std::fs::read_to_string(dir.join("named.conf"))
+        .unwrap()
+        .replace(
+            "options {\n",
+            &format!(
+                "options {{\n  pid-file none;\n  listen-on port {bind_port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  recursion no;\n"
+            ),
+        )
+        .replace("directory \"zones\"", &format!("directory \"{}\"", dir.join("zones").display()));
+    std::fs::write(dir.join("bind.conf"), named).unwrap();
+    let mut cmd = std::process::Command::new("named");
+    cmd.args(["-g", "-n", "1", "-c"]).arg(dir.join("bind.conf"));
+    let bind = Server::start(
+        "named",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], bind_port)),
+        dir.join("bind.log"),
+        "example.org",
+    );
+    let rampart = start(&dir, port);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    const BADCOOKIE: u16 = 23;
+    let client = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    // A client cookie alone: both demand a server cookie, and give one.
+    let (rc, from_bind) = ask_with_cookie(&sock, bind.addr, &client);
+    assert_eq!(rc, BADCOOKIE);
+    let (rc, from_rampart) = ask_with_cookie(&sock, rampart.addr, &client);
+    assert_eq!(rc, BADCOOKIE);
+    let (from_bind, from_rampart) = (from_bind.unwrap(), from_rampart.unwrap());
+    // Each accepts the other's.
+    assert_eq!(
+        ask_with_cookie(&sock, rampart.addr, &from_bind).0,
+        0,
+        "BIND's cookie at rampart"
+    );
+    assert_eq!(
+        ask_with_cookie(&sock, bind.addr, &from_rampart).0,
+        0,
+        "rampart's cookie at BIND"
+    );
+    // And neither takes a tampered one.
+    let mut bad = from_bind.clone();
+    *bad.last_mut().unwrap() ^= 0x55;
+    assert_eq!(ask_with_cookie(&sock, rampart.addr, &bad).0, BADCOOKIE);
+    assert_eq!(ask_with_cookie(&sock, bind.addr, &bad).0, BADCOOKIE);
+}
