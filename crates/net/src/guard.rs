@@ -56,29 +56,48 @@ pub fn cookie_phase(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> Cook
     CookieCheck::Answer(presented)
 }
 
-/// The answer to a query the cookie phase refused: FORMERR for a bad
-/// COOKIE option (counted as non-compliant), or BADCOOKIE with a cookie
-/// to retry with. `limit` is the transport's size limit.
-pub fn cookie_refusal(
-    state: &State,
-    query: &Query,
-    check: &CookieCheck,
-    ip: IpAddr,
-    limit: usize,
-    out: &mut [u8],
-) -> Option<usize> {
-    let max = state.zones.max_udp_payload;
-    let (outcome, presented) = match check {
-        CookieCheck::Answer(_) => return None,
-        CookieCheck::FormErr => {
-            state.runtime.stats.noncompliant_queries.add(1);
-            (Outcome::RCode(wire::types::rcode::FORMERR), Presented::None)
+/// A query the cookie phase refused, and what its answer needs.
+pub struct CookieRefusal<'a> {
+    pub check: &'a CookieCheck,
+    /// The query name in lowercase, the client, the transport and the
+    /// query clock: the answer is rate limited as any error answer is.
+    pub lname: &'a [u8],
+    pub ip: IpAddr,
+    pub tcp: bool,
+    pub now_ns: u64,
+}
+
+impl CookieRefusal<'_> {
+    /// FORMERR for a bad COOKIE option (counted as non-compliant), or
+    /// BADCOOKIE with a cookie to retry with; over UDP through RRL as an
+    /// error (BIND limits these too: they are answers a spoofed flood
+    /// can reflect). `limit` is the transport's size limit.
+    pub fn answer(
+        &self,
+        state: &State,
+        query: &Query,
+        limit: usize,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let max = state.zones.max_udp_payload;
+        let (outcome, presented) = match self.check {
+            CookieCheck::Answer(_) => return None,
+            CookieCheck::FormErr => {
+                state.runtime.stats.noncompliant_queries.add(1);
+                (Outcome::RCode(wire::types::rcode::FORMERR), Presented::None)
+            }
+            CookieCheck::BadCookie(p) => (Outcome::RCode(cookie::BADCOOKIE), *p),
+        };
+        let reserve = cookie_reserve(&presented);
+        let mut len = shield::answer::self_answer(&outcome, query, out, limit - reserve, max)?;
+        if !self.tcp {
+            let now = self.now_ns;
+            len = rrl_phase(
+                state, query, self.lname, self.ip, &presented, false, now, out, len, limit,
+            )?;
         }
-        CookieCheck::BadCookie(p) => (Outcome::RCode(cookie::BADCOOKIE), *p),
-    };
-    let reserve = cookie_reserve(&presented);
-    let len = shield::answer::self_answer(&outcome, query, out, limit - reserve, max)?;
-    Some(add_options(state, &presented, None, ip, out, len))
+        Some(add_options(state, &presented, None, self.ip, out, len))
+    }
 }
 
 /// Bytes to keep free in an answer for the cookie option.

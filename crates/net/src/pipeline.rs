@@ -102,22 +102,6 @@ pub fn handle(
         started,
     );
 
-    // Cookies before blocks and rules: a malformed option is FORMERR
-    // whatever the rules say, and a proven address is known to RRL.
-    let presented = match crate::guard::cookie_phase(state, &query, ip, tcp) {
-        crate::guard::CookieCheck::Answer(p) => p,
-        refusal => {
-            let limit = answer_limit(state, &query, transport, out.len());
-            return match crate::guard::cookie_refusal(state, &query, &refusal, ip, limit, out) {
-                Some(len) => Handled::Answer {
-                    len,
-                    delay_ms: None,
-                },
-                None => Handled::Drop,
-            };
-        }
-    };
-    let reserve = crate::guard::cookie_reserve(&presented);
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
     let tags = shield::Tags::default();
@@ -154,6 +138,31 @@ pub fn handle(
         }
         drop(table);
     }
+    // Cookies after the blocks (a blocked client gets the block's answer
+    // or nothing) and before the rules: a malformed option is FORMERR
+    // whatever the rules say, and a proven address is known to RRL.
+    let presented = match crate::guard::cookie_phase(state, &query, ip, tcp) {
+        crate::guard::CookieCheck::Answer(p) => p,
+        _ if blocked => shield::cookie::Presented::None,
+        refusal => {
+            let limit = answer_limit(state, &query, transport, out.len());
+            let refused = crate::guard::CookieRefusal {
+                check: &refusal,
+                lname,
+                ip,
+                tcp,
+                now_ns: started,
+            };
+            return match refused.answer(state, &query, limit, out) {
+                Some(len) => Handled::Answer {
+                    len,
+                    delay_ms: None,
+                },
+                None => Handled::Drop,
+            };
+        }
+    };
+    let reserve = crate::guard::cookie_reserve(&presented);
     if !blocked && !state.shield.rules.is_empty() {
         let info = QueryInfo {
             client,
@@ -244,10 +253,11 @@ pub fn handle(
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
                 };
-                let verdict = state
-                    .shield
-                    .response_rules
-                    .apply(&info, out, &mut len, limit);
+                let verdict =
+                    state
+                        .shield
+                        .response_rules
+                        .apply(&info, out, &mut len, limit - reserve);
                 if verdict.drop {
                     stats.rule_drop.add(1);
                     return Handled::Drop;

@@ -150,19 +150,28 @@ struct Registry {
     bans: HashMap<IpAddr, Instant>,
     /// Each client's connections in the current second, from its start.
     rates: HashMap<IpAddr, (Instant, u32)>,
+    /// When a full ban or rate table was last swept.
+    last_sweep: Option<Instant>,
 }
 
-/// Clients the ban and rate tables hold before old entries are swept:
-/// bounded however many addresses a flood comes from.
-const TABLE_SWEEP: usize = 100_000;
+/// Clients the ban and rate tables hold at most: bounded however many
+/// addresses a flood comes from.
+const TABLE_MAX: usize = 100_000;
+
+/// The key of bans and connection rates: the address, or its /64 for
+/// IPv6 (one site's share; a host holds a whole /64).
+fn ban_key(ip: IpAddr) -> IpAddr {
+    shield::netmask::mask(ip, if ip.is_ipv4() { 32 } else { 64 })
+}
 
 impl Registry {
-    /// Whether `client` is banned at `now` (forgetting ended bans).
+    /// Whether `client` is banned at `now` (forgetting an ended ban).
     fn banned(&mut self, client: IpAddr, now: Instant) -> bool {
-        match self.bans.get(&client) {
+        let key = ban_key(client);
+        match self.bans.get(&key) {
             Some(until) if *until > now => true,
             Some(_) => {
-                self.bans.remove(&client);
+                self.bans.remove(&key);
                 false
             }
             None => false,
@@ -170,23 +179,48 @@ impl Registry {
     }
 
     fn ban(&mut self, client: IpAddr, until: Instant) {
-        if self.bans.len() >= TABLE_SWEEP {
-            let now = Instant::now();
+        let now = Instant::now();
+        if self.bans.len() >= TABLE_MAX && self.sweep_due(now) {
             self.bans.retain(|_, u| *u > now);
-        }
-        if self.bans.len() < TABLE_SWEEP {
-            self.bans.insert(client, until);
-        }
-    }
-
-    /// Counts a new connection of `client`; false when that is more than
-    /// `rate` in its current second.
-    fn within_rate(&mut self, client: IpAddr, rate: u32, now: Instant) -> bool {
-        if self.rates.len() >= TABLE_SWEEP {
             self.rates
                 .retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(1));
         }
-        let entry = self.rates.entry(client).or_insert((now, 0));
+        if self.bans.len() >= TABLE_MAX {
+            // Still full: one ban makes room for the newest.
+            if let Some(k) = self.bans.keys().next().copied() {
+                self.bans.remove(&k);
+            }
+        }
+        self.bans.insert(ban_key(client), until);
+    }
+
+    /// Whether a full table may be swept now: at most once a second, so
+    /// a flood of new addresses costs no scan per connection.
+    fn sweep_due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_sweep
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if due {
+            self.last_sweep = Some(now);
+        }
+        due
+    }
+
+    /// Counts a new connection of `client`; false when that is more than
+    /// `rate` in its current second. With the table full of addresses
+    /// seen this second, a new one is not counted (and so not limited).
+    fn within_rate(&mut self, client: IpAddr, rate: u32, now: Instant) -> bool {
+        let key = ban_key(client);
+        if self.rates.len() >= TABLE_MAX && !self.rates.contains_key(&key) {
+            if self.sweep_due(now) {
+                self.rates
+                    .retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(1));
+            }
+            if self.rates.len() >= TABLE_MAX {
+                return true;
+            }
+        }
+        let entry = self.rates.entry(key).or_insert((now, 0));
         if now.duration_since(entry.0) >= Duration::from_secs(1) {
             *entry = (now, 0);
         }
@@ -423,9 +457,9 @@ async fn connection(
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let deadline = opts.max_duration.map(|d| Instant::now() + d);
-    // Allocated on the first query, not at accept: a connection that
-    // never sends one stays cheap. `out` is then 64 KB for the
-    // connection's life (answers and rules may be that large).
+    // Allocated per query, not at accept, and given back after it: an
+    // idle connection costs no buffer. `out` takes 64 KB while a query
+    // is answered (answers and rules may be that large).
     let mut query = Vec::new();
     let mut out = Vec::new();
     let mut answered = 0usize;
@@ -467,6 +501,12 @@ async fn connection(
         };
         let result = exchange(&mut stream, &query, &mut out, &who).await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        // Nothing held while idle: ten thousand idle connections must not
+        // pin 64 KB each (a new buffer is one allocation per query).
+        out = Vec::new();
+        if query.capacity() > 4096 {
+            query = Vec::new();
+        }
         slot.busy(false);
         answered += 1;
         if !result || (opts.queries_per_connection > 0 && answered >= opts.queries_per_connection) {

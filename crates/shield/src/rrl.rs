@@ -289,7 +289,6 @@ enum Event {
 /// flapping around its rate logs at most a line a window.
 #[derive(Clone, Debug)]
 struct Active {
-    hash: u64,
     text: String,
     /// Limited now (not stopped since).
     limited: bool,
@@ -315,7 +314,7 @@ pub struct Rrl {
     log_budget: AtomicU64,
     log_suppressed: AtomicU64,
     log: Mutex<VecDeque<String>>,
-    active: Mutex<Vec<Active>>,
+    active: Mutex<std::collections::HashMap<u64, Active>>,
 }
 
 impl Rrl {
@@ -333,7 +332,7 @@ impl Rrl {
             log_budget: AtomicU64::new(0),
             log_suppressed: AtomicU64::new(0),
             log: Mutex::new(VecDeque::new()),
-            active: Mutex::new(Vec::new()),
+            active: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -422,7 +421,9 @@ impl Rrl {
     /// Counts one response; the responses of the last whole second.
     fn count_qps(&self, second: u64) -> u64 {
         let now = self.qps_now.load(Ordering::Relaxed);
-        if now >> 32 == second & 0xffff_ffff {
+        // A worker still in an earlier second counts into the current one
+        // rather than turning the clock back.
+        if now >> 32 >= second & 0xffff_ffff {
             self.qps_now.fetch_add(1, Ordering::Relaxed);
         } else if self
             .qps_now
@@ -481,7 +482,14 @@ impl Rrl {
                 },
             };
             let old = Bucket::unpack(values[at]);
-            let elapsed = age(values[at]) as i64;
+            // Workers stamp a query when it arrives: one may write a
+            // second another has not reached yet. A bucket from "the
+            // future" is treated as now (BIND: time jumps into the recent
+            // past are no time), and keeps its newer second.
+            let (elapsed, stamp) = match age(values[at]) {
+                a if found && a > TIME_MASK / 2 => (0, old.second),
+                a => (a as i64, now),
+            };
             let mut balance = if !found || elapsed > window {
                 rate
             } else {
@@ -489,7 +497,12 @@ impl Rrl {
             };
             balance = (balance - 1).max(-window * rate);
             let limited = balance < 0;
-            let mut slip_pos = if found { old.slip_pos } else { 0 };
+            // A new episode of limiting starts its slip cycle afresh.
+            let mut slip_pos = if found && old.limited {
+                old.slip_pos
+            } else {
+                0
+            };
             let verdict = if !limited {
                 Verdict::Send
             } else if slip == 0 {
@@ -506,7 +519,7 @@ impl Rrl {
             let was_limited = found && old.limited;
             let new = Bucket {
                 tag,
-                second: now,
+                second: stamp,
                 balance,
                 slip_pos,
                 limited,
@@ -554,17 +567,19 @@ impl Rrl {
     /// together say at most [`LOG_LINES_PER_SECOND`] lines a second.
     fn note(&self, event: Event, hash: u64, second: u64, describe: impl FnOnce() -> String) {
         let window = u64::from(self.settings.window);
+        let limited = event == Event::Started;
         let text = {
             let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-            // Forget what ended more than a window ago.
-            active.retain(|a| a.limited || second.saturating_sub(a.changed) <= window);
-            let limited = event == Event::Started;
-            match active.iter_mut().find(|a| a.hash == hash) {
+            match active.get_mut(&hash) {
                 Some(a) => {
                     a.limited = limited;
                     a.changed = second;
                     let quiet = !limited && second.saturating_sub(a.logged) < window;
                     if a.reported == limited || quiet {
+                        return;
+                    }
+                    if !self.log_allowed() {
+                        self.log_suppressed.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
                     a.reported = limited;
@@ -573,25 +588,31 @@ impl Rrl {
                 }
                 None if !limited => return,
                 None => {
+                    // Described (an allocation) only when it is logged:
+                    // a flood of new buckets costs a count, not a string.
+                    if !self.log_allowed() {
+                        self.log_suppressed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    if active.len() >= ACTIVE_MAX {
+                        // At most one sweep per ACTIVE_MAX/2 new entries.
+                        self.forget_ended(&mut active, second);
+                    }
                     let text = describe();
                     if active.len() < ACTIVE_MAX {
-                        active.push(Active {
-                            hash,
+                        let entry = Active {
                             text: text.clone(),
                             limited,
                             reported: limited,
                             changed: second,
                             logged: second,
-                        });
+                        };
+                        active.insert(hash, entry);
                     }
                     text
                 }
             }
         };
-        if !self.log_allowed() {
-            self.log_suppressed.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
         let dry = if self.settings.log_only {
             " (log-only: nothing dropped)"
         } else {
@@ -607,6 +628,41 @@ impl Rrl {
             self.log_suppressed.fetch_add(1, Ordering::Relaxed);
         }
         log.push_back(line);
+    }
+
+    /// Whether the bucket of `hash` is limited and was used within the
+    /// window of `second` (query-clock seconds).
+    fn still_limited(&self, hash: u64, second: u64) -> bool {
+        let slots = self.table.len();
+        let first = (hash >> 32) as usize & (slots - 1);
+        let tag = (hash & TAG_MASK).max(1);
+        let now = second & TIME_MASK;
+        [first, first ^ 1].iter().any(|&i| {
+            let b = Bucket::unpack(self.table[i].load(Ordering::Relaxed));
+            b.tag == tag
+                && b.limited
+                && (now.wrapping_sub(b.second) & TIME_MASK) <= u64::from(self.settings.window)
+        })
+    }
+
+    /// Forgets remembered buckets no longer limited (their flood moved on
+    /// or their slot was taken), keeping half the room free at most.
+    fn forget_ended(&self, active: &mut std::collections::HashMap<u64, Active>, second: u64) {
+        let window = u64::from(self.settings.window);
+        active.retain(|h, a| {
+            if a.limited {
+                self.still_limited(*h, second)
+            } else {
+                second.saturating_sub(a.changed) <= window
+            }
+        });
+        if active.len() > ACTIVE_MAX / 2 {
+            // Still crowded: keep the most recently changed half.
+            let mut changes: Vec<u64> = active.values().map(|a| a.changed).collect();
+            changes.sort_unstable();
+            let cut = changes[changes.len() - ACTIVE_MAX / 2];
+            active.retain(|_, a| a.changed >= cut);
+        }
     }
 
     /// Takes one line of this second's log budget.
@@ -651,25 +707,15 @@ impl Rrl {
 
     /// The buckets still limited, and recently so.
     fn limited_now(&self, now_ns: u64) -> Vec<String> {
-        let now = (now_ns / 1_000_000_000) & TIME_MASK;
-        let window = u64::from(self.settings.window);
+        let second = now_ns / 1_000_000_000;
         let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        let slots = self.table.len();
-        active
+        let mut texts: Vec<String> = active
             .iter()
-            .filter(|a| {
-                let first = (a.hash >> 32) as usize & (slots - 1);
-                let tag = (a.hash & TAG_MASK).max(1);
-                a.limited
-                    && [first, first ^ 1].iter().any(|&i| {
-                        let b = Bucket::unpack(self.table[i].load(Ordering::Relaxed));
-                        b.tag == tag
-                            && b.limited
-                            && (now.wrapping_sub(b.second) & TIME_MASK) <= window
-                    })
-            })
-            .map(|a| a.text.clone())
-            .collect()
+            .filter(|(h, a)| a.limited && self.still_limited(**h, second))
+            .map(|(_, a)| a.text.clone())
+            .collect();
+        texts.sort();
+        texts
     }
 
     /// `showRRL()`: the settings, the table, who is limited at `now_ns`
@@ -880,6 +926,21 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_a_second_behind_does_not_reset_a_bucket() {
+        let r = rrl(|_| {});
+        run(&r, "192.0.2.1", Kind::Answer, NAME, 30, 11 * SEC);
+        // A query stamped in second 10 debited after second 11's.
+        assert_ne!(
+            r.check(ip("192.0.2.1"), Kind::Answer, NAME, 1, 10 * SEC),
+            Verdict::Send
+        );
+        assert_ne!(
+            r.check(ip("192.0.2.1"), Kind::Answer, NAME, 1, 11 * SEC),
+            Verdict::Send
+        );
+    }
+
+    #[test]
     fn credit_per_second_and_window_memory() {
         let r = rrl(|s| s.window = 3);
         // 5 + 30 responses in second 10: the balance sinks to the floor
@@ -996,8 +1057,13 @@ mod tests {
             run(&r, "192.0.2.1", Kind::Answer, NAME, 1, (205 + 11 * t) * SEC);
         }
         let log = r.take_log();
-        assert!(log.len() <= 2 * 6, "{log:?}");
-        assert!(log[0].contains("limiting"));
+        // Logged: the start at 200, the end at 216, the start at 222,
+        // the end at 238, the start at 244 (traced by hand).
+        assert_eq!(log.len(), 5, "{log:?}");
+        for (i, line) in log.iter().enumerate() {
+            let start = line.starts_with("rate-limit: limiting");
+            assert_eq!(start, i % 2 == 0, "{log:?}");
+        }
     }
 
     #[test]
