@@ -25,6 +25,7 @@
 //! Relative paths resolve against the config file's directory.
 
 mod address;
+pub mod compat_lua;
 pub mod console_lua;
 pub mod dynblock_lua;
 pub mod inspect_lua;
@@ -259,6 +260,8 @@ fn load_with_runtime(
     pool_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     xfr_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    compat_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))

@@ -254,6 +254,12 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
     Ok(b)
 }
 
+/// Whether the config is being loaded to serve (not checked).
+fn serving(lua: &Lua) -> bool {
+    lua.app_data_ref::<shield::querylog::OpenMode>()
+        .is_some_and(|m| *m == shield::querylog::OpenMode::Serve)
+}
+
 /// Registers the backend and pool functions.
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     let g = lua.globals();
@@ -279,7 +285,10 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
         "newServer",
         lua.create_function(move |lua, v: Value| {
             let b = Arc::new(backend_from(lua, v)?);
-            output::emit(&format!("Added downstream server {}\n", b.addr));
+            // As dnsdist: said when serving, not by --check-config.
+            if serving(lua) {
+                output::emit(&format!("Added downstream server {}\n", b.addr));
+            }
             st.borrow_mut().pools.backends.push(b.clone());
             Ok(LuaServer(b))
         })?,
