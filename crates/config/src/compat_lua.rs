@@ -68,6 +68,14 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
         }
     }
 
+    // dnsdist's TCP worker thread count. rampart serves every TCP
+    // connection as a task of one async runtime thread; there is no pool
+    // of TCP threads to size, so the setting has nothing to change.
+    g.set(
+        "setMaxTCPClientThreads",
+        lua.create_function(|_, _threads: u32| Ok(()))?,
+    )?;
+
     // rampart never polls for security status. The empty suffix is how a
     // dnsdist operator turns polling off, so it changes nothing and stays
     // silent; any other suffix asks for something rampart does not do,

@@ -620,7 +620,7 @@ mod tests {
             ),
             (
                 "setACL({\"10.0.0.0/8\", true})",
-                "setACL: expected string or number, got boolean",
+                "expected a netmask or a list of netmasks, got boolean",
             ),
             (
                 "exceedQTypeRate(65537, 1, 1)",

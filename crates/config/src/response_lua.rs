@@ -122,6 +122,14 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     for (name, make) in plain {
         g.set(name, lua.create_function(move |_, ()| ract(make()))?)?;
     }
+    let st = state.clone();
+    g.set(
+        "truncateTC",
+        lua.create_function(move |_, on: bool| {
+            st.borrow_mut().shield.response_rules.truncate_tc = on;
+            Ok(())
+        })?,
+    )?;
     g.set(
         "DelayResponseAction",
         lua.create_function(move |_, ms: u32| ract(ResponseAction::Delay(ms)))?,

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::{AnyUserData, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
-use shield::action::Action;
+use shield::action::{Action, NegativeSoa};
 use shield::qps::{ClientLimiter, GlobalLimiter};
 use shield::querylog::QueryLog;
 use shield::selector::{Compare, Kind};
@@ -92,7 +92,7 @@ impl UserData for LuaNames {
 /// A selector argument: a selector object, or strings (`makeRule`).
 pub(crate) fn selector_arg(lua: &Lua, v: Value) -> mlua::Result<Arc<Selector>> {
     match v {
-        Value::UserData(ud) => ud
+        Value::UserData(ud) if !ud.is::<lua_util::LuaDnsName>() => ud
             .borrow::<LuaSelector>()
             .map(|s| s.0.clone())
             .map_err(|_| {
@@ -205,6 +205,7 @@ fn make_rule_entry(lua: &Lua, sel: Value, act: Value, opts: Option<Table>) -> ml
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     register_constants(lua)?;
+    lua_util::register_names(lua)?;
     register_selectors(lua)?;
     register_actions(lua, base)?;
 
@@ -697,13 +698,16 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let act = |a: Action| Ok(LuaAction(Arc::new(a)));
     // The constructors that take nothing.
-    let plain: [Maker; 6] = [
+    let plain: [Maker; 9] = [
         ("AllowAction", || Action::Allow),
         ("DropAction", || Action::Drop),
         ("NoneAction", || Action::None),
         ("TCAction", || Action::Truncate),
         ("NoRecurseAction", || Action::NoRecurse),
         ("SetNoRecurseAction", || Action::NoRecurse),
+        ("DisableValidationAction", || Action::DisableValidation),
+        ("SetDisableValidationAction", || Action::DisableValidation),
+        ("SetSkipCacheAction", || Action::SkipCache),
     ];
     for (name, make) in plain {
         g.set(name, lua.create_function(move |_, ()| act(make()))?)?;
@@ -740,6 +744,25 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         "PoolAction",
         lua.create_function(move |_, (pool, _stop): (String, Option<bool>)| {
             act(Action::Pool(pool.into()))
+        })?,
+    )?;
+    g.set(
+        "ContinueAction",
+        lua.create_function(move |lua, inner: Value| {
+            act(Action::Continue(action_arg(lua, inner)?))
+        })?,
+    )?;
+    g.set(
+        "QPSPoolAction",
+        lua.create_function(move |lua, (qps, pool): (f64, String)| {
+            let (qps, burst) = rate_arg(lua, "QPSPoolAction", qps, None)?;
+            act(Action::QpsPool(GlobalLimiter::new(qps, burst), pool.into()))
+        })?,
+    )?;
+    g.set(
+        "NegativeAndSOAAction",
+        lua.create_function(move |lua, args: NegativeSoaArgs| {
+            act(Action::NegativeSoa(Box::new(negative_soa(lua, args)?)))
         })?,
     )?;
     g.set(
@@ -816,6 +839,65 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         )?,
     )?;
     Ok(())
+}
+
+/// NegativeAndSOAAction's arguments: nxd, zone, ttl, mname, rname,
+/// serial, refresh, retry, expire, minimum, options.
+type NegativeSoaArgs = (
+    bool,
+    String,
+    u32,
+    String,
+    String,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    Option<Table>,
+);
+
+/// The answer `NegativeAndSOAAction(...)` describes.
+fn negative_soa(lua: &Lua, args: NegativeSoaArgs) -> mlua::Result<NegativeSoa> {
+    let (nxdomain, zone_text, ttl, mname, rname, serial, refresh, retry, expire, minimum, opts) =
+        args;
+    let name = |text: &str| {
+        shield::suffix::parse_name(text)
+            .map_err(|e| fail(lua, format!("NegativeAndSOAAction: bad name '{text}': {e}")))
+    };
+    let zone = name(&zone_text)?;
+    let mut rdata = name(&mname)?;
+    rdata.extend(name(&rname)?);
+    for n in [serial, refresh, retry, expire, minimum] {
+        rdata.extend(n.to_be_bytes());
+    }
+    let mut in_authority = false;
+    if let Some(t) = opts {
+        for pair in t.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            match k.as_str() {
+                "soaInAuthoritySection" => {
+                    in_authority = lua_util::option_bool(lua, "NegativeAndSOAAction", &k, &v)?
+                }
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!(
+                            "NegativeAndSOAAction: option '{other}' is not supported by rampart"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(NegativeSoa {
+        nxdomain,
+        zone,
+        zone_text,
+        ttl,
+        rdata,
+        in_authority,
+    })
 }
 
 /// Opens a query log for `func` (LogAction, LogResponseAction) as the

@@ -23,6 +23,8 @@ struct Slot {
     from: crate::reply_from::ReplyFrom,
     sent: Instant,
     qtype: u16,
+    /// The flags the client sent: its answer gets its RD and CD back.
+    client_flags: u16,
     name_len: u8,
     name: [u8; 255],
     /// Where to keep the answer, with the rest of its cache key.
@@ -88,15 +90,15 @@ impl UdpForwarder {
     }
 
     /// Sends `query` from `client` to the backend; the answer will go out
-    /// through `frontend`. False if it could not be sent.
-    #[allow(clippy::too_many_arguments)]
+    /// through `frontend`. `asked` is the question and the header flags
+    /// the client sent (rules may have changed the query's). False if it
+    /// could not be sent.
     pub fn forward(
         &self,
         query: &[u8],
         client: SocketAddr,
         (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
-        lname: &[u8],
-        qtype: u16,
+        (lname, qtype, client_flags): (&[u8], u16, u16),
         cache: Option<CacheSlot>,
         ecs: &pool::Ecs,
     ) -> bool {
@@ -117,6 +119,7 @@ impl UdpForwarder {
             from: *from,
             sent: Instant::now(),
             qtype,
+            client_flags,
             name_len: lname.len().min(255) as u8,
             name: [0; 255],
             cache,
@@ -210,6 +213,7 @@ impl UdpForwarder {
             .answered(latency.as_micros() as u64, buf[3] & 0xf);
         let lname = &slot.name[..usize::from(slot.name_len)];
         let mut len = wire::ecs::undo(buf, n, slot.ecs);
+        shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
         let rules = runtime.response_rules.load();
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         if !crate::pipeline::backend_answer(

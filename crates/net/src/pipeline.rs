@@ -23,11 +23,13 @@ pub enum Handled {
     /// Sent on to a backend over UDP: its answer goes out by itself.
     Forwarded,
     /// For a TCP client: ask backend `pools.backends[backend]` over TCP,
-    /// and keep the answer in the `cache`th of `pools.caches` (in the
-    /// map's iteration order, which is fixed for one snapshot).
+    /// the query changed as `edits` say, and keep the answer in the
+    /// `cache`th of `pools.caches` (in the map's iteration order, which
+    /// is fixed for one snapshot).
     ForwardTcp {
         backend: usize,
         cache: Option<usize>,
+        edits: shield::QueryEdits,
     },
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
@@ -104,6 +106,7 @@ pub fn handle(
 
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
+    let mut edits = shield::QueryEdits::default();
     let tags = shield::Tags::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
@@ -152,10 +155,26 @@ pub fn handle(
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
+        edits = verdict.edits;
         if transport == Transport::Udp {
             delay_ms = verdict.delay_ms;
         }
     }
+    // Rules that change the query (RD, CD) change a copy: from here on,
+    // the zones and the backends see the query as changed.
+    let client_flags = query.flags;
+    let edited;
+    let (packet, query) = if edits.rewrites() {
+        let mut copy = packet.to_vec();
+        edits.apply(&mut copy);
+        edited = copy;
+        match Query::parse(&edited) {
+            Ok(q) => (&edited[..], q),
+            Err(_) => return Handled::Drop,
+        }
+    } else {
+        (packet, query)
+    };
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => out.len().min(65535),
         (Transport::Udp, Some(e)) => {
@@ -169,9 +188,15 @@ pub fn handle(
             return Handled::Drop;
         }
         Outcome::Pool(pool) => {
-            return to_pool(
-                state, pool, packet, &query, lname, client, transport, frontend, out, limit,
-            );
+            let asked = Asked {
+                packet,
+                query: &query,
+                lname,
+                client,
+                client_flags,
+                edits,
+            };
+            return to_pool(state, pool, &asked, transport, frontend, out, limit);
         }
         // Names in no zone we hold go to the default pool, when there is
         // one; otherwise the zones answer (REFUSED for names not ours).
@@ -179,9 +204,15 @@ pub fn handle(
             if !state.upstream.pools.is_empty()
                 && state.zones.catalog.find(lname, false).is_none() =>
         {
-            return to_pool(
-                state, "", packet, &query, lname, client, transport, frontend, out, limit,
-            );
+            let asked = Asked {
+                packet,
+                query: &query,
+                lname,
+                client,
+                client_flags,
+                edits,
+            };
+            return to_pool(state, "", &asked, transport, frontend, out, limit);
         }
         Outcome::Continue | Outcome::Allow => {
             if let Some(handled) =
@@ -330,24 +361,40 @@ fn replication(
     })
 }
 
+/// A query on its way to a pool, as the rules left it.
+struct Asked<'a> {
+    /// The query as the rules changed it.
+    packet: &'a [u8],
+    query: &'a Query<'a>,
+    lname: &'a [u8],
+    client: SocketAddr,
+    /// The flags the client sent, for its answer.
+    client_flags: u16,
+    edits: shield::QueryEdits,
+}
+
 /// Sends the query to a backend of `pool`, or, with none up, drops it
 /// (dnsdist's default) or answers SERVFAIL (`setServFailWhenNoServer`).
-#[allow(clippy::too_many_arguments)]
 fn to_pool(
     state: &State,
     pool: &str,
-    packet: &[u8],
-    query: &Query,
-    lname: &[u8],
-    client: SocketAddr,
+    asked: &Asked,
     transport: Transport,
     frontend: Frontend,
     out: &mut [u8],
     limit: usize,
 ) -> Handled {
+    let Asked {
+        packet,
+        query,
+        lname,
+        client,
+        client_flags,
+        edits,
+    } = *asked;
     let stats = &state.runtime.stats;
     let up = &state.upstream;
-    let cache = up.pools.caches.get(pool);
+    let cache = up.pools.caches.get(pool).filter(|_| !edits.skip_cache);
     let key = pool::CacheKey {
         lname,
         qtype: query.qtype,
@@ -362,6 +409,7 @@ fn to_pool(
         // the client's payload size.
         let fits = limit.min(out.len());
         if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
+            shield::edits::restore_flags(&mut out[..len], client_flags);
             stats.cache_hits.add(1);
             stats.answered(u16::from(out[3] & 0xf));
             return Handled::Answer {
@@ -422,8 +470,7 @@ fn to_pool(
                     packet,
                     client,
                     (socket, from),
-                    lname,
-                    query.qtype,
+                    (lname, query.qtype, client_flags),
                     cached,
                     ecs,
                 )
@@ -457,7 +504,8 @@ fn to_pool(
                 .caches
                 .keys()
                 .position(|k| k == pool)
-                .filter(|_| !up.pools.backends[i].use_client_subnet),
+                .filter(|_| !up.pools.backends[i].use_client_subnet && !edits.skip_cache),
+            edits,
         },
     }
 }
@@ -477,6 +525,9 @@ pub fn backend_answer(
     len: &mut usize,
     latency_us: u32,
 ) -> bool {
+    if !tcp && rules.truncate_tc && buf.get(2).is_some_and(|b| b & 0x02 != 0) {
+        *len = wire::edit::truncate_to_question(buf, *len);
+    }
     if !rules.is_empty() {
         // The answer read as a query (QR cleared in a copy) gives the
         // selectors their view; only when there are rules to run.

@@ -278,7 +278,7 @@ async fn exchange(
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {
-            Handled::ForwardTcp { backend, cache } => {
+            Handled::ForwardTcp { backend, cache, .. } => {
                 let up = &snap.upstream.pools;
                 up.backends.get(backend).cloned().map(|b| {
                     let cache = cache.and_then(|c| up.caches.values().nth(c).cloned());
@@ -297,8 +297,14 @@ async fn exchange(
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
         (Handled::Replication, _) => return replication(stream, query, peer).await,
-        (Handled::ForwardTcp { .. }, Some((b, cache))) => {
+        (Handled::ForwardTcp { edits, .. }, Some((b, cache))) => {
             let started = std::time::Instant::now();
+            // The backend gets the query as the rules changed it; the
+            // client gets its own RD and CD back.
+            let client_flags = query
+                .get(2..4)
+                .map_or(0, |w| u16::from_be_bytes([w[0], w[1]]));
+            edits.apply(query);
             // The answer is read straight into `out` after the length
             // prefix; `out` keeps its 64 KB so rules may grow it.
             let answer = &mut out[2..];
@@ -312,6 +318,7 @@ async fn exchange(
                 return false;
             };
             let mut len = wire::ecs::undo(answer, len, added);
+            shield::edits::restore_flags(&mut answer[..len], client_flags);
             let Ok(q) = wire::Query::parse(query) else {
                 return false;
             };

@@ -22,8 +22,20 @@ pub enum Action {
     Truncate,
     /// Answer with this rcode (4 bits, or extended with OPT).
     RCode(u16),
-    /// Clear RD; keep going.
+    /// Clear RD in the query; keep going.
     NoRecurse,
+    /// Set CD in the query; keep going.
+    DisableValidation,
+    /// Bypass the pool's packet cache for this query; keep going.
+    SkipCache,
+    /// Run the inner action for its effect (a pool it picks is kept),
+    /// then keep going (`ContinueAction`).
+    Continue(Arc<Action>),
+    /// Answer NXDOMAIN or NODATA with this SOA (`NegativeAndSOAAction`).
+    NegativeSoa(Box<NegativeSoa>),
+    /// Under the global rate: send to the pool; over it: keep going
+    /// (`QPSPoolAction`).
+    QpsPool(GlobalLimiter, Arc<str>),
     /// Log the query; keep going.
     Log(Arc<QueryLog>),
     /// Answer A/AAAA with these addresses (other types keep going).
@@ -51,6 +63,14 @@ impl Action {
             Action::Truncate => "tc=1 answer".into(),
             Action::RCode(rc) => format!("set rcode {rc}"),
             Action::NoRecurse => "set rd=0".into(),
+            Action::DisableValidation => "set cd=1".into(),
+            Action::SkipCache => "skip cache".into(),
+            Action::Continue(inner) => format!("continue after: {}", inner.describe()),
+            Action::NegativeSoa(n) => {
+                let kind = if n.nxdomain { "NXD" } else { "NODATA" };
+                format!("{kind} with SOA {}", n.zone_text)
+            }
+            Action::QpsPool(l, p) => format!("max {} to pool {p}", l.qps),
             Action::Log(log) => log.describe(),
             Action::Spoof(addrs) => {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
@@ -74,7 +94,26 @@ impl Action {
                 | Action::RCode(_)
                 | Action::SpoofCname(..)
                 | Action::SpoofRaw(_)
+                | Action::NegativeSoa(_)
                 | Action::Pool(_)
         )
     }
+}
+
+/// A negative answer made up by a rule (`NegativeAndSOAAction`).
+#[derive(Debug)]
+pub struct NegativeSoa {
+    /// NXDOMAIN, or NOERROR with no data.
+    pub nxdomain: bool,
+    /// The SOA's owner, wire form.
+    pub zone: Vec<u8>,
+    /// The zone as configured, for `showRules`.
+    pub zone_text: String,
+    pub ttl: u32,
+    /// The SOA's RDATA: mname, rname (uncompressed), serial, refresh,
+    /// retry, expire, minimum.
+    pub rdata: Vec<u8>,
+    /// In the authority section (`soaInAuthoritySection=true`); dnsdist
+    /// 1.7 puts it in the additional section by default.
+    pub in_authority: bool,
 }

@@ -1,4 +1,5 @@
-//! Answers the shield makes itself: RCodeAction, TCAction, Spoof*.
+//! Answers the shield makes itself: RCodeAction, TCAction, Spoof*,
+//! NegativeAndSOAAction.
 //! Flags as dnsdist sets them: QR, RD copied, RA = RD, AA and AD clear.
 
 use wire::types::{class, flags, rcode, rtype};
@@ -80,6 +81,21 @@ fn spoof(action: &Action, query: &Query, resp: &mut Response) {
                     SPOOF_TTL,
                     target,
                 )
+                .is_ok();
+        }
+        Action::NegativeSoa(n) => {
+            resp.set_rcode(if n.nxdomain {
+                rcode::NXDOMAIN
+            } else {
+                rcode::NOERROR
+            });
+            let section = if n.in_authority {
+                Section::Authority
+            } else {
+                Section::Additional
+            };
+            fits = resp
+                .push_record(section, &n.zone, rtype::SOA, class::IN, n.ttl, &n.rdata)
                 .is_ok();
         }
         Action::SpoofRaw(rdatas) => {

@@ -20,6 +20,7 @@ pub mod action;
 pub mod answer;
 pub mod counter;
 pub mod dynblock;
+pub mod edits;
 pub mod known;
 pub mod name_regex;
 pub mod netmask;
@@ -33,6 +34,7 @@ pub mod stats;
 pub mod suffix;
 
 pub use action::Action;
+pub use edits::QueryEdits;
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
 pub use selector::{QueryInfo, Selector, Tags};
@@ -98,7 +100,10 @@ impl Shield {
                     std::sync::Arc::ptr_eq(&x.selector, &y.selector)
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
                 });
-        self.acl == other.acl && rules(&self.rules, &other.rules) && responses
+        self.acl == other.acl
+            && rules(&self.rules, &other.rules)
+            && responses
+            && self.response_rules.truncate_tc == other.response_rules.truncate_tc
     }
 }
 

@@ -76,6 +76,9 @@ pub struct ResponseVerdict {
 #[derive(Clone, Debug, Default)]
 pub struct ResponseChain {
     pub rules: Vec<ResponseRule>,
+    /// Cut a backend's TC answer over UDP down to header and question
+    /// before the rules run (dnsdist's `truncateTC`, off by default).
+    pub truncate_tc: bool,
 }
 
 impl ResponseChain {

@@ -104,6 +104,49 @@ pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
     Some((question_end, std::iter::from_fn(|| c.next(p)).collect()))
 }
 
+/// Cuts a truncated (TC) answer down to its header and question, keeping
+/// an OPT record as a bare one: same payload size and DO bit, no options,
+/// extended rcode 0 (dnsdist's `truncateTC`, for backends that send TC
+/// answers with records in them). Returns the new length; `len` unchanged
+/// for a message that does not parse.
+pub fn truncate_to_question(p: &mut [u8], len: usize) -> usize {
+    let Some(msg) = p.get(..len) else { return len };
+    let Some((question_end, mut c)) = records(msg) else {
+        return len;
+    };
+    let opt = std::iter::from_fn(|| c.next(msg))
+        .find(|r| r.rtype == rtype::OPT)
+        .map(|r| {
+            let f = r.fixed;
+            // CLASS is the payload size; the TTL's third byte holds DO.
+            ([msg[f + 2], msg[f + 3]], msg[f + 6] & 0x80)
+        });
+    for at in [6, 8, 10] {
+        p[at..at + 2].fill(0);
+    }
+    let mut end = question_end;
+    if let Some((payload, dnssec_ok)) = opt {
+        let bare = [
+            0,
+            (rtype::OPT >> 8) as u8,
+            rtype::OPT as u8,
+            payload[0],
+            payload[1],
+            0,
+            0,
+            dnssec_ok,
+            0,
+            0,
+            0,
+        ];
+        // The OPT was after the question, so its 11 bytes fit.
+        p[end..end + bare.len()].copy_from_slice(&bare);
+        end += bare.len();
+        p[11] = 1;
+    }
+    end
+}
+
 /// Lowers every TTL (OPT aside) by `age` seconds, in place; nothing in a
 /// malformed message.
 pub fn age_ttls(p: &mut [u8], age: u32) {
@@ -303,5 +346,38 @@ mod tests {
         let m = crate::message::parse(&out).unwrap();
         assert_eq!(m.records.len(), 1);
         assert_eq!(&m.records[0].rdata[6..], b"\x01a\x01y\x01x\x04test\x00");
+    }
+
+    #[test]
+    fn a_truncated_answer_keeps_its_question_and_a_bare_opt() {
+        // Header (TC, 1 question, 1 answer, 1 additional), question
+        // a.test/A, an A record, an OPT with payload 4242, DO and one
+        // option.
+        let mut m = vec![0x12, 0x34, 0x82, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
+        m.extend(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        let question_end = m.len();
+        m.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, 1]);
+        m.extend([
+            0, 0, 41, 0x10, 0x92, 0, 0, 0x80, 0, 0, 6, 0, 10, 0, 2, 0xab, 0xcd,
+        ]);
+        let len = m.len();
+        let n = truncate_to_question(&mut m, len);
+        assert_eq!(n, question_end + 11);
+        assert_eq!(m[4..12], [0, 1, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            m[question_end..n],
+            [0, 0, 41, 0x10, 0x92, 0, 0, 0x80, 0, 0, 0]
+        );
+        // Without an OPT: header and question only.
+        let mut plain = m[..question_end].to_vec();
+        plain[11] = 0;
+        plain[7] = 1;
+        plain.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, 1]);
+        let len = plain.len();
+        assert_eq!(truncate_to_question(&mut plain, len), question_end);
+        assert_eq!(plain[4..12], [0, 1, 0, 0, 0, 0, 0, 0]);
+        // Garbage is left alone.
+        let mut junk = vec![0u8; 5];
+        assert_eq!(truncate_to_question(&mut junk, 5), 5);
     }
 }

@@ -1,0 +1,234 @@
+//! dnsdist actions and settings that change what a backend is asked or
+//! what a client gets, checked against the real binary on loopback with
+//! a backend that echoes the query it received.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use common::*;
+use domain::base::iana::Rtype;
+
+const RD: u8 = 0x01; // in header byte 2
+const CD: u8 = 0x10; // in header byte 3
+
+/// Starts rampart with `rules` in front of one echo backend; the probe
+/// name is forwarded, so the backend answers it.
+fn behind(tag: &str, rules: &str) -> (Server, EchoBackend) {
+    let dir = scratch_dir(tag);
+    let port = free_port();
+    let backend = echo_backend();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n{rules}\n",
+        backend.port
+    );
+    (rampart_in(&dir, port, &conf, "probe.test"), backend)
+}
+
+/// The query the backend last saw for a name containing `label`.
+fn seen(backend: &EchoBackend, label: &str) -> Vec<u8> {
+    backend
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|q| q.windows(label.len()).any(|w| w == label.as_bytes()))
+        .cloned()
+        .unwrap_or_else(|| panic!("the backend never saw {label}"))
+}
+
+fn ask(s: &Server, q: &QuerySpec, id: u16, tcp: bool) -> Vec<u8> {
+    let wire = q.to_wire(id);
+    let answer = if tcp {
+        tcp_exchange(s.addr, &wire, Duration::from_secs(2))
+    } else {
+        udp_exchange(s.addr, &wire, Duration::from_secs(2))
+    };
+    answer.unwrap_or_else(|| panic!("no answer for {} (tcp={tcp})", q.name))
+}
+
+/// NoRecurseAction used to set a flag nothing read: the backend got RD
+/// as the client sent it. Now the backend gets RD=0 and the client its
+/// own RD=1 back, over UDP and TCP, for both spellings.
+#[test]
+fn no_recurse_clears_rd_for_the_backend_only() {
+    let (s, backend) = behind(
+        "norecurse",
+        "addAction(\"clearrd.test.\", SetNoRecurseAction())\n\
+         addNoRecurseRule(\"oldname.test.\")",
+    );
+    for (i, name) in ["a.clearrd.test", "b.oldname.test"].iter().enumerate() {
+        for tcp in [false, true] {
+            let label = if tcp {
+                format!("t{i}")
+            } else {
+                format!("u{i}")
+            };
+            let mut q = QuerySpec::new(&format!("{label}.{name}"), Rtype::A);
+            q.rd = true;
+            let answer = ask(&s, &q, 7, tcp);
+            assert_eq!(seen(&backend, &label)[2] & RD, 0, "{name} tcp={tcp}");
+            assert_eq!(answer[2] & RD, RD, "client's RD back: {name} tcp={tcp}");
+        }
+    }
+    // A name no rule matches keeps RD.
+    let mut q = QuerySpec::new("keep.other.test", Rtype::A);
+    q.rd = true;
+    ask(&s, &q, 8, false);
+    assert_eq!(seen(&backend, "keep")[2] & RD, RD);
+}
+
+/// SetDisableValidationAction sets CD towards the backend; the client
+/// gets the CD it sent.
+#[test]
+fn disable_validation_sets_cd_for_the_backend_only() {
+    let (s, backend) = behind(
+        "setcd",
+        "addAction(\"setcd.test.\", SetDisableValidationAction())",
+    );
+    for tcp in [false, true] {
+        let label = if tcp { "tcpcd" } else { "udpcd" };
+        let answer = ask(
+            &s,
+            &QuerySpec::new(&format!("{label}.setcd.test"), Rtype::A),
+            9,
+            tcp,
+        );
+        assert_eq!(seen(&backend, label)[3] & CD, CD, "tcp={tcp}");
+        assert_eq!(answer[3] & CD, 0, "tcp={tcp}");
+    }
+}
+
+/// ContinueAction(PoolAction(...)) picks the pool and lets later rules
+/// run: the query reaches the pool's server with CD set by the next rule.
+#[test]
+fn continue_action_keeps_the_pool_and_runs_later_rules() {
+    let dir = scratch_dir("continue");
+    let port = free_port();
+    let (default, other) = (echo_backend(), echo_backend());
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{}\"}}\n\
+         newServer{{address=\"127.0.0.1:{}\", pool=\"mypool\"}}\n\
+         addAction(\"continue.test.\", ContinueAction(PoolAction(\"mypool\")))\n\
+         addAction(AllRule(), SetDisableValidationAction())\n",
+        default.port, other.port
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    ask(&s, &QuerySpec::new("x.continue.test", Rtype::A), 3, false);
+    assert_eq!(seen(&other, "continue")[3] & CD, CD);
+    assert!(
+        !default
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|q| q.windows(8).any(|w| w == b"continue")),
+        "the default pool got the query"
+    );
+}
+
+/// NegativeAndSOAAction answers itself: NXDOMAIN or NODATA, the SOA in
+/// the additional section (dnsdist 1.7's default) or, when asked, the
+/// authority section.
+#[test]
+fn negative_and_soa_answers_with_the_soa() {
+    let (s, _backend) = behind(
+        "negsoa",
+        "addAction(\"nxd.test.\", NegativeAndSOAAction(true, \"auth.\", 42, \"mname\", \"rname\", 5, 4, 3, 2, 1))\n\
+         addAction(\"nodata.test.\", NegativeAndSOAAction(false, \"auth.\", 42, \"mname\", \"rname\", 5, 4, 3, 2, 1, {soaInAuthoritySection=true}))",
+    );
+    for tcp in [false, true] {
+        let a = ask(&s, &QuerySpec::new("x.nxd.test", Rtype::A), 1, tcp);
+        assert_eq!(a[3] & 0xf, 3, "NXDOMAIN");
+        let n = normalize(&a).unwrap();
+        assert!(n.answer.is_empty() && n.authority.is_empty(), "{n:?}");
+        assert_eq!(n.additional, ["auth. 42 in soa mname. rname. 5 4 3 2 1"]);
+        let a = ask(&s, &QuerySpec::new("x.nodata.test", Rtype::A), 2, tcp);
+        assert_eq!(a[3] & 0xf, 0, "NOERROR");
+        let n = normalize(&a).unwrap();
+        assert_eq!(n.authority, ["auth. 42 in soa mname. rname. 5 4 3 2 1"]);
+    }
+}
+
+/// SetSkipCacheAction: the pool's cache neither answers nor keeps the
+/// query, so the backend sees every repeat; other names are cached.
+#[test]
+fn skip_cache_sends_every_repeat_to_the_backend() {
+    let seen = std::sync::Arc::default();
+    let bport = record_backend_counting(false, std::sync::Arc::clone(&seen));
+    let dir = scratch_dir("skipcache");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
+         pc = newPacketCache(100)\ngetPool(\"\"):setCache(pc)\n\
+         addAction(\"nocache.test.\", SetSkipCacheAction())\n"
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    let count = |label: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|q: &&Vec<u8>| q.windows(label.len()).any(|w| w == label.as_bytes()))
+            .count()
+    };
+    for i in 0..3 {
+        ask(&s, &QuerySpec::new("a.nocache.test", Rtype::A), i, false);
+        ask(&s, &QuerySpec::new("a.cached.test", Rtype::A), i, false);
+    }
+    assert_eq!(count("nocache"), 3);
+    assert_eq!(count("cached"), 1);
+}
+
+/// truncateTC(true) cuts a backend's TC answer over UDP down to header
+/// and question; without it the records pass.
+#[test]
+fn truncate_tc_strips_records_from_truncated_answers() {
+    let bport = record_backend(true);
+    for (on, records) in [(true, 0), (false, 1)] {
+        let dir = scratch_dir("truncatetc");
+        let port = free_port();
+        let conf = format!(
+            "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\ntruncateTC({on})\n"
+        );
+        let s = rampart_in(&dir, port, &conf, "probe.test");
+        let mut q = QuerySpec::new("big.test", Rtype::A);
+        q.edns = None;
+        let a = ask(&s, &q, 5, false);
+        assert_eq!(a[2] & 0x02, 0x02, "TC kept");
+        assert_eq!(a[6..8], [0, records], "truncateTC({on})");
+    }
+}
+
+/// A UDP backend answering every query with one A record (TTL 3600),
+/// with TC set if `tc`; returns its port.
+fn record_backend(tc: bool) -> u16 {
+    record_backend_counting(tc, std::sync::Arc::default())
+}
+
+/// As [`record_backend`], pushing every query it gets into `seen`.
+fn record_backend_counting(tc: bool, seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) -> u16 {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            if n < 17 {
+                continue;
+            }
+            seen.lock().unwrap().push(buf[..n].to_vec());
+            // Header and question only (any OPT dropped), then the record.
+            let Some(zero) = buf[12..n].iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let mut a = buf[..12 + zero + 5].to_vec();
+            a[2] |= if tc { 0x82 } else { 0x80 };
+            a[6..12].copy_from_slice(&[0, 1, 0, 0, 0, 0]);
+            a.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    port
+}
