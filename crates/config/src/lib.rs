@@ -28,6 +28,7 @@ mod address;
 pub mod compat_lua;
 pub mod console_lua;
 pub mod dynblock_lua;
+pub mod include_lua;
 pub mod inspect_lua;
 pub mod lua_util;
 pub mod output;
@@ -262,6 +263,8 @@ fn load_with_runtime(
     xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     compat_lua::register(&lua, &state)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    include_lua::register(&lua, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))

@@ -108,7 +108,12 @@ type LogResponseArgs = (
 /// A constructor that takes no arguments.
 type Maker = (&'static str, fn() -> ResponseAction);
 
-/// Registers the response-rule and tag functions.
+/// A true/false setting: its name, and how it is stored.
+type FlagSetting = (&'static str, fn(&mut Config, bool));
+
+/// Registers the response-rule and tag functions, and the settings for
+/// backend answers (`truncateTC`, `setAllowEmptyResponse`) and empty
+/// queries (`setDropEmptyQueries`).
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let ract = |a: ResponseAction| Ok(LuaResponseAction(Arc::new(a)));
@@ -122,14 +127,28 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     for (name, make) in plain {
         g.set(name, lua.create_function(move |_, ()| ract(make()))?)?;
     }
-    let st = state.clone();
-    g.set(
-        "truncateTC",
-        lua.create_function(move |_, on: bool| {
-            st.borrow_mut().shield.response_rules.truncate_tc = on;
-            Ok(())
-        })?,
-    )?;
+    // Settings for backend answers and odd queries, as dnsdist's globals.
+    let flags: [FlagSetting; 3] = [
+        ("truncateTC", |c, on| {
+            c.shield.response_rules.truncate_tc = on
+        }),
+        ("setAllowEmptyResponse", |c, on| {
+            c.shield.response_rules.allow_empty_response = on
+        }),
+        ("setDropEmptyQueries", |c, on| {
+            c.shield.drop_empty_queries = on
+        }),
+    ];
+    for (name, set) in flags {
+        let st = state.clone();
+        g.set(
+            name,
+            lua.create_function(move |_, on: bool| {
+                set(&mut st.borrow_mut(), on);
+                Ok(())
+            })?,
+        )?;
+    }
     g.set(
         "DelayResponseAction",
         lua.create_function(move |_, ms: u32| ract(ResponseAction::Delay(ms)))?,

@@ -192,16 +192,22 @@ impl UdpForwarder {
     /// or `None` if it goes nowhere.
     fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) -> Option<Reply> {
         let id = u16::from_be_bytes([buf[0], buf[1]]);
+        let rules = runtime.response_rules.load();
+        let allow_empty = rules.allow_empty_response;
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             let entry = &mut slots[usize::from(id)];
             // IDs are sequential and slots are reused: an answer that comes
             // late, or a forged one, must carry this slot's question to be
             // relayed (and cached); otherwise the slot waits for its own.
-            if !entry
-                .as_ref()
-                .is_some_and(|s| answers(&buf[..n], &s.name[..usize::from(s.name_len)], s.qtype))
-            {
+            if !entry.as_ref().is_some_and(|s| {
+                answers(
+                    &buf[..n],
+                    &s.name[..usize::from(s.name_len)],
+                    s.qtype,
+                    allow_empty,
+                )
+            }) {
                 return None;
             }
             entry.take()
@@ -214,7 +220,6 @@ impl UdpForwarder {
         let lname = &slot.name[..usize::from(slot.name_len)];
         let mut len = wire::ecs::undo(buf, n, slot.ecs);
         shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
-        let rules = runtime.response_rules.load();
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         if !crate::pipeline::backend_answer(
             &rules,
@@ -629,6 +634,7 @@ pub async fn tcp_exchange(
     query: &[u8],
     out: &mut [u8],
     timeout: Duration,
+    allow_empty: bool,
 ) -> Option<usize> {
     let started = Instant::now();
     b.sent();
@@ -640,7 +646,7 @@ pub async fn tcp_exchange(
         // (idle timeout): then it fails at once and a new one is tried.
         if let Some(idle) = b.take_idle_tcp() {
             if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
-                if let Some(len) = tcp_ask(&mut s, &framed, out).await {
+                if let Some(len) = tcp_ask(&mut s, &framed, out, allow_empty).await {
                     keep(b, s);
                     return Some(len);
                 }
@@ -648,7 +654,7 @@ pub async fn tcp_exchange(
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         let _ = s.set_nodelay(true);
-        let len = tcp_ask(&mut s, &framed, out).await?;
+        let len = tcp_ask(&mut s, &framed, out, allow_empty).await?;
         keep(b, s);
         Some(len)
     })
@@ -689,17 +695,22 @@ pub fn with_client_subnet<'a>(
 /// that question, or none at all with an error rcode (other than
 /// NXDOMAIN) or TC, as a backend's FORMERR or NOTIMP may, which dnsdist
 /// relays too.
-fn answers(answer: &[u8], lname: &[u8], qtype: u16) -> bool {
+fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool) -> bool {
     if answer.len() >= 12 && answer[4..6] == [0, 0] {
         let rcode = answer[3] & 0x0f;
         let truncated = answer[2] & 0x02 != 0;
-        return truncated || !matches!(rcode, 0 | 3);
+        return allow_empty || truncated || !matches!(rcode, 0 | 3);
     }
     wire::query::has_question(answer, lname, qtype, None)
 }
 
 /// One framed query and its framed answer on a connection.
-async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut [u8]) -> Option<usize> {
+async fn tcp_ask(
+    s: &mut tokio::net::TcpStream,
+    framed: &[u8],
+    out: &mut [u8],
+    allow_empty: bool,
+) -> Option<usize> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(framed).await.ok()?;
     let mut len = [0u8; 2];
@@ -708,7 +719,7 @@ async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut [u8]) -
     s.read_exact(out.get_mut(..len)?).await.ok()?;
     // Not the answer to this query: the connection is out of step.
     let q = wire::Query::parse(&framed[2..]).ok()?;
-    (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype)).then_some(len)
+    (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype, allow_empty)).then_some(len)
 }
 
 /// Returns a connection that answered to its backend's idle list.
@@ -727,13 +738,23 @@ mod tests {
         let mut a = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
         a.extend_from_slice(b"\x03WWW\x07example\x00\x00\x01\x00\x01");
         let name = b"\x03www\x07example\x00";
-        assert!(answers(&a, name, 1), "case does not matter");
-        assert!(!answers(&a, name, 28), "another type");
-        assert!(!answers(&a, b"\x03ftp\x07example\x00", 1), "another name");
-        assert!(!answers(&a[..20], name, 1), "cut short");
+        assert!(answers(&a, name, 1, false), "case does not matter");
+        assert!(!answers(&a, name, 28, false), "another type");
+        assert!(
+            !answers(&a, b"\x03ftp\x07example\x00", 1, false),
+            "another name"
+        );
+        assert!(!answers(&a[..20], name, 1, false), "cut short");
         a[5] = 0;
-        assert!(!answers(&a, name, 1), "no question");
+        assert!(!answers(&a, name, 1, false), "no question");
+        assert!(
+            answers(&a[..12], name, 1, true),
+            "no question, NOERROR: only with setAllowEmptyResponse"
+        );
         a[3] = 0x81; // FORMERR
-        assert!(answers(&a[..12], name, 1), "an error without the question");
+        assert!(
+            answers(&a[..12], name, 1, false),
+            "an error without the question"
+        );
     }
 }

@@ -74,6 +74,12 @@ pub fn handle(
             stats.noncompliant_queries.add(1);
             return Handled::Drop;
         }
+        Err(ParseError::FormErr)
+            if state.shield.drop_empty_queries && packet.get(4..6) == Some(&[0, 0]) =>
+        {
+            stats.noncompliant_queries.add(1);
+            return Handled::Drop;
+        }
         Err(ParseError::FormErr) => {
             stats.noncompliant_queries.add(1);
             let len = zone::formerr(packet, out);

@@ -261,7 +261,7 @@ async fn exchange(
         return false;
     }
     out.resize(2 + 65535, 0);
-    let (answered, backend, timeout, ecs) = {
+    let (answered, backend, timeout, ecs, allow_empty) = {
         let snap = peer.shared.load();
         let (q, o) = (&query[..], &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
@@ -292,6 +292,7 @@ async fn exchange(
             backend,
             snap.upstream.udp_timeout.max(Duration::from_secs(1)),
             snap.upstream.pools.ecs,
+            snap.shield.response_rules.allow_empty_response,
         )
     };
     let resp_len = match (answered, backend) {
@@ -314,7 +315,9 @@ async fn exchange(
             else {
                 return false;
             };
-            let Some(len) = crate::forward::tcp_exchange(&b, sent, answer, timeout).await else {
+            let Some(len) =
+                crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty).await
+            else {
                 return false;
             };
             let mut len = wire::ecs::undo(answer, len, added);

@@ -232,3 +232,56 @@ fn record_backend_counting(tc: bool, seen: std::sync::Arc<std::sync::Mutex<Vec<V
     });
     port
 }
+
+/// setDropEmptyQueries(true) drops a query without a question; by
+/// default it is answered.
+#[test]
+fn empty_queries_are_dropped_only_when_asked() {
+    let empty = [0x12u8, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    for (drop, answered) in [(false, true), (true, false)] {
+        let (s, _backend) = behind("emptyq", &format!("setDropEmptyQueries({drop})"));
+        let a = udp_exchange(s.addr, &empty, Duration::from_millis(500));
+        assert_eq!(a.is_some(), answered, "setDropEmptyQueries({drop})");
+    }
+}
+
+/// A backend's header-only NOERROR answer reaches the client only with
+/// setAllowEmptyResponse(true); a header-only REFUSED always does.
+#[test]
+fn header_only_answers_pass_when_allowed() {
+    // Answers every query with its header only: NOERROR, or REFUSED for
+    // names starting with "r".
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bport = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            if n < 14 {
+                continue;
+            }
+            let refused = buf[13] == b'r';
+            let mut a = buf[..12].to_vec();
+            a[2] |= 0x80;
+            a[3] = if refused { 5 } else { 0 };
+            a[4..12].fill(0);
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    for allow in [false, true] {
+        let dir = scratch_dir("emptyresp");
+        let port = free_port();
+        let conf = format!(
+            "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
+             setAllowEmptyResponse({allow})\n"
+        );
+        // The probe is answered by REFUSED (its name starts with "r").
+        let s = rampart_in(&dir, port, &conf, "rprobe.test");
+        let wire = QuerySpec::new("noerror.test", Rtype::A).to_wire(3);
+        let a = udp_exchange(s.addr, &wire, Duration::from_millis(700));
+        assert_eq!(a.is_some(), allow, "allow={allow}");
+        let wire = QuerySpec::new("refused.test", Rtype::A).to_wire(4);
+        let a = udp_exchange(s.addr, &wire, Duration::from_millis(700))
+            .unwrap_or_else(|| panic!("header-only REFUSED relayed (allow={allow})"));
+        assert_eq!(a[3] & 0xf, 5);
+    }
+}

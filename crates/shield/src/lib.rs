@@ -77,6 +77,9 @@ pub struct Shield {
     pub acl: NetmaskGroup,
     pub rules: RuleChain,
     pub response_rules: response::ResponseChain,
+    /// Drop queries without a question instead of answering them
+    /// (dnsdist's `setDropEmptyQueries`, off by default).
+    pub drop_empty_queries: bool,
 }
 
 impl Shield {
@@ -104,6 +107,8 @@ impl Shield {
             && rules(&self.rules, &other.rules)
             && responses
             && self.response_rules.truncate_tc == other.response_rules.truncate_tc
+            && self.response_rules.allow_empty_response == other.response_rules.allow_empty_response
+            && self.drop_empty_queries == other.drop_empty_queries
     }
 }
 
@@ -113,6 +118,7 @@ impl Default for Shield {
             acl: netmask::default_acl(),
             rules: RuleChain::default(),
             response_rules: response::ResponseChain::default(),
+            drop_empty_queries: false,
         }
     }
 }

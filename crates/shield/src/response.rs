@@ -79,6 +79,10 @@ pub struct ResponseChain {
     /// Cut a backend's TC answer over UDP down to header and question
     /// before the rules run (dnsdist's `truncateTC`, off by default).
     pub truncate_tc: bool,
+    /// Relay a backend's NOERROR or NXDOMAIN answer that carries no
+    /// question (dnsdist's `setAllowEmptyResponse`, off by default; other
+    /// rcodes without a question always pass).
+    pub allow_empty_response: bool,
 }
 
 impl ResponseChain {
