@@ -341,6 +341,7 @@ mod tests {
             smn:add(n)
             smn:add({newDNSName("a.test"), "b.test"})
             assert(smn:size() == 3)
+            assert(EDNSOptionCode.ECS == 8 and EDNSOptionCode.COOKIE == 10)
             addAction(newDNSName("drop.test."), DropAction())
             addAction({newDNSName("one.test"), newDNSName("two.test")}, DropAction())
         "#,

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::{AnyUserData, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
-use shield::action::{Action, NegativeSoa};
+use shield::action::{Action, NegativeSoa, SpoofSettings};
 use shield::qps::{ClientLimiter, GlobalLimiter};
 use shield::querylog::QueryLog;
 use shield::selector::{Compare, Kind};
@@ -454,6 +454,23 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
         opcodes.set(name, code)?;
     }
     g.set("DNSOpcode", opcodes)?;
+    let options = lua.create_table()?;
+    for (name, code) in [
+        ("NSID", 3),
+        ("DAU", 5),
+        ("DHU", 6),
+        ("N3U", 7),
+        ("ECS", 8),
+        ("EXPIRE", 9),
+        ("COOKIE", 10),
+        ("TCPKEEPALIVE", 11),
+        ("PADDING", 12),
+        ("CHAIN", 13),
+        ("KEYTAG", 14),
+    ] {
+        options.set(name, code)?;
+    }
+    g.set("EDNSOptionCode", options)?;
     Ok(())
 }
 
@@ -774,7 +791,8 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     )?;
     g.set(
         "SpoofAction",
-        lua.create_function(move |lua, (addrs, _opts): (Value, Option<Table>)| {
+        lua.create_function(move |lua, (addrs, opts): (Value, Option<Table>)| {
+            let settings = spoof_settings(lua, "SpoofAction", opts)?;
             let mut list = Vec::new();
             for a in strings(lua, addrs, "an address or a list of addresses")? {
                 list.push(
@@ -782,19 +800,21 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
                         .map_err(|_| fail(lua, format!("bad address '{a}'")))?,
                 );
             }
-            act(Action::Spoof(list))
+            act(Action::Spoof(list, settings))
         })?,
     )?;
     g.set(
         "SpoofCNAMEAction",
-        lua.create_function(move |lua, (name, _opts): (String, Option<Table>)| {
+        lua.create_function(move |lua, (name, opts): (String, Option<Table>)| {
+            let settings = spoof_settings(lua, "SpoofCNAMEAction", opts)?;
             let wire = shield::suffix::parse_name(&name).map_err(|e| fail(lua, e))?;
-            act(Action::SpoofCname(wire, name))
+            act(Action::SpoofCname(wire, name, settings))
         })?,
     )?;
     g.set(
         "SpoofRawAction",
-        lua.create_function(move |lua, (raw, _opts): (Value, Option<Table>)| {
+        lua.create_function(move |lua, (raw, opts): (Value, Option<Table>)| {
+            let settings = spoof_settings(lua, "SpoofRawAction", opts)?;
             let list: Vec<Vec<u8>> = match raw {
                 Value::String(s) => vec![s.as_bytes().to_vec()],
                 Value::Table(t) => t
@@ -811,7 +831,7 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
                     ))
                 }
             };
-            act(Action::SpoofRaw(list))
+            act(Action::SpoofRaw(list, settings))
         })?,
     )?;
     let b = base.to_path_buf();
@@ -839,6 +859,28 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         )?,
     )?;
     Ok(())
+}
+
+/// A Spoof* action's options: `aa`, `ad`, `ra` (true/false) and `ttl`.
+fn spoof_settings(lua: &Lua, func: &str, opts: Option<Table>) -> mlua::Result<SpoofSettings> {
+    let mut s = SpoofSettings::default();
+    let Some(t) = opts else { return Ok(s) };
+    for pair in t.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        match k.as_str() {
+            "aa" => s.aa = Some(lua_util::option_bool(lua, func, &k, &v)?),
+            "ad" => s.ad = Some(lua_util::option_bool(lua, func, &k, &v)?),
+            "ra" => s.ra = Some(lua_util::option_bool(lua, func, &k, &v)?),
+            "ttl" => s.ttl = lua_util::option_u32(lua, func, &k, &v)?,
+            other => {
+                return Err(fail(
+                    lua,
+                    format!("{func}: option '{other}' is not supported by rampart"),
+                ))
+            }
+        }
+    }
+    Ok(s)
 }
 
 /// NegativeAndSOAAction's arguments: nxd, zone, ttl, mname, rname,

@@ -238,7 +238,13 @@ pub fn handle(
                 }
             }
             stats.self_answered.add(1);
-            self_answer(&other, &query, out, limit, state.zones.max_udp_payload)
+            let len = self_answer(&other, &query, out, limit, state.zones.max_udp_payload);
+            // A dynamic block answers as dnsdist's does, with the query's
+            // own header turned around: RA stays as the client sent it.
+            if blocked && len.is_some() {
+                out[3] = (out[3] & !0x80) | (packet[3] & 0x80);
+            }
+            len
         }
     };
     let self_answered = !matches!(outcome, Outcome::Continue | Outcome::Allow);

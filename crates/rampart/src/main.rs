@@ -387,7 +387,8 @@ fn start_console(
         }
     };
     let (tx, rx) = std::sync::mpsc::channel();
-    match control::server::start(addr, key, c.console.acl.clone(), tx) {
+    let limits = (c.console.acl.clone(), c.console.max_connections);
+    match control::server::start(addr, key, limits, tx) {
         Ok(()) => {
             log::info(&format!("console listening on {addr}"));
             Some(rx)

@@ -39,11 +39,11 @@ pub enum Action {
     /// Log the query; keep going.
     Log(Arc<QueryLog>),
     /// Answer A/AAAA with these addresses (other types keep going).
-    Spoof(Vec<IpAddr>),
+    Spoof(Vec<IpAddr>, SpoofSettings),
     /// Answer with a CNAME to this name (lowercase wire form, as given).
-    SpoofCname(Vec<u8>, String),
+    SpoofCname(Vec<u8>, String, SpoofSettings),
     /// Answer with these RDATAs, of the query's type.
-    SpoofRaw(Vec<Vec<u8>>),
+    SpoofRaw(Vec<Vec<u8>>, SpoofSettings),
     /// Send to a pool of backends.
     Pool(Arc<str>),
     /// Over the global rate: drop; under it: keep going (`QPSAction`).
@@ -72,12 +72,12 @@ impl Action {
             }
             Action::QpsPool(l, p) => format!("max {} to pool {p}", l.qps),
             Action::Log(log) => log.describe(),
-            Action::Spoof(addrs) => {
+            Action::Spoof(addrs, _) => {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 format!("spoof in {}", list.join(", "))
             }
-            Action::SpoofCname(_, text) => format!("spoof in {text}"),
-            Action::SpoofRaw(_) => "spoof in raw".into(),
+            Action::SpoofCname(_, text, _) => format!("spoof in {text}"),
+            Action::SpoofRaw(..) => "spoof in raw".into(),
             Action::Pool(p) => format!("to pool {p}"),
             Action::Qps(l) => format!("qps limit to {}", l.qps),
             Action::SetTag(n, v) => format!("set tag '{n}' to '{v}'"),
@@ -93,10 +93,35 @@ impl Action {
                 | Action::Drop
                 | Action::RCode(_)
                 | Action::SpoofCname(..)
-                | Action::SpoofRaw(_)
+                | Action::SpoofRaw(..)
                 | Action::NegativeSoa(_)
                 | Action::Pool(_)
         )
+    }
+}
+
+/// The options of the Spoof* actions (dnsdist's `{aa=, ad=, ra=, ttl=}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpoofSettings {
+    /// AA as given; unset: clear.
+    pub aa: Option<bool>,
+    /// AD as given; unset: clear.
+    pub ad: Option<bool>,
+    /// RA as given; unset: as RD.
+    pub ra: Option<bool>,
+    /// TTL of the records made.
+    pub ttl: u32,
+}
+
+impl Default for SpoofSettings {
+    fn default() -> Self {
+        // dnsdist's TTL for spoofed records.
+        SpoofSettings {
+            aa: None,
+            ad: None,
+            ra: None,
+            ttl: 60,
+        }
     }
 }
 

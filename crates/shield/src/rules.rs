@@ -194,7 +194,7 @@ fn apply<'r>(
             log.log(q);
             return None;
         }
-        Action::Spoof(addrs) => {
+        Action::Spoof(addrs, _) => {
             // Only for the types the addresses answer.
             let answers = addrs.iter().any(|a| match q.query.qtype {
                 wire::types::rtype::A => a.is_ipv4(),
@@ -207,7 +207,7 @@ fn apply<'r>(
             }
             Outcome::Spoof(action)
         }
-        Action::SpoofCname(..) | Action::SpoofRaw(_) | Action::NegativeSoa(_) => {
+        Action::SpoofCname(..) | Action::SpoofRaw(..) | Action::NegativeSoa(_) => {
             Outcome::Spoof(action)
         }
         Action::Pool(p) => Outcome::Pool(p),
