@@ -36,6 +36,14 @@ pub struct LuaDnsName {
 }
 
 impl LuaDnsName {
+    /// The name of wire form `wire`.
+    pub fn from_wire(wire: &[u8]) -> LuaDnsName {
+        LuaDnsName {
+            wire: wire.to_vec(),
+            text: wire::name::to_text(wire),
+        }
+    }
+
     /// Presentation form with the final dot, as dnsdist's `toString`.
     pub fn text(&self) -> String {
         self.text.clone()

@@ -34,8 +34,8 @@ struct Slot {
 }
 
 /// The cache an answer goes into, and the key parts the slot lacks:
-/// (cache, qclass, flags, edns, DO).
-pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool);
+/// (cache, qclass, flags, edns, DO, options digest).
+pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool, u64);
 
 /// The UDP forwarder of one backend.
 pub struct UdpForwarder {
@@ -234,7 +234,7 @@ impl UdpForwarder {
         ) {
             return None;
         }
-        if let Some((cache, qclass, flags, edns, dnssec_ok)) = &slot.cache {
+        if let Some((cache, qclass, flags, edns, dnssec_ok, options)) = &slot.cache {
             let key = pool::CacheKey {
                 lname,
                 qtype: slot.qtype,
@@ -243,6 +243,7 @@ impl UdpForwarder {
                 edns: *edns,
                 dnssec_ok: *dnssec_ok,
                 tcp: false,
+                options: *options,
             };
             cache.insert(&key, &buf[..len]);
         }
@@ -604,7 +605,8 @@ pub fn check_once(b: &Backend) -> bool {
     let id = pool::policy::random() as u16;
     let mut q = Vec::with_capacity(64);
     q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(&b.check.flags.to_be_bytes());
+    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
     q.extend_from_slice(&b.check.name);
     q.extend_from_slice(&b.check.qtype.to_be_bytes());
     q.extend_from_slice(&b.check.qclass.to_be_bytes());

@@ -415,6 +415,7 @@ fn to_pool(
         edns: query.edns.is_some(),
         dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
         tcp: transport == Transport::Tcp,
+        options: cache.map_or(0, |c| c.options_digest(query.edns_options)),
     };
     if let Some(c) = cache {
         // Never more than the client can take: the key does not hold
@@ -475,7 +476,10 @@ fn to_pool(
             // through the cache.
             let cached = cache
                 .filter(|_| !up.pools.backends[i].use_client_subnet)
-                .map(|c| (c.clone(), key.qclass, key.flags, key.edns, key.dnssec_ok));
+                .map(|c| {
+                    let k = &key;
+                    (c.clone(), k.qclass, k.flags, k.edns, k.dnssec_ok, k.options)
+                });
             let ecs = &up.pools.ecs;
             if up.udp.get(i).is_some_and(|f| {
                 f.forward(

@@ -353,6 +353,7 @@ async fn exchange(
                     edns: q.edns.is_some(),
                     dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
                     tcp: true,
+                    options: cache.options_digest(q.edns_options),
                 };
                 cache.insert(&key, &answer[..len]);
             }

@@ -26,6 +26,8 @@ pub struct HealthCheck {
     pub name: Vec<u8>,
     pub qtype: u16,
     pub qclass: u16,
+    /// The check query's header flags word (RD by default).
+    pub flags: u16,
     pub interval_ms: u64,
     pub timeout_ms: u64,
     /// Consecutive failures before down.
@@ -45,6 +47,7 @@ impl Default for HealthCheck {
             name: b"\x01a\x0croot-servers\x03net\x00".to_vec(),
             qtype: 1,
             qclass: 1,
+            flags: 0x0100,
             interval_ms: 1000,
             timeout_ms: 1000,
             max_failures: 1,

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Backends by pool name ("" is the default pool).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Pools {
     pub backends: Vec<Arc<Backend>>,
     pub policy: Policy,
@@ -36,6 +36,28 @@ pub struct Pools {
     pub avoid_slow: bool,
     /// How client subnets are passed to `useClientSubnet` backends.
     pub ecs: Ecs,
+    /// Expired cache entries are purged this often (seconds;
+    /// `setCacheCleaningDelay`, dnsdist's default 60)...
+    pub cache_cleaning_delay: u32,
+    /// ...down to `100 - this` percent of each cache's size
+    /// (`setCacheCleaningPercentage`, default 100: all expired ones).
+    pub cache_cleaning_percent: u8,
+}
+
+impl Default for Pools {
+    fn default() -> Self {
+        Pools {
+            backends: Vec::new(),
+            policy: Policy::default(),
+            servfail_when_no_server: false,
+            caches: HashMap::new(),
+            stale_ttl: 0,
+            avoid_slow: false,
+            ecs: Ecs::default(),
+            cache_cleaning_delay: 60,
+            cache_cleaning_percent: 100,
+        }
+    }
 }
 
 /// dnsdist's ECS settings: `setECSSourcePrefixV4/V6`, `setECSOverride`.
@@ -75,6 +97,16 @@ const RECOVERED_FACTOR: f64 = 5.0;
 const SLOW_FLOOR_MS: f64 = 5.0;
 
 impl Pools {
+    /// Purges the caches' expired entries (dnsdist's cache cleaning);
+    /// how many it removed.
+    pub fn clean_caches(&self) -> usize {
+        let keep = 100 - usize::from(self.cache_cleaning_percent.min(100));
+        self.caches
+            .values()
+            .map(|c| c.purge_expired(c.options.max_entries * keep / 100))
+            .sum()
+    }
+
     /// The backends of `pool`, in declaration order.
     pub fn members<'a>(&'a self, pool: &'a str) -> impl Iterator<Item = &'a Arc<Backend>> + 'a {
         self.backends

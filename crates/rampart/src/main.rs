@@ -315,6 +315,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     // pass (the config's maintenance() and expiring dynamic blocks).
     let tick = std::time::Duration::from_secs(1);
     let mut last_tick = std::time::Instant::now();
+    let mut last_clean = last_tick;
     loop {
         match signals::wait(&signals, std::time::Duration::from_millis(50)) {
             Some(libc::SIGHUP) => {
@@ -357,8 +358,14 @@ fn serve(a: &ServeArgs) -> ExitCode {
             for line in service.flush(false) {
                 log::info(&line);
             }
-            for line in shared.load().upstream.pools.check_slow() {
+            let snap = shared.load();
+            for line in snap.upstream.pools.check_slow() {
                 log::warn(&line);
+            }
+            let every = u64::from(snap.upstream.pools.cache_cleaning_delay.max(1));
+            if last_clean.elapsed().as_secs() >= every {
+                last_clean = std::time::Instant::now();
+                snap.upstream.pools.clean_caches();
             }
         }
         for line in runtime.dynblocks.take_log() {

@@ -285,3 +285,58 @@ fn header_only_answers_pass_when_allowed() {
         assert_eq!(a[3] & 0xf, 5);
     }
 }
+
+/// `wire` (a query ending in an empty OPT) with one EDNS option added.
+fn with_option(mut wire: Vec<u8>, code: u16, data: &[u8]) -> Vec<u8> {
+    let n = wire.len();
+    wire[n - 2..].copy_from_slice(&(4 + data.len() as u16).to_be_bytes());
+    wire.extend(code.to_be_bytes());
+    wire.extend((data.len() as u16).to_be_bytes());
+    wire.extend(data);
+    wire
+}
+
+/// The cache tells queries apart by their EDNS options as dnsdist's
+/// does: a client's own ECS counts, its cookie only with cookieHashing.
+#[test]
+fn cached_answers_follow_the_query_options() {
+    for hashing in [false, true] {
+        let seen = std::sync::Arc::default();
+        let bport = record_backend_counting(false, std::sync::Arc::clone(&seen));
+        let dir = scratch_dir("cacheopts");
+        let port = free_port();
+        let conf = format!(
+            "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
+             pc = newPacketCache(100, {{cookieHashing={hashing}}})\ngetPool(\"\"):setCache(pc)\n"
+        );
+        let s = rampart_in(&dir, port, &conf, "probe.test");
+        let count = |label: &str| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|q: &&Vec<u8>| q.windows(label.len()).any(|w| w == label.as_bytes()))
+                .count()
+        };
+        let base = QuerySpec::new("opts.test", Rtype::A).to_wire(1);
+        for (i, (code, data)) in [
+            (8u16, &[0u8, 1, 24, 0, 192, 0, 2][..]),
+            (8, &[0, 1, 24, 0, 198, 51, 100][..]),
+            (10, &[1, 2, 3, 4, 5, 6, 7, 8][..]),
+            (10, &[8, 7, 6, 5, 4, 3, 2, 1][..]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let q = with_option(base.clone(), code, data);
+            udp_exchange(s.addr, &q, Duration::from_secs(2))
+                .unwrap_or_else(|| panic!("no answer to query {i}"));
+        }
+        // Two ECS subnets: two entries. Two cookies: one entry, or two
+        // with cookieHashing.
+        assert_eq!(
+            count("opts"),
+            if hashing { 4 } else { 3 },
+            "cookieHashing={hashing}"
+        );
+    }
+}
