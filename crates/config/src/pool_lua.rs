@@ -615,6 +615,14 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     )?;
     let st = state.clone();
     g.set(
+        "setRoundRobinFailOnNoServer",
+        lua.create_function(move |_, on: bool| {
+            st.borrow_mut().pools.roundrobin_fail_on_no_server = on;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
         "setServFailWhenNoServer",
         lua.create_function(move |_, on: bool| {
             st.borrow_mut().pools.servfail_when_no_server = on;

@@ -266,6 +266,35 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             },
         )?,
     )?;
+    let st = state.clone();
+    g.set(
+        "addSelfAnsweredResponseAction",
+        lua.create_function(
+            move |lua, (sel, act, opts): (Value, Value, Option<Table>)| {
+                let rule = response_rule(lua, sel, act, opts)?;
+                st.borrow_mut().shield.self_answered_rules.rules.push(rule);
+                Ok(())
+            },
+        )?,
+    )?;
+    lua_util::register_chain(
+        lua,
+        state,
+        lua_util::Chain {
+            what: "self-answered response rule",
+            names: [
+                "setSelfAnsweredResponseRules",
+                "topSelfAnsweredResponseRule",
+                "showSelfAnsweredResponseRules",
+                "rmSelfAnsweredResponseRule",
+                "mvSelfAnsweredResponseRule",
+                "clearSelfAnsweredResponseRules",
+            ],
+            objects: "newRuleAction(selector, response action) objects",
+            rule_of: |ud| ud.borrow::<LuaResponseRule>().ok().map(|r| r.0.clone()),
+            chain: |c| &mut c.shield.self_answered_rules.rules,
+        },
+    )?;
     lua_util::register_chain(
         lua,
         state,

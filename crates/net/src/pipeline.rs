@@ -251,9 +251,15 @@ pub fn handle(
     match len {
         Some(mut len) => {
             let rcode = u16::from(out[3] & 0xf);
-            // Response rules see answers from the zones, not the ones the
-            // query rules made (dnsdist's self-answered path).
-            if !self_answered && !state.shield.response_rules.is_empty() {
+            // Response rules see answers from the zones; the answers the
+            // query rules made have rules of their own (dnsdist's
+            // self-answered response rules).
+            let chain = if self_answered {
+                &state.shield.self_answered_rules
+            } else {
+                &state.shield.response_rules
+            };
+            if !chain.is_empty() {
                 let info = QueryInfo {
                     client,
                     local_port,
@@ -265,10 +271,7 @@ pub fn handle(
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
                 };
-                let verdict = state
-                    .shield
-                    .response_rules
-                    .apply(&info, out, &mut len, limit);
+                let verdict = chain.apply(&info, out, &mut len, limit);
                 if verdict.drop {
                     stats.rule_drop.add(1);
                     return Handled::Drop;

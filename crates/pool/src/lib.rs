@@ -42,6 +42,10 @@ pub struct Pools {
     /// ...down to `100 - this` percent of each cache's size
     /// (`setCacheCleaningPercentage`, default 100: all expired ones).
     pub cache_cleaning_percent: u8,
+    /// With every server of a pool down, the roundrobin policy picks
+    /// none instead of going round all of them (dnsdist's
+    /// `setRoundRobinFailOnNoServer`; off by default, as there).
+    pub roundrobin_fail_on_no_server: bool,
 }
 
 impl Default for Pools {
@@ -56,6 +60,7 @@ impl Default for Pools {
             ecs: Ecs::default(),
             cache_cleaning_delay: 60,
             cache_cleaning_percent: 100,
+            roundrobin_fail_on_no_server: false,
         }
     }
 }
@@ -144,6 +149,18 @@ impl Pools {
             &stack[..n]
         } else {
             &spill[..]
+        };
+        // dnsdist's roundrobin goes round the down servers too when none
+        // is up, unless told to fail.
+        let everyone: Vec<&Arc<Backend>>;
+        let up = if up.is_empty()
+            && matches!(self.policy, Policy::RoundRobin(_))
+            && !self.roundrobin_fail_on_no_server
+        {
+            everyone = self.members(pool).collect();
+            &everyone[..]
+        } else {
+            up
         };
         let chosen = self.policy.pick(up, hash)?;
         self.backends.iter().position(|b| Arc::ptr_eq(b, chosen))
@@ -248,5 +265,39 @@ impl Pools {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn roundrobin_goes_round_down_servers_unless_told_to_fail() {
+        let down = |port: u16| {
+            let b = Backend::new(
+                format!("s{port}"),
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                vec![String::new()],
+                1,
+                1,
+                HealthCheck::default(),
+            );
+            b.set_admin(Admin::Down);
+            Arc::new(b)
+        };
+        let mut pools = Pools {
+            backends: vec![down(1), down(2)],
+            policy: Policy::by_name("roundrobin").unwrap_or_default(),
+            ..Pools::default()
+        };
+        let picked: Vec<Option<usize>> = (0..2).map(|_| pools.select_index("", 0)).collect();
+        assert_eq!(picked, [Some(0), Some(1)]);
+        pools.roundrobin_fail_on_no_server = true;
+        assert_eq!(pools.select_index("", 0), None);
+        pools.policy = Policy::by_name("firstAvailable").unwrap_or_default();
+        pools.roundrobin_fail_on_no_server = false;
+        assert_eq!(pools.select_index("", 0), None, "only roundrobin does this");
     }
 }

@@ -340,3 +340,24 @@ fn cached_answers_follow_the_query_options() {
         );
     }
 }
+
+/// addSelfAnsweredResponseAction's rules see the answers the query rules
+/// made; the plain response rules do not.
+#[test]
+fn self_answered_rules_see_self_made_answers() {
+    let (s, _backend) = behind(
+        "selfanswered",
+        "addAction(\"spoofed.test.\", SpoofAction(\"192.0.2.1\"))\n\
+         addAction(\"refused.test.\", RCodeAction(DNSRCode.REFUSED))\n\
+         addSelfAnsweredResponseAction(\"spoofed.test.\", DropResponseAction())\n\
+         addResponseAction(\"refused.test.\", DropResponseAction())",
+    );
+    let wire = QuerySpec::new("a.spoofed.test", Rtype::A).to_wire(1);
+    assert!(udp_exchange(s.addr, &wire, Duration::from_millis(500)).is_none());
+    let a = ask(&s, &QuerySpec::new("a.refused.test", Rtype::A), 2, false);
+    assert_eq!(
+        a[3] & 0xf,
+        5,
+        "plain response rules leave self-made answers alone"
+    );
+}

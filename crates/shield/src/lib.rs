@@ -77,6 +77,9 @@ pub struct Shield {
     pub acl: NetmaskGroup,
     pub rules: RuleChain,
     pub response_rules: response::ResponseChain,
+    /// Rules for the answers the query rules made themselves
+    /// (`addSelfAnsweredResponseAction`).
+    pub self_answered_rules: response::ResponseChain,
     /// Drop queries without a question instead of answering them
     /// (dnsdist's `setDropEmptyQueries`, off by default).
     pub drop_empty_queries: bool,
@@ -93,16 +96,15 @@ impl Shield {
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
                 })
         };
-        let responses = self.response_rules.rules.len() == other.response_rules.rules.len()
-            && self
-                .response_rules
-                .rules
-                .iter()
-                .zip(&other.response_rules.rules)
-                .all(|(x, y)| {
+        let same = |a: &response::ResponseChain, b: &response::ResponseChain| {
+            a.rules.len() == b.rules.len()
+                && a.rules.iter().zip(&b.rules).all(|(x, y)| {
                     std::sync::Arc::ptr_eq(&x.selector, &y.selector)
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
-                });
+                })
+        };
+        let responses = same(&self.response_rules, &other.response_rules)
+            && same(&self.self_answered_rules, &other.self_answered_rules);
         self.acl == other.acl
             && rules(&self.rules, &other.rules)
             && responses
@@ -118,6 +120,7 @@ impl Default for Shield {
             acl: netmask::default_acl(),
             rules: RuleChain::default(),
             response_rules: response::ResponseChain::default(),
+            self_answered_rules: response::ResponseChain::default(),
             drop_empty_queries: false,
         }
     }
