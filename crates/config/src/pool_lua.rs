@@ -26,7 +26,12 @@ impl UserData for LuaServer {
             s.0.set_admin(Admin::Up);
             Ok(())
         });
-        methods.add_method("setAuto", |_, s, ()| {
+        // setAuto(status): back to health checks, starting from `status`
+        // when given (dnsdist's), else from the last known state.
+        methods.add_method("setAuto", |_, s, status: Option<bool>| {
+            if let Some(up) = status {
+                s.0.set_healthy(up);
+            }
             s.0.set_admin(Admin::Auto);
             Ok(())
         });

@@ -74,11 +74,28 @@ pub fn handle(
             stats.noncompliant_queries.add(1);
             return Handled::Drop;
         }
-        Err(ParseError::FormErr)
-            if state.shield.drop_empty_queries && packet.get(4..6) == Some(&[0, 0]) =>
-        {
+        // No question: dropped if the config says so, else NOTIMP, the
+        // query sent back with QR set (dnsdist's answer).
+        Err(ParseError::FormErr) if packet.get(4..6) == Some(&[0, 0]) => {
             stats.noncompliant_queries.add(1);
-            return Handled::Drop;
+            if state.shield.drop_empty_queries {
+                return Handled::Drop;
+            }
+            let len = if packet.len() <= 512 {
+                packet.len()
+            } else {
+                12
+            };
+            let Some(dst) = out.get_mut(..len) else {
+                return Handled::Drop;
+            };
+            dst.copy_from_slice(&packet[..len]);
+            dst[2] |= 0x80;
+            dst[3] = (dst[3] & 0xf0) | wire::types::rcode::NOTIMP as u8;
+            return Handled::Answer {
+                len,
+                delay_ms: None,
+            };
         }
         Err(ParseError::FormErr) => {
             stats.noncompliant_queries.add(1);

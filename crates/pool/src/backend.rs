@@ -223,12 +223,14 @@ impl Backend {
         }
     }
 
-    /// Whether the health-check loop should send a check now: always,
-    /// unless lazy and nothing is wrong.
+    /// Whether health checks should run now: never for a server forced
+    /// up or down (dnsdist stops checking those), always in auto mode
+    /// unless lazy checking waits for failures.
     pub fn wants_check(&self) -> bool {
-        self.check.lazy.is_none()
-            || !self.healthy()
-            || self.lazy_window.lock().map_or(true, |w| w.suspect)
+        self.admin() == Admin::Auto
+            && (self.check.lazy.is_none()
+                || !self.healthy()
+                || self.lazy_window.lock().map_or(true, |w| w.suspect))
     }
 
     /// Health checks found it well again: back to lazy watching.

@@ -300,4 +300,23 @@ mod tests {
         pools.roundrobin_fail_on_no_server = false;
         assert_eq!(pools.select_index("", 0), None, "only roundrobin does this");
     }
+
+    #[test]
+    fn forced_servers_are_not_health_checked() {
+        let b = Backend::new(
+            "s".into(),
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            vec![String::new()],
+            1,
+            1,
+            HealthCheck::default(),
+        );
+        assert!(b.wants_check());
+        for forced in [Admin::Up, Admin::Down] {
+            b.set_admin(forced);
+            assert!(!b.wants_check(), "{forced:?}");
+        }
+        b.set_admin(Admin::Auto);
+        assert!(b.wants_check());
+    }
 }
