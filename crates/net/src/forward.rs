@@ -25,6 +25,8 @@ struct Slot {
     qtype: u16,
     /// The flags the client sent: its answer gets its RD and CD back.
     client_flags: u16,
+    /// Hold the answer this long (DelayAction).
+    delay_ms: Option<u32>,
     name_len: u8,
     name: [u8; 255],
     /// Where to keep the answer, with the rest of its cache key.
@@ -36,6 +38,19 @@ struct Slot {
 /// The cache an answer goes into, and the key parts the slot lacks:
 /// (cache, qclass, flags, edns, DO, options digest).
 pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool, u64);
+
+/// What a forwarded query asked, as the answer needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    /// The query name, lowercase wire form.
+    pub lname: &'a [u8],
+    pub qtype: u16,
+    /// The header flags the client sent (rules may have changed the
+    /// query's): its answer gets its RD and CD back.
+    pub client_flags: u16,
+    /// Hold the answer this long (DelayAction).
+    pub delay_ms: Option<u32>,
+}
 
 /// The UDP forwarder of one backend.
 pub struct UdpForwarder {
@@ -90,15 +105,13 @@ impl UdpForwarder {
     }
 
     /// Sends `query` from `client` to the backend; the answer will go out
-    /// through `frontend`. `asked` is the question and the header flags
-    /// the client sent (rules may have changed the query's). False if it
-    /// could not be sent.
+    /// through `frontend`. False if it could not be sent.
     pub fn forward(
         &self,
         query: &[u8],
         client: SocketAddr,
         (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
-        (lname, qtype, client_flags): (&[u8], u16, u16),
+        asked: Question,
         cache: Option<CacheSlot>,
         ecs: &pool::Ecs,
     ) -> bool {
@@ -118,15 +131,16 @@ impl UdpForwarder {
             frontend: frontend.clone(),
             from: *from,
             sent: Instant::now(),
-            qtype,
-            client_flags,
-            name_len: lname.len().min(255) as u8,
+            qtype: asked.qtype,
+            client_flags: asked.client_flags,
+            delay_ms: asked.delay_ms,
+            name_len: asked.lname.len().min(255) as u8,
             name: [0; 255],
             cache,
             ecs: ecs_added,
         });
         slot.name[..usize::from(slot.name_len)]
-            .copy_from_slice(&lname[..usize::from(slot.name_len)]);
+            .copy_from_slice(&asked.lname[..usize::from(slot.name_len)]);
         let replaced = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots[usize::from(id)].replace(slot).is_some()
@@ -172,7 +186,14 @@ impl UdpForwarder {
                     self.relay(buf, n, runtime)
                 }));
                 match relayed {
-                    Ok(Some(to)) => batch.reply(i, to),
+                    // Held back: the delay thread sends it when due.
+                    Ok(Some(to)) => match (to.delay_ms, crate::delay::shared()) {
+                        (Some(ms), Some(delayer)) => {
+                            let bytes = &buf[..to.len];
+                            delayer.send_later(&to.frontend, to.from, to.client, bytes, ms);
+                        }
+                        _ => batch.reply(i, to),
+                    },
                     Ok(None) => {}
                     Err(_) => eprintln!(
                         "rampart[error]: an answer from {} could not be relayed (internal error)",
@@ -221,7 +242,7 @@ impl UdpForwarder {
         let mut len = wire::ecs::undo(buf, n, slot.ecs);
         shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
-        if !crate::pipeline::backend_answer(
+        let crate::pipeline::Relay::Send { delay_ms } = crate::pipeline::backend_answer(
             &rules,
             runtime,
             slot.client,
@@ -231,9 +252,9 @@ impl UdpForwarder {
             buf,
             &mut len,
             latency_us,
-        ) {
+        ) else {
             return None;
-        }
+        };
         if let Some((cache, qclass, flags, edns, dnssec_ok, options)) = &slot.cache {
             let key = pool::CacheKey {
                 lname,
@@ -249,6 +270,8 @@ impl UdpForwarder {
         }
         Some(Reply {
             len,
+            // A response rule's delay replaces the query's (dnsdist's).
+            delay_ms: delay_ms.or(slot.delay_ms),
             frontend: slot.frontend,
             from: slot.from,
             client: slot.client,
@@ -374,6 +397,7 @@ pub fn send_queued() {
 /// the query came in on, the source address to use and the client.
 struct Reply {
     len: usize,
+    delay_ms: Option<u32>,
     frontend: Arc<UdpSocket>,
     from: crate::reply_from::ReplyFrom,
     client: SocketAddr,

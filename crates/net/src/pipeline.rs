@@ -218,6 +218,7 @@ pub fn handle(
                 client,
                 client_flags,
                 edits,
+                delay_ms,
             };
             return to_pool(state, pool, &asked, transport, frontend, out, limit);
         }
@@ -234,6 +235,7 @@ pub fn handle(
                 client,
                 client_flags,
                 edits,
+                delay_ms,
             };
             return to_pool(state, "", &asked, transport, frontend, out, limit);
         }
@@ -403,6 +405,8 @@ struct Asked<'a> {
     /// The flags the client sent, for its answer.
     client_flags: u16,
     edits: shield::QueryEdits,
+    /// Hold the backend's answer this long (UDP; DelayAction).
+    delay_ms: Option<u32>,
 }
 
 /// Sends the query to a backend of `pool`, or, with none up, drops it
@@ -423,6 +427,7 @@ fn to_pool(
         client,
         client_flags,
         edits,
+        delay_ms,
     } = *asked;
     let stats = &state.runtime.stats;
     let up = &state.upstream;
@@ -506,7 +511,12 @@ fn to_pool(
                     packet,
                     client,
                     (socket, from),
-                    (lname, query.qtype, client_flags),
+                    crate::forward::Question {
+                        lname,
+                        qtype: query.qtype,
+                        client_flags,
+                        delay_ms,
+                    },
                     cached,
                     ecs,
                 )
@@ -546,9 +556,18 @@ fn to_pool(
     }
 }
 
+/// What becomes of a backend's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relay {
+    /// Send it on, held back this long if set (UDP; DelayResponseAction).
+    Send { delay_ms: Option<u32> },
+    /// A rule dropped it.
+    Drop,
+}
+
 /// A backend's answer on its way to the client: response rules (which may
 /// rewrite it, in `buf[..*len]`), counters, the response ring and the
-/// known names. False when a rule dropped it.
+/// known names.
 #[allow(clippy::too_many_arguments)]
 pub fn backend_answer(
     rules: &shield::response::ResponseChain,
@@ -560,7 +579,8 @@ pub fn backend_answer(
     buf: &mut [u8],
     len: &mut usize,
     latency_us: u32,
-) -> bool {
+) -> Relay {
+    let mut delay_ms = None;
     if !tcp && rules.truncate_tc && buf.get(2).is_some_and(|b| b & 0x02 != 0) {
         *len = wire::edit::truncate_to_question(buf, *len);
     }
@@ -585,10 +605,12 @@ pub fn backend_answer(
             // The backend's answer fit the client; a rewrite may not grow
             // past it over UDP.
             let limit = if tcp { buf.len() } else { (*len).max(512) };
-            if rules.apply(&info, buf, len, limit).drop {
+            let verdict = rules.apply(&info, buf, len, limit);
+            if verdict.drop {
                 runtime.stats.rule_drop.add(1);
-                return false;
+                return Relay::Drop;
             }
+            delay_ms = verdict.delay_ms.filter(|_| !tcp);
         }
     }
     let rcode = u16::from(buf[3] & 0xf);
@@ -607,5 +629,5 @@ pub fn backend_answer(
         tcp,
         latency_us,
     });
-    true
+    Relay::Send { delay_ms }
 }

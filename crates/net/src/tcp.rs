@@ -341,7 +341,7 @@ async fn exchange(
                 latency,
             );
             drop(snap);
-            if !send {
+            if send == crate::pipeline::Relay::Drop {
                 return false;
             }
             if let Some(cache) = cache {

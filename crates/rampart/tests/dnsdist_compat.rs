@@ -365,3 +365,36 @@ fn self_answered_rules_see_self_made_answers() {
         "plain response rules leave self-made answers alone"
     );
 }
+
+/// DelayAction and DelayResponseAction hold a forwarded answer over UDP
+/// (they used to apply only to answers rampart made itself); TCP answers
+/// are never held.
+#[test]
+fn delays_hold_forwarded_udp_answers() {
+    let (s, _backend) = behind(
+        "fwddelay",
+        "addAction(\"slow.test.\", DelayAction(500))\n\
+         addResponseAction(\"slowresp.test.\", DelayResponseAction(500))",
+    );
+    for name in ["a.slow.test", "a.slowresp.test"] {
+        for tcp in [false, true] {
+            let started = std::time::Instant::now();
+            ask(&s, &QuerySpec::new(name, Rtype::A), 4, tcp);
+            let took = started.elapsed();
+            if tcp {
+                assert!(
+                    took < Duration::from_millis(400),
+                    "{name} over TCP: {took:?}"
+                );
+            } else {
+                assert!(
+                    took >= Duration::from_millis(450),
+                    "{name} over UDP: {took:?}"
+                );
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    ask(&s, &QuerySpec::new("fast.test", Rtype::A), 5, false);
+    assert!(started.elapsed() < Duration::from_millis(400));
+}

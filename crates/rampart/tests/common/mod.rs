@@ -435,9 +435,17 @@ pub struct EchoBackend {
 }
 
 pub fn echo_backend() -> EchoBackend {
-    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = tcp.local_addr().unwrap().port();
-    let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    // The same port for UDP and TCP: a port free for TCP may be taken
+    // for UDP (by another test), so try a few.
+    let (tcp, udp) = (0..50)
+        .find_map(|_| {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+            let port = tcp.local_addr().ok()?.port();
+            let udp = UdpSocket::bind(("127.0.0.1", port)).ok()?;
+            Some((tcp, udp))
+        })
+        .expect("a port free for both UDP and TCP");
+    let port = udp.local_addr().unwrap().port();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let last = seen.clone();
