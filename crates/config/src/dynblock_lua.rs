@@ -236,6 +236,12 @@ impl UserData for LuaGroup {
         );
         let ranges = |lua: &Lua, v: Value| -> mlua::Result<Vec<Netmask>> {
             let list = match v {
+                // A newNMG() group, as dnsdist takes too.
+                Value::UserData(ud) if ud.is::<crate::shield_lua::LuaNmg>() => {
+                    let nmg = ud.borrow::<crate::shield_lua::LuaNmg>()?;
+                    let masks = nmg.0.borrow().masks().to_vec();
+                    return Ok(masks);
+                }
                 Value::String(s) => vec![s.to_str()?.to_string()],
                 Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
                 other => {

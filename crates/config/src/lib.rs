@@ -587,6 +587,9 @@ mod tests {
             g:setRCodeRate(DNSRCode.NXDOMAIN, 10, 1, "nx", 30, DNSAction.Drop, 5)
             g:setQTypeRate(DNSQType.ANY, 5, 1, "any", 30)
             g:setRCodeRatio(DNSRCode.SERVFAIL, 0.2, 10, "sf", 60, 20)
+            local nmg = newNMG()
+            nmg:addMask("10.0.0.0/8")
+            g:excludeRange(nmg)
         "#)
         .unwrap();
     }

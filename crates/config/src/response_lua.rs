@@ -128,7 +128,8 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         g.set(name, lua.create_function(move |_, ()| ract(make()))?)?;
     }
     // Settings for backend answers and odd queries, as dnsdist's globals.
-    let flags: [FlagSetting; 3] = [
+    let flags: [FlagSetting; 4] = [
+        ("fixupCase", |c, on| c.shield.response_rules.fix_case = on),
         ("truncateTC", |c, on| {
             c.shield.response_rules.truncate_tc = on
         }),

@@ -28,6 +28,7 @@ struct Slot {
     /// Hold the answer this long (DelayAction).
     delay_ms: Option<u32>,
     name_len: u8,
+    /// The query name as the client wrote it (fixupCase puts it back).
     name: [u8; 255],
     /// Where to keep the answer, with the rest of its cache key.
     cache: Option<CacheSlot>,
@@ -42,8 +43,8 @@ pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool, u64);
 /// What a forwarded query asked, as the answer needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct Question<'a> {
-    /// The query name, lowercase wire form.
-    pub lname: &'a [u8],
+    /// The query name as the client wrote it.
+    pub qname: &'a [u8],
     pub qtype: u16,
     /// The header flags the client sent (rules may have changed the
     /// query's): its answer gets its RD and CD back.
@@ -134,13 +135,13 @@ impl UdpForwarder {
             qtype: asked.qtype,
             client_flags: asked.client_flags,
             delay_ms: asked.delay_ms,
-            name_len: asked.lname.len().min(255) as u8,
+            name_len: asked.qname.len().min(255) as u8,
             name: [0; 255],
             cache,
             ecs: ecs_added,
         });
         slot.name[..usize::from(slot.name_len)]
-            .copy_from_slice(&asked.lname[..usize::from(slot.name_len)]);
+            .copy_from_slice(&asked.qname[..usize::from(slot.name_len)]);
         let replaced = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots[usize::from(id)].replace(slot).is_some()
@@ -238,9 +239,13 @@ impl UdpForwarder {
         let latency = slot.sent.elapsed();
         self.backend
             .answered(latency.as_micros() as u64, buf[3] & 0xf);
-        let lname = &slot.name[..usize::from(slot.name_len)];
+        // The name as the client wrote it, and lowercase.
+        let qname = &slot.name[..usize::from(slot.name_len)];
+        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+        let lname = wire::name::to_lowercase(qname, &mut lower);
         let mut len = wire::ecs::undo(buf, n, slot.ecs);
         shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
+        rules.fix_case(&mut buf[..len], qname);
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         let crate::pipeline::Relay::Send { delay_ms } = crate::pipeline::backend_answer(
             &rules,

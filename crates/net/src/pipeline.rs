@@ -512,7 +512,7 @@ fn to_pool(
                     client,
                     (socket, from),
                     crate::forward::Question {
-                        lname,
+                        qname: query.qname,
                         qtype: query.qtype,
                         client_flags,
                         delay_ms,

@@ -328,6 +328,9 @@ async fn exchange(
             let mut lower = [0u8; wire::name::MAX_NAME_LEN];
             let lname = wire::name::to_lowercase(q.qname, &mut lower);
             let snap = peer.shared.load();
+            snap.shield
+                .response_rules
+                .fix_case(&mut answer[..len], q.qname);
             let latency = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
             let send = crate::pipeline::backend_answer(
                 &snap.shield.response_rules,

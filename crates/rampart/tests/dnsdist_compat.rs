@@ -398,3 +398,41 @@ fn delays_hold_forwarded_udp_answers() {
     ask(&s, &QuerySpec::new("fast.test", Rtype::A), 5, false);
     assert!(started.elapsed() < Duration::from_millis(400));
 }
+
+/// fixupCase(true) gives the client its own spelling of the name back
+/// when a backend answers in lowercase; without it the backend's passes.
+#[test]
+fn fixup_case_restores_the_clients_spelling() {
+    // Answers with the question lowercased, header only after it.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bport = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let Some(zero) = buf[12..n].iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let mut a = buf[..12 + zero + 5].to_vec();
+            a[12..12 + zero].make_ascii_lowercase();
+            a[2] |= 0x80;
+            a[6..12].fill(0);
+            a[3] = 3; // NXDOMAIN
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    for fix in [true, false] {
+        let dir = scratch_dir("fixupcase");
+        let port = free_port();
+        let conf = format!(
+            "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\nfixupCase({fix})\n"
+        );
+        let s = rampart_in(&dir, port, &conf, "probe.test");
+        let a = ask(&s, &QuerySpec::new("MiXeD.Test", Rtype::A), 6, false);
+        let want: &[u8] = if fix {
+            b"\x05MiXeD\x04Test"
+        } else {
+            b"\x05mixed\x04test"
+        };
+        assert_eq!(&a[12..23], want, "fixupCase({fix})");
+    }
+}

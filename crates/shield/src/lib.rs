@@ -110,6 +110,7 @@ impl Shield {
             && responses
             && self.response_rules.truncate_tc == other.response_rules.truncate_tc
             && self.response_rules.allow_empty_response == other.response_rules.allow_empty_response
+            && self.response_rules.fix_case == other.response_rules.fix_case
             && self.drop_empty_queries == other.drop_empty_queries
     }
 }

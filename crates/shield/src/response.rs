@@ -83,6 +83,25 @@ pub struct ResponseChain {
     /// question (dnsdist's `setAllowEmptyResponse`, off by default; other
     /// rcodes without a question always pass).
     pub allow_empty_response: bool,
+    /// Put the client's spelling of the name back into the question of a
+    /// backend's answer (dnsdist's `fixupCase`, off by default).
+    pub fix_case: bool,
+}
+
+impl ResponseChain {
+    /// With `fix_case`, writes `qname` (the client's spelling) over the
+    /// question name of `answer`, which must carry the same name in any
+    /// case (checked when the answer was matched to its query).
+    pub fn fix_case(&self, answer: &mut [u8], qname: &[u8]) {
+        if let Some(name) = answer
+            .get_mut(12..12 + qname.len())
+            .filter(|_| self.fix_case)
+        {
+            if name.eq_ignore_ascii_case(qname) {
+                name.copy_from_slice(qname);
+            }
+        }
+    }
 }
 
 impl ResponseChain {
