@@ -764,6 +764,16 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         })?,
     )?;
     g.set(
+        "SetEDNSOptionAction",
+        lua.create_function(move |lua, (code, data): (u16, mlua::LuaString)| {
+            let data = data.as_bytes().to_vec();
+            if data.len() > usize::from(u16::MAX) - 4 {
+                return Err(fail(lua, "SetEDNSOptionAction: option data too long"));
+            }
+            act(Action::SetEdnsOption(code, data))
+        })?,
+    )?;
+    g.set(
         "ContinueAction",
         lua.create_function(move |lua, inner: Value| {
             act(Action::Continue(action_arg(lua, inner)?))

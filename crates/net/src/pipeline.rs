@@ -23,13 +23,14 @@ pub enum Handled {
     /// Sent on to a backend over UDP: its answer goes out by itself.
     Forwarded,
     /// For a TCP client: ask backend `pools.backends[backend]` over TCP,
-    /// the query changed as `edits` say, and keep the answer in the
-    /// `cache`th of `pools.caches` (in the map's iteration order, which
-    /// is fixed for one snapshot).
+    /// and keep the answer in the `cache`th of `pools.caches` (in the
+    /// map's iteration order, which is fixed for one snapshot). When the
+    /// rules changed the query, the query to send is the first
+    /// `rewritten` bytes of the output buffer.
     ForwardTcp {
         backend: usize,
         cache: Option<usize>,
-        edits: shield::QueryEdits,
+        rewritten: Option<usize>,
     },
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
@@ -130,6 +131,7 @@ pub fn handle(
     let mut delay_ms = None;
     let mut outcome = Outcome::Continue;
     let mut edits = shield::QueryEdits::default();
+    let mut edns_option = None;
     let tags = shield::Tags::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
@@ -179,17 +181,25 @@ pub fn handle(
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
         edits = verdict.edits;
+        edns_option = verdict.edns_option;
         if transport == Transport::Udp {
             delay_ms = verdict.delay_ms;
         }
     }
-    // Rules that change the query (RD, CD) change a copy: from here on,
-    // the zones and the backends see the query as changed.
+    // Rules that change the query (RD, CD, an EDNS option) change a
+    // copy: from here on, the zones and the backends see it as changed.
     let client_flags = query.flags;
+    let rewritten = edits.rewrites() || edns_option.is_some();
     let edited;
-    let (packet, query) = if edits.rewrites() {
+    let (packet, query) = if rewritten {
         let mut copy = packet.to_vec();
         edits.apply(&mut copy);
+        if let Some((code, data)) = edns_option {
+            match wire::edit::set_edns_option(&copy, code, data) {
+                Some(with) => copy = with,
+                None => return Handled::Drop,
+            }
+        }
         edited = copy;
         match Query::parse(&edited) {
             Ok(q) => (&edited[..], q),
@@ -218,6 +228,7 @@ pub fn handle(
                 client,
                 client_flags,
                 edits,
+                rewritten,
                 delay_ms,
             };
             return to_pool(state, pool, &asked, transport, frontend, out, limit);
@@ -235,6 +246,7 @@ pub fn handle(
                 client,
                 client_flags,
                 edits,
+                rewritten,
                 delay_ms,
             };
             return to_pool(state, "", &asked, transport, frontend, out, limit);
@@ -405,6 +417,8 @@ struct Asked<'a> {
     /// The flags the client sent, for its answer.
     client_flags: u16,
     edits: shield::QueryEdits,
+    /// Whether `packet` is a changed copy of what the client sent.
+    rewritten: bool,
     /// Hold the backend's answer this long (UDP; DelayAction).
     delay_ms: Option<u32>,
 }
@@ -427,6 +441,7 @@ fn to_pool(
         client,
         client_flags,
         edits,
+        rewritten,
         delay_ms,
     } = *asked;
     let stats = &state.runtime.stats;
@@ -543,7 +558,13 @@ fn to_pool(
                 None => Handled::Drop,
             }
         }
+        _ if rewritten && out.len() < packet.len() => Handled::Drop,
         _ => Handled::ForwardTcp {
+            // The TCP side sends the changed query from the output buffer.
+            rewritten: rewritten.then(|| {
+                out[..packet.len()].copy_from_slice(packet);
+                packet.len()
+            }),
             backend: i,
             cache: up
                 .pools
@@ -551,7 +572,6 @@ fn to_pool(
                 .keys()
                 .position(|k| k == pool)
                 .filter(|_| !up.pools.backends[i].use_client_subnet && !edits.skip_cache),
-            edits,
         },
     }
 }

@@ -298,14 +298,17 @@ async fn exchange(
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
         (Handled::Replication, _) => return replication(stream, query, peer).await,
-        (Handled::ForwardTcp { edits, .. }, Some((b, cache))) => {
+        (Handled::ForwardTcp { rewritten, .. }, Some((b, cache))) => {
             let started = std::time::Instant::now();
             // The backend gets the query as the rules changed it; the
             // client gets its own RD and CD back.
             let client_flags = query
                 .get(2..4)
                 .map_or(0, |w| u16::from_be_bytes([w[0], w[1]]));
-            edits.apply(query);
+            if let Some(changed) = rewritten.and_then(|n| out.get(2..2 + n)) {
+                query.clear();
+                query.extend_from_slice(changed);
+            }
             // The answer is read straight into `out` after the length
             // prefix; `out` keeps its 64 KB so rules may grow it.
             let answer = &mut out[2..];

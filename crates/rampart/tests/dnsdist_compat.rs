@@ -436,3 +436,31 @@ fn fixup_case_restores_the_clients_spelling() {
         assert_eq!(&a[12..23], want, "fixupCase({fix})");
     }
 }
+
+/// SetEDNSOptionAction puts its option in the query the backend gets,
+/// over UDP and TCP, replacing one of the same code the client sent.
+#[test]
+fn set_edns_option_reaches_the_backend() {
+    let (s, backend) = behind(
+        "ednsopt",
+        "addAction(\"ednsopt.test.\", SetEDNSOptionAction(10, \"deadbeefdeadc0de\"))",
+    );
+    let option = b"\x00\x0a\x00\x10deadbeefdeadc0de";
+    for tcp in [false, true] {
+        let label = if tcp { "tcpopt" } else { "udpopt" };
+        let q = QuerySpec::new(&format!("{label}.ednsopt.test"), Rtype::A);
+        let wire = with_option(q.to_wire(3), 10, b"clientcookie");
+        let answered = if tcp {
+            tcp_exchange(s.addr, &wire, Duration::from_secs(2))
+        } else {
+            udp_exchange(s.addr, &wire, Duration::from_secs(2))
+        };
+        assert!(answered.is_some(), "tcp={tcp}");
+        let got = seen(&backend, label);
+        assert!(got.ends_with(option), "tcp={tcp}: {got:?}");
+        assert!(
+            !got.windows(12).any(|w| w == b"clientcookie"),
+            "the client's option of that code was replaced"
+        );
+    }
+}

@@ -28,6 +28,9 @@ pub enum Action {
     DisableValidation,
     /// Bypass the pool's packet cache for this query; keep going.
     SkipCache,
+    /// Set this EDNS option in the query (replacing one of the same
+    /// code, adding an OPT if needed); keep going (`SetEDNSOptionAction`).
+    SetEdnsOption(u16, Vec<u8>),
     /// Run the inner action for its effect (a pool it picks is kept),
     /// then keep going (`ContinueAction`).
     Continue(Arc<Action>),
@@ -65,6 +68,7 @@ impl Action {
             Action::NoRecurse => "set rd=0".into(),
             Action::DisableValidation => "set cd=1".into(),
             Action::SkipCache => "skip cache".into(),
+            Action::SetEdnsOption(code, _) => format!("add EDNS Option (code={code})"),
             Action::Continue(inner) => format!("continue after: {}", inner.describe()),
             Action::NegativeSoa(n) => {
                 let kind = if n.nxdomain { "NXD" } else { "NODATA" };

@@ -56,6 +56,9 @@ pub struct Verdict<'r> {
     pub delay_ms: Option<u32>,
     /// What to change in the query before it is answered or sent on.
     pub edits: QueryEdits,
+    /// An EDNS option to set in the query (the last matching
+    /// SetEDNSOptionAction's).
+    pub edns_option: Option<(u16, &'r [u8])>,
 }
 
 /// The query rules, in order.
@@ -180,6 +183,10 @@ fn apply<'r>(
         }
         Action::SkipCache => {
             verdict.edits.skip_cache = true;
+            return None;
+        }
+        Action::SetEdnsOption(code, data) => {
+            verdict.edns_option = Some((*code, data));
             return None;
         }
         Action::Continue(inner) => {
@@ -322,6 +329,7 @@ impl RuleChain {
             outcome: Outcome::Continue,
             delay_ms: None,
             edits: QueryEdits::default(),
+            edns_option: None,
         };
         // A pool chosen by a rule that let evaluation go on
         // (ContinueAction(PoolAction(...))): where the query goes unless

@@ -147,6 +147,46 @@ pub fn truncate_to_question(p: &mut [u8], len: usize) -> usize {
     end
 }
 
+/// `query` with EDNS option `code` set to `data`: an option of that code
+/// already there is replaced, and a query without an OPT gets one
+/// (payload 512, as dnsdist adds it). `None` if the query does not parse
+/// or the option would not fit its 16-bit length.
+pub fn set_edns_option(query: &[u8], code: u16, data: &[u8]) -> Option<Vec<u8>> {
+    let len = u16::try_from(data.len()).ok()?;
+    let mut option = code.to_be_bytes().to_vec();
+    option.extend(len.to_be_bytes());
+    option.extend(data);
+    let (_, mut records) = records(query)?;
+    let opt = std::iter::from_fn(|| records.next(query)).find(|r| r.rtype == rtype::OPT);
+    let Some(opt) = opt else {
+        // No OPT: one at the end, holding the option.
+        let mut out = query.to_vec();
+        out.extend([0, 0, 41, 2, 0, 0, 0, 0, 0]);
+        out.extend(u16::try_from(option.len()).ok()?.to_be_bytes());
+        out.extend(option);
+        let ar = u16::from_be_bytes([query[10], query[11]]).checked_add(1)?;
+        out[10..12].copy_from_slice(&ar.to_be_bytes());
+        return Some(out);
+    };
+    // The OPT's options without any of this code, then the new one.
+    let rdata = &query[opt.fixed + 10..opt.end];
+    let mut options = Vec::with_capacity(rdata.len() + option.len());
+    let mut rest = rdata;
+    while let [c0, c1, l0, l1, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+        if u16::from_be_bytes([*c0, *c1]) != code {
+            options.extend(&rest[..4 + n]);
+        }
+        rest = &tail[n..];
+    }
+    options.extend(option);
+    let mut out = query[..opt.fixed + 8].to_vec();
+    out.extend(u16::try_from(options.len()).ok()?.to_be_bytes());
+    out.extend(options);
+    out.extend(&query[opt.end..]);
+    Some(out)
+}
+
 /// Lowers every TTL (OPT aside) by `age` seconds, in place; nothing in a
 /// malformed message.
 pub fn age_ttls(p: &mut [u8], age: u32) {
@@ -379,5 +419,30 @@ mod tests {
         // Garbage is left alone.
         let mut junk = vec![0u8; 5];
         assert_eq!(truncate_to_question(&mut junk, 5), 5);
+    }
+
+    #[test]
+    fn an_edns_option_is_added_or_replaced() {
+        // a.test/A, no OPT.
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        let with = set_edns_option(&q, 10, b"abcd").unwrap();
+        let opt = find(&with, rtype::OPT).unwrap();
+        assert_eq!(with[10..12], [0, 1]);
+        assert_eq!(with[opt.fixed + 2..opt.fixed + 4], [2, 0], "payload 512");
+        assert_eq!(
+            with[opt.fixed + 8..opt.end],
+            *b"\x00\x08\x00\x0a\x00\x04abcd"
+        );
+        // Replaced, not repeated; another option kept.
+        let two = set_edns_option(&with, 8, b"xy").unwrap();
+        let again = set_edns_option(&two, 10, b"zz").unwrap();
+        let opt = find(&again, rtype::OPT).unwrap();
+        assert_eq!(again[10..12], [0, 1]);
+        assert_eq!(
+            again[opt.fixed + 10..opt.end],
+            *b"\x00\x08\x00\x02xy\x00\x0a\x00\x02zz"
+        );
+        assert!(set_edns_option(&q[..14], 10, b"x").is_none());
     }
 }
