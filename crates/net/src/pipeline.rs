@@ -270,10 +270,8 @@ pub fn handle(
             }
             stats.self_answered.add(1);
             let len = self_answer(&other, &query, out, limit, state.zones.max_udp_payload);
-            // A dynamic block answers as dnsdist's does, with the query's
-            // own header turned around: RA stays as the client sent it.
             if blocked && len.is_some() {
-                out[3] = (out[3] & !0x80) | (packet[3] & 0x80);
+                header_turned_around(out, query.flags);
             }
             len
         }
@@ -407,6 +405,15 @@ fn replication(
     })
 }
 
+/// dnsdist answers dynamic blocks and "no server" with the query's own
+/// header turned around, so RA stays as the client sent it (where a rule's
+/// answer gets RA = RD): the same for `out`, a self-made answer.
+fn header_turned_around(out: &mut [u8], client_flags: u16) {
+    if let Some(b) = out.get_mut(3) {
+        *b = (*b & !0x80) | (client_flags as u8 & 0x80);
+    }
+}
+
 /// A query on its way to a pool, as the rules left it.
 struct Asked<'a> {
     /// The query as the rules changed it.
@@ -501,6 +508,7 @@ fn to_pool(
             if let Some(len) =
                 self_answer(&servfail, query, out, limit, state.zones.max_udp_payload)
             {
+                header_turned_around(out, client_flags);
                 stats.answered(wire::types::rcode::SERVFAIL);
                 return Handled::Answer {
                     len,

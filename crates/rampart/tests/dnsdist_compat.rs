@@ -464,3 +464,22 @@ fn set_edns_option_reaches_the_backend() {
         );
     }
 }
+
+/// setServFailWhenNoServer answers as dnsdist does: the query's header
+/// turned around, so RA stays clear however RD was set.
+#[test]
+fn no_server_servfail_keeps_the_clients_ra() {
+    let (s, _backend) = behind(
+        "noserver",
+        "newServer{address=\"127.0.0.1:9\", pool=\"real\"}\nsetServFailWhenNoServer(true)\n\
+         getServer(0):setDown()\naddAction(AllRule(), PoolAction(\"real\"))",
+    );
+    let mut q = QuerySpec::new("noserver.test", Rtype::A);
+    q.rd = true;
+    for tcp in [false, true] {
+        let a = ask(&s, &q, 9, tcp);
+        assert_eq!(a[3] & 0xf, 2, "SERVFAIL");
+        assert_eq!(a[2] & RD, RD);
+        assert_eq!(a[3] & 0x80, 0, "RA as the client sent it (tcp={tcp})");
+    }
+}
