@@ -118,7 +118,8 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     let g = lua.globals();
     let ract = |a: ResponseAction| Ok(LuaResponseAction(Arc::new(a)));
     // The constructors that take nothing.
-    let plain: [Maker; 4] = [
+    let plain: [Maker; 5] = [
+        ("SetSkipCacheResponseAction", || ResponseAction::SkipCache),
         ("AllowResponseAction", || ResponseAction::Allow),
         ("DropResponseAction", || ResponseAction::Drop),
         ("NoneResponseAction", || ResponseAction::None),

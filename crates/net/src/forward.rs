@@ -247,7 +247,7 @@ impl UdpForwarder {
         shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
         rules.fix_case(&mut buf[..len], qname);
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
-        let crate::pipeline::Relay::Send { delay_ms } = crate::pipeline::backend_answer(
+        let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
             &rules,
             runtime,
             slot.client,
@@ -260,7 +260,9 @@ impl UdpForwarder {
         ) else {
             return None;
         };
-        if let Some((cache, qclass, flags, edns, dnssec_ok, options)) = &slot.cache {
+        if let Some((pc, qclass, flags, edns, dnssec_ok, options)) =
+            slot.cache.as_ref().filter(|_| cache)
+        {
             let key = pool::CacheKey {
                 lname,
                 qtype: slot.qtype,
@@ -271,7 +273,7 @@ impl UdpForwarder {
                 tcp: false,
                 options: *options,
             };
-            cache.insert(&key, &buf[..len]);
+            pc.insert(&key, &buf[..len]);
         }
         Some(Reply {
             len,

@@ -587,8 +587,9 @@ fn to_pool(
 /// What becomes of a backend's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Relay {
-    /// Send it on, held back this long if set (UDP; DelayResponseAction).
-    Send { delay_ms: Option<u32> },
+    /// Send it on, held back this long if set (UDP; DelayResponseAction),
+    /// and keep it in the cache unless a rule said not to.
+    Send { delay_ms: Option<u32>, cache: bool },
     /// A rule dropped it.
     Drop,
 }
@@ -609,6 +610,7 @@ pub fn backend_answer(
     latency_us: u32,
 ) -> Relay {
     let mut delay_ms = None;
+    let mut cache = true;
     if !tcp && rules.truncate_tc && buf.get(2).is_some_and(|b| b & 0x02 != 0) {
         *len = wire::edit::truncate_to_question(buf, *len);
     }
@@ -639,6 +641,7 @@ pub fn backend_answer(
                 return Relay::Drop;
             }
             delay_ms = verdict.delay_ms.filter(|_| !tcp);
+            cache = !verdict.skip_cache;
         }
     }
     let rcode = u16::from(buf[3] & 0xf);
@@ -657,5 +660,5 @@ pub fn backend_answer(
         tcp,
         latency_us,
     });
-    Relay::Send { delay_ms }
+    Relay::Send { delay_ms, cache }
 }

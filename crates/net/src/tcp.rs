@@ -347,10 +347,10 @@ async fn exchange(
                 latency,
             );
             drop(snap);
-            if send == crate::pipeline::Relay::Drop {
+            let crate::pipeline::Relay::Send { cache: keep, .. } = send else {
                 return false;
-            }
-            if let Some(cache) = cache {
+            };
+            if let Some(cache) = cache.filter(|_| keep) {
                 let key = pool::CacheKey {
                     lname,
                     qtype: q.qtype,

@@ -153,8 +153,9 @@ fn negative_and_soa_answers_with_the_soa() {
     }
 }
 
-/// SetSkipCacheAction: the pool's cache neither answers nor keeps the
-/// query, so the backend sees every repeat; other names are cached.
+/// SetSkipCacheAction (the pool's cache neither answers nor keeps the
+/// query) and SetSkipCacheResponseAction (the answer is not kept): the
+/// backend sees every repeat; other names are cached.
 #[test]
 fn skip_cache_sends_every_repeat_to_the_backend() {
     let seen = std::sync::Arc::default();
@@ -164,7 +165,8 @@ fn skip_cache_sends_every_repeat_to_the_backend() {
     let conf = format!(
         "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
          pc = newPacketCache(100)\ngetPool(\"\"):setCache(pc)\n\
-         addAction(\"nocache.test.\", SetSkipCacheAction())\n"
+         addAction(\"nocache.test.\", SetSkipCacheAction())\n\
+         addResponseAction(\"nokeep.test.\", SetSkipCacheResponseAction())\n"
     );
     let s = rampart_in(&dir, port, &conf, "probe.test");
     let count = |label: &str| {
@@ -177,8 +179,10 @@ fn skip_cache_sends_every_repeat_to_the_backend() {
     for i in 0..3 {
         ask(&s, &QuerySpec::new("a.nocache.test", Rtype::A), i, false);
         ask(&s, &QuerySpec::new("a.cached.test", Rtype::A), i, false);
+        ask(&s, &QuerySpec::new("a.nokeep.test", Rtype::A), i, false);
     }
     assert_eq!(count("nocache"), 3);
+    assert_eq!(count("nokeep"), 3);
     assert_eq!(count("cached"), 1);
 }
 

@@ -1,7 +1,7 @@
 //! Response rules (`addResponseAction`): run over each answer before it
 //! is sent, with the query's selectors plus `RCodeRule`/`ERCodeRule`.
 //! As in dnsdist, answers the query rules made themselves (RCode, TC,
-//! spoofs) skip these rules.
+//! spoofs) skip these rules and go through the self-answered ones.
 
 use std::sync::Arc;
 
@@ -29,6 +29,8 @@ pub enum ResponseAction {
     LimitTtl { min: u32, max: u32, types: Vec<u16> },
     /// Remove records of these types; keep going.
     ClearRecordTypes(Vec<u16>),
+    /// Keep the answer out of the packet cache; keep going.
+    SkipCache,
     /// Do nothing.
     None,
 }
@@ -51,6 +53,7 @@ impl ResponseAction {
                     .collect();
                 format!("clear record types {}", names.join(", "))
             }
+            ResponseAction::SkipCache => "skip cache".into(),
             ResponseAction::None => "no op".into(),
         }
     }
@@ -70,6 +73,8 @@ pub struct ResponseRule {
 pub struct ResponseVerdict {
     pub drop: bool,
     pub delay_ms: Option<u32>,
+    /// Keep the answer out of the packet cache.
+    pub skip_cache: bool,
 }
 
 /// The response rules, in order.
@@ -144,6 +149,7 @@ impl ResponseChain {
                 ResponseAction::ClearRecordTypes(types) => {
                     rewrite(out, len, limit, |t, _| !types.contains(&t));
                 }
+                ResponseAction::SkipCache => verdict.skip_cache = true,
                 ResponseAction::None => {}
             }
         }
