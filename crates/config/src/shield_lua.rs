@@ -774,6 +774,10 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         })?,
     )?;
     g.set(
+        "SetTempFailureCacheTTLAction",
+        lua.create_function(move |_, ttl: u32| act(Action::TempFailureCacheTtl(ttl)))?,
+    )?;
+    g.set(
         "ContinueAction",
         lua.create_function(move |lua, inner: Value| {
             act(Action::Continue(action_arg(lua, inner)?))

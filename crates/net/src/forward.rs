@@ -36,9 +36,18 @@ struct Slot {
     ecs: wire::ecs::Added,
 }
 
-/// The cache an answer goes into, and the key parts the slot lacks:
-/// (cache, qclass, flags, edns, DO, options digest).
-pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool, u64);
+/// The cache an answer goes into, and the parts of its key the slot
+/// lacks ([`pool::CacheKey`]).
+pub struct CacheSlot {
+    pub cache: Arc<pool::PacketCache>,
+    pub qclass: u16,
+    pub flags: u16,
+    pub edns: bool,
+    pub dnssec_ok: bool,
+    pub options: u64,
+    /// A rule's TTL for a SERVFAIL/REFUSED answer.
+    pub temp_failure_ttl: Option<u32>,
+}
 
 /// What a forwarded query asked, as the answer needs it.
 #[derive(Clone, Copy, Debug)]
@@ -260,20 +269,18 @@ impl UdpForwarder {
         ) else {
             return None;
         };
-        if let Some((pc, qclass, flags, edns, dnssec_ok, options)) =
-            slot.cache.as_ref().filter(|_| cache)
-        {
+        if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
             let key = pool::CacheKey {
                 lname,
                 qtype: slot.qtype,
-                qclass: *qclass,
-                flags: *flags,
-                edns: *edns,
-                dnssec_ok: *dnssec_ok,
+                qclass: c.qclass,
+                flags: c.flags,
+                edns: c.edns,
+                dnssec_ok: c.dnssec_ok,
                 tcp: false,
-                options: *options,
+                options: c.options,
             };
-            pc.insert(&key, &buf[..len]);
+            c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
         }
         Some(Reply {
             len,

@@ -31,6 +31,8 @@ pub enum Handled {
         backend: usize,
         cache: Option<usize>,
         rewritten: Option<usize>,
+        /// A rule's cache TTL for a SERVFAIL/REFUSED answer.
+        temp_failure_ttl: Option<u32>,
     },
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
@@ -524,9 +526,14 @@ fn to_pool(
             // through the cache.
             let cached = cache
                 .filter(|_| !up.pools.backends[i].use_client_subnet)
-                .map(|c| {
-                    let k = &key;
-                    (c.clone(), k.qclass, k.flags, k.edns, k.dnssec_ok, k.options)
+                .map(|c| crate::forward::CacheSlot {
+                    cache: c.clone(),
+                    qclass: key.qclass,
+                    flags: key.flags,
+                    edns: key.edns,
+                    dnssec_ok: key.dnssec_ok,
+                    options: key.options,
+                    temp_failure_ttl: edits.temp_failure_ttl,
                 });
             let ecs = &up.pools.ecs;
             if up.udp.get(i).is_some_and(|f| {
@@ -574,6 +581,7 @@ fn to_pool(
                 packet.len()
             }),
             backend: i,
+            temp_failure_ttl: edits.temp_failure_ttl,
             cache: up
                 .pools
                 .caches

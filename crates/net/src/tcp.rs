@@ -298,7 +298,14 @@ async fn exchange(
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
         (Handled::Replication, _) => return replication(stream, query, peer).await,
-        (Handled::ForwardTcp { rewritten, .. }, Some((b, cache))) => {
+        (
+            Handled::ForwardTcp {
+                rewritten,
+                temp_failure_ttl,
+                ..
+            },
+            Some((b, cache)),
+        ) => {
             let started = std::time::Instant::now();
             // The backend gets the query as the rules changed it; the
             // client gets its own RD and CD back.
@@ -361,7 +368,7 @@ async fn exchange(
                     tcp: true,
                     options: cache.options_digest(q.edns_options),
                 };
-                cache.insert(&key, &answer[..len]);
+                cache.insert_with(&key, &answer[..len], temp_failure_ttl);
             }
             len
         }

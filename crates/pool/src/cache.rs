@@ -206,6 +206,13 @@ impl PacketCache {
 
     /// Stores a backend's answer for `key`.
     pub fn insert(&self, key: &CacheKey, answer: &[u8]) {
+        self.insert_with(key, answer, None);
+    }
+
+    /// As [`PacketCache::insert`], a SERVFAIL or REFUSED answer kept for
+    /// `temp_failure_ttl` seconds when given (a rule's choice) rather
+    /// than the cache's `temporary_failure_ttl`.
+    pub fn insert_with(&self, key: &CacheKey, answer: &[u8], temp_failure_ttl: Option<u32>) {
         if answer.len() < 12 || answer[2] & 0x02 != 0 || !key.is_question_of(answer) {
             return; // truncated answers, or not this key's, are never cached
         }
@@ -213,7 +220,7 @@ impl PacketCache {
         // NXDOMAIN, or NOERROR without answers: negative.
         let negative = rcode == 3 || (rcode == 0 && answer[6..8] == [0, 0]);
         let ttl = match rcode {
-            2 | 5 => self.options.temporary_failure_ttl,
+            2 | 5 => temp_failure_ttl.unwrap_or(self.options.temporary_failure_ttl),
             0 | 3 => match wire::edit::min_ttl(answer) {
                 Some(t) if negative => {
                     t.min(self.options.max_ttl.min(self.options.max_negative_ttl))
@@ -520,5 +527,22 @@ mod tests {
             }
             assert_eq!(c.purge_expired(0), usize::from(!keep));
         }
+    }
+
+    #[test]
+    fn a_rule_sets_how_long_a_temporary_failure_is_kept() {
+        let mut servfail = answer(1, NAME);
+        servfail[3] = 0x02;
+        let ttl_of = |c: &PacketCache| {
+            c.shards
+                .iter()
+                .find_map(|s| s.lock().unwrap().values().next().map(|e| e.ttl))
+        };
+        let c = PacketCache::new(CacheOptions::default());
+        c.insert(&key(NAME), &servfail);
+        assert_eq!(ttl_of(&c), Some(60), "temporaryFailureTTL");
+        let c = PacketCache::new(CacheOptions::default());
+        c.insert_with(&key(NAME), &servfail, Some(1));
+        assert_eq!(ttl_of(&c), Some(1), "SetTempFailureCacheTTLAction");
     }
 }

@@ -28,6 +28,8 @@ pub enum Action {
     DisableValidation,
     /// Bypass the pool's packet cache for this query; keep going.
     SkipCache,
+    /// Cache a SERVFAIL/REFUSED answer this long; keep going.
+    TempFailureCacheTtl(u32),
     /// Set this EDNS option in the query (replacing one of the same
     /// code, adding an OPT if needed); keep going (`SetEDNSOptionAction`).
     SetEdnsOption(u16, Vec<u8>),
@@ -68,6 +70,7 @@ impl Action {
             Action::NoRecurse => "set rd=0".into(),
             Action::DisableValidation => "set cd=1".into(),
             Action::SkipCache => "skip cache".into(),
+            Action::TempFailureCacheTtl(t) => format!("set tempfailure cache ttl to {t}"),
             Action::SetEdnsOption(code, _) => format!("add EDNS Option (code={code})"),
             Action::Continue(inner) => format!("continue after: {}", inner.describe()),
             Action::NegativeSoa(n) => {

@@ -15,6 +15,9 @@ pub struct QueryEdits {
     /// Neither look the answer up in the pool's cache nor keep it there
     /// (`SetSkipCacheAction`).
     pub skip_cache: bool,
+    /// Keep a SERVFAIL or REFUSED answer in the cache this long instead
+    /// of the cache's `temporaryFailureTTL` (`SetTempFailureCacheTTLAction`).
+    pub temp_failure_ttl: Option<u32>,
 }
 
 impl QueryEdits {
@@ -78,6 +81,7 @@ mod tests {
             clear_rd: true,
             set_cd: true,
             skip_cache: true,
+            temp_failure_ttl: Some(1),
         }
         .apply(&mut short);
         assert_eq!(short, [1, 2, 3]);

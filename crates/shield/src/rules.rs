@@ -185,6 +185,10 @@ fn apply<'r>(
             verdict.edits.skip_cache = true;
             return None;
         }
+        Action::TempFailureCacheTtl(ttl) => {
+            verdict.edits.temp_failure_ttl = Some(*ttl);
+            return None;
+        }
         Action::SetEdnsOption(code, data) => {
             verdict.edns_option = Some((*code, data));
             return None;
