@@ -28,6 +28,7 @@ mod address;
 pub mod compat_lua;
 pub mod console_lua;
 pub mod dynblock_lua;
+pub mod hook_lua;
 pub mod include_lua;
 pub mod inspect_lua;
 pub mod lua_util;
@@ -242,6 +243,11 @@ fn load_with_runtime(
     let lua = Lua::new();
     // How LogAction opens files: checking a config must not empty a log.
     lua.set_app_data(mode);
+    // What a worker thread runs to build its own state for Lua rules.
+    lua.set_app_data(Arc::new(hook_lua::Source {
+        path: path.to_path_buf(),
+        text: src.to_string(),
+    }));
     let state = Rc::new(RefCell::new(Config::new(path)));
     if let Some(acl) = initial_acl {
         state.borrow_mut().shield.acl = acl.clone();
@@ -266,6 +272,7 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     include_lua::register(&lua, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    hook_lua::register(&lua).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))
         .exec()

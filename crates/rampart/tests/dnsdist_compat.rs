@@ -487,3 +487,68 @@ fn no_server_servfail_keeps_the_clients_ra() {
         assert_eq!(a[3] & 0x80, 0, "RA as the client sent it (tcp={tcp})");
     }
 }
+
+/// Lua in the query path: LuaAction's DNSAction results, LuaRule with a
+/// tag set by an earlier rule, LuaResponseAction on a backend's answer,
+/// and a failing script answered SERVFAIL.
+#[test]
+fn lua_rules_decide_in_the_query_path() {
+    let (s, _backend) = behind(
+        "luarules",
+        r#"
+function decide(dq)
+  if dq.qname:toString() == "refuse.lua.test." then return DNSAction.Refused end
+  if dq:getDO() then return DNSAction.Nxdomain, "" end
+  if dq.qname:toString() == "tc.lua.test." and not dq.tcp then return DNSAction.Truncate end
+  if dq.qname:toString() == "broken.lua.test." then return nil + 1 end
+  return DNSAction.None
+end
+addAction(AllRule(), SetTagAction("a-tag", "a-value"))
+addAction(LuaRule(function(dq) return dq:getTag("a-tag") == "a-value" and dq.qtype == DNSQType.MX end),
+          RCodeAction(DNSRCode.NOTIMP))
+addAction("lua.test.", LuaAction(decide))
+addResponseAction("dropped.test.", LuaResponseAction(function(dr) return DNSResponseAction.Drop end))
+"#,
+    );
+    let rcode = |name: &str, qtype: Rtype, dnssec: bool, tcp: bool| {
+        let mut q = QuerySpec::new(name, qtype);
+        if dnssec {
+            q.edns = Some((1232, 0, true));
+        }
+        let a = ask(&s, &q, 1, tcp);
+        (a[3] & 0xf, a[2] & 0x02 != 0)
+    };
+    assert_eq!(rcode("refuse.lua.test", Rtype::A, false, false), (5, false));
+    assert_eq!(
+        rcode("x.lua.test", Rtype::A, true, false),
+        (3, false),
+        "getDO"
+    );
+    assert_eq!(
+        rcode("tc.lua.test", Rtype::A, false, false),
+        (0, true),
+        "TC over UDP"
+    );
+    assert_eq!(
+        rcode("tc.lua.test", Rtype::A, false, true),
+        (0, false),
+        "not over TCP"
+    );
+    assert_eq!(
+        rcode("x.other.test", Rtype::MX, false, false),
+        (4, false),
+        "LuaRule"
+    );
+    assert_eq!(
+        rcode("broken.lua.test", Rtype::A, false, false),
+        (2, false),
+        "script error"
+    );
+    let wire = QuerySpec::new("a.dropped.test", Rtype::A).to_wire(2);
+    assert!(udp_exchange(s.addr, &wire, Duration::from_millis(500)).is_none());
+    assert!(
+        s.log_text().contains("LuaAction #2: ") && s.log_text().contains("logged once"),
+        "{}",
+        s.log_text()
+    );
+}

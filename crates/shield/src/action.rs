@@ -30,6 +30,8 @@ pub enum Action {
     SkipCache,
     /// Cache a SERVFAIL/REFUSED answer this long; keep going.
     TempFailureCacheTtl(u32),
+    /// Code from the config decides (`LuaAction`).
+    Hook(Arc<dyn crate::hook::QueryHook>),
     /// Set this EDNS option in the query (replacing one of the same
     /// code, adding an OPT if needed); keep going (`SetEDNSOptionAction`).
     SetEdnsOption(u16, Vec<u8>),
@@ -70,6 +72,7 @@ impl Action {
             Action::NoRecurse => "set rd=0".into(),
             Action::DisableValidation => "set cd=1".into(),
             Action::SkipCache => "skip cache".into(),
+            Action::Hook(h) => h.describe(),
             Action::TempFailureCacheTtl(t) => format!("set tempfailure cache ttl to {t}"),
             Action::SetEdnsOption(code, _) => format!("add EDNS Option (code={code})"),
             Action::Continue(inner) => format!("continue after: {}", inner.describe()),

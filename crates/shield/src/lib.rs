@@ -21,6 +21,7 @@ pub mod answer;
 pub mod counter;
 pub mod dynblock;
 pub mod edits;
+pub mod hook;
 pub mod known;
 pub mod name_regex;
 pub mod netmask;

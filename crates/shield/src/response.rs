@@ -31,6 +31,8 @@ pub enum ResponseAction {
     ClearRecordTypes(Vec<u16>),
     /// Keep the answer out of the packet cache; keep going.
     SkipCache,
+    /// Code from the config decides (`LuaResponseAction`).
+    Hook(Arc<dyn crate::hook::QueryHook>),
     /// Do nothing.
     None,
 }
@@ -54,6 +56,7 @@ impl ResponseAction {
                 format!("clear record types {}", names.join(", "))
             }
             ResponseAction::SkipCache => "skip cache".into(),
+            ResponseAction::Hook(h) => h.describe(),
             ResponseAction::None => "no op".into(),
         }
     }
@@ -150,6 +153,25 @@ impl ResponseChain {
                     rewrite(out, len, limit, |t, _| !types.contains(&t));
                 }
                 ResponseAction::SkipCache => verdict.skip_cache = true,
+                ResponseAction::Hook(hook) => {
+                    use crate::hook::HookVerdict;
+                    let d = hook.decide(q);
+                    verdict.skip_cache |= d.skip_cache;
+                    match d.verdict {
+                        HookVerdict::Allow => return verdict,
+                        HookVerdict::Drop => {
+                            verdict.drop = true;
+                            return verdict;
+                        }
+                        HookVerdict::Delay(ms) => verdict.delay_ms = Some(ms),
+                        // ServFail (or a failed script): the answer's rcode.
+                        HookVerdict::RCode(rc) => {
+                            out[3] = (out[3] & 0xf0) | (rc & 0xf) as u8;
+                            return verdict;
+                        }
+                        HookVerdict::Continue | HookVerdict::Truncate | HookVerdict::NoRecurse => {}
+                    }
+                }
                 ResponseAction::None => {}
             }
         }

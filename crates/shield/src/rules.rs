@@ -189,6 +189,30 @@ fn apply<'r>(
             verdict.edits.temp_failure_ttl = Some(*ttl);
             return None;
         }
+        Action::Hook(hook) => {
+            use crate::hook::HookVerdict;
+            let d = hook.decide(q);
+            verdict.edits.skip_cache |= d.skip_cache;
+            if d.temp_failure_ttl.is_some() {
+                verdict.edits.temp_failure_ttl = d.temp_failure_ttl;
+            }
+            match d.verdict {
+                HookVerdict::Continue => return None,
+                HookVerdict::Allow => Outcome::Allow,
+                HookVerdict::Drop => Outcome::Drop,
+                HookVerdict::RCode(rc) => Outcome::RCode(rc),
+                HookVerdict::Truncate if q.tcp => return None,
+                HookVerdict::Truncate => Outcome::Truncate,
+                HookVerdict::Delay(ms) => {
+                    verdict.delay_ms = Some(ms);
+                    return None;
+                }
+                HookVerdict::NoRecurse => {
+                    verdict.edits.clear_rd = true;
+                    return None;
+                }
+            }
+        }
         Action::SetEdnsOption(code, data) => {
             verdict.edns_option = Some((*code, data));
             return None;
