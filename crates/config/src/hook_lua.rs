@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods};
+use shield::action::{Action, SpoofSettings};
 use shield::hook::{HookDecision, HookVerdict, QueryHook};
 use shield::QueryInfo;
 
@@ -114,24 +115,48 @@ impl LuaHook {
 
 impl QueryHook for LuaHook {
     fn decide(&self, q: &QueryInfo) -> HookDecision {
-        let servfail = HookDecision {
+        let servfail = || HookDecision {
             verdict: HookVerdict::RCode(wire::types::rcode::SERVFAIL),
             ..Default::default()
         };
         let Some((out, result)) = self.call(q) else {
-            return servfail;
+            return servfail();
         };
         for (name, value) in &result.tags {
             q.tags.set(&name.as_str().into(), &value.as_str().into());
         }
         let mut values = out.into_iter();
         let action = values.next().and_then(|v| v.as_i64()).unwrap_or(4);
-        let extra = values
+        // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
+        let extra: Option<Vec<u8>> = values
             .next()
-            .and_then(|v| v.as_string().map(|s| s.to_string_lossy()));
+            .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()));
+        let text = extra.as_deref().map(String::from_utf8_lossy);
+        let mut answer = None;
         let verdict = match action {
+            // dq:spoof(...) then HeaderModify, or Spoof/SpoofRaw with the
+            // data as the second result.
+            3 | 9 | 10 => {
+                let made = match (action, result.spoof.clone(), &text, &extra) {
+                    (3, Some(spoof), _, _) => Ok(spoof),
+                    (9, _, Some(text), _) => spoof_from_text(text).map(Arc::new),
+                    (10, _, _, Some(raw)) => Ok(Arc::new(Action::SpoofRaw(
+                        vec![raw.clone()],
+                        SpoofSettings::default(),
+                    ))),
+                    _ => Err("a spoof without anything to answer with".to_string()),
+                };
+                match made {
+                    Ok(a) => answer = Some(a),
+                    Err(e) => {
+                        self.fail(&e);
+                        return servfail();
+                    }
+                }
+                HookVerdict::Answer
+            }
             0 => HookVerdict::Allow,
-            1 => HookVerdict::Delay(extra.and_then(|e| e.trim().parse().ok()).unwrap_or(0)),
+            1 => HookVerdict::Delay(text.and_then(|e| e.trim().parse().ok()).unwrap_or(0)),
             2 => HookVerdict::Drop,
             4 | NO_OP => HookVerdict::Continue,
             5 => HookVerdict::RCode(wire::types::rcode::SERVFAIL),
@@ -147,11 +172,12 @@ impl QueryHook for LuaHook {
                 self.fail(&format!(
                     "DNSAction.{name} from Lua is not supported by rampart yet"
                 ));
-                return servfail;
+                return servfail();
             }
         };
         HookDecision {
             verdict,
+            answer,
             skip_cache: result.skip_cache,
             temp_failure_ttl: result.temp_failure_ttl,
         }
@@ -168,12 +194,32 @@ impl QueryHook for LuaHook {
     }
 }
 
+/// `DNSAction.Spoof`'s text: addresses separated by commas, or a name
+/// to answer a CNAME to.
+fn spoof_from_text(text: &str) -> Result<Action, String> {
+    let addrs: Result<Vec<IpAddr>, _> = text.split(',').map(|a| a.trim().parse()).collect();
+    match addrs {
+        Ok(list) => Ok(Action::Spoof(list, SpoofSettings::default())),
+        Err(_) => {
+            let wire = shield::suffix::parse_name(text)
+                .map_err(|e| format!("cannot spoof '{text}': {e}"))?;
+            Ok(Action::SpoofCname(
+                wire,
+                text.to_string(),
+                SpoofSettings::default(),
+            ))
+        }
+    }
+}
+
 /// What the Lua function changed on its `dq`.
 #[derive(Clone, Debug, Default)]
 struct DqResult {
     skip_cache: bool,
     temp_failure_ttl: Option<u32>,
     tags: Vec<(String, String)>,
+    /// `dq:spoof(...)`: the answer, for a HeaderModify result.
+    spoof: Option<Arc<Action>>,
 }
 
 /// `dq`/`dr`: a copy of what the query path knows about the query.
@@ -260,6 +306,34 @@ impl UserData for LuaDq {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.clone()))
         });
+        // dq:spoof({newCA(...), ...}) or dq:spoof({raw, ...}).
+        methods.add_method_mut("spoof", |lua, dq, list: Table| {
+            let mut addrs = Vec::new();
+            let mut raws = Vec::new();
+            for v in list.sequence_values::<mlua::Value>() {
+                match v? {
+                    mlua::Value::UserData(ud) if ud.is::<LuaAddr>() => {
+                        addrs.push(ud.borrow::<LuaAddr>()?.0.ip())
+                    }
+                    mlua::Value::String(s) => raws.push(s.as_bytes().to_vec()),
+                    other => {
+                        return Err(crate::fail(
+                            lua,
+                            format!(
+                                "dq:spoof takes addresses (newCA) or raw records, got {}",
+                                other.type_name()
+                            ),
+                        ))
+                    }
+                }
+            }
+            dq.result.spoof = Some(Arc::new(if raws.is_empty() {
+                Action::Spoof(addrs, SpoofSettings::default())
+            } else {
+                Action::SpoofRaw(raws, SpoofSettings::default())
+            }));
+            Ok(())
+        });
         methods.add_method_mut("setTag", |_, dq, (name, value): (String, String)| {
             dq.result.tags.push((name, value));
             Ok(())
@@ -332,6 +406,16 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             Ok(crate::response_lua::LuaResponseAction(Arc::new(
                 shield::response::ResponseAction::Hook(hook),
             )))
+        })?,
+    )?;
+    g.set(
+        "newCA",
+        lua.create_function(|lua, text: String| {
+            let addr = text
+                .parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
+                .map_err(|_| crate::fail(lua, format!("newCA: bad address '{text}'")))?;
+            Ok(LuaAddr(addr))
         })?,
     )?;
     // The numbers are DNSAction's, so one reading of a result serves both.

@@ -131,6 +131,10 @@ pub fn handle(
     );
 
     let mut delay_ms = None;
+    // An answer a Lua rule made for this query; outlives `outcome`,
+    // which may point into it.
+    let mut hook_answer = None;
+    let mut echo_header = false;
     let mut outcome = Outcome::Continue;
     let mut edits = shield::QueryEdits::default();
     let mut edns_option = None;
@@ -187,6 +191,11 @@ pub fn handle(
         if transport == Transport::Udp {
             delay_ms = verdict.delay_ms;
         }
+        hook_answer = verdict.hook_answer;
+        echo_header = verdict.echo_header;
+    }
+    if let (Outcome::HookAnswer, Some(action)) = (outcome, hook_answer.as_deref()) {
+        outcome = Outcome::Spoof(action);
     }
     // Rules that change the query (RD, CD, an EDNS option) change a
     // copy: from here on, the zones and the backends see it as changed.
@@ -272,7 +281,7 @@ pub fn handle(
             }
             stats.self_answered.add(1);
             let len = self_answer(&other, &query, out, limit, state.zones.max_udp_payload);
-            if blocked && len.is_some() {
+            if (blocked || echo_header) && len.is_some() {
                 header_turned_around(out, query.flags);
             }
             len

@@ -501,6 +501,12 @@ function decide(dq)
   if dq:getDO() then return DNSAction.Nxdomain, "" end
   if dq.qname:toString() == "tc.lua.test." and not dq.tcp then return DNSAction.Truncate end
   if dq.qname:toString() == "broken.lua.test." then return nil + 1 end
+  if dq.qname:toString() == "spoof.lua.test." then return DNSAction.Spoof, "192.0.2.7" end
+  if dq.qname:toString() == "cname.lua.test." then return DNSAction.Spoof, "target.example." end
+  if dq.qname:toString() == "multi.lua.test." then
+    dq:spoof({newCA("192.0.2.8"), newCA("192.0.2.9")})
+    return DNSAction.HeaderModify
+  end
   return DNSAction.None
 end
 addAction(AllRule(), SetTagAction("a-tag", "a-value"))
@@ -519,6 +525,10 @@ addResponseAction("dropped.test.", LuaResponseAction(function(dr) return DNSResp
         (a[3] & 0xf, a[2] & 0x02 != 0)
     };
     assert_eq!(rcode("refuse.lua.test", Rtype::A, false, false), (5, false));
+    // An rcode from Lua is the query sent back: RA as the client sent it.
+    let mut rd = QuerySpec::new("refuse.lua.test", Rtype::A);
+    rd.rd = true;
+    assert_eq!(ask(&s, &rd, 1, false)[3] & 0x80, 0, "RA");
     assert_eq!(
         rcode("x.lua.test", Rtype::A, true, false),
         (3, false),
@@ -543,6 +553,26 @@ addResponseAction("dropped.test.", LuaResponseAction(function(dr) return DNSResp
         rcode("broken.lua.test", Rtype::A, false, false),
         (2, false),
         "script error"
+    );
+    let answer = |name: &str| {
+        normalize(&ask(&s, &QuerySpec::new(name, Rtype::A), 3, false))
+            .unwrap()
+            .answer
+    };
+    assert_eq!(
+        answer("spoof.lua.test"),
+        ["spoof.lua.test. 60 in a 192.0.2.7"]
+    );
+    assert_eq!(
+        answer("cname.lua.test"),
+        ["cname.lua.test. 60 in cname target.example."]
+    );
+    assert_eq!(
+        answer("multi.lua.test"),
+        [
+            "multi.lua.test. 60 in a 192.0.2.8",
+            "multi.lua.test. 60 in a 192.0.2.9"
+        ]
     );
     let wire = QuerySpec::new("a.dropped.test", Rtype::A).to_wire(2);
     assert!(udp_exchange(s.addr, &wire, Duration::from_millis(500)).is_none());

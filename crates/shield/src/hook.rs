@@ -7,9 +7,12 @@ use std::fmt;
 use crate::selector::QueryInfo;
 
 /// What a hook decided for a query.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct HookDecision {
     pub verdict: HookVerdict,
+    /// With [`HookVerdict::Answer`]: the Spoof* action that makes the
+    /// answer (`DNSAction.Spoof`, `SpoofRaw`, `dq:spoof(...)`).
+    pub answer: Option<std::sync::Arc<crate::Action>>,
     /// Bypass the pool's packet cache (`dq.skipCache = true`).
     pub skip_cache: bool,
     /// A cache TTL for a SERVFAIL/REFUSED answer (`dq.tempFailureTTL`).
@@ -32,6 +35,8 @@ pub enum HookVerdict {
     Delay(u32),
     /// Clear RD; keep going.
     NoRecurse,
+    /// Answer with [`HookDecision::answer`].
+    Answer,
 }
 
 /// Code called for each query a hook rule sees.

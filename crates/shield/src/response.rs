@@ -169,7 +169,10 @@ impl ResponseChain {
                             out[3] = (out[3] & 0xf0) | (rc & 0xf) as u8;
                             return verdict;
                         }
-                        HookVerdict::Continue | HookVerdict::Truncate | HookVerdict::NoRecurse => {}
+                        HookVerdict::Continue
+                        | HookVerdict::Truncate
+                        | HookVerdict::NoRecurse
+                        | HookVerdict::Answer => {}
                     }
                 }
                 ResponseAction::None => {}

@@ -46,10 +46,13 @@ pub enum Outcome<'r> {
     Spoof(&'r Action),
     /// Send to this pool.
     Pool(&'r str),
+    /// Answer as `Verdict::hook_answer` says (a Spoof* action a hook
+    /// made for this query).
+    HookAnswer,
 }
 
 /// The outcome plus what non-terminal actions asked for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Verdict<'r> {
     pub outcome: Outcome<'r>,
     /// Delay the UDP answer by this many milliseconds (last one wins).
@@ -59,6 +62,12 @@ pub struct Verdict<'r> {
     /// An EDNS option to set in the query (the last matching
     /// SetEDNSOptionAction's).
     pub edns_option: Option<(u16, &'r [u8])>,
+    /// With [`Outcome::HookAnswer`]: the action that makes the answer.
+    pub hook_answer: Option<Arc<Action>>,
+    /// The rcode answer comes from a hook: dnsdist sends the query back
+    /// with QR and the rcode, RA as the client sent it (where an
+    /// RCodeAction's answer gets RA = RD).
+    pub echo_header: bool,
 }
 
 /// The query rules, in order.
@@ -200,7 +209,10 @@ fn apply<'r>(
                 HookVerdict::Continue => return None,
                 HookVerdict::Allow => Outcome::Allow,
                 HookVerdict::Drop => Outcome::Drop,
-                HookVerdict::RCode(rc) => Outcome::RCode(rc),
+                HookVerdict::RCode(rc) => {
+                    verdict.echo_header = true;
+                    Outcome::RCode(rc)
+                }
                 HookVerdict::Truncate if q.tcp => return None,
                 HookVerdict::Truncate => Outcome::Truncate,
                 HookVerdict::Delay(ms) => {
@@ -210,6 +222,10 @@ fn apply<'r>(
                 HookVerdict::NoRecurse => {
                     verdict.edits.clear_rd = true;
                     return None;
+                }
+                HookVerdict::Answer => {
+                    verdict.hook_answer = d.answer;
+                    Outcome::HookAnswer
                 }
             }
         }
@@ -358,6 +374,8 @@ impl RuleChain {
             delay_ms: None,
             edits: QueryEdits::default(),
             edns_option: None,
+            hook_answer: None,
+            echo_header: false,
         };
         // A pool chosen by a rule that let evaluation go on
         // (ContinueAction(PoolAction(...))): where the query goes unless
