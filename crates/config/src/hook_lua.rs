@@ -235,6 +235,8 @@ struct LuaDq {
     content: Vec<u8>,
     rcode: Option<u16>,
     tags: Vec<(String, String)>,
+    /// The OPT record's options, as `[code][len][data]…`.
+    options: Vec<u8>,
     result: DqResult,
 }
 
@@ -254,6 +256,7 @@ impl LuaDq {
             remote: q.client,
             local: SocketAddr::new(unspecified, q.local_port),
             content: q.query.packet.to_vec(),
+            options: q.query.edns_options.to_vec(),
             rcode: q.rcode,
             tags: q
                 .tags
@@ -292,6 +295,28 @@ impl UserData for LuaDq {
 
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_method("getDO", |_, dq, ()| Ok(dq.dnssec_ok));
+        // {[code] = view with :count() and :getValues()}, as dnsdist's.
+        methods.add_method("getEDNSOptions", |lua, dq, ()| {
+            let by_code = lua.create_table()?;
+            let mut rest = &dq.options[..];
+            while let [c0, c1, l0, l1, tail @ ..] = rest {
+                let code = u16::from_be_bytes([*c0, *c1]);
+                let n = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+                let view = match by_code.get::<Option<mlua::AnyUserData>>(code)? {
+                    Some(v) => v,
+                    None => {
+                        let v = lua.create_userdata(LuaOptionView(Vec::new()))?;
+                        by_code.set(code, v.clone())?;
+                        v
+                    }
+                };
+                view.borrow_mut::<LuaOptionView>()?
+                    .0
+                    .push(tail[..n].to_vec());
+                rest = &tail[n..];
+            }
+            Ok(by_code)
+        });
         methods.add_method("getContent", |lua, dq, ()| lua.create_string(&dq.content));
         methods.add_method("getProtocol", |_, dq, ()| {
             Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })
@@ -337,6 +362,22 @@ impl UserData for LuaDq {
         methods.add_method_mut("setTag", |_, dq, (name, value): (String, String)| {
             dq.result.tags.push((name, value));
             Ok(())
+        });
+    }
+}
+
+/// The values of one EDNS option code in a query.
+struct LuaOptionView(Vec<Vec<u8>>);
+
+impl UserData for LuaOptionView {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("count", |_, v, ()| Ok(v.0.len()));
+        methods.add_method("getValues", |lua, v, ()| {
+            let t = lua.create_table()?;
+            for (i, value) in v.0.iter().enumerate() {
+                t.set(i + 1, lua.create_string(value)?)?;
+            }
+            Ok(t)
         });
     }
 }

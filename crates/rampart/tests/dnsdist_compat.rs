@@ -498,6 +498,11 @@ fn lua_rules_decide_in_the_query_path() {
         r#"
 function decide(dq)
   if dq.qname:toString() == "refuse.lua.test." then return DNSAction.Refused end
+  if dq.qname:toString() == "opts.lua.test." then
+    local o = dq:getEDNSOptions()[EDNSOptionCode.COOKIE]
+    if o ~= nil and o:count() == 1 and o:getValues()[1]:len() == 8 then return DNSAction.Refused end
+    return DNSAction.Nxdomain
+  end
   if dq:getDO() then return DNSAction.Nxdomain, "" end
   if dq.qname:toString() == "tc.lua.test." and not dq.tcp then return DNSAction.Truncate end
   if dq.qname:toString() == "broken.lua.test." then return nil + 1 end
@@ -525,6 +530,12 @@ addResponseAction("dropped.test.", LuaResponseAction(function(dr) return DNSResp
         (a[3] & 0xf, a[2] & 0x02 != 0)
     };
     assert_eq!(rcode("refuse.lua.test", Rtype::A, false, false), (5, false));
+    let opts = QuerySpec::new("opts.lua.test", Rtype::A).to_wire(4);
+    let cookie = with_option(opts.clone(), 10, b"12345678");
+    for (wire, want) in [(opts, 3), (cookie, 5)] {
+        let a = udp_exchange(s.addr, &wire, Duration::from_secs(2)).expect("answer");
+        assert_eq!(a[3] & 0xf, want, "getEDNSOptions");
+    }
     // An rcode from Lua is the query sent back: RA as the client sent it.
     let mut rd = QuerySpec::new("refuse.lua.test", Rtype::A);
     rd.rd = true;
