@@ -29,11 +29,18 @@ use shield::QueryInfo;
 use crate::dynblock_lua::{NO_OP, NO_RECURSE};
 use crate::lua_util::LuaDnsName;
 
-/// The config a worker's Lua state is built from.
-#[derive(Debug)]
+/// The config a worker's Lua state is built from, and the runtime (rings,
+/// counters, dynamic blocks) its functions see: the process's own.
 pub(crate) struct Source {
     pub path: PathBuf,
     pub text: String,
+    pub runtime: Arc<shield::Runtime>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({})", self.path.display())
+    }
 }
 
 /// Where the hooks' functions are kept in a Lua state.
@@ -58,11 +65,10 @@ thread_local! {
 
 /// Runs the config again for a worker thread.
 fn build(source: &Source) -> Result<Lua, String> {
-    let runtime = Arc::new(shield::Runtime::default());
     crate::load_with_runtime(
         &source.text,
         &source.path,
-        &runtime,
+        &source.runtime,
         None,
         shield::querylog::OpenMode::Check,
     )

@@ -2,7 +2,9 @@
 //!
 //! A config file is a Lua program, as dnsdist's is. Running it calls the
 //! functions registered here, which fill a [`Config`]; nothing from Lua
-//! survives the run, so the packet path never enters Lua. Errors name the
+//! survives the run, so the packet path never enters Lua, except for the
+//! rules that ask for it (`LuaAction`, `LuaRule`, `LuaResponseAction`:
+//! [`hook_lua`], one Lua state per worker thread). Errors name the
 //! config file and line (Lua's own for syntax errors, the calling line for
 //! a bad argument).
 //!
@@ -247,6 +249,7 @@ fn load_with_runtime(
     lua.set_app_data(Arc::new(hook_lua::Source {
         path: path.to_path_buf(),
         text: src.to_string(),
+        runtime: runtime.clone(),
     }));
     let state = Rc::new(RefCell::new(Config::new(path)));
     if let Some(acl) = initial_acl {

@@ -350,6 +350,7 @@ mod tests {
             smn:add({newDNSName("a.test"), "b.test"})
             assert(smn:size() == 3)
             assert(EDNSOptionCode.ECS == 8 and EDNSOptionCode.COOKIE == 10)
+            assert(getStatisticsCounters()["queries"] == 0)
             assert(tostring(SetTempFailureCacheTTLAction(1)) == "set tempfailure cache ttl to 1")
             addAction(newDNSName("drop.test."), DropAction())
             addAction({newDNSName("one.test"), newDNSName("two.test")}, DropAction())
