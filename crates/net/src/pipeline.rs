@@ -473,7 +473,9 @@ fn to_pool(
         edns: query.edns.is_some(),
         dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
         tcp: transport == Transport::Tcp,
-        options: cache.map_or(0, |c| c.options_digest(query.edns_options)),
+        options: cache.map_or(0, |c| {
+            c.options_digest(query.edns.map(|e| (e.udp_payload, query.edns_options)))
+        }),
     };
     if let Some(c) = cache {
         // Never more than the client can take: the key does not hold

@@ -366,7 +366,7 @@ async fn exchange(
                     edns: q.edns.is_some(),
                     dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
                     tcp: true,
-                    options: cache.options_digest(q.edns_options),
+                    options: cache.options_digest(q.edns.map(|e| (e.udp_payload, q.edns_options))),
                 };
                 cache.insert_with(&key, &answer[..len], temp_failure_ttl);
             }

@@ -141,23 +141,29 @@ impl PacketCache {
         }
     }
 
-    /// What a query's EDNS options (`[code][len][data]…`, as
-    /// `wire::Query::edns_options`) add to its key: every option counts,
-    /// in order, except the skipped ones and, unless `cookie_hashing`,
-    /// the cookie (as dnsdist hashes the query). 0 for none.
-    pub fn options_digest(&self, options: &[u8]) -> u64 {
-        let mut h = 0u64;
+    /// What a query's OPT record adds to its key, as dnsdist hashes the
+    /// query: the payload size, and the options (`[code][len][data]…`, as
+    /// `wire::Query::edns_options`) in order, where a skipped one (in
+    /// `skipOptions`, or the cookie unless `cookie_hashing`) counts by its
+    /// code and length but not its data. `None` (no OPT): 0.
+    pub fn options_digest(&self, edns: Option<(u16, &[u8])>) -> u64 {
+        let Some((payload, options)) = edns else {
+            return 0;
+        };
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut feed = |bytes: &[u8]| {
+            for &b in bytes {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        feed(&payload.to_be_bytes());
         let mut rest = options;
         while let [c0, c1, l0, l1, tail @ ..] = rest {
             let code = u16::from_be_bytes([*c0, *c1]);
             let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
-            let counted = !(self.options.skip_options.contains(&code)
-                || (code == COOKIE && !self.options.cookie_hashing));
-            if counted {
-                for &b in &rest[..4 + len] {
-                    h = (h ^ u64::from(b) ^ 0x100).wrapping_mul(0x100_0000_01b3);
-                }
-            }
+            let skipped = self.options.skip_options.contains(&code)
+                || (code == COOKIE && !self.options.cookie_hashing);
+            feed(&rest[..if skipped { 4 } else { 4 + len }]);
             rest = &tail[len..];
         }
         h
@@ -463,34 +469,39 @@ mod tests {
     #[test]
     fn cookies_count_only_with_cookie_hashing_and_skipped_options_never() {
         let ecs = [0u8, 8, 0, 4, 0, 1, 24, 0];
+        let other_ecs = [0u8, 8, 0, 4, 0, 1, 16, 0];
         let cookie = [0u8, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
         let other_cookie = [0u8, 10, 0, 8, 9, 9, 9, 9, 9, 9, 9, 9];
-        let both = |c: &[u8]| [&ecs[..], c].concat();
+        let both = |e: &[u8], c: &[u8]| [e, c].concat();
+        let d = |c: &PacketCache, o: &[u8]| c.options_digest(Some((1232, o)));
         let plain = PacketCache::new(CacheOptions::default());
-        assert_eq!(
-            plain.options_digest(&cookie),
-            plain.options_digest(&other_cookie)
+        assert_eq!(d(&plain, &cookie), d(&plain, &other_cookie));
+        assert_ne!(d(&plain, &cookie), d(&plain, &[]), "a cookie or none");
+        assert_ne!(d(&plain, &both(&ecs, &cookie)), d(&plain, &cookie));
+        assert_ne!(
+            d(&plain, &both(&ecs, &cookie)),
+            d(&plain, &both(&other_ecs, &cookie)),
+            "a client's ECS counts"
         );
         assert_ne!(
-            plain.options_digest(&both(&cookie)),
-            plain.options_digest(&cookie)
+            plain.options_digest(Some((512, &[]))),
+            plain.options_digest(Some((4096, &[]))),
+            "the payload size counts"
         );
-        assert_eq!(plain.options_digest(&[]), 0);
+        assert_eq!(plain.options_digest(None), 0);
         let hashing = PacketCache::new(CacheOptions {
             cookie_hashing: true,
             skip_options: vec![8],
             ..CacheOptions::default()
         });
-        assert_ne!(
-            hashing.options_digest(&cookie),
-            hashing.options_digest(&other_cookie)
-        );
+        assert_ne!(d(&hashing, &cookie), d(&hashing, &other_cookie));
         assert_eq!(
-            hashing.options_digest(&both(&cookie)),
-            hashing.options_digest(&cookie)
+            d(&hashing, &both(&ecs, &cookie)),
+            d(&hashing, &both(&other_ecs, &cookie)),
+            "a skipped option's data does not count"
         );
         // A cut-short option list ends the walk, never panics.
-        let _ = hashing.options_digest(&[0, 8, 0, 40, 1]);
+        let _ = d(&hashing, &[0, 8, 0, 40, 1]);
     }
 
     #[test]
