@@ -528,8 +528,9 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                                 .sequence_values::<u16>()
                                 .collect::<mlua::Result<_>>()?;
                         }
-                        // Stale serving is global here (setStaleCacheEntriesTTL).
-                        "staleTTL" => {}
+                        // How long stale answers may be served is global
+                        // (setStaleCacheEntriesTTL); this is their TTL.
+                        "staleTTL" => o.stale_ttl = num()? as u32,
                         // How dnsdist takes its insert lock: rampart's
                         // inserts take their shard's lock either way, and
                         // the answers are the same.

@@ -34,6 +34,9 @@ pub struct CacheOptions {
     /// Keep expired entries when the cache is cleaned (`keepStaleData`),
     /// for serving stale.
     pub keep_stale_data: bool,
+    /// The TTL of the records of an expired answer served stale
+    /// (`staleTTL`).
+    pub stale_ttl: u32,
 }
 
 impl Default for CacheOptions {
@@ -49,6 +52,7 @@ impl Default for CacheOptions {
             cookie_hashing: false,
             skip_options: Vec::new(),
             keep_stale_data: false,
+            stale_ttl: 60,
         }
     }
 }
@@ -195,15 +199,22 @@ impl PacketCache {
                 .then_some((e, age))
         });
         let Some((e, age)) = hit else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            // A stale look comes after a fresh one missed: one miss.
+            if stale == 0 {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+            }
             return None;
         };
+        let expired = age >= e.ttl;
         let len = e.answer.len();
         out[..len].copy_from_slice(&e.answer);
         drop(shard);
         out[..2].copy_from_slice(&id.to_be_bytes());
         out[12..12 + qname.len()].copy_from_slice(qname);
-        if !self.options.dont_age && age > 0 {
+        if expired {
+            let ttl = self.options.stale_ttl;
+            let _ = wire::edit::clamp_ttls(&mut out[..len], ttl, ttl, &[]);
+        } else if !self.options.dont_age && age > 0 {
             wire::edit::age_ttls(&mut out[..len], age);
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
@@ -555,5 +566,24 @@ mod tests {
         let c = PacketCache::new(CacheOptions::default());
         c.insert_with(&key(NAME), &servfail, Some(1));
         assert_eq!(ttl_of(&c), Some(1), "SetTempFailureCacheTTLAction");
+    }
+
+    #[test]
+    fn a_stale_answer_gets_the_stale_ttl_and_one_miss_is_counted() {
+        let c = PacketCache::new(CacheOptions {
+            stale_ttl: 30,
+            ..CacheOptions::default()
+        });
+        c.insert(&key(NAME), &answer(1, NAME));
+        for s in &c.shards {
+            for e in s.lock().unwrap().values_mut() {
+                e.ttl = 0;
+            }
+        }
+        let mut out = [0u8; 512];
+        assert!(c.get(&key(NAME), 1, NAME, &mut out, 0).is_none(), "expired");
+        let n = c.get(&key(NAME), 1, NAME, &mut out, 100).expect("stale");
+        assert_eq!(wire::edit::min_ttl(&out[..n]), Some(30));
+        assert!(c.stats().contains("Hits: 1\nMisses: 1\n"), "{}", c.stats());
     }
 }
