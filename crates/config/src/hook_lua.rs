@@ -243,6 +243,8 @@ struct LuaDq {
     tags: Vec<(String, String)>,
     /// The OPT record's options, as `[code][len][data]…`.
     options: Vec<u8>,
+    /// Where the message ends in `content` (trailing data follows).
+    end: usize,
     result: DqResult,
 }
 
@@ -263,6 +265,7 @@ impl LuaDq {
             local: SocketAddr::new(unspecified, q.local_port),
             content: q.query.packet.to_vec(),
             options: q.query.edns_options.to_vec(),
+            end: q.query.end,
             rcode: q.rcode,
             tags: q
                 .tags
@@ -324,6 +327,9 @@ impl UserData for LuaDq {
             Ok(by_code)
         });
         methods.add_method("getContent", |lua, dq, ()| lua.create_string(&dq.content));
+        methods.add_method("getTrailingData", |lua, dq, ()| {
+            lua.create_string(dq.content.get(dq.end..).unwrap_or_default())
+        });
         methods.add_method("getProtocol", |_, dq, ()| {
             Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })
         });

@@ -578,6 +578,10 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     g.set(
+        "TrailingDataRule",
+        lua.create_function(|_, ()| Ok(LuaSelector(Selector::new(Kind::TrailingData))))?,
+    )?;
+    g.set(
         "RDRule",
         lua.create_function(|_, ()| Ok(LuaSelector(Selector::new(Kind::RecursionDesired))))?,
     )?;

@@ -593,3 +593,32 @@ addResponseAction("dropped.test.", LuaResponseAction(function(dr) return DNSResp
         s.log_text()
     );
 }
+
+/// TrailingDataRule matches a query with bytes after its last record,
+/// and a Lua rule reads them with dq:getTrailingData().
+#[test]
+fn trailing_data_is_seen_by_rules() {
+    let (s, _backend) = behind(
+        "trailing",
+        r#"
+addAction(AndRule({QNameRule("dropped.trailing.test."), TrailingDataRule()}), DropAction())
+addAction("lua.trailing.test.", LuaAction(function(dq)
+  if dq:getTrailingData() == "xyz" then return DNSAction.Refused end
+  return DNSAction.None
+end))
+"#,
+    );
+    let plain = QuerySpec::new("dropped.trailing.test", Rtype::A).to_wire(1);
+    let mut trailing = plain.clone();
+    trailing.extend(b"xyz");
+    let t = Duration::from_millis(500);
+    assert!(
+        udp_exchange(s.addr, &plain, t).is_some(),
+        "no trailing data"
+    );
+    assert!(udp_exchange(s.addr, &trailing, t).is_none(), "dropped");
+    let mut lua = QuerySpec::new("lua.trailing.test", Rtype::A).to_wire(2);
+    lua.extend(b"xyz");
+    let a = udp_exchange(s.addr, &lua, t).expect("answered");
+    assert_eq!(a[3] & 0xf, 5);
+}

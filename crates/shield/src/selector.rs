@@ -149,6 +149,8 @@ pub enum Kind {
     PoolAvailable(String),
     /// Code from the config decides (`LuaRule`).
     Hook(Arc<dyn crate::hook::QueryHook>),
+    /// Bytes follow the message (`TrailingDataRule`).
+    TrailingData,
     And(Vec<Arc<Selector>>),
     Or(Vec<Arc<Selector>>),
     Not(Arc<Selector>),
@@ -245,6 +247,7 @@ impl Selector {
                 q.pools.is_some_and(|p| p.members(name).any(|b| b.is_up()))
             }
             Kind::Hook(h) => h.matches(q),
+            Kind::TrailingData => q.query.end < q.query.packet.len(),
             // Only the rule's own selector counts a match (as dnsdist):
             // the parts of a compound one are evaluated, not counted.
             Kind::And(all) => all.iter().all(|s| s.eval(q)),
@@ -292,6 +295,7 @@ impl Selector {
             Kind::Tag(n, Some(v)) => format!("tag '{n}' is '{v}'"),
             Kind::Tag(n, None) => format!("tag '{n}' is set"),
             Kind::Hook(h) => h.describe(),
+            Kind::TrailingData => "trailing data".into(),
             Kind::PoolAvailable(p) => format!("pool '{p}' is available"),
             Kind::And(all) => format!("({})", join(all, " && ")),
             Kind::Or(any) => format!("({})", join(any, " || ")),

@@ -47,6 +47,9 @@ pub struct Query<'a> {
     pub edns: Option<Edns>,
     /// The OPT record's options (`[code][len][data]…`), empty without one.
     pub edns_options: &'a [u8],
+    /// Where the message's last record ends: bytes after it are trailing
+    /// data (`TrailingDataRule`).
+    pub end: usize,
 }
 
 /// Whether `message` carries the question (`lname`, `qtype`, and
@@ -123,6 +126,7 @@ impl<'a> Query<'a> {
             question_end,
             edns,
             edns_options,
+            end: pos,
         })
     }
 
