@@ -646,7 +646,10 @@ pub fn backend_answer(
                 tcp,
                 query: &query,
                 lname,
-                rcode: Some(u16::from(buf[3] & 0xf)),
+                // The full rcode, its upper bits from the OPT (ERCodeRule).
+                rcode: Some(
+                    u16::from(query.edns.map_or(0, |e| e.ext_rcode)) << 4 | u16::from(buf[3] & 0xf),
+                ),
                 tags: &tags,
                 pools: None,
                 clock: &Default::default(),
