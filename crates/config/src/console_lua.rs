@@ -20,6 +20,8 @@ pub struct ConsoleConfig {
     /// Base64 key as given to `setKey`.
     pub key: Option<String>,
     pub acl: NetmaskGroup,
+    /// Concurrent console connections.
+    pub max_connections: usize,
 }
 
 impl Default for ConsoleConfig {
@@ -34,6 +36,7 @@ impl Default for ConsoleConfig {
             addr: None,
             key: None,
             acl,
+            max_connections: control::server::MAX_CONNECTIONS,
         }
     }
 }
@@ -72,6 +75,27 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
             let key =
                 control::make_key().map_err(|e| fail(lua, format!("cannot make a key: {e}")))?;
             output::emit(&format!("setKey(\"{key}\")\n"));
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setConsoleMaximumConcurrentConnections",
+        lua.create_function(move |_, n: u32| {
+            // 0 is dnsdist's "no limit".
+            st.borrow_mut().console.max_connections = if n == 0 { usize::MAX } else { n as usize };
+            Ok(())
+        })?,
+    )?;
+    // Starts with "dnsdist " as dnsdist's does (scripts match on it),
+    // and says what is really answering.
+    g.set(
+        "showVersion",
+        lua.create_function(|_, ()| {
+            output::emit(&format!(
+                "dnsdist dialect 1.7, rampart {}\n",
+                env!("CARGO_PKG_VERSION")
+            ));
             Ok(())
         })?,
     )?;

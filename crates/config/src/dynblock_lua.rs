@@ -19,20 +19,22 @@ use shield::{Netmask, Runtime};
 use crate::fail;
 
 /// `DNSAction` values, as dnsdist numbers them.
-const ACTIONS: [(&str, i64); 10] = [
+pub(crate) const ACTIONS: [(&str, i64); 12] = [
     ("Allow", 0),
     ("Delay", 1),
     ("Drop", 2),
     ("HeaderModify", 3),
     ("None", 4),
+    ("ServFail", 5),
     ("Nxdomain", 6),
     ("Pool", 7),
     ("Refused", 8),
     ("Spoof", 9),
+    ("SpoofRaw", 10),
     ("Truncate", 11),
 ];
-const NO_RECURSE: i64 = 12;
-const NO_OP: i64 = 13;
+pub(crate) const NO_RECURSE: i64 = 12;
+pub(crate) const NO_OP: i64 = 13;
 
 fn block_action(lua: &Lua, v: Option<i64>, default: BlockAction) -> mlua::Result<BlockAction> {
     Ok(match v {
@@ -236,6 +238,12 @@ impl UserData for LuaGroup {
         );
         let ranges = |lua: &Lua, v: Value| -> mlua::Result<Vec<Netmask>> {
             let list = match v {
+                // A newNMG() group, as dnsdist takes too.
+                Value::UserData(ud) if ud.is::<crate::shield_lua::LuaNmg>() => {
+                    let nmg = ud.borrow::<crate::shield_lua::LuaNmg>()?;
+                    let masks = nmg.0.borrow().masks().to_vec();
+                    return Ok(masks);
+                }
                 Value::String(s) => vec![s.to_str()?.to_string()],
                 Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
                 other => {

@@ -134,5 +134,17 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
+    // The counters dumpStats shows, by name, for Lua to read.
+    let rt = runtime.clone();
+    g.set(
+        "getStatisticsCounters",
+        lua.create_function(move |lua, ()| {
+            let t = lua.create_table()?;
+            for (name, n) in rt.stats.all() {
+                t.set(name, n)?;
+            }
+            Ok(t)
+        })?,
+    )?;
     Ok(())
 }

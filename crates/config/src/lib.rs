@@ -2,7 +2,9 @@
 //!
 //! A config file is a Lua program, as dnsdist's is. Running it calls the
 //! functions registered here, which fill a [`Config`]; nothing from Lua
-//! survives the run, so the packet path never enters Lua. Errors name the
+//! survives the run, so the packet path never enters Lua, except for the
+//! rules that ask for it (`LuaAction`, `LuaRule`, `LuaResponseAction`:
+//! [`hook_lua`], one Lua state per worker thread). Errors name the
 //! config file and line (Lua's own for syntax errors, the calling line for
 //! a bad argument).
 //!
@@ -25,9 +27,12 @@
 //! Relative paths resolve against the config file's directory.
 
 mod address;
+pub mod compat_lua;
 pub mod console_lua;
 pub mod dynblock_lua;
 pub mod guard_lua;
+pub mod hook_lua;
+pub mod include_lua;
 pub mod inspect_lua;
 pub mod lua_util;
 pub mod output;
@@ -271,6 +276,12 @@ fn load_with_runtime(
     lua.set_app_data(mode);
     // named.conf's rate-limit makes its table in the runtime.
     lua.set_app_data(runtime.clone());
+    // What a worker thread runs to build its own state for Lua rules.
+    lua.set_app_data(Arc::new(hook_lua::Source {
+        path: path.to_path_buf(),
+        text: src.to_string(),
+        runtime: runtime.clone(),
+    }));
     let state = Rc::new(RefCell::new(Config::new(path)));
     if let Some(acl) = initial_acl {
         state.borrow_mut().shield.acl = acl.clone();
@@ -293,6 +304,11 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    compat_lua::register(&lua, &state)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    include_lua::register(&lua, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    hook_lua::register(&lua).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))
         .exec()
@@ -681,6 +697,9 @@ mod tests {
             g:setRCodeRate(DNSRCode.NXDOMAIN, 10, 1, "nx", 30, DNSAction.Drop, 5)
             g:setQTypeRate(DNSQType.ANY, 5, 1, "any", 30)
             g:setRCodeRatio(DNSRCode.SERVFAIL, 0.2, 10, "sf", 60, 20)
+            local nmg = newNMG()
+            nmg:addMask("10.0.0.0/8")
+            g:excludeRange(nmg)
         "#)
         .unwrap();
     }
@@ -717,7 +736,7 @@ mod tests {
             ),
             (
                 "setACL({\"10.0.0.0/8\", true})",
-                "setACL: expected string or number, got boolean",
+                "expected a netmask or a list of netmasks, got boolean",
             ),
             (
                 "exceedQTypeRate(65537, 1, 1)",

@@ -8,16 +8,90 @@ use mlua::{Lua, Value};
 
 use crate::{fail, Config};
 
-/// A string or a list of strings (dnsdist takes either almost everywhere).
+/// A string or a list of strings (dnsdist takes either almost everywhere);
+/// `newDNSName(...)` objects count as strings.
 pub fn strings(lua: &Lua, v: Value, what: &str) -> mlua::Result<Vec<String>> {
-    match v {
-        Value::String(s) => Ok(vec![s.to_str()?.to_string()]),
-        Value::Table(t) => t.sequence_values::<String>().collect(),
+    let one = |v: Value| match v {
+        Value::String(s) => Ok(s.to_str()?.to_string()),
+        Value::UserData(ud) if ud.is::<LuaDnsName>() => Ok(ud.borrow::<LuaDnsName>()?.text()),
         other => Err(fail(
             lua,
             format!("expected {what}, got {}", other.type_name()),
         )),
+    };
+    match v {
+        Value::Table(t) => t.sequence_values::<Value>().map(|v| one(v?)).collect(),
+        other => Ok(vec![one(other)?]),
     }
+}
+
+/// `newDNSName(text)`: a domain name, checked when made, kept as written
+/// (dnsdist's DNSName keeps the case it was given).
+#[derive(Clone, Debug)]
+pub struct LuaDnsName {
+    /// Wire form, for comparisons.
+    pub wire: Vec<u8>,
+    /// As given, with the final dot.
+    text: String,
+}
+
+impl LuaDnsName {
+    /// The name of wire form `wire`.
+    pub fn from_wire(wire: &[u8]) -> LuaDnsName {
+        LuaDnsName {
+            wire: wire.to_vec(),
+            text: wire::name::to_text(wire),
+        }
+    }
+
+    /// Presentation form with the final dot, as dnsdist's `toString`.
+    pub fn text(&self) -> String {
+        self.text.clone()
+    }
+}
+
+impl mlua::UserData for LuaDnsName {
+    fn add_methods<M: mlua::UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("toString", |_, n, ()| Ok(n.text()));
+        methods.add_method("toStringNoDot", |_, n, ()| {
+            Ok(if n.text == "." {
+                n.text()
+            } else {
+                n.text.trim_end_matches('.').to_string()
+            })
+        });
+        methods.add_method("countLabels", |_, n, ()| {
+            Ok(wire::name::label_count(&n.wire))
+        });
+        methods.add_method("wirelength", |_, n, ()| Ok(n.wire.len()));
+        methods.add_method("isPartOf", |_, n, other: mlua::UserDataRef<LuaDnsName>| {
+            Ok(wire::name::is_subdomain(&n.wire, &other.wire))
+        });
+        methods.add_meta_method(mlua::MetaMethod::ToString, |_, n, ()| Ok(n.text()));
+        methods.add_meta_method(
+            mlua::MetaMethod::Eq,
+            |_, n, other: mlua::UserDataRef<LuaDnsName>| {
+                Ok(wire::name::eq_ignore_case(&n.wire, &other.wire))
+            },
+        );
+    }
+}
+
+/// Registers `newDNSName`.
+pub fn register_names(lua: &Lua) -> mlua::Result<()> {
+    lua.globals().set(
+        "newDNSName",
+        lua.create_function(|lua, text: String| {
+            let wire = wire::name::parse(&text)
+                .map_err(|e| fail(lua, format!("newDNSName: bad name '{text}': {e}")))?;
+            let text = if text.ends_with('.') {
+                text
+            } else {
+                format!("{text}.")
+            };
+            Ok(LuaDnsName { wire, text })
+        })?,
+    )
 }
 
 /// Something listed in a rule chain.
@@ -250,4 +324,44 @@ pub fn option_u32(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<u
 pub fn option_bool(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<bool> {
     v.as_boolean()
         .ok_or_else(|| fail(lua, format!("{func}: {key} must be true or false")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn load(src: &str) -> Result<crate::Config, crate::ConfigError> {
+        crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn dns_names_work_where_strings_do() {
+        let c = load(
+            r#"
+            local n = newDNSName("Www.Example.ORG")
+            assert(n:toString() == "Www.Example.ORG.", n:toString())
+            assert(tostring(n) == "Www.Example.ORG.")
+            assert(n:toStringNoDot() == "Www.Example.ORG")
+            assert(n:countLabels() == 3)
+            assert(n:isPartOf(newDNSName("example.org.")))
+            assert(n == newDNSName("www.example.org."))
+            local smn = newSuffixMatchNode()
+            smn:add(n)
+            smn:add({newDNSName("a.test"), "b.test"})
+            assert(smn:size() == 3)
+            assert(EDNSOptionCode.ECS == 8 and EDNSOptionCode.COOKIE == 10)
+            assert(getStatisticsCounters()["queries"] == 0)
+            assert(tostring(SetTempFailureCacheTTLAction(1)) == "set tempfailure cache ttl to 1")
+            addAction(newDNSName("drop.test."), DropAction())
+            addAction({newDNSName("one.test"), newDNSName("two.test")}, DropAction())
+        "#,
+        )
+        .unwrap();
+        assert_eq!(c.shield.rules.rules().len(), 2);
+        let e = load("\nnewDNSName('a..b')\n").unwrap_err();
+        assert!(
+            e.0.starts_with("/etc/rampart/rampart.conf:2: newDNSName: bad name 'a..b'"),
+            "{e}"
+        );
+    }
 }

@@ -26,7 +26,12 @@ impl UserData for LuaServer {
             s.0.set_admin(Admin::Up);
             Ok(())
         });
-        methods.add_method("setAuto", |_, s, ()| {
+        // setAuto(status): back to health checks, starting from `status`
+        // when given (dnsdist's), else from the last known state.
+        methods.add_method("setAuto", |_, s, status: Option<bool>| {
+            if let Some(up) = status {
+                s.0.set_healthy(up);
+            }
             s.0.set_admin(Admin::Auto);
             Ok(())
         });
@@ -107,9 +112,27 @@ impl UserData for LuaCache {
         methods.add_method("expunge", |_, c, keep: Option<usize>| {
             Ok(c.0.expunge(keep.unwrap_or(0)))
         });
-        methods.add_method("expungeByName", |lua, c, name: String| {
-            let wire = shield::suffix::parse_name(&name).map_err(|e| fail(lua, e))?;
-            Ok(c.0.expunge_name(&wire))
+        methods.add_method(
+            "expungeByName",
+            |lua, c, (name, qtype, suffix): (Value, Option<u16>, Option<bool>)| {
+                let name = crate::lua_util::strings(lua, name, "a name")?;
+                let [name] = name.as_slice() else {
+                    return Err(fail(lua, "expungeByName takes one name"));
+                };
+                let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+                let wire = shield::suffix::parse_name(name).map_err(|e| fail(lua, e))?;
+                let lname = wire::name::to_lowercase(&wire, &mut lower);
+                // DNSQType.ANY, dnsdist's default, means every type.
+                let qtype = qtype.filter(|&t| t != wire::types::rtype::ANY);
+                Ok(c.0.expunge_name(lname, qtype, suffix.unwrap_or(false)))
+            },
+        );
+        methods.add_method("getStats", |lua, c, ()| {
+            let t = lua.create_table()?;
+            for (name, n) in c.0.counters() {
+                t.set(name, n)?;
+            }
+            Ok(t)
         });
         methods.add_method("getEntriesCount", |_, c, ()| Ok(c.0.len()));
         methods.add_meta_method(MetaMethod::ToString, |_, c, ()| {
@@ -118,7 +141,53 @@ impl UserData for LuaCache {
     }
 }
 
-fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
+/// The header a `checkFunction` may change (`dh:setCD(true)`, ...).
+#[derive(Clone)]
+struct LuaCheckHeader(Rc<std::cell::Cell<u16>>);
+
+impl UserData for LuaCheckHeader {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        for (name, bit) in [("RD", 0x0100u16), ("CD", 0x0010)] {
+            methods.add_method(format!("set{name}"), move |_, h, on: bool| {
+                let f = h.0.get();
+                h.0.set(if on { f | bit } else { f & !bit });
+                Ok(())
+            });
+            methods.add_method(format!("get{name}"), move |_, h, ()| {
+                Ok(h.0.get() & bit != 0)
+            });
+        }
+    }
+}
+
+/// Runs a `checkFunction` once, at load: rampart's health checks never
+/// enter Lua, so the query the function makes from the configured name,
+/// type and class (and the header flags it sets) is the check query from
+/// then on. A function that returns something different each call (a
+/// random name) gets its first answer used every time.
+fn apply_check_function(
+    lua: &Lua,
+    f: &mlua::Function,
+    check: &mut HealthCheck,
+) -> mlua::Result<()> {
+    let name = crate::lua_util::LuaDnsName::from_wire(&check.name);
+    let header = LuaCheckHeader(Rc::new(std::cell::Cell::new(check.flags)));
+    let (name, qtype, qclass): (Value, u16, u16) =
+        f.call((name, check.qtype, check.qclass, header.clone()))?;
+    let name = crate::lua_util::strings(lua, name, "a name from checkFunction")?;
+    let [name] = name.as_slice() else {
+        return Err(fail(lua, "newServer: checkFunction must return one name"));
+    };
+    check.name = shield::suffix::parse_name(name).map_err(|e| fail(lua, e))?;
+    check.qtype = qtype;
+    check.qclass = qclass;
+    check.flags = header.0.get();
+    Ok(())
+}
+
+/// A backend from `newServer`'s argument; options rampart does not know
+/// are noted in `notes`.
+fn backend_from(lua: &Lua, v: Value, notes: &mut Vec<String>) -> mlua::Result<Backend> {
     let (addr_text, opts) = match v {
         Value::String(s) => (s.to_str()?.to_string(), None),
         Value::Table(t) => {
@@ -147,6 +216,7 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
     let mut use_client_subnet = false;
     let mut mode = String::from("auto");
     let mut lazy = pool::LazyCheck::default();
+    let mut check_function = None;
     if let Some(t) = opts {
         for pair in t.pairs::<String, Value>() {
             let (k, v) = pair?;
@@ -229,8 +299,20 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
                         }
                     };
                 }
-                other => output::emit(&format!(
-                    "{}: newServer: option '{other}' is not supported by rampart yet; ignored\n",
+                "checkFunction" => match v {
+                    Value::Function(f) => check_function = Some(f),
+                    other => {
+                        return Err(fail(
+                            lua,
+                            format!(
+                                "newServer: checkFunction must be a function, got {}",
+                                other.type_name()
+                            ),
+                        ))
+                    }
+                },
+                other => notes.push(format!(
+                    "{}: newServer: option '{other}' is not supported by rampart yet; ignored",
                     crate::caller(lua)
                 )),
             }
@@ -239,6 +321,9 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
     if name.is_empty() {
         // dnsdist names unnamed servers by address.
         name = addr.to_string();
+    }
+    if let Some(f) = check_function {
+        apply_check_function(lua, &f, &mut check)?;
     }
     if mode == "lazy" {
         check.lazy = Some(lazy);
@@ -252,6 +337,12 @@ fn backend_from(lua: &Lua, v: Value) -> mlua::Result<Backend> {
         _ => {}
     }
     Ok(b)
+}
+
+/// Whether the config is being loaded to serve (not checked).
+fn serving(lua: &Lua) -> bool {
+    lua.app_data_ref::<shield::querylog::OpenMode>()
+        .is_some_and(|m| *m == shield::querylog::OpenMode::Serve)
 }
 
 /// Registers the backend and pool functions.
@@ -278,8 +369,13 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     g.set(
         "newServer",
         lua.create_function(move |lua, v: Value| {
-            let b = Arc::new(backend_from(lua, v)?);
-            output::emit(&format!("Added downstream server {}\n", b.addr));
+            let mut notes = Vec::new();
+            let b = Arc::new(backend_from(lua, v, &mut notes)?);
+            st.borrow_mut().notes.append(&mut notes);
+            // As dnsdist: said when serving, not by --check-config.
+            if serving(lua) {
+                output::emit(&format!("Added downstream server {}\n", b.addr));
+            }
             st.borrow_mut().pools.backends.push(b.clone());
             Ok(LuaServer(b))
         })?,
@@ -397,9 +493,10 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
+    let st = state.clone();
     g.set(
         "newPacketCache",
-        lua.create_function(|lua, (n, opts): (usize, Option<mlua::Table>)| {
+        lua.create_function(move |lua, (n, opts): (usize, Option<mlua::Table>)| {
             let mut o = pool::CacheOptions {
                 max_entries: n.max(1),
                 ..pool::CacheOptions::default()
@@ -410,20 +507,47 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                     let num = || -> mlua::Result<u64> {
                         crate::lua_util::option_u32(lua, "newPacketCache", &k, &v).map(u64::from)
                     };
+                    let flag = || crate::lua_util::option_bool(lua, "newPacketCache", &k, &v);
                     match k.as_str() {
                         "maxTTL" => o.max_ttl = num()? as u32,
                         "minTTL" => o.min_ttl = num()? as u32,
                         "temporaryFailureTTL" => o.temporary_failure_ttl = num()? as u32,
                         "numberOfShards" => o.shards = (num()? as usize).clamp(1, 1024),
-                        "dontAge" => {
-                            o.dont_age = crate::lua_util::option_bool(lua, "newPacketCache", &k, &v)?
+                        "maxNegativeTTL" => o.max_negative_ttl = num()? as u32,
+                        "dontAge" => o.dont_age = flag()?,
+                        "cookieHashing" => o.cookie_hashing = flag()?,
+                        "keepStaleData" => o.keep_stale_data = flag()?,
+                        "skipOptions" => {
+                            let Value::Table(codes) = &v else {
+                                return Err(fail(
+                                    lua,
+                                    "newPacketCache: skipOptions takes a list of EDNS option codes",
+                                ));
+                            };
+                            o.skip_options = codes
+                                .sequence_values::<u16>()
+                                .collect::<mlua::Result<_>>()?;
                         }
-                        // Stale serving is global here (setStaleCacheEntriesTTL).
-                        "staleTTL" => {}
-                        other => output::emit(&format!(
-                            "{}: newPacketCache: option '{other}' is not supported by rampart yet; ignored\n",
-                            crate::caller(lua)
-                        )),
+                        // How long stale answers may be served is global
+                        // (setStaleCacheEntriesTTL); this is their TTL.
+                        "staleTTL" => o.stale_ttl = num()? as u32,
+                        // How dnsdist takes its insert lock: rampart's
+                        // inserts take their shard's lock either way, and
+                        // the answers are the same.
+                        "deferrableInsertLock" => {}
+                        // dnsdist keeps the ECS option to tell apart two
+                        // queries whose 32-bit hash collides; rampart's key
+                        // holds the options' 64-bit digest and every hit is
+                        // checked against the question, so there is no
+                        // collision of that kind to detect.
+                        "parseECS" => {}
+                        other => {
+                            let note = format!(
+                                "{}: newPacketCache: option '{other}' is unknown; ignored",
+                                crate::caller(lua)
+                            );
+                            st.borrow_mut().notes.push(note);
+                        }
                     }
                 }
             }
@@ -470,9 +594,36 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
     )?;
     let st = state.clone();
     g.set(
+        "setCacheCleaningDelay",
+        lua.create_function(move |_, secs: u32| {
+            st.borrow_mut().pools.cache_cleaning_delay = secs;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setCacheCleaningPercentage",
+        lua.create_function(move |lua, pct: u8| {
+            if pct > 100 {
+                return Err(fail(lua, "setCacheCleaningPercentage: 0 to 100"));
+            }
+            st.borrow_mut().pools.cache_cleaning_percent = pct;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
         "setStaleCacheEntriesTTL",
         lua.create_function(move |_, ttl: u32| {
             st.borrow_mut().pools.stale_ttl = ttl;
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setRoundRobinFailOnNoServer",
+        lua.create_function(move |_, on: bool| {
+            st.borrow_mut().pools.roundrobin_fail_on_no_server = on;
             Ok(())
         })?,
     )?;
@@ -499,4 +650,72 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
         })?,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn load(src: &str) -> crate::Config {
+        crate::load_str(src, Path::new("/etc/rampart/rampart.conf")).unwrap()
+    }
+
+    #[test]
+    fn packet_cache_options_and_cleaning_settings() {
+        let c = load(
+            r#"
+            pc = newPacketCache(100, {maxNegativeTTL=30, cookieHashing=true, skipOptions={8, 65001},
+                                      keepStaleData=true, deferrableInsertLock=true, parseECS=true,
+                                      ecsParsing=false})
+            getPool(""):setCache(pc)
+            setCacheCleaningDelay(5)
+            setCacheCleaningPercentage(50)
+            local stats = pc:getStats()
+            assert(stats.entries == 0 and stats.maxEntries == 100 and stats.hits == 0)
+            assert(pc:expungeByName(newDNSName("a.test"), DNSQType.A, true) == 0)
+        "#,
+        );
+        let o = &c.pools.caches[""].options;
+        assert_eq!(o.max_negative_ttl, 30);
+        assert!(o.cookie_hashing && o.keep_stale_data);
+        assert_eq!(o.skip_options, [8, 65001]);
+        assert_eq!(
+            (c.pools.cache_cleaning_delay, c.pools.cache_cleaning_percent),
+            (5, 50)
+        );
+        // Not a dnsdist option: noted, not fatal.
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert!(c.notes[0].contains("option 'ecsParsing' is unknown"));
+    }
+
+    #[test]
+    fn check_function_makes_the_check_query_once() {
+        let c = load(
+            r#"
+            calls = 0
+            function check(qname, qtype, qclass, dh)
+              calls = calls + 1
+              assert(qname:toString() == "powerdns.org.")
+              dh:setCD(true)
+              dh:setRD(false)
+              return newDNSName("powerdns.com."), DNSQType.AAAA, qclass
+            end
+            newServer{address="127.0.0.1:5300", checkName="powerdns.org.", checkFunction=check}
+            assert(calls == 1)
+        "#,
+        );
+        let check = &c.pools.backends[0].check;
+        assert_eq!(check.name, b"\x08powerdns\x03com\x00");
+        assert_eq!((check.qtype, check.qclass, check.flags), (28, 1, 0x0010));
+    }
+
+    #[test]
+    fn unknown_server_options_are_notes_not_output() {
+        let c = load("newServer{address=\"127.0.0.1:5300\", qps=10}\n");
+        assert!(
+            c.notes[0].contains("newServer: option 'qps'"),
+            "{:?}",
+            c.notes
+        );
+    }
 }

@@ -108,12 +108,18 @@ type LogResponseArgs = (
 /// A constructor that takes no arguments.
 type Maker = (&'static str, fn() -> ResponseAction);
 
-/// Registers the response-rule and tag functions.
+/// A true/false setting: its name, and how it is stored.
+type FlagSetting = (&'static str, fn(&mut Config, bool));
+
+/// Registers the response-rule and tag functions, and the settings for
+/// backend answers (`truncateTC`, `setAllowEmptyResponse`) and empty
+/// queries (`setDropEmptyQueries`).
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let ract = |a: ResponseAction| Ok(LuaResponseAction(Arc::new(a)));
     // The constructors that take nothing.
-    let plain: [Maker; 4] = [
+    let plain: [Maker; 5] = [
+        ("SetSkipCacheResponseAction", || ResponseAction::SkipCache),
         ("AllowResponseAction", || ResponseAction::Allow),
         ("DropResponseAction", || ResponseAction::Drop),
         ("NoneResponseAction", || ResponseAction::None),
@@ -121,6 +127,29 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     ];
     for (name, make) in plain {
         g.set(name, lua.create_function(move |_, ()| ract(make()))?)?;
+    }
+    // Settings for backend answers and odd queries, as dnsdist's globals.
+    let flags: [FlagSetting; 4] = [
+        ("fixupCase", |c, on| c.shield.response_rules.fix_case = on),
+        ("truncateTC", |c, on| {
+            c.shield.response_rules.truncate_tc = on
+        }),
+        ("setAllowEmptyResponse", |c, on| {
+            c.shield.response_rules.allow_empty_response = on
+        }),
+        ("setDropEmptyQueries", |c, on| {
+            c.shield.drop_empty_queries = on
+        }),
+    ];
+    for (name, set) in flags {
+        let st = state.clone();
+        g.set(
+            name,
+            lua.create_function(move |_, on: bool| {
+                set(&mut st.borrow_mut(), on);
+                Ok(())
+            })?,
+        )?;
     }
     g.set(
         "DelayResponseAction",
@@ -238,6 +267,35 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                 Ok(())
             },
         )?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "addSelfAnsweredResponseAction",
+        lua.create_function(
+            move |lua, (sel, act, opts): (Value, Value, Option<Table>)| {
+                let rule = response_rule(lua, sel, act, opts)?;
+                st.borrow_mut().shield.self_answered_rules.rules.push(rule);
+                Ok(())
+            },
+        )?,
+    )?;
+    lua_util::register_chain(
+        lua,
+        state,
+        lua_util::Chain {
+            what: "self-answered response rule",
+            names: [
+                "setSelfAnsweredResponseRules",
+                "topSelfAnsweredResponseRule",
+                "showSelfAnsweredResponseRules",
+                "rmSelfAnsweredResponseRule",
+                "mvSelfAnsweredResponseRule",
+                "clearSelfAnsweredResponseRules",
+            ],
+            objects: "newRuleAction(selector, response action) objects",
+            rule_of: |ud| ud.borrow::<LuaResponseRule>().ok().map(|r| r.0.clone()),
+            chain: |c| &mut c.shield.self_answered_rules.rules,
+        },
     )?;
     lua_util::register_chain(
         lua,

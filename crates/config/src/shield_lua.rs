@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::{AnyUserData, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
-use shield::action::Action;
+use shield::action::{Action, NegativeSoa, SpoofSettings};
 use shield::qps::{ClientLimiter, GlobalLimiter};
 use shield::querylog::QueryLog;
 use shield::selector::{Compare, Kind};
@@ -92,7 +92,7 @@ impl UserData for LuaNames {
 /// A selector argument: a selector object, or strings (`makeRule`).
 pub(crate) fn selector_arg(lua: &Lua, v: Value) -> mlua::Result<Arc<Selector>> {
     match v {
-        Value::UserData(ud) => ud
+        Value::UserData(ud) if !ud.is::<lua_util::LuaDnsName>() => ud
             .borrow::<LuaSelector>()
             .map(|s| s.0.clone())
             .map_err(|_| {
@@ -205,6 +205,7 @@ fn make_rule_entry(lua: &Lua, sel: Value, act: Value, opts: Option<Table>) -> ml
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     register_constants(lua)?;
+    lua_util::register_names(lua)?;
     register_selectors(lua)?;
     register_actions(lua, base)?;
 
@@ -453,6 +454,23 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
         opcodes.set(name, code)?;
     }
     g.set("DNSOpcode", opcodes)?;
+    let options = lua.create_table()?;
+    for (name, code) in [
+        ("NSID", 3),
+        ("DAU", 5),
+        ("DHU", 6),
+        ("N3U", 7),
+        ("ECS", 8),
+        ("EXPIRE", 9),
+        ("COOKIE", 10),
+        ("TCPKEEPALIVE", 11),
+        ("PADDING", 12),
+        ("CHAIN", 13),
+        ("KEYTAG", 14),
+    ] {
+        options.set(name, code)?;
+    }
+    g.set("EDNSOptionCode", options)?;
     Ok(())
 }
 
@@ -558,6 +576,10 @@ fn register_selectors(lua: &Lua) -> mlua::Result<()> {
             }
             Ok(LuaSelector(Selector::new(Kind::Opcode(o))))
         })?,
+    )?;
+    g.set(
+        "TrailingDataRule",
+        lua.create_function(|_, ()| Ok(LuaSelector(Selector::new(Kind::TrailingData))))?,
     )?;
     g.set(
         "RDRule",
@@ -697,13 +719,16 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let act = |a: Action| Ok(LuaAction(Arc::new(a)));
     // The constructors that take nothing.
-    let plain: [Maker; 6] = [
+    let plain: [Maker; 9] = [
         ("AllowAction", || Action::Allow),
         ("DropAction", || Action::Drop),
         ("NoneAction", || Action::None),
         ("TCAction", || Action::Truncate),
         ("NoRecurseAction", || Action::NoRecurse),
         ("SetNoRecurseAction", || Action::NoRecurse),
+        ("DisableValidationAction", || Action::DisableValidation),
+        ("SetDisableValidationAction", || Action::DisableValidation),
+        ("SetSkipCacheAction", || Action::SkipCache),
     ];
     for (name, make) in plain {
         g.set(name, lua.create_function(move |_, ()| act(make()))?)?;
@@ -743,6 +768,39 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         })?,
     )?;
     g.set(
+        "SetEDNSOptionAction",
+        lua.create_function(move |lua, (code, data): (u16, mlua::LuaString)| {
+            let data = data.as_bytes().to_vec();
+            if data.len() > usize::from(u16::MAX) - 4 {
+                return Err(fail(lua, "SetEDNSOptionAction: option data too long"));
+            }
+            act(Action::SetEdnsOption(code, data))
+        })?,
+    )?;
+    g.set(
+        "SetTempFailureCacheTTLAction",
+        lua.create_function(move |_, ttl: u32| act(Action::TempFailureCacheTtl(ttl)))?,
+    )?;
+    g.set(
+        "ContinueAction",
+        lua.create_function(move |lua, inner: Value| {
+            act(Action::Continue(action_arg(lua, inner)?))
+        })?,
+    )?;
+    g.set(
+        "QPSPoolAction",
+        lua.create_function(move |lua, (qps, pool): (f64, String)| {
+            let (qps, burst) = rate_arg(lua, "QPSPoolAction", qps, None)?;
+            act(Action::QpsPool(GlobalLimiter::new(qps, burst), pool.into()))
+        })?,
+    )?;
+    g.set(
+        "NegativeAndSOAAction",
+        lua.create_function(move |lua, args: NegativeSoaArgs| {
+            act(Action::NegativeSoa(Box::new(negative_soa(lua, args)?)))
+        })?,
+    )?;
+    g.set(
         "QPSAction",
         lua.create_function(move |lua, qps: f64| {
             let (qps, burst) = rate_arg(lua, "QPSAction", qps, None)?;
@@ -751,7 +809,8 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     )?;
     g.set(
         "SpoofAction",
-        lua.create_function(move |lua, (addrs, _opts): (Value, Option<Table>)| {
+        lua.create_function(move |lua, (addrs, opts): (Value, Option<Table>)| {
+            let settings = spoof_settings(lua, "SpoofAction", opts)?;
             let mut list = Vec::new();
             for a in strings(lua, addrs, "an address or a list of addresses")? {
                 list.push(
@@ -759,19 +818,21 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
                         .map_err(|_| fail(lua, format!("bad address '{a}'")))?,
                 );
             }
-            act(Action::Spoof(list))
+            act(Action::Spoof(list, settings))
         })?,
     )?;
     g.set(
         "SpoofCNAMEAction",
-        lua.create_function(move |lua, (name, _opts): (String, Option<Table>)| {
+        lua.create_function(move |lua, (name, opts): (String, Option<Table>)| {
+            let settings = spoof_settings(lua, "SpoofCNAMEAction", opts)?;
             let wire = shield::suffix::parse_name(&name).map_err(|e| fail(lua, e))?;
-            act(Action::SpoofCname(wire, name))
+            act(Action::SpoofCname(wire, name, settings))
         })?,
     )?;
     g.set(
         "SpoofRawAction",
-        lua.create_function(move |lua, (raw, _opts): (Value, Option<Table>)| {
+        lua.create_function(move |lua, (raw, opts): (Value, Option<Table>)| {
+            let settings = spoof_settings(lua, "SpoofRawAction", opts)?;
             let list: Vec<Vec<u8>> = match raw {
                 Value::String(s) => vec![s.as_bytes().to_vec()],
                 Value::Table(t) => t
@@ -788,7 +849,7 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
                     ))
                 }
             };
-            act(Action::SpoofRaw(list))
+            act(Action::SpoofRaw(list, settings))
         })?,
     )?;
     let b = base.to_path_buf();
@@ -816,6 +877,87 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         )?,
     )?;
     Ok(())
+}
+
+/// A Spoof* action's options: `aa`, `ad`, `ra` (true/false) and `ttl`.
+fn spoof_settings(lua: &Lua, func: &str, opts: Option<Table>) -> mlua::Result<SpoofSettings> {
+    let mut s = SpoofSettings::default();
+    let Some(t) = opts else { return Ok(s) };
+    for pair in t.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        match k.as_str() {
+            "aa" => s.aa = Some(lua_util::option_bool(lua, func, &k, &v)?),
+            "ad" => s.ad = Some(lua_util::option_bool(lua, func, &k, &v)?),
+            "ra" => s.ra = Some(lua_util::option_bool(lua, func, &k, &v)?),
+            "ttl" => s.ttl = lua_util::option_u32(lua, func, &k, &v)?,
+            other => {
+                return Err(fail(
+                    lua,
+                    format!("{func}: option '{other}' is not supported by rampart"),
+                ))
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// NegativeAndSOAAction's arguments: nxd, zone, ttl, mname, rname,
+/// serial, refresh, retry, expire, minimum, options.
+type NegativeSoaArgs = (
+    bool,
+    String,
+    u32,
+    String,
+    String,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    Option<Table>,
+);
+
+/// The answer `NegativeAndSOAAction(...)` describes.
+fn negative_soa(lua: &Lua, args: NegativeSoaArgs) -> mlua::Result<NegativeSoa> {
+    let (nxdomain, zone_text, ttl, mname, rname, serial, refresh, retry, expire, minimum, opts) =
+        args;
+    let name = |text: &str| {
+        shield::suffix::parse_name(text)
+            .map_err(|e| fail(lua, format!("NegativeAndSOAAction: bad name '{text}': {e}")))
+    };
+    let zone = name(&zone_text)?;
+    let mut rdata = name(&mname)?;
+    rdata.extend(name(&rname)?);
+    for n in [serial, refresh, retry, expire, minimum] {
+        rdata.extend(n.to_be_bytes());
+    }
+    let mut in_authority = false;
+    if let Some(t) = opts {
+        for pair in t.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            match k.as_str() {
+                "soaInAuthoritySection" => {
+                    in_authority = lua_util::option_bool(lua, "NegativeAndSOAAction", &k, &v)?
+                }
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!(
+                            "NegativeAndSOAAction: option '{other}' is not supported by rampart"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(NegativeSoa {
+        nxdomain,
+        zone,
+        zone_text,
+        ttl,
+        rdata,
+        in_authority,
+    })
 }
 
 /// Opens a query log for `func` (LogAction, LogResponseAction) as the

@@ -1,5 +1,5 @@
 //! The console server: one thread accepts, one thread per connection
-//! (at most [`MAX_CONNECTIONS`]) opens each message and passes the line
+//! (at most `max_connections`, by default [`MAX_CONNECTIONS`]) opens each message and passes the line
 //! to the control thread, which owns the Lua state, then seals the reply.
 
 use std::io;
@@ -13,7 +13,8 @@ use shield::NetmaskGroup;
 
 use crate::channel::{Channel, Key};
 
-/// Concurrent console connections (dnsdist's default).
+/// Concurrent console connections unless configured (dnsdist's default;
+/// `setConsoleMaximumConcurrentConnections`).
 pub const MAX_CONNECTIONS: usize = 100;
 
 /// A console line for the control thread to run.
@@ -25,11 +26,12 @@ pub struct Command {
     pub reply: SyncSender<String>,
 }
 
-/// Listens on `addr` and sends every console line to `commands`.
+/// Listens on `addr` and sends every console line to `commands`; more
+/// than `max_connections` at once are closed as they come.
 pub fn start(
     addr: SocketAddr,
     key: Key,
-    acl: NetmaskGroup,
+    (acl, max_connections): (NetmaskGroup, usize),
     commands: Sender<Command>,
 ) -> io::Result<()> {
     let listener = TcpListener::bind(addr).map_err(|e| {
@@ -47,7 +49,7 @@ pub fn start(
                 let Ok(peer) = stream.peer_addr() else {
                     continue;
                 };
-                if !acl.contains(peer.ip()) || active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+                if !acl.contains(peer.ip()) || active.load(Ordering::Relaxed) >= max_connections {
                     continue; // dropped: closed at once
                 }
                 active.fetch_add(1, Ordering::Relaxed);

@@ -30,6 +30,14 @@ pub struct Delayer {
     tx: Sender<Delayed>,
 }
 
+/// The process's delay thread, started on first use; `None` if the
+/// thread could not be started (then nothing is delayed: the answers go
+/// out at once).
+pub fn shared() -> Option<&'static Delayer> {
+    static SHARED: std::sync::OnceLock<Option<Delayer>> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| Delayer::start().ok()).as_ref()
+}
+
 impl Delayer {
     /// Starts the delay thread.
     pub fn start() -> std::io::Result<Delayer> {

@@ -23,7 +23,12 @@ struct Slot {
     from: crate::reply_from::ReplyFrom,
     sent: Instant,
     qtype: u16,
+    /// The flags the client sent: its answer gets its RD and CD back.
+    client_flags: u16,
+    /// Hold the answer this long (DelayAction).
+    delay_ms: Option<u32>,
     name_len: u8,
+    /// The query name as the client wrote it (fixupCase puts it back).
     name: [u8; 255],
     /// Where to keep the answer, with the rest of its cache key.
     cache: Option<CacheSlot>,
@@ -31,9 +36,31 @@ struct Slot {
     ecs: wire::ecs::Added,
 }
 
-/// The cache an answer goes into, and the key parts the slot lacks:
-/// (cache, qclass, flags, edns, DO).
-pub type CacheSlot = (Arc<pool::PacketCache>, u16, u16, bool, bool);
+/// The cache an answer goes into, and the parts of its key the slot
+/// lacks ([`pool::CacheKey`]).
+pub struct CacheSlot {
+    pub cache: Arc<pool::PacketCache>,
+    pub qclass: u16,
+    pub flags: u16,
+    pub edns: bool,
+    pub dnssec_ok: bool,
+    pub options: u64,
+    /// A rule's TTL for a SERVFAIL/REFUSED answer.
+    pub temp_failure_ttl: Option<u32>,
+}
+
+/// What a forwarded query asked, as the answer needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    /// The query name as the client wrote it.
+    pub qname: &'a [u8],
+    pub qtype: u16,
+    /// The header flags the client sent (rules may have changed the
+    /// query's): its answer gets its RD and CD back.
+    pub client_flags: u16,
+    /// Hold the answer this long (DelayAction).
+    pub delay_ms: Option<u32>,
+}
 
 /// The UDP forwarder of one backend.
 pub struct UdpForwarder {
@@ -89,14 +116,12 @@ impl UdpForwarder {
 
     /// Sends `query` from `client` to the backend; the answer will go out
     /// through `frontend`. False if it could not be sent.
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         query: &[u8],
         client: SocketAddr,
         (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
-        lname: &[u8],
-        qtype: u16,
+        asked: Question,
         cache: Option<CacheSlot>,
         ecs: &pool::Ecs,
     ) -> bool {
@@ -116,14 +141,16 @@ impl UdpForwarder {
             frontend: frontend.clone(),
             from: *from,
             sent: Instant::now(),
-            qtype,
-            name_len: lname.len().min(255) as u8,
+            qtype: asked.qtype,
+            client_flags: asked.client_flags,
+            delay_ms: asked.delay_ms,
+            name_len: asked.qname.len().min(255) as u8,
             name: [0; 255],
             cache,
             ecs: ecs_added,
         });
         slot.name[..usize::from(slot.name_len)]
-            .copy_from_slice(&lname[..usize::from(slot.name_len)]);
+            .copy_from_slice(&asked.qname[..usize::from(slot.name_len)]);
         let replaced = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots[usize::from(id)].replace(slot).is_some()
@@ -169,7 +196,14 @@ impl UdpForwarder {
                     self.relay(buf, n, runtime)
                 }));
                 match relayed {
-                    Ok(Some(to)) => batch.reply(i, to),
+                    // Held back: the delay thread sends it when due.
+                    Ok(Some(to)) => match (to.delay_ms, crate::delay::shared()) {
+                        (Some(ms), Some(delayer)) => {
+                            let bytes = &buf[..to.len];
+                            delayer.send_later(&to.frontend, to.from, to.client, bytes, ms);
+                        }
+                        _ => batch.reply(i, to),
+                    },
                     Ok(None) => {}
                     Err(_) => eprintln!(
                         "rampart[error]: an answer from {} could not be relayed (internal error)",
@@ -189,16 +223,22 @@ impl UdpForwarder {
     /// or `None` if it goes nowhere.
     fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) -> Option<Reply> {
         let id = u16::from_be_bytes([buf[0], buf[1]]);
+        let rules = runtime.response_rules.load();
+        let allow_empty = rules.allow_empty_response;
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             let entry = &mut slots[usize::from(id)];
             // IDs are sequential and slots are reused: an answer that comes
             // late, or a forged one, must carry this slot's question to be
             // relayed (and cached); otherwise the slot waits for its own.
-            if !entry
-                .as_ref()
-                .is_some_and(|s| answers(&buf[..n], &s.name[..usize::from(s.name_len)], s.qtype))
-            {
+            if !entry.as_ref().is_some_and(|s| {
+                answers(
+                    &buf[..n],
+                    &s.name[..usize::from(s.name_len)],
+                    s.qtype,
+                    allow_empty,
+                )
+            }) {
                 return None;
             }
             entry.take()
@@ -208,11 +248,15 @@ impl UdpForwarder {
         let latency = slot.sent.elapsed();
         self.backend
             .answered(latency.as_micros() as u64, buf[3] & 0xf);
-        let lname = &slot.name[..usize::from(slot.name_len)];
+        // The name as the client wrote it, and lowercase.
+        let qname = &slot.name[..usize::from(slot.name_len)];
+        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+        let lname = wire::name::to_lowercase(qname, &mut lower);
         let mut len = wire::ecs::undo(buf, n, slot.ecs);
-        let rules = runtime.response_rules.load();
+        shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
+        rules.fix_case(&mut buf[..len], qname);
         let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
-        if !crate::pipeline::backend_answer(
+        let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
             &rules,
             runtime,
             slot.client,
@@ -222,23 +266,26 @@ impl UdpForwarder {
             buf,
             &mut len,
             latency_us,
-        ) {
+        ) else {
             return None;
-        }
-        if let Some((cache, qclass, flags, edns, dnssec_ok)) = &slot.cache {
+        };
+        if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
             let key = pool::CacheKey {
                 lname,
                 qtype: slot.qtype,
-                qclass: *qclass,
-                flags: *flags,
-                edns: *edns,
-                dnssec_ok: *dnssec_ok,
+                qclass: c.qclass,
+                flags: c.flags,
+                edns: c.edns,
+                dnssec_ok: c.dnssec_ok,
                 tcp: false,
+                options: c.options,
             };
-            cache.insert(&key, &buf[..len]);
+            c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
         }
         Some(Reply {
             len,
+            // A response rule's delay replaces the query's (dnsdist's).
+            delay_ms: delay_ms.or(slot.delay_ms),
             frontend: slot.frontend,
             from: slot.from,
             client: slot.client,
@@ -364,6 +411,7 @@ pub fn send_queued() {
 /// the query came in on, the source address to use and the client.
 struct Reply {
     len: usize,
+    delay_ms: Option<u32>,
     frontend: Arc<UdpSocket>,
     from: crate::reply_from::ReplyFrom,
     client: SocketAddr,
@@ -595,7 +643,8 @@ pub fn check_once(b: &Backend) -> bool {
     let id = pool::policy::random() as u16;
     let mut q = Vec::with_capacity(64);
     q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(&b.check.flags.to_be_bytes());
+    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
     q.extend_from_slice(&b.check.name);
     q.extend_from_slice(&b.check.qtype.to_be_bytes());
     q.extend_from_slice(&b.check.qclass.to_be_bytes());
@@ -625,6 +674,7 @@ pub async fn tcp_exchange(
     query: &[u8],
     out: &mut [u8],
     timeout: Duration,
+    allow_empty: bool,
 ) -> Option<usize> {
     let started = Instant::now();
     b.sent();
@@ -636,7 +686,7 @@ pub async fn tcp_exchange(
         // (idle timeout): then it fails at once and a new one is tried.
         if let Some(idle) = b.take_idle_tcp() {
             if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
-                if let Some(len) = tcp_ask(&mut s, &framed, out).await {
+                if let Some(len) = tcp_ask(&mut s, &framed, out, allow_empty).await {
                     keep(b, s);
                     return Some(len);
                 }
@@ -644,7 +694,7 @@ pub async fn tcp_exchange(
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         let _ = s.set_nodelay(true);
-        let len = tcp_ask(&mut s, &framed, out).await?;
+        let len = tcp_ask(&mut s, &framed, out, allow_empty).await?;
         keep(b, s);
         Some(len)
     })
@@ -685,17 +735,22 @@ pub fn with_client_subnet<'a>(
 /// that question, or none at all with an error rcode (other than
 /// NXDOMAIN) or TC, as a backend's FORMERR or NOTIMP may, which dnsdist
 /// relays too.
-fn answers(answer: &[u8], lname: &[u8], qtype: u16) -> bool {
+fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool) -> bool {
     if answer.len() >= 12 && answer[4..6] == [0, 0] {
         let rcode = answer[3] & 0x0f;
         let truncated = answer[2] & 0x02 != 0;
-        return truncated || !matches!(rcode, 0 | 3);
+        return allow_empty || truncated || !matches!(rcode, 0 | 3);
     }
     wire::query::has_question(answer, lname, qtype, None)
 }
 
 /// One framed query and its framed answer on a connection.
-async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut [u8]) -> Option<usize> {
+async fn tcp_ask(
+    s: &mut tokio::net::TcpStream,
+    framed: &[u8],
+    out: &mut [u8],
+    allow_empty: bool,
+) -> Option<usize> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(framed).await.ok()?;
     let mut len = [0u8; 2];
@@ -704,7 +759,7 @@ async fn tcp_ask(s: &mut tokio::net::TcpStream, framed: &[u8], out: &mut [u8]) -
     s.read_exact(out.get_mut(..len)?).await.ok()?;
     // Not the answer to this query: the connection is out of step.
     let q = wire::Query::parse(&framed[2..]).ok()?;
-    (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype)).then_some(len)
+    (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype, allow_empty)).then_some(len)
 }
 
 /// Returns a connection that answered to its backend's idle list.
@@ -723,13 +778,23 @@ mod tests {
         let mut a = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
         a.extend_from_slice(b"\x03WWW\x07example\x00\x00\x01\x00\x01");
         let name = b"\x03www\x07example\x00";
-        assert!(answers(&a, name, 1), "case does not matter");
-        assert!(!answers(&a, name, 28), "another type");
-        assert!(!answers(&a, b"\x03ftp\x07example\x00", 1), "another name");
-        assert!(!answers(&a[..20], name, 1), "cut short");
+        assert!(answers(&a, name, 1, false), "case does not matter");
+        assert!(!answers(&a, name, 28, false), "another type");
+        assert!(
+            !answers(&a, b"\x03ftp\x07example\x00", 1, false),
+            "another name"
+        );
+        assert!(!answers(&a[..20], name, 1, false), "cut short");
         a[5] = 0;
-        assert!(!answers(&a, name, 1), "no question");
+        assert!(!answers(&a, name, 1, false), "no question");
+        assert!(
+            answers(&a[..12], name, 1, true),
+            "no question, NOERROR: only with setAllowEmptyResponse"
+        );
         a[3] = 0x81; // FORMERR
-        assert!(answers(&a[..12], name, 1), "an error without the question");
+        assert!(
+            answers(&a[..12], name, 1, false),
+            "an error without the question"
+        );
     }
 }

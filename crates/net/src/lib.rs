@@ -170,7 +170,9 @@ pub fn start(
             l.max_tcp_connections,
         ));
     }
-    let delayer = delay::Delayer::start()?;
+    let delayer = delay::shared()
+        .cloned()
+        .ok_or_else(|| std::io::Error::other("cannot start the delay thread"))?;
     let mut threads = Vec::new();
     for (i, sock) in udp_sockets.into_iter().enumerate() {
         let shared = shared.clone();

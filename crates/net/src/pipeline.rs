@@ -24,10 +24,15 @@ pub enum Handled {
     Forwarded,
     /// For a TCP client: ask backend `pools.backends[backend]` over TCP,
     /// and keep the answer in the `cache`th of `pools.caches` (in the
-    /// map's iteration order, which is fixed for one snapshot).
+    /// map's iteration order, which is fixed for one snapshot). When the
+    /// rules changed the query, the query to send is the first
+    /// `rewritten` bytes of the output buffer.
     ForwardTcp {
         backend: usize,
         cache: Option<usize>,
+        rewritten: Option<usize>,
+        /// A rule's cache TTL for a SERVFAIL/REFUSED answer.
+        temp_failure_ttl: Option<u32>,
     },
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
@@ -72,6 +77,29 @@ pub fn handle(
             stats.noncompliant_queries.add(1);
             return Handled::Drop;
         }
+        // No question: dropped if the config says so, else NOTIMP, the
+        // query sent back with QR set (dnsdist's answer).
+        Err(ParseError::FormErr) if packet.get(4..6) == Some(&[0, 0]) => {
+            stats.noncompliant_queries.add(1);
+            if state.shield.drop_empty_queries {
+                return Handled::Drop;
+            }
+            let len = if packet.len() <= 512 {
+                packet.len()
+            } else {
+                12
+            };
+            let Some(dst) = out.get_mut(..len) else {
+                return Handled::Drop;
+            };
+            dst.copy_from_slice(&packet[..len]);
+            dst[2] |= 0x80;
+            dst[3] = (dst[3] & 0xf0) | wire::types::rcode::NOTIMP as u8;
+            return Handled::Answer {
+                len,
+                delay_ms: None,
+            };
+        }
         Err(ParseError::FormErr) => {
             stats.noncompliant_queries.add(1);
             let len = zone::formerr(packet, out);
@@ -103,7 +131,13 @@ pub fn handle(
     );
 
     let mut delay_ms = None;
+    // An answer a Lua rule made for this query; outlives `outcome`,
+    // which may point into it.
+    let mut hook_answer = None;
+    let mut echo_header = false;
     let mut outcome = Outcome::Continue;
+    let mut edits = shield::QueryEdits::default();
+    let mut edns_option = None;
     let tags = shield::Tags::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
@@ -177,10 +211,39 @@ pub fn handle(
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
+        edits = verdict.edits;
+        edns_option = verdict.edns_option;
         if transport == Transport::Udp {
             delay_ms = verdict.delay_ms;
         }
+        hook_answer = verdict.hook_answer;
+        echo_header = verdict.echo_header;
     }
+    if let (Outcome::HookAnswer, Some(action)) = (outcome, hook_answer.as_deref()) {
+        outcome = Outcome::Spoof(action);
+    }
+    // Rules that change the query (RD, CD, an EDNS option) change a
+    // copy: from here on, the zones and the backends see it as changed.
+    let client_flags = query.flags;
+    let rewritten = edits.rewrites() || edns_option.is_some();
+    let edited;
+    let (packet, query) = if rewritten {
+        let mut copy = packet.to_vec();
+        edits.apply(&mut copy);
+        if let Some((code, data)) = edns_option {
+            match wire::edit::set_edns_option(&copy, code, data) {
+                Some(with) => copy = with,
+                None => return Handled::Drop,
+            }
+        }
+        edited = copy;
+        match Query::parse(&edited) {
+            Ok(q) => (&edited[..], q),
+            Err(_) => return Handled::Drop,
+        }
+    } else {
+        (packet, query)
+    };
     let limit = answer_limit(state, &query, transport, out.len());
     // The zones answered from a wildcard (RRL keys those by the zone).
     let mut wildcard = false;
@@ -190,9 +253,17 @@ pub fn handle(
             return Handled::Drop;
         }
         Outcome::Pool(pool) => {
-            return to_pool(
-                state, pool, packet, &query, lname, client, transport, frontend, out, limit,
-            );
+            let asked = Asked {
+                packet,
+                query: &query,
+                lname,
+                client,
+                client_flags,
+                edits,
+                rewritten,
+                delay_ms,
+            };
+            return to_pool(state, pool, &asked, transport, frontend, out, limit);
         }
         // Names in no zone we hold go to the default pool, when there is
         // one; otherwise the zones answer (REFUSED for names not ours).
@@ -200,9 +271,17 @@ pub fn handle(
             if !state.upstream.pools.is_empty()
                 && state.zones.catalog.find(lname, false).is_none() =>
         {
-            return to_pool(
-                state, "", packet, &query, lname, client, transport, frontend, out, limit,
-            );
+            let asked = Asked {
+                packet,
+                query: &query,
+                lname,
+                client,
+                client_flags,
+                edits,
+                rewritten,
+                delay_ms,
+            };
+            return to_pool(state, "", &asked, transport, frontend, out, limit);
         }
         Outcome::Continue | Outcome::Allow => {
             if let Some(handled) =
@@ -231,17 +310,32 @@ pub fn handle(
                 }
             }
             stats.self_answered.add(1);
-            let max = state.zones.max_udp_payload;
-            self_answer(&other, &query, out, limit - reserve, max)
+            let len = self_answer(
+                &other,
+                &query,
+                out,
+                limit - reserve,
+                state.zones.max_udp_payload,
+            );
+            if (blocked || echo_header) && len.is_some() {
+                header_turned_around(out, query.flags);
+            }
+            len
         }
     };
     let self_answered = !matches!(outcome, Outcome::Continue | Outcome::Allow);
     match len {
         Some(mut len) => {
             let rcode = u16::from(out[3] & 0xf);
-            // Response rules see answers from the zones, not the ones the
-            // query rules made (dnsdist's self-answered path).
-            if !self_answered && !state.shield.response_rules.is_empty() {
+            // Response rules see answers from the zones; the answers the
+            // query rules made have rules of their own (dnsdist's
+            // self-answered response rules).
+            let chain = if self_answered {
+                &state.shield.self_answered_rules
+            } else {
+                &state.shield.response_rules
+            };
+            if !chain.is_empty() {
                 let info = QueryInfo {
                     client,
                     local_port,
@@ -253,11 +347,7 @@ pub fn handle(
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
                 };
-                let verdict =
-                    state
-                        .shield
-                        .response_rules
-                        .apply(&info, out, &mut len, limit - reserve);
+                let verdict = chain.apply(&info, out, &mut len, limit - reserve);
                 if verdict.drop {
                     stats.rule_drop.add(1);
                     return Handled::Drop;
@@ -393,24 +483,55 @@ fn replication(
     })
 }
 
+/// dnsdist answers dynamic blocks and "no server" with the query's own
+/// header turned around, so RA stays as the client sent it (where a rule's
+/// answer gets RA = RD): the same for `out`, a self-made answer.
+fn header_turned_around(out: &mut [u8], client_flags: u16) {
+    if let Some(b) = out.get_mut(3) {
+        *b = (*b & !0x80) | (client_flags as u8 & 0x80);
+    }
+}
+
+/// A query on its way to a pool, as the rules left it.
+struct Asked<'a> {
+    /// The query as the rules changed it.
+    packet: &'a [u8],
+    query: &'a Query<'a>,
+    lname: &'a [u8],
+    client: SocketAddr,
+    /// The flags the client sent, for its answer.
+    client_flags: u16,
+    edits: shield::QueryEdits,
+    /// Whether `packet` is a changed copy of what the client sent.
+    rewritten: bool,
+    /// Hold the backend's answer this long (UDP; DelayAction).
+    delay_ms: Option<u32>,
+}
+
 /// Sends the query to a backend of `pool`, or, with none up, drops it
 /// (dnsdist's default) or answers SERVFAIL (`setServFailWhenNoServer`).
-#[allow(clippy::too_many_arguments)]
 fn to_pool(
     state: &State,
     pool: &str,
-    packet: &[u8],
-    query: &Query,
-    lname: &[u8],
-    client: SocketAddr,
+    asked: &Asked,
     transport: Transport,
     frontend: Frontend,
     out: &mut [u8],
     limit: usize,
 ) -> Handled {
+    let Asked {
+        packet,
+        query,
+        lname,
+        client,
+        client_flags,
+        edits,
+        rewritten,
+        delay_ms,
+    } = *asked;
     let stats = &state.runtime.stats;
     let up = &state.upstream;
-    let cache = up.pools.caches.get(pool);
+    let cache = up.pools.caches.get(pool).filter(|_| !edits.skip_cache);
     let key = pool::CacheKey {
         lname,
         qtype: query.qtype,
@@ -419,12 +540,16 @@ fn to_pool(
         edns: query.edns.is_some(),
         dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
         tcp: transport == Transport::Tcp,
+        options: cache.map_or(0, |c| {
+            c.options_digest(query.edns.map(|e| (e.udp_payload, query.edns_options)))
+        }),
     };
     if let Some(c) = cache {
         // Never more than the client can take: the key does not hold
         // the client's payload size.
         let fits = limit.min(out.len());
         if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
+            shield::edits::restore_flags(&mut out[..len], client_flags);
             stats.cache_hits.add(1);
             stats.answered(u16::from(out[3] & 0xf));
             return Handled::Answer {
@@ -463,6 +588,7 @@ fn to_pool(
             if let Some(len) =
                 self_answer(&servfail, query, out, limit, state.zones.max_udp_payload)
             {
+                header_turned_around(out, client_flags);
                 stats.answered(wire::types::rcode::SERVFAIL);
                 return Handled::Answer {
                     len,
@@ -478,15 +604,27 @@ fn to_pool(
             // through the cache.
             let cached = cache
                 .filter(|_| !up.pools.backends[i].use_client_subnet)
-                .map(|c| (c.clone(), key.qclass, key.flags, key.edns, key.dnssec_ok));
+                .map(|c| crate::forward::CacheSlot {
+                    cache: c.clone(),
+                    qclass: key.qclass,
+                    flags: key.flags,
+                    edns: key.edns,
+                    dnssec_ok: key.dnssec_ok,
+                    options: key.options,
+                    temp_failure_ttl: edits.temp_failure_ttl,
+                });
             let ecs = &up.pools.ecs;
             if up.udp.get(i).is_some_and(|f| {
                 f.forward(
                     packet,
                     client,
                     (socket, from),
-                    lname,
-                    query.qtype,
+                    crate::forward::Question {
+                        qname: query.qname,
+                        qtype: query.qtype,
+                        client_flags,
+                        delay_ms,
+                    },
                     cached,
                     ecs,
                 )
@@ -513,21 +651,38 @@ fn to_pool(
                 None => Handled::Drop,
             }
         }
+        _ if rewritten && out.len() < packet.len() => Handled::Drop,
         _ => Handled::ForwardTcp {
+            // The TCP side sends the changed query from the output buffer.
+            rewritten: rewritten.then(|| {
+                out[..packet.len()].copy_from_slice(packet);
+                packet.len()
+            }),
             backend: i,
+            temp_failure_ttl: edits.temp_failure_ttl,
             cache: up
                 .pools
                 .caches
                 .keys()
                 .position(|k| k == pool)
-                .filter(|_| !up.pools.backends[i].use_client_subnet),
+                .filter(|_| !up.pools.backends[i].use_client_subnet && !edits.skip_cache),
         },
     }
 }
 
+/// What becomes of a backend's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relay {
+    /// Send it on, held back this long if set (UDP; DelayResponseAction),
+    /// and keep it in the cache unless a rule said not to.
+    Send { delay_ms: Option<u32>, cache: bool },
+    /// A rule dropped it.
+    Drop,
+}
+
 /// A backend's answer on its way to the client: response rules (which may
 /// rewrite it, in `buf[..*len]`), counters, the response ring and the
-/// known names. False when a rule dropped it.
+/// known names.
 #[allow(clippy::too_many_arguments)]
 pub fn backend_answer(
     rules: &shield::response::ResponseChain,
@@ -539,7 +694,12 @@ pub fn backend_answer(
     buf: &mut [u8],
     len: &mut usize,
     latency_us: u32,
-) -> bool {
+) -> Relay {
+    let mut delay_ms = None;
+    let mut cache = true;
+    if !tcp && rules.truncate_tc && buf.get(2).is_some_and(|b| b & 0x02 != 0) {
+        *len = wire::edit::truncate_to_question(buf, *len);
+    }
     if !rules.is_empty() {
         // The answer read as a query (QR cleared in a copy) gives the
         // selectors their view; only when there are rules to run.
@@ -553,7 +713,10 @@ pub fn backend_answer(
                 tcp,
                 query: &query,
                 lname,
-                rcode: Some(u16::from(buf[3] & 0xf)),
+                // The full rcode, its upper bits from the OPT (ERCodeRule).
+                rcode: Some(
+                    u16::from(query.edns.map_or(0, |e| e.ext_rcode)) << 4 | u16::from(buf[3] & 0xf),
+                ),
                 tags: &tags,
                 pools: None,
                 clock: &Default::default(),
@@ -561,10 +724,13 @@ pub fn backend_answer(
             // The backend's answer fit the client; a rewrite may not grow
             // past it over UDP.
             let limit = if tcp { buf.len() } else { (*len).max(512) };
-            if rules.apply(&info, buf, len, limit).drop {
+            let verdict = rules.apply(&info, buf, len, limit);
+            if verdict.drop {
                 runtime.stats.rule_drop.add(1);
-                return false;
+                return Relay::Drop;
             }
+            delay_ms = verdict.delay_ms.filter(|_| !tcp);
+            cache = !verdict.skip_cache;
         }
     }
     let rcode = u16::from(buf[3] & 0xf);
@@ -583,5 +749,5 @@ pub fn backend_answer(
         tcp,
         latency_us,
     });
-    true
+    Relay::Send { delay_ms, cache }
 }

@@ -499,7 +499,7 @@ async fn connection(
             shared: &shared,
             slot,
         };
-        let result = exchange(&mut stream, &query, &mut out, &who).await;
+        let result = exchange(&mut stream, &mut query, &mut out, &who).await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
         // Nothing held while idle: ten thousand idle connections must not
         // pin 64 KB each (a new buffer is one allocation per query).
@@ -570,16 +570,16 @@ async fn read_counted(stream: &mut TcpStream, buf: &mut [u8], ios: &mut usize) -
 /// Answers one query; false when the connection should close.
 async fn exchange(
     stream: &mut TcpStream,
-    query: &[u8],
+    query: &mut Vec<u8>,
     out: &mut Vec<u8>,
     peer: &Peer<'_>,
 ) -> bool {
     // A whole query: this connection is in use until it is answered.
     peer.slot.busy(true);
     out.resize(2 + 65535, 0);
-    let (answered, backend, timeout, ecs) = {
+    let (answered, backend, timeout, ecs, allow_empty) = {
         let snap = peer.shared.load();
-        let (q, o) = (query, &mut out[2..]);
+        let (q, o) = (&query[..], &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             handle(
@@ -594,7 +594,7 @@ async fn exchange(
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {
-            Handled::ForwardTcp { backend, cache } => {
+            Handled::ForwardTcp { backend, cache, .. } => {
                 let up = &snap.upstream.pools;
                 up.backends.get(backend).cloned().map(|b| {
                     let cache = cache.and_then(|c| up.caches.values().nth(c).cloned());
@@ -608,13 +608,30 @@ async fn exchange(
             backend,
             snap.upstream.udp_timeout.max(Duration::from_secs(1)),
             snap.upstream.pools.ecs,
+            snap.shield.response_rules.allow_empty_response,
         )
     };
     let resp_len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
         (Handled::Replication, _) => return replication(stream, query, peer).await,
-        (Handled::ForwardTcp { .. }, Some((b, cache))) => {
+        (
+            Handled::ForwardTcp {
+                rewritten,
+                temp_failure_ttl,
+                ..
+            },
+            Some((b, cache)),
+        ) => {
             let started = std::time::Instant::now();
+            // The backend gets the query as the rules changed it; the
+            // client gets its own RD and CD back.
+            let client_flags = query
+                .get(2..4)
+                .map_or(0, |w| u16::from_be_bytes([w[0], w[1]]));
+            if let Some(changed) = rewritten.and_then(|n| out.get(2..2 + n)) {
+                query.clear();
+                query.extend_from_slice(changed);
+            }
             // The answer is read straight into `out` after the length
             // prefix; `out` keeps its 64 KB so rules may grow it.
             let answer = &mut out[2..];
@@ -624,16 +641,22 @@ async fn exchange(
             else {
                 return false;
             };
-            let Some(len) = crate::forward::tcp_exchange(&b, sent, answer, timeout).await else {
+            let Some(len) =
+                crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty).await
+            else {
                 return false;
             };
             let mut len = wire::ecs::undo(answer, len, added);
+            shield::edits::restore_flags(&mut answer[..len], client_flags);
             let Ok(q) = wire::Query::parse(query) else {
                 return false;
             };
             let mut lower = [0u8; wire::name::MAX_NAME_LEN];
             let lname = wire::name::to_lowercase(q.qname, &mut lower);
             let snap = peer.shared.load();
+            snap.shield
+                .response_rules
+                .fix_case(&mut answer[..len], q.qname);
             let latency = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
             let send = crate::pipeline::backend_answer(
                 &snap.shield.response_rules,
@@ -647,10 +670,10 @@ async fn exchange(
                 latency,
             );
             drop(snap);
-            if !send {
+            let crate::pipeline::Relay::Send { cache: keep, .. } = send else {
                 return false;
-            }
-            if let Some(cache) = cache {
+            };
+            if let Some(cache) = cache.filter(|_| keep) {
                 let key = pool::CacheKey {
                     lname,
                     qtype: q.qtype,
@@ -659,8 +682,9 @@ async fn exchange(
                     edns: q.edns.is_some(),
                     dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
                     tcp: true,
+                    options: cache.options_digest(q.edns.map(|e| (e.udp_payload, q.edns_options))),
                 };
-                cache.insert(&key, &answer[..len]);
+                cache.insert_with(&key, &answer[..len], temp_failure_ttl);
             }
             len
         }

@@ -26,6 +26,8 @@ pub struct HealthCheck {
     pub name: Vec<u8>,
     pub qtype: u16,
     pub qclass: u16,
+    /// The check query's header flags word (RD by default).
+    pub flags: u16,
     pub interval_ms: u64,
     pub timeout_ms: u64,
     /// Consecutive failures before down.
@@ -45,6 +47,7 @@ impl Default for HealthCheck {
             name: b"\x01a\x0croot-servers\x03net\x00".to_vec(),
             qtype: 1,
             qclass: 1,
+            flags: 0x0100,
             interval_ms: 1000,
             timeout_ms: 1000,
             max_failures: 1,
@@ -220,12 +223,14 @@ impl Backend {
         }
     }
 
-    /// Whether the health-check loop should send a check now: always,
-    /// unless lazy and nothing is wrong.
+    /// Whether health checks should run now: never for a server forced
+    /// up or down (dnsdist stops checking those), always in auto mode
+    /// unless lazy checking waits for failures.
     pub fn wants_check(&self) -> bool {
-        self.check.lazy.is_none()
-            || !self.healthy()
-            || self.lazy_window.lock().map_or(true, |w| w.suspect)
+        self.admin() == Admin::Auto
+            && (self.check.lazy.is_none()
+                || !self.healthy()
+                || self.lazy_window.lock().map_or(true, |w| w.suspect))
     }
 
     /// Health checks found it well again: back to lazy watching.

@@ -21,8 +21,22 @@ pub struct CacheOptions {
     /// Answers whose TTL is below this are not cached.
     pub min_ttl: u32,
     pub temporary_failure_ttl: u32,
+    /// Longest TTL kept for NXDOMAIN and NODATA answers.
+    pub max_negative_ttl: u32,
     pub dont_age: bool,
     pub shards: usize,
+    /// Whether a query's DNS cookie counts in its key (dnsdist's
+    /// `cookieHashing`; off: a cookie, unique per client, would defeat
+    /// the cache).
+    pub cookie_hashing: bool,
+    /// EDNS options left out of the key (`skipOptions`).
+    pub skip_options: Vec<u16>,
+    /// Keep expired entries when the cache is cleaned (`keepStaleData`),
+    /// for serving stale.
+    pub keep_stale_data: bool,
+    /// The TTL of the records of an expired answer served stale
+    /// (`staleTTL`).
+    pub stale_ttl: u32,
 }
 
 impl Default for CacheOptions {
@@ -32,11 +46,19 @@ impl Default for CacheOptions {
             max_ttl: 86_400,
             min_ttl: 0,
             temporary_failure_ttl: 60,
+            max_negative_ttl: 3600,
             dont_age: false,
             shards: 20,
+            cookie_hashing: false,
+            skip_options: Vec::new(),
+            keep_stale_data: false,
+            stale_ttl: 60,
         }
     }
 }
+
+/// The DNS cookie option (RFC 7873).
+const COOKIE: u16 = 10;
 
 struct Entry {
     answer: Vec<u8>,
@@ -75,6 +97,8 @@ pub struct CacheKey<'a> {
     pub edns: bool,
     pub dnssec_ok: bool,
     pub tcp: bool,
+    /// The query's EDNS options as they count ([`PacketCache::options_digest`]).
+    pub options: u64,
 }
 
 impl CacheKey<'_> {
@@ -94,6 +118,7 @@ impl CacheKey<'_> {
         let cd = self.flags & 0x0010 != 0;
         feed(u8::from(rd) | (u8::from(cd) << 1));
         feed(u8::from(self.edns) | u8::from(self.dnssec_ok) << 1 | u8::from(self.tcp) << 2);
+        self.options.to_be_bytes().into_iter().for_each(feed);
         crate::policy::mix(h)
     }
 
@@ -118,6 +143,34 @@ impl PacketCache {
             too_short: AtomicU64::new(0),
             full: AtomicU64::new(0),
         }
+    }
+
+    /// What a query's OPT record adds to its key, as dnsdist hashes the
+    /// query: the payload size, and the options (`[code][len][data]…`, as
+    /// `wire::Query::edns_options`) in order, where a skipped one (in
+    /// `skipOptions`, or the cookie unless `cookie_hashing`) counts by its
+    /// code and length but not its data. `None` (no OPT): 0.
+    pub fn options_digest(&self, edns: Option<(u16, &[u8])>) -> u64 {
+        let Some((payload, options)) = edns else {
+            return 0;
+        };
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut feed = |bytes: &[u8]| {
+            for &b in bytes {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        feed(&payload.to_be_bytes());
+        let mut rest = options;
+        while let [c0, c1, l0, l1, tail @ ..] = rest {
+            let code = u16::from_be_bytes([*c0, *c1]);
+            let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+            let skipped = self.options.skip_options.contains(&code)
+                || (code == COOKIE && !self.options.cookie_hashing);
+            feed(&rest[..if skipped { 4 } else { 4 + len }]);
+            rest = &tail[len..];
+        }
+        h
     }
 
     fn shard(&self, h: u64) -> &Mutex<HashMap<u64, Entry>> {
@@ -146,15 +199,22 @@ impl PacketCache {
                 .then_some((e, age))
         });
         let Some((e, age)) = hit else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            // A stale look comes after a fresh one missed: one miss.
+            if stale == 0 {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+            }
             return None;
         };
+        let expired = age >= e.ttl;
         let len = e.answer.len();
         out[..len].copy_from_slice(&e.answer);
         drop(shard);
         out[..2].copy_from_slice(&id.to_be_bytes());
         out[12..12 + qname.len()].copy_from_slice(qname);
-        if !self.options.dont_age && age > 0 {
+        if expired {
+            let ttl = self.options.stale_ttl;
+            let _ = wire::edit::clamp_ttls(&mut out[..len], ttl, ttl, &[]);
+        } else if !self.options.dont_age && age > 0 {
             wire::edit::age_ttls(&mut out[..len], age);
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
@@ -163,13 +223,25 @@ impl PacketCache {
 
     /// Stores a backend's answer for `key`.
     pub fn insert(&self, key: &CacheKey, answer: &[u8]) {
+        self.insert_with(key, answer, None);
+    }
+
+    /// As [`PacketCache::insert`], a SERVFAIL or REFUSED answer kept for
+    /// `temp_failure_ttl` seconds when given (a rule's choice) rather
+    /// than the cache's `temporary_failure_ttl`.
+    pub fn insert_with(&self, key: &CacheKey, answer: &[u8], temp_failure_ttl: Option<u32>) {
         if answer.len() < 12 || answer[2] & 0x02 != 0 || !key.is_question_of(answer) {
             return; // truncated answers, or not this key's, are never cached
         }
         let rcode = answer[3] & 0xf;
+        // NXDOMAIN, or NOERROR without answers: negative.
+        let negative = rcode == 3 || (rcode == 0 && answer[6..8] == [0, 0]);
         let ttl = match rcode {
-            2 | 5 => self.options.temporary_failure_ttl,
+            2 | 5 => temp_failure_ttl.unwrap_or(self.options.temporary_failure_ttl),
             0 | 3 => match wire::edit::min_ttl(answer) {
+                Some(t) if negative => {
+                    t.min(self.options.max_ttl.min(self.options.max_negative_ttl))
+                }
                 Some(t) => t.min(self.options.max_ttl),
                 None => return,
             },
@@ -246,20 +318,68 @@ impl PacketCache {
         removed
     }
 
-    /// Removes the entries for `lname` (lowercase wire) of any type.
-    pub fn expunge_name(&self, lname: &[u8]) -> usize {
+    /// Removes the entries for `lname` (lowercase wire), of type `qtype`
+    /// (`None`: any), and with `suffix` those for names below it too.
+    pub fn expunge_name(&self, lname: &[u8], qtype: Option<u16>, suffix: bool) -> usize {
+        let matches = |answer: &[u8]| {
+            let Some(len) = answer.get(12..).and_then(wire::name::uncompressed_len) else {
+                return false;
+            };
+            let (name, rest) = answer[12..].split_at(len);
+            let name_ok = if suffix {
+                wire::name::is_subdomain(name, lname)
+            } else {
+                name.eq_ignore_ascii_case(lname)
+            };
+            let type_ok = qtype.is_none_or(|t| rest.get(..2) == Some(&t.to_be_bytes()[..]));
+            name_ok && type_ok
+        };
         let mut removed = 0;
         for shard in &self.shards {
             let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
             let before = s.len();
-            s.retain(|_, e| {
-                !e.answer
-                    .get(12..12 + lname.len())
-                    .is_some_and(|n| n.eq_ignore_ascii_case(lname))
-            });
+            s.retain(|_, e| !matches(&e.answer));
             removed += before - s.len();
         }
         removed
+    }
+
+    /// Removes expired entries until at most `up_to` remain (dnsdist's
+    /// cache cleaning); none with `keep_stale_data`. How many it removed.
+    pub fn purge_expired(&self, up_to: usize) -> usize {
+        if self.options.keep_stale_data {
+            return 0;
+        }
+        let mut left = self.len();
+        let mut removed = 0;
+        for shard in &self.shards {
+            if left <= up_to {
+                break;
+            }
+            let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
+            s.retain(|_, e| {
+                let expired = e.inserted.elapsed() >= Duration::from_secs(u64::from(e.ttl));
+                if expired && left > up_to {
+                    left -= 1;
+                    removed += 1;
+                    return false;
+                }
+                true
+            });
+        }
+        removed
+    }
+
+    /// The counters dnsdist's `getStats()` gives, by its names.
+    pub fn counters(&self) -> [(&'static str, u64); 6] {
+        [
+            ("entries", self.len() as u64),
+            ("maxEntries", self.options.max_entries as u64),
+            ("hits", self.hits.load(Ordering::Relaxed)),
+            ("misses", self.misses.load(Ordering::Relaxed)),
+            ("insertCollisions", self.full.load(Ordering::Relaxed)),
+            ("ttlTooShorts", self.too_short.load(Ordering::Relaxed)),
+        ]
     }
 
     /// `pc:printStats()`, as dnsdist's.
@@ -302,6 +422,7 @@ mod tests {
             edns: false,
             dnssec_ok: false,
             tcp: false,
+            options: 0,
         }
     }
 
@@ -323,7 +444,9 @@ mod tests {
         assert!(c
             .stats()
             .starts_with("Entries: 1/100000\nHits: 1\nMisses: 1\n"));
-        assert_eq!(c.expunge_name(NAME), 1);
+        assert_eq!(c.expunge_name(NAME, Some(28), false), 0, "another type");
+        assert_eq!(c.expunge_name(b"\x07example\x03org\x00", None, false), 0);
+        assert_eq!(c.expunge_name(b"\x07example\x03org\x00", Some(1), true), 1);
         assert!(c.is_empty());
     }
 
@@ -352,5 +475,115 @@ mod tests {
         c.insert(&key(NAME), &answer(1, NAME));
         let mut small = [0u8; 20];
         assert!(c.get(&key(NAME), 1, NAME, &mut small, 0).is_none());
+    }
+
+    #[test]
+    fn cookies_count_only_with_cookie_hashing_and_skipped_options_never() {
+        let ecs = [0u8, 8, 0, 4, 0, 1, 24, 0];
+        let other_ecs = [0u8, 8, 0, 4, 0, 1, 16, 0];
+        let cookie = [0u8, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+        let other_cookie = [0u8, 10, 0, 8, 9, 9, 9, 9, 9, 9, 9, 9];
+        let both = |e: &[u8], c: &[u8]| [e, c].concat();
+        let d = |c: &PacketCache, o: &[u8]| c.options_digest(Some((1232, o)));
+        let plain = PacketCache::new(CacheOptions::default());
+        assert_eq!(d(&plain, &cookie), d(&plain, &other_cookie));
+        assert_ne!(d(&plain, &cookie), d(&plain, &[]), "a cookie or none");
+        assert_ne!(d(&plain, &both(&ecs, &cookie)), d(&plain, &cookie));
+        assert_ne!(
+            d(&plain, &both(&ecs, &cookie)),
+            d(&plain, &both(&other_ecs, &cookie)),
+            "a client's ECS counts"
+        );
+        assert_ne!(
+            plain.options_digest(Some((512, &[]))),
+            plain.options_digest(Some((4096, &[]))),
+            "the payload size counts"
+        );
+        assert_eq!(plain.options_digest(None), 0);
+        let hashing = PacketCache::new(CacheOptions {
+            cookie_hashing: true,
+            skip_options: vec![8],
+            ..CacheOptions::default()
+        });
+        assert_ne!(d(&hashing, &cookie), d(&hashing, &other_cookie));
+        assert_eq!(
+            d(&hashing, &both(&ecs, &cookie)),
+            d(&hashing, &both(&other_ecs, &cookie)),
+            "a skipped option's data does not count"
+        );
+        // A cut-short option list ends the walk, never panics.
+        let _ = d(&hashing, &[0, 8, 0, 40, 1]);
+    }
+
+    #[test]
+    fn negative_answers_keep_at_most_max_negative_ttl() {
+        let c = PacketCache::new(CacheOptions {
+            max_negative_ttl: 10,
+            ..CacheOptions::default()
+        });
+        // NXDOMAIN with an SOA of TTL 300 in the authority section.
+        let mut nx = answer(1, NAME);
+        nx[3] = 0x03;
+        nx[6..10].copy_from_slice(&[0, 0, 0, 1]);
+        c.insert(&key(NAME), &nx);
+        let entry_ttl = c
+            .shards
+            .iter()
+            .find_map(|s| s.lock().unwrap().values().next().map(|e| e.ttl));
+        assert_eq!(entry_ttl, Some(10));
+    }
+
+    #[test]
+    fn purging_removes_only_expired_entries_unless_stale_data_is_kept() {
+        for keep in [false, true] {
+            let c = PacketCache::new(CacheOptions {
+                keep_stale_data: keep,
+                ..CacheOptions::default()
+            });
+            c.insert(&key(NAME), &answer(1, NAME));
+            assert_eq!(c.purge_expired(0), 0, "fresh");
+            for s in &c.shards {
+                for e in s.lock().unwrap().values_mut() {
+                    e.ttl = 0;
+                }
+            }
+            assert_eq!(c.purge_expired(0), usize::from(!keep));
+        }
+    }
+
+    #[test]
+    fn a_rule_sets_how_long_a_temporary_failure_is_kept() {
+        let mut servfail = answer(1, NAME);
+        servfail[3] = 0x02;
+        let ttl_of = |c: &PacketCache| {
+            c.shards
+                .iter()
+                .find_map(|s| s.lock().unwrap().values().next().map(|e| e.ttl))
+        };
+        let c = PacketCache::new(CacheOptions::default());
+        c.insert(&key(NAME), &servfail);
+        assert_eq!(ttl_of(&c), Some(60), "temporaryFailureTTL");
+        let c = PacketCache::new(CacheOptions::default());
+        c.insert_with(&key(NAME), &servfail, Some(1));
+        assert_eq!(ttl_of(&c), Some(1), "SetTempFailureCacheTTLAction");
+    }
+
+    #[test]
+    fn a_stale_answer_gets_the_stale_ttl_and_one_miss_is_counted() {
+        let c = PacketCache::new(CacheOptions {
+            stale_ttl: 30,
+            ..CacheOptions::default()
+        });
+        c.insert(&key(NAME), &answer(1, NAME));
+        for s in &c.shards {
+            for e in s.lock().unwrap().values_mut() {
+                e.ttl = 0;
+            }
+        }
+        let mut out = [0u8; 512];
+        assert!(c.get(&key(NAME), 1, NAME, &mut out, 0).is_none(), "expired");
+        let n = c.get(&key(NAME), 1, NAME, &mut out, 100).expect("stale");
+        assert_eq!(wire::edit::min_ttl(&out[..n]), Some(30));
+        assert!(c.stats().contains("Hits: 1\nMisses: 1\n"), "{}", c.stats());
     }
 }

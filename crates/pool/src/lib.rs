@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Backends by pool name ("" is the default pool).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Pools {
     pub backends: Vec<Arc<Backend>>,
     pub policy: Policy,
@@ -36,6 +36,33 @@ pub struct Pools {
     pub avoid_slow: bool,
     /// How client subnets are passed to `useClientSubnet` backends.
     pub ecs: Ecs,
+    /// Expired cache entries are purged this often (seconds;
+    /// `setCacheCleaningDelay`, dnsdist's default 60)...
+    pub cache_cleaning_delay: u32,
+    /// ...down to `100 - this` percent of each cache's size
+    /// (`setCacheCleaningPercentage`, default 100: all expired ones).
+    pub cache_cleaning_percent: u8,
+    /// With every server of a pool down, the roundrobin policy picks
+    /// none instead of going round all of them (dnsdist's
+    /// `setRoundRobinFailOnNoServer`; off by default, as there).
+    pub roundrobin_fail_on_no_server: bool,
+}
+
+impl Default for Pools {
+    fn default() -> Self {
+        Pools {
+            backends: Vec::new(),
+            policy: Policy::default(),
+            servfail_when_no_server: false,
+            caches: HashMap::new(),
+            stale_ttl: 0,
+            avoid_slow: false,
+            ecs: Ecs::default(),
+            cache_cleaning_delay: 60,
+            cache_cleaning_percent: 100,
+            roundrobin_fail_on_no_server: false,
+        }
+    }
 }
 
 /// dnsdist's ECS settings: `setECSSourcePrefixV4/V6`, `setECSOverride`.
@@ -75,6 +102,16 @@ const RECOVERED_FACTOR: f64 = 5.0;
 const SLOW_FLOOR_MS: f64 = 5.0;
 
 impl Pools {
+    /// Purges the caches' expired entries (dnsdist's cache cleaning);
+    /// how many it removed.
+    pub fn clean_caches(&self) -> usize {
+        let keep = 100 - usize::from(self.cache_cleaning_percent.min(100));
+        self.caches
+            .values()
+            .map(|c| c.purge_expired(c.options.max_entries * keep / 100))
+            .sum()
+    }
+
     /// The backends of `pool`, in declaration order.
     pub fn members<'a>(&'a self, pool: &'a str) -> impl Iterator<Item = &'a Arc<Backend>> + 'a {
         self.backends
@@ -112,6 +149,18 @@ impl Pools {
             &stack[..n]
         } else {
             &spill[..]
+        };
+        // dnsdist's roundrobin goes round the down servers too when none
+        // is up, unless told to fail.
+        let everyone: Vec<&Arc<Backend>>;
+        let up = if up.is_empty()
+            && matches!(self.policy, Policy::RoundRobin(_))
+            && !self.roundrobin_fail_on_no_server
+        {
+            everyone = self.members(pool).collect();
+            &everyone[..]
+        } else {
+            up
         };
         let chosen = self.policy.pick(up, hash)?;
         self.backends.iter().position(|b| Arc::ptr_eq(b, chosen))
@@ -216,5 +265,58 @@ impl Pools {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn roundrobin_goes_round_down_servers_unless_told_to_fail() {
+        let down = |port: u16| {
+            let b = Backend::new(
+                format!("s{port}"),
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                vec![String::new()],
+                1,
+                1,
+                HealthCheck::default(),
+            );
+            b.set_admin(Admin::Down);
+            Arc::new(b)
+        };
+        let mut pools = Pools {
+            backends: vec![down(1), down(2)],
+            policy: Policy::by_name("roundrobin").unwrap_or_default(),
+            ..Pools::default()
+        };
+        let picked: Vec<Option<usize>> = (0..2).map(|_| pools.select_index("", 0)).collect();
+        assert_eq!(picked, [Some(0), Some(1)]);
+        pools.roundrobin_fail_on_no_server = true;
+        assert_eq!(pools.select_index("", 0), None);
+        pools.policy = Policy::by_name("firstAvailable").unwrap_or_default();
+        pools.roundrobin_fail_on_no_server = false;
+        assert_eq!(pools.select_index("", 0), None, "only roundrobin does this");
+    }
+
+    #[test]
+    fn forced_servers_are_not_health_checked() {
+        let b = Backend::new(
+            "s".into(),
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            vec![String::new()],
+            1,
+            1,
+            HealthCheck::default(),
+        );
+        assert!(b.wants_check());
+        for forced in [Admin::Up, Admin::Down] {
+            b.set_admin(forced);
+            assert!(!b.wants_check(), "{forced:?}");
+        }
+        b.set_admin(Admin::Auto);
+        assert!(b.wants_check());
     }
 }

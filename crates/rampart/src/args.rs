@@ -199,6 +199,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "-g" | "--gid" => serve.group = Some(value(flag)?),
             // Logs go to stderr for journald or the supervisor already.
             "--supervised" | "--disable-syslog" => {}
+            // dnsdist's verbose mode adds its info-level lines; rampart
+            // writes those always, so there is nothing more to turn on.
+            "-v" | "--verbose" => {}
             "-c" | "--client" => {
                 client = true;
                 // An address may follow (port 5199 when it names none).
@@ -258,6 +261,10 @@ mod tests {
         assert!(matches!(
             p(&["--check-config"]).unwrap(),
             Command::CheckConfig(_)
+        ));
+        assert!(matches!(
+            p(&["-v", "--verbose", "--supervised"]).unwrap(),
+            Command::Serve(_)
         ));
         assert!(p(&["-l"]).is_err());
         assert!(p(&["-l", "nope"]).is_err());

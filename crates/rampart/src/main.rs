@@ -326,6 +326,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     // pass (the config's maintenance() and expiring dynamic blocks).
     let tick = std::time::Duration::from_secs(1);
     let mut last_tick = std::time::Instant::now();
+    let mut last_clean = last_tick;
     loop {
         match signals::wait(&signals, std::time::Duration::from_millis(50)) {
             Some(libc::SIGHUP) => {
@@ -368,8 +369,14 @@ fn serve(a: &ServeArgs) -> ExitCode {
             for line in service.flush(false) {
                 log::info(&line);
             }
-            for line in shared.load().upstream.pools.check_slow() {
+            let snap = shared.load();
+            for line in snap.upstream.pools.check_slow() {
                 log::warn(&line);
+            }
+            let every = u64::from(snap.upstream.pools.cache_cleaning_delay.max(1));
+            if last_clean.elapsed().as_secs() >= every {
+                last_clean = std::time::Instant::now();
+                snap.upstream.pools.clean_caches();
             }
         }
         for line in runtime.dynblocks.take_log() {
@@ -403,7 +410,8 @@ fn start_console(
         }
     };
     let (tx, rx) = std::sync::mpsc::channel();
-    match control::server::start(addr, key, c.console.acl.clone(), tx) {
+    let limits = (c.console.acl.clone(), c.console.max_connections);
+    match control::server::start(addr, key, limits, tx) {
         Ok(()) => {
             log::info(&format!("console listening on {addr}"));
             Some(rx)

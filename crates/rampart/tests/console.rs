@@ -19,6 +19,11 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with("")
+}
+
+/// As [`setup`], with `extra` config lines.
+fn setup_with(extra: &str) -> Setup {
     let dir = scratch_dir("console");
     let key = {
         let out = Command::new("sh")
@@ -34,7 +39,7 @@ fn setup() -> Setup {
     let conf = format!(
         "setLocal(\"127.0.0.1:{port}\")\ncontrolSocket(\"{console}\")\nsetKey(\"{key}\")\n\
          addAction(MaxQPSIPRule(1000, 24, 64), DropAction(), {{name=\"per-24\"}})\n\
-         addZone(\"example.org\", \"{}\")\n",
+         addZone(\"example.org\", \"{}\")\n{extra}\n",
         repo_root()
             .join("examples/zones/example.org.zone")
             .display()
@@ -117,6 +122,42 @@ fn rampart_client_runs_commands() {
         log.contains("rules changed at runtime: 2 query rules"),
         "{log}"
     );
+}
+
+/// showVersion() starts as dnsdist's does; a console limited to one
+/// connection turns a second away while the first is held, and takes it
+/// once the first is gone.
+#[test]
+fn console_version_and_connection_limit() {
+    let s = setup_with("setConsoleMaximumConcurrentConnections(1)");
+    // Hold the one slot: a connection the console keeps open (one it
+    // turned away, while setup's probe still held the slot, is closed at
+    // once and read as end of file).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let held = loop {
+        let mut c = std::net::TcpStream::connect(s.console).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        if std::io::Read::read(&mut c, &mut [0u8; 1]).is_err() {
+            break c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the console never kept a connection"
+        );
+    };
+    let (_, out) = rampart_client(&s, &["-e", "showVersion()"], "");
+    assert!(!out.contains("rampart 0"), "answered past the limit: {out}");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (rc, out) = rampart_client(&s, &["-e", "showVersion()"], "");
+        if rc == 0 && out.starts_with("dnsdist dialect 1.7, rampart ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slot never freed: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

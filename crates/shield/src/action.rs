@@ -22,16 +22,35 @@ pub enum Action {
     Truncate,
     /// Answer with this rcode (4 bits, or extended with OPT).
     RCode(u16),
-    /// Clear RD; keep going.
+    /// Clear RD in the query; keep going.
     NoRecurse,
+    /// Set CD in the query; keep going.
+    DisableValidation,
+    /// Bypass the pool's packet cache for this query; keep going.
+    SkipCache,
+    /// Cache a SERVFAIL/REFUSED answer this long; keep going.
+    TempFailureCacheTtl(u32),
+    /// Code from the config decides (`LuaAction`).
+    Hook(Arc<dyn crate::hook::QueryHook>),
+    /// Set this EDNS option in the query (replacing one of the same
+    /// code, adding an OPT if needed); keep going (`SetEDNSOptionAction`).
+    SetEdnsOption(u16, Vec<u8>),
+    /// Run the inner action for its effect (a pool it picks is kept),
+    /// then keep going (`ContinueAction`).
+    Continue(Arc<Action>),
+    /// Answer NXDOMAIN or NODATA with this SOA (`NegativeAndSOAAction`).
+    NegativeSoa(Box<NegativeSoa>),
+    /// Under the global rate: send to the pool; over it: keep going
+    /// (`QPSPoolAction`).
+    QpsPool(GlobalLimiter, Arc<str>),
     /// Log the query; keep going.
     Log(Arc<QueryLog>),
     /// Answer A/AAAA with these addresses (other types keep going).
-    Spoof(Vec<IpAddr>),
+    Spoof(Vec<IpAddr>, SpoofSettings),
     /// Answer with a CNAME to this name (lowercase wire form, as given).
-    SpoofCname(Vec<u8>, String),
+    SpoofCname(Vec<u8>, String, SpoofSettings),
     /// Answer with these RDATAs, of the query's type.
-    SpoofRaw(Vec<Vec<u8>>),
+    SpoofRaw(Vec<Vec<u8>>, SpoofSettings),
     /// Send to a pool of backends.
     Pool(Arc<str>),
     /// Over the global rate: drop; under it: keep going (`QPSAction`).
@@ -51,13 +70,24 @@ impl Action {
             Action::Truncate => "tc=1 answer".into(),
             Action::RCode(rc) => format!("set rcode {rc}"),
             Action::NoRecurse => "set rd=0".into(),
+            Action::DisableValidation => "set cd=1".into(),
+            Action::SkipCache => "skip cache".into(),
+            Action::Hook(h) => h.describe(),
+            Action::TempFailureCacheTtl(t) => format!("set tempfailure cache ttl to {t}"),
+            Action::SetEdnsOption(code, _) => format!("add EDNS Option (code={code})"),
+            Action::Continue(inner) => format!("continue after: {}", inner.describe()),
+            Action::NegativeSoa(n) => {
+                let kind = if n.nxdomain { "NXD" } else { "NODATA" };
+                format!("{kind} with SOA {}", n.zone_text)
+            }
+            Action::QpsPool(l, p) => format!("max {} to pool {p}", l.qps),
             Action::Log(log) => log.describe(),
-            Action::Spoof(addrs) => {
+            Action::Spoof(addrs, _) => {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 format!("spoof in {}", list.join(", "))
             }
-            Action::SpoofCname(_, text) => format!("spoof in {text}"),
-            Action::SpoofRaw(_) => "spoof in raw".into(),
+            Action::SpoofCname(_, text, _) => format!("spoof in {text}"),
+            Action::SpoofRaw(..) => "spoof in raw".into(),
             Action::Pool(p) => format!("to pool {p}"),
             Action::Qps(l) => format!("qps limit to {}", l.qps),
             Action::SetTag(n, v) => format!("set tag '{n}' to '{v}'"),
@@ -73,8 +103,52 @@ impl Action {
                 | Action::Drop
                 | Action::RCode(_)
                 | Action::SpoofCname(..)
-                | Action::SpoofRaw(_)
+                | Action::SpoofRaw(..)
+                | Action::NegativeSoa(_)
                 | Action::Pool(_)
         )
     }
+}
+
+/// The options of the Spoof* actions (dnsdist's `{aa=, ad=, ra=, ttl=}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpoofSettings {
+    /// AA as given; unset: clear.
+    pub aa: Option<bool>,
+    /// AD as given; unset: clear.
+    pub ad: Option<bool>,
+    /// RA as given; unset: as RD.
+    pub ra: Option<bool>,
+    /// TTL of the records made.
+    pub ttl: u32,
+}
+
+impl Default for SpoofSettings {
+    fn default() -> Self {
+        // dnsdist's TTL for spoofed records.
+        SpoofSettings {
+            aa: None,
+            ad: None,
+            ra: None,
+            ttl: 60,
+        }
+    }
+}
+
+/// A negative answer made up by a rule (`NegativeAndSOAAction`).
+#[derive(Debug)]
+pub struct NegativeSoa {
+    /// NXDOMAIN, or NOERROR with no data.
+    pub nxdomain: bool,
+    /// The SOA's owner, wire form.
+    pub zone: Vec<u8>,
+    /// The zone as configured, for `showRules`.
+    pub zone_text: String,
+    pub ttl: u32,
+    /// The SOA's RDATA: mname, rname (uncompressed), serial, refresh,
+    /// retry, expire, minimum.
+    pub rdata: Vec<u8>,
+    /// In the authority section (`soaInAuthoritySection=true`); dnsdist
+    /// 1.7 puts it in the additional section by default.
+    pub in_authority: bool,
 }

@@ -1,14 +1,12 @@
-//! Answers the shield makes itself: RCodeAction, TCAction, Spoof*.
+//! Answers the shield makes itself: RCodeAction, TCAction, Spoof*,
+//! NegativeAndSOAAction.
 //! Flags as dnsdist sets them: QR, RD copied, RA = RD, AA and AD clear.
 
 use wire::types::{class, flags, rcode, rtype};
 use wire::{Query, Response, Section};
 
-use crate::action::Action;
+use crate::action::{Action, SpoofSettings};
 use crate::rules::Outcome;
-
-/// TTL of spoofed records (dnsdist's default).
-const SPOOF_TTL: u32 = 60;
 
 /// Writes the answer for `outcome` into `out`; `None` for outcomes that
 /// are not answered here. `limit` is the size the transport allows.
@@ -50,7 +48,8 @@ fn spoof(action: &Action, query: &Query, resp: &mut Response) {
     let owner = query.qname;
     let mut fits = true;
     match action {
-        Action::Spoof(addrs) => {
+        Action::Spoof(addrs, settings) => {
+            header(resp, query, settings);
             for a in addrs {
                 let (v4, v6);
                 let (t, data): (u16, &[u8]) = match a {
@@ -65,27 +64,51 @@ fn spoof(action: &Action, query: &Query, resp: &mut Response) {
                 };
                 if query.qtype == t || query.qtype == rtype::ANY {
                     fits &= resp
-                        .push_record(Section::Answer, owner, t, class::IN, SPOOF_TTL, data)
+                        .push_record(Section::Answer, owner, t, class::IN, settings.ttl, data)
                         .is_ok();
                 }
             }
         }
-        Action::SpoofCname(target, _) => {
+        Action::SpoofCname(target, _, settings) => {
+            header(resp, query, settings);
             fits = resp
                 .push_record(
                     Section::Answer,
                     owner,
                     rtype::CNAME,
                     class::IN,
-                    SPOOF_TTL,
+                    settings.ttl,
                     target,
                 )
                 .is_ok();
         }
-        Action::SpoofRaw(rdatas) => {
+        Action::NegativeSoa(n) => {
+            resp.set_rcode(if n.nxdomain {
+                rcode::NXDOMAIN
+            } else {
+                rcode::NOERROR
+            });
+            let section = if n.in_authority {
+                Section::Authority
+            } else {
+                Section::Additional
+            };
+            fits = resp
+                .push_record(section, &n.zone, rtype::SOA, class::IN, n.ttl, &n.rdata)
+                .is_ok();
+        }
+        Action::SpoofRaw(rdatas, settings) => {
+            header(resp, query, settings);
             for r in rdatas {
                 fits &= resp
-                    .push_record(Section::Answer, owner, query.qtype, class::IN, SPOOF_TTL, r)
+                    .push_record(
+                        Section::Answer,
+                        owner,
+                        query.qtype,
+                        class::IN,
+                        settings.ttl,
+                        r,
+                    )
                     .is_ok();
             }
         }
@@ -93,5 +116,54 @@ fn spoof(action: &Action, query: &Query, resp: &mut Response) {
     }
     if !fits {
         resp.set_flag(flags::TC, true);
+    }
+}
+
+/// The header flags a Spoof* action's options ask for (dnsdist's
+/// `setResponseHeadersFromConfig`): AA and AD as given or clear, RA as
+/// given or as RD.
+fn header(resp: &mut Response, query: &Query, settings: &SpoofSettings) {
+    resp.set_flag(flags::AA, settings.aa.unwrap_or(false));
+    resp.set_flag(flags::AD, settings.ad.unwrap_or(false));
+    let rd = query.flags & flags::RD != 0;
+    resp.set_flag(flags::RA, settings.ra.unwrap_or(rd));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query for a.test/A, RD set, no EDNS.
+    const QUERY: &[u8] =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x04test\x00\x00\x01\x00\x01";
+
+    fn answer(settings: SpoofSettings) -> Vec<u8> {
+        let q = Query::parse(QUERY).unwrap();
+        let action = Action::Spoof(vec!["192.0.2.1".parse().unwrap()], settings);
+        let mut out = [0u8; 512];
+        let len = self_answer(&Outcome::Spoof(&action), &q, &mut out, 512, 1232).unwrap();
+        out[..len].to_vec()
+    }
+
+    #[test]
+    fn spoof_options_set_the_header_and_ttl() {
+        let plain = answer(SpoofSettings::default());
+        let flags = u16::from_be_bytes([plain[2], plain[3]]);
+        assert_eq!(flags & (flags::AA | flags::AD), 0);
+        assert_ne!(flags & flags::RA, 0, "RA as RD");
+        let ttl_at = QUERY.len() + 6;
+        assert_eq!(plain[ttl_at..ttl_at + 4], 60u32.to_be_bytes());
+
+        let set = answer(SpoofSettings {
+            aa: Some(true),
+            ad: Some(true),
+            ra: Some(false),
+            ttl: 1500,
+        });
+        let flags = u16::from_be_bytes([set[2], set[3]]);
+        assert_ne!(flags & flags::AA, 0);
+        assert_ne!(flags & flags::AD, 0);
+        assert_eq!(flags & flags::RA, 0);
+        assert_eq!(set[ttl_at..ttl_at + 4], 1500u32.to_be_bytes());
     }
 }

@@ -23,6 +23,8 @@ pub mod answer;
 pub mod cookie;
 pub mod counter;
 pub mod dynblock;
+pub mod edits;
+pub mod hook;
 pub mod known;
 pub mod name_regex;
 pub mod netmask;
@@ -37,6 +39,7 @@ pub mod stats;
 pub mod suffix;
 
 pub use action::Action;
+pub use edits::QueryEdits;
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
 pub use selector::{QueryInfo, Selector, Tags};
@@ -104,6 +107,12 @@ pub struct Shield {
     pub rrl: Option<std::sync::Arc<rrl::Rrl>>,
     /// DNS Cookies (on by default, as BIND).
     pub cookies: std::sync::Arc<cookie::Settings>,
+    /// Rules for the answers the query rules made themselves
+    /// (`addSelfAnsweredResponseAction`).
+    pub self_answered_rules: response::ResponseChain,
+    /// Drop queries without a question instead of answering them
+    /// (dnsdist's `setDropEmptyQueries`, off by default).
+    pub drop_empty_queries: bool,
 }
 
 impl Shield {
@@ -117,24 +126,27 @@ impl Shield {
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
                 })
         };
-        let responses = self.response_rules.rules.len() == other.response_rules.rules.len()
-            && self
-                .response_rules
-                .rules
-                .iter()
-                .zip(&other.response_rules.rules)
-                .all(|(x, y)| {
+        let same = |a: &response::ResponseChain, b: &response::ResponseChain| {
+            a.rules.len() == b.rules.len()
+                && a.rules.iter().zip(&b.rules).all(|(x, y)| {
                     std::sync::Arc::ptr_eq(&x.selector, &y.selector)
                         && std::sync::Arc::ptr_eq(&x.action, &y.action)
-                });
+                })
+        };
         let rrl = match (&self.rrl, &other.rrl) {
             (Some(a), Some(b)) => a.settings() == b.settings(),
             (None, None) => true,
             _ => false,
         };
+        let responses = same(&self.response_rules, &other.response_rules)
+            && same(&self.self_answered_rules, &other.self_answered_rules);
         self.acl == other.acl
             && rules(&self.rules, &other.rules)
             && responses
+            && self.response_rules.truncate_tc == other.response_rules.truncate_tc
+            && self.response_rules.allow_empty_response == other.response_rules.allow_empty_response
+            && self.response_rules.fix_case == other.response_rules.fix_case
+            && self.drop_empty_queries == other.drop_empty_queries
             && rrl
             && self.cookies == other.cookies
     }
@@ -148,6 +160,8 @@ impl Default for Shield {
             response_rules: response::ResponseChain::default(),
             rrl: None,
             cookies: std::sync::Arc::new(cookie::Settings::default()),
+            self_answered_rules: response::ResponseChain::default(),
+            drop_empty_queries: false,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Response rules (`addResponseAction`): run over each answer before it
 //! is sent, with the query's selectors plus `RCodeRule`/`ERCodeRule`.
 //! As in dnsdist, answers the query rules made themselves (RCode, TC,
-//! spoofs) skip these rules.
+//! spoofs) skip these rules and go through the self-answered ones.
 
 use std::sync::Arc;
 
@@ -29,6 +29,10 @@ pub enum ResponseAction {
     LimitTtl { min: u32, max: u32, types: Vec<u16> },
     /// Remove records of these types; keep going.
     ClearRecordTypes(Vec<u16>),
+    /// Keep the answer out of the packet cache; keep going.
+    SkipCache,
+    /// Code from the config decides (`LuaResponseAction`).
+    Hook(Arc<dyn crate::hook::QueryHook>),
     /// Do nothing.
     None,
 }
@@ -51,6 +55,8 @@ impl ResponseAction {
                     .collect();
                 format!("clear record types {}", names.join(", "))
             }
+            ResponseAction::SkipCache => "skip cache".into(),
+            ResponseAction::Hook(h) => h.describe(),
             ResponseAction::None => "no op".into(),
         }
     }
@@ -70,12 +76,40 @@ pub struct ResponseRule {
 pub struct ResponseVerdict {
     pub drop: bool,
     pub delay_ms: Option<u32>,
+    /// Keep the answer out of the packet cache.
+    pub skip_cache: bool,
 }
 
 /// The response rules, in order.
 #[derive(Clone, Debug, Default)]
 pub struct ResponseChain {
     pub rules: Vec<ResponseRule>,
+    /// Cut a backend's TC answer over UDP down to header and question
+    /// before the rules run (dnsdist's `truncateTC`, off by default).
+    pub truncate_tc: bool,
+    /// Relay a backend's NOERROR or NXDOMAIN answer that carries no
+    /// question (dnsdist's `setAllowEmptyResponse`, off by default; other
+    /// rcodes without a question always pass).
+    pub allow_empty_response: bool,
+    /// Put the client's spelling of the name back into the question of a
+    /// backend's answer (dnsdist's `fixupCase`, off by default).
+    pub fix_case: bool,
+}
+
+impl ResponseChain {
+    /// With `fix_case`, writes `qname` (the client's spelling) over the
+    /// question name of `answer`, which must carry the same name in any
+    /// case (checked when the answer was matched to its query).
+    pub fn fix_case(&self, answer: &mut [u8], qname: &[u8]) {
+        if let Some(name) = answer
+            .get_mut(12..12 + qname.len())
+            .filter(|_| self.fix_case)
+        {
+            if name.eq_ignore_ascii_case(qname) {
+                name.copy_from_slice(qname);
+            }
+        }
+    }
 }
 
 impl ResponseChain {
@@ -117,6 +151,29 @@ impl ResponseChain {
                 }
                 ResponseAction::ClearRecordTypes(types) => {
                     rewrite(out, len, limit, |t, _| !types.contains(&t));
+                }
+                ResponseAction::SkipCache => verdict.skip_cache = true,
+                ResponseAction::Hook(hook) => {
+                    use crate::hook::HookVerdict;
+                    let d = hook.decide(q);
+                    verdict.skip_cache |= d.skip_cache;
+                    match d.verdict {
+                        HookVerdict::Allow => return verdict,
+                        HookVerdict::Drop => {
+                            verdict.drop = true;
+                            return verdict;
+                        }
+                        HookVerdict::Delay(ms) => verdict.delay_ms = Some(ms),
+                        // ServFail (or a failed script): the answer's rcode.
+                        HookVerdict::RCode(rc) => {
+                            out[3] = (out[3] & 0xf0) | (rc & 0xf) as u8;
+                            return verdict;
+                        }
+                        HookVerdict::Continue
+                        | HookVerdict::Truncate
+                        | HookVerdict::NoRecurse
+                        | HookVerdict::Answer => {}
+                    }
                 }
                 ResponseAction::None => {}
             }

@@ -17,6 +17,7 @@ use crate::netmask::NetmaskGroup;
 use crate::suffix::NameSet;
 
 use crate::action::Action;
+use crate::edits::QueryEdits;
 use crate::selector::{Kind, QueryInfo, Selector};
 
 /// A rule: a selector and the action taken when it matches.
@@ -45,16 +46,28 @@ pub enum Outcome<'r> {
     Spoof(&'r Action),
     /// Send to this pool.
     Pool(&'r str),
+    /// Answer as `Verdict::hook_answer` says (a Spoof* action a hook
+    /// made for this query).
+    HookAnswer,
 }
 
 /// The outcome plus what non-terminal actions asked for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Verdict<'r> {
     pub outcome: Outcome<'r>,
     /// Delay the UDP answer by this many milliseconds (last one wins).
     pub delay_ms: Option<u32>,
-    /// NoRecurseAction: clear RD.
-    pub clear_rd: bool,
+    /// What to change in the query before it is answered or sent on.
+    pub edits: QueryEdits,
+    /// An EDNS option to set in the query (the last matching
+    /// SetEDNSOptionAction's).
+    pub edns_option: Option<(u16, &'r [u8])>,
+    /// With [`Outcome::HookAnswer`]: the action that makes the answer.
+    pub hook_answer: Option<Arc<Action>>,
+    /// The rcode answer comes from a hook: dnsdist sends the query back
+    /// with QR and the rcode, RA as the client sent it (where an
+    /// RCodeAction's answer gets RA = RD).
+    pub echo_header: bool,
 }
 
 /// The query rules, in order.
@@ -148,6 +161,126 @@ fn same_terminal(a: &Action, b: &Action) -> bool {
     }
 }
 
+/// Applies one matching rule's `action`: the outcome if it ends rule
+/// processing, `None` to keep going (after noting its effect in
+/// `verdict`, or the pool it picked in `pool`).
+fn apply<'r>(
+    action: &'r Action,
+    q: &QueryInfo,
+    verdict: &mut Verdict<'r>,
+    pool: &mut Option<&'r str>,
+) -> Option<Outcome<'r>> {
+    Some(match action {
+        Action::Allow => Outcome::Allow,
+        Action::Drop => Outcome::Drop,
+        Action::None => return None,
+        Action::Delay(ms) => {
+            verdict.delay_ms = Some(*ms);
+            return None;
+        }
+        // Over TCP, TC would make no sense: keep going.
+        Action::Truncate if q.tcp => return None,
+        Action::Truncate => Outcome::Truncate,
+        Action::RCode(rc) => Outcome::RCode(*rc),
+        Action::NoRecurse => {
+            verdict.edits.clear_rd = true;
+            return None;
+        }
+        Action::DisableValidation => {
+            verdict.edits.set_cd = true;
+            return None;
+        }
+        Action::SkipCache => {
+            verdict.edits.skip_cache = true;
+            return None;
+        }
+        Action::TempFailureCacheTtl(ttl) => {
+            verdict.edits.temp_failure_ttl = Some(*ttl);
+            return None;
+        }
+        Action::Hook(hook) => {
+            use crate::hook::HookVerdict;
+            let d = hook.decide(q);
+            verdict.edits.skip_cache |= d.skip_cache;
+            if d.temp_failure_ttl.is_some() {
+                verdict.edits.temp_failure_ttl = d.temp_failure_ttl;
+            }
+            match d.verdict {
+                HookVerdict::Continue => return None,
+                HookVerdict::Allow => Outcome::Allow,
+                HookVerdict::Drop => Outcome::Drop,
+                HookVerdict::RCode(rc) => {
+                    verdict.echo_header = true;
+                    Outcome::RCode(rc)
+                }
+                HookVerdict::Truncate if q.tcp => return None,
+                HookVerdict::Truncate => Outcome::Truncate,
+                HookVerdict::Delay(ms) => {
+                    verdict.delay_ms = Some(ms);
+                    return None;
+                }
+                HookVerdict::NoRecurse => {
+                    verdict.edits.clear_rd = true;
+                    return None;
+                }
+                HookVerdict::Answer => {
+                    verdict.hook_answer = d.answer;
+                    Outcome::HookAnswer
+                }
+            }
+        }
+        Action::SetEdnsOption(code, data) => {
+            verdict.edns_option = Some((*code, data));
+            return None;
+        }
+        Action::Continue(inner) => {
+            // Whatever the inner action decides is dropped, but a pool it
+            // picks is kept (dnsdist's ContinueAction).
+            if let Some(Outcome::Pool(p)) = apply(inner, q, verdict, pool) {
+                *pool = Some(p);
+            }
+            return None;
+        }
+        Action::Log(log) => {
+            log.log(q);
+            return None;
+        }
+        Action::Spoof(addrs, _) => {
+            // Only for the types the addresses answer.
+            let answers = addrs.iter().any(|a| match q.query.qtype {
+                wire::types::rtype::A => a.is_ipv4(),
+                wire::types::rtype::AAAA => a.is_ipv6(),
+                wire::types::rtype::ANY => true,
+                _ => false,
+            });
+            if !answers {
+                return None;
+            }
+            Outcome::Spoof(action)
+        }
+        Action::SpoofCname(..) | Action::SpoofRaw(..) | Action::NegativeSoa(_) => {
+            Outcome::Spoof(action)
+        }
+        Action::Pool(p) => Outcome::Pool(p),
+        Action::Qps(limit) => {
+            if limit.check_at(q.clock.now_ns()) {
+                return None;
+            }
+            Outcome::Drop
+        }
+        Action::QpsPool(limit, p) => {
+            if !limit.check_at(q.clock.now_ns()) {
+                return None;
+            }
+            Outcome::Pool(p)
+        }
+        Action::SetTag(name, value) => {
+            q.tags.set(name, value);
+            return None;
+        }
+    })
+}
+
 /// The shortest run worth a union.
 const MIN_RUN: usize = 3;
 
@@ -239,8 +372,15 @@ impl RuleChain {
         let mut verdict = Verdict {
             outcome: Outcome::Continue,
             delay_ms: None,
-            clear_rd: false,
+            edits: QueryEdits::default(),
+            edns_option: None,
+            hook_answer: None,
+            echo_header: false,
         };
+        // A pool chosen by a rule that let evaluation go on
+        // (ContinueAction(PoolAction(...))): where the query goes unless
+        // a later rule decides otherwise (dnsdist's `dq->poolname`).
+        let mut pool = None;
         for step in self.steps() {
             let rule = match step {
                 Step::One(i) => &self.rules[*i],
@@ -261,54 +401,13 @@ impl RuleChain {
             if matches!(step, Step::One(_) | Step::OverTcp(_)) && !rule.selector.test(q) {
                 continue;
             }
-            let outcome = match &*rule.action {
-                Action::Allow => Outcome::Allow,
-                Action::Drop => Outcome::Drop,
-                Action::None => continue,
-                Action::Delay(ms) => {
-                    verdict.delay_ms = Some(*ms);
-                    continue;
-                }
-                // Over TCP, TC would make no sense: keep going.
-                Action::Truncate if q.tcp => continue,
-                Action::Truncate => Outcome::Truncate,
-                Action::RCode(rc) => Outcome::RCode(*rc),
-                Action::NoRecurse => {
-                    verdict.clear_rd = true;
-                    continue;
-                }
-                Action::Log(log) => {
-                    log.log(q);
-                    continue;
-                }
-                Action::Spoof(addrs) => {
-                    // Only for the types the addresses answer.
-                    let answers = addrs.iter().any(|a| match q.query.qtype {
-                        wire::types::rtype::A => a.is_ipv4(),
-                        wire::types::rtype::AAAA => a.is_ipv6(),
-                        wire::types::rtype::ANY => true,
-                        _ => false,
-                    });
-                    if !answers {
-                        continue;
-                    }
-                    Outcome::Spoof(&rule.action)
-                }
-                Action::SpoofCname(..) | Action::SpoofRaw(_) => Outcome::Spoof(&rule.action),
-                Action::Pool(p) => Outcome::Pool(p),
-                Action::Qps(limit) => {
-                    if limit.check_at(q.clock.now_ns()) {
-                        continue;
-                    }
-                    Outcome::Drop
-                }
-                Action::SetTag(name, value) => {
-                    q.tags.set(name, value);
-                    continue;
-                }
-            };
-            verdict.outcome = outcome;
-            return verdict;
+            if let Some(outcome) = apply(&rule.action, q, &mut verdict, &mut pool) {
+                verdict.outcome = outcome;
+                break;
+            }
+        }
+        if let (Outcome::Continue | Outcome::Allow, Some(p)) = (verdict.outcome, pool) {
+            verdict.outcome = Outcome::Pool(p);
         }
         verdict
     }
@@ -514,5 +613,55 @@ mod tests {
             Action::Delay(1000),
         ));
         assert!(chain.unreachable().is_empty());
+    }
+
+    /// ContinueAction(PoolAction): the pool is kept, later rules still
+    /// run and their edits count; a later terminal rule still wins.
+    #[test]
+    fn continue_keeps_the_pool_and_lets_later_rules_run() {
+        let mut chain = RuleChain::default();
+        chain.push(rule(
+            Kind::QType(1),
+            Action::Continue(Arc::new(Action::Pool("mypool".into()))),
+        ));
+        chain.push(rule(Kind::All, Action::DisableValidation));
+        chain.push(rule(Kind::All, Action::NoRecurse));
+        chain.push(rule(Kind::QType(28), Action::Drop));
+        let a = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x00\x00\x01\x00\x01";
+        let q = wire::Query::parse(a).unwrap();
+        let (tags, clock) = (crate::Tags::default(), Default::default());
+        let v = chain.evaluate(&info(&q, b"\x01x\x00", &tags, &clock));
+        assert!(matches!(v.outcome, Outcome::Pool("mypool")), "{v:?}");
+        assert!(v.edits.set_cd && v.edits.clear_rd && !v.edits.skip_cache);
+        let aaaa = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x00\x00\x1c\x00\x01";
+        let q = wire::Query::parse(aaaa).unwrap();
+        let v = chain.evaluate(&info(&q, b"\x01x\x00", &tags, &clock));
+        assert!(matches!(v.outcome, Outcome::Drop), "{v:?}");
+    }
+
+    /// QPSPoolAction routes to its pool under the rate and lets the rest
+    /// go on to the next rules.
+    #[test]
+    fn qps_pool_routes_only_under_the_rate() {
+        use crate::qps::GlobalLimiter;
+        let mut chain = RuleChain::default();
+        chain.push(rule(
+            Kind::All,
+            Action::QpsPool(GlobalLimiter::new(1.0, 2), "slow".into()),
+        ));
+        let a = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x00\x00\x01\x00\x01";
+        let q = wire::Query::parse(a).unwrap();
+        let (tags, clock) = (crate::Tags::default(), Default::default());
+        let outcomes: Vec<bool> = (0..3)
+            .map(|_| {
+                matches!(
+                    chain
+                        .evaluate(&info(&q, b"\x01x\x00", &tags, &clock))
+                        .outcome,
+                    Outcome::Pool("slow")
+                )
+            })
+            .collect();
+        assert_eq!(outcomes, [true, true, false]);
     }
 }

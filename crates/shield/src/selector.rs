@@ -51,6 +51,11 @@ impl Tags {
         }
     }
 
+    /// Every tag, in the order set.
+    pub fn all(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        self.entries.borrow().clone()
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<str>> {
         self.entries
             .borrow()
@@ -142,6 +147,10 @@ pub enum Kind {
     Tag(Arc<str>, Option<Arc<str>>),
     /// The pool has a server up.
     PoolAvailable(String),
+    /// Code from the config decides (`LuaRule`).
+    Hook(Arc<dyn crate::hook::QueryHook>),
+    /// Bytes follow the message (`TrailingDataRule`).
+    TrailingData,
     And(Vec<Arc<Selector>>),
     Or(Vec<Arc<Selector>>),
     Not(Arc<Selector>),
@@ -237,6 +246,8 @@ impl Selector {
             Kind::PoolAvailable(name) => {
                 q.pools.is_some_and(|p| p.members(name).any(|b| b.is_up()))
             }
+            Kind::Hook(h) => h.matches(q),
+            Kind::TrailingData => q.query.end < q.query.packet.len(),
             // Only the rule's own selector counts a match (as dnsdist):
             // the parts of a compound one are evaluated, not counted.
             Kind::And(all) => all.iter().all(|s| s.eval(q)),
@@ -283,6 +294,8 @@ impl Selector {
             Kind::ERCode(rc) => format!("ercode=={rc}"),
             Kind::Tag(n, Some(v)) => format!("tag '{n}' is '{v}'"),
             Kind::Tag(n, None) => format!("tag '{n}' is set"),
+            Kind::Hook(h) => h.describe(),
+            Kind::TrailingData => "trailing data".into(),
             Kind::PoolAvailable(p) => format!("pool '{p}' is available"),
             Kind::And(all) => format!("({})", join(all, " && ")),
             Kind::Or(any) => format!("({})", join(any, " || ")),

@@ -104,6 +104,89 @@ pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
     Some((question_end, std::iter::from_fn(|| c.next(p)).collect()))
 }
 
+/// Cuts a truncated (TC) answer down to its header and question, keeping
+/// an OPT record as a bare one: same payload size and DO bit, no options,
+/// extended rcode 0 (dnsdist's `truncateTC`, for backends that send TC
+/// answers with records in them). Returns the new length; `len` unchanged
+/// for a message that does not parse.
+pub fn truncate_to_question(p: &mut [u8], len: usize) -> usize {
+    let Some(msg) = p.get(..len) else { return len };
+    let Some((question_end, mut c)) = records(msg) else {
+        return len;
+    };
+    let opt = std::iter::from_fn(|| c.next(msg))
+        .find(|r| r.rtype == rtype::OPT)
+        .map(|r| {
+            let f = r.fixed;
+            // CLASS is the payload size; the TTL's third byte holds DO.
+            ([msg[f + 2], msg[f + 3]], msg[f + 6] & 0x80)
+        });
+    for at in [6, 8, 10] {
+        p[at..at + 2].fill(0);
+    }
+    let mut end = question_end;
+    if let Some((payload, dnssec_ok)) = opt {
+        let bare = [
+            0,
+            (rtype::OPT >> 8) as u8,
+            rtype::OPT as u8,
+            payload[0],
+            payload[1],
+            0,
+            0,
+            dnssec_ok,
+            0,
+            0,
+            0,
+        ];
+        // The OPT was after the question, so its 11 bytes fit.
+        p[end..end + bare.len()].copy_from_slice(&bare);
+        end += bare.len();
+        p[11] = 1;
+    }
+    end
+}
+
+/// `query` with EDNS option `code` set to `data`: an option of that code
+/// already there is replaced, and a query without an OPT gets one
+/// (payload 512, as dnsdist adds it). `None` if the query does not parse
+/// or the option would not fit its 16-bit length.
+pub fn set_edns_option(query: &[u8], code: u16, data: &[u8]) -> Option<Vec<u8>> {
+    let len = u16::try_from(data.len()).ok()?;
+    let mut option = code.to_be_bytes().to_vec();
+    option.extend(len.to_be_bytes());
+    option.extend(data);
+    let (_, mut records) = records(query)?;
+    let opt = std::iter::from_fn(|| records.next(query)).find(|r| r.rtype == rtype::OPT);
+    let Some(opt) = opt else {
+        // No OPT: one at the end, holding the option.
+        let mut out = query.to_vec();
+        out.extend([0, 0, 41, 2, 0, 0, 0, 0, 0]);
+        out.extend(u16::try_from(option.len()).ok()?.to_be_bytes());
+        out.extend(option);
+        let ar = u16::from_be_bytes([query[10], query[11]]).checked_add(1)?;
+        out[10..12].copy_from_slice(&ar.to_be_bytes());
+        return Some(out);
+    };
+    // The OPT's options without any of this code, then the new one.
+    let rdata = &query[opt.fixed + 10..opt.end];
+    let mut options = Vec::with_capacity(rdata.len() + option.len());
+    let mut rest = rdata;
+    while let [c0, c1, l0, l1, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+        if u16::from_be_bytes([*c0, *c1]) != code {
+            options.extend(&rest[..4 + n]);
+        }
+        rest = &tail[n..];
+    }
+    options.extend(option);
+    let mut out = query[..opt.fixed + 8].to_vec();
+    out.extend(u16::try_from(options.len()).ok()?.to_be_bytes());
+    out.extend(options);
+    out.extend(&query[opt.end..]);
+    Some(out)
+}
+
 /// Lowers every TTL (OPT aside) by `age` seconds, in place; nothing in a
 /// malformed message.
 pub fn age_ttls(p: &mut [u8], age: u32) {
@@ -303,5 +386,63 @@ mod tests {
         let m = crate::message::parse(&out).unwrap();
         assert_eq!(m.records.len(), 1);
         assert_eq!(&m.records[0].rdata[6..], b"\x01a\x01y\x01x\x04test\x00");
+    }
+
+    #[test]
+    fn a_truncated_answer_keeps_its_question_and_a_bare_opt() {
+        // Header (TC, 1 question, 1 answer, 1 additional), question
+        // a.test/A, an A record, an OPT with payload 4242, DO and one
+        // option.
+        let mut m = vec![0x12, 0x34, 0x82, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
+        m.extend(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        let question_end = m.len();
+        m.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, 1]);
+        m.extend([
+            0, 0, 41, 0x10, 0x92, 0, 0, 0x80, 0, 0, 6, 0, 10, 0, 2, 0xab, 0xcd,
+        ]);
+        let len = m.len();
+        let n = truncate_to_question(&mut m, len);
+        assert_eq!(n, question_end + 11);
+        assert_eq!(m[4..12], [0, 1, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            m[question_end..n],
+            [0, 0, 41, 0x10, 0x92, 0, 0, 0x80, 0, 0, 0]
+        );
+        // Without an OPT: header and question only.
+        let mut plain = m[..question_end].to_vec();
+        plain[11] = 0;
+        plain[7] = 1;
+        plain.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, 1]);
+        let len = plain.len();
+        assert_eq!(truncate_to_question(&mut plain, len), question_end);
+        assert_eq!(plain[4..12], [0, 1, 0, 0, 0, 0, 0, 0]);
+        // Garbage is left alone.
+        let mut junk = vec![0u8; 5];
+        assert_eq!(truncate_to_question(&mut junk, 5), 5);
+    }
+
+    #[test]
+    fn an_edns_option_is_added_or_replaced() {
+        // a.test/A, no OPT.
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        let with = set_edns_option(&q, 10, b"abcd").unwrap();
+        let opt = find(&with, rtype::OPT).unwrap();
+        assert_eq!(with[10..12], [0, 1]);
+        assert_eq!(with[opt.fixed + 2..opt.fixed + 4], [2, 0], "payload 512");
+        assert_eq!(
+            with[opt.fixed + 8..opt.end],
+            *b"\x00\x08\x00\x0a\x00\x04abcd"
+        );
+        // Replaced, not repeated; another option kept.
+        let two = set_edns_option(&with, 8, b"xy").unwrap();
+        let again = set_edns_option(&two, 10, b"zz").unwrap();
+        let opt = find(&again, rtype::OPT).unwrap();
+        assert_eq!(again[10..12], [0, 1]);
+        assert_eq!(
+            again[opt.fixed + 10..opt.end],
+            *b"\x00\x08\x00\x02xy\x00\x0a\x00\x02zz"
+        );
+        assert!(set_edns_option(&q[..14], 10, b"x").is_none());
     }
 }

@@ -27,6 +27,8 @@ pub struct Edns {
     pub version: u8,
     /// The DNSSEC OK bit.
     pub dnssec_ok: bool,
+    /// The upper 8 bits of a 12-bit rcode (an answer's; 0 in a query).
+    pub ext_rcode: u8,
 }
 
 /// A parsed query, borrowing the received bytes.
@@ -47,6 +49,9 @@ pub struct Query<'a> {
     pub edns: Option<Edns>,
     /// The OPT record's options (`[code][len][data]…`), empty without one.
     pub edns_options: &'a [u8],
+    /// Where the message's last record ends: bytes after it are trailing
+    /// data (`TrailingDataRule`).
+    pub end: usize,
 }
 
 /// Whether `message` carries the question (`lname`, `qtype`, and
@@ -123,6 +128,7 @@ impl<'a> Query<'a> {
             question_end,
             edns,
             edns_options,
+            end: pos,
         })
     }
 
@@ -195,6 +201,7 @@ fn skip_record(packet: &[u8], pos: usize) -> Result<(usize, usize), ParseError> 
 /// at `end`, checking that its options are well framed.
 fn parse_opt(packet: &[u8], fixed: usize, end: usize) -> Result<Edns, ParseError> {
     let payload = read_u16(packet, fixed + 2).max(512);
+    let ext_rcode = packet[fixed + 4];
     let version = packet[fixed + 5];
     let dnssec_ok = packet[fixed + 6] & 0x80 != 0;
     let mut pos = fixed + 10;
@@ -212,6 +219,7 @@ fn parse_opt(packet: &[u8], fixed: usize, end: usize) -> Result<Edns, ParseError
         udp_payload: payload,
         version,
         dnssec_ok,
+        ext_rcode,
     })
 }
 
@@ -259,6 +267,16 @@ mod tests {
         assert_eq!(e.udp_payload, 4096);
         assert_eq!(e.version, 1);
         assert!(e.dnssec_ok);
+        assert_eq!(e.ext_rcode, 0);
+        assert_eq!(q.end, p.len(), "no trailing data");
+        // BADVERS (16): 1 in the OPT's upper rcode bits.
+        let mut badvers = opt;
+        badvers[5] = 1;
+        let q2 = query(b"\x00", 2, Some(&badvers));
+        assert_eq!(Query::parse(&q2).unwrap().edns.unwrap().ext_rcode, 1);
+        let mut trailing = p.clone();
+        trailing.extend_from_slice(b"xyz");
+        assert_eq!(Query::parse(&trailing).unwrap().end, p.len());
     }
 
     #[test]

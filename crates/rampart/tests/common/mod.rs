@@ -449,3 +449,75 @@ pub fn have(program: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// A backend on UDP and TCP that echoes every query back as an empty
+/// NOERROR answer, keeps TCP connections open for more queries, and
+/// counts the TCP connections it accepted and keeps every query seen.
+/// While `mute` is set it answers nothing over UDP.
+pub struct EchoBackend {
+    pub port: u16,
+    pub mute: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+pub fn echo_backend() -> EchoBackend {
+    // The same port for UDP and TCP: a port free for TCP may be taken
+    // for UDP (by another test), so try a few.
+    let (tcp, udp) = (0..50)
+        .find_map(|_| {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+            let port = tcp.local_addr().ok()?.port();
+            let udp = UdpSocket::bind(("127.0.0.1", port)).ok()?;
+            Some((tcp, udp))
+        })
+        .expect("a port free for both UDP and TCP");
+    let port = udp.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let last = seen.clone();
+    let mute = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let muted = mute.clone();
+    // The test process ends these threads; each loop only blocks on I/O.
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = udp.recv_from(&mut buf) {
+            if n < 12 {
+                continue;
+            }
+            last.lock().unwrap().push(buf[..n].to_vec());
+            if !muted.load(Ordering::SeqCst) {
+                buf[2] |= 0x84; // QR, AA
+                let _ = udp.send_to(&buf[..n], from);
+            }
+        }
+    });
+    let (count, last) = (accepted.clone(), seen.clone());
+    std::thread::spawn(move || {
+        for conn in tcp.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            let last = last.clone();
+            std::thread::spawn(move || loop {
+                let mut len = [0u8; 2];
+                if conn.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if conn.read_exact(&mut q).is_err() || q.len() < 12 {
+                    return;
+                }
+                last.lock().unwrap().push(q.clone());
+                q[2] |= 0x84;
+                let _ = conn.write_all(&len);
+                let _ = conn.write_all(&q);
+            });
+        }
+    });
+    EchoBackend {
+        port,
+        mute,
+        accepted,
+        seen,
+    }
+}

@@ -1,0 +1,541 @@
+//! Lua in the query path: `LuaAction`, `LuaRule`, `LuaResponseAction`.
+//!
+//! A Lua state serves one thread at a time, and dnsdist's single global
+//! lock around it is what rampart must not have. So each worker thread
+//! that meets a Lua rule builds a state of its own, once, by running the
+//! config again exactly as it was loaded: the n-th `LuaAction`/`LuaRule`/
+//! `LuaResponseAction` call of that run makes the n-th hook, so a hook
+//! finds its function by number. A rule chain without Lua rules never
+//! gets here.
+//!
+//! What follows from one state per thread: the config's globals are per
+//! thread (a value `maintenance()` sets in the control thread is not seen
+//! by the rules), and top-level code with side effects (a `print`) runs
+//! once more per worker. The rules' `dq` carries a copy of what the
+//! query path knows; `dq.localaddr` has the port the query came to but
+//! not the address (the path does not carry it).
+
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods};
+use shield::action::{Action, SpoofSettings};
+use shield::hook::{HookDecision, HookVerdict, QueryHook};
+use shield::QueryInfo;
+
+use crate::dynblock_lua::{NO_OP, NO_RECURSE};
+use crate::lua_util::LuaDnsName;
+
+/// The config a worker's Lua state is built from, and the runtime (rings,
+/// counters, dynamic blocks) its functions see: the process's own.
+pub(crate) struct Source {
+    pub path: PathBuf,
+    pub text: String,
+    pub runtime: Arc<shield::Runtime>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({})", self.path.display())
+    }
+}
+
+/// Where the hooks' functions are kept in a Lua state.
+const REGISTRY: &str = "rampart.hooks";
+
+/// Which Lua function a hook calls.
+#[derive(Debug)]
+struct LuaHook {
+    /// Its number in the config's run (from 1).
+    index: usize,
+    /// `LuaAction`, `LuaRule` or `LuaResponseAction`, for messages.
+    kind: &'static str,
+    source: Arc<Source>,
+    /// A failure is logged once per hook, not per query.
+    failed: AtomicBool,
+}
+
+thread_local! {
+    /// This thread's Lua state, and the config it was built from.
+    static WORKER: RefCell<Option<(Arc<Source>, Lua)>> = const { RefCell::new(None) };
+}
+
+/// Runs the config again for a worker thread.
+fn build(source: &Source) -> Result<Lua, String> {
+    crate::load_with_runtime(
+        &source.text,
+        &source.path,
+        &source.runtime,
+        None,
+        shield::querylog::OpenMode::Check,
+    )
+    .map(|(_, lua, _)| lua)
+    .map_err(|e| e.0)
+}
+
+impl LuaHook {
+    /// Calls the hook's function with a `dq` made from `q`; `None` (after
+    /// logging once) when that fails.
+    fn call(&self, q: &QueryInfo) -> Option<(MultiValue, DqResult)> {
+        WORKER.with(|w| {
+            let mut w = w.borrow_mut();
+            if !w
+                .as_ref()
+                .is_some_and(|(s, _)| Arc::ptr_eq(s, &self.source))
+            {
+                match build(&self.source) {
+                    Ok(lua) => *w = Some((self.source.clone(), lua)),
+                    Err(e) => {
+                        self.fail(&format!("cannot build this thread's Lua state: {e}"));
+                        return None;
+                    }
+                }
+            }
+            let (_, lua) = w.as_ref()?;
+            let run = || -> mlua::Result<(MultiValue, DqResult)> {
+                let hooks: Table = lua.named_registry_value(REGISTRY)?;
+                let f: Function = hooks.get(self.index)?;
+                let dq = lua.create_userdata(LuaDq::new(q))?;
+                let out = f.call::<MultiValue>(dq.clone())?;
+                let result = dq.borrow::<LuaDq>()?.result.clone();
+                Ok((out, result))
+            };
+            crate::lua_util::with_deadline(lua, std::time::Duration::from_millis(100), run)
+                .map_err(|e| self.fail(&crate::lua_message(&e)))
+                .ok()
+        })
+    }
+
+    fn fail(&self, what: &str) {
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "rampart[error]: {} #{}: {what} (answered SERVFAIL, as dnsdist does; logged once)",
+                self.kind, self.index
+            );
+        }
+    }
+}
+
+impl QueryHook for LuaHook {
+    fn decide(&self, q: &QueryInfo) -> HookDecision {
+        let servfail = || HookDecision {
+            verdict: HookVerdict::RCode(wire::types::rcode::SERVFAIL),
+            ..Default::default()
+        };
+        let Some((out, result)) = self.call(q) else {
+            return servfail();
+        };
+        for (name, value) in &result.tags {
+            q.tags.set(&name.as_str().into(), &value.as_str().into());
+        }
+        let mut values = out.into_iter();
+        let action = values.next().and_then(|v| v.as_i64()).unwrap_or(4);
+        // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
+        let extra: Option<Vec<u8>> = values
+            .next()
+            .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()));
+        let text = extra.as_deref().map(String::from_utf8_lossy);
+        let mut answer = None;
+        let verdict = match action {
+            // dq:spoof(...) then HeaderModify, or Spoof/SpoofRaw with the
+            // data as the second result.
+            3 | 9 | 10 => {
+                let made = match (action, result.spoof.clone(), &text, &extra) {
+                    (3, Some(spoof), _, _) => Ok(spoof),
+                    (9, _, Some(text), _) => spoof_from_text(text).map(Arc::new),
+                    (10, _, _, Some(raw)) => Ok(Arc::new(Action::SpoofRaw(
+                        vec![raw.clone()],
+                        SpoofSettings::default(),
+                    ))),
+                    _ => Err("a spoof without anything to answer with".to_string()),
+                };
+                match made {
+                    Ok(a) => answer = Some(a),
+                    Err(e) => {
+                        self.fail(&e);
+                        return servfail();
+                    }
+                }
+                HookVerdict::Answer
+            }
+            0 => HookVerdict::Allow,
+            1 => HookVerdict::Delay(text.and_then(|e| e.trim().parse().ok()).unwrap_or(0)),
+            2 => HookVerdict::Drop,
+            4 | NO_OP => HookVerdict::Continue,
+            5 => HookVerdict::RCode(wire::types::rcode::SERVFAIL),
+            6 => HookVerdict::RCode(wire::types::rcode::NXDOMAIN),
+            8 => HookVerdict::RCode(wire::types::rcode::REFUSED),
+            11 => HookVerdict::Truncate,
+            NO_RECURSE => HookVerdict::NoRecurse,
+            other => {
+                let name = crate::dynblock_lua::ACTIONS
+                    .iter()
+                    .find(|(_, n)| *n == other)
+                    .map_or("unknown", |(name, _)| name);
+                self.fail(&format!(
+                    "DNSAction.{name} from Lua is not supported by rampart yet"
+                ));
+                return servfail();
+            }
+        };
+        HookDecision {
+            verdict,
+            answer,
+            skip_cache: result.skip_cache,
+            temp_failure_ttl: result.temp_failure_ttl,
+        }
+    }
+
+    fn matches(&self, q: &QueryInfo) -> bool {
+        self.call(q)
+            .and_then(|(out, _)| out.into_iter().next())
+            .is_some_and(|v| v.as_boolean() == Some(true))
+    }
+
+    fn describe(&self) -> String {
+        format!("Lua script ({} #{})", self.kind, self.index)
+    }
+}
+
+/// `DNSAction.Spoof`'s text: addresses separated by commas, or a name
+/// to answer a CNAME to.
+fn spoof_from_text(text: &str) -> Result<Action, String> {
+    let addrs: Result<Vec<IpAddr>, _> = text.split(',').map(|a| a.trim().parse()).collect();
+    match addrs {
+        Ok(list) => Ok(Action::Spoof(list, SpoofSettings::default())),
+        Err(_) => {
+            let wire = shield::suffix::parse_name(text)
+                .map_err(|e| format!("cannot spoof '{text}': {e}"))?;
+            Ok(Action::SpoofCname(
+                wire,
+                text.to_string(),
+                SpoofSettings::default(),
+            ))
+        }
+    }
+}
+
+/// What the Lua function changed on its `dq`.
+#[derive(Clone, Debug, Default)]
+struct DqResult {
+    skip_cache: bool,
+    temp_failure_ttl: Option<u32>,
+    tags: Vec<(String, String)>,
+    /// `dq:spoof(...)`: the answer, for a HeaderModify result.
+    spoof: Option<Arc<Action>>,
+}
+
+/// `dq`/`dr`: a copy of what the query path knows about the query.
+struct LuaDq {
+    qname: Vec<u8>,
+    qtype: u16,
+    qclass: u16,
+    flags: u16,
+    dnssec_ok: bool,
+    tcp: bool,
+    remote: SocketAddr,
+    local: SocketAddr,
+    content: Vec<u8>,
+    rcode: Option<u16>,
+    tags: Vec<(String, String)>,
+    /// The OPT record's options, as `[code][len][data]…`.
+    options: Vec<u8>,
+    /// Where the message ends in `content` (trailing data follows).
+    end: usize,
+    result: DqResult,
+}
+
+impl LuaDq {
+    fn new(q: &QueryInfo) -> LuaDq {
+        let unspecified = match q.client.ip() {
+            IpAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
+            IpAddr::V6(_) => IpAddr::from([0u16; 8]),
+        };
+        LuaDq {
+            qname: q.query.qname.to_vec(),
+            qtype: q.query.qtype,
+            qclass: q.query.qclass,
+            flags: q.query.flags,
+            dnssec_ok: q.query.edns.is_some_and(|e| e.dnssec_ok),
+            tcp: q.tcp,
+            remote: q.client,
+            local: SocketAddr::new(unspecified, q.local_port),
+            content: q.query.packet.to_vec(),
+            options: q.query.edns_options.to_vec(),
+            end: q.query.end,
+            rcode: q.rcode,
+            tags: q
+                .tags
+                .all()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            result: DqResult::default(),
+        }
+    }
+}
+
+impl UserData for LuaDq {
+    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+        fields.add_field_method_get("qname", |_, dq| Ok(LuaDnsName::from_wire(&dq.qname)));
+        fields.add_field_method_get("qtype", |_, dq| Ok(dq.qtype));
+        fields.add_field_method_get("qclass", |_, dq| Ok(dq.qclass));
+        fields.add_field_method_get("tcp", |_, dq| Ok(dq.tcp));
+        fields.add_field_method_get("len", |_, dq| Ok(dq.content.len()));
+        fields.add_field_method_get("opcode", |_, dq| Ok((dq.flags >> 11) & 0xf));
+        fields.add_field_method_get("rcode", |_, dq| Ok(dq.rcode.unwrap_or(0)));
+        fields.add_field_method_get("remoteaddr", |_, dq| Ok(LuaAddr(dq.remote)));
+        fields.add_field_method_get("localaddr", |_, dq| Ok(LuaAddr(dq.local)));
+        fields.add_field_method_get("dh", |_, dq| Ok(LuaHeader(dq.flags)));
+        fields.add_field_method_get("skipCache", |_, dq| Ok(dq.result.skip_cache));
+        fields.add_field_method_set("skipCache", |_, dq, on: bool| {
+            dq.result.skip_cache = on;
+            Ok(())
+        });
+        fields.add_field_method_get("tempFailureTTL", |_, dq| Ok(dq.result.temp_failure_ttl));
+        fields.add_field_method_set("tempFailureTTL", |_, dq, ttl: Option<u32>| {
+            dq.result.temp_failure_ttl = ttl;
+            Ok(())
+        });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("getDO", |_, dq, ()| Ok(dq.dnssec_ok));
+        // {[code] = view with :count() and :getValues()}, as dnsdist's.
+        methods.add_method("getEDNSOptions", |lua, dq, ()| {
+            let by_code = lua.create_table()?;
+            let mut rest = &dq.options[..];
+            while let [c0, c1, l0, l1, tail @ ..] = rest {
+                let code = u16::from_be_bytes([*c0, *c1]);
+                let n = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+                let view = match by_code.get::<Option<mlua::AnyUserData>>(code)? {
+                    Some(v) => v,
+                    None => {
+                        let v = lua.create_userdata(LuaOptionView(Vec::new()))?;
+                        by_code.set(code, v.clone())?;
+                        v
+                    }
+                };
+                view.borrow_mut::<LuaOptionView>()?
+                    .0
+                    .push(tail[..n].to_vec());
+                rest = &tail[n..];
+            }
+            Ok(by_code)
+        });
+        methods.add_method("getContent", |lua, dq, ()| lua.create_string(&dq.content));
+        methods.add_method("getTrailingData", |lua, dq, ()| {
+            lua.create_string(dq.content.get(dq.end..).unwrap_or_default())
+        });
+        methods.add_method("getProtocol", |_, dq, ()| {
+            Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })
+        });
+        methods.add_method("getTag", |_, dq, name: String| {
+            Ok(dq
+                .result
+                .tags
+                .iter()
+                .rev()
+                .chain(dq.tags.iter())
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone()))
+        });
+        // dq:spoof({newCA(...), ...}) or dq:spoof({raw, ...}).
+        methods.add_method_mut("spoof", |lua, dq, list: Table| {
+            let mut addrs = Vec::new();
+            let mut raws = Vec::new();
+            for v in list.sequence_values::<mlua::Value>() {
+                match v? {
+                    mlua::Value::UserData(ud) if ud.is::<LuaAddr>() => {
+                        addrs.push(ud.borrow::<LuaAddr>()?.0.ip())
+                    }
+                    mlua::Value::String(s) => raws.push(s.as_bytes().to_vec()),
+                    other => {
+                        return Err(crate::fail(
+                            lua,
+                            format!(
+                                "dq:spoof takes addresses (newCA) or raw records, got {}",
+                                other.type_name()
+                            ),
+                        ))
+                    }
+                }
+            }
+            dq.result.spoof = Some(Arc::new(if raws.is_empty() {
+                Action::Spoof(addrs, SpoofSettings::default())
+            } else {
+                Action::SpoofRaw(raws, SpoofSettings::default())
+            }));
+            Ok(())
+        });
+        methods.add_method_mut("setTag", |_, dq, (name, value): (String, String)| {
+            dq.result.tags.push((name, value));
+            Ok(())
+        });
+    }
+}
+
+/// The values of one EDNS option code in a query.
+struct LuaOptionView(Vec<Vec<u8>>);
+
+impl UserData for LuaOptionView {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("count", |_, v, ()| Ok(v.0.len()));
+        methods.add_method("getValues", |lua, v, ()| {
+            let t = lua.create_table()?;
+            for (i, value) in v.0.iter().enumerate() {
+                t.set(i + 1, lua.create_string(value)?)?;
+            }
+            Ok(t)
+        });
+    }
+}
+
+/// `dq.remoteaddr`, `dq.localaddr` (dnsdist's ComboAddress).
+struct LuaAddr(SocketAddr);
+
+impl UserData for LuaAddr {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("toString", |_, a, ()| Ok(a.0.ip().to_string()));
+        methods.add_method("toStringWithPort", |_, a, ()| Ok(a.0.to_string()));
+        methods.add_method("getPort", |_, a, ()| Ok(a.0.port()));
+        methods.add_method("isIPv4", |_, a, ()| Ok(a.0.is_ipv4()));
+        methods.add_method("isIPv6", |_, a, ()| Ok(a.0.is_ipv6()));
+        methods.add_meta_method(mlua::MetaMethod::ToString, |_, a, ()| {
+            Ok(a.0.ip().to_string())
+        });
+    }
+}
+
+/// `dq.dh`: the query's header flags, to read.
+struct LuaHeader(u16);
+
+impl UserData for LuaHeader {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        use wire::types::flags;
+        for (name, bit) in [
+            ("getRD", flags::RD),
+            ("getCD", flags::CD),
+            ("getAA", flags::AA),
+            ("getAD", flags::AD),
+            ("getTC", flags::TC),
+            ("getRA", flags::RA),
+            ("getQR", flags::QR),
+        ] {
+            methods.add_method(name, move |_, h, ()| Ok(h.0 & bit != 0));
+        }
+    }
+}
+
+/// Registers `LuaAction`, `LuaRule`, `LuaResponseAction` and
+/// `DNSResponseAction`.
+pub fn register(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    g.set(
+        "LuaAction",
+        lua.create_function(|lua, f: Function| {
+            let hook = new_hook(lua, f, "LuaAction")?;
+            Ok(crate::shield_lua::LuaAction(Arc::new(
+                shield::Action::Hook(hook),
+            )))
+        })?,
+    )?;
+    g.set(
+        "LuaRule",
+        lua.create_function(|lua, f: Function| {
+            let hook = new_hook(lua, f, "LuaRule")?;
+            Ok(crate::shield_lua::LuaSelector(shield::Selector::new(
+                shield::selector::Kind::Hook(hook),
+            )))
+        })?,
+    )?;
+    g.set(
+        "LuaResponseAction",
+        lua.create_function(|lua, f: Function| {
+            let hook = new_hook(lua, f, "LuaResponseAction")?;
+            Ok(crate::response_lua::LuaResponseAction(Arc::new(
+                shield::response::ResponseAction::Hook(hook),
+            )))
+        })?,
+    )?;
+    g.set(
+        "newCA",
+        lua.create_function(|lua, text: String| {
+            let addr = text
+                .parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
+                .map_err(|_| crate::fail(lua, format!("newCA: bad address '{text}'")))?;
+            Ok(LuaAddr(addr))
+        })?,
+    )?;
+    // The numbers are DNSAction's, so one reading of a result serves both.
+    let actions = lua.create_table()?;
+    for (name, value) in [
+        ("Allow", 0),
+        ("Delay", 1),
+        ("Drop", 2),
+        ("HeaderModify", 3),
+        ("None", 4),
+        ("ServFail", 5),
+    ] {
+        actions.set(name, value)?;
+    }
+    g.set("DNSResponseAction", actions)
+}
+
+/// Keeps `f` as the next hook of this Lua state and makes its hook.
+fn new_hook(lua: &Lua, f: Function, kind: &'static str) -> mlua::Result<Arc<LuaHook>> {
+    let hooks: Table = match lua.named_registry_value::<Option<Table>>(REGISTRY)? {
+        Some(t) => t,
+        None => {
+            let t = lua.create_table()?;
+            lua.set_named_registry_value(REGISTRY, t.clone())?;
+            t
+        }
+    };
+    let index = hooks.raw_len() + 1;
+    hooks.raw_set(index, f)?;
+    let source = lua
+        .app_data_ref::<Arc<Source>>()
+        .map(|s| s.clone())
+        .ok_or_else(|| crate::fail(lua, format!("{kind}: the config's text is not known")))?;
+    Ok(Arc::new(LuaHook {
+        index,
+        kind,
+        source,
+        failed: AtomicBool::new(false),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn load(src: &str) -> Result<crate::Config, crate::ConfigError> {
+        crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn hooks_are_numbered_in_the_order_made() {
+        let c = load(
+            "addAction(LuaRule(function(dq) return true end), DropAction())\n\
+             addAction(AllRule(), LuaAction(function(dq) return DNSAction.None end))\n",
+        )
+        .unwrap();
+        let rules = c.shield.rules.rules();
+        assert_eq!(rules[0].selector.describe(), "Lua script (LuaRule #1)");
+        assert_eq!(rules[1].action.describe(), "Lua script (LuaAction #2)");
+    }
+
+    #[test]
+    fn a_hook_needs_a_function() {
+        let e = load("\nLuaAction('refuse')\n").unwrap_err();
+        assert!(
+            e.0.contains("rampart.conf:2:") && e.0.contains("LuaAction"),
+            "{e}"
+        );
+    }
+}
