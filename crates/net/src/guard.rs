@@ -23,6 +23,22 @@ pub enum CookieCheck {
     BadCookie(Presented),
 }
 
+impl CookieCheck {
+    /// What the client sent, for the answer and for RRL (nothing usable
+    /// when the option was malformed).
+    pub fn presented(&self) -> Presented {
+        match self {
+            CookieCheck::Answer(p) | CookieCheck::BadCookie(p) => *p,
+            CookieCheck::FormErr => Presented::None,
+        }
+    }
+
+    /// Whether an answer from our zones must be a refusal instead.
+    pub fn refuses(&self) -> bool {
+        !matches!(self, CookieCheck::Answer(_))
+    }
+}
+
 /// Reads the query's COOKIE option. Queries without EDNS options, and
 /// servers with `answer-cookie no`, skip every cookie computation.
 pub fn cookie_phase(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> CookieCheck {
@@ -48,7 +64,6 @@ pub fn cookie_phase(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> Cook
             // Over TCP the address is proven by the handshake (RFC 7873
             // §5.2.3: answer normally).
             if settings.require_server_cookie && !tcp {
-                stats.cookie_bad.add(1);
                 return CookieCheck::BadCookie(presented);
             }
         }
@@ -86,7 +101,10 @@ impl CookieRefusal<'_> {
                 state.runtime.stats.noncompliant_queries.add(1);
                 (Outcome::RCode(wire::types::rcode::FORMERR), Presented::None)
             }
-            CookieCheck::BadCookie(p) => (Outcome::RCode(cookie::BADCOOKIE), *p),
+            CookieCheck::BadCookie(p) => {
+                state.runtime.stats.cookie_bad.add(1);
+                (Outcome::RCode(cookie::BADCOOKIE), *p)
+            }
         };
         let reserve = cookie_reserve(&presented);
         let mut len = shield::answer::self_answer(&outcome, query, out, limit - reserve, max)?;

@@ -173,29 +173,11 @@ pub fn handle(
         drop(table);
     }
     // Cookies after the blocks (a blocked client gets the block's answer
-    // or nothing) and before the rules: a malformed option is FORMERR
-    // whatever the rules say, and a proven address is known to RRL.
-    let presented = match crate::guard::cookie_phase(state, &query, ip, tcp) {
-        crate::guard::CookieCheck::Answer(p) => p,
-        _ if blocked => shield::cookie::Presented::None,
-        refusal => {
-            let limit = answer_limit(state, &query, transport, out.len());
-            let refused = crate::guard::CookieRefusal {
-                check: &refusal,
-                lname,
-                ip,
-                tcp,
-                now_ns: started,
-            };
-            return match refused.answer(state, &query, limit, out) {
-                Some(len) => Handled::Answer {
-                    len,
-                    delay_ms: None,
-                },
-                None => Handled::Drop,
-            };
-        }
-    };
+    // or nothing) and before the rules (a proven address is known to
+    // RRL). A cookie our zones cannot accept is refused where they would
+    // answer; a query forwarded to a backend keeps its option as it is.
+    let cookie = crate::guard::cookie_phase(state, &query, ip, tcp);
+    let presented = cookie.presented();
     let reserve = crate::guard::cookie_reserve(&presented);
     if !blocked && !state.shield.rules.is_empty() {
         let info = QueryInfo {
@@ -284,6 +266,25 @@ pub fn handle(
             return to_pool(state, "", &asked, transport, frontend, out, limit);
         }
         Outcome::Continue | Outcome::Allow => {
+            // Our own zones answer: a cookie they cannot accept is refused
+            // here (forwarded queries keep their COOKIE option for the
+            // backend, as dnsdist passes it on).
+            if cookie.refuses() {
+                let refused = crate::guard::CookieRefusal {
+                    check: &cookie,
+                    lname,
+                    ip,
+                    tcp,
+                    now_ns: started,
+                };
+                return match refused.answer(state, &query, limit, out) {
+                    Some(len) => Handled::Answer {
+                        len,
+                        delay_ms: None,
+                    },
+                    None => Handled::Drop,
+                };
+            }
             if let Some(handled) =
                 replication(state, &query, client, transport, frontend, out, limit)
             {
