@@ -465,27 +465,28 @@ async fn connection(
     let mut answered = 0usize;
     loop {
         // The receive timeout, cut short by the connection's lifetime.
-        let recv = match deadline {
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) => left.min(opts.recv_timeout),
-                None => return Ok(()),
-            },
-            None => opts.recv_timeout,
+        // dnsdist's timeouts: each read waits at most the receive
+        // timeout, a query at most what is left of the connection's life,
+        // and a query assembled from too many reads bans its client.
+        let limits = ReadLimits {
+            recv: opts.recv_timeout,
+            deadline,
+            max_ios: opts.max_read_ios_per_query,
         };
-        let mut len = [0u8; 2];
         let mut ios = 0;
-        match tokio::time::timeout(recv, read_counted(&mut stream, &mut len, &mut ios)).await {
-            Ok(Ok(_)) => {}
-            _ => return Ok(()),
+        let mut len = [0u8; 2];
+        let mut read = read_counted(&mut stream, &mut len, &mut ios, &limits).await;
+        if read.is_ok() {
+            query.resize(usize::from(u16::from_be_bytes(len)), 0);
+            read = read_counted(&mut stream, &mut query, &mut ios, &limits).await;
         }
-        query.resize(usize::from(u16::from_be_bytes(len)), 0);
-        let body = read_counted(&mut stream, &mut query, &mut ios);
-        if !matches!(tokio::time::timeout(recv, body).await, Ok(Ok(_))) {
-            return Ok(());
-        }
-        if opts.max_read_ios_per_query > 0 && ios > opts.max_read_ios_per_query {
-            slot.ban(opts.read_ios_ban);
-            return Ok(());
+        match read {
+            Ok(()) => {}
+            Err(ReadEnd::TooManyReads) => {
+                slot.ban(opts.read_ios_ban);
+                return Ok(());
+            }
+            Err(ReadEnd::Closed) => return Ok(()),
         }
         if crate::drain::draining() {
             // Shutting down: no new queries on this connection.
@@ -553,16 +554,49 @@ struct Peer<'a> {
     slot: &'a Slot,
 }
 
+/// What bounds the reads of one query.
+struct ReadLimits {
+    /// Longest wait for any one read.
+    recv: Duration,
+    /// The end of the connection's life, if it has one.
+    deadline: Option<Instant>,
+    /// Read calls one query may take (0: any).
+    max_ios: usize,
+}
+
+/// Why a query was not read.
+enum ReadEnd {
+    /// Closed, timed out, past the connection's life: end it quietly.
+    Closed,
+    /// Over the read-call limit: end it and ban the client.
+    TooManyReads,
+}
+
 /// Reads exactly `buf.len()` bytes, counting the read calls in `ios`.
-async fn read_counted(stream: &mut TcpStream, buf: &mut [u8], ios: &mut usize) -> io::Result<()> {
+async fn read_counted(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    ios: &mut usize,
+    limits: &ReadLimits,
+) -> Result<(), ReadEnd> {
     let mut filled = 0;
     while filled < buf.len() {
-        let n = stream.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        let wait = match limits.deadline {
+            Some(d) => d
+                .checked_duration_since(Instant::now())
+                .ok_or(ReadEnd::Closed)?
+                .min(limits.recv),
+            None => limits.recv,
+        };
+        let n = match tokio::time::timeout(wait, stream.read(&mut buf[filled..])).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return Err(ReadEnd::Closed),
+        };
         filled += n;
         *ios += 1;
+        if limits.max_ios > 0 && *ios > limits.max_ios {
+            return Err(ReadEnd::TooManyReads);
+        }
     }
     Ok(())
 }
