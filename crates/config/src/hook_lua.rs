@@ -471,17 +471,11 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             Ok(LuaAddr(addr))
         })?,
     )?;
-    // The numbers are DNSAction's, so one reading of a result serves both.
+    // DNSResponseAction's numbers are DNSAction's first six, so one
+    // reading of a result serves both.
     let actions = lua.create_table()?;
-    for (name, value) in [
-        ("Allow", 0),
-        ("Delay", 1),
-        ("Drop", 2),
-        ("HeaderModify", 3),
-        ("None", 4),
-        ("ServFail", 5),
-    ] {
-        actions.set(name, value)?;
+    for (name, value) in &crate::dynblock_lua::ACTIONS[..6] {
+        actions.set(*name, *value)?;
     }
     g.set("DNSResponseAction", actions)
 }

@@ -226,7 +226,7 @@ pub fn handle(
     } else {
         (packet, query)
     };
-    let limit = answer_limit(state, &query, transport, out.len());
+    let limit = zone::respond::size_limit(&state.zones, &query, transport, out.len());
     // The zones answered from a wildcard (RRL keys those by the zone).
     let mut wildcard = false;
     let len = match outcome {
@@ -400,17 +400,6 @@ pub fn handle(
             Handled::Answer { len, delay_ms }
         }
         None => Handled::Drop,
-    }
-}
-
-/// The largest answer the transport and the client allow.
-fn answer_limit(state: &State, query: &Query, transport: Transport, room: usize) -> usize {
-    match (transport, query.edns) {
-        (Transport::Tcp, _) => room.min(65535),
-        (Transport::Udp, Some(e)) => {
-            usize::from(e.udp_payload.min(state.zones.max_udp_payload.max(512)))
-        }
-        (Transport::Udp, None) => 512,
     }
 }
 

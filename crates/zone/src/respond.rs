@@ -89,13 +89,7 @@ pub fn respond_lowered(
 ) -> Option<(usize, Facts)> {
     let query = *query;
 
-    let limit = match (transport, query.edns) {
-        (Transport::Tcp, _) => out.len().min(65535),
-        (Transport::Udp, Some(edns)) => {
-            edns.udp_payload.min(snap.max_udp_payload.max(512)) as usize
-        }
-        (Transport::Udp, None) => 512,
-    };
+    let limit = size_limit(snap, &query, transport, out.len());
     let mut resp = Response::new(out, limit);
     // Opcode, RD and CD are echoed (RFC 1035 §4.1.1, RFC 4035 §3.2.2).
     resp.set_header(query.id, query.flags & (0x7800 | flags::RD | flags::CD));
@@ -154,6 +148,19 @@ pub fn respond_lowered(
         }
     }
     Some((resp.finish().len(), facts))
+}
+
+/// The largest answer to `query` the transport and the client allow,
+/// in a buffer of `room` bytes: 512 without EDNS over UDP, else the
+/// client's payload size capped by ours; 64 KB over TCP.
+pub fn size_limit(snap: &Snapshot, query: &Query, transport: Transport, room: usize) -> usize {
+    match (transport, query.edns) {
+        (Transport::Tcp, _) => room.min(65535),
+        (Transport::Udp, Some(edns)) => {
+            usize::from(edns.udp_payload.min(snap.max_udp_payload.max(512)))
+        }
+        (Transport::Udp, None) => 512,
+    }
 }
 
 /// A header-only response echoing ID, opcode and RD, with `code`.
