@@ -169,8 +169,9 @@ pub fn from_named_conf(
             "rate-limit" => {
                 let settings = rate_limit(o)?;
                 let runtime = lua
-                    .app_data_ref::<Arc<Runtime>>()
+                    .app_data_ref::<Arc<crate::hook_lua::Source>>()
                     .ok_or_else(|| format!("{}: rate-limit: no runtime to limit in", o.source))?
+                    .runtime
                     .clone();
                 config.shield.rrl = table_for(&runtime, settings);
             }

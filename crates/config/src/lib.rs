@@ -274,9 +274,9 @@ fn load_with_runtime(
     let lua = Lua::new();
     // How LogAction opens files: checking a config must not empty a log.
     lua.set_app_data(mode);
-    // named.conf's rate-limit makes its table in the runtime.
-    lua.set_app_data(runtime.clone());
-    // What a worker thread runs to build its own state for Lua rules.
+    // What a worker thread runs to build its own state for Lua rules, and
+    // the runtime every Lua function works on (named.conf's rate-limit
+    // makes its table there).
     lua.set_app_data(Arc::new(hook_lua::Source {
         path: path.to_path_buf(),
         text: src.to_string(),

@@ -145,6 +145,10 @@ pub fn add_options(
     out: &mut [u8],
     len: usize,
 ) -> usize {
+    // Most answers carry neither: nothing to build.
+    if presented.client().is_none() && ede.is_none() {
+        return len;
+    }
     let mut options = [0u8; cookie::OPTION_LEN + 6];
     let mut used = 0;
     if let Some(cc) = presented.client() {
@@ -157,9 +161,6 @@ pub fn add_options(
         options[used + 2..used + 4].copy_from_slice(&2u16.to_be_bytes());
         options[used + 4..used + 6].copy_from_slice(&code.to_be_bytes());
         used += 6;
-    }
-    if used == 0 {
-        return len;
     }
     wire::response::append_opt_options(out, len, &options[..used]).unwrap_or(len)
 }

@@ -229,41 +229,35 @@ pub fn handle(
     let limit = zone::respond::size_limit(&state.zones, &query, transport, out.len());
     // The zones answered from a wildcard (RRL keys those by the zone).
     let mut wildcard = false;
-    let len = match outcome {
-        Outcome::Drop => {
-            stats.rule_drop.add(1);
-            return Handled::Drop;
-        }
-        Outcome::Pool(pool) => {
-            let asked = Asked {
-                packet,
-                query: &query,
-                lname,
-                client,
-                client_flags,
-                edits,
-                rewritten,
-                delay_ms,
-            };
-            return to_pool(state, pool, &asked, transport, frontend, out, limit);
-        }
-        // Names in no zone we hold go to the default pool, when there is
-        // one; otherwise the zones answer (REFUSED for names not ours).
+    // A pool a rule names; names in no zone we hold go to the default
+    // pool, when there is one (otherwise the zones answer REFUSED).
+    let pool = match outcome {
+        Outcome::Pool(pool) => Some(pool),
         Outcome::Continue | Outcome::Allow
             if !state.upstream.pools.is_empty()
                 && state.zones.catalog.find(lname, false).is_none() =>
         {
-            let asked = Asked {
-                packet,
-                query: &query,
-                lname,
-                client,
-                client_flags,
-                edits,
-                rewritten,
-                delay_ms,
-            };
-            return to_pool(state, "", &asked, transport, frontend, out, limit);
+            Some("")
+        }
+        _ => None,
+    };
+    if let Some(pool) = pool {
+        let asked = Asked {
+            packet,
+            query: &query,
+            lname,
+            client,
+            client_flags,
+            edits,
+            rewritten,
+            delay_ms,
+        };
+        return to_pool(state, pool, &asked, transport, frontend, out, limit);
+    }
+    let len = match outcome {
+        Outcome::Drop => {
+            stats.rule_drop.add(1);
+            return Handled::Drop;
         }
         Outcome::Continue | Outcome::Allow => {
             // Our own zones answer: a cookie they cannot accept is refused
