@@ -29,6 +29,7 @@
 mod address;
 pub mod compat_lua;
 pub mod console_lua;
+pub mod credential;
 pub mod dynblock_lua;
 pub mod guard_lua;
 pub mod hook_lua;
@@ -39,6 +40,7 @@ pub mod output;
 pub mod pool_lua;
 pub mod response_lua;
 pub mod shield_lua;
+pub mod web_lua;
 pub mod xfr_lua;
 
 use std::cell::RefCell;
@@ -128,6 +130,8 @@ pub struct Config {
     pub shield: shield::Shield,
     /// The console (`controlSocket`, `setKey`).
     pub console: console_lua::ConsoleConfig,
+    /// The webserver (`webserver`, `setWebserverConfig`).
+    pub web: web_lua::WebConfig,
     /// Backends and pools (`newServer`).
     pub pools: pool::Pools,
     /// How long a forwarded UDP query waits for its answer.
@@ -160,6 +164,7 @@ impl Config {
             tcp_rate_ban: Duration::from_secs(10),
             shield: shield::Shield::default(),
             console: console_lua::ConsoleConfig::default(),
+            web: web_lua::WebConfig::default(),
             pools: pool::Pools::default(),
             udp_timeout: Duration::from_secs(2),
             replication: xfr::settings::Replication {
@@ -259,6 +264,31 @@ impl Serving {
     pub fn console(&self, line: &str) -> String {
         console_lua::run_line(&self.lua, line)
     }
+
+    /// The whole configuration as Lua has left it.
+    pub fn config(&self) -> Config {
+        self.live.borrow().clone()
+    }
+
+    /// Answers a request with its `registerWebHandler` function, if the
+    /// path has one.
+    pub fn web_handler(
+        &self,
+        req: &web_lua::WebRequest,
+    ) -> Option<Result<web_lua::WebResponse, String>> {
+        web_lua::run_handler(&self.lua, req)
+    }
+
+    /// Sets the ACL (the API's PUT of `allow-from`): all the netmasks
+    /// or, if one is bad, none.
+    pub fn set_acl(&self, masks: &[String]) -> Result<(), String> {
+        let mut g = shield::NetmaskGroup::new();
+        for m in masks {
+            g.add(shield::Netmask::parse(m)?);
+        }
+        self.live.borrow_mut().shield.acl = g;
+        Ok(())
+    }
 }
 
 /// A loaded config, its Lua state, and the config the Lua functions edit.
@@ -298,6 +328,7 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     console_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    web_lua::register(&lua, &state).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     guard_lua::register(&lua, &state, runtime)

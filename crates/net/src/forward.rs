@@ -169,9 +169,13 @@ impl UdpForwarder {
             std::io::IoSlice::new(&id),
             std::io::IoSlice::new(&query[2..]),
         ];
-        socket2::SockRef::from(&self.socket)
+        let sent = socket2::SockRef::from(&self.socket)
             .send_vectored(&parts)
-            .is_ok()
+            .is_ok();
+        if !sent {
+            self.backend.send_failed();
+        }
+        sent
     }
 
     fn respond_loop(&self, runtime: &Runtime, timeout: Duration) {

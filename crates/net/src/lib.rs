@@ -148,6 +148,19 @@ pub struct ServeOptions {
 /// The running sockets' threads.
 pub struct Server {
     pub threads: Vec<JoinHandle<()>>,
+    /// What each listener received, in the order given.
+    pub frontends: Vec<Arc<FrontendCounts>>,
+}
+
+/// The queries one listener received (dnsdist's frontend counters):
+/// UDP counted per received batch, TCP per query.
+#[derive(Debug)]
+pub struct FrontendCounts {
+    pub addr: SocketAddr,
+    pub tcp: bool,
+    pub udp_queries: shield::counter::Counter,
+    pub tcp_queries: shield::counter::Counter,
+    pub tcp_connections: shield::counter::Counter,
 }
 
 /// Binds every listener (failing before any thread starts if one cannot
@@ -157,30 +170,47 @@ pub fn start(
     opts: &ServeOptions,
     shared: SharedSnapshot,
 ) -> io::Result<Server> {
+    let frontends: Vec<Arc<FrontendCounts>> = listeners
+        .iter()
+        .map(|l| {
+            Arc::new(FrontendCounts {
+                addr: l.addr,
+                tcp: l.tcp,
+                udp_queries: Default::default(),
+                tcp_queries: Default::default(),
+                tcp_connections: Default::default(),
+            })
+        })
+        .collect();
     let mut udp_sockets = Vec::new();
-    for l in listeners {
+    for (l, counts) in listeners.iter().zip(&frontends) {
         for _ in 0..opts.udp_workers.max(1) {
-            udp_sockets.push(udp::bind(l.addr).map_err(|e| annotate(e, "UDP", l.addr))?);
+            udp_sockets.push((
+                udp::bind(l.addr).map_err(|e| annotate(e, "UDP", l.addr))?,
+                counts.clone(),
+            ));
         }
     }
     let mut tcp_listeners = Vec::new();
-    for l in listeners.iter().filter(|l| l.tcp) {
-        tcp_listeners.push((
-            tcp::bind(l.addr, opts.tcp_backlog).map_err(|e| annotate(e, "TCP", l.addr))?,
-            l.max_tcp_connections,
-        ));
+    for (l, counts) in listeners.iter().zip(&frontends).filter(|(l, _)| l.tcp) {
+        tcp_listeners.push(tcp::Listening {
+            listener: tcp::bind(l.addr, opts.tcp_backlog)
+                .map_err(|e| annotate(e, "TCP", l.addr))?,
+            max: l.max_tcp_connections,
+            counts: counts.clone(),
+        });
     }
     let delayer = delay::shared()
         .cloned()
         .ok_or_else(|| std::io::Error::other("cannot start the delay thread"))?;
     let mut threads = Vec::new();
-    for (i, sock) in udp_sockets.into_iter().enumerate() {
+    for (i, (sock, counts)) in udp_sockets.into_iter().enumerate() {
         let shared = shared.clone();
         let delayer = delayer.clone();
         threads.push(
             std::thread::Builder::new()
                 .name(format!("udp-{i}"))
-                .spawn(move || udp::serve(sock, shared, delayer))?,
+                .spawn(move || udp::serve(sock, shared, delayer, counts))?,
         );
     }
     if !tcp_listeners.is_empty() {
@@ -192,7 +222,7 @@ pub fn start(
                 .spawn(move || tcp::serve(tcp_listeners, tcp, shared))?,
         );
     }
-    Ok(Server { threads })
+    Ok(Server { threads, frontends })
 }
 
 fn annotate(e: io::Error, proto: &str, addr: SocketAddr) -> io::Error {

@@ -81,6 +81,7 @@ pub fn handle(
         // query sent back with QR set (dnsdist's answer).
         Err(ParseError::FormErr) if packet.get(4..6) == Some(&[0, 0]) => {
             stats.noncompliant_queries.add(1);
+            stats.empty_queries.add(1);
             if state.shield.drop_empty_queries {
                 return Handled::Drop;
             }
@@ -115,6 +116,9 @@ pub fn handle(
     };
     let tcp = transport == Transport::Tcp;
     let runtime: &Runtime = &state.runtime;
+    if query.flags & 0x0100 != 0 {
+        stats.rdqueries.add(1);
+    }
     let mut lower = [0u8; wire::name::MAX_NAME_LEN];
     let lname = wire::name::to_lowercase(query.qname, &mut lower);
     // Into the ring before blocks and rules, as dnsdist: dropped queries
@@ -300,6 +304,7 @@ pub fn handle(
                 match other {
                     Outcome::RCode(wire::types::rcode::NXDOMAIN) => stats.rule_nxdomain.add(1),
                     Outcome::RCode(wire::types::rcode::REFUSED) => stats.rule_refused.add(1),
+                    Outcome::RCode(wire::types::rcode::SERVFAIL) => stats.rule_servfail.add(1),
                     Outcome::Truncate => stats.rule_truncated.add(1),
                     _ => {}
                 }
@@ -681,6 +686,10 @@ pub fn backend_answer(
 ) -> Relay {
     let mut delay_ms = None;
     let mut cache = true;
+    runtime.stats.latency.record(latency_us);
+    if buf.get(3).is_some_and(|b| b & 0xf == 2) {
+        runtime.stats.servfail_responses.add(1);
+    }
     if !tcp && rules.truncate_tc && buf.get(2).is_some_and(|b| b & 0x02 != 0) {
         *len = wire::edit::truncate_to_question(buf, *len);
     }

@@ -80,11 +80,14 @@ impl Default for TcpOptions {
 
 /// Serves the listeners on a single-threaded runtime until the process
 /// ends.
-pub fn serve(
-    listeners: Vec<(std::net::TcpListener, usize)>,
-    opts: TcpOptions,
-    shared: SharedSnapshot,
-) {
+/// A bound listener, its connection limit and its counters.
+pub struct Listening {
+    pub listener: std::net::TcpListener,
+    pub max: usize,
+    pub counts: Arc<crate::FrontendCounts>,
+}
+
+pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -99,7 +102,12 @@ pub fn serve(
     let opts = Arc::new(opts);
     rt.block_on(async move {
         let mut tasks = Vec::new();
-        for (std_listener, max) in listeners {
+        for Listening {
+            listener: std_listener,
+            max,
+            counts,
+        } in listeners
+        {
             let listener = match TcpListener::from_std(std_listener) {
                 Ok(l) => l,
                 Err(e) => {
@@ -115,6 +123,7 @@ pub fn serve(
             };
             tasks.push(tokio::spawn(accept_loop(
                 listener,
+                counts,
                 limits,
                 opts.clone(),
                 shared.clone(),
@@ -400,6 +409,7 @@ fn warn_throttled(last: &mut Option<Instant>, missed: &mut u64, what: &str) {
 
 async fn accept_loop(
     listener: TcpListener,
+    counts: Arc<crate::FrontendCounts>,
     limits: Limits,
     opts: Arc<TcpOptions>,
     shared: SharedSnapshot,
@@ -436,9 +446,11 @@ async fn accept_loop(
                 continue;
             }
         };
-        let (shared, opts) = (shared.clone(), opts.clone());
+        counts.tcp_connections.add(1);
+        let (shared, opts, counts) = (shared.clone(), opts.clone(), counts.clone());
         tokio::spawn(async move {
-            let _ = connection(stream, peer, local_port, &opts, &slot, shared).await;
+            let who = (peer, local_port, &*counts);
+            let _ = connection(stream, who, &opts, &slot, shared).await;
             drop(slot);
         });
     }
@@ -449,8 +461,7 @@ async fn accept_loop(
 /// something that must not be answered.
 async fn connection(
     mut stream: TcpStream,
-    peer: SocketAddr,
-    local_port: u16,
+    (peer, local_port, counts): (SocketAddr, u16, &crate::FrontendCounts),
     opts: &TcpOptions,
     slot: &Slot,
     shared: SharedSnapshot,
@@ -492,6 +503,7 @@ async fn connection(
             // Shutting down: no new queries on this connection.
             return Ok(());
         }
+        counts.tcp_queries.add(1);
         crate::drain::TCP_IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         let who = Peer {
             addr: peer,

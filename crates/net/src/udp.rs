@@ -65,7 +65,12 @@ pub fn bind(addr: SocketAddr) -> io::Result<Socket> {
 }
 
 /// Serves `sock` until the process ends.
-pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
+pub fn serve(
+    sock: Socket,
+    shared: SharedSnapshot,
+    delayer: Delayer,
+    counts: Arc<crate::FrontendCounts>,
+) {
     let fd = sock.as_raw_fd();
     let local_port = sock
         .local_addr()
@@ -146,6 +151,7 @@ pub fn serve(sock: Socket, shared: SharedSnapshot, delayer: Delayer) {
         }
         let n = n as usize;
         used = n;
+        counts.udp_queries.add(n as u64);
         let snap = shared.load();
         let mut out_count = 0;
         for i in 0..n {

@@ -73,6 +73,8 @@ pub struct Backend {
     admin: AtomicU8,
     healthy: AtomicBool,
     queries: AtomicU64,
+    responses: AtomicU64,
+    send_errors: AtomicU64,
     drops: AtomicU64,
     outstanding: AtomicU64,
     /// Exponentially weighted latency, µs.
@@ -109,6 +111,8 @@ impl Backend {
             // Up until a check says otherwise (dnsdist checks at start).
             healthy: AtomicBool::new(true),
             queries: AtomicU64::new(0),
+            responses: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
             drops: AtomicU64::new(0),
             outstanding: AtomicU64::new(0),
             latency_us: AtomicU64::new(0),
@@ -197,6 +201,7 @@ impl Backend {
 
     /// An answer with `rcode` came back after `us` microseconds.
     pub fn answered(&self, us: u64, rcode: u8) {
+        self.responses.fetch_add(1, Ordering::Relaxed);
         let _ = self
             .outstanding
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
@@ -252,6 +257,11 @@ impl Backend {
         self.latency_us.store(new, Ordering::Relaxed);
     }
 
+    /// The socket refused to send a query.
+    pub fn send_failed(&self) {
+        self.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A query got no answer in time.
     pub fn timed_out(&self) {
         let _ = self
@@ -265,6 +275,14 @@ impl Backend {
 
     pub fn queries(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    pub fn responses(&self) -> u64 {
+        self.responses.load(Ordering::Relaxed)
+    }
+
+    pub fn send_errors(&self) -> u64 {
+        self.send_errors.load(Ordering::Relaxed)
     }
 
     pub fn drops(&self) -> u64 {

@@ -9,6 +9,7 @@ mod args;
 mod line_editor;
 mod log;
 mod snapshot;
+mod webserver;
 mod zones;
 
 use std::path::Path;
@@ -296,10 +297,15 @@ fn serve(a: &ServeArgs) -> ExitCode {
         tcp_backlog: c.tcp_backlog.min(i32::MAX as u32) as i32,
     };
     raise_fd_limit(&c, workers);
-    if let Err(e) = net::start(&specs, &opts, shared.clone()) {
-        log::error(&e.to_string());
-        return ExitCode::FAILURE;
-    }
+    let server = match net::start(&specs, &opts, shared.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    // Before privileges are dropped: the webserver may use a low port.
+    let web = webserver::start(&c, &shared, &server.frontends);
     if let Err(e) = privileges::drop_to(a.user.as_deref(), a.group.as_deref()) {
         log::error(&e);
         return ExitCode::FAILURE;
@@ -332,6 +338,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
             Some(libc::SIGHUP) => {
                 if let Some(new) = reload(a, &shared, &mut listeners) {
                     serving = new;
+                    if let Some(w) = &web {
+                        w.update(&serving);
+                    }
                 }
                 zones::republish(&service, &shared);
             }
@@ -358,6 +367,15 @@ fn serve(a: &ServeArgs) -> ExitCode {
             let out = serving.console(&cmd.line);
             let _ = cmd.reply.send(out);
             publish_shield_changes(&shared, &serving);
+            if let Some(w) = &web {
+                w.update(&serving);
+            }
+        }
+        if let Some(w) = &web {
+            if w.answer(&serving) {
+                publish_shield_changes(&shared, &serving);
+                w.update(&serving);
+            }
         }
         if last_tick.elapsed() >= tick {
             last_tick = std::time::Instant::now();

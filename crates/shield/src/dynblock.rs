@@ -162,6 +162,17 @@ impl fmt::Display for Target {
     }
 }
 
+/// One block in force, as `showDynBlocks()` and the API show it.
+#[derive(Clone, Debug)]
+pub struct BlockInfo {
+    pub target: Target,
+    pub seconds_left: u64,
+    pub blocks: u64,
+    pub warning: bool,
+    pub action: &'static str,
+    pub reason: String,
+}
+
 /// The dynamic blocks: the live table plus what the log should say.
 #[derive(Debug, Default)]
 pub struct DynBlocks {
@@ -325,35 +336,48 @@ impl DynBlocks {
         std::mem::take(&mut *self.pending_log.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// `showDynBlocks()` output, in dnsdist's layout.
-    pub fn show(&self) -> String {
+    /// The blocks in force, sorted by what they block.
+    pub fn list(&self) -> Vec<BlockInfo> {
         let table = self.table.load();
         let now = now_ns();
-        let mut out = format!(
-            "{:<24} {:>8} {:>8} {:<10} {:<20} {}\n",
-            "What", "Seconds", "Blocks", "Warning", "Action", "Reason"
-        );
-        let mut rows: Vec<(String, &Arc<Block>)> = table
+        let mut rows: Vec<BlockInfo> = table
             .by_addr
             .iter()
-            .map(|((a, p), b)| (format!("{a}/{p}"), b))
+            .map(|((a, p), b)| (Target::Net(*a, *p), b))
             .chain(
                 table
                     .by_suffix
                     .iter()
-                    .map(|(n, b)| (wire::name::to_text(n), b)),
+                    .map(|(n, b)| (Target::Suffix(n.clone()), b)),
             )
             .filter(|(_, b)| b.until > now)
+            .map(|(target, b)| BlockInfo {
+                target,
+                seconds_left: (b.until - now) / SECOND,
+                blocks: b.blocks.get(),
+                warning: b.warning,
+                action: b.action.name(),
+                reason: b.reason.clone(),
+            })
             .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        for (what, b) in rows {
+        rows.sort_by_cached_key(|r| r.target.to_string());
+        rows
+    }
+
+    /// `showDynBlocks()` output, in dnsdist's layout.
+    pub fn show(&self) -> String {
+        let mut out = format!(
+            "{:<24} {:>8} {:>8} {:<10} {:<20} {}\n",
+            "What", "Seconds", "Blocks", "Warning", "Action", "Reason"
+        );
+        for b in self.list() {
             out.push_str(&format!(
                 "{:<24} {:>8} {:>8} {:<10} {:<20} {}\n",
-                what,
-                (b.until - now) / SECOND,
-                b.blocks.get(),
+                b.target.to_string(),
+                b.seconds_left,
+                b.blocks,
                 b.warning,
-                b.action.name(),
+                b.action,
                 b.reason
             ));
         }

@@ -21,6 +21,7 @@ pub struct Stats {
     pub rule_drop: Counter,
     pub rule_nxdomain: Counter,
     pub rule_refused: Counter,
+    pub rule_servfail: Counter,
     pub rule_truncated: Counter,
     pub dyn_blocked: Counter,
     pub self_answered: Counter,
@@ -49,6 +50,88 @@ pub struct Stats {
     /// TCP connections taken and ended (the difference is open now).
     pub tcp_opened: Counter,
     pub tcp_closed: Counter,
+    /// Queries with RD set; queries with no question.
+    pub rdqueries: Counter,
+    pub empty_queries: Counter,
+    /// Backend answers with SERVFAIL.
+    pub servfail_responses: Counter,
+    /// How long backends took to answer.
+    pub latency: Latency,
+}
+
+/// The latency of answers relayed from backends, as dnsdist counts it:
+/// a histogram in milliseconds, a sum and a count, and running averages
+/// over the last 100 to 1,000,000 answers.
+#[derive(Debug, Default)]
+pub struct Latency {
+    buckets: [Counter; 6],
+    sum_ms: Counter,
+    count: Counter,
+    /// f64 bits, µs. Updated with a plain load and store, not a
+    /// compare-and-swap: two answers at the same instant may lose one
+    /// sample from an average of a hundred or more, which no reader can
+    /// tell, and no thread ever waits.
+    averages: [std::sync::atomic::AtomicU64; 4],
+}
+
+/// dnsdist's histogram bounds, ms, and the names of its counters.
+const LATENCY_BUCKETS: [(u32, &str); 6] = [
+    (1, "latency0-1"),
+    (10, "latency1-10"),
+    (50, "latency10-50"),
+    (100, "latency50-100"),
+    (1000, "latency100-1000"),
+    (u32::MAX, "latency-slow"),
+];
+const LATENCY_AVERAGES: [(f64, &str); 4] = [
+    (100.0, "latency-avg100"),
+    (1000.0, "latency-avg1000"),
+    (10000.0, "latency-avg10000"),
+    (1000000.0, "latency-avg1000000"),
+];
+
+impl Latency {
+    /// One answer that took `us` microseconds.
+    pub fn record(&self, us: u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ms = us / 1000;
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|(bound, _)| ms < *bound)
+            .unwrap_or(LATENCY_BUCKETS.len() - 1);
+        self.buckets[i].add(1);
+        self.sum_ms.add(u64::from(ms));
+        self.count.add(1);
+        for (avg, (n, _)) in self.averages.iter().zip(LATENCY_AVERAGES) {
+            let old = f64::from_bits(avg.load(Relaxed));
+            let new = old + (f64::from(us) - old) / n;
+            avg.store(new.to_bits(), Relaxed);
+        }
+    }
+
+    /// The histogram's counts by dnsdist's names (`latency0-1`, …,
+    /// `latency-slow`).
+    pub fn buckets(&self) -> [(&'static str, u64); 6] {
+        std::array::from_fn(|i| (LATENCY_BUCKETS[i].1, self.buckets[i].get()))
+    }
+
+    /// Upper bounds of the buckets in ms (the last is unbounded).
+    pub fn bounds_ms() -> [u32; 5] {
+        std::array::from_fn(|i| LATENCY_BUCKETS[i].0)
+    }
+
+    /// `latency-sum` (ms) and `latency-count`.
+    pub fn sum_and_count(&self) -> (u64, u64) {
+        (self.sum_ms.get(), self.count.get())
+    }
+
+    /// The running averages, µs, by dnsdist's names.
+    pub fn averages(&self) -> [(&'static str, f64); 4] {
+        std::array::from_fn(|i| {
+            let v = self.averages[i].load(std::sync::atomic::Ordering::Relaxed);
+            (LATENCY_AVERAGES[i].1, f64::from_bits(v))
+        })
+    }
 }
 
 impl Stats {
@@ -91,8 +174,12 @@ impl Stats {
             ("rule-drop", self.rule_drop.get()),
             ("rule-nxdomain", self.rule_nxdomain.get()),
             ("rule-refused", self.rule_refused.get()),
+            ("rule-servfail", self.rule_servfail.get()),
             ("rule-truncated", self.rule_truncated.get()),
             ("self-answered", self.self_answered.get()),
+            ("rdqueries", self.rdqueries.get()),
+            ("empty-queries", self.empty_queries.get()),
+            ("servfail-responses", self.servfail_responses.get()),
         ];
         v.sort_by_key(|(n, _)| *n);
         v

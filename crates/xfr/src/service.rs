@@ -112,6 +112,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One zone as [`Service::zone_status`] reports it.
+#[derive(Clone, Debug)]
+pub struct ZoneStatus {
+    pub name: String,
+    pub role: &'static str,
+    pub serial: u32,
+    pub records: usize,
+    /// Changes kept in the journal's history (what IXFR can serve).
+    pub changes: usize,
+    /// Whether it is being served (a secondary before its first
+    /// transfer, or a zone whose file was refused, is not).
+    pub loaded: bool,
+    pub status: String,
+}
+
 impl Service {
     pub fn new() -> Arc<Service> {
         Arc::new(Service::default())
@@ -563,33 +578,46 @@ impl Service {
         done
     }
 
+    /// Every zone's role, serial, size and status (`showZones()`, the
+    /// web API and the metrics).
+    pub fn zone_status(&self) -> Vec<ZoneStatus> {
+        self.entries()
+            .iter()
+            .map(|entry| {
+                let e = lock(entry);
+                let mut status = e.status.clone();
+                if let Some(err) = &e.journal_error {
+                    status = format!("no journal: {err} {status}");
+                }
+                if e.dirty_since.is_some() {
+                    status.push_str(" (file not yet written)");
+                }
+                ZoneStatus {
+                    name: e.name.clone(),
+                    role: match e.role {
+                        Role::Primary => "primary",
+                        Role::Secondary(_) => "secondary",
+                    },
+                    serial: e.serial,
+                    records: e.records.len(),
+                    changes: e.history.len(),
+                    loaded: e.zone.is_some(),
+                    status: status.trim().to_string(),
+                }
+            })
+            .collect()
+    }
+
     /// `showZones()`: one line per zone.
     pub fn show_zones(&self) -> String {
         let mut out = format!(
             "{:<30} {:<9} {:>10} {:>9} {:>7}  {}\n",
             "Zone", "Role", "Serial", "Records", "Changes", "Status"
         );
-        for entry in self.entries() {
-            let e = lock(&entry);
-            let role = match e.role {
-                Role::Primary => "primary",
-                Role::Secondary(_) => "secondary",
-            };
-            let mut status = e.status.clone();
-            if let Some(err) = &e.journal_error {
-                status = format!("no journal: {err} {status}");
-            }
-            if e.dirty_since.is_some() {
-                status.push_str(" (file not yet written)");
-            }
+        for z in self.zone_status() {
             out.push_str(&format!(
                 "{:<30} {:<9} {:>10} {:>9} {:>7}  {}\n",
-                e.name,
-                role,
-                e.serial,
-                e.records.len(),
-                e.history.len(),
-                status.trim()
+                z.name, z.role, z.serial, z.records, z.changes, z.status
             ));
         }
         out.pop();
