@@ -189,12 +189,26 @@ fn sntp(server: SocketAddr, timeout: Duration) -> Result<Reading, Failure> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(silent(format!("no SNTP answer from {server}")));
+            return Err(silent(format!(
+                "no SNTP answer from {server} within {:.1} s",
+                timeout.as_secs_f64()
+            )));
         }
         sock.set_read_timeout(Some(left))
             .map_err(|e| silent(format!("socket: {e}")))?;
         let n = match sock.recv(&mut buf) {
             Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(silent(format!(
+                    "no SNTP answer from {server} within {:.1} s",
+                    timeout.as_secs_f64()
+                )))
+            }
             Err(e) => return Err(silent(format!("no SNTP answer from {server}: {e}"))),
         };
         let t4 = ntp_now();
