@@ -3,8 +3,9 @@
 //! secondary (soa-sync), a fake SNTP server (time), TSIG (time), and a
 //! signing Knot (rrsig).
 //!
-//! Needs `knotd` and `knotc` (Debian package `knot`); `.ci/run` installs
-//! it.
+//! Needs `knotd` and `knotc` (Debian package `knot`) and the stock
+//! `check_dig` and `check_ntp_time` to compare with (Debian package
+//! `monitoring-plugins-standard`); `.ci/run` installs them.
 
 mod common;
 
@@ -162,7 +163,7 @@ fn dig_answers_names_and_a_dead_server_is_critical() {
     // Over TCP, another type.
     let line = expect(&dig(&["-l", "example.org", "-T", "MX", "--tcp"]), 0, true);
     assert!(line.contains("IN MX 10 mail.example.org."), "{line}");
-    // The wrong address, a missing name: WARNING, as check_dig.
+    // The wrong address: WARNING, as check_dig.
     let line = expect(
         &dig(&["-l", "www.example.org", "-a", "192.0.2.99"]),
         1,
@@ -172,8 +173,14 @@ fn dig_answers_names_and_a_dead_server_is_critical() {
         line.contains("expected '192.0.2.99' not in the answer"),
         "{line}"
     );
-    expect(&dig(&["-l", "nosuch.example.org"]), 1, true);
-    // A name the server does not serve: REFUSED is CRITICAL.
+    // No answer record at all: CRITICAL, as check_dig.
+    let line = expect(&dig(&["-l", "nosuch.example.org"]), 2, true);
+    assert!(line.contains("NXDOMAIN"), "{line}");
+    let line = expect(&dig(&["-l", "mail.example.org", "-T", "TXT"]), 2, true);
+    assert!(
+        line.contains("no TXT record for mail.example.org."),
+        "{line}"
+    );
     let line = expect(&dig(&["-l", "example.com"]), 2, true);
     assert!(line.contains("REFUSED"), "{line}");
     // The time thresholds: @0: alerts on any time at all.
@@ -204,6 +211,71 @@ fn dig_answers_names_and_a_dead_server_is_critical() {
         "{out}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// The stock plugins (Debian's `monitoring-plugins-standard`).
+const PLUGINS: &str = "/usr/lib/nagios/plugins";
+
+/// Runs a stock plugin: exit code and first line.
+fn stock(plugin: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(Path::new(PLUGINS).join(plugin))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{plugin}: {e} (apt-get install monitoring-plugins-standard)"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().next().unwrap_or("").to_string();
+    (out.status.code().unwrap_or(-1), line)
+}
+
+#[test]
+fn dig_agrees_with_the_stock_check_dig() {
+    let dir = scratch_with_example_zone("check-stock");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\naddZone(\"example.org\", \"zones/example.org.zone\")\n"
+    );
+    let _server = rampart_in(&dir, port, &conf, "example.org");
+    let p = port.to_string();
+    for extra in [
+        &["-l", "www.example.org", "-a", "192.0.2.10"][..],
+        &["-l", "www.example.org", "-a", "192.0.2.99"],
+        &[
+            "-l",
+            "example.org",
+            "-T",
+            "MX",
+            "-a",
+            "10 mail.example.org.",
+        ],
+        &["-l", "nosuch.example.org"],
+        &["-l", "example.com"],
+        // No answer comes back within a microsecond.
+        &["-l", "www.example.org", "-w", "0.000001"],
+        &["-l", "www.example.org", "-w", "0.000001", "-c", "0.000001"],
+        &["-l", "www.example.org", "-w", "5", "-c", "10"],
+    ] {
+        let args = with(&["-H", "127.0.0.1", "-p", &p], extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (theirs, their_line) = stock("check_dig", &args);
+        let mut ours_args = vec!["dig"];
+        ours_args.extend_from_slice(&args);
+        let (ours, our_line) = check(&ours_args);
+        assert_eq!(
+            ours, theirs,
+            "{extra:?}\n  check_dig: {their_line}\n  rampart:   {our_line}"
+        );
+    }
+    // The one difference, on purpose: a dead server (nothing on the
+    // port) is CRITICAL here, WARNING ("dig returned an error status")
+    // there. (A silent one is CRITICAL in both, by check_dig's timeout.)
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sp = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let args = ["-H", "127.0.0.1", "-p", &sp, "-l", "example.org", "-t", "2"];
+    assert_eq!(stock("check_dig", &args).0, 1);
+    let mut ours_args = vec!["dig"];
+    ours_args.extend_from_slice(&args);
+    assert_eq!(check(&ours_args).0, 2);
 }
 
 /// A zone file for example.test at `serial`; REFRESH an hour, so a
@@ -442,6 +514,18 @@ fn time_by_sntp_is_critical_two_seconds_off() {
     offset.store(0, Ordering::SeqCst);
     expect(&ntp(&["-w", "0.5", "-c", "1"]), 0, true);
     expect(&ntp(&[]), 0, true);
+
+    // The stock check_ntp_time reads the same clock the same way.
+    offset.store(2000, Ordering::SeqCst);
+    let (rc, line) = stock(
+        "check_ntp_time",
+        &["-H", "127.0.0.1", "-p", &port, "-w", "0.5", "-c", "1"],
+    );
+    assert_eq!(rc, 2, "check_ntp_time: {line}");
+    assert!(
+        line.contains("Offset 2.0") || line.contains("Offset 1.9"),
+        "{line}"
+    );
 
     // The range forms, table-driven, at an offset of 15 s.
     offset.store(15_000, Ordering::SeqCst);

@@ -1,7 +1,9 @@
 //! `check dig`: does a server answer a name, with what, how fast. Like
-//! the stock `check_dig` (same options, same perfdata), except that a
-//! server that does not answer, or answers SERVFAIL/REFUSED, is CRITICAL
-//! where `check_dig` says WARNING.
+//! the stock `check_dig` (same options, same perfdata, same states: an
+//! answer without the expected RDATA is WARNING, no answer record at all
+//! — NXDOMAIN, NODATA, REFUSED, SERVFAIL — CRITICAL), except that a
+//! server that does not answer is CRITICAL where `check_dig` says
+//! WARNING ("dig returned an error status").
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -104,17 +106,12 @@ fn check(s: &Settings) -> Report {
 /// record to show (the expected one, else the first of the type).
 fn judge(s: &Settings, answer: &Answer) -> (Status, Option<String>, Option<String>) {
     let rcode = dns::rcode_name(&answer.message);
-    match rcode.as_str() {
-        "NOERROR" => {}
-        // The name is missing: check_dig's WARNING.
-        "NXDOMAIN" => return (Status::Warning, Some("NXDOMAIN".into()), None),
-        _ => {
-            return (
-                Status::Critical,
-                Some(format!("server answered {rcode}")),
-                None,
-            )
-        }
+    if rcode != "NOERROR" {
+        return (
+            Status::Critical,
+            Some(format!("server answered {rcode}")),
+            None,
+        );
     }
     let lines: Vec<String> = answer
         .message
@@ -132,7 +129,7 @@ fn judge(s: &Settings, answer: &Answer) -> (Status, Option<String>, Option<Strin
     let type_name = wire::types::rtype_name(s.qtype);
     let Some(first) = lines.first() else {
         return (
-            Status::Warning,
+            Status::Critical,
             Some(format!(
                 "no {type_name} record for {} in the answer",
                 wire::name::to_text(&s.name)
