@@ -28,6 +28,7 @@ const SPECS: &[Spec] = &[
     ("-T", "--record_type", true),
     ("-a", "--expected_address", true),
     ("--tcp", "--tcp", false),
+    ("-A", "--dig-arguments", true),
     ("-w", "--warning", true),
     ("-c", "--critical", true),
 ];
@@ -61,7 +62,7 @@ fn settings(words: &[String]) -> Result<Settings, String> {
         name: wire::name::parse(name).map_err(|e| format!("-l: {e}"))?,
         qtype,
         expected: o.get("-a").map(String::from),
-        tcp: o.has("--tcp"),
+        tcp: o.has("--tcp") || dig_arguments(o.get("-A").unwrap_or(""))?,
         warn: o.range("-w", Range::parse)?,
         crit: o.range("-c", Range::parse)?,
         timeout: o.timeout()?,
@@ -150,6 +151,20 @@ fn judge(s: &Settings, answer: &Answer) -> (Status, Option<String>, Option<Strin
     }
 }
 
+/// check_dig's `-A "dig options"`: of those, only `+tcp` (`+vc`) changes
+/// what this check does; anything else is refused rather than ignored.
+fn dig_arguments(text: &str) -> Result<bool, String> {
+    let mut tcp = false;
+    for word in text.split_whitespace() {
+        match word {
+            "+tcp" | "+vc" => tcp = true,
+            "+notcp" | "+novc" => tcp = false,
+            other => return Err(format!("-A: only +tcp is understood, not '{other}'")),
+        }
+    }
+    Ok(tcp)
+}
+
 /// Whether the RDATA of a record line (`owner TTL IN TYPE rdata`) is
 /// `expected`, ignoring case and a final dot on names.
 fn rdata_matches(line: &str, expected: &str) -> bool {
@@ -180,6 +195,8 @@ mod tests {
         assert!(e("-H 127.0.0.1 -l x -T BOGUS").contains("unknown type"));
         assert!(e("-H 127.0.0.1 -l x -w 2:1").contains("bad range"));
         assert!(e("-H 127.0.0.1 -l x -p 0").contains("bad port"));
+        assert!(e("-H 127.0.0.1 -l x -A +dnssec").contains("only +tcp"));
         assert!(settings(&w("-H 127.0.0.1 -l x -w 1 -c 2 --tcp")).is_ok());
+        assert!(settings(&w("-H 127.0.0.1 -l x -A +tcp")).unwrap().tcp);
     }
 }

@@ -32,7 +32,7 @@ use range::Range;
 const MAX_OUTPUT: usize = 1024;
 
 pub const USAGE: &str = "\
-usage: rampart check dig -H HOST [-p PORT] -l NAME [-T TYPE] [-a EXPECTED] [--tcp]
+usage: rampart check dig -H HOST [-p PORT] -l NAME [-T TYPE] [-a EXPECTED] [--tcp|-A +tcp]
                          [-w SECS] [-c SECS] [-t TIMEOUT] [-4|-6]
        rampart check soa-sync ZONE -H PRIMARY[:PORT] -S SECONDARY[:PORT]...
                          [-w SERIALS] [-c SERIALS] [--tcp] [-t TIMEOUT] [-4|-6]
