@@ -77,7 +77,11 @@ pub fn run(words: &[String]) -> Report {
 }
 
 fn check(s: &Settings) -> Report {
-    let answer = match dns::ask(s.server, &s.name, s.qtype, false, s.tcp, s.timeout) {
+    let question = dns::Question {
+        recursion: true,
+        ..dns::Question::new(&s.name, s.qtype)
+    };
+    let answer = match dns::ask(s.server, &question, s.tcp, s.timeout) {
         Ok(a) => a,
         Err(e) => return Report::new(SERVICE, Status::Critical, e),
     };

@@ -59,16 +59,39 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<SocketAddr, Stri
     })
 }
 
-/// A query for `name` (wire form) and `qtype`, class IN, with an OPT
-/// record (4096-octet payload, DO as given), RD clear.
-pub fn query(id: u16, name: &[u8], qtype: u16, dnssec_ok: bool) -> Result<Vec<u8>, String> {
+/// What to ask.
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    /// Wire form.
+    pub name: &'a [u8],
+    pub qtype: u16,
+    /// DO: ask for the RRSIGs too.
+    pub dnssec_ok: bool,
+    /// RD, as `dig` sets it (`check dig` may be pointed at a resolver).
+    pub recursion: bool,
+}
+
+impl<'a> Question<'a> {
+    /// `name` `qtype`, without DO or RD.
+    pub fn new(name: &'a [u8], qtype: u16) -> Question<'a> {
+        Question {
+            name,
+            qtype,
+            dnssec_ok: false,
+            recursion: false,
+        }
+    }
+}
+
+/// The query for `q`, class IN, with an OPT record (4096-octet payload).
+pub fn query(id: u16, q: &Question) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; 512];
-    let mut q = wire::Response::new(&mut buf, 512);
-    q.set_header(id, 0);
-    q.push_question(name, qtype, class::IN)
-        .and_then(|()| q.push_opt(4096, 0, dnssec_ok))
+    let mut w = wire::Response::new(&mut buf, 512);
+    w.set_header(id, if q.recursion { flags::RD } else { 0 });
+    w.push_question(q.name, q.qtype, class::IN)
+        .and_then(|()| w.push_opt(4096, 0, q.dnssec_ok))
         .map_err(|_| "query does not fit in 512 octets".to_string())?;
-    let mut msg = q.finish().to_vec();
+    let mut msg = w.finish().to_vec();
     msg[2] &= !((flags::QR >> 8) as u8);
     Ok(msg)
 }
@@ -182,17 +205,10 @@ fn answers(query: &[u8], answer: &[u8]) -> bool {
         && answer[12..question_end].eq_ignore_ascii_case(&query[12..question_end])
 }
 
-/// Asks `addr` for `name` `qtype`: UDP (unless `tcp`), again over TCP
-/// when the answer comes back truncated.
-pub fn ask(
-    addr: SocketAddr,
-    name: &[u8],
-    qtype: u16,
-    dnssec_ok: bool,
-    tcp: bool,
-    timeout: Duration,
-) -> Result<Answer, String> {
-    let msg = query(fresh_id(), name, qtype, dnssec_ok)?;
+/// Asks `addr` the question: UDP (unless `tcp`), again over TCP when
+/// the answer comes back truncated.
+pub fn ask(addr: SocketAddr, q: &Question, tcp: bool, timeout: Duration) -> Result<Answer, String> {
+    let msg = query(fresh_id(), q)?;
     let (mut bytes, mut elapsed) = exchange(addr, &msg, tcp, timeout)?;
     if !tcp && bytes.get(2).is_some_and(|b| b & 0x02 != 0) {
         (bytes, elapsed) = exchange(addr, &msg, true, timeout)?;
@@ -240,8 +256,10 @@ mod tests {
 
     #[test]
     fn an_answer_must_echo_id_and_question() {
-        let q = query(0x1234, b"\x03www\x07example\x00", 1, false).unwrap();
-        assert_eq!(q[2] & 0x80, 0, "a query, not a response");
+        let mut asked = Question::new(b"\x03www\x07example\x00", 1);
+        asked.recursion = true;
+        let q = query(0x1234, &asked).unwrap();
+        assert_eq!(q[2], 0x01, "a query with RD, not a response");
         let mut a = q.clone();
         a[2] |= 0x80;
         assert!(answers(&q, &a));

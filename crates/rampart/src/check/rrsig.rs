@@ -93,7 +93,11 @@ struct Sig {
 
 /// The RRSIGs at the apex over `covered`, from one answer.
 fn signatures(s: &Settings, covered: u16) -> Result<Vec<Sig>, String> {
-    let a = dns::ask(s.server, &s.zone, covered, true, s.tcp, s.timeout)?;
+    let question = dns::Question {
+        dnssec_ok: true,
+        ..dns::Question::new(&s.zone, covered)
+    };
+    let a = dns::ask(s.server, &question, s.tcp, s.timeout)?;
     let rcode = dns::rcode_name(&a.message);
     if rcode != "NOERROR" {
         return Err(format!("{} answered {rcode}", s.server));

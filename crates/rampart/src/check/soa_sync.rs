@@ -106,7 +106,12 @@ pub fn run(words: &[String]) -> Report {
 
 /// The serial `addr` serves for `zone`, authoritatively.
 fn serial(s: &Settings, addr: SocketAddr) -> Result<u32, String> {
-    let a = dns::ask(addr, &s.zone, rtype::SOA, false, s.tcp, s.timeout)?;
+    let a = dns::ask(
+        addr,
+        &dns::Question::new(&s.zone, rtype::SOA),
+        s.tcp,
+        s.timeout,
+    )?;
     let rcode = dns::rcode_name(&a.message);
     if rcode != "NOERROR" {
         return Err(format!("answered {rcode}"));

@@ -258,8 +258,8 @@ fn tsig(
 ) -> Result<Reading, Failure> {
     let mut tcp = false;
     loop {
-        let mut msg =
-            dns::query(dns::fresh_id(), zone, rtype::SOA, false).map_err(Failure::Unusable)?;
+        let mut msg = dns::query(dns::fresh_id(), &dns::Question::new(zone, rtype::SOA))
+            .map_err(Failure::Unusable)?;
         let sent = unix_now();
         let mut verifier = xfr::tsig::sign_request(&mut msg, key, sent as u64)
             .map_err(|()| Failure::Unusable("cannot sign the query".into()))?;
