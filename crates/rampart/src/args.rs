@@ -24,6 +24,9 @@ pub enum Command {
         zone: String,
         dir: PathBuf,
     },
+    /// `check SUBCOMMAND …`: the monitoring plugin; its words are read by
+    /// [`crate::check`], which answers bad ones with UNKNOWN (exit 3).
+    Check(Vec<String>),
     Version,
     Help,
 }
@@ -58,6 +61,7 @@ pub const USAGE: &str = "\
 usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
        rampart check-zone [-q] ZONE FILE
        rampart journal verify|show ZONE [--dir DIR]
+       rampart check dig|soa-sync|time|rrsig|tls ...
        rampart -V | -h
 
   -C, --config FILE   Lua config, dnsdist dialect (default /etc/rampart/rampart.conf)
@@ -81,6 +85,9 @@ usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
                       1 naming the first block that does not match
   journal show ZONE --dir DIR
                       list every change: serials, time, source, records
+  check dig|soa-sync|time|rrsig|tls ...
+                      monitoring plugin for Nagios/NRPE (exit 0-3, perfdata);
+                      rampart check --help lists the options
   -V, --version       print the version
 ";
 
@@ -126,6 +133,9 @@ fn journal(args: &[String]) -> Result<Command, String> {
 
 /// Parses `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("check") {
+        return Ok(Command::Check(args[1..].to_vec()));
+    }
     if args.first().map(String::as_str) == Some("journal") {
         return journal(&args[1..]);
     }
@@ -309,5 +319,19 @@ mod tests {
             }
         );
         assert!(p(&["check-zone", "example.org"]).is_err());
+    }
+
+    #[test]
+    fn check_takes_every_word_after_it() {
+        assert_eq!(
+            p(&["check", "dig", "-H", "127.0.0.1", "-c", "2"]).unwrap(),
+            Command::Check(vec![
+                "dig".into(),
+                "-H".into(),
+                "127.0.0.1".into(),
+                "-c".into(),
+                "2".into()
+            ])
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! the sockets).
 
 mod args;
+mod check;
 mod line_editor;
 mod log;
 mod snapshot;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(a) => check_config(&a),
         Command::Serve(a) => serve(&a),
         Command::Client(a) => client(&a),
+        Command::Check(words) => check::run(&words),
     }
 }
 

@@ -597,6 +597,52 @@ impl Verifier {
     /// must be signed, and [`Verifier::finish`] checks the last was.
     /// After an error the exchange is to be abandoned.
     pub fn check(&mut self, msg: &[u8], now: u64) -> Result<(), String> {
+        let Some(t) = self.verified(msg)? else {
+            return Ok(());
+        };
+        if t.error != 0 {
+            let mut reason = format!("server answered TSIG {} ({})", error_name(t.error), t.error);
+            if let Some(server) = t.badtime_clock() {
+                reason.push_str(&format!(
+                    ": server time {server}, ours {now} (off by {} s)",
+                    now.abs_diff(server)
+                ));
+            }
+            return Err(reason);
+        }
+        if now.abs_diff(t.time_signed) > u64::from(t.fudge) {
+            return Err(format!(
+                "time off by {} s (answer signed at {}, fudge {} s)",
+                now.abs_diff(t.time_signed),
+                t.time_signed,
+                t.fudge
+            ));
+        }
+        self.prior_mac = t.mac.to_vec();
+        self.signed += 1;
+        self.unsigned_run = 0;
+        Ok(())
+    }
+
+    /// The server's clock as a signed answer to a one-message exchange
+    /// gives it, once its MAC verifies: the time signed, or, in a BADTIME
+    /// answer (our clock is off by more than the fudge), the server's
+    /// time from its other data (RFC 8945 §5.2.3). In whole seconds.
+    pub fn server_time(&mut self, msg: &[u8]) -> Result<u64, String> {
+        let t = self
+            .verified(msg)?
+            .ok_or_else(|| "answer not signed".to_string())?;
+        match (t.error, t.badtime_clock()) {
+            (0, _) => Ok(t.time_signed),
+            (BADTIME, Some(server)) => Ok(server),
+            (e, _) => Err(format!("server answered TSIG {} ({e})", error_name(e))),
+        }
+    }
+
+    /// Checks the MAC of a signed answer and returns its TSIG; an
+    /// unsigned one between signed ones is folded into the next digest
+    /// (`None`).
+    fn verified<'m>(&mut self, msg: &'m [u8]) -> Result<Option<Tsig<'m>>, String> {
         let Some(t) = find_tsig(msg).map_err(|()| "malformed answer or misplaced TSIG record")?
         else {
             if self.signed == 0 {
@@ -619,7 +665,7 @@ impl Verifier {
             };
             ctx.update(msg);
             self.pending = Some(ctx);
-            return Ok(());
+            return Ok(None);
         };
         let alg = self.key.algorithm;
         if !t.key_name.eq_ignore_ascii_case(&self.key.name)
@@ -676,31 +722,7 @@ impl Verifier {
         if !ctx.verify(t.mac) {
             return Err("TSIG BADSIG: the answer's MAC does not verify".into());
         }
-        if t.error != 0 {
-            let mut reason = format!("server answered TSIG {} ({})", error_name(t.error), t.error);
-            if t.error == BADTIME && t.other.len() == 6 {
-                let mut b = [0u8; 8];
-                b[2..].copy_from_slice(t.other);
-                let server = u64::from_be_bytes(b);
-                reason.push_str(&format!(
-                    ": server time {server}, ours {now} (off by {} s)",
-                    now.abs_diff(server)
-                ));
-            }
-            return Err(reason);
-        }
-        if now.abs_diff(t.time_signed) > u64::from(t.fudge) {
-            return Err(format!(
-                "time off by {} s (answer signed at {}, fudge {} s)",
-                now.abs_diff(t.time_signed),
-                t.time_signed,
-                t.fudge
-            ));
-        }
-        self.prior_mac = t.mac.to_vec();
-        self.signed += 1;
-        self.unsigned_run = 0;
-        Ok(())
+        Ok(Some(t))
     }
 
     /// Errs unless at least one answer was checked and the last one was
@@ -995,6 +1017,18 @@ struct Tsig<'a> {
     orig_id: u16,
     error: u16,
     other: &'a [u8],
+}
+
+impl Tsig<'_> {
+    /// The server's clock in a BADTIME answer's other data.
+    fn badtime_clock(&self) -> Option<u64> {
+        if self.error != BADTIME || self.other.len() != 6 {
+            return None;
+        }
+        let mut b = [0u8; 8];
+        b[2..].copy_from_slice(self.other);
+        Some(u64::from_be_bytes(b))
+    }
 }
 
 /// The TSIG RR of `msg`: None when there is none, Err (FORMERR) when the
