@@ -431,7 +431,7 @@ mod tests {
         let c = load(
             r#"
             local h = hashPassword("pw", 16)
-            assert(h:sub(1, 22) == "$scrypt$ln=4,p=1,r=8$", h)
+            assert(h:sub(1, 21) == "$scrypt$ln=4,p=1,r=8$", h)
             setWebserverConfig({password=h, apiKey=""})
         "#,
         )

@@ -42,7 +42,8 @@ pub(crate) fn dnsdist_stats(view: &View) -> Vec<(&'static str, Value)> {
     let backends = &view.state.upstream.pools.backends;
     let sum = |f: fn(&pool::Backend) -> u64| backends.iter().map(|b| f(b)).sum::<u64>();
     let mut v: Vec<(&'static str, Value)> = vec![
-        ("responses", s.responses.get().into()),
+        // dnsdist's `responses` are the backends' answers.
+        ("responses", sum(pool::Backend::responses).into()),
         ("servfail-responses", s.servfail_responses.get().into()),
         ("queries", s.queries.get().into()),
         ("acl-drops", s.acl_drops.get().into()),
@@ -343,7 +344,7 @@ pub(crate) fn pool(view: &View, name: &str) -> Option<Value> {
     Some(json!({"stats": pool_stats(view, id, name), "servers": servers}))
 }
 
-fn rules<'r>(list: impl Iterator<Item = (String, String, String, String, u64)>) -> Vec<Value> {
+fn rules(list: impl Iterator<Item = (String, String, String, String, u64)>) -> Vec<Value> {
     list.enumerate()
         .map(|(i, (name, uuid, rule, action, matches))| {
             json!({
@@ -504,12 +505,45 @@ pub(crate) fn write_acl_file(dir: &Path, masks: &[String]) -> Result<(), String>
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Every zone: those the replication service keeps (secondaries, and
+/// primaries that transfer, take updates or keep a journal) as it
+/// reports them, and the others as the served snapshot has them.
+pub(crate) fn zone_list(state: &net::State) -> Vec<xfr::service::ZoneStatus> {
+    let mut list = state.xfr.zone_status();
+    for (apex, zs) in state.zones.catalog.iter() {
+        let name = wire::name::to_text(apex);
+        if list.iter().any(|z| z.name.eq_ignore_ascii_case(&name)) {
+            continue;
+        }
+        list.push(match zs {
+            zone::catalog::ZoneState::Ready(z) => xfr::service::ZoneStatus {
+                name,
+                role: "primary",
+                serial: z.serial,
+                records: z.records,
+                changes: 0,
+                loaded: true,
+                status: "loaded".into(),
+            },
+            zone::catalog::ZoneState::Broken(why) => xfr::service::ZoneStatus {
+                name,
+                role: "primary",
+                serial: 0,
+                records: 0,
+                changes: 0,
+                loaded: false,
+                status: why.to_string(),
+            },
+        });
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
 /// `…/zones` (rampart's): role, serial, records, journal, status.
 pub(crate) fn zones(view: &View) -> Value {
     Value::Array(
-        view.state
-            .xfr
-            .zone_status()
+        zone_list(view.state)
             .into_iter()
             .map(|z| {
                 json!({

@@ -17,6 +17,9 @@ use std::fmt::Write;
 
 use crate::api::{self, View};
 
+/// A family read from each `T`: name, help, type, value.
+type Family<T> = (&'static str, &'static str, Kind, fn(&T) -> f64);
+
 /// The text being written.
 struct Out {
     text: String,
@@ -165,7 +168,7 @@ pub(crate) fn render(view: &View) -> String {
     servers(&mut out, view);
     frontends(&mut out, view);
     pools(&mut out, view);
-    let serves_zones = !view.config.zones.is_empty() || !view.state.xfr.zone_status().is_empty();
+    let serves_zones = !view.config.zones.is_empty() || !view.state.zones.catalog.is_empty();
     if serves_zones || view.state.shield.rrl.is_some() {
         rampart(&mut out, view);
     }
@@ -217,7 +220,7 @@ fn latency_histogram(out: &mut Out, view: &View) {
 /// underscores, `address`).
 fn servers(out: &mut Out, view: &View) {
     let backends = &view.state.upstream.pools.backends;
-    let families: [(&str, &str, Kind, fn(&pool::Backend) -> f64); 8] = [
+    let families: [Family<pool::Backend>; 8] = [
         (
             "queries",
             "Amount of queries relayed to server",
@@ -434,32 +437,36 @@ fn pools(out: &mut Out, view: &View) {
 
 /// rampart's own families: zones, RRL, cookies, TCP defences.
 fn rampart(out: &mut Out, view: &View) {
-    let zones = view.state.xfr.zone_status();
+    let zones = api::zone_list(view.state);
     if !zones.is_empty() {
-        let per_zone: [(&str, &str, fn(&xfr::service::ZoneStatus) -> f64); 4] = [
+        let per_zone: [Family<xfr::service::ZoneStatus>; 4] = [
             (
                 "rampart_zone_serial",
                 "SOA serial of the zone being served",
+                Kind::Gauge,
                 |z| f64::from(z.serial),
             ),
             (
                 "rampart_zone_records",
                 "Number of records in the zone",
+                Kind::Gauge,
                 |z| z.records as f64,
             ),
             (
                 "rampart_zone_journal_changes",
                 "Number of changes kept in the zone's journal for IXFR",
+                Kind::Gauge,
                 |z| z.changes as f64,
             ),
             (
                 "rampart_zone_loaded",
                 "Whether the zone is being served (1) or not (0)",
+                Kind::Gauge,
                 |z| if z.loaded { 1.0 } else { 0.0 },
             ),
         ];
-        for (name, help, value) in per_zone {
-            out.family(name, help, Kind::Gauge);
+        for (name, help, kind, value) in per_zone {
+            out.family(name, help, kind);
             for z in &zones {
                 out.sample(name, &[("zone", &z.name)], value(z));
             }

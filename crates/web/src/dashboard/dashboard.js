@@ -56,8 +56,13 @@ function chart(id, history, lines) {
   }
 }
 
+// Absolute, from the origin: a page opened as http://user:pass@host/
+// has a base URL fetch() refuses (credentials in it); the browser's
+// authentication cache supplies them for the same origin.
+const BASE = location.origin + location.pathname.replace(/[^/]*$/, "");
+
 async function get(path) {
-  const r = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  const r = await fetch(BASE + path, { credentials: "same-origin", cache: "no-store" });
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();
 }
