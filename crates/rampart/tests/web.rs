@@ -405,6 +405,14 @@ fn metrics_pass_promtool_and_a_real_prometheus_scrapes_them() {
         .iter()
         .any(|(k, v)| k.starts_with("dnsdist_frontend_queries{") && *v >= 5.0));
 
+    // Every metric the shipped Grafana dashboard reads is served.
+    for name in grafana_metrics() {
+        assert!(
+            all.iter()
+                .any(|(k, _)| k == &name || k.starts_with(&format!("{name}{{"))),
+            "the Grafana dashboard reads {name}, which /metrics lacks"
+        );
+    }
     if have("promtool") {
         let mut p = Command::new("promtool")
             .args(["check", "metrics"])
@@ -488,8 +496,20 @@ fn scraped_by_prometheus(s: &Setup) {
             break true;
         }
     };
+    // The dashboard's queries are valid PromQL to a real Prometheus.
+    let mut bad = Vec::new();
+    if found {
+        for expr in grafana_queries() {
+            let path = format!("/api/v1/query?query={}", url_encode(&expr));
+            match request(prom, "GET", &path, &[], "") {
+                Some(r) if r.status == 200 && r.json()["status"] == "success" => {}
+                other => bad.push(format!("{expr}: {:?}", other.map(|r| r.body))),
+            }
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
+    assert!(bad.is_empty(), "Prometheus refused: {bad:#?}");
     assert!(
         found,
         "Prometheus never had dnsdist_queries ≥ 5; last answer: {last}\n{}",
@@ -589,4 +609,53 @@ fn render(browser: &str, dir: &Path, web: SocketAddr) -> String {
         .output()
         .expect("chromium runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The PromQL of every panel of contrib/grafana/rampart.json.
+fn grafana_queries() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join("contrib/grafana/rampart.json"))
+        .expect("the Grafana dashboard");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let mut out = Vec::new();
+    for p in v["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().expect("targets") {
+            out.push(t["expr"].as_str().expect("an expr").to_string());
+        }
+    }
+    out
+}
+
+/// The metric names those queries read (histogram series by family).
+fn grafana_metrics() -> Vec<String> {
+    let mut names = Vec::new();
+    for q in grafana_queries() {
+        for (i, _) in q.match_indices(['d', 'r']) {
+            let rest = &q[i..];
+            if !(rest.starts_with("dnsdist_") || rest.starts_with("rampart_"))
+                || q[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            {
+                continue;
+            }
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    assert!(names.len() > 10, "{names:?}");
+    names
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -39,7 +39,7 @@ function chart(id, history, lines) {
   let max = 1;
   for (const row of history) for (const l of lines) max = Math.max(max, row[l.col]);
   ctx.fillStyle = "#666";
-  ctx.font = "11px sans-serif";
+  ctx.font = "11px " + getComputedStyle(document.body).fontFamily;
   ctx.fillText(String(Math.round(max)), 2, 10);
   ctx.fillText("0", 2, h - 2);
   const n = Math.max(history.length - 1, 1);
