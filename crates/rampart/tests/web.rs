@@ -659,3 +659,70 @@ fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// `rampart check stats`: WARNING while a dynamic block turns a flood
+/// away, with the rates in the perfdata; CRITICAL with a wrong key.
+#[test]
+fn check_stats_reports_what_dynamic_blocks_turn_away() {
+    let s = setup(
+        r#"setWebserverConfig({apiKey="apisecret"})
+function maintenance()
+  addDynBlocks(exceedQRate(20, 1), "flood", 30)
+end"#,
+    );
+    let flood = |n: usize| {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(9);
+        for _ in 0..n {
+            let _ = sock.send_to(&q, s.server.addr);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    // Over the rate, then wait for the block.
+    flood(100);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get(
+        s.web,
+        "/jsonstat?command=dynblocklist",
+        &[("X-API-Key", "apisecret")],
+    )
+    .body
+    .len()
+        < 5
+    {
+        assert!(Instant::now() < deadline, "no dynamic block was inserted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let web = s.web.to_string();
+    let check = |key: &str| {
+        let web = web.clone();
+        let key = key.to_string();
+        std::thread::spawn(move || {
+            Command::new(rampart_bin())
+                .args([
+                    "check", "stats", "-H", &web, "-k", &key, "-i", "1", "-w", "10", "-c", "100000",
+                ])
+                .output()
+                .unwrap()
+        })
+    };
+    let running = check("apisecret");
+    flood(300);
+    let out = running.join().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{line}");
+    assert!(line.starts_with("DNS STATS WARNING: "), "{line}");
+    assert!(line.contains("1 dynamic blocks in force"), "{line}");
+    assert!(line.contains("|turned_away="), "{line}");
+    assert!(line.contains(" dyn_blocked="), "{line}");
+
+    let out = check("wrong").join().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{line}");
+    assert!(line.contains("refused the credentials"), "{line}");
+    let out = Command::new(rampart_bin())
+        .args(["check", "stats", "-H", &web])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}

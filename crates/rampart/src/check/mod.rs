@@ -10,7 +10,8 @@
 //! Checks: [`dig`] (a server answers a name in time), [`soa_sync`] (the
 //! primary and every secondary serve the same SOA serial), [`time`] (a
 //! server's clock against ours, by SNTP or a TSIG-signed answer),
-//! [`rrsig`] (the soonest RRSIG expiry of a zone) and `tls` (not
+//! [`rrsig`] (the soonest RRSIG expiry of a zone), [`stats`] (queries
+//! turned away by dynamic blocks and RRL, from the webserver) and `tls` (not
 //! available: rampart has no TLS yet).
 
 mod dig;
@@ -20,6 +21,7 @@ pub mod perfdata;
 pub mod range;
 mod rrsig;
 mod soa_sync;
+mod stats;
 mod time;
 
 use std::fmt::Write as _;
@@ -39,6 +41,8 @@ usage: rampart check dig -H HOST [-p PORT] -l NAME [-T TYPE] [-a EXPECTED] [--tc
        rampart check time -H HOST [-p PORT] [-y ALG:NAME:SECRET [-z ZONE]]
                          [-w SECS] [-c SECS] [-t TIMEOUT] [-4|-6]
        rampart check rrsig ZONE -H HOST [-p PORT] [-w 7d] [-c 2d] [--tcp]
+       rampart check stats -H ADDRESS:PORT (-k APIKEY|-P PASSWORD) [-i SECS]
+                         [-w RATE] [-c RATE] [-t TIMEOUT]
        rampart check tls HOST:853              (UNKNOWN: rampart has no TLS yet)
 
   -w and -c are ranges, [@][start:][end]: a missing start is 0, a missing
@@ -177,6 +181,7 @@ pub fn run(words: &[String]) -> ExitCode {
         Some("soa-sync") => soa_sync::run(&words[1..]),
         Some("time") => time::run(&words[1..]),
         Some("rrsig") => rrsig::run(&words[1..]),
+        Some("stats") => stats::run(&words[1..]),
         Some("tls") => Report::unknown(
             "TLS",
             "certificate check not available: rampart has no TLS (DoT/DoH) support yet; \
@@ -189,7 +194,7 @@ pub fn run(words: &[String]) -> ExitCode {
         Some(other) => Report::unknown(
             "CHECK",
             format!(
-                "unknown check '{other}': expected dig, soa-sync, time, rrsig or tls \
+                "unknown check '{other}': expected dig, soa-sync, time, rrsig, stats or tls \
                  (rampart check --help)"
             ),
         ),
