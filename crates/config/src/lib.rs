@@ -40,6 +40,7 @@ pub mod output;
 pub mod pool_lua;
 pub mod response_lua;
 pub mod shield_lua;
+pub mod tls_lua;
 pub mod web_lua;
 pub mod xfr_lua;
 
@@ -132,6 +133,10 @@ pub struct Config {
     pub console: console_lua::ConsoleConfig,
     /// The webserver (`webserver`, `setWebserverConfig`).
     pub web: web_lua::WebConfig,
+    /// DNS over TLS and HTTPS listeners (`addTLSLocal`, `addDOHLocal`).
+    pub encrypted: Vec<tls_lua::EncryptedListener>,
+    /// Certificate reloads and ticket-key rotations asked for at runtime.
+    pub tls_requests: tls_lua::TlsRequests,
     /// Backends and pools (`newServer`).
     pub pools: pool::Pools,
     /// How long a forwarded UDP query waits for its answer.
@@ -165,6 +170,8 @@ impl Config {
             shield: shield::Shield::default(),
             console: console_lua::ConsoleConfig::default(),
             web: web_lua::WebConfig::default(),
+            encrypted: Vec::new(),
+            tls_requests: tls_lua::TlsRequests::default(),
             pools: pool::Pools::default(),
             udp_timeout: Duration::from_secs(2),
             replication: xfr::settings::Replication {
@@ -329,6 +336,8 @@ fn load_with_runtime(
     console_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     web_lua::register(&lua, &state).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    tls_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     guard_lua::register(&lua, &state, runtime)
@@ -402,7 +411,7 @@ pub(crate) fn lua_message(e: &mlua::Error) -> String {
 }
 
 /// `file:line` of the Lua code calling the running Rust function.
-fn caller(lua: &Lua) -> String {
+pub(crate) fn caller(lua: &Lua) -> String {
     lua.inspect_stack(1, |d| {
         let src = d.source();
         let file = src.short_src.as_deref().unwrap_or("?").to_string();

@@ -10,12 +10,15 @@
 //! new one and the next batch or query sees it; no lock on the way.
 
 pub mod delay;
+pub mod doh;
 pub mod drain;
 pub mod forward;
 pub mod guard;
 pub mod pipeline;
 pub mod reply_from;
+pub mod stream_answer;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod update_queue;
 
@@ -132,8 +135,12 @@ pub type SharedSnapshot = Arc<ArcSwap<State>>;
 #[derive(Clone, Debug)]
 pub struct ListenSpec {
     pub addr: SocketAddr,
+    /// DNS over UDP (not for DNS over TLS or HTTPS listeners).
+    pub udp: bool,
     pub tcp: bool,
     pub max_tcp_connections: usize,
+    /// What the stream side speaks: DNS over TCP, TLS or HTTPS.
+    pub service: tcp::Service,
 }
 
 /// How to serve.
@@ -157,10 +164,15 @@ pub struct Server {
 #[derive(Debug)]
 pub struct FrontendCounts {
     pub addr: SocketAddr,
+    pub udp: bool,
     pub tcp: bool,
+    /// `TCP`, `DoT` or `DoH` for the stream side.
+    pub stream_kind: &'static str,
     pub udp_queries: shield::counter::Counter,
     pub tcp_queries: shield::counter::Counter,
     pub tcp_connections: shield::counter::Counter,
+    /// TLS handshakes that failed or never finished.
+    pub tls_handshake_failures: shield::counter::Counter,
 }
 
 /// Binds every listener (failing before any thread starts if one cannot
@@ -175,15 +187,22 @@ pub fn start(
         .map(|l| {
             Arc::new(FrontendCounts {
                 addr: l.addr,
+                udp: l.udp,
                 tcp: l.tcp,
+                stream_kind: match l.service {
+                    tcp::Service::Dns => "TCP",
+                    tcp::Service::Dot(_) => "DoT",
+                    tcp::Service::Doh(..) => "DoH",
+                },
                 udp_queries: Default::default(),
                 tcp_queries: Default::default(),
                 tcp_connections: Default::default(),
+                tls_handshake_failures: Default::default(),
             })
         })
         .collect();
     let mut udp_sockets = Vec::new();
-    for (l, counts) in listeners.iter().zip(&frontends) {
+    for (l, counts) in listeners.iter().zip(&frontends).filter(|(l, _)| l.udp) {
         for _ in 0..opts.udp_workers.max(1) {
             udp_sockets.push((
                 udp::bind(l.addr).map_err(|e| annotate(e, "UDP", l.addr))?,
@@ -198,6 +217,7 @@ pub fn start(
                 .map_err(|e| annotate(e, "TCP", l.addr))?,
             max: l.max_tcp_connections,
             counts: counts.clone(),
+            service: l.service.clone(),
         });
     }
     let delayer = delay::shared()

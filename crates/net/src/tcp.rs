@@ -13,12 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use zone::Transport;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
-use crate::pipeline::{handle, Handled};
-
+use crate::stream_answer::Answered;
 use crate::SharedSnapshot;
 
 /// A listening TCP socket bound to `addr`, with a listen queue of
@@ -80,11 +78,27 @@ impl Default for TcpOptions {
 
 /// Serves the listeners on a single-threaded runtime until the process
 /// ends.
-/// A bound listener, its connection limit and its counters.
+/// A bound listener, its connection limit, its counters and what it
+/// speaks.
 pub struct Listening {
     pub listener: std::net::TcpListener,
     pub max: usize,
     pub counts: Arc<crate::FrontendCounts>,
+    pub service: Service,
+}
+
+/// What a stream listener speaks.
+#[derive(Clone, Debug)]
+pub enum Service {
+    /// DNS over TCP.
+    Dns,
+    /// DNS over TLS (RFC 7858): TCP's framing inside TLS.
+    Dot(Arc<crate::tls::TlsContext>),
+    /// DNS over HTTPS (RFC 8484); cleartext HTTP without a TLS context.
+    Doh(
+        Option<Arc<crate::tls::TlsContext>>,
+        Arc<crate::doh::DohSettings>,
+    ),
 }
 
 pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot) {
@@ -106,6 +120,7 @@ pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot
             listener: std_listener,
             max,
             counts,
+            service,
         } in listeners
         {
             let listener = match TcpListener::from_std(std_listener) {
@@ -123,7 +138,7 @@ pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot
             };
             tasks.push(tokio::spawn(accept_loop(
                 listener,
-                counts,
+                (counts, service),
                 limits,
                 opts.clone(),
                 shared.clone(),
@@ -409,7 +424,7 @@ fn warn_throttled(last: &mut Option<Instant>, missed: &mut u64, what: &str) {
 
 async fn accept_loop(
     listener: TcpListener,
-    counts: Arc<crate::FrontendCounts>,
+    (counts, service): (Arc<crate::FrontendCounts>, Service),
     limits: Limits,
     opts: Arc<TcpOptions>,
     shared: SharedSnapshot,
@@ -447,26 +462,71 @@ async fn accept_loop(
             }
         };
         counts.tcp_connections.add(1);
+        let _ = stream.set_nodelay(true);
         let (shared, opts, counts) = (shared.clone(), opts.clone(), counts.clone());
+        let service = service.clone();
         tokio::spawn(async move {
             let who = (peer, local_port, &*counts);
-            let _ = connection(stream, who, &opts, &slot, shared).await;
+            // A handshake that does not finish within the receive timeout
+            // ends the connection.
+            let wait = opts.recv_timeout.max(Duration::from_secs(1));
+            match &service {
+                Service::Dns => {
+                    let _ = connection(stream, who, &opts, &slot, shared).await;
+                }
+                Service::Dot(ctx) => {
+                    if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
+                        let _ = connection(tls, who, &opts, &slot, shared).await;
+                    }
+                }
+                Service::Doh(tls, settings) => {
+                    // HTTP keeps its own connection: it stays evictable
+                    // at the listener's limit, as an idle TCP one.
+                    let client = crate::doh::Client {
+                        addr: peer,
+                        local_port,
+                        counts: counts.clone(),
+                    };
+                    match tls {
+                        None => crate::doh::serve(stream, settings.clone(), client, shared).await,
+                        Some(ctx) => {
+                            if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
+                                crate::doh::serve(tls, settings.clone(), client, shared).await;
+                            }
+                        }
+                    }
+                }
+            }
             drop(slot);
         });
     }
 }
 
+/// The TLS handshake, given `wait` to finish; counted when it fails.
+async fn handshake(
+    ctx: &crate::tls::TlsContext,
+    stream: tokio::net::TcpStream,
+    wait: Duration,
+    counts: &crate::FrontendCounts,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let done = tokio::time::timeout(wait, ctx.acceptor().accept(stream)).await;
+    let stream = done.ok().and_then(Result::ok);
+    if stream.is_none() {
+        counts.tls_handshake_failures.add(1);
+    }
+    stream
+}
+
 /// Answers queries on one connection until the client closes it, it
 /// idles past the receive timeout, it reaches a limit, or it sends
 /// something that must not be answered.
-async fn connection(
-    mut stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     (peer, local_port, counts): (SocketAddr, u16, &crate::FrontendCounts),
     opts: &TcpOptions,
     slot: &Slot,
     shared: SharedSnapshot,
 ) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
     let deadline = opts.max_duration.map(|d| Instant::now() + d);
     // Allocated per query, not at accept, and given back after it: an
     // idle connection costs no buffer. `out` takes 64 KB while a query
@@ -532,7 +592,7 @@ async fn connection(
 /// or one answer to an UPDATE or NOTIFY); false when the connection
 /// should close. The answer is made on tokio's blocking pool: a large
 /// zone or a journal fsync must not stall every other TCP client.
-async fn replication(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> bool {
+async fn replication<S: AsyncWrite + Unpin>(stream: &mut S, query: &[u8], peer: &Peer<'_>) -> bool {
     let service = peer.shared.load().xfr.clone();
     let packet = query.to_vec();
     let client = peer.addr;
@@ -585,8 +645,8 @@ enum ReadEnd {
 }
 
 /// Reads exactly `buf.len()` bytes, counting the read calls in `ios`.
-async fn read_counted(
-    stream: &mut TcpStream,
+async fn read_counted<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut [u8],
     ios: &mut usize,
     limits: &ReadLimits,
@@ -614,8 +674,8 @@ async fn read_counted(
 }
 
 /// Answers one query; false when the connection should close.
-async fn exchange(
-    stream: &mut TcpStream,
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     query: &mut Vec<u8>,
     out: &mut Vec<u8>,
     peer: &Peer<'_>,
@@ -623,119 +683,19 @@ async fn exchange(
     // A whole query: this connection is in use until it is answered.
     peer.slot.busy(true);
     out.resize(2 + 65535, 0);
-    let (answered, backend, timeout, ecs, allow_empty) = {
-        let snap = peer.shared.load();
-        let (q, o) = (&query[..], &mut out[2..]);
-        // A bug must cost one answer, not the connection slot.
-        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(
-                &snap,
-                q,
-                peer.addr,
-                peer.local_port,
-                Transport::Tcp,
-                None,
-                o,
-            )
-        }))
-        .unwrap_or(Handled::Drop);
-        let backend = match answered {
-            Handled::ForwardTcp { backend, cache, .. } => {
-                let up = &snap.upstream.pools;
-                up.backends.get(backend).cloned().map(|b| {
-                    let cache = cache.and_then(|c| up.caches.values().nth(c).cloned());
-                    (b, cache)
-                })
-            }
-            _ => None,
-        };
-        (
-            answered,
-            backend,
-            snap.upstream.udp_timeout.max(Duration::from_secs(1)),
-            snap.upstream.pools.ecs,
-            snap.shield.response_rules.allow_empty_response,
-        )
-    };
-    let resp_len = match (answered, backend) {
-        (Handled::Answer { len, .. }, _) => len,
-        (Handled::Replication, _) => return replication(stream, query, peer).await,
-        (
-            Handled::ForwardTcp {
-                rewritten,
-                temp_failure_ttl,
-                ..
-            },
-            Some((b, cache)),
-        ) => {
-            let started = std::time::Instant::now();
-            // The backend gets the query as the rules changed it; the
-            // client gets its own RD and CD back.
-            let client_flags = query
-                .get(2..4)
-                .map_or(0, |w| u16::from_be_bytes([w[0], w[1]]));
-            if let Some(changed) = rewritten.and_then(|n| out.get(2..2 + n)) {
-                query.clear();
-                query.extend_from_slice(changed);
-            }
-            // The answer is read straight into `out` after the length
-            // prefix; `out` keeps its 64 KB so rules may grow it.
-            let answer = &mut out[2..];
-            let mut scratch = Vec::new();
-            let Some((sent, added)) =
-                crate::forward::with_client_subnet(&b, &ecs, query, peer.addr, &mut scratch)
-            else {
-                return false;
-            };
-            let Some(len) =
-                crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty).await
-            else {
-                return false;
-            };
-            let mut len = wire::ecs::undo(answer, len, added);
-            shield::edits::restore_flags(&mut answer[..len], client_flags);
-            let Ok(q) = wire::Query::parse(query) else {
-                return false;
-            };
-            let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-            let lname = wire::name::to_lowercase(q.qname, &mut lower);
-            let snap = peer.shared.load();
-            snap.shield
-                .response_rules
-                .fix_case(&mut answer[..len], q.qname);
-            let latency = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-            let send = crate::pipeline::backend_answer(
-                &snap.shield.response_rules,
-                &snap.runtime,
-                peer.addr,
-                true,
-                lname,
-                q.qtype,
-                answer,
-                &mut len,
-                latency,
-            );
-            drop(snap);
-            let crate::pipeline::Relay::Send { cache: keep, .. } = send else {
-                return false;
-            };
-            if let Some(cache) = cache.filter(|_| keep) {
-                let key = pool::CacheKey {
-                    lname,
-                    qtype: q.qtype,
-                    qclass: q.qclass,
-                    flags: q.flags,
-                    edns: q.edns.is_some(),
-                    dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
-                    tcp: true,
-                    options: cache.options_digest(q.edns.map(|e| (e.udp_payload, q.edns_options))),
-                };
-                cache.insert_with(&key, &answer[..len], temp_failure_ttl);
-            }
-            len
-        }
+    let answered = crate::stream_answer::answer(
+        peer.shared,
+        query,
+        &mut out[2..],
+        peer.addr,
+        peer.local_port,
+    )
+    .await;
+    let resp_len = match answered {
+        Answered::Len(len) => len,
+        Answered::Replication => return replication(stream, query, peer).await,
         // Drop closes the connection, as dnsdist does.
-        _ => return false,
+        Answered::Drop => return false,
     };
     out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
     matches!(

@@ -7,6 +7,7 @@
 
 mod args;
 mod check;
+mod encrypted;
 mod line_editor;
 mod log;
 mod snapshot;
@@ -279,10 +280,20 @@ fn serve(a: &ServeArgs) -> ExitCode {
         .iter()
         .map(|l| net::ListenSpec {
             addr: l.addr,
+            udp: true,
             tcp: l.tcp,
             max_tcp_connections: l.max_tcp_connections,
+            service: net::tcp::Service::Dns,
         })
         .collect();
+    let (encrypted_specs, mut encrypted) = match encrypted::specs(&c) {
+        Ok(x) => x,
+        Err(e) => {
+            log::error(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let specs: Vec<net::ListenSpec> = specs.into_iter().chain(encrypted_specs).collect();
     let opts = net::ServeOptions {
         udp_workers: workers,
         tcp: net::tcp::TcpOptions {
@@ -319,6 +330,18 @@ fn serve(a: &ServeArgs) -> ExitCode {
             if l.tcp { ", TCP" } else { "" }
         ));
     }
+    for l in &c.encrypted {
+        let what = match &l.kind {
+            config::tls_lua::EncryptedKind::Dot => "DNS over TLS".to_string(),
+            config::tls_lua::EncryptedKind::Doh { paths, .. } if l.certs.is_empty() => {
+                format!("DNS over HTTP, cleartext, {}", paths.join(" "))
+            }
+            config::tls_lua::EncryptedKind::Doh { paths, .. } => {
+                format!("DNS over HTTPS, {}", paths.join(" "))
+            }
+        };
+        log::info(&format!("listening on {} ({what})", l.addr));
+    }
 
     // Changes made by updates and transfers reach the query path from now.
     service.start(Box::new(zones::Publisher {
@@ -338,6 +361,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     loop {
         match signals::wait(&signals, std::time::Duration::from_millis(50)) {
             Some(libc::SIGHUP) => {
+                encrypted.reload_all();
                 if let Some(new) = reload(a, &shared, &mut listeners) {
                     serving = new;
                     if let Some(w) = &web {
@@ -369,6 +393,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
             let out = serving.console(&cmd.line);
             let _ = cmd.reply.send(out);
             publish_shield_changes(&shared, &serving);
+            encrypted.console_requests(serving.config().tls_requests);
             if let Some(w) = &web {
                 w.update(&serving);
             }
@@ -386,6 +411,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
             }
             publish_shield_changes(&shared, &serving);
             runtime.dynblocks.expire();
+            encrypted.reload_changed();
             for line in service.flush(false) {
                 log::info(&line);
             }

@@ -263,19 +263,23 @@ fn frontends(view: &View) -> Vec<Value> {
     let mut out = Vec::new();
     for f in &view.ctx.frontends {
         let mut one = |proto: &str, queries: u64| {
+            let stream = proto != "UDP";
             out.push(json!({
                 "id": out.len(),
                 "address": f.addr.to_string(),
-                "udp": proto == "UDP",
-                "tcp": proto == "TCP",
+                "udp": !stream,
+                "tcp": stream,
                 "type": proto,
                 "queries": queries,
-                "tcpConnections": if proto == "TCP" { f.tcp_connections.get() } else { 0 },
+                "tcpConnections": if stream { f.tcp_connections.get() } else { 0 },
+                "tlsHandshakeFailures": if stream { f.tls_handshake_failures.get() } else { 0 },
             }));
         };
-        one("UDP", f.udp_queries.get());
+        if f.udp {
+            one("UDP", f.udp_queries.get());
+        }
         if f.tcp {
-            one("TCP", f.tcp_queries.get());
+            one(f.stream_kind, f.tcp_queries.get());
         }
     }
     out

@@ -313,17 +313,13 @@ fn frontends(out: &mut Out, view: &View) {
     );
     for f in fronts {
         let addr = f.addr.to_string();
-        out.sample(
-            name,
-            &[("frontend", &addr), ("proto", "UDP")],
-            f.udp_queries.get() as f64,
-        );
+        if f.udp {
+            let v = f.udp_queries.get() as f64;
+            out.sample(name, &[("frontend", &addr), ("proto", "UDP")], v);
+        }
         if f.tcp {
-            out.sample(
-                name,
-                &[("frontend", &addr), ("proto", "TCP")],
-                f.tcp_queries.get() as f64,
-            );
+            let v = f.tcp_queries.get() as f64;
+            out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
         }
     }
     let name = "dnsdist_frontend_tcpconnections";
@@ -334,11 +330,23 @@ fn frontends(out: &mut Out, view: &View) {
     );
     for f in fronts.iter().filter(|f| f.tcp) {
         let addr = f.addr.to_string();
-        out.sample(
-            name,
-            &[("frontend", &addr), ("proto", "TCP")],
-            f.tcp_connections.get() as f64,
-        );
+        let v = f.tcp_connections.get() as f64;
+        out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
+    }
+    let encrypted: Vec<_> = fronts.iter().filter(|f| f.stream_kind != "TCP").collect();
+    if encrypted.is_empty() {
+        return;
+    }
+    let name = "dnsdist_frontend_tlshandshakefailures";
+    out.family(
+        name,
+        "Amount of TLS handshakes that failed or did not finish",
+        Kind::Counter,
+    );
+    for f in encrypted {
+        let addr = f.addr.to_string();
+        let v = f.tls_handshake_failures.get() as f64;
+        out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
     }
 }
 

@@ -1,0 +1,390 @@
+//! Encrypted DNS from the config's side, in dnsdist's words:
+//! `addTLSLocal(addr, certFile(s), keyFile(s) [, opts])` (DNS over TLS,
+//! port 853 by default), `addDOHLocal(addr [, certFile(s), keyFile(s)
+//! [, urls [, opts]]])` (DNS over HTTPS, port 443; cleartext HTTP without
+//! certificates), `reloadAllCertificates()`, and `getTLSContext(n)` /
+//! `getTLSFrontend(n)` / `getDOHFrontend(n)` with `:reloadCertificates()`
+//! and `:rotateTicketsKey()`.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+
+use crate::lua_util::{option_bool, option_u32};
+use crate::{caller, fail, Config};
+
+/// What an encrypted listener speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EncryptedKind {
+    Dot,
+    Doh {
+        paths: Vec<String>,
+        exact_paths: bool,
+        headers: Vec<(String, String)>,
+        cache_control: bool,
+        server_tokens: String,
+    },
+}
+
+/// A DNS over TLS or HTTPS listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncryptedListener {
+    pub addr: SocketAddr,
+    pub kind: EncryptedKind,
+    /// Certificate chains and keys, pairwise; none for cleartext DoH.
+    pub certs: Vec<PathBuf>,
+    pub keys: Vec<PathBuf>,
+    pub tls13_only: bool,
+    pub session_tickets: bool,
+    pub max_tcp_connections: usize,
+    /// Where it was declared (`file:line`), for messages.
+    pub source: String,
+}
+
+/// Runtime requests from the console: each bump asks the control loop
+/// to act once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsRequests {
+    /// Read every certificate and key again.
+    pub reload: u64,
+    /// New session-ticket keys.
+    pub rotate_tickets: u64,
+}
+
+/// Registers the functions.
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
+    let g = lua.globals();
+    let (st, b) = (state.clone(), base.to_path_buf());
+    g.set(
+        "addTLSLocal",
+        lua.create_function(
+            move |lua, (addr, certs, keys, opts): (String, Value, Value, Option<Table>)| {
+                let l = listener(lua, &st, &b, &addr, 853, (certs, keys), None, opts)?;
+                st.borrow_mut().encrypted.push(l);
+                Ok(())
+            },
+        )?,
+    )?;
+    let (st, b) = (state.clone(), base.to_path_buf());
+    g.set(
+        "addDOHLocal",
+        lua.create_function(
+            move |lua,
+                  (addr, certs, keys, urls, opts): (
+                String,
+                Option<Value>,
+                Option<Value>,
+                Option<Value>,
+                Option<Table>,
+            )| {
+                let paths = match urls {
+                    None | Some(Value::Nil) => vec!["/dns-query".to_string()],
+                    Some(v) => crate::lua_util::strings(lua, v, "a URL path or a list of them")?,
+                };
+                if let Some(p) = paths.iter().find(|p| !p.starts_with('/')) {
+                    return Err(fail(
+                        lua,
+                        format!("addDOHLocal: path '{p}' must start with /"),
+                    ));
+                }
+                let files = (certs.unwrap_or(Value::Nil), keys.unwrap_or(Value::Nil));
+                let l = listener(lua, &st, &b, &addr, 443, files, Some(paths), opts)?;
+                st.borrow_mut().encrypted.push(l);
+                Ok(())
+            },
+        )?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "reloadAllCertificates",
+        lua.create_function(move |_, ()| {
+            st.borrow_mut().tls_requests.reload += 1;
+            Ok(())
+        })?,
+    )?;
+    for (getter, counter, doh) in [
+        ("getTLSContext", "getTLSFrontendCount", Some(false)),
+        ("getTLSFrontend", "", Some(false)),
+        ("getDOHFrontend", "getDOHFrontendCount", Some(true)),
+    ] {
+        let st = state.clone();
+        g.set(
+            getter,
+            lua.create_function(move |lua, n: usize| {
+                let c = st.borrow();
+                let found = c
+                    .encrypted
+                    .iter()
+                    .filter(|l| matches!(l.kind, EncryptedKind::Doh { .. }) == doh.unwrap_or(false))
+                    .nth(n)
+                    .map(|l| l.addr);
+                match found {
+                    Some(addr) => Ok(Frontend {
+                        addr,
+                        state: st.clone(),
+                    }),
+                    None => Err(fail(lua, format!("{getter}({n}): no such frontend"))),
+                }
+            })?,
+        )?;
+        if !counter.is_empty() {
+            let st = state.clone();
+            g.set(
+                counter,
+                lua.create_function(move |_, ()| {
+                    Ok(st
+                        .borrow()
+                        .encrypted
+                        .iter()
+                        .filter(|l| {
+                            matches!(l.kind, EncryptedKind::Doh { .. }) == doh.unwrap_or(false)
+                        })
+                        .count())
+                })?,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A TLS or DoH frontend as Lua sees it.
+struct Frontend {
+    addr: SocketAddr,
+    state: Rc<RefCell<Config>>,
+}
+
+impl UserData for Frontend {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // rampart reloads every listener's files together: they are
+        // usually the same files.
+        m.add_method("reloadCertificates", |_, f, ()| {
+            f.state.borrow_mut().tls_requests.reload += 1;
+            Ok(())
+        });
+        m.add_method("rotateTicketsKey", |_, f, ()| {
+            f.state.borrow_mut().tls_requests.rotate_tickets += 1;
+            Ok(())
+        });
+        m.add_method("getAddressAndPort", |_, f, ()| Ok(f.addr.to_string()));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn listener(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    base: &Path,
+    addr: &str,
+    port: u16,
+    (certs, keys): (Value, Value),
+    doh_paths: Option<Vec<String>>,
+    opts: Option<Table>,
+) -> mlua::Result<EncryptedListener> {
+    let func = if doh_paths.is_some() {
+        "addDOHLocal"
+    } else {
+        "addTLSLocal"
+    };
+    let addr = crate::address::parse_addr_with_port(addr, port)
+        .map_err(|e| fail(lua, format!("{func}: {e}")))?;
+    let files = |v: Value, what: &str| -> mlua::Result<Vec<PathBuf>> {
+        match v {
+            Value::Nil => Ok(Vec::new()),
+            v => Ok(crate::lua_util::strings(lua, v, what)?
+                .iter()
+                .map(|p| crate::resolve(base, p))
+                .collect()),
+        }
+    };
+    let certs = files(certs, "a certificate file or a list of them")?;
+    let keys = files(keys, "a key file or a list of them")?;
+    if certs.len() != keys.len() || (certs.is_empty() && doh_paths.is_none()) {
+        return Err(fail(
+            lua,
+            format!(
+                "{func}: {} certificate files and {} key files: give one key per certificate",
+                certs.len(),
+                keys.len()
+            ),
+        ));
+    }
+    let mut l = EncryptedListener {
+        addr,
+        kind: EncryptedKind::Dot,
+        certs,
+        keys,
+        tls13_only: false,
+        session_tickets: true,
+        max_tcp_connections: crate::DEFAULT_MAX_TCP_CONNECTIONS,
+        source: caller(lua),
+    };
+    let (mut exact_paths, mut headers, mut cache_control, mut server_tokens) =
+        (true, Vec::new(), true, "rampart".to_string());
+    let mut notes = Vec::new();
+    if let Some(opts) = opts {
+        for pair in opts.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            match k.as_str() {
+                "minTLSVersion" => {
+                    let v = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default();
+                    match v.as_str() {
+                        "tls1.3" => l.tls13_only = true,
+                        "tls1.2" => {}
+                        "tls1.0" | "tls1.1" => notes.push(format!(
+                            "{func}: minTLSVersion '{v}': TLS 1.0 and 1.1 are never offered, the minimum is TLS 1.2"
+                        )),
+                        other => {
+                            return Err(fail(
+                                lua,
+                                format!("{func}: minTLSVersion '{other}': expected tls1.0 to tls1.3"),
+                            ))
+                        }
+                    }
+                }
+                "sessionTickets" => l.session_tickets = option_bool(lua, func, &k, &v)?,
+                "maxConcurrentTCPConnections" => {
+                    let n = option_u32(lua, func, &k, &v)? as usize;
+                    l.max_tcp_connections = if n == 0 { usize::MAX } else { n };
+                }
+                "exactPathMatching" if doh_paths.is_some() => {
+                    exact_paths = option_bool(lua, func, &k, &v)?
+                }
+                "sendCacheControlHeaders" if doh_paths.is_some() => {
+                    cache_control = option_bool(lua, func, &k, &v)?
+                }
+                "serverTokens" if doh_paths.is_some() => {
+                    server_tokens = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default()
+                }
+                "customResponseHeaders" if doh_paths.is_some() => {
+                    let Value::Table(t) = v else {
+                        return Err(fail(lua, format!("{func}: customResponseHeaders must be a table")));
+                    };
+                    for pair in t.pairs::<String, String>() {
+                        let (name, value) = pair?;
+                        if value.contains(['\r', '\n']) || name.contains([':', '\r', '\n', ' ']) {
+                            return Err(fail(lua, format!("{func}: bad header '{name}'")));
+                        }
+                        headers.push((name.to_ascii_lowercase(), value));
+                    }
+                }
+                // Settings of another TLS library, or tuning rampart does
+                // not need: accepted, and said so.
+                "provider" | "library" | "ciphers" | "ciphersTLS13" | "numberOfTicketsKeys"
+                | "ticketsKeysRotationDelay" | "numberOfStoredSessions" | "preferServerCiphers"
+                | "releaseBuffers" | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize"
+                | "interface" | "cpus" | "idleTimeout" | "internalPipeBufferSize"
+                | "sessionTimeout" => notes.push(format!(
+                    "{func}: option '{k}' accepted and ignored: rampart's TLS (rustls) chooses its own"
+                )),
+                other => notes.push(format!("{func}: option '{other}' is not supported, ignored")),
+            }
+        }
+    }
+    if let Some(paths) = doh_paths {
+        l.kind = EncryptedKind::Doh {
+            paths,
+            exact_paths,
+            headers,
+            cache_control,
+            server_tokens,
+        };
+    }
+    let place = caller(lua);
+    let mut c = st.borrow_mut();
+    for n in notes {
+        c.notes.push(format!("{place}: {n}"));
+    }
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Config, crate::ConfigError> {
+        crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn listeners_take_their_files_and_options() {
+        let c = load(
+            r#"
+            addTLSLocal("127.0.0.1", "cert.pem", "key.pem", {minTLSVersion="tls1.3", sessionTickets=false, provider="openssl"})
+            addDOHLocal("[::1]:8443", {"/a/ec.pem", "rsa.pem"}, {"/a/ec.key", "rsa.key"}, {"/dns-query", "/q"},
+              {customResponseHeaders={["X-Any"]="1"}, exactPathMatching=false, sendCacheControlHeaders=false})
+            addDOHLocal("127.0.0.1:8053")
+            assert(getTLSFrontendCount() == 1 and getDOHFrontendCount() == 2)
+            assert(getDOHFrontend(0):getAddressAndPort() == "[::1]:8443")
+            getTLSContext(0):rotateTicketsKey()
+            reloadAllCertificates()
+        "#,
+        )
+        .unwrap();
+        let dot = &c.encrypted[0];
+        assert_eq!(dot.addr, "127.0.0.1:853".parse().unwrap());
+        assert_eq!(dot.certs, vec![PathBuf::from("/etc/rampart/cert.pem")]);
+        assert!(dot.tls13_only && !dot.session_tickets);
+        assert!(c
+            .notes
+            .iter()
+            .any(|n| n.contains("'provider' accepted and ignored")));
+        let doh = &c.encrypted[1];
+        assert_eq!(
+            doh.keys,
+            vec![
+                PathBuf::from("/a/ec.key"),
+                PathBuf::from("/etc/rampart/rsa.key")
+            ]
+        );
+        assert_eq!(
+            doh.kind,
+            EncryptedKind::Doh {
+                paths: vec!["/dns-query".into(), "/q".into()],
+                exact_paths: false,
+                headers: vec![("x-any".into(), "1".into())],
+                cache_control: false,
+                server_tokens: "rampart".into(),
+            }
+        );
+        assert!(c.encrypted[2].certs.is_empty());
+        assert_eq!(
+            c.tls_requests,
+            TlsRequests {
+                reload: 1,
+                rotate_tickets: 1
+            }
+        );
+    }
+
+    #[test]
+    fn bad_listeners_name_the_line() {
+        for (src, want) in [
+            (
+                "\naddTLSLocal('127.0.0.1')",
+                "rampart.conf:2: addTLSLocal: 0 certificate files",
+            ),
+            (
+                "\naddTLSLocal('127.0.0.1', {'a','b'}, 'k')",
+                "2 certificate files and 1 key files",
+            ),
+            (
+                "\naddTLSLocal('127.0.0.1', 'c', 'k', {minTLSVersion='tls9'})",
+                "minTLSVersion",
+            ),
+            (
+                "\naddDOHLocal('127.0.0.1', nil, nil, 'dns-query')",
+                "must start with /",
+            ),
+            (
+                "\ngetTLSFrontend(0)",
+                "rampart.conf:2: getTLSFrontend(0): no such frontend",
+            ),
+        ] {
+            let e = load(src).unwrap_err();
+            assert!(e.0.contains(want), "{src}: {e}");
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! DNS over HTTPS (RFC 8484) as dnsdist serves it: `GET ?dns=<base64url>`
+//! and `POST` of `application/dns-message` on the configured paths, over
+//! HTTP/2 (and HTTP/1.1) with TLS, or cleartext (h2c or HTTP/1.1) for a
+//! listener given no certificate (behind a proxy that terminates TLS).
+//! Every query goes through the same path as a TCP one: ACL, rules,
+//! dynamic blocks, zones, backends, rings and counters.
+//!
+//! Status codes as dnsdist's: 200 for every DNS answer (SERVFAIL and
+//! NXDOMAIN included), 400 for a bad request (method, missing or bad
+//! `dns=`, a message too short to be DNS), 404 for another path, 415 for
+//! a POST of another content type, 403 when the query is dropped.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::stream_answer::{answer, Answered};
+use crate::SharedSnapshot;
+
+const DNS_MESSAGE: &str = "application/dns-message";
+/// The largest DNS message.
+const MAX_MESSAGE: usize = 65535;
+
+/// A DoH listener's settings (dnsdist's `addDOHLocal` options).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DohSettings {
+    /// Paths answered (`/dns-query` by default).
+    pub paths: Vec<String>,
+    /// Only those paths exactly, or anything below them too
+    /// (`exactPathMatching`, true by default).
+    pub exact_paths: bool,
+    /// Extra headers on every answer (`customResponseHeaders`).
+    pub headers: Vec<(String, String)>,
+    /// `cache-control: max-age=<lowest TTL>` on answers
+    /// (`sendCacheControlHeaders`, true by default).
+    pub cache_control: bool,
+    /// The `server` header (`serverTokens`).
+    pub server_tokens: String,
+}
+
+impl Default for DohSettings {
+    fn default() -> Self {
+        DohSettings {
+            paths: vec!["/dns-query".into()],
+            exact_paths: true,
+            headers: Vec::new(),
+            cache_control: true,
+            server_tokens: "rampart".into(),
+        }
+    }
+}
+
+/// Who is asking, for the query path, and the listener's counters.
+#[derive(Clone)]
+pub(crate) struct Client {
+    pub addr: SocketAddr,
+    pub local_port: u16,
+    pub counts: Arc<crate::FrontendCounts>,
+}
+
+/// Serves one connection (already through TLS, if any) until it closes.
+pub(crate) async fn serve<S>(
+    stream: S,
+    settings: Arc<DohSettings>,
+    client: Client,
+    shared: SharedSnapshot,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let (settings, shared, client) = (settings.clone(), shared.clone(), client.clone());
+        async move { Ok::<_, Infallible>(respond(req, &settings, &client, &shared).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+async fn respond(
+    req: Request<Incoming>,
+    settings: &DohSettings,
+    client: &Client,
+    shared: &SharedSnapshot,
+) -> Response<Full<Bytes>> {
+    let (status, body, ttl) = match query_of(req, settings).await {
+        Err(status) => (status, Bytes::new(), None),
+        Ok(mut query) => {
+            client.counts.tcp_queries.add(1);
+            let mut out = vec![0u8; MAX_MESSAGE];
+            match answer(shared, &mut query, &mut out, client.addr, client.local_port).await {
+                Answered::Len(len) => {
+                    out.truncate(len);
+                    let ttl = wire::edit::min_ttl(&out);
+                    (StatusCode::OK, Bytes::from(out), ttl)
+                }
+                // Transfers and updates are not for DoH: REFUSED.
+                Answered::Replication => match refused(&query) {
+                    Some(r) => (StatusCode::OK, Bytes::from(r), None),
+                    None => (StatusCode::BAD_REQUEST, Bytes::new(), None),
+                },
+                Answered::Drop => (StatusCode::FORBIDDEN, Bytes::new(), None),
+            }
+        }
+    };
+    let ok = status == StatusCode::OK;
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    if ok {
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(DNS_MESSAGE));
+        if let Some(ttl) = ttl.filter(|_| settings.cache_control) {
+            if let Ok(v) = HeaderValue::try_from(format!("max-age={ttl}")) {
+                h.insert(CACHE_CONTROL, v);
+            }
+        }
+    }
+    if let Ok(v) = HeaderValue::try_from(settings.server_tokens.as_str()) {
+        h.insert(hyper::header::SERVER, v);
+    }
+    for (k, v) in &settings.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            h.insert(k, v);
+        }
+    }
+    r
+}
+
+/// The DNS query a request carries, or the status that refuses it.
+async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<u8>, StatusCode> {
+    let path = req.uri().path();
+    let known = settings.paths.iter().any(|p| {
+        path == p
+            || (!settings.exact_paths
+                && path.starts_with(p.as_str())
+                && (p.ends_with('/') || path[p.len()..].starts_with('/')))
+    });
+    if !known {
+        return Err(StatusCode::NOT_FOUND);
+    }
+    let query = match *req.method() {
+        Method::GET => {
+            let dns = req
+                .uri()
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("dns="))
+                .ok_or(StatusCode::BAD_REQUEST)?;
+            // base64url without padding (RFC 8484 §4.1); padding is
+            // forgiven.
+            URL_SAFE_NO_PAD
+                .decode(dns.trim_end_matches('='))
+                .map_err(|_| StatusCode::BAD_REQUEST)?
+        }
+        Method::POST => {
+            let typed = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == DNS_MESSAGE));
+            if !typed {
+                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            }
+            Limited::new(req.into_body(), MAX_MESSAGE)
+                .collect()
+                .await
+                .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?
+                .to_bytes()
+                .to_vec()
+        }
+        _ => return Err(StatusCode::BAD_REQUEST),
+    };
+    if query.len() < 12 || query.len() > MAX_MESSAGE {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    Ok(query)
+}
+
+/// REFUSED for `query`: its header and question, nothing else.
+fn refused(query: &[u8]) -> Option<Vec<u8>> {
+    let q = wire::Query::parse(query).ok()?;
+    let mut r = query.get(..q.question_end)?.to_vec();
+    r[2] |= 0x80;
+    r[3] = (r[3] & 0xf0) | wire::types::rcode::REFUSED as u8;
+    r[6..12].fill(0);
+    Some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_keeps_the_question_only() {
+        let mut q = vec![0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        q.extend_from_slice(b"\x07example\x00\x00\xfc\x00\x01");
+        q.extend_from_slice(&[0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0]);
+        let r = refused(&q).unwrap();
+        assert_eq!(r.len(), 12 + 13);
+        assert_eq!(&r[..4], &[0x12, 0x34, 0x80, 0x05]);
+        assert_eq!(&r[4..12], &[0, 1, 0, 0, 0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,141 @@
+//! Answering one query that came over a stream: TCP, DNS over TLS and
+//! DNS over HTTPS share it. Zones and rules answer at once; a query for a
+//! backend is asked over TCP and its answer goes through the response
+//! rules and into the cache, as over UDP.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use zone::Transport;
+
+use crate::pipeline::{handle, Handled};
+use crate::SharedSnapshot;
+
+/// What became of a query.
+pub enum Answered {
+    /// The answer is the first `len` bytes of the output.
+    Len(usize),
+    /// A transfer, UPDATE or NOTIFY: the replication service answers it
+    /// (several messages for a transfer).
+    Replication,
+    /// Nothing to send (a drop, or a backend that failed).
+    Drop,
+}
+
+/// Answers `query` from `client` into `out` (64 KB: answers and rewritten
+/// queries may be that large). The query may be rewritten in place when
+/// the rules change it for its backend.
+pub async fn answer(
+    shared: &SharedSnapshot,
+    query: &mut Vec<u8>,
+    out: &mut [u8],
+    client: SocketAddr,
+    local_port: u16,
+) -> Answered {
+    let (answered, backend, timeout, ecs, allow_empty) = {
+        let snap = shared.load();
+        let (q, o) = (&query[..], &mut *out);
+        // A bug must cost one answer, not the connection slot.
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(&snap, q, client, local_port, Transport::Tcp, None, o)
+        }))
+        .unwrap_or(Handled::Drop);
+        let backend = match answered {
+            Handled::ForwardTcp { backend, cache, .. } => {
+                let up = &snap.upstream.pools;
+                up.backends.get(backend).cloned().map(|b| {
+                    let cache = cache.and_then(|c| up.caches.values().nth(c).cloned());
+                    (b, cache)
+                })
+            }
+            _ => None,
+        };
+        (
+            answered,
+            backend,
+            snap.upstream.udp_timeout.max(Duration::from_secs(1)),
+            snap.upstream.pools.ecs,
+            snap.shield.response_rules.allow_empty_response,
+        )
+    };
+    let len = match (answered, backend) {
+        (Handled::Answer { len, .. }, _) => len,
+        (Handled::Replication, _) => return Answered::Replication,
+        (
+            Handled::ForwardTcp {
+                rewritten,
+                temp_failure_ttl,
+                ..
+            },
+            Some((b, cache)),
+        ) => {
+            let started = std::time::Instant::now();
+            // The backend gets the query as the rules changed it; the
+            // client gets its own RD and CD back.
+            let client_flags = query
+                .get(2..4)
+                .map_or(0, |w| u16::from_be_bytes([w[0], w[1]]));
+            if let Some(changed) = rewritten.and_then(|n| out.get(..n)) {
+                query.clear();
+                query.extend_from_slice(changed);
+            }
+            // The answer is read straight into `out` after the length
+            // prefix; `out` keeps its 64 KB so rules may grow it.
+            let answer = &mut *out;
+            let mut scratch = Vec::new();
+            let Some((sent, added)) =
+                crate::forward::with_client_subnet(&b, &ecs, query, client, &mut scratch)
+            else {
+                return Answered::Drop;
+            };
+            let Some(len) =
+                crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty).await
+            else {
+                return Answered::Drop;
+            };
+            let mut len = wire::ecs::undo(answer, len, added);
+            shield::edits::restore_flags(&mut answer[..len], client_flags);
+            let Ok(q) = wire::Query::parse(query) else {
+                return Answered::Drop;
+            };
+            let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+            let lname = wire::name::to_lowercase(q.qname, &mut lower);
+            let snap = shared.load();
+            snap.shield
+                .response_rules
+                .fix_case(&mut answer[..len], q.qname);
+            let latency = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+            let send = crate::pipeline::backend_answer(
+                &snap.shield.response_rules,
+                &snap.runtime,
+                client,
+                true,
+                lname,
+                q.qtype,
+                answer,
+                &mut len,
+                latency,
+            );
+            drop(snap);
+            let crate::pipeline::Relay::Send { cache: keep, .. } = send else {
+                return Answered::Drop;
+            };
+            if let Some(cache) = cache.filter(|_| keep) {
+                let key = pool::CacheKey {
+                    lname,
+                    qtype: q.qtype,
+                    qclass: q.qclass,
+                    flags: q.flags,
+                    edns: q.edns.is_some(),
+                    dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
+                    tcp: true,
+                    options: cache.options_digest(q.edns.map(|e| (e.udp_payload, q.edns_options))),
+                };
+                cache.insert_with(&key, &answer[..len], temp_failure_ttl);
+            }
+            len
+        }
+        _ => return Answered::Drop,
+    };
+    Answered::Len(len)
+}

@@ -1,0 +1,186 @@
+//! TLS for DNS over TLS and DNS over HTTPS: certificates and keys read
+//! from PEM files (a `fullchain.pem` and `privkey.pem` as certbot writes
+//! them), several pairs on one listener (RSA and ECDSA, chosen by what
+//! the client supports), TLS 1.2 and 1.3 only, session tickets from a
+//! rotating key. The files are read again on `reloadAllCertificates()`,
+//! on SIGHUP, and by themselves when they change on disk (a renewal needs
+//! no deploy hook); a reload that fails keeps the certificates in use.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// What a TLS listener is configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Certificate chain files, each with the key file at the same index.
+    pub certs: Vec<PathBuf>,
+    pub keys: Vec<PathBuf>,
+    /// Refuse TLS 1.2 (`minTLSVersion="tls1.3"`).
+    pub tls13_only: bool,
+    /// Resume sessions with tickets (`sessionTickets`, on by default).
+    pub session_tickets: bool,
+    /// ALPN protocols offered, in order of preference.
+    pub alpn: Vec<Vec<u8>>,
+}
+
+/// A listener's TLS state: the server config in force, swapped whole on
+/// reload; open connections keep the config they started with.
+pub struct TlsContext {
+    pub settings: TlsSettings,
+    config: ArcSwap<ServerConfig>,
+    /// Modification times of the files as last read.
+    stamps: Mutex<Vec<Option<SystemTime>>>,
+}
+
+impl std::fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsContext({:?})", self.settings.certs)
+    }
+}
+
+impl TlsContext {
+    /// Reads the files; an error names the file and what is wrong.
+    pub fn new(settings: TlsSettings) -> Result<Arc<TlsContext>, String> {
+        ensure_provider();
+        let stamps = stamps(&settings);
+        let config = server_config(&settings)?;
+        Ok(Arc::new(TlsContext {
+            settings,
+            config: ArcSwap::from_pointee(config),
+            stamps: Mutex::new(stamps),
+        }))
+    }
+
+    /// The config new connections are accepted with.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.config.load_full())
+    }
+
+    /// Reads the files again; on error the old certificates stay.
+    pub fn reload(&self) -> Result<(), String> {
+        let now = stamps(&self.settings);
+        let config = server_config(&self.settings)?;
+        self.config.store(Arc::new(config));
+        *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        Ok(())
+    }
+
+    /// Reloads if a file changed on disk since it was last read: `None`
+    /// when nothing changed, else what the reload gave.
+    pub fn reload_if_changed(&self) -> Option<Result<(), String>> {
+        let now = stamps(&self.settings);
+        {
+            let mut last = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
+            if *last == now {
+                return None;
+            }
+            // Tried once per change: a half-written file is read again
+            // when its writer finishes (the stamp moves again).
+            *last = now;
+        }
+        Some(self.reload())
+    }
+
+    /// A new session-ticket key: tickets issued before no longer resume
+    /// (`rotateTicketsKey()`).
+    pub fn rotate_ticket_key(&self) -> Result<(), String> {
+        self.reload()
+    }
+}
+
+fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
+    s.certs
+        .iter()
+        .chain(&s.keys)
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// rustls needs one process-wide crypto provider: ring.
+fn ensure_provider() {
+    let _ = provider().install_default();
+}
+
+/// ring's provider. rustls 0.23.48 marks it deprecated for lacking
+/// post-quantum key exchange (aws-lc-rs has it); ring is kept for its
+/// build (half the time, no cmake) until DNS clients ask for PQ.
+#[allow(deprecated)]
+fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+fn server_config(s: &TlsSettings) -> Result<ServerConfig, String> {
+    if s.certs.is_empty() || s.certs.len() != s.keys.len() {
+        return Err(format!(
+            "{} certificate files and {} key files: give one key per certificate",
+            s.certs.len(),
+            s.keys.len()
+        ));
+    }
+    let provider = Arc::new(provider());
+    let mut keys = Vec::new();
+    for (cert, key) in s.certs.iter().zip(&s.keys) {
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| format!("{}: {e}", cert.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        if chain.is_empty() {
+            return Err(format!("{}: no certificate in it", cert.display()));
+        }
+        let der =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let signing = provider
+            .key_provider
+            .load_private_key(der)
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        let certified = CertifiedKey::new(chain, signing);
+        certified
+            .keys_match()
+            .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+        keys.push(Arc::new(certified));
+    }
+    let versions: &[&rustls::SupportedProtocolVersion] = if s.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(ByClientSupport(keys)));
+    config.alpn_protocols = s.alpn.clone();
+    if s.session_tickets {
+        config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+    } else {
+        config.send_tls13_tickets = 0;
+    }
+    // Resumption state is in the tickets, not in a server-side cache a
+    // flood of handshakes could fill.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    Ok(config)
+}
+
+/// The first certificate whose key can sign with a scheme the client
+/// offers (an ECDSA pair for modern clients, RSA for the others).
+#[derive(Debug)]
+struct ByClientSupport(Vec<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for ByClientSupport {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let schemes = hello.signature_schemes();
+        self.0
+            .iter()
+            .find(|k| k.key.choose_scheme(schemes).is_some())
+            .or_else(|| self.0.first())
+            .cloned()
+    }
+}

@@ -1,0 +1,135 @@
+//! DNS over TLS and HTTPS from the binary's side: the listeners' TLS
+//! contexts made from the config, and their certificates kept current
+//! (reloaded on SIGHUP, from the console, and when the files change).
+
+use std::sync::Arc;
+
+use config::tls_lua::{EncryptedKind, EncryptedListener, TlsRequests};
+use net::tls::{TlsContext, TlsSettings};
+
+use crate::log;
+
+/// The TLS contexts in use, and the console requests already acted on.
+pub struct Encrypted {
+    contexts: Vec<Arc<TlsContext>>,
+    seen: TlsRequests,
+}
+
+/// The listen specs of the config's encrypted listeners; an error names
+/// the listener (`file:line`) and the file that could not be used.
+pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), String> {
+    let mut specs = Vec::new();
+    let mut contexts = Vec::new();
+    for l in &c.encrypted {
+        let tls = if l.certs.is_empty() {
+            None
+        } else {
+            let ctx = TlsContext::new(settings(l)).map_err(|e| format!("{}: {e}", l.source))?;
+            contexts.push(ctx.clone());
+            Some(ctx)
+        };
+        let service = match (&l.kind, tls) {
+            (EncryptedKind::Dot, Some(ctx)) => net::tcp::Service::Dot(ctx),
+            (EncryptedKind::Dot, None) => {
+                return Err(format!("{}: DNS over TLS needs a certificate", l.source))
+            }
+            (
+                EncryptedKind::Doh {
+                    paths,
+                    exact_paths,
+                    headers,
+                    cache_control,
+                    server_tokens,
+                },
+                tls,
+            ) => net::tcp::Service::Doh(
+                tls,
+                Arc::new(net::doh::DohSettings {
+                    paths: paths.clone(),
+                    exact_paths: *exact_paths,
+                    headers: headers.clone(),
+                    cache_control: *cache_control,
+                    server_tokens: server_tokens.clone(),
+                }),
+            ),
+        };
+        specs.push(net::ListenSpec {
+            addr: l.addr,
+            udp: false,
+            tcp: true,
+            max_tcp_connections: l.max_tcp_connections,
+            service,
+        });
+    }
+    Ok((
+        specs,
+        Encrypted {
+            contexts,
+            seen: c.tls_requests,
+        },
+    ))
+}
+
+fn settings(l: &EncryptedListener) -> TlsSettings {
+    TlsSettings {
+        certs: l.certs.clone(),
+        keys: l.keys.clone(),
+        tls13_only: l.tls13_only,
+        session_tickets: l.session_tickets,
+        alpn: match l.kind {
+            // RFC 7858 §3.2 leaves ALPN out; "dot" is what RFC 9103 and
+            // Knot ask for.
+            EncryptedKind::Dot => vec![b"dot".to_vec()],
+            EncryptedKind::Doh { .. } => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        },
+    }
+}
+
+impl Encrypted {
+    /// Reads every certificate and key again (SIGHUP).
+    pub fn reload_all(&self) {
+        for ctx in &self.contexts {
+            report(ctx, ctx.reload());
+        }
+    }
+
+    /// Once a second: files that changed on disk are read again.
+    pub fn reload_changed(&self) {
+        for ctx in &self.contexts {
+            if let Some(result) = ctx.reload_if_changed() {
+                report(ctx, result);
+            }
+        }
+    }
+
+    /// Acts on what the console asked since the last call.
+    pub fn console_requests(&mut self, now: TlsRequests) {
+        if now.reload != self.seen.reload {
+            self.reload_all();
+        }
+        if now.rotate_tickets != self.seen.rotate_tickets {
+            for ctx in &self.contexts {
+                if let Err(e) = ctx.rotate_ticket_key() {
+                    log::error(&format!("cannot rotate the ticket key: {e}"));
+                }
+            }
+            log::info("TLS session-ticket keys rotated");
+        }
+        self.seen = now;
+    }
+}
+
+fn report(ctx: &TlsContext, result: Result<(), String>) {
+    let files: Vec<String> = ctx
+        .settings
+        .certs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    match result {
+        Ok(()) => log::info(&format!("TLS certificates loaded: {}", files.join(", "))),
+        Err(e) => log::error(&format!(
+            "TLS certificates not reloaded, the previous ones stay: {e}"
+        )),
+    }
+}

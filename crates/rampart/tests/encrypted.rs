@@ -1,0 +1,409 @@
+//! DNS over TLS and HTTPS end to end, with real clients: `kdig +tls`
+//! and `openssl s_client` for DoT (TLS 1.1 refused, a renewed
+//! certificate picked up by itself while an open connection goes on),
+//! `curl` for DoH (HTTP/2 and HTTP/1.1, GET and POST, cleartext h2c,
+//! dnsdist's status codes, cache-control), and the counters the API
+//! shows for them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use domain::base::iana::Rtype;
+
+/// A self-signed ECDSA certificate for ns1.example.org and 127.0.0.1,
+/// written to `dir/{name}.pem` and `dir/{name}.key`; its serial.
+fn certificate(dir: &Path, name: &str) -> String {
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", "/CN=ns1.example.org"])
+        .args(["-addext", "subjectAltName=DNS:ns1.example.org,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.pem")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs")
+        .success();
+    assert!(ok, "openssl could not make a certificate");
+    serial_of_file(&dir.join(format!("{name}.pem")))
+}
+
+fn serial_of_file(pem: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(pem)
+        .output()
+        .expect("openssl runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The serial of the certificate a TLS server presents.
+fn served_serial(addr: SocketAddr) -> String {
+    let mut s = Command::new("openssl")
+        .args(["s_client", "-connect", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    let mut text = String::new();
+    let _ = s.stdout.take().unwrap().read_to_string(&mut text);
+    let _ = s.wait();
+    let mut x = Command::new("openssl")
+        .args(["x509", "-noout", "-serial"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    x.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = x.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Setup {
+    server: Server,
+    dir: std::path::PathBuf,
+    dot: SocketAddr,
+    doh: SocketAddr,
+    h2c: SocketAddr,
+    web: SocketAddr,
+    serial: String,
+}
+
+fn setup(extra: &str) -> Setup {
+    let dir = scratch_with_example_zone("encrypted");
+    let serial = certificate(&dir, "cert");
+    let port = free_port();
+    let (dot, doh, h2c, web) = (free_port(), free_port(), free_port(), free_port());
+    let conf = format!(
+        r#"setLocal("127.0.0.1:{port}")
+addZone("example.org", "zones/example.org.zone")
+setTCPRecvTimeout(1)
+addTLSLocal("127.0.0.1:{dot}", "cert.pem", "cert.key")
+addDOHLocal("127.0.0.1:{doh}", "cert.pem", "cert.key", "/dns-query", {{customResponseHeaders={{["x-served-by"]="rampart"}}}})
+addDOHLocal("127.0.0.1:{h2c}")
+addAction("drop.example.org.", DropAction())
+webserver("127.0.0.1:{web}")
+setWebserverConfig({{apiKey="k"}})
+{extra}
+"#
+    );
+    let server = rampart_in(&dir, port, &conf, "example.org");
+    let at = |p| SocketAddr::from(([127, 0, 0, 1], p));
+    Setup {
+        server,
+        dir,
+        dot: at(dot),
+        doh: at(doh),
+        h2c: at(h2c),
+        web: at(web),
+        serial,
+    }
+}
+
+fn kdig(args: &[&str]) -> (bool, String) {
+    let out = Command::new("kdig").args(args).output().expect("kdig runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn tools() -> bool {
+    let all = ["kdig", "openssl", "curl"].iter().all(|t| have(t));
+    if !all {
+        eprintln!("kdig, openssl or curl missing: encrypted DNS not tested");
+    }
+    all
+}
+
+/// A query for `name`, framed for a stream (two-byte length first).
+fn framed_query(name: &str, id: u16) -> Vec<u8> {
+    let q = QuerySpec::new(name, Rtype::A).to_wire(id);
+    let mut f = (q.len() as u16).to_be_bytes().to_vec();
+    f.extend_from_slice(&q);
+    f
+}
+
+/// Reads one framed answer from `r`.
+fn read_framed(r: &mut impl Read) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len).ok()?;
+    let mut m = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    r.read_exact(&mut m).ok()?;
+    Some(m)
+}
+
+#[test]
+fn dns_over_tls_answers_refuses_old_tls_and_picks_up_a_renewed_certificate() {
+    if !tools() {
+        return;
+    }
+    let s = setup("");
+    let dot = s.dot.to_string();
+    let (ip, port) = dot.split_once(':').unwrap();
+    let (ok, out) = kdig(&[
+        "+tls",
+        &format!("@{ip}"),
+        "-p",
+        port,
+        "www.example.org",
+        "A",
+        "+short",
+    ]);
+    assert!(ok && out.contains("192.0.2.10"), "{out}");
+    assert_eq!(served_serial(s.dot), s.serial);
+
+    // TLS 1.1 is never offered.
+    let old = Command::new("openssl")
+        .args(["s_client", "-tls1_1", "-connect", &dot])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!old.success(), "a TLS 1.1 handshake succeeded");
+
+    // A connection open before the renewal...
+    let mut open = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &dot])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut to = open.stdin.take().unwrap();
+    let mut from = open.stdout.take().unwrap();
+    to.write_all(&framed_query("www.example.org", 1)).unwrap();
+    let first = read_framed(&mut from).expect("an answer before the renewal");
+    assert_eq!(&first[..2], &[0, 1]);
+
+    // ...certbot renews: new files, no signal, no deploy hook.
+    let renewed = certificate(&s.dir, "new");
+    assert_ne!(renewed, s.serial);
+    std::fs::rename(s.dir.join("new.key"), s.dir.join("cert.key")).unwrap();
+    std::fs::rename(s.dir.join("new.pem"), s.dir.join("cert.pem")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while served_serial(s.dot) != renewed {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not picked up:\n{}",
+            s.server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(s.server.log_text().contains("TLS certificates loaded"));
+    // The old connection still answers (setTCPRecvTimeout(1): ask soon).
+    to.write_all(&framed_query("www.example.org", 2)).unwrap();
+    let second = read_framed(&mut from).expect("the open connection survived the reload");
+    assert_eq!(&second[..2], &[0, 2]);
+    drop(to);
+    let _ = open.kill();
+    let _ = open.wait();
+}
+
+#[test]
+fn a_bad_certificate_stops_the_start_naming_the_line_and_file() {
+    let dir = scratch_with_example_zone("encrypted-bad");
+    std::fs::write(dir.join("cert.pem"), "not a certificate\n").unwrap();
+    std::fs::write(dir.join("cert.key"), "not a key\n").unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.join("rampart.conf"),
+        format!("setLocal(\"127.0.0.1:{port}\")\n\naddTLSLocal(\"127.0.0.1:{}\", \"cert.pem\", \"cert.key\")\n", free_port()),
+    )
+    .unwrap();
+    let out = Command::new(rampart_bin())
+        .arg("-C")
+        .arg(dir.join("rampart.conf"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("rampart.conf:3: "), "{text}");
+    assert!(text.contains("cert.pem: no certificate in it"), "{text}");
+}
+
+/// `curl` with `args`; (HTTP status, headers and body as text).
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sk", "-D", "-", "-o", "/dev/stderr", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = head
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head + &String::from_utf8_lossy(&out.stderr))
+}
+
+fn b64url(q: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut s = String::new();
+    for c in q.chunks(3) {
+        let n = u32::from(c[0]) << 16
+            | u32::from(*c.get(1).unwrap_or(&0)) << 8
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+#[test]
+fn dns_over_https_as_dnsdist_answers_it() {
+    if !tools() {
+        return;
+    }
+    let s = setup("");
+    let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
+    let url = |addr: SocketAddr, scheme: &str, rest: &str| format!("{scheme}://{addr}{rest}");
+    let get = url(s.doh, "https", &format!("/dns-query?dns={}", b64url(&q)));
+
+    let (status, text) = curl(&["--http2", &get]);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("HTTP/2 200"), "{text}");
+    assert!(
+        text.contains("content-type: application/dns-message"),
+        "{text}"
+    );
+    // The lowest TTL of the answer (the example zone's 3600).
+    assert!(text.contains("cache-control: max-age=3600"), "{text}");
+    assert!(text.contains("x-served-by: rampart"), "{text}");
+    let (status, text) = curl(&["--http1.1", &get]);
+    assert_eq!(status, 200, "{text}");
+
+    // POST of the wire query.
+    let body = s.dir.join("q.bin");
+    std::fs::write(&body, &q).unwrap();
+    let post = url(s.doh, "https", "/dns-query");
+    let (status, text) = curl(&[
+        "--http2",
+        "-H",
+        "content-type: application/dns-message",
+        "--data-binary",
+        &format!("@{}", body.display()),
+        &post,
+    ]);
+    assert_eq!(status, 200, "{text}");
+    // dnsdist's refusals.
+    let other = url(s.doh, "https", &format!("/other?dns={}", b64url(&q)));
+    assert_eq!(curl(&[&other]).0, 404);
+    assert_eq!(
+        curl(&["-H", "content-type: text/plain", "--data", "x", &post]).0,
+        415
+    );
+    assert_eq!(curl(&[&url(s.doh, "https", "/dns-query?dns=!!!")]).0, 400);
+    assert_eq!(curl(&["-X", "PUT", &post]).0, 400);
+    let dropped = QuerySpec::new("drop.example.org", Rtype::A).to_wire(0);
+    let drop_url = url(
+        s.doh,
+        "https",
+        &format!("/dns-query?dns={}", b64url(&dropped)),
+    );
+    assert_eq!(curl(&[&drop_url]).0, 403);
+
+    // Cleartext, for a proxy in front: h2c and HTTP/1.1.
+    let plain = url(s.h2c, "http", &format!("/dns-query?dns={}", b64url(&q)));
+    let (status, text) = curl(&["--http2-prior-knowledge", &plain]);
+    assert!(status == 200 && text.starts_with("HTTP/2 200"), "{text}");
+    assert_eq!(curl(&[&plain]).0, 200);
+
+    // kdig's DoH client agrees.
+    let doh = s.doh.to_string();
+    let (ip, port) = doh.split_once(':').unwrap();
+    let (ok, out) = kdig(&[
+        "+https",
+        &format!("@{ip}"),
+        "-p",
+        port,
+        "www.example.org",
+        "+short",
+    ]);
+    assert!(ok && out.contains("192.0.2.10"), "{out}");
+
+    // The API counts them per frontend, with the rule's drop.
+    let api = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "X-API-Key: k",
+            &format!("http://{}/api/v1/servers/localhost", s.web),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&api.stdout).unwrap();
+    let queries = |kind: &str, addr: SocketAddr| {
+        v["frontends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["type"] == kind && f["address"] == addr.to_string())
+            .and_then(|f| f["queries"].as_u64())
+    };
+    assert_eq!(queries("DoH", s.doh), Some(5), "{v}");
+    assert_eq!(queries("DoH", s.h2c), Some(2), "{v}");
+    assert!(v["rules"][0]["matches"].as_u64() >= Some(1));
+}
+
+#[test]
+fn a_handshake_never_finished_is_dropped_and_counted() {
+    if !tools() {
+        return;
+    }
+    let s = setup("");
+    let mut c = std::net::TcpStream::connect(s.dot).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    // Says nothing: closed after the receive timeout (1 s here).
+    let n = c.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let api = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "X-API-Key: k",
+            &format!("http://{}/api/v1/servers/localhost", s.web),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&api.stdout).unwrap();
+    let f = v["frontends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "DoT")
+        .cloned()
+        .unwrap();
+    assert_eq!(f["tlsHandshakeFailures"], 1, "{f}");
+    // Plain DNS over UDP still answers.
+    assert!(exchange(s.server.addr, &QuerySpec::new("www.example.org", Rtype::A)).is_some());
+}
