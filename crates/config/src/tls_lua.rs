@@ -26,8 +26,26 @@ pub enum EncryptedKind {
         headers: Vec<(String, String)>,
         cache_control: bool,
         server_tokens: String,
+        /// The client is the right-most `X-Forwarded-For` address
+        /// (`trustForwardedForHeader`, for a proxy in front).
+        trust_forwarded_for: bool,
+        /// Answers for paths, before DNS (`setResponsesMap`).
+        responses: Vec<ResponseMapEntry>,
     },
 }
+
+/// `newDOHResponseMapEntry(regex, status, content [, headers])`: a
+/// request whose path matches gets this answer (a 3xx's content is the
+/// `Location`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseMapEntry {
+    pub regex: String,
+    pub status: u16,
+    pub content: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl UserData for ResponseMapEntry {}
 
 /// A DNS over TLS or HTTPS listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +112,38 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                 let l = listener(lua, &st, &b, &addr, 443, files, Some(paths), opts)?;
                 st.borrow_mut().encrypted.push(l);
                 Ok(())
+            },
+        )?,
+    )?;
+    g.set(
+        "newDOHResponseMapEntry",
+        lua.create_function(
+            |lua, (regex, status, content, headers): (String, u16, String, Option<Table>)| {
+                regex_lite::Regex::new(&regex).map_err(|e| {
+                    fail(
+                        lua,
+                        format!("newDOHResponseMapEntry: bad regex '{regex}': {e}"),
+                    )
+                })?;
+                if !(100..=599).contains(&status) {
+                    return Err(fail(
+                        lua,
+                        format!("newDOHResponseMapEntry: status {status}"),
+                    ));
+                }
+                let mut list = Vec::new();
+                if let Some(h) = headers {
+                    for pair in h.pairs::<String, String>() {
+                        let (k, v) = pair?;
+                        list.push((k.to_ascii_lowercase(), v));
+                    }
+                }
+                Ok(ResponseMapEntry {
+                    regex,
+                    status,
+                    content,
+                    headers: list,
+                })
             },
         )?,
     )?;
@@ -169,6 +219,21 @@ impl UserData for Frontend {
             Ok(())
         });
         m.add_method("getAddressAndPort", |_, f, ()| Ok(f.addr.to_string()));
+        m.add_method("setResponsesMap", |lua, f, entries: Table| {
+            let mut list = Vec::new();
+            for e in entries.sequence_values::<mlua::UserDataRef<ResponseMapEntry>>() {
+                list.push(e?.clone());
+            }
+            let mut c = f.state.borrow_mut();
+            let doh = c.encrypted.iter_mut().find(|l| l.addr == f.addr);
+            match doh.map(|l| &mut l.kind) {
+                Some(EncryptedKind::Doh { responses, .. }) => {
+                    *responses = list;
+                    Ok(())
+                }
+                _ => Err(fail(lua, "setResponsesMap: not a DoH frontend")),
+            }
+        });
     }
 }
 
@@ -190,12 +255,22 @@ fn listener(
     };
     let addr = crate::address::parse_addr_with_port(addr, port)
         .map_err(|e| fail(lua, format!("{func}: {e}")))?;
+    // Relative to the config's directory, as every rampart path; a file
+    // that is only found relative to the working directory (dnsdist's
+    // rule) is taken from there.
     let files = |v: Value, what: &str| -> mlua::Result<Vec<PathBuf>> {
         match v {
             Value::Nil => Ok(Vec::new()),
             v => Ok(crate::lua_util::strings(lua, v, what)?
                 .iter()
-                .map(|p| crate::resolve(base, p))
+                .map(|p| {
+                    let ours = crate::resolve(base, p);
+                    if !ours.exists() && Path::new(p).exists() {
+                        PathBuf::from(p)
+                    } else {
+                        ours
+                    }
+                })
                 .collect()),
         }
     };
@@ -223,6 +298,7 @@ fn listener(
     };
     let (mut exact_paths, mut headers, mut cache_control, mut server_tokens) =
         (true, Vec::new(), true, "rampart".to_string());
+    let mut trust_forwarded_for = false;
     let mut notes = Vec::new();
     if let Some(opts) = opts {
         for pair in opts.pairs::<String, Value>() {
@@ -255,6 +331,9 @@ fn listener(
                 "sendCacheControlHeaders" if doh_paths.is_some() => {
                     cache_control = option_bool(lua, func, &k, &v)?
                 }
+                "trustForwardedForHeader" if doh_paths.is_some() => {
+                    trust_forwarded_for = option_bool(lua, func, &k, &v)?
+                }
                 "serverTokens" if doh_paths.is_some() => {
                     server_tokens = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default()
                 }
@@ -270,14 +349,17 @@ fn listener(
                         headers.push((name.to_ascii_lowercase(), value));
                     }
                 }
-                // Settings of another TLS library, or tuning rampart does
-                // not need: accepted, and said so.
-                "provider" | "library" | "ciphers" | "ciphersTLS13" | "numberOfTicketsKeys"
-                | "ticketsKeysRotationDelay" | "numberOfStoredSessions" | "preferServerCiphers"
-                | "releaseBuffers" | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize"
-                | "interface" | "cpus" | "idleTimeout" | "internalPipeBufferSize"
-                | "sessionTimeout" => notes.push(format!(
-                    "{func}: option '{k}' accepted and ignored: rampart's TLS (rustls) chooses its own"
+                // The TLS library's choice or its tuning, with nothing to
+                // change here: rustls keeps no server-side session cache,
+                // rotates its ticket keys itself, never renegotiates and
+                // holds no buffers for idle connections.
+                "provider" | "library" | "numberOfTicketsKeys" | "ticketsKeysRotationDelay"
+                | "numberOfStoredSessions" | "preferServerCiphers" | "releaseBuffers"
+                | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize" | "interface"
+                | "cpus" | "idleTimeout" | "internalPipeBufferSize" | "sessionTimeout" => {}
+                // Asked for, and not done: said so.
+                "ciphers" | "ciphersTLS13" => notes.push(format!(
+                    "{func}: option '{k}' ignored: rustls offers its own suites (AES-GCM, ChaCha20-Poly1305)"
                 )),
                 other => notes.push(format!("{func}: option '{other}' is not supported, ignored")),
             }
@@ -290,7 +372,16 @@ fn listener(
             headers,
             cache_control,
             server_tokens,
+            trust_forwarded_for,
+            responses: Vec::new(),
         };
+        if l.certs.is_empty() {
+            // dnsdist's words, which its --check-config prints too.
+            crate::output::emit(&format!(
+                "No certificate provided for DoH endpoint {}, running in DNS over HTTP mode instead of DNS over HTTPS\n",
+                l.addr
+            ));
+        }
     }
     let place = caller(lua);
     let mut c = st.borrow_mut();
@@ -327,10 +418,7 @@ mod tests {
         assert_eq!(dot.addr, "127.0.0.1:853".parse().unwrap());
         assert_eq!(dot.certs, vec![PathBuf::from("/etc/rampart/cert.pem")]);
         assert!(dot.tls13_only && !dot.session_tickets);
-        assert!(c
-            .notes
-            .iter()
-            .any(|n| n.contains("'provider' accepted and ignored")));
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
         let doh = &c.encrypted[1];
         assert_eq!(
             doh.keys,
@@ -347,6 +435,8 @@ mod tests {
                 headers: vec![("x-any".into(), "1".into())],
                 cache_control: false,
                 server_tokens: "rampart".into(),
+                trust_forwarded_for: false,
+                responses: Vec::new(),
             }
         );
         assert!(c.encrypted[2].certs.is_empty());

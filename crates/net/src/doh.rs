@@ -32,7 +32,7 @@ const DNS_MESSAGE: &str = "application/dns-message";
 const MAX_MESSAGE: usize = 65535;
 
 /// A DoH listener's settings (dnsdist's `addDOHLocal` options).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct DohSettings {
     /// Paths answered (`/dns-query` by default).
     pub paths: Vec<String>,
@@ -46,6 +46,21 @@ pub struct DohSettings {
     pub cache_control: bool,
     /// The `server` header (`serverTokens`).
     pub server_tokens: String,
+    /// The client is the right-most `X-Forwarded-For` address, for the
+    /// ACL, the rules and the rings (`trustForwardedForHeader`).
+    pub trust_forwarded_for: bool,
+    /// Fixed answers for paths (`setResponsesMap`), checked in order.
+    pub responses: Vec<MappedResponse>,
+}
+
+/// A path pattern and the HTTP answer it gets.
+#[derive(Clone, Debug)]
+pub struct MappedResponse {
+    pub path: regex_lite::Regex,
+    pub status: u16,
+    /// The body; for a redirect (3xx), the `Location`.
+    pub content: String,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for DohSettings {
@@ -56,6 +71,8 @@ impl Default for DohSettings {
             headers: Vec::new(),
             cache_control: true,
             server_tokens: "rampart".into(),
+            trust_forwarded_for: false,
+            responses: Vec::new(),
         }
     }
 }
@@ -92,12 +109,32 @@ async fn respond(
     client: &Client,
     shared: &SharedSnapshot,
 ) -> Response<Full<Bytes>> {
+    let source = match settings.trust_forwarded_for {
+        true => forwarded_for(&req).unwrap_or(client.addr),
+        false => client.addr,
+    };
+    let mut extra = Vec::new();
     let (status, body, ttl) = match query_of(req, settings).await {
-        Err(status) => (status, Bytes::new(), None),
+        Err(Refusal::Status(status)) => (status, Bytes::new(), None),
+        Err(Refusal::Mapped(m)) => {
+            let status =
+                StatusCode::from_u16(m.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            extra.clone_from(&m.headers);
+            if status.is_redirection() {
+                extra.push(("location".into(), m.content.clone()));
+                (
+                    status,
+                    Bytes::from_static(b"<html><body>Moved</body></html>"),
+                    None,
+                )
+            } else {
+                (status, Bytes::from(m.content.clone().into_bytes()), None)
+            }
+        }
         Ok(mut query) => {
             client.counts.tcp_queries.add(1);
             let mut out = vec![0u8; MAX_MESSAGE];
-            match answer(shared, &mut query, &mut out, client.addr, client.local_port).await {
+            match answer(shared, &mut query, &mut out, source, client.local_port).await {
                 Answered::Len(len) => {
                     out.truncate(len);
                     let ttl = wire::edit::min_ttl(&out);
@@ -127,7 +164,7 @@ async fn respond(
     if let Ok(v) = HeaderValue::try_from(settings.server_tokens.as_str()) {
         h.insert(hyper::header::SERVER, v);
     }
-    for (k, v) in &settings.headers {
+    for (k, v) in settings.headers.iter().chain(&extra) {
         if let (Ok(k), Ok(v)) = (
             HeaderName::try_from(k.as_str()),
             HeaderValue::try_from(v.as_str()),
@@ -138,8 +175,34 @@ async fn respond(
     r
 }
 
-/// The DNS query a request carries, or the status that refuses it.
-async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<u8>, StatusCode> {
+/// Why a request gets no DNS answer.
+enum Refusal<'s> {
+    Status(StatusCode),
+    /// A `setResponsesMap` entry answers it.
+    Mapped(&'s MappedResponse),
+}
+
+impl From<StatusCode> for Refusal<'_> {
+    fn from(s: StatusCode) -> Self {
+        Refusal::Status(s)
+    }
+}
+
+/// The right-most address of `X-Forwarded-For` (the one the proxy in
+/// front of us added).
+fn forwarded_for(req: &Request<Incoming>) -> Option<SocketAddr> {
+    let v = req.headers().get_all("x-forwarded-for").iter().last()?;
+    let last = v.to_str().ok()?.rsplit(',').next()?.trim();
+    let ip: std::net::IpAddr = last
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    Some(SocketAddr::new(ip, 0))
+}
+
+/// The DNS query a request carries, or why there is none.
+async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<u8>, Refusal<'_>> {
     let path = req.uri().path();
     let known = settings.paths.iter().any(|p| {
         path == p
@@ -148,7 +211,10 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
                 && (p.ends_with('/') || path[p.len()..].starts_with('/')))
     });
     if !known {
-        return Err(StatusCode::NOT_FOUND);
+        return Err(StatusCode::NOT_FOUND.into());
+    }
+    if let Some(m) = settings.responses.iter().find(|m| m.path.is_match(path)) {
+        return Err(Refusal::Mapped(m));
     }
     let query = match *req.method() {
         Method::GET => {
@@ -172,7 +238,7 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == DNS_MESSAGE));
             if !typed {
-                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE.into());
             }
             Limited::new(req.into_body(), MAX_MESSAGE)
                 .collect()
@@ -181,10 +247,10 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
                 .to_bytes()
                 .to_vec()
         }
-        _ => return Err(StatusCode::BAD_REQUEST),
+        _ => return Err(StatusCode::BAD_REQUEST.into()),
     };
     if query.len() < 12 || query.len() > MAX_MESSAGE {
-        return Err(StatusCode::BAD_REQUEST);
+        return Err(StatusCode::BAD_REQUEST.into());
     }
     Ok(query)
 }

@@ -40,6 +40,8 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                     headers,
                     cache_control,
                     server_tokens,
+                    trust_forwarded_for,
+                    responses,
                 },
                 tls,
             ) => net::tcp::Service::Doh(
@@ -50,6 +52,8 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                     headers: headers.clone(),
                     cache_control: *cache_control,
                     server_tokens: server_tokens.clone(),
+                    trust_forwarded_for: *trust_forwarded_for,
+                    responses: mapped(responses).map_err(|e| format!("{}: {e}", l.source))?,
                 }),
             ),
         };
@@ -68,6 +72,24 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
             seen: c.tls_requests,
         },
     ))
+}
+
+/// The response map with its patterns compiled (checked when the config
+/// was read; an error here would be a bug, and is reported as one).
+fn mapped(
+    entries: &[config::tls_lua::ResponseMapEntry],
+) -> Result<Vec<net::doh::MappedResponse>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            Ok(net::doh::MappedResponse {
+                path: regex_lite::Regex::new(&e.regex).map_err(|err| err.to_string())?,
+                status: e.status,
+                content: e.content.clone(),
+                headers: e.headers.clone(),
+            })
+        })
+        .collect()
 }
 
 fn settings(l: &EncryptedListener) -> TlsSettings {

@@ -407,3 +407,55 @@ fn a_handshake_never_finished_is_dropped_and_counted() {
     // Plain DNS over UDP still answers.
     assert!(exchange(s.server.addr, &QuerySpec::new("www.example.org", Rtype::A)).is_some());
 }
+
+#[test]
+fn doh_response_map_and_a_trusted_forwarded_for() {
+    if !tools() {
+        return;
+    }
+    let (proxied, mapped) = (free_port(), free_port());
+    let s = setup(&format!(
+        r#"setACL({{"127.0.0.1/32", "192.0.2.0/24"}})
+addDOHLocal("127.0.0.1:{proxied}", nil, nil, "/dns-query", {{trustForwardedForHeader=true}})
+addDOHLocal("127.0.0.1:{mapped}", nil, nil, {{"/dns-query", "/coffee", "/old"}})
+getDOHFrontend(3):setResponsesMap({{newDOHResponseMapEntry("^/coffee$", 418, "C0FFEE", {{["FoO"]="bar"}}),
+  newDOHResponseMapEntry("^/old$", 307, "https://example.org/dns-query")}})"#
+    ));
+    let at = |p| SocketAddr::from(([127, 0, 0, 1], p));
+    let (status, text) = curl(&[&format!("http://{}/coffee", at(mapped))]);
+    assert_eq!(status, 418, "{text}");
+    assert!(
+        text.contains("foo: bar") && text.contains("C0FFEE"),
+        "{text}"
+    );
+    let (status, text) = curl(&[&format!("http://{}/old", at(mapped))]);
+    assert_eq!(status, 307, "{text}");
+    assert!(
+        text.contains("location: https://example.org/dns-query"),
+        "{text}"
+    );
+
+    // Behind a proxy: the ACL sees the address the proxy forwarded.
+    let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
+    let url = format!("http://{}/dns-query?dns={}", at(proxied), b64url(&q));
+    let allowed = curl(&["-H", "X-Forwarded-For: 198.51.100.7, 192.0.2.1", &url]);
+    assert_eq!(allowed.0, 200, "{}", allowed.1);
+    let denied = curl(&["-H", "X-Forwarded-For: 192.0.2.1, 198.51.100.7", &url]);
+    assert_eq!(denied.0, 403, "{}", denied.1);
+    // The rings show the client the proxy saw.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "X-API-Key: k",
+            &format!("http://{}/jsonstat?command=rampart", s.web),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["top_clients"].to_string().contains("\"192.0.2.1\""),
+        "{}",
+        v["top_clients"]
+    );
+}
