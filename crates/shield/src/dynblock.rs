@@ -331,6 +331,15 @@ impl DynBlocks {
             .push("Dynamic blocks cleared".into());
     }
 
+    /// Writes the lines queued since the last call to the log (blocks
+    /// start and end on the query path and in the maintenance pass; the
+    /// control loop writes them).
+    pub fn write_log(&self) {
+        for line in self.take_log() {
+            log::warn!("{line}");
+        }
+    }
+
     /// Takes the log lines written since the last call.
     pub fn take_log(&self) -> Vec<String> {
         std::mem::take(&mut *self.pending_log.lock().unwrap_or_else(|p| p.into_inner()))
