@@ -10,6 +10,7 @@ mod check;
 mod line_editor;
 mod logging;
 mod snapshot;
+mod systemd;
 mod webserver;
 mod zones;
 
@@ -257,6 +258,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
         }
     };
     logging::set_verbosity(a.verbose || c.verbose, c.verbose_health_checks);
+    let mut notifier = systemd::Notifier::from_env();
     let service = xfr::Service::new();
     service.configure(&c.replication);
     let (snap, report) = snapshot::build(&c, None, Some(&service));
@@ -336,6 +338,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
     zones::attach_console(&serving, &service, &c);
 
     let console = start_console(&c);
+    // Listeners bound, zones loaded, the webserver up: systemd may go on
+    // with what waits for this service.
+    notifier.ready();
 
     let mut listeners = c.listeners.clone();
     // The control loop owns the config's Lua state: it takes signals,
@@ -345,9 +350,13 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let mut last_tick = std::time::Instant::now();
     let mut last_clean = last_tick;
     loop {
+        notifier.watchdog();
         match signals::wait(&signals, std::time::Duration::from_millis(50)) {
             Some(libc::SIGHUP) => {
-                if let Some(new) = reload(a, &shared, &mut listeners) {
+                notifier.reloading();
+                let reloaded = reload(a, &shared, &mut listeners);
+                notifier.ready();
+                if let Some(new) = reloaded {
                     serving = new;
                     if let Some(w) = &web {
                         w.update(&serving);
@@ -357,6 +366,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
             }
             Some(sig) => {
                 log::info!("signal {sig} received: draining");
+                notifier.stopping();
                 // Zones changed by updates are written back before leaving.
                 service.flush(true);
                 let clean = net::drain::drain(std::time::Duration::from_secs(2));
