@@ -253,7 +253,11 @@ impl Service {
             });
             return Some(asked.reply(rcode::REFUSED, false, signer.as_mut(), now));
         };
-        log::info!("NOTIFY for {name} from {client}: refreshing");
+        // A primary's address is easy to spoof over UDP: throttled too
+        // (the refreshes it causes log what they transfer).
+        shield::logthrottle::log(Level::Info, "NOTIFY", Some(client.ip()), || {
+            format!("NOTIFY for {name} from {client}: refreshing")
+        });
         handle.wake();
         Some(asked.reply(rcode::NOERROR, true, signer.as_mut(), now))
     }
