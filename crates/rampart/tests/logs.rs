@@ -383,3 +383,42 @@ fn an_abstract_notify_socket_works_and_no_socket_means_no_notifications() {
     wait_answering(&mut s);
     assert!(!s.log_text().contains("sd_notify"), "{}", s.log_text());
 }
+
+#[test]
+fn set_verbose_health_checks_logs_each_check_and_set_verbose_the_debug_lines() {
+    let dir = scratch_with_example_zone("verbosehc");
+    let port = free_port();
+    let dead = free_port();
+    let base = conf(port);
+    // Health checks on, other debug lines off.
+    let text = format!(
+        "{base}newServer{{address=\"127.0.0.1:{dead}\", name=\"dead\", checkInterval=1, checkTimeout=100}}\n\
+         setVerboseHealthChecks(true)\n"
+    );
+    std::fs::write(dir.join("rampart.conf"), &text).expect("config");
+    let path = dir.join("notify.sock");
+    let _sock = UnixDatagram::bind(&path).expect("bind");
+    let path_text = path.to_str().expect("utf-8 path").to_string();
+    let mut s = spawn(&dir, port, &[], &[("NOTIFY_SOCKET", &path_text)]);
+    wait_answering(&mut s);
+    let want =
+        format!("rampart[debug]: Health check of downstream dead (127.0.0.1:{dead}): failed");
+    let log = wait_log(&s, Duration::from_secs(10), |l| l.contains(&want));
+    assert!(log.contains(&want), "{log}");
+    assert!(
+        !log.contains("sd_notify"),
+        "only the health checks' debug lines:\n{log}"
+    );
+
+    // setVerbose(true) on reload: every debug line.
+    std::fs::write(
+        dir.join("rampart.conf"),
+        format!("{text}setVerbose(true)\n"),
+    )
+    .expect("config");
+    s.signal("HUP");
+    let log = wait_log(&s, Duration::from_secs(10), |l| {
+        l.contains("rampart[debug]: sd_notify: READY=1")
+    });
+    assert!(log.contains("rampart[debug]: sd_notify: READY=1"), "{log}");
+}
