@@ -66,7 +66,8 @@ pub struct ServeArgs {
 pub const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.conf";
 
 pub const USAGE: &str = "\
-usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
+usage: rampart [-C FILE] [-l ADDR]... [--workers N] [-v] [--log-format FMT]
+               [--disable-syslog] [--check-config]
        rampart check-zone [-q] ZONE FILE
        rampart journal verify|show ZONE [--dir DIR]
        rampart check dig|soa-sync|time|rrsig|tls ...
