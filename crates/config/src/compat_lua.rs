@@ -107,6 +107,24 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
+
+    // The log's levels: debug lines, and each health check's result.
+    let st = state.clone();
+    g.set(
+        "setVerbose",
+        lua.create_function(move |_, on: Option<bool>| {
+            st.borrow_mut().verbose = on.unwrap_or(true);
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    g.set(
+        "setVerboseHealthChecks",
+        lua.create_function(move |_, on: Option<bool>| {
+            st.borrow_mut().verbose_health_checks = on.unwrap_or(true);
+            Ok(())
+        })?,
+    )?;
     Ok(())
 }
 
@@ -116,6 +134,14 @@ mod tests {
 
     fn load(src: &str) -> Result<crate::Config, crate::ConfigError> {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn verbosity() {
+        let c = load("").unwrap();
+        assert!(!c.verbose && !c.verbose_health_checks);
+        let c = load("setVerbose(true)\nsetVerboseHealthChecks(true)\n").unwrap();
+        assert!(c.verbose && c.verbose_health_checks);
     }
 
     #[test]

@@ -111,9 +111,10 @@ impl LuaHook {
 
     fn fail(&self, what: &str) {
         if !self.failed.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "rampart[error]: {} #{}: {what} (answered SERVFAIL, as dnsdist does; logged once)",
-                self.kind, self.index
+            log::error!(
+                "{} #{}: {what} (answered SERVFAIL, as dnsdist does; logged once)",
+                self.kind,
+                self.index
             );
         }
     }

@@ -145,6 +145,10 @@ pub struct Config {
     pub replication: xfr::settings::Replication,
     /// Things skipped or worth knowing, for the log.
     pub notes: Vec<String>,
+    /// `setVerbose`: debug lines in the log.
+    pub verbose: bool,
+    /// `setVerboseHealthChecks`: every health check's result in the log.
+    pub verbose_health_checks: bool,
 }
 
 impl Config {
@@ -179,6 +183,8 @@ impl Config {
                 ..Default::default()
             },
             notes: Vec::new(),
+            verbose: false,
+            verbose_health_checks: false,
         }
     }
 }

@@ -191,7 +191,11 @@ impl From<StatusCode> for Refusal<'_> {
 /// The right-most address of `X-Forwarded-For` (the one the proxy in
 /// front of us added).
 fn forwarded_for(req: &Request<Incoming>) -> Option<SocketAddr> {
-    let v = req.headers().get_all("x-forwarded-for").iter().next_back()?;
+    let v = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?;
     let last = v.to_str().ok()?.rsplit(',').next()?.trim();
     let ip: std::net::IpAddr = last
         .trim_start_matches('[')

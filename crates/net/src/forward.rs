@@ -209,8 +209,8 @@ impl UdpForwarder {
                         _ => batch.reply(i, to),
                     },
                     Ok(None) => {}
-                    Err(_) => eprintln!(
-                        "rampart[error]: an answer from {} could not be relayed (internal error)",
+                    Err(_) => log::error!(
+                        "an answer from {} could not be relayed (internal error)",
                         self.backend.addr
                     ),
                 }
@@ -590,6 +590,14 @@ fn health_loop(b: &Arc<Backend>) {
         }
         let started = Instant::now();
         let ok = check_once(b);
+        // setVerboseHealthChecks (or -v) shows every result.
+        log::debug!(
+            target: "health",
+            "Health check of downstream {} ({}): {}",
+            b.name,
+            b.addr,
+            if ok { "succeeded" } else { "failed" }
+        );
         if ok {
             // Health checks keep the latency current for a server that
             // gets no traffic (one kept out of rotation for being slow).
@@ -599,10 +607,7 @@ fn health_loop(b: &Arc<Backend>) {
             successes += 1;
             failures = 0;
             if !b.healthy() && successes >= b.check.rise && b.set_healthy(true).is_some() {
-                eprintln!(
-                    "rampart[info]: Marking downstream {} ({}) as 'up'",
-                    b.name, b.addr
-                );
+                log::info!("Marking downstream {} ({}) as 'up'", b.name, b.addr);
             }
             if b.healthy() && successes >= b.check.rise {
                 b.lazy_recovered();
@@ -611,10 +616,7 @@ fn health_loop(b: &Arc<Backend>) {
             failures += 1;
             successes = 0;
             if b.healthy() && failures >= b.check.max_failures && b.set_healthy(false).is_some() {
-                eprintln!(
-                    "rampart[warning]: Marking downstream {} ({}) as 'down'",
-                    b.name, b.addr
-                );
+                log::warn!("Marking downstream {} ({}) as 'down'", b.name, b.addr);
             }
         }
         let pause = match &b.check.lazy {

@@ -109,7 +109,7 @@ pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("rampart: TCP disabled: cannot start runtime: {e}");
+            log::error!("TCP disabled: cannot start runtime: {e}");
             return;
         }
     };
@@ -126,7 +126,7 @@ pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot
             let listener = match TcpListener::from_std(std_listener) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("rampart: TCP listener unusable: {e}");
+                    log::error!("TCP listener unusable: {e}");
                     continue;
                 }
             };
@@ -407,21 +407,6 @@ impl Drop for Slot {
     }
 }
 
-/// A warning at most every 10 s, with the count since the last one: an
-/// accept error repeats for every connection of a flood.
-fn warn_throttled(last: &mut Option<Instant>, missed: &mut u64, what: &str) {
-    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
-        *missed += 1;
-        return;
-    }
-    eprintln!(
-        "rampart: TCP: {what} ({} more since the last warning)",
-        *missed
-    );
-    *last = Some(Instant::now());
-    *missed = 0;
-}
-
 async fn accept_loop(
     listener: TcpListener,
     (counts, service): (Arc<crate::FrontendCounts>, Service),
@@ -429,7 +414,6 @@ async fn accept_loop(
     opts: Arc<TcpOptions>,
     shared: SharedSnapshot,
 ) {
-    let (mut last_warning, mut missed) = (None, 0);
     loop {
         let local_port = listener.local_addr().map_or(0, |a| a.port());
         let (stream, peer) = match listener.accept().await {
@@ -437,11 +421,9 @@ async fn accept_loop(
             Err(e) => {
                 // Out of descriptors and the like: say so (throttled),
                 // back off, keep serving. UDP is not affected.
-                warn_throttled(
-                    &mut last_warning,
-                    &mut missed,
-                    &format!("cannot accept a connection: {e}"),
-                );
+                shield::logthrottle::log(log::Level::Warn, "TCP accept error", None, || {
+                    format!("TCP: cannot accept a connection: {e}")
+                });
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }

@@ -221,9 +221,10 @@ impl Backend {
             return;
         };
         if w.record(lazy, failed) {
-            eprintln!(
-                "rampart[warning]: Backend {} ({}): too many failed queries, health checks start",
-                self.name, self.addr
+            log::warn!(
+                "Backend {} ({}): too many failed queries, health checks start",
+                self.name,
+                self.addr
             );
         }
     }

@@ -168,9 +168,8 @@ impl Pools {
 
     /// Flags backends an order of magnitude slower than the median of the
     /// other servers up in their pools, and clears the flag when they
-    /// recover; the log lines for the changes.
-    pub fn check_slow(&self) -> Vec<String> {
-        let mut log = Vec::new();
+    /// recover, logging the changes.
+    pub fn check_slow(&self) {
         for b in &self.backends {
             let mut peers: Vec<f64> = self
                 .backends
@@ -191,7 +190,7 @@ impl Pools {
             let mine = b.latency_ms();
             if !b.is_slow() && mine > SLOW_FLOOR_MS && mine > SLOW_FACTOR * median {
                 b.set_slow(true);
-                log.push(format!(
+                log::warn!(
                     "Backend {} ({}) is slow: {mine:.1} ms against {median:.1} ms for its peers{}",
                     b.name,
                     b.addr,
@@ -200,16 +199,16 @@ impl Pools {
                     } else {
                         ""
                     }
-                ));
+                );
             } else if b.is_slow() && (mine <= RECOVERED_FACTOR * median || mine <= SLOW_FLOOR_MS) {
                 b.set_slow(false);
-                log.push(format!(
+                log::warn!(
                     "Backend {} ({}) is no longer slow: {mine:.1} ms against {median:.1} ms",
-                    b.name, b.addr
-                ));
+                    b.name,
+                    b.addr
+                );
             }
         }
-        log
     }
 
     /// Whether any backend is declared at all.

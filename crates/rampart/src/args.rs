@@ -53,12 +53,21 @@ pub struct ServeArgs {
     /// `-u`/`-g`: the user and group to run as once sockets are bound.
     pub user: Option<String>,
     pub group: Option<String>,
+    /// `--log-format`: how log lines are written on stderr.
+    pub log_format: crate::logging::Format,
+    /// `-v`: debug lines too.
+    pub verbose: bool,
+    /// `--disable-syslog`: stderr only.
+    pub disable_syslog: bool,
+    /// `--supervised`: run by a supervisor (systemd, daemontools).
+    pub supervised: bool,
 }
 
 pub const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.conf";
 
 pub const USAGE: &str = "\
-usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
+usage: rampart [-C FILE] [-l ADDR]... [--workers N] [-v] [--log-format FMT]
+               [--disable-syslog] [--check-config]
        rampart check-zone [-q] ZONE FILE
        rampart journal verify|show ZONE [--dir DIR]
        rampart check dig|soa-sync|time|rrsig|tls ...
@@ -73,8 +82,16 @@ usage: rampart [-C FILE] [-l ADDR]... [--workers N] [--check-config]
                       of the default; setACL/addACL in the config still apply
   -u, --uid USER      run as USER once the sockets are bound
   -g, --gid GROUP     run as GROUP once the sockets are bound
-      --supervised, --disable-syslog
-                      accepted for dnsdist's service units (logs go to stderr)
+  -v, --verbose       debug lines too (as setVerbose(true) in the config)
+      --log-format FMT
+                      log lines on stderr as plain (default, dnsdist's
+                      \"rampart[warning]: ...\"), logfmt or json
+      --disable-syslog
+                      log to stderr only (else to syslog too, facility
+                      daemon, as dnsdist)
+      --supervised    for dnsdist's service units: rampart never daemonizes
+                      nor reads a console on stdin; readiness goes to
+                      $NOTIFY_SOCKET whenever systemd sets it
   -l, --local ADDR    listen on ADDR (IP[:port], [IPv6]:port); repeatable;
                       replaces the config's setLocal/addLocal
       --workers N     UDP worker threads per listener (default: one per core)
@@ -207,11 +224,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             "-u" | "--uid" => serve.user = Some(value(flag)?),
             "-g" | "--gid" => serve.group = Some(value(flag)?),
-            // Logs go to stderr for journald or the supervisor already.
-            "--supervised" | "--disable-syslog" => {}
-            // dnsdist's verbose mode adds its info-level lines; rampart
-            // writes those always, so there is nothing more to turn on.
-            "-v" | "--verbose" => {}
+            "--supervised" => serve.supervised = true,
+            "--disable-syslog" => serve.disable_syslog = true,
+            "-v" | "--verbose" => serve.verbose = true,
+            "--log-format" => serve.log_format = crate::logging::Format::parse(&value(flag)?)?,
             "-c" | "--client" => {
                 client = true;
                 // An address may follow (port 5199 when it names none).
@@ -272,10 +288,20 @@ mod tests {
             p(&["--check-config"]).unwrap(),
             Command::CheckConfig(_)
         ));
-        assert!(matches!(
-            p(&["-v", "--verbose", "--supervised"]).unwrap(),
-            Command::Serve(_)
-        ));
+        let Command::Serve(a) = p(&["-v", "--supervised", "--disable-syslog"]).unwrap() else {
+            panic!()
+        };
+        assert!(a.verbose && a.supervised && a.disable_syslog);
+        assert_eq!(a.log_format, crate::logging::Format::Plain);
+        let Command::Serve(a) = p(&["--log-format=json"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.log_format, crate::logging::Format::Json);
+        let Command::Serve(a) = p(&["--log-format", "logfmt"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.log_format, crate::logging::Format::Logfmt);
+        assert!(p(&["--log-format", "xml"]).is_err());
         assert!(p(&["-l"]).is_err());
         assert!(p(&["-l", "nope"]).is_err());
         assert!(p(&["--bogus"]).is_err());

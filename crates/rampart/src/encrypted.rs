@@ -7,8 +7,6 @@ use std::sync::Arc;
 use config::tls_lua::{EncryptedKind, EncryptedListener, TlsRequests};
 use net::tls::{TlsContext, TlsSettings};
 
-use crate::log;
-
 /// The TLS contexts in use, and the console requests already acted on.
 pub struct Encrypted {
     contexts: Vec<Arc<TlsContext>>,
@@ -132,10 +130,10 @@ impl Encrypted {
         if now.rotate_tickets != self.seen.rotate_tickets {
             for ctx in &self.contexts {
                 if let Err(e) = ctx.rotate_ticket_key() {
-                    log::error(&format!("cannot rotate the ticket key: {e}"));
+                    log::error!("cannot rotate the ticket key: {e}");
                 }
             }
-            log::info("TLS session-ticket keys rotated");
+            log::info!("TLS session-ticket keys rotated");
         }
         self.seen = now;
     }
@@ -149,9 +147,7 @@ fn report(ctx: &TlsContext, result: Result<(), String>) {
         .map(|p| p.display().to_string())
         .collect();
     match result {
-        Ok(()) => log::info(&format!("TLS certificates loaded: {}", files.join(", "))),
-        Err(e) => log::error(&format!(
-            "TLS certificates not reloaded, the previous ones stay: {e}"
-        )),
+        Ok(()) => log::info!("TLS certificates loaded: {}", files.join(", ")),
+        Err(e) => log::error!("TLS certificates not reloaded, the previous ones stay: {e}"),
     }
 }

@@ -9,8 +9,9 @@ mod args;
 mod check;
 mod encrypted;
 mod line_editor;
-mod log;
+mod logging;
 mod snapshot;
+mod systemd;
 mod webserver;
 mod zones;
 
@@ -30,6 +31,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Lines from the libraries go through the `log` facade to this
+    // logger; serving also logs to syslog unless told not to.
+    match &command {
+        Command::Serve(a) => logging::init(a.log_format, !a.disable_syslog),
+        Command::CheckConfig(a) => logging::init(a.log_format, false),
+        _ => logging::init(logging::Format::Plain, false),
+    }
     match command {
         Command::Help => {
             print!("{}", args::USAGE);
@@ -207,25 +215,26 @@ fn check_config(a: &ServeArgs) -> ExitCode {
 
 fn log_report(c: &config::Config, report: &snapshot::Report) {
     for n in &c.notes {
-        log::info(n);
+        log::info!("{n}");
     }
     for w in c.shield.rules.unreachable() {
-        log::warn(&w);
+        log::warn!("{w}");
     }
     if c.shield.acl == shield::netmask::default_acl() {
-        log::info(
+        log::info!(
+            "{}",
             "ACL is dnsdist's default (loopback and private ranges only); \
              setACL({\"0.0.0.0/0\", \"::/0\"}) answers everyone",
         );
     }
     for l in &report.loaded {
-        log::info(l);
+        log::info!("{l}");
     }
     for w in &report.warnings {
-        log::warn(w);
+        log::warn!("{w}");
     }
     for e in &report.errors {
-        log::error(e);
+        log::error!("{e}");
     }
 }
 
@@ -236,7 +245,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let signals = match signals::block() {
         Ok(s) => s,
         Err(e) => {
-            log::error(&format!("cannot set up signal handling: {e}"));
+            log::error!("cannot set up signal handling: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -245,10 +254,12 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let (c, mut serving) = match load_for_serving(a, &runtime) {
         Ok(c) => c,
         Err(e) => {
-            log::error(&e);
+            log::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    logging::set_verbosity(a.verbose || c.verbose, c.verbose_health_checks);
+    let mut notifier = systemd::Notifier::from_env();
     let service = xfr::Service::new();
     service.configure(&c.replication);
     let (snap, report) = snapshot::build(&c, None, Some(&service));
@@ -256,7 +267,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let upstream = match net::Upstream::new(c.pools.clone(), None, &runtime, c.udp_timeout) {
         Ok(u) => u,
         Err(e) => {
-            log::error(&format!("cannot start forwarding to the backends: {e}"));
+            log::error!("cannot start forwarding to the backends: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -289,7 +300,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let (encrypted_specs, mut encrypted) = match encrypted::specs(&c) {
         Ok(x) => x,
         Err(e) => {
-            log::error(&e);
+            log::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
@@ -313,22 +324,22 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let server = match net::start(&specs, &opts, shared.clone()) {
         Ok(s) => s,
         Err(e) => {
-            log::error(&e.to_string());
+            log::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
     // Before privileges are dropped: the webserver may use a low port.
     let web = webserver::start(&c, &shared, &server.frontends);
     if let Err(e) = privileges::drop_to(a.user.as_deref(), a.group.as_deref()) {
-        log::error(&e);
+        log::error!("{e}");
         return ExitCode::FAILURE;
     }
     for l in &c.listeners {
-        log::info(&format!(
+        log::info!(
             "listening on {} (UDP, {workers} workers{})",
             l.addr,
             if l.tcp { ", TCP" } else { "" }
-        ));
+        );
     }
     for l in &c.encrypted {
         let what = match &l.kind {
@@ -340,7 +351,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 format!("DNS over HTTPS, {}", paths.join(" "))
             }
         };
-        log::info(&format!("listening on {} ({what})", l.addr));
+        log::info!("listening on {} ({what})", l.addr);
     }
 
     // Changes made by updates and transfers reach the query path from now.
@@ -350,6 +361,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
     zones::attach_console(&serving, &service, &c);
 
     let console = start_console(&c);
+    // Listeners bound, zones loaded, the webserver up: systemd may go on
+    // with what waits for this service.
+    notifier.ready();
 
     let mut listeners = c.listeners.clone();
     // The control loop owns the config's Lua state: it takes signals,
@@ -359,10 +373,14 @@ fn serve(a: &ServeArgs) -> ExitCode {
     let mut last_tick = std::time::Instant::now();
     let mut last_clean = last_tick;
     loop {
+        notifier.watchdog();
         match signals::wait(&signals, std::time::Duration::from_millis(50)) {
             Some(libc::SIGHUP) => {
+                notifier.reloading();
                 encrypted.reload_all();
-                if let Some(new) = reload(a, &shared, &mut listeners) {
+                let reloaded = reload(a, &shared, &mut listeners);
+                notifier.ready();
+                if let Some(new) = reloaded {
                     serving = new;
                     if let Some(w) = &web {
                         w.update(&serving);
@@ -371,24 +389,26 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 zones::republish(&service, &shared);
             }
             Some(sig) => {
-                log::info(&format!("signal {sig} received: draining"));
+                log::info!("signal {sig} received: draining");
+                notifier.stopping();
                 // Zones changed by updates are written back before leaving.
-                for line in service.flush(true) {
-                    log::info(&line);
-                }
+                service.flush(true);
                 let clean = net::drain::drain(std::time::Duration::from_secs(2));
-                log::info(if clean {
-                    "drained, exiting"
-                } else {
-                    "exiting with answers still under way after 2 s"
-                });
+                log::info!(
+                    "{}",
+                    if clean {
+                        "drained, exiting"
+                    } else {
+                        "exiting with answers still under way after 2 s"
+                    }
+                );
                 return ExitCode::SUCCESS;
             }
             None => {}
         }
         while let Some(cmd) = console.as_ref().and_then(|rx| rx.try_recv().ok()) {
             if !cmd.line.trim().is_empty() {
-                log::info(&format!("console {}: {}", cmd.from, cmd.line));
+                log::info!("console {}: {}", cmd.from, cmd.line);
             }
             let out = serving.console(&cmd.line);
             let _ = cmd.reply.send(out);
@@ -407,31 +427,24 @@ fn serve(a: &ServeArgs) -> ExitCode {
         if last_tick.elapsed() >= tick {
             last_tick = std::time::Instant::now();
             if let Err(e) = config::dynblock_lua::run_maintenance(&serving.lua) {
-                log::error(&format!("maintenance(): {e}"));
+                log::error!("maintenance(): {e}");
             }
             publish_shield_changes(&shared, &serving);
             runtime.dynblocks.expire();
             encrypted.reload_changed();
-            for line in service.flush(false) {
-                log::info(&line);
-            }
+            shield::logthrottle::flush();
+            service.flush(false);
             let snap = shared.load();
-            for line in snap.upstream.pools.check_slow() {
-                log::warn(&line);
-            }
+            snap.upstream.pools.check_slow();
             let every = u64::from(snap.upstream.pools.cache_cleaning_delay.max(1));
             if last_clean.elapsed().as_secs() >= every {
                 last_clean = std::time::Instant::now();
                 snap.upstream.pools.clean_caches();
             }
         }
-        for line in runtime.dynblocks.take_log() {
-            log::warn(&line);
-        }
+        runtime.dynblocks.write_log();
         if let Some(rrl) = &shared.load().shield.rrl {
-            for line in rrl.take_log() {
-                log::warn(&line);
-            }
+            rrl.write_log();
         }
     }
 }
@@ -443,15 +456,13 @@ fn start_console(
 ) -> Option<std::sync::mpsc::Receiver<control::server::Command>> {
     let addr = c.console.addr?;
     let Some(key) = &c.console.key else {
-        log::warn(&format!(
-            "controlSocket({addr}) without setKey: the console stays closed"
-        ));
+        log::warn!("controlSocket({addr}) without setKey: the console stays closed");
         return None;
     };
     let key = match control::parse_key(key) {
         Ok(k) => k,
         Err(e) => {
-            log::error(&format!("console key: {e}"));
+            log::error!("console key: {e}");
             return None;
         }
     };
@@ -459,11 +470,11 @@ fn start_console(
     let limits = (c.console.acl.clone(), c.console.max_connections);
     match control::server::start(addr, key, limits, tx) {
         Ok(()) => {
-            log::info(&format!("console listening on {addr}"));
+            log::info!("console listening on {addr}");
             Some(rx)
         }
         Err(e) => {
-            log::error(&e.to_string());
+            log::error!("{e}");
             None
         }
     }
@@ -474,7 +485,7 @@ fn client(a: &args::ClientArgs) -> ExitCode {
     let settings = match config::console_lua::client_settings(&a.config) {
         Ok(s) => s,
         Err(e) if a.key.is_some() => {
-            log::warn(&format!("{e}; using the command line's key"));
+            log::warn!("{e}; using the command line's key");
             config::console_lua::ConsoleConfig::default()
         }
         Err(e) => {
@@ -570,19 +581,17 @@ fn reload(
     shared: &net::SharedSnapshot,
     listeners: &mut Vec<config::Listener>,
 ) -> Option<config::Serving> {
-    log::info(&format!("SIGHUP: reloading {}", a.config.display()));
+    log::info!("SIGHUP: reloading {}", a.config.display());
     let runtime = shared.load().runtime.clone();
     let (c, serving) = match load_for_serving(a, &runtime) {
         Ok(c) => c,
         Err(e) => {
-            log::error(&format!(
-                "reload refused, still serving the previous configuration: {e}"
-            ));
+            log::error!("reload refused, still serving the previous configuration: {e}");
             return None;
         }
     };
     if c.listeners != *listeners {
-        log::warn("listener changes take effect on restart; the current sockets stay");
+        log::warn!("listener changes take effect on restart; the current sockets stay");
     }
     let previous = shared.load_full();
     // Everything that can refuse the reload comes before the replication
@@ -595,12 +604,11 @@ fn reload(
     ) {
         Ok(u) => u,
         Err(e) => {
-            log::error(&format!(
-                "reload refused: cannot start forwarding to the backends: {e}"
-            ));
+            log::error!("reload refused: cannot start forwarding to the backends: {e}");
             return None;
         }
     };
+    logging::set_verbosity(a.verbose || c.verbose, c.verbose_health_checks);
     previous.xfr.configure(&c.replication);
     let (snap, report) = snapshot::build(&c, Some(&previous.zones), Some(&previous.xfr));
     previous.xfr.retain(&zones::declared(&c));
@@ -617,7 +625,7 @@ fn reload(
     );
     zones::attach_console(&serving, &previous.xfr, &c);
     *listeners = c.listeners;
-    log::info("reload done");
+    log::info!("reload done");
     Some(serving)
 }
 
@@ -652,10 +660,10 @@ fn raise_fd_limit(c: &config::Config, workers: usize) {
         + 2 * c.pools.backends.len() as u64
         + 64;
     if lim.rlim_cur < need {
-        log::warn(&format!(
+        log::warn!(
             "open files limit is {}, below the {need} the listeners, TCP connection limits and              backends may need: raise it (LimitNOFILE= in systemd, ulimit -n)",
             lim.rlim_cur
-        ));
+        );
     }
 }
 
@@ -673,21 +681,21 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
         return;
     }
     if !same_shield {
-        log::info(&format!(
+        log::info!(
             "rules changed at runtime: {} query rules, {} response rules, {} ACL entries",
             shield.rules.rules().len(),
             shield.response_rules.rules.len(),
             shield.acl.masks().len()
-        ));
+        );
     }
     let upstream = if same_backends {
         current.upstream.clone()
     } else {
-        log::info(&format!(
+        log::info!(
             "backends changed at runtime: {} servers, policy {}",
             pools.backends.len(),
             pools.policy.name()
-        ));
+        );
         let timeout = current
             .upstream
             .udp_timeout
@@ -695,7 +703,7 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
         match net::Upstream::new(pools, Some(&current.upstream), &current.runtime, timeout) {
             Ok(u) => u,
             Err(e) => {
-                log::error(&format!("cannot forward to the new backends: {e}"));
+                log::error!("cannot forward to the new backends: {e}");
                 current.upstream.clone()
             }
         }

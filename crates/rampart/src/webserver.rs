@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::log;
-
 /// A running webserver, as the control loop sees it.
 pub struct Web {
     calls: Receiver<web::Call>,
@@ -33,14 +31,14 @@ pub fn start(
     };
     match web::start(addr, ctx) {
         Ok(bound) => {
-            log::info(&format!("webserver listening on {bound}"));
+            log::info!("webserver listening on {bound}");
             if c.web.password.is_none() && c.web.api_key.is_none() {
-                log::warn("webserver: no password and no API key set: only what needs no authentication is served");
+                log::warn!("webserver: no password and no API key set: only what needs no authentication is served");
             }
             Some(Web { calls: rx, config })
         }
         Err(e) => {
-            log::error(&e.to_string());
+            log::error!("{e}");
             None
         }
     }
@@ -64,7 +62,7 @@ impl Web {
                 web::Call::SetAcl(masks, reply) => {
                     let result = serving.set_acl(&masks);
                     if result.is_ok() {
-                        log::info(&format!("ACL set by the web API: {}", masks.join(", ")));
+                        log::info!("ACL set by the web API: {}", masks.join(", "));
                         acl_changed = true;
                     }
                     let _ = reply.send(result);

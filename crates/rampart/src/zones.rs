@@ -82,7 +82,7 @@ pub fn attach_console(serving: &config::Serving, service: &Arc<xfr::Service>, c:
         Ok(())
     })();
     if let Err(e) = registered {
-        crate::log::error(&format!("console zone functions unavailable: {e}"));
+        log::error!("console zone functions unavailable: {e}");
     }
 }
 
@@ -113,13 +113,13 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
     let mut report = crate::snapshot::Report::default();
     let loaded = crate::snapshot::load(decl, &info, &mut report);
     for w in &report.warnings {
-        crate::log::warn(w);
+        log::warn!("{w}");
     }
     let loaded = match loaded {
         Ok(zone) => zone,
         Err(e) => {
             let msg = format!("zone {name} not reloaded, still serving the previous version: {e}");
-            crate::log::error(&msg);
+            log::error!("{msg}");
             return msg;
         }
     };
@@ -129,11 +129,11 @@ fn reload_zone(service: &Arc<xfr::Service>, decls: &[ZoneDecl], name: &str) -> S
             // plain one only now.
             service.publish(&apex, ZoneState::Ready(z.clone()));
             let msg = format!("zone {name} reloaded: serial {}", z.serial);
-            crate::log::info(&msg);
+            log::info!("{msg}");
             msg
         }
         Err(e) => {
-            crate::log::error(&e);
+            log::error!("{e}");
             e
         }
     }

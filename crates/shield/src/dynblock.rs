@@ -182,7 +182,13 @@ pub struct DynBlocks {
     any: std::sync::atomic::AtomicBool,
     /// Log lines waiting to be written by the control thread.
     pending_log: Mutex<Vec<String>>,
+    /// This second's lines: (second, written, held back).
+    log_budget: Mutex<(u64, u32, u64)>,
 }
+
+/// Block lines written a second at most: a flood from many sources may
+/// block thousands at once (the list is in showDynBlocks() and the API).
+const LOG_LINES_PER_SECOND: u32 = 20;
 
 impl DynBlocks {
     /// Whether any block is in force (or waiting to expire).
@@ -329,6 +335,34 @@ impl DynBlocks {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push("Dynamic blocks cleared".into());
+    }
+
+    /// Writes the lines queued since the last call to the log (blocks
+    /// start and end on the query path and in the maintenance pass; the
+    /// control loop writes them, every 50 ms).
+    /// At most [`LOG_LINES_PER_SECOND`] lines a second; how many were
+    /// held back is said in the next second.
+    pub fn write_log(&self) {
+        let lines = self.take_log();
+        let second = now_ns() / SECOND;
+        let mut budget = self.log_budget.lock().unwrap_or_else(|p| p.into_inner());
+        if budget.0 != second {
+            if budget.2 > 0 {
+                log::warn!(
+                    "{} more dynamic block lines suppressed (at most {LOG_LINES_PER_SECOND} a second; showDynBlocks() lists the blocks)",
+                    budget.2
+                );
+            }
+            *budget = (second, 0, 0);
+        }
+        for line in lines {
+            if budget.1 < LOG_LINES_PER_SECOND {
+                budget.1 += 1;
+                log::warn!("{line}");
+            } else {
+                budget.2 += 1;
+            }
+        }
     }
 
     /// Takes the log lines written since the last call.
@@ -662,6 +696,20 @@ mod tests {
         );
         assert!(blocks.show().contains("192.0.2.0/24"));
         assert_eq!(exceeding(&rings, &Measure::Queries, 10.0, 1), [(flood, 50)]);
+    }
+
+    #[test]
+    fn block_lines_are_written_twenty_a_second_at_most() {
+        let blocks = DynBlocks::default();
+        blocks
+            .pending_log
+            .lock()
+            .unwrap()
+            .extend((0..30).map(|i| format!("line {i}")));
+        blocks.write_log();
+        let (_, written, held) = *blocks.log_budget.lock().unwrap();
+        assert_eq!((written, held), (LOG_LINES_PER_SECOND, 10));
+        assert!(blocks.take_log().is_empty());
     }
 
     #[test]

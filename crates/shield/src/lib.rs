@@ -26,6 +26,7 @@ pub mod dynblock;
 pub mod edits;
 pub mod hook;
 pub mod known;
+pub mod logthrottle;
 pub mod name_regex;
 pub mod netmask;
 pub mod qps;

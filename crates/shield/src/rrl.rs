@@ -687,6 +687,14 @@ impl Rrl {
             < u64::from(LOG_LINES_PER_SECOND)
     }
 
+    /// Writes the lines waiting (queued on the query path, throttled) to
+    /// the log; the control loop calls it.
+    pub fn write_log(&self) {
+        for line in self.take_log() {
+            log::warn!("{line}");
+        }
+    }
+
     /// The log lines waiting to be printed (with a count of those the
     /// throttle held back, if any).
     pub fn take_log(&self) -> Vec<String> {

@@ -45,7 +45,7 @@ pub(crate) fn run(listener: std::net::TcpListener, ctx: Arc<Context>) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("rampart[error]: webserver: cannot start its runtime: {e}");
+            log::error!("webserver: cannot start its runtime: {e}");
             return;
         }
     };
@@ -53,7 +53,7 @@ pub(crate) fn run(listener: std::net::TcpListener, ctx: Arc<Context>) {
         let listener = match TcpListener::from_std(listener) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("rampart[error]: webserver: listener unusable: {e}");
+                log::error!("webserver: listener unusable: {e}");
                 return;
             }
         };
@@ -267,7 +267,7 @@ async fn allow_from(
             }
             if let Some(dir) = &config.web.api_config_dir {
                 if let Err(e) = api::write_acl_file(dir, &masks) {
-                    eprintln!("rampart[error]: webserver: {e}");
+                    log::error!("webserver: {e}");
                     return Answer::with(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "application/json",
@@ -328,7 +328,7 @@ async fn handler(
             a
         }
         Ok(Some(Err(e))) => {
-            eprintln!("rampart[error]: web handler for {path}: {e}");
+            log::error!("web handler for {path}: {e}");
             Answer::status(StatusCode::INTERNAL_SERVER_ERROR)
         }
         Ok(None) => Answer::status(StatusCode::NOT_FOUND),

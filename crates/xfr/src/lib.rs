@@ -5,7 +5,6 @@
 //! and the proof that history was not rewritten.
 
 pub mod journal;
-pub mod log;
 pub mod notify;
 pub mod outgoing;
 mod reply;

@@ -11,11 +11,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use log::Level;
 use wire::types::{class, flags, opcode, rcode, rtype};
 use wire::{Query, Response, Section};
 use zone::records::Record;
 
-use crate::log;
 use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, unix_now, Entry, Role, Service};
 use crate::tsig::{self, Key};
@@ -93,9 +93,7 @@ pub(crate) fn send(service: &Service, e: &Entry) {
                 notify_one(target, &soa, key.as_ref(), &job_name, serial, &stale)
             });
         if let Err(err) = spawned {
-            log::error(&format!(
-                "NOTIFY for {name} to {target}: cannot start: {err}"
-            ));
+            log::error!("NOTIFY for {name} to {target}: cannot start: {err}");
         }
     }
 }
@@ -117,7 +115,7 @@ fn notify_one(
     let sock = match UdpSocket::bind(bind) {
         Ok(s) => s,
         Err(err) => {
-            log::error(&format!("NOTIFY for {name} to {target}: {err}"));
+            log::error!("NOTIFY for {name} to {target}: {err}");
             return;
         }
     };
@@ -142,15 +140,15 @@ fn notify_one(
                 None => Ok(()),
             };
             match (code, checked) {
-                (rcode::NOERROR, Ok(())) => log::info(&format!(
-                    "NOTIFY for {name} serial {serial} to {target}: acknowledged"
-                )),
-                (rcode::NOERROR, Err(e)) => log::warn(&format!(
-                    "NOTIFY for {name} to {target}: answer's signature: {e}"
-                )),
-                (code, _) => log::warn(&format!(
+                (rcode::NOERROR, Ok(())) => {
+                    log::info!("NOTIFY for {name} serial {serial} to {target}: acknowledged")
+                }
+                (rcode::NOERROR, Err(e)) => {
+                    log::warn!("NOTIFY for {name} to {target}: answer's signature: {e}")
+                }
+                (code, _) => log::warn!(
                     "NOTIFY for {name} serial {serial} to {target}: answered with rcode {code}"
-                )),
+                ),
             }
             return;
         }
@@ -158,9 +156,9 @@ fn notify_one(
             wait *= 2;
         }
     }
-    log::warn(&format!(
+    log::warn!(
         "NOTIFY for {name} serial {serial} to {target}: no answer after {ATTEMPTS} attempts"
-    ));
+    );
 }
 
 /// Reads datagrams until the answer with `id` from `target` arrives or
@@ -218,8 +216,13 @@ impl Service {
         let settings = self.settings();
         let asked = Asked::of(&query);
         let what = || format!("NOTIFY for {} from {client}", wire::name::to_text(&apex));
-        let (key, mut signer) = match authenticate(&asked, packet, &settings.keys, now, Some(&what))
-        {
+        let (key, mut signer) = match authenticate(
+            &asked,
+            packet,
+            &settings.keys,
+            now,
+            Some((&what, client.ip())),
+        ) {
             Ok(checked) => checked,
             Err(refusal) => return Some(refusal),
         };
@@ -238,17 +241,23 @@ impl Service {
         let name = e.name.clone();
         drop(e);
         let Some(handle) = handle else {
-            log::warn(&format!(
-                "NOTIFY for {name} from {client} refused: not one of its primaries{}",
-                if key_ok {
-                    ""
-                } else {
-                    " (or not signed with its key)"
-                }
-            ));
+            shield::logthrottle::log(Level::Warn, "refused NOTIFY", Some(client.ip()), || {
+                format!(
+                    "NOTIFY for {name} from {client} refused: not one of its primaries{}",
+                    if key_ok {
+                        ""
+                    } else {
+                        " (or not signed with its key)"
+                    }
+                )
+            });
             return Some(asked.reply(rcode::REFUSED, false, signer.as_mut(), now));
         };
-        log::info(&format!("NOTIFY for {name} from {client}: refreshing"));
+        // A primary's address is easy to spoof over UDP: throttled too
+        // (the refreshes it causes log what they transfer).
+        shield::logthrottle::log(Level::Info, "NOTIFY", Some(client.ip()), || {
+            format!("NOTIFY for {name} from {client}: refreshing")
+        });
         handle.wake();
         Some(asked.reply(rcode::NOERROR, true, signer.as_mut(), now))
     }

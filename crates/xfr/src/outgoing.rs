@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use log::Level;
 use wire::types::{class, flags, rcode, rtype};
 use wire::{Query, Response, Section};
 use zone::records::{serial_gt, soa_serial, Record};
 
 use crate::journal::Change;
-use crate::log;
 use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, soa_first, unix_now, Service};
 use crate::tsig::Signer;
@@ -49,8 +49,13 @@ impl Service {
             }
         };
         let what = || format!("transfer of {} from {client}", wire::name::to_text(&apex));
-        let (key, mut signer) = match authenticate(&asked, packet, &settings.keys, now, Some(&what))
-        {
+        let (key, mut signer) = match authenticate(
+            &asked,
+            packet,
+            &settings.keys,
+            now,
+            Some((&what, client.ip())),
+        ) {
             Ok(checked) => checked,
             Err(refusal) => {
                 return Some(Transfer {
@@ -74,12 +79,14 @@ impl Service {
             .allows(client.ip(), key.as_ref().map(|k| &*k.name))
         {
             drop(e);
-            log::warn(&format!(
-                "transfer of {name} refused for {client}{}: not in its transfer ACL",
-                key.as_ref()
-                    .map(|k| format!(" (key {})", k.name_text()))
-                    .unwrap_or_default()
-            ));
+            shield::logthrottle::log(Level::Warn, "refused transfer", Some(client.ip()), || {
+                format!(
+                    "transfer of {name} refused for {client}{}: not in its transfer ACL",
+                    key.as_ref()
+                        .map(|k| format!(" (key {})", k.name_text()))
+                        .unwrap_or_default()
+                )
+            });
             return Some(reply(rcode::REFUSED, signer.as_mut()));
         }
         let Some(soa) = e.soa().filter(|_| e.zone.is_some()) else {
@@ -124,28 +131,26 @@ impl Service {
             }
             Err(Unsendable::TooBig(i)) => {
                 let r = &body[i];
-                log::error(&format!(
+                log::error!(
                     "{kind} of {name} to {client} not sent: {} type {} does not fit a 64 KB message",
                     wire::name::to_text(&r.owner),
                     wire::types::rtype_name(r.rtype)
-                ));
+                );
                 return Some(reply(rcode::SERVFAIL, signer.as_mut()));
             }
             Err(Unsendable::Unsigned) => {
-                log::error(&format!(
-                    "{kind} of {name} to {client} not sent: a message could not be signed"
-                ));
+                log::error!("{kind} of {name} to {client} not sent: a message could not be signed");
                 return Some(reply(rcode::SERVFAIL, None));
             }
         };
-        log::info(&format!(
+        log::info!(
             "{kind} of {name} serial {serial} to {client}{}: {} records in {} messages",
             key.as_ref()
                 .map(|k| format!(" (key {})", k.name_text()))
                 .unwrap_or_default(),
             body.len(),
             messages.len()
-        ));
+        );
         Some(Transfer { messages })
     }
 }

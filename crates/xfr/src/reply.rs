@@ -2,7 +2,10 @@
 //! that carry no data: the TSIG check (RFC 8945 §5.2), and a header with
 //! the question and an rcode, signed when the request was.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+
+use log::Level;
 
 use wire::types::rcode;
 use wire::{Query, Response};
@@ -53,26 +56,25 @@ impl<'a> Asked<'a> {
 /// (`None` when unsigned) and the signer for the answer, or the reply
 /// that refuses it — FORMERR for an unreadable TSIG, NOTAUTH carrying
 /// the TSIG error for a bad one. A refusal is logged as `what` describes
-/// ("transfer of example.org. from 192.0.2.1:53000"), when given.
+/// ("transfer of example.org. from 192.0.2.1:53000"), when given,
+/// throttled by the client's network.
 #[allow(clippy::type_complexity)]
 pub(crate) fn authenticate(
     asked: &Asked,
     packet: &[u8],
     keys: &KeyRing,
     now: u64,
-    what: Option<&dyn Fn() -> String>,
+    what: Option<(&dyn Fn() -> String, IpAddr)>,
 ) -> Result<(Option<Arc<Key>>, Option<Signer>), Vec<u8>> {
     match tsig::check_request(packet, keys, now) {
         Err(()) => Err(asked.reply(rcode::FORMERR, false, None, now)),
         Ok(Checked::Unsigned) => Ok((None, None)),
         Ok(Checked::Valid { key, ctx }) => Ok((Some(key), Some(ctx))),
         Ok(Checked::Refused { error, reply }) => {
-            if let Some(what) = what {
-                crate::log::warn(&format!(
-                    "{} refused: TSIG error {}",
-                    what(),
-                    tsig::error_name(error)
-                ));
+            if let Some((what, client)) = what {
+                shield::logthrottle::log(Level::Warn, "bad TSIG", Some(client), || {
+                    format!("{} refused: TSIG error {}", what(), tsig::error_name(error))
+                });
             }
             let mut msg = asked.reply(rcode::NOTAUTH, false, None, now);
             let _ = reply.append(&mut msg, now);

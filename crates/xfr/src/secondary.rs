@@ -20,7 +20,6 @@ use wire::{Response, Section};
 use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet, SerialPolicy};
 use zone::ZoneState;
 
-use crate::log;
 use crate::service::{lock as lock_entry, unix_now, Entry, Role, Service, ZoneInfo};
 use crate::tsig::{self, Key};
 
@@ -115,9 +114,9 @@ impl Service {
                     saved_at = std::fs::metadata(file).and_then(|m| m.modified()).ok();
                     self.attach_journal(&mut entry, &format!("saved copy {}", file.display()));
                 }
-                Err(err) => log::warn(&format!(
+                Err(err) => log::warn!(
                     "secondary zone {name}: saved copy unusable, waiting for a transfer: {err}"
-                )),
+                ),
             }
         }
         let state = match &entry.zone {
@@ -131,9 +130,7 @@ impl Service {
             .name("secondary".into())
             .spawn(move || run(weak, apex, rx, saved_at));
         if let Err(err) = spawned {
-            log::error(&format!(
-                "secondary zone {name}: cannot start its refresh thread: {err}"
-            ));
+            log::error!("secondary zone {name}: cannot start its refresh thread: {err}");
         }
         state
     }
@@ -183,7 +180,7 @@ fn run(service: Weak<Service>, apex: Box<[u8]>, rx: Receiver<Wake>, saved_at: Op
                 next = Instant::now() + Duration::from_secs(u64::from(refresh_s.max(1)));
             }
             Err(err) => {
-                log::warn(&format!("secondary zone {}: refresh failed: {err}", e.name));
+                log::warn!("secondary zone {}: refresh failed: {err}", e.name);
                 e.status = format!("refresh failed: {err}");
                 next = Instant::now()
                     + if e.zone.is_some() {
@@ -197,10 +194,10 @@ fn run(service: Weak<Service>, apex: Box<[u8]>, rx: Receiver<Wake>, saved_at: Op
         if let (Some(at), Some(_)) = (confirmed, &e.zone) {
             let expire = Duration::from_secs(u64::from(expire_s));
             if at.elapsed() >= expire {
-                log::error(&format!(
+                log::error!(
                     "secondary zone {}: expired ({expire_s} s without a primary): SERVFAIL until one answers",
                     e.name
-                ));
+                );
                 e.zone = None;
                 e.status = format!("expired after {expire_s} s without a primary");
                 service.publish(&apex, ZoneState::Broken(e.status.clone().into()));
@@ -286,7 +283,7 @@ fn refresh_from(
             records as f64 / secs
         );
         lock_entry(entry).status = line.clone();
-        log::info(&format!("secondary zone {name}: {line}"));
+        log::info!("secondary zone {name}: {line}");
     };
     let incoming = transfer(primary, apex, qtype, ours, key, progress)?;
     let via = format!(
@@ -339,7 +336,7 @@ fn refresh_from(
             .to_zone(apex, &via)
             .map_err(|err| format!("zone from {via} refused: {err}"))?;
         for w in &warnings {
-            log::warn(w);
+            log::warn!("{w}");
         }
         e.serial = zone.serial;
         e.records = Arc::new(next);
@@ -350,10 +347,7 @@ fn refresh_from(
         if let Some(z) = &e.zone {
             service.publish(apex, ZoneState::Ready(z.clone()));
         }
-        log::info(&format!(
-            "secondary zone {name}: serial {} from {via}",
-            e.serial
-        ));
+        log::info!("secondary zone {name}: serial {} from {via}", e.serial);
     } else {
         service.commit(&mut e, next, &via)?;
         if e.zone.is_none() {
@@ -399,11 +393,11 @@ fn persist(e: &mut Entry) {
             e.file_state = e.records.clone();
             e.dirty_since = None;
         }
-        Err(err) => log::error(&format!(
+        Err(err) => log::error!(
             "secondary zone {}: cannot save to {}: {err}",
             e.name,
             file.display()
-        )),
+        ),
     }
 }
 

@@ -18,7 +18,6 @@ use zone::records::{diff, serial_gt, soa_serial, with_serial, Record, RecordSet}
 use zone::{Zone, ZoneState};
 
 use crate::journal::{self, Change, Journal};
-use crate::log;
 use crate::settings::{Replication, ZoneSettings};
 
 /// How the query path learns of a new version of a zone.
@@ -325,13 +324,13 @@ impl Service {
                     "zone {}: journal unusable, serving without history (updates refused): {e}",
                     entry.name
                 );
-                log::error(&msg);
+                log::error!("{msg}");
                 entry.journal_error = Some(e.to_string());
                 return;
             }
         };
         if let Some(r) = &opened.recovered {
-            log::warn(&format!("zone {}: {r}", entry.name));
+            log::warn!("zone {}: {r}", entry.name);
         }
         if opened.blocks.is_empty() {
             let genesis = Change {
@@ -343,10 +342,7 @@ impl Service {
                 source: format!("genesis from {source}"),
             };
             if let Err(e) = journal.append(genesis) {
-                log::error(&format!(
-                    "zone {}: cannot start the journal: {e}",
-                    entry.name
-                ));
+                log::error!("zone {}: cannot start the journal: {e}", entry.name);
                 entry.journal_error = Some(e.to_string());
                 return;
             }
@@ -356,11 +352,11 @@ impl Service {
         let current = match journal::replay_set(&opened.blocks) {
             Ok(set) => set,
             Err(e) => {
-                log::error(&format!(
+                log::error!(
                     "zone {}: journal {} does not replay ({e}); serving without history",
                     entry.name,
                     path.display()
-                ));
+                );
                 entry.journal_error = Some(e);
                 return;
             }
@@ -407,14 +403,14 @@ impl Service {
                 // Nothing compiled from these records: the next change
                 // compiles whole instead of patching the file's version.
                 entry.zone = None;
-                log::error(&format!(
+                log::error!(
                     "zone {}: the journal's version does not compile: {e}",
                     entry.name
-                ));
+                );
             }
         }
         if let Err(e) = self.commit(entry, next, source) {
-            log::error(&format!("zone {}: {e}", entry.name));
+            log::error!("zone {}: {e}", entry.name);
         }
         if *entry.records != *file_set {
             // The file is behind: write it back on the next flush.
@@ -489,7 +485,7 @@ impl Service {
             None => e.records.to_zone(&e.apex, source).map_err(refused)?,
         };
         for w in warnings {
-            log::warn(&w);
+            log::warn!("{w}");
         }
         let serial_after = zone.serial;
         let change = Change {
@@ -505,14 +501,14 @@ impl Service {
                 format!("journal write failed, change from {source} not made: {err}")
             })?;
         }
-        log::info(&format!(
+        log::info!(
             "zone {}: serial {} -> {} ({} removed, {} added) from {source}",
             e.name,
             e.serial,
             serial_after,
             change.removed.len(),
             change.added.len()
-        ));
+        );
         let zone = Arc::new(zone);
         e.zone = Some(zone.clone());
         e.serial = serial_after;
@@ -532,6 +528,8 @@ impl Service {
     /// Writes zones changed by updates or transfers back to their files
     /// once they have been changed for the flush interval (or at once
     /// with `force`). Never on the query path: the control loop calls it.
+    /// Each file written (or not) is logged; the same lines are returned
+    /// for the console's `flushZones()`.
     pub fn flush(&self, force: bool) -> Vec<String> {
         let interval = Duration::from_secs(self.settings().flush_interval_secs.max(1));
         let mut done = Vec::new();
@@ -556,10 +554,9 @@ impl Service {
             };
             let header = format!("zone {name} serial {serial} written by rampart from its journal");
             if let Err(err) = zone::text::write_zone_file(&file, &apex, &records, &header) {
-                done.push(format!(
-                    "zone {name}: cannot write {}: {err}",
-                    file.display()
-                ));
+                let line = format!("zone {name}: cannot write {}: {err}", file.display());
+                log::error!("{line}");
+                done.push(line);
                 continue;
             }
             // The file's own copy: sharing the records' Arc would make the
@@ -570,10 +567,9 @@ impl Service {
             if Arc::ptr_eq(&e.records, &records) {
                 e.dirty_since = None;
             }
-            done.push(format!(
-                "zone {name}: serial {serial} written to {}",
-                file.display()
-            ));
+            let line = format!("zone {name}: serial {serial} written to {}", file.display());
+            log::info!("{line}");
+            done.push(line);
         }
         done
     }

@@ -9,12 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
+use log::Level;
 use wire::message::Rr;
 use wire::types::{class, rcode, rtype};
 use wire::Section;
 use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet};
 
-use crate::log;
 use crate::reply::{authenticate, Asked};
 use crate::service::{lock as lock_entry, soa_first, unix_now, Role, Service};
 use crate::settings::UpdateGrant;
@@ -67,8 +67,13 @@ impl Service {
         }
         let settings = self.settings();
         let what = || format!("update of {} from {client}", wire::name::to_text(&apex));
-        let (key, mut signer) = match authenticate(&asked, packet, &settings.keys, now, Some(&what))
-        {
+        let (key, mut signer) = match authenticate(
+            &asked,
+            packet,
+            &settings.keys,
+            now,
+            Some((&what, client.ip())),
+        ) {
             Ok(checked) => checked,
             Err(refusal) => return Some(refusal),
         };
@@ -86,10 +91,12 @@ impl Service {
             .iter()
             .any(|g| g.admits(client.ip(), key_name));
         if !admitted {
-            log::warn(&format!(
-                "update of {} by {who} refused: no update policy admits it",
-                wire::name::to_text(&apex)
-            ));
+            shield::logthrottle::log(Level::Warn, "refused update", Some(client.ip()), || {
+                format!(
+                    "update of {} by {who} refused: no update policy admits it",
+                    wire::name::to_text(&apex)
+                )
+            });
             return Some(answer(rcode::REFUSED, signer.as_mut()));
         }
         let mut e = lock_entry(&entry);
@@ -104,17 +111,19 @@ impl Service {
             .filter(|g| g.admits(client.ip(), key_name))
             .collect();
         if grants.is_empty() {
-            log::warn(&format!(
-                "update of {} by {who} refused: no update policy admits it",
-                e.name
-            ));
+            shield::logthrottle::log(Level::Warn, "refused update", Some(client.ip()), || {
+                format!(
+                    "update of {} by {who} refused: no update policy admits it",
+                    e.name
+                )
+            });
             return Some(answer(rcode::REFUSED, signer.as_mut()));
         }
         if e.journal.is_none() {
-            log::error(&format!(
+            log::error!(
                 "update of {} by {who} refused: the zone has no journal to make it durable",
                 e.name
-            ));
+            );
             return Some(answer(rcode::SERVFAIL, signer.as_mut()));
         }
         let prereqs: Vec<&Rr> = msg
@@ -130,17 +139,21 @@ impl Service {
         if let Err(code) = check_prerequisites(&e.records, &apex, &prereqs) {
             // A failed prerequisite is an ordinary answer (nsupdate's
             // "prereq"), but the operator should see why nothing changed.
-            log::info(&format!(
-                "update of {} by {who}: prerequisite not met (rcode {code})",
-                e.name
-            ));
+            shield::logthrottle::log(Level::Info, "failed update", Some(client.ip()), || {
+                format!(
+                    "update of {} by {who}: prerequisite not met (rcode {code})",
+                    e.name
+                )
+            });
             return Some(answer(code, signer.as_mut()));
         }
         if let Err((code, why)) = prescan(&apex, &updates, &grants) {
-            log::warn(&format!(
-                "update of {} by {who} refused (rcode {code}): {why}",
-                e.name
-            ));
+            shield::logthrottle::log(Level::Warn, "failed update", Some(client.ip()), || {
+                format!(
+                    "update of {} by {who} refused (rcode {code}): {why}",
+                    e.name
+                )
+            });
             return Some(answer(code, signer.as_mut()));
         }
         // The changes are worked out on the live set (no copy of the
@@ -169,7 +182,7 @@ impl Service {
         match self.commit_delta(&mut e, removed, added, &source) {
             Ok(_) => Some(answer(rcode::NOERROR, signer.as_mut())),
             Err(err) => {
-                log::error(&format!("zone {}: {err}", e.name));
+                log::error!("zone {}: {err}", e.name);
                 // A change that breaks the zone's rules (CNAME beside
                 // data…) is refused; a journal failure is SERVFAIL.
                 let code = if err.starts_with("journal write failed") {
