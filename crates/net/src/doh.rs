@@ -241,15 +241,19 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == DNS_MESSAGE));
-            if !typed {
-                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE.into());
-            }
-            Limited::new(req.into_body(), MAX_MESSAGE)
+            // The body is read (up to a DNS message) before any refusal:
+            // a client still sending when the answer comes may take the
+            // stream's reset for a failure.
+            let body = Limited::new(req.into_body(), MAX_MESSAGE)
                 .collect()
                 .await
                 .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?
                 .to_bytes()
-                .to_vec()
+                .to_vec();
+            if !typed {
+                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE.into());
+            }
+            body
         }
         _ => return Err(StatusCode::BAD_REQUEST.into()),
     };
