@@ -24,7 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::stream_answer::{answer, Answered};
+use crate::stream_answer::{answer, Answered, Upstream};
 use crate::SharedSnapshot;
 
 const DNS_MESSAGE: &str = "application/dns-message";
@@ -133,12 +133,14 @@ async fn respond(
         }
         Ok(mut query) => {
             client.counts.tcp_queries.add(1);
-            let mut out = vec![0u8; MAX_MESSAGE];
-            match answer(shared, &mut query, &mut out, source, client.local_port).await {
+            let mut out = take_buffer();
+            let who = (source, client.local_port);
+            let answered = answer(shared, &mut query, &mut out, who, Upstream::Udp).await;
+            let result = match answered {
                 Answered::Len(len) => {
-                    out.truncate(len);
-                    let ttl = wire::edit::min_ttl(&out);
-                    (StatusCode::OK, Bytes::from(out), ttl)
+                    let body = Bytes::copy_from_slice(&out[..len]);
+                    let ttl = wire::edit::min_ttl(&body);
+                    (StatusCode::OK, body, ttl)
                 }
                 // Transfers and updates are not for DoH: REFUSED.
                 Answered::Replication => match refused(&query) {
@@ -146,7 +148,9 @@ async fn respond(
                     None => (StatusCode::BAD_REQUEST, Bytes::new(), None),
                 },
                 Answered::Drop => (StatusCode::FORBIDDEN, Bytes::new(), None),
-            }
+            };
+            give_buffer(out);
+            result
         }
     };
     let ok = status == StatusCode::OK;
@@ -173,6 +177,31 @@ async fn respond(
         }
     }
     r
+}
+
+thread_local! {
+    /// Answer buffers (64 KB each) of this thread's finished requests:
+    /// zeroing a new one for every query cost more than the rest of
+    /// answering it.
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept per thread at most (the rest are freed).
+const KEPT_BUFFERS: usize = 64;
+
+fn take_buffer() -> Vec<u8> {
+    BUFFERS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0u8; MAX_MESSAGE])
+}
+
+fn give_buffer(buf: Vec<u8>) {
+    BUFFERS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < KEPT_BUFFERS {
+            b.push(buf);
+        }
+    });
 }
 
 /// Why a request gets no DNS answer.

@@ -741,7 +741,7 @@ pub fn with_client_subnet<'a>(
 /// that question, or none at all with an error rcode (other than
 /// NXDOMAIN) or TC, as a backend's FORMERR or NOTIMP may, which dnsdist
 /// relays too.
-fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool) -> bool {
+pub(crate) fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool) -> bool {
     if answer.len() >= 12 && answer[4..6] == [0, 0] {
         let rcode = answer[3] & 0x0f;
         let truncated = answer[2] & 0x02 != 0;

@@ -20,6 +20,7 @@ pub mod stream_answer;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
+pub mod udp_ask;
 pub mod update_queue;
 
 use std::io;

@@ -22,6 +22,16 @@ pub enum Answered {
     Drop,
 }
 
+/// How a query for a backend is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upstream {
+    /// Over TCP (DNS over TCP and TLS, as dnsdist).
+    Tcp,
+    /// Over UDP, then TCP if the answer is truncated (DNS over HTTPS,
+    /// as dnsdist; a `tcpOnly` backend is still asked over TCP).
+    Udp,
+}
+
 /// Answers `query` from `client` into `out` (64 KB: answers and rewritten
 /// queries may be that large). The query may be rewritten in place when
 /// the rules change it for its backend.
@@ -29,8 +39,8 @@ pub async fn answer(
     shared: &SharedSnapshot,
     query: &mut Vec<u8>,
     out: &mut [u8],
-    client: SocketAddr,
-    local_port: u16,
+    (client, local_port): (SocketAddr, u16),
+    upstream: Upstream,
 ) -> Answered {
     let (answered, backend, timeout, ecs, allow_empty) = {
         let snap = shared.load();
@@ -88,10 +98,24 @@ pub async fn answer(
             else {
                 return Answered::Drop;
             };
-            let Some(len) =
-                crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty).await
-            else {
-                return Answered::Drop;
+            let by_udp = if upstream == Upstream::Udp && !b.tcp_only {
+                match crate::udp_ask::ask(&b, sent, answer, timeout, allow_empty).await {
+                    Some(Ok(len)) => Some(len),
+                    // Truncated: over TCP, as a UDP client would retry.
+                    Some(Err(())) => None,
+                    None => return Answered::Drop,
+                }
+            } else {
+                None
+            };
+            let len = match by_udp {
+                Some(len) => len,
+                None => match crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty)
+                    .await
+                {
+                    Some(len) => len,
+                    None => return Answered::Drop,
+                },
             };
             let mut len = wire::ecs::undo(answer, len, added);
             shield::edits::restore_flags(&mut answer[..len], client_flags);

@@ -669,8 +669,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         peer.shared,
         query,
         &mut out[2..],
-        peer.addr,
-        peer.local_port,
+        (peer.addr, peer.local_port),
+        crate::stream_answer::Upstream::Tcp,
     )
     .await;
     let resp_len = match answered {

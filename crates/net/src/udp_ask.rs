@@ -1,0 +1,163 @@
+//! Asking a backend over UDP from an async task (DNS over HTTPS), as
+//! dnsdist does for DoH: a TCP connection per query (or a few kept idle)
+//! costs the backend a handshake and a slot, and a UDP-first backend
+//! like PowerDNS answers TCP far more slowly.
+//!
+//! One socket per backend, shared by every DoH stream of the runtime:
+//! each query gets a free ID of that socket, a task reads the answers
+//! and hands each to the stream waiting for its ID. An answer must carry
+//! the question asked (a late or forged one is ignored); a truncated one
+//! sends the caller to TCP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pool::Backend;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+
+/// Queries in flight per backend at most (the ID space).
+const MAX_IN_FLIGHT: usize = 65536;
+
+struct Asker {
+    socket: UdpSocket,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    next: u16,
+    by_id: HashMap<u16, oneshot::Sender<Vec<u8>>>,
+}
+
+/// The askers of this process, by backend address: made on first use,
+/// each with its reading task on the runtime that made it.
+fn askers() -> &'static Mutex<HashMap<SocketAddr, Arc<Asker>>> {
+    static ASKERS: OnceLock<Mutex<HashMap<SocketAddr, Arc<Asker>>>> = OnceLock::new();
+    ASKERS.get_or_init(Default::default)
+}
+
+async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
+    if let Some(a) = askers()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&addr)
+    {
+        return Some(a.clone());
+    }
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).await.ok()?;
+    socket.connect(addr).await.ok()?;
+    let a = Arc::new(Asker {
+        socket,
+        waiting: Mutex::new(Waiting {
+            next: pool::policy::random() as u16,
+            by_id: HashMap::new(),
+        }),
+    });
+    let mut all = askers().lock().unwrap_or_else(|p| p.into_inner());
+    // Another stream made one meanwhile: use that.
+    if let Some(existing) = all.get(&addr) {
+        return Some(existing.clone());
+    }
+    all.insert(addr, a.clone());
+    drop(all);
+    tokio::spawn(read_answers(a.clone()));
+    Some(a)
+}
+
+/// Hands each answer to the query waiting for its ID.
+async fn read_answers(a: Arc<Asker>) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let Ok(n) = a.socket.recv(&mut buf).await else {
+            // ICMP-reported errors come back here: keep reading.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        };
+        if n < 12 {
+            continue;
+        }
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
+        let waiter = a
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .remove(&id);
+        if let Some(w) = waiter {
+            let _ = w.send(buf[..n].to_vec());
+        }
+    }
+}
+
+/// Asks `b` over UDP; the answer (with the query's own ID) goes into
+/// `out`. `None` when none came in time, or it does not answer the
+/// question; `Some(Err(()))` when it is truncated (ask over TCP).
+pub async fn ask(
+    b: &Backend,
+    query: &[u8],
+    out: &mut [u8],
+    timeout: Duration,
+    allow_empty: bool,
+) -> Option<Result<usize, ()>> {
+    let q = wire::Query::parse(query).ok()?;
+    let a = asker(b.addr).await?;
+    let (tx, rx) = oneshot::channel();
+    let id = {
+        let mut w = a.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if w.by_id.len() >= MAX_IN_FLIGHT {
+            return None;
+        }
+        let mut id = w.next;
+        while w.by_id.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        w.next = id.wrapping_add(1);
+        w.by_id.insert(id, tx);
+        id
+    };
+    let mut sent = query.to_vec();
+    sent[..2].copy_from_slice(&id.to_be_bytes());
+    let started = Instant::now();
+    b.sent();
+    let got = match a.socket.send(&sent).await {
+        Ok(_) => tokio::time::timeout(timeout, rx)
+            .await
+            .ok()
+            .and_then(Result::ok),
+        Err(_) => {
+            b.send_failed();
+            None
+        }
+    };
+    let Some(answer) = got else {
+        a.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .remove(&id);
+        b.timed_out();
+        return None;
+    };
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let lname = wire::name::to_lowercase(q.qname, &mut lower);
+    if !crate::forward::answers(&answer, lname, q.qtype, allow_empty) {
+        b.timed_out();
+        return None;
+    }
+    b.answered(started.elapsed().as_micros() as u64, answer[3] & 0xf);
+    if answer[2] & 0x02 != 0 {
+        return Some(Err(()));
+    }
+    let dst = out.get_mut(..answer.len())?;
+    dst.copy_from_slice(&answer);
+    dst[..2].copy_from_slice(&query[..2]);
+    Some(Ok(answer.len()))
+}
