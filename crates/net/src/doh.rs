@@ -186,8 +186,9 @@ thread_local! {
     static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Buffers kept per thread at most (the rest are freed).
-const KEPT_BUFFERS: usize = 64;
+/// Buffers kept per thread at most, 16 MB (the rest are freed): enough
+/// for the streams of a few hundred busy clients at once.
+const KEPT_BUFFERS: usize = 256;
 
 fn take_buffer() -> Vec<u8> {
     BUFFERS
