@@ -40,6 +40,7 @@ pub mod output;
 pub mod pool_lua;
 pub mod response_lua;
 pub mod shield_lua;
+pub mod stream_rules_lua;
 pub mod tls_lua;
 pub mod web_lua;
 pub mod xfr_lua;
@@ -343,6 +344,8 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     web_lua::register(&lua, &state).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     tls_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    stream_rules_lua::register(&lua)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;

@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::stream_answer::{answer, Answered, Upstream};
 use crate::SharedSnapshot;
+use shield::stream_info::{HttpInfo, StreamInfo};
 
 const DNS_MESSAGE: &str = "application/dns-message";
 /// The largest DNS message.
@@ -83,6 +84,8 @@ pub(crate) struct Client {
     pub addr: SocketAddr,
     pub local_port: u16,
     pub counts: Arc<crate::FrontendCounts>,
+    /// Over TLS: the server name the client asked for, if any.
+    pub tls: Option<Option<String>>,
 }
 
 /// Serves one connection (already through TLS, if any) until it closes.
@@ -114,6 +117,34 @@ async fn respond(
         false => client.addr,
     };
     let mut extra = Vec::new();
+    let info = StreamInfo {
+        sni: client.tls.clone().flatten(),
+        http: Some(HttpInfo {
+            scheme: if client.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            host: req
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .or_else(|| {
+                    req.headers()
+                        .get(hyper::header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string)
+                })
+                .unwrap_or_default(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or("").to_string(),
+            headers: req
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+        }),
+    };
     let (status, body, ttl) = match query_of(req, settings).await {
         Err(Refusal::Status(status)) => (status, Bytes::new(), None),
         Err(Refusal::Mapped(m)) => {
@@ -133,11 +164,27 @@ async fn respond(
         }
         Ok(mut query) => {
             client.counts.tcp_queries.add(1);
+            // A query without EDNS goes on with it (UDP payload 4096), as
+            // dnsdist sends DoH queries: HTTP has no 512-byte limit, so
+            // the backend must not truncate for one. The client gets its
+            // answer without the OPT it did not send.
+            let added_opt = add_opt(&mut query);
             let mut out = take_buffer();
             let who = (source, client.local_port);
-            let answered = answer(shared, &mut query, &mut out, who, Upstream::Udp).await;
+            let answered = answer(
+                shared,
+                &mut query,
+                &mut out,
+                who,
+                Upstream::Udp,
+                Some(&info),
+            )
+            .await;
             let result = match answered {
-                Answered::Len(len) => {
+                Answered::Len(mut len) => {
+                    if added_opt {
+                        len = strip_opt(&mut out, len);
+                    }
                     let body = Bytes::copy_from_slice(&out[..len]);
                     let ttl = wire::edit::min_ttl(&body);
                     (StatusCode::OK, body, ttl)
@@ -147,7 +194,41 @@ async fn respond(
                     Some(r) => (StatusCode::OK, Bytes::from(r), None),
                     None => (StatusCode::BAD_REQUEST, Bytes::new(), None),
                 },
+                // dnsdist's words when the ACL refused the client.
+                Answered::Drop if !shared.load().shield.acl.contains(source.ip()) => (
+                    StatusCode::FORBIDDEN,
+                    Bytes::from_static(b"dns query not allowed because of ACL"),
+                    None,
+                ),
                 Answered::Drop => (StatusCode::FORBIDDEN, Bytes::new(), None),
+                Answered::Http {
+                    status,
+                    type_len,
+                    len,
+                } => {
+                    let status =
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    let (ctype, body) = out[..len].split_at(type_len);
+                    if status.is_redirection() {
+                        extra.push((
+                            "location".into(),
+                            String::from_utf8_lossy(body).into_owned(),
+                        ));
+                        (
+                            status,
+                            Bytes::from_static(b"<html><body>Moved</body></html>"),
+                            None,
+                        )
+                    } else {
+                        if !ctype.is_empty() {
+                            extra.push((
+                                "content-type".into(),
+                                String::from_utf8_lossy(ctype).into_owned(),
+                            ));
+                        }
+                        (status, Bytes::copy_from_slice(body), None)
+                    }
+                }
             };
             give_buffer(out);
             result
@@ -293,6 +374,38 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
     Ok(query)
 }
 
+/// Appends an OPT record (payload 4096) to a query that has none; true
+/// if it did.
+fn add_opt(query: &mut Vec<u8>) -> bool {
+    let Ok(q) = wire::Query::parse(query) else {
+        return false;
+    };
+    // Only to a plain query: one with other records at the end (TSIG,
+    // say) is left as it is.
+    if q.edns.is_some() || q.end != query.len() || query[6..12] != [0, 0, 0, 0, 0, 0] {
+        return false;
+    }
+    query.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+    query[11] = 1;
+    true
+}
+
+/// Removes the OPT record from the end of an answer of `len` bytes; the
+/// new length.
+fn strip_opt(answer: &mut [u8], len: usize) -> usize {
+    let Some(opt) = wire::edit::find(&answer[..len], wire::types::rtype::OPT) else {
+        return len;
+    };
+    let arcount = u16::from_be_bytes([answer[10], answer[11]]);
+    // Only the last record (where it always is in what we send); one in
+    // the middle stays rather than rewriting the message.
+    if opt.end != len || arcount == 0 {
+        return len;
+    }
+    answer[10..12].copy_from_slice(&(arcount - 1).to_be_bytes());
+    opt.start
+}
+
 /// REFUSED for `query`: its header and question, nothing else.
 fn refused(query: &[u8]) -> Option<Vec<u8>> {
     let q = wire::Query::parse(query).ok()?;
@@ -306,6 +419,24 @@ fn refused(query: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_opt_is_added_to_a_plain_query_and_taken_from_its_answer() {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x07example\x00\x00\x01\x00\x01");
+        let plain = q.clone();
+        assert!(add_opt(&mut q));
+        let parsed = wire::Query::parse(&q).unwrap();
+        assert_eq!(parsed.edns.map(|e| e.udp_payload), Some(4096));
+        assert!(!add_opt(&mut q), "a second OPT");
+        // The answer to it, with the OPT last: back to the plain form.
+        let mut a = q.clone();
+        a[2] |= 0x80;
+        let len = a.len();
+        let n = strip_opt(&mut a, len);
+        assert_eq!(&a[12..n], &plain[12..]);
+        assert_eq!(&a[10..12], &[0, 0]);
+    }
 
     #[test]
     fn refused_keeps_the_question_only() {

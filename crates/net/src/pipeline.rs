@@ -40,6 +40,14 @@ pub enum Handled {
     /// fsync or a zone being changed). Over UDP: an UPDATE handed to the
     /// update thread ([`crate::update_queue`]), which answers it.
     Replication,
+    /// For DNS over HTTPS: answer with HTTP `status`; the output holds
+    /// the content type (`type_len` bytes) and then the body, `len`
+    /// bytes in all (`HTTPStatusAction`).
+    Http {
+        status: u16,
+        type_len: usize,
+        len: usize,
+    },
 }
 
 /// Where to send an answer a backend gives later (UDP only).
@@ -49,6 +57,7 @@ pub enum Handled {
 pub type Frontend<'a> = Option<(&'a Arc<UdpSocket>, &'a crate::reply_from::ReplyFrom)>;
 
 /// Handles `packet` from `client`, writing any answer into `out`.
+#[allow(clippy::too_many_arguments)]
 pub fn handle(
     state: &State,
     packet: &[u8],
@@ -56,6 +65,7 @@ pub fn handle(
     local_port: u16,
     transport: Transport,
     frontend: Frontend,
+    stream: Option<&shield::stream_info::StreamInfo>,
     out: &mut [u8],
 ) -> Handled {
     // One clock read when the query starts (the rings, the rate rules and
@@ -194,6 +204,7 @@ pub fn handle(
             tags: &tags,
             pools: Some(&state.upstream.pools),
             clock: &clock,
+            stream,
         };
         let verdict = state.shield.rules.evaluate(&info);
         outcome = verdict.outcome;
@@ -262,6 +273,24 @@ pub fn handle(
         Outcome::Drop => {
             stats.rule_drop.add(1);
             return Handled::Drop;
+        }
+        Outcome::Http(shield::Action::HttpStatus {
+            status,
+            body,
+            content_type,
+        }) => {
+            let (t, b) = (content_type.as_bytes(), &body[..]);
+            let Some(dst) = out.get_mut(..t.len() + b.len()) else {
+                return Handled::Drop;
+            };
+            dst[..t.len()].copy_from_slice(t);
+            dst[t.len()..].copy_from_slice(b);
+            stats.self_answered.add(1);
+            return Handled::Http {
+                status: *status,
+                type_len: t.len(),
+                len: t.len() + b.len(),
+            };
         }
         Outcome::Continue | Outcome::Allow => {
             // Our own zones answer: a cookie they cannot accept is refused
@@ -346,6 +375,7 @@ pub fn handle(
                     tags: &tags,
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
+                    stream,
                 };
                 let verdict = chain.apply(&info, out, &mut len, limit - reserve);
                 if verdict.drop {
@@ -713,6 +743,7 @@ pub fn backend_answer(
                 tags: &tags,
                 pools: None,
                 clock: &Default::default(),
+                stream: None,
             };
             // The backend's answer fit the client; a rewrite may not grow
             // past it over UDP.

@@ -20,6 +20,13 @@ pub enum Answered {
     Replication,
     /// Nothing to send (a drop, or a backend that failed).
     Drop,
+    /// An HTTP answer instead of DNS (`HTTPStatusAction`, DoH only): the
+    /// output holds the content type (`type_len` bytes), then the body.
+    Http {
+        status: u16,
+        type_len: usize,
+        len: usize,
+    },
 }
 
 /// How a query for a backend is asked.
@@ -41,13 +48,23 @@ pub async fn answer(
     out: &mut [u8],
     (client, local_port): (SocketAddr, u16),
     upstream: Upstream,
+    stream: Option<&shield::stream_info::StreamInfo>,
 ) -> Answered {
     let (answered, backend, timeout, ecs, allow_empty) = {
         let snap = shared.load();
         let (q, o) = (&query[..], &mut *out);
         // A bug must cost one answer, not the connection slot.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(&snap, q, client, local_port, Transport::Tcp, None, o)
+            handle(
+                &snap,
+                q,
+                client,
+                local_port,
+                Transport::Tcp,
+                None,
+                stream,
+                o,
+            )
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {
@@ -71,6 +88,20 @@ pub async fn answer(
     let len = match (answered, backend) {
         (Handled::Answer { len, .. }, _) => len,
         (Handled::Replication, _) => return Answered::Replication,
+        (
+            Handled::Http {
+                status,
+                type_len,
+                len,
+            },
+            _,
+        ) => {
+            return Answered::Http {
+                status,
+                type_len,
+                len,
+            }
+        }
         (
             Handled::ForwardTcp {
                 rewritten,

@@ -454,25 +454,33 @@ async fn accept_loop(
             let wait = opts.recv_timeout.max(Duration::from_secs(1));
             match &service {
                 Service::Dns => {
-                    let _ = connection(stream, who, &opts, &slot, shared).await;
+                    let _ = connection(stream, who, &opts, (&slot, None), shared).await;
                 }
                 Service::Dot(ctx) => {
                     if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
-                        let _ = connection(tls, who, &opts, &slot, shared).await;
+                        let info = shield::stream_info::StreamInfo {
+                            sni: tls.get_ref().1.server_name().map(str::to_ascii_lowercase),
+                            http: None,
+                        };
+                        let _ = connection(tls, who, &opts, (&slot, Some(info)), shared).await;
                     }
                 }
                 Service::Doh(tls, settings) => {
                     // HTTP keeps its own connection: it stays evictable
                     // at the listener's limit, as an idle TCP one.
-                    let client = crate::doh::Client {
+                    let mut client = crate::doh::Client {
                         addr: peer,
                         local_port,
                         counts: counts.clone(),
+                        tls: None,
                     };
                     match tls {
                         None => crate::doh::serve(stream, settings.clone(), client, shared).await,
                         Some(ctx) => {
                             if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
+                                client.tls = Some(
+                                    tls.get_ref().1.server_name().map(str::to_ascii_lowercase),
+                                );
                                 crate::doh::serve(tls, settings.clone(), client, shared).await;
                             }
                         }
@@ -506,7 +514,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     (peer, local_port, counts): (SocketAddr, u16, &crate::FrontendCounts),
     opts: &TcpOptions,
-    slot: &Slot,
+    (slot, info): (&Slot, Option<shield::stream_info::StreamInfo>),
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let deadline = opts.max_duration.map(|d| Instant::now() + d);
@@ -553,6 +561,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             send: opts.send_timeout,
             shared: &shared,
             slot,
+            info: info.as_ref(),
         };
         let result = exchange(&mut stream, &mut query, &mut out, &who).await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
@@ -606,6 +615,8 @@ struct Peer<'a> {
     send: Duration,
     shared: &'a SharedSnapshot,
     slot: &'a Slot,
+    /// The TLS server name, for DNS over TLS.
+    info: Option<&'a shield::stream_info::StreamInfo>,
 }
 
 /// What bounds the reads of one query.
@@ -671,13 +682,15 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         &mut out[2..],
         (peer.addr, peer.local_port),
         crate::stream_answer::Upstream::Tcp,
+        peer.info,
     )
     .await;
     let resp_len = match answered {
         Answered::Len(len) => len,
         Answered::Replication => return replication(stream, query, peer).await,
-        // Drop closes the connection, as dnsdist does.
-        Answered::Drop => return false,
+        // Drop closes the connection, as dnsdist does; an HTTP answer
+        // has no meaning here.
+        Answered::Drop | Answered::Http { .. } => return false,
     };
     out[..2].copy_from_slice(&(resp_len as u16).to_be_bytes());
     matches!(

@@ -191,6 +191,7 @@ pub fn serve(
                         local_port,
                         Transport::Udp,
                         delayed_socket.as_ref().map(|s| (s, &from)),
+                        None,
                         out,
                     )
                 }))
@@ -212,7 +213,8 @@ pub fn serve(
                     Handled::Drop
                     | Handled::Forwarded
                     | Handled::ForwardTcp { .. }
-                    | Handled::Replication => None,
+                    | Handled::Replication
+                    | Handled::Http { .. } => None,
                 }
             };
             let Some(resp_len) = answered else { continue };

@@ -459,3 +459,76 @@ getDOHFrontend(3):setResponsesMap({{newDOHResponseMapEntry("^/coffee$", 418, "C0
         v["top_clients"]
     );
 }
+
+#[test]
+fn rules_on_the_tls_name_and_the_http_request() {
+    if !tools() {
+        return;
+    }
+    let s = setup(
+        r#"addAction(SNIRule("sni.example"), SpoofAction("192.0.2.99"))
+addAction(HTTPHeaderRule("X-PowerDNS", "^[a]{5}$"), SpoofAction("192.0.2.5"))
+addAction(HTTPPathRegexRule("^/dns-query$"), SetTagAction("doh", "yes"))
+addAction(AndRule{TagRule("doh", "yes"), QNameRule("teapot.example.org.")}, HTTPStatusAction(418, "short and stout", "text/plain"))
+addAction("moved.example.org.", HTTPStatusAction(307, "https://elsewhere.example/dns-query"))"#,
+    );
+    // DoT: the name the client asks for in its handshake.
+    let dot = s.dot.to_string();
+    let (ip, port) = dot.split_once(':').unwrap();
+    let at = format!("@{ip}");
+    let (_, spoofed) = kdig(&[
+        "+tls",
+        "+tls-sni=sni.example",
+        &at,
+        "-p",
+        port,
+        "www.example.org",
+        "+short",
+    ]);
+    assert_eq!(spoofed.trim(), "192.0.2.99");
+    let (_, real) = kdig(&[
+        "+tls",
+        "+tls-sni=other.example",
+        &at,
+        "-p",
+        port,
+        "www.example.org",
+        "+short",
+    ]);
+    assert!(real.contains("192.0.2.10"), "{real}");
+    // DoH: a header, the path, and HTTP answers instead of DNS.
+    let q = |name: &str| {
+        let w = QuerySpec::new(name, Rtype::A).to_wire(0);
+        format!("https://{}/dns-query?dns={}", s.doh, b64url(&w))
+    };
+    let (status, text) = curl(&["-H", "X-PowerDNS: aaaaa", &q("www.example.org")]);
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("content-type: application/dns-message"),
+        "{text}"
+    );
+    let plain = curl(&[&q("www.example.org")]).1;
+    assert_ne!(
+        text.split("\r\n\r\n").nth(1),
+        plain.split("\r\n\r\n").nth(1),
+        "the header rule did not apply"
+    );
+    let (status, text) = curl(&[&q("teapot.example.org")]);
+    assert_eq!(status, 418, "{text}");
+    assert!(
+        text.contains("content-type: text/plain") && text.ends_with("short and stout"),
+        "{text}"
+    );
+    let (status, text) = curl(&[&q("moved.example.org")]);
+    assert_eq!(status, 307, "{text}");
+    assert!(
+        text.contains("location: https://elsewhere.example/dns-query"),
+        "{text}"
+    );
+    // Over UDP the HTTP action does nothing: the zone answers.
+    assert!(exchange(
+        s.server.addr,
+        &QuerySpec::new("moved.example.org", Rtype::A)
+    )
+    .is_some());
+}

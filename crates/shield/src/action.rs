@@ -57,12 +57,21 @@ pub enum Action {
     Qps(GlobalLimiter),
     /// Tag the query; keep going.
     SetTag(Arc<str>, Arc<str>),
+    /// Over DNS over HTTPS: answer with this HTTP status and body (a
+    /// 3xx's body is the `Location`) instead of DNS; other queries keep
+    /// going (`HTTPStatusAction`).
+    HttpStatus {
+        status: u16,
+        body: Vec<u8>,
+        content_type: String,
+    },
 }
 
 impl Action {
     /// The description `showRules` prints, as dnsdist words it.
     pub fn describe(&self) -> String {
         match self {
+            Action::HttpStatus { status, .. } => format!("return an HTTP status of {status}"),
             Action::Allow => "allow".into(),
             Action::Drop => "drop".into(),
             Action::None => "no op".into(),

@@ -37,6 +37,7 @@ pub mod rrl;
 pub mod rules;
 pub mod selector;
 pub mod stats;
+pub mod stream_info;
 pub mod suffix;
 
 pub use action::Action;

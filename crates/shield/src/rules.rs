@@ -49,6 +49,9 @@ pub enum Outcome<'r> {
     /// Answer as `Verdict::hook_answer` says (a Spoof* action a hook
     /// made for this query).
     HookAnswer,
+    /// Answer a DNS over HTTPS query with this HTTPStatusAction's HTTP
+    /// status and body.
+    Http(&'r Action),
 }
 
 /// The outcome plus what non-terminal actions asked for.
@@ -278,6 +281,10 @@ fn apply<'r>(
             q.tags.set(name, value);
             return None;
         }
+        Action::HttpStatus { .. } if q.stream.is_some_and(|s| s.http.is_some()) => {
+            Outcome::Http(action)
+        }
+        Action::HttpStatus { .. } => return None,
     })
 }
 
@@ -487,6 +494,7 @@ mod tests {
             tags,
             pools: None,
             clock,
+            stream: None,
         }
     }
 

@@ -33,6 +33,8 @@ pub struct QueryInfo<'a> {
     pub pools: Option<&'a pool::Pools>,
     /// The query's time, for the rate rules.
     pub clock: &'a crate::qps::QueryClock,
+    /// TLS server name and HTTP request, for DoT and DoH queries.
+    pub stream: Option<&'a crate::stream_info::StreamInfo>,
 }
 
 /// Tags a query picked up (`SetTagAction`), read by `TagRule`. Empty, it
@@ -151,6 +153,14 @@ pub enum Kind {
     Hook(Arc<dyn crate::hook::QueryHook>),
     /// Bytes follow the message (`TrailingDataRule`).
     TrailingData,
+    /// The TLS server name is this (lowercase, no final dot) (`SNIRule`).
+    Sni(String),
+    /// A DoH request's header (lowercase name) matches (`HTTPHeaderRule`).
+    HttpHeader(String, regex_lite::Regex),
+    /// A DoH request's path is this (`HTTPPathRule`).
+    HttpPath(String),
+    /// A DoH request's path matches (`HTTPPathRegexRule`).
+    HttpPathRegex(regex_lite::Regex),
     And(Vec<Arc<Selector>>),
     Or(Vec<Arc<Selector>>),
     Not(Arc<Selector>),
@@ -248,6 +258,17 @@ impl Selector {
             }
             Kind::Hook(h) => h.matches(q),
             Kind::TrailingData => q.query.end < q.query.packet.len(),
+            Kind::Sni(name) => q
+                .stream
+                .and_then(|s| s.sni.as_deref())
+                .is_some_and(|sni| sni.trim_end_matches('.').eq_ignore_ascii_case(name)),
+            Kind::HttpHeader(name, re) => q
+                .stream
+                .and_then(|s| s.http.as_ref())
+                .and_then(|h| h.header(name))
+                .is_some_and(|v| re.is_match(v)),
+            Kind::HttpPath(path) => http_path(q).is_some_and(|p| p == path),
+            Kind::HttpPathRegex(re) => http_path(q).is_some_and(|p| re.is_match(p)),
             // Only the rule's own selector counts a match (as dnsdist):
             // the parts of a compound one are evaluated, not counted.
             Kind::And(all) => all.iter().all(|s| s.eval(q)),
@@ -296,12 +317,22 @@ impl Selector {
             Kind::Tag(n, None) => format!("tag '{n}' is set"),
             Kind::Hook(h) => h.describe(),
             Kind::TrailingData => "trailing data".into(),
+            Kind::Sni(name) => format!("TLS SNI == {name}"),
+            Kind::HttpHeader(name, re) => format!("HTTP header {name} matches {}", re.as_str()),
+            Kind::HttpPath(p) => format!("HTTP path == {p}"),
+            Kind::HttpPathRegex(re) => format!("HTTP path matches {}", re.as_str()),
             Kind::PoolAvailable(p) => format!("pool '{p}' is available"),
             Kind::And(all) => format!("({})", join(all, " && ")),
             Kind::Or(any) => format!("({})", join(any, " || ")),
             Kind::Not(s) => format!("!({})", s.describe()),
         }
     }
+}
+
+fn http_path<'a>(q: &QueryInfo<'a>) -> Option<&'a str> {
+    q.stream
+        .and_then(|s| s.http.as_ref())
+        .map(|h| h.path.as_str())
 }
 
 fn join(list: &[Arc<Selector>], sep: &str) -> String {
@@ -365,6 +396,7 @@ mod tests {
             tags: &tags,
             pools: None,
             clock: &Default::default(),
+            stream: None,
         };
         sel.test(&info)
     }
