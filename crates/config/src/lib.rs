@@ -344,7 +344,7 @@ fn load_with_runtime(
     web_lua::register(&lua, &state).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     tls_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    pool_lua::register(&lua, &state)
+    pool_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     guard_lua::register(&lua, &state, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;

@@ -631,6 +631,12 @@ fn health_loop(b: &Arc<Backend>) {
 
 /// One health-check query; whether the backend answered acceptably.
 pub fn check_once(b: &Backend) -> bool {
+    if let Some(tls) = &b.tls {
+        let q = check_query(b, pool::policy::random() as u16);
+        let timeout = Duration::from_millis(b.check.timeout_ms.max(1));
+        return crate::tls_forward::check(b, tls, &q, timeout)
+            .is_some_and(|a| a.len() >= 12 && a[2] & 0x80 != 0 && check_rcode_ok(b, a[3] & 0xf));
+    }
     let local = if b.addr.is_ipv4() {
         "0.0.0.0:0"
     } else {
@@ -647,13 +653,7 @@ pub fn check_once(b: &Backend) -> bool {
         return false;
     }
     let id = pool::policy::random() as u16;
-    let mut q = Vec::with_capacity(64);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&b.check.flags.to_be_bytes());
-    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    q.extend_from_slice(&b.check.name);
-    q.extend_from_slice(&b.check.qtype.to_be_bytes());
-    q.extend_from_slice(&b.check.qclass.to_be_bytes());
+    let q = check_query(b, id);
     if sock.send(&q).is_err() {
         return false;
     }
@@ -666,10 +666,27 @@ pub fn check_once(b: &Backend) -> bool {
         if n < 12 || buf[..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
             continue;
         }
-        let rcode = buf[3] & 0xf;
-        return !b.check.must_resolve || !matches!(rcode, 2 | 3 | 5);
+        return check_rcode_ok(b, buf[3] & 0xf);
     }
     false
+}
+
+/// The health-check query of `b`, with ID `id`.
+fn check_query(b: &Backend, id: u16) -> Vec<u8> {
+    let mut q = Vec::with_capacity(64);
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&b.check.flags.to_be_bytes());
+    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(&b.check.name);
+    q.extend_from_slice(&b.check.qtype.to_be_bytes());
+    q.extend_from_slice(&b.check.qclass.to_be_bytes());
+    q
+}
+
+/// Whether a check answer's rcode passes (`mustResolve`: not SERVFAIL,
+/// NXDOMAIN or REFUSED).
+fn check_rcode_ok(b: &Backend, rcode: u8) -> bool {
+    !b.check.must_resolve || !matches!(rcode, 2 | 3 | 5)
 }
 
 /// A TCP exchange with a backend for a TCP client: send the framed query
@@ -688,11 +705,14 @@ pub async fn tcp_exchange(
     framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
     framed.extend_from_slice(query);
     let result = tokio::time::timeout(timeout, async {
+        if let Some(tls) = &b.tls {
+            return crate::tls_forward::exchange(b, tls, &framed, out, allow_empty).await;
+        }
         // A kept connection may have been closed by the backend since
         // (idle timeout): then it fails at once and a new one is tried.
         if let Some(idle) = b.take_idle_tcp() {
             if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
-                if let Some(len) = tcp_ask(&mut s, &framed, out, allow_empty).await {
+                if let Some(len) = stream_ask(&mut s, &framed, out, allow_empty).await {
                     keep(b, s);
                     return Some(len);
                 }
@@ -700,7 +720,7 @@ pub async fn tcp_exchange(
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         let _ = s.set_nodelay(true);
-        let len = tcp_ask(&mut s, &framed, out, allow_empty).await?;
+        let len = stream_ask(&mut s, &framed, out, allow_empty).await?;
         keep(b, s);
         Some(len)
     })
@@ -750,13 +770,26 @@ fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool) -> bool {
     wire::query::has_question(answer, lname, qtype, None)
 }
 
-/// One framed query and its framed answer on a connection.
-async fn tcp_ask(
-    s: &mut tokio::net::TcpStream,
+/// Whether `answer` is the answer to `query` (same ID, same question).
+pub(crate) fn is_answer_to(query: &[u8], answer: &[u8], allow_empty: bool) -> bool {
+    let Ok(q) = wire::Query::parse(query) else {
+        return false;
+    };
+    answer.len() >= 12
+        && answer[..2] == query[..2]
+        && answers(answer, q.qname, q.qtype, allow_empty)
+}
+
+/// One framed query and its framed answer on a connection (TCP or TLS).
+pub(crate) async fn stream_ask<S>(
+    s: &mut S,
     framed: &[u8],
     out: &mut [u8],
     allow_empty: bool,
-) -> Option<usize> {
+) -> Option<usize>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(framed).await.ok()?;
     let mut len = [0u8; 2];
