@@ -71,6 +71,36 @@ impl TlsClient {
     }
 }
 
+impl TlsClient {
+    /// The name checked for a server at `ip`: the configured one, else
+    /// the address (one client serves several primaries).
+    pub fn server_name_for(&self, ip: std::net::IpAddr) -> ServerName<'static> {
+        match &self.settings.server_name {
+            Some(n) if !n.is_empty() => self.server_name.clone(),
+            _ => ServerName::IpAddress(ip.into()),
+        }
+    }
+
+    /// The client for zone transfers (XoT, RFC 9103): TLS 1.3 only, ALPN
+    /// "dot".
+    pub fn xot(
+        validate: bool,
+        ca_file: Option<PathBuf>,
+        server_name: Option<String>,
+    ) -> Result<TlsClient, String> {
+        TlsClient::new(
+            ClientSettings {
+                validate,
+                ca_file,
+                server_name,
+                tls13_only: true,
+                alpn: vec![b"dot".to_vec()],
+            },
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+        )
+    }
+}
+
 /// ring's provider (see `net::tls`).
 #[allow(deprecated)]
 fn provider() -> rustls::crypto::CryptoProvider {
