@@ -211,3 +211,140 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
     // (once a second each): well under one per query.
     assert!(conns(&after) - started < 8, "{before}\n{after}");
 }
+
+/// Polls `check` every 100 ms until it holds or `limit` passes.
+fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
+/// The SOA serial `addr` serves for `zone` over UDP, if any.
+fn serial(addr: SocketAddr, zone: &str) -> Option<u32> {
+    let q = QuerySpec::new(zone, Rtype::SOA).to_wire(0x5151);
+    let a = udp_exchange(addr, &q, Duration::from_millis(500))?;
+    let n = normalize(&a).ok()?;
+    if n.rcode != "NOERROR" {
+        return None;
+    }
+    n.answer
+        .iter()
+        .find(|r| r.contains(" soa "))?
+        .split_whitespace()
+        .rev()
+        .nth(4)?
+        .parse()
+        .ok()
+}
+
+fn zone_text(serial: u32, extra: &str) -> String {
+    format!(
+        "$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ NS ns1\nns1 A 127.0.0.1\nwww A 192.0.2.10\n{extra}"
+    )
+}
+
+#[test]
+fn zone_transfers_over_tls_with_bind_both_ways() {
+    if !(have("named") && have("openssl")) {
+        eprintln!("named or openssl missing: XoT with BIND not tested");
+        return;
+    }
+    let dir = scratch_dir("xot");
+    certificate(&dir, "cert");
+    let (rp, rdot, bp, btls) = (free_port(), free_port(), free_port(), free_port());
+    let d = dir.display();
+    std::fs::write(dir.join("p.zone"), zone_text(100, "")).unwrap();
+    std::fs::write(dir.join("q.zone"), zone_text(200, "")).unwrap();
+    std::fs::write(dir.join("b.zone"), zone_text(7, "mail A 192.0.2.20\n")).unwrap();
+    std::fs::write(dir.join("w.zone"), zone_text(9, "")).unwrap();
+    // rampart: primary of p.test (BIND may transfer it) and q.test (BIND
+    // may not), served over DoT too; secondary of BIND's b.test over
+    // TLS checked against the certificate, and of w.test by a name the
+    // certificate does not carry.
+    let conf = format!(
+        r#"setLocal("127.0.0.1:{rp}")
+addTLSLocal("127.0.0.1:{rdot}", "cert.pem", "cert.key")
+addZone("p.test", "p.zone")
+addZone("q.test", "q.zone")
+setZoneTransferACL("p.test", {{"127.0.0.0/8"}})
+setZoneTransferACL("q.test", {{"192.0.2.0/24"}})
+addSecondaryZone("b.test", {{primaries={{"127.0.0.1:{btls}"}}, tls={{caStore="cert.pem", subjectName="ns1.example.org"}}}})
+addSecondaryZone("w.test", {{primaries={{"127.0.0.1:{btls}"}}, tls={{caStore="cert.pem", subjectName="other.example.net"}}}})
+"#
+    );
+    std::fs::write(
+        dir.join("named.conf"),
+        format!(
+            "tls local {{ cert-file \"{d}/cert.pem\"; key-file \"{d}/cert.key\"; }};\n\
+             options {{ directory \"{d}\"; listen-on port {bp} {{ 127.0.0.1; }};\n\
+             listen-on port {btls} tls local {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};\n\
+             pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; managed-keys-directory \"{d}\";\n\
+             recursion no; dnssec-validation no; notify no; }};\n\
+             controls {{ }};\n\
+             zone \"b.test\" {{ type primary; file \"b.zone\"; allow-transfer port {btls} transport tls {{ any; }}; }};\n\
+             zone \"w.test\" {{ type primary; file \"w.zone\"; allow-transfer {{ any; }}; }};\n\
+             zone \"p.test\" {{ type secondary; primaries {{ 127.0.0.1 port {rdot} tls ephemeral; }}; file \"p.sec\"; }};\n\
+             zone \"q.test\" {{ type secondary; primaries {{ 127.0.0.1 port {rdot} tls ephemeral; }}; file \"q.sec\"; }};\n"
+        ),
+    )
+    .unwrap();
+    let rampart = rampart_in(&dir, rp, &conf, "p.test");
+    let mut cmd = Command::new("named");
+    cmd.arg("-g").arg("-c").arg(dir.join("named.conf"));
+    let bind = Server::start(
+        "named",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], bp)),
+        dir.join("named.log"),
+        "b.test",
+    );
+
+    // BIND primary -> rampart secondary, over TLS (BIND allows the
+    // transfer on its TLS port only).
+    assert!(
+        eventually(Duration::from_secs(15), || serial(rampart.addr, "b.test")
+            == Some(7)),
+        "rampart did not transfer b.test from BIND over TLS:\n{}\n{}",
+        rampart.log_text(),
+        bind.log_text()
+    );
+    let q = QuerySpec::new("mail.b.test", Rtype::A).to_wire(3);
+    let a = udp_exchange(rampart.addr, &q, Duration::from_secs(2)).expect("an answer");
+    let n = normalize(&a).unwrap();
+    assert!(n.answer.iter().any(|r| r.contains("192.0.2.20")), "{n}");
+    // The certificate is not for the name asked: nothing transferred.
+    assert_eq!(serial(rampart.addr, "w.test"), None);
+    assert!(
+        rampart.log_text().contains("not valid for name"),
+        "{}",
+        rampart.log_text()
+    );
+
+    // rampart primary -> BIND secondary over rampart's DoT listener
+    // (the only port BIND is given), the zone's transfer ACL applying.
+    assert!(
+        eventually(Duration::from_secs(15), || serial(bind.addr, "p.test")
+            == Some(100)),
+        "BIND did not transfer p.test from rampart over TLS:\n{}\n{}",
+        bind.log_text(),
+        rampart.log_text()
+    );
+    assert_eq!(serial(bind.addr, "q.test"), None);
+    let log = bind.log_text();
+    assert!(
+        log.contains(&format!("transfer of 'p.test/IN' from 127.0.0.1#{rdot}")),
+        "{log}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || bind.log_text().contains(
+            &format!("'q.test/IN' from 127.0.0.1#{rdot}: Transfer status: REFUSED")
+        )),
+        "{}",
+        bind.log_text()
+    );
+}
