@@ -378,8 +378,8 @@ fn backend_from(
         let client = pool::tls_client::TlsClient::new(tls_settings, addr.ip())
             .map_err(|e| fail(lua, format!("newServer: {e}")))?;
         b.tls = Some(pool::BackendTls { client, doh_path });
-        // As dnsdist: a TLS backend is TCP-only; UDP clients are sent
-        // to TCP (TC) and their retry goes over the TLS connection.
+        // As dnsdist: a TLS backend is TCP-only; UDP clients' queries
+        // go over its TLS sessions too (net::forward::forward_over_stream).
         b.tcp_only = true;
     }
     b.use_client_subnet = use_client_subnet;

@@ -248,52 +248,9 @@ impl UdpForwarder {
             entry.take()
         };
         let slot = slot?;
-        buf[..2].copy_from_slice(&slot.id.to_be_bytes());
-        let latency = slot.sent.elapsed();
         self.backend
-            .answered(latency.as_micros() as u64, buf[3] & 0xf);
-        // The name as the client wrote it, and lowercase.
-        let qname = &slot.name[..usize::from(slot.name_len)];
-        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-        let lname = wire::name::to_lowercase(qname, &mut lower);
-        let mut len = wire::ecs::undo(buf, n, slot.ecs);
-        shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
-        rules.fix_case(&mut buf[..len], qname);
-        let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
-        let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
-            &rules,
-            runtime,
-            slot.client,
-            false,
-            lname,
-            slot.qtype,
-            buf,
-            &mut len,
-            latency_us,
-        ) else {
-            return None;
-        };
-        if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
-            let key = pool::CacheKey {
-                lname,
-                qtype: slot.qtype,
-                qclass: c.qclass,
-                flags: c.flags,
-                edns: c.edns,
-                dnssec_ok: c.dnssec_ok,
-                tcp: false,
-                options: c.options,
-            };
-            c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
-        }
-        Some(Reply {
-            len,
-            // A response rule's delay replaces the query's (dnsdist's).
-            delay_ms: delay_ms.or(slot.delay_ms),
-            frontend: slot.frontend,
-            from: slot.from,
-            client: slot.client,
-        })
+            .answered(slot.sent.elapsed().as_micros() as u64, buf[3] & 0xf);
+        finish(slot, buf, n, runtime, &rules)
     }
 
     /// Gives up on queries older than `timeout`.
@@ -317,6 +274,135 @@ impl UdpForwarder {
             self.backend.timed_out();
         }
     }
+}
+
+/// The rest of relaying a backend's answer in `buf[..n]` to the UDP
+/// client of `slot` (its ID back, ECS out, flags and case restored,
+/// response rules, the cache): where it goes, or `None` if nowhere.
+fn finish(
+    slot: Box<Slot>,
+    buf: &mut [u8],
+    n: usize,
+    runtime: &Runtime,
+    rules: &shield::response::ResponseChain,
+) -> Option<Reply> {
+    buf[..2].copy_from_slice(&slot.id.to_be_bytes());
+    let latency = slot.sent.elapsed();
+    // The name as the client wrote it, and lowercase.
+    let qname = &slot.name[..usize::from(slot.name_len)];
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let lname = wire::name::to_lowercase(qname, &mut lower);
+    let mut len = wire::ecs::undo(buf, n, slot.ecs);
+    shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
+    rules.fix_case(&mut buf[..len], qname);
+    let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
+    let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
+        rules,
+        runtime,
+        slot.client,
+        false,
+        lname,
+        slot.qtype,
+        buf,
+        &mut len,
+        latency_us,
+    ) else {
+        return None;
+    };
+    if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
+        let key = pool::CacheKey {
+            lname,
+            qtype: slot.qtype,
+            qclass: c.qclass,
+            flags: c.flags,
+            edns: c.edns,
+            dnssec_ok: c.dnssec_ok,
+            tcp: false,
+            options: c.options,
+        };
+        c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
+    }
+    Some(Reply {
+        len,
+        // A response rule's delay replaces the query's (dnsdist's).
+        delay_ms: delay_ms.or(slot.delay_ms),
+        frontend: slot.frontend,
+        from: slot.from,
+        client: slot.client,
+    })
+}
+
+/// A UDP client's query for a TLS backend (dnsdist forwards UDP queries
+/// to TCP-only backends over TCP): asked over the backend's kept TLS
+/// session on the stream runtime, the answer sent back over UDP as a
+/// UDP backend's would be (truncated to the question, TC set, when it
+/// does not fit the client's payload size). False if it could not be
+/// handed over (no stream runtime: the caller sends TC instead).
+#[allow(clippy::too_many_arguments)]
+pub fn forward_over_stream(
+    backend: &Arc<Backend>,
+    runtime: &Arc<Runtime>,
+    query: &[u8],
+    client: SocketAddr,
+    (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
+    asked: Question,
+    cache: Option<CacheSlot>,
+    ecs: &pool::Ecs,
+    (limit, timeout): (usize, Duration),
+) -> bool {
+    let Some(rt) = crate::tls_forward::STREAM_RUNTIME.get() else {
+        return false;
+    };
+    let mut with_ecs = Vec::new();
+    let Some((sent, ecs_added)) = with_client_subnet(backend, ecs, query, client, &mut with_ecs)
+    else {
+        return true;
+    };
+    if sent.len() < 12 {
+        return true;
+    }
+    let mut slot = Box::new(Slot {
+        client,
+        id: u16::from_be_bytes([sent[0], sent[1]]),
+        frontend: frontend.clone(),
+        from: *from,
+        sent: Instant::now(),
+        qtype: asked.qtype,
+        client_flags: asked.client_flags,
+        delay_ms: asked.delay_ms,
+        name_len: asked.qname.len().min(255) as u8,
+        name: [0; 255],
+        cache,
+        ecs: ecs_added,
+    });
+    slot.name[..usize::from(slot.name_len)]
+        .copy_from_slice(&asked.qname[..usize::from(slot.name_len)]);
+    let (backend, runtime, sent) = (backend.clone(), runtime.clone(), sent.to_vec());
+    rt.spawn(async move {
+        let mut out = vec![0u8; 65535];
+        let allow_empty = runtime.response_rules.load().allow_empty_response;
+        let Some(n) = tcp_exchange(&backend, &sent, &mut out, timeout, allow_empty).await else {
+            return;
+        };
+        let rules = runtime.response_rules.load();
+        let Some(reply) = finish(slot, &mut out, n, &runtime, &rules) else {
+            return;
+        };
+        let mut len = reply.len;
+        if len > limit.max(512) {
+            len = wire::edit::truncate_to_question(&mut out, len);
+            out[2] |= 0x02;
+        }
+        match (reply.delay_ms, crate::delay::shared()) {
+            (Some(ms), Some(delayer)) => {
+                delayer.send_later(&reply.frontend, reply.from, reply.client, &out[..len], ms);
+            }
+            _ => {
+                let _ = reply.from.send(&reply.frontend, &out[..len], reply.client);
+            }
+        }
+    });
+    true
 }
 
 thread_local! {

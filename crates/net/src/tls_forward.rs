@@ -23,6 +23,11 @@ type DohSender = SendRequest<Full<Bytes>>;
 /// The largest DNS message.
 const MAX_MESSAGE: usize = 65535;
 
+/// The runtime serving streams (TCP, DoT, DoH listeners): UDP clients'
+/// queries for TLS backends are asked from it too, on the same kept
+/// sessions (set once when it starts).
+pub static STREAM_RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
 /// Opens a TLS session to `b`; None (logged at debug, the failure is
 /// counted by the caller) when the connection or the handshake fails,
 /// a certificate that does not verify included.

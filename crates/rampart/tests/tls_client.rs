@@ -172,10 +172,23 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
     assert!(log.contains("not valid for name"), "{log}");
     assert!(log.contains("UnknownIssuer"), "{log}");
 
-    // A UDP client is sent to TCP (TC): its retry goes over TLS.
-    let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(7);
-    let a = udp_exchange(front.addr, &q, Duration::from_secs(2)).expect("a UDP answer");
-    assert!(a[2] & 0x02 != 0, "TC set for a TLS backend");
+    // A UDP client's query goes over TLS too, answered over UDP, to DoT
+    // and DoH backends alike.
+    for port in [ports[0], ports[5]] {
+        let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(7);
+        let to = SocketAddr::from(([127, 0, 0, 1], port));
+        let a = udp_exchange(to, &q, Duration::from_secs(3)).expect("a UDP answer");
+        let n = normalize(&a).unwrap();
+        assert_eq!(&a[..2], &[0, 7]);
+        assert!(!n.flags.contains("tc"), "{n}");
+        assert!(n.answer.iter().any(|r| r.contains("192.0.2.10")), "{n}");
+    }
+    let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(8);
+    let to = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    assert!(
+        udp_exchange(to, &q, Duration::from_secs(2)).is_none_or(|a| a[3] & 0xf == 2),
+        "a refused certificate answered over UDP"
+    );
 
     // The API shows the protocols and the failures.
     let v = api(SocketAddr::from(([127, 0, 0, 1], fweb)));
