@@ -78,6 +78,12 @@ fn dot_and_doh_backends_with_checked_and_unchecked_certificates() {
     // The backend: a rampart serving example.org over DoT and DoH.
     let bdir = scratch_with_example_zone("tls-backend");
     certificate(&bdir, "cert");
+    // An answer larger than a UDP client without EDNS takes.
+    let mut zone = std::fs::read_to_string(bdir.join("zones/example.org.zone")).unwrap();
+    for i in 0..8 {
+        zone += &format!("big IN TXT \"{i}{}\"\n", "x".repeat(120));
+    }
+    std::fs::write(bdir.join("zones/example.org.zone"), zone).unwrap();
     let (bport, dot, doh, bweb) = (free_port(), free_port(), free_port(), free_port());
     let _backend = rampart_in(
         &bdir,
@@ -183,6 +189,19 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
         assert!(!n.flags.contains("tc"), "{n}");
         assert!(n.answer.iter().any(|r| r.contains("192.0.2.10")), "{n}");
     }
+    // Too large for the client's 512 bytes: TC, the question only.
+    let mut big = QuerySpec::new("big.example.org", Rtype::TXT);
+    big.edns = None;
+    let a = udp_exchange(front.addr, &big.to_wire(9), Duration::from_secs(3)).expect("an answer");
+    let n = normalize(&a).unwrap();
+    assert!(
+        n.flags.contains("tc") && n.answer.is_empty() && a.len() <= 512,
+        "{n}"
+    );
+    big.edns = Some((4096, 0, false));
+    let a = udp_exchange(front.addr, &big.to_wire(10), Duration::from_secs(3)).expect("an answer");
+    let n = normalize(&a).unwrap();
+    assert!(!n.flags.contains("tc") && n.answer.len() == 8, "{n}");
     let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(8);
     let to = SocketAddr::from(([127, 0, 0, 1], ports[1]));
     assert!(
@@ -288,8 +307,21 @@ setZoneTransferACL("p.test", {{"127.0.0.0/8"}})
 setZoneTransferACL("q.test", {{"192.0.2.0/24"}})
 addSecondaryZone("b.test", {{primaries={{"127.0.0.1:{btls}"}}, tls={{caStore="cert.pem", subjectName="ns1.example.org"}}}})
 addSecondaryZone("w.test", {{primaries={{"127.0.0.1:{btls}"}}, tls={{caStore="cert.pem", subjectName="other.example.net"}}}})
+loadNamedConf("rampart-named.conf")
 "#
     );
+    // The same in BIND's words: n.test from BIND's TLS port, checked
+    // against the CA file by remote-hostname.
+    std::fs::write(dir.join("n.zone"), zone_text(11, "named A 192.0.2.11\n")).unwrap();
+    std::fs::write(
+        dir.join("rampart-named.conf"),
+        format!(
+            "tls bind-tls {{ ca-file \"cert.pem\"; remote-hostname \"ns1.example.org\"; }};\n\
+             zone \"n.test\" {{ type secondary; file \"n.sec\";\n\
+               primaries {{ 127.0.0.1 port {btls} tls bind-tls; }}; }};\n"
+        ),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("named.conf"),
         format!(
@@ -301,6 +333,7 @@ addSecondaryZone("w.test", {{primaries={{"127.0.0.1:{btls}"}}, tls={{caStore="ce
              controls {{ }};\n\
              zone \"b.test\" {{ type primary; file \"b.zone\"; allow-transfer port {btls} transport tls {{ any; }}; }};\n\
              zone \"w.test\" {{ type primary; file \"w.zone\"; allow-transfer {{ any; }}; }};\n\
+             zone \"n.test\" {{ type primary; file \"n.zone\"; allow-transfer port {btls} transport tls {{ any; }}; }};\n\
              zone \"p.test\" {{ type secondary; primaries {{ 127.0.0.1 port {rdot} tls ephemeral; }}; file \"p.sec\"; }};\n\
              zone \"q.test\" {{ type secondary; primaries {{ 127.0.0.1 port {rdot} tls ephemeral; }}; file \"q.sec\"; }};\n"
         ),
@@ -330,6 +363,12 @@ addSecondaryZone("w.test", {{primaries={{"127.0.0.1:{btls}"}}, tls={{caStore="ce
     let a = udp_exchange(rampart.addr, &q, Duration::from_secs(2)).expect("an answer");
     let n = normalize(&a).unwrap();
     assert!(n.answer.iter().any(|r| r.contains("192.0.2.20")), "{n}");
+    assert!(
+        eventually(Duration::from_secs(10), || serial(rampart.addr, "n.test")
+            == Some(11)),
+        "rampart did not transfer n.test (named.conf tls) from BIND:\n{}",
+        rampart.log_text()
+    );
     // The certificate is not for the name asked: nothing transferred.
     assert_eq!(serial(rampart.addr, "w.test"), None);
     assert!(
