@@ -42,11 +42,41 @@ async fn connect(b: &Backend, tls: &BackendTls) -> Option<DotStream> {
     let _ = tcp.set_nodelay(true);
     let connector = tokio_rustls::TlsConnector::from(tls.client.config.clone());
     match connector.connect(tls.client.server_name.clone(), tcp).await {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            handshake_failed(b, None);
+            Some(s)
+        }
         Err(e) => {
-            log::warn!("TLS backend {} ({}): handshake: {e}", b.name, b.addr);
+            handshake_failed(b, Some(e.to_string()));
             None
         }
+    }
+}
+
+/// Logs a failed handshake as a warning when its reason is new for the
+/// backend (health checks retry every second: the same certificate
+/// error is not repeated at warning level), at debug otherwise; `None`
+/// (a handshake that worked) forgets the last reason.
+fn handshake_failed(b: &Backend, error: Option<String>) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<HashMap<std::net::SocketAddr, String>>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let last = last.get_or_insert_with(HashMap::new);
+    let Some(error) = error else {
+        if !last.is_empty() {
+            last.remove(&b.addr);
+        }
+        return;
+    };
+    if last.get(&b.addr) == Some(&error) {
+        log::debug!("TLS backend {} ({}): handshake: {error}", b.name, b.addr);
+        return;
+    }
+    log::warn!("TLS backend {} ({}): handshake: {error}", b.name, b.addr);
+    // Bounded by the backends configured over time.
+    if last.len() < 4096 {
+        last.insert(b.addr, error);
     }
 }
 
