@@ -347,7 +347,7 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     stream_rules_lua::register(&lua)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    pool_lua::register(&lua, &state)
+    pool_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     guard_lua::register(&lua, &state, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;

@@ -187,7 +187,12 @@ fn apply_check_function(
 
 /// A backend from `newServer`'s argument; options rampart does not know
 /// are noted in `notes`.
-fn backend_from(lua: &Lua, v: Value, notes: &mut Vec<String>) -> mlua::Result<Backend> {
+fn backend_from(
+    lua: &Lua,
+    v: Value,
+    base: &std::path::Path,
+    notes: &mut Vec<String>,
+) -> mlua::Result<Backend> {
     let (addr_text, opts) = match v {
         Value::String(s) => (s.to_str()?.to_string(), None),
         Value::Table(t) => {
@@ -217,6 +222,11 @@ fn backend_from(lua: &Lua, v: Value, notes: &mut Vec<String>) -> mlua::Result<Ba
     let mut mode = String::from("auto");
     let mut lazy = pool::LazyCheck::default();
     let mut check_function = None;
+    // DoT/DoH: `tls=` names a library (rampart uses rustls whatever it
+    // says); the rest only matter with it.
+    let mut tls = false;
+    let mut tls_settings = pool::tls_client::ClientSettings::default();
+    let mut doh_path = None;
     if let Some(t) = opts {
         for pair in t.pairs::<String, Value>() {
             let (k, v) = pair?;
@@ -224,6 +234,11 @@ fn backend_from(lua: &Lua, v: Value, notes: &mut Vec<String>) -> mlua::Result<Ba
                 crate::lua_util::option_u32(lua, "newServer", &k, v).map(u64::from)
             };
             let flag = |v: &Value| crate::lua_util::option_bool(lua, "newServer", &k, v);
+            let text = |v: &Value| {
+                v.as_string()
+                    .map(|s| s.to_string_lossy())
+                    .unwrap_or_default()
+            };
             match k.as_str() {
                 "address" => {}
                 "name" => {
@@ -265,6 +280,32 @@ fn backend_from(lua: &Lua, v: Value, notes: &mut Vec<String>) -> mlua::Result<Ba
                 "mustResolve" => check.must_resolve = flag(&v)?,
                 "tcpOnly" => tcp_only = flag(&v)?,
                 "useClientSubnet" => use_client_subnet = flag(&v)?,
+                "tls" => tls = !text(&v).is_empty(),
+                "subjectName" => tls_settings.server_name = Some(text(&v)),
+                "subjectAddr" => tls_settings.server_name = Some(text(&v)),
+                "validateCertificates" => tls_settings.validate = flag(&v)?,
+                "caStore" => {
+                    // Beside the config, or else as dnsdist finds it
+                    // (from the working directory).
+                    let p = text(&v);
+                    let ours = crate::resolve(base, &p);
+                    tls_settings.ca_file =
+                        Some(if !ours.exists() && std::path::Path::new(&p).exists() {
+                            std::path::PathBuf::from(p)
+                        } else {
+                            ours
+                        });
+                }
+                "dohPath" => doh_path = Some(text(&v)).filter(|p| !p.is_empty()),
+                // rustls has its own cipher choice and no ticket cache
+                // to size; accepted as dnsdist's.
+                "ciphers"
+                | "ciphersTLS13"
+                | "maxInFlight"
+                | "releaseBuffers"
+                | "enableRenegotiation"
+                | "addXForwardedHeaders"
+                | "numberOfStoredSessions" => {}
                 "healthCheckMode" => {
                     mode = v
                         .as_string()
@@ -330,6 +371,17 @@ fn backend_from(lua: &Lua, v: Value, notes: &mut Vec<String>) -> mlua::Result<Ba
     }
     let mut b = Backend::new(name, addr, pools, weight, order, check);
     b.tcp_only = tcp_only;
+    if tls || doh_path.is_some() {
+        if doh_path.is_some() {
+            tls_settings.alpn = vec![b"h2".to_vec()];
+        }
+        let client = pool::tls_client::TlsClient::new(tls_settings, addr.ip())
+            .map_err(|e| fail(lua, format!("newServer: {e}")))?;
+        b.tls = Some(pool::BackendTls { client, doh_path });
+        // As dnsdist: a TLS backend is TCP-only; UDP clients' queries
+        // go over its TLS sessions too (net::forward::forward_over_stream).
+        b.tcp_only = true;
+    }
     b.use_client_subnet = use_client_subnet;
     match mode.as_str() {
         "up" => b.set_admin(pool::Admin::Up),
@@ -346,7 +398,11 @@ fn serving(lua: &Lua) -> bool {
 }
 
 /// Registers the backend and pool functions.
-pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
+pub fn register(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    base: &std::path::Path,
+) -> mlua::Result<()> {
     let g = lua.globals();
     for name in [
         "leastOutstanding",
@@ -366,11 +422,12 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
         )?;
     }
     let st = state.clone();
+    let base = base.to_path_buf();
     g.set(
         "newServer",
         lua.create_function(move |lua, v: Value| {
             let mut notes = Vec::new();
-            let b = Arc::new(backend_from(lua, v, &mut notes)?);
+            let b = Arc::new(backend_from(lua, v, &base, &mut notes)?);
             st.borrow_mut().notes.append(&mut notes);
             // As dnsdist: said when serving, not by --check-config.
             if serving(lua) {

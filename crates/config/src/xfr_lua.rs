@@ -2,7 +2,11 @@
 //! transfer and update, whom to notify, where journals live.
 //!
 //! - `newTSIGKey(name, algorithm, base64secret)`
-//! - `addSecondaryZone(name, {primaries={"ip[:port]", …}, tsig="key", file="path"})`
+//! - `addSecondaryZone(name, {primaries={"ip[:port]", …}, tsig="key", file="path", tls=…})`
+//!   where `tls` (XoT, RFC 9103; primaries on port 853 by default) is
+//!   `true` (checked against the system CAs, by address), `"ephemeral"`
+//!   (not checked, as BIND's built-in) or `{caStore="ca.pem",
+//!   subjectName="ns1.example.org", validateCertificates=true}`
 //! - `setZoneTransferACL(zone, {netmasks…} [, {tsig="key"}])`
 //! - `setAlsoNotify(zone, {"ip[:port]", …})`
 //! - `setUpdatePolicy(zone, {key="k", names={…}, types={…}, netmasks={…}})`
@@ -44,16 +48,16 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         lua.create_function(move |lua, (name, opts): (String, Table)| {
             let apex = zone_apex(lua, &name)?;
             let mut file = None;
-            let mut primaries = Vec::new();
+            let mut listed = Vec::new();
             let mut key = None;
+            let mut tls = None;
             for pair in opts.pairs::<String, Value>() {
                 let (k, v) = pair?;
                 match k.as_str() {
                     "primaries" | "masters" => {
-                        for p in strings(lua, v, "a list of primary addresses")? {
-                            primaries.push(parse_addr_with_port(&p, 53).map_err(|e| fail(lua, e))?);
-                        }
+                        listed = strings(lua, v, "a list of primary addresses")?;
                     }
+                    "tls" => tls = xot_client(lua, &b, v)?,
                     "tsig" => key = Some(key_name(lua, &st.borrow(), v)?),
                     "file" => match v {
                         Value::String(s) => file = Some(resolve(&b, &s.to_str()?)),
@@ -67,16 +71,26 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                     other => {
                         return Err(fail(
                             lua,
-                            format!("addSecondaryZone: unknown option '{other}': expected primaries, tsig or file"),
+                            format!("addSecondaryZone: unknown option '{other}': expected primaries, tsig, tls or file"),
                         ))
                     }
                 }
+            }
+            // Over TLS, 853 unless said (RFC 7858).
+            let port = if tls.is_some() { 853 } else { 53 };
+            let mut primaries = Vec::new();
+            for p in &listed {
+                primaries.push(parse_addr_with_port(p, port).map_err(|e| fail(lua, e))?);
             }
             if primaries.is_empty() {
                 return Err(fail(lua, format!("addSecondaryZone('{name}'): no primaries given")));
             }
             let mut c = st.borrow_mut();
             let z = c.replication.zone_mut(&apex);
+            z.primary_tls = match tls {
+                Some(t) => primaries.iter().map(|p| (*p, t.clone())).collect(),
+                None => Vec::new(),
+            };
             z.primaries = primaries;
             z.primary_key = key;
             c.zones.push(ZoneDecl {
@@ -295,6 +309,74 @@ fn absolute(text: &str, apex: &[u8]) -> Result<Vec<u8>, String> {
     Ok(wire)
 }
 
+/// The client of a named.conf `tls NAME` (or BIND's built-in
+/// `ephemeral`: encrypted, not checked).
+fn named_tls(
+    conf: &NamedConf,
+    name: &str,
+    source: &str,
+) -> Result<pool::tls_client::TlsClient, String> {
+    if name.eq_ignore_ascii_case("ephemeral") {
+        return pool::tls_client::TlsClient::xot(false, None, None)
+            .map_err(|e| format!("{source}: tls ephemeral: {e}"));
+    }
+    let t = conf
+        .tls
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| format!("{source}: tls '{name}' is not defined by a tls statement"))?;
+    // As BIND: checked against ca-file if given (by remote-hostname, else
+    // the address), against the system store if only remote-hostname
+    // is, not at all (opportunistic) when neither is.
+    let validate = t.ca_file.is_some() || t.remote_hostname.is_some();
+    pool::tls_client::TlsClient::xot(validate, t.ca_file.clone(), t.remote_hostname.clone())
+        .map_err(|e| format!("{}: tls {name}: {e}", t.source))
+}
+
+/// `addSecondaryZone`'s `tls=`: how primaries are reached over TLS.
+fn xot_client(
+    lua: &Lua,
+    base: &Path,
+    v: Value,
+) -> mlua::Result<Option<pool::tls_client::TlsClient>> {
+    let (validate, ca, name) = match v {
+        Value::Nil | Value::Boolean(false) => return Ok(None),
+        Value::Boolean(true) => (true, None, None),
+        Value::String(s) if s.to_str()?.eq_ignore_ascii_case("ephemeral") => (false, None, None),
+        Value::Table(t) => {
+            let mut validate = true;
+            let (mut ca, mut name) = (None, None);
+            for pair in t.pairs::<String, Value>() {
+                let (k, v) = pair?;
+                match (k.as_str(), v) {
+                    ("validateCertificates", Value::Boolean(b)) => validate = b,
+                    ("caStore", Value::String(s)) => ca = Some(resolve(base, &s.to_str()?)),
+                    ("subjectName", Value::String(s)) => name = Some(s.to_str()?.to_string()),
+                    (other, _) => {
+                        return Err(fail(
+                            lua,
+                            format!("addSecondaryZone: tls: unknown or mistyped option '{other}': expected caStore, subjectName, validateCertificates"),
+                        ))
+                    }
+                }
+            }
+            (validate, ca, name)
+        }
+        other => {
+            return Err(fail(
+                lua,
+                format!(
+                    "addSecondaryZone: tls must be true, \"ephemeral\" or a table, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    pool::tls_client::TlsClient::xot(validate, ca, name)
+        .map(Some)
+        .map_err(|e| fail(lua, format!("addSecondaryZone: tls: {e}")))
+}
+
 /// The replication settings a named.conf gives (keys, `allow-transfer`,
 /// `also-notify`, `update-policy`, `allow-update`, primaries and their key).
 pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
@@ -387,10 +469,14 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
             grants.push(grant);
         }
         let mut primaries = Vec::new();
-        for p in &z.primaries {
-            primaries.push(
-                parse_addr_with_port(p, 53).map_err(|e| format!("{}: primaries: {e}", z.source))?,
-            );
+        let mut primary_tls = Vec::new();
+        for (i, p) in z.primaries.iter().enumerate() {
+            let addr =
+                parse_addr_with_port(p, 53).map_err(|e| format!("{}: primaries: {e}", z.source))?;
+            primaries.push(addr);
+            if let Some(Some(name)) = z.primary_tls.get(i) {
+                primary_tls.push((addr, named_tls(conf, name, &z.source)?));
+            }
         }
         let mut also = Vec::new();
         for p in &z.also_notify {
@@ -408,6 +494,7 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
         // Only what the named.conf gives replaces what Lua set before.
         if !primaries.is_empty() {
             s.primaries = primaries;
+            s.primary_tls = primary_tls;
         }
         if primary_key.is_some() {
             s.primary_key = primary_key;
@@ -503,6 +590,84 @@ mod tests {
         );
         let e = err("addSecondaryZone(\"x.test\", {primaries={}})\n");
         assert!(e.contains("no primaries given"), "{e}");
+    }
+
+    #[test]
+    fn secondaries_over_tls() {
+        let c = load_str(
+            "addSecondaryZone(\"a.test\", {primaries={\"127.0.0.1\", \"127.0.0.2:8853\"}, tls=\"ephemeral\"})\n\
+             addSecondaryZone(\"b.test\", {primaries={\"127.0.0.1\"}, tls={validateCertificates=false, subjectName=\"ns1.example.org\"}})\n\
+             addSecondaryZone(\"c.test\", {primaries={\"127.0.0.1\"}})\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap();
+        let a = c.replication.zone(b"\x01a\x04test\x00");
+        assert_eq!(a.primaries[0].to_string(), "127.0.0.1:853");
+        assert_eq!(a.primaries[1].to_string(), "127.0.0.2:8853");
+        let t = a.tls_for(a.primaries[1]).expect("over TLS");
+        assert!(!t.settings.validate && t.settings.tls13_only);
+        assert_eq!(t.settings.alpn, [b"dot".to_vec()]);
+        let b = c.replication.zone(b"\x01b\x04test\x00");
+        let t = b.tls_for(b.primaries[0]).expect("over TLS");
+        assert_eq!(t.settings.server_name.as_deref(), Some("ns1.example.org"));
+        let c2 = c.replication.zone(b"\x01c\x04test\x00");
+        assert_eq!(c2.primaries[0].to_string(), "127.0.0.1:53");
+        assert!(c2.tls_for(c2.primaries[0]).is_none());
+        let e = load_str(
+            "\naddSecondaryZone(\"a.test\", {primaries={\"127.0.0.1\"}, tls={caStore=\"/nonexistent.pem\"}})\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            e.starts_with("/etc/r.conf:2:") && e.contains("/nonexistent.pem"),
+            "{e}"
+        );
+        let e = load_str(
+            "addSecondaryZone(\"a.test\", {primaries={\"127.0.0.1\"}, tls=\"strict\"})\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("tls must be true, \"ephemeral\" or a table"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn named_conf_tls_profiles_reach_the_primaries() {
+        let dir = std::env::temp_dir().join(format!("rampart-xfr-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("named.conf"),
+            "tls opportunistic { protocols { TLSv1.3; }; };\n\
+             tls missing { ca-file \"nope.pem\"; remote-hostname \"ns1.example.org\"; };\n\
+             zone \"s.test\" { type secondary; file \"s.zone\";\n\
+               primaries { 127.0.0.1 port 8853 tls opportunistic; 127.0.0.2 tls ephemeral; 127.0.0.3; }; };\n",
+        )
+        .unwrap();
+        let path = dir.join("rampart.conf");
+        let c = load_str("loadNamedConf(\"named.conf\")\n", &path).unwrap();
+        let z = c.replication.zone(b"\x01s\x04test\x00");
+        assert_eq!(z.primaries.len(), 3);
+        assert!(z
+            .tls_for(z.primaries[0])
+            .is_some_and(|t| !t.settings.validate));
+        assert_eq!(z.primaries[1].to_string(), "127.0.0.2:853");
+        assert!(z.tls_for(z.primaries[1]).is_some());
+        assert!(z.tls_for(z.primaries[2]).is_none());
+        let text = std::fs::read_to_string(dir.join("named.conf")).unwrap();
+        std::fs::write(
+            dir.join("named.conf"),
+            text.replace("tls opportunistic;", "tls missing;"),
+        )
+        .unwrap();
+        let e = load_str("loadNamedConf(\"named.conf\")\n", &path)
+            .unwrap_err()
+            .0;
+        assert!(e.contains("named.conf:2") && e.contains("nope.pem"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -248,52 +248,9 @@ impl UdpForwarder {
             entry.take()
         };
         let slot = slot?;
-        buf[..2].copy_from_slice(&slot.id.to_be_bytes());
-        let latency = slot.sent.elapsed();
         self.backend
-            .answered(latency.as_micros() as u64, buf[3] & 0xf);
-        // The name as the client wrote it, and lowercase.
-        let qname = &slot.name[..usize::from(slot.name_len)];
-        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-        let lname = wire::name::to_lowercase(qname, &mut lower);
-        let mut len = wire::ecs::undo(buf, n, slot.ecs);
-        shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
-        rules.fix_case(&mut buf[..len], qname);
-        let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
-        let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
-            &rules,
-            runtime,
-            slot.client,
-            false,
-            lname,
-            slot.qtype,
-            buf,
-            &mut len,
-            latency_us,
-        ) else {
-            return None;
-        };
-        if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
-            let key = pool::CacheKey {
-                lname,
-                qtype: slot.qtype,
-                qclass: c.qclass,
-                flags: c.flags,
-                edns: c.edns,
-                dnssec_ok: c.dnssec_ok,
-                tcp: false,
-                options: c.options,
-            };
-            c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
-        }
-        Some(Reply {
-            len,
-            // A response rule's delay replaces the query's (dnsdist's).
-            delay_ms: delay_ms.or(slot.delay_ms),
-            frontend: slot.frontend,
-            from: slot.from,
-            client: slot.client,
-        })
+            .answered(slot.sent.elapsed().as_micros() as u64, buf[3] & 0xf);
+        finish(slot, buf, n, runtime, &rules)
     }
 
     /// Gives up on queries older than `timeout`.
@@ -317,6 +274,135 @@ impl UdpForwarder {
             self.backend.timed_out();
         }
     }
+}
+
+/// The rest of relaying a backend's answer in `buf[..n]` to the UDP
+/// client of `slot` (its ID back, ECS out, flags and case restored,
+/// response rules, the cache): where it goes, or `None` if nowhere.
+fn finish(
+    slot: Box<Slot>,
+    buf: &mut [u8],
+    n: usize,
+    runtime: &Runtime,
+    rules: &shield::response::ResponseChain,
+) -> Option<Reply> {
+    buf[..2].copy_from_slice(&slot.id.to_be_bytes());
+    let latency = slot.sent.elapsed();
+    // The name as the client wrote it, and lowercase.
+    let qname = &slot.name[..usize::from(slot.name_len)];
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let lname = wire::name::to_lowercase(qname, &mut lower);
+    let mut len = wire::ecs::undo(buf, n, slot.ecs);
+    shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
+    rules.fix_case(&mut buf[..len], qname);
+    let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
+    let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
+        rules,
+        runtime,
+        slot.client,
+        false,
+        lname,
+        slot.qtype,
+        buf,
+        &mut len,
+        latency_us,
+    ) else {
+        return None;
+    };
+    if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
+        let key = pool::CacheKey {
+            lname,
+            qtype: slot.qtype,
+            qclass: c.qclass,
+            flags: c.flags,
+            edns: c.edns,
+            dnssec_ok: c.dnssec_ok,
+            tcp: false,
+            options: c.options,
+        };
+        c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
+    }
+    Some(Reply {
+        len,
+        // A response rule's delay replaces the query's (dnsdist's).
+        delay_ms: delay_ms.or(slot.delay_ms),
+        frontend: slot.frontend,
+        from: slot.from,
+        client: slot.client,
+    })
+}
+
+/// A UDP client's query for a TLS backend (dnsdist forwards UDP queries
+/// to TCP-only backends over TCP): asked over the backend's kept TLS
+/// session on the stream runtime, the answer sent back over UDP as a
+/// UDP backend's would be (truncated to the question, TC set, when it
+/// does not fit the client's payload size). False if it could not be
+/// handed over (no stream runtime: the caller sends TC instead).
+#[allow(clippy::too_many_arguments)]
+pub fn forward_over_stream(
+    backend: &Arc<Backend>,
+    runtime: &Arc<Runtime>,
+    query: &[u8],
+    client: SocketAddr,
+    (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
+    asked: Question,
+    cache: Option<CacheSlot>,
+    ecs: &pool::Ecs,
+    (limit, timeout): (usize, Duration),
+) -> bool {
+    let Some(rt) = crate::tls_forward::STREAM_RUNTIME.get() else {
+        return false;
+    };
+    let mut with_ecs = Vec::new();
+    let Some((sent, ecs_added)) = with_client_subnet(backend, ecs, query, client, &mut with_ecs)
+    else {
+        return true;
+    };
+    if sent.len() < 12 {
+        return true;
+    }
+    let mut slot = Box::new(Slot {
+        client,
+        id: u16::from_be_bytes([sent[0], sent[1]]),
+        frontend: frontend.clone(),
+        from: *from,
+        sent: Instant::now(),
+        qtype: asked.qtype,
+        client_flags: asked.client_flags,
+        delay_ms: asked.delay_ms,
+        name_len: asked.qname.len().min(255) as u8,
+        name: [0; 255],
+        cache,
+        ecs: ecs_added,
+    });
+    slot.name[..usize::from(slot.name_len)]
+        .copy_from_slice(&asked.qname[..usize::from(slot.name_len)]);
+    let (backend, runtime, sent) = (backend.clone(), runtime.clone(), sent.to_vec());
+    rt.spawn(async move {
+        let mut out = vec![0u8; 65535];
+        let allow_empty = runtime.response_rules.load().allow_empty_response;
+        let Some(n) = tcp_exchange(&backend, &sent, &mut out, timeout, allow_empty).await else {
+            return;
+        };
+        let rules = runtime.response_rules.load();
+        let Some(reply) = finish(slot, &mut out, n, &runtime, &rules) else {
+            return;
+        };
+        let mut len = reply.len;
+        if len > limit.max(512) {
+            len = wire::edit::truncate_to_question(&mut out, len);
+            out[2] |= 0x02;
+        }
+        match (reply.delay_ms, crate::delay::shared()) {
+            (Some(ms), Some(delayer)) => {
+                delayer.send_later(&reply.frontend, reply.from, reply.client, &out[..len], ms);
+            }
+            _ => {
+                let _ = reply.from.send(&reply.frontend, &out[..len], reply.client);
+            }
+        }
+    });
+    true
 }
 
 thread_local! {
@@ -631,6 +717,12 @@ fn health_loop(b: &Arc<Backend>) {
 
 /// One health-check query; whether the backend answered acceptably.
 pub fn check_once(b: &Backend) -> bool {
+    if let Some(tls) = &b.tls {
+        let q = check_query(b, pool::policy::random() as u16);
+        let timeout = Duration::from_millis(b.check.timeout_ms.max(1));
+        return crate::tls_forward::check(b, tls, &q, timeout)
+            .is_some_and(|a| a.len() >= 12 && a[2] & 0x80 != 0 && check_rcode_ok(b, a[3] & 0xf));
+    }
     let local = if b.addr.is_ipv4() {
         "0.0.0.0:0"
     } else {
@@ -647,13 +739,7 @@ pub fn check_once(b: &Backend) -> bool {
         return false;
     }
     let id = pool::policy::random() as u16;
-    let mut q = Vec::with_capacity(64);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&b.check.flags.to_be_bytes());
-    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    q.extend_from_slice(&b.check.name);
-    q.extend_from_slice(&b.check.qtype.to_be_bytes());
-    q.extend_from_slice(&b.check.qclass.to_be_bytes());
+    let q = check_query(b, id);
     if sock.send(&q).is_err() {
         return false;
     }
@@ -666,10 +752,27 @@ pub fn check_once(b: &Backend) -> bool {
         if n < 12 || buf[..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
             continue;
         }
-        let rcode = buf[3] & 0xf;
-        return !b.check.must_resolve || !matches!(rcode, 2 | 3 | 5);
+        return check_rcode_ok(b, buf[3] & 0xf);
     }
     false
+}
+
+/// The health-check query of `b`, with ID `id`.
+fn check_query(b: &Backend, id: u16) -> Vec<u8> {
+    let mut q = Vec::with_capacity(64);
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&b.check.flags.to_be_bytes());
+    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(&b.check.name);
+    q.extend_from_slice(&b.check.qtype.to_be_bytes());
+    q.extend_from_slice(&b.check.qclass.to_be_bytes());
+    q
+}
+
+/// Whether a check answer's rcode passes (`mustResolve`: not SERVFAIL,
+/// NXDOMAIN or REFUSED).
+fn check_rcode_ok(b: &Backend, rcode: u8) -> bool {
+    !b.check.must_resolve || !matches!(rcode, 2 | 3 | 5)
 }
 
 /// A TCP exchange with a backend for a TCP client: send the framed query
@@ -688,11 +791,14 @@ pub async fn tcp_exchange(
     framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
     framed.extend_from_slice(query);
     let result = tokio::time::timeout(timeout, async {
+        if let Some(tls) = &b.tls {
+            return crate::tls_forward::exchange(b, tls, &framed, out, allow_empty).await;
+        }
         // A kept connection may have been closed by the backend since
         // (idle timeout): then it fails at once and a new one is tried.
         if let Some(idle) = b.take_idle_tcp() {
             if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
-                if let Some(len) = tcp_ask(&mut s, &framed, out, allow_empty).await {
+                if let Some(len) = stream_ask(&mut s, &framed, out, allow_empty).await {
                     keep(b, s);
                     return Some(len);
                 }
@@ -700,7 +806,7 @@ pub async fn tcp_exchange(
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         let _ = s.set_nodelay(true);
-        let len = tcp_ask(&mut s, &framed, out, allow_empty).await?;
+        let len = stream_ask(&mut s, &framed, out, allow_empty).await?;
         keep(b, s);
         Some(len)
     })
@@ -750,13 +856,26 @@ pub(crate) fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool
     wire::query::has_question(answer, lname, qtype, None)
 }
 
-/// One framed query and its framed answer on a connection.
-async fn tcp_ask(
-    s: &mut tokio::net::TcpStream,
+/// Whether `answer` is the answer to `query` (same ID, same question).
+pub(crate) fn is_answer_to(query: &[u8], answer: &[u8], allow_empty: bool) -> bool {
+    let Ok(q) = wire::Query::parse(query) else {
+        return false;
+    };
+    answer.len() >= 12
+        && answer[..2] == query[..2]
+        && answers(answer, q.qname, q.qtype, allow_empty)
+}
+
+/// One framed query and its framed answer on a connection (TCP or TLS).
+pub(crate) async fn stream_ask<S>(
+    s: &mut S,
     framed: &[u8],
     out: &mut [u8],
     allow_empty: bool,
-) -> Option<usize> {
+) -> Option<usize>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(framed).await.ok()?;
     let mut len = [0u8; 2];

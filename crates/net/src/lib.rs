@@ -19,6 +19,7 @@ pub mod reply_from;
 pub mod stream_answer;
 pub mod tcp;
 pub mod tls;
+pub mod tls_forward;
 pub mod udp;
 pub mod udp_ask;
 pub mod update_queue;

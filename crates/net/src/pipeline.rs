@@ -653,6 +653,39 @@ fn to_pool(
                 Handled::Drop
             }
         }
+        // A TLS backend (TCP-only, as in dnsdist): the UDP client's query
+        // is asked over its TLS session and answered over UDP.
+        (Transport::Udp, Some((socket, from)))
+            if up.pools.backends[i].tls.is_some()
+                && crate::forward::forward_over_stream(
+                    &up.pools.backends[i],
+                    &state.runtime,
+                    packet,
+                    client,
+                    (socket, from),
+                    crate::forward::Question {
+                        qname: query.qname,
+                        qtype: query.qtype,
+                        client_flags,
+                        delay_ms,
+                    },
+                    cache
+                        .filter(|_| !up.pools.backends[i].use_client_subnet)
+                        .map(|c| crate::forward::CacheSlot {
+                            cache: c.clone(),
+                            qclass: key.qclass,
+                            flags: key.flags,
+                            edns: key.edns,
+                            dnssec_ok: key.dnssec_ok,
+                            options: key.options,
+                            temp_failure_ttl: edits.temp_failure_ttl,
+                        }),
+                    &up.pools.ecs,
+                    (limit, up.udp_timeout.max(std::time::Duration::from_secs(1))),
+                ) =>
+        {
+            Handled::Forwarded
+        }
         // A tcpOnly backend for a UDP client: send the client to TCP with
         // a truncated answer; its retry is forwarded over TCP.
         (Transport::Udp, _) => {

@@ -114,6 +114,7 @@ pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot
         }
     };
     let opts = Arc::new(opts);
+    let _ = crate::tls_forward::STREAM_RUNTIME.set(rt.handle().clone());
     rt.block_on(async move {
         let mut tasks = Vec::new();
         for Listening {

@@ -1,5 +1,6 @@
 //! One backend server: settings and live state.
 
+use std::any::Any;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -58,6 +59,14 @@ impl Default for HealthCheck {
     }
 }
 
+/// How a TLS backend is reached.
+#[derive(Clone, Debug)]
+pub struct BackendTls {
+    pub client: crate::tls_client::TlsClient,
+    /// DNS over HTTPS to this path (`dohPath`); DoT without it.
+    pub doh_path: Option<String>,
+}
+
 /// A backend.
 #[derive(Debug)]
 pub struct Backend {
@@ -70,6 +79,8 @@ pub struct Backend {
     /// Pass the client's network on in an ECS option (`useClientSubnet`).
     pub use_client_subnet: bool,
     pub check: HealthCheck,
+    /// DNS over TLS to it (`tls=`), or over HTTPS with `doh_path`.
+    pub tls: Option<BackendTls>,
     admin: AtomicU8,
     healthy: AtomicBool,
     queries: AtomicU64,
@@ -85,6 +96,9 @@ pub struct Backend {
     /// query, as dnsdist does: a connect per query costs the backend a
     /// handshake and a slot in TIME_WAIT.
     idle_tcp: Mutex<Vec<TcpStream>>,
+    /// The same for TLS: open sessions (DoT streams, a DoH HTTP/2
+    /// connection), of the type the forwarder put there.
+    idle_tls: Mutex<Vec<Box<dyn Any + Send>>>,
     /// Recent outcomes, for lazy health checks.
     lazy_window: Mutex<crate::lazy::LazyWindow>,
 }
@@ -107,6 +121,7 @@ impl Backend {
             tcp_only: false,
             use_client_subnet: false,
             check,
+            tls: None,
             admin: AtomicU8::new(0),
             // Up until a check says otherwise (dnsdist checks at start).
             healthy: AtomicBool::new(true),
@@ -118,6 +133,7 @@ impl Backend {
             latency_us: AtomicU64::new(0),
             slow: AtomicBool::new(false),
             idle_tcp: Mutex::new(Vec::new()),
+            idle_tls: Mutex::new(Vec::new()),
             lazy_window: Mutex::new(Default::default()),
         }
     }
@@ -131,6 +147,20 @@ impl Backend {
     /// Keeps a connection that just answered for the next query.
     pub fn keep_idle_tcp(&self, s: TcpStream) {
         if let Ok(mut idle) = self.idle_tcp.lock() {
+            if idle.len() < IDLE_TCP_MAX {
+                idle.push(s);
+            }
+        }
+    }
+
+    /// An idle TLS session to reuse, most recently used first.
+    pub fn take_idle_tls(&self) -> Option<Box<dyn Any + Send>> {
+        self.idle_tls.lock().ok()?.pop()
+    }
+
+    /// Keeps a TLS session that just answered for the next query.
+    pub fn keep_idle_tls(&self, s: Box<dyn Any + Send>) {
+        if let Ok(mut idle) = self.idle_tls.lock() {
             if idle.len() < IDLE_TCP_MAX {
                 idle.push(s);
             }

@@ -11,8 +11,9 @@ pub mod backend;
 pub mod cache;
 pub mod lazy;
 pub mod policy;
+pub mod tls_client;
 
-pub use backend::{Admin, Backend, HealthCheck};
+pub use backend::{Admin, Backend, BackendTls, HealthCheck};
 pub use cache::{CacheKey, CacheOptions, PacketCache};
 pub use lazy::{LazyCheck, LazyFailures};
 pub use policy::Policy;

@@ -240,7 +240,12 @@ fn backend(view: &View, id: usize, b: &pool::Backend) -> Value {
         "order": b.order,
         "weight": b.weight,
         "pools": b.pools,
-        "protocol": if b.tcp_only { "Do53 TCP" } else { "Do53" },
+        "protocol": match &b.tls {
+            Some(t) if t.doh_path.is_some() => "DoH",
+            Some(_) => "DoT",
+            None if b.tcp_only => "Do53 TCP",
+            None => "Do53",
+        },
         // Connections to backends are not counted per backend yet.
         "tcpDiedSendingQuery": 0,
         "tcpDiedReadingResponse": 0,

@@ -237,10 +237,15 @@ fn refresh(service: &Service, entry: &Arc<Mutex<Entry>>) -> Result<String, Strin
     }
     let mut errors = Vec::new();
     for primary in primaries {
+        let tls = lock_entry(entry).settings.tls_for(primary).cloned();
+        let to = Primary {
+            addr: primary,
+            tls: tls.as_ref(),
+        };
         match refresh_from(
             service,
             entry,
-            primary,
+            to,
             &apex,
             &name,
             key.as_ref(),
@@ -253,10 +258,26 @@ fn refresh(service: &Service, entry: &Arc<Mutex<Entry>>) -> Result<String, Strin
     Err(errors.join("; "))
 }
 
+/// A primary as it is reached: its address, and TLS for XoT.
+#[derive(Clone, Copy)]
+struct Primary<'a> {
+    addr: SocketAddr,
+    tls: Option<&'a pool::tls_client::TlsClient>,
+}
+
+impl std::fmt::Display for Primary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.tls {
+            Some(_) => write!(f, "{} (TLS)", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
 fn refresh_from(
     service: &Service,
     entry: &Arc<Mutex<Entry>>,
-    primary: SocketAddr,
+    primary: Primary,
     apex: &[u8],
     name: &str,
     key: Option<&Arc<Key>>,
@@ -434,9 +455,18 @@ fn request(
     Ok((id, msg, verifier))
 }
 
-/// The primary's SOA serial, over UDP (TCP when truncated).
-fn soa_query(primary: SocketAddr, apex: &[u8], key: Option<&Arc<Key>>) -> Result<u32, String> {
+/// The primary's SOA serial, over UDP (TCP when truncated); over TLS
+/// for a primary reached by XoT.
+fn soa_query(primary: Primary, apex: &[u8], key: Option<&Arc<Key>>) -> Result<u32, String> {
     let (id, msg, verifier) = request(apex, rtype::SOA, None, key)?;
+    if primary.tls.is_some() {
+        let mut stream = connect(primary)?;
+        send(&mut stream, &msg)?;
+        let answer = read_message(&mut stream)?;
+        return soa_serial_of(&answer, id, verifier);
+    }
+    let primary_tls = primary;
+    let primary = primary.addr;
     let bind: SocketAddr = if primary.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -463,7 +493,7 @@ fn soa_query(primary: SocketAddr, apex: &[u8], key: Option<&Arc<Key>>) -> Result
     if answer[2] & 0x02 != 0 {
         // Truncated: ask again over TCP.
         let (id, msg, verifier) = request(apex, rtype::SOA, None, key)?;
-        let mut stream = connect(primary)?;
+        let mut stream = connect(primary_tls)?;
         send(&mut stream, &msg)?;
         let answer = read_message(&mut stream)?;
         return soa_serial_of(&answer, id, verifier);
@@ -493,8 +523,39 @@ fn soa_serial_of(answer: &[u8], id: u16, verifier: Option<tsig::Verifier>) -> Re
         .ok_or_else(|| "no SOA in the answer".to_string())
 }
 
-fn connect(primary: SocketAddr) -> Result<TcpStream, String> {
-    let stream = TcpStream::connect_timeout(&primary, Duration::from_secs(5))
+/// A connection to a primary: TCP, or TLS over it.
+enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+fn connect(primary: Primary) -> Result<Conn, String> {
+    let mut stream = TcpStream::connect_timeout(&primary.addr, Duration::from_secs(5))
         .map_err(|e| format!("connect: {e}"))?;
     stream
         .set_read_timeout(Some(READ_TIMEOUT))
@@ -502,17 +563,32 @@ fn connect(primary: SocketAddr) -> Result<TcpStream, String> {
     stream
         .set_write_timeout(Some(READ_TIMEOUT))
         .map_err(|e| format!("connect: write timeout: {e}"))?;
-    Ok(stream)
+    let Some(tls) = primary.tls else {
+        return Ok(Conn::Tcp(stream));
+    };
+    let mut conn =
+        rustls::ClientConnection::new(tls.config.clone(), tls.server_name_for(primary.addr.ip()))
+            .map_err(|e| format!("TLS: {e}"))?;
+    // The handshake now, so a certificate refused says so (not as a
+    // failed write of the query).
+    while conn.is_handshaking() {
+        conn.complete_io(&mut stream)
+            .map_err(|e| format!("TLS handshake: {e}"))?;
+    }
+    Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(conn, stream))))
 }
 
-fn send(stream: &mut TcpStream, msg: &[u8]) -> Result<(), String> {
+fn send(stream: &mut Conn, msg: &[u8]) -> Result<(), String> {
     let mut framed = Vec::with_capacity(msg.len() + 2);
     framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
     framed.extend_from_slice(msg);
-    stream.write_all(&framed).map_err(|e| format!("send: {e}"))
+    stream
+        .write_all(&framed)
+        .map_err(|e| format!("send: {e}"))?;
+    stream.flush().map_err(|e| format!("send: {e}"))
 }
 
-fn read_message(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+fn read_message(stream: &mut Conn) -> Result<Vec<u8>, String> {
     let mut len = [0u8; 2];
     stream
         .read_exact(&mut len)
@@ -546,7 +622,7 @@ enum Stream {
 
 /// Runs one AXFR or IXFR over TCP and reads the stream to its closing SOA.
 fn transfer(
-    primary: SocketAddr,
+    primary: Primary,
     apex: &[u8],
     qtype: u16,
     ours: Option<&Record>,

@@ -48,6 +48,19 @@ pub struct ZoneSettings {
     /// For a secondary: where to pull from, and the key to sign with.
     pub primaries: Vec<SocketAddr>,
     pub primary_key: Option<Box<[u8]>>,
+    /// Primaries reached over TLS (XoT, RFC 9103), with how: the SOA
+    /// query and the transfer go over TLS to them.
+    pub primary_tls: Vec<(SocketAddr, pool::tls_client::TlsClient)>,
+}
+
+impl ZoneSettings {
+    /// How `primary` is reached over TLS, if it is.
+    pub fn tls_for(&self, primary: SocketAddr) -> Option<&pool::tls_client::TlsClient> {
+        self.primary_tls
+            .iter()
+            .find(|(a, _)| *a == primary)
+            .map(|(_, t)| t)
+    }
 }
 
 /// A list of netmasks and TSIG key names.

@@ -34,6 +34,9 @@ pub struct NamedZone {
     pub also_notify: Vec<String>,
     /// The key named on a primary (`primaries { 192.0.2.1 key k; };`).
     pub primary_key: Option<String>,
+    /// Per primary (same order), the `tls NAME` it is reached with
+    /// (`primaries { 192.0.2.1 port 853 tls NAME; };`, RFC 9103 XoT).
+    pub primary_tls: Vec<Option<String>>,
     /// `allow-transfer` items as written: addresses, netmasks, `key K`,
     /// `any`, `none`.
     pub allow_transfer: Vec<String>,
@@ -55,6 +58,20 @@ pub struct Grant {
     pub name: Option<String>,
     pub types: Vec<String>,
     /// `file:line`, for messages.
+    pub source: String,
+}
+
+/// A `tls NAME { ca-file "…"; remote-hostname "…"; … };` statement (BIND
+/// 9.18): how a primary is reached over TLS. `cert-file`, `key-file` and
+/// the rest (a listener's side) are kept out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedTls {
+    pub name: String,
+    /// Resolved like zone files; None: the system store.
+    pub ca_file: Option<PathBuf>,
+    pub remote_hostname: Option<String>,
+    /// `protocols { TLSv1.3; };` as written.
+    pub protocols: Vec<String>,
     pub source: String,
 }
 
@@ -96,6 +113,8 @@ pub struct NamedConf {
     pub server_options: Vec<ServerOption>,
     pub zones: Vec<NamedZone>,
     pub keys: Vec<NamedKey>,
+    /// `tls` statements (BIND's built-in `ephemeral` is not among them).
+    pub tls: Vec<NamedTls>,
     /// What was skipped, for the log.
     pub notes: Vec<String>,
 }
@@ -132,6 +151,13 @@ pub fn read(path: &Path) -> Result<NamedConf, ConfError> {
         if let Some(f) = &z.file {
             if f.is_relative() {
                 z.file = Some(dir.join(f));
+            }
+        }
+    }
+    for t in &mut conf.tls {
+        if let Some(f) = &t.ca_file {
+            if f.is_relative() {
+                t.ca_file = Some(dir.join(f));
             }
         }
     }
@@ -227,6 +253,7 @@ fn interpret(
             }
             "zone" => conf.zones.push(zone(s, path)?),
             "key" => conf.keys.push(key(s, path)?),
+            "tls" => conf.tls.push(tls(s, path)?),
             "" => {}
             other => conf
                 .notes
@@ -263,6 +290,7 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
         primaries: Vec::new(),
         also_notify: Vec::new(),
         primary_key: None,
+        primary_tls: Vec::new(),
         allow_transfer: Vec::new(),
         allow_update: Vec::new(),
         update_policy: Vec::new(),
@@ -302,6 +330,7 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
             "masters" | "primaries" => {
                 z.primaries = addresses(o);
                 z.primary_key = list_key(o);
+                z.primary_tls = list_tls(o);
             }
             "also-notify" => z.also_notify = addresses(o),
             "allow-transfer" => z.allow_transfer = items(o),
@@ -323,6 +352,75 @@ fn list_key(s: &Statement) -> Option<String> {
             .position(|w| w.eq_ignore_ascii_case("key"))?;
         item.words.get(at + 1).cloned()
     })
+}
+
+/// Per address of a list, the `tls NAME` given on it.
+fn list_tls(s: &Statement) -> Vec<Option<String>> {
+    s.block
+        .iter()
+        .flatten()
+        .filter(|item| !item.words.is_empty())
+        .map(|item| {
+            let at = item
+                .words
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case("tls"))?;
+            item.words.get(at + 1).cloned()
+        })
+        .collect()
+}
+
+/// `tls NAME { ca-file "…"; remote-hostname "…"; … };`.
+fn tls(s: &Statement, path: &Path) -> Result<NamedTls, ConfError> {
+    let err = |line: u32, message: String| ConfError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let [_, name] = s.words.as_slice() else {
+        return Err(err(s.line, "expected 'tls NAME { … };'".into()));
+    };
+    let Some(block) = &s.block else {
+        return Err(err(s.line, format!("tls {name} has no {{ … }} block")));
+    };
+    if name.eq_ignore_ascii_case("ephemeral") || name.eq_ignore_ascii_case("none") {
+        return Err(err(
+            s.line,
+            format!("tls {name}: the name is BIND's built-in"),
+        ));
+    }
+    let mut t = NamedTls {
+        name: name.clone(),
+        ca_file: None,
+        remote_hostname: None,
+        protocols: Vec::new(),
+        source: format!("{}:{}", path.display(), s.line),
+    };
+    for o in block {
+        let key = o
+            .words
+            .first()
+            .map(|w| w.to_ascii_lowercase())
+            .unwrap_or_default();
+        let value = || match o.words.as_slice() {
+            [_, v] => Ok(v.clone()),
+            _ => Err(err(o.line, format!("expected '{key} \"…\";'"))),
+        };
+        match key.as_str() {
+            "ca-file" => t.ca_file = Some(PathBuf::from(value()?)),
+            "remote-hostname" => t.remote_hostname = Some(value()?),
+            "protocols" => {
+                t.protocols = o
+                    .block
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| p.words.first().cloned())
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    Ok(t)
 }
 
 /// The items of an address-match list, each as its words joined by a
@@ -466,6 +564,14 @@ fn addresses(s: &Statement) -> Vec<String> {
                     out.push(format!("[{addr}]:{port}"));
                 } else {
                     out.push(format!("{addr}:{port}"));
+                }
+            }
+            // Over TLS without a port: 853 (RFC 7858), as BIND.
+            [addr, tls_kw, ..] if tls_kw.eq_ignore_ascii_case("tls") => {
+                if addr.contains(':') {
+                    out.push(format!("[{addr}]:853"));
+                } else {
+                    out.push(format!("{addr}:853"));
                 }
             }
             [addr, ..] => out.push(addr.clone()),
@@ -786,6 +892,35 @@ zone "s.test" { type secondary; file "s.zone"; primaries { 127.0.0.9 port 5301 k
         )
         .unwrap_err();
         assert!(e.message.contains("rule 'self' is not supported"), "{e}");
+    }
+
+    #[test]
+    fn reads_tls_profiles_and_primaries_over_tls() {
+        let c = parse(
+            r#"tls xot { ca-file "ca.pem"; remote-hostname "ns1.example.org"; protocols { TLSv1.3; }; };
+tls local-tls { cert-file "c.pem"; key-file "k.pem"; };
+zone "s.test" { type secondary; file "s.zone";
+    primaries { 192.0.2.1 port 8853 tls xot; 192.0.2.2 tls ephemeral; 192.0.2.3; }; };
+"#,
+            Path::new("/etc/n.conf"),
+        )
+        .unwrap();
+        assert_eq!(c.tls.len(), 2);
+        assert_eq!(c.tls[0].name, "xot");
+        assert_eq!(c.tls[0].ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!(c.tls[0].remote_hostname.as_deref(), Some("ns1.example.org"));
+        assert_eq!(c.tls[0].protocols, ["TLSv1.3"]);
+        let z = &c.zones[0];
+        assert_eq!(
+            z.primaries,
+            ["192.0.2.1:8853", "192.0.2.2:853", "192.0.2.3"]
+        );
+        assert_eq!(
+            z.primary_tls,
+            [Some("xot".to_string()), Some("ephemeral".to_string()), None]
+        );
+        let e = parse("tls ephemeral { };", Path::new("n.conf")).unwrap_err();
+        assert!(e.message.contains("built-in"), "{e}");
     }
 
     #[test]
