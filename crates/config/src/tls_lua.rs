@@ -57,6 +57,8 @@ pub struct EncryptedListener {
     pub keys: Vec<PathBuf>,
     pub tls13_only: bool,
     pub session_tickets: bool,
+    /// Session-ticket keys kept (`numberOfTicketsKeys`, 5 by default).
+    pub ticket_keys: usize,
     pub max_tcp_connections: usize,
     /// Where it was declared (`file:line`), for messages.
     pub source: String,
@@ -293,6 +295,7 @@ fn listener(
         keys,
         tls13_only: false,
         session_tickets: true,
+        ticket_keys: 5,
         max_tcp_connections: crate::DEFAULT_MAX_TCP_CONNECTIONS,
         source: caller(lua),
     };
@@ -321,6 +324,9 @@ fn listener(
                     }
                 }
                 "sessionTickets" => l.session_tickets = option_bool(lua, func, &k, &v)?,
+                "numberOfTicketsKeys" => {
+                    l.ticket_keys = (option_u32(lua, func, &k, &v)? as usize).clamp(1, 100)
+                }
                 "maxConcurrentTCPConnections" => {
                     let n = option_u32(lua, func, &k, &v)? as usize;
                     l.max_tcp_connections = if n == 0 { usize::MAX } else { n };
@@ -353,7 +359,7 @@ fn listener(
                 // change here: rustls keeps no server-side session cache,
                 // rotates its ticket keys itself, never renegotiates and
                 // holds no buffers for idle connections.
-                "provider" | "library" | "numberOfTicketsKeys" | "ticketsKeysRotationDelay"
+                "provider" | "library" | "ticketsKeysRotationDelay"
                 | "numberOfStoredSessions" | "preferServerCiphers" | "releaseBuffers"
                 | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize" | "interface"
                 | "cpus" | "idleTimeout" | "internalPipeBufferSize" | "sessionTimeout" => {}

@@ -117,6 +117,7 @@ async fn respond(
         false => client.addr,
     };
     let mut extra = Vec::new();
+    let mut mapped = false;
     let info = StreamInfo {
         sni: client.tls.clone().flatten(),
         http: Some(HttpInfo {
@@ -146,8 +147,16 @@ async fn respond(
         }),
     };
     let (status, body, ttl) = match query_of(req, settings).await {
+        // dnsdist's words for a path it does not serve.
+        Err(Refusal::Status(StatusCode::NOT_FOUND)) => (
+            StatusCode::NOT_FOUND,
+            Bytes::from_static(b"there is no endpoint configured for this path"),
+            None,
+        ),
         Err(Refusal::Status(status)) => (status, Bytes::new(), None),
         Err(Refusal::Mapped(m)) => {
+            // An early answer: the listener's own headers are not added.
+            mapped = true;
             let status =
                 StatusCode::from_u16(m.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             extra.clone_from(&m.headers);
@@ -249,7 +258,12 @@ async fn respond(
     if let Ok(v) = HeaderValue::try_from(settings.server_tokens.as_str()) {
         h.insert(hyper::header::SERVER, v);
     }
-    for (k, v) in settings.headers.iter().chain(&extra) {
+    let own = if mapped {
+        &[][..]
+    } else {
+        &settings.headers[..]
+    };
+    for (k, v) in own.iter().chain(&extra) {
         if let (Ok(k), Ok(v)) = (
             HeaderName::try_from(k.as_str()),
             HeaderValue::try_from(v.as_str()),
@@ -308,6 +322,10 @@ fn forwarded_for(req: &Request<Incoming>) -> Option<SocketAddr> {
         .iter()
         .next_back()?;
     let last = v.to_str().ok()?.rsplit(',').next()?.trim();
+    // An address, or an address and port (`192.0.2.1:4200`, `[::1]:53`).
+    if let Ok(a) = last.parse::<SocketAddr>() {
+        return Some(a);
+    }
     let ip: std::net::IpAddr = last
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -369,6 +387,12 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
         _ => return Err(StatusCode::BAD_REQUEST.into()),
     };
     if query.len() < 12 || query.len() > MAX_MESSAGE {
+        return Err(StatusCode::BAD_REQUEST.into());
+    }
+    // Not DNS: refused here, not answered FORMERR (a query with no
+    // question goes on, and is answered NOTIMP as over UDP).
+    let no_question = query[4..6] == [0, 0];
+    if wire::Query::parse(&query).is_err() && !no_question {
         return Err(StatusCode::BAD_REQUEST.into());
     }
     Ok(query)

@@ -29,6 +29,9 @@ pub struct TlsSettings {
     pub session_tickets: bool,
     /// ALPN protocols offered, in order of preference.
     pub alpn: Vec<Vec<u8>>,
+    /// Ticket keys kept: a ticket made with any of the last this many
+    /// keys still resumes (`numberOfTicketsKeys`, 5 as dnsdist).
+    pub ticket_keys: usize,
 }
 
 /// A listener's TLS state: the server config in force, swapped whole on
@@ -36,6 +39,9 @@ pub struct TlsSettings {
 pub struct TlsContext {
     pub settings: TlsSettings,
     config: ArcSwap<ServerConfig>,
+    /// The session-ticket keys: kept across certificate reloads (a
+    /// renewal must not end every client's resumption).
+    tickets: Arc<TicketKeys>,
     /// Modification times of the files as last read.
     stamps: Mutex<Vec<Option<SystemTime>>>,
 }
@@ -51,10 +57,12 @@ impl TlsContext {
     pub fn new(settings: TlsSettings) -> Result<Arc<TlsContext>, String> {
         ensure_provider();
         let stamps = stamps(&settings);
-        let config = server_config(&settings)?;
+        let tickets = Arc::new(TicketKeys::new(settings.ticket_keys)?);
+        let config = server_config(&settings, &tickets)?;
         Ok(Arc::new(TlsContext {
             settings,
             config: ArcSwap::from_pointee(config),
+            tickets,
             stamps: Mutex::new(stamps),
         }))
     }
@@ -67,7 +75,7 @@ impl TlsContext {
     /// Reads the files again; on error the old certificates stay.
     pub fn reload(&self) -> Result<(), String> {
         let now = stamps(&self.settings);
-        let config = server_config(&self.settings)?;
+        let config = server_config(&self.settings, &self.tickets)?;
         self.config.store(Arc::new(config));
         *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) = now;
         Ok(())
@@ -89,10 +97,10 @@ impl TlsContext {
         Some(self.reload())
     }
 
-    /// A new session-ticket key: tickets issued before no longer resume
-    /// (`rotateTicketsKey()`).
+    /// A new session-ticket key (`rotateTicketsKey()`): tickets made
+    /// with the keys still kept go on resuming.
     pub fn rotate_ticket_key(&self) -> Result<(), String> {
-        self.reload()
+        self.tickets.rotate()
     }
 }
 
@@ -117,7 +125,7 @@ fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-fn server_config(s: &TlsSettings) -> Result<ServerConfig, String> {
+fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerConfig, String> {
     if s.certs.is_empty() || s.certs.len() != s.keys.len() {
         return Err(format!(
             "{} certificate files and {} key files: give one key per certificate",
@@ -159,7 +167,7 @@ fn server_config(s: &TlsSettings) -> Result<ServerConfig, String> {
         .with_cert_resolver(Arc::new(ByClientSupport(keys)));
     config.alpn_protocols = s.alpn.clone();
     if s.session_tickets {
-        config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+        config.ticketer = tickets.clone();
     } else {
         config.send_tls13_tickets = 0;
     }
@@ -167,6 +175,61 @@ fn server_config(s: &TlsSettings) -> Result<ServerConfig, String> {
     // flood of handshakes could fill.
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(config)
+}
+
+/// Session-ticket keys, newest first: tickets are made with the newest
+/// and read with any (each key is rustls's ring ticketer, which also
+/// rolls itself over every few hours).
+#[derive(Debug)]
+struct TicketKeys {
+    keys: std::sync::RwLock<std::collections::VecDeque<Arc<dyn rustls::server::ProducesTickets>>>,
+    kept: usize,
+}
+
+impl TicketKeys {
+    fn new(kept: usize) -> Result<TicketKeys, String> {
+        let t = TicketKeys {
+            keys: Default::default(),
+            kept: kept.max(1),
+        };
+        t.rotate()?;
+        Ok(t)
+    }
+
+    fn rotate(&self) -> Result<(), String> {
+        let key = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        keys.push_front(key);
+        keys.truncate(self.kept);
+        Ok(())
+    }
+
+    fn newest(&self) -> Option<Arc<dyn rustls::server::ProducesTickets>> {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .front()
+            .cloned()
+    }
+}
+
+impl rustls::server::ProducesTickets for TicketKeys {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    fn lifetime(&self) -> u32 {
+        self.newest().map_or(0, |k| k.lifetime())
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.newest()?.encrypt(plain)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.iter().find_map(|k| k.decrypt(cipher))
+    }
 }
 
 /// The first certificate whose key can sign with a scheme the client

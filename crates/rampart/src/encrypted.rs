@@ -96,6 +96,7 @@ fn settings(l: &EncryptedListener) -> TlsSettings {
         keys: l.keys.clone(),
         tls13_only: l.tls13_only,
         session_tickets: l.session_tickets,
+        ticket_keys: l.ticket_keys,
         alpn: match l.kind {
             // RFC 7858 §3.2 leaves ALPN out; "dot" is what RFC 9103 and
             // Knot ask for.
