@@ -12,8 +12,8 @@
 //! thread (a value `maintenance()` sets in the control thread is not seen
 //! by the rules), and top-level code with side effects (a `print`) runs
 //! once more per worker. The rules' `dq` carries a copy of what the
-//! query path knows; `dq.localaddr` has the port the query came to but
-//! not the address (the path does not carry it).
+//! query path knows; what the function changes on it (tags, trailing
+//! data, a spoof) is handed back to the rules.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -131,6 +131,9 @@ impl QueryHook for LuaHook {
         for (name, value) in &result.tags {
             q.tags.set(&name.as_str().into(), &value.as_str().into());
         }
+        if let Some(data) = result.trailing {
+            q.trailing.replace(data);
+        }
         let mut values = out.into_iter();
         let action = values.next().and_then(|v| v.as_i64()).unwrap_or(4);
         // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
@@ -226,6 +229,8 @@ struct DqResult {
     tags: Vec<(String, String)>,
     /// `dq:spoof(...)`: the answer, for a HeaderModify result.
     spoof: Option<Arc<Action>>,
+    /// `dq:setTrailingData(...)`: what now follows the message.
+    trailing: Option<Vec<u8>>,
 }
 
 /// `dq`/`dr`: a copy of what the query path knows about the query.
@@ -250,9 +255,10 @@ struct LuaDq {
 
 impl LuaDq {
     fn new(q: &QueryInfo) -> LuaDq {
-        let unspecified = match q.client.ip() {
-            IpAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
-            IpAddr::V6(_) => IpAddr::from([0u16; 8]),
+        let end = q.query.end.min(q.query.packet.len());
+        let content = match q.trailing.replaced() {
+            Some(data) => [&q.query.packet[..end], &data].concat(),
+            None => q.query.packet.to_vec(),
         };
         LuaDq {
             qname: q.query.qname.to_vec(),
@@ -262,10 +268,10 @@ impl LuaDq {
             dnssec_ok: q.query.edns.is_some_and(|e| e.dnssec_ok),
             tcp: q.tcp,
             remote: q.client,
-            local: SocketAddr::new(unspecified, q.local_port),
-            content: q.query.packet.to_vec(),
+            local: q.local,
+            content,
             options: q.query.edns_options.to_vec(),
-            end: q.query.end,
+            end,
             rcode: q.rcode,
             tags: q
                 .tags
@@ -329,6 +335,20 @@ impl UserData for LuaDq {
         methods.add_method("getContent", |lua, dq, ()| lua.create_string(&dq.content));
         methods.add_method("getTrailingData", |lua, dq, ()| {
             lua.create_string(dq.content.get(dq.end..).unwrap_or_default())
+        });
+        // Replaces what follows the message; false (nothing changed) when
+        // the query would outgrow its buffer (4096 bytes over UDP, 65535
+        // over TCP, as dnsdist's).
+        methods.add_method_mut("setTrailingData", |_, dq, data: mlua::LuaString| {
+            let data = data.as_bytes().to_vec();
+            let room = if dq.tcp { 65535 } else { 4096 };
+            if dq.end + data.len() > room {
+                return Ok(false);
+            }
+            dq.content.truncate(dq.end);
+            dq.content.extend_from_slice(&data);
+            dq.result.trailing = Some(data);
+            Ok(true)
         });
         methods.add_method("getProtocol", |_, dq, ()| {
             Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })

@@ -53,7 +53,7 @@ pub fn handle(
     state: &State,
     packet: &[u8],
     client: SocketAddr,
-    local_port: u16,
+    local: SocketAddr,
     transport: Transport,
     frontend: Frontend,
     out: &mut [u8],
@@ -139,6 +139,7 @@ pub fn handle(
     let mut edits = shield::QueryEdits::default();
     let mut edns_option = None;
     let tags = shield::Tags::default();
+    let trailing = shield::Trailing::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
     // Without a block in force, the table is not even loaded.
@@ -179,15 +180,23 @@ pub fn handle(
     let cookie = crate::guard::cookie_phase(state, &query, ip, tcp);
     let presented = cookie.presented();
     let reserve = crate::guard::cookie_reserve(&presented);
+    // A socket bound to a wildcard address learnt the address asked.
+    let local = match frontend {
+        Some((_, from)) if local.ip().is_unspecified() => from
+            .local_ip()
+            .map_or(local, |ip| SocketAddr::new(ip, local.port())),
+        _ => local,
+    };
     if !blocked && !state.shield.rules.is_empty() {
         let info = QueryInfo {
             client,
-            local_port,
+            local,
             tcp: transport == Transport::Tcp,
             query: &query,
             lname,
             rcode: None,
             tags: &tags,
+            trailing: &trailing,
             pools: Some(&state.upstream.pools),
             clock: &clock,
         };
@@ -207,10 +216,13 @@ pub fn handle(
     // Rules that change the query (RD, CD, an EDNS option) change a
     // copy: from here on, the zones and the backends see it as changed.
     let client_flags = query.flags;
-    let rewritten = edits.rewrites() || edns_option.is_some();
+    let rewritten = edits.rewrites() || edns_option.is_some() || trailing.is_replaced();
     let edited;
     let (packet, query) = if rewritten {
-        let mut copy = packet.to_vec();
+        let mut copy = match trailing.replaced() {
+            Some(data) => [&packet[..query.end.min(packet.len())], &data].concat(),
+            None => packet.to_vec(),
+        };
         edits.apply(&mut copy);
         if let Some((code, data)) = edns_option {
             match wire::edit::set_edns_option(&copy, code, data) {
@@ -333,12 +345,13 @@ pub fn handle(
             if !chain.is_empty() {
                 let info = QueryInfo {
                     client,
-                    local_port,
+                    local,
                     tcp,
                     query: &query,
                     lname,
                     rcode: Some(rcode),
                     tags: &tags,
+                    trailing: &trailing,
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
                 };
@@ -693,7 +706,7 @@ pub fn backend_answer(
             let tags = shield::Tags::default();
             let info = QueryInfo {
                 client,
-                local_port: 0,
+                local: SocketAddr::from(([0, 0, 0, 0], 0)),
                 tcp,
                 query: &query,
                 lname,
@@ -702,6 +715,7 @@ pub fn backend_answer(
                     u16::from(query.edns.map_or(0, |e| e.ext_rcode)) << 4 | u16::from(buf[3] & 0xf),
                 ),
                 tags: &tags,
+                trailing: &Default::default(),
                 pools: None,
                 clock: &Default::default(),
             };

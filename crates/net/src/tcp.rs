@@ -406,7 +406,9 @@ async fn accept_loop(
 ) {
     let (mut last_warning, mut missed) = (None, 0);
     loop {
-        let local_port = listener.local_addr().map_or(0, |a| a.port());
+        let bound = listener
+            .local_addr()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -438,7 +440,7 @@ async fn accept_loop(
         };
         let (shared, opts) = (shared.clone(), opts.clone());
         tokio::spawn(async move {
-            let _ = connection(stream, peer, local_port, &opts, &slot, shared).await;
+            let _ = connection(stream, peer, bound, &opts, &slot, shared).await;
             drop(slot);
         });
     }
@@ -450,12 +452,15 @@ async fn accept_loop(
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    local_port: u16,
+    bound: SocketAddr,
     opts: &TcpOptions,
     slot: &Slot,
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
+    // The address the client connected to (the listener's may be a
+    // wildcard).
+    let local = stream.local_addr().unwrap_or(bound);
     let deadline = opts.max_duration.map(|d| Instant::now() + d);
     // Allocated per query, not at accept, and given back after it: an
     // idle connection costs no buffer. `out` takes 64 KB while a query
@@ -495,7 +500,7 @@ async fn connection(
         crate::drain::TCP_IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         let who = Peer {
             addr: peer,
-            local_port,
+            local,
             send: opts.send_timeout,
             shared: &shared,
             slot,
@@ -547,7 +552,8 @@ async fn replication(stream: &mut TcpStream, query: &[u8], peer: &Peer<'_>) -> b
 /// Who a connection is with, for answering on it.
 struct Peer<'a> {
     addr: SocketAddr,
-    local_port: u16,
+    /// The address the client connected to.
+    local: SocketAddr,
     /// Longest wait to send the answer.
     send: Duration,
     shared: &'a SharedSnapshot,
@@ -616,15 +622,7 @@ async fn exchange(
         let (q, o) = (&query[..], &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(
-                &snap,
-                q,
-                peer.addr,
-                peer.local_port,
-                Transport::Tcp,
-                None,
-                o,
-            )
+            handle(&snap, q, peer.addr, peer.local, Transport::Tcp, None, o)
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {

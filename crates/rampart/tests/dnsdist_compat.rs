@@ -622,3 +622,67 @@ end))
     let a = udp_exchange(s.addr, &lua, t).expect("answered");
     assert_eq!(a[3] & 0xf, 5);
 }
+
+/// dq:setTrailingData replaces what follows the message: the backend gets
+/// the new bytes, a later rule reads them, and data that would make the
+/// query outgrow its buffer is refused (the function says false).
+#[test]
+fn lua_rules_replace_trailing_data() {
+    let (s, backend) = behind(
+        "settrailing",
+        r#"
+addAction("set.trailing.test.", LuaAction(function(dq)
+  if not dq:setTrailingData("ABC") then return DNSAction.ServFail end
+  return DNSAction.None
+end))
+addAction(AndRule({QNameRule("set.trailing.test."), LuaRule(function(dq)
+  return dq:getTrailingData() == "ABC"
+end)}), SetTagAction("seen", "yes"))
+addAction(AndRule({QNameRule("set.trailing.test."), NotRule(TagRule("seen"))}), RCodeAction(DNSRCode.REFUSED))
+addAction("big.trailing.test.", LuaAction(function(dq)
+  local room = 4096 - dq.len
+  if dq.tcp then room = 65535 - dq.len end
+  if not dq:setTrailingData(string.rep("A", room + 1)) then return DNSAction.ServFail end
+  return DNSAction.None
+end))
+"#,
+    );
+    for tcp in [false, true] {
+        let mut wire = QuerySpec::new("set.trailing.test", Rtype::A).to_wire(3);
+        wire.extend(b"old trailing bytes");
+        let t = Duration::from_secs(2);
+        let a = if tcp {
+            tcp_exchange(s.addr, &wire, t)
+        } else {
+            udp_exchange(s.addr, &wire, t)
+        }
+        .expect("answered");
+        assert_eq!(a[3] & 0xf, 0, "tcp={tcp}");
+        let got = seen(&backend, "set");
+        assert!(got.ends_with(b"ABC"), "tcp={tcp}: {got:?}");
+        let a = ask(&s, &QuerySpec::new("big.trailing.test", Rtype::A), 4, tcp);
+        assert_eq!(a[3] & 0xf, 2, "too big: SERVFAIL, tcp={tcp}");
+    }
+}
+
+/// dq.localaddr is the address the query was sent to, also on a
+/// listener bound to 0.0.0.0.
+#[test]
+fn lua_rules_see_the_local_address_on_a_wildcard_listener() {
+    let dir = scratch_dir("localaddr");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"0.0.0.0:{port}\")\n\
+         addAction(\"local.test.\", LuaAction(function(dq)\n\
+           return DNSAction.Spoof, \"at-\" .. dq.localaddr:toString():gsub(\"[.]\", \"-\") .. \".local.test.\"\n\
+         end))\n"
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    for tcp in [false, true] {
+        let a = ask(&s, &QuerySpec::new("local.test", Rtype::A), 5, tcp);
+        assert!(
+            a.windows(13).any(|w| w == b"\x0cat-127-0-0-1"),
+            "tcp={tcp}: {a:?}"
+        );
+    }
+}

@@ -42,7 +42,7 @@ pub use action::Action;
 pub use edits::QueryEdits;
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
-pub use selector::{QueryInfo, Selector, Tags};
+pub use selector::{QueryInfo, Selector, Tags, Trailing};
 
 /// What lives across reloads: the rings and the dynamic blocks (a reload
 /// must not forget an attack in progress).

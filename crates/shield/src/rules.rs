@@ -479,12 +479,13 @@ mod tests {
     ) -> QueryInfo<'a> {
         QueryInfo {
             client: "192.0.2.1:5353".parse().unwrap(),
-            local_port: 53,
+            local: "192.0.2.53:53".parse().unwrap(),
             tcp: false,
             query,
             lname,
             rcode: None,
             tags,
+            trailing: Box::leak(Box::default()),
             pools: None,
             clock,
         }
