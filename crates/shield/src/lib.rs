@@ -35,6 +35,7 @@ pub mod rings;
 pub mod rrl;
 pub mod rules;
 pub mod selector;
+pub mod statnode;
 pub mod stats;
 pub mod suffix;
 
