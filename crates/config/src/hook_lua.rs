@@ -77,9 +77,10 @@ fn build(source: &Source) -> Result<Lua, String> {
 }
 
 impl LuaHook {
-    /// Calls the hook's function with a `dq` made from `q`; `None` (after
-    /// logging once) when that fails.
-    fn call(&self, q: &QueryInfo) -> Option<(MultiValue, DqResult)> {
+    /// Calls the hook's function with a `dq` made from `q` (a `dr` with
+    /// the `answer` a response hook is given); `None` (after logging
+    /// once) when that fails.
+    fn call(&self, q: &QueryInfo, answer: Option<&[u8]>) -> Option<(MultiValue, DqResult)> {
         WORKER.with(|w| {
             let mut w = w.borrow_mut();
             if !w
@@ -98,7 +99,12 @@ impl LuaHook {
             let run = || -> mlua::Result<(MultiValue, DqResult)> {
                 let hooks: Table = lua.named_registry_value(REGISTRY)?;
                 let f: Function = hooks.get(self.index)?;
-                let dq = lua.create_userdata(LuaDq::new(q))?;
+                let mut made = LuaDq::new(q);
+                if let Some(answer) = answer {
+                    made.content = answer.to_vec();
+                    made.end = answer.len();
+                }
+                let dq = lua.create_userdata(made)?;
                 let out = f.call::<MultiValue>(dq.clone())?;
                 let result = dq.borrow::<LuaDq>()?.result.clone();
                 Ok((out, result))
@@ -121,11 +127,32 @@ impl LuaHook {
 
 impl QueryHook for LuaHook {
     fn decide(&self, q: &QueryInfo) -> HookDecision {
+        self.run(q, None)
+    }
+
+    fn respond(&self, q: &QueryInfo, answer: &[u8]) -> HookDecision {
+        self.run(q, Some(answer))
+    }
+
+    fn matches(&self, q: &QueryInfo) -> bool {
+        self.call(q, None)
+            .and_then(|(out, _)| out.into_iter().next())
+            .is_some_and(|v| v.as_boolean() == Some(true))
+    }
+
+    fn describe(&self) -> String {
+        format!("Lua script ({} #{})", self.kind, self.index)
+    }
+}
+
+impl LuaHook {
+    /// What the function decided for `q` (and `answer`, for a response).
+    fn run(&self, q: &QueryInfo, answer: Option<&[u8]>) -> HookDecision {
         let servfail = || HookDecision {
             verdict: HookVerdict::RCode(wire::types::rcode::SERVFAIL),
             ..Default::default()
         };
-        let Some((out, result)) = self.call(q) else {
+        let Some((out, result)) = self.call(q, answer) else {
             return servfail();
         };
         for (name, value) in &result.tags {
@@ -189,17 +216,8 @@ impl QueryHook for LuaHook {
             answer,
             skip_cache: result.skip_cache,
             temp_failure_ttl: result.temp_failure_ttl,
+            ttls: result.ttls,
         }
-    }
-
-    fn matches(&self, q: &QueryInfo) -> bool {
-        self.call(q)
-            .and_then(|(out, _)| out.into_iter().next())
-            .is_some_and(|v| v.as_boolean() == Some(true))
-    }
-
-    fn describe(&self) -> String {
-        format!("Lua script ({} #{})", self.kind, self.index)
     }
 }
 
@@ -231,6 +249,8 @@ struct DqResult {
     spoof: Option<Arc<Action>>,
     /// `dq:setTrailingData(...)`: what now follows the message.
     trailing: Option<Vec<u8>>,
+    /// `dr:editTTLs(...)`: new TTLs by the offset of their field.
+    ttls: Vec<(usize, u32)>,
 }
 
 /// `dq`/`dr`: a copy of what the query path knows about the query.
@@ -349,6 +369,35 @@ impl UserData for LuaDq {
             dq.content.extend_from_slice(&data);
             dq.result.trailing = Some(data);
             Ok(true)
+        });
+        // dr:editTTLs(function(section, qclass, qtype, ttl) ... end): the
+        // function's non-zero result replaces the record's TTL; records
+        // from the OPT on are left alone (dnsdist's editDNSPacketTTL).
+        methods.add_method_mut("editTTLs", |_, dq, f: Function| {
+            let Some((_, mut records)) = wire::edit::records(&dq.content) else {
+                return Ok(());
+            };
+            while let Some(r) = records.next(&dq.content) {
+                if r.rtype == wire::types::rtype::OPT {
+                    break;
+                }
+                let section = r.section as u8 + 1;
+                let at = r.fixed + 4;
+                let field = |p: &[u8], i: usize| u16::from_be_bytes([p[i], p[i + 1]]);
+                let class = field(&dq.content, r.fixed + 2);
+                let ttl = u32::from_be_bytes([
+                    dq.content[at],
+                    dq.content[at + 1],
+                    dq.content[at + 2],
+                    dq.content[at + 3],
+                ]);
+                let new: Option<u32> = f.call((section, class, r.rtype, ttl))?;
+                if let Some(new) = new.filter(|t| *t != 0) {
+                    dq.content[at..at + 4].copy_from_slice(&new.to_be_bytes());
+                    dq.result.ttls.push((at, new));
+                }
+            }
+            Ok(())
         });
         methods.add_method("getProtocol", |_, dq, ()| {
             Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })

@@ -686,3 +686,29 @@ fn lua_rules_see_the_local_address_on_a_wildcard_listener() {
         );
     }
 }
+
+/// dr:editTTLs in a LuaResponseAction: the function's result replaces
+/// each record's TTL (a zero keeps it), and is told the record's section,
+/// class, type and TTL.
+#[test]
+fn lua_response_rules_edit_ttls() {
+    let dir = scratch_dir("editttls");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n\
+         addResponseAction(\"edit.test.\", LuaResponseAction(function(dr)\n\
+           dr:editTTLs(function(section, qclass, qtype, ttl)\n\
+             if section == 1 and qclass == 1 and qtype == 1 and ttl == 3600 then return 42 end\n\
+             return 0\n\
+           end)\n\
+           return DNSResponseAction.None\n\
+         end))\n",
+        record_backend(false)
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    for (name, ttl) in [("a.edit.test", 42u32), ("a.keep.test", 3600)] {
+        let a = ask(&s, &QuerySpec::new(name, Rtype::A), 6, false);
+        let at = a.len() - 10;
+        assert_eq!(a[at..at + 4], ttl.to_be_bytes(), "{name}");
+    }
+}
