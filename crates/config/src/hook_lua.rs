@@ -15,9 +15,10 @@
 //! query path knows; what the function changes on it (tags, trailing
 //! data, a spoof) is handed back to the rules.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -100,13 +101,23 @@ impl LuaHook {
                 let hooks: Table = lua.named_registry_value(REGISTRY)?;
                 let f: Function = hooks.get(self.index)?;
                 let mut made = LuaDq::new(q);
+                // A response's `dr` is the answer, its header included.
                 if let Some(answer) = answer {
                     made.content = answer.to_vec();
                     made.end = answer.len();
+                    if let Some(word) = answer.get(2..4) {
+                        made.flags.set(u16::from_be_bytes([word[0], word[1]]));
+                    }
                 }
+                let before = made.flags.get();
                 let dq = lua.create_userdata(made)?;
                 let out = f.call::<MultiValue>(dq.clone())?;
-                let result = dq.borrow::<LuaDq>()?.result.clone();
+                let dq = dq.borrow::<LuaDq>()?;
+                let mut result = dq.result.clone();
+                let flags = dq.flags.get();
+                if flags != before {
+                    result.flags = Some(flags);
+                }
                 Ok((out, result))
             };
             crate::lua_util::with_deadline(lua, std::time::Duration::from_millis(100), run)
@@ -169,21 +180,28 @@ impl LuaHook {
             .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()));
         let text = extra.as_deref().map(String::from_utf8_lossy);
         let mut answer = None;
+        // A header the function changed: AA and AD go into its spoofed
+        // answer, the rest to the query path (HookDecision::flags).
+        let settings = SpoofSettings {
+            aa: result.flags.map(|f| f & wire::types::flags::AA != 0),
+            ad: result.flags.map(|f| f & wire::types::flags::AD != 0),
+            ..SpoofSettings::default()
+        };
         let verdict = match action {
             // dq:spoof(...) then HeaderModify, or Spoof/SpoofRaw with the
             // data as the second result.
-            3 | 9 | 10 => {
+            3 | 9 | 10 if action != 3 || result.spoof.is_some() => {
                 let made = match (action, result.spoof.clone(), &text, &extra) {
-                    (3, Some(spoof), _, _) => Ok(spoof),
-                    (9, _, Some(text), _) => spoof_from_text(text).map(Arc::new),
-                    (10, _, _, Some(raw)) => Ok(Arc::new(Action::SpoofRaw(
-                        vec![raw.clone()],
-                        SpoofSettings::default(),
-                    ))),
+                    (3, Some((addrs, raws)), _, _) if raws.is_empty() => {
+                        Ok(Action::Spoof(addrs, settings))
+                    }
+                    (3, Some((_, raws)), _, _) => Ok(Action::SpoofRaw(raws, settings)),
+                    (9, _, Some(text), _) => spoof_from_text(text, settings),
+                    (10, _, _, Some(raw)) => Ok(Action::SpoofRaw(vec![raw.clone()], settings)),
                     _ => Err("a spoof without anything to answer with".to_string()),
                 };
                 match made {
-                    Ok(a) => answer = Some(a),
+                    Ok(a) => answer = Some(Arc::new(a)),
                     Err(e) => {
                         self.fail(&e);
                         return servfail();
@@ -191,6 +209,8 @@ impl LuaHook {
                 }
                 HookVerdict::Answer
             }
+            // HeaderModify alone: the header change is the decision.
+            3 => HookVerdict::Continue,
             0 => HookVerdict::Allow,
             1 => HookVerdict::Delay(text.and_then(|e| e.trim().parse().ok()).unwrap_or(0)),
             2 => HookVerdict::Drop,
@@ -217,24 +237,21 @@ impl LuaHook {
             skip_cache: result.skip_cache,
             temp_failure_ttl: result.temp_failure_ttl,
             ttls: result.ttls,
+            flags: result.flags,
         }
     }
 }
 
 /// `DNSAction.Spoof`'s text: addresses separated by commas, or a name
 /// to answer a CNAME to.
-fn spoof_from_text(text: &str) -> Result<Action, String> {
+fn spoof_from_text(text: &str, settings: SpoofSettings) -> Result<Action, String> {
     let addrs: Result<Vec<IpAddr>, _> = text.split(',').map(|a| a.trim().parse()).collect();
     match addrs {
-        Ok(list) => Ok(Action::Spoof(list, SpoofSettings::default())),
+        Ok(list) => Ok(Action::Spoof(list, settings)),
         Err(_) => {
             let wire = shield::suffix::parse_name(text)
                 .map_err(|e| format!("cannot spoof '{text}': {e}"))?;
-            Ok(Action::SpoofCname(
-                wire,
-                text.to_string(),
-                SpoofSettings::default(),
-            ))
+            Ok(Action::SpoofCname(wire, text.to_string(), settings))
         }
     }
 }
@@ -245,12 +262,15 @@ struct DqResult {
     skip_cache: bool,
     temp_failure_ttl: Option<u32>,
     tags: Vec<(String, String)>,
-    /// `dq:spoof(...)`: the answer, for a HeaderModify result.
-    spoof: Option<Arc<Action>>,
+    /// `dq:spoof(...)`: the addresses or raw records to answer with, for
+    /// a HeaderModify result.
+    spoof: Option<(Vec<IpAddr>, Vec<Vec<u8>>)>,
     /// `dq:setTrailingData(...)`: what now follows the message.
     trailing: Option<Vec<u8>>,
     /// `dr:editTTLs(...)`: new TTLs by the offset of their field.
     ttls: Vec<(usize, u32)>,
+    /// `dq.dh:set...(...)`: the header's new flags word.
+    flags: Option<u16>,
 }
 
 /// `dq`/`dr`: a copy of what the query path knows about the query.
@@ -258,7 +278,8 @@ struct LuaDq {
     qname: Vec<u8>,
     qtype: u16,
     qclass: u16,
-    flags: u16,
+    /// The header's flags word; `dq.dh` shares it to change it.
+    flags: Rc<Cell<u16>>,
     dnssec_ok: bool,
     tcp: bool,
     remote: SocketAddr,
@@ -284,7 +305,7 @@ impl LuaDq {
             qname: q.query.qname.to_vec(),
             qtype: q.query.qtype,
             qclass: q.query.qclass,
-            flags: q.query.flags,
+            flags: Rc::new(Cell::new(q.query.flags)),
             dnssec_ok: q.query.edns.is_some_and(|e| e.dnssec_ok),
             tcp: q.tcp,
             remote: q.client,
@@ -311,11 +332,11 @@ impl UserData for LuaDq {
         fields.add_field_method_get("qclass", |_, dq| Ok(dq.qclass));
         fields.add_field_method_get("tcp", |_, dq| Ok(dq.tcp));
         fields.add_field_method_get("len", |_, dq| Ok(dq.content.len()));
-        fields.add_field_method_get("opcode", |_, dq| Ok((dq.flags >> 11) & 0xf));
+        fields.add_field_method_get("opcode", |_, dq| Ok((dq.flags.get() >> 11) & 0xf));
         fields.add_field_method_get("rcode", |_, dq| Ok(dq.rcode.unwrap_or(0)));
         fields.add_field_method_get("remoteaddr", |_, dq| Ok(LuaAddr(dq.remote)));
         fields.add_field_method_get("localaddr", |_, dq| Ok(LuaAddr(dq.local)));
-        fields.add_field_method_get("dh", |_, dq| Ok(LuaHeader(dq.flags)));
+        fields.add_field_method_get("dh", |_, dq| Ok(LuaHeader(dq.flags.clone())));
         fields.add_field_method_get("skipCache", |_, dq| Ok(dq.result.skip_cache));
         fields.add_field_method_set("skipCache", |_, dq, on: bool| {
             dq.result.skip_cache = on;
@@ -433,11 +454,7 @@ impl UserData for LuaDq {
                     }
                 }
             }
-            dq.result.spoof = Some(Arc::new(if raws.is_empty() {
-                Action::Spoof(addrs, SpoofSettings::default())
-            } else {
-                Action::SpoofRaw(raws, SpoofSettings::default())
-            }));
+            dq.result.spoof = Some((addrs, raws));
             Ok(())
         });
         methods.add_method_mut("setTag", |_, dq, (name, value): (String, String)| {
@@ -479,23 +496,36 @@ impl UserData for LuaAddr {
     }
 }
 
-/// `dq.dh`: the query's header flags, to read.
-struct LuaHeader(u16);
+/// `dq.dh`: the query's header flags, to read and change (what the
+/// query path makes of a change: [`HookDecision::flags`]).
+struct LuaHeader(Rc<Cell<u16>>);
 
 impl UserData for LuaHeader {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         use wire::types::flags;
         for (name, bit) in [
-            ("getRD", flags::RD),
-            ("getCD", flags::CD),
-            ("getAA", flags::AA),
-            ("getAD", flags::AD),
-            ("getTC", flags::TC),
-            ("getRA", flags::RA),
-            ("getQR", flags::QR),
+            ("RD", flags::RD),
+            ("CD", flags::CD),
+            ("AA", flags::AA),
+            ("AD", flags::AD),
+            ("TC", flags::TC),
+            ("RA", flags::RA),
+            ("QR", flags::QR),
         ] {
-            methods.add_method(name, move |_, h, ()| Ok(h.0 & bit != 0));
+            methods.add_method(format!("get{name}"), move |_, h, ()| {
+                Ok(h.0.get() & bit != 0)
+            });
+            methods.add_method(format!("set{name}"), move |_, h, on: bool| {
+                let f = h.0.get();
+                h.0.set(if on { f | bit } else { f & !bit });
+                Ok(())
+            });
         }
+        methods.add_method("getRCode", |_, h, ()| Ok(h.0.get() & 0xf));
+        methods.add_method("setRCode", |_, h, rcode: u16| {
+            h.0.set((h.0.get() & !0xf) | (rcode & 0xf));
+            Ok(())
+        });
     }
 }
 

@@ -712,3 +712,41 @@ fn lua_response_rules_edit_ttls() {
         assert_eq!(a[at..at + 4], ttl.to_be_bytes(), "{name}");
     }
 }
+
+/// dq.dh's setters: AA set before a spoof shows in the answer, CD set
+/// reaches the backend (the client gets its own CD back), and a query
+/// turned into a response (QR, an rcode) is answered as it stands.
+#[test]
+fn lua_rules_change_the_header() {
+    let (s, backend) = behind(
+        "luaheader",
+        r#"
+addAction("aa.dh.test.", LuaAction(function(dq)
+  dq.dh:setAA(true)
+  dq:spoof({"\192\000\002\001"})
+  return DNSAction.HeaderModify
+end))
+addAction("cd.dh.test.", LuaAction(function(dq)
+  dq.dh:setCD(true)
+  return DNSAction.HeaderModify
+end))
+addAction("qr.dh.test.", LuaAction(function(dq)
+  dq.dh:setQR(true)
+  dq.dh:setRCode(DNSRCode.NXDOMAIN)
+  return DNSAction.HeaderModify
+end))
+"#,
+    );
+    for tcp in [false, true] {
+        let a = ask(&s, &QuerySpec::new("aa.dh.test", Rtype::A), 1, tcp);
+        assert_eq!(a[2] & 0x04, 0x04, "AA, tcp={tcp}");
+        assert_eq!(a[6..8], [0, 1], "one record, tcp={tcp}");
+        let label = if tcp { "tcpcd" } else { "udpcd" };
+        let q = QuerySpec::new(&format!("{label}.cd.dh.test"), Rtype::A);
+        let a = ask(&s, &q, 2, tcp);
+        assert_eq!(seen(&backend, label)[3] & CD, CD, "tcp={tcp}");
+        assert_eq!(a[3] & CD, 0, "tcp={tcp}");
+        let a = ask(&s, &QuerySpec::new("qr.dh.test", Rtype::A), 3, tcp);
+        assert_eq!((a[2] & 0x80, a[3] & 0xf), (0x80, 3), "tcp={tcp}");
+    }
+}

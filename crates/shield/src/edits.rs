@@ -8,6 +8,9 @@ use wire::types::flags;
 /// The changes the rules asked for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueryEdits {
+    /// A new header flags word, before the bits below (a Lua rule's
+    /// `dq.dh:set...`).
+    pub flags: Option<u16>,
     /// Clear RD (`SetNoRecurseAction`, `NoRecurseAction`).
     pub clear_rd: bool,
     /// Set CD (`SetDisableValidationAction`, `DisableValidationAction`).
@@ -23,7 +26,7 @@ pub struct QueryEdits {
 impl QueryEdits {
     /// Whether the query's bytes change (the packet must then be copied).
     pub fn rewrites(&self) -> bool {
-        self.clear_rd || self.set_cd
+        self.clear_rd || self.set_cd || self.flags.is_some()
     }
 
     /// Applies the header changes to `packet`; a message shorter than a
@@ -32,7 +35,7 @@ impl QueryEdits {
         let Some(word) = packet.get(2..4) else {
             return;
         };
-        let mut f = u16::from_be_bytes([word[0], word[1]]);
+        let mut f = self.flags.unwrap_or(u16::from_be_bytes([word[0], word[1]]));
         if self.clear_rd {
             f &= !flags::RD;
         }
@@ -82,6 +85,7 @@ mod tests {
             set_cd: true,
             skip_cache: true,
             temp_failure_ttl: Some(1),
+            flags: Some(0),
         }
         .apply(&mut short);
         assert_eq!(short, [1, 2, 3]);

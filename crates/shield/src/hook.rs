@@ -20,6 +20,12 @@ pub struct HookDecision {
     /// For a response hook: new TTLs, each at the offset of a record's
     /// TTL field in the answer it was given (`dr:editTTLs`).
     pub ttls: Vec<(usize, u32)>,
+    /// The header's flags word as the hook left it, if it changed it
+    /// (`dq.dh:setCD(true)`): a query goes on with it, and one turned
+    /// into a response (QR set) is answered as it stands (dnsdist's
+    /// "something turned it into a response"); a response is sent with
+    /// it.
+    pub flags: Option<u16>,
 }
 
 /// The action part of a hook's decision.

@@ -205,6 +205,17 @@ fn apply<'r>(
             if d.temp_failure_ttl.is_some() {
                 verdict.edits.temp_failure_ttl = d.temp_failure_ttl;
             }
+            match d.flags {
+                // Turned into a response: answered as it stands.
+                Some(f)
+                    if f & wire::types::flags::QR != 0 && d.verdict == HookVerdict::Continue =>
+                {
+                    verdict.echo_header = true;
+                    return Some(Outcome::RCode(f & 0xf));
+                }
+                Some(f) if d.verdict != HookVerdict::Answer => verdict.edits.flags = Some(f),
+                _ => {}
+            }
             match d.verdict {
                 HookVerdict::Continue => return None,
                 HookVerdict::Allow => Outcome::Allow,
