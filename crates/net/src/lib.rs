@@ -11,6 +11,7 @@
 
 pub mod delay;
 pub mod drain;
+pub mod ecs_plan;
 pub mod forward;
 pub mod guard;
 pub mod pipeline;

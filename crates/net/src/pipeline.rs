@@ -11,6 +11,7 @@ use shield::{Outcome, QueryInfo, Runtime};
 use wire::{ParseError, Query};
 use zone::Transport;
 
+use crate::ecs_plan::EcsPlan;
 use crate::State;
 
 /// What to do with a query.
@@ -33,6 +34,11 @@ pub enum Handled {
         rewritten: Option<usize>,
         /// A rule's cache TTL for a SERVFAIL/REFUSED answer.
         temp_failure_ttl: Option<u32>,
+        /// The ECS option the backend gets.
+        ecs: EcsPlan,
+        /// The options digests of the answer's cache keys, as
+        /// [`crate::forward::CacheSlot`]'s `options` and `zero_scope`.
+        digests: (u64, Option<u64>),
     },
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
@@ -529,7 +535,31 @@ fn to_pool(
     let stats = &state.runtime.stats;
     let up = &state.upstream;
     let cache = up.pools.caches.get(pool).filter(|_| !edits.skip_cache);
-    let key = pool::CacheKey {
+    let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    // The ECS option a useClientSubnet backend gets is part of the cache
+    // key, and the backend chosen decides it: for such a pool the server
+    // is picked before the cache is asked (as dnsdist does); for the
+    // others, only on a miss.
+    let ecs_first = cache.is_some()
+        && (up.pools.ecs_pools.contains(pool)
+            || up.pools.members(pool).any(|b| b.use_client_subnet));
+    let early = ecs_first.then(|| up.pools.select_index(pool, hash));
+    let plan_for = |chosen: Option<usize>| {
+        let backend = chosen.and_then(|i| up.pools.backends.get(i)).map(|b| &**b);
+        let plan = EcsPlan::new(&up.pools, pool, backend, &edits.ecs, client.ip());
+        (plan, backend)
+    };
+    let edns = query.edns.map(|e| (e.udp_payload, query.edns_options));
+    let (digest, zero_scope) = match cache {
+        Some(c) => {
+            let (plan, backend) = plan_for(early.flatten());
+            crate::ecs_plan::cache_digests(c, edns, &plan, backend)
+        }
+        None => (0, None),
+    };
+    let mut key = pool::CacheKey {
         lname,
         qtype: query.qtype,
         qclass: query.qclass,
@@ -537,33 +567,36 @@ fn to_pool(
         edns: query.edns.is_some(),
         dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
         tcp: transport == Transport::Tcp,
-        options: cache.map_or(0, |c| {
-            c.options_digest(query.edns.map(|e| (e.udp_payload, query.edns_options)))
-        }),
+        options: digest,
     };
     if let Some(c) = cache {
-        // Never more than the client can take: the key does not hold
-        // the client's payload size.
-        let fits = limit.min(out.len());
-        if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
-            shield::edits::restore_flags(&mut out[..len], client_flags);
-            stats.cache_hits.add(1);
-            stats.answered(u16::from(out[3] & 0xf));
-            return Handled::Answer {
-                len,
-                delay_ms: None,
-            };
+        // A hit is what the backend would send again, whatever its size
+        // (the key holds the EDNS payload size the backend was told, and
+        // the transport), and goes out as a relayed answer does, uncut.
+        // A scope-zero answer kept for every client is looked for first.
+        let fits = out.len();
+        for options in zero_scope.into_iter().chain([digest]) {
+            key.options = options;
+            if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
+                shield::edits::restore_flags(&mut out[..len], client_flags);
+                stats.cache_hits.add(1);
+                stats.answered(u16::from(out[3] & 0xf));
+                return Handled::Answer {
+                    len,
+                    delay_ms: None,
+                };
+            }
         }
         stats.cache_misses.add(1);
     }
-    let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let chosen = up.pools.select_index(pool, hash);
+    let chosen = match early {
+        Some(chosen) => chosen,
+        None => up.pools.select_index(pool, hash),
+    };
     let Some(i) = chosen else {
         // Every server down: a stale answer beats none, if allowed.
         if let Some(len) = cache.filter(|_| up.pools.stale_ttl > 0).and_then(|c| {
-            let fits = limit.min(out.len());
+            let fits = out.len();
             c.get(
                 &key,
                 query.id,
@@ -595,22 +628,22 @@ fn to_pool(
         }
         return Handled::Drop;
     };
+    // The option the chosen server gets (the one the key was made with
+    // when the server was picked first; otherwise no server of the pool
+    // takes one, or there is no cache).
+    let (ecs, _) = plan_for(Some(i));
     match (transport, frontend) {
         (Transport::Udp, Some((socket, from))) if !up.pools.backends[i].tcp_only => {
-            // Answers tailored to the client's network are not shared
-            // through the cache.
-            let cached = cache
-                .filter(|_| !up.pools.backends[i].use_client_subnet)
-                .map(|c| crate::forward::CacheSlot {
-                    cache: c.clone(),
-                    qclass: key.qclass,
-                    flags: key.flags,
-                    edns: key.edns,
-                    dnssec_ok: key.dnssec_ok,
-                    options: key.options,
-                    temp_failure_ttl: edits.temp_failure_ttl,
-                });
-            let ecs = &up.pools.ecs;
+            let cached = cache.map(|c| crate::forward::CacheSlot {
+                cache: c.clone(),
+                qclass: key.qclass,
+                flags: key.flags,
+                edns: key.edns,
+                dnssec_ok: key.dnssec_ok,
+                options: digest,
+                zero_scope,
+                temp_failure_ttl: edits.temp_failure_ttl,
+            });
             if up.udp.get(i).is_some_and(|f| {
                 f.forward(
                     packet,
@@ -662,7 +695,9 @@ fn to_pool(
                 .caches
                 .keys()
                 .position(|k| k == pool)
-                .filter(|_| !up.pools.backends[i].use_client_subnet && !edits.skip_cache),
+                .filter(|_| !edits.skip_cache),
+            ecs,
+            digests: (digest, zero_scope),
         },
     }
 }

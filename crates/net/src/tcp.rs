@@ -617,7 +617,7 @@ async fn exchange(
     // A whole query: this connection is in use until it is answered.
     peer.slot.busy(true);
     out.resize(2 + 65535, 0);
-    let (answered, backend, timeout, ecs, allow_empty) = {
+    let (answered, backend, timeout, allow_empty) = {
         let snap = peer.shared.load();
         let (q, o) = (&query[..], &mut out[2..]);
         // A bug must cost one answer, not the connection slot.
@@ -639,7 +639,6 @@ async fn exchange(
             answered,
             backend,
             snap.upstream.udp_timeout.max(Duration::from_secs(1)),
-            snap.upstream.pools.ecs,
             snap.shield.response_rules.allow_empty_response,
         )
     };
@@ -650,6 +649,8 @@ async fn exchange(
             Handled::ForwardTcp {
                 rewritten,
                 temp_failure_ttl,
+                ecs,
+                digests,
                 ..
             },
             Some((b, cache)),
@@ -668,15 +669,18 @@ async fn exchange(
             // prefix; `out` keeps its 64 KB so rules may grow it.
             let answer = &mut out[2..];
             let mut scratch = Vec::new();
-            let Some((sent, added)) =
-                crate::forward::with_client_subnet(&b, &ecs, query, peer.addr, &mut scratch)
-            else {
+            let Some((sent, added)) = ecs.apply(query, &mut scratch) else {
                 return false;
             };
             let Some(len) =
                 crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty).await
             else {
                 return false;
+            };
+            // Kept in the cache under this digest (its ECS scope decides).
+            let options = match digests {
+                (_, Some(every)) if wire::ecs::scope(&answer[..len]) == Some(0) => every,
+                (options, _) => options,
             };
             let mut len = wire::ecs::undo(answer, len, added);
             shield::edits::restore_flags(&mut answer[..len], client_flags);
@@ -714,7 +718,7 @@ async fn exchange(
                     edns: q.edns.is_some(),
                     dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
                     tcp: true,
-                    options: cache.options_digest(q.edns.map(|e| (e.udp_payload, q.edns_options))),
+                    options,
                 };
                 cache.insert_with(&key, &answer[..len], temp_failure_ttl);
             }

@@ -69,6 +69,9 @@ pub struct Backend {
     pub tcp_only: bool,
     /// Pass the client's network on in an ECS option (`useClientSubnet`).
     pub use_client_subnet: bool,
+    /// Never cache its scope-zero ECS answers for every client
+    /// (`disableZeroScope`).
+    pub disable_zero_scope: bool,
     pub check: HealthCheck,
     admin: AtomicU8,
     healthy: AtomicBool,
@@ -104,6 +107,7 @@ impl Backend {
             order,
             tcp_only: false,
             use_client_subnet: false,
+            disable_zero_scope: false,
             check,
             admin: AtomicU8::new(0),
             // Up until a check says otherwise (dnsdist checks at start).

@@ -750,3 +750,134 @@ end))
         assert_eq!((a[2] & 0x80, a[3] & 0xf), (0x80, 3), "tcp={tcp}");
     }
 }
+
+/// A UDP backend answering every query with one A record and the query's
+/// OPT record echoed, its ECS option's scope set to 0 for names starting
+/// with "zero" and to 24 otherwise; every query it gets goes into `seen`.
+fn ecs_backend(seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) -> u16 {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let q = buf[..n].to_vec();
+            seen.lock().unwrap().push(q.clone());
+            let Some(zero) = q[12..].iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let question_end = 12 + zero + 5;
+            let mut a = q[..question_end].to_vec();
+            a[2] |= 0x80;
+            a[6..8].copy_from_slice(&[0, 1]);
+            a.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
+            let mut opt = q[question_end..].to_vec();
+            let scope = if q[13..17] == *b"zero" { 0 } else { 24 };
+            // OPT: root name, type, class, TTL, rdlength, then options.
+            let mut at = 11;
+            while at + 4 <= opt.len() {
+                let len = usize::from(u16::from_be_bytes([opt[at + 2], opt[at + 3]]));
+                if opt[at..at + 2] == [0, 8] && len >= 4 {
+                    opt[at + 7] = scope;
+                }
+                at += 4 + len;
+            }
+            a.extend(opt);
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    port
+}
+
+/// Answers of a useClientSubnet backend are cached per client network
+/// (the ECS option sent is part of the key): a query that goes out with
+/// another network (SetECSAction) is not answered from the first one's
+/// entry, unless the backend said the answer fits everyone (scope 0,
+/// with parseECS).
+#[test]
+fn ecs_answers_are_cached_per_client_network() {
+    let seen = std::sync::Arc::<std::sync::Mutex<Vec<Vec<u8>>>>::default();
+    let dir = scratch_dir("ecscache");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{}\", useClientSubnet=true}}\n\
+         pc = newPacketCache(100, {{parseECS=true}})\n\
+         getPool(\"\"):setCache(pc)\n\
+         addAction(RDRule(), SetECSAction(\"192.0.2.1/32\"))\n\
+         addAction(RDRule(), SetNoRecurseAction())\n",
+        ecs_backend(seen.clone())
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    let asked = |name: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.windows(name.len()).any(|w| w == name.as_bytes()))
+            .count()
+    };
+    for name in ["zero.ecs.test", "scoped.ecs.test"] {
+        let mut q = QuerySpec::new(name, Rtype::A);
+        q.edns = None;
+        for _ in 0..2 {
+            let a = ask(&s, &q, 7, false);
+            assert_eq!(a[6..8], [0, 1], "{name}: answered");
+            assert_eq!(a[10..12], [0, 0], "{name}: the added OPT is taken out");
+        }
+        let label = &name[..name.find('.').unwrap()];
+        assert_eq!(asked(label), 1, "{name}: the repeat is a cache hit");
+        // The backend was told the client's /24.
+        let sent = seen.lock().unwrap().last().unwrap().clone();
+        assert!(
+            sent.ends_with(&[0, 8, 0, 7, 0, 1, 24, 0, 127, 0, 0]),
+            "{sent:?}"
+        );
+        // With RD the query goes out as 192.0.2.1/32, RD cleared: the
+        // same key but for the option.
+        q.rd = true;
+        ask(&s, &q, 8, false);
+        let want = if label == "zero" { 1 } else { 2 };
+        assert_eq!(asked(label), want, "{name}: another network");
+    }
+}
+
+/// A cached answer is served as the backend sent it, whatever its size:
+/// a 1000-byte answer to a query without EDNS comes from the cache on
+/// the repeat, whole, as it was relayed the first time.
+#[test]
+fn large_answers_come_from_the_cache_whole() {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bport = sock.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut a = buf[..n].to_vec();
+            a[2] |= 0x80;
+            a[6..8].copy_from_slice(&[0, 1]);
+            // TXT, TTL 3600, four 250-byte strings.
+            a.extend([0xc0, 12, 0, 16, 0, 1, 0, 0, 0x0e, 0x10, 0x03, 0xec]);
+            for _ in 0..4 {
+                a.push(250);
+                a.extend([b'x'; 250]);
+            }
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    let dir = scratch_dir("bigcache");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
+         getPool(\"\"):setCache(newPacketCache(100))\n"
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    let before = asked.load(std::sync::atomic::Ordering::SeqCst);
+    let mut q = QuerySpec::new("big.cache.test", Rtype::TXT);
+    q.edns = None;
+    let first = ask(&s, &q, 1, false);
+    let again = ask(&s, &q, 1, false);
+    assert!(first.len() > 1000, "{}", first.len());
+    assert_eq!(first, again);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst) - before, 1);
+}

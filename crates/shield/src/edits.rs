@@ -1,7 +1,7 @@
 //! What query rules change in a query before it is answered or sent on
 //! (dnsdist's `SetNoRecurseAction`, `SetDisableValidationAction`,
-//! `SetSkipCacheAction`), and putting the client's flags back into the
-//! answer it gets.
+//! `SetSkipCacheAction`, the `SetECS*Action`s), and putting the client's
+//! flags back into the answer it gets.
 
 use wire::types::flags;
 
@@ -21,6 +21,25 @@ pub struct QueryEdits {
     /// Keep a SERVFAIL or REFUSED answer in the cache this long instead
     /// of the cache's `temporaryFailureTTL` (`SetTempFailureCacheTTLAction`).
     pub temp_failure_ttl: Option<u32>,
+    /// What a `useClientSubnet` backend is told of the client.
+    pub ecs: EcsEdits,
+}
+
+/// The rules' say on the ECS option a query gets on its way to a
+/// `useClientSubnet` backend (applied when it is sent, so they change
+/// nothing for other backends).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EcsEdits {
+    /// This network instead of the client's (`SetECSAction`).
+    pub source: Option<(std::net::IpAddr, u8)>,
+    /// These prefix lengths, IPv4 and IPv6, instead of the global ones
+    /// (`SetECSPrefixLengthAction`).
+    pub prefix: Option<(u8, u8)>,
+    /// No option at all (`SetDisableECSAction`).
+    pub disabled: bool,
+    /// Replace the client's own option, or keep it, whatever
+    /// `setECSOverride` says (`SetECSOverrideAction`).
+    pub replace: Option<bool>,
 }
 
 impl QueryEdits {
@@ -86,6 +105,7 @@ mod tests {
             skip_cache: true,
             temp_failure_ttl: Some(1),
             flags: Some(0),
+            ecs: EcsEdits::default(),
         }
         .apply(&mut short);
         assert_eq!(short, [1, 2, 3]);

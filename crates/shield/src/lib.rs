@@ -40,7 +40,7 @@ pub mod stats;
 pub mod suffix;
 
 pub use action::Action;
-pub use edits::QueryEdits;
+pub use edits::{EcsEdits, QueryEdits};
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
 pub use selector::{QueryInfo, Selector, Tags, Trailing};

@@ -289,6 +289,26 @@ fn apply<'r>(
             q.tags.set(name, value);
             return None;
         }
+        Action::SetEcs(v4, v6) => {
+            let net = match v6 {
+                Some(v6) if crate::netmask::unmap(q.client.ip()).is_ipv6() => v6,
+                _ => v4,
+            };
+            verdict.edits.ecs.source = Some((net.addr(), net.prefix()));
+            return None;
+        }
+        Action::SetEcsPrefix(v4, v6) => {
+            verdict.edits.ecs.prefix = Some((*v4, *v6));
+            return None;
+        }
+        Action::DisableEcs => {
+            verdict.edits.ecs.disabled = true;
+            return None;
+        }
+        Action::SetEcsOverride(on) => {
+            verdict.edits.ecs.replace = Some(*on);
+            return None;
+        }
     })
 }
 
