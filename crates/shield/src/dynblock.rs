@@ -387,7 +387,9 @@ pub struct RateRule {
     pub seconds: u32,
     pub reason: String,
     pub block_seconds: u32,
-    pub action: BlockAction,
+    /// `None`: the action `setDynBlocksAction` names when the rule fires
+    /// (as dnsdist, whatever it was when the rule was made).
+    pub action: Option<BlockAction>,
     /// Above this a NoOp warning block is inserted.
     pub warning_rate: Option<f64>,
 }
@@ -429,7 +431,8 @@ impl RulesGroup {
     }
 
     /// One pass over the rings: inserts the blocks the rules call for.
-    pub fn apply(&self, rings: &Rings, blocks: &DynBlocks) {
+    /// `default` is the action of rules that name none.
+    pub fn apply(&self, rings: &Rings, blocks: &DynBlocks, default: BlockAction) {
         let mut new = Vec::new();
         for rule in &self.rules {
             let window = u64::from(rule.seconds.max(1)) * SECOND;
@@ -490,7 +493,7 @@ impl RulesGroup {
                     new.push(NewBlock::new(
                         Target::Net(addr, prefix),
                         rule.block_seconds,
-                        rule.action,
+                        rule.action.unwrap_or(default),
                         &rule.reason,
                     ));
                 } else if warn {
@@ -506,12 +509,12 @@ impl RulesGroup {
                 }
             }
         }
-        self.apply_suffix_guards(rings, &mut new);
+        self.apply_suffix_guards(rings, &mut new, default);
         blocks.insert(&new);
     }
 
     /// The random-subdomain guards: NXDOMAINs per suffix over the window.
-    fn apply_suffix_guards(&self, rings: &Rings, new: &mut Vec<NewBlock>) {
+    fn apply_suffix_guards(&self, rings: &Rings, new: &mut Vec<NewBlock>, default: BlockAction) {
         for guard in &self.suffix_guards {
             let window = u64::from(guard.seconds.max(1)) * SECOND;
             let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
@@ -532,7 +535,7 @@ impl RulesGroup {
                         ..NewBlock::new(
                             Target::Suffix(suffix.into()),
                             guard.block_seconds,
-                            guard.action,
+                            guard.action.unwrap_or(default),
                             &format!("{} ({count} NXDOMAIN in {} s)", guard.reason, guard.seconds),
                         )
                     });
@@ -552,7 +555,8 @@ pub struct SuffixGuard {
     pub labels: usize,
     pub reason: String,
     pub block_seconds: u32,
-    pub action: BlockAction,
+    /// `None`: `setDynBlocksAction`'s when the guard fires.
+    pub action: Option<BlockAction>,
 }
 
 /// The legacy `exceed*` scans: full client addresses whose count in the
@@ -621,11 +625,11 @@ mod tests {
             seconds: 1,
             reason: "NXDOMAIN flood".into(),
             block_seconds: 60,
-            action: BlockAction::Refused,
+            action: Some(BlockAction::Refused),
             warning_rate: None,
         });
         let blocks = DynBlocks::default();
-        group.apply(&rings, &blocks);
+        group.apply(&rings, &blocks, BlockAction::Drop);
         let table = blocks.table();
         let b = table
             .for_client("192.0.2.200".parse().unwrap(), now_ns())
@@ -638,6 +642,13 @@ mod tests {
         );
         assert!(blocks.show().contains("192.0.2.0/24"));
         assert_eq!(exceeding(&rings, &Measure::Queries, 10.0, 1), [(flood, 50)]);
+        // A rule naming no action takes the default in force when it
+        // fires (setDynBlocksAction may come after the rule).
+        group.rules[0].action = None;
+        let blocks = DynBlocks::default();
+        group.apply(&rings, &blocks, BlockAction::Nxdomain);
+        let b = blocks.table().for_client(flood, now_ns()).map(|b| b.action);
+        assert_eq!(b, Some(BlockAction::Nxdomain));
     }
 
     #[test]
