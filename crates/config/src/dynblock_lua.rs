@@ -232,13 +232,17 @@ impl UserData for LuaGroup {
         );
         methods.add_method(
             "setMasks",
-            |lua, g, (v4, v6, _port): (u8, u8, Option<u8>)| {
-                if v4 > 32 || v6 > 128 {
-                    return Err(fail(lua, "masks: IPv4 0 to 32, IPv6 0 to 128"));
+            |lua, g, (v4, v6, port): (u8, u8, Option<u8>)| {
+                if v4 > 32 || v6 > 128 || port.is_some_and(|p| p > 16) {
+                    return Err(fail(
+                        lua,
+                        "masks: IPv4 0 to 32, IPv6 0 to 128, port 0 to 16 (with an IPv4 mask of 32)",
+                    ));
                 }
                 let mut group = g.group.borrow_mut();
                 group.v4_mask = v4;
                 group.v6_mask = v6;
+                group.port_bits = port.unwrap_or(0);
                 Ok(())
             },
         );

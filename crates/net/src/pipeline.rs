@@ -131,6 +131,7 @@ pub fn handle(
         &Record {
             size: packet.len(),
             tcp,
+            port: client.port(),
             ..Record::query(ip, lname, query.qtype)
         },
         started,
@@ -158,7 +159,10 @@ pub fn handle(
                 .for_name(lname, started)
                 .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
         };
-        if let Some(block) = table.for_client(ip, started).or_else(by_name) {
+        if let Some(block) = table
+            .for_client(ip, client.port(), started)
+            .or_else(by_name)
+        {
             let applied = match block.action {
                 BlockAction::Drop => {
                     block.blocks.add(1);
@@ -395,6 +399,7 @@ pub fn handle(
             rings.responses.record_at(
                 &Record {
                     client: ip,
+                    port: client.port(),
                     lname,
                     qtype: query.qtype,
                     rcode,
@@ -774,6 +779,7 @@ pub fn backend_answer(
     }
     runtime.rings.load().responses.record(&Record {
         client: client.ip(),
+        port: client.port(),
         lname,
         qtype,
         rcode,
