@@ -177,7 +177,9 @@ impl LuaHook {
         // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
         let extra: Option<Vec<u8>> = values
             .next()
-            .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()));
+            .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()))
+            .filter(|e| !e.is_empty() || result.ffi_result.is_none())
+            .or_else(|| result.ffi_result.clone());
         let text = extra.as_deref().map(String::from_utf8_lossy);
         let mut answer = None;
         // A header the function changed: AA and AD go into its spoofed
@@ -258,40 +260,43 @@ fn spoof_from_text(text: &str, settings: SpoofSettings) -> Result<Action, String
 
 /// What the Lua function changed on its `dq`.
 #[derive(Clone, Debug, Default)]
-struct DqResult {
-    skip_cache: bool,
+pub(crate) struct DqResult {
+    pub(crate) skip_cache: bool,
     temp_failure_ttl: Option<u32>,
-    tags: Vec<(String, String)>,
+    pub(crate) tags: Vec<(String, String)>,
     /// `dq:spoof(...)`: the addresses or raw records to answer with, for
     /// a HeaderModify result.
-    spoof: Option<(Vec<IpAddr>, Vec<Vec<u8>>)>,
+    pub(crate) spoof: Option<(Vec<IpAddr>, Vec<Vec<u8>>)>,
     /// `dq:setTrailingData(...)`: what now follows the message.
     trailing: Option<Vec<u8>>,
     /// `dr:editTTLs(...)`: new TTLs by the offset of their field.
     ttls: Vec<(usize, u32)>,
+    /// `dnsdist_ffi_dnsquestion_set_result` (FFI): the text a
+    /// `DNSAction.Spoof` (or Delay) result goes with.
+    pub(crate) ffi_result: Option<Vec<u8>>,
     /// `dq.dh:set...(...)`: the header's new flags word.
     flags: Option<u16>,
 }
 
 /// `dq`/`dr`: a copy of what the query path knows about the query.
-struct LuaDq {
-    qname: Vec<u8>,
-    qtype: u16,
-    qclass: u16,
+pub(crate) struct LuaDq {
+    pub(crate) qname: Vec<u8>,
+    pub(crate) qtype: u16,
+    pub(crate) qclass: u16,
     /// The header's flags word; `dq.dh` shares it to change it.
     flags: Rc<Cell<u16>>,
-    dnssec_ok: bool,
-    tcp: bool,
+    pub(crate) dnssec_ok: bool,
+    pub(crate) tcp: bool,
     remote: SocketAddr,
     local: SocketAddr,
-    content: Vec<u8>,
+    pub(crate) content: Vec<u8>,
     rcode: Option<u16>,
     tags: Vec<(String, String)>,
     /// The OPT record's options, as `[code][len][data]…`.
-    options: Vec<u8>,
+    pub(crate) options: Vec<u8>,
     /// Where the message ends in `content` (trailing data follows).
     end: usize,
-    result: DqResult,
+    pub(crate) result: DqResult,
 }
 
 impl LuaDq {
@@ -529,37 +534,66 @@ impl UserData for LuaHeader {
     }
 }
 
-/// Registers `LuaAction`, `LuaRule`, `LuaResponseAction` and
-/// `DNSResponseAction`.
+/// Registers `LuaAction`, `LuaRule`, `LuaResponseAction`, their FFI
+/// spellings (the same hooks: rampart's `ffi` module works on the same
+/// `dq`, see `ffi_lua`) and `DNSResponseAction`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
-    g.set(
-        "LuaAction",
-        lua.create_function(|lua, f: Function| {
-            let hook = new_hook(lua, f, "LuaAction")?;
-            Ok(crate::shield_lua::LuaAction(Arc::new(
-                shield::Action::Hook(hook),
-            )))
-        })?,
-    )?;
-    g.set(
-        "LuaRule",
-        lua.create_function(|lua, f: Function| {
-            let hook = new_hook(lua, f, "LuaRule")?;
-            Ok(crate::shield_lua::LuaSelector(shield::Selector::new(
-                shield::selector::Kind::Hook(hook),
-            )))
-        })?,
-    )?;
-    g.set(
+    // The hook's function: given, or (the PerThread spellings) the value
+    // of a chunk of code, which dnsdist runs in a Lua state per thread
+    // as rampart runs every hook.
+    fn function(lua: &Lua, kind: &str, v: mlua::Value) -> mlua::Result<Function> {
+        match v {
+            mlua::Value::Function(f) => Ok(f),
+            mlua::Value::String(code) if kind.contains("PerThread") => lua
+                .load(code.as_bytes().to_vec())
+                .set_name(kind)
+                .eval::<Function>()
+                .map_err(|e| crate::fail(lua, format!("{kind}: {}", crate::lua_message(&e)))),
+            other => Err(crate::fail(
+                lua,
+                format!("{kind} takes a function, got {}", other.type_name()),
+            )),
+        }
+    }
+    for kind in ["LuaAction", "LuaFFIAction", "LuaFFIPerThreadAction"] {
+        g.set(
+            kind,
+            lua.create_function(move |lua, f: mlua::Value| {
+                let hook = new_hook(lua, function(lua, kind, f)?, kind)?;
+                Ok(crate::shield_lua::LuaAction(Arc::new(
+                    shield::Action::Hook(hook),
+                )))
+            })?,
+        )?;
+    }
+    for kind in ["LuaRule", "LuaFFIRule", "LuaFFIPerThreadRule"] {
+        g.set(
+            kind,
+            lua.create_function(move |lua, f: mlua::Value| {
+                let hook = new_hook(lua, function(lua, kind, f)?, kind)?;
+                Ok(crate::shield_lua::LuaSelector(shield::Selector::new(
+                    shield::selector::Kind::Hook(hook),
+                )))
+            })?,
+        )?;
+    }
+    for kind in [
         "LuaResponseAction",
-        lua.create_function(|lua, f: Function| {
-            let hook = new_hook(lua, f, "LuaResponseAction")?;
-            Ok(crate::response_lua::LuaResponseAction(Arc::new(
-                shield::response::ResponseAction::Hook(hook),
-            )))
-        })?,
-    )?;
+        "LuaFFIResponseAction",
+        "LuaFFIPerThreadResponseAction",
+    ] {
+        g.set(
+            kind,
+            lua.create_function(move |lua, f: mlua::Value| {
+                let hook = new_hook(lua, function(lua, kind, f)?, kind)?;
+                Ok(crate::response_lua::LuaResponseAction(Arc::new(
+                    shield::response::ResponseAction::Hook(hook),
+                )))
+            })?,
+        )?;
+    }
+    crate::ffi_lua::register(lua)?;
     g.set(
         "newCA",
         lua.create_function(|lua, text: String| {

@@ -881,3 +881,74 @@ fn large_answers_come_from_the_cache_whole() {
     assert_eq!(first, again);
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst) - before, 1);
 }
+
+/// A config written for dnsdist's LuaJIT FFI runs as it is: require("ffi"),
+/// ffi.new/cast/string/copy and the ffi.C.dnsdist_ffi_* functions over
+/// the query, the result text of set_result with DNSAction.Spoof, raw
+/// records with spoof_raw and DNSAction.HeaderModify.
+#[test]
+fn lua_ffi_rules_run_on_lua_5_4() {
+    let (s, _backend) = behind(
+        "luaffi",
+        r#"
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct dnsdist_ffi_dnsquestion_t dnsdist_ffi_dnsquestion_t; ]]
+local C = ffi.C
+addAction("ffi.test.", LuaFFIAction(function(dq)
+  local name_ptr = ffi.new("const char *[1]")
+  local name_size = ffi.new("size_t[1]")
+  C.dnsdist_ffi_dnsquestion_get_qname_raw(dq, ffi.cast("const char **", name_ptr), ffi.cast("size_t*", name_size))
+  local qname = ffi.string(name_ptr[0], name_size[0])
+  local options = ffi.new("const dnsdist_ffi_ednsoption_t *[1]")
+  local count = tonumber(C.dnsdist_ffi_dnsquestion_get_edns_options(dq, options))
+  local answer = "192.0.2." .. count
+  if string.match(qname, "cookie") and count == 1 and options[0][0].optionCode == 10 then
+    answer = "192.0.2.10"
+  end
+  if C.dnsdist_ffi_dnsquestion_get_qtype(dq) == DNSQType.TXT then
+    local records = ffi.new("dnsdist_ffi_raw_value_t [1]")
+    local txt = "\003abc"
+    records[0].value = txt
+    records[0].size = #txt
+    C.dnsdist_ffi_dnsquestion_spoof_raw(dq, records, 1)
+    return DNSAction.HeaderModify
+  end
+  local buf = ffi.new("char[?]", #answer + 1)
+  ffi.copy(buf, answer)
+  C.dnsdist_ffi_dnsquestion_set_result(dq, buf, #answer)
+  return DNSAction.Spoof
+end))
+addAction("missing.test.", LuaFFIAction(function(dq)
+  ffi.C.dnsdist_ffi_dnsquestion_no_such_function(dq)
+  return DNSAction.None
+end))
+"#,
+    );
+    let answer = |q: QuerySpec| normalize(&ask(&s, &q, 3, false)).unwrap().answer;
+    let mut plain = QuerySpec::new("a.ffi.test", Rtype::A);
+    plain.edns = None;
+    assert_eq!(answer(plain), ["a.ffi.test. 60 in a 192.0.2.0"]);
+    let cookie = with_option(
+        QuerySpec::new("cookie.ffi.test", Rtype::A).to_wire(5),
+        10,
+        b"12345678",
+    );
+    let a = udp_exchange(s.addr, &cookie, Duration::from_secs(2)).expect("answered");
+    assert_eq!(
+        normalize(&a).unwrap().answer,
+        ["cookie.ffi.test. 60 in a 192.0.2.10"]
+    );
+    assert_eq!(
+        answer(QuerySpec::new("txt.ffi.test", Rtype::TXT)),
+        ["txt.ffi.test. 60 in txt \"abc\""]
+    );
+    // A function rampart does not provide: SERVFAIL, and the log names it.
+    let a = ask(&s, &QuerySpec::new("x.missing.test", Rtype::A), 4, false);
+    assert_eq!(a[3] & 0xf, 2);
+    assert!(
+        s.log_text()
+            .contains("dnsdist_ffi_dnsquestion_no_such_function"),
+        "{}",
+        s.log_text()
+    );
+}
