@@ -26,7 +26,7 @@
 
 use mlua::{AnyUserData, Lua, Table, Value};
 
-use crate::hook_lua::LuaDq;
+use crate::dq_lua::LuaDq;
 
 /// The helpers, in Lua; called with the table of C functions.
 const PRELUDE: &str = r#"

@@ -29,6 +29,7 @@
 mod address;
 pub mod compat_lua;
 pub mod console_lua;
+pub mod dq_lua;
 pub mod dynblock_lua;
 pub mod ffi_lua;
 pub mod guard_lua;
