@@ -50,6 +50,8 @@ pub(crate) struct LuaDq {
     pub(crate) options: Vec<u8>,
     /// Where the message ends in `content` (trailing data follows).
     pub(crate) end: usize,
+    /// A response's `dr` (the content is the answer).
+    pub(crate) response: bool,
     pub(crate) result: DqResult,
 }
 
@@ -72,6 +74,7 @@ impl LuaDq {
             content,
             options: q.query.edns_options.to_vec(),
             end,
+            response: false,
             rcode: q.rcode,
             tags: q
                 .tags
@@ -138,11 +141,11 @@ impl UserData for LuaDq {
         });
         // Replaces what follows the message; false (nothing changed) when
         // the query would outgrow its buffer (4096 bytes over UDP, 65535
-        // over TCP, as dnsdist's).
+        // over TCP, as dnsdist's), and on an answer (not supported there).
         methods.add_method_mut("setTrailingData", |_, dq, data: mlua::LuaString| {
             let data = data.as_bytes().to_vec();
             let room = if dq.tcp { 65535 } else { 4096 };
-            if dq.end + data.len() > room {
+            if dq.response || dq.end + data.len() > room {
                 return Ok(false);
             }
             dq.content.truncate(dq.end);

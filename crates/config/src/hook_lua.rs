@@ -105,6 +105,7 @@ impl LuaHook {
                 if let Some(answer) = answer {
                     made.content = answer.to_vec();
                     made.end = answer.len();
+                    made.response = true;
                     if let Some(word) = answer.get(2..4) {
                         made.flags.set(u16::from_be_bytes([word[0], word[1]]));
                     }

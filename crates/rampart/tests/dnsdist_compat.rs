@@ -697,6 +697,7 @@ fn lua_response_rules_edit_ttls() {
     let conf = format!(
         "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n\
          addResponseAction(\"edit.test.\", LuaResponseAction(function(dr)\n\
+           assert(not dr:setTrailingData(\"x\"), \"not on answers\")\n\
            dr:editTTLs(function(section, qclass, qtype, ttl)\n\
              if section == 1 and qclass == 1 and qtype == 1 and ttl == 3600 then return 42 end\n\
              return 0\n\
