@@ -70,7 +70,8 @@ struct SuffixMatchRule {
     seconds: u32,
     reason: String,
     block_seconds: u32,
-    action: BlockAction,
+    /// `None`: `setDynBlocksAction`'s when the rule fires.
+    action: Option<BlockAction>,
     visitor: mlua::Function,
 }
 
@@ -103,7 +104,8 @@ fn visit_suffixes(lua: &Lua, g: &LuaGroup) -> mlua::Result<Vec<NewBlock>> {
                 .visitor
                 .call((n, stats(&node.own)?, stats(&node.below)?))?;
             if block == Some(true) {
-                let action = block_action(lua, action, rule.action)?;
+                let default = rule.action.unwrap_or_else(|| g.default_action());
+                let action = block_action(lua, action, default)?;
                 new.push(NewBlock::new(
                     Target::Suffix(node.name.into()),
                     rule.block_seconds,
@@ -146,7 +148,9 @@ fn check_rate(lua: &Lua, what: &str, rate: f64, seconds: u32) -> mlua::Result<()
 fn rate_rule(lua: &Lua, g: &LuaGroup, measure: Measure, args: RateArgs) -> mlua::Result<()> {
     let (rate, seconds, reason, block_seconds, action, warning_rate) = args;
     check_rate(lua, "a dynamic block rule", rate, seconds)?;
-    let action = block_action(lua, action, g.default_action())?;
+    let action = action
+        .map(|a| block_action(lua, Some(a), BlockAction::Drop))
+        .transpose()?;
     g.group.borrow_mut().rules.push(RateRule {
         measure,
         rate,
@@ -211,7 +215,9 @@ impl UserData for LuaGroup {
                         "setSuffixGuard(rate, seconds, labels, reason, blockSeconds[, action]): rate >= 0, seconds and labels >= 1",
                     ));
                 }
-                let action = block_action(lua, action, g.default_action())?;
+                let action = action
+                    .map(|a| block_action(lua, Some(a), BlockAction::Drop))
+                    .transpose()?;
                 g.runtime.known.enable();
                 g.group.borrow_mut().suffix_guards.push(SuffixGuard {
                     rate,
@@ -226,13 +232,17 @@ impl UserData for LuaGroup {
         );
         methods.add_method(
             "setMasks",
-            |lua, g, (v4, v6, _port): (u8, u8, Option<u8>)| {
-                if v4 > 32 || v6 > 128 {
-                    return Err(fail(lua, "masks: IPv4 0 to 32, IPv6 0 to 128"));
+            |lua, g, (v4, v6, port): (u8, u8, Option<u8>)| {
+                if v4 > 32 || v6 > 128 || port.is_some_and(|p| p > 16) {
+                    return Err(fail(
+                        lua,
+                        "masks: IPv4 0 to 32, IPv6 0 to 128, port 0 to 16 (with an IPv4 mask of 32)",
+                    ));
                 }
                 let mut group = g.group.borrow_mut();
                 group.v4_mask = v4;
                 group.v6_mask = v6;
+                group.port_bits = port.unwrap_or(0);
                 Ok(())
             },
         );
@@ -282,7 +292,9 @@ impl UserData for LuaGroup {
         });
         methods.add_method("apply", |lua, g, ()| {
             let rings = g.runtime.rings.load();
-            g.group.borrow().apply(&rings, &g.runtime.dynblocks);
+            g.group
+                .borrow()
+                .apply(&rings, &g.runtime.dynblocks, g.default_action());
             let blocks = visit_suffixes(lua, g)?;
             g.runtime.dynblocks.insert(&blocks);
             Ok(())
@@ -298,7 +310,9 @@ impl UserData for LuaGroup {
                 Option<i64>,
                 mlua::Function,
             )| {
-                let action = block_action(lua, action, g.default_action())?;
+                let action = action
+                    .map(|a| block_action(lua, Some(a), BlockAction::Drop))
+                    .transpose()?;
                 g.suffix_rules.borrow_mut().push(SuffixMatchRule {
                     seconds: secs.max(1),
                     reason,
@@ -324,7 +338,7 @@ fn describe(g: &RulesGroup) -> String {
             r.measure,
             r.rate,
             r.seconds,
-            r.action.name(),
+            r.action.map_or("the default action", |a| a.name()),
             r.block_seconds,
             r.reason
         ));

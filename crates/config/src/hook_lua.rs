@@ -11,9 +11,10 @@
 //! What follows from one state per thread: the config's globals are per
 //! thread (a value `maintenance()` sets in the control thread is not seen
 //! by the rules), and top-level code with side effects (a `print`) runs
-//! once more per worker. The rules' `dq` carries a copy of what the
-//! query path knows; `dq.localaddr` has the port the query came to but
-//! not the address (the path does not carry it).
+//! once more per worker. The rules' `dq` ([`crate::dq_lua`]) carries a
+//! copy of what the query path knows; what the function changes on it
+//! (tags, trailing data, the header, a spoof, TTLs) is handed back to
+//! the rules here.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -21,13 +22,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods};
+use mlua::{Function, Lua, MultiValue, Table};
 use shield::action::{Action, SpoofSettings};
 use shield::hook::{HookDecision, HookVerdict, QueryHook};
 use shield::QueryInfo;
 
+use crate::dq_lua::{DqResult, LuaAddr, LuaDq};
 use crate::dynblock_lua::{NO_OP, NO_RECURSE};
-use crate::lua_util::LuaDnsName;
 
 /// The config a worker's Lua state is built from, and the runtime (rings,
 /// counters, dynamic blocks) its functions see: the process's own.
@@ -77,9 +78,10 @@ fn build(source: &Source) -> Result<Lua, String> {
 }
 
 impl LuaHook {
-    /// Calls the hook's function with a `dq` made from `q`; `None` (after
-    /// logging once) when that fails.
-    fn call(&self, q: &QueryInfo) -> Option<(MultiValue, DqResult)> {
+    /// Calls the hook's function with a `dq` made from `q` (a `dr` with
+    /// the `answer` a response hook is given); `None` (after logging
+    /// once) when that fails.
+    fn call(&self, q: &QueryInfo, answer: Option<&[u8]>) -> Option<(MultiValue, DqResult)> {
         WORKER.with(|w| {
             let mut w = w.borrow_mut();
             if !w
@@ -98,9 +100,25 @@ impl LuaHook {
             let run = || -> mlua::Result<(MultiValue, DqResult)> {
                 let hooks: Table = lua.named_registry_value(REGISTRY)?;
                 let f: Function = hooks.get(self.index)?;
-                let dq = lua.create_userdata(LuaDq::new(q))?;
+                let mut made = LuaDq::new(q);
+                // A response's `dr` is the answer, its header included.
+                if let Some(answer) = answer {
+                    made.content = answer.to_vec();
+                    made.end = answer.len();
+                    made.response = true;
+                    if let Some(word) = answer.get(2..4) {
+                        made.flags.set(u16::from_be_bytes([word[0], word[1]]));
+                    }
+                }
+                let before = made.flags.get();
+                let dq = lua.create_userdata(made)?;
                 let out = f.call::<MultiValue>(dq.clone())?;
-                let result = dq.borrow::<LuaDq>()?.result.clone();
+                let dq = dq.borrow::<LuaDq>()?;
+                let mut result = dq.result.clone();
+                let flags = dq.flags.get();
+                if flags != before {
+                    result.flags = Some(flags);
+                }
                 Ok((out, result))
             };
             crate::lua_util::with_deadline(lua, std::time::Duration::from_millis(100), run)
@@ -122,39 +140,72 @@ impl LuaHook {
 
 impl QueryHook for LuaHook {
     fn decide(&self, q: &QueryInfo) -> HookDecision {
+        self.run(q, None)
+    }
+
+    fn respond(&self, q: &QueryInfo, answer: &[u8]) -> HookDecision {
+        self.run(q, Some(answer))
+    }
+
+    fn matches(&self, q: &QueryInfo) -> bool {
+        self.call(q, None)
+            .and_then(|(out, _)| out.into_iter().next())
+            .is_some_and(|v| v.as_boolean() == Some(true))
+    }
+
+    fn describe(&self) -> String {
+        format!("Lua script ({} #{})", self.kind, self.index)
+    }
+}
+
+impl LuaHook {
+    /// What the function decided for `q` (and `answer`, for a response).
+    fn run(&self, q: &QueryInfo, answer: Option<&[u8]>) -> HookDecision {
         let servfail = || HookDecision {
             verdict: HookVerdict::RCode(wire::types::rcode::SERVFAIL),
             ..Default::default()
         };
-        let Some((out, result)) = self.call(q) else {
+        let Some((out, result)) = self.call(q, answer) else {
             return servfail();
         };
         for (name, value) in &result.tags {
             q.tags.set(&name.as_str().into(), &value.as_str().into());
+        }
+        if let Some(data) = result.trailing {
+            q.trailing.replace(data);
         }
         let mut values = out.into_iter();
         let action = values.next().and_then(|v| v.as_i64()).unwrap_or(4);
         // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
         let extra: Option<Vec<u8>> = values
             .next()
-            .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()));
+            .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()))
+            .filter(|e| !e.is_empty() || result.ffi_result.is_none())
+            .or_else(|| result.ffi_result.clone());
         let text = extra.as_deref().map(String::from_utf8_lossy);
         let mut answer = None;
+        // A header the function changed: AA and AD go into its spoofed
+        // answer, the rest to the query path (HookDecision::flags).
+        let settings = SpoofSettings {
+            aa: result.flags.map(|f| f & wire::types::flags::AA != 0),
+            ad: result.flags.map(|f| f & wire::types::flags::AD != 0),
+            ..SpoofSettings::default()
+        };
         let verdict = match action {
             // dq:spoof(...) then HeaderModify, or Spoof/SpoofRaw with the
             // data as the second result.
-            3 | 9 | 10 => {
+            3 | 9 | 10 if action != 3 || result.spoof.is_some() => {
                 let made = match (action, result.spoof.clone(), &text, &extra) {
-                    (3, Some(spoof), _, _) => Ok(spoof),
-                    (9, _, Some(text), _) => spoof_from_text(text).map(Arc::new),
-                    (10, _, _, Some(raw)) => Ok(Arc::new(Action::SpoofRaw(
-                        vec![raw.clone()],
-                        SpoofSettings::default(),
-                    ))),
+                    (3, Some((addrs, raws)), _, _) if raws.is_empty() => {
+                        Ok(Action::Spoof(addrs, settings))
+                    }
+                    (3, Some((_, raws)), _, _) => Ok(Action::SpoofRaw(raws, settings)),
+                    (9, _, Some(text), _) => spoof_from_text(text, settings),
+                    (10, _, _, Some(raw)) => Ok(Action::SpoofRaw(vec![raw.clone()], settings)),
                     _ => Err("a spoof without anything to answer with".to_string()),
                 };
                 match made {
-                    Ok(a) => answer = Some(a),
+                    Ok(a) => answer = Some(Arc::new(a)),
                     Err(e) => {
                         self.fail(&e);
                         return servfail();
@@ -162,6 +213,8 @@ impl QueryHook for LuaHook {
                 }
                 HookVerdict::Answer
             }
+            // HeaderModify alone: the header change is the decision.
+            3 => HookVerdict::Continue,
             0 => HookVerdict::Allow,
             1 => HookVerdict::Delay(text.and_then(|e| e.trim().parse().ok()).unwrap_or(0)),
             2 => HookVerdict::Drop,
@@ -187,281 +240,86 @@ impl QueryHook for LuaHook {
             answer,
             skip_cache: result.skip_cache,
             temp_failure_ttl: result.temp_failure_ttl,
+            ttls: result.ttls,
+            flags: result.flags,
         }
-    }
-
-    fn matches(&self, q: &QueryInfo) -> bool {
-        self.call(q)
-            .and_then(|(out, _)| out.into_iter().next())
-            .is_some_and(|v| v.as_boolean() == Some(true))
-    }
-
-    fn describe(&self) -> String {
-        format!("Lua script ({} #{})", self.kind, self.index)
     }
 }
 
 /// `DNSAction.Spoof`'s text: addresses separated by commas, or a name
 /// to answer a CNAME to.
-fn spoof_from_text(text: &str) -> Result<Action, String> {
+fn spoof_from_text(text: &str, settings: SpoofSettings) -> Result<Action, String> {
     let addrs: Result<Vec<IpAddr>, _> = text.split(',').map(|a| a.trim().parse()).collect();
     match addrs {
-        Ok(list) => Ok(Action::Spoof(list, SpoofSettings::default())),
+        Ok(list) => Ok(Action::Spoof(list, settings)),
         Err(_) => {
             let wire = shield::suffix::parse_name(text)
                 .map_err(|e| format!("cannot spoof '{text}': {e}"))?;
-            Ok(Action::SpoofCname(
-                wire,
-                text.to_string(),
-                SpoofSettings::default(),
-            ))
+            Ok(Action::SpoofCname(wire, text.to_string(), settings))
         }
     }
 }
 
-/// What the Lua function changed on its `dq`.
-#[derive(Clone, Debug, Default)]
-struct DqResult {
-    skip_cache: bool,
-    temp_failure_ttl: Option<u32>,
-    tags: Vec<(String, String)>,
-    /// `dq:spoof(...)`: the answer, for a HeaderModify result.
-    spoof: Option<Arc<Action>>,
-}
-
-/// `dq`/`dr`: a copy of what the query path knows about the query.
-struct LuaDq {
-    qname: Vec<u8>,
-    qtype: u16,
-    qclass: u16,
-    flags: u16,
-    dnssec_ok: bool,
-    tcp: bool,
-    remote: SocketAddr,
-    local: SocketAddr,
-    content: Vec<u8>,
-    rcode: Option<u16>,
-    tags: Vec<(String, String)>,
-    /// The OPT record's options, as `[code][len][data]…`.
-    options: Vec<u8>,
-    /// Where the message ends in `content` (trailing data follows).
-    end: usize,
-    result: DqResult,
-}
-
-impl LuaDq {
-    fn new(q: &QueryInfo) -> LuaDq {
-        let unspecified = match q.client.ip() {
-            IpAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
-            IpAddr::V6(_) => IpAddr::from([0u16; 8]),
-        };
-        LuaDq {
-            qname: q.query.qname.to_vec(),
-            qtype: q.query.qtype,
-            qclass: q.query.qclass,
-            flags: q.query.flags,
-            dnssec_ok: q.query.edns.is_some_and(|e| e.dnssec_ok),
-            tcp: q.tcp,
-            remote: q.client,
-            local: SocketAddr::new(unspecified, q.local_port),
-            content: q.query.packet.to_vec(),
-            options: q.query.edns_options.to_vec(),
-            end: q.query.end,
-            rcode: q.rcode,
-            tags: q
-                .tags
-                .all()
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            result: DqResult::default(),
-        }
-    }
-}
-
-impl UserData for LuaDq {
-    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
-        fields.add_field_method_get("qname", |_, dq| Ok(LuaDnsName::from_wire(&dq.qname)));
-        fields.add_field_method_get("qtype", |_, dq| Ok(dq.qtype));
-        fields.add_field_method_get("qclass", |_, dq| Ok(dq.qclass));
-        fields.add_field_method_get("tcp", |_, dq| Ok(dq.tcp));
-        fields.add_field_method_get("len", |_, dq| Ok(dq.content.len()));
-        fields.add_field_method_get("opcode", |_, dq| Ok((dq.flags >> 11) & 0xf));
-        fields.add_field_method_get("rcode", |_, dq| Ok(dq.rcode.unwrap_or(0)));
-        fields.add_field_method_get("remoteaddr", |_, dq| Ok(LuaAddr(dq.remote)));
-        fields.add_field_method_get("localaddr", |_, dq| Ok(LuaAddr(dq.local)));
-        fields.add_field_method_get("dh", |_, dq| Ok(LuaHeader(dq.flags)));
-        fields.add_field_method_get("skipCache", |_, dq| Ok(dq.result.skip_cache));
-        fields.add_field_method_set("skipCache", |_, dq, on: bool| {
-            dq.result.skip_cache = on;
-            Ok(())
-        });
-        fields.add_field_method_get("tempFailureTTL", |_, dq| Ok(dq.result.temp_failure_ttl));
-        fields.add_field_method_set("tempFailureTTL", |_, dq, ttl: Option<u32>| {
-            dq.result.temp_failure_ttl = ttl;
-            Ok(())
-        });
-    }
-
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("getDO", |_, dq, ()| Ok(dq.dnssec_ok));
-        // {[code] = view with :count() and :getValues()}, as dnsdist's.
-        methods.add_method("getEDNSOptions", |lua, dq, ()| {
-            let by_code = lua.create_table()?;
-            let mut rest = &dq.options[..];
-            while let [c0, c1, l0, l1, tail @ ..] = rest {
-                let code = u16::from_be_bytes([*c0, *c1]);
-                let n = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
-                let view = match by_code.get::<Option<mlua::AnyUserData>>(code)? {
-                    Some(v) => v,
-                    None => {
-                        let v = lua.create_userdata(LuaOptionView(Vec::new()))?;
-                        by_code.set(code, v.clone())?;
-                        v
-                    }
-                };
-                view.borrow_mut::<LuaOptionView>()?
-                    .0
-                    .push(tail[..n].to_vec());
-                rest = &tail[n..];
-            }
-            Ok(by_code)
-        });
-        methods.add_method("getContent", |lua, dq, ()| lua.create_string(&dq.content));
-        methods.add_method("getTrailingData", |lua, dq, ()| {
-            lua.create_string(dq.content.get(dq.end..).unwrap_or_default())
-        });
-        methods.add_method("getProtocol", |_, dq, ()| {
-            Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })
-        });
-        methods.add_method("getTag", |_, dq, name: String| {
-            Ok(dq
-                .result
-                .tags
-                .iter()
-                .rev()
-                .chain(dq.tags.iter())
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone()))
-        });
-        // dq:spoof({newCA(...), ...}) or dq:spoof({raw, ...}).
-        methods.add_method_mut("spoof", |lua, dq, list: Table| {
-            let mut addrs = Vec::new();
-            let mut raws = Vec::new();
-            for v in list.sequence_values::<mlua::Value>() {
-                match v? {
-                    mlua::Value::UserData(ud) if ud.is::<LuaAddr>() => {
-                        addrs.push(ud.borrow::<LuaAddr>()?.0.ip())
-                    }
-                    mlua::Value::String(s) => raws.push(s.as_bytes().to_vec()),
-                    other => {
-                        return Err(crate::fail(
-                            lua,
-                            format!(
-                                "dq:spoof takes addresses (newCA) or raw records, got {}",
-                                other.type_name()
-                            ),
-                        ))
-                    }
-                }
-            }
-            dq.result.spoof = Some(Arc::new(if raws.is_empty() {
-                Action::Spoof(addrs, SpoofSettings::default())
-            } else {
-                Action::SpoofRaw(raws, SpoofSettings::default())
-            }));
-            Ok(())
-        });
-        methods.add_method_mut("setTag", |_, dq, (name, value): (String, String)| {
-            dq.result.tags.push((name, value));
-            Ok(())
-        });
-    }
-}
-
-/// The values of one EDNS option code in a query.
-struct LuaOptionView(Vec<Vec<u8>>);
-
-impl UserData for LuaOptionView {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("count", |_, v, ()| Ok(v.0.len()));
-        methods.add_method("getValues", |lua, v, ()| {
-            let t = lua.create_table()?;
-            for (i, value) in v.0.iter().enumerate() {
-                t.set(i + 1, lua.create_string(value)?)?;
-            }
-            Ok(t)
-        });
-    }
-}
-
-/// `dq.remoteaddr`, `dq.localaddr` (dnsdist's ComboAddress).
-struct LuaAddr(SocketAddr);
-
-impl UserData for LuaAddr {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("toString", |_, a, ()| Ok(a.0.ip().to_string()));
-        methods.add_method("toStringWithPort", |_, a, ()| Ok(a.0.to_string()));
-        methods.add_method("getPort", |_, a, ()| Ok(a.0.port()));
-        methods.add_method("isIPv4", |_, a, ()| Ok(a.0.is_ipv4()));
-        methods.add_method("isIPv6", |_, a, ()| Ok(a.0.is_ipv6()));
-        methods.add_meta_method(mlua::MetaMethod::ToString, |_, a, ()| {
-            Ok(a.0.ip().to_string())
-        });
-    }
-}
-
-/// `dq.dh`: the query's header flags, to read.
-struct LuaHeader(u16);
-
-impl UserData for LuaHeader {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        use wire::types::flags;
-        for (name, bit) in [
-            ("getRD", flags::RD),
-            ("getCD", flags::CD),
-            ("getAA", flags::AA),
-            ("getAD", flags::AD),
-            ("getTC", flags::TC),
-            ("getRA", flags::RA),
-            ("getQR", flags::QR),
-        ] {
-            methods.add_method(name, move |_, h, ()| Ok(h.0 & bit != 0));
-        }
-    }
-}
-
-/// Registers `LuaAction`, `LuaRule`, `LuaResponseAction` and
-/// `DNSResponseAction`.
+/// Registers `LuaAction`, `LuaRule`, `LuaResponseAction`, their FFI
+/// spellings (the same hooks: rampart's `ffi` module works on the same
+/// `dq`, see `ffi_lua`) and `DNSResponseAction`.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
-    g.set(
-        "LuaAction",
-        lua.create_function(|lua, f: Function| {
-            let hook = new_hook(lua, f, "LuaAction")?;
-            Ok(crate::shield_lua::LuaAction(Arc::new(
-                shield::Action::Hook(hook),
-            )))
-        })?,
-    )?;
-    g.set(
-        "LuaRule",
-        lua.create_function(|lua, f: Function| {
-            let hook = new_hook(lua, f, "LuaRule")?;
-            Ok(crate::shield_lua::LuaSelector(shield::Selector::new(
-                shield::selector::Kind::Hook(hook),
-            )))
-        })?,
-    )?;
-    g.set(
+    // The hook's function: given, or (the PerThread spellings) the value
+    // of a chunk of code, which dnsdist runs in a Lua state per thread
+    // as rampart runs every hook.
+    fn function(lua: &Lua, kind: &str, v: mlua::Value) -> mlua::Result<Function> {
+        match v {
+            mlua::Value::Function(f) => Ok(f),
+            mlua::Value::String(code) if kind.contains("PerThread") => lua
+                .load(code.as_bytes().to_vec())
+                .set_name(kind)
+                .eval::<Function>()
+                .map_err(|e| crate::fail(lua, format!("{kind}: {}", crate::lua_message(&e)))),
+            other => Err(crate::fail(
+                lua,
+                format!("{kind} takes a function, got {}", other.type_name()),
+            )),
+        }
+    }
+    for kind in ["LuaAction", "LuaFFIAction", "LuaFFIPerThreadAction"] {
+        g.set(
+            kind,
+            lua.create_function(move |lua, f: mlua::Value| {
+                let hook = new_hook(lua, function(lua, kind, f)?, kind)?;
+                Ok(crate::shield_lua::LuaAction(Arc::new(
+                    shield::Action::Hook(hook),
+                )))
+            })?,
+        )?;
+    }
+    for kind in ["LuaRule", "LuaFFIRule", "LuaFFIPerThreadRule"] {
+        g.set(
+            kind,
+            lua.create_function(move |lua, f: mlua::Value| {
+                let hook = new_hook(lua, function(lua, kind, f)?, kind)?;
+                Ok(crate::shield_lua::LuaSelector(shield::Selector::new(
+                    shield::selector::Kind::Hook(hook),
+                )))
+            })?,
+        )?;
+    }
+    for kind in [
         "LuaResponseAction",
-        lua.create_function(|lua, f: Function| {
-            let hook = new_hook(lua, f, "LuaResponseAction")?;
-            Ok(crate::response_lua::LuaResponseAction(Arc::new(
-                shield::response::ResponseAction::Hook(hook),
-            )))
-        })?,
-    )?;
+        "LuaFFIResponseAction",
+        "LuaFFIPerThreadResponseAction",
+    ] {
+        g.set(
+            kind,
+            lua.create_function(move |lua, f: mlua::Value| {
+                let hook = new_hook(lua, function(lua, kind, f)?, kind)?;
+                Ok(crate::response_lua::LuaResponseAction(Arc::new(
+                    shield::response::ResponseAction::Hook(hook),
+                )))
+            })?,
+        )?;
+    }
+    crate::ffi_lua::register(lua)?;
     g.set(
         "newCA",
         lua.create_function(|lua, text: String| {

@@ -1,7 +1,7 @@
 //! The inspection commands from Lua, printing as dnsdist prints:
 //! `topQueries(n, labels)`, `topClients(n)`, `topResponses(n, rcode,
 //! labels)`, `topSlow(n, ms, labels)`, `topBandwidth(n)`, `grepq(what,
-//! n)`, `dumpStats()`. They
+//! n)`, `dumpStats()`, `statNodeRespRing(visitor, seconds)`. They
 //! read the rings and counters the query path fills; the console (a later
 //! issue) is where operators will call them during an attack.
 
@@ -133,6 +133,39 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
             crate::output::emit(&rt.stats.dump());
             Ok(())
         })?,
+    )?;
+    // statNodeRespRing(visitor[, seconds]): visitor(node, self, children)
+    // for each name of the response ring and its parents, children first.
+    let rt = runtime.clone();
+    g.set(
+        "statNodeRespRing",
+        lua.create_function(
+            move |lua, (visitor, seconds): (mlua::Function, Option<u64>)| {
+                let window = seconds.unwrap_or(0).saturating_mul(1_000_000_000);
+                let stat = |s: &shield::statnode::NodeStat| -> mlua::Result<mlua::Table> {
+                    let t = lua.create_table()?;
+                    t.set("queries", s.queries)?;
+                    t.set("noerrors", s.noerrors)?;
+                    t.set("nxdomains", s.nxdomains)?;
+                    t.set("servfails", s.servfails)?;
+                    t.set("drops", s.drops)?;
+                    t.set("bytes", s.bytes)?;
+                    Ok(t)
+                };
+                for v in shield::statnode::visits(&rt.rings.load().responses, window) {
+                    let node = lua.create_table()?;
+                    node.set("fullname", v.fullname.as_str())?;
+                    node.set("labelsCount", v.labels)?;
+                    let children = v.children;
+                    node.set(
+                        "numChildren",
+                        lua.create_function(move |_, _: mlua::Value| Ok(children))?,
+                    )?;
+                    visitor.call::<()>((node, stat(&v.own)?, stat(&v.subtree)?))?;
+                }
+                Ok(())
+            },
+        )?,
     )?;
     // The counters dumpStats shows, by name, for Lua to read.
     let rt = runtime.clone();

@@ -84,6 +84,20 @@ impl UserData for LuaPool {
                 .insert(p.name.clone(), c.0.clone());
             Ok(())
         });
+        // With no server up, still key the cache by the client's subnet
+        // (answers of useClientSubnet servers are cached that way).
+        methods.add_method("setECS", |_, p, on: bool| {
+            let mut c = p.state.borrow_mut();
+            if on {
+                c.pools.ecs_pools.insert(p.name.clone());
+            } else {
+                c.pools.ecs_pools.remove(&p.name);
+            }
+            Ok(())
+        });
+        methods.add_method("getECS", |_, p, ()| {
+            Ok(p.state.borrow().pools.ecs_pools.contains(&p.name))
+        });
         methods.add_method("unsetCache", |_, p, ()| {
             p.state.borrow_mut().pools.caches.remove(&p.name);
             Ok(())
@@ -219,6 +233,7 @@ fn backend_from(
     let mut check = HealthCheck::default();
     let mut tcp_only = false;
     let mut use_client_subnet = false;
+    let mut disable_zero_scope = false;
     let mut mode = String::from("auto");
     let mut lazy = pool::LazyCheck::default();
     let mut check_function = None;
@@ -306,6 +321,7 @@ fn backend_from(
                 | "enableRenegotiation"
                 | "addXForwardedHeaders"
                 | "numberOfStoredSessions" => {}
+                "disableZeroScope" => disable_zero_scope = flag(&v)?,
                 "healthCheckMode" => {
                     mode = v
                         .as_string()
@@ -383,6 +399,7 @@ fn backend_from(
         b.tcp_only = true;
     }
     b.use_client_subnet = use_client_subnet;
+    b.disable_zero_scope = disable_zero_scope;
     match mode.as_str() {
         "up" => b.set_admin(pool::Admin::Up),
         "down" => b.set_admin(pool::Admin::Down),
@@ -592,12 +609,12 @@ pub fn register(
                         // inserts take their shard's lock either way, and
                         // the answers are the same.
                         "deferrableInsertLock" => {}
-                        // dnsdist keeps the ECS option to tell apart two
-                        // queries whose 32-bit hash collides; rampart's key
-                        // holds the options' 64-bit digest and every hit is
-                        // checked against the question, so there is no
-                        // collision of that kind to detect.
-                        "parseECS" => {}
+                        // dnsdist also keeps the ECS option to tell apart
+                        // two queries whose 32-bit hash collides; rampart's
+                        // key holds the options' 64-bit digest, so that
+                        // part has nothing to do. What it turns on here:
+                        // scope-zero answers kept for every client.
+                        "parseECS" => o.parse_ecs = flag()?,
                         other => {
                             let note = format!(
                                 "{}: newPacketCache: option '{other}' is unknown; ignored",
@@ -733,6 +750,7 @@ mod tests {
         "#,
         );
         let o = &c.pools.caches[""].options;
+        assert!(o.parse_ecs);
         assert_eq!(o.max_negative_ttl, 30);
         assert!(o.cookie_hashing && o.keep_stale_data);
         assert_eq!(o.skip_options, [8, 65001]);
@@ -743,6 +761,25 @@ mod tests {
         // Not a dnsdist option: noted, not fatal.
         assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
         assert!(c.notes[0].contains("option 'ecsParsing' is unknown"));
+    }
+
+    #[test]
+    fn pool_ecs_and_zero_scope_settings() {
+        let c = load(
+            r#"
+            newServer{address="127.0.0.1:5300", useClientSubnet=true, disableZeroScope=true}
+            assert(not getPool(""):getECS())
+            getPool(""):setECS(true)
+            assert(getPool(""):getECS())
+            addAction(AllRule(), SetECSAction("192.0.2.77/24", "2001:db8::/48"))
+        "#,
+        );
+        assert!(c.pools.ecs_pools.contains(""));
+        assert!(c.pools.backends[0].use_client_subnet && c.pools.backends[0].disable_zero_scope);
+        assert_eq!(
+            c.shield.rules.rules()[0].action.describe(),
+            "set ECS to 192.0.2.0/24 / 2001:db8::/48"
+        );
     }
 
     #[test]

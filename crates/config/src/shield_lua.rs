@@ -719,7 +719,7 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     let act = |a: Action| Ok(LuaAction(Arc::new(a)));
     // The constructors that take nothing.
-    let plain: [Maker; 9] = [
+    let plain: [Maker; 10] = [
         ("AllowAction", || Action::Allow),
         ("DropAction", || Action::Drop),
         ("NoneAction", || Action::None),
@@ -729,6 +729,7 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
         ("DisableValidationAction", || Action::DisableValidation),
         ("SetDisableValidationAction", || Action::DisableValidation),
         ("SetSkipCacheAction", || Action::SkipCache),
+        ("SetDisableECSAction", || Action::DisableEcs),
     ];
     for (name, make) in plain {
         g.set(name, lua.create_function(move |_, ()| act(make()))?)?;
@@ -776,6 +777,34 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
             }
             act(Action::SetEdnsOption(code, data))
         })?,
+    )?;
+    g.set(
+        "SetECSAction",
+        lua.create_function(move |lua, (v4, v6): (String, Option<String>)| {
+            let net = |text: &str| {
+                shield::Netmask::parse(text).map_err(|e| fail(lua, format!("SetECSAction: {e}")))
+            };
+            act(Action::SetEcs(
+                net(&v4)?,
+                v6.as_deref().map(net).transpose()?,
+            ))
+        })?,
+    )?;
+    g.set(
+        "SetECSPrefixLengthAction",
+        lua.create_function(move |lua, (v4, v6): (u8, u8)| {
+            if v4 > 32 || v6 > 128 {
+                return Err(fail(
+                    lua,
+                    "SetECSPrefixLengthAction: at most 32 bits for IPv4, 128 for IPv6",
+                ));
+            }
+            act(Action::SetEcsPrefix(v4, v6))
+        })?,
+    )?;
+    g.set(
+        "SetECSOverrideAction",
+        lua.create_function(move |_, on: bool| act(Action::SetEcsOverride(on)))?,
     )?;
     g.set(
         "SetTempFailureCacheTTLAction",

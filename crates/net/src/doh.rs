@@ -82,7 +82,8 @@ impl Default for DohSettings {
 #[derive(Clone)]
 pub(crate) struct Client {
     pub addr: SocketAddr,
-    pub local_port: u16,
+    /// The address the client connected to.
+    pub local: SocketAddr,
     pub counts: Arc<crate::FrontendCounts>,
     /// Over TLS: the server name the client asked for, if any.
     pub tls: Option<Option<String>>,
@@ -179,7 +180,7 @@ async fn respond(
             // answer without the OPT it did not send.
             let added_opt = add_opt(&mut query);
             let mut out = take_buffer();
-            let who = (source, client.local_port);
+            let who = (source, client.local);
             let answered = answer(
                 shared,
                 &mut query,

@@ -45,8 +45,22 @@ pub struct CacheSlot {
     pub edns: bool,
     pub dnssec_ok: bool,
     pub options: u64,
+    /// The options digest to keep an answer of ECS scope 0 under, when
+    /// it may be kept for every client ([`crate::ecs_plan`]).
+    pub zero_scope: Option<u64>,
     /// A rule's TTL for a SERVFAIL/REFUSED answer.
     pub temp_failure_ttl: Option<u32>,
+}
+
+impl CacheSlot {
+    /// The options digest `answer` (as the backend sent it, its ECS
+    /// option still in) is kept under.
+    pub fn options_for(&self, answer: &[u8]) -> u64 {
+        match self.zero_scope {
+            Some(every) if wire::ecs::scope(answer) == Some(0) => every,
+            _ => self.options,
+        }
+    }
 }
 
 /// What a forwarded query asked, as the answer needs it.
@@ -123,14 +137,12 @@ impl UdpForwarder {
         (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
         asked: Question,
         cache: Option<CacheSlot>,
-        ecs: &pool::Ecs,
+        ecs: crate::ecs_plan::EcsPlan,
     ) -> bool {
         let mut with_ecs = Vec::new();
-        let (query, ecs_added) =
-            match with_client_subnet(&self.backend, ecs, query, client, &mut with_ecs) {
-                Some(q) => q,
-                None => return false,
-            };
+        let Some((query, ecs_added)) = ecs.apply(query, &mut with_ecs) else {
+            return false;
+        };
         if query.len() < 12 || query.len() > 4096 {
             return false;
         }
@@ -292,6 +304,7 @@ fn finish(
     let qname = &slot.name[..usize::from(slot.name_len)];
     let mut lower = [0u8; wire::name::MAX_NAME_LEN];
     let lname = wire::name::to_lowercase(qname, &mut lower);
+    let options = slot.cache.as_ref().map(|c| c.options_for(&buf[..n]));
     let mut len = wire::ecs::undo(buf, n, slot.ecs);
     shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
     rules.fix_case(&mut buf[..len], qname);
@@ -309,7 +322,7 @@ fn finish(
     ) else {
         return None;
     };
-    if let Some(c) = slot.cache.as_ref().filter(|_| cache) {
+    if let (Some(c), Some(options)) = (slot.cache.as_ref().filter(|_| cache), options) {
         let key = pool::CacheKey {
             lname,
             qtype: slot.qtype,
@@ -318,7 +331,7 @@ fn finish(
             edns: c.edns,
             dnssec_ok: c.dnssec_ok,
             tcp: false,
-            options: c.options,
+            options,
         };
         c.cache.insert_with(&key, &buf[..len], c.temp_failure_ttl);
     }
@@ -347,15 +360,14 @@ pub fn forward_over_stream(
     (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
     asked: Question,
     cache: Option<CacheSlot>,
-    ecs: &pool::Ecs,
+    ecs: crate::ecs_plan::EcsPlan,
     (limit, timeout): (usize, Duration),
 ) -> bool {
     let Some(rt) = crate::tls_forward::STREAM_RUNTIME.get() else {
         return false;
     };
     let mut with_ecs = Vec::new();
-    let Some((sent, ecs_added)) = with_client_subnet(backend, ecs, query, client, &mut with_ecs)
-    else {
+    let Some((sent, ecs_added)) = ecs.apply(query, &mut with_ecs) else {
         return true;
     };
     if sent.len() < 12 {
@@ -823,24 +835,6 @@ pub async fn tcp_exchange(
             None
         }
     }
-}
-
-/// The query as it goes to `b`: with the client's network in an ECS
-/// option if the backend asked for it (`useClientSubnet`), written into
-/// `scratch`. None for a query too broken to edit.
-pub fn with_client_subnet<'a>(
-    b: &Backend,
-    ecs: &pool::Ecs,
-    query: &'a [u8],
-    client: SocketAddr,
-    scratch: &'a mut Vec<u8>,
-) -> Option<(&'a [u8], wire::ecs::Added)> {
-    if !b.use_client_subnet {
-        return Some((query, wire::ecs::Added::Nothing));
-    }
-    let ip = client.ip();
-    let added = wire::ecs::add(query, ip, ecs.prefix_for(ip), ecs.replace, scratch)?;
-    Some((&scratch[..], added))
 }
 
 /// Whether `answer` answers the question (`lname`, `qtype`): it carries

@@ -12,6 +12,7 @@
 pub mod delay;
 pub mod doh;
 pub mod drain;
+pub mod ecs_plan;
 pub mod forward;
 pub mod guard;
 pub mod pipeline;

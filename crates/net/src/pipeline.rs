@@ -11,6 +11,7 @@ use shield::{Outcome, QueryInfo, Runtime};
 use wire::{ParseError, Query};
 use zone::Transport;
 
+use crate::ecs_plan::EcsPlan;
 use crate::State;
 
 /// What to do with a query.
@@ -33,6 +34,11 @@ pub enum Handled {
         rewritten: Option<usize>,
         /// A rule's cache TTL for a SERVFAIL/REFUSED answer.
         temp_failure_ttl: Option<u32>,
+        /// The ECS option the backend gets.
+        ecs: EcsPlan,
+        /// The options digests of the answer's cache keys, as
+        /// [`crate::forward::CacheSlot`]'s `options` and `zero_scope`.
+        digests: (u64, Option<u64>),
     },
     /// Over TCP, for a zone the replication service holds: an AXFR/IXFR
     /// (several messages, unlike any other answer), an UPDATE or a
@@ -62,7 +68,7 @@ pub fn handle(
     state: &State,
     packet: &[u8],
     client: SocketAddr,
-    local_port: u16,
+    local: SocketAddr,
     transport: Transport,
     frontend: Frontend,
     stream: Option<&shield::stream_info::StreamInfo>,
@@ -139,6 +145,7 @@ pub fn handle(
         &Record {
             size: packet.len(),
             tcp,
+            port: client.port(),
             ..Record::query(ip, lname, query.qtype)
         },
         started,
@@ -153,6 +160,7 @@ pub fn handle(
     let mut edits = shield::QueryEdits::default();
     let mut edns_option = None;
     let tags = shield::Tags::default();
+    let trailing = shield::Trailing::default();
     let mut blocked = false;
     // Dynamic blocks, client first, then the name's suffix.
     // Without a block in force, the table is not even loaded.
@@ -165,7 +173,10 @@ pub fn handle(
                 .for_name(lname, started)
                 .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
         };
-        if let Some(block) = table.for_client(ip, started).or_else(by_name) {
+        if let Some(block) = table
+            .for_client(ip, client.port(), started)
+            .or_else(by_name)
+        {
             let applied = match block.action {
                 BlockAction::Drop => {
                     block.blocks.add(1);
@@ -193,15 +204,23 @@ pub fn handle(
     let cookie = crate::guard::cookie_phase(state, &query, ip, tcp);
     let presented = cookie.presented();
     let reserve = crate::guard::cookie_reserve(&presented);
+    // A socket bound to a wildcard address learnt the address asked.
+    let local = match frontend {
+        Some((_, from)) if local.ip().is_unspecified() => from
+            .local_ip()
+            .map_or(local, |ip| SocketAddr::new(ip, local.port())),
+        _ => local,
+    };
     if !blocked && !state.shield.rules.is_empty() {
         let info = QueryInfo {
             client,
-            local_port,
+            local,
             tcp: transport == Transport::Tcp,
             query: &query,
             lname,
             rcode: None,
             tags: &tags,
+            trailing: &trailing,
             pools: Some(&state.upstream.pools),
             clock: &clock,
             stream,
@@ -222,10 +241,13 @@ pub fn handle(
     // Rules that change the query (RD, CD, an EDNS option) change a
     // copy: from here on, the zones and the backends see it as changed.
     let client_flags = query.flags;
-    let rewritten = edits.rewrites() || edns_option.is_some();
+    let rewritten = edits.rewrites() || edns_option.is_some() || trailing.is_replaced();
     let edited;
     let (packet, query) = if rewritten {
-        let mut copy = packet.to_vec();
+        let mut copy = match trailing.replaced() {
+            Some(data) => [&packet[..query.end.min(packet.len())], &data].concat(),
+            None => packet.to_vec(),
+        };
         edits.apply(&mut copy);
         if let Some((code, data)) = edns_option {
             match wire::edit::set_edns_option(&copy, code, data) {
@@ -367,12 +389,13 @@ pub fn handle(
             if !chain.is_empty() {
                 let info = QueryInfo {
                     client,
-                    local_port,
+                    local,
                     tcp,
                     query: &query,
                     lname,
                     rcode: Some(rcode),
                     tags: &tags,
+                    trailing: &trailing,
                     pools: Some(&state.upstream.pools),
                     clock: &clock,
                     stream,
@@ -411,6 +434,7 @@ pub fn handle(
             rings.responses.record_at(
                 &Record {
                     client: ip,
+                    port: client.port(),
                     lname,
                     qtype: query.qtype,
                     rcode,
@@ -551,7 +575,31 @@ fn to_pool(
     let stats = &state.runtime.stats;
     let up = &state.upstream;
     let cache = up.pools.caches.get(pool).filter(|_| !edits.skip_cache);
-    let key = pool::CacheKey {
+    let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    // The ECS option a useClientSubnet backend gets is part of the cache
+    // key, and the backend chosen decides it: for such a pool the server
+    // is picked before the cache is asked (as dnsdist does); for the
+    // others, only on a miss.
+    let ecs_first = cache.is_some()
+        && (up.pools.ecs_pools.contains(pool)
+            || up.pools.members(pool).any(|b| b.use_client_subnet));
+    let early = ecs_first.then(|| up.pools.select_index(pool, hash));
+    let plan_for = |chosen: Option<usize>| {
+        let backend = chosen.and_then(|i| up.pools.backends.get(i)).map(|b| &**b);
+        let plan = EcsPlan::new(&up.pools, pool, backend, &edits.ecs, client.ip());
+        (plan, backend)
+    };
+    let edns = query.edns.map(|e| (e.udp_payload, query.edns_options));
+    let (digest, zero_scope) = match cache {
+        Some(c) => {
+            let (plan, backend) = plan_for(early.flatten());
+            crate::ecs_plan::cache_digests(c, edns, &plan, backend)
+        }
+        None => (0, None),
+    };
+    let mut key = pool::CacheKey {
         lname,
         qtype: query.qtype,
         qclass: query.qclass,
@@ -559,33 +607,36 @@ fn to_pool(
         edns: query.edns.is_some(),
         dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
         tcp: transport == Transport::Tcp,
-        options: cache.map_or(0, |c| {
-            c.options_digest(query.edns.map(|e| (e.udp_payload, query.edns_options)))
-        }),
+        options: digest,
     };
     if let Some(c) = cache {
-        // Never more than the client can take: the key does not hold
-        // the client's payload size.
-        let fits = limit.min(out.len());
-        if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
-            shield::edits::restore_flags(&mut out[..len], client_flags);
-            stats.cache_hits.add(1);
-            stats.answered(u16::from(out[3] & 0xf));
-            return Handled::Answer {
-                len,
-                delay_ms: None,
-            };
+        // A hit is what the backend would send again, whatever its size
+        // (the key holds the EDNS payload size the backend was told, and
+        // the transport), and goes out as a relayed answer does, uncut.
+        // A scope-zero answer kept for every client is looked for first.
+        let fits = out.len();
+        for options in zero_scope.into_iter().chain([digest]) {
+            key.options = options;
+            if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
+                shield::edits::restore_flags(&mut out[..len], client_flags);
+                stats.cache_hits.add(1);
+                stats.answered(u16::from(out[3] & 0xf));
+                return Handled::Answer {
+                    len,
+                    delay_ms: None,
+                };
+            }
         }
         stats.cache_misses.add(1);
     }
-    let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let chosen = up.pools.select_index(pool, hash);
+    let chosen = match early {
+        Some(chosen) => chosen,
+        None => up.pools.select_index(pool, hash),
+    };
     let Some(i) = chosen else {
         // Every server down: a stale answer beats none, if allowed.
         if let Some(len) = cache.filter(|_| up.pools.stale_ttl > 0).and_then(|c| {
-            let fits = limit.min(out.len());
+            let fits = out.len();
             c.get(
                 &key,
                 query.id,
@@ -617,22 +668,22 @@ fn to_pool(
         }
         return Handled::Drop;
     };
+    // The option the chosen server gets (the one the key was made with
+    // when the server was picked first; otherwise no server of the pool
+    // takes one, or there is no cache).
+    let (ecs, _) = plan_for(Some(i));
     match (transport, frontend) {
         (Transport::Udp, Some((socket, from))) if !up.pools.backends[i].tcp_only => {
-            // Answers tailored to the client's network are not shared
-            // through the cache.
-            let cached = cache
-                .filter(|_| !up.pools.backends[i].use_client_subnet)
-                .map(|c| crate::forward::CacheSlot {
-                    cache: c.clone(),
-                    qclass: key.qclass,
-                    flags: key.flags,
-                    edns: key.edns,
-                    dnssec_ok: key.dnssec_ok,
-                    options: key.options,
-                    temp_failure_ttl: edits.temp_failure_ttl,
-                });
-            let ecs = &up.pools.ecs;
+            let cached = cache.map(|c| crate::forward::CacheSlot {
+                cache: c.clone(),
+                qclass: key.qclass,
+                flags: key.flags,
+                edns: key.edns,
+                dnssec_ok: key.dnssec_ok,
+                options: digest,
+                zero_scope,
+                temp_failure_ttl: edits.temp_failure_ttl,
+            });
             if up.udp.get(i).is_some_and(|f| {
                 f.forward(
                     packet,
@@ -669,18 +720,17 @@ fn to_pool(
                         client_flags,
                         delay_ms,
                     },
-                    cache
-                        .filter(|_| !up.pools.backends[i].use_client_subnet)
-                        .map(|c| crate::forward::CacheSlot {
-                            cache: c.clone(),
-                            qclass: key.qclass,
-                            flags: key.flags,
-                            edns: key.edns,
-                            dnssec_ok: key.dnssec_ok,
-                            options: key.options,
-                            temp_failure_ttl: edits.temp_failure_ttl,
-                        }),
-                    &up.pools.ecs,
+                    cache.map(|c| crate::forward::CacheSlot {
+                        cache: c.clone(),
+                        qclass: key.qclass,
+                        flags: key.flags,
+                        edns: key.edns,
+                        dnssec_ok: key.dnssec_ok,
+                        options: digest,
+                        zero_scope,
+                        temp_failure_ttl: edits.temp_failure_ttl,
+                    }),
+                    ecs,
                     (limit, up.udp_timeout.max(std::time::Duration::from_secs(1))),
                 ) =>
         {
@@ -717,7 +767,9 @@ fn to_pool(
                 .caches
                 .keys()
                 .position(|k| k == pool)
-                .filter(|_| !up.pools.backends[i].use_client_subnet && !edits.skip_cache),
+                .filter(|_| !edits.skip_cache),
+            ecs,
+            digests: (digest, zero_scope),
         },
     }
 }
@@ -765,7 +817,7 @@ pub fn backend_answer(
             let tags = shield::Tags::default();
             let info = QueryInfo {
                 client,
-                local_port: 0,
+                local: SocketAddr::from(([0, 0, 0, 0], 0)),
                 tcp,
                 query: &query,
                 lname,
@@ -774,6 +826,7 @@ pub fn backend_answer(
                     u16::from(query.edns.map_or(0, |e| e.ext_rcode)) << 4 | u16::from(buf[3] & 0xf),
                 ),
                 tags: &tags,
+                trailing: &Default::default(),
                 pools: None,
                 clock: &Default::default(),
                 stream: None,
@@ -798,6 +851,7 @@ pub fn backend_answer(
     }
     runtime.rings.load().responses.record(&Record {
         client: client.ip(),
+        port: client.port(),
         lname,
         qtype,
         rcode,

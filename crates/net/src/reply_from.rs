@@ -8,7 +8,7 @@
 //! [`ReplyFrom`] with them and use [`ReplyFrom::send`].
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 
 /// Room for one packet-info control message.
@@ -50,6 +50,33 @@ impl ReplyFrom {
     /// kernel only reads it when sending).
     pub fn control(&self) -> Option<(*mut libc::c_void, usize)> {
         (self.len > 0).then_some((self.ctrl.as_ptr() as *mut libc::c_void, self.len))
+    }
+
+    /// The address the datagram was sent to, when the kernel said
+    /// (a socket bound to a wildcard address).
+    pub fn local_ip(&self) -> Option<IpAddr> {
+        if self.len == 0 {
+            return None;
+        }
+        // SAFETY: `ctrl` holds one control message that `reply_source`
+        // wrote whole (its length checked against the buffer there).
+        unsafe {
+            let hdr = self.ctrl.as_ptr().cast::<libc::cmsghdr>();
+            let data = libc::CMSG_DATA(hdr);
+            match (*hdr).cmsg_level {
+                libc::IPPROTO_IP => {
+                    let info: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
+                    Some(IpAddr::from(
+                        u32::from_be(info.ipi_spec_dst.s_addr).to_be_bytes(),
+                    ))
+                }
+                libc::IPPROTO_IPV6 => {
+                    let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
+                    Some(IpAddr::from(info.ipi6_addr.s6_addr))
+                }
+                _ => None,
+            }
+        }
     }
 
     /// Sends `bytes` to `to` through `socket`, from the recorded address.

@@ -46,25 +46,16 @@ pub async fn answer(
     shared: &SharedSnapshot,
     query: &mut Vec<u8>,
     out: &mut [u8],
-    (client, local_port): (SocketAddr, u16),
+    (client, local): (SocketAddr, SocketAddr),
     upstream: Upstream,
     stream: Option<&shield::stream_info::StreamInfo>,
 ) -> Answered {
-    let (answered, backend, timeout, ecs, allow_empty) = {
+    let (answered, backend, timeout, allow_empty) = {
         let snap = shared.load();
         let (q, o) = (&query[..], &mut *out);
         // A bug must cost one answer, not the connection slot.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(
-                &snap,
-                q,
-                client,
-                local_port,
-                Transport::Tcp,
-                None,
-                stream,
-                o,
-            )
+            handle(&snap, q, client, local, Transport::Tcp, None, stream, o)
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {
@@ -81,7 +72,6 @@ pub async fn answer(
             answered,
             backend,
             snap.upstream.udp_timeout.max(Duration::from_secs(1)),
-            snap.upstream.pools.ecs,
             snap.shield.response_rules.allow_empty_response,
         )
     };
@@ -106,6 +96,8 @@ pub async fn answer(
             Handled::ForwardTcp {
                 rewritten,
                 temp_failure_ttl,
+                ecs,
+                digests,
                 ..
             },
             Some((b, cache)),
@@ -124,9 +116,7 @@ pub async fn answer(
             // prefix; `out` keeps its 64 KB so rules may grow it.
             let answer = &mut *out;
             let mut scratch = Vec::new();
-            let Some((sent, added)) =
-                crate::forward::with_client_subnet(&b, &ecs, query, client, &mut scratch)
-            else {
+            let Some((sent, added)) = ecs.apply(query, &mut scratch) else {
                 return Answered::Drop;
             };
             let by_udp = if upstream == Upstream::Udp && !b.tcp_only {
@@ -147,6 +137,11 @@ pub async fn answer(
                     Some(len) => len,
                     None => return Answered::Drop,
                 },
+            };
+            // Kept in the cache under this digest (its ECS scope decides).
+            let options = match digests {
+                (_, Some(every)) if wire::ecs::scope(&answer[..len]) == Some(0) => every,
+                (options, _) => options,
             };
             let mut len = wire::ecs::undo(answer, len, added);
             shield::edits::restore_flags(&mut answer[..len], client_flags);
@@ -184,7 +179,7 @@ pub async fn answer(
                     edns: q.edns.is_some(),
                     dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
                     tcp: true,
-                    options: cache.options_digest(q.edns.map(|e| (e.udp_payload, q.edns_options))),
+                    options,
                 };
                 cache.insert_with(&key, &answer[..len], temp_failure_ttl);
             }

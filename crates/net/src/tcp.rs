@@ -416,7 +416,9 @@ async fn accept_loop(
     shared: SharedSnapshot,
 ) {
     loop {
-        let local_port = listener.local_addr().map_or(0, |a| a.port());
+        let bound = listener
+            .local_addr()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -449,7 +451,10 @@ async fn accept_loop(
         let (shared, opts, counts) = (shared.clone(), opts.clone(), counts.clone());
         let service = service.clone();
         tokio::spawn(async move {
-            let who = (peer, local_port, &*counts);
+            // The address the client connected to (the listener's may be a
+            // wildcard).
+            let local = stream.local_addr().unwrap_or(bound);
+            let who = (peer, local, &*counts);
             // A handshake that does not finish within the receive timeout
             // ends the connection.
             let wait = opts.recv_timeout.max(Duration::from_secs(1));
@@ -471,7 +476,7 @@ async fn accept_loop(
                     // at the listener's limit, as an idle TCP one.
                     let mut client = crate::doh::Client {
                         addr: peer,
-                        local_port,
+                        local,
                         counts: counts.clone(),
                         tls: None,
                     };
@@ -513,7 +518,7 @@ async fn handshake(
 /// something that must not be answered.
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    (peer, local_port, counts): (SocketAddr, u16, &crate::FrontendCounts),
+    (peer, local, counts): (SocketAddr, SocketAddr, &crate::FrontendCounts),
     opts: &TcpOptions,
     (slot, info): (&Slot, Option<shield::stream_info::StreamInfo>),
     shared: SharedSnapshot,
@@ -558,7 +563,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         crate::drain::TCP_IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         let who = Peer {
             addr: peer,
-            local_port,
+            local,
             send: opts.send_timeout,
             shared: &shared,
             slot,
@@ -611,7 +616,8 @@ async fn replication<S: AsyncWrite + Unpin>(stream: &mut S, query: &[u8], peer: 
 /// Who a connection is with, for answering on it.
 struct Peer<'a> {
     addr: SocketAddr,
-    local_port: u16,
+    /// The address the client connected to.
+    local: SocketAddr,
     /// Longest wait to send the answer.
     send: Duration,
     shared: &'a SharedSnapshot,
@@ -681,7 +687,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         peer.shared,
         query,
         &mut out[2..],
-        (peer.addr, peer.local_port),
+        (peer.addr, peer.local),
         crate::stream_answer::Upstream::Tcp,
         peer.info,
     )

@@ -72,11 +72,11 @@ pub fn serve(
     counts: Arc<crate::FrontendCounts>,
 ) {
     let fd = sock.as_raw_fd();
-    let local_port = sock
+    let local = sock
         .local_addr()
         .ok()
         .and_then(|a| a.as_socket())
-        .map_or(0, |a| a.port());
+        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
     // A second handle on the socket for answers the delay thread sends.
     let delayed_socket: Option<Arc<std::net::UdpSocket>> = sock
         .try_clone()
@@ -188,7 +188,7 @@ pub fn serve(
                         &snap,
                         query,
                         client,
-                        local_port,
+                        local,
                         Transport::Udp,
                         delayed_socket.as_ref().map(|s| (s, &from)),
                         None,

@@ -78,6 +78,9 @@ pub struct Backend {
     pub tcp_only: bool,
     /// Pass the client's network on in an ECS option (`useClientSubnet`).
     pub use_client_subnet: bool,
+    /// Never cache its scope-zero ECS answers for every client
+    /// (`disableZeroScope`).
+    pub disable_zero_scope: bool,
     pub check: HealthCheck,
     /// DNS over TLS to it (`tls=`), or over HTTPS with `doh_path`.
     pub tls: Option<BackendTls>,
@@ -120,6 +123,7 @@ impl Backend {
             order,
             tcp_only: false,
             use_client_subnet: false,
+            disable_zero_scope: false,
             check,
             tls: None,
             admin: AtomicU8::new(0),

@@ -37,6 +37,10 @@ pub struct CacheOptions {
     /// The TTL of the records of an expired answer served stale
     /// (`staleTTL`).
     pub stale_ttl: u32,
+    /// Look at the ECS option of queries and answers (`parseECS`): a
+    /// `useClientSubnet` answer whose scope is 0 is kept for every
+    /// client, not just the client's network.
+    pub parse_ecs: bool,
 }
 
 impl Default for CacheOptions {
@@ -53,6 +57,7 @@ impl Default for CacheOptions {
             skip_options: Vec::new(),
             keep_stale_data: false,
             stale_ttl: 60,
+            parse_ecs: false,
         }
     }
 }
@@ -64,6 +69,15 @@ struct Entry {
     answer: Vec<u8>,
     inserted: Instant,
     ttl: u32,
+    /// For an answer without a question (a backend's header-only
+    /// SERVFAIL or REFUSED): the question it answers (name, type, class),
+    /// checked on the way out as the others' own question is.
+    question: Option<Box<[u8]>>,
+}
+
+/// Whether `answer` carries no question (header only).
+fn header_only(answer: &[u8]) -> bool {
+    answer.get(4..6) == Some(&[0, 0])
 }
 
 /// A packet cache.
@@ -128,6 +142,22 @@ impl CacheKey<'_> {
     fn is_question_of(&self, message: &[u8]) -> bool {
         wire::query::has_question(message, self.lname, self.qtype, Some(self.qclass))
     }
+
+    /// The question as a header-only entry keeps it.
+    fn question(&self) -> Box<[u8]> {
+        let mut q = self.lname.to_vec();
+        q.extend_from_slice(&self.qtype.to_be_bytes());
+        q.extend_from_slice(&self.qclass.to_be_bytes());
+        q.into()
+    }
+
+    /// Whether the cached entry `e` answers this key.
+    fn is_answered_by(&self, e: &Entry) -> bool {
+        match &e.question {
+            Some(q) => **q == *self.question(),
+            None => self.is_question_of(&e.answer),
+        }
+    }
 }
 
 impl PacketCache {
@@ -173,6 +203,17 @@ impl PacketCache {
         h
     }
 
+    /// `digest` ([`PacketCache::options_digest`]) with the ECS option a
+    /// `useClientSubnet` backend is sent (`option`, code and length
+    /// included): its answers are kept per client network.
+    pub fn with_ecs(digest: u64, option: &[u8]) -> u64 {
+        let mut h = digest ^ 0x9e37_79b9_7f4a_7c15;
+        for &b in option {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        h
+    }
+
     fn shard(&self, h: u64) -> &Mutex<HashMap<u64, Entry>> {
         &self.shards[(h % self.shards.len() as u64) as usize]
     }
@@ -195,8 +236,7 @@ impl PacketCache {
             let age = e.inserted.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
             let fresh = age < e.ttl;
             let usable = fresh || age < e.ttl.saturating_add(stale);
-            (usable && e.answer.len() <= out.len() && key.is_question_of(&e.answer))
-                .then_some((e, age))
+            (usable && e.answer.len() <= out.len() && key.is_answered_by(e)).then_some((e, age))
         });
         let Some((e, age)) = hit else {
             // A stale look comes after a fresh one missed: one miss.
@@ -210,7 +250,9 @@ impl PacketCache {
         out[..len].copy_from_slice(&e.answer);
         drop(shard);
         out[..2].copy_from_slice(&id.to_be_bytes());
-        out[12..12 + qname.len()].copy_from_slice(qname);
+        if !header_only(&out[..len]) {
+            out[12..12 + qname.len()].copy_from_slice(qname);
+        }
         if expired {
             let ttl = self.options.stale_ttl;
             let _ = wire::edit::clamp_ttls(&mut out[..len], ttl, ttl, &[]);
@@ -230,10 +272,13 @@ impl PacketCache {
     /// `temp_failure_ttl` seconds when given (a rule's choice) rather
     /// than the cache's `temporary_failure_ttl`.
     pub fn insert_with(&self, key: &CacheKey, answer: &[u8], temp_failure_ttl: Option<u32>) {
-        if answer.len() < 12 || answer[2] & 0x02 != 0 || !key.is_question_of(answer) {
+        let rcode = answer.get(3).map_or(0, |b| b & 0xf);
+        // A temporary failure may come without a question (the forwarder
+        // matched it to its query by ID); it is kept with the key's.
+        let bare = header_only(answer) && matches!(rcode, 2 | 5);
+        if answer.len() < 12 || answer[2] & 0x02 != 0 || !(bare || key.is_question_of(answer)) {
             return; // truncated answers, or not this key's, are never cached
         }
-        let rcode = answer[3] & 0xf;
         // NXDOMAIN, or NOERROR without answers: negative.
         let negative = rcode == 3 || (rcode == 0 && answer[6..8] == [0, 0]);
         let ttl = match rcode {
@@ -278,6 +323,7 @@ impl PacketCache {
                 answer: answer.to_vec(),
                 inserted: Instant::now(),
                 ttl,
+                question: bare.then(|| key.question()),
             },
         );
     }
@@ -321,11 +367,16 @@ impl PacketCache {
     /// Removes the entries for `lname` (lowercase wire), of type `qtype`
     /// (`None`: any), and with `suffix` those for names below it too.
     pub fn expunge_name(&self, lname: &[u8], qtype: Option<u16>, suffix: bool) -> usize {
-        let matches = |answer: &[u8]| {
-            let Some(len) = answer.get(12..).and_then(wire::name::uncompressed_len) else {
+        // The question: the entry's own for a header-only answer.
+        let matches = |e: &Entry| {
+            let question = match &e.question {
+                Some(q) => &q[..],
+                None => e.answer.get(12..).unwrap_or_default(),
+            };
+            let Some(len) = wire::name::uncompressed_len(question) else {
                 return false;
             };
-            let (name, rest) = answer[12..].split_at(len);
+            let (name, rest) = question.split_at(len);
             let name_ok = if suffix {
                 wire::name::is_subdomain(name, lname)
             } else {
@@ -338,7 +389,7 @@ impl PacketCache {
         for shard in &self.shards {
             let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
             let before = s.len();
-            s.retain(|_, e| !matches(&e.answer));
+            s.retain(|_, e| !matches(e));
             removed += before - s.len();
         }
         removed
@@ -448,6 +499,29 @@ mod tests {
         assert_eq!(c.expunge_name(b"\x07example\x03org\x00", None, false), 0);
         assert_eq!(c.expunge_name(b"\x07example\x03org\x00", Some(1), true), 1);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn header_only_failures_are_kept_with_their_question() {
+        let c = PacketCache::new(CacheOptions::default());
+        // REFUSED, no question, as some backends answer.
+        let refused = [0u8, 1, 0x81, 0x05, 0, 0, 0, 0, 0, 0, 0, 0];
+        c.insert(&key(NAME), &refused);
+        let mut nodata = refused;
+        nodata[3] = 0x80;
+        c.insert(&key(b"\x01x\x00"), &nodata);
+        assert_eq!(
+            c.len(),
+            1,
+            "only temporary failures come without a question"
+        );
+        let mut out = [0u8; 512];
+        let n = c.get(&key(NAME), 9, NAME, &mut out, 0).expect("hit");
+        assert_eq!(out[..n], [0, 9, 0x81, 0x05, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(c
+            .get(&key(b"\x01x\x00"), 9, b"\x01x\x00", &mut out, 0)
+            .is_none());
+        assert_eq!(c.expunge_name(NAME, Some(1), false), 1);
     }
 
     #[test]

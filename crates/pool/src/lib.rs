@@ -37,6 +37,10 @@ pub struct Pools {
     pub avoid_slow: bool,
     /// How client subnets are passed to `useClientSubnet` backends.
     pub ecs: Ecs,
+    /// Pools whose queries carry the client's subnet in the cache key
+    /// even with no server up (`getPool(name):setECS(true)`), so their
+    /// `useClientSubnet` answers can still be served from the cache.
+    pub ecs_pools: std::collections::BTreeSet<String>,
     /// Expired cache entries are purged this often (seconds;
     /// `setCacheCleaningDelay`, dnsdist's default 60)...
     pub cache_cleaning_delay: u32,
@@ -59,6 +63,7 @@ impl Default for Pools {
             stale_ttl: 0,
             avoid_slow: false,
             ecs: Ecs::default(),
+            ecs_pools: Default::default(),
             cache_cleaning_delay: 60,
             cache_cleaning_percent: 100,
             roundrobin_fail_on_no_server: false,

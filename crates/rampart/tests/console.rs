@@ -386,3 +386,32 @@ fn interactive_console_edits_lines_and_keeps_history() {
     let history = std::fs::read_to_string(home.join(".rampart_history")).unwrap();
     assert_eq!(history, "\"a\"..\"b\"..\"c\"\n\"xzq\"\n", "{history}");
 }
+
+/// statNodeRespRing calls the visitor for each name answered lately and
+/// each of its parents, children first, with the counts for the name.
+#[test]
+fn stat_node_resp_ring_visits_answered_names_and_their_parents() {
+    let s = setup();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    sock.send_to(
+        &QuerySpec::new("mail.example.org", Rtype::A).to_wire(1),
+        s.server.addr,
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    sock.recv(&mut buf).expect("answered");
+    let (rc, out) = rampart_client(
+        &s,
+        &["-c"],
+        "seen = {}\n\
+         statNodeRespRing(function(node, own, below) table.insert(seen, node.fullname .. '=' .. own.queries .. '/' .. below.queries) end, 60)\n\
+         return table.concat(seen, ' ')\n",
+    );
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        // (the start-up probe asked example.org itself)
+        out.contains("mail.example.org.=1/1 example.org.=1/2 org.=0/2 =0/2"),
+        "{out}"
+    );
+}

@@ -622,3 +622,334 @@ end))
     let a = udp_exchange(s.addr, &lua, t).expect("answered");
     assert_eq!(a[3] & 0xf, 5);
 }
+
+/// dq:setTrailingData replaces what follows the message: the backend gets
+/// the new bytes, a later rule reads them, and data that would make the
+/// query outgrow its buffer is refused (the function says false).
+#[test]
+fn lua_rules_replace_trailing_data() {
+    let (s, backend) = behind(
+        "settrailing",
+        r#"
+addAction("set.trailing.test.", LuaAction(function(dq)
+  if not dq:setTrailingData("ABC") then return DNSAction.ServFail end
+  return DNSAction.None
+end))
+addAction(AndRule({QNameRule("set.trailing.test."), LuaRule(function(dq)
+  return dq:getTrailingData() == "ABC"
+end)}), SetTagAction("seen", "yes"))
+addAction(AndRule({QNameRule("set.trailing.test."), NotRule(TagRule("seen"))}), RCodeAction(DNSRCode.REFUSED))
+addAction("big.trailing.test.", LuaAction(function(dq)
+  local room = 4096 - dq.len
+  if dq.tcp then room = 65535 - dq.len end
+  if not dq:setTrailingData(string.rep("A", room + 1)) then return DNSAction.ServFail end
+  return DNSAction.None
+end))
+"#,
+    );
+    for tcp in [false, true] {
+        let mut wire = QuerySpec::new("set.trailing.test", Rtype::A).to_wire(3);
+        wire.extend(b"old trailing bytes");
+        let t = Duration::from_secs(2);
+        let a = if tcp {
+            tcp_exchange(s.addr, &wire, t)
+        } else {
+            udp_exchange(s.addr, &wire, t)
+        }
+        .expect("answered");
+        assert_eq!(a[3] & 0xf, 0, "tcp={tcp}");
+        let got = seen(&backend, "set");
+        assert!(got.ends_with(b"ABC"), "tcp={tcp}: {got:?}");
+        let a = ask(&s, &QuerySpec::new("big.trailing.test", Rtype::A), 4, tcp);
+        assert_eq!(a[3] & 0xf, 2, "too big: SERVFAIL, tcp={tcp}");
+    }
+}
+
+/// dq.localaddr is the address the query was sent to, also on a
+/// listener bound to 0.0.0.0.
+#[test]
+fn lua_rules_see_the_local_address_on_a_wildcard_listener() {
+    let dir = scratch_dir("localaddr");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"0.0.0.0:{port}\")\n\
+         addAction(\"local.test.\", LuaAction(function(dq)\n\
+           return DNSAction.Spoof, \"at-\" .. dq.localaddr:toString():gsub(\"[.]\", \"-\") .. \".local.test.\"\n\
+         end))\n"
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    for tcp in [false, true] {
+        let a = ask(&s, &QuerySpec::new("local.test", Rtype::A), 5, tcp);
+        assert!(
+            a.windows(13).any(|w| w == b"\x0cat-127-0-0-1"),
+            "tcp={tcp}: {a:?}"
+        );
+    }
+}
+
+/// dr:editTTLs in a LuaResponseAction: the function's result replaces
+/// each record's TTL (a zero keeps it), and is told the record's section,
+/// class, type and TTL.
+#[test]
+fn lua_response_rules_edit_ttls() {
+    let dir = scratch_dir("editttls");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n\
+         addResponseAction(\"edit.test.\", LuaResponseAction(function(dr)\n\
+           assert(not dr:setTrailingData(\"x\"), \"not on answers\")\n\
+           dr:editTTLs(function(section, qclass, qtype, ttl)\n\
+             if section == 1 and qclass == 1 and qtype == 1 and ttl == 3600 then return 42 end\n\
+             return 0\n\
+           end)\n\
+           return DNSResponseAction.None\n\
+         end))\n",
+        record_backend(false)
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    for (name, ttl) in [("a.edit.test", 42u32), ("a.keep.test", 3600)] {
+        let a = ask(&s, &QuerySpec::new(name, Rtype::A), 6, false);
+        let at = a.len() - 10;
+        assert_eq!(a[at..at + 4], ttl.to_be_bytes(), "{name}");
+    }
+}
+
+/// dq.dh's setters: AA set before a spoof shows in the answer, CD set
+/// reaches the backend (the client gets its own CD back), and a query
+/// turned into a response (QR, an rcode) is answered as it stands.
+#[test]
+fn lua_rules_change_the_header() {
+    let (s, backend) = behind(
+        "luaheader",
+        r#"
+addAction("aa.dh.test.", LuaAction(function(dq)
+  dq.dh:setAA(true)
+  dq:spoof({"\192\000\002\001"})
+  return DNSAction.HeaderModify
+end))
+addAction("cd.dh.test.", LuaAction(function(dq)
+  dq.dh:setCD(true)
+  return DNSAction.HeaderModify
+end))
+addAction("qr.dh.test.", LuaAction(function(dq)
+  dq.dh:setQR(true)
+  dq.dh:setRCode(DNSRCode.NXDOMAIN)
+  return DNSAction.HeaderModify
+end))
+"#,
+    );
+    for tcp in [false, true] {
+        let a = ask(&s, &QuerySpec::new("aa.dh.test", Rtype::A), 1, tcp);
+        assert_eq!(a[2] & 0x04, 0x04, "AA, tcp={tcp}");
+        assert_eq!(a[6..8], [0, 1], "one record, tcp={tcp}");
+        let label = if tcp { "tcpcd" } else { "udpcd" };
+        let q = QuerySpec::new(&format!("{label}.cd.dh.test"), Rtype::A);
+        let a = ask(&s, &q, 2, tcp);
+        assert_eq!(seen(&backend, label)[3] & CD, CD, "tcp={tcp}");
+        assert_eq!(a[3] & CD, 0, "tcp={tcp}");
+        let a = ask(&s, &QuerySpec::new("qr.dh.test", Rtype::A), 3, tcp);
+        assert_eq!((a[2] & 0x80, a[3] & 0xf), (0x80, 3), "tcp={tcp}");
+    }
+}
+
+/// A UDP backend answering every query with one A record and the query's
+/// OPT record echoed, its ECS option's scope set to 0 for names starting
+/// with "zero" and to 24 otherwise; every query it gets goes into `seen`.
+fn ecs_backend(seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) -> u16 {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let q = buf[..n].to_vec();
+            seen.lock().unwrap().push(q.clone());
+            let Some(zero) = q[12..].iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let question_end = 12 + zero + 5;
+            let mut a = q[..question_end].to_vec();
+            a[2] |= 0x80;
+            a[6..8].copy_from_slice(&[0, 1]);
+            a.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
+            let mut opt = q[question_end..].to_vec();
+            let scope = if q[13..17] == *b"zero" { 0 } else { 24 };
+            // OPT: root name, type, class, TTL, rdlength, then options.
+            let mut at = 11;
+            while at + 4 <= opt.len() {
+                let len = usize::from(u16::from_be_bytes([opt[at + 2], opt[at + 3]]));
+                if opt[at..at + 2] == [0, 8] && len >= 4 {
+                    opt[at + 7] = scope;
+                }
+                at += 4 + len;
+            }
+            a.extend(opt);
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    port
+}
+
+/// Answers of a useClientSubnet backend are cached per client network
+/// (the ECS option sent is part of the key): a query that goes out with
+/// another network (SetECSAction) is not answered from the first one's
+/// entry, unless the backend said the answer fits everyone (scope 0,
+/// with parseECS).
+#[test]
+fn ecs_answers_are_cached_per_client_network() {
+    let seen = std::sync::Arc::<std::sync::Mutex<Vec<Vec<u8>>>>::default();
+    let dir = scratch_dir("ecscache");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         newServer{{address=\"127.0.0.1:{}\", useClientSubnet=true}}\n\
+         pc = newPacketCache(100, {{parseECS=true}})\n\
+         getPool(\"\"):setCache(pc)\n\
+         addAction(RDRule(), SetECSAction(\"192.0.2.1/32\"))\n\
+         addAction(RDRule(), SetNoRecurseAction())\n",
+        ecs_backend(seen.clone())
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    let asked = |name: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.windows(name.len()).any(|w| w == name.as_bytes()))
+            .count()
+    };
+    for name in ["zero.ecs.test", "scoped.ecs.test"] {
+        let mut q = QuerySpec::new(name, Rtype::A);
+        q.edns = None;
+        for _ in 0..2 {
+            let a = ask(&s, &q, 7, false);
+            assert_eq!(a[6..8], [0, 1], "{name}: answered");
+            assert_eq!(a[10..12], [0, 0], "{name}: the added OPT is taken out");
+        }
+        let label = &name[..name.find('.').unwrap()];
+        assert_eq!(asked(label), 1, "{name}: the repeat is a cache hit");
+        // The backend was told the client's /24.
+        let sent = seen.lock().unwrap().last().unwrap().clone();
+        assert!(
+            sent.ends_with(&[0, 8, 0, 7, 0, 1, 24, 0, 127, 0, 0]),
+            "{sent:?}"
+        );
+        // With RD the query goes out as 192.0.2.1/32, RD cleared: the
+        // same key but for the option.
+        q.rd = true;
+        ask(&s, &q, 8, false);
+        let want = if label == "zero" { 1 } else { 2 };
+        assert_eq!(asked(label), want, "{name}: another network");
+    }
+}
+
+/// A cached answer is served as the backend sent it, whatever its size:
+/// a 1000-byte answer to a query without EDNS comes from the cache on
+/// the repeat, whole, as it was relayed the first time.
+#[test]
+fn large_answers_come_from_the_cache_whole() {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bport = sock.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut a = buf[..n].to_vec();
+            a[2] |= 0x80;
+            a[6..8].copy_from_slice(&[0, 1]);
+            // TXT, TTL 3600, four 250-byte strings.
+            a.extend([0xc0, 12, 0, 16, 0, 1, 0, 0, 0x0e, 0x10, 0x03, 0xec]);
+            for _ in 0..4 {
+                a.push(250);
+                a.extend([b'x'; 250]);
+            }
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    let dir = scratch_dir("bigcache");
+    let port = free_port();
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
+         getPool(\"\"):setCache(newPacketCache(100))\n"
+    );
+    let s = rampart_in(&dir, port, &conf, "probe.test");
+    let before = asked.load(std::sync::atomic::Ordering::SeqCst);
+    let mut q = QuerySpec::new("big.cache.test", Rtype::TXT);
+    q.edns = None;
+    let first = ask(&s, &q, 1, false);
+    let again = ask(&s, &q, 1, false);
+    assert!(first.len() > 1000, "{}", first.len());
+    assert_eq!(first, again);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst) - before, 1);
+}
+
+/// A config written for dnsdist's LuaJIT FFI runs as it is: require("ffi"),
+/// ffi.new/cast/string/copy and the ffi.C.dnsdist_ffi_* functions over
+/// the query, the result text of set_result with DNSAction.Spoof, raw
+/// records with spoof_raw and DNSAction.HeaderModify.
+#[test]
+fn lua_ffi_rules_run_on_lua_5_4() {
+    let (s, _backend) = behind(
+        "luaffi",
+        r#"
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct dnsdist_ffi_dnsquestion_t dnsdist_ffi_dnsquestion_t; ]]
+local C = ffi.C
+addAction("ffi.test.", LuaFFIAction(function(dq)
+  local name_ptr = ffi.new("const char *[1]")
+  local name_size = ffi.new("size_t[1]")
+  C.dnsdist_ffi_dnsquestion_get_qname_raw(dq, ffi.cast("const char **", name_ptr), ffi.cast("size_t*", name_size))
+  local qname = ffi.string(name_ptr[0], name_size[0])
+  local options = ffi.new("const dnsdist_ffi_ednsoption_t *[1]")
+  local count = tonumber(C.dnsdist_ffi_dnsquestion_get_edns_options(dq, options))
+  local answer = "192.0.2." .. count
+  if string.match(qname, "cookie") and count == 1 and options[0][0].optionCode == 10 then
+    answer = "192.0.2.10"
+  end
+  if C.dnsdist_ffi_dnsquestion_get_qtype(dq) == DNSQType.TXT then
+    local records = ffi.new("dnsdist_ffi_raw_value_t [1]")
+    local txt = "\003abc"
+    records[0].value = txt
+    records[0].size = #txt
+    C.dnsdist_ffi_dnsquestion_spoof_raw(dq, records, 1)
+    return DNSAction.HeaderModify
+  end
+  local buf = ffi.new("char[?]", #answer + 1)
+  ffi.copy(buf, answer)
+  C.dnsdist_ffi_dnsquestion_set_result(dq, buf, #answer)
+  return DNSAction.Spoof
+end))
+addAction("missing.test.", LuaFFIAction(function(dq)
+  ffi.C.dnsdist_ffi_dnsquestion_no_such_function(dq)
+  return DNSAction.None
+end))
+"#,
+    );
+    let answer = |q: QuerySpec| normalize(&ask(&s, &q, 3, false)).unwrap().answer;
+    let mut plain = QuerySpec::new("a.ffi.test", Rtype::A);
+    plain.edns = None;
+    assert_eq!(answer(plain), ["a.ffi.test. 60 in a 192.0.2.0"]);
+    let cookie = with_option(
+        QuerySpec::new("cookie.ffi.test", Rtype::A).to_wire(5),
+        10,
+        b"12345678",
+    );
+    let a = udp_exchange(s.addr, &cookie, Duration::from_secs(2)).expect("answered");
+    assert_eq!(
+        normalize(&a).unwrap().answer,
+        ["cookie.ffi.test. 60 in a 192.0.2.10"]
+    );
+    assert_eq!(
+        answer(QuerySpec::new("txt.ffi.test", Rtype::TXT)),
+        ["txt.ffi.test. 60 in txt \"abc\""]
+    );
+    // A function rampart does not provide: SERVFAIL, and the log names it.
+    let a = ask(&s, &QuerySpec::new("x.missing.test", Rtype::A), 4, false);
+    assert_eq!(a[3] & 0xf, 2);
+    assert!(
+        s.log_text()
+            .contains("dnsdist_ffi_dnsquestion_no_such_function"),
+        "{}",
+        s.log_text()
+    );
+}

@@ -65,6 +65,17 @@ pub enum Action {
         body: Vec<u8>,
         content_type: String,
     },
+    /// Tell a `useClientSubnet` backend this network (the IPv6 one, if
+    /// given, for IPv6 clients); keep going (`SetECSAction`).
+    SetEcs(crate::Netmask, Option<crate::Netmask>),
+    /// Cut the client's address to these prefixes (IPv4, IPv6) for the
+    /// ECS option; keep going (`SetECSPrefixLengthAction`).
+    SetEcsPrefix(u8, u8),
+    /// Send no ECS option; keep going (`SetDisableECSAction`).
+    DisableEcs,
+    /// Replace (or keep) the client's own ECS option; keep going
+    /// (`SetECSOverrideAction`).
+    SetEcsOverride(bool),
 }
 
 impl Action {
@@ -100,6 +111,15 @@ impl Action {
             Action::Pool(p) => format!("to pool {p}"),
             Action::Qps(l) => format!("qps limit to {}", l.qps),
             Action::SetTag(n, v) => format!("set tag '{n}' to '{v}'"),
+            Action::SetEcs(v4, v6) => match v6 {
+                Some(v6) => format!("set ECS to {v4} / {v6}"),
+                None => format!("set ECS to {v4}"),
+            },
+            Action::SetEcsPrefix(v4, v6) => {
+                format!("set ECS prefix length to {v4}/{v6}")
+            }
+            Action::DisableEcs => "disable ECS".into(),
+            Action::SetEcsOverride(on) => format!("set ECS override to {on}"),
         }
     }
 

@@ -97,17 +97,41 @@ pub struct Table {
     /// Prefix lengths in use, so a lookup masks only by those.
     v4_prefixes: Vec<u8>,
     v6_prefixes: Vec<u8>,
+    /// Blocks of one IPv4 address's port range (`setMasks(32, 128,
+    /// bits)`): address, first port, bits of the port that count.
+    by_port: FxHashMap<(IpAddr, u16, u8), Arc<Block>>,
+    /// Port bit counts in use, most first.
+    port_bits: Vec<u8>,
     by_suffix: FxHashMap<Box<[u8]>, Arc<Block>>,
 }
 
+/// The first port of the range of `bits` leading bits `port` is in.
+fn port_range(port: u16, bits: u8) -> u16 {
+    match bits {
+        0 => 0,
+        b if b >= 16 => port,
+        b => port & !(u16::MAX >> b),
+    }
+}
+
 impl Table {
-    /// The block that applies to `client`, if one is in force at `now`
-    /// ([`now_ns`]: the query's own clock reading).
-    pub fn for_client(&self, client: IpAddr, now: u64) -> Option<&Arc<Block>> {
+    /// The block that applies to `client` (from `port`), if one is in
+    /// force at `now` ([`now_ns`]: the query's own clock reading).
+    pub fn for_client(&self, client: IpAddr, port: u16, now: u64) -> Option<&Arc<Block>> {
+        let client = unmap(client);
+        if !self.by_port.is_empty() && client.is_ipv4() {
+            let by_port = self
+                .port_bits
+                .iter()
+                .filter_map(|&b| self.by_port.get(&(client, port_range(port, b), b)))
+                .find(|b| b.until > now);
+            if by_port.is_some() {
+                return by_port;
+            }
+        }
         if self.by_addr.is_empty() {
             return None;
         }
-        let client = unmap(client);
         let prefixes = if client.is_ipv4() {
             &self.v4_prefixes
         } else {
@@ -149,6 +173,9 @@ impl Table {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Net(IpAddr, u8),
+    /// An IPv4 address's port range: its first port, and how many
+    /// leading bits of the port count (16: that port only).
+    NetPort(IpAddr, u16, u8),
     /// Lowercase wire name.
     Suffix(Box<[u8]>),
 }
@@ -157,6 +184,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Net(a, p) => write!(f, "{a}/{p}"),
+            Target::NetPort(a, port, bits) => write_port_range(f, *a, *port, *bits),
             Target::Suffix(n) => f.write_str(&wire::name::to_text(n)),
         }
     }
@@ -171,6 +199,15 @@ pub struct BlockInfo {
     pub warning: bool,
     pub action: &'static str,
     pub reason: String,
+}
+
+/// `192.0.2.1:5300` for one port, `192.0.2.1:49152/2` for a range.
+fn write_port_range(f: &mut impl fmt::Write, a: IpAddr, port: u16, bits: u8) -> fmt::Result {
+    if bits >= 16 {
+        write!(f, "{a}:{port}")
+    } else {
+        write!(f, "{a}:{port}/{bits}")
+    }
 }
 
 /// The dynamic blocks: the live table plus what the log should say.
@@ -198,7 +235,8 @@ impl DynBlocks {
     }
 
     fn install(&self, table: Table) {
-        let any = !(table.by_addr.is_empty() && table.by_suffix.is_empty());
+        let any =
+            !(table.by_addr.is_empty() && table.by_suffix.is_empty() && table.by_port.is_empty());
         self.table.store(Arc::new(table));
         self.any.store(any, std::sync::atomic::Ordering::Relaxed);
     }
@@ -230,6 +268,7 @@ impl DynBlocks {
             let until = now + u64::from(*seconds) * SECOND;
             let existing = match target {
                 Target::Net(a, p) => table.by_addr.get(&(*a, *p)),
+                Target::NetPort(a, port, bits) => table.by_port.get(&(*a, *port, *bits)),
                 Target::Suffix(n) => table.by_suffix.get(n),
             };
             let mut carried = 0;
@@ -272,6 +311,13 @@ impl DynBlocks {
                         list.sort_unstable_by(|x, y| y.cmp(x));
                     }
                 }
+                Target::NetPort(a, port, bits) => {
+                    table.by_port.insert((*a, *port, *bits), block);
+                    if !table.port_bits.contains(bits) {
+                        table.port_bits.push(*bits);
+                        table.port_bits.sort_unstable_by(|x, y| y.cmp(x));
+                    }
+                }
                 Target::Suffix(n) => {
                     table.by_suffix.insert(n.clone(), block);
                 }
@@ -292,6 +338,7 @@ impl DynBlocks {
             .by_addr
             .values()
             .chain(current.by_suffix.values())
+            .chain(current.by_port.values())
             .any(|b| b.until <= now);
         if !expired {
             return;
@@ -303,6 +350,19 @@ impl DynBlocks {
             if !keep {
                 log.push(format!(
                     "Dynamic block for {a}/{p} ended: {} ({} queries blocked)",
+                    b.reason,
+                    b.blocks.get()
+                ));
+            }
+            keep
+        });
+        table.by_port.retain(|(a, port, bits), b| {
+            let keep = b.until > now;
+            if !keep {
+                let mut what = String::new();
+                let _ = write_port_range(&mut what, *a, *port, *bits);
+                log.push(format!(
+                    "Dynamic block for {what} ended: {} ({} queries blocked)",
                     b.reason,
                     b.blocks.get()
                 ));
@@ -380,6 +440,12 @@ impl DynBlocks {
             .map(|((a, p), b)| (Target::Net(*a, *p), b))
             .chain(
                 table
+                    .by_port
+                    .iter()
+                    .map(|((a, port, bits), b)| (Target::NetPort(*a, *port, *bits), b)),
+            )
+            .chain(
+                table
                     .by_suffix
                     .iter()
                     .map(|(n, b)| (Target::Suffix(n.clone()), b)),
@@ -445,7 +511,9 @@ pub struct RateRule {
     pub seconds: u32,
     pub reason: String,
     pub block_seconds: u32,
-    pub action: BlockAction,
+    /// `None`: the action `setDynBlocksAction` names when the rule fires
+    /// (as dnsdist, whatever it was when the rule was made).
+    pub action: Option<BlockAction>,
     /// Above this a NoOp warning block is inserted.
     pub warning_rate: Option<f64>,
 }
@@ -456,6 +524,9 @@ pub struct RulesGroup {
     pub rules: Vec<RateRule>,
     pub v4_mask: u8,
     pub v6_mask: u8,
+    /// Leading bits of the client's port that tell clients apart too
+    /// (IPv4 with a /32 mask only: CGNAT users share an address).
+    pub port_bits: u8,
     pub excluded: NetmaskGroup,
     pub included: NetmaskGroup,
     pub excluded_domains: NameSet,
@@ -468,6 +539,7 @@ impl Default for RulesGroup {
             rules: Vec::new(),
             v4_mask: 32,
             v6_mask: 128,
+            port_bits: 0,
             excluded: NetmaskGroup::new(),
             included: NetmaskGroup::new(),
             excluded_domains: NameSet::new(),
@@ -477,21 +549,28 @@ impl Default for RulesGroup {
 }
 
 impl RulesGroup {
-    fn key(&self, ip: IpAddr) -> (IpAddr, u8) {
+    /// Who a ring entry counts for.
+    fn key(&self, e: &crate::rings::Entry) -> Target {
+        let ip = e.client;
+        if ip.is_ipv4() && self.v4_mask >= 32 && self.port_bits > 0 {
+            let bits = self.port_bits.min(16);
+            return Target::NetPort(ip, port_range(e.port, bits), bits);
+        }
         let p = if ip.is_ipv4() {
             self.v4_mask
         } else {
             self.v6_mask
         };
-        (mask(ip, p), p)
+        Target::Net(mask(ip, p), p)
     }
 
     /// One pass over the rings: inserts the blocks the rules call for.
-    pub fn apply(&self, rings: &Rings, blocks: &DynBlocks) {
+    /// `default` is the action of rules that name none.
+    pub fn apply(&self, rings: &Rings, blocks: &DynBlocks, default: BlockAction) {
         let mut new = Vec::new();
         for rule in &self.rules {
             let window = u64::from(rule.seconds.max(1)) * SECOND;
-            let mut counts: HashMap<(IpAddr, u8), (f64, f64)> = HashMap::new();
+            let mut counts: HashMap<Target, (f64, f64)> = HashMap::new();
             let excluded_domain =
                 |e: &crate::rings::Entry| self.excluded_domains.contains_suffix_of(e.name());
             match &rule.measure {
@@ -501,17 +580,17 @@ impl RulesGroup {
                         _ => true,
                     };
                     if counted && !excluded_domain(e) {
-                        counts.entry(self.key(e.client)).or_default().0 += 1.0;
+                        counts.entry(self.key(e)).or_default().0 += 1.0;
                     }
                 }),
                 Measure::RCode(rc) => rings.responses.for_each(window, |e| {
                     if e.rcode == *rc && !excluded_domain(e) {
-                        counts.entry(self.key(e.client)).or_default().0 += 1.0;
+                        counts.entry(self.key(e)).or_default().0 += 1.0;
                     }
                 }),
                 Measure::RCodeRatio { rcode, .. } => rings.responses.for_each(window, |e| {
                     if !excluded_domain(e) {
-                        let c = counts.entry(self.key(e.client)).or_default();
+                        let c = counts.entry(self.key(e)).or_default();
                         c.1 += 1.0;
                         if e.rcode == *rcode {
                             c.0 += 1.0;
@@ -520,12 +599,16 @@ impl RulesGroup {
                 }),
                 Measure::ResponseBytes => rings.responses.for_each(window, |e| {
                     if !excluded_domain(e) {
-                        counts.entry(self.key(e.client)).or_default().0 += f64::from(e.size);
+                        counts.entry(self.key(e)).or_default().0 += f64::from(e.size);
                     }
                 }),
             }
             let secs = f64::from(rule.seconds.max(1));
-            for ((addr, prefix), (count, total)) in counts {
+            for (target, (count, total)) in counts {
+                let addr = match target {
+                    Target::Net(a, _) | Target::NetPort(a, ..) => a,
+                    Target::Suffix(_) => continue,
+                };
                 if self.excluded.contains(addr) && !self.included.contains(addr) {
                     continue;
                 }
@@ -546,30 +629,25 @@ impl RulesGroup {
                 };
                 if over {
                     new.push(NewBlock::new(
-                        Target::Net(addr, prefix),
+                        target.clone(),
                         rule.block_seconds,
-                        rule.action,
+                        rule.action.unwrap_or(default),
                         &rule.reason,
                     ));
                 } else if warn {
                     new.push(NewBlock {
                         warning: true,
-                        ..NewBlock::new(
-                            Target::Net(addr, prefix),
-                            rule.block_seconds,
-                            BlockAction::NoOp,
-                            &rule.reason,
-                        )
+                        ..NewBlock::new(target, rule.block_seconds, BlockAction::NoOp, &rule.reason)
                     });
                 }
             }
         }
-        self.apply_suffix_guards(rings, &mut new);
+        self.apply_suffix_guards(rings, &mut new, default);
         blocks.insert(&new);
     }
 
     /// The random-subdomain guards: NXDOMAINs per suffix over the window.
-    fn apply_suffix_guards(&self, rings: &Rings, new: &mut Vec<NewBlock>) {
+    fn apply_suffix_guards(&self, rings: &Rings, new: &mut Vec<NewBlock>, default: BlockAction) {
         for guard in &self.suffix_guards {
             let window = u64::from(guard.seconds.max(1)) * SECOND;
             let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
@@ -590,7 +668,7 @@ impl RulesGroup {
                         ..NewBlock::new(
                             Target::Suffix(suffix.into()),
                             guard.block_seconds,
-                            guard.action,
+                            guard.action.unwrap_or(default),
                             &format!("{} ({count} NXDOMAIN in {} s)", guard.reason, guard.seconds),
                         )
                     });
@@ -610,16 +688,16 @@ pub struct SuffixGuard {
     pub labels: usize,
     pub reason: String,
     pub block_seconds: u32,
-    pub action: BlockAction,
+    /// `None`: `setDynBlocksAction`'s when the guard fires.
+    pub action: Option<BlockAction>,
 }
 
 /// The legacy `exceed*` scans: full client addresses whose count in the
 /// last `seconds` is over `rate * seconds`.
 pub fn exceeding(rings: &Rings, measure: &Measure, rate: f64, seconds: u32) -> Vec<(IpAddr, u64)> {
-    let group = RulesGroup::default();
     let window = u64::from(seconds.max(1)) * SECOND;
     let mut counts: HashMap<IpAddr, f64> = HashMap::new();
-    let mut add = |ip: IpAddr, n: f64| *counts.entry(group.key(ip).0).or_default() += n;
+    let mut add = |ip: IpAddr, n: f64| *counts.entry(ip).or_default() += n;
     match measure {
         Measure::Queries => rings.queries.for_each(window, |e| add(e.client, 1.0)),
         Measure::QType(t) => rings.queries.for_each(window, |e| {
@@ -679,23 +757,78 @@ mod tests {
             seconds: 1,
             reason: "NXDOMAIN flood".into(),
             block_seconds: 60,
-            action: BlockAction::Refused,
+            action: Some(BlockAction::Refused),
             warning_rate: None,
         });
         let blocks = DynBlocks::default();
-        group.apply(&rings, &blocks);
+        group.apply(&rings, &blocks, BlockAction::Drop);
         let table = blocks.table();
         let b = table
-            .for_client("192.0.2.200".parse().unwrap(), now_ns())
+            .for_client("192.0.2.200".parse().unwrap(), 53, now_ns())
             .expect("the /24 is blocked");
         assert_eq!(b.action, BlockAction::Refused);
-        assert!(table.for_client(calm, now_ns()).is_none());
+        assert!(table.for_client(calm, 53, now_ns()).is_none());
         assert_eq!(
             blocks.take_log(),
             ["Inserting dynamic block for 192.0.2.0/24 for 60 seconds: NXDOMAIN flood"]
         );
         assert!(blocks.show().contains("192.0.2.0/24"));
         assert_eq!(exceeding(&rings, &Measure::Queries, 10.0, 1), [(flood, 50)]);
+        // A rule naming no action takes the default in force when it
+        // fires (setDynBlocksAction may come after the rule).
+        group.rules[0].action = None;
+        let blocks = DynBlocks::default();
+        group.apply(&rings, &blocks, BlockAction::Nxdomain);
+        let b = blocks
+            .table()
+            .for_client(flood, 53, now_ns())
+            .map(|b| b.action);
+        assert_eq!(b, Some(BlockAction::Nxdomain));
+    }
+
+    #[test]
+    fn port_masks_block_one_port_range_of_an_address() {
+        let rings = Rings::new(1000, 1);
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..50 {
+            rings.queries.record(&Record {
+                port: 40001,
+                ..Record::query(ip, b"\x01x\x00", 1)
+            });
+        }
+        rings.queries.record(&Record {
+            port: 50000,
+            ..Record::query(ip, b"\x01x\x00", 1)
+        });
+        let mut group = RulesGroup {
+            port_bits: 16,
+            ..RulesGroup::default()
+        };
+        group.rules.push(RateRule {
+            measure: Measure::Queries,
+            rate: 10.0,
+            seconds: 1,
+            reason: "flood".into(),
+            block_seconds: 60,
+            action: None,
+            warning_rate: None,
+        });
+        let blocks = DynBlocks::default();
+        group.apply(&rings, &blocks, BlockAction::Drop);
+        let table = blocks.table();
+        assert!(table.for_client(ip, 40001, now_ns()).is_some());
+        assert!(
+            table.for_client(ip, 50000, now_ns()).is_none(),
+            "another port"
+        );
+        assert!(
+            blocks.show().contains("192.0.2.7:40001"),
+            "{}",
+            blocks.show()
+        );
+        // Two bits: a quarter of the ports.
+        assert_eq!(port_range(40001, 2), 32768);
+        assert_eq!(port_range(40001, 0), 0);
     }
 
     #[test]

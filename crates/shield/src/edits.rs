@@ -1,13 +1,16 @@
 //! What query rules change in a query before it is answered or sent on
 //! (dnsdist's `SetNoRecurseAction`, `SetDisableValidationAction`,
-//! `SetSkipCacheAction`), and putting the client's flags back into the
-//! answer it gets.
+//! `SetSkipCacheAction`, the `SetECS*Action`s), and putting the client's
+//! flags back into the answer it gets.
 
 use wire::types::flags;
 
 /// The changes the rules asked for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueryEdits {
+    /// A new header flags word, before the bits below (a Lua rule's
+    /// `dq.dh:set...`).
+    pub flags: Option<u16>,
     /// Clear RD (`SetNoRecurseAction`, `NoRecurseAction`).
     pub clear_rd: bool,
     /// Set CD (`SetDisableValidationAction`, `DisableValidationAction`).
@@ -18,12 +21,31 @@ pub struct QueryEdits {
     /// Keep a SERVFAIL or REFUSED answer in the cache this long instead
     /// of the cache's `temporaryFailureTTL` (`SetTempFailureCacheTTLAction`).
     pub temp_failure_ttl: Option<u32>,
+    /// What a `useClientSubnet` backend is told of the client.
+    pub ecs: EcsEdits,
+}
+
+/// The rules' say on the ECS option a query gets on its way to a
+/// `useClientSubnet` backend (applied when it is sent, so they change
+/// nothing for other backends).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EcsEdits {
+    /// This network instead of the client's (`SetECSAction`).
+    pub source: Option<(std::net::IpAddr, u8)>,
+    /// These prefix lengths, IPv4 and IPv6, instead of the global ones
+    /// (`SetECSPrefixLengthAction`).
+    pub prefix: Option<(u8, u8)>,
+    /// No option at all (`SetDisableECSAction`).
+    pub disabled: bool,
+    /// Replace the client's own option, or keep it, whatever
+    /// `setECSOverride` says (`SetECSOverrideAction`).
+    pub replace: Option<bool>,
 }
 
 impl QueryEdits {
     /// Whether the query's bytes change (the packet must then be copied).
     pub fn rewrites(&self) -> bool {
-        self.clear_rd || self.set_cd
+        self.clear_rd || self.set_cd || self.flags.is_some()
     }
 
     /// Applies the header changes to `packet`; a message shorter than a
@@ -32,7 +54,7 @@ impl QueryEdits {
         let Some(word) = packet.get(2..4) else {
             return;
         };
-        let mut f = u16::from_be_bytes([word[0], word[1]]);
+        let mut f = self.flags.unwrap_or(u16::from_be_bytes([word[0], word[1]]));
         if self.clear_rd {
             f &= !flags::RD;
         }
@@ -82,6 +104,8 @@ mod tests {
             set_cd: true,
             skip_cache: true,
             temp_failure_ttl: Some(1),
+            flags: Some(0),
+            ecs: EcsEdits::default(),
         }
         .apply(&mut short);
         assert_eq!(short, [1, 2, 3]);

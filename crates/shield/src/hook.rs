@@ -17,6 +17,15 @@ pub struct HookDecision {
     pub skip_cache: bool,
     /// A cache TTL for a SERVFAIL/REFUSED answer (`dq.tempFailureTTL`).
     pub temp_failure_ttl: Option<u32>,
+    /// For a response hook: new TTLs, each at the offset of a record's
+    /// TTL field in the answer it was given (`dr:editTTLs`).
+    pub ttls: Vec<(usize, u32)>,
+    /// The header's flags word as the hook left it, if it changed it
+    /// (`dq.dh:setCD(true)`): a query goes on with it, and one turned
+    /// into a response (QR set) is answered as it stands (dnsdist's
+    /// "something turned it into a response"); a response is sent with
+    /// it.
+    pub flags: Option<u16>,
 }
 
 /// The action part of a hook's decision.
@@ -43,6 +52,12 @@ pub enum HookVerdict {
 pub trait QueryHook: Send + Sync + fmt::Debug {
     /// For `LuaAction`: what to do with the query.
     fn decide(&self, q: &QueryInfo) -> HookDecision;
+    /// For `LuaResponseAction`: what to do with `answer` (the message
+    /// the client is about to get).
+    fn respond(&self, q: &QueryInfo, answer: &[u8]) -> HookDecision {
+        let _ = answer;
+        self.decide(q)
+    }
     /// For `LuaRule`: whether the query matches.
     fn matches(&self, q: &QueryInfo) -> bool;
     /// How `showRules` shows it.

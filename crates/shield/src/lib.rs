@@ -36,15 +36,16 @@ pub mod rings;
 pub mod rrl;
 pub mod rules;
 pub mod selector;
+pub mod statnode;
 pub mod stats;
 pub mod stream_info;
 pub mod suffix;
 
 pub use action::Action;
-pub use edits::QueryEdits;
+pub use edits::{EcsEdits, QueryEdits};
 pub use netmask::{Netmask, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
-pub use selector::{QueryInfo, Selector, Tags};
+pub use selector::{QueryInfo, Selector, Tags, Trailing};
 
 /// What lives across reloads: the rings and the dynamic blocks (a reload
 /// must not forget an attack in progress).

@@ -48,6 +48,11 @@ impl Netmask {
     pub fn prefix(&self) -> u8 {
         self.prefix
     }
+
+    /// The network's address (truncated to the prefix).
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
 }
 
 impl fmt::Display for Netmask {

@@ -155,8 +155,16 @@ impl ResponseChain {
                 ResponseAction::SkipCache => verdict.skip_cache = true,
                 ResponseAction::Hook(hook) => {
                     use crate::hook::HookVerdict;
-                    let d = hook.decide(q);
+                    let d = hook.respond(q, &out[..*len]);
                     verdict.skip_cache |= d.skip_cache;
+                    if let (Some(f), Some(word)) = (d.flags, out.get_mut(2..4)) {
+                        word.copy_from_slice(&f.to_be_bytes());
+                    }
+                    for (at, ttl) in &d.ttls {
+                        if let Some(field) = out[..*len].get_mut(*at..*at + 4) {
+                            field.copy_from_slice(&ttl.to_be_bytes());
+                        }
+                    }
                     match d.verdict {
                         HookVerdict::Allow => return verdict,
                         HookVerdict::Drop => {

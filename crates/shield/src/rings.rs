@@ -16,6 +16,8 @@ use crate::qps::now_ns;
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
     pub client: IpAddr,
+    /// The client's port (queries; 0 where not known).
+    pub port: u16,
     /// Lowercase wire name.
     pub lname: &'a [u8],
     pub qtype: u16,
@@ -32,6 +34,7 @@ impl<'a> Record<'a> {
     pub fn query(client: IpAddr, lname: &'a [u8], qtype: u16) -> Self {
         Record {
             client,
+            port: 0,
             lname,
             qtype,
             rcode: 0,
@@ -49,6 +52,8 @@ pub struct Entry {
     /// When, on the shared monotonic clock (ns).
     pub time: u64,
     pub client: IpAddr,
+    /// The client's port (queries; 0 where not known).
+    pub port: u16,
     pub qtype: u16,
     /// Response code (responses only).
     pub rcode: u16,
@@ -74,6 +79,7 @@ impl Entry {
 const EMPTY: Entry = Entry {
     time: 0,
     client: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    port: 0,
     qtype: 0,
     rcode: 0,
     size: 0,
@@ -173,6 +179,7 @@ impl Ring {
         let Some(e) = s.slot() else { return };
         e.time = time;
         e.client = r.client;
+        e.port = r.port;
         e.qtype = r.qtype;
         e.rcode = r.rcode;
         e.size = r.size.min(usize::from(u16::MAX)) as u16;

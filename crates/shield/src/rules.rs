@@ -208,6 +208,17 @@ fn apply<'r>(
             if d.temp_failure_ttl.is_some() {
                 verdict.edits.temp_failure_ttl = d.temp_failure_ttl;
             }
+            match d.flags {
+                // Turned into a response: answered as it stands.
+                Some(f)
+                    if f & wire::types::flags::QR != 0 && d.verdict == HookVerdict::Continue =>
+                {
+                    verdict.echo_header = true;
+                    return Some(Outcome::RCode(f & 0xf));
+                }
+                Some(f) if d.verdict != HookVerdict::Answer => verdict.edits.flags = Some(f),
+                _ => {}
+            }
             match d.verdict {
                 HookVerdict::Continue => return None,
                 HookVerdict::Allow => Outcome::Allow,
@@ -285,6 +296,26 @@ fn apply<'r>(
             Outcome::Http(action)
         }
         Action::HttpStatus { .. } => return None,
+        Action::SetEcs(v4, v6) => {
+            let net = match v6 {
+                Some(v6) if crate::netmask::unmap(q.client.ip()).is_ipv6() => v6,
+                _ => v4,
+            };
+            verdict.edits.ecs.source = Some((net.addr(), net.prefix()));
+            return None;
+        }
+        Action::SetEcsPrefix(v4, v6) => {
+            verdict.edits.ecs.prefix = Some((*v4, *v6));
+            return None;
+        }
+        Action::DisableEcs => {
+            verdict.edits.ecs.disabled = true;
+            return None;
+        }
+        Action::SetEcsOverride(on) => {
+            verdict.edits.ecs.replace = Some(*on);
+            return None;
+        }
     })
 }
 
@@ -486,12 +517,13 @@ mod tests {
     ) -> QueryInfo<'a> {
         QueryInfo {
             client: "192.0.2.1:5353".parse().unwrap(),
-            local_port: 53,
+            local: "192.0.2.53:53".parse().unwrap(),
             tcp: false,
             query,
             lname,
             rcode: None,
             tags,
+            trailing: Box::leak(Box::default()),
             pools: None,
             clock,
             stream: None,

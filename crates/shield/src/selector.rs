@@ -18,8 +18,9 @@ use crate::suffix::NameSet;
 #[derive(Clone, Copy, Debug)]
 pub struct QueryInfo<'a> {
     pub client: SocketAddr,
-    /// The port the query arrived on.
-    pub local_port: u16,
+    /// The address and port the query arrived on (the listener's
+    /// address when it is not known more exactly).
+    pub local: SocketAddr,
     pub tcp: bool,
     /// The parsed query.
     pub query: &'a wire::Query<'a>,
@@ -29,6 +30,8 @@ pub struct QueryInfo<'a> {
     pub rcode: Option<u16>,
     /// Tags set by earlier rules for this query.
     pub tags: &'a Tags,
+    /// Trailing data an earlier rule put in place of the query's own.
+    pub trailing: &'a Trailing,
     /// The backends, for `PoolAvailableRule`.
     pub pools: Option<&'a pool::Pools>,
     /// The query's time, for the rate rules.
@@ -64,6 +67,44 @@ impl Tags {
             .iter()
             .find(|(n, _)| &**n == name)
             .map(|(_, v)| v.clone())
+    }
+}
+
+/// Trailing data a rule put in place of what followed the query's
+/// message (dnsdist's `dq:setTrailingData`): later rules read it, and the
+/// query goes on with it. Untouched, it costs nothing.
+#[derive(Debug, Default)]
+pub struct Trailing {
+    replaced: std::cell::RefCell<Option<Vec<u8>>>,
+}
+
+impl Trailing {
+    pub fn replace(&self, data: Vec<u8>) {
+        *self.replaced.borrow_mut() = Some(data);
+    }
+
+    /// The replacement, if a rule made one.
+    pub fn replaced(&self) -> Option<Vec<u8>> {
+        self.replaced.borrow().clone()
+    }
+
+    pub fn is_replaced(&self) -> bool {
+        self.replaced.borrow().is_some()
+    }
+}
+
+impl QueryInfo<'_> {
+    /// The bytes after the query's message, as the rules left them.
+    pub fn trailing_data(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.trailing.replaced() {
+            Some(data) => data.into(),
+            None => self
+                .query
+                .packet
+                .get(self.query.end..)
+                .unwrap_or_default()
+                .into(),
+        }
     }
 }
 
@@ -241,7 +282,7 @@ impl Selector {
             Kind::PayloadSize(cmp, size) => cmp.test(query.packet.len(), *size),
             Kind::EdnsVersion(v) => query.edns.is_some_and(|e| e.version > *v),
             Kind::EdnsOption(code) => query.has_edns_option(*code),
-            Kind::DstPort(p) => q.local_port == *p,
+            Kind::DstPort(p) => q.local.port() == *p,
             Kind::Probability(p) => random_unit() < *p,
             Kind::MaxQpsIp(l) => !l.check_at(q.client.ip(), q.clock.now_ns()),
             Kind::MaxQps(l) => l.check_at(q.clock.now_ns()),
@@ -257,7 +298,7 @@ impl Selector {
                 q.pools.is_some_and(|p| p.members(name).any(|b| b.is_up()))
             }
             Kind::Hook(h) => h.matches(q),
-            Kind::TrailingData => q.query.end < q.query.packet.len(),
+            Kind::TrailingData => !q.trailing_data().is_empty(),
             Kind::Sni(name) => q
                 .stream
                 .and_then(|s| s.sni.as_deref())
@@ -388,12 +429,13 @@ mod tests {
         let tags = Tags::default();
         let info = QueryInfo {
             client: client.parse().unwrap(),
-            local_port: 53,
+            local: "192.0.2.53:53".parse().unwrap(),
             tcp: false,
             query: &q,
             lname: &lname,
             rcode: None,
             tags: &tags,
+            trailing: &Default::default(),
             pools: None,
             clock: &Default::default(),
             stream: None,

@@ -25,9 +25,10 @@ pub enum Added {
     Opt,
 }
 
-/// The option for `addr` cut to `prefix` bits, address bytes beyond the
-/// prefix left out and the rest of the last byte zeroed (RFC 7871 §6).
-fn option(addr: IpAddr, prefix: u8, out: &mut Vec<u8>) {
+/// Appends the option (code, length, data) for `addr` cut to `prefix`
+/// bits, address bytes beyond the prefix left out and the rest of the
+/// last byte zeroed (RFC 7871 §6): what [`add`] puts in a query.
+pub fn option(addr: IpAddr, prefix: u8, out: &mut Vec<u8>) {
     let (family, bytes, max): (u16, Vec<u8>, u8) = match addr {
         IpAddr::V4(a) => (1, a.octets().to_vec(), 32),
         IpAddr::V6(a) => match a.to_ipv4_mapped() {
@@ -112,6 +113,34 @@ pub fn add(
     Some(if had { Added::Nothing } else { Added::Option })
 }
 
+/// Whether EDNS `options` (`[code][len][data]…`) hold an ECS option.
+pub fn in_options(options: &[u8]) -> bool {
+    let mut rest = options;
+    while let [c0, c1, l0, l1, tail @ ..] = rest {
+        if u16::from_be_bytes([*c0, *c1]) == OPTION_CODE {
+            return true;
+        }
+        let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+        rest = &tail[len..];
+    }
+    false
+}
+
+/// The scope prefix of the ECS option in `answer`'s OPT record, if it
+/// has one (RFC 7871 §7.2.1: 0 means the answer fits every client).
+pub fn scope(answer: &[u8]) -> Option<u8> {
+    let opt = find(answer, rtype::OPT)?;
+    let mut rest = answer.get(opt.fixed + 10..opt.end)?;
+    while let [c0, c1, l0, l1, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+        if u16::from_be_bytes([*c0, *c1]) == OPTION_CODE {
+            return tail[..len].get(3).copied();
+        }
+        rest = &tail[len..];
+    }
+    None
+}
+
 /// Takes out of a backend's answer what [`add`] put in the query, in
 /// place; the new length. An answer that cannot be edited is left as is.
 pub fn undo(answer: &mut [u8], len: usize, added: Added) -> usize {
@@ -187,6 +216,21 @@ mod tests {
         let len = undo(&mut answer, out.len(), added);
         answer[2] &= 0x7f;
         assert_eq!(&answer[..len], &q[..], "back to the client's own form");
+    }
+
+    #[test]
+    fn finds_the_option_and_the_answers_scope() {
+        let mut opt = Vec::new();
+        option("192.0.2.77".parse().unwrap(), 24, &mut opt);
+        assert!(in_options(&opt));
+        assert!(!in_options(&[0, 10, 0, 2, 1, 2]));
+        let mut answer = query(Some(&opt));
+        assert_eq!(scope(&answer), Some(0));
+        // The scope byte of the option, as a backend sets it.
+        let at = answer.len() - 4;
+        answer[at] = 24;
+        assert_eq!(scope(&answer), Some(24));
+        assert_eq!(scope(&query(None)), None);
     }
 
     #[test]
