@@ -59,6 +59,8 @@ pub struct EncryptedListener {
     pub session_tickets: bool,
     /// Session-ticket keys kept (`numberOfTicketsKeys`, 5 by default).
     pub ticket_keys: usize,
+    /// dnsdist-format ticket key file (`ticketKeyFile`).
+    pub ticket_key_file: Option<PathBuf>,
     pub max_tcp_connections: usize,
     /// Where it was declared (`file:line`), for messages.
     pub source: String,
@@ -66,12 +68,16 @@ pub struct EncryptedListener {
 
 /// Runtime requests from the console: each bump asks the control loop
 /// to act once.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsRequests {
     /// Read every certificate and key again.
     pub reload: u64,
     /// New session-ticket keys.
     pub rotate_tickets: u64,
+    /// Ticket keys to load from a file (`loadTicketsKeys`), by frontend
+    /// address: the count of such requests and the last one.
+    pub load_keys: u64,
+    pub load_keys_from: Option<(SocketAddr, PathBuf)>,
 }
 
 /// Registers the functions.
@@ -220,6 +226,21 @@ impl UserData for Frontend {
             f.state.borrow_mut().tls_requests.rotate_tickets += 1;
             Ok(())
         });
+        m.add_method("loadTicketsKeys", |_, f, file: String| {
+            let mut c = f.state.borrow_mut();
+            let path = crate::resolve(
+                &c.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                &file,
+            );
+            let path = if !path.exists() && Path::new(&file).exists() {
+                PathBuf::from(file)
+            } else {
+                path
+            };
+            c.tls_requests.load_keys += 1;
+            c.tls_requests.load_keys_from = Some((f.addr, path));
+            Ok(())
+        });
         m.add_method("getAddressAndPort", |_, f, ()| Ok(f.addr.to_string()));
         m.add_method("setResponsesMap", |lua, f, entries: Table| {
             let mut list = Vec::new();
@@ -296,6 +317,7 @@ fn listener(
         tls13_only: false,
         session_tickets: true,
         ticket_keys: 5,
+        ticket_key_file: None,
         max_tcp_connections: crate::DEFAULT_MAX_TCP_CONNECTIONS,
         source: caller(lua),
     };
@@ -364,6 +386,15 @@ fn listener(
                 | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize" | "interface"
                 | "cpus" | "idleTimeout" | "internalPipeBufferSize" | "sessionTimeout" => {}
                 // Asked for, and not done: said so.
+                "ticketKeyFile" => {
+                    let p = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default();
+                    let ours = crate::resolve(base, &p);
+                    l.ticket_key_file = Some(if !ours.exists() && Path::new(&p).exists() {
+                        PathBuf::from(p)
+                    } else {
+                        ours
+                    });
+                }
                 "ciphers" | "ciphersTLS13" => notes.push(format!(
                     "{func}: option '{k}' ignored: rustls offers its own suites (AES-GCM, ChaCha20-Poly1305)"
                 )),
@@ -450,7 +481,8 @@ mod tests {
             c.tls_requests,
             TlsRequests {
                 reload: 1,
-                rotate_tickets: 1
+                rotate_tickets: 1,
+                ..Default::default()
             }
         );
     }

@@ -32,6 +32,10 @@ pub struct TlsSettings {
     /// Ticket keys kept: a ticket made with any of the last this many
     /// keys still resumes (`numberOfTicketsKeys`, 5 as dnsdist).
     pub ticket_keys: usize,
+    /// Ticket keys read from a file in dnsdist's format (80 bytes a key,
+    /// the last one active), at start and with each certificate reload
+    /// (`ticketKeyFile`): servers sharing it resume each other's sessions.
+    pub ticket_key_file: Option<PathBuf>,
 }
 
 /// A listener's TLS state: the server config in force, swapped whole on
@@ -58,6 +62,9 @@ impl TlsContext {
         ensure_provider();
         let stamps = stamps(&settings);
         let tickets = Arc::new(TicketKeys::new(settings.ticket_keys)?);
+        if let Some(f) = &settings.ticket_key_file {
+            tickets.load_file(f)?;
+        }
         let config = server_config(&settings, &tickets)?;
         Ok(Arc::new(TlsContext {
             settings,
@@ -75,6 +82,9 @@ impl TlsContext {
     /// Reads the files again; on error the old certificates stay.
     pub fn reload(&self) -> Result<(), String> {
         let now = stamps(&self.settings);
+        if let Some(f) = &self.settings.ticket_key_file {
+            self.tickets.load_file(f)?;
+        }
         let config = server_config(&self.settings, &self.tickets)?;
         self.config.store(Arc::new(config));
         *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) = now;
@@ -101,6 +111,11 @@ impl TlsContext {
     /// with the keys still kept go on resuming.
     pub fn rotate_ticket_key(&self) -> Result<(), String> {
         self.tickets.rotate()
+    }
+
+    /// Replaces the ticket keys with a file's (`loadTicketsKeys`).
+    pub fn load_ticket_keys(&self, file: &std::path::Path) -> Result<(), String> {
+        self.tickets.load_file(file)
     }
 }
 
@@ -204,6 +219,28 @@ impl TicketKeys {
         Ok(())
     }
 
+    /// The keys of `file` (dnsdist's format: 80 bytes each, a 16-byte
+    /// name, then key material; the last key is the active one) replace
+    /// the keys in use.
+    fn load_file(&self, file: &std::path::Path) -> Result<(), String> {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        if bytes.is_empty() || bytes.len() % STEK_LEN != 0 {
+            return Err(format!(
+                "{}: {} bytes: a ticket key file holds keys of {STEK_LEN} bytes",
+                file.display(),
+                bytes.len()
+            ));
+        }
+        let mut keys = std::collections::VecDeque::new();
+        for chunk in bytes.chunks(STEK_LEN) {
+            let k: Arc<dyn rustls::server::ProducesTickets> = Arc::new(FileKey::new(chunk)?);
+            keys.push_front(k);
+        }
+        keys.truncate(self.kept.max(1));
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        Ok(())
+    }
+
     fn newest(&self) -> Option<Arc<dyn rustls::server::ProducesTickets>> {
         self.keys
             .read()
@@ -229,6 +266,81 @@ impl rustls::server::ProducesTickets for TicketKeys {
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         keys.iter().find_map(|k| k.decrypt(cipher))
+    }
+}
+
+/// Bytes of one key in dnsdist's (OpenSSL's) ticket key files.
+const STEK_LEN: usize = 80;
+
+/// A ticket key from a file: its 16-byte name goes first in each ticket
+/// (so the right key is found), then a random nonce and the session
+/// sealed with AES-256-GCM under the next 32 bytes. The last 32 bytes
+/// (OpenSSL's HMAC key) are not needed: GCM authenticates.
+struct FileKey {
+    name: [u8; 16],
+    key: ring::aead::LessSafeKey,
+}
+
+impl std::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileKey(…)")
+    }
+}
+
+impl FileKey {
+    fn new(bytes: &[u8]) -> Result<FileKey, String> {
+        let (name, rest) = bytes.split_at(16);
+        let unbound = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &rest[..32])
+            .map_err(|_| "bad ticket key".to_string())?;
+        let mut n = [0u8; 16];
+        n.copy_from_slice(name);
+        Ok(FileKey {
+            name: n,
+            key: ring::aead::LessSafeKey::new(unbound),
+        })
+    }
+}
+
+impl rustls::server::ProducesTickets for FileKey {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    /// dnsdist's rotation delay: 12 hours.
+    fn lifetime(&self) -> u32 {
+        43_200
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        use ring::rand::SecureRandom;
+        let mut nonce = [0u8; 12];
+        ring::rand::SystemRandom::new().fill(&mut nonce).ok()?;
+        let mut sealed = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(&self.name),
+                &mut sealed,
+            )
+            .ok()?;
+        let mut out = Vec::with_capacity(16 + 12 + sealed.len());
+        out.extend_from_slice(&self.name);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Some(out)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        if cipher.len() < 16 + 12 + 16 || cipher[..16] != self.name {
+            return None;
+        }
+        let nonce = ring::aead::Nonce::try_assume_unique_for_key(&cipher[16..28]).ok()?;
+        let mut sealed = cipher[28..].to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, ring::aead::Aad::from(&self.name), &mut sealed)
+            .ok()?;
+        Some(plain.to_vec())
     }
 }
 

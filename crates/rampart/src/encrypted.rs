@@ -10,6 +10,8 @@ use net::tls::{TlsContext, TlsSettings};
 /// The TLS contexts in use, and the console requests already acted on.
 pub struct Encrypted {
     contexts: Vec<Arc<TlsContext>>,
+    /// The listener address of each context, in the same order.
+    addrs: Vec<std::net::SocketAddr>,
     seen: TlsRequests,
 }
 
@@ -18,12 +20,14 @@ pub struct Encrypted {
 pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), String> {
     let mut specs = Vec::new();
     let mut contexts = Vec::new();
+    let mut addrs = Vec::new();
     for l in &c.encrypted {
         let tls = if l.certs.is_empty() {
             None
         } else {
             let ctx = TlsContext::new(settings(l)).map_err(|e| format!("{}: {e}", l.source))?;
             contexts.push(ctx.clone());
+            addrs.push(l.addr);
             Some(ctx)
         };
         let service = match (&l.kind, tls) {
@@ -67,7 +71,8 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
         specs,
         Encrypted {
             contexts,
-            seen: c.tls_requests,
+            addrs,
+            seen: c.tls_requests.clone(),
         },
     ))
 }
@@ -97,6 +102,7 @@ fn settings(l: &EncryptedListener) -> TlsSettings {
         tls13_only: l.tls13_only,
         session_tickets: l.session_tickets,
         ticket_keys: l.ticket_keys,
+        ticket_key_file: l.ticket_key_file.clone(),
         alpn: match l.kind {
             // RFC 7858 §3.2 leaves ALPN out; "dot" is what RFC 9103 and
             // Knot ask for.
@@ -135,6 +141,18 @@ impl Encrypted {
                 }
             }
             log::info!("TLS session-ticket keys rotated");
+        }
+        if now.load_keys != self.seen.load_keys {
+            if let Some((addr, file)) = &now.load_keys_from {
+                let found = self.addrs.iter().position(|a| a == addr);
+                match found.map(|i| self.contexts[i].load_ticket_keys(file)) {
+                    Some(Ok(())) => {
+                        log::info!("TLS ticket keys of {addr} loaded from {}", file.display())
+                    }
+                    Some(Err(e)) => log::error!("TLS ticket keys of {addr} not loaded: {e}"),
+                    None => log::error!("TLS ticket keys: no TLS frontend on {addr}"),
+                }
+            }
         }
         self.seen = now;
     }

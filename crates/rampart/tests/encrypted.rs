@@ -532,3 +532,102 @@ addAction("moved.example.org.", HTTPStatusAction(307, "https://elsewhere.example
     )
     .is_some());
 }
+
+/// "New" or "Reused": a TLS 1.3 handshake with `addr`, resuming the
+/// session in `session` if it exists, saving the new one there.
+fn handshake(addr: SocketAddr, session: &Path) -> String {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-tls1_3",
+        "-connect",
+        &addr.to_string(),
+        "-sess_out",
+    ])
+    .arg(session);
+    if session.exists() {
+        cmd.arg("-sess_in").arg(session);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Keep stdin open a moment: the session ticket comes after the
+    // handshake.
+    std::thread::sleep(Duration::from_millis(400));
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| {
+            l.split(',')
+                .next()
+                .filter(|w| *w == "New" || *w == "Reused")
+        })
+        .unwrap_or("none")
+        .to_string()
+}
+
+#[test]
+fn servers_sharing_a_ticket_key_file_resume_each_others_sessions() {
+    if !tools() {
+        return;
+    }
+    let dir = scratch_with_example_zone("stek");
+    certificate(&dir, "cert");
+    let keys: Vec<u8> = (0..400u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(dir.join("stek.bin"), &keys).unwrap();
+    std::fs::write(
+        dir.join("other.bin"),
+        keys.iter().map(|b| b ^ 0x5a).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let start = |file: &str| {
+        let (port, tls) = (free_port(), free_port());
+        let conf = format!(
+            r#"setLocal("127.0.0.1:{port}")
+addZone("example.org", "zones/example.org.zone")
+addTLSLocal("127.0.0.1:{tls}", "cert.pem", "cert.key", {{ticketKeyFile="{file}", numberOfTicketsKeys=5}})
+controlSocket("127.0.0.1:{}")
+setKey("MXNeLFWHUe4363BBKrY06cAsH8NWNb+Se2eXU5+Bb74=")
+"#,
+            free_port()
+        );
+        let server = rampart_in(&dir, port, &conf, "example.org");
+        (server, SocketAddr::from(([127, 0, 0, 1], tls)))
+    };
+    let (_a, a) = start("stek.bin");
+    let (_b, b) = start("stek.bin");
+    let (_c, c) = start("other.bin");
+    let session = dir.join("session");
+    assert_eq!(handshake(a, &session), "New");
+    assert_eq!(
+        handshake(b, &session),
+        "Reused",
+        "the same key file on another server"
+    );
+    assert_eq!(handshake(c, &session), "New", "another key file");
+    // rotateTicketsKey() from the console (the config written last is
+    // server C's, so its console is the one asked): a new key in front,
+    // and tickets made with it resume.
+    let out = Command::new(rampart_bin())
+        .arg("-C")
+        .arg(dir.join("rampart.conf"))
+        .args(["-c", "-e", "getTLSFrontend(0):rotateTicketsKey()"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fresh = dir.join("session-c");
+    assert_eq!(handshake(c, &fresh), "New");
+    assert_eq!(
+        handshake(c, &fresh),
+        "Reused",
+        "a rotated key resumes its own tickets"
+    );
+}
