@@ -220,8 +220,9 @@ impl TicketKeys {
     }
 
     /// The keys of `file` (dnsdist's format: 80 bytes each, a 16-byte
-    /// name, then key material; the last key is the active one) replace
-    /// the keys in use.
+    /// name, then key material; the last key is the active one) join the
+    /// keys in use, in front, as dnsdist adds them: the oldest beyond
+    /// `numberOfTicketsKeys` go.
     fn load_file(&self, file: &std::path::Path) -> Result<(), String> {
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         if bytes.is_empty() || bytes.len() % STEK_LEN != 0 {
@@ -231,13 +232,16 @@ impl TicketKeys {
                 bytes.len()
             ));
         }
-        let mut keys = std::collections::VecDeque::new();
+        let mut loaded = Vec::new();
         for chunk in bytes.chunks(STEK_LEN) {
             let k: Arc<dyn rustls::server::ProducesTickets> = Arc::new(FileKey::new(chunk)?);
+            loaded.push(k);
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        for k in loaded {
             keys.push_front(k);
         }
         keys.truncate(self.kept.max(1));
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
         Ok(())
     }
 
