@@ -148,10 +148,15 @@ async fn respond(
         }),
     };
     let (status, body, ttl) = match query_of(req, settings).await {
-        // dnsdist's words for a path it does not serve.
+        // dnsdist's words for a path it does not serve (its sub-path
+        // matcher says it shorter).
         Err(Refusal::Status(StatusCode::NOT_FOUND)) => (
             StatusCode::NOT_FOUND,
-            Bytes::from_static(b"there is no endpoint configured for this path"),
+            Bytes::from_static(if settings.exact_paths {
+                b"there is no endpoint configured for this path"
+            } else {
+                b"not found"
+            }),
             None,
         ),
         Err(Refusal::Status(status)) => (status, Bytes::new(), None),
