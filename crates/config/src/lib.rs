@@ -448,6 +448,18 @@ pub(crate) fn resolve(base: &Path, p: &str) -> PathBuf {
     }
 }
 
+/// A file a dnsdist config names (a certificate, a key, a CA store): beside
+/// the config as every rampart path, or, if it is only found relative to
+/// the working directory (dnsdist's rule), from there.
+pub(crate) fn resolve_existing(base: &Path, p: &str) -> PathBuf {
+    let ours = resolve(base, p);
+    if !ours.exists() && Path::new(p).exists() {
+        PathBuf::from(p)
+    } else {
+        ours
+    }
+}
+
 /// Registers `name(n)`: an integer setting within `range`, stored by `apply`.
 fn int_setting(
     lua: &Lua,

@@ -299,18 +299,7 @@ fn backend_from(
                 "subjectName" => tls_settings.server_name = Some(text(&v)),
                 "subjectAddr" => tls_settings.server_name = Some(text(&v)),
                 "validateCertificates" => tls_settings.validate = flag(&v)?,
-                "caStore" => {
-                    // Beside the config, or else as dnsdist finds it
-                    // (from the working directory).
-                    let p = text(&v);
-                    let ours = crate::resolve(base, &p);
-                    tls_settings.ca_file =
-                        Some(if !ours.exists() && std::path::Path::new(&p).exists() {
-                            std::path::PathBuf::from(p)
-                        } else {
-                            ours
-                        });
-                }
+                "caStore" => tls_settings.ca_file = Some(crate::resolve_existing(base, &text(&v))),
                 "dohPath" => doh_path = Some(text(&v)).filter(|p| !p.is_empty()),
                 // rustls has its own cipher choice and no ticket cache
                 // to size; accepted as dnsdist's.

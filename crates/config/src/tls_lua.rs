@@ -228,15 +228,8 @@ impl UserData for Frontend {
         });
         m.add_method("loadTicketsKeys", |_, f, file: String| {
             let mut c = f.state.borrow_mut();
-            let path = crate::resolve(
-                &c.path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                &file,
-            );
-            let path = if !path.exists() && Path::new(&file).exists() {
-                PathBuf::from(file)
-            } else {
-                path
-            };
+            let base = c.path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let path = crate::resolve_existing(&base, &file);
             c.tls_requests.load_keys += 1;
             c.tls_requests.load_keys_from = Some((f.addr, path));
             Ok(())
@@ -278,22 +271,12 @@ fn listener(
     };
     let addr = crate::address::parse_addr_with_port(addr, port)
         .map_err(|e| fail(lua, format!("{func}: {e}")))?;
-    // Relative to the config's directory, as every rampart path; a file
-    // that is only found relative to the working directory (dnsdist's
-    // rule) is taken from there.
     let files = |v: Value, what: &str| -> mlua::Result<Vec<PathBuf>> {
         match v {
             Value::Nil => Ok(Vec::new()),
             v => Ok(crate::lua_util::strings(lua, v, what)?
                 .iter()
-                .map(|p| {
-                    let ours = crate::resolve(base, p);
-                    if !ours.exists() && Path::new(p).exists() {
-                        PathBuf::from(p)
-                    } else {
-                        ours
-                    }
-                })
+                .map(|p| crate::resolve_existing(base, p))
                 .collect()),
         }
     };
@@ -385,16 +368,13 @@ fn listener(
                 | "numberOfStoredSessions" | "preferServerCiphers" | "releaseBuffers"
                 | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize" | "interface"
                 | "cpus" | "idleTimeout" | "internalPipeBufferSize" | "sessionTimeout" => {}
+                "ticketKeyFile" => match v.as_string() {
+                    Some(p) => {
+                        l.ticket_key_file = Some(crate::resolve_existing(base, &p.to_string_lossy()))
+                    }
+                    None => return Err(fail(lua, format!("{func}: ticketKeyFile must be a path"))),
+                },
                 // Asked for, and not done: said so.
-                "ticketKeyFile" => {
-                    let p = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default();
-                    let ours = crate::resolve(base, &p);
-                    l.ticket_key_file = Some(if !ours.exists() && Path::new(&p).exists() {
-                        PathBuf::from(p)
-                    } else {
-                        ours
-                    });
-                }
                 "ciphers" | "ciphersTLS13" => notes.push(format!(
                     "{func}: option '{k}' ignored: rustls offers its own suites (AES-GCM, ChaCha20-Poly1305)"
                 )),
