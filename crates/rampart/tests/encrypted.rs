@@ -19,27 +19,7 @@ use domain::base::iana::Rtype;
 /// A self-signed ECDSA certificate for ns1.example.org and 127.0.0.1,
 /// written to `dir/{name}.pem` and `dir/{name}.key`; its serial.
 fn certificate(dir: &Path, name: &str) -> String {
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "30", "-subj", "/CN=ns1.example.org"])
-        .args(["-addext", "subjectAltName=DNS:ns1.example.org,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(dir.join(format!("{name}.key")))
-        .arg("-out")
-        .arg(dir.join(format!("{name}.pem")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs")
-        .success();
-    assert!(ok, "openssl could not make a certificate");
+    self_signed_certificate(dir, name);
     serial_of_file(&dir.join(format!("{name}.pem")))
 }
 

@@ -521,3 +521,32 @@ pub fn echo_backend() -> EchoBackend {
         seen,
     }
 }
+
+/// A self-signed ECDSA server certificate for ns1.example.org and
+/// 127.0.0.1 (its own trust anchor in the CA file), written to `dir/{name}.pem` and `dir/{name}.key`.
+pub fn self_signed_certificate(dir: &Path, name: &str) {
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", "/CN=ns1.example.org"])
+        .args(["-addext", "subjectAltName=DNS:ns1.example.org,IP:127.0.0.1"])
+        // A server certificate, not a CA's (openssl's default for a
+        // self-signed one), which webpki refuses to see as a server's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.pem")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs")
+        .success();
+    assert!(ok, "openssl could not make a certificate");
+}
