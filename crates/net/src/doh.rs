@@ -85,8 +85,20 @@ pub(crate) struct Client {
     /// The address the client connected to.
     pub local: SocketAddr,
     pub counts: Arc<crate::FrontendCounts>,
-    /// Over TLS: the server name the client asked for, if any.
-    pub tls: Option<Option<String>>,
+    /// Over TLS (https), and the server name the client asked for.
+    pub tls: bool,
+    pub sni: Option<Arc<str>>,
+}
+
+/// The request's headers, for `HTTPHeaderRule`, read where hyper keeps
+/// them.
+#[derive(Debug)]
+struct RequestHeaders<'a>(&'a hyper::HeaderMap);
+
+impl shield::stream_info::Headers for RequestHeaders<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name)?.to_str().ok()
+    }
 }
 
 /// Serves one connection (already through TLS, if any) until it closes.
@@ -113,41 +125,35 @@ async fn respond(
     client: &Client,
     shared: &SharedSnapshot,
 ) -> Response<Full<Bytes>> {
+    let (parts, request_body) = req.into_parts();
     let source = match settings.trust_forwarded_for {
-        true => forwarded_for(&req).unwrap_or(client.addr),
+        true => forwarded_for(&parts.headers).unwrap_or(client.addr),
         false => client.addr,
     };
     let mut extra = Vec::new();
     let mut mapped = false;
+    let headers = RequestHeaders(&parts.headers);
     let info = StreamInfo {
-        sni: client.tls.clone().flatten(),
+        sni: client.sni.as_deref(),
         http: Some(HttpInfo {
-            scheme: if client.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            },
-            host: req
-                .uri()
+            scheme: if client.tls { "https" } else { "http" },
+            host: parts
+                .uri
                 .authority()
-                .map(|a| a.to_string())
+                .map(|a| a.as_str())
                 .or_else(|| {
-                    req.headers()
+                    parts
+                        .headers
                         .get(hyper::header::HOST)
                         .and_then(|h| h.to_str().ok())
-                        .map(str::to_string)
                 })
                 .unwrap_or_default(),
-            path: req.uri().path().to_string(),
-            query: req.uri().query().unwrap_or("").to_string(),
-            headers: req
-                .headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
         }),
     };
-    let (status, body, ttl) = match query_of(req, settings).await {
+    let (status, body, ttl) = match query_of(&parts, request_body, settings).await {
         // dnsdist's words for a path it does not serve (its sub-path
         // matcher says it shorter).
         Err(Refusal::Status(StatusCode::NOT_FOUND)) => (
@@ -163,19 +169,9 @@ async fn respond(
         Err(Refusal::Mapped(m)) => {
             // An early answer: the listener's own headers are not added.
             mapped = true;
-            let status =
-                StatusCode::from_u16(m.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             extra.clone_from(&m.headers);
-            if status.is_redirection() {
-                extra.push(("location".into(), m.content.clone()));
-                (
-                    status,
-                    Bytes::from_static(b"<html><body>Moved</body></html>"),
-                    None,
-                )
-            } else {
-                (status, Bytes::from(m.content.clone().into_bytes()), None)
-            }
+            let (status, body) = http_answer(m.status, m.content.as_bytes(), b"", &mut extra);
+            (status, body, None)
         }
         Ok(mut query) => {
             client.counts.tcp_queries.add(1);
@@ -221,28 +217,9 @@ async fn respond(
                     type_len,
                     len,
                 } => {
-                    let status =
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    let (ctype, body) = out[..len].split_at(type_len);
-                    if status.is_redirection() {
-                        extra.push((
-                            "location".into(),
-                            String::from_utf8_lossy(body).into_owned(),
-                        ));
-                        (
-                            status,
-                            Bytes::from_static(b"<html><body>Moved</body></html>"),
-                            None,
-                        )
-                    } else {
-                        if !ctype.is_empty() {
-                            extra.push((
-                                "content-type".into(),
-                                String::from_utf8_lossy(ctype).into_owned(),
-                            ));
-                        }
-                        (status, Bytes::copy_from_slice(body), None)
-                    }
+                    let (ctype, content) = out[..len].split_at(type_len);
+                    let (status, body) = http_answer(status, content, ctype, &mut extra);
+                    (status, body, None)
                 }
             };
             give_buffer(out);
@@ -306,6 +283,30 @@ fn give_buffer(buf: Vec<u8>) {
     });
 }
 
+/// An HTTP answer instead of DNS (a response-map entry or an
+/// HTTPStatusAction): a redirection's content is its `Location`, with
+/// dnsdist's "Moved" body; otherwise the content is the body.
+fn http_answer(
+    status: u16,
+    content: &[u8],
+    content_type: &[u8],
+    headers: &mut Vec<(String, String)>,
+) -> (StatusCode, Bytes) {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if status.is_redirection() {
+        headers.push(("location".into(), text(content)));
+        return (
+            status,
+            Bytes::from_static(b"<html><body>Moved</body></html>"),
+        );
+    }
+    if !content_type.is_empty() {
+        headers.push(("content-type".into(), text(content_type)));
+    }
+    (status, Bytes::copy_from_slice(content))
+}
+
 /// Why a request gets no DNS answer.
 enum Refusal<'s> {
     Status(StatusCode),
@@ -321,12 +322,8 @@ impl From<StatusCode> for Refusal<'_> {
 
 /// The right-most address of `X-Forwarded-For` (the one the proxy in
 /// front of us added).
-fn forwarded_for(req: &Request<Incoming>) -> Option<SocketAddr> {
-    let v = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()?;
+fn forwarded_for(headers: &hyper::HeaderMap) -> Option<SocketAddr> {
+    let v = headers.get_all("x-forwarded-for").iter().next_back()?;
     let last = v.to_str().ok()?.rsplit(',').next()?.trim();
     // An address, or an address and port (`192.0.2.1:4200`, `[::1]:53`).
     if let Ok(a) = last.parse::<SocketAddr>() {
@@ -341,8 +338,12 @@ fn forwarded_for(req: &Request<Incoming>) -> Option<SocketAddr> {
 }
 
 /// The DNS query a request carries, or why there is none.
-async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<u8>, Refusal<'_>> {
-    let path = req.uri().path();
+async fn query_of<'s>(
+    req: &hyper::http::request::Parts,
+    body: Incoming,
+    settings: &'s DohSettings,
+) -> Result<Vec<u8>, Refusal<'s>> {
+    let path = req.uri.path();
     let known = settings.paths.iter().any(|p| {
         path == p
             || (!settings.exact_paths
@@ -355,10 +356,10 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
     if let Some(m) = settings.responses.iter().find(|m| m.path.is_match(path)) {
         return Err(Refusal::Mapped(m));
     }
-    let query = match *req.method() {
+    let query = match req.method {
         Method::GET => {
             let dns = req
-                .uri()
+                .uri
                 .query()
                 .unwrap_or("")
                 .split('&')
@@ -372,14 +373,14 @@ async fn query_of(req: Request<Incoming>, settings: &DohSettings) -> Result<Vec<
         }
         Method::POST => {
             let typed = req
-                .headers()
+                .headers
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == DNS_MESSAGE));
             // The body is read (up to a DNS message) before any refusal:
             // a client still sending when the answer comes may take the
             // stream's reset for a failure.
-            let body = Limited::new(req.into_body(), MAX_MESSAGE)
+            let body = Limited::new(body, MAX_MESSAGE)
                 .collect()
                 .await
                 .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?

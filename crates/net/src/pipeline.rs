@@ -71,7 +71,7 @@ pub fn handle(
     local: SocketAddr,
     transport: Transport,
     frontend: Frontend,
-    stream: Option<&shield::stream_info::StreamInfo>,
+    stream: Option<&shield::stream_info::StreamInfo<'_>>,
     out: &mut [u8],
 ) -> Handled {
     // One clock read when the query starts (the rings, the rate rules and

@@ -48,7 +48,7 @@ pub async fn answer(
     out: &mut [u8],
     (client, local): (SocketAddr, SocketAddr),
     upstream: Upstream,
-    stream: Option<&shield::stream_info::StreamInfo>,
+    stream: Option<&shield::stream_info::StreamInfo<'_>>,
 ) -> Answered {
     let (answered, backend, timeout, allow_empty) = {
         let snap = shared.load();

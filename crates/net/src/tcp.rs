@@ -464,11 +464,8 @@ async fn accept_loop(
                 }
                 Service::Dot(ctx) => {
                     if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
-                        let info = shield::stream_info::StreamInfo {
-                            sni: tls.get_ref().1.server_name().map(str::to_ascii_lowercase),
-                            http: None,
-                        };
-                        let _ = connection(tls, who, &opts, (&slot, Some(info)), shared).await;
+                        let sni = tls.get_ref().1.server_name().map(str::to_ascii_lowercase);
+                        let _ = connection(tls, who, &opts, (&slot, Some(sni)), shared).await;
                     }
                 }
                 Service::Doh(tls, settings) => {
@@ -478,15 +475,19 @@ async fn accept_loop(
                         addr: peer,
                         local,
                         counts: counts.clone(),
-                        tls: None,
+                        tls: false,
+                        sni: None,
                     };
                     match tls {
                         None => crate::doh::serve(stream, settings.clone(), client, shared).await,
                         Some(ctx) => {
                             if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
-                                client.tls = Some(
-                                    tls.get_ref().1.server_name().map(str::to_ascii_lowercase),
-                                );
+                                client.tls = true;
+                                client.sni = tls
+                                    .get_ref()
+                                    .1
+                                    .server_name()
+                                    .map(|n| Arc::from(n.to_ascii_lowercase()));
                                 crate::doh::serve(tls, settings.clone(), client, shared).await;
                             }
                         }
@@ -520,7 +521,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     (peer, local, counts): (SocketAddr, SocketAddr, &crate::FrontendCounts),
     opts: &TcpOptions,
-    (slot, info): (&Slot, Option<shield::stream_info::StreamInfo>),
+    // Over TLS: the server name the client asked for, if any.
+    (slot, tls): (&Slot, Option<Option<String>>),
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let deadline = opts.max_duration.map(|d| Instant::now() + d);
@@ -567,7 +569,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             send: opts.send_timeout,
             shared: &shared,
             slot,
-            info: info.as_ref(),
+            info: tls.as_ref().map(|sni| shield::stream_info::StreamInfo {
+                sni: sni.as_deref(),
+                http: None,
+            }),
         };
         let result = exchange(&mut stream, &mut query, &mut out, &who).await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
@@ -623,7 +628,7 @@ struct Peer<'a> {
     shared: &'a SharedSnapshot,
     slot: &'a Slot,
     /// The TLS server name, for DNS over TLS.
-    info: Option<&'a shield::stream_info::StreamInfo>,
+    info: Option<shield::stream_info::StreamInfo<'a>>,
 }
 
 /// What bounds the reads of one query.
@@ -689,7 +694,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         &mut out[2..],
         (peer.addr, peer.local),
         crate::stream_answer::Upstream::Tcp,
-        peer.info,
+        peer.info.as_ref(),
     )
     .await;
     let resp_len = match answered {

@@ -37,7 +37,7 @@ pub struct QueryInfo<'a> {
     /// The query's time, for the rate rules.
     pub clock: &'a crate::qps::QueryClock,
     /// TLS server name and HTTP request, for DoT and DoH queries.
-    pub stream: Option<&'a crate::stream_info::StreamInfo>,
+    pub stream: Option<&'a crate::stream_info::StreamInfo<'a>>,
 }
 
 /// Tags a query picked up (`SetTagAction`), read by `TagRule`. Empty, it
@@ -301,7 +301,7 @@ impl Selector {
             Kind::TrailingData => !q.trailing_data().is_empty(),
             Kind::Sni(name) => q
                 .stream
-                .and_then(|s| s.sni.as_deref())
+                .and_then(|s| s.sni)
                 .is_some_and(|sni| sni.trim_end_matches('.').eq_ignore_ascii_case(name)),
             Kind::HttpHeader(name, re) => q
                 .stream
@@ -371,9 +371,7 @@ impl Selector {
 }
 
 fn http_path<'a>(q: &QueryInfo<'a>) -> Option<&'a str> {
-    q.stream
-        .and_then(|s| s.http.as_ref())
-        .map(|h| h.path.as_str())
+    q.stream.and_then(|s| s.http).map(|h| h.path)
 }
 
 fn join(list: &[Arc<Selector>], sep: &str) -> String {
