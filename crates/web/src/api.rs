@@ -105,50 +105,25 @@ fn dynblocks_by_address(state: &net::State) -> u64 {
         .count() as u64
 }
 
-/// rampart's own counters (not in dnsdist's statistics).
-fn rampart_stats(view: &View) -> Vec<(&'static str, u64)> {
-    let names: Vec<&str> = dnsdist_stats_names();
+/// rampart's own counters: those of `stats.all()` that `dnsdist`
+/// (what [`dnsdist_stats`] gave) does not already hold.
+fn rampart_stats(view: &View, dnsdist: &[(&'static str, Value)]) -> Vec<(&'static str, u64)> {
     view.state
         .runtime
         .stats
         .all()
         .into_iter()
-        .filter(|(n, _)| !names.contains(n))
+        .filter(|(n, _)| !dnsdist.iter().any(|(d, _)| d == n))
         .collect()
-}
-
-fn dnsdist_stats_names() -> Vec<&'static str> {
-    let mut v = vec![
-        "responses",
-        "servfail-responses",
-        "queries",
-        "acl-drops",
-        "frontend-noerror",
-        "frontend-nxdomain",
-        "frontend-servfail",
-        "rule-drop",
-        "rule-nxdomain",
-        "rule-refused",
-        "rule-servfail",
-        "rule-truncated",
-        "self-answered",
-        "no-policy",
-        "noncompliant-queries",
-        "rdqueries",
-        "empty-queries",
-        "cache-hits",
-        "cache-misses",
-        "dyn-blocked",
-    ];
-    v.extend(ABSENT_FEATURES);
-    v
 }
 
 /// `/jsonstat?command=stats`: one flat object, dnsdist's statistics
 /// plus its packet-cache totals and rampart's own counters.
 pub(crate) fn jsonstat(view: &View) -> Value {
     let mut m = Map::new();
-    for (k, v) in dnsdist_stats(view) {
+    let dnsdist = dnsdist_stats(view);
+    let own = rampart_stats(view, &dnsdist);
+    for (k, v) in dnsdist {
         m.insert(k.into(), v);
     }
     let (hits, misses) = view
@@ -167,7 +142,7 @@ pub(crate) fn jsonstat(view: &View) -> Value {
     // Queries are never queued in rampart, so none is dropped for it.
     m.insert("over-capacity-drops".into(), 0.into());
     m.insert("too-old-drops".into(), 0.into());
-    for (k, v) in rampart_stats(view) {
+    for (k, v) in own {
         m.insert(k.into(), v.into());
     }
     Value::Object(m)
@@ -631,7 +606,7 @@ pub(crate) fn dashboard_data(view: &View) -> Value {
         "zones": zones(view),
         "servers": view.state.upstream.pools.backends.iter().enumerate()
             .map(|(i, b)| backend(view, i, b)).collect::<Vec<_>>(),
-        "counters": Value::Object(rampart_stats(view).into_iter().map(|(k, v)| (k.to_string(), v.into())).collect()),
+        "counters": Value::Object(rampart_stats(view, &dnsdist_stats(view)).into_iter().map(|(k, v)| (k.to_string(), v.into())).collect()),
     })
 }
 
