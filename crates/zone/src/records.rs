@@ -101,6 +101,26 @@ impl RecordSet {
             .collect()
     }
 
+    /// Every record borrowed, as (owner, type, RDATA, TTL), in the set's
+    /// order: owner, type, then RDATA (so an RRset's RDATAs come in DNSSEC
+    /// canonical order, RFC 4034 §6.3).
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], u16, &[u8], u32)> + '_ {
+        self.map
+            .iter()
+            .map(|((o, t, r), ttl)| (&**o, *t, &**r, *ttl))
+    }
+
+    /// The RDATAs and TTLs of the RRset `owner`/`rr_type`, borrowed.
+    pub fn rrset_entries<'s>(
+        &'s self,
+        owner: &'s [u8],
+        rr_type: u16,
+    ) -> impl Iterator<Item = (&'s [u8], u32)> + 's {
+        self.entries_from(owner, rr_type)
+            .take_while(move |((o, t, _), _)| **o == *owner && *t == rr_type)
+            .map(|((_, _, r), ttl)| (&**r, *ttl))
+    }
+
     /// Whether any record is owned by `owner`.
     pub fn has_name(&self, owner: &[u8]) -> bool {
         self.entries_from(owner, 0)

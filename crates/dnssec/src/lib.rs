@@ -1,0 +1,21 @@
+//! DNSSEC signing (RFC 4033–4035, 5155): zones are signed when they are
+//! loaded and kept signed through updates, reloads and refreshes, into the
+//! same record sets the journal keeps and transfers send, so answering a
+//! DO query costs no signing.
+//!
+//! - [`policy`]: what BIND's `dnssec-policy` says, with its defaults;
+//! - [`keys`]: keys in BIND's `K*.key`/`K*.private` files, made and used
+//!   through ring;
+//! - [`rrsig`]: the signed data of an RRset and its RRSIG;
+//! - [`chain`]: canonical order, type bitmaps, NSEC and NSEC3 records;
+//! - [`signer`]: a whole zone signed, reusing what still holds.
+
+pub mod chain;
+pub mod keys;
+pub mod policy;
+pub mod rrsig;
+pub mod signer;
+pub mod time;
+
+pub use policy::{Denial, Policy, ZoneSigning};
+pub use signer::{signer_owned, unsigned_view, Outcome, Signer};
