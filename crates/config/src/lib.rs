@@ -30,6 +30,7 @@ mod address;
 pub mod compat_lua;
 pub mod console_lua;
 pub mod credential;
+pub mod dnssec_lua;
 pub mod dq_lua;
 pub mod dynblock_lua;
 pub mod ffi_lua;
@@ -142,6 +143,9 @@ pub struct Config {
     pub tls_requests: tls_lua::TlsRequests,
     /// Backends and pools (`newServer`).
     pub pools: pool::Pools,
+    /// `setKeyDirectory`: where zones signed from Lua keep their keys
+    /// (unset: beside the config).
+    pub key_directory: Option<PathBuf>,
     /// How long a forwarded UDP query waits for its answer.
     pub udp_timeout: Duration,
     /// Keys, transfers, updates, notifies, journals.
@@ -180,6 +184,7 @@ impl Config {
             encrypted: Vec::new(),
             tls_requests: tls_lua::TlsRequests::default(),
             pools: pool::Pools::default(),
+            key_directory: None,
             udp_timeout: Duration::from_secs(2),
             replication: xfr::settings::Replication {
                 flush_interval_secs: 60,
@@ -352,6 +357,8 @@ fn load_with_runtime(
     pool_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     guard_lua::register(&lua, &state, runtime)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    dnssec_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
@@ -572,6 +579,7 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             let conf = named_conf::read(&path).map_err(|e| fail(lua, e))?;
             let mut c = st.borrow_mut();
             xfr_lua::from_named_conf(&conf, &mut c).map_err(|e| fail(lua, e))?;
+            dnssec_lua::from_named_conf(&conf, &mut c).map_err(|e| fail(lua, e))?;
             guard_lua::from_named_conf(lua, &conf.server_options, &mut c)
                 .map_err(|e| fail(lua, e))?;
             c.notes.extend(conf.notes);

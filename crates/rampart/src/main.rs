@@ -434,6 +434,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
             encrypted.reload_changed();
             shield::logthrottle::flush();
             service.flush(false);
+            service.resign_due();
             let snap = shared.load();
             snap.upstream.pools.check_slow();
             let every = u64::from(snap.upstream.pools.cache_cleaning_delay.max(1));

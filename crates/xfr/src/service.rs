@@ -68,6 +68,12 @@ pub(crate) struct Entry {
     pub status: String,
     /// Bumped by every NOTIFY round: older rounds still retrying stop.
     pub notify_round: Arc<std::sync::atomic::AtomicU64>,
+    /// The signer of a zone its policy signs, opened at its first change.
+    pub signer: Option<dnssec::Signer>,
+    /// Why a zone with a signing policy is not being signed.
+    pub signing_error: Option<String>,
+    /// When its earliest signature is due for refresh (Unix seconds).
+    pub next_resign: u64,
 }
 
 impl Entry {
@@ -226,12 +232,20 @@ impl Service {
         // A zone that neither transfers nor takes updates, with no journal
         // asked for, is served as loaded: no record set kept beside it.
         let s = &settings;
-        let replicates =
-            !s.update.is_empty() || !s.transfer.is_empty() || !s.also_notify.is_empty();
+        // A zone signed here keeps its records for re-signing.
+        let replicates = !s.update.is_empty()
+            || !s.transfer.is_empty()
+            || !s.also_notify.is_empty()
+            || s.dnssec.is_some();
         if existing.is_none() && !replicates && self.settings().journal_dir.is_none() {
             return Ok(Arc::new(loaded));
         }
-        let file_set = RecordSet::from_zone(&loaded);
+        let mut file_set = RecordSet::from_zone(&loaded);
+        if settings.dnssec.is_some() {
+            // The signer owns DNSKEY, RRSIG, NSEC…: what the file has of
+            // them is replaced, so it is not part of the operator's data.
+            file_set = dnssec::unsigned_view(&file_set);
+        }
         let source = match &info.file {
             Some(f) => format!("zone file {}", f.display()),
             None => "zone file".to_string(),
@@ -292,6 +306,9 @@ impl Service {
             settings,
             status: String::new(),
             notify_round: Arc::default(),
+            signer: None,
+            signing_error: None,
+            next_resign: u64::MAX,
         };
         self.attach_journal(&mut entry, &source);
         let zone = entry.zone.clone().ok_or_else(|| {
@@ -333,6 +350,22 @@ impl Service {
             log::warn!("zone {}: {r}", entry.name);
         }
         if opened.blocks.is_empty() {
+            if entry.settings.dnssec.is_some() {
+                match self.signed_version(entry, (*entry.records).clone()) {
+                    Ok(signed) => {
+                        entry.serial = signed_serial(&signed, &entry.apex).unwrap_or(entry.serial);
+                        match signed.to_zone(&entry.apex, source) {
+                            Ok((z, _)) => entry.zone = Some(Arc::new(z)),
+                            Err(e) => log::error!(
+                                "zone {}: signed version does not compile: {e}",
+                                entry.name
+                            ),
+                        }
+                        entry.records = Arc::new(signed);
+                    }
+                    Err(e) => log::error!("{e}"),
+                }
+            }
             let genesis = Change {
                 serial_before: entry.serial,
                 serial_after: entry.serial,
@@ -369,8 +402,12 @@ impl Service {
         // journal's last version.
         let file_set = entry.records.clone();
         let file_serial = entry.serial;
-        let base =
+        let mut base =
             file_base(&opened.blocks, &file_set, file_serial).unwrap_or_else(|| current.clone());
+        if entry.settings.dnssec.is_some() {
+            // The journal's versions are signed, the file is not.
+            base = dnssec::unsigned_view(&base);
+        }
         // The last MAX_HISTORY changes are kept for IXFR, moved out of
         // the blocks rather than copied.
         let changes = opened.blocks.iter().filter(|b| !b.is_genesis()).count();
@@ -412,9 +449,88 @@ impl Service {
         if let Err(e) = self.commit(entry, next, source) {
             log::error!("zone {}: {e}", entry.name);
         }
-        if *entry.records != *file_set {
+        let written = if entry.settings.dnssec.is_some() {
+            dnssec::unsigned_view(&entry.records)
+        } else {
+            (*entry.records).clone()
+        };
+        if written != *file_set {
             // The file is behind: write it back on the next flush.
             entry.dirty_since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// `next` signed, when the zone's policy signs it (else as it is),
+    /// keeping every signature of the current version that still holds.
+    /// The signer is opened at the first change, and again when the
+    /// policy or key directory changed. A zone that was signed and whose
+    /// keys are missing is refused: it keeps serving its last version.
+    pub(crate) fn signed_version(
+        &self,
+        e: &mut Entry,
+        next: RecordSet,
+    ) -> Result<RecordSet, String> {
+        let Some(signing) = e.settings.dnssec.clone() else {
+            return Ok(next);
+        };
+        if matches!(e.role, Role::Secondary(_)) {
+            // Signing a transferred zone (a "bump in the wire") is not
+            // done yet: its serials would have to be mapped.
+            return Ok(next);
+        }
+        let now = unix_now();
+        let was_signed = e
+            .records
+            .rrset_entries(&e.apex, wire::types::rtype::DNSKEY)
+            .next()
+            .is_some();
+        if e.signer.as_ref().is_none_or(|s| s.signing != signing) {
+            match dnssec::Signer::open(&e.apex, signing, was_signed, now) {
+                Ok(s) => {
+                    e.signer = Some(s);
+                    e.signing_error = None;
+                }
+                Err(err) => {
+                    e.signing_error = Some(err.to_string());
+                    return Err(format!("zone {}: not signed: {err}", e.name));
+                }
+            }
+        }
+        let Some(signer) = e.signer.as_mut() else {
+            return Ok(next);
+        };
+        let previous = was_signed.then_some(&*e.records);
+        let started = Instant::now();
+        let out = signer
+            .sign(&next, previous, now, e.settings.serial_policy)
+            .map_err(|err| format!("zone {}: not signed: {err}", e.name))?;
+        e.next_resign = out.next_refresh;
+        log::info!(
+            "zone {}: signed serial {} in {:.3} s ({} signatures made, {} kept)",
+            e.name,
+            out.serial,
+            started.elapsed().as_secs_f64(),
+            out.made,
+            out.reused
+        );
+        Ok(out.records)
+    }
+
+    /// Re-signs the zones whose signatures are due for refresh; the
+    /// control loop calls it, never the query path.
+    pub fn resign_due(&self) {
+        let now = unix_now();
+        for entry in self.entries() {
+            let mut e = lock(&entry);
+            if e.signer.is_none() || e.next_resign > now {
+                continue;
+            }
+            let current = (*e.records).clone();
+            if let Err(err) = self.commit(&mut e, current, "signature refresh") {
+                log::error!("zone {}: signature refresh failed: {err}", e.name);
+                // Try again in a while, not on every tick.
+                e.next_resign = now + 300;
+            }
         }
     }
 
@@ -427,6 +543,7 @@ impl Service {
         next: RecordSet,
         source: &str,
     ) -> Result<bool, String> {
+        let next = self.signed_version(e, next)?;
         let (removed, added) = diff(&e.records, &next);
         if removed.is_empty() && added.is_empty() {
             return Ok(false);
@@ -448,6 +565,12 @@ impl Service {
     ) -> Result<bool, String> {
         if removed.is_empty() && added.is_empty() {
             return Ok(false);
+        }
+        if e.settings.dnssec.is_some() {
+            // Signing needs the whole next version.
+            let mut next = (*e.records).clone();
+            let _ = next.apply(&removed, &added);
+            return self.commit(e, next, source);
         }
         // A copy only when a transfer out is reading the set right now.
         let swap = |e: &mut Entry, out: &[Record], into: &[Record]| {
@@ -537,15 +660,24 @@ impl Service {
             // The records are taken and the lock let go while the file is
             // written: updates and transfers out must not wait for a
             // large zone's file.
-            let (records, file, apex, name, serial) = {
+            let (current, records, file, apex, name, serial) = {
                 let e = lock(&entry);
                 let Some(since) = e.dirty_since else { continue };
                 if !force && since.elapsed() < interval {
                     continue;
                 }
                 let Some(file) = e.file.clone() else { continue };
+                // A signed zone's file keeps the operator's records; the
+                // signatures live in the journal (BIND's inline signing
+                // keeps them apart the same way).
+                let records = if e.settings.dnssec.is_some() {
+                    Arc::new(dnssec::unsigned_view(&e.records))
+                } else {
+                    e.records.clone()
+                };
                 (
                     e.records.clone(),
+                    records,
                     file,
                     e.apex.clone(),
                     e.name.clone(),
@@ -564,7 +696,7 @@ impl Service {
             let file_state = Arc::new((*records).clone());
             let mut e = lock(&entry);
             e.file_state = file_state;
-            if Arc::ptr_eq(&e.records, &records) {
+            if Arc::ptr_eq(&e.records, &current) {
                 e.dirty_since = None;
             }
             let line = format!("zone {name}: serial {serial} written to {}", file.display());
@@ -752,6 +884,11 @@ fn file_base(blocks: &[journal::Block], file: &RecordSet, serial: u32) -> Option
 }
 
 /// Records with the apex SOA first (a genesis block reads like AXFR).
+/// The SOA serial of a version.
+fn signed_serial(set: &RecordSet, apex: &[u8]) -> Option<u32> {
+    set.soa(apex).and_then(|s| soa_serial(&s.rdata))
+}
+
 pub(crate) fn soa_first(mut records: Vec<Record>, apex: &[u8]) -> Vec<Record> {
     records.sort_by_key(|r| !(r.rtype == wire::types::rtype::SOA && *r.owner == *apex));
     records

@@ -51,6 +51,9 @@ pub struct ZoneSettings {
     /// Primaries reached over TLS (XoT, RFC 9103), with how: the SOA
     /// query and the transfer go over TLS to them.
     pub primary_tls: Vec<(SocketAddr, pool::tls_client::TlsClient)>,
+    /// Signed here with this policy and key directory (`dnssec-policy`
+    /// with `inline-signing`, or `setDNSSECPolicy`).
+    pub dnssec: Option<dnssec::ZoneSigning>,
 }
 
 impl ZoneSettings {

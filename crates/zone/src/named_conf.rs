@@ -44,6 +44,11 @@ pub struct NamedZone {
     pub allow_update: Vec<String>,
     /// `update-policy { grant … }` rules.
     pub update_policy: Vec<Grant>,
+    /// `dnssec-policy NAME;` (with `file:line`), and `inline-signing`.
+    pub dnssec_policy: Option<(String, String)>,
+    pub inline_signing: Option<bool>,
+    /// `key-directory "…";` of the zone (resolved like zone files).
+    pub key_directory: Option<PathBuf>,
     /// Where the statement is, for messages.
     pub source: String,
 }
@@ -115,6 +120,13 @@ pub struct NamedConf {
     pub keys: Vec<NamedKey>,
     /// `tls` statements (BIND's built-in `ephemeral` is not among them).
     pub tls: Vec<NamedTls>,
+    /// `dnssec-policy "name" { … };` statements, as written.
+    pub dnssec_policies: Vec<ServerOption>,
+    /// `options { dnssec-policy NAME; }`: the zones' default (`file:line`).
+    pub default_dnssec_policy: Option<(String, String)>,
+    /// `options { key-directory "…"; }`, resolved like zone files; else
+    /// the `directory` (BIND's default), once read from a file.
+    pub key_directory: Option<PathBuf>,
     /// What was skipped, for the log.
     pub notes: Vec<String>,
 }
@@ -148,12 +160,18 @@ pub fn read(path: &Path) -> Result<NamedConf, ConfError> {
         None => base.clone(),
     };
     for z in &mut conf.zones {
-        if let Some(f) = &z.file {
+        for f in [&mut z.file, &mut z.key_directory].into_iter().flatten() {
             if f.is_relative() {
-                z.file = Some(dir.join(f));
+                *f = dir.join(&*f);
             }
         }
     }
+    // BIND keeps keys in the working directory (`directory`) unless told.
+    conf.key_directory = Some(match conf.key_directory.take() {
+        Some(k) if k.is_relative() => dir.join(k),
+        Some(k) => k,
+        None => dir.clone(),
+    });
     for t in &mut conf.tls {
         if let Some(f) = &t.ca_file {
             if f.is_relative() {
@@ -230,6 +248,21 @@ fn interpret(
                             };
                             conf.directory = Some(PathBuf::from(dir));
                         }
+                        Some("dnssec-policy") => {
+                            let [_, name] = o.words.as_slice() else {
+                                return Err(err(o.line, "expected 'dnssec-policy NAME;'".into()));
+                            };
+                            conf.default_dnssec_policy = Some((name.clone(), here(o.line)));
+                        }
+                        Some("key-directory") => {
+                            let [_, dir] = o.words.as_slice() else {
+                                return Err(err(
+                                    o.line,
+                                    "expected 'key-directory \"path\";'".into(),
+                                ));
+                            };
+                            conf.key_directory = Some(PathBuf::from(dir));
+                        }
                         Some(name) if SERVER_OPTIONS.contains(&name) => {
                             conf.server_options.push(server_option(o, path));
                         }
@@ -254,6 +287,9 @@ fn interpret(
             "zone" => conf.zones.push(zone(s, path)?),
             "key" => conf.keys.push(key(s, path)?),
             "tls" => conf.tls.push(tls(s, path)?),
+            "dnssec-policy" if s.block.is_some() => {
+                conf.dnssec_policies.push(server_option(s, path))
+            }
             "" => {}
             other => conf
                 .notes
@@ -294,6 +330,9 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
         allow_transfer: Vec::new(),
         allow_update: Vec::new(),
         update_policy: Vec::new(),
+        dnssec_policy: None,
+        inline_signing: None,
+        key_directory: None,
         source: format!("{}:{}", path.display(), s.line),
     };
     for o in block {
@@ -336,6 +375,27 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
             "allow-transfer" => z.allow_transfer = items(o),
             "allow-update" => z.allow_update = items(o),
             "update-policy" => z.update_policy = grants(o, path)?,
+            "dnssec-policy" => {
+                let [_, p] = o.words.as_slice() else {
+                    return Err(err(o.line, "expected 'dnssec-policy NAME;'".into()));
+                };
+                z.dnssec_policy = Some((p.clone(), format!("{}:{}", path.display(), o.line)));
+            }
+            "inline-signing" => {
+                z.inline_signing = Some(
+                    match o.words.get(1).map(|w| w.to_ascii_lowercase()).as_deref() {
+                        Some("yes" | "true" | "1") => true,
+                        Some("no" | "false" | "0") => false,
+                        _ => return Err(err(o.line, "expected 'inline-signing yes|no;'".into())),
+                    },
+                )
+            }
+            "key-directory" => {
+                let [_, d] = o.words.as_slice() else {
+                    return Err(err(o.line, "expected 'key-directory \"path\";'".into()));
+                };
+                z.key_directory = Some(PathBuf::from(d));
+            }
             _ => {}
         }
     }

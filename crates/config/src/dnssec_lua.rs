@@ -1,0 +1,560 @@
+//! DNSSEC signing settings: BIND's `dnssec-policy` blocks, zones'
+//! `dnssec-policy`/`inline-signing`/`key-directory` from a named.conf,
+//! and the same in Lua (`setDNSSECPolicy`, `setKeyDirectory`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use dnssec::policy::{algorithm, Denial, KeySpec, Policy, Role, ZoneSigning};
+use mlua::{Lua, Table, Value};
+use zone::named_conf::{NamedConf, ServerOption};
+
+use crate::{fail, resolve, Config};
+
+/// A BIND duration: ISO 8601 (`P14D`, `PT1H`, `P1Y2M`), a TTL with units
+/// (`1h`, `2w1d`), seconds, or `unlimited` (0).
+pub fn duration(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_uppercase();
+    let bad = || {
+        format!("bad duration '{text}': expected seconds, 1h/2d/1w style or ISO 8601 (P14D, PT1H)")
+    };
+    if t == "UNLIMITED" {
+        return Ok(0);
+    }
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    let (iso, body) = match t.strip_prefix('P') {
+        Some(rest) => (true, rest),
+        None => (false, t.as_str()),
+    };
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut in_time = !iso;
+    let mut any = false;
+    for c in body.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        if iso && c == 'T' && num.is_empty() {
+            in_time = true;
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        let unit = match (c, in_time) {
+            ('Y', false) => 365 * 86_400,
+            ('M', false) => 30 * 86_400,
+            ('W', _) => 7 * 86_400,
+            ('D', _) => 86_400,
+            ('H', true) => 3600,
+            ('M', true) => 60,
+            ('S', true) => 1,
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(n.saturating_mul(unit));
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn algorithm_of(text: &str, source: &str) -> Result<u8, String> {
+    algorithm::parse(text).ok_or_else(|| {
+        format!(
+            "{source}: algorithm '{text}' is not one rampart signs with: ecdsap256sha256 (13), \
+             ed25519 (15), or rsasha256/rsasha512 (8/10) with imported keys (RSA-SHA1 is refused, \
+             RFC 9905)"
+        )
+    })
+}
+
+/// One `dnssec-policy "name" { … };` statement.
+pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
+    let name = s
+        .values
+        .first()
+        .cloned()
+        .ok_or_else(|| format!("{}: dnssec-policy needs a name", s.source))?;
+    let mut p = Policy {
+        name: name.clone(),
+        ..Policy::default()
+    };
+    let mut keys_given = false;
+    for o in &s.block {
+        let arg = || {
+            o.values
+                .first()
+                .map(String::as_str)
+                .ok_or_else(|| format!("{}: {} needs a value", o.source, o.name))
+        };
+        let dur = || duration(arg()?).map_err(|e| format!("{}: {}: {e}", o.source, o.name));
+        match o.name.as_str() {
+            "keys" => {
+                keys_given = true;
+                p.keys.clear();
+                for k in &o.block {
+                    p.keys.push(key_spec(k)?);
+                }
+            }
+            "nsec3param" => {
+                let mut iterations = 0u16;
+                let mut salt_len = 0usize;
+                let mut opt_out = false;
+                let mut it = o.values.iter();
+                while let Some(w) = it.next() {
+                    let v = it
+                        .next()
+                        .ok_or_else(|| format!("{}: nsec3param {w} needs a value", o.source))?;
+                    match w.to_ascii_lowercase().as_str() {
+                        "iterations" => {
+                            iterations = v
+                                .parse()
+                                .map_err(|_| format!("{}: bad iterations '{v}'", o.source))?
+                        }
+                        "salt-length" => {
+                            salt_len = v
+                                .parse()
+                                .map_err(|_| format!("{}: bad salt-length '{v}'", o.source))?
+                        }
+                        "optout" => {
+                            opt_out =
+                                matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "1")
+                        }
+                        other => {
+                            return Err(format!("{}: unknown nsec3param field '{other}'", o.source))
+                        }
+                    }
+                }
+                p.denial = Denial::Nsec3 {
+                    iterations,
+                    salt: random_salt(salt_len).map_err(|e| format!("{}: {e}", o.source))?,
+                    opt_out,
+                };
+            }
+            "signatures-validity" => p.signatures_validity = dur()?,
+            "signatures-validity-dnskey" => p.signatures_validity_dnskey = dur()?,
+            "signatures-refresh" => p.signatures_refresh = dur()?,
+            "signatures-jitter" => p.signatures_jitter = dur()?,
+            "dnskey-ttl" => {
+                p.dnskey_ttl = u32::try_from(dur()?)
+                    .map_err(|_| format!("{}: dnskey-ttl too large", o.source))?
+            }
+            "cdnskey" | "cds-digest-types" => {
+                if o.name == "cdnskey" {
+                    p.cds = !matches!(arg()?.to_ascii_lowercase().as_str(), "no" | "false" | "0");
+                }
+            }
+            // Timing of rollovers and purges: kept by BIND's key manager;
+            // rollovers are not automated here yet.
+            "inline-signing"
+            | "max-zone-ttl"
+            | "publish-safety"
+            | "retire-safety"
+            | "purge-keys"
+            | "zone-propagation-delay"
+            | "parent-ds-ttl"
+            | "parent-propagation-delay"
+            | "manual-mode"
+            | "offline-ksk" => {}
+            other => {
+                return Err(format!(
+                    "{}: unknown dnssec-policy option '{other}'",
+                    o.source
+                ))
+            }
+        }
+    }
+    if !keys_given {
+        p.keys = Policy::default().keys;
+    }
+    p.check().map_err(|e| format!("{}: {e}", s.source))?;
+    Ok(p)
+}
+
+/// `csk lifetime unlimited algorithm ecdsap256sha256;`
+fn key_spec(k: &ServerOption) -> Result<KeySpec, String> {
+    let role = match k.name.as_str() {
+        "csk" => Role::Csk,
+        "ksk" => Role::Ksk,
+        "zsk" => Role::Zsk,
+        other => {
+            return Err(format!(
+                "{}: expected csk, ksk or zsk, found '{other}'",
+                k.source
+            ))
+        }
+    };
+    let mut spec = KeySpec {
+        role,
+        algorithm: algorithm::ECDSAP256SHA256,
+        lifetime: 0,
+    };
+    let mut it = k.values.iter();
+    while let Some(w) = it.next() {
+        match w.to_ascii_lowercase().as_str() {
+            "lifetime" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| format!("{}: lifetime needs a value", k.source))?;
+                spec.lifetime = duration(v).map_err(|e| format!("{}: {e}", k.source))?;
+            }
+            "algorithm" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| format!("{}: algorithm needs a value", k.source))?;
+                spec.algorithm = algorithm_of(v, &k.source)?;
+                // An RSA key size may follow.
+                if it.clone().next().is_some_and(|n| n.parse::<u32>().is_ok()) {
+                    it.next();
+                }
+            }
+            "key-directory" => {}
+            "key-store" | "tag-range" => {
+                it.next();
+                if w.eq_ignore_ascii_case("tag-range") {
+                    it.next();
+                }
+            }
+            other => return Err(format!("{}: unknown key option '{other}'", k.source)),
+        }
+    }
+    Ok(spec)
+}
+
+fn random_salt(len: usize) -> Result<Vec<u8>, String> {
+    if len > 255 {
+        return Err(format!("salt-length {len} is more than 255"));
+    }
+    let mut salt = vec![0u8; len];
+    if len > 0 {
+        use std::io::Read as _;
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut salt))
+            .map_err(|e| format!("cannot read /dev/urandom for the salt: {e}"))?;
+    }
+    Ok(salt)
+}
+
+/// The policies a named.conf defines, with BIND's built-ins; `None` for
+/// `insecure` and `none` (the zone is served unsigned).
+fn policies(conf: &NamedConf) -> Result<HashMap<String, Option<Policy>>, String> {
+    let mut out: HashMap<String, Option<Policy>> = HashMap::new();
+    out.insert("default".into(), Some(Policy::default()));
+    out.insert("insecure".into(), None);
+    out.insert("none".into(), None);
+    for s in &conf.dnssec_policies {
+        let p = policy_from_named(s)?;
+        out.insert(p.name.clone(), Some(p));
+    }
+    Ok(out)
+}
+
+/// The zones of a named.conf that a `dnssec-policy` signs.
+pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
+    let table = policies(conf)?;
+    for z in &conf.zones {
+        let Some((name, source)) = z
+            .dnssec_policy
+            .as_ref()
+            .or(conf.default_dnssec_policy.as_ref())
+        else {
+            continue;
+        };
+        let policy = table
+            .get(name)
+            .ok_or_else(|| format!("{source}: dnssec-policy \"{name}\" is not defined"))?;
+        let apex = zone::parse_name(&z.name)
+            .map_err(|e| format!("{}: bad zone name '{}': {e}", z.source, z.name))?;
+        let key_directory = z
+            .key_directory
+            .clone()
+            .or_else(|| conf.key_directory.clone())
+            .unwrap_or_else(|| PathBuf::from("."));
+        c.replication.zone_mut(&apex).dnssec = policy.clone().map(|policy| ZoneSigning {
+            policy,
+            key_directory,
+        });
+    }
+    Ok(())
+}
+
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
+    let g = lua.globals();
+    let st = state.clone();
+    let b = base.to_path_buf();
+    g.set(
+        "setKeyDirectory",
+        lua.create_function(move |_, dir: String| {
+            st.borrow_mut().key_directory = Some(resolve(&b, &dir));
+            Ok(())
+        })?,
+    )?;
+    let st = state.clone();
+    let b = base.to_path_buf();
+    g.set(
+        "setDNSSECPolicy",
+        lua.create_function(move |lua, (name, opts): (String, Option<Table>)| {
+            let apex = crate::xfr_lua::zone_apex(lua, &name)?;
+            let mut c = st.borrow_mut();
+            let signing = lua_policy(lua, opts, &b, c.key_directory.clone())?;
+            c.replication.zone_mut(&apex).dnssec = signing;
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `setDNSSECPolicy`'s options: `policy` ("default", "insecure"),
+/// `algorithm`, `keys` ({{role="ksk", algorithm=…, lifetime=…}, …}),
+/// `nsec3` (bool), `nsec3Iterations`, `nsec3OptOut`, `nsec3SaltLength`,
+/// `signaturesValidity`, `signaturesValidityDNSKEY`, `signaturesRefresh`,
+/// `signaturesJitter`, `dnskeyTTL` (seconds or durations), `cds`,
+/// `keyDirectory`.
+fn lua_policy(
+    lua: &Lua,
+    opts: Option<Table>,
+    base: &Path,
+    dir: Option<PathBuf>,
+) -> mlua::Result<Option<ZoneSigning>> {
+    let mut p = Policy::default();
+    let mut key_directory = dir.unwrap_or_else(|| base.to_path_buf());
+    let Some(opts) = opts else {
+        return Ok(Some(ZoneSigning {
+            policy: p,
+            key_directory,
+        }));
+    };
+    let text = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) => s.to_str().ok().map(|s| s.to_string()),
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Number(n) => Some((*n as i64).to_string()),
+            _ => None,
+        }
+    };
+    let dur = |key: &str, v: &Value| -> mlua::Result<u64> {
+        let t =
+            text(v).ok_or_else(|| fail(lua, format!("{key}: expected seconds or a duration")))?;
+        duration(&t).map_err(|e| fail(lua, format!("{key}: {e}")))
+    };
+    let mut nsec3: Option<(u16, usize, bool)> = None;
+    for pair in opts.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        match k.as_str() {
+            "policy" => match text(&v).as_deref() {
+                Some("default") => {}
+                Some("insecure" | "none") => return Ok(None),
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!("policy {other:?}: expected \"default\", \"insecure\" or \"none\""),
+                    ))
+                }
+            },
+            "algorithm" => {
+                let a = text(&v).ok_or_else(|| fail(lua, "algorithm: expected a name"))?;
+                let a = algorithm_of(&a, "setDNSSECPolicy").map_err(|e| fail(lua, e))?;
+                for key in &mut p.keys {
+                    key.algorithm = a;
+                }
+            }
+            "keys" => {
+                let Value::Table(list) = v else {
+                    return Err(fail(lua, "keys: expected a list of {role=…, algorithm=…}"));
+                };
+                p.keys.clear();
+                for item in list.sequence_values::<Table>() {
+                    let item = item?;
+                    let role: String = item.get("role")?;
+                    let role = match role.to_ascii_lowercase().as_str() {
+                        "csk" => Role::Csk,
+                        "ksk" => Role::Ksk,
+                        "zsk" => Role::Zsk,
+                        other => {
+                            return Err(fail(
+                                lua,
+                                format!("keys: role '{other}': expected csk, ksk or zsk"),
+                            ))
+                        }
+                    };
+                    let alg: Option<String> = item.get("algorithm")?;
+                    let algorithm = match alg {
+                        Some(a) => algorithm_of(&a, "setDNSSECPolicy").map_err(|e| fail(lua, e))?,
+                        None => algorithm::ECDSAP256SHA256,
+                    };
+                    let lifetime = match item.get::<Value>("lifetime")? {
+                        Value::Nil => 0,
+                        v => dur("lifetime", &v)?,
+                    };
+                    p.keys.push(KeySpec {
+                        role,
+                        algorithm,
+                        lifetime,
+                    });
+                }
+            }
+            "nsec3" => {
+                if v.as_boolean() == Some(true) {
+                    nsec3.get_or_insert((0, 0, false));
+                }
+            }
+            "nsec3Iterations" => {
+                let n = v.as_integer().filter(|n| (0..=150).contains(n));
+                let n = n.ok_or_else(|| {
+                    fail(
+                        lua,
+                        "nsec3Iterations: expected 0 to 150 (RFC 9276 asks for 0)",
+                    )
+                })?;
+                nsec3.get_or_insert((0, 0, false)).0 = n as u16;
+            }
+            "nsec3SaltLength" => {
+                let n = v.as_integer().filter(|n| (0..=255).contains(n));
+                let n = n.ok_or_else(|| fail(lua, "nsec3SaltLength: expected 0 to 255"))?;
+                nsec3.get_or_insert((0, 0, false)).1 = n as usize;
+            }
+            "nsec3OptOut" => nsec3.get_or_insert((0, 0, false)).2 = v.as_boolean() == Some(true),
+            "signaturesValidity" => p.signatures_validity = dur(&k, &v)?,
+            "signaturesValidityDNSKEY" => p.signatures_validity_dnskey = dur(&k, &v)?,
+            "signaturesRefresh" => p.signatures_refresh = dur(&k, &v)?,
+            "signaturesJitter" => p.signatures_jitter = dur(&k, &v)?,
+            "dnskeyTTL" => {
+                p.dnskey_ttl =
+                    u32::try_from(dur(&k, &v)?).map_err(|_| fail(lua, "dnskeyTTL too large"))?
+            }
+            "cds" => p.cds = v.as_boolean() != Some(false),
+            "keyDirectory" => {
+                let d = text(&v).ok_or_else(|| fail(lua, "keyDirectory: expected a path"))?;
+                key_directory = resolve(base, &d);
+            }
+            other => {
+                return Err(fail(
+                    lua,
+                    format!("setDNSSECPolicy: unknown option '{other}'"),
+                ))
+            }
+        }
+    }
+    if let Some((iterations, salt_len, opt_out)) = nsec3 {
+        p.denial = Denial::Nsec3 {
+            iterations,
+            salt: random_salt(salt_len).map_err(|e| fail(lua, e))?,
+            opt_out,
+        };
+    }
+    p.check().map_err(|e| fail(lua, e))?;
+    Ok(Some(ZoneSigning {
+        policy: p,
+        key_directory,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load_str;
+
+    #[test]
+    fn durations_as_bind_writes_them() {
+        assert_eq!(duration("P14D"), Ok(14 * 86_400));
+        assert_eq!(duration("PT1H"), Ok(3600));
+        assert_eq!(duration("p1w2dt3h"), Ok(9 * 86_400 + 3 * 3600));
+        assert_eq!(duration("3600"), Ok(3600));
+        assert_eq!(duration("1h30m"), Ok(5400));
+        assert_eq!(duration("unlimited"), Ok(0));
+        assert!(duration("P1X").is_err());
+        assert!(duration("P").is_err());
+    }
+
+    #[test]
+    fn named_conf_policies_reach_the_zones() {
+        let dir = std::env::temp_dir().join(format!("rampart-dnssec-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("named.conf"),
+            "options { directory \"/var/lib/z\"; key-directory \"keys\"; };\n\
+             dnssec-policy \"fast\" {\n  keys { ksk lifetime unlimited algorithm ecdsap256sha256; zsk lifetime P60D algorithm ed25519; };\n  nsec3param iterations 0 optout no salt-length 0;\n  signatures-validity P7D;\n  signatures-refresh P2D;\n  dnskey-ttl PT1H;\n};\n\
+             zone \"a.test\" { type primary; file \"a.zone\"; dnssec-policy fast; inline-signing yes; };\n\
+             zone \"b.test\" { type primary; file \"b.zone\"; dnssec-policy default; };\n\
+             zone \"c.test\" { type primary; file \"c.zone\"; };\n\
+             zone \"d.test\" { type primary; file \"d.zone\"; dnssec-policy insecure; };\n",
+        )
+        .unwrap();
+        let c = load_str("loadNamedConf(\"named.conf\")\n", &dir.join("r.conf")).unwrap();
+        let a = c.replication.zone(b"\x01a\x04test\x00").dnssec.unwrap();
+        assert_eq!(a.key_directory, PathBuf::from("/var/lib/z/keys"));
+        assert_eq!(a.policy.keys.len(), 2);
+        assert_eq!(a.policy.keys[1].algorithm, algorithm::ED25519);
+        assert_eq!(a.policy.signatures_validity, 7 * 86_400);
+        assert!(matches!(
+            a.policy.denial,
+            Denial::Nsec3 { iterations: 0, .. }
+        ));
+        let b = c.replication.zone(b"\x01b\x04test\x00").dnssec.unwrap();
+        assert_eq!(b.policy, Policy::default());
+        assert!(c.replication.zone(b"\x01c\x04test\x00").dnssec.is_none());
+        assert!(c.replication.zone(b"\x01d\x04test\x00").dnssec.is_none());
+
+        std::fs::write(
+            dir.join("named.conf"),
+            "dnssec-policy \"old\" {\n  keys { csk lifetime unlimited algorithm rsasha1; };\n};\n",
+        )
+        .unwrap();
+        let e = load_str("loadNamedConf(\"named.conf\")\n", &dir.join("r.conf")).unwrap_err();
+        assert!(
+            e.0.contains("named.conf:2") && e.0.contains("RSA-SHA1 is refused"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lua_policy_options_take_effect() {
+        let c = load_str(
+            "setKeyDirectory(\"/k\")\n\
+             setDNSSECPolicy(\"example.org\", {algorithm=\"ed25519\", nsec3=true, nsec3OptOut=true, signaturesValidity=\"P10D\", signaturesRefresh=86400, dnskeyTTL=\"1h\"})\n\
+             setDNSSECPolicy(\"plain.org\", {policy=\"insecure\"})\n\
+             setDNSSECPolicy(\"other.org\")\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap();
+        let z = c
+            .replication
+            .zone(b"\x07example\x03org\x00")
+            .dnssec
+            .unwrap();
+        assert_eq!(z.key_directory, PathBuf::from("/k"));
+        assert_eq!(z.policy.keys[0].algorithm, algorithm::ED25519);
+        assert!(matches!(
+            z.policy.denial,
+            Denial::Nsec3 { opt_out: true, .. }
+        ));
+        assert_eq!(z.policy.signatures_validity, 10 * 86_400);
+        assert_eq!(z.policy.signatures_refresh, 86_400);
+        assert_eq!(z.policy.dnskey_ttl, 3600);
+        assert!(c.replication.zone(b"\x05plain\x03org\x00").dnssec.is_none());
+        assert_eq!(
+            c.replication
+                .zone(b"\x05other\x03org\x00")
+                .dnssec
+                .unwrap()
+                .policy,
+            Policy::default()
+        );
+        let e = load_str(
+            "\nsetDNSSECPolicy(\"example.org\", {signaturesRefresh=\"P20D\"})\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("r.conf:2") && e.0.contains("signatures-refresh"),
+            "{e}"
+        );
+    }
+}
