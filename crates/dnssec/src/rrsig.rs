@@ -19,20 +19,31 @@ pub fn labels(owner: &[u8]) -> u8 {
     (n - usize::from(wild)).min(255) as u8
 }
 
-/// The RRSIG RDATA of `key` over the RRset `owner`/`rtype`/`ttl` whose
-/// RDATAs are `rdatas`, each once, in canonical order (RFC 4034 §6.3).
-/// Names must already be in canonical (lowercase) form. `scratch` is
-/// reused between calls.
+/// One RRset to sign, borrowed: its RDATAs each once, in canonical
+/// order (RFC 4034 §6.3), names already lowercase.
+#[derive(Clone, Debug)]
+pub struct RRsetRef<'a> {
+    pub owner: &'a [u8],
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdatas: Vec<&'a [u8]>,
+}
+
+/// The RRSIG RDATA of `key` over `set`, signed by the zone `apex`.
+/// `scratch` is reused between calls.
 pub fn sign_rrset(
     key: &Key,
     apex: &[u8],
-    owner: &[u8],
-    rtype: u16,
-    ttl: u32,
-    rdatas: &[&[u8]],
+    set: &RRsetRef<'_>,
     validity: Validity,
     scratch: &mut Vec<u8>,
 ) -> Result<Vec<u8>, KeyError> {
+    let RRsetRef {
+        owner,
+        rtype,
+        ttl,
+        ref rdatas,
+    } = *set;
     let mut rdata = Vec::with_capacity(18 + apex.len() + 64);
     rdata.extend_from_slice(&rtype.to_be_bytes());
     rdata.push(key.algorithm);

@@ -73,13 +73,7 @@ pub struct Outcome {
     pub serial: u32,
 }
 
-/// One RRset to sign, borrowed from the version being signed.
-struct Job<'a> {
-    owner: &'a [u8],
-    rtype: u16,
-    ttl: u32,
-    rdatas: Vec<&'a [u8]>,
-}
+use rrsig::RRsetRef as Job;
 
 impl Signer {
     /// The signer of the zone `apex`: its keys read from the key
@@ -102,17 +96,16 @@ impl Signer {
             let have = keys.iter().any(|k| {
                 k.algorithm == spec.algorithm
                     && k.flags == flags
-                    && !k.timing.delete.is_some_and(|d| d <= now)
+                    && k.timing.delete.is_none_or(|d| d > now)
             });
             if have {
                 continue;
             }
             if was_signed {
                 return Err(KeyError(format!(
-                    "zone {} was signed, but no {} key of algorithm {} is in {}: not making new \
-                     keys (validators holding the old DS would fail); serving the last signed \
+                    "the zone was signed, but no {} key of algorithm {} is in {}: not making \
+                     new keys (validators holding the old DS would fail); serving the last signed \
                      version. Put the keys back, or remove the zone's journal to re-key",
-                    wire::name::to_text(apex),
                     if flags == 257 {
                         "key-signing"
                     } else {
@@ -448,17 +441,8 @@ impl Signer {
                         inception: now.saturating_sub(self.signing.policy.inception_offset),
                         expiration: now + validity_len - jitter.min(validity_len / 4),
                     };
-                    let rdata = rrsig::sign_rrset(
-                        key,
-                        &self.apex,
-                        job.owner,
-                        job.rtype,
-                        job.ttl,
-                        &job.rdatas,
-                        validity,
-                        scratch,
-                    )
-                    .map_err(|e| e.to_string())?;
+                    let rdata = rrsig::sign_rrset(key, &self.apex, job, validity, scratch)
+                        .map_err(|e| e.to_string())?;
                     stats.made += 1;
                     (rdata, validity.expiration)
                 }
@@ -629,7 +613,7 @@ fn nsec3_chain(
         .into_iter()
         .map(|(o, t)| (chain::nsec3_hash(o, salt, iterations), t))
         .collect();
-    hashed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    hashed.sort_unstable_by_key(|h| h.0);
     if hashed.windows(2).any(|w| w[0].0 == w[1].0) {
         return Err("two names have the same NSEC3 hash; choose another salt".into());
     }

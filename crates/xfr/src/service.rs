@@ -363,7 +363,7 @@ impl Service {
                         }
                         entry.records = Arc::new(signed);
                     }
-                    Err(e) => log::error!("{e}"),
+                    Err(e) => log::error!("zone {}: {e}", entry.name),
                 }
             }
             let genesis = Change {
@@ -492,7 +492,7 @@ impl Service {
                 }
                 Err(err) => {
                     e.signing_error = Some(err.to_string());
-                    return Err(format!("zone {}: not signed: {err}", e.name));
+                    return Err(format!("not signed: {err}"));
                 }
             }
         }
@@ -503,7 +503,7 @@ impl Service {
         let started = Instant::now();
         let out = signer
             .sign(&next, previous, now, e.settings.serial_policy)
-            .map_err(|err| format!("zone {}: not signed: {err}", e.name))?;
+            .map_err(|err| format!("not signed: {err}"))?;
         e.next_resign = out.next_refresh;
         log::info!(
             "zone {}: signed serial {} in {:.3} s ({} signatures made, {} kept)",

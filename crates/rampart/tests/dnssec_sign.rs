@@ -1,0 +1,269 @@
+//! Zones signed by rampart, end to end: a named.conf `dnssec-policy` (and
+//! Lua's `setDNSSECPolicy` with NSEC3) signs the zone at load; its AXFR
+//! passes `dnssec-verify`, `ldns-verify-zone` and `kzonecheck`; an
+//! RFC 2136 update re-signs only what it touched and IXFR carries the
+//! signatures; a restart keeps the keys and the signatures; signatures
+//! near expiry are refreshed with a new serial; a signed zone whose keys
+//! vanished keeps serving its last signed version.
+//!
+//! Needs kdig/knsupdate (knot-dnsutils) and the verifiers (bind9-utils,
+//! ldnsutils, knot-dnssecutils); `.ci/run` installs them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ZONE: &str = "\
+$TTL 3600
+@       SOA  ns1 hostmaster 2026120601 7200 3600 1209600 300
+@       NS   ns1
+@       A    192.0.2.1
+@       MX   10 mail
+ns1     A    192.0.2.53
+www     A    192.0.2.80
+www     AAAA 2001:db8::80
+mail    A    192.0.2.25
+*.wild  TXT  \"wildcard\"
+a.b.c   TXT  \"below an empty non-terminal\"
+alias   CNAME www
+sub     NS   ns.sub
+ns.sub  A    192.0.2.99
+";
+
+fn output(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (see .ci/run for the packages)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn kdig(port: u16, args: &[&str]) -> String {
+    let (ok, text) = output(
+        Command::new("kdig")
+            .arg("@127.0.0.1")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(args),
+    );
+    assert!(ok, "kdig {args:?}: {text}");
+    text
+}
+
+/// The zone by AXFR, as a zone file the verifiers read.
+fn axfr(port: u16, dir: &Path, name: &str) -> PathBuf {
+    let text = kdig(port, &["example.test", "AXFR", "+nocomments"]);
+    let records: String = text
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(records.contains("RRSIG"), "AXFR is unsigned:\n{text}");
+    let path = dir.join(name);
+    std::fs::write(&path, records).unwrap();
+    path
+}
+
+fn verify(file: &Path) {
+    // -z: a CSK (flags 257) signs the whole zone.
+    let (ok, text) = output(
+        Command::new("dnssec-verify")
+            .args(["-z", "-o", "example.test."])
+            .arg(file),
+    );
+    assert!(ok, "dnssec-verify: {text}");
+    let (ok, text) = output(
+        Command::new("ldns-verify-zone")
+            .args(["-e", "P3D"])
+            .arg(file),
+    );
+    assert!(ok, "ldns-verify-zone: {text}");
+    let (ok, text) = output(
+        Command::new("kzonecheck")
+            .args(["-o", "example.test.", "-d", "on"])
+            .arg(file),
+    );
+    assert!(ok, "kzonecheck: {text}");
+}
+
+fn serial(port: u16) -> u32 {
+    let text = kdig(port, &["example.test", "SOA", "+short"]);
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no serial in {text:?}"))
+}
+
+fn key_tags(dir: &Path) -> Vec<String> {
+    let mut tags: Vec<String> = std::fs::read_dir(dir.join("keys"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".key"))
+        .collect();
+    tags.sort();
+    tags
+}
+
+fn named_conf_setup(policy: &str) -> (PathBuf, u16, String) {
+    let dir = scratch_dir("dnssec-sign");
+    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    std::fs::write(
+        dir.join("named.conf"),
+        format!(
+            "options {{ directory \".\"; key-directory \"keys\"; }};\n{policy}\
+             zone \"example.test\" {{ type primary; file \"example.test.zone\"; \
+             dnssec-policy rampart-test; inline-signing yes; \
+             allow-transfer {{ 127.0.0.1; }}; allow-update {{ 127.0.0.1; }}; }};\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let conf = format!("setLocal(\"127.0.0.1:{port}\")\nloadNamedConf(\"named.conf\")\n");
+    (dir, port, conf)
+}
+
+#[test]
+fn named_conf_policy_signs_updates_restarts_and_keeps_its_keys() {
+    let (dir, port, conf) = named_conf_setup(
+        "dnssec-policy \"rampart-test\" { keys { csk lifetime unlimited algorithm ecdsap256sha256; }; };\n",
+    );
+    let server = rampart_in(&dir, port, &conf, "example.test");
+    verify(&axfr(port, &dir, "axfr1.zone"));
+    let tags = key_tags(&dir);
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    let mode = {
+        use std::os::unix::fs::PermissionsExt as _;
+        let private = dir.join("keys").join(tags[0].replace(".key", ".private"));
+        std::fs::metadata(private).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode, 0o600);
+    let before = serial(port);
+
+    // An update: the new name, its NSEC, the predecessor's NSEC and the
+    // SOA are signed anew; IXFR carries exactly those signatures.
+    let (ok, text) = output(Command::new("sh").arg("-c").arg(format!(
+        "printf 'server 127.0.0.1 {port}\\nzone example.test.\\nupdate add new.example.test. 3600 A 192.0.2.7\\nsend\\n' | knsupdate"
+    )));
+    assert!(ok, "knsupdate: {text}");
+    let after = serial(port);
+    assert_eq!(after, before.wrapping_add(1));
+    let ixfr = kdig(
+        port,
+        &["example.test", &format!("IXFR={before}"), "+nocomments"],
+    );
+    let added_sigs = ixfr
+        .lines()
+        .filter(|l| l.split_whitespace().nth(3) == Some("RRSIG"))
+        .count();
+    // Removed: RRSIG SOA, RRSIG NSEC (predecessor); added: those two
+    // again, RRSIG A and RRSIG NSEC of the new name.
+    assert_eq!(added_sigs, 6, "IXFR:\n{ixfr}");
+    verify(&axfr(port, &dir, "axfr2.zone"));
+    // A clean stop writes the zone file back: the operator's unsigned
+    // records, the signatures staying in the journal.
+    server.signal("TERM");
+    let zone_file = dir.join("example.test.zone");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&zone_file)
+        .unwrap()
+        .contains("new.example.test.")
+    {
+        assert!(Instant::now() < deadline, "zone file not written at stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let file = std::fs::read_to_string(&zone_file).unwrap();
+    assert!(
+        !file.contains("RRSIG") && !file.contains("DNSKEY"),
+        "{file}"
+    );
+    drop(server);
+
+    // A restart keeps the keys and every signature.
+    let server = rampart_in(&dir, port, &conf, "example.test");
+    assert_eq!(key_tags(&dir), tags);
+    assert_eq!(serial(port), after);
+    let log = server.log_text();
+    assert!(
+        log.contains("(0 signatures made"),
+        "re-signed at restart:\n{log}"
+    );
+    drop(server);
+
+    // Keys gone: not re-keyed, the last signed version still served.
+    std::fs::rename(dir.join("keys"), dir.join("keys.gone")).unwrap();
+    let server = rampart_in(&dir, port, &conf, "example.test");
+    let log = server.log_text();
+    assert!(log.contains("not making new keys"), "{log}");
+    assert!(!dir.join("keys").join(&tags[0]).exists());
+    verify(&axfr(port, &dir, "axfr3.zone"));
+    drop(server);
+}
+
+#[test]
+fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
+    let dir = scratch_dir("dnssec-lua");
+    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    let port = free_port();
+    // Signatures valid 40 s, refreshed when less than 30 s are left: the
+    // refresh comes about 10 s after signing.
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         addZone(\"example.test\", \"example.test.zone\")\n\
+         setZoneTransferACL(\"example.test\", {{\"127.0.0.1\"}})\n\
+         setKeyDirectory(\"keys\")\n\
+         setDNSSECPolicy(\"example.test\", {{nsec3=true, nsec3Iterations=0, \
+         signaturesValidity=40, signaturesValidityDNSKEY=40, signaturesRefresh=30, signaturesJitter=0}})\n"
+    );
+    let server = rampart_in(&dir, port, &conf, "example.test");
+    let file = axfr(port, &dir, "nsec3.zone");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("NSEC3PARAM\t1 0 0 -") || text.contains("NSEC3PARAM 1 0 0 -"),
+        "{text}"
+    );
+    // ldns-verify-zone -e P3D would fail on 40 s signatures: the others.
+    let (ok, out) = output(
+        Command::new("dnssec-verify")
+            .args(["-z", "-o", "example.test."])
+            .arg(&file),
+    );
+    assert!(ok, "dnssec-verify: {out}");
+    let (ok, out) = output(
+        Command::new("kzonecheck")
+            .args(["-o", "example.test.", "-d", "on"])
+            .arg(&file),
+    );
+    assert!(ok, "kzonecheck: {out}");
+
+    let first = serial(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while serial(port) == first {
+        assert!(
+            Instant::now() < deadline,
+            "no refresh within 30 s:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        server.log_text().contains("signature refresh"),
+        "{}",
+        server.log_text()
+    );
+    // Still valid 20 s from now: the refreshed signatures are new.
+    let file = axfr(port, &dir, "refreshed.zone");
+    let (ok, out) = output(
+        Command::new("ldns-verify-zone")
+            .args(["-e", "PT20S"])
+            .arg(&file),
+    );
+    assert!(ok, "ldns-verify-zone after refresh: {out}");
+}
