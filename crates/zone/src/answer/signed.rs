@@ -340,8 +340,301 @@ impl<'c> Answer<'c, '_, '_> {
 
 #[cfg(test)]
 mod tests {
+    use std::cmp::Ordering;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use wire::message::{parse, Message};
+    use wire::name::to_text;
+
     use super::*;
+    use crate::denial::{canonical_cmp, Nsec3Params};
     use crate::test_util::name;
+    use crate::{respond, Catalog, Snapshot, Transport, ZoneState};
+
+    /// The signed fixtures of the differential test.
+    fn fixture(zone: &str) -> Snapshot {
+        let path = format!(
+            "{}/../../tests/diff/zones/{zone}.zone",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read(&path).unwrap();
+        let loaded = crate::load_zone_bytes(zone, &text, Path::new(&path)).unwrap();
+        assert!(loaded.zone.signed && loaded.zone.denial.is_some());
+        let mut catalog = Catalog::new();
+        catalog.insert(&name(zone), ZoneState::Ready(Arc::new(loaded.zone)));
+        Snapshot {
+            catalog,
+            ..Snapshot::default()
+        }
+    }
+
+    fn ask_sized(snap: &Snapshot, qname: &str, qtype: u16, dnssec: bool, size: u16) -> Message {
+        let mut q = vec![0x12, 0x34, 0x00, 0x10, 0, 1, 0, 0, 0, 0, 0, 1]; // CD set
+        q.extend_from_slice(&name(qname));
+        q.extend_from_slice(&qtype.to_be_bytes());
+        q.extend_from_slice(&[0, 1, 0, 0, 41]);
+        q.extend_from_slice(&size.to_be_bytes());
+        q.extend_from_slice(&[0, 0, if dnssec { 0x80 } else { 0 }, 0, 0, 0]);
+        let mut out = vec![0u8; 65535];
+        let len = respond(snap, &q, &mut out, Transport::Udp).unwrap();
+        let m = parse(&out[..len]).unwrap();
+        assert_eq!(m.header.flags & wire::types::flags::CD, 0, "CD is cleared");
+        assert_eq!(m.header.flags & wire::types::flags::AD, 0, "AD is never set");
+        sigs_follow_their_sets(&m);
+        m
+    }
+
+    fn ask(snap: &Snapshot, qname: &str, qtype: u16, dnssec: bool) -> Message {
+        ask_sized(snap, qname, qtype, dnssec, 4096)
+    }
+
+    /// Every RRSIG follows the set it covers, at the same owner and in
+    /// the same section, with that set's TTL.
+    fn sigs_follow_their_sets(m: &Message) {
+        for sig in m.records.iter().filter(|r| r.rtype == rtype::RRSIG) {
+            let covered = type_covered(&sig.rdata).unwrap();
+            assert!(
+                m.records.iter().any(|r| r.rtype == covered
+                    && r.section == sig.section
+                    && wire::name::eq_ignore_case(&r.owner, &sig.owner)
+                    && r.ttl == sig.ttl),
+                "RRSIG({covered}) at {} without its set",
+                to_text(&sig.owner)
+            );
+        }
+    }
+
+    /// (owner, type) of a section, RRSIGs as `RRSIG/<covered>`.
+    fn shape(m: &Message, section: Section) -> Vec<String> {
+        m.section(section)
+            .filter(|r| r.rtype != 41)
+            .map(|r| match r.rtype {
+                rtype::RRSIG => format!(
+                    "{} RRSIG/{}",
+                    to_text(&r.owner),
+                    type_covered(&r.rdata).unwrap()
+                ),
+                t => format!("{} {t}", to_text(&r.owner)),
+            })
+            .collect()
+    }
+
+    /// The NSEC records of the authority section: (owner, next).
+    fn nsecs(m: &Message) -> Vec<(Vec<u8>, Vec<u8>)> {
+        m.section(Section::Authority)
+            .filter(|r| r.rtype == rtype::NSEC)
+            .map(|r| {
+                let n = wire::name::uncompressed_len(&r.rdata).unwrap();
+                (r.owner.clone(), r.rdata[..n].to_vec())
+            })
+            .collect()
+    }
+
+    /// Whether the NSEC (owner, next) covers `n` (the last NSEC's next is
+    /// the apex: it covers everything after its owner).
+    fn covers((owner, next): &(Vec<u8>, Vec<u8>), n: &[u8]) -> bool {
+        canonical_cmp(owner, n) == Ordering::Less
+            && (canonical_cmp(n, next) == Ordering::Less
+                || canonical_cmp(next, owner) != Ordering::Greater)
+    }
+
+    #[test]
+    fn nsec_positive_answers_carry_their_rrsigs_only_with_do() {
+        let snap = fixture("nsec.signed.test");
+        let m = ask(&snap, "www.nsec.signed.test", rtype::A, true);
+        assert_eq!(
+            shape(&m, Section::Answer),
+            ["www.nsec.signed.test. 1", "www.nsec.signed.test. RRSIG/1"]
+        );
+        let m = ask(&snap, "www.nsec.signed.test", rtype::A, false);
+        assert_eq!(shape(&m, Section::Answer), ["www.nsec.signed.test. 1"]);
+        let m = ask(&snap, "nx.nsec.signed.test", rtype::A, false);
+        assert_eq!(shape(&m, Section::Authority), ["nsec.signed.test. 6"]);
+        // MX: the target's address in additional, signed.
+        let m = ask(&snap, "nsec.signed.test", rtype::MX, true);
+        assert_eq!(
+            shape(&m, Section::Additional),
+            ["mail.nsec.signed.test. 1", "mail.nsec.signed.test. RRSIG/1"]
+        );
+    }
+
+    #[test]
+    fn nsec_nxdomain_covers_the_name_and_the_wildcard() {
+        let snap = fixture("nsec.signed.test");
+        let m = ask(&snap, "a.b.nx.nsec.signed.test", rtype::A, true);
+        assert_eq!(m.header.rcode(), 3);
+        let soa = m.section(Section::Authority).find(|r| r.rtype == rtype::RRSIG);
+        assert_eq!(soa.map(|r| r.ttl), Some(300), "the negative TTL");
+        let n = nsecs(&m);
+        assert!(!n.is_empty() && n.len() <= 2, "{n:?}");
+        assert!(n.iter().any(|x| covers(x, &name("a.b.nx.nsec.signed.test"))));
+        assert!(n.iter().any(|x| covers(x, &name("*.nsec.signed.test"))));
+    }
+
+    #[test]
+    fn nsec_nodata_shapes() {
+        let snap = fixture("nsec.signed.test");
+        // At a name: its own NSEC.
+        let m = ask(&snap, "www.nsec.signed.test", rtype::TXT, true);
+        assert_eq!(nsecs(&m)[0].0, &name("www.nsec.signed.test")[..]);
+        // An empty non-terminal: the NSEC covering it.
+        let m = ask(&snap, "b.ent.nsec.signed.test", rtype::A, true);
+        assert_eq!(m.header.rcode(), 0);
+        let n = nsecs(&m);
+        assert_eq!(n.len(), 1);
+        assert!(covers(&n[0], &name("b.ent.nsec.signed.test")));
+        // Wildcard NODATA: no closer match, and the wildcard's own NSEC.
+        let m = ask(&snap, "x.wild.nsec.signed.test", rtype::MX, true);
+        let n = nsecs(&m);
+        assert!(n.iter().any(|x| covers(x, &name("x.wild.nsec.signed.test"))));
+        assert!(n.iter().any(|x| x.0 == &name("*.wild.nsec.signed.test")[..]));
+        // DS at an unsigned delegation: the cut's NSEC.
+        let m = ask(&snap, "sub.nsec.signed.test", rtype::DS, true);
+        assert_eq!(nsecs(&m)[0].0, &name("sub.nsec.signed.test")[..]);
+    }
+
+    #[test]
+    fn nsec_wildcard_answer_is_signed_at_the_query_name() {
+        let snap = fixture("nsec.signed.test");
+        let m = ask(&snap, "x.wild.nsec.signed.test", rtype::A, true);
+        let sig = m.section(Section::Answer).find(|r| r.rtype == rtype::RRSIG).unwrap();
+        assert_eq!(sig.owner, &name("x.wild.nsec.signed.test")[..]);
+        assert_eq!(sig.rdata[3], 4, "labels stay the wildcard's");
+        let n = nsecs(&m);
+        assert_eq!(n.len(), 1);
+        assert!(covers(&n[0], &name("x.wild.nsec.signed.test")));
+    }
+
+    #[test]
+    fn referrals_sign_ds_or_prove_it_absent_never_ns_or_glue() {
+        let snap = fixture("nsec.signed.test");
+        let m = ask(&snap, "x.sub.nsec.signed.test", rtype::A, true);
+        assert_eq!(
+            shape(&m, Section::Authority),
+            [
+                "sub.nsec.signed.test. 2",
+                "sub.nsec.signed.test. 47",
+                "sub.nsec.signed.test. RRSIG/47"
+            ]
+        );
+        assert_eq!(shape(&m, Section::Additional), ["ns.sub.nsec.signed.test. 1"]);
+        let m = ask(&snap, "x.sec.nsec.signed.test", rtype::A, true);
+        assert_eq!(
+            shape(&m, Section::Authority),
+            [
+                "sec.nsec.signed.test. 2",
+                "sec.nsec.signed.test. 43",
+                "sec.nsec.signed.test. RRSIG/43"
+            ]
+        );
+    }
+
+    #[test]
+    fn dname_is_signed_and_its_cname_is_not() {
+        let snap = fixture("nsec.signed.test");
+        let m = ask(&snap, "x.dn.nsec.signed.test", rtype::A, true);
+        assert_eq!(
+            shape(&m, Section::Answer),
+            [
+                "dn.nsec.signed.test. 39",
+                "dn.nsec.signed.test. RRSIG/39",
+                "x.dn.nsec.signed.test. 5"
+            ]
+        );
+    }
+
+    #[test]
+    fn truncation_keeps_sets_and_their_rrsigs_together() {
+        let snap = fixture("nsec.signed.test");
+        for size in [512, 600, 700, 800] {
+            for (q, t) in [
+                ("nx.nsec.signed.test", rtype::A),
+                ("nsec.signed.test", rtype::DNSKEY),
+                ("x.wild.nsec.signed.test", rtype::MX),
+            ] {
+                // The checks are in ask_sized.
+                ask_sized(&snap, q, t, true, size);
+            }
+        }
+    }
+
+    /// The hash label of the NSEC3 owners in the authority section, and
+    /// each one's next hash and opt-out flag.
+    fn nsec3s(m: &Message) -> Vec<(String, String, bool)> {
+        m.section(Section::Authority)
+            .filter(|r| r.rtype == rtype::NSEC3)
+            .map(|r| {
+                let owner = String::from_utf8(r.owner[1..33].to_ascii_lowercase()).unwrap();
+                let salt = usize::from(r.rdata[4]);
+                let hlen = usize::from(r.rdata[5 + salt]);
+                let next = &r.rdata[6 + salt..6 + salt + hlen];
+                let next = String::from_utf8(crate::denial::base32hex(next.try_into().unwrap()).to_vec()).unwrap();
+                (owner, next, r.rdata[1] & 1 == 1)
+            })
+            .collect()
+    }
+
+    fn hash(p: &Nsec3Params, n: &str) -> String {
+        String::from_utf8(p.hash_label(&name(n)).to_vec()).unwrap()
+    }
+
+    fn params(snap: &Snapshot, zone: &str) -> Nsec3Params {
+        match snap.catalog.find(&name(zone), false) {
+            Some((_, ZoneState::Ready(z))) => match z.denial.as_deref() {
+                Some(Denial::Nsec3(index)) => index.params.clone(),
+                _ => panic!("no NSEC3"),
+            },
+            _ => panic!("no zone"),
+        }
+    }
+
+    fn covers3((owner, next, _): &(String, String, bool), h: &str) -> bool {
+        (owner.as_str() < h && h < next.as_str()) || (next <= owner && (h > owner.as_str() || h < next.as_str()))
+    }
+
+    #[test]
+    fn nsec3_closest_encloser_proof() {
+        let snap = fixture("nsec3.signed.test");
+        let p = params(&snap, "nsec3.signed.test");
+        let m = ask(&snap, "a.nx.nsec3.signed.test", rtype::A, true);
+        assert_eq!(m.header.rcode(), 3);
+        let n = nsec3s(&m);
+        assert!(n.iter().any(|x| x.0 == hash(&p, "nsec3.signed.test")), "closest encloser");
+        assert!(n.iter().any(|x| covers3(x, &hash(&p, "nx.nsec3.signed.test"))), "next closer");
+        assert!(n.iter().any(|x| covers3(x, &hash(&p, "*.nsec3.signed.test"))), "wildcard");
+        assert!(n.len() <= 3);
+        // Hashed owners are no names of the zone.
+        let owner = format!("{}.nsec3.signed.test", n[0].0);
+        assert_eq!(ask(&snap, &owner, rtype::A, true).header.rcode(), 3);
+        // An empty non-terminal has an NSEC3 of its own.
+        let m = ask(&snap, "b.ent.nsec3.signed.test", rtype::A, true);
+        let n = nsec3s(&m);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].0, hash(&p, "b.ent.nsec3.signed.test"));
+        // Wildcard NODATA: encloser, next closer, and the wildcard's own.
+        let m = ask(&snap, "x.wild.nsec3.signed.test", rtype::MX, true);
+        let n = nsec3s(&m);
+        assert!(n.iter().any(|x| x.0 == hash(&p, "wild.nsec3.signed.test")));
+        assert!(n.iter().any(|x| covers3(x, &hash(&p, "x.wild.nsec3.signed.test"))));
+        assert!(n.iter().any(|x| x.0 == hash(&p, "*.wild.nsec3.signed.test")));
+    }
+
+    #[test]
+    fn nsec3_opt_out_proves_no_ds_at_an_insecure_delegation() {
+        let snap = fixture("optout.signed.test");
+        let p = params(&snap, "optout.signed.test");
+        assert_eq!(p.iterations, 2);
+        for q in ["sub.optout.signed.test", "deep.ins.optout.signed.test"] {
+            let m = ask(&snap, q, rtype::DS, true);
+            assert_eq!(m.header.rcode(), 0);
+            let n = nsec3s(&m);
+            assert_eq!(n.len(), 2, "{q}: {n:?}");
+            assert!(n.iter().any(|x| x.0 == hash(&p, "optout.signed.test")), "{q}");
+            let next_closer = if q.starts_with("deep") { "ins.optout.signed.test" } else { q };
+            assert!(n.iter().any(|x| x.2 && covers3(x, &hash(&p, next_closer))), "{q}: {n:?}");
+        }
+    }
 
     #[test]
     fn next_closer_is_one_label_below_the_encloser() {
