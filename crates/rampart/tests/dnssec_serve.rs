@@ -126,7 +126,8 @@ fn signed_zones_validate_with_delv() {
         .skip(4)
         .collect();
     std::fs::write(dir.join("example.test.in"), format!("{ZONE}{dnskey}\n")).expect("zone");
-    let anchor = |b64: &str| format!("trust-anchors {{ example.test. static-key 257 3 13 \"{b64}\"; }};\n");
+    let anchor =
+        |b64: &str| format!("trust-anchors {{ example.test. static-key 257 3 13 \"{b64}\"; }};\n");
     std::fs::write(dir.join("anchor.conf"), anchor(&b64)).expect("anchor");
     // One character of the key changed.
     let mut bad = b64.clone().into_bytes();
@@ -156,7 +157,9 @@ fn signed_zones_validate_with_delv() {
         let check = |query: &str, want: &str, failures: &mut Vec<String>| {
             let (verdict, text) = delv(&dir, &server, "anchor.conf", query);
             if verdict != want {
-                failures.push(format!("{name}: '{query}': expected '{want}', got:\n{text}"));
+                failures.push(format!(
+                    "{name}: '{query}': expected '{want}', got:\n{text}"
+                ));
             }
         };
         for q in POSITIVE {

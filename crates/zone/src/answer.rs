@@ -665,9 +665,8 @@ impl<'c> Answer<'c, '_, '_> {
                 self.resp
                     .push_record(Section::Additional, t, ty, class::IN, set.ttl(), rdata)
                     .is_ok()
-            }) && sigs.is_none_or(|sigs| {
-                self.put_rrsigs(Section::Additional, t, ty, set.ttl(), sigs)
-            });
+            }) && sigs
+                .is_none_or(|sigs| self.put_rrsigs(Section::Additional, t, ty, set.ttl(), sigs));
             if !fits {
                 self.resp.rollback(mark);
                 if required {

@@ -106,9 +106,9 @@ impl NsecIndex {
     /// that matches or covers it (the last one, which wraps around to the
     /// apex, when `name` sorts before every owner).
     pub fn predecessor(&self, name: &[u8]) -> Option<&[u8]> {
-        let after = self
-            .order
-            .partition_point(|&o| canonical_cmp(name_at(&self.names, o), name) != Ordering::Greater);
+        let after = self.order.partition_point(|&o| {
+            canonical_cmp(name_at(&self.names, o), name) != Ordering::Greater
+        });
         let i = after.checked_sub(1).or(self.order.len().checked_sub(1))?;
         Some(name_at(&self.names, self.order[i]))
     }
@@ -168,9 +168,7 @@ pub fn base32hex(digest: &[u8; 20]) -> [u8; HASH_LABEL] {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
     let mut out = [0u8; HASH_LABEL];
     for (i, chunk) in digest.chunks_exact(5).enumerate() {
-        let bits = chunk
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let bits = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
         for j in 0..8 {
             out[i * 8 + j] = ALPHABET[((bits >> (35 - 5 * j)) & 31) as usize];
         }
@@ -304,7 +302,13 @@ mod tests {
         let names: Vec<_> = sorted.iter().map(|s| name(s)).collect();
         for (i, a) in names.iter().enumerate() {
             for (j, b) in names.iter().enumerate() {
-                assert_eq!(canonical_cmp(a, b), i.cmp(&j), "{} vs {}", sorted[i], sorted[j]);
+                assert_eq!(
+                    canonical_cmp(a, b),
+                    i.cmp(&j),
+                    "{} vs {}",
+                    sorted[i],
+                    sorted[j]
+                );
             }
         }
     }
@@ -313,12 +317,24 @@ mod tests {
     fn labels_with_any_byte_and_prefixes() {
         // A shorter label sorts before a longer one it is a prefix of,
         // even when the longer one continues with a zero octet.
-        assert_eq!(canonical_cmp(&name("a.x"), &name("a\\000.x")), Ordering::Less);
-        assert_eq!(canonical_cmp(&name("\\255.x"), &name("a.x")), Ordering::Greater);
-        assert_eq!(canonical_cmp(&name("b.a.x"), &name("a.b.x")), Ordering::Less);
+        assert_eq!(
+            canonical_cmp(&name("a.x"), &name("a\\000.x")),
+            Ordering::Less
+        );
+        assert_eq!(
+            canonical_cmp(&name("\\255.x"), &name("a.x")),
+            Ordering::Greater
+        );
+        assert_eq!(
+            canonical_cmp(&name("b.a.x"), &name("a.b.x")),
+            Ordering::Less
+        );
         assert_eq!(canonical_cmp(&name("A.x"), &name("a.X")), Ordering::Equal);
         // Only ASCII letters fold: 0xC1 is not 0xE1.
-        assert_ne!(canonical_cmp(&name("\\193.x"), &name("\\225.x")), Ordering::Equal);
+        assert_ne!(
+            canonical_cmp(&name("\\193.x"), &name("\\225.x")),
+            Ordering::Equal
+        );
     }
 
     #[test]

@@ -380,7 +380,11 @@ mod tests {
         let len = respond(snap, &q, &mut out, Transport::Udp).unwrap();
         let m = parse(&out[..len]).unwrap();
         assert_eq!(m.header.flags & wire::types::flags::CD, 0, "CD is cleared");
-        assert_eq!(m.header.flags & wire::types::flags::AD, 0, "AD is never set");
+        assert_eq!(
+            m.header.flags & wire::types::flags::AD,
+            0,
+            "AD is never set"
+        );
         sigs_follow_their_sets(&m);
         m
     }
@@ -464,11 +468,15 @@ mod tests {
         let snap = fixture("nsec.signed.test");
         let m = ask(&snap, "a.b.nx.nsec.signed.test", rtype::A, true);
         assert_eq!(m.header.rcode(), 3);
-        let soa = m.section(Section::Authority).find(|r| r.rtype == rtype::RRSIG);
+        let soa = m
+            .section(Section::Authority)
+            .find(|r| r.rtype == rtype::RRSIG);
         assert_eq!(soa.map(|r| r.ttl), Some(300), "the negative TTL");
         let n = nsecs(&m);
         assert!(!n.is_empty() && n.len() <= 2, "{n:?}");
-        assert!(n.iter().any(|x| covers(x, &name("a.b.nx.nsec.signed.test"))));
+        assert!(n
+            .iter()
+            .any(|x| covers(x, &name("a.b.nx.nsec.signed.test"))));
         assert!(n.iter().any(|x| covers(x, &name("*.nsec.signed.test"))));
     }
 
@@ -487,8 +495,10 @@ mod tests {
         // Wildcard NODATA: no closer match, and the wildcard's own NSEC.
         let m = ask(&snap, "x.wild.nsec.signed.test", rtype::MX, true);
         let n = nsecs(&m);
-        assert!(n.iter().any(|x| covers(x, &name("x.wild.nsec.signed.test"))));
-        assert!(n.iter().any(|x| x.0 == &name("*.wild.nsec.signed.test")[..]));
+        assert!(n
+            .iter()
+            .any(|x| covers(x, &name("x.wild.nsec.signed.test"))));
+        assert!(n.iter().any(|x| *x.0 == *name("*.wild.nsec.signed.test")));
         // DS at an unsigned delegation: the cut's NSEC.
         let m = ask(&snap, "sub.nsec.signed.test", rtype::DS, true);
         assert_eq!(nsecs(&m)[0].0, &name("sub.nsec.signed.test")[..]);
@@ -498,7 +508,10 @@ mod tests {
     fn nsec_wildcard_answer_is_signed_at_the_query_name() {
         let snap = fixture("nsec.signed.test");
         let m = ask(&snap, "x.wild.nsec.signed.test", rtype::A, true);
-        let sig = m.section(Section::Answer).find(|r| r.rtype == rtype::RRSIG).unwrap();
+        let sig = m
+            .section(Section::Answer)
+            .find(|r| r.rtype == rtype::RRSIG)
+            .unwrap();
         assert_eq!(sig.owner, &name("x.wild.nsec.signed.test")[..]);
         assert_eq!(sig.rdata[3], 4, "labels stay the wildcard's");
         let n = nsecs(&m);
@@ -518,7 +531,10 @@ mod tests {
                 "sub.nsec.signed.test. RRSIG/47"
             ]
         );
-        assert_eq!(shape(&m, Section::Additional), ["ns.sub.nsec.signed.test. 1"]);
+        assert_eq!(
+            shape(&m, Section::Additional),
+            ["ns.sub.nsec.signed.test. 1"]
+        );
         let m = ask(&snap, "x.sec.nsec.signed.test", rtype::A, true);
         assert_eq!(
             shape(&m, Section::Authority),
@@ -569,7 +585,9 @@ mod tests {
                 let salt = usize::from(r.rdata[4]);
                 let hlen = usize::from(r.rdata[5 + salt]);
                 let next = &r.rdata[6 + salt..6 + salt + hlen];
-                let next = String::from_utf8(crate::denial::base32hex(next.try_into().unwrap()).to_vec()).unwrap();
+                let next =
+                    String::from_utf8(crate::denial::base32hex(next.try_into().unwrap()).to_vec())
+                        .unwrap();
                 (owner, next, r.rdata[1] & 1 == 1)
             })
             .collect()
@@ -590,7 +608,8 @@ mod tests {
     }
 
     fn covers3((owner, next, _): &(String, String, bool), h: &str) -> bool {
-        (owner.as_str() < h && h < next.as_str()) || (next <= owner && (h > owner.as_str() || h < next.as_str()))
+        (owner.as_str() < h && h < next.as_str())
+            || (next <= owner && (h > owner.as_str() || h < next.as_str()))
     }
 
     #[test]
@@ -600,9 +619,20 @@ mod tests {
         let m = ask(&snap, "a.nx.nsec3.signed.test", rtype::A, true);
         assert_eq!(m.header.rcode(), 3);
         let n = nsec3s(&m);
-        assert!(n.iter().any(|x| x.0 == hash(&p, "nsec3.signed.test")), "closest encloser");
-        assert!(n.iter().any(|x| covers3(x, &hash(&p, "nx.nsec3.signed.test"))), "next closer");
-        assert!(n.iter().any(|x| covers3(x, &hash(&p, "*.nsec3.signed.test"))), "wildcard");
+        assert!(
+            n.iter().any(|x| x.0 == hash(&p, "nsec3.signed.test")),
+            "closest encloser"
+        );
+        assert!(
+            n.iter()
+                .any(|x| covers3(x, &hash(&p, "nx.nsec3.signed.test"))),
+            "next closer"
+        );
+        assert!(
+            n.iter()
+                .any(|x| covers3(x, &hash(&p, "*.nsec3.signed.test"))),
+            "wildcard"
+        );
         assert!(n.len() <= 3);
         // Hashed owners are no names of the zone.
         let owner = format!("{}.nsec3.signed.test", n[0].0);
@@ -616,8 +646,12 @@ mod tests {
         let m = ask(&snap, "x.wild.nsec3.signed.test", rtype::MX, true);
         let n = nsec3s(&m);
         assert!(n.iter().any(|x| x.0 == hash(&p, "wild.nsec3.signed.test")));
-        assert!(n.iter().any(|x| covers3(x, &hash(&p, "x.wild.nsec3.signed.test"))));
-        assert!(n.iter().any(|x| x.0 == hash(&p, "*.wild.nsec3.signed.test")));
+        assert!(n
+            .iter()
+            .any(|x| covers3(x, &hash(&p, "x.wild.nsec3.signed.test"))));
+        assert!(n
+            .iter()
+            .any(|x| x.0 == hash(&p, "*.wild.nsec3.signed.test")));
     }
 
     #[test]
@@ -630,9 +664,19 @@ mod tests {
             assert_eq!(m.header.rcode(), 0);
             let n = nsec3s(&m);
             assert_eq!(n.len(), 2, "{q}: {n:?}");
-            assert!(n.iter().any(|x| x.0 == hash(&p, "optout.signed.test")), "{q}");
-            let next_closer = if q.starts_with("deep") { "ins.optout.signed.test" } else { q };
-            assert!(n.iter().any(|x| x.2 && covers3(x, &hash(&p, next_closer))), "{q}: {n:?}");
+            assert!(
+                n.iter().any(|x| x.0 == hash(&p, "optout.signed.test")),
+                "{q}"
+            );
+            let next_closer = if q.starts_with("deep") {
+                "ins.optout.signed.test"
+            } else {
+                q
+            };
+            assert!(
+                n.iter().any(|x| x.2 && covers3(x, &hash(&p, next_closer))),
+                "{q}: {n:?}"
+            );
         }
     }
 
