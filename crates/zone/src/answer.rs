@@ -16,6 +16,11 @@
 //! If the answer or authority section does not fit, the RRset that did not
 //! fit is removed whole and TC is set (RFC 2181 §9); an additional record
 //! that does not fit is left out, unless it is glue a referral needs.
+//!
+//! For DO queries to a signed zone, [`signed`] adds the RRSIGs and the
+//! NSEC/NSEC3 proofs.
+
+mod signed;
 
 use wire::name::{is_subdomain, to_lowercase, uncompressed_len, MAX_NAME_LEN};
 use wire::types::{class, flags, rcode, rtype};
@@ -23,6 +28,7 @@ use wire::{Response, Section};
 
 use crate::catalog::{Catalog, ZoneState};
 use crate::tree::{Node, RRset, Zone};
+use signed::{Proof, MAX_PROOFS};
 
 /// The most CNAMEs (real or synthesised from a DNAME) in one answer, as
 /// Knot: the resolver asks again for the rest of a longer chain.
@@ -208,12 +214,16 @@ pub fn answer_in(
         sources: Stack::new(),
         written: Stack::new(),
         wildcards: Stack::new(),
+        proofs: Stack::new(),
         cnames: 0,
         at_question: true,
         qname_len: lname.len(),
         from_wildcard: false,
     };
     ctx.resolve(zone, lname);
+    if !ctx.truncated && !ctx.proofs.as_slice().is_empty() {
+        ctx.put_proofs();
+    }
     if !ctx.truncated {
         ctx.additional();
     }
@@ -234,6 +244,8 @@ struct Answer<'c, 'r, 'b> {
     written: Stack<(*const u8, u32), MAX_WRITTEN>,
     /// Wildcard nodes a CNAME was synthesised from.
     wildcards: Stack<*const u8, MAX_CHAIN>,
+    /// NSEC/NSEC3 RRsets for the authority section (DO, signed zones).
+    proofs: Stack<Proof<'c>, MAX_PROOFS>,
     /// CNAMEs written so far, synthesised ones included.
     cnames: usize,
     /// The name being answered is the question's (the first hop).
@@ -278,10 +290,11 @@ impl<'c> Answer<'c, '_, '_> {
                     self.referral(zone, cut, node);
                     None
                 }
-                Lookup::Dname { owner, node } => self.dname(name, owner, node),
+                Lookup::Dname { owner, node } => self.dname(zone, name, owner, node),
                 Lookup::NxDomain => {
                     self.resp.set_rcode(rcode::NXDOMAIN);
                     self.negative(zone);
+                    self.deny_name(zone, name);
                     None
                 }
             };
@@ -337,16 +350,12 @@ impl<'c> Answer<'c, '_, '_> {
             // RFC 8482 §4.2: one RRset answers ANY, as Knot and NSD do
             // (over TCP too); the lowest type, as Knot picks.
             if let Some(set) = node.rrsets().next() {
-                if self.put_set(Section::Answer, owner, set) {
-                    self.note_additional(zone, set, None);
-                }
+                self.put_answer(zone, owner, node, set, wildcard);
                 return None;
             }
         }
         if let Some(set) = node.get(self.qtype) {
-            if self.put_set(Section::Answer, owner, set) {
-                self.note_additional(zone, set, None);
-            }
+            self.put_answer(zone, owner, node, set, wildcard);
             return None;
         }
         if let Some(cname) = node.get(rtype::CNAME) {
@@ -354,26 +363,57 @@ impl<'c> Answer<'c, '_, '_> {
                 return None;
             }
             self.cnames += 1;
-            if !self.put_set(Section::Answer, owner, cname) {
+            if !self.put_signed(Section::Answer, owner, cname, self.sigs(zone, node)) {
                 return None;
             }
-            if wildcard && !self.first_wildcard_visit(node) {
-                return None;
+            if wildcard {
+                self.prove_wildcard(zone, owner);
+                if !self.first_wildcard_visit(node) {
+                    return None;
+                }
             }
             let target = cname.first();
             return uncompressed_len(target).map(|n| NameBuf::lowercase(&target[..n]));
         }
         self.negative(zone);
+        self.deny_type(zone, name, wildcard);
         None
     }
 
+    /// An RRset answering the question (with its RRSIGs, and for a
+    /// wildcard the proof that no closer name exists).
+    fn put_answer(
+        &mut self,
+        zone: &'c Zone,
+        owner: &[u8],
+        node: Node<'c>,
+        set: RRset<'c>,
+        wildcard: bool,
+    ) {
+        if self.put_signed(Section::Answer, owner, set, self.sigs(zone, node)) {
+            self.note_additional(zone, set, None);
+            if wildcard {
+                self.prove_wildcard(zone, owner);
+            }
+        }
+    }
+
     /// RFC 6672 §3.3: the DNAME, then a CNAME synthesised from it.
-    fn dname(&mut self, name: &[u8], owner: &'c [u8], node: Node<'c>) -> Option<NameBuf> {
+    fn dname(
+        &mut self,
+        zone: &'c Zone,
+        name: &[u8],
+        owner: &'c [u8],
+        node: Node<'c>,
+    ) -> Option<NameBuf> {
         let dname = node.get(rtype::DNAME)?;
         if self.cnames >= MAX_CHAIN {
             return None;
         }
-        if self.first_time(owner, dname) && !self.put_set(Section::Answer, owner, dname) {
+        // The synthesised CNAME below is never signed (RFC 6672 §5.3.1).
+        if self.first_time(owner, dname)
+            && !self.put_signed(Section::Answer, owner, dname, self.sigs(zone, node))
+        {
             return None;
         }
         let target = dname.first();
@@ -419,19 +459,47 @@ impl<'c> Answer<'c, '_, '_> {
         if !self.put_set(Section::Authority, cut, ns) {
             return;
         }
-        if self.dnssec_ok && zone.signed {
-            if let Some(ds) = node.get(rtype::DS) {
-                if !self.put_set(Section::Authority, cut, ds) {
-                    return;
+        // NS at a cut and glue are the child's: never signed here.
+        if self.signing(zone) {
+            match node.get(rtype::DS) {
+                Some(ds) => {
+                    if !self.put_signed(Section::Authority, cut, ds, Some(node)) {
+                        return;
+                    }
                 }
+                None => self.deny_ds(zone, cut),
             }
         }
         self.note_additional(zone, ns, Some(cut));
     }
 
     /// NXDOMAIN or NODATA: the zone's SOA in authority with the negative
-    /// TTL (RFC 2308 §3).
+    /// TTL (RFC 2308 §3), and its RRSIGs with that TTL too (as Knot and
+    /// NSD give them) when signing.
     fn negative(&mut self, zone: &'c Zone) {
+        if !self.signing(zone) {
+            self.negative_soa(zone);
+            return;
+        }
+        let mark = self.resp.mark();
+        if !self.negative_soa(zone) {
+            return;
+        }
+        let Some(apex) = zone.apex_node() else { return };
+        if !self.put_rrsigs(
+            Section::Authority,
+            &zone.apex,
+            rtype::SOA,
+            zone.negative_ttl,
+            apex,
+        ) {
+            self.resp.rollback(mark);
+            self.truncate();
+        }
+    }
+
+    /// The SOA of [`Answer::negative`]; false if it did not fit.
+    fn negative_soa(&mut self, zone: &'c Zone) -> bool {
         // At the question's own zone the apex is the question name's
         // suffix: the rendered SOA points there.
         if self.at_question {
@@ -442,11 +510,11 @@ impl<'c> Answer<'c, '_, '_> {
                     .push_pointing(Section::Authority, &soa.bytes, &soa.patches, apex_at)
                     .is_ok()
                 {
-                    return;
+                    return true;
                 }
             }
         }
-        let Some(soa) = zone.soa() else { return };
+        let Some(soa) = zone.soa() else { return true };
         let fits = self
             .resp
             .push_record(
@@ -461,6 +529,7 @@ impl<'c> Answer<'c, '_, '_> {
         if !fits {
             self.truncate();
         }
+        fits
     }
 
     /// Writes an RRset whole, or sets TC and writes none of it.
@@ -585,6 +654,10 @@ impl<'c> Answer<'c, '_, '_> {
                 _ => return,
             },
         };
+        // Glue (at or below a cut) is the child's and unsigned; the
+        // zone's own addresses get their RRSIGs, as Knot and NSD give them.
+        let authoritative = !(node.occluded || node.is_cut);
+        let sigs = (authoritative && self.signing(src.zone)).then_some(node);
         for ty in [rtype::A, rtype::AAAA] {
             let Some(set) = node.get(ty) else { continue };
             let mark = self.resp.mark();
@@ -592,7 +665,8 @@ impl<'c> Answer<'c, '_, '_> {
                 self.resp
                     .push_record(Section::Additional, t, ty, class::IN, set.ttl(), rdata)
                     .is_ok()
-            });
+            }) && sigs
+                .is_none_or(|sigs| self.put_rrsigs(Section::Additional, t, ty, set.ttl(), sigs));
             if !fits {
                 self.resp.rollback(mark);
                 if required {

@@ -7,10 +7,16 @@
 //! inside an RRset are reported as warnings (the last TTL wins, as the
 //! test below shows; RFC 2181 §5.2 wants one TTL per RRset).
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use wire::name::{is_subdomain, parent, to_text};
 use wire::types::rtype;
 
+use crate::denial::{
+    hash_of_owner, type_covered, Denial, Nsec3Index, Nsec3Params, NsecIndex, ITERATIONS_MAX,
+    ITERATIONS_WARN,
+};
 use crate::scan::{Rec, Scanned};
 use crate::source::{Normalized, SourceError};
 use crate::tree::{push_set, Node, NodeTable, TooLarge, Zone};
@@ -38,6 +44,10 @@ pub fn build(
             ));
         }
     }
+
+    // NSEC3 records (and the RRSIGs over them) are no names of the zone:
+    // they go to a table of their own.
+    let (nsec3_recs, has_nsec) = take_nsec3(&mut records);
 
     // Zone files mostly keep an owner's records together: build from the
     // runs as they are, and sort by owner only if an owner comes back.
@@ -68,7 +78,21 @@ pub fn build(
         }
     }
     let hidden = mark_cuts(apex, all(), &shapes, &mut nodes);
+    let nsec3_count = nsec3_recs.len();
+    let nsec3 = build_nsec3(
+        apex,
+        &records,
+        nsec3_recs,
+        nodes.get(apex).map(|(_, n)| n),
+        text,
+        &mut warnings,
+    )?;
     drop(records);
+    let denial = match nsec3 {
+        Some(index) => Some(Denial::Nsec3(index)),
+        None if has_nsec => Some(Denial::Nsec(NsecIndex::build(&nodes))),
+        None => None,
+    };
 
     let apex_node = nodes.get(apex).map(|(_, n)| n);
     let (serial, negative_ttl, signed) =
@@ -88,10 +112,10 @@ pub fn build(
         ));
     }
 
-    if signed {
+    if signed && denial.is_none() {
         warnings.push(format!(
-            "{}: zone {apex_text} is DNSSEC-signed; its records are served, but RRSIGs and \
-             NSEC/NSEC3 proofs are not yet added to answers for DO queries",
+            "{}: zone {apex_text} is DNSSEC-signed but holds no NSEC or NSEC3 records; \
+             negative answers to DO queries carry no proof and will not validate",
             text.files
                 .first()
                 .map(|f| f.display().to_string())
@@ -115,9 +139,115 @@ pub fn build(
     }
 
     let mut zone = Zone::new(apex, nodes);
-    zone.records = total;
+    zone.records = total + nsec3_count;
+    zone.denial = denial.map(Arc::new);
     zone.set_apex_facts(serial, negative_ttl, signed);
     Ok((zone, warnings))
+}
+
+/// Takes the NSEC3 records and the RRSIGs over them out of `records`;
+/// also says whether any NSEC record is there.
+fn take_nsec3(records: &mut Scanned) -> (Vec<Rec>, bool) {
+    let mut has_nsec = false;
+    let mut has_nsec3 = false;
+    for r in records.recs() {
+        has_nsec |= r.rtype == rtype::NSEC;
+        has_nsec3 |= r.rtype == rtype::NSEC3;
+    }
+    if !has_nsec3 {
+        return (Vec::new(), has_nsec);
+    }
+    let recs = std::mem::take(records.recs_mut());
+    let is_nsec3 = |r: &Rec| {
+        r.rtype == rtype::NSEC3
+            || (r.rtype == rtype::RRSIG && type_covered(records.rdata(r)) == Some(rtype::NSEC3))
+    };
+    let (nsec3, rest): (Vec<Rec>, Vec<Rec>) = recs.into_iter().partition(is_nsec3);
+    *records.recs_mut() = rest;
+    (nsec3, has_nsec)
+}
+
+/// The NSEC3 chain from the records [`take_nsec3`] took, hashed with the
+/// apex NSEC3PARAM's parameters (else the first NSEC3's); `None` if there
+/// are none or their hash is not SHA-1.
+fn build_nsec3(
+    apex: &[u8],
+    records: &Scanned,
+    mut recs: Vec<Rec>,
+    apex_node: Option<Node<'_>>,
+    text: &Normalized,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Nsec3Index>, SourceError> {
+    if recs.is_empty() {
+        return Ok(None);
+    }
+    let apex_text = to_text(apex);
+    let params = apex_node
+        .and_then(|n| n.get(rtype::NSEC3PARAM))
+        .and_then(|s| s.rdatas().find_map(Nsec3Params::from_rdata))
+        .or_else(|| {
+            recs.iter()
+                .filter(|r| r.rtype == rtype::NSEC3)
+                .find_map(|r| Nsec3Params::from_rdata(records.rdata(r)))
+        });
+    let Some(params) = params else {
+        warnings.push(format!(
+            "zone {apex_text}: its NSEC3 records use no hash algorithm this server knows \
+             (only SHA-1 is defined); they are not served"
+        ));
+        return Ok(None);
+    };
+    if params.iterations > ITERATIONS_MAX {
+        warnings.push(format!(
+            "zone {apex_text}: NSEC3 with {} iterations (more than RFC 5155's {ITERATIONS_MAX}); \
+             negative answers carry no NSEC3 proof",
+            params.iterations
+        ));
+    } else if params.iterations > ITERATIONS_WARN {
+        warnings.push(format!(
+            "zone {apex_text}: NSEC3 with {} iterations costs every negative answer that many \
+             SHA-1 rounds per name, and validators treat more than {ITERATIONS_WARN} as insecure \
+             (RFC 9276 advises 0)",
+            params.iterations
+        ));
+    }
+    // Stable: file order stays inside an RRset.
+    recs.sort_by(|a, b| records.owner(a).cmp(records.owner(b)));
+    let bytes = recs
+        .iter()
+        .map(|r| records.owner(r).len() + SET_OVERHEAD + records.rdata(r).len())
+        .sum();
+    let mut nodes = NodeTable::with_capacity(recs.len() / 2, bytes);
+    let mut data = Vec::new();
+    let mut rdatas = Vec::new();
+    for run in recs.chunk_by(|a, b| same_owner(records, a, b)) {
+        let owner = records.owner(&run[0]);
+        if parent(owner) != Some(apex) || hash_of_owner(owner).is_none() {
+            warnings.push(format!(
+                "{}: NSEC3 at {} in zone {apex_text}: expected a base32hex SHA-1 hash one label \
+                 below the apex; not served",
+                text.place(run[0].file, run[0].line),
+                to_text(owner)
+            ));
+            continue;
+        }
+        let mut group = run.to_vec();
+        group.sort_by_key(|r| r.rtype);
+        data.clear();
+        build_node_with(
+            apex,
+            records,
+            &group,
+            text,
+            warnings,
+            &mut data,
+            &mut rdatas,
+        )?;
+        nodes
+            .insert(owner, &data)
+            .map_err(|_| too_large(text, apex))?;
+    }
+    Ok(Some(Nsec3Index::new(params, nodes)))
 }
 
 fn same_owner(records: &Scanned, a: &Rec, b: &Rec) -> bool {
@@ -267,7 +397,9 @@ fn build_node_with<'a>(
                 continue;
             }
             let ttl = set[set.len() - 1].ttl;
-            if r.ttl != ttl {
+            // RRSIGs over different types differ in TTL as those do (RFC
+            // 4034 §3); answers give each the TTL of the set it covers.
+            if r.ttl != ttl && t != rtype::RRSIG {
                 // Records from a transfer or an update have no line:
                 // name the source alone.
                 let place = text.place(r.file, r.line);

@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod build;
 pub mod catalog;
+pub mod denial;
 pub mod load;
 pub mod named_conf;
 pub mod negative;

@@ -33,7 +33,9 @@ pub fn patch(
     what: &str,
 ) -> Result<Option<(Zone, Vec<String>)>, SourceError> {
     let limit = MAX_PATCH.max(old.base.len() / 8);
-    if old.patch.len() + owners.len() > limit {
+    // The NSEC/NSEC3 index is compiled with the whole zone: changing a
+    // signed zone compiles it again, so the index never goes stale.
+    if old.denial.is_some() || old.patch.len() + owners.len() > limit {
         return Ok(None);
     }
     let apex = &*old.apex;
@@ -55,6 +57,7 @@ pub fn patch(
         records: records.len(),
         signed: old.signed,
         negative: None,
+        denial: None,
     };
     let mut warnings = Vec::new();
     for owner in owners {
@@ -67,7 +70,15 @@ pub fn patch(
         }
         let is_apex = **owner == *apex;
         let recs = records.records_at(owner);
-        let shapes = |t: u16| (t == rtype::NS && !is_apex) || t == rtype::DNAME;
+        // NSEC and NSEC3 records arriving (a zone being signed) build the
+        // denial index: a whole compile too.
+        let shapes = |t: u16| {
+            (t == rtype::NS && !is_apex)
+                || matches!(
+                    t,
+                    rtype::DNAME | rtype::NSEC | rtype::NSEC3 | rtype::NSEC3PARAM
+                )
+        };
         let old_node = z.node(owner).map(NodeBuf::of);
         if recs.iter().any(|r| shapes(r.rtype))
             || old_node

@@ -91,8 +91,10 @@ pub fn respond_lowered(
 
     let limit = size_limit(snap, &query, transport, out.len());
     let mut resp = Response::new(out, limit);
-    // Opcode, RD and CD are echoed (RFC 1035 §4.1.1, RFC 4035 §3.2.2).
-    resp.set_header(query.id, query.flags & (0x7800 | flags::RD | flags::CD));
+    // Opcode and RD are echoed (RFC 1035 §4.1.1). CD is not: RFC 4035
+    // §3.1.6 asks an authoritative server to clear it, and Knot and NSD
+    // leave it off every answer, refusals included. AD is never set.
+    resp.set_header(query.id, query.flags & (0x7800 | flags::RD));
     if resp
         .push_question(query.qname, query.qtype, query.qclass)
         .is_err()

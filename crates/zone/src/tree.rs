@@ -483,6 +483,9 @@ pub struct Zone {
     pub signed: bool,
     /// The SOA for negative answers, rendered ([`crate::negative`]).
     pub(crate) negative: Option<crate::negative::NegativeSoa>,
+    /// The NSEC or NSEC3 records that prove names and types absent, if
+    /// the zone has any; shared by the copies of a version.
+    pub denial: Option<Arc<crate::denial::Denial>>,
 }
 
 impl Zone {
@@ -497,6 +500,7 @@ impl Zone {
             records: 0,
             signed: false,
             negative: None,
+            denial: None,
         }
     }
 

@@ -106,3 +106,64 @@ fn respond_allocates_nothing() {
         "the query path allocated {allocations} times"
     );
 }
+
+#[test]
+fn signed_answers_to_do_queries_allocate_nothing() {
+    let mut catalog = Catalog::new();
+    for zone in [
+        "nsec.signed.test",
+        "nsec3.signed.test",
+        "optout.signed.test",
+    ] {
+        let path = format!(
+            "{}/../../tests/diff/zones/{zone}.zone",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read(&path).unwrap();
+        let loaded = zone::load_zone_bytes(zone, &text, std::path::Path::new(&path)).unwrap();
+        catalog.insert(
+            &loaded.zone.apex.clone(),
+            ZoneState::Ready(Arc::new(loaded.zone)),
+        );
+    }
+    let snap = Snapshot {
+        catalog,
+        ..Snapshot::default()
+    };
+    let mut queries = Vec::new();
+    for zone in [
+        "nsec.signed.test",
+        "nsec3.signed.test",
+        "optout.signed.test",
+    ] {
+        for (name, qtype) in [
+            ("", 48),
+            ("www.", 1),
+            ("www.", 16),
+            ("a.b.nx.", 1),
+            ("x.wild.", 1),
+            ("x.wild.", 15),
+            ("walias.", 1),
+            ("b.ent.", 1),
+            ("x.sub.", 1),
+            ("sub.", 43),
+            ("x.sec.", 1),
+            ("x.dn.", 1),
+            ("", 15),
+        ] {
+            queries.push(query(&format!("{name}{zone}"), qtype, 1, Some(0)));
+        }
+    }
+    let mut out = vec![0u8; 65535];
+    let before = ALLOCS.with(Cell::get);
+    for q in &queries {
+        for transport in [Transport::Udp, Transport::Tcp] {
+            assert!(respond(&snap, q, &mut out, transport).is_some());
+        }
+    }
+    let allocations = ALLOCS.with(Cell::get) - before;
+    assert_eq!(
+        allocations, 0,
+        "the signed query path allocated {allocations} times"
+    );
+}

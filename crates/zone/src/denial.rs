@@ -1,0 +1,418 @@
+//! The authenticated denial data of a signed zone: which NSEC or NSEC3
+//! record proves that a name or a type does not exist (RFC 4035 §3.1.3,
+//! RFC 5155 §7.2).
+//!
+//! NSEC: the owners that hold an NSEC RRset, sorted in DNSSEC canonical
+//! order (RFC 4034 §6.1), so the NSEC covering a name is the one at its
+//! closest predecessor. The names sit back to back in one arena and the
+//! sorted list holds offsets into it (no allocation per name).
+//!
+//! NSEC3: the records at hashed owners are not nodes of the zone's tree
+//! (a query for `<hash>.zone` is NXDOMAIN, as Knot, BIND and NSD answer);
+//! they live in a [`NodeTable`] of their own, and the owners' hashes (the
+//! first label, lowercase base32hex, which sorts as the hash does) in one
+//! sorted array for "closest predecessor" lookups. Query names are hashed
+//! with the chain's parameters (RFC 5155 §5).
+
+use std::cmp::Ordering;
+
+use sha1::{Digest, Sha1};
+use wire::name::{label_offsets, MAX_LABELS, MAX_NAME_LEN};
+use wire::types::rtype;
+
+use crate::tree::{Node, NodeTable};
+
+/// SHA-1's digest, as base32hex text: the length of an NSEC3 owner's
+/// first label.
+pub const HASH_LABEL: usize = 32;
+
+/// More iterations than this are a load warning (RFC 9276 §3.1: 0 is the
+/// advice, validators may treat more than 150 as insecure).
+pub const ITERATIONS_WARN: u16 = 150;
+
+/// Past this (RFC 5155 §10.3's limit for the largest keys) no NSEC3 proof
+/// is computed: each query name would cost thousands of SHA-1 rounds.
+pub const ITERATIONS_MAX: u16 = 2500;
+
+/// DNSSEC canonical order of two uncompressed wire names (RFC 4034 §6.1):
+/// labels compared from the rightmost, each as an octet string with
+/// ASCII letters folded to lowercase, a label that is a prefix of the
+/// other sorting first; a name that is a suffix of the other sorts first.
+pub fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let mut oa = [0u8; MAX_LABELS];
+    let mut ob = [0u8; MAX_LABELS];
+    let na = label_offsets(a, &mut oa);
+    let nb = label_offsets(b, &mut ob);
+    for i in 1..=na.min(nb) {
+        let la = label_at(a, oa[na - i]);
+        let lb = label_at(b, ob[nb - i]);
+        let o = la
+            .iter()
+            .map(u8::to_ascii_lowercase)
+            .cmp(lb.iter().map(u8::to_ascii_lowercase));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    na.cmp(&nb)
+}
+
+/// The label (without its length octet) starting at `at` in `name`.
+fn label_at(name: &[u8], at: u8) -> &[u8] {
+    let at = usize::from(at);
+    let len = usize::from(name.get(at).copied().unwrap_or(0));
+    name.get(at + 1..at + 1 + len).unwrap_or(&[])
+}
+
+/// The owners with NSEC, in canonical order.
+#[derive(Debug, Default)]
+pub struct NsecIndex {
+    /// Owner names, back to back.
+    names: Vec<u8>,
+    /// Offsets in `names`, sorted canonically.
+    order: Vec<u32>,
+}
+
+impl NsecIndex {
+    /// The index of every node in `nodes` that holds an NSEC RRset.
+    pub fn build(nodes: &NodeTable) -> NsecIndex {
+        let mut index = NsecIndex::default();
+        for (name, node) in nodes.iter() {
+            if node.get(rtype::NSEC).is_some() && index.names.len() < u32::MAX as usize {
+                index.order.push(index.names.len() as u32);
+                index.names.extend_from_slice(name);
+            }
+        }
+        let names = &index.names;
+        index
+            .order
+            .sort_unstable_by(|&a, &b| canonical_cmp(name_at(names, a), name_at(names, b)));
+        index.names.shrink_to_fit();
+        index.order.shrink_to_fit();
+        index
+    }
+
+    /// Number of owners.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The last owner at or before `name` in canonical order: the NSEC
+    /// that matches or covers it (the last one, which wraps around to the
+    /// apex, when `name` sorts before every owner).
+    pub fn predecessor(&self, name: &[u8]) -> Option<&[u8]> {
+        let after = self.order.partition_point(|&o| {
+            canonical_cmp(name_at(&self.names, o), name) != Ordering::Greater
+        });
+        let i = after.checked_sub(1).or(self.order.len().checked_sub(1))?;
+        Some(name_at(&self.names, self.order[i]))
+    }
+}
+
+/// The wire name that starts at `at` in `arena`.
+fn name_at(arena: &[u8], at: u32) -> &[u8] {
+    let rest = arena.get(at as usize..).unwrap_or(&[]);
+    let len = wire::name::uncompressed_len(rest).unwrap_or(rest.len());
+    &rest[..len]
+}
+
+/// The hashing parameters of an NSEC3 chain (RFC 5155 §3.1, SHA-1 only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Nsec3Params {
+    pub iterations: u16,
+    pub salt: Box<[u8]>,
+}
+
+impl Nsec3Params {
+    /// The parameters of an NSEC3PARAM or NSEC3 RDATA, if its hash
+    /// algorithm is SHA-1 (1), the only one defined.
+    pub fn from_rdata(rdata: &[u8]) -> Option<Nsec3Params> {
+        let (&alg, rest) = rdata.split_first()?;
+        let iterations = u16::from_be_bytes([*rest.get(1)?, *rest.get(2)?]);
+        let salt_len = usize::from(*rest.get(3)?);
+        let salt = rest.get(4..4 + salt_len)?;
+        (alg == 1).then(|| Nsec3Params {
+            iterations,
+            salt: salt.into(),
+        })
+    }
+
+    /// RFC 5155 §5: IH(salt, x, k), of a lowercase wire name.
+    pub fn hash(&self, name: &[u8]) -> [u8; 20] {
+        let mut h = Sha1::new();
+        h.update(name);
+        h.update(&self.salt);
+        let mut digest: [u8; 20] = h.finalize().into();
+        for _ in 0..self.iterations {
+            let mut h = Sha1::new();
+            h.update(digest);
+            h.update(&self.salt);
+            digest = h.finalize().into();
+        }
+        digest
+    }
+
+    /// The hash of `name` as an NSEC3 owner's first label.
+    pub fn hash_label(&self, name: &[u8]) -> [u8; HASH_LABEL] {
+        base32hex(&self.hash(name))
+    }
+}
+
+/// Lowercase base32hex without padding (RFC 4648 §7) of a SHA-1 digest.
+pub fn base32hex(digest: &[u8; 20]) -> [u8; HASH_LABEL] {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut out = [0u8; HASH_LABEL];
+    for (i, chunk) in digest.chunks_exact(5).enumerate() {
+        let bits = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        for j in 0..8 {
+            out[i * 8 + j] = ALPHABET[((bits >> (35 - 5 * j)) & 31) as usize];
+        }
+    }
+    out
+}
+
+/// An NSEC3 chain: its records by owner, and the owners' hashes sorted.
+#[derive(Debug, Default)]
+pub struct Nsec3Index {
+    pub params: Nsec3Params,
+    /// NSEC3 and the RRSIGs over them, by hashed owner.
+    pub(crate) nodes: NodeTable,
+    /// The hashed owners' first labels, sorted.
+    hashes: Vec<[u8; HASH_LABEL]>,
+}
+
+impl Nsec3Index {
+    /// An index of `nodes` (each at `<hash>.<apex>`) for the chain with
+    /// `params`.
+    pub fn new(params: Nsec3Params, nodes: NodeTable) -> Nsec3Index {
+        let mut hashes: Vec<[u8; HASH_LABEL]> = nodes
+            .iter()
+            .filter_map(|(name, _)| hash_of_owner(name))
+            .collect();
+        hashes.sort_unstable();
+        Nsec3Index {
+            params,
+            nodes,
+            hashes,
+        }
+    }
+
+    /// Number of hashed owners.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Whether proofs are computed for this chain (the iterations are
+    /// within [`ITERATIONS_MAX`]).
+    pub fn usable(&self) -> bool {
+        self.params.iterations <= ITERATIONS_MAX && !self.hashes.is_empty()
+    }
+
+    /// The NSEC3 whose owner is the hash of `name`, with its owner.
+    pub fn matching(&self, apex: &[u8], name: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        let hash = self.params.hash_label(name);
+        self.hashes.binary_search(&hash).ok()?;
+        self.node_of(apex, &hash)
+    }
+
+    /// The NSEC3 whose owner is the closest hash before that of `name`
+    /// (wrapping to the last): the one covering it when `name` has none
+    /// of its own.
+    pub fn covering(&self, apex: &[u8], name: &[u8]) -> Option<(&[u8], Node<'_>)> {
+        let hash = self.params.hash_label(name);
+        let after = self.hashes.partition_point(|h| *h < hash);
+        let i = after.checked_sub(1).or(self.hashes.len().checked_sub(1))?;
+        self.node_of(apex, &self.hashes[i])
+    }
+
+    /// The node at `<hash>.<apex>`.
+    fn node_of(&self, apex: &[u8], hash: &[u8; HASH_LABEL]) -> Option<(&[u8], Node<'_>)> {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let len = 1 + HASH_LABEL + apex.len();
+        if len > MAX_NAME_LEN {
+            return None;
+        }
+        buf[0] = HASH_LABEL as u8;
+        buf[1..=HASH_LABEL].copy_from_slice(hash);
+        buf[1 + HASH_LABEL..len].copy_from_slice(apex);
+        self.nodes.get(&buf[..len])
+    }
+}
+
+/// The first label of a hashed owner, if it looks like a SHA-1 hash in
+/// base32hex.
+pub fn hash_of_owner(name: &[u8]) -> Option<[u8; HASH_LABEL]> {
+    if name.first() != Some(&(HASH_LABEL as u8)) {
+        return None;
+    }
+    let label = name.get(1..=HASH_LABEL)?;
+    let mut out = [0u8; HASH_LABEL];
+    for (o, &c) in out.iter_mut().zip(label) {
+        let c = c.to_ascii_lowercase();
+        if !matches!(c, b'0'..=b'9' | b'a'..=b'v') {
+            return None;
+        }
+        *o = c;
+    }
+    Some(out)
+}
+
+/// Which denial records a zone has.
+#[derive(Debug)]
+pub enum Denial {
+    Nsec(NsecIndex),
+    Nsec3(Nsec3Index),
+}
+
+/// The type covered by an RRSIG RDATA.
+#[inline]
+pub fn type_covered(rrsig: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*rrsig.first()?, *rrsig.get(1)?]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::name;
+
+    #[test]
+    fn canonical_order_is_rfc_4034_example() {
+        // RFC 4034 §6.1's example, in order.
+        let sorted = [
+            "example",
+            "a.example",
+            "yljkjljk.a.example",
+            "Z.a.example",
+            "zABC.a.EXAMPLE",
+            "z.example",
+            "\\001.z.example",
+            "*.z.example",
+            "\\200.z.example",
+        ];
+        let names: Vec<_> = sorted.iter().map(|s| name(s)).collect();
+        for (i, a) in names.iter().enumerate() {
+            for (j, b) in names.iter().enumerate() {
+                assert_eq!(
+                    canonical_cmp(a, b),
+                    i.cmp(&j),
+                    "{} vs {}",
+                    sorted[i],
+                    sorted[j]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn labels_with_any_byte_and_prefixes() {
+        // A shorter label sorts before a longer one it is a prefix of,
+        // even when the longer one continues with a zero octet.
+        assert_eq!(
+            canonical_cmp(&name("a.x"), &name("a\\000.x")),
+            Ordering::Less
+        );
+        assert_eq!(
+            canonical_cmp(&name("\\255.x"), &name("a.x")),
+            Ordering::Greater
+        );
+        assert_eq!(
+            canonical_cmp(&name("b.a.x"), &name("a.b.x")),
+            Ordering::Less
+        );
+        assert_eq!(canonical_cmp(&name("A.x"), &name("a.X")), Ordering::Equal);
+        // Only ASCII letters fold: 0xC1 is not 0xE1.
+        assert_ne!(
+            canonical_cmp(&name("\\193.x"), &name("\\225.x")),
+            Ordering::Equal
+        );
+    }
+
+    #[test]
+    fn predecessor_finds_matching_and_covering_owners() {
+        let mut nodes = NodeTable::default();
+        let mut data = Vec::new();
+        crate::tree::push_set(&mut data, rtype::NSEC, 60, &[b"\x00"]);
+        for n in ["x", "b.x", "d.x", "a.d.x"] {
+            nodes.insert(&name(n), &data).unwrap();
+        }
+        nodes.insert(&name("c.x"), &[]).unwrap(); // no NSEC: not indexed
+        let index = NsecIndex::build(&nodes);
+        assert_eq!(index.len(), 4);
+        let pred = |q: &str| wire::name::to_text(index.predecessor(&name(q)).unwrap());
+        assert_eq!(pred("x"), "x.");
+        assert_eq!(pred("a.x"), "x.");
+        assert_eq!(pred("b.x"), "b.x.");
+        assert_eq!(pred("c.x"), "b.x.");
+        assert_eq!(pred("z.b.x"), "b.x.");
+        assert_eq!(pred("d.x"), "d.x.");
+        assert_eq!(pred("b.d.x"), "a.d.x.");
+        assert_eq!(pred("z.x"), "a.d.x.");
+    }
+
+    #[test]
+    fn nsec3_hash_is_rfc_5155_appendix_a() {
+        // RFC 5155 Appendix A: salt aabbccdd, 12 iterations.
+        let p = Nsec3Params {
+            iterations: 12,
+            salt: Box::new([0xaa, 0xbb, 0xcc, 0xdd]),
+        };
+        assert_eq!(
+            &p.hash_label(&name("example")),
+            b"0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"
+        );
+        assert_eq!(
+            &p.hash_label(&name("a.example")),
+            b"35mthgpgcu1qg68fab165klnsnk3dpvl"
+        );
+        assert_eq!(
+            &p.hash_label(&name("*.w.example")),
+            b"r53bq7cc2uvmubfu5ocmm6pers9tk9en"
+        );
+        let rdata = [1, 0, 0, 12, 4, 0xaa, 0xbb, 0xcc, 0xdd];
+        assert_eq!(Nsec3Params::from_rdata(&rdata), Some(p));
+    }
+
+    #[test]
+    fn nsec3_matching_and_covering() {
+        let apex = name("example");
+        let p = Nsec3Params::default();
+        let mut nodes = NodeTable::default();
+        let mut data = Vec::new();
+        crate::tree::push_set(&mut data, rtype::NSEC3, 60, &[b"\x01\x00\x00\x00\x00"]);
+        let mut owners = Vec::new();
+        for n in ["example", "a.example", "b.example"] {
+            let h = p.hash_label(&name(n));
+            let mut owner = vec![32];
+            owner.extend_from_slice(&h);
+            owner.extend_from_slice(&apex);
+            nodes.insert(&owner, &data).unwrap();
+            owners.push(owner);
+        }
+        let index = Nsec3Index::new(p.clone(), nodes);
+        assert_eq!(index.len(), 3);
+        for (n, owner) in ["example", "a.example", "b.example"].iter().zip(&owners) {
+            assert_eq!(index.matching(&apex, &name(n)).unwrap().0, &owner[..]);
+        }
+        assert!(index.matching(&apex, &name("c.example")).is_none());
+        let h = p.hash_label(&name("c.example"));
+        let (cover, _) = index.covering(&apex, &name("c.example")).unwrap();
+        let mut sorted: Vec<_> = owners.iter().map(|o| &o[1..33]).collect();
+        sorted.sort();
+        let expect = sorted
+            .iter()
+            .rev()
+            .find(|o| **o < &h[..])
+            .unwrap_or(sorted.last().unwrap());
+        assert_eq!(&cover[1..33], *expect);
+    }
+}
