@@ -609,19 +609,26 @@ fn nsec3_chain(
             at = up;
         }
     }
-    let mut hashed: Vec<([u8; 20], Vec<u16>)> = types_of
+    let params = zone::denial::Nsec3Params {
+        iterations,
+        salt: salt.into(),
+    };
+    let mut hashed: Vec<(Vec<u8>, [u8; 20], Vec<u16>)> = types_of
         .into_iter()
-        .map(|(o, t)| (chain::nsec3_hash(o, salt, iterations), t))
+        .map(|(o, t)| {
+            let (owner, hash) = chain::nsec3_owner(&params, o, apex);
+            (owner, hash, t)
+        })
         .collect();
-    hashed.sort_unstable_by_key(|h| h.0);
-    if hashed.windows(2).any(|w| w[0].0 == w[1].0) {
+    hashed.sort_unstable_by_key(|h| h.1);
+    if hashed.windows(2).any(|w| w[0].1 == w[1].1) {
         return Err("two names have the same NSEC3 hash; choose another salt".into());
     }
     let mut out = Vec::with_capacity(hashed.len());
-    for (i, (hash, types)) in hashed.iter().enumerate() {
-        let next = &hashed[(i + 1) % hashed.len()].0;
+    for (i, (owner, _, types)) in hashed.iter().enumerate() {
+        let next = &hashed[(i + 1) % hashed.len()].1;
         out.push(Record {
-            owner: chain::nsec3_owner(hash, apex).into(),
+            owner: owner.clone().into(),
             rtype: rtype::NSEC3,
             ttl,
             rdata: chain::nsec3_rdata(opt_out, iterations, salt, next, types).into(),

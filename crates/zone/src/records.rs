@@ -169,11 +169,23 @@ impl RecordSet {
     /// Every record of a compiled zone (empty non-terminals have none).
     pub fn from_zone(zone: &crate::Zone) -> RecordSet {
         let mut set = RecordSet::new();
-        for (owner, node) in zone.nodes() {
+        let nsec3 = match zone.denial.as_deref() {
+            Some(crate::denial::Denial::Nsec3(index)) => Some(index.nodes.iter()),
+            _ => None,
+        };
+        for (owner, node) in zone.nodes().chain(nsec3.into_iter().flatten()) {
             for rrset in node.rrsets() {
                 for rdata in rrset.rdatas() {
+                    // An RRSIG keeps the TTL of the set it covers (a node's
+                    // RRSIGs are stored as one set with one TTL).
+                    let ttl = match rrset.rtype() {
+                        rtype::RRSIG => crate::denial::type_covered(rdata)
+                            .and_then(|t| node.get(t))
+                            .map_or(rrset.ttl(), |s| s.ttl()),
+                        _ => rrset.ttl(),
+                    };
                     set.map
-                        .insert((owner.into(), rrset.rtype(), rdata.into()), rrset.ttl());
+                        .insert((owner.into(), rrset.rtype(), rdata.into()), ttl);
                 }
             }
         }

@@ -550,3 +550,38 @@ pub fn self_signed_certificate(dir: &Path, name: &str) {
         .success();
     assert!(ok, "openssl could not make a certificate");
 }
+
+/// delv's first verdict line ("; fully validated", "; negative response,
+/// fully validated", …) for `query` (name and type) sent to 127.0.0.1:
+/// `port`, with `anchor` (a trust-anchors file in `dir`) as the root of
+/// trust for example.test; and the whole output, for messages. delv 9.18
+/// exits 0 even when validation fails: its words are what tell.
+#[allow(dead_code)]
+pub fn delv(dir: &Path, port: u16, anchor: &str, query: &str) -> (String, String) {
+    let port = port.to_string();
+    let mut args = vec![
+        "@127.0.0.1",
+        "-p",
+        &port,
+        "-a",
+        anchor,
+        "+root=example.test",
+    ];
+    args.extend(query.split_whitespace());
+    let out = Command::new("delv")
+        .args(&args)
+        .current_dir(dir)
+        .output()
+        .expect("run delv (apt-get install bind9-dnsutils)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict = text
+        .lines()
+        .find(|l| l.starts_with("; ") && !l.starts_with(";; "))
+        .unwrap_or("")
+        .to_string();
+    (verdict, text)
+}
