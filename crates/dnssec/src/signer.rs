@@ -161,14 +161,17 @@ impl Signer {
     /// what can be kept from `previous` (the last signed version). When
     /// anything but the SOA changed and the serial did not, the serial is
     /// moved on as `serial_policy` says (by one if it says keep): every
-    /// signed version has its own serial.
+    /// signed version has its own serial. Without `reuse` every
+    /// signature is made anew (Knot's `zone-sign`).
     pub fn sign(
         &mut self,
         unsigned: &RecordSet,
         previous: Option<&RecordSet>,
+        reuse: bool,
         now: u64,
         serial_policy: SerialPolicy,
     ) -> Result<Outcome, String> {
+        let reuse_from = if reuse { previous } else { None };
         let apex = self.apex.clone();
         let zone_text = wire::name::to_text(&apex);
         let policy = self.signing.policy.clone();
@@ -332,7 +335,7 @@ impl Signer {
                 soa_job = Some(n);
                 continue;
             }
-            self.sign_job(job, previous, now, &mut stats, &mut sigs, &mut scratch)?;
+            self.sign_job(job, reuse_from, now, &mut stats, &mut sigs, &mut scratch)?;
         }
         // Whether anything but the SOA changed decides the serial.
         let old_serial = previous
@@ -368,7 +371,7 @@ impl Signer {
                 ttl: soa_now.ttl,
                 rdatas: vec![&soa_now.rdata],
             };
-            self.sign_job(&job, previous, now, &mut stats, &mut sigs, &mut scratch)?;
+            self.sign_job(&job, reuse_from, now, &mut stats, &mut sigs, &mut scratch)?;
         }
         for s in sigs {
             out.insert(s);

@@ -105,7 +105,13 @@ fn nsec_zone_verifies_and_a_change_resigns_only_what_it_touched() {
     let dir = scratch("nsec");
     let mut s = signer(&dir, Denial::Nsec);
     let first = s
-        .sign(&unsigned(ZONE, &dir), None, now(), SerialPolicy::Increment)
+        .sign(
+            &unsigned(ZONE, &dir),
+            None,
+            true,
+            now(),
+            SerialPolicy::Increment,
+        )
         .unwrap();
     verify_all(&write(&first.records, &dir, "signed.zone"));
     assert_eq!(first.reused, 0);
@@ -114,6 +120,7 @@ fn nsec_zone_verifies_and_a_change_resigns_only_what_it_touched() {
         .sign(
             &unsigned(ZONE, &dir),
             Some(&first.records),
+            true,
             now(),
             SerialPolicy::Increment,
         )
@@ -137,6 +144,7 @@ fn nsec_zone_verifies_and_a_change_resigns_only_what_it_touched() {
         .sign(
             &changed,
             Some(&first.records),
+            true,
             now(),
             SerialPolicy::Increment,
         )
@@ -161,7 +169,13 @@ fn nsec3_zones_verify_with_and_without_opt_out() {
             },
         );
         let signed = s
-            .sign(&unsigned(ZONE, &dir), None, now(), SerialPolicy::Increment)
+            .sign(
+                &unsigned(ZONE, &dir),
+                None,
+                true,
+                now(),
+                SerialPolicy::Increment,
+            )
             .unwrap();
         verify_all(&write(&signed.records, &dir, "signed.zone"));
         let _ = std::fs::remove_dir_all(&dir);

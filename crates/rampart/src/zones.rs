@@ -79,6 +79,26 @@ pub fn attach_console(serving: &config::Serving, service: &Arc<xfr::Service>, c:
             "reloadZone",
             lua.create_function(move |_, name: String| Ok(reload_zone(&s, &decls, &name)))?,
         )?;
+        let s = service.clone();
+        g.set(
+            "dnssecStatus",
+            lua.create_function(move |_, name: String| {
+                Ok(match zone::parse_name(&name) {
+                    Ok(apex) => s.dnssec_status(&apex),
+                    Err(e) => format!("bad zone name '{name}': {e}"),
+                })
+            })?,
+        )?;
+        let s = service.clone();
+        g.set(
+            "dnssecSign",
+            lua.create_function(move |_, (name, all): (String, Option<bool>)| {
+                Ok(match zone::parse_name(&name) {
+                    Ok(apex) => s.dnssec_sign(&apex, all.unwrap_or(false)),
+                    Err(e) => format!("bad zone name '{name}': {e}"),
+                })
+            })?,
+        )?;
         Ok(())
     })();
     if let Err(e) = registered {

@@ -254,6 +254,7 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
     let dir = scratch_dir("dnssec-lua");
     std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
     let port = free_port();
+    let console = free_port();
     // Signatures valid 40 s, refreshed when less than 30 s are left: the
     // refresh comes about 10 s after signing.
     let conf = format!(
@@ -261,6 +262,8 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
          addZone(\"example.test\", \"example.test.zone\")\n\
          setZoneTransferACL(\"example.test\", {{\"127.0.0.1\"}})\n\
          setKeyDirectory(\"keys\")\n\
+         controlSocket(\"127.0.0.1:{console}\")\n\
+         setKey(\"cmVsb2FkLXRlc3Qta2V5LXJlbG9hZC10ZXN0LWtleSE=\")\n\
          setDNSSECPolicy(\"example.test\", {{nsec3=true, nsec3Iterations=0, \
          signaturesValidity=40, signaturesValidityDNSKEY=40, signaturesRefresh=30, signaturesJitter=0}})\n"
     );
@@ -308,4 +311,36 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
             .arg(&file),
     );
     assert!(ok, "ldns-verify-zone after refresh: {out}");
+
+    // The console: status, then every signature made anew.
+    let console = |cmd: &str| {
+        let (_, text) = output(
+            Command::new(rampart_bin())
+                .arg("-C")
+                .arg(dir.join("rampart.conf"))
+                .args(["-c", "-e", cmd]),
+        );
+        text
+    };
+    let status = console("dnssecStatus(\"example.test\")");
+    assert!(
+        status.contains("NSEC3 iterations 0")
+            && status.contains("ECDSAP256SHA256 KSK/CSK active")
+            && status.contains("next refresh"),
+        "{status}"
+    );
+    let before = serial(port);
+    let signed = console("dnssecSign(\"example.test\", true)");
+    assert!(signed.contains("signed, serial"), "{signed}");
+    assert_eq!(serial(port), before.wrapping_add(1));
+    let log = server.log_text();
+    let last = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("signatures made"))
+        .unwrap_or_default();
+    assert!(
+        last.contains(", 0 kept)"),
+        "dnssecSign(…, true) kept signatures: {last}"
+    );
 }

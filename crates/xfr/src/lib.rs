@@ -11,6 +11,7 @@ mod reply;
 pub mod secondary;
 pub mod service;
 pub mod settings;
+mod signing;
 pub mod tsig;
 pub mod update;
 

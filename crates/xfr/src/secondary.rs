@@ -100,9 +100,7 @@ impl Service {
             settings,
             status: "waiting for the first transfer".into(),
             notify_round: Arc::default(),
-            signer: None,
-            signing_error: None,
-            next_resign: u64::MAX,
+            signing: Default::default(),
         };
         let mut saved_at = None;
         if let Some(file) = info.file.as_ref().filter(|f| f.exists()) {

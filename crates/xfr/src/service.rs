@@ -68,12 +68,8 @@ pub(crate) struct Entry {
     pub status: String,
     /// Bumped by every NOTIFY round: older rounds still retrying stop.
     pub notify_round: Arc<std::sync::atomic::AtomicU64>,
-    /// The signer of a zone its policy signs, opened at its first change.
-    pub signer: Option<dnssec::Signer>,
-    /// Why a zone with a signing policy is not being signed.
-    pub signing_error: Option<String>,
-    /// When its earliest signature is due for refresh (Unix seconds).
-    pub next_resign: u64,
+    /// DNSSEC signing, for a zone its policy signs.
+    pub signing: crate::signing::Signing,
 }
 
 impl Entry {
@@ -179,7 +175,7 @@ impl Service {
 
     /// Every entry, taken out of the zones lock: an entry busy with a
     /// long change must not hold up lookups of the others.
-    fn entries(&self) -> Vec<SharedEntry> {
+    pub(crate) fn entries(&self) -> Vec<SharedEntry> {
         lock(&self.zones).values().cloned().collect()
     }
 
@@ -306,9 +302,7 @@ impl Service {
             settings,
             status: String::new(),
             notify_round: Arc::default(),
-            signer: None,
-            signing_error: None,
-            next_resign: u64::MAX,
+            signing: Default::default(),
         };
         self.attach_journal(&mut entry, &source);
         let zone = entry.zone.clone().ok_or_else(|| {
@@ -457,80 +451,6 @@ impl Service {
         if written != *file_set {
             // The file is behind: write it back on the next flush.
             entry.dirty_since.get_or_insert_with(Instant::now);
-        }
-    }
-
-    /// `next` signed, when the zone's policy signs it (else as it is),
-    /// keeping every signature of the current version that still holds.
-    /// The signer is opened at the first change, and again when the
-    /// policy or key directory changed. A zone that was signed and whose
-    /// keys are missing is refused: it keeps serving its last version.
-    pub(crate) fn signed_version(
-        &self,
-        e: &mut Entry,
-        next: RecordSet,
-    ) -> Result<RecordSet, String> {
-        let Some(signing) = e.settings.dnssec.clone() else {
-            return Ok(next);
-        };
-        if matches!(e.role, Role::Secondary(_)) {
-            // Signing a transferred zone (a "bump in the wire") is not
-            // done yet: its serials would have to be mapped.
-            return Ok(next);
-        }
-        let now = unix_now();
-        let was_signed = e
-            .records
-            .rrset_entries(&e.apex, wire::types::rtype::DNSKEY)
-            .next()
-            .is_some();
-        if e.signer.as_ref().is_none_or(|s| s.signing != signing) {
-            match dnssec::Signer::open(&e.apex, signing, was_signed, now) {
-                Ok(s) => {
-                    e.signer = Some(s);
-                    e.signing_error = None;
-                }
-                Err(err) => {
-                    e.signing_error = Some(err.to_string());
-                    return Err(format!("not signed: {err}"));
-                }
-            }
-        }
-        let Some(signer) = e.signer.as_mut() else {
-            return Ok(next);
-        };
-        let previous = was_signed.then_some(&*e.records);
-        let started = Instant::now();
-        let out = signer
-            .sign(&next, previous, now, e.settings.serial_policy)
-            .map_err(|err| format!("not signed: {err}"))?;
-        e.next_resign = out.next_refresh;
-        log::info!(
-            "zone {}: signed serial {} in {:.3} s ({} signatures made, {} kept)",
-            e.name,
-            out.serial,
-            started.elapsed().as_secs_f64(),
-            out.made,
-            out.reused
-        );
-        Ok(out.records)
-    }
-
-    /// Re-signs the zones whose signatures are due for refresh; the
-    /// control loop calls it, never the query path.
-    pub fn resign_due(&self) {
-        let now = unix_now();
-        for entry in self.entries() {
-            let mut e = lock(&entry);
-            if e.signer.is_none() || e.next_resign > now {
-                continue;
-            }
-            let current = (*e.records).clone();
-            if let Err(err) = self.commit(&mut e, current, "signature refresh") {
-                log::error!("zone {}: signature refresh failed: {err}", e.name);
-                // Try again in a while, not on every tick.
-                e.next_resign = now + 300;
-            }
         }
     }
 
@@ -885,7 +805,7 @@ fn file_base(blocks: &[journal::Block], file: &RecordSet, serial: u32) -> Option
 
 /// Records with the apex SOA first (a genesis block reads like AXFR).
 /// The SOA serial of a version.
-fn signed_serial(set: &RecordSet, apex: &[u8]) -> Option<u32> {
+pub(crate) fn signed_serial(set: &RecordSet, apex: &[u8]) -> Option<u32> {
     set.soa(apex).and_then(|s| soa_serial(&s.rdata))
 }
 

@@ -1,0 +1,219 @@
+//! DNSSEC signing of the zones a policy signs, where changes are made:
+//! every version [`Service::commit`] makes is signed first (keeping what
+//! still holds of the current one), signatures near expiry are refreshed
+//! from the control loop, and the console asks for status, a full
+//! re-sign, or keys read again.
+
+use std::time::Instant;
+
+use wire::types::rtype;
+use zone::records::RecordSet;
+
+use crate::service::{lock, unix_now, Entry, Role, Service};
+
+/// A zone's signing state.
+#[derive(Debug)]
+pub(crate) struct Signing {
+    /// Opened at the zone's first change, and again when its policy or
+    /// key directory changes or the console asks for the keys again.
+    pub signer: Option<dnssec::Signer>,
+    /// Why a zone with a policy is not being signed.
+    pub error: Option<String>,
+    /// When its earliest signature is due for refresh (Unix seconds).
+    pub next_resign: u64,
+    /// The last signing run: when, the serial, signatures made and kept.
+    pub last: Option<(u64, u32, usize, usize)>,
+    /// The next run makes every signature anew (the console's
+    /// `dnssecSign`, Knot's `zone-sign`).
+    pub resign_all: bool,
+}
+
+impl Default for Signing {
+    fn default() -> Self {
+        Signing {
+            signer: None,
+            error: None,
+            next_resign: u64::MAX,
+            last: None,
+            resign_all: false,
+        }
+    }
+}
+
+impl Service {
+    /// `next` signed, when the zone's policy signs it (else as it is),
+    /// keeping every signature of the current version that still holds.
+    /// A zone that was signed and whose keys are missing is refused: it
+    /// keeps serving its last version.
+    pub(crate) fn signed_version(
+        &self,
+        e: &mut Entry,
+        next: RecordSet,
+    ) -> Result<RecordSet, String> {
+        let Some(policy) = e.settings.dnssec.clone() else {
+            return Ok(next);
+        };
+        if matches!(e.role, Role::Secondary(_)) {
+            // Signing a transferred zone (a "bump in the wire") is not
+            // done yet: its serials would have to be mapped.
+            return Ok(next);
+        }
+        let now = unix_now();
+        let was_signed = e
+            .records
+            .rrset_entries(&e.apex, rtype::DNSKEY)
+            .next()
+            .is_some();
+        if e.signing
+            .signer
+            .as_ref()
+            .is_none_or(|s| s.signing != policy)
+        {
+            match dnssec::Signer::open(&e.apex, policy, was_signed, now) {
+                Ok(s) => {
+                    e.signing.signer = Some(s);
+                    e.signing.error = None;
+                }
+                Err(err) => {
+                    e.signing.error = Some(err.to_string());
+                    return Err(format!("not signed: {err}"));
+                }
+            }
+        }
+        let Some(signer) = e.signing.signer.as_mut() else {
+            return Ok(next);
+        };
+        let previous = was_signed.then_some(&*e.records);
+        let reuse = !e.signing.resign_all;
+        let started = Instant::now();
+        let out = signer
+            .sign(&next, previous, reuse, now, e.settings.serial_policy)
+            .map_err(|err| format!("not signed: {err}"))?;
+        e.signing.resign_all = false;
+        e.signing.next_resign = out.next_refresh;
+        e.signing.last = Some((now, out.serial, out.made, out.reused));
+        log::info!(
+            "zone {}: signed serial {} in {:.3} s ({} signatures made, {} kept)",
+            e.name,
+            out.serial,
+            started.elapsed().as_secs_f64(),
+            out.made,
+            out.reused
+        );
+        Ok(out.records)
+    }
+
+    /// Re-signs the zones whose signatures are due for refresh; the
+    /// control loop calls it, never the query path.
+    pub fn resign_due(&self) {
+        let now = unix_now();
+        for entry in self.entries() {
+            let mut e = lock(&entry);
+            if e.signing.signer.is_none() || e.signing.next_resign > now {
+                continue;
+            }
+            self.resign(&mut e, "signature refresh", now);
+        }
+    }
+
+    fn resign(&self, e: &mut Entry, why: &str, now: u64) -> String {
+        let current = (*e.records).clone();
+        match self.commit(e, current, why) {
+            Ok(true) => format!("zone {}: signed, serial {}", e.name, e.serial),
+            Ok(false) => format!("zone {}: nothing to sign anew", e.name),
+            Err(err) => {
+                log::error!("zone {}: {why} failed: {err}", e.name);
+                // Try again in a while, not on every tick.
+                e.signing.next_resign = now + 300;
+                format!("zone {}: {why} failed: {err}", e.name)
+            }
+        }
+    }
+
+    /// The console's `dnssecSign(zone, all)`: signs the zone now, every
+    /// signature anew with `all` (else only what is due), reading its key
+    /// files again first (keys added or retimed with `dnssec-keygen` and
+    /// `dnssec-settime` take effect).
+    pub fn dnssec_sign(&self, apex: &[u8], all: bool) -> String {
+        let name = wire::name::to_text(apex);
+        let Some(entry) = self.entry(apex) else {
+            return format!("zone {name} is not configured");
+        };
+        let mut e = lock(&entry);
+        if e.settings.dnssec.is_none() {
+            return format!("zone {name} has no DNSSEC policy");
+        }
+        e.signing.signer = None;
+        e.signing.resign_all = all;
+        self.resign(&mut e, "console", unix_now())
+    }
+
+    /// The console's `dnssecStatus(zone)`: policy, keys and their state,
+    /// the last signing and the next refresh.
+    pub fn dnssec_status(&self, apex: &[u8]) -> String {
+        let name = wire::name::to_text(apex);
+        let Some(entry) = self.entry(apex) else {
+            return format!("zone {name} is not configured");
+        };
+        let e = lock(&entry);
+        let Some(z) = &e.settings.dnssec else {
+            return format!("zone {name}: not signed here (no DNSSEC policy)");
+        };
+        let now = unix_now();
+        let denial = match &z.policy.denial {
+            dnssec::Denial::Nsec => "NSEC".to_string(),
+            dnssec::Denial::Nsec3 {
+                iterations,
+                salt,
+                opt_out,
+            } => format!(
+                "NSEC3 iterations {iterations}, salt length {}{}",
+                salt.len(),
+                if *opt_out { ", opt-out" } else { "" }
+            ),
+        };
+        let mut out = format!(
+            "zone {name}: policy \"{}\", {denial}, keys in {}\n",
+            z.policy.name,
+            z.key_directory.display()
+        );
+        if let Some(err) = &e.signing.error {
+            out.push_str(&format!("  NOT SIGNING: {err}\n"));
+        }
+        if let Some(s) = &e.signing.signer {
+            for k in s.keys() {
+                let role = if k.flags & 1 == 1 { "KSK/CSK" } else { "ZSK" };
+                let state = match (k.timing.active(now), k.timing.published(now)) {
+                    (true, _) => "active",
+                    (false, true) => "published",
+                    _ => "retired",
+                };
+                let when = |t: Option<u64>| t.map_or("-".into(), dnssec::time::format);
+                out.push_str(&format!(
+                    "  key {} {} {role} {state} (publish {}, activate {}, inactive {}, delete {})\n",
+                    k.tag,
+                    dnssec::policy::algorithm::name(k.algorithm),
+                    when(k.timing.publish),
+                    when(k.timing.activate),
+                    when(k.timing.inactive),
+                    when(k.timing.delete),
+                ));
+            }
+        }
+        if let Some((at, serial, made, kept)) = e.signing.last {
+            out.push_str(&format!(
+                "  last signed {} UTC: serial {serial}, {made} signatures made, {kept} kept\n",
+                dnssec::time::format(at)
+            ));
+        }
+        if e.signing.next_resign != u64::MAX {
+            out.push_str(&format!(
+                "  next refresh {} UTC (in {} s)\n",
+                dnssec::time::format(e.signing.next_resign),
+                e.signing.next_resign.saturating_sub(now)
+            ));
+        }
+        out.pop();
+        out
+    }
+}
