@@ -150,18 +150,14 @@ pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
                     p.cds = !matches!(arg()?.to_ascii_lowercase().as_str(), "no" | "false" | "0");
                 }
             }
-            // Timing of rollovers and purges: kept by BIND's key manager;
-            // rollovers are not automated here yet.
-            "inline-signing"
-            | "max-zone-ttl"
-            | "publish-safety"
-            | "retire-safety"
-            | "purge-keys"
-            | "zone-propagation-delay"
-            | "parent-ds-ttl"
-            | "parent-propagation-delay"
-            | "manual-mode"
-            | "offline-ksk" => {}
+            "publish-safety" => p.publish_safety = dur()?,
+            "retire-safety" => p.retire_safety = dur()?,
+            "zone-propagation-delay" => p.zone_propagation_delay = dur()?,
+            "parent-ds-ttl" => p.parent_ds_ttl = dur()?,
+            "parent-propagation-delay" => p.parent_propagation_delay = dur()?,
+            // Signing is always inline here; the rest is BIND's own
+            // bookkeeping (purging key files, offline KSKs).
+            "inline-signing" | "max-zone-ttl" | "purge-keys" | "manual-mode" | "offline-ksk" => {}
             other => {
                 return Err(format!(
                     "{}: unknown dnssec-policy option '{other}'",
@@ -314,8 +310,9 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
 /// `algorithm`, `keys` ({{role="ksk", algorithm=…, lifetime=…}, …}),
 /// `nsec3` (bool), `nsec3Iterations`, `nsec3OptOut`, `nsec3SaltLength`,
 /// `signaturesValidity`, `signaturesValidityDNSKEY`, `signaturesRefresh`,
-/// `signaturesJitter`, `dnskeyTTL` (seconds or durations), `cds`,
-/// `keyDirectory`.
+/// `signaturesJitter`, `dnskeyTTL`, `publishSafety`, `retireSafety`,
+/// `zonePropagationDelay`, `parentDSTTL`, `parentPropagationDelay`
+/// (seconds or durations), `cds`, `keyDirectory`.
 fn lua_policy(
     lua: &Lua,
     opts: Option<Table>,
@@ -429,6 +426,11 @@ fn lua_policy(
                     u32::try_from(dur(&k, &v)?).map_err(|_| fail(lua, "dnskeyTTL too large"))?
             }
             "cds" => p.cds = v.as_boolean() != Some(false),
+            "publishSafety" => p.publish_safety = dur(&k, &v)?,
+            "retireSafety" => p.retire_safety = dur(&k, &v)?,
+            "zonePropagationDelay" => p.zone_propagation_delay = dur(&k, &v)?,
+            "parentDSTTL" => p.parent_ds_ttl = dur(&k, &v)?,
+            "parentPropagationDelay" => p.parent_propagation_delay = dur(&k, &v)?,
             "keyDirectory" => {
                 let d = text(&v).ok_or_else(|| fail(lua, "keyDirectory: expected a path"))?;
                 key_directory = resolve(base, &d);

@@ -147,13 +147,15 @@ impl Key {
     /// Makes a new key of `algorithm` with `flags` for the zone `apex`
     /// and writes its files into `dir` (created 0700 if missing;
     /// `.private` 0600). RSA keys are not made here (ring cannot); import
-    /// them from `dnssec-keygen`.
+    /// them from `dnssec-keygen`. The key is published and active from
+    /// `now` unless `timing` says otherwise.
     pub fn generate(
         apex: &[u8],
         algorithm: u8,
         flags: u16,
         dir: &Path,
         now: u64,
+        timing: Option<Timing>,
     ) -> Result<Key, KeyError> {
         let rng = SystemRandom::new();
         let zone_text = wire::name::to_text(apex);
@@ -200,34 +202,105 @@ impl Key {
         let key_path = dir.join(format!("{stem}.key"));
         let private_path = dir.join(format!("{stem}.private"));
         create_dir_private(dir)?;
-        let stamp = crate::time::format(now);
-        let role = if flags & 1 == 1 {
+        let timing = timing.unwrap_or(Timing {
+            publish: Some(now),
+            activate: Some(now),
+            ..Timing::default()
+        });
+        let timing = Timing {
+            created: Some(now),
+            ..timing
+        };
+        let key_text = key_file_text(&zone_text, flags, algorithm, tag, &public, &timing);
+        let private_text = private_file_text(algorithm, &private, &timing);
+        write_new(&private_path, private_text.as_bytes(), 0o600)?;
+        write_new(&key_path, key_text.as_bytes(), 0o644)?;
+        read_pair(&key_path, &dnskey, &private_text, timing)
+    }
+
+    /// Sets the key's timing and writes it into its files, as
+    /// `dnssec-settime` does (so BIND reads the same schedule).
+    pub fn set_timing(&mut self, timing: Timing) -> Result<(), KeyError> {
+        let private_path = self.file.with_extension("private");
+        let text = fs::read_to_string(&private_path).map_err(|e| err(&private_path, e))?;
+        let kept: String = text
+            .lines()
+            .filter(|l| {
+                let field = l.split(':').next().unwrap_or("").trim();
+                !TIMING_FIELDS.iter().any(|f| field.eq_ignore_ascii_case(f))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let private_text = format!("{kept}{}", timing_lines(&timing, ""));
+        replace_file(&private_path, private_text.as_bytes(), 0o600)?;
+        let key_text = fs::read_to_string(&self.file).map_err(|e| err(&self.file, e))?;
+        let record: String = key_text
+            .lines()
+            .filter(|l| !l.starts_with(';'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let role = if self.flags & 1 == 1 {
             "key-signing"
         } else {
             "zone-signing"
         };
-        let key_text = format!(
-            "; This is a {role} key, keyid {tag}, for {zone_text}\n\
-             ; Created: {stamp}\n; Publish: {stamp}\n; Activate: {stamp}\n\
-             {zone_text} IN DNSKEY {flags} 3 {algorithm} {}\n",
-            B64.encode(&public)
-        );
-        let private_text = format!(
-            "Private-key-format: v1.3\nAlgorithm: {algorithm} ({})\nPrivateKey: {}\n\
-             Created: {stamp}\nPublish: {stamp}\nActivate: {stamp}\n",
-            alg::name(algorithm),
-            B64.encode(&private)
-        );
-        write_new(&private_path, private_text.as_bytes(), 0o600)?;
-        write_new(&key_path, key_text.as_bytes(), 0o644)?;
-        let timing = Timing {
-            created: Some(now),
-            publish: Some(now),
-            activate: Some(now),
-            ..Timing::default()
-        };
-        read_pair(&key_path, &dnskey, &private_text, timing)
+        let head = format!("; This is a {role} key, keyid {}.\n", self.tag);
+        let key_text = format!("{head}{}{record}", timing_lines(&timing, "; "));
+        replace_file(&self.file, key_text.as_bytes(), 0o644)?;
+        self.timing = timing;
+        Ok(())
     }
+}
+
+/// The timing fields of BIND's key files, in its order.
+const TIMING_FIELDS: [&str; 5] = ["Created", "Publish", "Activate", "Inactive", "Delete"];
+
+/// `Field: YYYYMMDDHHMMSS` lines for the times set, each after `prefix`.
+fn timing_lines(t: &Timing, prefix: &str) -> String {
+    let values = [t.created, t.publish, t.activate, t.inactive, t.delete];
+    TIMING_FIELDS
+        .iter()
+        .zip(values)
+        .filter_map(|(f, v)| Some(format!("{prefix}{f}: {}\n", crate::time::format(v?))))
+        .collect()
+}
+
+fn key_file_text(
+    zone_text: &str,
+    flags: u16,
+    algorithm: u8,
+    tag: u16,
+    public: &[u8],
+    t: &Timing,
+) -> String {
+    let role = if flags & 1 == 1 {
+        "key-signing"
+    } else {
+        "zone-signing"
+    };
+    format!(
+        "; This is a {role} key, keyid {tag}, for {zone_text}\n{}\
+         {zone_text} IN DNSKEY {flags} 3 {algorithm} {}\n",
+        timing_lines(t, "; "),
+        B64.encode(public)
+    )
+}
+
+fn private_file_text(algorithm: u8, private: &[u8], t: &Timing) -> String {
+    format!(
+        "Private-key-format: v1.3\nAlgorithm: {algorithm} ({})\nPrivateKey: {}\n{}",
+        alg::name(algorithm),
+        B64.encode(private),
+        timing_lines(t, "")
+    )
+}
+
+/// Replaces a file atomically (a temporary beside it, synced, renamed).
+fn replace_file(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_new(&tmp, data, mode)?;
+    fs::rename(&tmp, path).map_err(|e| err(path, format!("cannot replace: {e}")))
 }
 
 fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
@@ -513,7 +586,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let apex = zone::parse_name("Example.TEST.").unwrap();
         for (a, flags) in [(alg::ECDSAP256SHA256, 257), (alg::ED25519, 256)] {
-            let k = Key::generate(&apex, a, flags, &dir, 1_796_553_900).unwrap();
+            let k = Key::generate(&apex, a, flags, &dir, 1_796_553_900, None).unwrap();
             assert_eq!(k.sign(b"hello").unwrap().len(), 64);
         }
         let loaded = load_dir(&apex, &dir).unwrap();

@@ -13,6 +13,7 @@
 pub mod chain;
 pub mod keys;
 pub mod policy;
+pub mod rollover;
 pub mod rrsig;
 pub mod signer;
 pub mod time;

@@ -110,6 +110,14 @@ pub struct Policy {
     pub inception_offset: u64,
     /// Publish CDS and CDNSKEY for the keys that sign keys (RFC 7344).
     pub cds: bool,
+    /// Rollover timing, seconds, with BIND's names: margins before a new
+    /// key is used and after an old one goes, the time a change takes to
+    /// reach every secondary, and the parent's DS TTL and propagation.
+    pub publish_safety: u64,
+    pub retire_safety: u64,
+    pub zone_propagation_delay: u64,
+    pub parent_ds_ttl: u64,
+    pub parent_propagation_delay: u64,
 }
 
 const DAY: u64 = 86_400;
@@ -131,6 +139,11 @@ impl Default for Policy {
             dnskey_ttl: 3600,
             inception_offset: 3600,
             cds: true,
+            publish_safety: 3600,
+            retire_safety: 3600,
+            zone_propagation_delay: 300,
+            parent_ds_ttl: DAY,
+            parent_propagation_delay: 3600,
         }
     }
 }

@@ -46,7 +46,7 @@ pub fn unsigned_view(set: &RecordSet) -> RecordSet {
 pub struct Signer {
     apex: Box<[u8]>,
     pub signing: ZoneSigning,
-    keys: Vec<Key>,
+    pub(crate) keys: Vec<Key>,
     /// For jittered expirations (not secret: spreading is all it does).
     jitter_state: u64,
 }
@@ -115,7 +115,7 @@ impl Signer {
                     dir.display()
                 )));
             }
-            let key = Key::generate(apex, spec.algorithm, flags, dir, now)?;
+            let key = Key::generate(apex, spec.algorithm, flags, dir, now, None)?;
             log::info!(
                 "zone {}: made {} key {} (algorithm {}) in {}",
                 wire::name::to_text(apex),
@@ -141,6 +141,11 @@ impl Signer {
 
     pub fn keys(&self) -> &[Key] {
         &self.keys
+    }
+
+    /// The zone's apex (lowercase wire).
+    pub fn apex(&self) -> &[u8] {
+        &self.apex
     }
 
     fn jitter(&mut self) -> u64 {

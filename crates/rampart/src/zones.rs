@@ -91,6 +91,16 @@ pub fn attach_console(serving: &config::Serving, service: &Arc<xfr::Service>, c:
         )?;
         let s = service.clone();
         g.set(
+            "dnssecKSKSubmitted",
+            lua.create_function(move |_, name: String| {
+                Ok(match zone::parse_name(&name) {
+                    Ok(apex) => s.dnssec_ksk_submitted(&apex),
+                    Err(e) => format!("bad zone name '{name}': {e}"),
+                })
+            })?,
+        )?;
+        let s = service.clone();
+        g.set(
             "dnssecSign",
             lua.create_function(move |_, (name, all): (String, Option<bool>)| {
                 Ok(match zone::parse_name(&name) {

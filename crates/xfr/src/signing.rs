@@ -83,6 +83,11 @@ impl Service {
         let Some(signer) = e.signing.signer.as_mut() else {
             return Ok(next);
         };
+        let max_ttl = next.entries().map(|(_, _, _, ttl)| ttl).max().unwrap_or(0);
+        match signer.roll(now, max_ttl) {
+            Ok(lines) => lines.iter().for_each(|l| log::info!("{l}")),
+            Err(err) => log::error!("zone {}: key rollover not started: {err}", e.name),
+        }
         let previous = was_signed.then_some(&*e.records);
         let reuse = !e.signing.resign_all;
         let started = Instant::now();
@@ -90,7 +95,8 @@ impl Service {
             .sign(&next, previous, reuse, now, e.settings.serial_policy)
             .map_err(|err| format!("not signed: {err}"))?;
         e.signing.resign_all = false;
-        e.signing.next_resign = out.next_refresh;
+        let key_event = signer.next_key_event(now).unwrap_or(u64::MAX);
+        e.signing.next_resign = out.next_refresh.min(key_event);
         e.signing.last = Some((now, out.serial, out.made, out.reused));
         log::info!(
             "zone {}: signed serial {} in {:.3} s ({} signatures made, {} kept)",
@@ -146,6 +152,30 @@ impl Service {
         e.signing.signer = None;
         e.signing.resign_all = all;
         self.resign(&mut e, "console", unix_now())
+    }
+
+    /// The console's `dnssecKSKSubmitted(zone)`: the parent holds the new
+    /// key-signing key's DS; the old key retires once caches let it.
+    pub fn dnssec_ksk_submitted(&self, apex: &[u8]) -> String {
+        let name = wire::name::to_text(apex);
+        let Some(entry) = self.entry(apex) else {
+            return format!("zone {name} is not configured");
+        };
+        let mut e = lock(&entry);
+        let now = unix_now();
+        let Some(signer) = e.signing.signer.as_mut() else {
+            return format!("zone {name} is not being signed here");
+        };
+        let lines = match signer.ksk_submitted(now) {
+            Ok(lines) => lines,
+            Err(err) => return format!("zone {name}: {err}"),
+        };
+        let key_event = signer.next_key_event(now).unwrap_or(u64::MAX);
+        e.signing.next_resign = e.signing.next_resign.min(key_event);
+        for l in &lines {
+            log::info!("zone {name}: {l}");
+        }
+        format!("zone {name}: {}", lines.join("; "))
     }
 
     /// The console's `dnssecStatus(zone)`: policy, keys and their state,
