@@ -267,6 +267,14 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
             .ok_or_else(|| format!("{source}: dnssec-policy \"{name}\" is not defined"))?;
         let apex = zone::parse_name(&z.name)
             .map_err(|e| format!("{}: bad zone name '{}': {e}", z.source, z.name))?;
+        if z.kind == zone::named_conf::ZoneKind::Secondary && policy.is_some() {
+            c.notes.push(format!(
+                "{source}: dnssec-policy on secondary zone {}: not signed here yet (served as \
+                 transferred)",
+                z.name
+            ));
+            continue;
+        }
         let key_directory = z
             .key_directory
             .clone()

@@ -305,6 +305,11 @@ impl Service {
             signing: Default::default(),
         };
         self.attach_journal(&mut entry, &source);
+        if entry.signing.last.is_none() && entry.signing.error.is_none() {
+            // No journal to start from (or none could be opened): signed
+            // all the same, its history starting here.
+            self.sign_loaded(&mut entry, &source);
+        }
         let zone = entry.zone.clone().ok_or_else(|| {
             format!(
                 "zone {}: its journal's version does not compile (logged above); not served",
@@ -344,22 +349,7 @@ impl Service {
             log::warn!("zone {}: {r}", entry.name);
         }
         if opened.blocks.is_empty() {
-            if entry.settings.dnssec.is_some() {
-                match self.signed_version(entry, (*entry.records).clone()) {
-                    Ok(signed) => {
-                        entry.serial = signed_serial(&signed, &entry.apex).unwrap_or(entry.serial);
-                        match signed.to_zone(&entry.apex, source) {
-                            Ok((z, _)) => entry.zone = Some(Arc::new(z)),
-                            Err(e) => log::error!(
-                                "zone {}: signed version does not compile: {e}",
-                                entry.name
-                            ),
-                        }
-                        entry.records = Arc::new(signed);
-                    }
-                    Err(e) => log::error!("zone {}: {e}", entry.name),
-                }
-            }
+            self.sign_loaded(entry, source);
             let genesis = Change {
                 serial_before: entry.serial,
                 serial_after: entry.serial,

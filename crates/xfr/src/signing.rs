@@ -4,6 +4,7 @@
 //! from the control loop, and the console asks for status, a full
 //! re-sign, or keys read again.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use wire::types::rtype;
@@ -107,6 +108,31 @@ impl Service {
             out.reused
         );
         Ok(out.records)
+    }
+
+    /// Signs a zone just loaded from its file, before anything is served
+    /// or journaled from it (nothing happens without a policy).
+    pub(crate) fn sign_loaded(&self, e: &mut Entry, source: &str) {
+        if e.settings.dnssec.is_none() {
+            return;
+        }
+        match self.signed_version(e, (*e.records).clone()) {
+            Ok(signed) => {
+                match signed.to_zone(&e.apex, source) {
+                    Ok((z, _)) => e.zone = Some(Arc::new(z)),
+                    Err(err) => {
+                        log::error!(
+                            "zone {}: the signed version does not compile: {err}",
+                            e.name
+                        );
+                        return;
+                    }
+                }
+                e.serial = crate::service::signed_serial(&signed, &e.apex).unwrap_or(e.serial);
+                e.records = Arc::new(signed);
+            }
+            Err(err) => log::error!("zone {}: {err}", e.name),
+        }
     }
 
     /// Re-signs the zones whose signatures are due for refresh; the
