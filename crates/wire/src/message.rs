@@ -10,7 +10,7 @@
 
 use crate::name::MAX_NAME_LEN;
 use crate::response::Section;
-use crate::types::{flags, rtype};
+use crate::types::{class, flags, rtype};
 
 /// The fixed 12-octet header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,8 +180,14 @@ fn read_record(msg: &[u8], pos: usize, section: Section) -> Result<(Rr, usize), 
             msg.len()
         ));
     }
-    let rdata = read_rdata(msg, rr_type, rd_start, rd_end)
-        .map_err(|e| format!("record at offset {pos} (type {rr_type}): {e}"))?;
+    // RFC 2136 §2.4 and §2.5: a prerequisite or a deletion of class ANY
+    // or NONE has no RDATA, whatever its type ("delete this NS set").
+    let rdata = if rdlen == 0 && matches!(class, class::ANY | class::NONE) {
+        Vec::new()
+    } else {
+        read_rdata(msg, rr_type, rd_start, rd_end)
+            .map_err(|e| format!("record at offset {pos} (type {rr_type}): {e}"))?
+    };
     Ok((
         Rr {
             owner,
@@ -598,6 +604,34 @@ mod tests {
         rr(&mut m, b"\x41\x00", rtype::A, 1, &[1, 2, 3, 4]);
         let e = parse(&m).unwrap_err();
         assert!(e.contains("label type 0x41"), "{e}");
+    }
+
+    #[test]
+    fn update_deletions_of_name_bearing_types_have_no_rdata() {
+        // "update delete dlg.example.org NS" (class ANY) and "prereq
+        // nxrrset x.example.org CNAME" (class NONE): RDLENGTH 0, which is
+        // no NS or CNAME RDATA but is what RFC 2136 sends.
+        let mut m = header(1, 1, 1, 0);
+        m[2] = 0x28; // UPDATE
+        m.extend_from_slice(EXAMPLE);
+        m.extend_from_slice(&[0, 6, 0, 1]);
+        let mut prereq = Vec::new();
+        rr(&mut prereq, b"\x01x\xc0\x0c", rtype::CNAME, 0, &[]);
+        prereq[6..8].copy_from_slice(&class::NONE.to_be_bytes());
+        m.extend_from_slice(&prereq);
+        let mut delete = Vec::new();
+        rr(&mut delete, b"\x03dlg\xc0\x0c", rtype::NS, 0, &[]);
+        delete[8..10].copy_from_slice(&class::ANY.to_be_bytes());
+        m.extend_from_slice(&delete);
+        let msg = parse(&m).unwrap();
+        assert_eq!(msg.records[0].class, class::NONE);
+        assert_eq!(msg.records[1].class, class::ANY);
+        assert_eq!(msg.records[1].rtype, rtype::NS);
+        assert!(msg.records.iter().all(|r| r.rdata.is_empty()));
+        // Class IN keeps the rule: an NS needs its name.
+        let mut m = header(0, 1, 0, 0);
+        rr(&mut m, b"\x00", rtype::NS, 1, &[]);
+        assert!(parse(&m).is_err());
     }
 
     #[test]
