@@ -280,9 +280,17 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
             .clone()
             .or_else(|| conf.key_directory.clone())
             .unwrap_or_else(|| PathBuf::from("."));
+        let mut parental_agents = Vec::new();
+        for a in &z.parental_agents {
+            parental_agents.push(
+                crate::address::parse_addr_with_port(a, 53)
+                    .map_err(|e| format!("{}: parental-agents: {e}", z.source))?,
+            );
+        }
         c.replication.zone_mut(&apex).dnssec = policy.clone().map(|policy| ZoneSigning {
             policy,
             key_directory,
+            parental_agents,
         });
     }
     Ok(())
@@ -319,8 +327,9 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
 /// `nsec3` (bool), `nsec3Iterations`, `nsec3OptOut`, `nsec3SaltLength`,
 /// `signaturesValidity`, `signaturesValidityDNSKEY`, `signaturesRefresh`,
 /// `signaturesJitter`, `dnskeyTTL`, `publishSafety`, `retireSafety`,
-/// `zonePropagationDelay`, `parentDSTTL`, `parentPropagationDelay`
-/// (seconds or durations), `cds`, `keyDirectory`.
+/// `zonePropagationDelay`, `parentDSTTL`, `parentPropagationDelay`,
+/// `parentCheckInterval` (seconds or durations), `cds`, `keyDirectory`,
+/// `parentalAgents` (addresses asked for the DS in a KSK rollover).
 fn lua_policy(
     lua: &Lua,
     opts: Option<Table>,
@@ -333,6 +342,7 @@ fn lua_policy(
         return Ok(Some(ZoneSigning {
             policy: p,
             key_directory,
+            parental_agents: Vec::new(),
         }));
     };
     let text = |v: &Value| -> Option<String> {
@@ -349,6 +359,7 @@ fn lua_policy(
         duration(&t).map_err(|e| fail(lua, format!("{key}: {e}")))
     };
     let mut nsec3: Option<(u16, usize, bool)> = None;
+    let mut parental_agents = Vec::new();
     for pair in opts.pairs::<String, Value>() {
         let (k, v) = pair?;
         match k.as_str() {
@@ -434,6 +445,18 @@ fn lua_policy(
                     u32::try_from(dur(&k, &v)?).map_err(|_| fail(lua, "dnskeyTTL too large"))?
             }
             "cds" => p.cds = v.as_boolean() != Some(false),
+            "parentalAgents" => {
+                let Value::Table(list) = v else {
+                    return Err(fail(lua, "parentalAgents: expected a list of addresses"));
+                };
+                for a in list.sequence_values::<String>() {
+                    let a = a?;
+                    let addr = crate::address::parse_addr_with_port(&a, 53)
+                        .map_err(|e| fail(lua, format!("parentalAgents: {e}")))?;
+                    parental_agents.push(addr);
+                }
+            }
+            "parentCheckInterval" => p.parent_check_interval = dur(&k, &v)?.max(1),
             "publishSafety" => p.publish_safety = dur(&k, &v)?,
             "retireSafety" => p.retire_safety = dur(&k, &v)?,
             "zonePropagationDelay" => p.zone_propagation_delay = dur(&k, &v)?,
@@ -462,6 +485,7 @@ fn lua_policy(
     Ok(Some(ZoneSigning {
         policy: p,
         key_directory,
+        parental_agents,
     }))
 }
 

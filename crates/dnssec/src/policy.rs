@@ -118,6 +118,9 @@ pub struct Policy {
     pub zone_propagation_delay: u64,
     pub parent_ds_ttl: u64,
     pub parent_propagation_delay: u64,
+    /// How often the parental agents are asked for the DS while a
+    /// key-signing key rollover waits for it.
+    pub parent_check_interval: u64,
 }
 
 const DAY: u64 = 86_400;
@@ -144,6 +147,7 @@ impl Default for Policy {
             zone_propagation_delay: 300,
             parent_ds_ttl: DAY,
             parent_propagation_delay: 3600,
+            parent_check_interval: 3600,
         }
     }
 }
@@ -193,9 +197,12 @@ impl Policy {
     }
 }
 
-/// How one zone is signed: its policy and where its keys live.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How one zone is signed: its policy, where its keys live, and whom to
+/// ask for its DS during a key-signing key rollover (BIND's
+/// `parental-agents`; none: the operator says when, from the console).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZoneSigning {
     pub policy: Policy,
     pub key_directory: PathBuf,
+    pub parental_agents: Vec<std::net::SocketAddr>,
 }

@@ -134,8 +134,25 @@ impl Signer {
     }
 
     /// The first time after `now` that a key is published, starts or
-    /// stops signing, or leaves: the zone is signed again then.
+    /// stops signing, or leaves, or a key's lifetime calls for a
+    /// successor: the zone is signed again then.
     pub fn next_key_event(&self, now: u64) -> Option<u64> {
+        let policy = &self.signing.policy;
+        let lead =
+            u64::from(policy.dnskey_ttl) + policy.publish_safety + policy.zone_propagation_delay;
+        let rolls = policy
+            .keys
+            .iter()
+            .filter(|s| s.lifetime > 0)
+            .filter_map(|s| {
+                self.keys
+                    .iter()
+                    .filter(|k| k.algorithm == s.algorithm && k.flags == s.role.flags())
+                    .filter(|k| k.timing.inactive.is_none() && k.timing.delete.is_none())
+                    .filter_map(|k| k.timing.activate.or(k.timing.publish))
+                    .max()
+                    .map(|start| (start + s.lifetime).saturating_sub(lead))
+            });
         self.keys
             .iter()
             .flat_map(|k| {
@@ -143,7 +160,31 @@ impl Signer {
                 [t.publish, t.activate, t.inactive, t.delete]
             })
             .flatten()
+            .chain(rolls)
             .filter(|&t| t > now)
             .min()
+    }
+
+    /// A key-signing key rollover waiting for the parent: the (tag,
+    /// algorithm) of the keys whose DS the parent should end up with (the
+    /// newest), and of those whose DS must be gone.
+    pub fn waiting_for_ds(&self, now: u64) -> Option<(Vec<(u16, u8)>, Vec<(u16, u8)>)> {
+        let ksks: Vec<&Key> = self
+            .keys
+            .iter()
+            .filter(|k| k.flags & 1 == 1 && k.timing.active(now) && k.timing.inactive.is_none())
+            .collect();
+        let newest = |k: &Key| {
+            !ksks.iter().any(|o| {
+                o.algorithm == k.algorithm
+                    && o.timing.activate.unwrap_or(0) > k.timing.activate.unwrap_or(0)
+            })
+        };
+        let (new, old): (Vec<&Key>, Vec<&Key>) = ksks.iter().partition(|k| newest(k));
+        if old.is_empty() {
+            return None;
+        }
+        let ids = |keys: Vec<&Key>| keys.iter().map(|k| (k.tag, k.algorithm)).collect();
+        Some((ids(new), ids(old)))
     }
 }

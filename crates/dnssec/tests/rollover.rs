@@ -63,6 +63,7 @@ impl Zone {
         let signing = ZoneSigning {
             policy: policy(keys),
             key_directory: dir.join("keys"),
+            ..ZoneSigning::default()
         };
         let signer = Signer::open(&apex, signing, false, t0).unwrap();
         Zone {

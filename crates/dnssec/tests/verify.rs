@@ -96,6 +96,7 @@ fn signer(dir: &Path, denial: Denial) -> Signer {
             ..Policy::default()
         },
         key_directory: dir.join("keys"),
+        ..ZoneSigning::default()
     };
     Signer::open(&apex, signing, false, now()).unwrap()
 }
@@ -201,6 +202,7 @@ fn keys_survive_and_missing_keys_of_a_signed_zone_are_not_remade() {
     let signing = ZoneSigning {
         policy: Policy::default(),
         key_directory: dir.join("keys"),
+        ..ZoneSigning::default()
     };
     let e = Signer::open(&apex, signing, true, now()).unwrap_err();
     assert!(e.0.contains("not making new keys"), "{e}");

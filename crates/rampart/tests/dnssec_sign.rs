@@ -344,3 +344,130 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
         "dnssecSign(…, true) kept signatures: {last}"
     );
 }
+
+/// The DNSKEY tags rampart serves for example.test.
+fn dnskey_tags(port: u16) -> Vec<u16> {
+    let text = kdig(port, &["example.test", "DNSKEY", "+short"]);
+    let mut tags: Vec<u16> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let flags: u16 = w.next()?.parse().ok()?;
+            let (_, alg) = (w.next()?, w.next()?.parse::<u8>().ok()?);
+            let key: String = w.collect();
+            use base64::Engine as _;
+            let public = base64::engine::general_purpose::STANDARD.decode(key).ok()?;
+            let mut rdata = flags.to_be_bytes().to_vec();
+            rdata.extend_from_slice(&[3, alg]);
+            rdata.extend_from_slice(&public);
+            Some(dnssec::keys::key_tag(&rdata))
+        })
+        .collect();
+    tags.sort_unstable();
+    tags
+}
+
+/// A parent zone `test.` delegating example.test with the DS of `key`.
+fn parent_zone(dir: &Path, key_file: &Path) {
+    let (ok, ds) = output(Command::new("dnssec-dsfromkey").arg("-2").arg(key_file));
+    assert!(ok, "dnssec-dsfromkey: {ds}");
+    std::fs::write(
+        dir.join("parent.zone"),
+        format!(
+            "$TTL 60\n@ SOA ns hostmaster {} 60 60 600 60\n@ NS ns\nns A 127.0.0.1\n\
+             example NS ns1.example\nns1.example A 192.0.2.53\n{ds}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                % 1_000_000_000
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn csk_rollover_moves_on_when_the_parent_has_the_new_ds() {
+    let dir = scratch_dir("dnssec-roll");
+    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    let port = free_port();
+    let parent_port = free_port();
+    // A CSK living 10 s: its successor comes 1 s (the DNSKEY TTL) early.
+    let conf = format!(
+        "setLocal(\"127.0.0.1:{port}\")\n\
+         addZone(\"example.test\", \"example.test.zone\")\n\
+         setZoneTransferACL(\"example.test\", {{\"127.0.0.1\"}})\n\
+         setKeyDirectory(\"keys\")\n\
+         setDNSSECPolicy(\"example.test\", {{keys={{{{role=\"csk\", lifetime=10}}}}, dnskeyTTL=1, \
+         publishSafety=0, zonePropagationDelay=0, parentDSTTL=1, parentPropagationDelay=0, \
+         parentCheckInterval=1, parentalAgents={{\"127.0.0.1:{parent_port}\"}}}})\n"
+    );
+    let child = rampart_in(&dir, port, &conf, "example.test");
+    let first = dnskey_tags(port);
+    assert_eq!(first.len(), 1);
+    let key_file = |tag: u16| {
+        dir.join("keys")
+            .join(format!("Kexample.test.+013+{tag:05}.key"))
+    };
+    let parent_dir = dir.join("parent");
+    std::fs::create_dir_all(&parent_dir).unwrap();
+    parent_zone(&parent_dir, &key_file(first[0]));
+    let parent = rampart_in(
+        &parent_dir,
+        parent_port,
+        &format!("setLocal(\"127.0.0.1:{parent_port}\")\naddZone(\"test\", \"parent.zone\")\n"),
+        "test",
+    );
+
+    // The successor is published and signs beside the old key.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let both = loop {
+        let tags = dnskey_tags(port);
+        if tags.len() == 2 {
+            break tags;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rollover:\n{}",
+            child.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let new = *both.iter().find(|t| **t != first[0]).unwrap();
+    // The parent still has the old DS: the rollover waits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !child.log_text().contains("DS check at") {
+        assert!(
+            Instant::now() < deadline,
+            "no DS check:\n{}",
+            child.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        child.log_text().contains("negative"),
+        "{}",
+        child.log_text()
+    );
+    assert_eq!(dnskey_tags(port).len(), 2);
+
+    // The parent gets the new DS: the old key leaves.
+    parent_zone(&parent_dir, &key_file(new));
+    parent.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while dnskey_tags(port) != vec![new] {
+        assert!(
+            Instant::now() < deadline,
+            "old key still served ({:?}):\n{}",
+            dnskey_tags(port),
+            child.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        child.log_text().contains("DS check positive"),
+        "{}",
+        child.log_text()
+    );
+    verify(&axfr(port, &dir, "rolled.zone"));
+}

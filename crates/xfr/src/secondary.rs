@@ -502,6 +502,30 @@ fn soa_query(primary: Primary, apex: &[u8], key: Option<&Arc<Key>>) -> Result<u3
     soa_serial_of(&answer, id, verifier)
 }
 
+/// The DS RDATAs a parental agent holds for `apex`, asked over TCP: a
+/// key-signing key rollover moves on once the parent has the new key's
+/// DS and no longer the old one's.
+pub(crate) fn ds_query(agent: SocketAddr, apex: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let (id, msg, _) = request(apex, rtype::DS, None, None)?;
+    let mut stream = connect(Primary {
+        addr: agent,
+        tls: None,
+    })?;
+    send(&mut stream, &msg)?;
+    let answer = read_message(&mut stream)?;
+    let m = wire::message::parse(&answer)?;
+    if m.header.id != id {
+        return Err("answer with the wrong ID".into());
+    }
+    if m.header.rcode() != 0 {
+        return Err(format!("DS query answered with rcode {}", m.header.rcode()));
+    }
+    Ok(m.section(Section::Answer)
+        .filter(|r| r.rtype == rtype::DS && wire::name::eq_ignore_case(&r.owner, apex))
+        .map(|r| r.rdata.clone())
+        .collect())
+}
+
 fn soa_serial_of(answer: &[u8], id: u16, verifier: Option<tsig::Verifier>) -> Result<u32, String> {
     if let Some(mut v) = verifier {
         v.check(answer, unix_now())?;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use wire::types::rtype;
 use zone::records::RecordSet;
 
-use crate::service::{lock, unix_now, Entry, Role, Service};
+use crate::service::{lock, unix_now, Entry, Role, Service, SharedEntry};
 
 /// A zone's signing state.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub(crate) struct Signing {
     pub next_resign: u64,
     /// The last signing run: when, the serial, signatures made and kept.
     pub last: Option<(u64, u32, usize, usize)>,
+    /// When the parental agents are asked for the DS next.
+    pub ds_check_at: u64,
     /// The next run makes every signature anew (the console's
     /// `dnssecSign`, Knot's `zone-sign`).
     pub resign_all: bool,
@@ -36,6 +38,7 @@ impl Default for Signing {
             error: None,
             next_resign: u64::MAX,
             last: None,
+            ds_check_at: 0,
             resign_all: false,
         }
     }
@@ -140,12 +143,67 @@ impl Service {
     pub fn resign_due(&self) {
         let now = unix_now();
         for entry in self.entries() {
+            self.check_parent_ds(&entry, now);
             let mut e = lock(&entry);
             if e.signing.signer.is_none() || e.signing.next_resign > now {
                 continue;
             }
             self.resign(&mut e, "signature refresh", now);
         }
+    }
+
+    /// Asks the parental agents for the DS of a zone whose key-signing key
+    /// rollover waits for it (every `parent-check-interval`, over TCP, the
+    /// zone's lock let go meanwhile). When every agent has the new keys'
+    /// DS and none of the old ones', the old keys retire, as
+    /// `dnssecKSKSubmitted` would make them (Knot's rule: a stale old DS
+    /// holds the rollover back).
+    fn check_parent_ds(&self, entry: &SharedEntry, now: u64) {
+        let (apex, name, agents, want, gone) = {
+            let mut e = lock(entry);
+            let Some(z) = e.settings.dnssec.as_ref() else {
+                return;
+            };
+            if z.parental_agents.is_empty() || e.signing.ds_check_at > now {
+                return;
+            }
+            let agents = z.parental_agents.clone();
+            let interval = z.policy.parent_check_interval;
+            let Some(waiting) = e
+                .signing
+                .signer
+                .as_ref()
+                .and_then(|s| s.waiting_for_ds(now))
+            else {
+                return;
+            };
+            e.signing.ds_check_at = now + interval;
+            (e.apex.clone(), e.name.clone(), agents, waiting.0, waiting.1)
+        };
+        let has = |ds: &[Vec<u8>], (tag, alg): (u16, u8)| {
+            ds.iter()
+                .any(|d| d.get(..3) == Some(&[(tag >> 8) as u8, tag as u8, alg][..]))
+        };
+        for agent in &agents {
+            match crate::secondary::ds_query(*agent, &apex) {
+                Ok(ds)
+                    if want.iter().all(|k| has(&ds, *k)) && !gone.iter().any(|k| has(&ds, *k)) => {}
+                Ok(ds) => {
+                    log::info!(
+                        "zone {name}: DS check at {agent}: negative ({} DS records; waiting for \
+                         the new key's DS and the old one's removal)",
+                        ds.len()
+                    );
+                    return;
+                }
+                Err(err) => {
+                    log::warn!("zone {name}: DS check at {agent} failed: {err}");
+                    return;
+                }
+            }
+        }
+        log::info!("zone {name}: DS check positive at every parental agent");
+        self.dnssec_ksk_submitted(&apex);
     }
 
     fn resign(&self, e: &mut Entry, why: &str, now: u64) -> String {
@@ -255,6 +313,29 @@ impl Service {
                     when(k.timing.delete),
                 ));
             }
+        }
+        if let Some((new, old)) = e
+            .signing
+            .signer
+            .as_ref()
+            .and_then(|s| s.waiting_for_ds(now))
+        {
+            let tags = |keys: Vec<(u16, u8)>| {
+                keys.iter()
+                    .map(|(t, _)| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push_str(&format!(
+                "  KSK rollover: waiting for the parent's DS of key {} (and the removal of key {}'s); {}\n",
+                tags(new),
+                tags(old),
+                if z.parental_agents.is_empty() {
+                    "run dnssecKSKSubmitted when it is there"
+                } else {
+                    "the parental agents are asked"
+                }
+            ));
         }
         if let Some((at, serial, made, kept)) = e.signing.last {
             out.push_str(&format!(

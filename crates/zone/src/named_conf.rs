@@ -49,6 +49,8 @@ pub struct NamedZone {
     pub inline_signing: Option<bool>,
     /// `key-directory "…";` of the zone (resolved like zone files).
     pub key_directory: Option<PathBuf>,
+    /// `parental-agents { … };`: whom to ask for the zone's DS.
+    pub parental_agents: Vec<String>,
     /// Where the statement is, for messages.
     pub source: String,
 }
@@ -333,6 +335,7 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
         dnssec_policy: None,
         inline_signing: None,
         key_directory: None,
+        parental_agents: Vec::new(),
         source: format!("{}:{}", path.display(), s.line),
     };
     for o in block {
@@ -372,6 +375,7 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
                 z.primary_tls = list_tls(o);
             }
             "also-notify" => z.also_notify = addresses(o),
+            "parental-agents" => z.parental_agents = addresses(o),
             "allow-transfer" => z.allow_transfer = items(o),
             "allow-update" => z.allow_update = items(o),
             "update-policy" => z.update_policy = grants(o, path)?,
