@@ -13,6 +13,9 @@
 //!   `zone-ksk-submitted`, once the old DS can have left caches.
 
 use crate::keys::{Key, KeyError, Timing};
+
+/// A key as a DS names it: its tag and algorithm.
+pub type KeyId = (u16, u8);
 use crate::signer::Signer;
 
 impl Signer {
@@ -168,7 +171,7 @@ impl Signer {
     /// A key-signing key rollover waiting for the parent: the (tag,
     /// algorithm) of the keys whose DS the parent should end up with (the
     /// newest), and of those whose DS must be gone.
-    pub fn waiting_for_ds(&self, now: u64) -> Option<(Vec<(u16, u8)>, Vec<(u16, u8)>)> {
+    pub fn waiting_for_ds(&self, now: u64) -> Option<(Vec<KeyId>, Vec<KeyId>)> {
         let ksks: Vec<&Key> = self
             .keys
             .iter()
