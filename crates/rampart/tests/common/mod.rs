@@ -585,3 +585,50 @@ pub fn delv(dir: &Path, port: u16, anchor: &str, query: &str) -> (String, String
         .to_string();
     (verdict, text)
 }
+
+/// Writes `dir/anchor.conf`: the DNSKEY of the BIND key file `key_file`
+/// as delv's trust anchor for example.test.
+#[allow(dead_code)]
+pub fn write_anchor(dir: &Path, key_file: &Path) {
+    let text = std::fs::read_to_string(key_file).expect("key file");
+    let dnskey = text
+        .lines()
+        .find(|l| !l.starts_with(';') && l.contains("DNSKEY"))
+        .expect("DNSKEY line");
+    let rdata: Vec<&str> = dnskey
+        .split_whitespace()
+        .skip_while(|w| *w != "DNSKEY")
+        .skip(1)
+        .collect();
+    let (flags, proto, alg) = (rdata[0], rdata[1], rdata[2]);
+    let b64: String = rdata[3..].concat();
+    std::fs::write(
+        dir.join("anchor.conf"),
+        format!("trust-anchors {{ example.test. static-key {flags} {proto} {alg} \"{b64}\"; }};\n"),
+    )
+    .expect("anchor file");
+}
+
+/// Queries of the signed example.test zones the DNSSEC tests serve that
+/// delv must call "; fully validated": data, a CNAME, a wildcard answer.
+#[allow(dead_code)]
+pub const VALIDATED: &[&str] = &[
+    "example.test SOA",
+    "example.test DNSKEY",
+    "www.example.test A",
+    "www.example.test AAAA",
+    "example.test MX",
+    "alias.example.test A",
+    "x.wild.example.test TXT",
+];
+
+/// …and "; negative response, fully validated": NXDOMAIN, NODATA, an
+/// empty non-terminal, wildcard NODATA, an unsigned delegation's DS.
+#[allow(dead_code)]
+pub const DENIED: &[&str] = &[
+    "nope.example.test A",
+    "www.example.test TXT",
+    "b.c.example.test A",
+    "x.wild.example.test A",
+    "sub.example.test DS",
+];
