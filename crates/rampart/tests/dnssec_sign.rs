@@ -298,7 +298,8 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
     assert!(
         status.contains("NSEC3 iterations 0")
             && status.contains("ECDSAP256SHA256 KSK/CSK active")
-            && status.contains("next refresh"),
+            && status.contains("next refresh")
+            && status.contains("DS for the parent: example.test. IN DS "),
         "{status}"
     );
     let before = serial(port);

@@ -312,6 +312,15 @@ impl Service {
                     when(k.timing.inactive),
                     when(k.timing.delete),
                 ));
+                if k.flags & 1 == 1 && k.timing.published(now) {
+                    // What the parent should hold (RFC 4509 SHA-256).
+                    let ds = dnssec::keys::ds_sha256(&e.apex, &k.dnskey);
+                    let digest: String = ds[4..].iter().map(|b| format!("{b:02X}")).collect();
+                    out.push_str(&format!(
+                        "    DS for the parent: {name} IN DS {} {} 2 {digest}\n",
+                        k.tag, k.algorithm
+                    ));
+                }
             }
         }
         if let Some((new, old)) = e
