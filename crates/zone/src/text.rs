@@ -80,10 +80,26 @@ fn presentation(rr_type: u16, rdata: &[u8]) -> Option<(&'static str, String)> {
 /// `;` in names).
 fn trusted(rr_type: u16, rdata: &[u8]) -> bool {
     use rtype::*;
+    let plain = |bytes: &[u8]| !bytes.iter().any(|b| matches!(b, b'"' | b'(' | b')' | b';'));
+    // The one name of an RRSIG (the signer, after 18 bytes of fixed
+    // fields) or an NSEC (the next owner, first): the rest is shown as
+    // numbers, base64 or type names, so only the name's bytes matter. A
+    // signature holds one of those bytes more often than not, and reading
+    // every such line back was most of the time a signed zone took to
+    // write.
+    let name_at = |at: usize| {
+        rdata
+            .get(at..)
+            .and_then(|n| n.get(..wire::name::uncompressed_len(n)?))
+            .is_some_and(plain)
+    };
     match rr_type {
         A | AAAA | TXT | DS | CDS | DNSKEY | CDNSKEY | NSEC3 | NSEC3PARAM | TLSA | SSHFP => true,
-        NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | SRV | DNAME | RRSIG
-        | NSEC => !rdata.iter().any(|b| matches!(b, b'"' | b'(' | b')' | b';')),
+        RRSIG => name_at(18),
+        NSEC => name_at(0),
+        NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | SRV | DNAME => {
+            plain(rdata)
+        }
         _ => false,
     }
 }
@@ -358,6 +374,36 @@ rp RP admin.example.org. txt.example.org.
             rtype: rtype::CNAME,
             ttl: 60,
             rdata: odd[..].into(),
+        });
+        // An RRSIG signed by that name, and one by a plain name whose
+        // signature holds the same bytes (shown as base64, so safe); an
+        // NSEC pointing at the name.
+        let sig = |signer: &[u8]| {
+            let mut r = vec![
+                0, 1, 13, 3, 0, 0, 0, 60, 0x70, 0, 0, 0, 0x60, 0, 0, 0, 0x12, 0x34,
+            ];
+            r.extend_from_slice(signer);
+            r.extend_from_slice(b"\"(;)signature\"(;)");
+            r
+        };
+        for (owner, rdata) in [
+            (&odd[..], sig(odd)),
+            (&*name("www.example.org"), sig(&name("example.org"))),
+        ] {
+            set.insert(Record {
+                owner: owner.into(),
+                rtype: rtype::RRSIG,
+                ttl: 60,
+                rdata: rdata.into(),
+            });
+        }
+        let mut nsec = odd.to_vec();
+        nsec.extend_from_slice(&[0, 1, 0x40]);
+        set.insert(Record {
+            owner: name("www.example.org").into(),
+            rtype: rtype::NSEC,
+            ttl: 60,
+            rdata: nsec.into(),
         });
         // TTLs with the top bit set (RFC 2181 §8 says to read them as 0,
         // but they are kept as sent).
