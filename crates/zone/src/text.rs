@@ -490,7 +490,7 @@ rp RP admin.example.org. txt.example.org.
         let mut nsec = odd.to_vec();
         nsec.extend_from_slice(&[0, 1, 0x40]);
         set.insert(Record {
-            owner: name("www.example.org").into(),
+            owner: name("www.example.org"),
             rtype: rtype::NSEC,
             ttl: 60,
             rdata: nsec.into(),
