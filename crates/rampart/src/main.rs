@@ -10,6 +10,7 @@ mod check;
 mod encrypted;
 mod line_editor;
 mod logging;
+mod sign_zone;
 mod snapshot;
 mod systemd;
 mod webserver;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckZone { name, file, quiet } => check_zone(&name, &file, quiet),
+        Command::SignZone(a) => sign_zone::run(&a),
         Command::Journal { show, zone, dir } => journal(show, &zone, &dir),
         Command::CheckConfig(a) => check_config(&a),
         Command::Serve(a) => serve(&a),

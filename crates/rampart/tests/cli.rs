@@ -1,5 +1,5 @@
-//! `rampart check-zone` and `rampart --check-config`: the same errors the
-//! server logs, with exit codes scripts can use.
+//! `rampart check-zone`, `rampart sign-zone` and `rampart --check-config`:
+//! the same errors the server logs, with exit codes scripts can use.
 
 mod common;
 
@@ -158,4 +158,134 @@ fn check_config_of_a_clean_dnsdist_config_says_only_ok() {
         text(&out),
         format!("Configuration '{}' OK!\n", conf.display())
     );
+}
+
+/// A zone with what signing must get right: a delegation with glue (not
+/// signed, but in the chain), a wildcard, an empty non-terminal, a CNAME.
+const TO_SIGN: &str = "\
+$TTL 3600
+@       SOA  ns1 hostmaster 2026120601 7200 3600 1209600 300
+@       NS   ns1
+@       MX   10 mail
+ns1     A    192.0.2.53
+mail    A    192.0.2.25
+www     A    192.0.2.80
+www     AAAA 2001:db8::80
+alias   CNAME www
+*.wild  TXT  \"wildcard\"
+a.b.c   TXT  \"below an empty non-terminal\"
+sub     NS   ns.sub
+ns.sub  A    192.0.2.99
+";
+
+/// BIND's verifier on a signed file; missing, it fails the test (the
+/// package is bind9-utils).
+fn dnssec_verify(file: &std::path::Path) {
+    let out = Command::new("dnssec-verify")
+        .args(["-z", "-o", "example.test."])
+        .arg(file)
+        .output()
+        .expect("dnssec-verify (bind9-utils) must be installed");
+    assert!(out.status.success(), "dnssec-verify: {}", text(&out));
+}
+
+/// `rampart sign-zone` makes a key where there is none, signs with NSEC,
+/// NSEC3 and NSEC3 opt-out, writes FILE.signed or -o OUT, and
+/// `dnssec-verify` accepts every result; a second run uses the same key.
+#[test]
+fn sign_zone_output_verifies() {
+    let dir = scratch_dir("sign-zone");
+    let zone = dir.join("example.test.zone");
+    std::fs::write(&zone, TO_SIGN).unwrap();
+    let keys = dir.join("keys");
+    let keys_arg = keys.to_str().unwrap();
+
+    let out = run(&[
+        "sign-zone",
+        "--key-directory",
+        keys_arg,
+        "example.test",
+        zone.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    assert!(stdout.contains("12 records in"), "{stdout}");
+    assert!(stdout.contains("signatures made"), "{stdout}");
+    let signed = dir.join("example.test.zone.signed");
+    let text_signed = std::fs::read_to_string(&signed).unwrap();
+    assert!(text_signed.contains(" NSEC "), "{text_signed}");
+    assert!(!text_signed.contains("NSEC3"), "{text_signed}");
+    dnssec_verify(&signed);
+    let key_files = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&keys)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let made = key_files();
+    assert_eq!(made.len(), 2, "one key, .key and .private: {made:?}");
+
+    for (flag, opt_out) in [("--nsec3", "1 0 0 -"), ("--nsec3-opt-out", "1 1 0 -")] {
+        let to = dir.join(format!("out{flag}.zone"));
+        let out = run(&[
+            "sign-zone",
+            flag,
+            "-K",
+            keys_arg,
+            "-o",
+            to.to_str().unwrap(),
+            "example.test",
+            zone.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {}", text(&out));
+        let t = std::fs::read_to_string(&to).unwrap();
+        assert!(t.contains("NSEC3PARAM 1 0 0 -"), "{flag}: {t}");
+        assert!(t.contains(&format!("NSEC3 {opt_out}")), "{flag}: {t}");
+        dnssec_verify(&to);
+    }
+    assert_eq!(key_files(), made, "the key was reused, not made again");
+}
+
+/// Errors name the file, with the line where the loader has one, and
+/// nothing is written.
+#[test]
+fn sign_zone_errors_name_the_file() {
+    let dir = scratch_dir("sign-zone-errors");
+    let zone = dir.join("broken.zone");
+    std::fs::write(
+        &zone,
+        "@ IN SOA ns h 1 1 1 1 1\n@ IN NS ns\nns IN A 192.0.2.300\n",
+    )
+    .unwrap();
+    let keys = dir.join("keys");
+    let out = run(&[
+        "sign-zone",
+        "-K",
+        keys.to_str().unwrap(),
+        "example.test",
+        zone.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{}:3: ", zone.display())),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("broken.zone.signed").exists());
+    assert!(!keys.exists(), "no key made for a zone that did not load");
+
+    let missing = dir.join("missing.zone");
+    let out = run(&["sign-zone", "example.test", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&missing.display().to_string()),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&["sign-zone", "example.test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }

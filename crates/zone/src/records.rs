@@ -359,7 +359,7 @@ impl SerialPolicy {
 
 /// The UTC calendar date (year, month, day) of Unix time `secs` (Howard
 /// Hinnant's days-to-civil algorithm).
-fn civil_date(secs: u64) -> (u64, u32, u32) {
+pub(crate) fn civil_date(secs: u64) -> (u64, u32, u32) {
     let z = secs / 86_400 + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

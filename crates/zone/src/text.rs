@@ -32,6 +32,9 @@ pub fn record_line(r: &Record) -> String {
     let mut line = format!("{} {} IN ", wire::name::to_text(&r.owner), r.ttl);
     let head = line.len();
     // SPF has TXT's format (RFC 7208 §3.1); the loader scans it as TXT.
+    if r.rtype == rtype::RRSIG && rrsig(&mut line, &r.rdata) {
+        return line;
+    }
     let (shown_type, mnemonic) = match r.rtype {
         rtype::SPF => (rtype::TXT, Some("SPF")),
         t => (t, None),
@@ -46,6 +49,63 @@ pub fn record_line(r: &Record) -> String {
     }
     let _ = write!(line, "TYPE{} {}", r.rtype, generic(&r.rdata));
     line
+}
+
+/// Appends `RRSIG` and its RDATA to `line` with the times as
+/// `YYYYMMDDHHmmSS` (RFC 4034 §3.2), the form every zone-file reader
+/// takes: NSD refuses the plain seconds `domain` writes. False, with
+/// `line` as it was, when the RDATA is not a well-formed RRSIG whose
+/// signer name is safe to print bare.
+fn rrsig(line: &mut String, rdata: &[u8]) -> bool {
+    let (Some(fixed), Some(rest)) = (rdata.get(..18), rdata.get(18..)) else {
+        return false;
+    };
+    let Some(name_len) = wire::name::uncompressed_len(rest) else {
+        return false;
+    };
+    let (signer, signature) = rest.split_at(name_len);
+    if signature.is_empty()
+        || signer
+            .iter()
+            .any(|b| matches!(b, b'"' | b'(' | b')' | b';'))
+    {
+        return false;
+    }
+    let u16_at = |i: usize| u16::from_be_bytes([fixed[i], fixed[i + 1]]);
+    let u32_at =
+        |i: usize| u32::from_be_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
+    let _ = write!(
+        line,
+        "RRSIG {} {} {} {} {} {} {} {} ",
+        Rtype::from_int(u16_at(0)),
+        fixed[2],
+        fixed[3],
+        u32_at(4),
+        DateTime(u32_at(8)),
+        DateTime(u32_at(12)),
+        u16_at(16),
+        wire::name::to_text(signer),
+    );
+    line.push_str(&domain::utils::base64::encode_string(signature));
+    true
+}
+
+/// Seconds since 1970 (an RRSIG time) shown as `YYYYMMDDHHmmSS`, UTC.
+struct DateTime(u32);
+
+impl std::fmt::Display for DateTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = u64::from(self.0);
+        let (y, m, d) = crate::records::civil_date(secs);
+        let t = secs % 86_400;
+        write!(
+            f,
+            "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+            t / 3600,
+            t / 60 % 60,
+            t % 60
+        )
+    }
 }
 
 /// The type mnemonic and RDATA in `domain`'s presentation form, when it
@@ -80,10 +140,26 @@ fn presentation(rr_type: u16, rdata: &[u8]) -> Option<(&'static str, String)> {
 /// `;` in names).
 fn trusted(rr_type: u16, rdata: &[u8]) -> bool {
     use rtype::*;
+    let plain = |bytes: &[u8]| !bytes.iter().any(|b| matches!(b, b'"' | b'(' | b')' | b';'));
+    // The one name of an RRSIG (the signer, after 18 bytes of fixed
+    // fields) or an NSEC (the next owner, first): the rest is shown as
+    // numbers, base64 or type names, so only the name's bytes matter. A
+    // signature holds one of those bytes more often than not, and reading
+    // every such line back was most of the time a signed zone took to
+    // write.
+    let name_at = |at: usize| {
+        rdata
+            .get(at..)
+            .and_then(|n| n.get(..wire::name::uncompressed_len(n)?))
+            .is_some_and(plain)
+    };
     match rr_type {
         A | AAAA | TXT | DS | CDS | DNSKEY | CDNSKEY | NSEC3 | NSEC3PARAM | TLSA | SSHFP => true,
-        NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | SRV | DNAME | RRSIG
-        | NSEC => !rdata.iter().any(|b| matches!(b, b'"' | b'(' | b')' | b';')),
+        RRSIG => name_at(18),
+        NSEC => name_at(0),
+        NS | MD | MF | CNAME | SOA | MB | MG | MR | PTR | MINFO | MX | RP | SRV | DNAME => {
+            plain(rdata)
+        }
         _ => false,
     }
 }
@@ -338,6 +414,36 @@ rp RP admin.example.org. txt.example.org.
     }
 
     #[test]
+    fn rrsig_times_are_dates() {
+        // RFC 4034 §3.2's form, which NSD insists on; the largest 32-bit
+        // time is in 2106.
+        let mut rdata = vec![0, 1, 13, 2, 0, 0, 0x0e, 0x10];
+        rdata.extend_from_slice(&1_893_456_000u32.to_be_bytes()); // 2030-01-01
+        rdata.extend_from_slice(&1_577_836_800u32.to_be_bytes()); // 2020-01-01
+        rdata.extend_from_slice(&12345u16.to_be_bytes());
+        rdata.extend_from_slice(&name("example.org"));
+        rdata.extend_from_slice(&[1, 2, 3, 4]);
+        let sig = rec("example.org", rtype::RRSIG, 3600, &rdata);
+        let line = record_line(&sig);
+        assert_eq!(
+            line,
+            "example.org. 3600 IN RRSIG A 13 2 3600 20300101000000 20200101000000 12345 \
+             example.org. AQIDBA=="
+        );
+        assert!(reads_back(&line, &sig), "{line}");
+        rdata[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+        rdata[12..16].copy_from_slice(&1_709_251_199u32.to_be_bytes()); // 2024-02-29 23:59:59
+        rdata[0..2].copy_from_slice(&65000u16.to_be_bytes());
+        let sig = rec("example.org", rtype::RRSIG, 3600, &rdata);
+        let line = record_line(&sig);
+        assert!(
+            line.contains("RRSIG TYPE65000 13 2 3600 21060207062815 20240229235959 12345 "),
+            "{line}"
+        );
+        assert!(reads_back(&line, &sig), "{line}");
+    }
+
+    #[test]
     fn names_with_syntax_characters_survive() {
         // A name whose labels hold a quote, parentheses and a semicolon,
         // which `domain` would print bare.
@@ -358,6 +464,36 @@ rp RP admin.example.org. txt.example.org.
             rtype: rtype::CNAME,
             ttl: 60,
             rdata: odd[..].into(),
+        });
+        // An RRSIG signed by that name, and one by a plain name whose
+        // signature holds the same bytes (shown as base64, so safe); an
+        // NSEC pointing at the name.
+        let sig = |signer: &[u8]| {
+            let mut r = vec![
+                0, 1, 13, 3, 0, 0, 0, 60, 0x70, 0, 0, 0, 0x60, 0, 0, 0, 0x12, 0x34,
+            ];
+            r.extend_from_slice(signer);
+            r.extend_from_slice(b"\"(;)signature\"(;)");
+            r
+        };
+        for (owner, rdata) in [
+            (&odd[..], sig(odd)),
+            (&*name("www.example.org"), sig(&name("example.org"))),
+        ] {
+            set.insert(Record {
+                owner: owner.into(),
+                rtype: rtype::RRSIG,
+                ttl: 60,
+                rdata: rdata.into(),
+            });
+        }
+        let mut nsec = odd.to_vec();
+        nsec.extend_from_slice(&[0, 1, 0x40]);
+        set.insert(Record {
+            owner: name("www.example.org"),
+            rtype: rtype::NSEC,
+            ttl: 60,
+            rdata: nsec.into(),
         });
         // TTLs with the top bit set (RFC 2181 §8 says to read them as 0,
         // but they are kept as sent).
