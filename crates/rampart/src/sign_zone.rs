@@ -49,6 +49,7 @@ fn sign(a: &SignZoneArgs) -> Result<String, String> {
     let signing = ZoneSigning {
         policy,
         key_directory: a.key_directory.clone(),
+        ..ZoneSigning::default()
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -57,7 +58,7 @@ fn sign(a: &SignZoneArgs) -> Result<String, String> {
     // keys are made when the directory has none.
     let mut signer = Signer::open(&apex, signing, false, now).map_err(|e| e.to_string())?;
     let outcome = signer
-        .sign(&unsigned, None, now, SerialPolicy::Keep)
+        .sign(&unsigned, None, true, now, SerialPolicy::Keep)
         .map_err(|e| format!("{file}: {e}"))?;
     let records_in = unsigned.len();
     drop(unsigned);
