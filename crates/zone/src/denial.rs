@@ -98,17 +98,42 @@ pub fn canonical_key(name: &[u8], out: &mut [u8; MAX_KEY]) -> usize {
 
 /// The owners with NSEC, in canonical order.
 ///
-/// A lookup compares the query name's [`canonical_key`] with the owners'
-/// by one `memcmp` a step: comparing label by label from the right at
-/// every step of the search was a tenth of a DO=1 answer's cost.
+/// A lookup compares the query name's [`canonical_key`] with the owners':
+/// past the part every key shares (the apex), by the next eight bytes as
+/// one integer, and only on a tie by `memcmp`. Comparing label by label
+/// from the right at every step of the search was a tenth of a DO=1
+/// answer's cost.
 #[derive(Debug, Default)]
 pub struct NsecIndex {
     /// Owner names, back to back.
     names: Vec<u8>,
     /// Their canonical keys, back to back, each after a u16 length.
     keys: Vec<u8>,
-    /// (key offset, name offset), sorted by key.
-    order: Vec<(u32, u32)>,
+    /// Sorted by key.
+    order: Vec<Entry>,
+    /// The key prefix every owner shares.
+    common: Box<[u8]>,
+}
+
+/// One owner in the sorted list.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// The eight key bytes after the common prefix, big-endian, zero
+    /// padded: where two differ, so do the keys, the same way (a key
+    /// never holds two zero bytes in a row, so padding sorts as the end
+    /// of a key does).
+    head: u64,
+    key: u32,
+    name: u32,
+}
+
+/// Eight bytes of `key` from `at` on, big-endian, zero padded.
+fn head_of(key: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    let rest = key.get(at..).unwrap_or(&[]);
+    let n = rest.len().min(8);
+    b[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl NsecIndex {
@@ -124,9 +149,11 @@ impl NsecIndex {
             if index.keys.len() + len + 2 > u32::MAX as usize {
                 break;
             }
-            index
-                .order
-                .push((index.keys.len() as u32, index.names.len() as u32));
+            index.order.push(Entry {
+                head: 0,
+                key: index.keys.len() as u32,
+                name: index.names.len() as u32,
+            });
             index.keys.extend_from_slice(&(len as u16).to_ne_bytes());
             index.keys.extend_from_slice(&key[..len]);
             index.names.extend_from_slice(name);
@@ -134,7 +161,18 @@ impl NsecIndex {
         let keys = &index.keys;
         index
             .order
-            .sort_unstable_by(|a, b| key_at(keys, a.0).cmp(key_at(keys, b.0)));
+            .sort_unstable_by(|a, b| key_at(keys, a.key).cmp(key_at(keys, b.key)));
+        // Sorted, the prefix all keys share is the one the first and the
+        // last share.
+        if let (Some(first), Some(last)) = (index.order.first(), index.order.last()) {
+            let (a, b) = (key_at(keys, first.key), key_at(keys, last.key));
+            let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            index.common = a[..n].into();
+        }
+        let skip = index.common.len();
+        for e in &mut index.order {
+            e.head = head_of(key_at(keys, e.key), skip);
+        }
         index.names.shrink_to_fit();
         index.keys.shrink_to_fit();
         index.order.shrink_to_fit();
@@ -158,11 +196,23 @@ impl NsecIndex {
         let mut key = [0u8; MAX_KEY];
         let len = canonical_key(name, &mut key);
         let key = &key[..len];
-        let after = self
-            .order
-            .partition_point(|&(k, _)| key_at(&self.keys, k) <= key);
+        let skip = self.common.len();
+        let after = match key.get(..skip).unwrap_or(key).cmp(&self.common) {
+            // Before every owner, or after every one.
+            Ordering::Less => 0,
+            Ordering::Greater => self.order.len(),
+            Ordering::Equal => {
+                let head = head_of(key, skip);
+                let rest = &key[skip..];
+                self.order.partition_point(|e| match e.head.cmp(&head) {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    Ordering::Equal => key_at(&self.keys, e.key).get(skip..).unwrap_or(&[]) <= rest,
+                })
+            }
+        };
         let i = after.checked_sub(1).or(self.order.len().checked_sub(1))?;
-        Some(name_at(&self.names, self.order[i].1))
+        Some(name_at(&self.names, self.order[i].name))
     }
 }
 
@@ -440,6 +490,84 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn predecessor_agrees_with_a_plain_search_over_many_names() {
+        // Names with shared prefixes, escaped octets and several depths
+        // under one apex, then queries in and around them.
+        let mut state = 7u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let label = |r: u64| -> String {
+            let alphabet = [
+                "a",
+                "b",
+                "ab",
+                "aa",
+                "\\000",
+                "\\001",
+                "z",
+                "*",
+                "\\255",
+                "abcdefghij",
+            ];
+            let n = 1 + (r % 3) as usize;
+            (0..n)
+                .map(|i| alphabet[((r >> (8 * i)) % 10) as usize])
+                .collect()
+        };
+        let gen = |r: u64| -> Box<[u8]> {
+            let depth = (r % 3) as usize;
+            let mut text = String::new();
+            for i in 0..depth {
+                text.push_str(&label(r >> (16 + 12 * i)));
+                text.push('.');
+            }
+            text.push_str("zone.test");
+            name(&text)
+        };
+        let mut nodes = NodeTable::default();
+        let mut data = Vec::new();
+        crate::tree::push_set(&mut data, rtype::NSEC, 60, &[b"\x00"]);
+        let mut owners: Vec<Box<[u8]>> = vec![name("zone.test")];
+        nodes.insert(&owners[0], &data).unwrap();
+        for _ in 0..300 {
+            let n = gen(next());
+            if nodes.insert(&n, &data).unwrap() {
+                owners.push(n);
+            }
+        }
+        owners.sort_by(|a, b| canonical_cmp(a, b));
+        let index = NsecIndex::build(&nodes);
+        for _ in 0..2000 {
+            let q = gen(next());
+            let want = owners
+                .iter()
+                .rev()
+                .find(|o| canonical_cmp(o, &q) != Ordering::Greater)
+                .or(owners.last())
+                .unwrap();
+            assert_eq!(
+                index.predecessor(&q).unwrap(),
+                &want[..],
+                "{}",
+                wire::name::to_text(&q)
+            );
+        }
+        // Names outside the shared prefix: before all, after all.
+        assert_eq!(
+            index.predecessor(&name("test")).unwrap(),
+            &owners.last().unwrap()[..]
+        );
+        assert_eq!(
+            index.predecessor(&name("zzz.test")).unwrap(),
+            &owners.last().unwrap()[..]
+        );
     }
 
     #[test]
