@@ -208,3 +208,47 @@ fn keys_survive_and_missing_keys_of_a_signed_zone_are_not_remade() {
     assert!(e.0.contains("not making new keys"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ed25519_made_here_and_rsa_imported_from_dnssec_keygen_sign_verifiable_zones() {
+    use dnssec::policy::{algorithm, KeySpec, Role};
+    let apex = zone::parse_name("example.test.").unwrap();
+    for (alg, import) in [(algorithm::ED25519, false), (algorithm::RSASHA256, true)] {
+        let dir = scratch(&format!("alg{alg}"));
+        let keys = dir.join("keys");
+        if import {
+            std::fs::create_dir_all(&keys).unwrap();
+            let (ok, text) = run(Command::new("dnssec-keygen")
+                .args(["-q", "-a", "RSASHA256", "-b", "2048", "-f", "KSK", "-K"])
+                .arg(&keys)
+                .arg("example.test"));
+            assert!(ok, "dnssec-keygen: {text}");
+        }
+        let signing = ZoneSigning {
+            policy: Policy {
+                keys: vec![KeySpec {
+                    role: Role::Csk,
+                    algorithm: alg,
+                    lifetime: 0,
+                }],
+                ..Policy::default()
+            },
+            key_directory: keys,
+            ..ZoneSigning::default()
+        };
+        let mut s = Signer::open(&apex, signing, false, now()).unwrap();
+        assert_eq!(s.keys().len(), 1);
+        assert_eq!(s.keys()[0].algorithm, alg);
+        let signed = s
+            .sign(
+                &unsigned(ZONE, &dir),
+                None,
+                true,
+                now(),
+                SerialPolicy::Increment,
+            )
+            .unwrap();
+        verify_all(&write(&signed.records, &dir, "signed.zone"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
