@@ -227,6 +227,7 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
     std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
     let port = free_port();
     let console = free_port();
+    let web = free_port();
     // Signatures valid 40 s, refreshed when less than 30 s are left: the
     // refresh comes about 10 s after signing.
     let conf = format!(
@@ -235,6 +236,8 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
          setZoneTransferACL(\"example.test\", {{\"127.0.0.1\"}})\n\
          setKeyDirectory(\"keys\")\n\
          controlSocket(\"127.0.0.1:{console}\")\n\
+         webserver(\"127.0.0.1:{web}\")\n\
+         setWebserverConfig({{apiKey=\"metrics-key\"}})\n\
          setKey(\"cmVsb2FkLXRlc3Qta2V5LXJlbG9hZC10ZXN0LWtleSE=\")\n\
          setDNSSECPolicy(\"example.test\", {{nsec3=true, nsec3Iterations=0, \
          signaturesValidity=40, signaturesValidityDNSKEY=40, signaturesRefresh=30, signaturesJitter=0}})\n"
@@ -302,6 +305,29 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
             && status.contains("DS for the parent: example.test. IN DS "),
         "{status}"
     );
+    // /metrics: signing works, the next refresh is in the future, and
+    // signatures were made.
+    let (ok, metrics) = output(Command::new("curl").args([
+        "-s",
+        "-H",
+        "X-API-Key: metrics-key",
+        &format!("http://127.0.0.1:{web}/metrics"),
+    ]));
+    assert!(ok, "curl: {metrics}");
+    let value = |name: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{zone=\"example.test.\"}}")))
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("rampart_zone_dnssec_signing"), 1.0);
+    assert!(value("rampart_zone_dnssec_signatures_made_total") > 0.0);
+    let now_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(value("rampart_zone_dnssec_next_refresh_timestamp_seconds") > now_secs - 5.0);
     let before = serial(port);
     let signed = console("dnssecSign(\"example.test\", true)");
     assert!(signed.contains("signed, serial"), "{signed}");

@@ -508,6 +508,7 @@ pub(crate) fn zone_list(state: &net::State) -> Vec<xfr::service::ZoneStatus> {
                 changes: 0,
                 loaded: true,
                 status: "loaded".into(),
+                dnssec: None,
             },
             zone::catalog::ZoneState::Broken(why) => xfr::service::ZoneStatus {
                 name,
@@ -517,6 +518,7 @@ pub(crate) fn zone_list(state: &net::State) -> Vec<xfr::service::ZoneStatus> {
                 changes: 0,
                 loaded: false,
                 status: why.to_string(),
+                dnssec: None,
             },
         });
     }

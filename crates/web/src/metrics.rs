@@ -479,6 +479,43 @@ fn rampart(out: &mut Out, view: &View) {
                 out.sample(name, &[("zone", &z.name)], value(z));
             }
         }
+        // Zones signed here: alert on signing that stopped or a refresh
+        // that is overdue.
+        let signed: Vec<(&str, xfr::service::SigningHealth)> = zones
+            .iter()
+            .filter_map(|z| Some((z.name.as_str(), z.dnssec?)))
+            .collect();
+        if !signed.is_empty() {
+            let families: [Family<xfr::service::SigningHealth>; 3] = [
+                (
+                    "rampart_zone_dnssec_signing",
+                    "Whether the zone's DNSSEC signing works (1) or has failed (0)",
+                    Kind::Gauge,
+                    |d| if d.working { 1.0 } else { 0.0 },
+                ),
+                (
+                    "rampart_zone_dnssec_next_refresh_timestamp_seconds",
+                    "When the zone is next signed again (signature refresh or key event), Unix time",
+                    Kind::Gauge,
+                    |d| match d.next_refresh {
+                        u64::MAX => 0.0,
+                        t => t as f64,
+                    },
+                ),
+                (
+                    "rampart_zone_dnssec_signatures_made_total",
+                    "Signatures made for the zone since rampart started",
+                    Kind::Counter,
+                    |d| d.made as f64,
+                ),
+            ];
+            for (name, help, kind, value) in families {
+                out.family(name, help, kind);
+                for (zone, d) in &signed {
+                    out.sample(name, &[("zone", zone)], value(d));
+                }
+            }
+        }
     }
     let s = &view.state.runtime.stats;
     let counters = [

@@ -126,6 +126,20 @@ pub struct ZoneStatus {
     /// transfer, or a zone whose file was refused, is not).
     pub loaded: bool,
     pub status: String,
+    /// For a zone signed here.
+    pub dnssec: Option<SigningHealth>,
+}
+
+/// How a zone's signing goes, for the metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct SigningHealth {
+    /// No error stops it.
+    pub working: bool,
+    /// When the next refresh or key event is due (Unix seconds; `u64::MAX`:
+    /// none).
+    pub next_refresh: u64,
+    /// Signatures made since the process started.
+    pub made: u64,
 }
 
 impl Service {
@@ -641,6 +655,11 @@ impl Service {
                     changes: e.history.len(),
                     loaded: e.zone.is_some(),
                     status: status.trim().to_string(),
+                    dnssec: e.settings.dnssec.as_ref().map(|_| SigningHealth {
+                        working: e.signing.error.is_none(),
+                        next_refresh: e.signing.next_resign,
+                        made: e.signing.made_total,
+                    }),
                 }
             })
             .collect()

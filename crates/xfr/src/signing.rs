@@ -26,6 +26,8 @@ pub(crate) struct Signing {
     pub last: Option<(u64, u32, usize, usize)>,
     /// When the parental agents are asked for the DS next.
     pub ds_check_at: u64,
+    /// Signatures made since the process started.
+    pub made_total: u64,
     /// The next run makes every signature anew (the console's
     /// `dnssecSign`, Knot's `zone-sign`).
     pub resign_all: bool,
@@ -39,6 +41,7 @@ impl Default for Signing {
             next_resign: u64::MAX,
             last: None,
             ds_check_at: 0,
+            made_total: 0,
             resign_all: false,
         }
     }
@@ -102,6 +105,7 @@ impl Service {
         let key_event = signer.next_key_event(now).unwrap_or(u64::MAX);
         e.signing.next_resign = out.next_refresh.min(key_event);
         e.signing.last = Some((now, out.serial, out.made, out.reused));
+        e.signing.made_total += out.made as u64;
         log::info!(
             "zone {}: signed serial {} in {:.3} s ({} signatures made, {} kept)",
             e.name,
