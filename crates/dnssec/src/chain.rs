@@ -3,10 +3,6 @@
 
 use zone::denial::Nsec3Params;
 
-/// DNSSEC canonical order (RFC 4034 §6.1): the one the answer side's
-/// NSEC index sorts by.
-pub use zone::denial::canonical_cmp;
-
 /// A type bitmap (RFC 4034 §4.1.2) of `types`, ascending and unique.
 pub fn type_bitmap(types: &[u16]) -> Vec<u8> {
     let mut out = Vec::new();

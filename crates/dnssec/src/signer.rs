@@ -547,8 +547,22 @@ fn same_but_soa(prev: &RecordSet, signed: &RecordSet, sigs: &[Record], apex: &[u
 
 /// The NSEC chain over the authoritative names and cuts.
 fn nsec_chain(apex: &[u8], auth: &[(&[u8], &Vec<u16>, bool)], ttl: u32) -> Vec<Record> {
-    let mut names: Vec<(&[u8], &Vec<u16>)> = auth.iter().map(|(o, t, _)| (*o, *t)).collect();
-    names.sort_by(|a, b| chain::canonical_cmp(a.0, b.0));
+    // Sorted by canonical keys made once (one arena), compared with
+    // memcmp: comparing names label by label was a tenth of signing a
+    // large zone's chain.
+    let mut keys = Vec::with_capacity(auth.len() * 24);
+    let mut at = Vec::with_capacity(auth.len() + 1);
+    let mut key = [0u8; zone::denial::MAX_KEY];
+    for (owner, _, _) in auth {
+        at.push(keys.len());
+        let len = zone::denial::canonical_key(owner, &mut key);
+        keys.extend_from_slice(&key[..len]);
+    }
+    at.push(keys.len());
+    let key_of = |i: usize| &keys[at[i]..at[i + 1]];
+    let mut order: Vec<usize> = (0..auth.len()).collect();
+    order.sort_unstable_by(|&a, &b| key_of(a).cmp(key_of(b)));
+    let names: Vec<(&[u8], &Vec<u16>)> = order.iter().map(|&i| (auth[i].0, auth[i].1)).collect();
     let mut out = Vec::with_capacity(names.len());
     for (i, (owner, types)) in names.iter().enumerate() {
         let next = names.get(i + 1).map_or(apex, |n| n.0);
