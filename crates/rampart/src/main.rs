@@ -421,10 +421,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
             }
         }
         if let Some(w) = &web {
-            if w.answer(&serving) {
+            w.answer(&serving, || {
                 publish_shield_changes(&shared, &serving);
                 w.update(&serving);
-            }
+            });
         }
         if last_tick.elapsed() >= tick {
             last_tick = std::time::Instant::now();

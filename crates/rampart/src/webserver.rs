@@ -51,9 +51,11 @@ impl Web {
         self.config.store(Arc::new(serving.config()));
     }
 
-    /// Answers the calls waiting; true if the ACL changed.
-    pub fn answer(&self, serving: &config::Serving) -> bool {
-        let mut acl_changed = false;
+    /// Answers the calls waiting. When the ACL changed, `publish` puts it
+    /// in force before the API's caller hears back: a client told "done"
+    /// must find the next query under the new ACL.
+    pub fn answer(&self, serving: &config::Serving, publish: impl FnOnce()) {
+        let mut acl_replies = Vec::new();
         while let Ok(call) = self.calls.try_recv() {
             match call {
                 web::Call::Handler(req, reply) => {
@@ -63,12 +65,16 @@ impl Web {
                     let result = serving.set_acl(&masks);
                     if result.is_ok() {
                         log::info!("ACL set by the web API: {}", masks.join(", "));
-                        acl_changed = true;
                     }
-                    let _ = reply.send(result);
+                    acl_replies.push((reply, result));
                 }
             }
         }
-        acl_changed
+        if acl_replies.iter().any(|(_, r)| r.is_ok()) {
+            publish();
+        }
+        for (reply, result) in acl_replies {
+            let _ = reply.send(result);
+        }
     }
 }
