@@ -36,6 +36,37 @@ struct Slot {
     ecs: wire::ecs::Added,
 }
 
+impl Slot {
+    /// What the answer to `sent` (the query as it goes to the backend)
+    /// needs: whom to answer, from where, and how to put it back.
+    fn new(
+        client: SocketAddr,
+        sent: &[u8],
+        (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
+        asked: Question,
+        cache: Option<CacheSlot>,
+        ecs: wire::ecs::Added,
+    ) -> Box<Slot> {
+        let name_len = asked.qname.len().min(255);
+        let mut slot = Box::new(Slot {
+            client,
+            id: u16::from_be_bytes([sent[0], sent[1]]),
+            frontend: frontend.clone(),
+            from: *from,
+            sent: Instant::now(),
+            qtype: asked.qtype,
+            client_flags: asked.client_flags,
+            delay_ms: asked.delay_ms,
+            name_len: name_len as u8,
+            name: [0; 255],
+            cache,
+            ecs,
+        });
+        slot.name[..name_len].copy_from_slice(&asked.qname[..name_len]);
+        slot
+    }
+}
+
 /// The cache an answer goes into, and the parts of its key the slot
 /// lacks ([`pool::CacheKey`]).
 pub struct CacheSlot {
@@ -147,22 +178,7 @@ impl UdpForwarder {
             return false;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut slot = Box::new(Slot {
-            client,
-            id: u16::from_be_bytes([query[0], query[1]]),
-            frontend: frontend.clone(),
-            from: *from,
-            sent: Instant::now(),
-            qtype: asked.qtype,
-            client_flags: asked.client_flags,
-            delay_ms: asked.delay_ms,
-            name_len: asked.qname.len().min(255) as u8,
-            name: [0; 255],
-            cache,
-            ecs: ecs_added,
-        });
-        slot.name[..usize::from(slot.name_len)]
-            .copy_from_slice(&asked.qname[..usize::from(slot.name_len)]);
+        let slot = Slot::new(client, query, (frontend, from), asked, cache, ecs_added);
         let replaced = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots[usize::from(id)].replace(slot).is_some()
@@ -373,22 +389,7 @@ pub fn forward_over_stream(
     if sent.len() < 12 {
         return true;
     }
-    let mut slot = Box::new(Slot {
-        client,
-        id: u16::from_be_bytes([sent[0], sent[1]]),
-        frontend: frontend.clone(),
-        from: *from,
-        sent: Instant::now(),
-        qtype: asked.qtype,
-        client_flags: asked.client_flags,
-        delay_ms: asked.delay_ms,
-        name_len: asked.qname.len().min(255) as u8,
-        name: [0; 255],
-        cache,
-        ecs: ecs_added,
-    });
-    slot.name[..usize::from(slot.name_len)]
-        .copy_from_slice(&asked.qname[..usize::from(slot.name_len)]);
+    let slot = Slot::new(client, sent, (frontend, from), asked, cache, ecs_added);
     let (backend, runtime, sent) = (backend.clone(), runtime.clone(), sent.to_vec());
     rt.spawn(async move {
         let mut out = vec![0u8; 65535];

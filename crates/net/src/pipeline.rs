@@ -672,32 +672,30 @@ fn to_pool(
     // when the server was picked first; otherwise no server of the pool
     // takes one, or there is no cache).
     let (ecs, _) = plan_for(Some(i));
+    // What a UDP client's forwarded query leaves for its answer (over UDP
+    // or over a TLS backend's stream).
+    let question = crate::forward::Question {
+        qname: query.qname,
+        qtype: query.qtype,
+        client_flags,
+        delay_ms,
+    };
+    let cache_slot = || {
+        cache.map(|c| crate::forward::CacheSlot {
+            cache: c.clone(),
+            qclass: key.qclass,
+            flags: key.flags,
+            edns: key.edns,
+            dnssec_ok: key.dnssec_ok,
+            options: digest,
+            zero_scope,
+            temp_failure_ttl: edits.temp_failure_ttl,
+        })
+    };
     match (transport, frontend) {
         (Transport::Udp, Some((socket, from))) if !up.pools.backends[i].tcp_only => {
-            let cached = cache.map(|c| crate::forward::CacheSlot {
-                cache: c.clone(),
-                qclass: key.qclass,
-                flags: key.flags,
-                edns: key.edns,
-                dnssec_ok: key.dnssec_ok,
-                options: digest,
-                zero_scope,
-                temp_failure_ttl: edits.temp_failure_ttl,
-            });
             if up.udp.get(i).is_some_and(|f| {
-                f.forward(
-                    packet,
-                    client,
-                    (socket, from),
-                    crate::forward::Question {
-                        qname: query.qname,
-                        qtype: query.qtype,
-                        client_flags,
-                        delay_ms,
-                    },
-                    cached,
-                    ecs,
-                )
+                f.forward(packet, client, (socket, from), question, cache_slot(), ecs)
             }) {
                 Handled::Forwarded
             } else {
@@ -714,22 +712,8 @@ fn to_pool(
                     packet,
                     client,
                     (socket, from),
-                    crate::forward::Question {
-                        qname: query.qname,
-                        qtype: query.qtype,
-                        client_flags,
-                        delay_ms,
-                    },
-                    cache.map(|c| crate::forward::CacheSlot {
-                        cache: c.clone(),
-                        qclass: key.qclass,
-                        flags: key.flags,
-                        edns: key.edns,
-                        dnssec_ok: key.dnssec_ok,
-                        options: digest,
-                        zero_scope,
-                        temp_failure_ttl: edits.temp_failure_ttl,
-                    }),
+                    question,
+                    cache_slot(),
                     ecs,
                     (limit, up.udp_timeout.max(std::time::Duration::from_secs(1))),
                 ) =>
