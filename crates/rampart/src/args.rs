@@ -169,6 +169,19 @@ fn journal(args: &[String]) -> Result<Command, String> {
     })
 }
 
+/// A command-line word as a flag and, for `--flag=value`, its value.
+fn split_flag(word: &str) -> (&str, Option<&str>) {
+    match word.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+        _ => (word, None),
+    }
+}
+
+/// A flag's value: given after `=`, else the next word.
+fn flag_value(inline: Option<&str>, rest: &mut std::slice::Iter<'_, String>) -> Option<String> {
+    inline.map(str::to_string).or_else(|| rest.next().cloned())
+}
+
 /// `sign-zone [--key-directory DIR] [--nsec3] [--nsec3-opt-out] [-o OUT] ZONE FILE`.
 fn sign_zone(args: &[String]) -> Result<Command, String> {
     let usage = "usage: rampart sign-zone [--key-directory DIR] [--nsec3] [--nsec3-opt-out] \
@@ -179,14 +192,9 @@ fn sign_zone(args: &[String]) -> Result<Command, String> {
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
+        let (flag, inline) = split_flag(a);
         let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
+            flag_value(inline, &mut it)
                 .ok_or_else(|| format!("sign-zone: {name} needs a value\n{usage}"))
         };
         match flag {
@@ -263,15 +271,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut client_args = ClientArgs::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
+        let (flag, inline) = split_flag(a);
         let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
+            flag_value(inline, &mut it).ok_or_else(|| format!("{name} needs a value"))
         };
         match flag {
             "-C" | "--config" => serve.config = PathBuf::from(value(flag)?),
