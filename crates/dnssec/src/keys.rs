@@ -261,7 +261,7 @@ fn timing_lines(t: &Timing, prefix: &str) -> String {
     TIMING_FIELDS
         .iter()
         .zip(values)
-        .filter_map(|(f, v)| Some(format!("{prefix}{f}: {}\n", crate::time::format(v?))))
+        .filter_map(|(f, v)| Some(format!("{prefix}{f}: {}\n", wire::time::format(v?))))
         .collect()
 }
 
@@ -422,7 +422,7 @@ fn parse_timing(path: &Path, text: &str) -> Result<Timing, KeyError> {
     let get = |field: &str| -> Result<Option<u64>, KeyError> {
         match private_field(text, field) {
             None => Ok(None),
-            Some(v) => crate::time::parse(v).map(Some).ok_or_else(|| {
+            Some(v) => wire::time::parse(v).map(Some).ok_or_else(|| {
                 err(
                     path,
                     format!("bad {field} time '{v}' (want YYYYMMDDHHMMSS)"),

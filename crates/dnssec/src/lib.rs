@@ -16,7 +16,6 @@ pub mod policy;
 pub mod rollover;
 pub mod rrsig;
 pub mod signer;
-pub mod time;
 
 pub use policy::{Denial, Policy, ZoneSigning};
 pub use signer::{signer_owned, unsigned_view, Outcome, Signer};

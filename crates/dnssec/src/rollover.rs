@@ -73,7 +73,7 @@ impl Signer {
                 done.push(format!(
                     "zone {zone}: ZSK rollover: key {} published, signs from {} UTC; key {} retires then",
                     new.tag,
-                    crate::time::format(switch),
+                    wire::time::format(switch),
                     old.tag
                 ));
                 self.keys.push(new);
@@ -127,7 +127,7 @@ impl Signer {
             done.push(format!(
                 "key {} retires at {} UTC, once the old DS has left caches",
                 old.tag,
-                crate::time::format(end)
+                wire::time::format(end)
             ));
         }
         if done.is_empty() {

@@ -24,6 +24,7 @@ pub mod name;
 pub mod query;
 pub mod response;
 pub mod soa;
+pub mod time;
 pub mod types;
 
 pub use query::{Edns, ParseError, Query};

@@ -306,7 +306,7 @@ impl Service {
                     (false, true) => "published",
                     _ => "retired",
                 };
-                let when = |t: Option<u64>| t.map_or("-".into(), dnssec::time::format);
+                let when = |t: Option<u64>| t.map_or("-".into(), wire::time::format);
                 out.push_str(&format!(
                     "  key {} {} {role} {state} (publish {}, activate {}, inactive {}, delete {})\n",
                     k.tag,
@@ -353,13 +353,13 @@ impl Service {
         if let Some((at, serial, made, kept)) = e.signing.last {
             out.push_str(&format!(
                 "  last signed {} UTC: serial {serial}, {made} signatures made, {kept} kept\n",
-                dnssec::time::format(at)
+                wire::time::format(at)
             ));
         }
         if e.signing.next_resign != u64::MAX {
             out.push_str(&format!(
                 "  next refresh {} UTC (in {} s)\n",
-                dnssec::time::format(e.signing.next_resign),
+                wire::time::format(e.signing.next_resign),
                 e.signing.next_resign.saturating_sub(now)
             ));
         }

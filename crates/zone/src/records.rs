@@ -357,19 +357,10 @@ impl SerialPolicy {
     }
 }
 
-/// The UTC calendar date (year, month, day) of Unix time `secs` (Howard
-/// Hinnant's days-to-civil algorithm).
-pub(crate) fn civil_date(secs: u64) -> (u64, u32, u32) {
-    let z = secs / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+/// The UTC calendar date (year, month, day) of Unix time `secs`.
+fn civil_date(secs: u64) -> (u64, u32, u32) {
+    let ((y, m, d), _) = wire::time::civil(i64::try_from(secs).unwrap_or(i64::MAX));
+    (u64::try_from(y).unwrap_or(0), m, d)
 }
 
 #[cfg(test)]

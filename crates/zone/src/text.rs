@@ -95,16 +95,7 @@ struct DateTime(u32);
 
 impl std::fmt::Display for DateTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = u64::from(self.0);
-        let (y, m, d) = crate::records::civil_date(secs);
-        let t = secs % 86_400;
-        write!(
-            f,
-            "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-            t / 3600,
-            t / 60 % 60,
-            t % 60
-        )
+        f.write_str(&wire::time::format(u64::from(self.0)))
     }
 }
 

@@ -180,19 +180,9 @@ fn check(s: &Settings) -> Report {
     r
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (civil from days, after
-/// Howard Hinnant's algorithm).
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
 fn timestamp(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86400), unix.rem_euclid(86400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let ((year, month, day), secs) = wire::time::civil(unix);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
         secs / 3600,

@@ -1,4 +1,7 @@
-//! The `YYYYMMDDHHMMSS` UTC timestamps of BIND's key files.
+//! Calendar dates of Unix time (UTC, proleptic Gregorian), for the
+//! `YYYYMMDDHHMMSS` stamps of RRSIGs (RFC 4034 §3.2) and BIND's key
+//! files, date serials, and log and report timestamps: one copy of
+//! Howard Hinnant's algorithms.
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`).
@@ -12,8 +15,8 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// The date (year, month, day) of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -24,6 +27,12 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The date (year, month, day) and the seconds into it of Unix time.
+pub fn civil(unix: i64) -> ((i64, u32, u32), u32) {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    ((y, m, d), unix.rem_euclid(86_400) as u32)
 }
 
 /// `YYYYMMDDHHMMSS` of Unix seconds.
