@@ -228,12 +228,8 @@ fn random_salt(len: usize) -> Result<Vec<u8>, String> {
         return Err(format!("salt-length {len} is more than 255"));
     }
     let mut salt = vec![0u8; len];
-    if len > 0 {
-        use std::io::Read as _;
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut salt))
-            .map_err(|e| format!("cannot read /dev/urandom for the salt: {e}"))?;
-    }
+    control::channel::random(&mut salt)
+        .map_err(|e| format!("no random bytes for the NSEC3 salt: {e}"))?;
     Ok(salt)
 }
 
@@ -386,8 +382,11 @@ fn lua_policy(
                 };
                 p.keys.clear();
                 for item in list.sequence_values::<Table>() {
-                    let item = item?;
-                    let role: String = item.get("role")?;
+                    let shape = |_| {
+                        fail(lua, "keys: each key is {role=\"csk\"|\"ksk\"|\"zsk\", algorithm=…, lifetime=…}")
+                    };
+                    let item = item.map_err(shape)?;
+                    let role: String = item.get("role").map_err(shape)?;
                     let role = match role.to_ascii_lowercase().as_str() {
                         "csk" => Role::Csk,
                         "ksk" => Role::Ksk,
@@ -399,7 +398,7 @@ fn lua_policy(
                             ))
                         }
                     };
-                    let alg: Option<String> = item.get("algorithm")?;
+                    let alg: Option<String> = item.get("algorithm").map_err(shape)?;
                     let algorithm = match alg {
                         Some(a) => algorithm_of(&a, "setDNSSECPolicy").map_err(|e| fail(lua, e))?,
                         None => algorithm::ECDSAP256SHA256,
@@ -450,7 +449,8 @@ fn lua_policy(
                     return Err(fail(lua, "parentalAgents: expected a list of addresses"));
                 };
                 for a in list.sequence_values::<String>() {
-                    let a = a?;
+                    let a =
+                        a.map_err(|_| fail(lua, "parentalAgents: expected addresses as strings"))?;
                     let addr = crate::address::parse_addr_with_port(&a, 53)
                         .map_err(|e| fail(lua, format!("parentalAgents: {e}")))?;
                     parental_agents.push(addr);
@@ -588,6 +588,24 @@ mod tests {
         .unwrap_err();
         assert!(
             e.0.contains("r.conf:2") && e.0.contains("signatures-refresh"),
+            "{e}"
+        );
+        let e = load_str(
+            "setDNSSECPolicy(\"example.org\", {keys={{algorithm=\"ed25519\"}}})\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("r.conf:1") && e.0.contains("each key is"),
+            "{e}"
+        );
+        let e = load_str(
+            "setDNSSECPolicy(\"example.org\", {parentalAgents={{}}})\n",
+            Path::new("/etc/r.conf"),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("r.conf:1") && e.0.contains("parentalAgents"),
             "{e}"
         );
     }
