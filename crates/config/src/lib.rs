@@ -148,6 +148,9 @@ pub struct Config {
     pub key_directory: Option<PathBuf>,
     /// How long a forwarded UDP query waits for its answer.
     pub udp_timeout: Duration,
+    /// `setMaxUDPOutstanding`: entries in each UDP backend's table of
+    /// queries in flight (a power of two, 16 to 65,536).
+    pub udp_outstanding: usize,
     /// Keys, transfers, updates, notifies, journals.
     pub replication: xfr::settings::Replication,
     /// Things skipped or worth knowing, for the log.
@@ -186,6 +189,7 @@ impl Config {
             pools: pool::Pools::default(),
             key_directory: None,
             udp_timeout: Duration::from_secs(2),
+            udp_outstanding: 65536,
             replication: xfr::settings::Replication {
                 flush_interval_secs: 60,
                 ..Default::default()

@@ -1,6 +1,7 @@
 //! Backends and pools from Lua: `newServer`, `getServer`, `rmServer`,
 //! `showServers`, `getPool`, `showPools`, `setServerPolicy` with the
-//! policy names as globals, `setServFailWhenNoServer`, `setUDPTimeout`.
+//! policy names as globals, `setServFailWhenNoServer`, `setUDPTimeout`,
+//! `setMaxUDPOutstanding`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -712,6 +713,22 @@ pub fn register(
             Ok(())
         })?,
     )?;
+    let st = state.clone();
+    g.set(
+        "setMaxUDPOutstanding",
+        lua.create_function(move |lua, n: i64| {
+            if !(1..=65535).contains(&n) {
+                return Err(fail(
+                    lua,
+                    format!("setMaxUDPOutstanding({n}): expected 1 to 65535 queries"),
+                ));
+            }
+            // Rounded up to a power of two, at least 16: the table's
+            // entries are found by the low bits of the query ID.
+            st.borrow_mut().udp_outstanding = (n as usize).next_power_of_two().max(16);
+            Ok(())
+        })?,
+    )?;
     Ok(())
 }
 
@@ -721,6 +738,22 @@ mod tests {
 
     fn load(src: &str) -> crate::Config {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf")).unwrap()
+    }
+
+    #[test]
+    fn udp_timeout_and_outstanding_queries() {
+        let c = load("setUDPTimeout(1.5)\nsetMaxUDPOutstanding(1000)\n");
+        assert_eq!(c.udp_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(c.udp_outstanding, 1024);
+        assert_eq!(load("").udp_outstanding, 65536);
+        assert_eq!(load("setMaxUDPOutstanding(3)").udp_outstanding, 16);
+        let err = crate::load_str("\nsetMaxUDPOutstanding(70000)", Path::new("/x.conf"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/x.conf:2") && err.contains("1 to 65535"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pool::Backend;
@@ -17,11 +17,12 @@ use shield::Runtime;
 /// An in-flight query.
 struct Slot {
     client: SocketAddr,
+    /// The client's ID, and the one the backend was sent.
     id: u16,
+    backend_id: u16,
     frontend: Arc<UdpSocket>,
     /// The address the client sent its query to: the answer's source.
     from: crate::reply_from::ReplyFrom,
-    sent: Instant,
     qtype: u16,
     /// The flags the client sent: its answer gets its RD and CD back.
     client_flags: u16,
@@ -41,19 +42,19 @@ impl Slot {
     /// needs: whom to answer, from where, and how to put it back.
     fn new(
         client: SocketAddr,
-        sent: &[u8],
+        (sent, backend_id): (&[u8], u16),
         (frontend, from): (&Arc<UdpSocket>, &crate::reply_from::ReplyFrom),
         asked: Question,
         cache: Option<CacheSlot>,
         ecs: wire::ecs::Added,
-    ) -> Box<Slot> {
+    ) -> Slot {
         let name_len = asked.qname.len().min(255);
-        let mut slot = Box::new(Slot {
+        let mut slot = Slot {
             client,
             id: u16::from_be_bytes([sent[0], sent[1]]),
+            backend_id,
             frontend: frontend.clone(),
             from: *from,
-            sent: Instant::now(),
             qtype: asked.qtype,
             client_flags: asked.client_flags,
             delay_ms: asked.delay_ms,
@@ -61,7 +62,7 @@ impl Slot {
             name: [0; 255],
             cache,
             ecs,
-        });
+        };
         slot.name[..name_len].copy_from_slice(&asked.qname[..name_len]);
         slot
     }
@@ -105,13 +106,16 @@ pub struct Question<'a> {
     pub client_flags: u16,
     /// Hold the answer this long (DelayAction).
     pub delay_ms: Option<u32>,
+    /// When the query came in ([`shield::qps::now_ns`]): the backend's
+    /// latency is counted from here (no second clock read per query).
+    pub started_ns: u64,
 }
 
 /// The UDP forwarder of one backend.
 pub struct UdpForwarder {
     pub backend: Arc<Backend>,
     socket: UdpSocket,
-    slots: Mutex<Vec<Option<Box<Slot>>>>,
+    slots: crate::inflight::Table<Slot>,
     next: AtomicU16,
 }
 
@@ -130,7 +134,7 @@ impl UdpForwarder {
     pub fn start(
         backend: Arc<Backend>,
         runtime: Arc<Runtime>,
-        timeout: Duration,
+        (timeout, outstanding): (Duration, usize),
     ) -> io::Result<Arc<UdpForwarder>> {
         let local: SocketAddr = if backend.addr.is_ipv4() {
             "0.0.0.0:0"
@@ -145,7 +149,7 @@ impl UdpForwarder {
         let fwd = Arc::new(UdpForwarder {
             backend: backend.clone(),
             socket,
-            slots: Mutex::new((0..65536).map(|_| None).collect()),
+            slots: crate::inflight::Table::new(outstanding),
             next: AtomicU16::new(pool::policy::random() as u16),
         });
         let f = fwd.clone();
@@ -178,13 +182,18 @@ impl UdpForwarder {
             return false;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let slot = Slot::new(client, query, (frontend, from), asked, cache, ecs_added);
-        let replaced = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots[usize::from(id)].replace(slot).is_some()
-        };
-        if replaced {
-            // 65536 queries in flight: the oldest is given up.
+        let started = asked.started_ns;
+        let slot = Slot::new(
+            client,
+            (query, id),
+            (frontend, from),
+            asked,
+            cache,
+            ecs_added,
+        );
+        if self.slots.put(id, slot, started) == crate::inflight::Put::Replaced {
+            // The table is full (setMaxUDPOutstanding): the oldest is
+            // given up.
             self.backend.timed_out();
         }
         self.backend.sent();
@@ -216,6 +225,8 @@ impl UdpForwarder {
                 return;
             }
             let received = batch.receive(&self.socket);
+            // One clock read for the batch: every answer in it has come.
+            let now = shield::qps::now_ns();
             for i in 0..received {
                 let (buf, n) = batch.answer(i);
                 if n < 12 {
@@ -225,7 +236,7 @@ impl UdpForwarder {
                 // must cost one answer, not this backend's responder (the
                 // health checks would keep it "up").
                 let relayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.relay(buf, n, runtime)
+                    self.relay(buf, n, runtime, now)
                 }));
                 match relayed {
                     // Held back: the delay thread sends it when due.
@@ -253,52 +264,31 @@ impl UdpForwarder {
 
     /// Readies a backend answer in `buf` for its client: where it goes,
     /// or `None` if it goes nowhere.
-    fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime) -> Option<Reply> {
+    fn relay(&self, buf: &mut [u8], n: usize, runtime: &Runtime, now: u64) -> Option<Reply> {
         let id = u16::from_be_bytes([buf[0], buf[1]]);
         let rules = runtime.response_rules.load();
         let allow_empty = rules.allow_empty_response;
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = &mut slots[usize::from(id)];
-            // IDs are sequential and slots are reused: an answer that comes
-            // late, or a forged one, must carry this slot's question to be
-            // relayed (and cached); otherwise the slot waits for its own.
-            if !entry.as_ref().is_some_and(|s| {
-                answers(
+        // IDs are sequential and slots are reused: an answer that comes
+        // late, or a forged one, must carry this slot's ID and question to
+        // be relayed (and cached); otherwise the slot waits for its own.
+        let (slot, sent) = self.slots.take_if(id, |s| {
+            s.backend_id == id
+                && answers(
                     &buf[..n],
                     &s.name[..usize::from(s.name_len)],
                     s.qtype,
                     allow_empty,
                 )
-            }) {
-                return None;
-            }
-            entry.take()
-        };
-        let slot = slot?;
-        self.backend
-            .answered(slot.sent.elapsed().as_micros() as u64, buf[3] & 0xf);
-        finish(slot, buf, n, runtime, &rules)
+        })?;
+        let latency_us = now.saturating_sub(sent) / 1000;
+        self.backend.answered(latency_us, buf[3] & 0xf);
+        finish(slot, buf, n, runtime, &rules, latency_us)
     }
 
     /// Gives up on queries older than `timeout`.
     fn sweep(&self, timeout: Duration) {
-        // One clock read for the whole table, and the backend told after
-        // the lock is released: the workers forwarding queries wait on it.
-        let now = Instant::now();
-        let mut expired = 0;
-        {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            for s in slots.iter_mut() {
-                if s.as_ref()
-                    .is_some_and(|s| now.saturating_duration_since(s.sent) > timeout)
-                {
-                    *s = None;
-                    expired += 1;
-                }
-            }
-        }
-        for _ in 0..expired {
+        let cutoff = shield::qps::now_ns().saturating_sub(timeout.as_nanos() as u64);
+        for _ in 0..self.slots.expire(cutoff) {
             self.backend.timed_out();
         }
     }
@@ -308,14 +298,14 @@ impl UdpForwarder {
 /// client of `slot` (its ID back, ECS out, flags and case restored,
 /// response rules, the cache): where it goes, or `None` if nowhere.
 fn finish(
-    slot: Box<Slot>,
+    slot: Slot,
     buf: &mut [u8],
     n: usize,
     runtime: &Runtime,
     rules: &shield::response::ResponseChain,
+    latency_us: u64,
 ) -> Option<Reply> {
     buf[..2].copy_from_slice(&slot.id.to_be_bytes());
-    let latency = slot.sent.elapsed();
     // The name as the client wrote it, and lowercase.
     let qname = &slot.name[..usize::from(slot.name_len)];
     let mut lower = [0u8; wire::name::MAX_NAME_LEN];
@@ -324,7 +314,7 @@ fn finish(
     let mut len = wire::ecs::undo(buf, n, slot.ecs);
     shield::edits::restore_flags(&mut buf[..len], slot.client_flags);
     rules.fix_case(&mut buf[..len], qname);
-    let latency_us = latency.as_micros().min(u128::from(u32::MAX)) as u32;
+    let latency_us = latency_us.min(u64::from(u32::MAX)) as u32;
     let crate::pipeline::Relay::Send { delay_ms, cache } = crate::pipeline::backend_answer(
         rules,
         runtime,
@@ -389,7 +379,16 @@ pub fn forward_over_stream(
     if sent.len() < 12 {
         return true;
     }
-    let slot = Slot::new(client, sent, (frontend, from), asked, cache, ecs_added);
+    let id = u16::from_be_bytes([sent[0], sent[1]]);
+    let started = asked.started_ns;
+    let slot = Slot::new(
+        client,
+        (sent, id),
+        (frontend, from),
+        asked,
+        cache,
+        ecs_added,
+    );
     let (backend, runtime, sent) = (backend.clone(), runtime.clone(), sent.to_vec());
     rt.spawn(async move {
         let mut out = vec![0u8; 65535];
@@ -398,7 +397,8 @@ pub fn forward_over_stream(
             return;
         };
         let rules = runtime.response_rules.load();
-        let Some(reply) = finish(slot, &mut out, n, &runtime, &rules) else {
+        let latency_us = shield::qps::now_ns().saturating_sub(started) / 1000;
+        let Some(reply) = finish(slot, &mut out, n, &runtime, &rules, latency_us) else {
             return;
         };
         let mut len = reply.len;

@@ -15,6 +15,7 @@ pub mod drain;
 pub mod ecs_plan;
 pub mod forward;
 pub mod guard;
+pub mod inflight;
 pub mod pipeline;
 pub mod reply_from;
 pub mod stream_answer;
@@ -77,6 +78,9 @@ pub struct Upstream {
     /// `udp[i]` forwards to `pools.backends[i]`.
     pub udp: Vec<Arc<forward::UdpForwarder>>,
     pub udp_timeout: Duration,
+    /// Entries in each UDP backend's table of queries in flight
+    /// (`setMaxUDPOutstanding`).
+    pub udp_outstanding: usize,
 }
 
 impl Upstream {
@@ -86,7 +90,7 @@ impl Upstream {
         pools: pool::Pools,
         previous: Option<&Upstream>,
         runtime: &Arc<shield::Runtime>,
-        udp_timeout: Duration,
+        (udp_timeout, udp_outstanding): (Duration, usize),
     ) -> io::Result<Upstream> {
         let mut udp = Vec::with_capacity(pools.backends.len());
         for b in &pools.backends {
@@ -97,7 +101,7 @@ impl Upstream {
                 None => udp.push(forward::UdpForwarder::start(
                     b.clone(),
                     runtime.clone(),
-                    udp_timeout,
+                    (udp_timeout, udp_outstanding),
                 )?),
             }
         }
@@ -105,6 +109,7 @@ impl Upstream {
             pools,
             udp,
             udp_timeout,
+            udp_outstanding,
         })
     }
 

@@ -288,6 +288,7 @@ pub fn handle(
             edits,
             rewritten,
             delay_ms,
+            started,
         };
         return to_pool(state, pool, &asked, transport, frontend, out, limit);
     }
@@ -549,6 +550,8 @@ struct Asked<'a> {
     rewritten: bool,
     /// Hold the backend's answer this long (UDP; DelayAction).
     delay_ms: Option<u32>,
+    /// When the query came in ([`shield::qps::now_ns`]).
+    started: u64,
 }
 
 /// Sends the query to a backend of `pool`, or, with none up, drops it
@@ -571,6 +574,7 @@ fn to_pool(
         edits,
         rewritten,
         delay_ms,
+        started,
     } = *asked;
     let stats = &state.runtime.stats;
     let up = &state.upstream;
@@ -679,6 +683,7 @@ fn to_pool(
         qtype: query.qtype,
         client_flags,
         delay_ms,
+        started_ns: started,
     };
     let cache_slot = || {
         cache.map(|c| crate::forward::CacheSlot {

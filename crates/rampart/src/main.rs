@@ -266,7 +266,12 @@ fn serve(a: &ServeArgs) -> ExitCode {
     service.configure(&c.replication);
     let (snap, report) = snapshot::build(&c, None, Some(&service));
     log_report(&c, &report);
-    let upstream = match net::Upstream::new(c.pools.clone(), None, &runtime, c.udp_timeout) {
+    let upstream = match net::Upstream::new(
+        c.pools.clone(),
+        None,
+        &runtime,
+        (c.udp_timeout, c.udp_outstanding),
+    ) {
         Ok(u) => u,
         Err(e) => {
             log::error!("cannot start forwarding to the backends: {e}");
@@ -603,7 +608,7 @@ fn reload(
         c.pools.clone(),
         Some(&previous.upstream),
         &previous.runtime,
-        c.udp_timeout,
+        (c.udp_timeout, c.udp_outstanding),
     ) {
         Ok(u) => u,
         Err(e) => {
@@ -703,7 +708,8 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
             .upstream
             .udp_timeout
             .max(std::time::Duration::from_secs(1));
-        match net::Upstream::new(pools, Some(&current.upstream), &current.runtime, timeout) {
+        let udp = (timeout, current.upstream.udp_outstanding);
+        match net::Upstream::new(pools, Some(&current.upstream), &current.runtime, udp) {
             Ok(u) => u,
             Err(e) => {
                 log::error!("cannot forward to the new backends: {e}");
