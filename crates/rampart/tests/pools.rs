@@ -32,16 +32,6 @@ fn knot(port: u16, dir: &std::path::Path) -> Server {
     )
 }
 
-fn console(dir: &std::path::Path, line: &str) -> String {
-    let out = Command::new(rampart_bin())
-        .arg("-C")
-        .arg(dir.join("rampart.conf"))
-        .args(["-e", line])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn queries_of(dir: &std::path::Path, name: &str) -> u64 {
     let table = console(dir, "showServers()");
     table

@@ -83,18 +83,6 @@ fn serial(addr: SocketAddr, zone: &str) -> Option<u32> {
         .ok()
 }
 
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    check()
-}
-
 fn zone_text(serial: u32, extra: &str, timers: &str) -> String {
     format!(
         "$TTL 300\n@ SOA ns1 hostmaster {serial} {timers}\n@ NS ns1\nns1 A 127.0.0.1\nwww A 192.0.2.10\n{extra}"

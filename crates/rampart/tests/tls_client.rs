@@ -220,18 +220,6 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
     assert!(conns(&after) - started < 8, "{before}\n{after}");
 }
 
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    check()
-}
-
 /// The SOA serial `addr` serves for `zone` over UDP, if any.
 fn serial(addr: SocketAddr, zone: &str) -> Option<u32> {
     let q = QuerySpec::new(zone, Rtype::SOA).to_wire(0x5151);
