@@ -51,17 +51,15 @@ fn stat(log: &str, name: &str) -> Option<u64> {
         .ok()
 }
 
-/// Waits (up to 4 s, the counters print every second) until counter
+/// Waits (up to 5 s, the counters print every second) until counter
 /// `name` reads `want`; its last value either way.
 fn wait_stat(s: &Server, name: &str, want: u64) -> Option<u64> {
-    let deadline = Instant::now() + Duration::from_secs(4);
-    loop {
-        let v = stat(&s.log_text(), name);
-        if v == Some(want) || Instant::now() > deadline {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut v = None;
+    eventually(Duration::from_secs(5), || {
+        v = stat(&s.log_text(), name);
+        v == Some(want)
+    });
+    v
 }
 
 /// An A query for `name` with EDNS and, if given, a COOKIE option.

@@ -306,19 +306,19 @@ fn sighup_reloads_and_keeps_the_old_state_on_errors() {
     let conf = config_for(&dir, &[("example.test", "example.test.zone")], "");
     let (s, conf_dir) = start_rampart(&conf, "example.test");
     let wait_for = |line: &str, want: &str| {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let r = ask(&s, line);
-            if format!("{r}").contains(want) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {want} for {line}:\n{r}\n{}",
-                s.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut r = None;
+        let seen = eventually(Duration::from_secs(10), || {
+            let got = ask(&s, line);
+            let ok = format!("{got}").contains(want);
+            r = Some(got);
+            ok
+        });
+        assert!(
+            seen,
+            "never saw {want} for {line}:\n{}\n{}",
+            r.map(|r| r.to_string()).unwrap_or_default(),
+            s.log_text()
+        );
     };
 
     // A good edit is served after SIGHUP.
@@ -332,15 +332,13 @@ fn sighup_reloads_and_keeps_the_old_state_on_errors() {
     // A broken edit: the previous version keeps being served.
     std::fs::write(dir.join("example.test.zone"), "$TTL 60\n@ IN SOA ns h (\n").unwrap();
     s.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !s.log_text().contains("keeps its previous version") {
-        assert!(
-            Instant::now() < deadline,
-            "no reload error logged:\n{}",
-            s.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || s
+            .log_text()
+            .contains("keeps its previous version")),
+        "no reload error logged:\n{}",
+        s.log_text()
+    );
     wait_for("www.example.test A", "192.0.2.99");
     assert!(
         s.log_text().contains("example.test.zone:2: unbalanced '('"),
@@ -356,15 +354,13 @@ fn sighup_reloads_and_keeps_the_old_state_on_errors() {
     .unwrap();
     std::fs::write(conf_dir.join("rampart.conf"), "setLocal(\n").unwrap();
     s.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !s.log_text().contains("reload refused") {
-        assert!(
-            Instant::now() < deadline,
-            "no refusal logged:\n{}",
-            s.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || s
+            .log_text()
+            .contains("reload refused")),
+        "no refusal logged:\n{}",
+        s.log_text()
+    );
     wait_for("www.example.test A", "192.0.2.99");
 }
 
@@ -417,10 +413,9 @@ fn named_conf_zones_and_listen_override() {
     // A secondary zone whose primary does not answer (nothing listens on
     // its port): SERVFAIL, and the log says why.
     assert_eq!(ask(&s, "sec.test SOA").rcode, "SERVFAIL");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !s.log_text().contains("refresh failed") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(10), || {
+        s.log_text().contains("refresh failed")
+    });
     let log = s.log_text();
     assert!(log.contains("option 'recursion' ignored"), "{log}");
     assert!(
