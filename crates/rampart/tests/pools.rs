@@ -167,6 +167,7 @@ fn failover_recovery_and_console_with_knot_backends() {
     assert!(console(&dir, "showServers()").contains("DOWN"));
 
     // With every server down: dropped, or SERVFAIL when asked for.
+    assert_stat(&dir, "no-policy", 0);
     console(&dir, "getServer(1):setDown()");
     assert!(udp_exchange(
         s.addr,
@@ -174,10 +175,20 @@ fn failover_recovery_and_console_with_knot_backends() {
         Duration::from_millis(300)
     )
     .is_none());
+    // Dropped for want of a server, which the counter says.
+    assert_stat(&dir, "no-policy", 1);
+    // The local zone is still answered.
+    assert_eq!(
+        normalize(&exchange(s.addr, &QuerySpec::new("mail.example.org", Rtype::A)).unwrap())
+            .unwrap()
+            .answer,
+        ["mail.example.org. 3600 in a 192.0.2.25"]
+    );
     console(&dir, "setServFailWhenNoServer(true)");
     let r = normalize(&exchange(s.addr, &QuerySpec::new("host.other.test", Rtype::A)).unwrap())
         .unwrap();
     assert_eq!(r.rcode, "SERVFAIL");
+    assert_stat(&dir, "no-policy", 2);
     drop(restarted_primary);
 }
 
@@ -360,10 +371,11 @@ fn response_rules_apply_to_forwarded_answers() {
         "setLocal(\"127.0.0.1:{port}\")\n\
          newServer{{address=\"127.0.0.1:{kp}\", name=\"backend\"}}\n\
          addResponseAction(QTypeRule(DNSQType.A), LimitTTLResponseAction(0, 7))\n\
-         addResponseAction(RCodeRule(DNSRCode.NXDOMAIN), DropResponseAction())\n"
+         addResponseAction(RCodeRule(DNSRCode.NXDOMAIN), DropResponseAction())\n{}",
+        console_config()
     );
     let s = serve(&dir, port, &conf);
-    for tcp in [false, true] {
+    for (drops, tcp) in [(1, false), (2, true)] {
         let mut q = QuerySpec::new("host.other.test", Rtype::A);
         q.tcp = tcp;
         let r = normalize(&exchange(s.addr, &q).expect("answer")).unwrap();
@@ -384,7 +396,13 @@ fn response_rules_apply_to_forwarded_answers() {
             got.is_none(),
             "NXDOMAIN from the backend dropped (tcp={tcp})"
         );
+        // By the response rule: the backend did answer.
+        assert_stat(&dir, "rule-drop", drops);
+        assert_eq!(backend_counter(&dir, "backend", "Drops"), 0);
     }
+    let r = normalize(&exchange(s.addr, &QuerySpec::new("host.other.test", Rtype::A)).unwrap())
+        .unwrap();
+    assert_eq!(r.answer, ["host.other.test. 7 in a 198.51.100.10"]);
 }
 
 /// Starts rampart with `conf` in `dir`, listening on `port`; returns once

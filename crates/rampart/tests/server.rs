@@ -59,6 +59,8 @@ fn raw_udp(s: &Server, packet: &[u8]) -> Option<Vec<u8>> {
     udp_exchange(s.addr, packet, Duration::from_millis(500))
 }
 
+/// The server of the two zones above, and the directory of its config
+/// (which has a console, for the counters).
 fn std_server() -> (Server, std::path::PathBuf) {
     let dir = zone_dir(&[("example.test.zone", ZONE), ("other.test.zone", OTHER)]);
     let conf = config_for(
@@ -67,10 +69,9 @@ fn std_server() -> (Server, std::path::PathBuf) {
             ("Example.Test.", "example.test.zone"),
             ("other.test", "other.test.zone"),
         ],
-        "",
+        &console_config(),
     );
-    let (s, _) = start_rampart(&conf, "example.test");
-    (s, dir)
+    start_rampart(&conf, "example.test")
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn answers_over_udp_and_tcp_with_case_echoed() {
 
 #[test]
 fn negative_answers_refused_and_errors() {
-    let (s, _) = std_server();
+    let (s, conf_dir) = std_server();
     let r = ask(&s, "nope.example.test A");
     assert_eq!(r.rcode, "NXDOMAIN");
     // Negative TTL is min(SOA TTL, MINIMUM) = min(300, 60).
@@ -121,10 +122,19 @@ fn negative_answers_refused_and_errors() {
     assert_eq!((resp[3] & 0xf, &resp[..2]), (1, &[0u8, 7][..]));
     let mut ptr = vec![0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1];
     assert_eq!(raw_udp(&s, &ptr).expect("answer")[3] & 0xf, 1);
-    // A response (QR set) or a runt gets nothing back.
+    // A response (QR set) or a runt gets nothing back: counted as
+    // noncompliant, like the two FORMERR ones before them.
+    assert_stat(&conf_dir, "noncompliant-queries", 2);
     ptr[2] = 0x80;
     assert!(raw_udp(&s, &ptr).is_none());
+    assert_stat(&conf_dir, "noncompliant-queries", 3);
     assert!(raw_udp(&s, &[1, 2, 3]).is_none());
+    assert_stat(&conf_dir, "noncompliant-queries", 4);
+    // No other drop counted, and the server answers.
+    for other in ["acl-drops", "rule-drop", "dyn-blocked", "empty-queries"] {
+        assert_stat(&conf_dir, other, 0);
+    }
+    assert_eq!(ask(&s, "www.example.test A").rcode, "NOERROR");
     // Unknown opcode: NOTIMP with the question echoed.
     let mut status = QuerySpec::parse("www.example.test A noedns")
         .unwrap()
