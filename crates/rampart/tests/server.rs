@@ -205,13 +205,13 @@ fn tcp_pipelining_idle_timeout_and_connection_limit() {
     let conf = config_for(
         &dir,
         &[("example.test", "example.test.zone")],
-        "setTCPRecvTimeout(1)\n",
+        &format!("setTCPRecvTimeout(1)\n{}", console_config()),
     )
     .replace(
         "setLocal(\"{ADDR}\")",
         "setLocal(\"{ADDR}\", {maxConcurrentTCPConnections=3})",
     );
-    let (s, _) = start_rampart(&conf, "example.test");
+    let (s, conf_dir) = start_rampart(&conf, "example.test");
 
     // Three queries written back to back on one connection, three answers.
     let mut c = TcpStream::connect(s.addr).unwrap();
@@ -278,15 +278,28 @@ fn tcp_pipelining_idle_timeout_and_connection_limit() {
         0,
         "the oldest idle connection was closed to make room"
     );
+    assert_stat(&conf_dir, "tcp-evicted-idle", 1);
     drop(held);
-    // Once they are gone, connections are accepted again.
-    std::thread::sleep(Duration::from_millis(200));
+    // Once they are gone (the server has closed all but `extra`, which
+    // the idle timeout may have closed too), connections are accepted
+    // again, with no idle one evicted.
+    let open_now = || {
+        let c = stats(&conf_dir);
+        c.get("tcp-opened").copied().unwrap_or(0) - c.get("tcp-closed").copied().unwrap_or(0)
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || open_now() <= 1),
+        "connections still open: {}",
+        open_now()
+    );
     let r = tcp_exchange(
         s.addr,
         &QuerySpec::new("www.example.test", Rtype::A).to_wire(7),
         Duration::from_secs(3),
     );
     assert!(r.is_some(), "accepting again below the limit");
+    assert_stat(&conf_dir, "tcp-evicted-idle", 1);
+    drop(extra);
 }
 
 #[test]

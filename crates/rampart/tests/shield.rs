@@ -522,12 +522,25 @@ fn sigterm_drains_delayed_answers_and_exits_zero() {
     let mut s = start(&dir, port);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let queries = || stats(&dir).get("queries").copied();
+    let mut before = None;
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            before = queries();
+            before.is_some()
+        }),
+        "the console never answered"
+    );
     sock.send_to(
         &QuerySpec::new("www.example.org", Rtype::A).to_wire(77),
         s.addr,
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // TERM once the server has the query (and holds its answer 500 ms).
+    assert!(
+        eventually(Duration::from_secs(5), || queries() > before),
+        "the query never arrived"
+    );
     s.signal("TERM");
     let mut buf = [0u8; 512];
     let n = sock
