@@ -284,6 +284,16 @@ fn a_rule_added_from_the_console_applies_under_load_within_a_second() {
         );
     }
     println!("console change effective after {:?}", changed.elapsed());
+    // The console answers once the rule is in force: the first query
+    // after it is already the one dropped, and by the rule.
+    assert_eq!(id, 100, "answered {} queries after the console", id - 100);
+    assert_stat(&s.dir, "rule-drop", 1);
+    assert!(
+        rampart_client(&s, &["-e", "showRules()"], "")
+            .1
+            .contains("mail.example.org."),
+        "the rule is listed"
+    );
 }
 
 /// A pseudo-terminal pair: what `rampart -c` sees when run by a person.
