@@ -60,15 +60,18 @@ fn ask(s: &Server, q: &QuerySpec, id: u16, tcp: bool) -> Vec<u8> {
 
 /// NoRecurseAction used to set a flag nothing read: the backend got RD
 /// as the client sent it. Now the backend gets RD=0 and the client its
-/// own RD=1 back, over UDP and TCP, for both spellings.
+/// own RD=1 back, over UDP and TCP, for all three spellings
+/// (SetNoRecurseAction, addNoRecurseRule, and the old NoRecurseAction).
 #[test]
 fn no_recurse_clears_rd_for_the_backend_only() {
     let (s, backend) = behind(
         "norecurse",
         "addAction(\"clearrd.test.\", SetNoRecurseAction())\n\
-         addNoRecurseRule(\"oldname.test.\")",
+         addNoRecurseRule(\"oldname.test.\")\n\
+         addAction(\"norec.test.\", NoRecurseAction())",
     );
-    for (i, name) in ["a.clearrd.test", "b.oldname.test"].iter().enumerate() {
+    let names = ["a.clearrd.test", "b.oldname.test", "c.norec.test"];
+    for (i, name) in names.iter().enumerate() {
         for tcp in [false, true] {
             let label = if tcp {
                 format!("t{i}")
