@@ -580,9 +580,9 @@ fn one_client_cannot_hold_every_tcp_slot() {
     let conf = config_for(
         &dir,
         &[("other.test", "other.test.zone")],
-        "setMaxTCPConnectionsPerClient(2)\n",
+        &format!("setMaxTCPConnectionsPerClient(2)\n{}", console_config()),
     );
-    let (s, _) = start_rampart(&conf, "other.test");
+    let (s, conf_dir) = start_rampart(&conf, "other.test");
     let query = QuerySpec::new("ns.other.test", Rtype::A).to_wire(1);
     let open = |from: &str| -> Option<TcpStream> {
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
@@ -601,6 +601,9 @@ fn one_client_cannot_hold_every_tcp_slot() {
         open("127.0.0.1:0").is_none(),
         "a third from the same address is refused"
     );
+    // Refused at the limit (closed at once), not lost.
+    assert_stat(&conf_dir, "tcp-refused", 1);
+    assert_stat(&conf_dir, "tcp-evicted-idle", 0);
     // Another address still gets in.
     assert!(open("127.0.0.3:0").is_some(), "another client is served");
     drop((a, b));
