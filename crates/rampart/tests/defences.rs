@@ -477,7 +477,8 @@ fn at_the_connection_limit_the_oldest_idle_connection_makes_room() {
         idle.push(tcp_from(from, s.addr));
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The server has taken all four (not a fixed 200 ms).
+    assert_eq!(wait_stat(&s, "tcp-opened", 4), Some(4));
     // A new client gets in and is answered…
     let mut t = tcp_from([127, 0, 16, 1], s.addr);
     tcp_send(&mut t, &query("www.example.org", 1, None)).unwrap();

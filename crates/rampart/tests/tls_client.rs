@@ -129,16 +129,24 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
 
     let answered =
         |port| ask_tcp(port, "www.example.org").is_some_and(|(rc, an)| rc == 0 && an > 0);
-    // Health checks (over TLS too) settle first.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(answered(ports[0]), "DoT, checked:\n{}", front.log_text());
+    // Health checks (over TLS too) settle first: the checked backend is
+    // answered once its check has passed.
+    assert!(
+        eventually(Duration::from_secs(10), || answered(ports[0])),
+        "DoT, checked:\n{}",
+        front.log_text()
+    );
     assert!(answered(ports[2]), "DoT, unchecked:\n{}", front.log_text());
     assert!(
-        answered(ports[4]),
+        eventually(Duration::from_secs(10), || answered(ports[4])),
         "DoT, checked by address:\n{}",
         front.log_text()
     );
-    assert!(answered(ports[5]), "DoH, checked:\n{}", front.log_text());
+    assert!(
+        eventually(Duration::from_secs(10), || answered(ports[5])),
+        "DoH, checked:\n{}",
+        front.log_text()
+    );
     for (port, what) in [
         (ports[1], "DoT, wrong name"),
         (ports[3], "DoT, CA not trusted"),
