@@ -418,8 +418,10 @@ fn serve(a: &ServeArgs) -> ExitCode {
                 log::info!("console {}: {}", cmd.from, cmd.line);
             }
             let out = serving.console(&cmd.line);
-            let _ = cmd.reply.send(out);
+            // In force before the console answers (as in dnsdist): a
+            // script that adds a rule and then queries sees it apply.
             publish_shield_changes(&shared, &serving);
+            let _ = cmd.reply.send(out);
             encrypted.console_requests(serving.config().tls_requests);
             if let Some(w) = &web {
                 w.update(&serving);

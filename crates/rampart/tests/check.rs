@@ -84,18 +84,6 @@ fn perf<'a>(line: &'a str, label: &str) -> Option<&'a str> {
         .find_map(|item| item.strip_prefix(label)?.strip_prefix('='))
 }
 
-/// Polls `ok` every 100 ms until it holds or `limit` passes.
-fn eventually(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    ok()
-}
-
 #[test]
 fn tls_and_unknown_checks_and_bad_arguments_are_unknown() {
     let line = expect(&["tls", "127.0.0.1:853"], 3, false);

@@ -46,15 +46,14 @@ fn setup_with(extra: &str) -> Setup {
     );
     let server = rampart_in(&dir, port, &conf, "example.org");
     // The console starts right after the listeners.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(console).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "console never listened:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || std::net::TcpStream::connect(
+            console
+        )
+        .is_ok()),
+        "console never listened:\n{}",
+        server.log_text()
+    );
     Setup {
         server,
         dir,
@@ -133,31 +132,30 @@ fn console_version_and_connection_limit() {
     // Hold the one slot: a connection the console keeps open (one it
     // turned away, while setup's probe still held the slot, is closed at
     // once and read as end of file).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let held = loop {
-        let mut c = std::net::TcpStream::connect(s.console).unwrap();
-        c.set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        if std::io::Read::read(&mut c, &mut [0u8; 1]).is_err() {
-            break c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the console never kept a connection"
-        );
-    };
+    let mut held = None;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let mut c = std::net::TcpStream::connect(s.console).unwrap();
+            c.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let kept = std::io::Read::read(&mut c, &mut [0u8; 1]).is_err();
+            held = kept.then_some(c);
+            kept
+        }),
+        "the console never kept a connection"
+    );
     let (_, out) = rampart_client(&s, &["-e", "showVersion()"], "");
     assert!(!out.contains("rampart 0"), "answered past the limit: {out}");
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (rc, out) = rampart_client(&s, &["-e", "showVersion()"], "");
-        if rc == 0 && out.starts_with("dnsdist dialect 1.7, rampart ") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "slot never freed: {out}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut out = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let (rc, text) = rampart_client(&s, &["-e", "showVersion()"], "");
+            out = text;
+            rc == 0 && out.starts_with("dnsdist dialect 1.7, rampart ")
+        }),
+        "slot never freed: {out}"
+    );
 }
 
 #[test]
@@ -190,11 +188,14 @@ fn reload_zone_serves_a_plain_zone_edit() {
     let mut text = std::fs::read_to_string(&zone).unwrap();
     text.push_str("\nreloaded 60 IN TXT \"yes\"\n");
     std::fs::write(&zone, text).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(console).is_err() {
-        assert!(Instant::now() < deadline, "{}", s.server.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || std::net::TcpStream::connect(
+            console
+        )
+        .is_ok()),
+        "{}",
+        s.server.log_text()
+    );
     let (rc, out) = rampart_client(&s, &["-e", "reloadZone(\"example.org\")"], "");
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("zone example.org reloaded"), "{out}");
@@ -283,6 +284,16 @@ fn a_rule_added_from_the_console_applies_under_load_within_a_second() {
         );
     }
     println!("console change effective after {:?}", changed.elapsed());
+    // The console answers once the rule is in force: the first query
+    // after it is already the one dropped, and by the rule.
+    assert_eq!(id, 100, "answered {} queries after the console", id - 100);
+    assert_stat(&s.dir, "rule-drop", 1);
+    assert!(
+        rampart_client(&s, &["-e", "showRules()"], "")
+            .1
+            .contains("mail.example.org."),
+        "the rule is listed"
+    );
 }
 
 /// A pseudo-terminal pair: what `rampart -c` sees when run by a person.
@@ -341,18 +352,16 @@ fn interactive_console_edits_lines_and_keeps_history() {
         }
     });
     let wait_for = |what: &str, count: usize| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = screen.lock().unwrap().clone();
-            if text.matches(what).count() >= count {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {count}× {what:?}; the screen shows {text:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            eventually(Duration::from_secs(10), || screen
+                .lock()
+                .unwrap()
+                .matches(what)
+                .count()
+                >= count),
+            "waited for {count}× {what:?}; the screen shows {:?}",
+            screen.lock().unwrap()
+        );
     };
     wait_for("> ", 1);
     // Type the end of the line first, then Home and the start: the
@@ -369,17 +378,15 @@ fn interactive_console_edits_lines_and_keeps_history() {
     master.write_all(b"junk\x03").unwrap();
     wait_for("^C", 1);
     master.write_all(b"\x04").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rampart -c did not exit on Ctrl-D"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "rampart -c did not exit on Ctrl-D"
+    );
+    let status = status.unwrap();
     assert!(status.success(), "{status}");
     // The history survives for the next session, once per repeated line,
     // without the abandoned one.

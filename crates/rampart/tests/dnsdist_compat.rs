@@ -14,16 +14,25 @@ const RD: u8 = 0x01; // in header byte 2
 const CD: u8 = 0x10; // in header byte 3
 
 /// Starts rampart with `rules` in front of one echo backend; the probe
-/// name is forwarded, so the backend answers it.
+/// name is forwarded, so the backend answers it. It has a console, for
+/// [`counter`].
 fn behind(tag: &str, rules: &str) -> (Server, EchoBackend) {
     let dir = scratch_dir(tag);
     let port = free_port();
     let backend = echo_backend();
     let conf = format!(
-        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n{rules}\n",
-        backend.port
+        "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{}\"}}\n{rules}\n{}",
+        backend.port,
+        console_config()
     );
     (rampart_in(&dir, port, &conf, "probe.test"), backend)
+}
+
+/// Asserts (waiting a little) that counter `name` of `s`, a server
+/// started by [`rampart_in`] (its config and logs share a directory),
+/// reads `want`.
+fn counter(s: &Server, name: &str, want: u64) {
+    assert_stat(s.log.parent().expect("log dir"), name, want);
 }
 
 /// The query the backend last saw for a name containing `label`.
@@ -51,15 +60,18 @@ fn ask(s: &Server, q: &QuerySpec, id: u16, tcp: bool) -> Vec<u8> {
 
 /// NoRecurseAction used to set a flag nothing read: the backend got RD
 /// as the client sent it. Now the backend gets RD=0 and the client its
-/// own RD=1 back, over UDP and TCP, for both spellings.
+/// own RD=1 back, over UDP and TCP, for all three spellings
+/// (SetNoRecurseAction, addNoRecurseRule, and the old NoRecurseAction).
 #[test]
 fn no_recurse_clears_rd_for_the_backend_only() {
     let (s, backend) = behind(
         "norecurse",
         "addAction(\"clearrd.test.\", SetNoRecurseAction())\n\
-         addNoRecurseRule(\"oldname.test.\")",
+         addNoRecurseRule(\"oldname.test.\")\n\
+         addAction(\"norec.test.\", NoRecurseAction())",
     );
-    for (i, name) in ["a.clearrd.test", "b.oldname.test"].iter().enumerate() {
+    let names = ["a.clearrd.test", "b.oldname.test", "c.norec.test"];
+    for (i, name) in names.iter().enumerate() {
         for tcp in [false, true] {
             let label = if tcp {
                 format!("t{i}")
@@ -250,6 +262,11 @@ fn empty_queries_get_notimp_or_are_dropped_when_asked() {
         } else {
             assert_eq!(a, Some(vec![0x12, 0x34, 0x81, 4, 0, 0, 0, 0, 0, 0, 0, 0]));
         }
+        // Seen as an empty query either way (the counter that says why
+        // it was dropped), and the server answers the next one.
+        counter(&s, "empty-queries", 1);
+        counter(&s, "rule-drop", 0);
+        ask(&s, &QuerySpec::new("after.test", Rtype::A), 2, false);
     }
 }
 
@@ -280,13 +297,25 @@ fn header_only_answers_pass_when_allowed() {
         let port = free_port();
         let conf = format!(
             "setLocal(\"127.0.0.1:{port}\")\nnewServer{{address=\"127.0.0.1:{bport}\"}}\n\
-             setAllowEmptyResponse({allow})\n"
+             setAllowEmptyResponse({allow})\n{}",
+            console_config()
         );
         // The probe is answered by REFUSED (its name starts with "r").
         let s = rampart_in(&dir, port, &conf, "rprobe.test");
         let wire = QuerySpec::new("noerror.test", Rtype::A).to_wire(3);
         let a = udp_exchange(s.addr, &wire, Duration::from_millis(700));
         assert_eq!(a.is_some(), allow, "allow={allow}");
+        // Not allowed, the header-only answer is no answer: the query
+        // times out as one the backend dropped.
+        let backend = format!("127.0.0.1:{bport}");
+        let drops = u64::from(!allow);
+        assert!(
+            eventually(Duration::from_secs(10), || backend_counter(
+                &dir, &backend, "Drops"
+            ) == drops),
+            "allow={allow}: {}",
+            console(&dir, "showServers()")
+        );
         let wire = QuerySpec::new("refused.test", Rtype::A).to_wire(4);
         let a = udp_exchange(s.addr, &wire, Duration::from_millis(700))
             .unwrap_or_else(|| panic!("header-only REFUSED relayed (allow={allow})"));
@@ -362,6 +391,7 @@ fn self_answered_rules_see_self_made_answers() {
     );
     let wire = QuerySpec::new("a.spoofed.test", Rtype::A).to_wire(1);
     assert!(udp_exchange(s.addr, &wire, Duration::from_millis(500)).is_none());
+    counter(&s, "rule-drop", 1);
     let a = ask(&s, &QuerySpec::new("a.refused.test", Rtype::A), 2, false);
     assert_eq!(
         a[3] & 0xf,
@@ -587,6 +617,9 @@ addResponseAction("dropped.test.", LuaResponseAction(function(dr) return DNSResp
     );
     let wire = QuerySpec::new("a.dropped.test", Rtype::A).to_wire(2);
     assert!(udp_exchange(s.addr, &wire, Duration::from_millis(500)).is_none());
+    // LuaResponseAction dropped the backend's answer.
+    counter(&s, "rule-drop", 1);
+    assert_eq!(answer("spoof.lua.test").len(), 1, "still answering");
     assert!(
         s.log_text().contains("LuaAction #2: ") && s.log_text().contains("logged once"),
         "{}",
@@ -617,6 +650,7 @@ end))
         "no trailing data"
     );
     assert!(udp_exchange(s.addr, &trailing, t).is_none(), "dropped");
+    counter(&s, "rule-drop", 1);
     let mut lua = QuerySpec::new("lua.trailing.test", Rtype::A).to_wire(2);
     lua.extend(b"xyz");
     let a = udp_exchange(s.addr, &lua, t).expect("answered");

@@ -12,7 +12,7 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -40,18 +40,6 @@ fn need(tools: &[&str]) {
             "{t} is not installed (apt-get install knot knot-dnsutils bind9 bind9-dnsutils)"
         );
     }
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    check()
 }
 
 /// The SOA serial 127.0.0.1:`port` serves for example.test, if any.

@@ -13,7 +13,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -185,14 +185,14 @@ fn named_conf_policy_signs_updates_restarts_and_keeps_its_keys() {
     // records, the signatures staying in the journal.
     server.signal("TERM");
     let zone_file = dir.join("example.test.zone");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&zone_file)
+    assert!(
+        eventually(Duration::from_secs(10), || std::fs::read_to_string(
+            &zone_file
+        )
         .unwrap()
-        .contains("new.example.test.")
-    {
-        assert!(Instant::now() < deadline, "zone file not written at stop");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        .contains("new.example.test.")),
+        "zone file not written at stop"
+    );
     let file = std::fs::read_to_string(&zone_file).unwrap();
     assert!(
         !file.contains("RRSIG") && !file.contains("DNSKEY"),
@@ -264,15 +264,11 @@ fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
     assert!(ok, "kzonecheck: {out}");
 
     let first = serial(port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while serial(port) == first {
-        assert!(
-            Instant::now() < deadline,
-            "no refresh within 30 s:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    assert!(
+        eventually(Duration::from_secs(30), || serial(port) != first),
+        "no refresh within 30 s:\n{}",
+        server.log_text()
+    );
     assert!(
         server.log_text().contains("signature refresh"),
         "{}",
@@ -419,30 +415,24 @@ fn csk_rollover_moves_on_when_the_parent_has_the_new_ds() {
     );
 
     // The successor is published and signs beside the old key.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let both = loop {
-        let tags = dnskey_tags(port);
-        if tags.len() == 2 {
-            break tags;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no rollover:\n{}",
-            child.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let mut both = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            both = dnskey_tags(port);
+            both.len() == 2
+        }),
+        "no rollover:\n{}",
+        child.log_text()
+    );
     let new = *both.iter().find(|t| **t != first[0]).unwrap();
     // The parent still has the old DS: the rollover waits.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !child.log_text().contains("DS check at") {
-        assert!(
-            Instant::now() < deadline,
-            "no DS check:\n{}",
-            child.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || child
+            .log_text()
+            .contains("DS check at")),
+        "no DS check:\n{}",
+        child.log_text()
+    );
     assert!(
         child.log_text().contains("negative"),
         "{}",
@@ -453,16 +443,12 @@ fn csk_rollover_moves_on_when_the_parent_has_the_new_ds() {
     // The parent gets the new DS: the old key leaves.
     parent_zone(&parent_dir, &key_file(new));
     parent.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while dnskey_tags(port) != vec![new] {
-        assert!(
-            Instant::now() < deadline,
-            "old key still served ({:?}):\n{}",
-            dnskey_tags(port),
-            child.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(
+        eventually(Duration::from_secs(15), || dnskey_tags(port) == vec![new]),
+        "old key still served ({:?}):\n{}",
+        dnskey_tags(port),
+        child.log_text()
+    );
     assert!(
         child.log_text().contains("DS check positive"),
         "{}",

@@ -179,15 +179,11 @@ fn dns_over_tls_answers_refuses_old_tls_and_picks_up_a_renewed_certificate() {
     assert_ne!(renewed, s.serial);
     std::fs::rename(s.dir.join("new.key"), s.dir.join("cert.key")).unwrap();
     std::fs::rename(s.dir.join("new.pem"), s.dir.join("cert.pem")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while served_serial(s.dot) != renewed {
-        assert!(
-            Instant::now() < deadline,
-            "the renewed certificate was not picked up:\n{}",
-            s.server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || served_serial(s.dot) == renewed),
+        "the renewed certificate was not picked up:\n{}",
+        s.server.log_text()
+    );
     assert!(s.server.log_text().contains("TLS certificates loaded"));
     // The old connection still answers (setTCPRecvTimeout(1): ask soon).
     to.write_all(&framed_query("www.example.org", 2)).unwrap();

@@ -51,18 +51,14 @@ fn spawn(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
 
 /// Waits until the server answers a SOA query for example.org.
 fn wait_answering(s: &mut Server) {
-    let deadline = Instant::now() + Duration::from_secs(20);
     let q = QuerySpec::new("example.org", Rtype::SOA).to_wire(1);
-    while Instant::now() < deadline {
+    let answering = eventually(Duration::from_secs(20), || {
         if let Ok(Some(st)) = s.child.try_wait() {
             panic!("rampart exited ({st}):\n{}", s.log_text());
         }
-        if udp_exchange(s.addr, &q, Duration::from_millis(200)).is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("rampart did not answer:\n{}", s.log_text());
+        udp_exchange(s.addr, &q, Duration::from_millis(200)).is_some()
+    });
+    assert!(answering, "rampart did not answer:\n{}", s.log_text());
 }
 
 /// A NOTIFY for example.org (opcode 4), without EDNS.
@@ -129,14 +125,12 @@ fn flood_axfr(addr: SocketAddr, connections: usize, per_connection: u16) -> usiz
 
 /// Polls the log until `check` holds or `limit` passes.
 fn wait_log(s: &Server, limit: Duration, check: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let log = s.log_text();
-        if check(&log) || Instant::now() >= deadline {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut log = String::new();
+    eventually(limit, || {
+        log = s.log_text();
+        check(&log)
+    });
+    log
 }
 
 /// The numbers N in "(N more suppressed)" and "N more suppressed" on

@@ -129,16 +129,24 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
 
     let answered =
         |port| ask_tcp(port, "www.example.org").is_some_and(|(rc, an)| rc == 0 && an > 0);
-    // Health checks (over TLS too) settle first.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(answered(ports[0]), "DoT, checked:\n{}", front.log_text());
+    // Health checks (over TLS too) settle first: the checked backend is
+    // answered once its check has passed.
+    assert!(
+        eventually(Duration::from_secs(10), || answered(ports[0])),
+        "DoT, checked:\n{}",
+        front.log_text()
+    );
     assert!(answered(ports[2]), "DoT, unchecked:\n{}", front.log_text());
     assert!(
-        answered(ports[4]),
+        eventually(Duration::from_secs(10), || answered(ports[4])),
         "DoT, checked by address:\n{}",
         front.log_text()
     );
-    assert!(answered(ports[5]), "DoH, checked:\n{}", front.log_text());
+    assert!(
+        eventually(Duration::from_secs(10), || answered(ports[5])),
+        "DoH, checked:\n{}",
+        front.log_text()
+    );
     for (port, what) in [
         (ports[1], "DoT, wrong name"),
         (ports[3], "DoT, CA not trusted"),
@@ -218,18 +226,6 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
     // Health checks of the other DoT backends may connect meanwhile
     // (once a second each): well under one per query.
     assert!(conns(&after) - started < 8, "{before}\n{after}");
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    check()
 }
 
 /// The SOA serial `addr` serves for `zone` over UDP, if any.

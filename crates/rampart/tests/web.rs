@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use domain::base::iana::Rtype;
@@ -112,10 +112,7 @@ webserver("127.0.0.1:{web_port}")
     let server = rampart_in(&dir, port, &conf, "example.org");
     let web = SocketAddr::from(([127, 0, 0, 1], web_port));
     // The webserver starts with the listeners; give it a moment.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(web).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || TcpStream::connect(web).is_ok());
     Setup {
         server,
         web,
@@ -313,15 +310,15 @@ fn over_the_connection_limit_or_outside_the_acl_connections_close_unanswered() {
         );
     }
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        if let Some(r) = request(s.web, "GET", "/", &basic, "") {
-            assert_eq!(r.status, 200);
-            break;
-        }
-        assert!(Instant::now() < deadline, "slots were not given back");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut status = None;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            status = request(s.web, "GET", "/", &basic, "").map(|r| r.status);
+            status.is_some()
+        }),
+        "slots were not given back"
+    );
+    assert_eq!(status, Some(200));
 
     let denied = setup(&format!(
         r#"setWebserverConfig({{password="{SECRET_HASH}", acl="192.0.2.1"}})"#
@@ -474,28 +471,21 @@ fn scraped_by_prometheus(s: &Setup) {
         .spawn()
         .expect("prometheus starts");
     let prom = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(40);
     let mut last = String::new();
-    let found = loop {
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(500));
+    let found = eventually(Duration::from_secs(40), || {
         let Some(r) = request(prom, "GET", "/api/v1/query?query=dnsdist_queries", &[], "") else {
-            continue;
+            return false;
         };
         last = r.body.clone();
         if r.status != 200 {
-            continue;
+            return false;
         }
         let v = r.json();
         let got = v["data"]["result"][0]["value"][1]
             .as_str()
             .and_then(|x| x.parse::<f64>().ok());
-        if got.is_some_and(|q| q >= 5.0) {
-            break true;
-        }
-    };
+        got.is_some_and(|q| q >= 5.0)
+    });
     // The dashboard's queries are valid PromQL to a real Prometheus.
     let mut bad = Vec::new();
     if found {
@@ -680,19 +670,17 @@ end"#,
     };
     // Over the rate, then wait for the block.
     flood(100);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while get(
-        s.web,
-        "/jsonstat?command=dynblocklist",
-        &[("X-API-Key", "apisecret")],
-    )
-    .body
-    .len()
-        < 5
-    {
-        assert!(Instant::now() < deadline, "no dynamic block was inserted");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || get(
+            s.web,
+            "/jsonstat?command=dynblocklist",
+            &[("X-API-Key", "apisecret")],
+        )
+        .body
+        .len()
+            >= 5),
+        "no dynamic block was inserted"
+    );
     let web = s.web.to_string();
     let check = |key: &str| {
         let web = web.clone();

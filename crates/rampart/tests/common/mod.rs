@@ -74,6 +74,91 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Polls `check` every 100 ms until it holds or `limit` passes (then
+/// tries once more); whether it held. Every deadline loop in these tests
+/// is this one: the limits are generous, since a loaded CI machine is
+/// slow, and a check that holds returns at once.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
+/// The console key the tests' configs use with [`console_config`].
+pub const CONSOLE_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// Config lines for a console on a fresh loopback port, which
+/// [`console`] and [`stat`] reach through the same config file.
+pub fn console_config() -> String {
+    format!(
+        "controlSocket(\"127.0.0.1:{}\")\nsetKey(\"{CONSOLE_KEY}\")\n",
+        free_port()
+    )
+}
+
+/// Runs `line` on the console of the server configured by
+/// `dir/rampart.conf` (with rampart's own client); what it printed.
+pub fn console(dir: &Path, line: &str) -> String {
+    let out = Command::new(rampart_bin())
+        .arg("-C")
+        .arg(dir.join("rampart.conf"))
+        .args(["-e", line])
+        .output()
+        .expect("run the console client");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The counters of dumpStats() (two name-value columns), by name; empty
+/// if the console did not answer.
+pub fn stats(dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    let text = console(dir, "dumpStats()");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .chunks(2)
+        .filter_map(|w| Some((w.first()?.to_string(), w.get(1)?.parse().ok()?)))
+        .collect()
+}
+
+/// Waits (up to 5 s: a counter is bumped before the packet is dropped,
+/// but the server may not have read it yet) until counter `name` of the
+/// server configured in `dir` reads `want`, and asserts that it does.
+/// This says *why* a query went unanswered, which a timeout cannot.
+pub fn assert_stat(dir: &Path, name: &str, want: u64) {
+    let mut last = None;
+    let ok = eventually(Duration::from_secs(5), || {
+        last = stats(dir).get(name).copied();
+        last == Some(want)
+    });
+    assert!(
+        ok,
+        "counter {name} is {last:?}, not {want}:\n{}",
+        console(dir, "dumpStats()")
+    );
+}
+
+/// Column `column` (as showServers() heads it: "Queries", "Drops", …)
+/// of backend `server` (its name or address) in showServers() of the
+/// server configured in `dir`. Drops counts queries a backend gave no
+/// usable answer to in time.
+pub fn backend_counter(dir: &Path, server: &str, column: &str) -> u64 {
+    let table = console(dir, "showServers()");
+    let mut lines = table.lines();
+    let at = lines
+        .next()
+        .and_then(|head| head.split_whitespace().position(|w| w == column))
+        .unwrap_or_else(|| panic!("no column {column} in:\n{table}"));
+    lines
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.get(1) == Some(&server) || w.get(2) == Some(&server))
+        .and_then(|w| w.get(at)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {column} of {server} in:\n{table}"))
+}
+
 /// A child process killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -118,8 +203,8 @@ impl Server {
     }
 
     fn wait_ready(&mut self, probe: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
+        let q = QuerySpec::new(probe, Rtype::SOA).to_wire(1);
+        let ready = eventually(Duration::from_secs(20), || {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "{} exited early ({status}):\n{}",
@@ -127,13 +212,10 @@ impl Server {
                     self.log_text()
                 );
             }
-            let q = QuerySpec::new(probe, Rtype::SOA);
-            if udp_exchange(self.addr, &q.to_wire(1), Duration::from_millis(200)).is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
+            udp_exchange(self.addr, &q, Duration::from_millis(200)).is_some()
+        });
+        assert!(
+            ready,
             "{} did not answer within 20 s:\n{}",
             self.name,
             self.log_text()
