@@ -186,7 +186,12 @@ pub fn handle(
                 BlockAction::Refused => Some(Outcome::RCode(wire::types::rcode::REFUSED)),
                 BlockAction::Nxdomain => Some(Outcome::RCode(wire::types::rcode::NXDOMAIN)),
                 BlockAction::Truncate if !tcp => Some(Outcome::Truncate),
-                BlockAction::Truncate | BlockAction::NoOp | BlockAction::NoRecurse => None,
+                // dnsdist clears RD and sends the query on, past the rules.
+                BlockAction::NoRecurse => {
+                    edits.clear_rd = true;
+                    Some(Outcome::Continue)
+                }
+                BlockAction::Truncate | BlockAction::NoOp => None,
             };
             if let Some(o) = applied {
                 block.blocks.add(1);

@@ -92,6 +92,25 @@ fn no_recurse_clears_rd_for_the_backend_only() {
     assert_eq!(seen(&backend, "keep")[2] & RD, RD);
 }
 
+/// A dynamic block with DNSAction.NoRecurse clears RD towards the backend
+/// and counts as a block, as dnsdist's does (it used to do nothing).
+#[test]
+fn a_no_recurse_dynamic_block_clears_rd() {
+    let (s, backend) = behind(
+        "dynnorecurse",
+        "addDynBlockSMT({\"dynrd.test.\"}, \"no recursion\", 60, DNSAction.NoRecurse)",
+    );
+    for tcp in [false, true] {
+        let label = if tcp { "tcprd" } else { "udprd" };
+        let mut q = QuerySpec::new(&format!("{label}.dynrd.test"), Rtype::A);
+        q.rd = true;
+        let answer = ask(&s, &q, 10, tcp);
+        assert_eq!(seen(&backend, label)[2] & RD, 0, "tcp={tcp}");
+        assert_eq!(answer[2] & RD, RD, "client's RD back: tcp={tcp}");
+    }
+    counter(&s, "dyn-blocked", 2);
+}
+
 /// SetDisableValidationAction sets CD towards the backend; the client
 /// gets the CD it sent.
 #[test]
