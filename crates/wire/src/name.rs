@@ -77,9 +77,29 @@ pub fn starts_label(name: &[u8], at: usize) -> bool {
 }
 
 /// Copies `name` into `out` with ASCII letters folded to lowercase.
+///
+/// Eight bytes at a time (every query's name goes through here, and byte
+/// by byte it was ~65 instructions of a ~2,700-instruction answer): in
+/// each byte below 0x80, bit 5 is set where the byte is in `A..=Z`.
+/// Length bytes (at most 63) are below `A` and stay as they are.
 pub fn to_lowercase<'o>(name: &[u8], out: &'o mut [u8; MAX_NAME_LEN]) -> &'o [u8] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let len = name.len().min(MAX_NAME_LEN);
-    for (o, i) in out.iter_mut().zip(&name[..len]) {
+    let words = name[..len].chunks_exact(8);
+    let tail = words.remainder();
+    let mut done = 0;
+    for (o, i) in out.chunks_exact_mut(8).zip(words) {
+        let w = u64::from_le_bytes(i.try_into().unwrap_or_default());
+        let low7 = w & !HIGH;
+        // High bit of each byte: above 'Z', and at least 'A'.
+        let above_z = low7.wrapping_add(ONES * (0x7f - u64::from(b'Z')));
+        let at_least_a = low7.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+        let upper = (at_least_a ^ above_z) & !w & HIGH;
+        o.copy_from_slice(&(w | upper >> 2).to_le_bytes());
+        done += 8;
+    }
+    for (o, i) in out[done..].iter_mut().zip(tail) {
         *o = i.to_ascii_lowercase();
     }
     &out[..len]
@@ -226,6 +246,25 @@ pub fn parse(text: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowercase_folds_exactly_ascii_letters_at_every_position() {
+        // Every byte value at every offset of a name of every length up
+        // to 20: the word-at-a-time fold equals the byte-at-a-time one.
+        let mut out = [0u8; MAX_NAME_LEN];
+        for len in 1..=20usize {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut name: Vec<u8> = (0..len).map(|i| b'A' + (i as u8 % 26)).collect();
+                    name[at] = b;
+                    let want: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
+                    assert_eq!(to_lowercase(&name, &mut out), &want[..], "{name:?}");
+                }
+            }
+        }
+        let long = [b'Q'; 300];
+        assert_eq!(to_lowercase(&long, &mut out), &[b'q'; MAX_NAME_LEN][..]);
+    }
 
     const WWW: &[u8] = b"\x03www\x07Example\x03org\x00";
 
