@@ -63,20 +63,22 @@ pub enum Handled {
 pub type Frontend<'a> = Option<(&'a Arc<UdpSocket>, &'a crate::reply_from::ReplyFrom)>;
 
 /// Handles `packet` from `client`, writing any answer into `out`.
+/// `received_ns` is when it came ([`shield::qps::now_ns`]; a UDP worker
+/// reads the clock once per batch), 0 to read the clock here.
 #[allow(clippy::too_many_arguments)]
 pub fn handle(
     state: &State,
     packet: &[u8],
     client: SocketAddr,
     local: SocketAddr,
-    transport: Transport,
+    (transport, received_ns): (Transport, u64),
     frontend: Frontend,
     stream: Option<&shield::stream_info::StreamInfo<'_>>,
     out: &mut [u8],
 ) -> Handled {
-    // One clock read when the query starts (the rings, the rate rules and
+    // One clock read when the query came (the rings, the rate rules and
     // the latency share it) and one when its answer is done.
-    let clock = shield::qps::QueryClock::default();
+    let clock = shield::qps::QueryClock::at(received_ns);
     let started = clock.now_ns();
     let stats = &state.runtime.stats;
     stats.queries.add(1);

@@ -55,7 +55,16 @@ pub async fn answer(
         let (q, o) = (&query[..], &mut *out);
         // A bug must cost one answer, not the connection slot.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(&snap, q, client, local, Transport::Tcp, None, stream, o)
+            handle(
+                &snap,
+                q,
+                client,
+                local,
+                (Transport::Tcp, 0),
+                None,
+                stream,
+                o,
+            )
         }))
         .unwrap_or(Handled::Drop);
         let backend = match answered {

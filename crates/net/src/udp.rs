@@ -152,6 +152,9 @@ pub fn serve(
         let n = n as usize;
         used = n;
         counts.udp_queries.add(n as u64);
+        // Every datagram of the batch had come by now: one clock read for
+        // all of them (their latency includes waiting behind the others).
+        let received = shield::qps::now_ns();
         let snap = shared.load();
         let mut out_count = 0;
         for i in 0..n {
@@ -189,7 +192,7 @@ pub fn serve(
                         query,
                         client,
                         local,
-                        Transport::Udp,
+                        (Transport::Udp, received),
                         delayed_socket.as_ref().map(|s| (s, &from)),
                         None,
                         out,

@@ -108,7 +108,7 @@ fn forwarding_a_query_and_relaying_its_answer_allocate_nothing() {
             &q,
             client_addr,
             local,
-            Transport::Udp,
+            (Transport::Udp, 0),
             Some((&frontend, &ReplyFrom::NONE)),
             None,
             &mut out,

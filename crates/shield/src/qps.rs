@@ -49,6 +49,12 @@ fn monotonic_ns() -> u64 {
 pub struct QueryClock(std::cell::Cell<u64>);
 
 impl QueryClock {
+    /// A clock that reads `ns` ([`now_ns`]), or the time of its first
+    /// read if `ns` is 0.
+    pub fn at(ns: u64) -> QueryClock {
+        QueryClock(std::cell::Cell::new(ns))
+    }
+
     pub fn now_ns(&self) -> u64 {
         match self.0.get() {
             0 => {
