@@ -37,7 +37,7 @@
 //!   running a console line;
 //! - [`web_lua`], [`credential`]: `webserver`, `setWebserverConfig`,
 //!   `registerWebHandler`, and hashed passwords and API keys;
-//! - [`include_lua`]: `includeDirectory`;
+//! - [`include_lua`]: `includeDirectory`, a directory of config files;
 //! - [`compat_lua`]: dnsdist functions accepted as no-ops, or refused
 //!   with a message naming the missing feature;
 //! - [`lua_util`], [`output`], `address`: shared helpers, where Lua's

@@ -18,8 +18,8 @@
 //! - [`negative`]: the SOA of negative answers, rendered once per version;
 //! - [`denial`]: which NSEC or NSEC3 record proves a name or type absent;
 //! - [`catalog`]: the set of zones served, and which one a name is in;
-//! - [`respond`]: a query packet to a response packet (header checks,
-//!   EDNS, classes, truncation), allocation-free;
+//! - [`respond`](mod@respond): a query packet to a response packet
+//!   (header checks, EDNS, classes, truncation), allocation-free;
 //! - [`answer`]: the RFC 1034 §4.3.2 lookup in Knot's phases, with
 //!   RRSIGs and denial proofs for DO queries to signed zones;
 //! - [`records`]: zones as plain record sets, what transfers, updates,
