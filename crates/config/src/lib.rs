@@ -1,30 +1,47 @@
 //! The dnsdist-dialect Lua configuration.
 //!
 //! A config file is a Lua program, as dnsdist's is. Running it calls the
-//! functions registered here, which fill a [`Config`]; nothing from Lua
-//! survives the run, so the packet path never enters Lua, except for the
-//! rules that ask for it (`LuaAction`, `LuaRule`, `LuaResponseAction`:
-//! [`hook_lua`], one Lua state per worker thread). Errors name the
-//! config file and line (Lua's own for syntax errors, the calling line for
-//! a bad argument).
+//! functions registered here, which fill a [`Config`] (listeners, zones,
+//! the `shield`, `pool` and `xfr` settings, the console and webserver).
+//! When serving, the Lua state is kept in [`Serving`] for the control
+//! thread (`maintenance()`, console lines, web handlers); nothing from Lua
+//! reaches the packet path except the rules that ask for it (`LuaAction`,
+//! `LuaRule`, `LuaResponseAction`: [`hook_lua`], one Lua state per worker
+//! thread). Errors name the config file and line (Lua's own for syntax
+//! errors, the calling line for a bad argument). Relative paths resolve
+//! against the config file's directory.
 //!
-//! Functions (dnsdist names where dnsdist has one):
-//! - `setLocal(addr [, opts])`, `addLocal(addr [, opts])`: listeners (UDP
-//!   and TCP; opts `doTCP`, `maxConcurrentTCPConnections`; others noted).
-//! - `addZone(name, file)`: serve a zone from a master file.
-//! - `loadNamedConf(file)`: serve the zones of a BIND-style named.conf.
-//! - `setServerVersion(text)`, `setServerIdentity(text)`: answer
-//!   `version.bind`/`version.server` and `id.server`/`hostname.bind` CH TXT.
-//! - `setPayloadSizeOnSelfGeneratedAnswers(n)`: largest UDP response.
-//! - `setTCPRecvTimeout(seconds)`: TCP idle timeout.
-//! - `setMaxTCPConnectionsPerClient(n)`: concurrent TCP connections one
-//!   address may hold (default 64; 0 for no limit).
-//! - `setUDPWorkers(n)`: UDP worker threads per listener (default: cores).
-//! - Replication ([`xfr_lua`]): `newTSIGKey`, `addSecondaryZone`,
-//!   `setZoneTransferACL`, `setAlsoNotify`, `setUpdatePolicy`,
-//!   `setSerialPolicy`, `setJournalDir`, `setZoneFlushInterval`.
-//!
-//! Relative paths resolve against the config file's directory.
+//! Registered here: `setLocal`/`addLocal` (listeners), `addZone`,
+//! `loadNamedConf`, `setServerVersion`/`setServerIdentity`,
+//! `setPayloadSizeOnSelfGeneratedAnswers`, `setUDPWorkers` and the TCP
+//! limits (`setTCPRecvTimeout`, `setMaxTCPConnectionsPerClient`, …).
+//! The rest, by module (dnsdist names where dnsdist has one):
+//! - [`shield_lua`]: selectors, actions, rule management and the ACL, in
+//!   the 1.x and the modern spellings;
+//! - [`response_lua`]: response rules and tags;
+//! - [`stream_rules_lua`]: `SNIRule`, the `HTTP*Rule`s, `HTTPStatusAction`;
+//! - [`dynblock_lua`]: dynamic blocks (`exceed*`, `dynBlockRulesGroup`)
+//!   and the once-a-second `maintenance()` call;
+//! - [`inspect_lua`]: `topQueries`, `topClients`, `grepq`, `dumpStats`, …;
+//! - [`guard_lua`]: RRL and DNS Cookies, from Lua and from named.conf;
+//! - [`hook_lua`], [`dq_lua`], [`ffi_lua`]: Lua rules on the query path,
+//!   the `dq`/`dr` they are given, and dnsdist's LuaJIT FFI API over it;
+//! - [`pool_lua`]: `newServer`, pools, policies, packet caches;
+//! - [`tls_lua`]: DoT and DoH listeners (`addTLSLocal`, `addDOHLocal`)
+//!   and certificate reloads;
+//! - [`xfr_lua`]: replication (TSIG keys, secondary zones, transfer and
+//!   update ACLs, NOTIFY, serial policy, journals);
+//! - [`dnssec_lua`]: `dnssec-policy`, key directories, from Lua and
+//!   named.conf;
+//! - [`console_lua`]: `controlSocket`, `setKey`, the console ACL, and
+//!   running a console line;
+//! - [`web_lua`], [`credential`]: `webserver`, `setWebserverConfig`,
+//!   `registerWebHandler`, and hashed passwords and API keys;
+//! - [`include_lua`]: `includeDirectory`, a directory of config files;
+//! - [`compat_lua`]: dnsdist functions accepted as no-ops, or refused
+//!   with a message naming the missing feature;
+//! - [`lua_util`], [`output`], `address`: shared helpers, where Lua's
+//!   output goes, and listen addresses as dnsdist writes them.
 
 mod address;
 pub mod compat_lua;

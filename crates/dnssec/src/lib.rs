@@ -8,7 +8,13 @@
 //!   through ring;
 //! - [`rrsig`]: the signed data of an RRset and its RRSIG;
 //! - [`chain`]: canonical order, type bitmaps, NSEC and NSEC3 records;
-//! - [`signer`]: a whole zone signed, reusing what still holds.
+//! - [`signer`]: a whole zone signed, reusing what still holds;
+//! - [`rollover`]: key rollovers (pre-publication for ZSKs, double
+//!   signature for KSKs and CSKs), kept in the keys' timing metadata.
+//!
+//! It works on `zone::records::RecordSet`s. `xfr` signs every version it
+//! commits and refreshes signatures; `rampart sign-zone` signs a file
+//! offline with the same signer.
 
 pub mod chain;
 pub mod keys;

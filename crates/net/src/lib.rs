@@ -1,13 +1,36 @@
-//! Sockets: UDP workers and TCP listeners serving the current snapshot.
+//! Sockets and the query path: listeners (UDP, TCP, DNS over TLS and
+//! HTTPS) that feed one [`pipeline::handle`], and forwarding to backends.
 //!
-//! UDP follows the design every fast authoritative server shares: one
-//! worker thread per core, each with its own `SO_REUSEPORT` socket,
-//! receiving and sending in batches with `recvmmsg`/`sendmmsg` ([`udp`]).
-//! TCP runs on one small tokio runtime thread ([`tcp`]): RFC 7766 framing,
-//! pipelined queries, an idle timeout and a connection limit.
+//! UDP runs one worker thread per core per listener, each with its own
+//! `SO_REUSEPORT` socket, receiving and sending in batches with
+//! `recvmmsg`/`sendmmsg`. Stream listeners (TCP, DoT, DoH) share one
+//! thread running a single-threaded tokio runtime. Every worker reads the
+//! served [`State`] (zones, shield, backends, replication) through an
+//! `ArcSwap`: a reload stores a new one and the next batch or query sees
+//! it. [`start`] binds every listener before any thread starts.
 //!
-//! Both read the [`zone::Snapshot`] through an `ArcSwap`: a reload stores a
-//! new one and the next batch or query sees it; no lock on the way.
+//! Modules:
+//! - [`pipeline`]: one query from bytes to answer: ACL, parse, rings,
+//!   dynamic blocks, cookies, rules, then the zones, a self-made answer,
+//!   replication (`xfr`) or a pool.
+//! - [`guard`]: the cookie and RRL phases of the pipeline.
+//! - [`udp`]: UDP workers; [`reply_from`]: answers sent from the address
+//!   a wildcard socket was asked on.
+//! - [`tcp`]: RFC 7766 framing and the connection limits, idle closing
+//!   and bans; it also serves DoT and DoH connections.
+//! - [`tls`]: certificates, keys and ticket keys for DoT/DoH listeners,
+//!   reloaded when the files change; [`doh`]: DNS over HTTPS (RFC 8484).
+//! - [`stream_answer`]: answering one query that came over a stream.
+//! - [`forward`]: UDP forwarding (a socket, a responder thread and a
+//!   health-check thread per backend) and TCP exchanges with backends;
+//!   [`inflight`]: the per-backend table of queries in flight.
+//! - [`tls_forward`]: DoT and DoH backends; [`udp_ask`]: UDP questions to
+//!   backends from the async DoH side.
+//! - [`ecs_plan`]: the ECS option a forwarded query carries and its part
+//!   in the packet-cache key.
+//! - [`delay`]: the thread that sends `DelayAction`'s held-back UDP
+//!   answers; [`update_queue`]: the thread that answers UDP UPDATEs off
+//!   the workers; [`drain`]: letting answers under way finish at shutdown.
 
 pub mod delay;
 pub mod doh;

@@ -5,7 +5,20 @@
 //! state (auto/up/down), health, outstanding queries, counters, latency —
 //! so the config, the console, the forwarders and the health checks share
 //! one object without locks. [`Pools`] groups them; [`Policy`] picks one.
-//! The sockets (forwarding, health checks) live in `net`.
+//! The sockets (forwarding, health checks) are opened and used in `net`;
+//! a backend only keeps the idle TCP and TLS connections `net` parks on it
+//! for the next query. So `config` and `shield` name backends without
+//! depending on `net`.
+//!
+//! Modules:
+//! - [`backend`]: one backend server, its settings and live state;
+//! - [`policy`]: the server selection policies (`setServerPolicy`);
+//! - [`cache`]: the packet cache for forwarded answers
+//!   (`newPacketCache`), sharded;
+//! - [`lazy`]: lazy health checks, which probe only while real answers
+//!   fail;
+//! - [`tls_client`]: the rustls client config for DoT/DoH backends and
+//!   for zone transfers over TLS (used by `net` and `xfr`).
 
 pub mod backend;
 pub mod cache;

@@ -3,7 +3,28 @@
 //! The binary stays thin: [`args`] turns the command line into a command,
 //! [`snapshot`] builds what is served from a config, and the libraries do
 //! the rest (`config` runs the Lua, `zone` loads and answers, `net` owns
-//! the sockets).
+//! the sockets, `xfr` replication, `web` the webserver). `main` runs the
+//! commands and, when serving, the control loop: signals (the `signals`
+//! module), reloads, the once-a-second maintenance, console commands, and
+//! dropping privileges (`privileges`) once the sockets are bound.
+//!
+//! Modules:
+//! - [`args`]: raw words to a validated [`args::Command`] (serve,
+//!   `--check-config`, `-c`, `check-zone`, `sign-zone`, `journal`,
+//!   `check`);
+//! - [`snapshot`]: the served snapshot from a config, each zone loaded on
+//!   its own; [`zones`]: the replication service joined to that snapshot
+//!   and to the console (`showZones`, `reloadZone`, `flushZones`);
+//! - [`encrypted`]: the DoT/DoH listeners' TLS contexts and their
+//!   certificate reloads; [`webserver`]: starting the webserver and
+//!   answering its calls on the control thread;
+//! - [`logging`]: the logger behind the `log` facade (plain, logfmt,
+//!   JSON; syslog);
+//! - [`systemd`]: `Type=notify` readiness, reload and watchdog messages;
+//! - [`line_editor`]: line editing and history for `rampart -c`;
+//! - [`sign_zone`]: `rampart sign-zone`, offline signing;
+//! - [`check`]: `rampart check`, the Nagios/NRPE monitoring plugin (dig,
+//!   soa-sync, time, rrsig, stats).
 
 mod args;
 mod check;

@@ -1,22 +1,45 @@
-//! The shield: dnsdist's rule language as plain Rust objects.
+//! The shield: dnsdist's rule language as plain Rust objects, and the
+//! state the defences keep.
 //!
 //! The Lua config builds these objects at load time; the query path only
 //! evaluates them (no Lua, no global lock: rate-limit buckets are sharded
-//! and lock-free where global, hit counters are sharded per thread).
+//! and lock-free where global, hit counters are sharded per thread). A
+//! [`Shield`] (ACL, rules, response rules, RRL, cookies) is swapped whole
+//! on reload; the [`Runtime`] (rings, dynamic blocks, counters, the RRL
+//! table) outlives reloads, so an attack in progress is not forgotten.
 //!
+//! Modules:
 //! - [`netmask`]: netmasks, groups and the default ACL;
 //! - [`suffix`]: name sets matched exactly or by suffix (domain blocks);
-//! - [`qps`]: `MaxQPSIPRule` / `MaxQPSRule` rate limits (GCRA);
+//! - [`name_regex`]: `RegexRule`, with a literal prefilter on the wire
+//!   name;
+//! - [`qps`]: `MaxQPSIPRule` / `MaxQPSRule` rate limits (GCRA), and the
+//!   monotonic clock the query path shares;
 //! - [`selector`]: what a rule matches;
-//! - [`action`]: what it does;
+//! - [`action`]: what it does; [`edits`]: the changes actions make to a
+//!   query (RD, CD, skip-cache, ECS) and the flags put back in its answer;
+//! - [`hook`]: rules whose decision is code from the config (`LuaAction`,
+//!   `LuaRule`), behind a trait;
+//! - [`stream_info`]: what TLS (SNI) and DoH (the HTTP request) say, for
+//!   `SNIRule` and the `HTTP*Rule`s;
 //! - [`rules`]: the rule chain, its evaluation and the check for rules an
 //!   earlier one makes unreachable;
-//! - [`querylog`]: `LogAction`'s text and binary query logs;
+//! - [`response`]: response rules (`addResponseAction`, `RCodeRule`);
 //! - [`answer`]: answers the shield makes itself (RCODE, TC, spoofs);
-//! - [`rings`]: recent queries and responses;
+//! - [`querylog`]: `LogAction`'s text and binary query logs;
+//! - [`rings`]: recent queries and responses, per-thread shards of
+//!   seqlocked entries;
 //! - [`dynblock`]: dynamic blocks and the rate rules that insert them;
+//! - [`known`]: names answered positively lately, which the
+//!   random-subdomain block lets through;
+//! - [`stats`]: counters and the inspection commands over the rings
+//!   (`topQueries`, `grepq`, `dumpStats`, …); [`statnode`]:
+//!   `statNodeRespRing`'s tree of names; [`counter`]: a counter sharded
+//!   across threads;
 //! - [`rrl`]: Response Rate Limiting (BIND's `rate-limit`);
-//! - [`cookie`]: DNS Cookies (RFC 7873, RFC 9018 server cookies).
+//! - [`cookie`]: DNS Cookies (RFC 7873, RFC 9018 server cookies);
+//! - [`logthrottle`]: log lines a packet can cause, throttled per source
+//!   network (used by `net` and `xfr` too).
 
 pub mod action;
 pub mod answer;

@@ -8,6 +8,15 @@
 //! state they serve, never by asking a worker. What needs the config's
 //! Lua state (a `registerWebHandler` function, a PUT of the ACL) goes to
 //! the control thread as a [`Call`] and waits for its answer.
+//!
+//! Modules: [`api`] (the JSON in dnsdist's shapes, plus zones and RRL),
+//! [`metrics`] (`/metrics`, written by hand with dnsdist's names);
+//! `server` (accept, ACL, routing, headers), `auth` (password and API
+//! key per endpoint), `dashboard` (the page and script, compiled in),
+//! `sampler` (queries per second, once a second), `top` (busiest clients
+//! and names from the rings) and `system` (process and host figures).
+//! It is a crate of its own, not part of `control` as DESIGN.md planned:
+//! see `docs/decisions.md`.
 
 pub mod api;
 mod auth;

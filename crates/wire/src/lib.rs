@@ -16,6 +16,12 @@
 //! - [`edit`], [`ecs`]: rewriting messages on the forwarding path.
 //! - [`message`]: reading whole messages (transfers, NOTIFY, UPDATE) into
 //!   owned records with names decompressed.
+//! - [`soa`]: the fields of SOA RDATA.
+//! - [`time`]: calendar dates of Unix time (RRSIG stamps, key files, date
+//!   serials, logs).
+//!
+//! The crate has no dependencies; names and messages are read here rather
+//! than with the `domain` crate (see `docs/decisions.md`).
 
 pub mod ecs;
 pub mod edit;

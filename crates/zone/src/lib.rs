@@ -2,13 +2,31 @@
 //! authoritative answers given from them.
 //!
 //! The path of a zone: [`source`] reads the file text (directives,
-//! `$GENERATE`, file:line bookkeeping), [`scan`] runs the `domain` scanner
-//! over it, [`build`] checks it and compiles a [`tree::Zone`], and a
-//! [`catalog::Catalog`] of zones goes into a [`Snapshot`] that the query
-//! path reads through an atomic pointer. [`respond`] turns a query packet
-//! into a response packet, and [`answer`] holds the RFC 1034 §4.3.2
-//! lookup in Knot's phases. [`named_conf`] reads the zone list of a BIND
-//! style `named.conf`.
+//! `$GENERATE`, unit TTLs, file:line bookkeeping) and encodes the plainly
+//! written common records itself; [`scan`] runs the `domain` scanner over
+//! the rest and merges both in file order; [`build`] checks the records
+//! and compiles a [`tree::Zone`] ([`load`] does these steps for one
+//! file). A [`catalog::Catalog`] of zones goes into a [`Snapshot`] that
+//! the query path reads through an atomic pointer.
+//!
+//! Modules:
+//! - [`source`], [`scan`], [`build`], [`load`]: zone file to compiled
+//!   zone, as above;
+//! - [`tree`]: the compiled zone, a hash table of owner names in one
+//!   arena; [`patch`]: versions changed by the names an update or IXFR
+//!   touched, without a whole compile;
+//! - [`negative`]: the SOA of negative answers, rendered once per version;
+//! - [`denial`]: which NSEC or NSEC3 record proves a name or type absent;
+//! - [`catalog`]: the set of zones served, and which one a name is in;
+//! - [`respond`](mod@respond): a query packet to a response packet
+//!   (header checks, EDNS, classes, truncation), allocation-free;
+//! - [`answer`]: the RFC 1034 §4.3.2 lookup in Knot's phases, with
+//!   RRSIGs and denial proofs for DO queries to signed zones;
+//! - [`records`]: zones as plain record sets, what transfers, updates,
+//!   the journal and the signer work on (diffs, serial policies);
+//! - [`text`]: records in presentation form and zone files written back;
+//! - [`named_conf`]: the zone list and the server options (RRL, cookies,
+//!   DNSSEC policies, replication) of a BIND-style `named.conf`.
 
 pub mod answer;
 pub mod build;
