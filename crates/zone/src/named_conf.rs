@@ -3,8 +3,10 @@
 //!
 //! What is read: `options { directory "…"; };`, `include "…";` and
 //! `zone "name" [class] { type …; file "…"; masters|primaries { … };
-//! also-notify { … }; };`. Every other statement and option is skipped
-//! with a note, so a full BIND configuration loads. Relative zone files
+//! also-notify { … }; };`, and what the other modules here read from it
+//! (keys, ACLs, update-policy, rate-limit, dnssec-policy). Every other
+//! statement and option is skipped with a note, so a full BIND
+//! configuration loads. Relative zone files
 //! resolve against `directory` (itself relative to the named.conf's own
 //! directory), or the named.conf's directory when there is none.
 

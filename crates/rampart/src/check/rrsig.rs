@@ -2,8 +2,8 @@
 //!
 //! Asks the server for the zone's SOA and DNSKEY with DO set and reads
 //! the RRSIGs that come with them (RFC 4034 §3.1): the soonest expiration
-//! is the time left. rampart does not sign zones yet, so this checks any
-//! signing server (Knot, BIND, a presigned zone). `-w`/`-c` are the least
+//! is the time left. It checks any signing server: rampart signing a
+//! zone itself, Knot, BIND, or a presigned zone. `-w`/`-c` are the least
 //! time left, as durations (`7d`, `48h`, seconds), or full ranges over the
 //! seconds left; defaults 7 and 2 days. No RRSIG at all, or one not yet
 //! valid, is CRITICAL.

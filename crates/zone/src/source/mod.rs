@@ -10,7 +10,7 @@
 //!   in SOA timers;
 //! - encodes LOC and URI itself and hands them on in RFC 3597 form, and
 //!   scans SPF as TXT (the type is restored after scanning);
-//! - encodes plainly written A, AAAA, NS, CNAME, PTR and MX records itself
+//! - encodes plainly written A, AAAA, NS, CNAME, PTR, MX and TXT records itself
 //!   ([`plain`]), so most of a big zone is read once, not twice.
 
 mod extra_types;
