@@ -82,27 +82,29 @@ pub fn starts_label(name: &[u8], at: usize) -> bool {
 /// by byte it was ~65 instructions of a ~2,700-instruction answer): in
 /// each byte below 0x80, bit 5 is set where the byte is in `A..=Z`.
 /// Length bytes (at most 63) are below `A` and stay as they are.
+#[inline]
 pub fn to_lowercase<'o>(name: &[u8], out: &'o mut [u8; MAX_NAME_LEN]) -> &'o [u8] {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let len = name.len().min(MAX_NAME_LEN);
-    let words = name[..len].chunks_exact(8);
-    let tail = words.remainder();
-    let mut done = 0;
-    for (o, i) in out.chunks_exact_mut(8).zip(words) {
-        let w = u64::from_le_bytes(i.try_into().unwrap_or_default());
+    let (name, out) = (&name[..len], &mut out[..len]);
+    let mut at = 0;
+    while let (Some(i), Some(o)) = (name.get(at..at + 8), out.get_mut(at..at + 8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(i);
+        let w = u64::from_le_bytes(word);
         let low7 = w & !HIGH;
         // High bit of each byte: above 'Z', and at least 'A'.
         let above_z = low7.wrapping_add(ONES * (0x7f - u64::from(b'Z')));
         let at_least_a = low7.wrapping_add(ONES * (0x80 - u64::from(b'A')));
         let upper = (at_least_a ^ above_z) & !w & HIGH;
         o.copy_from_slice(&(w | upper >> 2).to_le_bytes());
-        done += 8;
+        at += 8;
     }
-    for (o, i) in out[done..].iter_mut().zip(tail) {
+    for (o, i) in out[at..].iter_mut().zip(&name[at..]) {
         *o = i.to_ascii_lowercase();
     }
-    &out[..len]
+    out
 }
 
 /// Reads an uncompressed name at the start of `data`, returning its length.
