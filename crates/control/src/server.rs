@@ -9,7 +9,7 @@ use std::sync::mpsc::{sync_channel, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shield::NetmaskGroup;
+use netmask::NetmaskGroup;
 
 use crate::channel::{Channel, Key};
 

@@ -1,4 +1,11 @@
-//! Netmasks and netmask groups (dnsdist's `newNMG`, ACLs).
+//! Client networks, below the rule engine: netmasks and netmask groups
+//! (dnsdist's `newNMG`, ACLs), and log lines anyone can cause, throttled
+//! per source network ([`logthrottle`]). Its own crate so that `xfr`
+//! (transfer and update ACLs, throttled refusals) and `control` (the
+//! console's ACL) use them without depending on `shield`, which
+//! re-exports both as `shield::netmask` and `shield::logthrottle`.
+
+pub mod logthrottle;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -49,9 +49,7 @@ pub mod dynblock;
 pub mod edits;
 pub mod hook;
 pub mod known;
-pub mod logthrottle;
 pub mod name_regex;
-pub mod netmask;
 pub mod qps;
 pub mod querylog;
 pub mod response;
@@ -63,6 +61,11 @@ pub mod statnode;
 pub mod stats;
 pub mod stream_info;
 pub mod suffix;
+
+// Netmasks and the per-source log throttle live in their own crate, below
+// this one; these names keep `shield::netmask` and `shield::logthrottle`.
+pub use ::netmask;
+pub use netmask::logthrottle;
 
 pub use action::Action;
 pub use edits::{EcsEdits, QueryEdits};

@@ -241,7 +241,7 @@ impl Service {
         let name = e.name.clone();
         drop(e);
         let Some(handle) = handle else {
-            shield::logthrottle::log(Level::Warn, "refused NOTIFY", Some(client.ip()), || {
+            netmask::logthrottle::log(Level::Warn, "refused NOTIFY", Some(client.ip()), || {
                 format!(
                     "NOTIFY for {name} from {client} refused: not one of its primaries{}",
                     if key_ok {
@@ -255,7 +255,7 @@ impl Service {
         };
         // A primary's address is easy to spoof over UDP: throttled too
         // (the refreshes it causes log what they transfer).
-        shield::logthrottle::log(Level::Info, "NOTIFY", Some(client.ip()), || {
+        netmask::logthrottle::log(Level::Info, "NOTIFY", Some(client.ip()), || {
             format!("NOTIFY for {name} from {client}: refreshing")
         });
         handle.wake();

@@ -79,7 +79,7 @@ impl Service {
             .allows(client.ip(), key.as_ref().map(|k| &*k.name))
         {
             drop(e);
-            shield::logthrottle::log(Level::Warn, "refused transfer", Some(client.ip()), || {
+            netmask::logthrottle::log(Level::Warn, "refused transfer", Some(client.ip()), || {
                 format!(
                     "transfer of {name} refused for {client}{}: not in its transfer ACL",
                     key.as_ref()

@@ -72,7 +72,7 @@ pub(crate) fn authenticate(
         Ok(Checked::Valid { key, ctx }) => Ok((Some(key), Some(ctx))),
         Ok(Checked::Refused { error, reply }) => {
             if let Some((what, client)) = what {
-                shield::logthrottle::log(Level::Warn, "bad TSIG", Some(client), || {
+                netmask::logthrottle::log(Level::Warn, "bad TSIG", Some(client), || {
                     format!("{} refused: TSIG error {}", what(), tsig::error_name(error))
                 });
             }

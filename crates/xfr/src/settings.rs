@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use shield::Netmask;
+use netmask::Netmask;
 use zone::records::SerialPolicy;
 
 use crate::tsig::KeyRing;

@@ -91,7 +91,7 @@ impl Service {
             .iter()
             .any(|g| g.admits(client.ip(), key_name));
         if !admitted {
-            shield::logthrottle::log(Level::Warn, "refused update", Some(client.ip()), || {
+            netmask::logthrottle::log(Level::Warn, "refused update", Some(client.ip()), || {
                 format!(
                     "update of {} by {who} refused: no update policy admits it",
                     wire::name::to_text(&apex)
@@ -111,7 +111,7 @@ impl Service {
             .filter(|g| g.admits(client.ip(), key_name))
             .collect();
         if grants.is_empty() {
-            shield::logthrottle::log(Level::Warn, "refused update", Some(client.ip()), || {
+            netmask::logthrottle::log(Level::Warn, "refused update", Some(client.ip()), || {
                 format!(
                     "update of {} by {who} refused: no update policy admits it",
                     e.name
@@ -139,7 +139,7 @@ impl Service {
         if let Err(code) = check_prerequisites(&e.records, &apex, &prereqs) {
             // A failed prerequisite is an ordinary answer (nsupdate's
             // "prereq"), but the operator should see why nothing changed.
-            shield::logthrottle::log(Level::Info, "failed update", Some(client.ip()), || {
+            netmask::logthrottle::log(Level::Info, "failed update", Some(client.ip()), || {
                 format!(
                     "update of {} by {who}: prerequisite not met (rcode {code})",
                     e.name
@@ -148,7 +148,7 @@ impl Service {
             return Some(answer(code, signer.as_mut()));
         }
         if let Err((code, why)) = prescan(&apex, &updates, &grants) {
-            shield::logthrottle::log(Level::Warn, "failed update", Some(client.ip()), || {
+            netmask::logthrottle::log(Level::Warn, "failed update", Some(client.ip()), || {
                 format!(
                     "update of {} by {who} refused (rcode {code}): {why}",
                     e.name
