@@ -319,13 +319,7 @@ fn refresh_from(
             touch_saved_copy(entry);
             return Ok(format!("serial {theirs} confirmed by {primary}"));
         }
-        Incoming::Full(records) => {
-            let mut set = RecordSet::new();
-            for r in records {
-                set.insert(r);
-            }
-            set
-        }
+        Incoming::Full(records) => records.into_iter().collect(),
         Incoming::Diffs(diffs) => {
             let mut set = (*e.records).clone();
             for (removed, added) in diffs {
@@ -362,11 +356,27 @@ fn refresh_from(
         }
         e.serial = zone.serial;
         e.records = Arc::new(next);
-        e.zone = Some(Arc::new(zone));
+        let zone = Arc::new(zone);
+        e.zone = Some(zone.clone());
+        // Served at once, before the journal's genesis and the file copy
+        // are written (a fifth of a 1M-record transfer's time, perf): a
+        // crash before they are down costs a new transfer, not data
+        // anyone was told was kept. A zone to be signed waits for its
+        // signed version.
+        let unsigned = e.settings.dnssec.is_none();
+        if unsigned {
+            service.publish(apex, ZoneState::Ready(zone.clone()));
+        }
         if e.journal.is_none() && e.journal_error.is_none() {
             service.attach_journal(&mut e, &via);
         }
-        if let Some(z) = &e.zone {
+        // Signed, or an older journal of this zone made a version of its
+        // own: that one is served.
+        if let Some(z) = e
+            .zone
+            .as_ref()
+            .filter(|z| !unsigned || !Arc::ptr_eq(z, &zone))
+        {
             service.publish(apex, ZoneState::Ready(z.clone()));
         }
         log::info!("secondary zone {name}: serial {} from {via}", e.serial);
