@@ -112,7 +112,13 @@ pub(crate) async fn serve<S>(
 {
     let service = hyper::service::service_fn(move |req| {
         let (settings, shared, client) = (settings.clone(), shared.clone(), client.clone());
-        async move { Ok::<_, Infallible>(respond(req, &settings, &client, &shared).await) }
+        // Boxed: the answer's state is large (the query path's buffers
+        // and rule state live across its awaits), and hyper moves each
+        // stream's future into a task by value, several times. Unboxed,
+        // those copies were 14% of a DoH query's CPU (perf).
+        Box::pin(
+            async move { Ok::<_, Infallible>(respond(req, &settings, &client, &shared).await) },
+        )
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), service)
