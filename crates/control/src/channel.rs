@@ -38,10 +38,7 @@ pub fn make_key() -> io::Result<String> {
     Ok(base64_encode(&k))
 }
 
-/// Fills `buf` from the kernel's random source.
-pub fn random(buf: &mut [u8]) -> io::Result<()> {
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
-}
+pub use wire::random::fill as random;
 
 /// One end of an established console channel.
 pub struct Channel {

@@ -47,8 +47,6 @@ pub struct Signer {
     apex: Box<[u8]>,
     pub signing: ZoneSigning,
     pub(crate) keys: Vec<Key>,
-    /// For jittered expirations (not secret: spreading is all it does).
-    jitter_state: u64,
 }
 
 impl std::fmt::Debug for Signer {
@@ -130,12 +128,10 @@ impl Signer {
             );
             keys.push(key);
         }
-        let seed = now ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
         Ok(Signer {
             apex: apex.into(),
             signing,
             keys,
-            jitter_state: seed | 1,
         })
     }
 
@@ -153,13 +149,7 @@ impl Signer {
         if j == 0 {
             return 0;
         }
-        // xorshift64
-        let mut x = self.jitter_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.jitter_state = x;
-        x % j
+        wire::random::fast() % j
     }
 
     /// Signs `unsigned` (signer-made records in it are ignored), keeping

@@ -110,27 +110,7 @@ fn weighted<'a>(up: &[&'a Arc<Backend>], n: u64) -> Option<&'a Arc<Backend>> {
     up.last().copied()
 }
 
-/// A 64-bit mixer (splitmix64's finaliser).
-pub fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// A cheap per-thread random number (not for secrets).
-pub fn random() -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static S: Cell<u64> = Cell::new(mix(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)));
-    }
-    S.with(|s| {
-        let v = mix(s.get().wrapping_add(0x9e37_79b9_7f4a_7c15));
-        s.set(v);
-        v
-    })
-}
+pub use wire::random::{fast as random, mix};
 
 #[cfg(test)]
 mod tests {

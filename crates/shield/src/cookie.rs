@@ -70,9 +70,7 @@ impl Default for Settings {
 /// less well, they still work).
 fn random_secret() -> [u8; 16] {
     let mut s = [0u8; 16];
-    // SAFETY: getrandom writes at most `len` bytes into the buffer given.
-    let n = unsafe { libc::getrandom(s.as_mut_ptr().cast(), s.len(), 0) };
-    if n != 16 {
+    if wire::random::fill(&mut s).is_err() {
         use std::hash::BuildHasher;
         let h = std::collections::hash_map::RandomState::new();
         let a = h.hash_one(crate::qps::now_ns());

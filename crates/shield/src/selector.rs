@@ -283,7 +283,7 @@ impl Selector {
             Kind::EdnsVersion(v) => query.edns.is_some_and(|e| e.version > *v),
             Kind::EdnsOption(code) => query.has_edns_option(*code),
             Kind::DstPort(p) => q.local.port() == *p,
-            Kind::Probability(p) => random_unit() < *p,
+            Kind::Probability(p) => wire::random::unit() < *p,
             Kind::MaxQpsIp(l) => !l.check_at(q.client.ip(), q.clock.now_ns()),
             Kind::MaxQps(l) => l.check_at(q.clock.now_ns()),
             Kind::Regex(re) => re.is_match(q.lname),
@@ -387,25 +387,6 @@ fn trim_float(v: f64) -> String {
     } else {
         format!("{v}")
     }
-}
-
-/// A cheap per-thread random number in [0, 1) for `ProbaRule`.
-fn random_unit() -> f64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(
-            crate::qps::now_ns() ^ (std::process::id() as u64).rotate_left(32) | 1
-        );
-    }
-    STATE.with(|s| {
-        // xorshift64*
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@
 //! - [`edit`], [`ecs`]: rewriting messages on the forwarding path.
 //! - [`message`]: reading whole messages (transfers, NOTIFY, UPDATE) into
 //!   owned records with names decompressed.
+//! - [`random`]: the program's one random source (kernel bytes for
+//!   secrets, a fast per-thread stream for the rest).
 //! - [`soa`]: the fields of SOA RDATA.
 //! - [`time`]: calendar dates of Unix time (RRSIG stamps, key files, date
 //!   serials, logs).
@@ -28,6 +30,7 @@ pub mod edit;
 pub mod message;
 pub mod name;
 pub mod query;
+pub mod random;
 pub mod response;
 pub mod soa;
 pub mod time;

@@ -41,15 +41,7 @@ pub mod update;
 
 pub use service::{Publish, Service, ZoneInfo};
 
-/// A message ID nobody can guess from the last one (RFC 5452 spirit):
-/// the standard library's random hasher keys, no extra dependency.
+/// A message ID nobody can guess from the last one (RFC 5452 spirit).
 pub(crate) fn random_id() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish() as u16
+    wire::random::unguessable_u16()
 }
