@@ -136,16 +136,20 @@ impl<T> Table<T> {
         {
             return None;
         }
+        // `matches` reads a backend's bytes: if it panics, the entry must
+        // not stay BUSY (every later `put` to it would wait forever). The
+        // guard puts the word back on the way out, however it is left.
+        let mut guard = Unbusy { word, to: sent };
         let cell = self.values[i].get();
         // SAFETY: BUSY, set by this thread, over a full entry.
         if !matches(unsafe { (*cell).assume_init_ref() }) {
-            word.store(sent, Ordering::Release);
             return None;
         }
-        // SAFETY: as above; the entry is marked FREE right after, so the
-        // value read out is not dropped or read again.
+        // SAFETY: as above; the guard marks the entry FREE right after,
+        // so the value read out is not dropped or read again.
         let value = unsafe { (*cell).assume_init_read() };
-        word.store(FREE, Ordering::Release);
+        guard.to = FREE;
+        drop(guard);
         Some((value, sent))
     }
 
@@ -178,6 +182,18 @@ impl<T> Table<T> {
             .iter()
             .filter(|w| w.load(Ordering::Relaxed) != FREE)
             .count()
+    }
+}
+
+/// Stores `to` in a BUSY word when dropped.
+struct Unbusy<'a> {
+    word: &'a AtomicU64,
+    to: u64,
+}
+
+impl Drop for Unbusy<'_> {
+    fn drop(&mut self) {
+        self.word.store(self.to, Ordering::Release);
     }
 }
 
@@ -226,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_while_matching_leaves_the_entry_usable() {
+        let t: Table<u32> = Table::new(16);
+        t.put(5, 1, 100);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            t.take_if(5, |_| panic!("a bad answer"))
+        }));
+        assert!(caught.is_err());
+        // Still full, still takeable, and a put to it does not wait.
+        assert_eq!(t.in_flight(), 1);
+        assert_eq!(t.take_if(5, |v| *v == 1), Some((1, 100)));
+        t.put(5, 2, 200);
+        assert_eq!(t.put(21, 3, 300), Put::Replaced);
+    }
+
+    #[test]
     fn every_value_put_is_taken_or_dropped_once_across_threads() {
         // Two writers and a taker race over a small table; every value is
         // an Arc clone, so a double drop or a lost one shows in the count.
@@ -243,17 +274,26 @@ mod tests {
             })
             .collect();
         let mut taken = 0;
-        for round in 0..40_000u32 {
-            let id = (round % 64) as u16;
+        let mut take = |id: u16| {
             if let Some(((got, _), _)) = t.take_if(id, |(v, _)| *v & 15 == id & 15) {
                 assert_eq!(got & 15, id & 15);
                 taken += 1;
             }
+        };
+        // Taking while the writers write (however the threads are
+        // scheduled), then once more over every entry.
+        let mut round = 0u16;
+        while !writers.iter().all(|w| w.is_finished()) {
+            take(round % 64);
+            round = round.wrapping_add(1);
+        }
+        for id in 0..64 {
+            take(id);
         }
         for w in writers {
             w.join().unwrap();
         }
-        assert!(taken > 0);
+        assert!(taken >= 16, "{taken}");
         let left = t.in_flight();
         assert_eq!(Arc::strong_count(&token), 1 + left);
         assert_eq!(t.expire(u64::MAX), left);
