@@ -226,10 +226,13 @@ struct Shard {
 
 impl Shard {
     fn live(&self) -> &[Cell] {
+        // `next` before `filled` (the writer stores them the other way
+        // round): a `next` that wrapped to 0 is seen with `filled` set.
+        let next = self.next.load(Ordering::Acquire);
         if self.filled.load(Ordering::Acquire) {
             &self.cells
         } else {
-            &self.cells[..self.next.load(Ordering::Acquire).min(self.cells.len())]
+            &self.cells[..next.min(self.cells.len())]
         }
     }
 
@@ -245,13 +248,14 @@ impl Shard {
             std::thread::yield_now();
         }
         let at = self.next.load(Ordering::Relaxed);
-        let next = if at + 1 == self.cells.len() {
-            self.filled.store(true, Ordering::Release);
-            0
-        } else {
-            at + 1
-        };
+        let wraps = at + 1 == self.cells.len();
         self.cells[at].write(r, time);
+        // Only once the last cell is written: a reader that sees `filled`
+        // reads every cell, and one never written would pass for an entry.
+        if wraps {
+            self.filled.store(true, Ordering::Release);
+        }
+        let next = if wraps { 0 } else { at + 1 };
         self.next.store(next, Ordering::Release);
         self.writing.store(false, Ordering::Release);
         self.cells[next].prefetch();
