@@ -806,10 +806,17 @@ pub fn backend_answer(
     }
     if !rules.is_empty() {
         // The answer read as a query (QR cleared in a copy) gives the
-        // selectors their view; only when there are rules to run.
-        let mut view = buf[..*len].to_vec();
+        // selectors their view; only when there are rules to run. The
+        // copy goes in this thread's buffer, kept from answer to answer
+        // (a Vec per answer was the forwarding path's one allocation).
+        thread_local! {
+            static VIEW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let mut view = VIEW.with(|v| v.take());
+        view.clear();
+        view.extend_from_slice(&buf[..*len]);
         view[2] &= 0x7f;
-        if let Ok(query) = Query::parse(&view) {
+        let verdict = Query::parse(&view).ok().map(|query| {
             let tags = shield::Tags::default();
             let info = QueryInfo {
                 client,
@@ -830,7 +837,10 @@ pub fn backend_answer(
             // The backend's answer fit the client; a rewrite may not grow
             // past it over UDP.
             let limit = if tcp { buf.len() } else { (*len).max(512) };
-            let verdict = rules.apply(&info, buf, len, limit);
+            rules.apply(&info, buf, len, limit)
+        });
+        VIEW.with(|v| v.replace(view));
+        if let Some(verdict) = verdict {
             if verdict.drop {
                 runtime.stats.rule_drop.add(1);
                 return Relay::Drop;

@@ -64,8 +64,18 @@ fn backend() -> SocketAddr {
     addr
 }
 
+/// Without response rules, then with one that matches every answer (it
+/// makes the responder read the answer as a query, and edit its TTLs).
+/// One test, the cases in turn: the counter is the whole process's.
 #[test]
 fn forwarding_a_query_and_relaying_its_answer_allocate_nothing() {
+    for response_rule in [false, true] {
+        ALLOCS.store(0, Ordering::SeqCst);
+        forward_and_count(response_rule);
+    }
+}
+
+fn forward_and_count(response_rule: bool) {
     let b = Arc::new(pool::Backend::new(
         "b".into(),
         backend(),
@@ -81,6 +91,23 @@ fn forwarding_a_query_and_relaying_its_answer_allocate_nothing() {
         ..Default::default()
     };
     let runtime = Arc::new(shield::Runtime::default());
+    if response_rule {
+        use shield::response::{ResponseAction, ResponseChain, ResponseRule};
+        use shield::selector::{Kind, Selector};
+        runtime.response_rules.store(Arc::new(ResponseChain {
+            rules: vec![ResponseRule {
+                selector: Selector::new(Kind::QType(1)),
+                action: Arc::new(ResponseAction::LimitTtl {
+                    min: 0,
+                    max: 300,
+                    types: Vec::new(),
+                }),
+                name: "ttl".into(),
+                uuid: "1".into(),
+            }],
+            ..Default::default()
+        }));
+    }
     let upstream =
         net::Upstream::new(pools, None, &runtime, (Duration::from_secs(2), 1024)).unwrap();
     let state = net::State::new(
