@@ -35,6 +35,10 @@
 //!   named.conf;
 //! - [`console_lua`]: `controlSocket`, `setKey`, the console ACL, and
 //!   running a console line;
+//! - `zone_console_lua`: the console's zone functions (`showZones`,
+//!   `flushZones`, `reloadZone`, the `dnssec…` commands), given to the
+//!   served state by [`Serving::attach_zones`] (only this crate knows
+//!   Lua; the binary supplies how a zone is reloaded);
 //! - [`web_lua`], [`credential`]: `webserver`, `setWebserverConfig`,
 //!   `registerWebHandler`, and hashed passwords and API keys;
 //! - [`include_lua`]: `includeDirectory`, a directory of config files;
@@ -64,6 +68,7 @@ pub mod stream_rules_lua;
 pub mod tls_lua;
 pub mod web_lua;
 pub mod xfr_lua;
+mod zone_console_lua;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -287,11 +292,28 @@ pub fn load_for_serving(
 /// A config being served: its Lua state (for `maintenance()` and, later,
 /// the console) and the configuration those Lua functions keep changing.
 pub struct Serving {
-    pub lua: Lua,
+    lua: Lua,
     live: Rc<RefCell<Config>>,
 }
 
 impl Serving {
+    /// Runs the config's `maintenance()`, if it defines one (the control
+    /// loop calls this once a second).
+    pub fn maintenance(&self) -> Result<(), String> {
+        dynblock_lua::run_maintenance(&self.lua)
+    }
+
+    /// Gives the console the zone functions over `service` (`showZones`,
+    /// `flushZones`, `reloadZone`, `dnssecStatus`, `dnssecSign`,
+    /// `dnssecKSKSubmitted`); `reload` reads a named zone again.
+    pub fn attach_zones(
+        &self,
+        service: &Arc<xfr::Service>,
+        reload: impl Fn(&str) -> String + 'static,
+    ) -> Result<(), String> {
+        zone_console_lua::register(&self.lua, service, reload).map_err(|e| e.to_string())
+    }
+
     /// The shield as Lua has left it (rules added at runtime included).
     pub fn shield(&self) -> shield::Shield {
         self.live.borrow().shield.clone()

@@ -456,7 +456,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
         }
         if last_tick.elapsed() >= tick {
             last_tick = std::time::Instant::now();
-            if let Err(e) = config::dynblock_lua::run_maintenance(&serving.lua) {
+            if let Err(e) = serving.maintenance() {
                 log::error!("maintenance(): {e}");
             }
             publish_shield_changes(&shared, &serving);

@@ -1,6 +1,7 @@
 //! Joining the replication service to the served state and the console:
 //! changes it makes are published into the snapshot the workers read, and
-//! `showZones()`, `reloadZone(name)` and `flushZones()` reach it.
+//! the console's zone functions (registered by `config`) reach it; this
+//! module supplies how `reloadZone(name)` reads a zone again.
 
 use std::sync::Arc;
 
@@ -58,60 +59,11 @@ pub fn declared(c: &Config) -> Vec<Box<[u8]>> {
         .collect()
 }
 
-/// Registers the zone functions in the console's Lua state.
+/// Gives the console the zone functions (`config` registers them; the
+/// binary supplies how `reloadZone` reads a zone again).
 pub fn attach_console(serving: &config::Serving, service: &Arc<xfr::Service>, c: &Config) {
-    let lua = &serving.lua;
-    let registered = (|| -> mlua::Result<()> {
-        let g = lua.globals();
-        let s = service.clone();
-        g.set(
-            "showZones",
-            lua.create_function(move |_, ()| Ok(s.show_zones()))?,
-        )?;
-        let s = service.clone();
-        g.set(
-            "flushZones",
-            lua.create_function(move |_, ()| Ok(s.flush(true).join("\n")))?,
-        )?;
-        let s = service.clone();
-        let decls = c.zones.clone();
-        g.set(
-            "reloadZone",
-            lua.create_function(move |_, name: String| Ok(reload_zone(&s, &decls, &name)))?,
-        )?;
-        let s = service.clone();
-        g.set(
-            "dnssecStatus",
-            lua.create_function(move |_, name: String| {
-                Ok(match zone::parse_name(&name) {
-                    Ok(apex) => s.dnssec_status(&apex),
-                    Err(e) => format!("bad zone name '{name}': {e}"),
-                })
-            })?,
-        )?;
-        let s = service.clone();
-        g.set(
-            "dnssecKSKSubmitted",
-            lua.create_function(move |_, name: String| {
-                Ok(match zone::parse_name(&name) {
-                    Ok(apex) => s.dnssec_ksk_submitted(&apex),
-                    Err(e) => format!("bad zone name '{name}': {e}"),
-                })
-            })?,
-        )?;
-        let s = service.clone();
-        g.set(
-            "dnssecSign",
-            lua.create_function(move |_, (name, all): (String, Option<bool>)| {
-                Ok(match zone::parse_name(&name) {
-                    Ok(apex) => s.dnssec_sign(&apex, all.unwrap_or(false)),
-                    Err(e) => format!("bad zone name '{name}': {e}"),
-                })
-            })?,
-        )?;
-        Ok(())
-    })();
-    if let Err(e) = registered {
+    let (s, decls) = (service.clone(), c.zones.clone());
+    if let Err(e) = serving.attach_zones(service, move |name| reload_zone(&s, &decls, name)) {
         log::error!("console zone functions unavailable: {e}");
     }
 }
