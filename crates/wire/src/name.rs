@@ -141,28 +141,50 @@ pub fn parent(name: &[u8]) -> Option<&[u8]> {
 
 /// Formats a wire name in presentation form (for logs and errors).
 pub fn to_text(name: &[u8]) -> String {
-    let mut s = String::new();
-    let mut pos = 0;
-    while pos < name.len() && name[pos] != 0 {
-        let len = name[pos] as usize;
-        let end = (pos + 1 + len).min(name.len());
-        for &b in &name[pos + 1..end] {
-            match b {
-                b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                    s.push('\\');
-                    s.push(b as char);
+    Text(name).to_string()
+}
+
+/// A wire name shown as presentation text (as [`to_text`]), written
+/// straight into a formatter: for log lines, without a `String` each.
+#[derive(Clone, Copy, Debug)]
+pub struct Text<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.0;
+        let mut pos = 0;
+        while pos < name.len() && name[pos] != 0 {
+            let len = name[pos] as usize;
+            let end = (pos + 1 + len).min(name.len());
+            let label = &name[pos + 1..end];
+            // Runs of plain characters go out whole.
+            let mut plain = 0;
+            for (i, &b) in label.iter().enumerate() {
+                let escaped = match b {
+                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => true,
+                    0x21..=0x7e => false,
+                    _ => true,
+                };
+                if !escaped {
+                    continue;
                 }
-                0x21..=0x7e => s.push(b as char),
-                _ => s.push_str(&format!("\\{b:03}")),
+                f.write_str(std::str::from_utf8(&label[plain..i]).unwrap_or_default())?;
+                if (0x21..=0x7e).contains(&b) {
+                    write!(f, "\\{}", b as char)?;
+                } else {
+                    write!(f, "\\{b:03}")?;
+                }
+                plain = i + 1;
             }
+            f.write_str(std::str::from_utf8(&label[plain..]).unwrap_or_default())?;
+            f.write_str(".")?;
+            pos = end;
         }
-        s.push('.');
-        pos = end;
+        if pos == 0 {
+            f.write_str(".")?;
+        }
+        Ok(())
     }
-    if s.is_empty() {
-        s.push('.');
-    }
-    s
 }
 
 /// The end of the (possibly compressed) name at `pos` in a message,
@@ -305,6 +327,41 @@ mod tests {
         assert_eq!(to_text(b"\x00"), ".");
         assert_eq!(to_text(b"\x03a.b\x00"), "a\\.b.");
         assert_eq!(to_text(b"\x01\x07\x00"), "\\007.");
+        // Every byte value, alone and between plain characters, as the
+        // byte-at-a-time form (the one this replaced) writes it.
+        let reference = |name: &[u8]| {
+            let mut s = String::new();
+            let mut pos = 0;
+            while pos < name.len() && name[pos] != 0 {
+                let end = (pos + 1 + name[pos] as usize).min(name.len());
+                for &b in &name[pos + 1..end] {
+                    match b {
+                        b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                            s.push('\\');
+                            s.push(b as char);
+                        }
+                        0x21..=0x7e => s.push(b as char),
+                        _ => s.push_str(&format!("\\{b:03}")),
+                    }
+                }
+                s.push('.');
+                pos = end;
+            }
+            if s.is_empty() {
+                s.push('.');
+            }
+            s
+        };
+        for b in 0..=255u8 {
+            for name in [
+                vec![1, b, 0],
+                vec![3, b'a', b, b'z', 2, b, b, 0],
+                vec![2, b'x', b],
+            ] {
+                assert_eq!(to_text(&name), reference(&name), "{name:?}");
+            }
+        }
+        assert_eq!(to_text(b""), ".");
     }
 
     #[test]
