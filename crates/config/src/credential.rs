@@ -103,7 +103,7 @@ pub fn hash(password: &str, work_factor: u64) -> Result<Credential, String> {
         ));
     }
     let mut salt = vec![0u8; SALT_LEN];
-    control::channel::random(&mut salt).map_err(|e| format!("cannot read random bytes: {e}"))?;
+    wire::random::fill(&mut salt).map_err(|e| format!("cannot read random bytes: {e}"))?;
     let (r, p) = (8, 1);
     let key = derive(password, &salt, log_n, r, p)?;
     Ok(Credential::Scrypt {

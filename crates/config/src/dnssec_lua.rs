@@ -228,7 +228,7 @@ fn random_salt(len: usize) -> Result<Vec<u8>, String> {
         return Err(format!("salt-length {len} is more than 255"));
     }
     let mut salt = vec![0u8; len];
-    control::channel::random(&mut salt)
+    wire::random::fill(&mut salt)
         .map_err(|e| format!("no random bytes for the NSEC3 salt: {e}"))?;
     Ok(salt)
 }

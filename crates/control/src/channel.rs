@@ -38,7 +38,7 @@ pub fn make_key() -> io::Result<String> {
     Ok(base64_encode(&k))
 }
 
-pub use wire::random::fill as random;
+use wire::random::fill as random;
 
 /// One end of an established console channel.
 pub struct Channel {

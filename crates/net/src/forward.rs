@@ -150,7 +150,7 @@ impl UdpForwarder {
             backend: backend.clone(),
             socket,
             slots: crate::inflight::Table::new(outstanding),
-            next: AtomicU16::new(pool::policy::random() as u16),
+            next: AtomicU16::new(wire::random::fast() as u16),
         });
         let f = fwd.clone();
         std::thread::Builder::new()
@@ -731,7 +731,7 @@ fn health_loop(b: &Arc<Backend>) {
 /// One health-check query; whether the backend answered acceptably.
 pub fn check_once(b: &Backend) -> bool {
     if let Some(tls) = &b.tls {
-        let q = check_query(b, pool::policy::random() as u16);
+        let q = check_query(b, wire::random::fast() as u16);
         let timeout = Duration::from_millis(b.check.timeout_ms.max(1));
         return crate::tls_forward::check(b, tls, &q, timeout)
             .is_some_and(|a| a.len() >= 12 && a[2] & 0x80 != 0 && check_rcode_ok(b, a[3] & 0xf));
@@ -751,7 +751,7 @@ pub fn check_once(b: &Backend) -> bool {
     {
         return false;
     }
-    let id = pool::policy::random() as u16;
+    let id = wire::random::fast() as u16;
     let q = check_query(b, id);
     if sock.send(&q).is_err() {
         return false;

@@ -57,7 +57,7 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
     let a = Arc::new(Asker {
         socket,
         waiting: Mutex::new(Waiting {
-            next: pool::policy::random() as u16,
+            next: wire::random::fast() as u16,
             by_id: HashMap::new(),
         }),
     });

@@ -133,7 +133,7 @@ impl CacheKey<'_> {
         feed(u8::from(rd) | (u8::from(cd) << 1));
         feed(u8::from(self.edns) | u8::from(self.dnssec_ok) << 1 | u8::from(self.tcp) << 2);
         self.options.to_be_bytes().into_iter().for_each(feed);
-        crate::policy::mix(h)
+        wire::random::mix(h)
     }
 
     /// Whether `message` has this key's question: one question, the same

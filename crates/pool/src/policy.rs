@@ -110,7 +110,7 @@ fn weighted<'a>(up: &[&'a Arc<Backend>], n: u64) -> Option<&'a Arc<Backend>> {
     up.last().copied()
 }
 
-pub use wire::random::{fast as random, mix};
+use wire::random::{fast as random, mix};
 
 #[cfg(test)]
 mod tests {
