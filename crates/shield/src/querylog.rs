@@ -131,11 +131,9 @@ impl QueryLog {
     /// problem and is ignored.
     pub fn log(&self, q: &QueryInfo) {
         self.write_record(|record| {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
             if self.binary {
                 if self.timestamps {
+                    let now = unix_now();
                     record.extend_from_slice(&now.as_secs().to_ne_bytes());
                     record.extend_from_slice(&now.subsec_nanos().to_ne_bytes());
                 }
@@ -154,9 +152,7 @@ impl QueryLog {
                 }
                 record.extend_from_slice(&q.client.port().to_be_bytes());
             } else {
-                if self.timestamps {
-                    let _ = write!(record, "[{}.{:09}] ", now.as_secs(), now.subsec_nanos());
-                }
+                self.text_stamp(record);
                 let _ = writeln!(
                     record,
                     "Packet from {} for {} {} with id {}",
@@ -173,12 +169,7 @@ impl QueryLog {
     /// for <qname> <TYPE> (<rcode>) with id <id>`.
     pub fn log_response(&self, q: &QueryInfo) {
         self.write_record(|line| {
-            if self.timestamps {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default();
-                let _ = write!(line, "[{}.{:09}] ", now.as_secs(), now.subsec_nanos());
-            }
+            self.text_stamp(line);
             let _ = writeln!(
                 line,
                 "Answer to {} for {} {} ({}) with id {}",
@@ -189,6 +180,15 @@ impl QueryLog {
                 q.query.id
             );
         });
+    }
+
+    /// A text line's `[seconds.nanoseconds] ` prefix, when asked for (the
+    /// clock is read only then).
+    fn text_stamp(&self, line: &mut Vec<u8>) {
+        if self.timestamps {
+            let now = unix_now();
+            let _ = write!(line, "[{}.{:09}] ", now.as_secs(), now.subsec_nanos());
+        }
     }
 
     /// Builds one record with `fill` in this thread's buffer (kept from
@@ -221,6 +221,12 @@ impl Drop for QueryLog {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+fn unix_now() -> std::time::Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// Address family numbers as Linux's `sa_family` (the binary format's).

@@ -404,7 +404,7 @@ pub fn grepq(rings: &Rings, what: &[Grep], n: usize) -> String {
         let rcode = if response {
             rcode_name(e.rcode)
         } else {
-            "Question".to_string()
+            "Question".into()
         };
         let answers = if response {
             format!("{}", e.answers)
@@ -440,7 +440,9 @@ pub fn grepq(rings: &Rings, what: &[Grep], n: usize) -> String {
     out
 }
 
-pub fn rcode_name(rc: u16) -> String {
+/// dnsdist's name of a response code (borrowed for the common ones: a
+/// response log line per answer must not allocate for it).
+pub fn rcode_name(rc: u16) -> std::borrow::Cow<'static, str> {
     match rc {
         0 => "No Error".into(),
         1 => "Form Error".into(),
@@ -448,7 +450,7 @@ pub fn rcode_name(rc: u16) -> String {
         3 => "Non-Existent domain".into(),
         4 => "Not Implemented".into(),
         5 => "Query Refused".into(),
-        other => format!("Rcode {other}"),
+        other => format!("Rcode {other}").into(),
     }
 }
 
