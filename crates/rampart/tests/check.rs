@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -290,15 +290,7 @@ fn start_knot_secondary(dir: &Path, port: u16, primary: u16) -> Server {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new("knotd");
-    cmd.arg("-c").arg(dir.join("knot.conf"));
-    Server::start(
-        "knotd",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.test",
-    )
+    knot_on(&dir, port, "example.test")
 }
 
 #[test]
@@ -614,15 +606,7 @@ fn rrsig_reads_expiry_from_a_signing_knot() {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new("knotd");
-    cmd.arg("-c").arg(dir.join("knot.conf"));
-    let knot = Server::start(
-        "knotd",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], kp)),
-        dir.join("log"),
-        "s.test",
-    );
+    let knot = knot_on(&dir, kp, "s.test");
     let h = format!("127.0.0.1:{kp}");
     let rrsig = |extra: &[&str]| with(&["rrsig", "s.test", "-H", &h], extra);
     let signed = eventually(Duration::from_secs(10), || check(&rrsig(&[])).0 == 0);

@@ -16,23 +16,6 @@ use std::time::Duration;
 
 use common::*;
 
-const ZONE: &str = "\
-$TTL 3600
-@       SOA  ns1 hostmaster 2026121001 7200 3600 1209600 300
-@       NS   ns1
-@       A    192.0.2.1
-@       MX   10 mail
-ns1     A    192.0.2.53
-www     A    192.0.2.80
-www     AAAA 2001:db8::80
-mail    A    192.0.2.25
-*.wild  TXT  \"wildcard\"
-a.b.c   TXT  \"below an empty non-terminal\"
-alias   CNAME www
-sub     NS   ns.sub
-ns.sub  A    192.0.2.99
-";
-
 fn need(tools: &[&str]) {
     for t in tools {
         assert!(
@@ -60,7 +43,7 @@ fn serial(port: u16) -> Option<u32> {
 /// name, with `extra` statements defining it if it is not built in),
 /// sending NOTIFY to 127.0.0.1:`notify`.
 fn primary(dir: &Path, port: u16, notify: u16, extra: &str, policy: &str) -> Server {
-    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    std::fs::write(dir.join("example.test.zone"), SIGNING_ZONE).unwrap();
     std::fs::write(
         dir.join("named.conf"),
         format!(
@@ -259,15 +242,7 @@ fn start_knot(dir: &Path, primary: u16, port: u16) -> Server {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new("knotd");
-    cmd.arg("-c").arg(dir.join("knot.conf"));
-    Server::start(
-        "knotd",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "example.test",
-    )
+    knot_on(&dir, port, "example.test")
 }
 
 /// Knot 3.2 logs "[zone] IXFR, incoming, remote …, started" (then

@@ -17,23 +17,6 @@ use std::time::Duration;
 
 use common::*;
 
-const ZONE: &str = "\
-$TTL 3600
-@       SOA  ns1 hostmaster 2026120601 7200 3600 1209600 300
-@       NS   ns1
-@       A    192.0.2.1
-@       MX   10 mail
-ns1     A    192.0.2.53
-www     A    192.0.2.80
-www     AAAA 2001:db8::80
-mail    A    192.0.2.25
-*.wild  TXT  \"wildcard\"
-a.b.c   TXT  \"below an empty non-terminal\"
-alias   CNAME www
-sub     NS   ns.sub
-ns.sub  A    192.0.2.99
-";
-
 fn output(cmd: &mut Command) -> (bool, String) {
     let out = cmd
         .output()
@@ -114,7 +97,7 @@ fn key_tags(dir: &Path) -> Vec<String> {
 
 fn named_conf_setup(policy: &str) -> (PathBuf, u16, String) {
     let dir = scratch_dir("dnssec-sign");
-    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    std::fs::write(dir.join("example.test.zone"), SIGNING_ZONE).unwrap();
     std::fs::write(
         dir.join("named.conf"),
         format!(
@@ -224,7 +207,7 @@ fn named_conf_policy_signs_updates_restarts_and_keeps_its_keys() {
 #[test]
 fn lua_nsec3_policy_signs_and_refreshes_before_expiry() {
     let dir = scratch_dir("dnssec-lua");
-    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    std::fs::write(dir.join("example.test.zone"), SIGNING_ZONE).unwrap();
     let port = free_port();
     let console = free_port();
     let web = free_port();
@@ -384,7 +367,7 @@ fn parent_zone(dir: &Path, key_file: &Path) {
 #[test]
 fn csk_rollover_moves_on_when_the_parent_has_the_new_ds() {
     let dir = scratch_dir("dnssec-roll");
-    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    std::fs::write(dir.join("example.test.zone"), SIGNING_ZONE).unwrap();
     let port = free_port();
     let parent_port = free_port();
     // A CSK living 10 s: its successor comes 1 s (the DNSKEY TTL) early.

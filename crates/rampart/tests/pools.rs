@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
-use std::process::Command;
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,15 +20,7 @@ fn knot(port: u16, dir: &std::path::Path) -> Server {
         z = repo_root().join("tests/diff/zones").display()
     );
     std::fs::write(dir.join("knot.conf"), conf).unwrap();
-    let mut cmd = Command::new("knotd");
-    cmd.arg("-c").arg(dir.join("knot.conf"));
-    Server::start(
-        "knotd",
-        cmd,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        dir.join("log"),
-        "other.test",
-    )
+    knot_on(&dir, port, "other.test")
 }
 
 fn queries_of(dir: &std::path::Path, name: &str) -> u64 {

@@ -255,6 +255,20 @@ pub fn rampart_in(dir: &Path, port: u16, conf: &str, probe: &str) -> Server {
     )
 }
 
+/// Starts Knot on `dir/knot.conf` (which listens on 127.0.0.1:`port`),
+/// logging to `dir/log`, once it answers `probe`.
+pub fn knot_on(dir: &Path, port: u16, probe: &str) -> Server {
+    let mut cmd = Command::new("knotd");
+    cmd.arg("-c").arg(dir.join("knot.conf"));
+    Server::start(
+        "knotd",
+        cmd,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        dir.join("log"),
+        probe,
+    )
+}
+
 /// Starts rampart on `dir/rampart.conf` (which listens on 127.0.0.1:
 /// `port`), logging to `dir/log`, once it answers `probe`.
 pub fn rampart_on(dir: &Path, port: u16, probe: &str) -> Server {
@@ -714,3 +728,23 @@ pub const DENIED: &[&str] = &[
     "x.wild.example.test A",
     "sub.example.test DS",
 ];
+
+/// The zone the signing tests sign (rampart's signer, and a secondary
+/// that signs what it transfers): apex records, a delegation, a wildcard,
+/// an empty non-terminal and a CNAME, for every kind of DNSSEC proof.
+pub const SIGNING_ZONE: &str = "\
+$TTL 3600
+@       SOA  ns1 hostmaster 2026120601 7200 3600 1209600 300
+@       NS   ns1
+@       A    192.0.2.1
+@       MX   10 mail
+ns1     A    192.0.2.53
+www     A    192.0.2.80
+www     AAAA 2001:db8::80
+mail    A    192.0.2.25
+*.wild  TXT  \"wildcard\"
+a.b.c   TXT  \"below an empty non-terminal\"
+alias   CNAME www
+sub     NS   ns.sub
+ns.sub  A    192.0.2.99
+";
