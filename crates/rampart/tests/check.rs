@@ -290,7 +290,7 @@ fn start_knot_secondary(dir: &Path, port: u16, primary: u16) -> Server {
         ),
     )
     .unwrap();
-    knot_on(&dir, port, "example.test")
+    knot_on(dir, port, "example.test")
 }
 
 #[test]

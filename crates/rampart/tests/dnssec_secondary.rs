@@ -242,7 +242,7 @@ fn start_knot(dir: &Path, primary: u16, port: u16) -> Server {
         ),
     )
     .unwrap();
-    knot_on(&dir, port, "example.test")
+    knot_on(dir, port, "example.test")
 }
 
 /// Knot 3.2 logs "[zone] IXFR, incoming, remote …, started" (then

@@ -20,7 +20,7 @@ fn knot(port: u16, dir: &std::path::Path) -> Server {
         z = repo_root().join("tests/diff/zones").display()
     );
     std::fs::write(dir.join("knot.conf"), conf).unwrap();
-    knot_on(&dir, port, "other.test")
+    knot_on(dir, port, "other.test")
 }
 
 fn queries_of(dir: &std::path::Path, name: &str) -> u64 {
