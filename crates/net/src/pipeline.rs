@@ -1,11 +1,12 @@
 //! The path of one query between socket and answer: parse, ACL, rules,
 //! then a self-made answer or the zones (DESIGN.md, "the path of a query").
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 
 use shield::answer::self_answer;
 use shield::dynblock::BlockAction;
+use shield::qps::QueryClock;
 use shield::rings::Record;
 use shield::{Outcome, QueryInfo, Runtime};
 use wire::{ParseError, Query};
@@ -62,9 +63,98 @@ pub enum Handled {
 /// the query path cost more than the forwarder's use of it.)
 pub type Frontend<'a> = Option<(&'a Arc<UdpSocket>, &'a crate::reply_from::ReplyFrom)>;
 
+/// One query on its way through the phases: who asked, how, and when.
+/// Made once by [`handle`] and lent to each phase, so a phase added later
+/// (a new defence, a new answer source) takes what it needs from here.
+struct Asking<'a> {
+    state: &'a State,
+    client: SocketAddr,
+    /// The client's address, an IPv4-mapped IPv6 one as IPv4 (the ACL,
+    /// the rings, the blocks and RRL all key on this one).
+    ip: IpAddr,
+    /// The address the query came to (for a socket bound to a wildcard
+    /// address, the one the client asked, when the packet said it).
+    local: SocketAddr,
+    transport: Transport,
+    tcp: bool,
+    /// When the query came; the rings, the rate rules and the latency
+    /// share this one clock read.
+    clock: QueryClock,
+    started: u64,
+    frontend: Frontend<'a>,
+    stream: Option<&'a shield::stream_info::StreamInfo<'a>>,
+    /// What the query rules wrote on the query for later rules.
+    tags: shield::Tags,
+    trailing: shield::Trailing,
+}
+
+impl Asking<'_> {
+    /// What the selectors see of `query` (`rcode` for response rules).
+    fn info<'q>(
+        &'q self,
+        query: &'q Query<'q>,
+        lname: &'q [u8],
+        rcode: Option<u16>,
+    ) -> QueryInfo<'q> {
+        QueryInfo {
+            client: self.client,
+            local: self.local,
+            tcp: self.tcp,
+            query,
+            lname,
+            rcode,
+            tags: &self.tags,
+            trailing: &self.trailing,
+            pools: Some(&self.state.upstream.pools),
+            clock: &self.clock,
+            stream: self.stream,
+        }
+    }
+}
+
+/// What the dynamic blocks or the query rules decided for a query.
+struct Decision<'r> {
+    outcome: Outcome<'r>,
+    /// Changes to the query before it is answered or sent on.
+    edits: shield::QueryEdits,
+    /// An EDNS option to set in the query.
+    edns_option: Option<(u16, &'r [u8])>,
+    /// Hold the UDP answer back this long (DelayAction).
+    delay_ms: Option<u32>,
+    /// Send the query's header back as the client sent it (a dynamic
+    /// block's answer, a hook's rcode answer).
+    echo_header: bool,
+    /// A dynamic block decided; the rules did not run.
+    blocked: bool,
+}
+
+impl Decision<'_> {
+    fn answer_normally() -> Self {
+        Decision {
+            outcome: Outcome::Continue,
+            edits: shield::QueryEdits::default(),
+            edns_option: None,
+            delay_ms: None,
+            echo_header: false,
+            blocked: false,
+        }
+    }
+
+    /// Whether the query rules made the answer (not the zones, the
+    /// replication service or a backend).
+    fn self_answered(&self) -> bool {
+        !matches!(self.outcome, Outcome::Continue | Outcome::Allow)
+    }
+}
+
 /// Handles `packet` from `client`, writing any answer into `out`.
 /// `received_ns` is when it came ([`shield::qps::now_ns`]; a UDP worker
 /// reads the clock once per batch), 0 to read the clock here.
+///
+/// The phases, in order (DESIGN.md, "the path of a query"): ACL → parse
+/// → rings → dynamic blocks → cookies → query rules → rewrite → dispatch
+/// (a pool, the replication service, the zones, or the rules' own
+/// answer) → response rules → RRL → EDNS options → accounting.
 #[allow(clippy::too_many_arguments)]
 pub fn handle(
     state: &State,
@@ -76,24 +166,155 @@ pub fn handle(
     stream: Option<&shield::stream_info::StreamInfo<'_>>,
     out: &mut [u8],
 ) -> Handled {
-    // One clock read when the query came (the rings, the rate rules and
-    // the latency share it) and one when its answer is done.
-    let clock = shield::qps::QueryClock::at(received_ns);
+    let clock = QueryClock::at(received_ns);
     let started = clock.now_ns();
     let stats = &state.runtime.stats;
     stats.queries.add(1);
     // The ACL comes first: a denied client gets nothing, not even FORMERR.
-    // IPv4-mapped IPv6 as IPv4, once for the ACL, the rings and blocks.
     let ip = shield::netmask::unmap(client.ip());
     if !state.shield.acl.contains(ip) {
         stats.acl_drops.add(1);
         return Handled::Drop;
     }
-    let query = match Query::parse(packet) {
-        Ok(q) => q,
+    let query = match parse(state, packet, out) {
+        Ok(query) => query,
+        Err(handled) => return handled,
+    };
+    if query.flags & 0x0100 != 0 {
+        stats.rdqueries.add(1);
+    }
+    // The one lowercase copy of the name every later phase reads.
+    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
+    let lname = wire::name::to_lowercase(query.qname, &mut lower);
+    let ask = Asking {
+        state,
+        client,
+        ip,
+        local: match frontend {
+            Some((_, from)) if local.ip().is_unspecified() => from
+                .local_ip()
+                .map_or(local, |ip| SocketAddr::new(ip, local.port())),
+            _ => local,
+        },
+        transport,
+        tcp: transport == Transport::Tcp,
+        clock,
+        started,
+        frontend,
+        stream,
+        tags: shield::Tags::default(),
+        trailing: shield::Trailing::default(),
+    };
+    record_query(&ask, &query, lname, packet.len());
+
+    // An answer a Lua rule made for this query; outlives the decision,
+    // whose outcome may point into it.
+    let mut hook_answer = None;
+    let mut decision = match dynamic_block(&ask, lname) {
+        Err(handled) => return handled,
+        Ok(Some(decision)) => decision,
+        Ok(None) if state.shield.rules.is_empty() => Decision::answer_normally(),
+        Ok(None) => {
+            let verdict = state.shield.rules.evaluate(&ask.info(&query, lname, None));
+            hook_answer = verdict.hook_answer;
+            Decision {
+                outcome: verdict.outcome,
+                edits: verdict.edits,
+                edns_option: verdict.edns_option,
+                delay_ms: verdict.delay_ms.filter(|_| transport == Transport::Udp),
+                echo_header: verdict.echo_header,
+                blocked: false,
+            }
+        }
+    };
+    if let (Outcome::HookAnswer, Some(action)) = (decision.outcome, hook_answer.as_deref()) {
+        decision.outcome = Outcome::Spoof(action);
+    }
+    // Cookies after the blocks (a blocked client gets the block's answer
+    // or nothing) and before the answer (a proven address is known to
+    // RRL). A cookie our zones cannot accept is refused where they would
+    // answer; a query forwarded to a backend keeps its option as it is.
+    let cookie = crate::guard::cookie_phase(state, &query, ip, ask.tcp);
+
+    // Rules that change the query (RD, CD, an EDNS option) change a
+    // copy: from here on, the zones and the backends see it as changed.
+    let client_flags = query.flags;
+    let edited;
+    let rewritten;
+    let (packet, query) = match rewrite(packet, &query, &decision, &ask.trailing) {
+        Err(handled) => return handled,
+        Ok(None) => {
+            rewritten = false;
+            (packet, query)
+        }
+        Ok(Some(copy)) => {
+            rewritten = true;
+            edited = copy;
+            match Query::parse(&edited) {
+                Ok(q) => (&edited[..], q),
+                Err(_) => return Handled::Drop,
+            }
+        }
+    };
+    let limit = zone::respond::size_limit(&state.zones, &query, transport, out.len());
+
+    // Dispatch: a pool, or an answer made here.
+    if let Some(pool) = pool_for(state, decision.outcome, lname) {
+        let asked = Asked {
+            packet,
+            query: &query,
+            lname,
+            client,
+            client_flags,
+            edits: decision.edits,
+            rewritten,
+            delay_ms: decision.delay_ms,
+            started,
+        };
+        return to_pool(state, pool, &asked, transport, frontend, out, limit);
+    }
+    let presented = cookie.presented();
+    let reserve = crate::guard::cookie_reserve(&presented);
+    let made = match decision.outcome {
+        Outcome::Drop => {
+            stats.rule_drop.add(1);
+            return Handled::Drop;
+        }
+        Outcome::Http(action) => return http_answer(state, action, out),
+        Outcome::Continue | Outcome::Allow => {
+            match from_zones(&ask, &query, lname, &cookie, limit, out) {
+                Ok(made) => made,
+                Err(handled) => return handled,
+            }
+        }
+        rule => Made {
+            len: self_made(&ask, rule, &decision, &query, limit - reserve, out),
+            wildcard: false,
+        },
+    };
+    let Some(len) = made.len else {
+        return Handled::Drop;
+    };
+    let answer = Answer {
+        len,
+        limit,
+        reserve,
+        wildcard: made.wildcard,
+        delay_ms: decision.delay_ms,
+        self_answered: decision.self_answered(),
+    };
+    respond(&ask, &query, lname, &presented, answer, out)
+}
+
+/// Parses the query; a message that is not one is dropped or answered
+/// here (FORMERR, or NOTIMP for no question, as dnsdist).
+fn parse<'p>(state: &State, packet: &'p [u8], out: &mut [u8]) -> Result<Query<'p>, Handled> {
+    let stats = &state.runtime.stats;
+    match Query::parse(packet) {
+        Ok(q) => Ok(q),
         Err(ParseError::Drop) => {
             stats.noncompliant_queries.add(1);
-            return Handled::Drop;
+            Err(Handled::Drop)
         }
         // No question: dropped if the config says so, else NOTIMP, the
         // query sent back with QR set (dnsdist's answer).
@@ -101,7 +322,7 @@ pub fn handle(
             stats.noncompliant_queries.add(1);
             stats.empty_queries.add(1);
             if state.shield.drop_empty_queries {
-                return Handled::Drop;
+                return Err(Handled::Drop);
             }
             let len = if packet.len() <= 512 {
                 packet.len()
@@ -109,173 +330,122 @@ pub fn handle(
                 12
             };
             let Some(dst) = out.get_mut(..len) else {
-                return Handled::Drop;
+                return Err(Handled::Drop);
             };
             dst.copy_from_slice(&packet[..len]);
             dst[2] |= 0x80;
             dst[3] = (dst[3] & 0xf0) | wire::types::rcode::NOTIMP as u8;
-            return Handled::Answer {
+            Err(Handled::Answer {
                 len,
                 delay_ms: None,
-            };
+            })
         }
         Err(ParseError::FormErr) => {
             stats.noncompliant_queries.add(1);
             let len = zone::formerr(packet, out);
-            return if len == 0 {
+            Err(if len == 0 {
                 Handled::Drop
             } else {
                 Handled::Answer {
                     len,
                     delay_ms: None,
                 }
-            };
+            })
         }
-    };
-    let tcp = transport == Transport::Tcp;
-    let runtime: &Runtime = &state.runtime;
-    if query.flags & 0x0100 != 0 {
-        stats.rdqueries.add(1);
     }
-    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-    let lname = wire::name::to_lowercase(query.qname, &mut lower);
-    // Into the ring before blocks and rules, as dnsdist: dropped queries
-    // still show in the statistics.
-    runtime.query_counts.count(lname);
-    let rings = &state.rings;
-    rings.queries.record_at(
-        &Record {
-            size: packet.len(),
-            tcp,
-            port: client.port(),
-            ..Record::query(ip, lname, query.qtype)
-        },
-        started,
-    );
+}
 
-    let mut delay_ms = None;
-    // An answer a Lua rule made for this query; outlives `outcome`,
-    // which may point into it.
-    let mut hook_answer = None;
-    let mut echo_header = false;
-    let mut outcome = Outcome::Continue;
-    let mut edits = shield::QueryEdits::default();
-    let mut edns_option = None;
-    let tags = shield::Tags::default();
-    let trailing = shield::Trailing::default();
-    let mut blocked = false;
-    // Dynamic blocks, client first, then the name's suffix.
+/// Into the query ring and the name counts before blocks and rules, as
+/// dnsdist: dropped queries still show in the statistics.
+fn record_query(ask: &Asking, query: &Query, lname: &[u8], size: usize) {
+    ask.state.runtime.query_counts.count(lname);
+    ask.state.rings.queries.record_at(
+        &Record {
+            size,
+            tcp: ask.tcp,
+            port: ask.client.port(),
+            ..Record::query(ask.ip, lname, query.qtype)
+        },
+        ask.started,
+    );
+}
+
+/// The dynamic block in force for the client, else for the name's
+/// suffix: `Err` when it drops the query, `Ok(None)` when none applies
+/// (the query rules decide).
+fn dynamic_block<'r>(ask: &Asking<'r>, lname: &[u8]) -> Result<Option<Decision<'r>>, Handled> {
+    let runtime = &ask.state.runtime;
     // Without a block in force, the table is not even loaded.
-    if runtime.dynblocks.any() {
-        let table = runtime.dynblocks.table();
-        // A random-subdomain guard lets the names answered lately through.
-        // Looked up only when no client block decided already.
-        let by_name = || {
-            table
-                .for_name(lname, started)
-                .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
-        };
-        if let Some(block) = table
-            .for_client(ip, client.port(), started)
-            .or_else(by_name)
-        {
-            let applied = match block.action {
-                BlockAction::Drop => {
-                    block.blocks.add(1);
-                    stats.dyn_blocked.add(1);
-                    return Handled::Drop;
-                }
-                BlockAction::Refused => Some(Outcome::RCode(wire::types::rcode::REFUSED)),
-                BlockAction::Nxdomain => Some(Outcome::RCode(wire::types::rcode::NXDOMAIN)),
-                BlockAction::Truncate if !tcp => Some(Outcome::Truncate),
-                // dnsdist clears RD and sends the query on, past the rules.
-                BlockAction::NoRecurse => {
-                    edits.clear_rd = true;
-                    Some(Outcome::Continue)
-                }
-                BlockAction::Truncate | BlockAction::NoOp => None,
-            };
-            if let Some(o) = applied {
-                block.blocks.add(1);
-                stats.dyn_blocked.add(1);
-                outcome = o;
-                blocked = true;
-            }
-        }
-        drop(table);
+    if !runtime.dynblocks.any() {
+        return Ok(None);
     }
-    // Cookies after the blocks (a blocked client gets the block's answer
-    // or nothing) and before the rules (a proven address is known to
-    // RRL). A cookie our zones cannot accept is refused where they would
-    // answer; a query forwarded to a backend keeps its option as it is.
-    let cookie = crate::guard::cookie_phase(state, &query, ip, tcp);
-    let presented = cookie.presented();
-    let reserve = crate::guard::cookie_reserve(&presented);
-    // A socket bound to a wildcard address learnt the address asked.
-    let local = match frontend {
-        Some((_, from)) if local.ip().is_unspecified() => from
-            .local_ip()
-            .map_or(local, |ip| SocketAddr::new(ip, local.port())),
-        _ => local,
+    let table = runtime.dynblocks.table();
+    // A random-subdomain guard lets the names answered lately through.
+    // Looked up only when no client block decided already.
+    let by_name = || {
+        table
+            .for_name(lname, ask.started)
+            .filter(|b| !(b.unknown_only && runtime.known.contains(lname)))
     };
-    if !blocked && !state.shield.rules.is_empty() {
-        let info = QueryInfo {
-            client,
-            local,
-            tcp: transport == Transport::Tcp,
-            query: &query,
-            lname,
-            rcode: None,
-            tags: &tags,
-            trailing: &trailing,
-            pools: Some(&state.upstream.pools),
-            clock: &clock,
-            stream,
-        };
-        let verdict = state.shield.rules.evaluate(&info);
-        outcome = verdict.outcome;
-        edits = verdict.edits;
-        edns_option = verdict.edns_option;
-        if transport == Transport::Udp {
-            delay_ms = verdict.delay_ms;
-        }
-        hook_answer = verdict.hook_answer;
-        echo_header = verdict.echo_header;
-    }
-    if let (Outcome::HookAnswer, Some(action)) = (outcome, hook_answer.as_deref()) {
-        outcome = Outcome::Spoof(action);
-    }
-    // Rules that change the query (RD, CD, an EDNS option) change a
-    // copy: from here on, the zones and the backends see it as changed.
-    let client_flags = query.flags;
-    let rewritten = edits.rewrites() || edns_option.is_some() || trailing.is_replaced();
-    let edited;
-    let (packet, query) = if rewritten {
-        let mut copy = match trailing.replaced() {
-            Some(data) => [&packet[..query.end.min(packet.len())], &data].concat(),
-            None => packet.to_vec(),
-        };
-        edits.apply(&mut copy);
-        if let Some((code, data)) = edns_option {
-            match wire::edit::set_edns_option(&copy, code, data) {
-                Some(with) => copy = with,
-                None => return Handled::Drop,
-            }
-        }
-        edited = copy;
-        match Query::parse(&edited) {
-            Ok(q) => (&edited[..], q),
-            Err(_) => return Handled::Drop,
-        }
-    } else {
-        (packet, query)
+    let Some(block) = table
+        .for_client(ask.ip, ask.client.port(), ask.started)
+        .or_else(by_name)
+    else {
+        return Ok(None);
     };
-    let limit = zone::respond::size_limit(&state.zones, &query, transport, out.len());
-    // The zones answered from a wildcard (RRL keys those by the zone).
-    let mut wildcard = false;
-    // A pool a rule names; names in no zone we hold go to the default
-    // pool, when there is one (otherwise the zones answer REFUSED).
-    let pool = match outcome {
+    let mut decision = Decision {
+        blocked: true,
+        ..Decision::answer_normally()
+    };
+    decision.outcome = match block.action {
+        BlockAction::Drop => {
+            block.blocks.add(1);
+            runtime.stats.dyn_blocked.add(1);
+            return Err(Handled::Drop);
+        }
+        BlockAction::Refused => Outcome::RCode(wire::types::rcode::REFUSED),
+        BlockAction::Nxdomain => Outcome::RCode(wire::types::rcode::NXDOMAIN),
+        BlockAction::Truncate if !ask.tcp => Outcome::Truncate,
+        // dnsdist clears RD and sends the query on, past the rules.
+        BlockAction::NoRecurse => {
+            decision.edits.clear_rd = true;
+            Outcome::Continue
+        }
+        // Truncate over TCP, NoOp: counted nowhere, the rules decide.
+        BlockAction::Truncate | BlockAction::NoOp => return Ok(None),
+    };
+    block.blocks.add(1);
+    runtime.stats.dyn_blocked.add(1);
+    Ok(Some(decision))
+}
+
+/// The query as the rules changed it (flags, an EDNS option, trailing
+/// data), or `None` when they left it as it came.
+fn rewrite(
+    packet: &[u8],
+    query: &Query,
+    decision: &Decision,
+    trailing: &shield::Trailing,
+) -> Result<Option<Vec<u8>>, Handled> {
+    if !(decision.edits.rewrites() || decision.edns_option.is_some() || trailing.is_replaced()) {
+        return Ok(None);
+    }
+    let mut copy = match trailing.replaced() {
+        Some(data) => [&packet[..query.end.min(packet.len())], &data].concat(),
+        None => packet.to_vec(),
+    };
+    decision.edits.apply(&mut copy);
+    if let Some((code, data)) = decision.edns_option {
+        copy = wire::edit::set_edns_option(&copy, code, data).ok_or(Handled::Drop)?;
+    }
+    Ok(Some(copy))
+}
+
+/// The pool a query goes to: the one a rule names, else, for a name in
+/// no zone we hold, the default pool when there is one (otherwise the
+/// zones answer REFUSED).
+fn pool_for<'r>(state: &State, outcome: Outcome<'r>, lname: &[u8]) -> Option<&'r str> {
+    match outcome {
         Outcome::Pool(pool) => Some(pool),
         Outcome::Continue | Outcome::Allow
             if !state.upstream.pools.is_empty()
@@ -284,213 +454,237 @@ pub fn handle(
             Some("")
         }
         _ => None,
-    };
-    if let Some(pool) = pool {
-        let asked = Asked {
-            packet,
-            query: &query,
-            lname,
-            client,
-            client_flags,
-            edits,
-            rewritten,
-            delay_ms,
-            started,
-        };
-        return to_pool(state, pool, &asked, transport, frontend, out, limit);
     }
-    let len = match outcome {
-        Outcome::Drop => {
+}
+
+/// A DNS over HTTPS answer with an HTTP status (`HTTPStatusAction`).
+fn http_answer(state: &State, action: &shield::Action, out: &mut [u8]) -> Handled {
+    let shield::Action::HttpStatus {
+        status,
+        body,
+        content_type,
+    } = action
+    else {
+        return Handled::Drop;
+    };
+    let (t, b) = (content_type.as_bytes(), &body[..]);
+    let Some(dst) = out.get_mut(..t.len() + b.len()) else {
+        return Handled::Drop;
+    };
+    dst[..t.len()].copy_from_slice(t);
+    dst[t.len()..].copy_from_slice(b);
+    state.runtime.stats.self_answered.add(1);
+    Handled::Http {
+        status: *status,
+        type_len: t.len(),
+        len: t.len() + b.len(),
+    }
+}
+
+/// An answer made in `out`, before the response phases.
+struct Made {
+    /// Its length; `None` when none could be made (dropped).
+    len: Option<usize>,
+    /// The zones answered from a wildcard (RRL keys those by the zone).
+    wildcard: bool,
+}
+
+/// Our own zones' answer, or the replication service's (which is
+/// finished: `Err`). A cookie they cannot accept is refused here
+/// (forwarded queries keep their COOKIE option for the backend, as
+/// dnsdist passes it on).
+fn from_zones(
+    ask: &Asking,
+    query: &Query,
+    lname: &[u8],
+    cookie: &crate::guard::CookieCheck,
+    limit: usize,
+    out: &mut [u8],
+) -> Result<Made, Handled> {
+    let state = ask.state;
+    if cookie.refuses() {
+        let refused = crate::guard::CookieRefusal {
+            check: cookie,
+            lname,
+            ip: ask.ip,
+            tcp: ask.tcp,
+            now_ns: ask.started,
+        };
+        return Err(match refused.answer(state, query, limit, out) {
+            Some(len) => Handled::Answer {
+                len,
+                delay_ms: None,
+            },
+            None => Handled::Drop,
+        });
+    }
+    if let Some(handled) = replication(ask, query, lname, out, limit) {
+        return Err(handled);
+    }
+    let reserve = crate::guard::cookie_reserve(&cookie.presented());
+    let answered =
+        zone::respond::respond_lowered(&state.zones, query, lname, out, ask.transport, reserve);
+    Ok(Made {
+        len: answered.map(|(len, _)| len),
+        wildcard: answered.is_some_and(|(_, f)| f.wildcard),
+    })
+}
+
+/// The answer a rule or a dynamic block asked for (an rcode, TC, a
+/// spoofed record), in `room` bytes of `out`.
+fn self_made(
+    ask: &Asking,
+    outcome: Outcome,
+    decision: &Decision,
+    query: &Query,
+    room: usize,
+    out: &mut [u8],
+) -> Option<usize> {
+    let stats = &ask.state.runtime.stats;
+    if !decision.blocked {
+        match outcome {
+            Outcome::RCode(wire::types::rcode::NXDOMAIN) => stats.rule_nxdomain.add(1),
+            Outcome::RCode(wire::types::rcode::REFUSED) => stats.rule_refused.add(1),
+            Outcome::RCode(wire::types::rcode::SERVFAIL) => stats.rule_servfail.add(1),
+            Outcome::Truncate => stats.rule_truncated.add(1),
+            _ => {}
+        }
+    }
+    stats.self_answered.add(1);
+    let len = self_answer(&outcome, query, out, room, ask.state.zones.max_udp_payload);
+    if (decision.blocked || decision.echo_header) && len.is_some() {
+        header_turned_around(out, query.flags);
+    }
+    len
+}
+
+/// An answer made here, on its way through the response phases.
+struct Answer {
+    len: usize,
+    /// The size the answer may have, and the part of it kept for a
+    /// COOKIE option.
+    limit: usize,
+    reserve: usize,
+    wildcard: bool,
+    delay_ms: Option<u32>,
+    /// Made by the query rules (their own response rules apply).
+    self_answered: bool,
+}
+
+/// The response phases of an answer made here: response rules, RRL,
+/// the EDNS options (COOKIE, EDE), then the response ring, the counters
+/// and the names known to be answered.
+fn respond(
+    ask: &Asking,
+    query: &Query,
+    lname: &[u8],
+    presented: &shield::cookie::Presented,
+    answer: Answer,
+    out: &mut [u8],
+) -> Handled {
+    let state = ask.state;
+    let stats = &state.runtime.stats;
+    let Answer {
+        mut len,
+        limit,
+        reserve,
+        wildcard,
+        mut delay_ms,
+        self_answered,
+    } = answer;
+    let rcode = u16::from(out[3] & 0xf);
+    // Response rules see answers from the zones; the answers the query
+    // rules made have rules of their own (dnsdist's self-answered
+    // response rules).
+    let chain = if self_answered {
+        &state.shield.self_answered_rules
+    } else {
+        &state.shield.response_rules
+    };
+    if !chain.is_empty() {
+        let info = ask.info(query, lname, Some(rcode));
+        let verdict = chain.apply(&info, out, &mut len, limit - reserve);
+        if verdict.drop {
             stats.rule_drop.add(1);
             return Handled::Drop;
         }
-        Outcome::Http(shield::Action::HttpStatus {
-            status,
-            body,
-            content_type,
-        }) => {
-            let (t, b) = (content_type.as_bytes(), &body[..]);
-            let Some(dst) = out.get_mut(..t.len() + b.len()) else {
-                return Handled::Drop;
-            };
-            dst[..t.len()].copy_from_slice(t);
-            dst[t.len()..].copy_from_slice(b);
-            stats.self_answered.add(1);
-            return Handled::Http {
-                status: *status,
-                type_len: t.len(),
-                len: t.len() + b.len(),
-            };
+        if !ask.tcp && verdict.delay_ms.is_some() {
+            delay_ms = verdict.delay_ms;
         }
-        Outcome::Continue | Outcome::Allow => {
-            // Our own zones answer: a cookie they cannot accept is refused
-            // here (forwarded queries keep their COOKIE option for the
-            // backend, as dnsdist passes it on).
-            if cookie.refuses() {
-                let refused = crate::guard::CookieRefusal {
-                    check: &cookie,
-                    lname,
-                    ip,
-                    tcp,
-                    now_ns: started,
-                };
-                return match refused.answer(state, &query, limit, out) {
-                    Some(len) => Handled::Answer {
-                        len,
-                        delay_ms: None,
-                    },
-                    None => Handled::Drop,
-                };
-            }
-            if let Some(handled) =
-                replication(state, &query, client, transport, frontend, out, limit)
-            {
-                return handled;
-            }
-            let answered = zone::respond::respond_lowered(
-                &state.zones,
-                &query,
-                lname,
-                out,
-                transport,
-                reserve,
-            );
-            wildcard = answered.is_some_and(|(_, f)| f.wildcard);
-            answered.map(|(len, _)| len)
-        }
-        other => {
-            if !blocked {
-                match other {
-                    Outcome::RCode(wire::types::rcode::NXDOMAIN) => stats.rule_nxdomain.add(1),
-                    Outcome::RCode(wire::types::rcode::REFUSED) => stats.rule_refused.add(1),
-                    Outcome::RCode(wire::types::rcode::SERVFAIL) => stats.rule_servfail.add(1),
-                    Outcome::Truncate => stats.rule_truncated.add(1),
-                    _ => {}
-                }
-            }
-            stats.self_answered.add(1);
-            let len = self_answer(
-                &other,
-                &query,
-                out,
-                limit - reserve,
-                state.zones.max_udp_payload,
-            );
-            if (blocked || echo_header) && len.is_some() {
-                header_turned_around(out, query.flags);
-            }
-            len
-        }
-    };
-    let self_answered = !matches!(outcome, Outcome::Continue | Outcome::Allow);
-    match len {
-        Some(mut len) => {
-            let rcode = u16::from(out[3] & 0xf);
-            // Response rules see answers from the zones; the answers the
-            // query rules made have rules of their own (dnsdist's
-            // self-answered response rules).
-            let chain = if self_answered {
-                &state.shield.self_answered_rules
-            } else {
-                &state.shield.response_rules
-            };
-            if !chain.is_empty() {
-                let info = QueryInfo {
-                    client,
-                    local,
-                    tcp,
-                    query: &query,
-                    lname,
-                    rcode: Some(rcode),
-                    tags: &tags,
-                    trailing: &trailing,
-                    pools: Some(&state.upstream.pools),
-                    clock: &clock,
-                    stream,
-                };
-                let verdict = chain.apply(&info, out, &mut len, limit - reserve);
-                if verdict.drop {
-                    stats.rule_drop.add(1);
-                    return Handled::Drop;
-                }
-                if !tcp && verdict.delay_ms.is_some() {
-                    delay_ms = verdict.delay_ms;
-                }
-            }
-            if !tcp {
-                let limited = crate::guard::rrl_phase(
-                    state, &query, lname, ip, &presented, wildcard, started, out, len, limit,
-                );
-                match limited {
-                    Some(l) => len = l,
-                    None => return Handled::Drop,
-                }
-            }
-            // REFUSED from the zones: a name outside them (as Knot and NSD
-            // say it). Rule answers stay as dnsdist makes them.
-            let ede = (!self_answered
-                && u16::from(out[3] & 0xf) == wire::types::rcode::REFUSED
-                && matches!(
-                    query.qclass,
-                    wire::types::class::IN | wire::types::class::ANY
-                )
-                && query.opcode == wire::types::opcode::QUERY)
-                .then_some(crate::guard::EDE_NOT_AUTHORITATIVE);
-            len = crate::guard::add_options(state, &presented, ede, ip, out, len);
-            let answers = u16::from_be_bytes([out[6], out[7]]);
-            let done = shield::qps::now_ns();
-            rings.responses.record_at(
-                &Record {
-                    client: ip,
-                    port: client.port(),
-                    lname,
-                    qtype: query.qtype,
-                    rcode,
-                    size: len,
-                    answers,
-                    tcp,
-                    latency_us: (done.saturating_sub(started) / 1000).min(u64::from(u32::MAX))
-                        as u32,
-                },
-                done,
-            );
-            stats.answered(rcode);
-            if rcode == 0 && answers > 0 {
-                runtime.known.insert(lname);
-            }
-            Handled::Answer { len, delay_ms }
-        }
-        None => Handled::Drop,
     }
+    if !ask.tcp {
+        let limited = crate::guard::rrl_phase(
+            state,
+            query,
+            lname,
+            ask.ip,
+            presented,
+            wildcard,
+            ask.started,
+            out,
+            len,
+            limit,
+        );
+        match limited {
+            Some(l) => len = l,
+            None => return Handled::Drop,
+        }
+    }
+    // REFUSED from the zones: a name outside them (as Knot and NSD say
+    // it). Rule answers stay as dnsdist makes them.
+    let ede = (!self_answered
+        && u16::from(out[3] & 0xf) == wire::types::rcode::REFUSED
+        && matches!(
+            query.qclass,
+            wire::types::class::IN | wire::types::class::ANY
+        )
+        && query.opcode == wire::types::opcode::QUERY)
+        .then_some(crate::guard::EDE_NOT_AUTHORITATIVE);
+    len = crate::guard::add_options(state, presented, ede, ask.ip, out, len);
+    let answers = u16::from_be_bytes([out[6], out[7]]);
+    let done = shield::qps::now_ns();
+    state.rings.responses.record_at(
+        &Record {
+            client: ask.ip,
+            port: ask.client.port(),
+            lname,
+            qtype: query.qtype,
+            rcode,
+            size: len,
+            answers,
+            tcp: ask.tcp,
+            latency_us: (done.saturating_sub(ask.started) / 1000).min(u64::from(u32::MAX)) as u32,
+        },
+        done,
+    );
+    stats.answered(rcode);
+    if rcode == 0 && answers > 0 {
+        state.runtime.known.insert(lname);
+    }
+    Handled::Answer { len, delay_ms }
 }
 
 /// UPDATE, NOTIFY, and zone transfers for zones the replication service
 /// holds; `None` for everything else (and for zones it does not hold:
 /// the zones then answer NOTAUTH or REFUSED).
 fn replication(
-    state: &State,
+    ask: &Asking,
     query: &Query,
-    client: SocketAddr,
-    transport: Transport,
-    frontend: Frontend,
+    lname: &[u8],
     out: &mut [u8],
     limit: usize,
 ) -> Option<Handled> {
     use wire::types::{opcode, rtype};
-    let holds = || {
-        let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-        state
-            .xfr
-            .holds(wire::name::to_lowercase(query.qname, &mut lower))
-    };
+    let (state, client, transport) = (ask.state, ask.client, ask.transport);
+    let holds = || state.xfr.holds(lname);
     let message = match (query.opcode, query.qtype, transport) {
         (opcode::UPDATE | opcode::NOTIFY, _, Transport::Tcp)
         | (opcode::QUERY, rtype::AXFR | rtype::IXFR, Transport::Tcp) => {
             return holds().then_some(Handled::Replication);
         }
         // Off the worker: the journal's fsync must not hold up its batch.
-        (opcode::UPDATE, _, _) if frontend.is_some() => {
-            let (socket, from) = frontend?;
+        (opcode::UPDATE, _, _) if ask.frontend.is_some() => {
+            let (socket, from) = ask.frontend?;
             if !holds() {
                 return None;
             }
