@@ -23,6 +23,10 @@ const LOOKUP: &str = include_str!("../../tests/data/answer-lookup.zone");
 const CNAME: &str = include_str!("../../tests/data/answer-cname.zone");
 const OTHER: &str = include_str!("../../tests/data/answer-other.zone");
 const DNAME: &str = include_str!("../../tests/data/answer-dname.zone");
+const REFERRAL: &str = include_str!("../../tests/data/answer-referral.zone");
+const NEGATIVE: &str = include_str!("../../tests/data/answer-negative.zone");
+const ADDITIONAL: &str = include_str!("../../tests/data/answer-additional.zone");
+const TRUNCATION: &str = include_str!("../../tests/data/answer-truncation.zone");
 
 fn load(apex: &str, text: &str) -> Zone {
     crate::load_zone_bytes(apex, text.as_bytes(), Path::new(apex))
@@ -54,6 +58,7 @@ fn wire_name(text: &str) -> Vec<u8> {
 /// What [`answer_in`] wrote, read back.
 struct Reply {
     msg: Message,
+    bytes: Vec<u8>,
     facts: Facts,
 }
 
@@ -106,10 +111,11 @@ fn ask_limited(c: &Catalog, qname: &str, qtype: u16, dnssec_ok: bool, limit: usi
     resp.set_header(0x1234, 0);
     resp.push_question(&qwire, qtype, class::IN).unwrap();
     let facts = answer_in(c, lname, qtype, dnssec_ok, &mut resp);
-    let msg = parse(resp.finish()).unwrap();
+    let bytes = resp.finish().to_vec();
+    let msg = parse(&bytes).unwrap();
     assert_eq!(msg.header.id, 0x1234);
     assert!(msg.header.is_response());
-    Reply { msg, facts }
+    Reply { msg, bytes, facts }
 }
 
 fn ask(c: &Catalog, qname: &str, qtype: u16) -> Reply {
@@ -622,4 +628,408 @@ fn a_dname_making_too_long_a_name_is_yxdomain() {
     let cname = r.msg.section(Section::Answer).nth(1).unwrap();
     assert_eq!(cname.rtype, rtype::CNAME);
     assert_eq!(cname.rdata.len(), 255);
+}
+
+// ---------------------------------------------------------------------
+// Phase 4: referrals
+
+fn referral_catalog() -> Catalog {
+    catalog(&[("example.test", REFERRAL)])
+}
+
+#[test]
+fn a_name_below_a_cut_gets_a_referral_with_glue() {
+    // RFC 1034 §4.3.2 step 3b: AA off, no answer, the cut's NS set in
+    // authority; RFC 9471 §3: the glue inside the delegation first, then
+    // addresses of other in-zone servers; none for servers elsewhere.
+    let r = ask(&referral_catalog(), "www.deleg.example.test", rtype::A);
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert!(!r.flag(flags::AA) && !r.flag(flags::TC));
+    assert!(r.answer().is_empty());
+    assert_eq!(
+        r.authority(),
+        [
+            "deleg.example.test. 300 IN NS ns.deleg.example.test.",
+            "deleg.example.test. 300 IN NS ns1.example.test.",
+            "deleg.example.test. 300 IN NS ns.example.org.",
+        ]
+    );
+    assert_eq!(
+        r.additional(),
+        [
+            "ns.deleg.example.test. 300 IN A 192.0.2.53",
+            "ns.deleg.example.test. 300 IN AAAA 2001:db8::53",
+            "ns1.example.test. 300 IN A 192.0.2.1",
+        ]
+    );
+}
+
+#[test]
+fn the_cut_itself_and_its_glue_are_referred_too() {
+    // RFC 1034 §4.3.2 step 3b: NS at the cut is the child's data, and
+    // glue is not authoritative (RFC 2181 §6.1): both are referrals.
+    let c = referral_catalog();
+    for (qname, qtype) in [
+        ("deleg.example.test", rtype::NS),
+        ("deleg.example.test", rtype::A),
+        ("ns.deleg.example.test", rtype::A),
+    ] {
+        let r = ask(&c, qname, qtype);
+        assert_eq!(r.rcode(), rcode::NOERROR, "{qname}");
+        assert!(!r.flag(flags::AA), "{qname}");
+        assert!(r.answer().is_empty(), "{qname}");
+        assert_eq!(r.authority().len(), 3, "{qname}");
+        assert_eq!(r.additional().len(), 3, "{qname}");
+    }
+}
+
+#[test]
+fn ds_at_the_cut_is_answered_by_the_parent() {
+    // RFC 4035 §3.1.4.1: DS lives on the parent side: an authoritative
+    // answer, not a referral.
+    let r = ask(&referral_catalog(), "deleg.example.test", rtype::DS);
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert!(r.flag(flags::AA));
+    assert_eq!(
+        r.answer(),
+        ["deleg.example.test. 300 IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"]
+    );
+    // A cut without DS: NODATA from the parent.
+    let r = ask(&referral_catalog(), "sib.example.test", rtype::DS);
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert!(r.flag(flags::AA));
+    assert!(r.answer().is_empty());
+    assert_eq!(r.authority(), [SOA_300]);
+}
+
+#[test]
+fn an_unsigned_zone_refers_without_ds_even_to_do_queries() {
+    // RFC 4035 §3.1.4: DS goes in referrals from signed zones; this zone
+    // is unsigned (no DNSKEY), so its DS record stays out.
+    let r = ask_limited(
+        &referral_catalog(),
+        "www.deleg.example.test",
+        rtype::A,
+        true,
+        65535,
+    );
+    assert!(!r.flag(flags::AA));
+    assert!(r
+        .msg
+        .section(Section::Authority)
+        .all(|rr| rr.rtype == rtype::NS));
+    assert_eq!(r.authority().len(), 3);
+}
+
+#[test]
+fn sibling_glue_is_given_with_a_referral() {
+    // RFC 9471 §2.2: sib's server lies under another cut of this zone;
+    // its addresses (glue of deleg) go in.
+    let r = ask(&referral_catalog(), "x.sib.example.test", rtype::A);
+    assert!(!r.flag(flags::AA));
+    assert_eq!(
+        r.authority(),
+        ["sib.example.test. 300 IN NS ns.deleg.example.test."]
+    );
+    assert_eq!(
+        r.additional(),
+        [
+            "ns.deleg.example.test. 300 IN A 192.0.2.53",
+            "ns.deleg.example.test. 300 IN AAAA 2001:db8::53",
+        ]
+    );
+}
+
+#[test]
+fn a_cname_into_a_delegation_keeps_aa_and_refers() {
+    // RFC 1035 §4.1.1: AA speaks for the first owner in the answer, the
+    // CNAME we hold; the chain then meets a cut: a referral follows it.
+    let z = format!("{REFERRAL}www CNAME x.deleg\n");
+    let r = ask(
+        &catalog(&[("example.test", &z)]),
+        "www.example.test",
+        rtype::A,
+    );
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert!(r.flag(flags::AA));
+    assert_eq!(
+        r.answer(),
+        ["www.example.test. 300 IN CNAME x.deleg.example.test."]
+    );
+    assert_eq!(r.authority().len(), 3);
+    assert!(r
+        .msg
+        .section(Section::Authority)
+        .all(|rr| rr.rtype == rtype::NS));
+    assert_eq!(r.additional().len(), 3);
+}
+
+// ---------------------------------------------------------------------
+// Phase 4: negative answers
+
+#[test]
+fn nxdomain_carries_the_soa_with_the_negative_ttl() {
+    // RFC 2308 §3: NXDOMAIN with the SOA in authority, its TTL
+    // min(SOA TTL, SOA MINIMUM); the MINIMUM field is left as it is.
+    // Here the TTL is 3600 and MINIMUM 300: 300.
+    let c = catalog(&[("example.test", NEGATIVE)]);
+    let z = load("example.test", NEGATIVE);
+    assert_eq!(z.negative_ttl, 300);
+    let r = ask(&c, "nx.example.test", rtype::A);
+    assert_eq!(r.rcode(), rcode::NXDOMAIN);
+    assert!(r.flag(flags::AA) && !r.flag(flags::TC));
+    assert!(r.answer().is_empty() && r.additional().is_empty());
+    assert_eq!(
+        r.authority(),
+        ["example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. 2024010101 7200 3600 1209600 300"]
+    );
+}
+
+#[test]
+fn nodata_carries_the_same_soa() {
+    // RFC 2308 §2.2 (NODATA) with §3's TTL.
+    let c = catalog(&[("example.test", NEGATIVE)]);
+    let r = ask(&c, "www.example.test", rtype::TXT);
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert!(r.flag(flags::AA));
+    assert!(r.answer().is_empty() && r.additional().is_empty());
+    assert_eq!(
+        r.authority(),
+        ["example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. 2024010101 7200 3600 1209600 300"]
+    );
+    // The SOA asked for is positive data: its own TTL.
+    let r = ask(&c, "example.test", rtype::SOA);
+    assert_eq!(r.answer().len(), 1);
+    assert!(r.answer()[0].starts_with("example.test. 3600 IN SOA "));
+}
+
+#[test]
+fn the_negative_ttl_is_the_soa_ttl_when_that_is_lower() {
+    // RFC 2308 §3, the other way round: TTL 60, MINIMUM 600: 60.
+    let c = catalog(&[("example.net", OTHER)]);
+    let r = ask(&c, "nx.example.net", rtype::A);
+    assert_eq!(r.rcode(), rcode::NXDOMAIN);
+    assert_eq!(
+        r.authority(),
+        ["example.net. 60 IN SOA ns.example.net. hostmaster.example.net. 7 7200 3600 1209600 600"]
+    );
+}
+
+// ---------------------------------------------------------------------
+// Phase 5: additional-section addresses
+
+fn additional_catalog() -> Catalog {
+    catalog(&[("example.test", ADDITIONAL)])
+}
+
+#[test]
+fn mx_targets_get_their_addresses_once() {
+    // RFC 1035 §3.3.9: A (and AAAA, RFC 3596 §3) of the exchange in
+    // additional; two MX to one host give its addresses once.
+    let r = ask(&additional_catalog(), "example.test", rtype::MX);
+    assert_eq!(
+        r.answer(),
+        [
+            "example.test. 300 IN MX 10 mail.example.test.",
+            "example.test. 300 IN MX 20 mail.example.test.",
+        ]
+    );
+    assert_eq!(
+        r.additional(),
+        [
+            "mail.example.test. 300 IN A 192.0.2.25",
+            "mail.example.test. 300 IN AAAA 2001:db8::25",
+        ]
+    );
+    assert!(r.authority().is_empty());
+}
+
+#[test]
+fn srv_targets_get_their_addresses() {
+    // RFC 2782: the target's addresses in additional.
+    let r = ask(&additional_catalog(), "_sip._tcp.example.test", rtype::SRV);
+    assert_eq!(
+        r.answer(),
+        ["_sip._tcp.example.test. 300 IN SRV 0 5 5060 sip.example.test."]
+    );
+    assert_eq!(r.additional(), ["sip.example.test. 300 IN A 192.0.2.50"]);
+}
+
+#[test]
+fn ns_targets_in_the_zone_get_addresses_and_others_none() {
+    // RFC 1035 §3.3.11: addresses of the servers we hold; the one in
+    // example.org is not ours to give.
+    let r = ask(&additional_catalog(), "example.test", rtype::NS);
+    assert!(r.flag(flags::AA));
+    assert_eq!(
+        r.answer(),
+        [
+            "example.test. 300 IN NS ns1.example.test.",
+            "example.test. 300 IN NS ns.example.org.",
+        ]
+    );
+    assert_eq!(r.additional(), ["ns1.example.test. 300 IN A 192.0.2.1"]);
+}
+
+#[test]
+fn targets_that_are_aliases_or_below_a_cut_get_nothing() {
+    // RFC 2181 §10.3: an MX target must not be an alias, and nothing is
+    // chased for it. RFC 2181 §6.1: glue below a cut is not data we may
+    // give as an answer's additional.
+    let c = additional_catalog();
+    let r = ask(&c, "alias-mx.example.test", rtype::MX);
+    assert_eq!(r.answer().len(), 1);
+    assert!(r.additional().is_empty());
+    let r = ask(&c, "below-mx.example.test", rtype::MX);
+    assert_eq!(r.answer().len(), 1);
+    assert!(r.additional().is_empty());
+}
+
+#[test]
+fn a_target_covered_by_a_wildcard_gets_synthesised_addresses() {
+    // RFC 4592 §3.3: the target's address is synthesised from *.wild,
+    // owned by the target's name.
+    let r = ask(&additional_catalog(), "wild-mx.example.test", rtype::MX);
+    assert_eq!(r.additional(), ["x.wild.example.test. 300 IN A 192.0.2.77"]);
+}
+
+#[test]
+fn address_answers_get_no_additional_records() {
+    let r = ask(&additional_catalog(), "mail.example.test", rtype::A);
+    assert_eq!(r.answer(), ["mail.example.test. 300 IN A 192.0.2.25"]);
+    assert!(r.additional().is_empty() && r.authority().is_empty());
+}
+
+// ---------------------------------------------------------------------
+// Truncation
+
+fn truncation_catalog() -> Catalog {
+    catalog(&[("example.test", TRUNCATION)])
+}
+
+#[test]
+fn an_answer_rrset_that_does_not_fit_is_left_out_whole_with_tc() {
+    // RFC 2181 §9: never part of an RRset; TC tells the client to retry
+    // over TCP. 664 octets of TXT do not fit in 512.
+    let c = truncation_catalog();
+    let r = ask_limited(&c, "big.example.test", rtype::TXT, false, 512);
+    assert!(r.flag(flags::TC));
+    assert!(r.flag(flags::AA));
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert_eq!(r.msg.header.ancount, 0);
+    assert!(r.msg.records.is_empty());
+    assert!(r.bytes.len() <= 512);
+    // Room enough: all eight, no TC.
+    let r = ask_limited(&c, "big.example.test", rtype::TXT, false, 4096);
+    assert!(!r.flag(flags::TC));
+    assert_eq!(r.answer().len(), 8);
+}
+
+#[test]
+fn a_chain_whose_end_does_not_fit_keeps_the_cname_and_sets_tc() {
+    // RFC 2181 §9: what fits whole stays; TC says there is more.
+    let r = ask_limited(
+        &truncation_catalog(),
+        "tobig.example.test",
+        rtype::TXT,
+        false,
+        512,
+    );
+    assert!(r.flag(flags::TC));
+    assert_eq!(
+        r.answer(),
+        ["tobig.example.test. 300 IN CNAME big.example.test."]
+    );
+    assert!(r.authority().is_empty() && r.additional().is_empty());
+}
+
+#[test]
+fn additional_addresses_that_do_not_fit_are_dropped_without_tc() {
+    // RFC 2181 §9: leaving out additional data needs no TC. m1's address
+    // fits; m2's twenty AAAA (560 octets) are left out whole.
+    let c = truncation_catalog();
+    let r = ask_limited(&c, "mx.example.test", rtype::MX, false, 512);
+    assert!(!r.flag(flags::TC));
+    assert_eq!(r.answer().len(), 2);
+    assert_eq!(r.additional(), ["m1.example.test. 300 IN A 192.0.2.25"]);
+    let r = ask_limited(&c, "mx.example.test", rtype::MX, false, 4096);
+    assert_eq!(r.additional().len(), 21);
+}
+
+#[test]
+fn glue_a_referral_needs_sets_tc_when_it_does_not_fit() {
+    // RFC 9471 §3: glue for servers inside the delegation is required;
+    // if it does not fit, TC. The NS set stays, the glue RRset goes whole.
+    let c = truncation_catalog();
+    let r = ask_limited(&c, "www.fat.example.test", rtype::A, false, 512);
+    assert!(r.flag(flags::TC));
+    assert!(!r.flag(flags::AA));
+    assert_eq!(
+        r.authority(),
+        ["fat.example.test. 300 IN NS ns.fat.example.test."]
+    );
+    assert!(r.additional().is_empty());
+    let r = ask_limited(&c, "www.fat.example.test", rtype::A, false, 4096);
+    assert!(!r.flag(flags::TC));
+    assert_eq!(r.additional().len(), 30);
+}
+
+#[test]
+fn a_negative_answer_whose_soa_does_not_fit_sets_tc() {
+    // RFC 2308 §3 wants the SOA; RFC 2181 §9: if it cannot go in, TC.
+    let c = truncation_catalog();
+    let qname = "nx.example.test";
+    let question_end = 12 + wire_name(qname).len() + 4;
+    let r = ask_limited(&c, qname, rtype::A, false, question_end + 20);
+    assert_eq!(r.rcode(), rcode::NXDOMAIN);
+    assert!(r.flag(flags::TC));
+    assert!(r.msg.records.is_empty());
+}
+
+// ---------------------------------------------------------------------
+// Name compression
+
+#[test]
+fn names_in_the_answer_point_at_the_question() {
+    // RFC 1035 §4.1.4: the answer's owner is a pointer to the question
+    // name at offset 12; the MX exchange's apex suffix points into the
+    // question; the additional owner points at the exchange in the MX.
+    let r = ask(&additional_catalog(), "example.test", rtype::MX);
+    let b = &r.bytes;
+    // Header 12, question \x07example\x04test\x00 (14) + type/class (4).
+    let first = 12 + 14 + 4;
+    assert_eq!(&b[first..first + 2], [0xc0, 0x0c], "owner -> question");
+    let rdlen = u16::from_be_bytes([b[first + 10], b[first + 11]]) as usize;
+    let rdata = first + 12;
+    assert_eq!(
+        &b[rdata..rdata + rdlen],
+        [0, 10, 4, b'm', b'a', b'i', b'l', 0xc0, 0x0c],
+        "preference, then mail + pointer to example.test in the question"
+    );
+    let mail_at = (rdata + 2) as u16;
+    let additional = r.msg.section(Section::Additional).next().unwrap();
+    assert_eq!(
+        &b[additional.start..additional.start + 2],
+        (0xc000 | mail_at).to_be_bytes(),
+        "the additional owner points at the MX's exchange"
+    );
+}
+
+#[test]
+fn the_negative_soa_points_at_the_apex_in_the_question() {
+    // RFC 1035 §4.1.4: the SOA's owner and the names under the apex in
+    // its RDATA compress to the apex as a suffix of the question.
+    let c = catalog(&[("example.test", NEGATIVE)]);
+    let r = ask(&c, "nx.example.test", rtype::A);
+    let b = &r.bytes;
+    let apex_at = 12 + 3; // past \x02nx
+    let pointer = (0xc000u16 | apex_at).to_be_bytes();
+    let soa = r.msg.section(Section::Authority).next().unwrap();
+    assert_eq!(&b[soa.start..soa.start + 2], pointer, "owner");
+    let rdata = soa.start + 12;
+    assert_eq!(&b[rdata..rdata + 4], b"\x03ns1");
+    assert_eq!(&b[rdata + 4..rdata + 6], pointer, "MNAME");
+    assert_eq!(&b[rdata + 6..rdata + 17], b"\x0ahostmaster");
+    assert_eq!(&b[rdata + 17..rdata + 19], pointer, "RNAME");
+    assert_eq!(soa.end, rdata + 19 + 20);
 }
