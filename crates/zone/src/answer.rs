@@ -676,3 +676,6 @@ impl<'c> Answer<'c, '_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

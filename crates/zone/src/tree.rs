@@ -569,3 +569,6 @@ impl Zone {
         self.apex_node()?.get(rtype::SOA)
     }
 }
+
+#[cfg(test)]
+mod tests;
