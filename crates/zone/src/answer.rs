@@ -647,7 +647,8 @@ impl<'c> Answer<'c, '_, '_> {
         }
         let glue = src.referral.is_some();
         let node = match src.zone.node(t) {
-            Some(node) if glue || !(node.occluded || node.is_cut) => node,
+            Some(node) if !(node.occluded || node.is_cut) => node,
+            Some(node) if glue && !below_dname(src.zone, t) => node,
             Some(_) => return,
             None => match lookup(src.zone, t, rtype::A) {
                 Lookup::Wildcard(node) => node,
@@ -675,6 +676,31 @@ impl<'c> Answer<'c, '_, '_> {
             }
         }
     }
+}
+
+/// Whether `name`, an occluded name of `zone`, is hidden by a DNAME
+/// rather than below a cut: the nearer of the two above it decides. Data
+/// below a DNAME is never served (RFC 6672 §2.4), not even as glue;
+/// data below a cut is the child's, and glue.
+fn below_dname(zone: &Zone, name: &[u8]) -> bool {
+    let mut above = name;
+    while above.len() > zone.apex.len() {
+        let Some(p) = wire::name::parent(above) else {
+            return false;
+        };
+        above = p;
+        let Some(node) = zone.node(above) else {
+            continue;
+        };
+        // A DNAME at a cut is the child's: the cut decides.
+        if node.is_cut {
+            return false;
+        }
+        if node.get(rtype::DNAME).is_some() {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
