@@ -381,6 +381,8 @@ pub fn forward_over_stream(
     }
     let id = u16::from_be_bytes([sent[0], sent[1]]);
     let started = asked.started_ns;
+    // The question the answer must carry, where it is in what is sent.
+    let (qname_len, qtype) = (asked.qname.len(), asked.qtype);
     let slot = Slot::new(
         client,
         (sent, id),
@@ -392,8 +394,16 @@ pub fn forward_over_stream(
     let (backend, runtime, sent) = (backend.clone(), runtime.clone(), sent.to_vec());
     rt.spawn(async move {
         let mut out = vec![0u8; 65535];
-        let allow_empty = runtime.response_rules.load().allow_empty_response;
-        let Some(n) = tcp_exchange(&backend, &sent, &mut out, timeout, allow_empty).await else {
+        let Some(qname) = sent.get(12..12 + qname_len) else {
+            return;
+        };
+        let expect = Expected {
+            id: [sent[0], sent[1]],
+            qname,
+            qtype,
+            allow_empty: runtime.response_rules.load().allow_empty_response,
+        };
+        let Some(n) = tcp_exchange(&backend, &sent, &mut out, timeout, expect).await else {
             return;
         };
         let rules = runtime.response_rules.load();
@@ -796,7 +806,7 @@ pub async fn tcp_exchange(
     query: &[u8],
     out: &mut [u8],
     timeout: Duration,
-    allow_empty: bool,
+    expect: Expected<'_>,
 ) -> Option<usize> {
     let started = Instant::now();
     b.sent();
@@ -805,13 +815,13 @@ pub async fn tcp_exchange(
     framed.extend_from_slice(query);
     let result = tokio::time::timeout(timeout, async {
         if let Some(tls) = &b.tls {
-            return crate::tls_forward::exchange(b, tls, &framed, out, allow_empty).await;
+            return crate::tls_forward::exchange(b, tls, &framed, out, expect).await;
         }
         // A kept connection may have been closed by the backend since
         // (idle timeout): then it fails at once and a new one is tried.
         if let Some(idle) = b.take_idle_tcp() {
             if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
-                if let Some(len) = stream_ask(&mut s, &framed, out, allow_empty).await {
+                if let Some(len) = stream_ask(&mut s, &framed, out, expect).await {
                     keep(b, s);
                     return Some(len);
                 }
@@ -819,7 +829,7 @@ pub async fn tcp_exchange(
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         let _ = s.set_nodelay(true);
-        let len = stream_ask(&mut s, &framed, out, allow_empty).await?;
+        let len = stream_ask(&mut s, &framed, out, expect).await?;
         keep(b, s);
         Some(len)
     })
@@ -851,14 +861,38 @@ pub(crate) fn answers(answer: &[u8], lname: &[u8], qtype: u16, allow_empty: bool
     wire::query::has_question(answer, lname, qtype, None)
 }
 
-/// Whether `answer` is the answer to `query` (same ID, same question).
-pub(crate) fn is_answer_to(query: &[u8], answer: &[u8], allow_empty: bool) -> bool {
-    let Ok(q) = wire::Query::parse(query) else {
-        return false;
-    };
-    answer.len() >= 12
-        && answer[..2] == query[..2]
-        && answers(answer, q.qname, q.qtype, allow_empty)
+/// What a backend's answer must carry to be the answer to a query: the
+/// query's ID and question. Made from what the query path parsed, so an
+/// answer is checked without parsing the query again.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'q> {
+    pub id: [u8; 2],
+    /// The query name as sent (compared ignoring case).
+    pub qname: &'q [u8],
+    pub qtype: u16,
+    /// An answer with no question may do ([`answers`]).
+    pub allow_empty: bool,
+}
+
+impl<'q> Expected<'q> {
+    /// What answers `query` (parsed here: for queries no path parsed
+    /// before, such as a health check's); `None` if it is no query.
+    pub fn of(query: &'q [u8], allow_empty: bool) -> Option<Self> {
+        let q = wire::Query::parse(query).ok()?;
+        Some(Expected {
+            id: [query[0], query[1]],
+            qname: q.qname,
+            qtype: q.qtype,
+            allow_empty,
+        })
+    }
+
+    /// Whether `answer` is the answer (same ID, same question).
+    pub fn answered_by(&self, answer: &[u8]) -> bool {
+        answer.len() >= 12
+            && answer[..2] == self.id
+            && answers(answer, self.qname, self.qtype, self.allow_empty)
+    }
 }
 
 /// One framed query and its framed answer on a connection (TCP or TLS).
@@ -866,7 +900,7 @@ pub(crate) async fn stream_ask<S>(
     s: &mut S,
     framed: &[u8],
     out: &mut [u8],
-    allow_empty: bool,
+    expect: Expected<'_>,
 ) -> Option<usize>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -878,8 +912,7 @@ where
     let len = usize::from(u16::from_be_bytes(len));
     s.read_exact(out.get_mut(..len)?).await.ok()?;
     // Not the answer to this query: the connection is out of step.
-    let q = wire::Query::parse(&framed[2..]).ok()?;
-    (out[..2] == framed[2..4] && answers(&out[..len], q.qname, q.qtype, allow_empty)).then_some(len)
+    expect.answered_by(&out[..len]).then_some(len)
 }
 
 /// Returns a connection that answered to its backend's idle list.

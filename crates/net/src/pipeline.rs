@@ -16,7 +16,7 @@ use crate::ecs_plan::EcsPlan;
 use crate::State;
 
 /// What to do with a query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Handled {
     /// Send the first `len` bytes of the output buffer, after `delay_ms`.
     Answer { len: usize, delay_ms: Option<u32> },
@@ -25,13 +25,15 @@ pub enum Handled {
     /// Sent on to a backend over UDP: its answer goes out by itself.
     Forwarded,
     /// For a TCP client: ask backend `pools.backends[backend]` over TCP,
-    /// and keep the answer in the `cache`th of `pools.caches` (in the
-    /// map's iteration order, which is fixed for one snapshot). When the
-    /// rules changed the query, the query to send is the first
-    /// `rewritten` bytes of the output buffer.
+    /// and keep the answer in `cache`. When the rules changed the query,
+    /// the query to send is the first `rewritten` bytes of the output
+    /// buffer.
     ForwardTcp {
         backend: usize,
-        cache: Option<usize>,
+        cache: Option<Arc<pool::PacketCache>>,
+        /// The query's question and cache-key facts, as parsed here: the
+        /// TCP side does not parse it again.
+        question: TcpQuestion,
         rewritten: Option<usize>,
         /// A rule's cache TTL for a SERVFAIL/REFUSED answer.
         temp_failure_ttl: Option<u32>,
@@ -55,6 +57,41 @@ pub enum Handled {
         type_len: usize,
         len: usize,
     },
+}
+
+/// What the TCP side needs of a query it sends on: the question its
+/// answer must carry and the facts of its cache key. The name is the
+/// query's first `qname_len` bytes after the header, where it always is.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpQuestion {
+    pub qname_len: usize,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub flags: u16,
+    pub edns: bool,
+    pub dnssec_ok: bool,
+}
+
+impl TcpQuestion {
+    /// The query name of `query`, the query this was made from.
+    pub fn qname<'q>(&self, query: &'q [u8]) -> Option<&'q [u8]> {
+        query.get(12..12 + self.qname_len)
+    }
+
+    /// The cache key of the query named `lname` (lowercase), with the
+    /// EDNS options' digest `options`.
+    pub fn key<'a>(&self, lname: &'a [u8], options: u64) -> pool::CacheKey<'a> {
+        pool::CacheKey {
+            lname,
+            qtype: self.qtype,
+            qclass: self.qclass,
+            flags: self.flags,
+            edns: self.edns,
+            dnssec_ok: self.dnssec_ok,
+            tcp: true,
+            options,
+        }
+    }
 }
 
 /// Where to send an answer a backend gives later (UDP only).
@@ -952,12 +989,15 @@ fn to_pool(
             }),
             backend: i,
             temp_failure_ttl: edits.temp_failure_ttl,
-            cache: up
-                .pools
-                .caches
-                .keys()
-                .position(|k| k == pool)
-                .filter(|_| !edits.skip_cache),
+            cache: cache.cloned(),
+            question: TcpQuestion {
+                qname_len: query.qname.len(),
+                qtype: key.qtype,
+                qclass: key.qclass,
+                flags: key.flags,
+                edns: key.edns,
+                dnssec_ok: key.dnssec_ok,
+            },
             ecs,
             digests: (digest, zero_scope),
         },

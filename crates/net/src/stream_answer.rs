@@ -67,13 +67,9 @@ pub async fn answer(
             )
         }))
         .unwrap_or(Handled::Drop);
-        let backend = match answered {
-            Handled::ForwardTcp { backend, cache, .. } => {
-                let up = &snap.upstream.pools;
-                up.backends.get(backend).cloned().map(|b| {
-                    let cache = cache.and_then(|c| up.caches.values().nth(c).cloned());
-                    (b, cache)
-                })
+        let backend = match &answered {
+            Handled::ForwardTcp { backend, .. } => {
+                snap.upstream.pools.backends.get(*backend).cloned()
             }
             _ => None,
         };
@@ -107,9 +103,11 @@ pub async fn answer(
                 temp_failure_ttl,
                 ecs,
                 digests,
+                cache,
+                question,
                 ..
             },
-            Some((b, cache)),
+            Some(b),
         ) => {
             let started = std::time::Instant::now();
             // The backend gets the query as the rules changed it; the
@@ -124,12 +122,23 @@ pub async fn answer(
             // The answer is read straight into `out` after the length
             // prefix; `out` keeps its 64 KB so rules may grow it.
             let answer = &mut *out;
+            // The question as handle() parsed it (the rules change flags
+            // and options, never the question).
+            let Some(qname) = question.qname(query) else {
+                return Answered::Drop;
+            };
+            let expect = crate::forward::Expected {
+                id: [query[0], query[1]],
+                qname,
+                qtype: question.qtype,
+                allow_empty,
+            };
             let mut scratch = Vec::new();
             let Some((sent, added)) = ecs.apply(query, &mut scratch) else {
                 return Answered::Drop;
             };
             let by_udp = if upstream == Upstream::Udp && !b.tcp_only {
-                match crate::udp_ask::ask(&b, sent, answer, timeout, allow_empty).await {
+                match crate::udp_ask::ask(&b, sent, answer, timeout, expect).await {
                     Some(Ok(len)) => Some(len),
                     // Truncated: over TCP, as a UDP client would retry.
                     Some(Err(())) => None,
@@ -140,8 +149,7 @@ pub async fn answer(
             };
             let len = match by_udp {
                 Some(len) => len,
-                None => match crate::forward::tcp_exchange(&b, sent, answer, timeout, allow_empty)
-                    .await
+                None => match crate::forward::tcp_exchange(&b, sent, answer, timeout, expect).await
                 {
                     Some(len) => len,
                     None => return Answered::Drop,
@@ -154,15 +162,12 @@ pub async fn answer(
             };
             let mut len = wire::ecs::undo(answer, len, added);
             shield::edits::restore_flags(&mut answer[..len], client_flags);
-            let Ok(q) = wire::Query::parse(query) else {
-                return Answered::Drop;
-            };
             let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-            let lname = wire::name::to_lowercase(q.qname, &mut lower);
+            let lname = wire::name::to_lowercase(qname, &mut lower);
             let snap = shared.load();
             snap.shield
                 .response_rules
-                .fix_case(&mut answer[..len], q.qname);
+                .fix_case(&mut answer[..len], qname);
             let latency = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
             let send = crate::pipeline::backend_answer(
                 &snap.shield.response_rules,
@@ -170,7 +175,7 @@ pub async fn answer(
                 client,
                 true,
                 lname,
-                q.qtype,
+                question.qtype,
                 answer,
                 &mut len,
                 latency,
@@ -180,17 +185,11 @@ pub async fn answer(
                 return Answered::Drop;
             };
             if let Some(cache) = cache.filter(|_| keep) {
-                let key = pool::CacheKey {
-                    lname,
-                    qtype: q.qtype,
-                    qclass: q.qclass,
-                    flags: q.flags,
-                    edns: q.edns.is_some(),
-                    dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
-                    tcp: true,
-                    options,
-                };
-                cache.insert_with(&key, &answer[..len], temp_failure_ttl);
+                cache.insert_with(
+                    &question.key(lname, options),
+                    &answer[..len],
+                    temp_failure_ttl,
+                );
             }
             len
         }

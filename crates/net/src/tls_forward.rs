@@ -87,11 +87,11 @@ pub async fn exchange(
     tls: &BackendTls,
     framed: &[u8],
     out: &mut [u8],
-    allow_empty: bool,
+    expect: crate::forward::Expected<'_>,
 ) -> Option<usize> {
     match &tls.doh_path {
-        Some(path) => doh_exchange(b, tls, path, &framed[2..], out, allow_empty).await,
-        None => dot_exchange(b, tls, framed, out, allow_empty).await,
+        Some(path) => doh_exchange(b, tls, path, &framed[2..], out, expect).await,
+        None => dot_exchange(b, tls, framed, out, expect).await,
     }
 }
 
@@ -100,7 +100,7 @@ async fn dot_exchange(
     tls: &BackendTls,
     framed: &[u8],
     out: &mut [u8],
-    allow_empty: bool,
+    expect: crate::forward::Expected<'_>,
 ) -> Option<usize> {
     // A kept session may have been closed by the backend since: then it
     // fails at once and a new one is opened.
@@ -108,14 +108,14 @@ async fn dot_exchange(
         let Ok(mut s) = idle.downcast::<DotStream>() else {
             continue;
         };
-        if let Some(len) = crate::forward::stream_ask(&mut *s, framed, out, allow_empty).await {
+        if let Some(len) = crate::forward::stream_ask(&mut *s, framed, out, expect).await {
             b.keep_idle_tls(s);
             return Some(len);
         }
         break;
     }
     let mut s = connect(b, tls).await?;
-    let len = crate::forward::stream_ask(&mut s, framed, out, allow_empty).await?;
+    let len = crate::forward::stream_ask(&mut s, framed, out, expect).await?;
     b.keep_idle_tls(Box::new(s));
     Some(len)
 }
@@ -169,7 +169,7 @@ async fn doh_exchange(
     path: &str,
     query: &[u8],
     out: &mut [u8],
-    allow_empty: bool,
+    expect: crate::forward::Expected<'_>,
 ) -> Option<usize> {
     let mut sender = doh_sender(b, tls).await?;
     let uri = format!("https://{}{path}", authority(b, tls));
@@ -201,7 +201,7 @@ async fn doh_exchange(
         .to_bytes();
     let len = body.len();
     out.get_mut(..len)?.copy_from_slice(&body);
-    crate::forward::is_answer_to(query, &out[..len], allow_empty).then_some(len)
+    expect.answered_by(&out[..len]).then_some(len)
 }
 
 /// A health check over TLS: the check query asked as a real one is, on
@@ -250,7 +250,8 @@ pub fn check(b: &Backend, tls: &BackendTls, query: &[u8], timeout: Duration) -> 
                 }
                 None => {
                     let mut s = connect(b, tls).await?;
-                    crate::forward::stream_ask(&mut s, &framed, &mut out, true).await?
+                    let expect = crate::forward::Expected::of(query, true)?;
+                    crate::forward::stream_ask(&mut s, &framed, &mut out, expect).await?
                 }
             };
             out.truncate(len);
