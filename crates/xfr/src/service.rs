@@ -388,7 +388,7 @@ impl Service {
                     entry.name,
                     path.display()
                 );
-                entry.journal_error = Some(e);
+                entry.journal_error = Some(e.to_string());
                 return;
             }
         };
