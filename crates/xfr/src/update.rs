@@ -16,7 +16,7 @@ use wire::Section;
 use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet};
 
 use crate::reply::{authenticate, Asked};
-use crate::service::{lock as lock_entry, soa_first, unix_now, Role, Service};
+use crate::service::{lock as lock_entry, soa_first, unix_now, CommitError, Role, Service};
 use crate::settings::UpdateGrant;
 use crate::tsig::Signer;
 
@@ -183,12 +183,13 @@ impl Service {
             Ok(_) => Some(answer(rcode::NOERROR, signer.as_mut())),
             Err(err) => {
                 log::error!("zone {}: {err}", e.name);
-                // A change that breaks the zone's rules (CNAME beside
-                // data…) is refused; a journal failure is SERVFAIL.
-                let code = if err.starts_with("journal write failed") {
-                    rcode::SERVFAIL
-                } else {
-                    rcode::REFUSED
+                // A change that breaks the zone's rules (two DNAMEs at a
+                // name…) is refused; a journal failure is the server's,
+                // SERVFAIL. A zone that cannot be signed keeps answering
+                // REFUSED, as it always has.
+                let code = match err {
+                    CommitError::JournalWrite { .. } => rcode::SERVFAIL,
+                    CommitError::Refused { .. } | CommitError::NotSigned(_) => rcode::REFUSED,
                 };
                 Some(answer(code, signer.as_mut()))
             }
