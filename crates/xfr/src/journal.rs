@@ -107,34 +107,110 @@ impl Block {
 
 /// What went wrong, where: the file, the block (its position in the file,
 /// which is its seq in an intact chain) and the byte offset where that
-/// block starts.
+/// block starts; what went wrong is [`JournalError::problem`].
 #[derive(Debug)]
 pub struct JournalError {
     pub path: PathBuf,
     pub block: Option<u64>,
     pub offset: Option<u64>,
-    pub message: String,
+    pub problem: Problem,
 }
 
-/// How every torn-tail message begins; see [`JournalError::is_torn`].
-const TORN: &str = "file ends inside block";
+/// What went wrong with a journal, one variant per kind, so callers and
+/// tests decide on the variant, never on the text. The texts are the ones
+/// operators have always seen (logs, `rampart journal verify`).
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    // The file could not be reached.
+    #[error("cannot create: {0}")]
+    Create(io::Error),
+    #[error("cannot open: {0}")]
+    Open(io::Error),
+    #[error("cannot stat: {0}")]
+    Stat(io::Error),
+    #[error("cannot sync directory {}: {err}", dir.display())]
+    SyncDir { dir: PathBuf, err: io::Error },
+    #[error("cannot read: {0}")]
+    Read(io::Error),
+    #[error("cannot cut off the torn last block: {0}")]
+    CutTorn(io::Error),
+
+    // An append did not reach the disk.
+    #[error("cannot write: {0}")]
+    Write(io::Error),
+    /// The write failed and what part of it reached the file could not
+    /// be cut off: the journal takes no more appends.
+    #[error("write failed ({write}) and so did cutting it off ({cut})")]
+    WriteAndCut { write: io::Error, cut: io::Error },
+    /// The journal takes no more appends either.
+    #[error("cannot sync: {0}")]
+    Sync(io::Error),
+    /// An earlier failure (the text of its [`Problem`]) left the file's
+    /// state unknown.
+    #[error("journal unusable until reopened: {0}")]
+    Unusable(String),
+
+    // An append refused, nothing written.
+    #[error("genesis change removes {0} records; it must only add the zone")]
+    GenesisRemoves(usize),
+    #[error("change from serial {serial_before} does not follow the journal's last serial {last}")]
+    SerialGap { serial_before: u32, last: u32 },
+    /// A field too long for the format.
+    #[error("{0}")]
+    Unencodable(String),
+
+    /// The file ends inside its last block, as a crash during an append
+    /// leaves it ([`Journal::open`] repairs that); `how` says how much is
+    /// there.
+    #[error("file ends inside block {block} (torn write): {how}")]
+    Torn { block: u64, how: String },
+
+    // A complete block that is damaged or was altered.
+    /// The first bytes of the block (up to four), which are not "RJB".
+    #[error("bad magic: {}, expected {}", hex(found), hex(&MAGIC))]
+    BadMagic { found: Vec<u8> },
+    #[error("unsupported block format version {0} (this build reads {VERSION})")]
+    Version(u8),
+    #[error("corrupt length field: length {length:#010x} does not match its check {check:#010x}")]
+    Length { length: u32, check: u32 },
+    /// The first eight bytes of each hash.
+    #[error(
+        "content hash mismatch: stored {}, computed {}",
+        hex(stored),
+        hex(computed)
+    )]
+    Hash { stored: [u8; 8], computed: [u8; 8] },
+    /// The hash holds but the body does not read (the hash has no key:
+    /// a block can be rewritten consistently).
+    #[error("malformed body: {0}")]
+    Body(String),
+    #[error("sequence gap: expected {expected}, found {found}")]
+    SequenceGap { expected: u64, found: u64 },
+    #[error("sequence goes back: expected {expected}, found {found}")]
+    SequenceBack { expected: u64, found: u64 },
+    /// The genesis block links to something (first eight bytes).
+    #[error("link to previous block mismatch: genesis links to {}, not zeros", hex(.0))]
+    GenesisLink([u8; 8]),
+    /// The first eight bytes of the stored link and of the previous
+    /// block's hash.
+    #[error(
+        "link to previous block mismatch: links to {}, block {previous} hashes to {}",
+        hex(links),
+        hex(hash)
+    )]
+    Link {
+        links: [u8; 8],
+        previous: u64,
+        hash: [u8; 8],
+    },
+}
 
 impl JournalError {
     /// True when the file merely ends inside its last block, as a crash
     /// during an append leaves it ([`Journal::open`] repairs that), rather
     /// than holding a damaged or altered block.
     pub fn is_torn(&self) -> bool {
-        self.message.starts_with(TORN)
-    }
-
-    /// The same file, block and offset, for another message.
-    fn clone_location(&self) -> JournalError {
-        JournalError {
-            path: self.path.clone(),
-            block: self.block,
-            offset: self.offset,
-            message: String::new(),
-        }
+        matches!(self.problem, Problem::Torn { .. })
     }
 }
 
@@ -147,18 +223,18 @@ impl fmt::Display for JournalError {
             (None, Some(o)) => write!(f, "offset {o}: ")?,
             (None, None) => {}
         }
-        f.write_str(&self.message)
+        write!(f, "{}", self.problem)
     }
 }
 
 impl std::error::Error for JournalError {}
 
-fn file_error(path: &Path, message: String) -> JournalError {
+fn file_error(path: &Path, problem: Problem) -> JournalError {
     JournalError {
         path: path.to_path_buf(),
         block: None,
         offset: None,
-        message,
+        problem,
     }
 }
 
@@ -219,7 +295,8 @@ pub struct Journal {
     /// Length of the file, all of it complete blocks.
     end: u64,
     /// Set when a write or sync failed in a way that leaves the file's
-    /// state unknown: no more appends until the journal is reopened.
+    /// state unknown (to that [`Problem`]'s text): no more appends until
+    /// the journal is reopened.
     broken: Option<String>,
 }
 
@@ -252,26 +329,28 @@ impl Journal {
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => options
                 .open(path)
-                .map_err(|e| file_error(path, format!("cannot open: {e}")))?,
-            Err(e) => return Err(file_error(path, format!("cannot create: {e}"))),
+                .map_err(|e| file_error(path, Problem::Open(e)))?,
+            Err(e) => return Err(file_error(path, Problem::Create(e))),
         };
         let file_len = file
             .metadata()
-            .map_err(|e| file_error(path, format!("cannot stat: {e}")))?
+            .map_err(|e| file_error(path, Problem::Stat(e)))?
             .len();
         let mut blocks = Vec::new();
         let scan = scan(path, BufReader::new(&file), file_len, |b| blocks.push(b))?;
         let mut recovered = None;
         if let Some(torn) = scan.torn {
             let cut = |e: io::Error| JournalError {
-                message: format!("cannot cut off the torn last block: {e}"),
-                ..torn.clone_location()
+                path: torn.path.clone(),
+                block: torn.block,
+                offset: torn.offset,
+                problem: Problem::CutTorn(e),
             };
             file.set_len(scan.end).map_err(cut)?;
             file.sync_all().map_err(cut)?;
             recovered = Some(format!(
                 "{}; cut off at offset {}, keeping the {} complete block{}",
-                torn.message,
+                torn.problem,
                 scan.end,
                 scan.count,
                 if scan.count == 1 { "" } else { "s" },
@@ -300,51 +379,51 @@ impl Journal {
     /// and fields too long for the format.
     pub fn append(&mut self, change: Change) -> Result<Block, JournalError> {
         let seq = self.next_seq;
-        let err = |message: String| JournalError {
+        let err = |problem: Problem| JournalError {
             path: self.path.clone(),
             block: Some(seq),
             offset: Some(self.end),
-            message,
+            problem,
         };
         if let Some(why) = &self.broken {
-            return Err(err(format!("journal unusable until reopened: {why}")));
+            return Err(err(Problem::Unusable(why.clone())));
         }
         match self.last_serial {
             None if !change.removed.is_empty() => {
-                return Err(err(format!(
-                    "genesis change removes {} records; it must only add the zone",
-                    change.removed.len()
-                )));
+                return Err(err(Problem::GenesisRemoves(change.removed.len())));
             }
             Some(last) if last != change.serial_before => {
-                return Err(err(format!(
-                    "change from serial {} does not follow the journal's last serial {last}",
-                    change.serial_before
-                )));
+                return Err(err(Problem::SerialGap {
+                    serial_before: change.serial_before,
+                    last,
+                }));
             }
             _ => {}
         }
-        let (bytes, hash) = encode_block(seq, &self.last_hash, &change).map_err(&err)?;
+        let (bytes, hash) = match encode_block(seq, &self.last_hash, &change) {
+            Ok(encoded) => encoded,
+            Err(why) => return Err(err(Problem::Unencodable(why))),
+        };
         if let Err(e) = self.file.write_all(&bytes) {
             // Take back whatever part reached the file, so the next append
             // does not land behind a torn block.
-            let message = match self.file.set_len(self.end) {
-                Ok(()) => format!("cannot write: {e}"),
-                Err(e2) => {
-                    let why = format!("write failed ({e}) and so did cutting it off ({e2})");
-                    self.broken = Some(why.clone());
-                    why
+            let problem = match self.file.set_len(self.end) {
+                Ok(()) => Problem::Write(e),
+                Err(cut) => {
+                    let problem = Problem::WriteAndCut { write: e, cut };
+                    self.broken = Some(problem.to_string());
+                    problem
                 }
             };
-            return Err(err(message));
+            return Err(err(problem));
         }
         if let Err(e) = self.file.sync_data() {
             // After a failed fsync the kernel may have dropped the pages:
             // whether the block is on disk is unknown until the file is
             // read again.
-            let why = format!("cannot sync: {e}");
-            self.broken = Some(why.clone());
-            return Err(err(why));
+            let problem = Problem::Sync(e);
+            self.broken = Some(problem.to_string());
+            return Err(err(problem));
         }
         self.end += bytes.len() as u64;
         self.next_seq += 1;
@@ -388,7 +467,7 @@ impl Journal {
 /// Walks the chain without modifying the file. `Ok(number of blocks)` when
 /// intact; otherwise the error names the first bad block, its offset and
 /// what does not match. A torn tail is an error here too (verify only
-/// reads), told apart by [`JournalError::is_torn`] and its message.
+/// reads), told apart by [`JournalError::is_torn`] ([`Problem::Torn`]).
 pub fn verify(path: &Path) -> Result<u64, JournalError> {
     let (file, len) = open_read(path)?;
     let scan = scan(path, BufReader::new(file), len, |_| {})?;
@@ -410,6 +489,36 @@ pub fn read(path: &Path) -> Result<Vec<Block>, JournalError> {
     }
 }
 
+/// A history that does not replay: the first block that breaks it, and
+/// how.
+#[derive(Debug, thiserror::Error)]
+#[error("block {seq} (serial {serial_before} -> {serial_after}, {origin}): {problem}")]
+pub struct ReplayError {
+    pub seq: u64,
+    pub serial_before: u32,
+    pub serial_after: u32,
+    /// The block's [`Change::source`].
+    pub origin: String,
+    pub problem: Inconsistency,
+}
+
+/// How a block breaks the history.
+#[derive(Debug, thiserror::Error)]
+pub enum Inconsistency {
+    #[error("replay must start at the genesis block")]
+    NoGenesis,
+    /// The `serial_after` of the block before.
+    #[error("does not follow serial {0} of the block before")]
+    SerialGap(u32),
+    #[error(
+        "removes {} {} ({} bytes of rdata), which is not in the zone",
+        wire::name::to_text(&.0.owner),
+        wire::types::rtype_name(.0.rtype),
+        .0.rdata.len()
+    )]
+    RemovesAbsent(Record),
+}
+
 /// Replays the chain onto an empty zone, giving the zone as of the last
 /// block, as a `Vec<Record>` sorted by `Record`'s order (owner wire bytes,
 /// type, TTL, rdata) with no two records alike but for the TTL: sort a
@@ -420,48 +529,32 @@ pub fn read(path: &Path) -> Result<Vec<Block>, JournalError> {
 /// genesis block and each block's `serial_before` must be the previous
 /// `serial_after`. Err names the first block that removes a record not
 /// present, or breaks those rules: an inconsistent history.
-pub fn replay(blocks: &[Block]) -> Result<Vec<Record>, String> {
+pub fn replay(blocks: &[Block]) -> Result<Vec<Record>, ReplayError> {
     let mut records: Vec<Record> = replay_set(blocks)?.iter().collect();
     records.sort();
     Ok(records)
 }
 
 /// [`replay`], as a record set.
-pub fn replay_set(blocks: &[Block]) -> Result<RecordSet, String> {
+pub fn replay_set(blocks: &[Block]) -> Result<RecordSet, ReplayError> {
     let mut zone = RecordSet::new();
     let mut serial = None;
     for block in blocks {
         let c = &block.change;
-        let name = || {
-            format!(
-                "block {} (serial {} -> {}, {})",
-                block.seq, c.serial_before, c.serial_after, c.source
-            )
+        let broken = |problem: Inconsistency| ReplayError {
+            seq: block.seq,
+            serial_before: c.serial_before,
+            serial_after: c.serial_after,
+            origin: c.source.clone(),
+            problem,
         };
         match serial {
-            None if !block.is_genesis() => {
-                return Err(format!(
-                    "{}: replay must start at the genesis block",
-                    name()
-                ));
-            }
-            Some(s) if s != c.serial_before => {
-                return Err(format!(
-                    "{}: does not follow serial {s} of the block before",
-                    name()
-                ));
-            }
+            None if !block.is_genesis() => return Err(broken(Inconsistency::NoGenesis)),
+            Some(s) if s != c.serial_before => return Err(broken(Inconsistency::SerialGap(s))),
             _ => {}
         }
-        zone.apply(&c.removed, &c.added).map_err(|r| {
-            format!(
-                "{}: removes {} {} ({} bytes of rdata), which is not in the zone",
-                name(),
-                wire::name::to_text(&r.owner),
-                wire::types::rtype_name(r.rtype),
-                r.rdata.len()
-            )
-        })?;
+        zone.apply(&c.removed, &c.added)
+            .map_err(|r| broken(Inconsistency::RemovesAbsent(r.clone())))?;
         serial = Some(c.serial_after);
     }
     Ok(zone)
@@ -692,13 +785,13 @@ fn scan<R: Read>(
         if left == 0 {
             return Ok(s);
         }
-        let err = |message: String| JournalError {
+        let err = |problem: Problem| JournalError {
             path: path.to_path_buf(),
             block: Some(index),
             offset: Some(offset),
-            message,
+            problem,
         };
-        let io = |e: io::Error| err(format!("cannot read: {e}"));
+        let io = |e: io::Error| err(Problem::Read(e));
 
         let mut header = [0u8; HEADER_LEN];
         let got = left.min(HEADER_LEN as u64) as usize;
@@ -712,42 +805,41 @@ fn scan<R: Read>(
             if head.iter().all(|&b| b == 0)
                 && rest_is_zero(&mut r, left - got as u64).map_err(io)?
             {
-                s.torn = Some(err(format!(
-                    "{TORN} {index} (torn write): {left} zero bytes where it should begin"
-                )));
+                s.torn = Some(err(Problem::Torn {
+                    block: index,
+                    how: format!("{left} zero bytes where it should begin"),
+                }));
                 return Ok(s);
             }
             return Err(err(if magic_ok {
-                format!(
-                    "unsupported block format version {} (this build reads {VERSION})",
-                    head[3]
-                )
+                Problem::Version(head[3])
             } else {
-                format!(
-                    "bad magic: {}, expected {}",
-                    hex(&head[..got.min(4)]),
-                    hex(&MAGIC)
-                )
+                Problem::BadMagic {
+                    found: head[..got.min(4)].to_vec(),
+                }
             }));
         }
         if got < HEADER_LEN {
-            s.torn = Some(err(format!(
-                "{TORN} {index} (torn write): {got} of its {HEADER_LEN} header bytes present"
-            )));
+            s.torn = Some(err(Problem::Torn {
+                block: index,
+                how: format!("{got} of its {HEADER_LEN} header bytes present"),
+            }));
             return Ok(s);
         }
         let body_len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         let check = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
         if check != !body_len {
-            return Err(err(format!(
-                "corrupt length field: length {body_len:#010x} does not match its check {check:#010x}"
-            )));
+            return Err(err(Problem::Length {
+                length: body_len,
+                check,
+            }));
         }
         let total = (HEADER_LEN + HASH_LEN) as u64 + u64::from(body_len);
         if total > left {
-            s.torn = Some(err(format!(
-                "{TORN} {index} (torn write): {left} of its {total} bytes present"
-            )));
+            s.torn = Some(err(Problem::Torn {
+                block: index,
+                how: format!("{left} of its {total} bytes present"),
+            }));
             return Ok(s);
         }
         // Bounded: body_len fits in the file.
@@ -759,35 +851,29 @@ fn scan<R: Read>(
         hasher.update(body);
         let computed: [u8; 32] = hasher.finalize().into();
         if computed[..] != stored[..] {
-            return Err(err(format!(
-                "content hash mismatch: stored {}, computed {}",
-                hex(&stored[..8]),
-                hex(&computed[..8])
-            )));
+            return Err(err(Problem::Hash {
+                stored: first8(stored),
+                computed: first8(&computed),
+            }));
         }
-        let (seq, prev_hash, change) =
-            decode_body(body).map_err(|e| err(format!("malformed body: {e}")))?;
+        let (seq, prev_hash, change) = decode_body(body).map_err(|e| err(Problem::Body(e)))?;
         if seq != index {
-            let how = if seq > index {
-                "sequence gap"
+            let (expected, found) = (index, seq);
+            return Err(err(if seq > index {
+                Problem::SequenceGap { expected, found }
             } else {
-                "sequence goes back"
-            };
-            return Err(err(format!("{how}: expected {index}, found {seq}")));
+                Problem::SequenceBack { expected, found }
+            }));
         }
         if prev_hash != s.last_hash {
             return Err(err(if index == 0 {
-                format!(
-                    "link to previous block mismatch: genesis links to {}, not zeros",
-                    hex(&prev_hash[..8])
-                )
+                Problem::GenesisLink(first8(&prev_hash))
             } else {
-                format!(
-                    "link to previous block mismatch: links to {}, block {} hashes to {}",
-                    hex(&prev_hash[..8]),
-                    index - 1,
-                    hex(&s.last_hash[..8])
-                )
+                Problem::Link {
+                    links: first8(&prev_hash),
+                    previous: index - 1,
+                    hash: first8(&s.last_hash),
+                }
             }));
         }
         s.count += 1;
@@ -818,10 +904,10 @@ fn rest_is_zero<R: Read>(r: &mut R, mut n: u64) -> io::Result<bool> {
 }
 
 fn open_read(path: &Path) -> Result<(File, u64), JournalError> {
-    let file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+    let file = File::open(path).map_err(|e| file_error(path, Problem::Open(e)))?;
     let len = file
         .metadata()
-        .map_err(|e| file_error(path, format!("cannot stat: {e}")))?
+        .map_err(|e| file_error(path, Problem::Stat(e)))?
         .len();
     Ok((file, len))
 }
@@ -832,12 +918,23 @@ fn sync_parent(path: &Path) -> Result<(), JournalError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|err| {
         file_error(
             path,
-            format!("cannot sync directory {}: {e}", dir.display()),
+            Problem::SyncDir {
+                dir: dir.to_path_buf(),
+                err,
+            },
         )
     })
+}
+
+/// The first eight bytes of a hash, as messages show it.
+fn first8(hash: &[u8]) -> [u8; 8] {
+    let mut out = [0; 8];
+    let n = hash.len().min(8);
+    out[..n].copy_from_slice(&hash[..n]);
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1011,7 +1108,12 @@ mod tests {
         j.append(g).expect("append");
         let e = verify(&path).unwrap_err();
         assert!(
-            e.to_string().contains("not a plain uncompressed name"),
+            matches!(&e.problem, Problem::Body(m) if m.contains("not a plain uncompressed name")),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("malformed body: added record 2: owner is not a plain uncompressed name"),
             "{e}"
         );
     }
@@ -1025,17 +1127,30 @@ mod tests {
         let mut bad = genesis();
         bad.removed.push(ns());
         let e = j.append(bad).expect_err("genesis that removes");
-        assert!(e.message.contains("genesis"), "{e}");
+        assert!(matches!(e.problem, Problem::GenesisRemoves(1)), "{e}");
+        assert_eq!(
+            e.problem.to_string(),
+            "genesis change removes 1 records; it must only add the zone"
+        );
         j.append(genesis()).expect("genesis");
         let e = j.append(change(2)).expect_err("serial gap");
-        assert!(e.message.contains("does not follow"), "{e}");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::SerialGap {
+                    serial_before: 2,
+                    last: 1
+                }
+            ),
+            "{e}"
+        );
         assert_eq!(
             e.to_string(),
             format!(
-                "{}: block 1 (offset {}): {}",
+                "{}: block 1 (offset {}): change from serial 2 does not follow the journal's \
+                 last serial 1",
                 path.display(),
                 e.offset.unwrap_or(0),
-                e.message
             )
         );
         let mut long = change(1);
@@ -1046,7 +1161,10 @@ mod tests {
             rdata: [].into(),
         });
         let e = j.append(long).expect_err("owner too long");
-        assert!(e.message.contains("owner is 256 bytes"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::Unencodable(m) if m.contains("owner is 256 bytes")),
+            "{e}"
+        );
         // Nothing of the refused changes reached the file.
         assert_eq!(verify(&path).expect("verify"), 1);
         j.append(change(1)).expect("good change");
@@ -1070,7 +1188,13 @@ mod tests {
                 "cut {cut}: {e}"
             );
             assert!(
-                e.message.contains("file ends inside block 2 (torn write)"),
+                matches!(e.problem, Problem::Torn { block: 2, .. }),
+                "cut {cut}: {e}"
+            );
+            assert!(
+                e.problem
+                    .to_string()
+                    .starts_with("file ends inside block 2 (torn write): "),
                 "{e}"
             );
             assert!(read(&path).is_err());
@@ -1119,7 +1243,15 @@ mod tests {
         bytes.extend_from_slice(b"\0\0junk");
         fs::write(&path, &bytes).expect("write");
         let e = verify(&path).expect_err("garbage");
-        assert!(!e.is_torn() && e.message.starts_with("bad magic"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::BadMagic { found } if found == b"\0\0ju"),
+            "{e}"
+        );
+        assert!(!e.is_torn(), "{e}");
+        assert_eq!(
+            e.problem.to_string(),
+            "bad magic: 00006a75, expected 524a42"
+        );
         assert!(Journal::open(&path).is_err());
         assert_eq!(
             fs::read(&path).expect("read"),
@@ -1157,7 +1289,18 @@ mod tests {
                 4..=11 => "corrupt length field",
                 _ => "content hash mismatch", // body and stored hash alike
             };
-            assert!(e.message.starts_with(expected), "byte {at}: {e}");
+            let kind = match &e.problem {
+                Problem::BadMagic { .. } => "bad magic",
+                Problem::Version(v) if *v == VERSION ^ 0x40 => "unsupported block format version",
+                Problem::Length { .. } => "corrupt length field",
+                Problem::Hash { .. } => "content hash mismatch",
+                _ => "something else",
+            };
+            assert_eq!(kind, expected, "byte {at}: {e}");
+            assert!(
+                e.problem.to_string().starts_with(expected),
+                "byte {at}: {e}"
+            );
             if at == start + 20 || at == body_end {
                 // prev_hash and the stored hash: open refuses, file untouched
                 assert!(Journal::open(&path).is_err());
@@ -1188,7 +1331,14 @@ mod tests {
         let forged_end = offsets[2] + block.len() as u64;
         assert_eq!((e.block, e.offset), (Some(3), Some(forged_end)), "{e}");
         assert!(
-            e.message.starts_with("link to previous block mismatch"),
+            matches!(e.problem, Problem::Link { links, previous: 2, hash }
+                if links != hash && links[..] == blocks[2].hash[..8]),
+            "{e}"
+        );
+        assert!(
+            e.problem
+                .to_string()
+                .starts_with("link to previous block mismatch: links to "),
             "{e}"
         );
     }
@@ -1206,7 +1356,17 @@ mod tests {
         fs::write(&path, &bytes).expect("write");
         let e = verify(&path).expect_err("deleted block 1");
         assert_eq!((e.block, e.offset), (Some(1), Some(offsets[1])), "{e}");
-        assert_eq!(e.message, "sequence gap: expected 1, found 2");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::SequenceGap {
+                    expected: 1,
+                    found: 2
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(e.problem.to_string(), "sequence gap: expected 1, found 2");
         assert!(Journal::open(&path).is_err());
 
         let mut bytes = good[..o[2]].to_vec();
@@ -1215,7 +1375,17 @@ mod tests {
         fs::write(&path, &bytes).expect("write");
         let e = verify(&path).expect_err("swapped blocks 2 and 3");
         assert_eq!((e.block, e.offset), (Some(2), Some(offsets[2])), "{e}");
-        assert_eq!(e.message, "sequence gap: expected 2, found 3");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::SequenceGap {
+                    expected: 2,
+                    found: 3
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(e.problem.to_string(), "sequence gap: expected 2, found 3");
     }
 
     #[test]
@@ -1251,7 +1421,10 @@ mod tests {
         block.extend_from_slice(&hash);
         fs::write(&path, &block).expect("write");
         let e = verify(&path).expect_err("absurd count");
-        assert!(e.message.contains("cannot fit"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::Body(m) if m.contains("cannot fit")),
+            "{e}"
+        );
         assert_eq!(e.block, Some(0));
     }
 
@@ -1307,18 +1480,43 @@ mod tests {
             .removed
             .push(a("nothere.example.org", 1, 60));
         let e = replay(&chain).expect_err("inconsistent");
-        assert!(e.starts_with("block 2 (serial 2 -> 3"), "{e}");
-        assert!(e.contains("nothere.example.org. A"), "{e}");
+        assert!(
+            matches!(&e.problem, Inconsistency::RemovesAbsent(r)
+                if *r == a("nothere.example.org", 1, 60)),
+            "{e}"
+        );
+        assert_eq!((e.seq, e.serial_before, e.serial_after), (2, 2, 3), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "block 2 (serial 2 -> 3, update from 127.0.0.2): removes nothere.example.org. A \
+             (4 bytes of rdata), which is not in the zone"
+        );
         assert_eq!(state_at(&chain, 4), None);
         assert!(state_at(&chain, 2).is_some());
 
         // So does a serial that does not follow, or a missing genesis.
         let mut chain = blocks.clone();
         chain[3].change.serial_before = 7;
-        assert!(replay(&chain).expect_err("serial").starts_with("block 3"));
-        assert!(replay(&blocks[1..])
-            .expect_err("no genesis")
-            .contains("genesis"));
+        let e = replay(&chain).expect_err("serial");
+        assert!(
+            e.seq == 3 && matches!(e.problem, Inconsistency::SerialGap(3)),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("block 3 (serial 7 -> 4, update from 127.0.0.3): does not follow serial 3 of the block before"),
+            "{e}"
+        );
+        let e = replay(&blocks[1..]).expect_err("no genesis");
+        assert!(
+            e.seq == 1 && matches!(e.problem, Inconsistency::NoGenesis),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with("): replay must start at the genesis block"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -381,7 +381,9 @@ fn refresh_from(
         }
         log::info!("secondary zone {name}: serial {} from {via}", e.serial);
     } else {
-        service.commit(&mut e, next, &via)?;
+        service
+            .commit(&mut e, next, &via)
+            .map_err(|err| err.to_string())?;
         if e.zone.is_none() {
             // Expired, and the primary still has the version we hold.
             let (zone, _) = e

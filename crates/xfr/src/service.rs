@@ -79,6 +79,32 @@ impl Entry {
     }
 }
 
+/// Why a change was not made ([`Service::commit`]): the zone keeps its
+/// version. The texts are the ones operators see in the log.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The next version breaks the zone's rules (it does not compile, as
+    /// a zone file with it would not): a CNAME beside other data, two
+    /// DNAMEs at a name… An update making it is REFUSED.
+    #[error("change from {origin} refused: {err}")]
+    Refused {
+        /// Who made the change ("update by …", "zone file …").
+        origin: String,
+        err: zone::SourceError,
+    },
+    /// The journal could not make the change durable: the server's
+    /// fault, not the change's (an update gets SERVFAIL).
+    #[error("journal write failed, change from {origin} not made: {err}")]
+    JournalWrite {
+        origin: String,
+        err: journal::JournalError,
+    },
+    /// The zone's policy signs it and it could not be signed (its keys
+    /// are missing or unreadable…); the text is the signer's.
+    #[error("not signed: {0}")]
+    NotSigned(String),
+}
+
 /// Changes kept in memory per zone for IXFR.
 const MAX_HISTORY: usize = 10_000;
 
@@ -282,7 +308,8 @@ impl Service {
                 // serial lives in the journal): the file is rewritten only
                 // if updates were waiting to be written.
                 let waiting = e.dirty_since;
-                self.commit(&mut e, next, &source)?;
+                self.commit(&mut e, next, &source)
+                    .map_err(|err| err.to_string())?;
                 e.dirty_since = waiting;
                 e.file_state = Arc::new(file_set);
                 return e.zone.clone().ok_or_else(|| {
@@ -388,7 +415,7 @@ impl Service {
                     entry.name,
                     path.display()
                 );
-                entry.journal_error = Some(e);
+                entry.journal_error = Some(e.to_string());
                 return;
             }
         };
@@ -466,7 +493,7 @@ impl Service {
         e: &mut Entry,
         next: RecordSet,
         source: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, CommitError> {
         let next = self.signed_version(e, next)?;
         let (removed, added) = diff(&e.records, &next);
         if removed.is_empty() && added.is_empty() {
@@ -486,7 +513,7 @@ impl Service {
         removed: Vec<Record>,
         added: Vec<Record>,
         source: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, CommitError> {
         if removed.is_empty() && added.is_empty() {
             return Ok(false);
         }
@@ -516,8 +543,11 @@ impl Service {
         removed: &[Record],
         added: &[Record],
         source: &str,
-    ) -> Result<bool, String> {
-        let refused = |err: zone::SourceError| format!("change from {source} refused: {err}");
+    ) -> Result<bool, CommitError> {
+        let refused = |err: zone::SourceError| CommitError::Refused {
+            origin: source.to_string(),
+            err,
+        };
         let owners: BTreeSet<Box<[u8]>> = removed
             .iter()
             .chain(added)
@@ -544,9 +574,11 @@ impl Service {
             source: source.to_string(),
         };
         if let Some(j) = &mut e.journal {
-            j.append(change.clone()).map_err(|err| {
-                format!("journal write failed, change from {source} not made: {err}")
-            })?;
+            j.append(change.clone())
+                .map_err(|err| CommitError::JournalWrite {
+                    origin: source.to_string(),
+                    err,
+                })?;
         }
         log::info!(
             "zone {}: serial {} -> {} ({} removed, {} added) from {source}",

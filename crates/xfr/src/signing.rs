@@ -10,7 +10,7 @@ use std::time::Instant;
 use wire::types::rtype;
 use zone::records::RecordSet;
 
-use crate::service::{lock, unix_now, Entry, Role, Service, SharedEntry};
+use crate::service::{lock, unix_now, CommitError, Entry, Role, Service, SharedEntry};
 
 /// A zone's signing state.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ impl Service {
         &self,
         e: &mut Entry,
         next: RecordSet,
-    ) -> Result<RecordSet, String> {
+    ) -> Result<RecordSet, CommitError> {
         let Some(policy) = e.settings.dnssec.clone() else {
             return Ok(next);
         };
@@ -83,7 +83,7 @@ impl Service {
                 }
                 Err(err) => {
                     e.signing.error = Some(err.to_string());
-                    return Err(format!("not signed: {err}"));
+                    return Err(CommitError::NotSigned(err.to_string()));
                 }
             }
         }
@@ -100,7 +100,7 @@ impl Service {
         let started = Instant::now();
         let out = signer
             .sign(&next, previous, reuse, now, e.settings.serial_policy)
-            .map_err(|err| format!("not signed: {err}"))?;
+            .map_err(CommitError::NotSigned)?;
         e.signing.resign_all = false;
         let key_event = signer.next_key_event(now).unwrap_or(u64::MAX);
         e.signing.next_resign = out.next_refresh.min(key_event);
