@@ -746,38 +746,23 @@ pub fn check_once(b: &Backend) -> bool {
         return crate::tls_forward::check(b, tls, &q, timeout)
             .is_some_and(|a| a.len() >= 12 && a[2] & 0x80 != 0 && check_rcode_ok(b, a[3] & 0xf));
     }
-    let local = if b.addr.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    };
-    let Ok(sock) = UdpSocket::bind(local) else {
+    let Ok(sock) = wire::client::udp_socket_for(b.addr) else {
         return false;
     };
-    if sock.connect(b.addr).is_err()
-        || sock
-            .set_read_timeout(Some(Duration::from_millis(b.check.timeout_ms.max(1))))
-            .is_err()
-    {
+    // Connected: the kernel drops datagrams from elsewhere, and a closed
+    // port fails the check at once instead of at its timeout.
+    if sock.connect(b.addr).is_err() {
         return false;
     }
     let id = wire::random::fast() as u16;
     let q = check_query(b, id);
-    if sock.send(&q).is_err() {
-        return false;
-    }
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_millis(b.check.timeout_ms.max(1));
-    while Instant::now() < deadline {
-        let Ok(n) = sock.recv(&mut buf) else {
-            return false;
-        };
-        if n < 12 || buf[..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
-            continue;
-        }
-        return check_rcode_ok(b, buf[3] & 0xf);
-    }
-    false
+    // The answer: with our ID and the response bit (ask_udp takes only
+    // datagrams of a header's length, so byte 2 is there).
+    let answered =
+        wire::client::ask_udp(&sock, b.addr, &q, deadline, &mut buf, |a| a[2] & 0x80 != 0);
+    answered.is_ok_and(|_| check_rcode_ok(b, buf[3] & 0xf))
 }
 
 /// The health-check query of `b`, with ID `id`.

@@ -603,9 +603,10 @@ async fn replication<S: AsyncWrite + Unpin>(stream: &mut S, query: &[u8], peer: 
         return false;
     };
     for msg in messages {
-        let mut framed = Vec::with_capacity(msg.len() + 2);
-        framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&msg);
+        // Too long to frame: cut, it would put the stream out of step.
+        let Ok(framed) = wire::client::frame(&msg) else {
+            return false;
+        };
         let sent = tokio::time::timeout(
             peer.send.max(Duration::from_secs(10)),
             stream.write_all(&framed),

@@ -21,10 +21,13 @@
 //! - [`soa`]: the fields of SOA RDATA.
 //! - [`time`]: calendar dates of Unix time (RRSIG stamps, key files, date
 //!   serials, logs).
+//! - [`client`]: asking another server: one question over UDP until a
+//!   deadline, and the length framing of DNS over TCP.
 //!
 //! The crate has no dependencies; names and messages are read here rather
 //! than with the `domain` crate (see `docs/decisions.md`).
 
+pub mod client;
 pub mod ecs;
 pub mod edit;
 pub mod message;

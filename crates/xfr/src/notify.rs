@@ -6,10 +6,10 @@
 //! except the primary named in the SOA; each target is tried up to five
 //! times, one, two, four, eight seconds apart, until it answers.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::Level;
 use wire::types::{class, flags, opcode, rcode, rtype};
@@ -107,12 +107,7 @@ fn notify_one(
     serial: u32,
     stale: &dyn Fn() -> bool,
 ) {
-    let bind: SocketAddr = if target.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = match UdpSocket::bind(bind) {
+    let sock = match wire::client::udp_socket_for(target) {
         Ok(s) => s,
         Err(err) => {
             log::error!("NOTIFY for {name} to {target}: {err}");
@@ -128,15 +123,17 @@ fn notify_one(
         let Some((msg, verifier)) = notify_message(id, soa, key) else {
             return;
         };
-        let answered = sock
-            .send_to(&msg, target)
-            .and_then(|_| sock.set_read_timeout(Some(wait)))
-            .ok()
-            .and_then(|_| wait_answer(&sock, target, id));
-        if let Some(answer) = answered {
+        // The answer: from the target, with this attempt's ID; whatever
+        // else it says is logged below. A failed send, like silence,
+        // means another attempt.
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + wait;
+        let answered = wire::client::ask_udp(&sock, target, &msg, deadline, &mut buf, |_| true);
+        if let Ok(n) = answered {
+            let answer = &buf[..n];
             let code = answer.get(3).map_or(0, |b| u16::from(b & 0xf));
             let checked = match verifier {
-                Some(mut v) => v.check(&answer, unix_now()).and_then(|_| v.finish()),
+                Some(mut v) => v.check(answer, unix_now()).and_then(|_| v.finish()),
                 None => Ok(()),
             };
             match (code, checked) {
@@ -159,18 +156,6 @@ fn notify_one(
     log::warn!(
         "NOTIFY for {name} serial {serial} to {target}: no answer after {ATTEMPTS} attempts"
     );
-}
-
-/// Reads datagrams until the answer with `id` from `target` arrives or
-/// the socket's timeout passes.
-fn wait_answer(sock: &UdpSocket, target: SocketAddr, id: u16) -> Option<Vec<u8>> {
-    let mut buf = [0u8; 4096];
-    loop {
-        let (n, from) = sock.recv_from(&mut buf).ok()?;
-        if from == target && n >= 12 && buf[..2] == id.to_be_bytes() {
-            return Some(buf[..n].to_vec());
-        }
-    }
 }
 
 /// A NOTIFY message for the zone of `soa`, signed if `key` is given.

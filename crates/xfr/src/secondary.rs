@@ -10,11 +10,12 @@
 //! seconds, the zone answers SERVFAIL until one does.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use wire::client::AskError;
 use wire::types::{class, flags, rtype};
 use wire::{Response, Section};
 use zone::records::{normalize, serial_gt, soa_serial, Record, RecordSet, SerialPolicy};
@@ -31,6 +32,8 @@ const TRANSFER_DEADLINE: Duration = Duration::from_secs(600);
 /// The most records one transfer may bring (a primary gone wrong must
 /// not exhaust memory; 10 million is ten times the largest zones served).
 const MAX_TRANSFER_RECORDS: usize = 10_000_000;
+/// How long the SOA query over UDP waits for the primary's answer.
+const SOA_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Until a zone has an SOA of its own, it retries this often.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 
@@ -480,29 +483,15 @@ fn soa_query(primary: Primary, apex: &[u8], key: Option<&Arc<Key>>) -> Result<u3
     }
     let primary_tls = primary;
     let primary = primary.addr;
-    let bind: SocketAddr = if primary.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = UdpSocket::bind(bind).map_err(|e| format!("SOA query: local socket: {e}"))?;
-    sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| format!("SOA query: read timeout: {e}"))?;
-    sock.send_to(&msg, primary)
-        .map_err(|e| format!("SOA query: send: {e}"))?;
+    let sock = wire::client::udp_socket_for(primary)
+        .map_err(|e| format!("SOA query: local socket: {e}"))?;
     let mut buf = vec![0u8; 65_535];
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let answer = loop {
-        if Instant::now() >= deadline {
-            return Err("SOA query: no answer in 2 s".into());
-        }
-        let (n, from) = sock
-            .recv_from(&mut buf)
-            .map_err(|e| format!("SOA query: {e}"))?;
-        if from == primary && n >= 12 && buf[..2] == id.to_be_bytes() {
-            break buf[..n].to_vec();
-        }
-    };
+    let deadline = Instant::now() + SOA_QUERY_TIMEOUT;
+    // The answer: from the primary, with our ID (its TSIG and rcode are
+    // checked below, once it is taken).
+    let n = wire::client::ask_udp(&sock, primary, &msg, deadline, &mut buf, |_| true)
+        .map_err(soa_query_failed)?;
+    let answer = &buf[..n];
     if answer[2] & 0x02 != 0 {
         // Truncated: ask again over TCP.
         let (id, msg, verifier) = request(apex, rtype::SOA, None, key)?;
@@ -511,7 +500,16 @@ fn soa_query(primary: Primary, apex: &[u8], key: Option<&Arc<Key>>) -> Result<u3
         let answer = read_message(&mut stream)?;
         return soa_serial_of(&answer, id, verifier);
     }
-    soa_serial_of(&answer, id, verifier)
+    soa_serial_of(answer, id, verifier)
+}
+
+/// Why the SOA query over UDP got no answer, as the refresh reports it.
+fn soa_query_failed(e: AskError) -> String {
+    match e {
+        AskError::Send(e) => format!("SOA query: send: {e}"),
+        AskError::Receive(e) => format!("SOA query: {e}"),
+        AskError::Deadline => format!("SOA query: no answer in {} s", SOA_QUERY_TIMEOUT.as_secs()),
+    }
 }
 
 /// The DS RDATAs a parental agent holds for `apex`, asked over TCP: a
@@ -616,23 +614,14 @@ fn connect(primary: Primary) -> Result<Conn, String> {
 }
 
 fn send(stream: &mut Conn, msg: &[u8]) -> Result<(), String> {
-    let mut framed = Vec::with_capacity(msg.len() + 2);
-    framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-    framed.extend_from_slice(msg);
-    stream
-        .write_all(&framed)
-        .map_err(|e| format!("send: {e}"))?;
-    stream.flush().map_err(|e| format!("send: {e}"))
+    wire::client::write_framed(stream, msg).map_err(|e| format!("send: {e}"))
 }
 
+/// One framed message of the primary's: any length a frame can say (a
+/// transfer's messages may fill all 64 KB).
 fn read_message(stream: &mut Conn) -> Result<Vec<u8>, String> {
-    let mut len = [0u8; 2];
-    stream
-        .read_exact(&mut len)
-        .map_err(|e| format!("read: {e}"))?;
-    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream
-        .read_exact(&mut msg)
+    let mut msg = Vec::new();
+    wire::client::read_framed(stream, &mut msg, usize::from(u16::MAX))
         .map_err(|e| format!("read: {e}"))?;
     Ok(msg)
 }

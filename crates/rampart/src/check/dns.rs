@@ -3,10 +3,10 @@
 //! `wire::message`. Nothing received is trusted: a datagram with another
 //! ID or question is skipped, a malformed answer is an error.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use wire::client::AskError;
 use wire::message::Message;
 use wire::types::{class, flags};
 
@@ -132,59 +132,36 @@ pub fn exchange(
 
 fn exchange_udp(addr: SocketAddr, msg: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + timeout;
-    let silent = || {
-        format!(
-            "no answer from {addr} within {:.1} s",
-            timeout.as_secs_f64()
-        )
-    };
-    let local: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let sock = UdpSocket::bind(local).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    let sock =
+        wire::client::udp_socket_for(addr).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    // Connected, so an ICMP port unreachable says the port is closed.
     sock.connect(addr)
-        .and_then(|()| sock.send(msg))
         .map_err(|e| format!("cannot send to {addr}: {e}"))?;
     let mut buf = vec![0u8; 65535];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(silent());
-        }
-        sock.set_read_timeout(Some(left))
-            .map_err(|e| format!("socket: {e}"))?;
-        match sock.recv(&mut buf) {
-            Ok(n) if answers(msg, &buf[..n]) => return Ok(buf[..n].to_vec()),
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(silent())
-            }
-            // ICMP port unreachable shows as a refused connection.
-            Err(e) => return Err(format!("no answer from {addr}: {e}")),
-        }
+    let asked = wire::client::ask_udp(&sock, addr, msg, deadline, &mut buf, |a| answers(msg, a));
+    match asked {
+        Ok(n) => Ok(buf[..n].to_vec()),
+        Err(AskError::Send(e)) => Err(format!("cannot send to {addr}: {e}")),
+        Err(AskError::Deadline) => Err(format!(
+            "no answer from {addr} within {:.1} s",
+            timeout.as_secs_f64()
+        )),
+        // ICMP port unreachable shows as a refused connection.
+        Err(AskError::Receive(e)) => Err(format!("no answer from {addr}: {e}")),
     }
 }
 
 fn exchange_tcp(addr: SocketAddr, msg: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
     let fail = |e: std::io::Error| format!("TCP to {addr}: {e}");
-    let len = u16::try_from(msg.len()).map_err(|_| "query too long".to_string())?;
+    if u16::try_from(msg.len()).is_err() {
+        return Err("query too long".to_string());
+    }
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(fail)?;
     s.set_read_timeout(Some(timeout)).map_err(fail)?;
     s.set_write_timeout(Some(timeout)).map_err(fail)?;
-    let mut framed = len.to_be_bytes().to_vec();
-    framed.extend_from_slice(msg);
-    s.write_all(&framed).map_err(fail)?;
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).map_err(fail)?;
-    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut answer).map_err(fail)?;
+    wire::client::write_framed(&mut s, msg).map_err(fail)?;
+    let mut answer = Vec::new();
+    wire::client::read_framed(&mut s, &mut answer, usize::from(u16::MAX)).map_err(fail)?;
     if !answers(msg, &answer) {
         return Err(format!(
             "TCP to {addr}: the answer does not match the question"
