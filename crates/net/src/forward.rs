@@ -795,9 +795,7 @@ pub async fn tcp_exchange(
 ) -> Option<usize> {
     let started = Instant::now();
     b.sent();
-    let mut framed = Vec::with_capacity(query.len() + 2);
-    framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
-    framed.extend_from_slice(query);
+    let framed = wire::client::frame(query).ok()?;
     let result = tokio::time::timeout(timeout, async {
         if let Some(tls) = &b.tls {
             return crate::tls_forward::exchange(b, tls, &framed, out, expect).await;

@@ -212,9 +212,7 @@ pub fn check(b: &Backend, tls: &BackendTls, query: &[u8], timeout: Duration) -> 
         .enable_time()
         .build()
         .ok()?;
-    let mut framed = Vec::with_capacity(query.len() + 2);
-    framed.extend_from_slice(&u16::try_from(query.len()).ok()?.to_be_bytes());
-    framed.extend_from_slice(query);
+    let framed = wire::client::frame(query).ok()?;
     let mut out = vec![0u8; MAX_MESSAGE];
     rt.block_on(async {
         tokio::time::timeout(timeout, async {
