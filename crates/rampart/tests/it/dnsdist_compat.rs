@@ -2,7 +2,7 @@
 //! what a client gets, checked against the real binary on loopback with
 //! a backend that echoes the query it received.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::time::Duration;

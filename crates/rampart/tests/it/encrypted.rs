@@ -5,7 +5,7 @@
 //! dnsdist's status codes, cache-control), and the counters the API
 //! shows for them.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! `rampart check-zone`, `rampart sign-zone` and `rampart --check-config`:
 //! the same errors the server logs, with exit codes scripts can use.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

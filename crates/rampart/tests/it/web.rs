@@ -4,7 +4,7 @@
 //! closing connections unanswered, a Lua handler, and the dashboard
 //! rendered by headless Chromium.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -4,7 +4,7 @@
 //! the TCP connection limits (an idle connection makes room for a new
 //! client). Drops are asserted by the counters that say why.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -1,7 +1,7 @@
 //! The real binary on loopback, asked by a real client: transports,
 //! EDNS, truncation, errors, broken zones, reloads and the CH names.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::TcpStream;

@@ -7,7 +7,7 @@
 //! `check_dig` and `check_ntp_time` to compare with (Debian package
 //! `monitoring-plugins-standard`); `.ci/run` installs them.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! Needs `knotd`, `nsd`, `named`, `dig` and `nsupdate` (Debian packages
 //! `knot`, `nsd`, `bind9`, `dnsutils`); `.ci/run` installs them.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! file, a wrong subject name refused, and no checking when asked; and
 //! zone transfers over TLS (XoT, RFC 9103) both ways with BIND 9.18.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

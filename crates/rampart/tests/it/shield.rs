@@ -2,7 +2,7 @@
 //! limits per /24, ANY and domain blocks, the allow-list, the query log,
 //! the shadowing warning, and DelayAction where it can fire.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! carry the fields, and systemd's notifications (READY, WATCHDOG,
 //! RELOADING, STOPPING) arrive on a socket the test provides, in order.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;

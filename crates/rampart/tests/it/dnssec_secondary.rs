@@ -7,7 +7,7 @@
 //! Needs knotd (knot), named and delv (bind9, bind9-dnsutils), kdig,
 //! knsupdate (knot-dnsutils) and dig; `.ci/run` installs them.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

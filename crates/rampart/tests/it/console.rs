@@ -2,7 +2,7 @@
 //! `dnsdist -c` as the client, a wrong key getting nothing, and a rule
 //! added from the console taking effect under load within a second.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};

@@ -17,7 +17,7 @@
 //! Deliberate differences are listed, each with its reason, in
 //! `tests/diff/known.txt`; they are printed, not failed.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! the standby and back, no query lost beyond the health-check window,
 //! the console taking a server down, SERVFAIL when none is left.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@
 //! test fails rather than pass vacuously. delv 9.18 exits 0 whether or
 //! not an answer validates, so its output text is what is checked.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

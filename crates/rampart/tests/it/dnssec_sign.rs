@@ -9,7 +9,7 @@
 //! Needs kdig/knsupdate (knot-dnsutils) and the verifiers (bind9-utils,
 //! ldnsutils, knot-dnssecutils); `.ci/run` installs them.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
