@@ -152,6 +152,9 @@ pub struct Config {
     /// New TCP connections a second per client before a ban (0: any),
     /// and for how long.
     pub tcp_connection_rate: u32,
+    /// New and resumed TLS sessions a second per client (0: any).
+    pub tls_new_session_rate: u32,
+    pub tls_resumed_session_rate: u32,
     pub tcp_rate_ban: Duration,
     /// ACL and query rules.
     pub shield: shield::Shield,
@@ -202,6 +205,8 @@ impl Config {
             tcp_max_read_ios: 50,
             tcp_read_ios_ban: Duration::from_secs(60),
             tcp_connection_rate: 0,
+            tls_new_session_rate: 0,
+            tls_resumed_session_rate: 0,
             tcp_rate_ban: Duration::from_secs(10),
             shield: shield::Shield::default(),
             console: console_lua::ConsoleConfig::default(),
@@ -674,7 +679,7 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
     )?;
     // dnsdist's TCP knobs (1.7 to 2.0): name, what it counts, range.
     type Apply = fn(&mut Config, i64);
-    let tcp: [(&str, &'static str, std::ops::RangeInclusive<i64>, Apply); 7] = [
+    let tcp: [(&str, &'static str, std::ops::RangeInclusive<i64>, Apply); 9] = [
         (
             "setMaxTCPQueriesPerConnection",
             "queries per connection",
@@ -711,6 +716,18 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             "connections per second",
             0..=1_000_000,
             |c, n| c.tcp_connection_rate = n as u32,
+        ),
+        (
+            "setMaxTLSNewSessionRatePerClient",
+            "new TLS sessions per second",
+            0..=1_000_000,
+            |c, n| c.tls_new_session_rate = n as u32,
+        ),
+        (
+            "setMaxTLSResumedSessionRatePerClient",
+            "resumed TLS sessions per second",
+            0..=1_000_000,
+            |c, n| c.tls_resumed_session_rate = n as u32,
         ),
         (
             "setBanDurationForExceedingTCPTLSRate",

@@ -56,6 +56,12 @@ pub struct TcpOptions {
     /// New connections a second one client may open (0: any); past it
     /// the client is banned for `rate_ban`.
     pub max_connection_rate: u32,
+    /// TLS sessions a second one client may open with a full handshake,
+    /// and resume (0: any); past either the client is banned for
+    /// `rate_ban`, so its next connections are refused before any TLS
+    /// work (dnsdist's `setMaxTLSNewSessionRatePerClient`).
+    pub max_tls_new_session_rate: u32,
+    pub max_tls_resumed_session_rate: u32,
     pub rate_ban: Duration,
 }
 
@@ -71,6 +77,8 @@ impl Default for TcpOptions {
             max_read_ios_per_query: 50,
             read_ios_ban: Duration::from_secs(60),
             max_connection_rate: 0,
+            max_tls_new_session_rate: 0,
+            max_tls_resumed_session_rate: 0,
             rate_ban: Duration::from_secs(10),
         }
     }
@@ -173,10 +181,21 @@ struct Registry {
     per_client: HashMap<IpAddr, usize>,
     /// Clients refused until a time (connection rate, read IOs).
     bans: HashMap<IpAddr, Instant>,
-    /// Each client's connections in the current second, from its start.
-    rates: HashMap<IpAddr, (Instant, u32)>,
+    /// Each client's connections (or TLS sessions, by kind) in the
+    /// current second, from its start.
+    rates: HashMap<(IpAddr, Rated), (Instant, u32)>,
     /// When a full ban or rate table was last swept.
     last_sweep: Option<Instant>,
+}
+
+/// What a per-client rate counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Rated {
+    Connections,
+    /// TLS sessions made with a full handshake.
+    NewTlsSessions,
+    /// TLS sessions resumed (a ticket or a session ID).
+    ResumedTlsSessions,
 }
 
 /// Clients the ban and rate tables hold at most: bounded however many
@@ -231,11 +250,12 @@ impl Registry {
         due
     }
 
-    /// Counts a new connection of `client`; false when that is more than
-    /// `rate` in its current second. With the table full of addresses
-    /// seen this second, a new one is not counted (and so not limited).
-    fn within_rate(&mut self, client: IpAddr, rate: u32, now: Instant) -> bool {
-        let key = ban_key(client);
+    /// Counts a new connection (or TLS session) of `client`; false when
+    /// that is more than `rate` in its current second. With the table
+    /// full of addresses seen this second, a new one is not counted (and
+    /// so not limited).
+    fn within_rate(&mut self, (client, what): (IpAddr, Rated), rate: u32, now: Instant) -> bool {
+        let key = (ban_key(client), what);
         if self.rates.len() >= TABLE_MAX && !self.rates.contains_key(&key) {
             if self.sweep_due(now) {
                 self.rates
@@ -318,7 +338,7 @@ impl Limits {
             return Err(Refusal::Banned);
         }
         let rate = self.opts.max_connection_rate;
-        if rate > 0 && !reg.within_rate(client, rate, now) {
+        if rate > 0 && !reg.within_rate((client, Rated::Connections), rate, now) {
             reg.ban(client, now + self.opts.rate_ban);
             self.runtime.stats.tcp_banned.add(1);
             return Err(Refusal::Banned);
@@ -370,6 +390,35 @@ impl Limits {
 }
 
 impl Slot {
+    /// Counts a TLS session the connection's client made (`resumed` or
+    /// with a full handshake); false when it is over its rate for that
+    /// kind: then it is banned for the rate ban, as for its connection
+    /// rate, and the connection is to be closed.
+    fn tls_session(&self, resumed: bool) -> bool {
+        let opts = &self.limits.opts;
+        let (what, rate) = if resumed {
+            (Rated::ResumedTlsSessions, opts.max_tls_resumed_session_rate)
+        } else {
+            (Rated::NewTlsSessions, opts.max_tls_new_session_rate)
+        };
+        if rate == 0 {
+            return true;
+        }
+        let mut reg = self.limits.registry();
+        let Some(client) = reg.conns.get(&self.id).map(|c| c.client) else {
+            return true;
+        };
+        let now = Instant::now();
+        if reg.within_rate((client, what), rate, now) {
+            return true;
+        }
+        reg.ban(client, now + opts.rate_ban);
+        let stats = &self.limits.runtime.stats;
+        stats.tcp_banned.add(1);
+        stats.tls_session_rate_banned.add(1);
+        false
+    }
+
     /// Bans the connection's client from new connections for `d`.
     fn ban(&self, d: Duration) {
         let mut reg = self.limits.registry();
@@ -463,7 +512,7 @@ async fn accept_loop(
                     let _ = connection(stream, who, &opts, (&slot, None), shared).await;
                 }
                 Service::Dot(ctx) => {
-                    if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
+                    if let Some(tls) = handshake(ctx, stream, wait, &counts, &slot).await {
                         let sni = tls.get_ref().1.server_name().map(str::to_ascii_lowercase);
                         let _ = connection(tls, who, &opts, (&slot, Some(sni)), shared).await;
                     }
@@ -481,7 +530,7 @@ async fn accept_loop(
                     match tls {
                         None => crate::doh::serve(stream, settings.clone(), client, shared).await,
                         Some(ctx) => {
-                            if let Some(tls) = handshake(ctx, stream, wait, &counts).await {
+                            if let Some(tls) = handshake(ctx, stream, wait, &counts, &slot).await {
                                 client.tls = true;
                                 client.sni = tls
                                     .get_ref()
@@ -500,18 +549,22 @@ async fn accept_loop(
 }
 
 /// The TLS handshake, given `wait` to finish; counted when it fails.
+/// A session over its client's rate of new or resumed sessions ends here
+/// (and bans the client: its next connections cost no TLS work).
 async fn handshake(
     ctx: &crate::tls::TlsContext,
     stream: tokio::net::TcpStream,
     wait: Duration,
     counts: &crate::FrontendCounts,
+    slot: &Slot,
 ) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
     let done = tokio::time::timeout(wait, ctx.acceptor().accept(stream)).await;
-    let stream = done.ok().and_then(Result::ok);
-    if stream.is_none() {
+    let Some(stream) = done.ok().and_then(Result::ok) else {
         counts.tls_handshake_failures.add(1);
-    }
-    stream
+        return None;
+    };
+    let resumed = stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    slot.tls_session(resumed).then_some(stream)
 }
 
 /// Answers queries on one connection until the client closes it, it

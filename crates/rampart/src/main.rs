@@ -344,6 +344,8 @@ fn serve(a: &ServeArgs) -> ExitCode {
             max_read_ios_per_query: c.tcp_max_read_ios,
             read_ios_ban: c.tcp_read_ios_ban,
             max_connection_rate: c.tcp_connection_rate,
+            max_tls_new_session_rate: c.tls_new_session_rate,
+            max_tls_resumed_session_rate: c.tls_resumed_session_rate,
             rate_ban: c.tcp_rate_ban,
         },
         tcp_backlog: c.tcp_backlog.min(i32::MAX as u32) as i32,

@@ -47,6 +47,9 @@ pub struct Stats {
     pub tcp_evicted: Counter,
     /// Clients banned from TCP (connection rate, read calls per query).
     pub tcp_banned: Counter,
+    /// Of those, banned for their rate of new or resumed TLS sessions
+    /// (`setMaxTLSNewSessionRatePerClient`, `…ResumedSessionRate…`).
+    pub tls_session_rate_banned: Counter,
     /// TCP connections taken and ended (the difference is open now).
     pub tcp_opened: Counter,
     pub tcp_closed: Counter,
@@ -163,6 +166,10 @@ impl Stats {
             ("tcp-evicted-idle", self.tcp_evicted.get()),
             ("tcp-opened", self.tcp_opened.get()),
             ("tcp-refused", self.tcp_refused.get()),
+            (
+                "tls-session-rate-banned",
+                self.tls_session_rate_banned.get(),
+            ),
             ("dyn-blocked", self.dyn_blocked.get()),
             ("frontend-noerror", self.frontend_noerror.get()),
             ("frontend-nxdomain", self.frontend_nxdomain.get()),

@@ -564,6 +564,11 @@ fn rampart(out: &mut Out, view: &View) {
             "Clients banned from TCP for their connection rate or slow reads",
             s.tcp_banned.get(),
         ),
+        (
+            "rampart_tls_session_rate_banned_total",
+            "Clients banned for their rate of new or resumed TLS sessions",
+            s.tls_session_rate_banned.get(),
+        ),
     ];
     for (name, help, v) in counters {
         out.one(name, help, Kind::Counter, v as f64);

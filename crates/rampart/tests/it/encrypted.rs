@@ -536,7 +536,9 @@ fn handshake(addr: SocketAddr, session: &Path) -> String {
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // A failed handshake prints "New, (NONE), Cipher is (NONE)".
     text.lines()
+        .filter(|l| !l.contains("(NONE)"))
         .find_map(|l| {
             l.split(',')
                 .next()
@@ -606,4 +608,76 @@ setKey("MXNeLFWHUe4363BBKrY06cAsH8NWNb+Se2eXU5+Bb74=")
         "Reused",
         "a rotated key resumes its own tickets"
     );
+}
+
+/// Counter `name` of `/jsonstat?command=stats` on the test's webserver.
+fn jsonstat(web: SocketAddr, name: &str) -> Option<u64> {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "X-API-Key: k",
+            &format!("http://{web}/jsonstat?command=stats"),
+        ])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v[name].as_u64()
+}
+
+#[test]
+fn a_client_over_its_tls_session_rates_is_banned_before_any_handshake() {
+    if !tools() {
+        return;
+    }
+    // One full handshake a second per client, any number resumed.
+    let s = setup("setMaxTLSNewSessionRatePerClient(1)\nsetBanDurationForExceedingTCPTLSRate(60)");
+    assert_eq!(jsonstat(s.web, "tls-session-rate-banned"), Some(0));
+    // Fresh sessions, one after another (each takes about half a second,
+    // so at least two of them fall in one second): the second in a
+    // second bans the client, and from then on no handshake is made.
+    let mut seen = Vec::new();
+    for i in 0..6 {
+        seen.push(handshake(s.dot, &s.dir.join(format!("fresh-{i}"))));
+        if jsonstat(s.web, "tls-session-rate-banned") == Some(1) {
+            break;
+        }
+    }
+    assert_eq!(
+        jsonstat(s.web, "tls-session-rate-banned"),
+        Some(1),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0], "New", "{seen:?}");
+    let refused = jsonstat(s.web, "tcp-refused").unwrap_or(0);
+    assert_eq!(
+        handshake(s.dot, &s.dir.join("after-ban")),
+        "none",
+        "a banned client got a handshake"
+    );
+    assert_eq!(jsonstat(s.web, "tcp-refused"), Some(refused + 1));
+    assert_eq!(jsonstat(s.web, "tcp-banned"), Some(1));
+    // The ban is on TCP and TLS only: UDP still answers.
+    assert!(exchange(s.server.addr, &QuerySpec::new("www.example.org", Rtype::A)).is_some());
+
+    // Resumed sessions have their own rate: full handshakes unlimited,
+    // one resumption a second.
+    let s =
+        setup("setMaxTLSResumedSessionRatePerClient(1)\nsetBanDurationForExceedingTCPTLSRate(60)");
+    let session = s.dir.join("session");
+    assert_eq!(handshake(s.dot, &session), "New");
+    assert_eq!(handshake(s.dot, &s.dir.join("other")), "New");
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(handshake(s.dot, &session));
+        if jsonstat(s.web, "tls-session-rate-banned") == Some(1) {
+            break;
+        }
+    }
+    assert_eq!(
+        jsonstat(s.web, "tls-session-rate-banned"),
+        Some(1),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0], "Reused", "{seen:?}");
 }
