@@ -61,6 +61,13 @@ pub struct EncryptedListener {
     pub ticket_keys: usize,
     /// dnsdist-format ticket key file (`ticketKeyFile`).
     pub ticket_key_file: Option<PathBuf>,
+    /// The cipher lists (`ciphers`: TLS 1.2, OpenSSL's names;
+    /// `ciphersTLS13`), checked against rustls's suites when the listener
+    /// starts.
+    pub ciphers: Option<String>,
+    pub ciphers_tls13: Option<String>,
+    /// `keyLogFile`: where each session's secrets are appended.
+    pub key_log_file: Option<PathBuf>,
     pub max_tcp_connections: usize,
     /// Where it was declared (`file:line`), for messages.
     pub source: String,
@@ -301,6 +308,9 @@ fn listener(
         session_tickets: true,
         ticket_keys: 5,
         ticket_key_file: None,
+        ciphers: None,
+        ciphers_tls13: None,
+        key_log_file: None,
         max_tcp_connections: crate::DEFAULT_MAX_TCP_CONNECTIONS,
         source: caller(lua),
     };
@@ -313,7 +323,10 @@ fn listener(
             let (k, v) = pair?;
             match k.as_str() {
                 "minTLSVersion" => {
-                    let v = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default();
+                    let v = v
+                        .as_string()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default();
                     match v.as_str() {
                         "tls1.3" => l.tls13_only = true,
                         "tls1.2" => {}
@@ -346,11 +359,17 @@ fn listener(
                     trust_forwarded_for = option_bool(lua, func, &k, &v)?
                 }
                 "serverTokens" if doh_paths.is_some() => {
-                    server_tokens = v.as_string().map(|s| s.to_string_lossy()).unwrap_or_default()
+                    server_tokens = v
+                        .as_string()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default()
                 }
                 "customResponseHeaders" if doh_paths.is_some() => {
                     let Value::Table(t) = v else {
-                        return Err(fail(lua, format!("{func}: customResponseHeaders must be a table")));
+                        return Err(fail(
+                            lua,
+                            format!("{func}: customResponseHeaders must be a table"),
+                        ));
                     };
                     for pair in t.pairs::<String, String>() {
                         let (name, value) = pair?;
@@ -364,21 +383,40 @@ fn listener(
                 // change here: rustls keeps no server-side session cache,
                 // rotates its ticket keys itself, never renegotiates and
                 // holds no buffers for idle connections.
-                "provider" | "library" | "ticketsKeysRotationDelay"
-                | "numberOfStoredSessions" | "preferServerCiphers" | "releaseBuffers"
-                | "enableRenegotiation" | "reusePort" | "tcpFastOpenQueueSize" | "interface"
-                | "cpus" | "idleTimeout" | "internalPipeBufferSize" | "sessionTimeout" => {}
+                "provider"
+                | "library"
+                | "ticketsKeysRotationDelay"
+                | "numberOfStoredSessions"
+                | "preferServerCiphers"
+                | "releaseBuffers"
+                | "enableRenegotiation"
+                | "reusePort"
+                | "tcpFastOpenQueueSize"
+                | "interface"
+                | "cpus"
+                | "idleTimeout"
+                | "internalPipeBufferSize"
+                | "sessionTimeout" => {}
                 "ticketKeyFile" => match v.as_string() {
                     Some(p) => {
-                        l.ticket_key_file = Some(crate::resolve_existing(base, &p.to_string_lossy()))
+                        l.ticket_key_file =
+                            Some(crate::resolve_existing(base, &p.to_string_lossy()))
                     }
                     None => return Err(fail(lua, format!("{func}: ticketKeyFile must be a path"))),
                 },
-                // Asked for, and not done: said so.
-                "ciphers" | "ciphersTLS13" => notes.push(format!(
-                    "{func}: option '{k}' ignored: rustls offers its own suites (AES-GCM, ChaCha20-Poly1305)"
+                "ciphers" | "ciphersTLS13" | "keyLogFile" => {
+                    let Some(text) = v.as_string().map(|s| s.to_string_lossy()) else {
+                        return Err(fail(lua, format!("{func}: {k} must be a string")));
+                    };
+                    match k.as_str() {
+                        "ciphers" => l.ciphers = Some(text),
+                        "ciphersTLS13" => l.ciphers_tls13 = Some(text),
+                        _ => l.key_log_file = Some(crate::resolve(base, &text)),
+                    }
+                }
+                other => notes.push(format!(
+                    "{func}: option '{other}' is not supported, ignored"
                 )),
-                other => notes.push(format!("{func}: option '{other}' is not supported, ignored")),
             }
         }
     }

@@ -19,7 +19,8 @@
 //! - [`tcp`]: RFC 7766 framing and the connection limits, idle closing
 //!   and bans; it also serves DoT and DoH connections.
 //! - [`tls`]: certificates, keys and ticket keys for DoT/DoH listeners,
-//!   reloaded when the files change; [`doh`]: DNS over HTTPS (RFC 8484).
+//!   reloaded when the files change; [`tls_suites`]: the cipher suites
+//!   they offer and their key log; [`doh`]: DNS over HTTPS (RFC 8484).
 //! - [`stream_answer`]: answering one query that came over a stream.
 //! - [`forward`]: UDP forwarding (a socket, a responder thread and a
 //!   health-check thread per backend) and TCP exchanges with backends;
@@ -45,6 +46,7 @@ pub mod stream_answer;
 pub mod tcp;
 pub mod tls;
 pub mod tls_forward;
+pub mod tls_suites;
 pub mod udp;
 pub mod udp_ask;
 pub mod update_queue;

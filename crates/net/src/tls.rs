@@ -36,6 +36,12 @@ pub struct TlsSettings {
     /// the last one active), at start and with each certificate reload
     /// (`ticketKeyFile`): servers sharing it resume each other's sessions.
     pub ticket_key_file: Option<PathBuf>,
+    /// dnsdist's `ciphers` (TLS 1.2) and `ciphersTLS13` lists: the
+    /// suites offered ([`crate::tls_suites`]); all of rustls's if `None`.
+    pub ciphers: Option<String>,
+    pub ciphers_tls13: Option<String>,
+    /// Append each session's secrets here (`keyLogFile`, for Wireshark).
+    pub key_log_file: Option<PathBuf>,
 }
 
 /// A listener's TLS state: the server config in force, swapped whole on
@@ -148,7 +154,13 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
             s.keys.len()
         ));
     }
-    let provider = Arc::new(provider());
+    let mut provider = provider();
+    provider.cipher_suites = crate::tls_suites::choose(
+        &provider.cipher_suites,
+        s.ciphers.as_deref(),
+        s.ciphers_tls13.as_deref(),
+    )?;
+    let provider = Arc::new(provider);
     let mut keys = Vec::new();
     for (cert, key) in s.certs.iter().zip(&s.keys) {
         let chain = CertificateDer::pem_file_iter(cert)
@@ -181,6 +193,9 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(ByClientSupport(keys)));
     config.alpn_protocols = s.alpn.clone();
+    if let Some(path) = &s.key_log_file {
+        config.key_log = Arc::new(crate::tls_suites::KeyLogFile::open(path)?);
+    }
     if s.session_tickets {
         config.ticketer = tickets.clone();
     } else {

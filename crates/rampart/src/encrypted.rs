@@ -103,6 +103,9 @@ fn settings(l: &EncryptedListener) -> TlsSettings {
         session_tickets: l.session_tickets,
         ticket_keys: l.ticket_keys,
         ticket_key_file: l.ticket_key_file.clone(),
+        ciphers: l.ciphers.clone(),
+        ciphers_tls13: l.ciphers_tls13.clone(),
+        key_log_file: l.key_log_file.clone(),
         alpn: match l.kind {
             // RFC 7858 §3.2 leaves ALPN out; "dot" is what RFC 9103 and
             // Knot ask for.

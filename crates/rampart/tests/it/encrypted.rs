@@ -681,3 +681,79 @@ fn a_client_over_its_tls_session_rates_is_banned_before_any_handshake() {
     );
     assert_eq!(seen[0], "Reused", "{seen:?}");
 }
+
+/// Whether `openssl s_client` with `args` finishes a handshake with
+/// `addr` (it prints the cipher it agreed on).
+fn agrees(addr: SocketAddr, args: &[&str]) -> bool {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &addr.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .any(|l| l.contains("Cipher is") && !l.contains("(NONE)"))
+}
+
+#[test]
+fn cipher_lists_limit_the_suites_and_the_key_log_gets_each_session() {
+    if !tools() {
+        return;
+    }
+    // The certificate is ECDSA: of Mozilla's intermediate TLS 1.2 list
+    // (its DHE suite is not in rustls) only the ECDSA ones can be used.
+    let dir = scratch_with_example_zone("ciphers");
+    certificate(&dir, "cert");
+    let (port, tls) = (free_port(), free_port());
+    let conf = format!(
+        r#"setLocal("127.0.0.1:{port}")
+addZone("example.org", "zones/example.org.zone")
+addTLSLocal("127.0.0.1:{tls}", "cert.pem", "cert.key", {{ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES256-GCM-SHA384", ciphersTLS13="TLS_CHACHA20_POLY1305_SHA256", keyLogFile="keys.log"}})
+"#
+    );
+    let _server = rampart_in(&dir, port, &conf, "example.org");
+    let addr = SocketAddr::from(([127, 0, 0, 1], tls));
+    let tls12 = |c: &str| agrees(addr, &["-tls1_2", "-cipher", c]);
+    let tls13 = |c: &str| agrees(addr, &["-tls1_3", "-ciphersuites", c]);
+    assert!(tls12("ECDHE-ECDSA-AES256-GCM-SHA384"));
+    assert!(!tls12("ECDHE-ECDSA-AES128-GCM-SHA256"), "a suite left out");
+    assert!(tls13("TLS_CHACHA20_POLY1305_SHA256"));
+    assert!(!tls13("TLS_AES_128_GCM_SHA256"), "a TLS 1.3 suite left out");
+    // Two sessions made, one of each version: their secrets are logged.
+    let keys = std::fs::read_to_string(dir.join("keys.log")).expect("the key log");
+    assert_eq!(
+        keys.lines()
+            .filter(|l| l.starts_with("CLIENT_RANDOM "))
+            .count(),
+        1,
+        "{keys}"
+    );
+    assert!(
+        keys.lines()
+            .any(|l| l.starts_with("SERVER_TRAFFIC_SECRET_0 ")),
+        "{keys}"
+    );
+
+    // A list rustls has nothing of stops the start, naming the line.
+    let bad = format!(
+        r#"setLocal("127.0.0.1:{}")
+addTLSLocal("127.0.0.1:{}", "cert.pem", "cert.key", {{ciphers="DHE-RSA-AES256-SHA256"}})
+"#,
+        free_port(),
+        free_port()
+    );
+    std::fs::write(dir.join("bad.conf"), bad).unwrap();
+    let out = Command::new(rampart_bin())
+        .current_dir(&dir)
+        .args(["-C", "bad.conf"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad.conf:2") && err.contains("ciphers 'DHE-RSA-AES256-SHA256': none"),
+        "{err}"
+    );
+}
