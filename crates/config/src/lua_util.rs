@@ -109,6 +109,17 @@ pub fn register_table(lua: &Lua, env: &Env, table: &[Global]) -> mlua::Result<()
     Ok(())
 }
 
+/// Makes a function that edits the config with `set`, which checks its
+/// arguments (failing with [`fail`], which names the calling line).
+pub fn setter<A: mlua::FromLuaMulti + 'static>(
+    lua: &Lua,
+    env: &Env,
+    set: fn(&Lua, &mut Config, A) -> mlua::Result<()>,
+) -> mlua::Result<Function> {
+    let st = env.state.clone();
+    lua.create_function(move |lua, args: A| set(lua, &mut st.borrow_mut(), args))
+}
+
 /// A true/false setting: its name, and how it is stored.
 pub type Flag = (&'static str, fn(&mut Config, bool));
 
@@ -431,6 +442,36 @@ pub(crate) mod table_test {
         lua.load("return tostring(...)")
             .call::<String>(v)
             .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// A case of a table of settings: the function, a snippet calling
+    /// it, what to look at in the config (given what was printed), and
+    /// texts that must be there after the snippet.
+    pub type Case<'a> = (
+        &'a str,
+        &'a str,
+        fn(&crate::Config, &str) -> String,
+        &'a [&'a str],
+    );
+
+    /// Checks `cases` cover `table` and that each snippet took effect:
+    /// what its case looks at shows the texts after it, and did not show
+    /// them all before (in a config of nothing).
+    pub fn check_cases<'a>(table: impl IntoIterator<Item = &'a str>, cases: &[Case<'a>]) {
+        covers(table, cases.iter().map(|(n, s, _, _)| (*n, *s)));
+        let (empty, printed) = crate::output::capture(|| load(""));
+        for (name, src, look, want) in cases {
+            let (c, out) = crate::output::capture(|| load(src));
+            let got = look(&c, &out);
+            for w in *want {
+                assert!(got.contains(w), "{src}: want {w:?} in {got:?}");
+            }
+            let before = look(&empty, &printed);
+            assert!(
+                !want.iter().all(|w| before.contains(w)),
+                "{name}: an empty config already shows {want:?}: {before:?}"
+            );
+        }
     }
 
     /// Checks each case's snippet calls the function it is for, and that
