@@ -515,96 +515,110 @@ pub(crate) fn resolve_existing(base: &Path, p: &str) -> PathBuf {
     }
 }
 
-/// Registers `name(n)`: an integer setting within `range`, stored by `apply`.
-fn int_setting(
-    lua: &Lua,
-    state: &Rc<RefCell<Config>>,
-    name: &str,
-    what: &'static str,
-    range: std::ops::RangeInclusive<i64>,
-    apply: fn(&mut Config, i64),
-) -> mlua::Result<()> {
-    let st = state.clone();
-    let f = lua.create_function(move |lua, n: i64| {
-        if !range.contains(&n) {
-            return Err(fail(
-                lua,
-                format!(
-                    "{what} {n} out of range: expected {} to {}",
-                    range.start(),
-                    range.end()
-                ),
-            ));
-        }
-        apply(&mut st.borrow_mut(), n);
-        Ok(())
-    })?;
-    lua.globals().set(name, f)
+/// An integer setting: its name, what it counts (for the range error),
+/// the values it takes, and how it is stored.
+type IntSetting = (
+    &'static str,
+    &'static str,
+    std::ops::RangeInclusive<i64>,
+    fn(&mut Config, i64),
+);
+
+/// Registers each `name(n)` of `table`: an integer setting within its
+/// range (outside it, an error naming the calling line and the range).
+fn register_ints(lua: &Lua, state: &Rc<RefCell<Config>>, table: &[IntSetting]) -> mlua::Result<()> {
+    for (name, what, range, apply) in table {
+        let (st, what, range, apply) = (state.clone(), *what, range.clone(), *apply);
+        let f = lua.create_function(move |lua, n: i64| {
+            if !range.contains(&n) {
+                return Err(fail(
+                    lua,
+                    format!(
+                        "{what} {n} out of range: expected {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                ));
+            }
+            apply(&mut st.borrow_mut(), n);
+            Ok(())
+        })?;
+        lua.globals().set(*name, f)?;
+    }
+    Ok(())
 }
 
-/// Registers `name(text)`: a string setting stored by `apply`.
-fn text_setting(
+/// A string setting: its name and how it is stored.
+type TextSetting = (&'static str, fn(&mut Config, String));
+
+/// Registers each `name(text)` of `table`.
+fn register_texts(
     lua: &Lua,
     state: &Rc<RefCell<Config>>,
-    name: &str,
-    apply: fn(&mut Config, String),
+    table: &[TextSetting],
 ) -> mlua::Result<()> {
-    let st = state.clone();
-    let f = lua.create_function(move |_, text: String| {
-        apply(&mut st.borrow_mut(), text);
-        Ok(())
-    })?;
-    lua.globals().set(name, f)
+    for &(name, apply) in table {
+        let st = state.clone();
+        let f = lua.create_function(move |_, text: String| {
+            apply(&mut st.borrow_mut(), text);
+            Ok(())
+        })?;
+        lua.globals().set(name, f)?;
+    }
+    Ok(())
+}
+
+/// A timeout setting: its name and how it is stored.
+type SecondsSetting = (&'static str, fn(&mut Config, Duration));
+
+/// Registers each `name(seconds)` of `table`: a timeout above 0 and at
+/// most an hour.
+fn register_seconds(
+    lua: &Lua,
+    state: &Rc<RefCell<Config>>,
+    table: &[SecondsSetting],
+) -> mlua::Result<()> {
+    for &(name, set) in table {
+        let st = state.clone();
+        let f = lua.create_function(move |lua, secs: f64| {
+            if !(secs > 0.0 && secs <= 3600.0) {
+                return Err(fail(
+                    lua,
+                    format!("{name}: {secs} out of range: expected 0 to 3600 seconds"),
+                ));
+            }
+            set(&mut st.borrow_mut(), Duration::from_secs_f64(secs));
+            Ok(())
+        })?;
+        lua.globals().set(name, f)?;
+    }
+    Ok(())
 }
 
 fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
-    let g = lua.globals();
+    lua_util::register_table(lua, &lua_util::Env::new(state, base), FUNCTIONS)?;
+    register_texts(lua, state, TEXTS)?;
+    register_ints(lua, state, INTS)?;
+    register_seconds(lua, state, SECONDS)
+}
 
-    let listen = |replace: bool| {
-        let st = state.clone();
-        move |lua: &Lua, (addr, opts): (String, Option<Table>)| {
-            let sock = parse_listen_addr(&addr).map_err(|e| fail(lua, e))?;
-            let mut l = Listener::new(sock);
-            if let Some(opts) = opts {
-                for pair in opts.pairs::<String, Value>() {
-                    let (k, v) = pair?;
-                    let func = if replace { "setLocal" } else { "addLocal" };
-                    match k.as_str() {
-                        "doTCP" => l.tcp = lua_util::option_bool(lua, func, &k, &v)?,
-                        "maxConcurrentTCPConnections" => {
-                            let n = lua_util::option_u32(lua, func, &k, &v)?;
-                            if n == 0 {
-                                return Err(fail(lua, format!("{func}: {k} must be at least 1")));
-                            }
-                            l.max_tcp_connections = n as usize;
-                        }
-                        other => {
-                            let note =
-                                format!("{}: listener option '{other}' ignored", caller(lua));
-                            st.borrow_mut().notes.push(note);
-                        }
-                    }
-                }
-            }
-            let mut c = st.borrow_mut();
-            if replace {
-                c.listeners.clear();
-            }
-            if let Some(existing) = c.listeners.iter_mut().find(|x| x.addr == l.addr) {
-                *existing = l;
-            } else {
-                c.listeners.push(l);
-            }
-            Ok(())
-        }
-    };
-    g.set("setLocal", lua.create_function(listen(true))?)?;
-    g.set("addLocal", lua.create_function(listen(false))?)?;
-
-    let st = state.clone();
-    let b = base.to_path_buf();
-    g.set(
-        "addZone",
+/// Listeners, zones and named.conf.
+const FUNCTIONS: &[lua_util::Global] = &[
+    ("setLocal", |lua, env| {
+        let st = env.state.clone();
+        lua.create_function(move |lua, (addr, opts): (String, Option<Table>)| {
+            listen(lua, &st, true, addr, opts)
+        })
+    }),
+    ("addLocal", |lua, env| {
+        let st = env.state.clone();
+        lua.create_function(move |lua, (addr, opts): (String, Option<Table>)| {
+            listen(lua, &st, false, addr, opts)
+        })
+    }),
+    ("addZone", |lua, env| {
+        let st = env.state.clone();
+        let b = env.base.clone();
         lua.create_function(move |lua, (name, file): (String, String)| {
             xfr_lua::zone_apex(lua, &name)?;
             let decl = ZoneDecl {
@@ -615,161 +629,171 @@ fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result
             };
             st.borrow_mut().zones.push(decl);
             Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    let b = base.to_path_buf();
-    g.set(
-        "loadNamedConf",
+        })
+    }),
+    ("loadNamedConf", |lua, env| {
+        let st = env.state.clone();
+        let b = env.base.clone();
         lua.create_function(move |lua, file: String| {
-            let path = resolve(&b, &file);
-            let conf = named_conf::read(&path).map_err(|e| fail(lua, e))?;
-            let mut c = st.borrow_mut();
-            xfr_lua::from_named_conf(&conf, &mut c).map_err(|e| fail(lua, e))?;
-            dnssec_lua::from_named_conf(&conf, &mut c).map_err(|e| fail(lua, e))?;
-            guard_lua::from_named_conf(lua, &conf.server_options, &mut c)
-                .map_err(|e| fail(lua, e))?;
-            c.notes.extend(conf.notes);
-            for z in conf.zones {
-                zone::parse_name(&z.name).map_err(|e| {
-                    fail(
-                        lua,
-                        format!("{}: bad zone name '{}': {e}", z.source, z.name),
-                    )
-                })?;
-                c.zones.push(ZoneDecl {
-                    name: z.name,
-                    kind: z.kind,
-                    file: z.file,
-                    source: z.source,
-                });
-            }
-            Ok(())
-        })?,
-    )?;
+            load_named_conf(lua, &mut st.borrow_mut(), &resolve(&b, &file))
+        })
+    }),
+];
 
-    text_setting(lua, state, "setServerVersion", |c, t| c.version = Some(t))?;
-    text_setting(lua, state, "setServerIdentity", |c, t| c.identity = Some(t))?;
+/// `setLocal` (`replace`: the listeners become this one) and `addLocal`.
+fn listen(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    replace: bool,
+    addr: String,
+    opts: Option<Table>,
+) -> mlua::Result<()> {
+    let sock = parse_listen_addr(&addr).map_err(|e| fail(lua, e))?;
+    let mut l = Listener::new(sock);
+    if let Some(opts) = opts {
+        for pair in opts.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            let func = if replace { "setLocal" } else { "addLocal" };
+            match k.as_str() {
+                "doTCP" => l.tcp = lua_util::option_bool(lua, func, &k, &v)?,
+                "maxConcurrentTCPConnections" => {
+                    let n = lua_util::option_u32(lua, func, &k, &v)?;
+                    if n == 0 {
+                        return Err(fail(lua, format!("{func}: {k} must be at least 1")));
+                    }
+                    l.max_tcp_connections = n as usize;
+                }
+                other => {
+                    let note = format!("{}: listener option '{other}' ignored", caller(lua));
+                    st.borrow_mut().notes.push(note);
+                }
+            }
+        }
+    }
+    let mut c = st.borrow_mut();
+    if replace {
+        c.listeners.clear();
+    }
+    if let Some(existing) = c.listeners.iter_mut().find(|x| x.addr == l.addr) {
+        *existing = l;
+    } else {
+        c.listeners.push(l);
+    }
+    Ok(())
+}
+
+/// `loadNamedConf(file)`: named.conf's zones, replication, DNSSEC and
+/// rate-limit settings.
+fn load_named_conf(lua: &Lua, c: &mut Config, path: &Path) -> mlua::Result<()> {
+    let conf = named_conf::read(path).map_err(|e| fail(lua, e))?;
+    xfr_lua::from_named_conf(&conf, c).map_err(|e| fail(lua, e))?;
+    dnssec_lua::from_named_conf(&conf, c).map_err(|e| fail(lua, e))?;
+    guard_lua::from_named_conf(lua, &conf.server_options, c).map_err(|e| fail(lua, e))?;
+    c.notes.extend(conf.notes);
+    for z in conf.zones {
+        zone::parse_name(&z.name).map_err(|e| {
+            fail(
+                lua,
+                format!("{}: bad zone name '{}': {e}", z.source, z.name),
+            )
+        })?;
+        c.zones.push(ZoneDecl {
+            name: z.name,
+            kind: z.kind,
+            file: z.file,
+            source: z.source,
+        });
+    }
+    Ok(())
+}
+
+/// The server's names.
+const TEXTS: &[TextSetting] = &[
+    ("setServerVersion", |c, t| c.version = Some(t)),
+    ("setServerIdentity", |c, t| c.identity = Some(t)),
+];
+
+/// The integer settings, dnsdist's TCP knobs (1.7 to 2.0) among them.
+const INTS: &[IntSetting] = &[
     // Larger than 4096 only invites fragmentation (and over 65507 cannot be
     // sent over IPv4 at all).
-    int_setting(
-        lua,
-        state,
+    (
         "setPayloadSizeOnSelfGeneratedAnswers",
         "payload size",
         512..=4096,
         |c, n| c.max_udp_payload = n as u16,
-    )?;
-    int_setting(
-        lua,
-        state,
+    ),
+    (
         "setMaxTCPConnectionsPerClient",
         "connections per client",
         0..=1_000_000,
         |c, n| c.tcp_per_client = n as usize,
-    )?;
-    int_setting(
-        lua,
-        state,
-        "setUDPWorkers",
-        "UDP workers",
-        1..=256,
-        |c, n| c.udp_workers = Some(n as usize),
-    )?;
-    // dnsdist's TCP knobs (1.7 to 2.0): name, what it counts, range.
-    type Apply = fn(&mut Config, i64);
-    let tcp: [(&str, &'static str, std::ops::RangeInclusive<i64>, Apply); 9] = [
-        (
-            "setMaxTCPQueriesPerConnection",
-            "queries per connection",
-            0..=1_000_000_000,
-            |c, n| c.tcp_queries_per_connection = n as usize,
-        ),
-        (
-            "setMaxTCPConnectionDuration",
-            "connection duration (seconds)",
-            0..=86_400,
-            |c, n| c.tcp_max_duration = Duration::from_secs(n as u64),
-        ),
-        // 0 is dnsdist's "unlimited": the kernel's own cap then applies.
-        (
-            "setMaxTCPQueuedConnections",
-            "queued connections",
-            0..=1_000_000,
-            |c, n| c.tcp_backlog = if n == 0 { i32::MAX as u32 } else { n as u32 },
-        ),
-        (
-            "setMaxTCPReadIOsPerQuery",
-            "read calls per query",
-            0..=1_000_000,
-            |c, n| c.tcp_max_read_ios = n as usize,
-        ),
-        (
-            "setBanDurationForExceedingMaxReadIOsPerQuery",
-            "ban duration (seconds)",
-            0..=86_400,
-            |c, n| c.tcp_read_ios_ban = Duration::from_secs(n as u64),
-        ),
-        (
-            "setMaxTCPConnectionRatePerClient",
-            "connections per second",
-            0..=1_000_000,
-            |c, n| c.tcp_connection_rate = n as u32,
-        ),
-        (
-            "setMaxTLSNewSessionRatePerClient",
-            "new TLS sessions per second",
-            0..=1_000_000,
-            |c, n| c.tls_new_session_rate = n as u32,
-        ),
-        (
-            "setMaxTLSResumedSessionRatePerClient",
-            "resumed TLS sessions per second",
-            0..=1_000_000,
-            |c, n| c.tls_resumed_session_rate = n as u32,
-        ),
-        (
-            "setBanDurationForExceedingTCPTLSRate",
-            "ban duration (seconds)",
-            0..=86_400,
-            |c, n| c.tcp_rate_ban = Duration::from_secs(n as u64),
-        ),
-    ];
-    for (name, what, range, apply) in tcp {
-        int_setting(lua, state, name, what, range, apply)?;
-    }
-    seconds_setting(lua, state, "setTCPRecvTimeout", |c, d| {
-        c.tcp_idle_timeout = d
-    })?;
-    seconds_setting(lua, state, "setTCPSendTimeout", |c, d| {
-        c.tcp_send_timeout = d
-    })?;
-    Ok(())
-}
+    ),
+    ("setUDPWorkers", "UDP workers", 1..=256, |c, n| {
+        c.udp_workers = Some(n as usize)
+    }),
+    (
+        "setMaxTCPQueriesPerConnection",
+        "queries per connection",
+        0..=1_000_000_000,
+        |c, n| c.tcp_queries_per_connection = n as usize,
+    ),
+    (
+        "setMaxTCPConnectionDuration",
+        "connection duration (seconds)",
+        0..=86_400,
+        |c, n| c.tcp_max_duration = Duration::from_secs(n as u64),
+    ),
+    // 0 is dnsdist's "unlimited": the kernel's own cap then applies.
+    (
+        "setMaxTCPQueuedConnections",
+        "queued connections",
+        0..=1_000_000,
+        |c, n| c.tcp_backlog = if n == 0 { i32::MAX as u32 } else { n as u32 },
+    ),
+    (
+        "setMaxTCPReadIOsPerQuery",
+        "read calls per query",
+        0..=1_000_000,
+        |c, n| c.tcp_max_read_ios = n as usize,
+    ),
+    (
+        "setBanDurationForExceedingMaxReadIOsPerQuery",
+        "ban duration (seconds)",
+        0..=86_400,
+        |c, n| c.tcp_read_ios_ban = Duration::from_secs(n as u64),
+    ),
+    (
+        "setMaxTCPConnectionRatePerClient",
+        "connections per second",
+        0..=1_000_000,
+        |c, n| c.tcp_connection_rate = n as u32,
+    ),
+    (
+        "setMaxTLSNewSessionRatePerClient",
+        "new TLS sessions per second",
+        0..=1_000_000,
+        |c, n| c.tls_new_session_rate = n as u32,
+    ),
+    (
+        "setMaxTLSResumedSessionRatePerClient",
+        "resumed TLS sessions per second",
+        0..=1_000_000,
+        |c, n| c.tls_resumed_session_rate = n as u32,
+    ),
+    (
+        "setBanDurationForExceedingTCPTLSRate",
+        "ban duration (seconds)",
+        0..=86_400,
+        |c, n| c.tcp_rate_ban = Duration::from_secs(n as u64),
+    ),
+];
 
-/// Registers `name(seconds)`: a timeout above 0 and at most an hour.
-fn seconds_setting(
-    lua: &Lua,
-    state: &Rc<RefCell<Config>>,
-    name: &'static str,
-    set: impl Fn(&mut Config, Duration) + 'static,
-) -> mlua::Result<()> {
-    let st = state.clone();
-    lua.globals().set(
-        name,
-        lua.create_function(move |lua, secs: f64| {
-            if !(secs > 0.0 && secs <= 3600.0) {
-                return Err(fail(
-                    lua,
-                    format!("{name}: {secs} out of range: expected 0 to 3600 seconds"),
-                ));
-            }
-            set(&mut st.borrow_mut(), Duration::from_secs_f64(secs));
-            Ok(())
-        })?,
-    )
-}
+/// The TCP timeouts.
+const SECONDS: &[SecondsSetting] = &[
+    ("setTCPRecvTimeout", |c, d| c.tcp_idle_timeout = d),
+    ("setTCPSendTimeout", |c, d| c.tcp_send_timeout = d),
+];
 
 #[cfg(test)]
 mod tests {
@@ -777,6 +801,158 @@ mod tests {
 
     fn cfg(src: &str) -> Result<Config, ConfigError> {
         load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn every_listener_and_zone_function_takes_effect() {
+        use lua_util::table_test::{check_cases, Case};
+        let dir = std::env::temp_dir().join(format!("rampart-lib-tables-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let named = dir.join("named.conf");
+        std::fs::write(
+            &named,
+            "zone \"example.net\" { type master; file \"example.net.zone\"; };\n",
+        )
+        .unwrap();
+        let load_named = format!("loadNamedConf('{}')", named.display());
+        let cases: &[Case] = &[
+            (
+                "setLocal",
+                "addLocal('192.0.2.1:53') setLocal('127.0.0.1:5300', {maxConcurrentTCPConnections=5})",
+                |c, _| format!("{} {:?}", c.listeners.len(), c.listeners),
+                &["1 [Listener { addr: 127.0.0.1:5300", "max_tcp_connections: 5 }]"],
+            ),
+            (
+                "addLocal",
+                "addLocal('[::1]:5300', {doTCP=false})",
+                |c, _| format!("{} {:?}", c.listeners.len(), c.listeners),
+                &["2 [", "addr: [::1]:5300, tcp: false"],
+            ),
+            (
+                "addZone",
+                "addZone('example.org', 'zones/example.org.zone')",
+                |c, _| format!("{:?}", c.zones),
+                &["\"example.org\"", "/etc/rampart/zones/example.org.zone"],
+            ),
+            (
+                "loadNamedConf",
+                &load_named,
+                |c, _| format!("{:?}", c.zones),
+                &["\"example.net\"", "example.net.zone"],
+            ),
+        ];
+        check_cases(FUNCTIONS.iter().map(|(n, _)| *n), cases);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_text_int_and_timeout_setting_takes_effect() {
+        use lua_util::table_test::{check_cases, Case};
+        let texts: &[Case] = &[
+            (
+                "setServerVersion",
+                "setServerVersion('v1')",
+                |c, _| format!("{:?}", c.version),
+                &["Some(\"v1\")"],
+            ),
+            (
+                "setServerIdentity",
+                "setServerIdentity('ns1')",
+                |c, _| format!("{:?}", c.identity),
+                &["Some(\"ns1\")"],
+            ),
+        ];
+        check_cases(TEXTS.iter().map(|(n, _)| *n), texts);
+        let ints: &[Case] = &[
+            (
+                "setPayloadSizeOnSelfGeneratedAnswers",
+                "setPayloadSizeOnSelfGeneratedAnswers(1400)",
+                |c, _| c.max_udp_payload.to_string(),
+                &["1400"],
+            ),
+            (
+                "setMaxTCPConnectionsPerClient",
+                "setMaxTCPConnectionsPerClient(7)",
+                |c, _| c.tcp_per_client.to_string(),
+                &["7"],
+            ),
+            (
+                "setUDPWorkers",
+                "setUDPWorkers(3)",
+                |c, _| format!("{:?}", c.udp_workers),
+                &["Some(3)"],
+            ),
+            (
+                "setMaxTCPQueriesPerConnection",
+                "setMaxTCPQueriesPerConnection(9)",
+                |c, _| c.tcp_queries_per_connection.to_string(),
+                &["9"],
+            ),
+            (
+                "setMaxTCPConnectionDuration",
+                "setMaxTCPConnectionDuration(30)",
+                |c, _| format!("{:?}", c.tcp_max_duration),
+                &["30s"],
+            ),
+            (
+                "setMaxTCPQueuedConnections",
+                "setMaxTCPQueuedConnections(0)",
+                |c, _| c.tcp_backlog.to_string(),
+                &["2147483647"],
+            ),
+            (
+                "setMaxTCPReadIOsPerQuery",
+                "setMaxTCPReadIOsPerQuery(11)",
+                |c, _| c.tcp_max_read_ios.to_string(),
+                &["11"],
+            ),
+            (
+                "setBanDurationForExceedingMaxReadIOsPerQuery",
+                "setBanDurationForExceedingMaxReadIOsPerQuery(70)",
+                |c, _| format!("{:?}", c.tcp_read_ios_ban),
+                &["70s"],
+            ),
+            (
+                "setMaxTCPConnectionRatePerClient",
+                "setMaxTCPConnectionRatePerClient(12)",
+                |c, _| c.tcp_connection_rate.to_string(),
+                &["12"],
+            ),
+            (
+                "setMaxTLSNewSessionRatePerClient",
+                "setMaxTLSNewSessionRatePerClient(13)",
+                |c, _| c.tls_new_session_rate.to_string(),
+                &["13"],
+            ),
+            (
+                "setMaxTLSResumedSessionRatePerClient",
+                "setMaxTLSResumedSessionRatePerClient(14)",
+                |c, _| c.tls_resumed_session_rate.to_string(),
+                &["14"],
+            ),
+            (
+                "setBanDurationForExceedingTCPTLSRate",
+                "setBanDurationForExceedingTCPTLSRate(15)",
+                |c, _| format!("{:?}", c.tcp_rate_ban),
+                &["15s"],
+            ),
+        ];
+        check_cases(INTS.iter().map(|(n, ..)| *n), ints);
+        let seconds: &[Case] = &[
+            (
+                "setTCPRecvTimeout",
+                "setTCPRecvTimeout(2.5)",
+                |c, _| format!("{:?}", c.tcp_idle_timeout),
+                &["2.5s"],
+            ),
+            (
+                "setTCPSendTimeout",
+                "setTCPSendTimeout(4)",
+                |c, _| format!("{:?}", c.tcp_send_timeout),
+                &["4s"],
+            ),
+        ];
+        check_cases(SECONDS.iter().map(|(n, _)| *n), seconds);
     }
 
     #[test]

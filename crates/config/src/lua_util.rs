@@ -2,9 +2,10 @@
 //! moving rules by position, name or uuid, and dnsdist's rule table.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::rc::Rc;
 
-use mlua::{Lua, Value};
+use mlua::{Function, Lua, Value};
 
 use crate::{fail, Config};
 
@@ -75,6 +76,67 @@ impl mlua::UserData for LuaDnsName {
             },
         );
     }
+}
+
+/// What a registered function may close over: the config it edits and
+/// the config file's directory (relative paths resolve against it).
+pub struct Env {
+    pub state: Rc<RefCell<Config>>,
+    pub base: PathBuf,
+}
+
+impl Env {
+    pub fn new(state: &Rc<RefCell<Config>>, base: &std::path::Path) -> Env {
+        Env {
+            state: state.clone(),
+            base: base.to_path_buf(),
+        }
+    }
+}
+
+/// A Lua global and what makes it. The Lua functions are listed in
+/// tables of these rather than set one after another in a long body, so
+/// that each is found by its name and each table's test can check that
+/// every name in it has a case.
+pub type Global = (&'static str, fn(&Lua, &Env) -> mlua::Result<Function>);
+
+/// Sets every global of `table`.
+pub fn register_table(lua: &Lua, env: &Env, table: &[Global]) -> mlua::Result<()> {
+    let g = lua.globals();
+    for (name, make) in table {
+        g.set(*name, make(lua, env)?)?;
+    }
+    Ok(())
+}
+
+/// Makes a function that edits the config with `set`, which checks its
+/// arguments (failing with [`fail`], which names the calling line).
+pub fn setter<A: mlua::FromLuaMulti + 'static>(
+    lua: &Lua,
+    env: &Env,
+    set: fn(&Lua, &mut Config, A) -> mlua::Result<()>,
+) -> mlua::Result<Function> {
+    let st = env.state.clone();
+    lua.create_function(move |lua, args: A| set(lua, &mut st.borrow_mut(), args))
+}
+
+/// A true/false setting: its name, and how it is stored.
+pub type Flag = (&'static str, fn(&mut Config, bool));
+
+/// Registers each `name(on)` of `table`, a true/false setting.
+pub fn register_flags(lua: &Lua, env: &Env, table: &[Flag]) -> mlua::Result<()> {
+    let g = lua.globals();
+    for &(name, set) in table {
+        let st = env.state.clone();
+        g.set(
+            name,
+            lua.create_function(move |_, on: bool| {
+                set(&mut st.borrow_mut(), on);
+                Ok(())
+            })?,
+        )?;
+    }
+    Ok(())
 }
 
 /// Registers `newDNSName`.
@@ -324,6 +386,118 @@ pub fn option_u32(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<u
 pub fn option_bool(lua: &Lua, func: &str, key: &str, v: &Value) -> mlua::Result<bool> {
     v.as_boolean()
         .ok_or_else(|| fail(lua, format!("{func}: {key} must be true or false")))
+}
+
+/// Helpers for the tests of the registration tables: run a snippet, see
+/// what it built or set, and check that a table's every name has a case.
+#[cfg(test)]
+pub(crate) mod table_test {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use mlua::{Lua, Value};
+
+    /// Where the test configs pretend to live.
+    pub const PATH: &str = "/etc/rampart/rampart.conf";
+
+    /// The config `src` makes; the test fails if it does not load.
+    pub fn load(src: &str) -> crate::Config {
+        crate::load_str(src, Path::new(PATH)).unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    /// A Lua state with every function registered, after running `src`.
+    pub fn lua(src: &str) -> Lua {
+        crate::load_with_runtime(
+            src,
+            Path::new(PATH),
+            &Arc::new(shield::Runtime::default()),
+            None,
+            shield::querylog::OpenMode::Check,
+        )
+        .map(|(_, lua, _)| lua)
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    /// What the expression `expr` makes, as text: a selector's or an
+    /// action's description and its Debug form (which shows what the
+    /// description leaves out), or else Lua's `tostring`.
+    pub fn built(expr: &str) -> String {
+        let lua = lua("");
+        let v: Value = lua
+            .load(format!("return {expr}"))
+            .eval()
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        if let Value::UserData(ud) = &v {
+            if let Ok(s) = ud.borrow::<crate::shield_lua::LuaSelector>() {
+                return format!("{} {:?}", s.0.describe(), s.0);
+            }
+            if let Ok(a) = ud.borrow::<crate::shield_lua::LuaAction>() {
+                return format!("{} {:?}", a.0.describe(), a.0);
+            }
+            if let Ok(a) = ud.borrow::<crate::response_lua::LuaResponseAction>() {
+                return format!("{} {:?}", a.0.describe(), a.0);
+            }
+        }
+        lua.load("return tostring(...)")
+            .call::<String>(v)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// A case of a table of settings: the function, a snippet calling
+    /// it, what to look at in the config (given what was printed), and
+    /// texts that must be there after the snippet.
+    pub type Case<'a> = (
+        &'a str,
+        &'a str,
+        fn(&crate::Config, &str) -> String,
+        &'a [&'a str],
+    );
+
+    /// Checks `cases` cover `table` and that each snippet took effect:
+    /// what its case looks at shows the texts after it, and did not show
+    /// them all before (in a config of nothing).
+    pub fn check_cases<'a>(table: impl IntoIterator<Item = &'a str>, cases: &[Case<'a>]) {
+        covers(table, cases.iter().map(|(n, s, _, _)| (*n, *s)));
+        let (empty, printed) = crate::output::capture(|| load(""));
+        for (name, src, look, want) in cases {
+            let (c, out) = crate::output::capture(|| load(src));
+            let got = look(&c, &out);
+            for w in *want {
+                assert!(got.contains(w), "{src}: want {w:?} in {got:?}");
+            }
+            let before = look(&empty, &printed);
+            assert!(
+                !want.iter().all(|w| before.contains(w)),
+                "{name}: an empty config already shows {want:?}: {before:?}"
+            );
+        }
+    }
+
+    /// Checks each case's snippet calls the function it is for, and that
+    /// `table` and the cases name the same functions: a function added to
+    /// a table without a test fails here.
+    pub fn covers<'a>(
+        table: impl IntoIterator<Item = &'a str>,
+        cases: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let mut tested = BTreeSet::new();
+        for (name, snippet) in cases {
+            assert!(
+                snippet.contains(&format!("{name}(")) || snippet.contains(&format!("{name}{{")),
+                "the case for {name} does not call it: {snippet}"
+            );
+            assert!(tested.insert(name), "two cases for {name}");
+        }
+        let table: BTreeSet<&str> = table.into_iter().collect();
+        let untested: Vec<_> = table.difference(&tested).collect();
+        assert!(untested.is_empty(), "no test case for {untested:?}");
+        let unknown: Vec<_> = tested.difference(&table).collect();
+        assert!(
+            unknown.is_empty(),
+            "cases for functions not in the table: {unknown:?}"
+        );
+    }
 }
 
 #[cfg(test)]

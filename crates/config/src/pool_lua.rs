@@ -11,6 +11,7 @@ use std::time::Duration;
 use mlua::{Lua, MetaMethod, UserData, UserDataMethods, Value};
 use pool::{Admin, Backend, HealthCheck, Policy};
 
+use crate::lua_util::{self, setter, Env, Flag, Global};
 use crate::{fail, output, Config};
 
 /// A backend handed to Lua (`getServer(n)`, `newServer` results).
@@ -428,10 +429,28 @@ pub fn register(
             ),
         )?;
     }
-    let st = state.clone();
-    let base = base.to_path_buf();
-    g.set(
-        "newServer",
+    let env = Env::new(state, base);
+    lua_util::register_table(lua, &env, FUNCTIONS)?;
+    lua_util::register_flags(lua, &env, FLAGS)
+}
+
+/// The true/false settings of backends and pools.
+const FLAGS: &[Flag] = &[
+    ("setSlowBackendPolicy", |c, on| c.pools.avoid_slow = on),
+    ("setECSOverride", |c, on| c.pools.ecs.replace = on),
+    ("setRoundRobinFailOnNoServer", |c, on| {
+        c.pools.roundrobin_fail_on_no_server = on
+    }),
+    ("setServFailWhenNoServer", |c, on| {
+        c.pools.servfail_when_no_server = on
+    }),
+];
+
+/// The backend, pool and cache functions and settings.
+const FUNCTIONS: &[Global] = &[
+    ("newServer", |lua, env| {
+        let st = env.state.clone();
+        let base = env.base.clone();
         lua.create_function(move |lua, v: Value| {
             let mut notes = Vec::new();
             let b = Arc::new(backend_from(lua, v, &base, &mut notes)?);
@@ -442,11 +461,10 @@ pub fn register(
             }
             st.borrow_mut().pools.backends.push(b.clone());
             Ok(LuaServer(b))
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "getServer",
+        })
+    }),
+    ("getServer", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |lua, n: usize| {
             let c = st.borrow();
             c.pools
@@ -459,11 +477,10 @@ pub fn register(
                         format!("no server {n}: there are {}", c.pools.backends.len()),
                     )
                 })
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "getServers",
+        })
+    }),
+    ("getServers", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |_, ()| {
             Ok(st
                 .borrow()
@@ -472,72 +489,34 @@ pub fn register(
                 .iter()
                 .map(|b| LuaServer(b.clone()))
                 .collect::<Vec<_>>())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "rmServer",
-        lua.create_function(move |lua, v: Value| {
-            let mut c = st.borrow_mut();
-            let pos = match v {
-                Value::Integer(n) if n >= 0 && (n as usize) < c.pools.backends.len() => n as usize,
-                Value::UserData(ud) => {
-                    let s = ud
-                        .borrow::<LuaServer>()
-                        .map_err(|_| fail(lua, "rmServer takes a number or a server"))?;
-                    c.pools
-                        .backends
-                        .iter()
-                        .position(|b| Arc::ptr_eq(b, &s.0))
-                        .ok_or_else(|| fail(lua, "that server is not configured"))?
-                }
-                _ => return Err(fail(lua, "rmServer takes a server number or object")),
-            };
-            c.pools.backends.remove(pos);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "showServers",
+        })
+    }),
+    ("rmServer", |lua, env| setter(lua, env, rm_server)),
+    ("showServers", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |_, ()| {
             output::emit(&st.borrow().pools.show_servers());
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "showPools",
+        })
+    }),
+    ("showPools", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |_, ()| {
-            let c = st.borrow();
-            let mut out = format!("{:<20} {:<20} {}\n", "Name", "Policy", "Servers");
-            for (name, members) in c.pools.by_pool() {
-                let list: Vec<String> = members.iter().map(|b| b.name.clone()).collect();
-                out.push_str(&format!(
-                    "{:<20} {:<20} {}\n",
-                    name,
-                    c.pools.policy.name(),
-                    list.join(", ")
-                ));
-            }
-            output::emit(&out);
+            output::emit(&show_pools(&st.borrow()));
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "getPool",
+        })
+    }),
+    ("getPool", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |_, name: String| {
             Ok(LuaPool {
                 name,
                 state: st.clone(),
             })
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setServerPolicy",
-        lua.create_function(move |lua, v: Value| {
+        })
+    }),
+    ("setServerPolicy", |lua, env| {
+        setter(lua, env, |lua, c, v: Value| {
             let name = match v {
                 Value::UserData(ud) => ud
                     .borrow::<LuaPolicy>()
@@ -553,170 +532,72 @@ pub fn register(
                     ))
                 }
             };
-            st.borrow_mut().pools.policy = Policy::by_name(name).unwrap_or_default();
+            c.pools.policy = Policy::by_name(name).unwrap_or_default();
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "newPacketCache",
+        })
+    }),
+    ("newPacketCache", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |lua, (n, opts): (usize, Option<mlua::Table>)| {
-            let mut o = pool::CacheOptions {
-                max_entries: n.max(1),
-                ..pool::CacheOptions::default()
-            };
-            if let Some(t) = opts {
-                for pair in t.pairs::<String, Value>() {
-                    let (k, v) = pair?;
-                    let num = || -> mlua::Result<u64> {
-                        crate::lua_util::option_u32(lua, "newPacketCache", &k, &v).map(u64::from)
-                    };
-                    let flag = || crate::lua_util::option_bool(lua, "newPacketCache", &k, &v);
-                    match k.as_str() {
-                        "maxTTL" => o.max_ttl = num()? as u32,
-                        "minTTL" => o.min_ttl = num()? as u32,
-                        "temporaryFailureTTL" => o.temporary_failure_ttl = num()? as u32,
-                        "numberOfShards" => o.shards = (num()? as usize).clamp(1, 1024),
-                        "maxNegativeTTL" => o.max_negative_ttl = num()? as u32,
-                        "dontAge" => o.dont_age = flag()?,
-                        "cookieHashing" => o.cookie_hashing = flag()?,
-                        "keepStaleData" => o.keep_stale_data = flag()?,
-                        "skipOptions" => {
-                            let Value::Table(codes) = &v else {
-                                return Err(fail(
-                                    lua,
-                                    "newPacketCache: skipOptions takes a list of EDNS option codes",
-                                ));
-                            };
-                            o.skip_options = codes
-                                .sequence_values::<u16>()
-                                .collect::<mlua::Result<_>>()?;
-                        }
-                        // How long stale answers may be served is global
-                        // (setStaleCacheEntriesTTL); this is their TTL.
-                        "staleTTL" => o.stale_ttl = num()? as u32,
-                        // How dnsdist takes its insert lock: rampart's
-                        // inserts take their shard's lock either way, and
-                        // the answers are the same.
-                        "deferrableInsertLock" => {}
-                        // dnsdist also keeps the ECS option to tell apart
-                        // two queries whose 32-bit hash collides; rampart's
-                        // key holds the options' 64-bit digest, so that
-                        // part has nothing to do. What it turns on here:
-                        // scope-zero answers kept for every client.
-                        "parseECS" => o.parse_ecs = flag()?,
-                        other => {
-                            let note = format!(
-                                "{}: newPacketCache: option '{other}' is unknown; ignored",
-                                crate::caller(lua)
-                            );
-                            st.borrow_mut().notes.push(note);
-                        }
-                    }
-                }
-            }
-            Ok(LuaCache(Arc::new(pool::PacketCache::new(o))))
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setSlowBackendPolicy",
-        lua.create_function(move |_, on: bool| {
-            st.borrow_mut().pools.avoid_slow = on;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setECSSourcePrefixV4",
-        lua.create_function(move |lua, bits: u8| {
+            let mut notes = Vec::new();
+            let cache = packet_cache(lua, n, opts, &mut notes);
+            st.borrow_mut().notes.append(&mut notes);
+            cache
+        })
+    }),
+    ("setECSSourcePrefixV4", |lua, env| {
+        setter(lua, env, |lua, c, bits: u8| {
             if bits > 32 {
                 return Err(fail(lua, "setECSSourcePrefixV4: at most 32 bits"));
             }
-            st.borrow_mut().pools.ecs.v4_prefix = bits;
+            c.pools.ecs.v4_prefix = bits;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setECSSourcePrefixV6",
-        lua.create_function(move |lua, bits: u8| {
+        })
+    }),
+    ("setECSSourcePrefixV6", |lua, env| {
+        setter(lua, env, |lua, c, bits: u8| {
             if bits > 128 {
                 return Err(fail(lua, "setECSSourcePrefixV6: at most 128 bits"));
             }
-            st.borrow_mut().pools.ecs.v6_prefix = bits;
+            c.pools.ecs.v6_prefix = bits;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setECSOverride",
-        lua.create_function(move |_, on: bool| {
-            st.borrow_mut().pools.ecs.replace = on;
+        })
+    }),
+    ("setCacheCleaningDelay", |lua, env| {
+        setter(lua, env, |_, c, secs: u32| {
+            c.pools.cache_cleaning_delay = secs;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setCacheCleaningDelay",
-        lua.create_function(move |_, secs: u32| {
-            st.borrow_mut().pools.cache_cleaning_delay = secs;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setCacheCleaningPercentage",
-        lua.create_function(move |lua, pct: u8| {
+        })
+    }),
+    ("setCacheCleaningPercentage", |lua, env| {
+        setter(lua, env, |lua, c, pct: u8| {
             if pct > 100 {
                 return Err(fail(lua, "setCacheCleaningPercentage: 0 to 100"));
             }
-            st.borrow_mut().pools.cache_cleaning_percent = pct;
+            c.pools.cache_cleaning_percent = pct;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setStaleCacheEntriesTTL",
-        lua.create_function(move |_, ttl: u32| {
-            st.borrow_mut().pools.stale_ttl = ttl;
+        })
+    }),
+    ("setStaleCacheEntriesTTL", |lua, env| {
+        setter(lua, env, |_, c, ttl: u32| {
+            c.pools.stale_ttl = ttl;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setRoundRobinFailOnNoServer",
-        lua.create_function(move |_, on: bool| {
-            st.borrow_mut().pools.roundrobin_fail_on_no_server = on;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setServFailWhenNoServer",
-        lua.create_function(move |_, on: bool| {
-            st.borrow_mut().pools.servfail_when_no_server = on;
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setUDPTimeout",
-        lua.create_function(move |lua, secs: f64| {
+        })
+    }),
+    ("setUDPTimeout", |lua, env| {
+        setter(lua, env, |lua, c, secs: f64| {
             if !(secs > 0.0 && secs <= 60.0) {
                 return Err(fail(
                     lua,
                     format!("UDP timeout {secs} out of range: expected 0 to 60 seconds"),
                 ));
             }
-            st.borrow_mut().udp_timeout = Duration::from_secs_f64(secs);
+            c.udp_timeout = Duration::from_secs_f64(secs);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setMaxUDPOutstanding",
-        lua.create_function(move |lua, n: i64| {
+        })
+    }),
+    ("setMaxUDPOutstanding", |lua, env| {
+        setter(lua, env, |lua, c, n: i64| {
             if !(1..=65535).contains(&n) {
                 return Err(fail(
                     lua,
@@ -725,16 +606,247 @@ pub fn register(
             }
             // Rounded up to a power of two, at least 16: the table's
             // entries are found by the low bits of the query ID.
-            st.borrow_mut().udp_outstanding = (n as usize).next_power_of_two().max(16);
+            c.udp_outstanding = (n as usize).next_power_of_two().max(16);
             Ok(())
-        })?,
-    )?;
+        })
+    }),
+];
+
+/// `rmServer(n or server)`.
+fn rm_server(lua: &Lua, c: &mut Config, v: Value) -> mlua::Result<()> {
+    let pos = match v {
+        Value::Integer(n) if n >= 0 && (n as usize) < c.pools.backends.len() => n as usize,
+        Value::UserData(ud) => {
+            let s = ud
+                .borrow::<LuaServer>()
+                .map_err(|_| fail(lua, "rmServer takes a number or a server"))?;
+            c.pools
+                .backends
+                .iter()
+                .position(|b| Arc::ptr_eq(b, &s.0))
+                .ok_or_else(|| fail(lua, "that server is not configured"))?
+        }
+        _ => return Err(fail(lua, "rmServer takes a server number or object")),
+    };
+    c.pools.backends.remove(pos);
     Ok(())
+}
+
+/// `showPools()` output: each pool, its policy and its servers.
+fn show_pools(c: &Config) -> String {
+    let mut out = format!("{:<20} {:<20} {}\n", "Name", "Policy", "Servers");
+    for (name, members) in c.pools.by_pool() {
+        let list: Vec<String> = members.iter().map(|b| b.name.clone()).collect();
+        out.push_str(&format!(
+            "{:<20} {:<20} {}\n",
+            name,
+            c.pools.policy.name(),
+            list.join(", ")
+        ));
+    }
+    out
+}
+
+/// `newPacketCache(entries, options)`; unknown options are noted.
+fn packet_cache(
+    lua: &Lua,
+    n: usize,
+    opts: Option<mlua::Table>,
+    notes: &mut Vec<String>,
+) -> mlua::Result<LuaCache> {
+    let mut o = pool::CacheOptions {
+        max_entries: n.max(1),
+        ..pool::CacheOptions::default()
+    };
+    if let Some(t) = opts {
+        for pair in t.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            let num = || -> mlua::Result<u64> {
+                crate::lua_util::option_u32(lua, "newPacketCache", &k, &v).map(u64::from)
+            };
+            let flag = || crate::lua_util::option_bool(lua, "newPacketCache", &k, &v);
+            match k.as_str() {
+                "maxTTL" => o.max_ttl = num()? as u32,
+                "minTTL" => o.min_ttl = num()? as u32,
+                "temporaryFailureTTL" => o.temporary_failure_ttl = num()? as u32,
+                "numberOfShards" => o.shards = (num()? as usize).clamp(1, 1024),
+                "maxNegativeTTL" => o.max_negative_ttl = num()? as u32,
+                "dontAge" => o.dont_age = flag()?,
+                "cookieHashing" => o.cookie_hashing = flag()?,
+                "keepStaleData" => o.keep_stale_data = flag()?,
+                "skipOptions" => {
+                    let Value::Table(codes) = &v else {
+                        return Err(fail(
+                            lua,
+                            "newPacketCache: skipOptions takes a list of EDNS option codes",
+                        ));
+                    };
+                    o.skip_options = codes
+                        .sequence_values::<u16>()
+                        .collect::<mlua::Result<_>>()?;
+                }
+                // How long stale answers may be served is global
+                // (setStaleCacheEntriesTTL); this is their TTL.
+                "staleTTL" => o.stale_ttl = num()? as u32,
+                // How dnsdist takes its insert lock: rampart's
+                // inserts take their shard's lock either way, and
+                // the answers are the same.
+                "deferrableInsertLock" => {}
+                // dnsdist also keeps the ECS option to tell apart
+                // two queries whose 32-bit hash collides; rampart's
+                // key holds the options' 64-bit digest, so that
+                // part has nothing to do. What it turns on here:
+                // scope-zero answers kept for every client.
+                "parseECS" => o.parse_ecs = flag()?,
+                other => notes.push(format!(
+                    "{}: newPacketCache: option '{other}' is unknown; ignored",
+                    crate::caller(lua)
+                )),
+            }
+        }
+    }
+    Ok(LuaCache(Arc::new(pool::PacketCache::new(o))))
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use crate::lua_util::table_test::{check_cases, Case};
+
+    #[test]
+    fn every_pool_function_takes_effect() {
+        let cases: &[Case] = &[
+            (
+                "newServer",
+                "newServer{address='192.0.2.1:5300', pool='abuse', name='b1'}",
+                |c, _| format!("{:?}", c.pools.backends),
+                &["name: \"b1\"", "192.0.2.1:5300", "pools: [\"abuse\"]"],
+            ),
+            (
+                "getServer",
+                "newServer{address='192.0.2.1'} getServer(0):setDown()",
+                |c, _| format!("{:?}", c.pools.backends.iter().map(|b| b.admin()).collect::<Vec<_>>()),
+                &["[Down]"],
+            ),
+            (
+                "getServers",
+                "newServer{address='192.0.2.1'} newServer{address='192.0.2.2'} getServers()[2]:setDown()",
+                |c, _| format!("{:?}", c.pools.backends.iter().map(|b| b.admin()).collect::<Vec<_>>()),
+                &["[Auto, Down]"],
+            ),
+            (
+                "rmServer",
+                "newServer{address='192.0.2.1'} newServer{address='192.0.2.2'} rmServer(0)",
+                |c, _| format!("{:?}", c.pools.backends.iter().map(|b| b.addr).collect::<Vec<_>>()),
+                &["[192.0.2.2:53]"],
+            ),
+            (
+                "showServers",
+                "newServer{address='192.0.2.1', name='b1'} showServers()",
+                |_, out| out.to_string(),
+                &["b1", "192.0.2.1:53"],
+            ),
+            (
+                "showPools",
+                "newServer{address='192.0.2.1', pool='abuse', name='b1'} showPools()",
+                |_, out| out.to_string(),
+                &["abuse", "b1"],
+            ),
+            (
+                "getPool",
+                "getPool('abuse'):setECS(true)",
+                |c, _| format!("{:?}", c.pools.ecs_pools),
+                &["\"abuse\""],
+            ),
+            (
+                "setServerPolicy",
+                "setServerPolicy(firstAvailable)",
+                |c, _| c.pools.policy.name().to_string(),
+                &["firstAvailable"],
+            ),
+            (
+                "newPacketCache",
+                "getPool(''):setCache(newPacketCache(500, {maxTTL=60, bogus=1}))",
+                |c, _| format!("{:?} {:?}", c.pools.caches.get("").map(|p| &p.options), c.notes),
+                &["max_entries: 500", "max_ttl: 60", "option 'bogus' is unknown"],
+            ),
+            (
+                "setECSSourcePrefixV4",
+                "setECSSourcePrefixV4(20)",
+                |c, _| format!("{:?}", c.pools.ecs),
+                &["v4_prefix: 20"],
+            ),
+            (
+                "setECSSourcePrefixV6",
+                "setECSSourcePrefixV6(40)",
+                |c, _| format!("{:?}", c.pools.ecs),
+                &["v6_prefix: 40"],
+            ),
+            (
+                "setCacheCleaningDelay",
+                "setCacheCleaningDelay(30)",
+                |c, _| c.pools.cache_cleaning_delay.to_string(),
+                &["30"],
+            ),
+            (
+                "setCacheCleaningPercentage",
+                "setCacheCleaningPercentage(40)",
+                |c, _| c.pools.cache_cleaning_percent.to_string(),
+                &["40"],
+            ),
+            (
+                "setStaleCacheEntriesTTL",
+                "setStaleCacheEntriesTTL(90)",
+                |c, _| c.pools.stale_ttl.to_string(),
+                &["90"],
+            ),
+            (
+                "setUDPTimeout",
+                "setUDPTimeout(1.5)",
+                |c, _| format!("{:?}", c.udp_timeout),
+                &["1.5s"],
+            ),
+            (
+                "setMaxUDPOutstanding",
+                "setMaxUDPOutstanding(1000)",
+                |c, _| c.udp_outstanding.to_string(),
+                &["1024"],
+            ),
+        ];
+        check_cases(super::FUNCTIONS.iter().map(|(n, _)| *n), cases);
+    }
+
+    #[test]
+    fn every_pool_flag_takes_effect() {
+        let cases: &[Case] = &[
+            (
+                "setSlowBackendPolicy",
+                "setSlowBackendPolicy(true)",
+                |c, _| c.pools.avoid_slow.to_string(),
+                &["true"],
+            ),
+            (
+                "setECSOverride",
+                "setECSOverride(true)",
+                |c, _| c.pools.ecs.replace.to_string(),
+                &["true"],
+            ),
+            (
+                "setRoundRobinFailOnNoServer",
+                "setRoundRobinFailOnNoServer(true)",
+                |c, _| c.pools.roundrobin_fail_on_no_server.to_string(),
+                &["true"],
+            ),
+            (
+                "setServFailWhenNoServer",
+                "setServFailWhenNoServer(true)",
+                |c, _| c.pools.servfail_when_no_server.to_string(),
+                &["true"],
+            ),
+        ];
+        check_cases(super::FLAGS.iter().map(|(n, _)| *n), cases);
+    }
 
     fn load(src: &str) -> crate::Config {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf")).unwrap()

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use mlua::{AnyUserData, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+use mlua::{
+    AnyUserData, FromLuaMulti, Function, Lua, MetaMethod, Table, UserData, UserDataMethods, Value,
+};
 use shield::action::{Action, NegativeSoa, SpoofSettings};
 use shield::qps::{ClientLimiter, GlobalLimiter};
 use shield::querylog::QueryLog;
@@ -20,7 +22,7 @@ use shield::selector::{Compare, Kind};
 use shield::suffix::NameSet;
 use shield::{Netmask, NetmaskGroup, Rule, Selector};
 
-use crate::lua_util::{self, strings};
+use crate::lua_util::{self, strings, Env, Global};
 use crate::{fail, resolve, Config};
 
 /// A selector handed to Lua.
@@ -203,39 +205,12 @@ fn make_rule_entry(lua: &Lua, sel: Value, act: Value, opts: Option<Table>) -> ml
 
 /// Registers every shield function.
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
-    let g = lua.globals();
+    let env = Env::new(state, base);
     register_constants(lua)?;
     lua_util::register_names(lua)?;
-    register_selectors(lua)?;
-    register_actions(lua, base)?;
-
-    // Rules.
-    let add = |st: Rc<RefCell<Config>>, rule: Rule| st.borrow_mut().shield.rules.push(rule);
-    let st = state.clone();
-    g.set(
-        "addAction",
-        lua.create_function(
-            move |lua, (sel, act, opts): (Value, Value, Option<Table>)| {
-                let rule = make_rule_entry(lua, sel, act, opts)?;
-                add(st.clone(), rule);
-                Ok(())
-            },
-        )?,
-    )?;
-    g.set(
-        "newRuleAction",
-        lua.create_function(|lua, (sel, act, opts): (Value, Value, Option<Table>)| {
-            // A response action makes a response rule (for setResponseRules).
-            if let Value::UserData(ud) = &act {
-                if ud.is::<crate::response_lua::LuaResponseAction>() {
-                    let r = crate::response_lua::response_rule(lua, sel, act, opts)?;
-                    return lua.create_userdata(crate::response_lua::LuaResponseRule(r));
-                }
-            }
-            let r = make_rule_entry(lua, sel, act, opts)?;
-            lua.create_userdata(LuaRule(r))
-        })?,
-    )?;
+    lua_util::register_table(lua, &env, SELECTORS)?;
+    lua_util::register_table(lua, &env, ACTIONS)?;
+    lua_util::register_table(lua, &env, RULES)?;
     lua_util::register_chain(
         lua,
         state,
@@ -253,85 +228,59 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             rule_of: |ud| ud.borrow::<LuaRule>().ok().map(|r| r.0.clone()),
             chain: |c| c.shield.rules.rules_mut(),
         },
-    )?;
+    )
+}
 
-    // The 1.x shortcuts, as the rules they always were.
-    let st = state.clone();
-    g.set(
-        "addDelay",
-        lua.create_function(move |lua, (sel, ms): (Value, u32)| {
-            let rule = plain_rule(selector_arg(lua, sel)?, Action::Delay(ms));
-            add(st.clone(), rule);
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addDomainBlock",
-        lua.create_function(move |lua, names: Value| {
-            let mut set = NameSet::new();
-            for n in strings(lua, names, "a domain name")? {
-                set.add(&n).map_err(|e| fail(lua, e))?;
-            }
-            add(
-                st.clone(),
-                plain_rule(Selector::new(Kind::QNameSuffix(set)), Action::Drop),
-            );
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addAnyTCRule",
-        lua.create_function(move |_, ()| {
+/// Rule management, the 1.x shortcuts (as the rules they always were),
+/// the ACL and the name and netmask collections.
+const RULES: &[Global] = &[
+    ("addAction", |lua, env| {
+        add_rule(lua, env, |lua, (sel, act, opts): RuleArgs| {
+            make_rule_entry(lua, sel, act, opts)
+        })
+    }),
+    ("newRuleAction", |lua, _| {
+        lua.create_function(new_rule_action)
+    }),
+    ("addDelay", |lua, env| {
+        add_rule(lua, env, |lua, (sel, ms): (Value, u32)| {
+            Ok(plain_rule(selector_arg(lua, sel)?, Action::Delay(ms)))
+        })
+    }),
+    ("addDomainBlock", |lua, env| {
+        add_rule(lua, env, domain_block)
+    }),
+    ("addAnyTCRule", |lua, env| {
+        add_rule(lua, env, |_, ()| {
             let sel = Selector::new(Kind::And(vec![
                 Selector::new(Kind::QType(255)),
                 Selector::new(Kind::Tcp(false)),
             ]));
-            add(st.clone(), plain_rule(sel, Action::Truncate));
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addQPSLimit",
-        lua.create_function(move |lua, (sel, qps): (Value, f64)| {
+            Ok(plain_rule(sel, Action::Truncate))
+        })
+    }),
+    ("addQPSLimit", |lua, env| {
+        add_rule(lua, env, |lua, (sel, qps): (Value, f64)| {
             let (qps, burst) = rate_arg(lua, "addQPSLimit", qps, None)?;
             let limiter = GlobalLimiter::new(qps, burst);
-            add(
-                st.clone(),
-                plain_rule(selector_arg(lua, sel)?, Action::Qps(limiter)),
-            );
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addNoRecurseRule",
-        lua.create_function(move |lua, sel: Value| {
-            add(
-                st.clone(),
-                plain_rule(selector_arg(lua, sel)?, Action::NoRecurse),
-            );
-            Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addPoolRule",
-        lua.create_function(move |lua, (sel, pool): (Value, String)| {
-            add(
-                st.clone(),
-                plain_rule(selector_arg(lua, sel)?, Action::Pool(pool.into())),
-            );
-            Ok(())
-        })?,
-    )?;
-
-    // ACL.
-    let st = state.clone();
-    g.set(
-        "setACL",
+            Ok(plain_rule(selector_arg(lua, sel)?, Action::Qps(limiter)))
+        })
+    }),
+    ("addNoRecurseRule", |lua, env| {
+        add_rule(lua, env, |lua, sel: Value| {
+            Ok(plain_rule(selector_arg(lua, sel)?, Action::NoRecurse))
+        })
+    }),
+    ("addPoolRule", |lua, env| {
+        add_rule(lua, env, |lua, (sel, pool): (Value, String)| {
+            Ok(plain_rule(
+                selector_arg(lua, sel)?,
+                Action::Pool(pool.into()),
+            ))
+        })
+    }),
+    ("setACL", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |lua, masks: Value| {
             let mut g = NetmaskGroup::new();
             for m in strings(lua, masks, "a netmask or a list of netmasks")? {
@@ -339,49 +288,85 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             }
             st.borrow_mut().shield.acl = g;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addACL",
+        })
+    }),
+    ("addACL", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |lua, mask: String| {
             let m = Netmask::parse(&mask).map_err(|e| fail(lua, e))?;
             st.borrow_mut().shield.acl.add(m);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "rmACL",
+        })
+    }),
+    ("rmACL", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |lua, mask: String| {
             let m = Netmask::parse(&mask).map_err(|e| fail(lua, e))?;
             st.borrow_mut().shield.acl.remove(&m);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "showACL",
+        })
+    }),
+    ("showACL", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |_, ()| {
             for m in st.borrow().shield.acl.masks() {
                 crate::output::emit(&format!("{m}\n"));
             }
             Ok(())
-        })?,
-    )?;
-    g.set(
-        "newNMG",
-        lua.create_function(|_, ()| Ok(LuaNmg::default()))?,
-    )?;
-    g.set(
-        "newSuffixMatchNode",
-        lua.create_function(|_, ()| Ok(LuaNames::default()))?,
-    )?;
-    g.set(
-        "newDNSNameSet",
-        lua.create_function(|_, ()| Ok(LuaNames::default()))?,
-    )?;
-    Ok(())
+        })
+    }),
+    ("newNMG", |lua, _| {
+        lua.create_function(|_, ()| Ok(LuaNmg::default()))
+    }),
+    ("newSuffixMatchNode", |lua, _| {
+        lua.create_function(|_, ()| Ok(LuaNames::default()))
+    }),
+    ("newDNSNameSet", |lua, _| {
+        lua.create_function(|_, ()| Ok(LuaNames::default()))
+    }),
+];
+
+/// A selector, an action and an optional `{name=, uuid=}`.
+type RuleArgs = (Value, Value, Option<Table>);
+
+/// Makes a function that adds the rule `make` builds from its arguments
+/// to the query rules.
+fn add_rule<A: FromLuaMulti + 'static>(
+    lua: &Lua,
+    env: &Env,
+    make: fn(&Lua, A) -> mlua::Result<Rule>,
+) -> mlua::Result<Function> {
+    let st = env.state.clone();
+    lua.create_function(move |lua, args: A| {
+        let rule = make(lua, args)?;
+        st.borrow_mut().shield.rules.push(rule);
+        Ok(())
+    })
+}
+
+/// `newRuleAction`: a rule for `setRules`, or, given a response action,
+/// a response rule (for `setResponseRules`).
+fn new_rule_action(lua: &Lua, (sel, act, opts): RuleArgs) -> mlua::Result<AnyUserData> {
+    if let Value::UserData(ud) = &act {
+        if ud.is::<crate::response_lua::LuaResponseAction>() {
+            let r = crate::response_lua::response_rule(lua, sel, act, opts)?;
+            return lua.create_userdata(crate::response_lua::LuaResponseRule(r));
+        }
+    }
+    let r = make_rule_entry(lua, sel, act, opts)?;
+    lua.create_userdata(LuaRule(r))
+}
+
+/// `addDomainBlock`: drops queries for the names and their subdomains.
+fn domain_block(lua: &Lua, names: Value) -> mlua::Result<Rule> {
+    let mut set = NameSet::new();
+    for n in strings(lua, names, "a domain name")? {
+        set.add(&n).map_err(|e| fail(lua, e))?;
+    }
+    Ok(plain_rule(
+        Selector::new(Kind::QNameSuffix(set)),
+        Action::Drop,
+    ))
 }
 
 /// A rule built by `newRuleAction`, for `setRules`.
@@ -474,231 +459,200 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
     Ok(())
 }
 
-fn register_selectors(lua: &Lua) -> mlua::Result<()> {
-    let g = lua.globals();
-    let sel = |k: Kind| Ok(LuaSelector(Selector::new(k)));
-    g.set("AllRule", lua.create_function(move |_, ()| sel(Kind::All))?)?;
-    g.set(
-        "QNameRule",
-        lua.create_function(|lua, names: Value| {
+/// Makes a selector constructor from what builds its kind.
+fn selector<A: FromLuaMulti + 'static>(
+    lua: &Lua,
+    kind: fn(&Lua, A) -> mlua::Result<Kind>,
+) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args: A| Ok(LuaSelector(Selector::new(kind(lua, args)?))))
+}
+
+/// The selectors (dnsdist's `*Rule` constructors).
+const SELECTORS: &[Global] = &[
+    ("AllRule", |lua, _| selector(lua, |_, ()| Ok(Kind::All))),
+    ("QNameRule", |lua, _| {
+        selector(lua, |lua, names: Value| {
             let mut set = NameSet::new();
             for n in strings(lua, names, "a name")? {
                 set.add(&n).map_err(|e| fail(lua, e))?;
             }
-            Ok(LuaSelector(Selector::new(Kind::QName(set))))
-        })?,
-    )?;
-    let suffix = |lua: &Lua, v: Value| -> mlua::Result<LuaSelector> {
-        let set = match v {
-            Value::UserData(ud) => ud
-                .borrow::<LuaNames>()
-                .map(|n| n.0.borrow().clone())
-                .map_err(|_| fail(lua, "expected names or newSuffixMatchNode()"))?,
-            other => {
-                let mut set = NameSet::new();
-                for n in strings(lua, other, "a name or a list of names")? {
-                    set.add(&n).map_err(|e| fail(lua, e))?;
-                }
-                set
-            }
-        };
-        Ok(LuaSelector(Selector::new(Kind::QNameSuffix(set))))
-    };
-    g.set(
-        "QNameSuffixRule",
-        lua.create_function(move |lua, (v, _quiet): (Value, Option<bool>)| suffix(lua, v))?,
-    )?;
-    g.set(
-        "SuffixMatchNodeRule",
-        lua.create_function(move |lua, (v, _quiet): (Value, Option<bool>)| suffix(lua, v))?,
-    )?;
-    g.set(
-        "QNameSetRule",
-        lua.create_function(|lua, v: AnyUserData| {
+            Ok(Kind::QName(set))
+        })
+    }),
+    ("QNameSuffixRule", |lua, _| selector(lua, suffix_rule)),
+    ("SuffixMatchNodeRule", |lua, _| selector(lua, suffix_rule)),
+    ("QNameSetRule", |lua, _| {
+        selector(lua, |lua, v: AnyUserData| {
             let set = v
                 .borrow::<LuaNames>()
                 .map_err(|_| fail(lua, "expected newDNSNameSet()"))?
                 .0
                 .borrow()
                 .clone();
-            Ok(LuaSelector(Selector::new(Kind::QName(set))))
-        })?,
-    )?;
-    g.set(
-        "makeRule",
-        lua.create_function(|lua, v: Value| Ok(LuaSelector(make_rule(lua, v)?)))?,
-    )?;
-    g.set(
-        "NetmaskGroupRule",
-        lua.create_function(
-            |lua, (v, src, _quiet): (Value, Option<bool>, Option<bool>)| {
-                if src == Some(false) {
-                    return Err(fail(
-                        lua,
-                        "NetmaskGroupRule on the destination address is not supported by rampart",
-                    ));
-                }
-                let nmg = match v {
-                    Value::UserData(ud) => ud
-                        .borrow::<LuaNmg>()
-                        .map(|n| n.0.borrow().clone())
-                        .map_err(|_| fail(lua, "expected newNMG()"))?,
-                    other => {
-                        let mut g = NetmaskGroup::new();
-                        for m in strings(lua, other, "netmasks")? {
-                            g.add(Netmask::parse(&m).map_err(|e| fail(lua, e))?);
-                        }
-                        g
-                    }
-                };
-                Ok(LuaSelector(Selector::new(Kind::Netmask(nmg))))
-            },
-        )?,
-    )?;
-    g.set(
-        "QTypeRule",
-        lua.create_function(|lua, t: Value| {
-            Ok(LuaSelector(Selector::new(Kind::QType(qtype_arg(lua, t)?))))
-        })?,
-    )?;
-    g.set(
-        "QClassRule",
-        lua.create_function(|_, c: u16| Ok(LuaSelector(Selector::new(Kind::QClass(c)))))?,
-    )?;
-    g.set(
-        "OpcodeRule",
-        lua.create_function(|lua, o: u8| {
+            Ok(Kind::QName(set))
+        })
+    }),
+    ("makeRule", |lua, _| {
+        lua.create_function(|lua, v: Value| Ok(LuaSelector(make_rule(lua, v)?)))
+    }),
+    ("NetmaskGroupRule", |lua, _| {
+        selector(lua, netmask_group_rule)
+    }),
+    ("QTypeRule", |lua, _| {
+        selector(lua, |lua, t: Value| Ok(Kind::QType(qtype_arg(lua, t)?)))
+    }),
+    ("QClassRule", |lua, _| {
+        selector(lua, |_, c: u16| Ok(Kind::QClass(c)))
+    }),
+    ("OpcodeRule", |lua, _| {
+        selector(lua, |lua, o: u8| {
             if o > 15 {
                 return Err(fail(
                     lua,
                     format!("OpcodeRule: opcodes are 0 to 15, got {o}"),
                 ));
             }
-            Ok(LuaSelector(Selector::new(Kind::Opcode(o))))
-        })?,
-    )?;
-    g.set(
-        "TrailingDataRule",
-        lua.create_function(|_, ()| Ok(LuaSelector(Selector::new(Kind::TrailingData))))?,
-    )?;
-    g.set(
-        "RDRule",
-        lua.create_function(|_, ()| Ok(LuaSelector(Selector::new(Kind::RecursionDesired))))?,
-    )?;
-    g.set(
-        "DNSSECRule",
-        lua.create_function(|_, ()| Ok(LuaSelector(Selector::new(Kind::Dnssec))))?,
-    )?;
-    g.set(
-        "TCPRule",
-        lua.create_function(|_, tcp: bool| Ok(LuaSelector(Selector::new(Kind::Tcp(tcp)))))?,
-    )?;
-    g.set(
-        "QNameLabelsCountRule",
-        lua.create_function(|lua, (min, max): (usize, usize)| {
+            Ok(Kind::Opcode(o))
+        })
+    }),
+    ("TrailingDataRule", |lua, _| {
+        selector(lua, |_, ()| Ok(Kind::TrailingData))
+    }),
+    ("RDRule", |lua, _| {
+        selector(lua, |_, ()| Ok(Kind::RecursionDesired))
+    }),
+    ("DNSSECRule", |lua, _| {
+        selector(lua, |_, ()| Ok(Kind::Dnssec))
+    }),
+    ("TCPRule", |lua, _| {
+        selector(lua, |_, tcp: bool| Ok(Kind::Tcp(tcp)))
+    }),
+    ("QNameLabelsCountRule", |lua, _| {
+        selector(lua, |lua, (min, max): (usize, usize)| {
             min_max(lua, "QNameLabelsCountRule", min, max)?;
-            Ok(LuaSelector(Selector::new(Kind::LabelsCount { min, max })))
-        })?,
-    )?;
-    g.set(
-        "QNameWireLengthRule",
-        lua.create_function(|lua, (min, max): (usize, usize)| {
+            Ok(Kind::LabelsCount { min, max })
+        })
+    }),
+    ("QNameWireLengthRule", |lua, _| {
+        selector(lua, |lua, (min, max): (usize, usize)| {
             min_max(lua, "QNameWireLengthRule", min, max)?;
-            Ok(LuaSelector(Selector::new(Kind::WireLength { min, max })))
-        })?,
-    )?;
-    g.set(
-        "PayloadSizeRule",
-        lua.create_function(|lua, (cmp, size): (String, usize)| {
+            Ok(Kind::WireLength { min, max })
+        })
+    }),
+    ("PayloadSizeRule", |lua, _| {
+        selector(lua, |lua, (cmp, size): (String, usize)| {
             let c = Compare::parse(&cmp).ok_or_else(|| {
                 fail(lua, format!("unknown comparison '{cmp}': expected equal, greater, greaterOrEqual, smaller or smallerOrEqual"))
             })?;
-            Ok(LuaSelector(Selector::new(Kind::PayloadSize(c, size))))
-        })?,
-    )?;
-    g.set(
-        "EDNSVersionRule",
-        lua.create_function(|_, v: u8| Ok(LuaSelector(Selector::new(Kind::EdnsVersion(v)))))?,
-    )?;
-    g.set(
-        "EDNSOptionRule",
-        lua.create_function(|_, c: u16| Ok(LuaSelector(Selector::new(Kind::EdnsOption(c)))))?,
-    )?;
-    g.set(
-        "DSTPortRule",
-        lua.create_function(|_, p: u16| Ok(LuaSelector(Selector::new(Kind::DstPort(p)))))?,
-    )?;
-    g.set(
-        "ProbaRule",
-        lua.create_function(|lua, p: f64| {
+            Ok(Kind::PayloadSize(c, size))
+        })
+    }),
+    ("EDNSVersionRule", |lua, _| {
+        selector(lua, |_, v: u8| Ok(Kind::EdnsVersion(v)))
+    }),
+    ("EDNSOptionRule", |lua, _| {
+        selector(lua, |_, c: u16| Ok(Kind::EdnsOption(c)))
+    }),
+    ("DSTPortRule", |lua, _| {
+        selector(lua, |_, p: u16| Ok(Kind::DstPort(p)))
+    }),
+    ("ProbaRule", |lua, _| {
+        selector(lua, |lua, p: f64| {
             if !(0.0..=1.0).contains(&p) {
                 return Err(fail(
                     lua,
                     format!("probability {p} out of range: expected 0 to 1"),
                 ));
             }
-            Ok(LuaSelector(Selector::new(Kind::Probability(p))))
-        })?,
-    )?;
-    g.set(
-        "MaxQPSIPRule",
-        lua.create_function(
+            Ok(Kind::Probability(p))
+        })
+    }),
+    ("MaxQPSIPRule", |lua, _| {
+        selector(
+            lua,
             |lua, (qps, v4, v6, burst): (f64, Option<u8>, Option<u8>, Option<u32>)| {
                 let (qps, burst) = rate_arg(lua, "MaxQPSIPRule", qps, burst)?;
                 let (v4, v6) = (v4.unwrap_or(32), v6.unwrap_or(64));
                 if v4 > 32 || v6 > 128 {
                     return Err(fail(lua, "MaxQPSIPRule masks: IPv4 0 to 32, IPv6 0 to 128"));
                 }
-                Ok(LuaSelector(Selector::new(Kind::MaxQpsIp(
-                    ClientLimiter::new(qps, burst, v4, v6),
-                ))))
+                Ok(Kind::MaxQpsIp(ClientLimiter::new(qps, burst, v4, v6)))
             },
-        )?,
-    )?;
-    g.set(
-        "MaxQPSRule",
-        lua.create_function(|lua, (qps, burst): (f64, Option<u32>)| {
+        )
+    }),
+    ("MaxQPSRule", |lua, _| {
+        selector(lua, |lua, (qps, burst): (f64, Option<u32>)| {
             let (qps, burst) = rate_arg(lua, "MaxQPSRule", qps, burst)?;
-            Ok(LuaSelector(Selector::new(Kind::MaxQps(
-                GlobalLimiter::new(qps, burst),
-            ))))
-        })?,
-    )?;
-    g.set(
-        "PoolAvailableRule",
-        lua.create_function(|_, pool: String| {
-            Ok(LuaSelector(Selector::new(Kind::PoolAvailable(pool))))
-        })?,
-    )?;
-    g.set(
-        "RegexRule",
-        lua.create_function(|lua, re: String| {
+            Ok(Kind::MaxQps(GlobalLimiter::new(qps, burst)))
+        })
+    }),
+    ("PoolAvailableRule", |lua, _| {
+        selector(lua, |_, pool: String| Ok(Kind::PoolAvailable(pool)))
+    }),
+    ("RegexRule", |lua, _| {
+        selector(lua, |lua, re: String| {
             let compiled = shield::name_regex::NameRegex::new(&re)
                 .map_err(|e| fail(lua, format!("bad regular expression '{re}': {e}")))?;
-            Ok(LuaSelector(Selector::new(Kind::Regex(compiled))))
-        })?,
-    )?;
-    g.set(
-        "AndRule",
-        lua.create_function(|lua, t: Table| {
-            Ok(LuaSelector(Selector::new(Kind::And(selectors_arg(
-                lua, t,
-            )?))))
-        })?,
-    )?;
-    g.set(
-        "OrRule",
-        lua.create_function(|lua, t: Table| {
-            Ok(LuaSelector(Selector::new(Kind::Or(selectors_arg(lua, t)?))))
-        })?,
-    )?;
-    g.set(
-        "NotRule",
-        lua.create_function(|lua, v: Value| {
-            Ok(LuaSelector(Selector::new(Kind::Not(selector_arg(lua, v)?))))
-        })?,
-    )?;
-    Ok(())
+            Ok(Kind::Regex(compiled))
+        })
+    }),
+    ("AndRule", |lua, _| {
+        selector(lua, |lua, t: Table| Ok(Kind::And(selectors_arg(lua, t)?)))
+    }),
+    ("OrRule", |lua, _| {
+        selector(lua, |lua, t: Table| Ok(Kind::Or(selectors_arg(lua, t)?)))
+    }),
+    ("NotRule", |lua, _| {
+        selector(lua, |lua, v: Value| Ok(Kind::Not(selector_arg(lua, v)?)))
+    }),
+];
+
+/// `QNameSuffixRule` and `SuffixMatchNodeRule`: names, or a
+/// `newSuffixMatchNode()`, matched with their subdomains (the second
+/// argument, dnsdist's `quiet`, only changes its description there).
+fn suffix_rule(lua: &Lua, (v, _quiet): (Value, Option<bool>)) -> mlua::Result<Kind> {
+    let set = match v {
+        Value::UserData(ud) => ud
+            .borrow::<LuaNames>()
+            .map(|n| n.0.borrow().clone())
+            .map_err(|_| fail(lua, "expected names or newSuffixMatchNode()"))?,
+        other => {
+            let mut set = NameSet::new();
+            for n in strings(lua, other, "a name or a list of names")? {
+                set.add(&n).map_err(|e| fail(lua, e))?;
+            }
+            set
+        }
+    };
+    Ok(Kind::QNameSuffix(set))
+}
+
+/// `NetmaskGroupRule(nmg or netmasks, src, quiet)`: only on the source
+/// address.
+fn netmask_group_rule(
+    lua: &Lua,
+    (v, src, _quiet): (Value, Option<bool>, Option<bool>),
+) -> mlua::Result<Kind> {
+    if src == Some(false) {
+        return Err(fail(
+            lua,
+            "NetmaskGroupRule on the destination address is not supported by rampart",
+        ));
+    }
+    let nmg = match v {
+        Value::UserData(ud) => ud
+            .borrow::<LuaNmg>()
+            .map(|n| n.0.borrow().clone())
+            .map_err(|_| fail(lua, "expected newNMG()"))?,
+        other => {
+            let mut g = NetmaskGroup::new();
+            for m in strings(lua, other, "netmasks")? {
+                g.add(Netmask::parse(&m).map_err(|e| fail(lua, e))?);
+            }
+            g
+        }
+    };
+    Ok(Kind::Netmask(nmg))
 }
 
 /// LogAction's arguments: file, binary, append, buffered, verboseOnly,
@@ -712,133 +666,133 @@ type LogArgs = (
     Option<bool>,
 );
 
-/// A constructor that takes no arguments.
-type Maker = (&'static str, fn() -> Action);
+/// Makes an action constructor from what builds its action.
+fn action<A: FromLuaMulti + 'static>(
+    lua: &Lua,
+    make: fn(&Lua, A) -> mlua::Result<Action>,
+) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args: A| Ok(LuaAction(Arc::new(make(lua, args)?))))
+}
 
-fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
-    let g = lua.globals();
-    let act = |a: Action| Ok(LuaAction(Arc::new(a)));
-    // The constructors that take nothing.
-    let plain: [Maker; 10] = [
-        ("AllowAction", || Action::Allow),
-        ("DropAction", || Action::Drop),
-        ("NoneAction", || Action::None),
-        ("TCAction", || Action::Truncate),
-        ("NoRecurseAction", || Action::NoRecurse),
-        ("SetNoRecurseAction", || Action::NoRecurse),
-        ("DisableValidationAction", || Action::DisableValidation),
-        ("SetDisableValidationAction", || Action::DisableValidation),
-        ("SetSkipCacheAction", || Action::SkipCache),
-        ("SetDisableECSAction", || Action::DisableEcs),
-    ];
-    for (name, make) in plain {
-        g.set(name, lua.create_function(move |_, ()| act(make()))?)?;
-    }
-    g.set(
-        "DelayAction",
-        lua.create_function(move |_, ms: u32| act(Action::Delay(ms)))?,
-    )?;
-    g.set(
-        "RCodeAction",
-        lua.create_function(move |lua, (rc, _opts): (u16, Option<Table>)| {
+/// The actions (dnsdist's `*Action` constructors for queries).
+const ACTIONS: &[Global] = &[
+    ("AllowAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::Allow))
+    }),
+    ("DropAction", |lua, _| action(lua, |_, ()| Ok(Action::Drop))),
+    ("NoneAction", |lua, _| action(lua, |_, ()| Ok(Action::None))),
+    ("TCAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::Truncate))
+    }),
+    ("NoRecurseAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::NoRecurse))
+    }),
+    ("SetNoRecurseAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::NoRecurse))
+    }),
+    ("DisableValidationAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::DisableValidation))
+    }),
+    ("SetDisableValidationAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::DisableValidation))
+    }),
+    ("SetSkipCacheAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::SkipCache))
+    }),
+    ("SetDisableECSAction", |lua, _| {
+        action(lua, |_, ()| Ok(Action::DisableEcs))
+    }),
+    ("DelayAction", |lua, _| {
+        action(lua, |_, ms: u32| Ok(Action::Delay(ms)))
+    }),
+    ("RCodeAction", |lua, _| {
+        action(lua, |lua, (rc, _opts): (u16, Option<Table>)| {
             if rc > 15 {
                 return Err(fail(
                     lua,
                     format!("RCodeAction takes a 4-bit rcode, got {rc}: use ERCodeAction"),
                 ));
             }
-            act(Action::RCode(rc))
-        })?,
-    )?;
-    g.set(
-        "ERCodeAction",
-        lua.create_function(move |lua, (rc, _opts): (u16, Option<Table>)| {
+            Ok(Action::RCode(rc))
+        })
+    }),
+    ("ERCodeAction", |lua, _| {
+        action(lua, |lua, (rc, _opts): (u16, Option<Table>)| {
             if rc > 4095 {
                 return Err(fail(
                     lua,
                     format!("extended rcode {rc} out of range: expected 0 to 4095"),
                 ));
             }
-            act(Action::RCode(rc))
-        })?,
-    )?;
-    g.set(
-        "PoolAction",
-        lua.create_function(move |_, (pool, _stop): (String, Option<bool>)| {
-            act(Action::Pool(pool.into()))
-        })?,
-    )?;
-    g.set(
-        "SetEDNSOptionAction",
-        lua.create_function(move |lua, (code, data): (u16, mlua::LuaString)| {
+            Ok(Action::RCode(rc))
+        })
+    }),
+    ("PoolAction", |lua, _| {
+        action(lua, |_, (pool, _stop): (String, Option<bool>)| {
+            Ok(Action::Pool(pool.into()))
+        })
+    }),
+    ("SetEDNSOptionAction", |lua, _| {
+        action(lua, |lua, (code, data): (u16, mlua::LuaString)| {
             let data = data.as_bytes().to_vec();
             if data.len() > usize::from(u16::MAX) - 4 {
                 return Err(fail(lua, "SetEDNSOptionAction: option data too long"));
             }
-            act(Action::SetEdnsOption(code, data))
-        })?,
-    )?;
-    g.set(
-        "SetECSAction",
-        lua.create_function(move |lua, (v4, v6): (String, Option<String>)| {
+            Ok(Action::SetEdnsOption(code, data))
+        })
+    }),
+    ("SetECSAction", |lua, _| {
+        action(lua, |lua, (v4, v6): (String, Option<String>)| {
             let net = |text: &str| {
                 shield::Netmask::parse(text).map_err(|e| fail(lua, format!("SetECSAction: {e}")))
             };
-            act(Action::SetEcs(
+            Ok(Action::SetEcs(
                 net(&v4)?,
                 v6.as_deref().map(net).transpose()?,
             ))
-        })?,
-    )?;
-    g.set(
-        "SetECSPrefixLengthAction",
-        lua.create_function(move |lua, (v4, v6): (u8, u8)| {
+        })
+    }),
+    ("SetECSPrefixLengthAction", |lua, _| {
+        action(lua, |lua, (v4, v6): (u8, u8)| {
             if v4 > 32 || v6 > 128 {
                 return Err(fail(
                     lua,
                     "SetECSPrefixLengthAction: at most 32 bits for IPv4, 128 for IPv6",
                 ));
             }
-            act(Action::SetEcsPrefix(v4, v6))
-        })?,
-    )?;
-    g.set(
-        "SetECSOverrideAction",
-        lua.create_function(move |_, on: bool| act(Action::SetEcsOverride(on)))?,
-    )?;
-    g.set(
-        "SetTempFailureCacheTTLAction",
-        lua.create_function(move |_, ttl: u32| act(Action::TempFailureCacheTtl(ttl)))?,
-    )?;
-    g.set(
-        "ContinueAction",
-        lua.create_function(move |lua, inner: Value| {
-            act(Action::Continue(action_arg(lua, inner)?))
-        })?,
-    )?;
-    g.set(
-        "QPSPoolAction",
-        lua.create_function(move |lua, (qps, pool): (f64, String)| {
+            Ok(Action::SetEcsPrefix(v4, v6))
+        })
+    }),
+    ("SetECSOverrideAction", |lua, _| {
+        action(lua, |_, on: bool| Ok(Action::SetEcsOverride(on)))
+    }),
+    ("SetTempFailureCacheTTLAction", |lua, _| {
+        action(lua, |_, ttl: u32| Ok(Action::TempFailureCacheTtl(ttl)))
+    }),
+    ("ContinueAction", |lua, _| {
+        action(lua, |lua, inner: Value| {
+            Ok(Action::Continue(action_arg(lua, inner)?))
+        })
+    }),
+    ("QPSPoolAction", |lua, _| {
+        action(lua, |lua, (qps, pool): (f64, String)| {
             let (qps, burst) = rate_arg(lua, "QPSPoolAction", qps, None)?;
-            act(Action::QpsPool(GlobalLimiter::new(qps, burst), pool.into()))
-        })?,
-    )?;
-    g.set(
-        "NegativeAndSOAAction",
-        lua.create_function(move |lua, args: NegativeSoaArgs| {
-            act(Action::NegativeSoa(Box::new(negative_soa(lua, args)?)))
-        })?,
-    )?;
-    g.set(
-        "QPSAction",
-        lua.create_function(move |lua, qps: f64| {
+            Ok(Action::QpsPool(GlobalLimiter::new(qps, burst), pool.into()))
+        })
+    }),
+    ("NegativeAndSOAAction", |lua, _| {
+        action(lua, |lua, args: NegativeSoaArgs| {
+            Ok(Action::NegativeSoa(Box::new(negative_soa(lua, args)?)))
+        })
+    }),
+    ("QPSAction", |lua, _| {
+        action(lua, |lua, qps: f64| {
             let (qps, burst) = rate_arg(lua, "QPSAction", qps, None)?;
-            act(Action::Qps(GlobalLimiter::new(qps, burst)))
-        })?,
-    )?;
-    g.set(
-        "SpoofAction",
-        lua.create_function(move |lua, (addrs, opts): (Value, Option<Table>)| {
+            Ok(Action::Qps(GlobalLimiter::new(qps, burst)))
+        })
+    }),
+    ("SpoofAction", |lua, _| {
+        action(lua, |lua, (addrs, opts): (Value, Option<Table>)| {
             let settings = spoof_settings(lua, "SpoofAction", opts)?;
             let mut list = Vec::new();
             for a in strings(lua, addrs, "an address or a list of addresses")? {
@@ -847,65 +801,69 @@ fn register_actions(lua: &Lua, base: &Path) -> mlua::Result<()> {
                         .map_err(|_| fail(lua, format!("bad address '{a}'")))?,
                 );
             }
-            act(Action::Spoof(list, settings))
-        })?,
-    )?;
-    g.set(
-        "SpoofCNAMEAction",
-        lua.create_function(move |lua, (name, opts): (String, Option<Table>)| {
+            Ok(Action::Spoof(list, settings))
+        })
+    }),
+    ("SpoofCNAMEAction", |lua, _| {
+        action(lua, |lua, (name, opts): (String, Option<Table>)| {
             let settings = spoof_settings(lua, "SpoofCNAMEAction", opts)?;
             let wire = shield::suffix::parse_name(&name).map_err(|e| fail(lua, e))?;
-            act(Action::SpoofCname(wire, name, settings))
-        })?,
-    )?;
-    g.set(
-        "SpoofRawAction",
-        lua.create_function(move |lua, (raw, opts): (Value, Option<Table>)| {
-            let settings = spoof_settings(lua, "SpoofRawAction", opts)?;
-            let list: Vec<Vec<u8>> = match raw {
-                Value::String(s) => vec![s.as_bytes().to_vec()],
-                Value::Table(t) => t
-                    .sequence_values::<mlua::LuaString>()
-                    .map(|s| s.map(|s| s.as_bytes().to_vec()))
-                    .collect::<mlua::Result<_>>()?,
-                other => {
-                    return Err(fail(
-                        lua,
-                        format!(
-                            "expected raw RDATA or a list of them, got {}",
-                            other.type_name()
-                        ),
-                    ))
-                }
-            };
-            act(Action::SpoofRaw(list, settings))
-        })?,
-    )?;
-    let b = base.to_path_buf();
-    g.set(
+            Ok(Action::SpoofCname(wire, name, settings))
+        })
+    }),
+    ("SpoofRawAction", |lua, _| action(lua, spoof_raw)),
+    ("LogAction", |lua, env| {
+        let b = env.base.clone();
+        lua.create_function(move |lua, args: LogArgs| {
+            Ok(LuaAction(Arc::new(log_action(lua, &b, args)?)))
+        })
+    }),
+];
+
+/// `SpoofRawAction(rdata or list, options)`.
+fn spoof_raw(lua: &Lua, (raw, opts): (Value, Option<Table>)) -> mlua::Result<Action> {
+    let settings = spoof_settings(lua, "SpoofRawAction", opts)?;
+    let list: Vec<Vec<u8>> = match raw {
+        Value::String(s) => vec![s.as_bytes().to_vec()],
+        Value::Table(t) => t
+            .sequence_values::<mlua::LuaString>()
+            .map(|s| s.map(|s| s.as_bytes().to_vec()))
+            .collect::<mlua::Result<_>>()?,
+        other => {
+            return Err(fail(
+                lua,
+                format!(
+                    "expected raw RDATA or a list of them, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    Ok(Action::SpoofRaw(list, settings))
+}
+
+/// `LogAction(file, ...)`: the file resolves beside the config.
+fn log_action(
+    lua: &Lua,
+    base: &Path,
+    (file, binary, append, buffered, verbose_only, timestamps): LogArgs,
+) -> mlua::Result<Action> {
+    let _ = verbose_only;
+    let file = file.unwrap_or_default();
+    if file.is_empty() {
+        return Err(fail(lua, "LogAction without a file name (logging to the process log) is not supported by rampart yet"));
+    }
+    let path = resolve(base, &file);
+    let log = open_log(
+        lua,
         "LogAction",
-        lua.create_function(
-            move |lua, (file, binary, append, buffered, verbose_only, timestamps): LogArgs| {
-                let _ = verbose_only;
-                let file = file.unwrap_or_default();
-                if file.is_empty() {
-                    return Err(fail(lua, "LogAction without a file name (logging to the process log) is not supported by rampart yet"));
-                }
-                let path = resolve(&b, &file);
-                let log = open_log(
-                    lua,
-                    "LogAction",
-                    &path,
-                    binary.unwrap_or(true),
-                    append.unwrap_or(false),
-                    buffered.unwrap_or(true),
-                    timestamps.unwrap_or(false),
-                )?;
-                act(Action::Log(log))
-            },
-        )?,
+        &path,
+        binary.unwrap_or(true),
+        append.unwrap_or(false),
+        buffered.unwrap_or(true),
+        timestamps.unwrap_or(false),
     )?;
-    Ok(())
+    Ok(Action::Log(log))
 }
 
 /// A Spoof* action's options: `aa`, `ad`, `ra` (true/false) and `ttl`.
@@ -1034,4 +992,198 @@ fn min_max(lua: &Lua, func: &str, min: usize, max: usize) -> mlua::Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lua_util::table_test::{built, covers, load};
+
+    /// Checks each `(function, expression, [texts])`: the expression's
+    /// selector or action, described and in Debug form, holds every text
+    /// (the arguments given, as the object keeps them).
+    fn check_built(cases: &[(&str, &str, &[&str])]) {
+        for (_, expr, want) in cases {
+            let got = built(expr);
+            for w in *want {
+                assert!(got.contains(w), "{expr}: want {w:?} in {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_selector_keeps_its_arguments() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("AllRule", "AllRule()", &["All"]),
+            ("QNameRule", "QNameRule('www.example.org')", &["qname==", "www.example.org"]),
+            ("QNameSuffixRule", "QNameSuffixRule({'a.test', 'b.test'})", &["qname in", "a.test", "b.test"]),
+            (
+                "SuffixMatchNodeRule",
+                "(function() local s = newSuffixMatchNode() s:add('c.test') return SuffixMatchNodeRule(s) end)()",
+                &["qname in", "c.test"],
+            ),
+            (
+                "QNameSetRule",
+                "(function() local s = newDNSNameSet() s:add('d.test') return QNameSetRule(s) end)()",
+                &["qname==", "d.test"],
+            ),
+            ("makeRule", "makeRule('10.0.0.0/8')", &["Src: 10.0.0.0/8"]),
+            ("NetmaskGroupRule", "NetmaskGroupRule({'192.0.2.0/24'})", &["Src: 192.0.2.0/24"]),
+            ("QTypeRule", "QTypeRule('AAAA')", &["qtype==AAAA"]),
+            ("QClassRule", "QClassRule(3)", &["qclass==3"]),
+            ("OpcodeRule", "OpcodeRule(5)", &["opcode==5"]),
+            ("TrailingDataRule", "TrailingDataRule()", &["trailing data"]),
+            ("RDRule", "RDRule()", &["rd==1"]),
+            ("DNSSECRule", "DNSSECRule()", &["DNSSEC"]),
+            ("TCPRule", "TCPRule(false)", &["UDP"]),
+            ("QNameLabelsCountRule", "QNameLabelsCountRule(2, 5)", &["labels count < 2 || labels count > 5"]),
+            ("QNameWireLengthRule", "QNameWireLengthRule(10, 200)", &["wire length < 10 || wire length > 200"]),
+            ("PayloadSizeRule", "PayloadSizeRule('greater', 1232)", &["payload size is Greater to 1232"]),
+            ("EDNSVersionRule", "EDNSVersionRule(1)", &["EDNS version > 1"]),
+            ("EDNSOptionRule", "EDNSOptionRule(10)", &["EDNS option 10"]),
+            ("DSTPortRule", "DSTPortRule(853)", &["dst port==853"]),
+            ("ProbaRule", "ProbaRule(0.25)", &["match with prob. 0.25"]),
+            ("MaxQPSIPRule", "MaxQPSIPRule(10, 24, 56, 20)", &["IP (/24, /56) match for QPS over 10 burst 20"]),
+            ("MaxQPSRule", "MaxQPSRule(100, 150)", &["Max 100 qps", "150"]),
+            ("PoolAvailableRule", "PoolAvailableRule('abuse')", &["pool 'abuse' is available"]),
+            ("RegexRule", "RegexRule('^ads[.]')", &["Regex: ^ads[.]"]),
+            ("AndRule", "AndRule({QTypeRule(1), TCPRule(true)})", &["(qtype==A && TCP)"]),
+            ("OrRule", "OrRule({QTypeRule(1), TCPRule(true)})", &["(qtype==A || TCP)"]),
+            ("NotRule", "NotRule(RDRule())", &["!(rd==1)"]),
+        ];
+        covers(
+            SELECTORS.iter().map(|(n, _)| *n),
+            cases.iter().map(|(n, e, _)| (*n, *e)),
+        );
+        check_built(cases);
+    }
+
+    #[test]
+    fn every_action_keeps_its_arguments() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("AllowAction", "AllowAction()", &["allow"]),
+            ("DropAction", "DropAction()", &["drop"]),
+            ("NoneAction", "NoneAction()", &["no op"]),
+            ("TCAction", "TCAction()", &["tc=1 answer"]),
+            ("NoRecurseAction", "NoRecurseAction()", &["set rd=0"]),
+            ("SetNoRecurseAction", "SetNoRecurseAction()", &["set rd=0"]),
+            ("DisableValidationAction", "DisableValidationAction()", &["set cd=1"]),
+            ("SetDisableValidationAction", "SetDisableValidationAction()", &["set cd=1"]),
+            ("SetSkipCacheAction", "SetSkipCacheAction()", &["skip cache"]),
+            ("SetDisableECSAction", "SetDisableECSAction()", &["disable ECS"]),
+            ("DelayAction", "DelayAction(250)", &["delay by 250 ms"]),
+            ("RCodeAction", "RCodeAction(5)", &["set rcode 5"]),
+            ("ERCodeAction", "ERCodeAction(16)", &["set rcode 16"]),
+            ("PoolAction", "PoolAction('abuse')", &["to pool abuse"]),
+            ("SetEDNSOptionAction", "SetEDNSOptionAction(65001, 'hi')", &["add EDNS Option (code=65001)", "[104, 105]"]),
+            (
+                "SetECSAction",
+                "SetECSAction('192.0.2.0/24', '2001:db8::/48')",
+                &["set ECS to 192.0.2.0/24 / 2001:db8::/48"],
+            ),
+            ("SetECSPrefixLengthAction", "SetECSPrefixLengthAction(20, 48)", &["set ECS prefix length to 20/48"]),
+            ("SetECSOverrideAction", "SetECSOverrideAction(true)", &["set ECS override to true"]),
+            ("SetTempFailureCacheTTLAction", "SetTempFailureCacheTTLAction(7)", &["set tempfailure cache ttl to 7"]),
+            ("ContinueAction", "ContinueAction(PoolAction('x'))", &["continue after: to pool x"]),
+            ("QPSPoolAction", "QPSPoolAction(50, 'slow')", &["max 50 to pool slow"]),
+            (
+                "NegativeAndSOAAction",
+                "NegativeAndSOAAction(true, 'example.org', 60, 'ns.example.org', 'h.example.org', 1, 2, 3, 4, 5, {soaInAuthoritySection=true})",
+                &["NXD with SOA example.org", "ttl: 60", "in_authority: true"],
+            ),
+            ("QPSAction", "QPSAction(30)", &["qps limit to 30"]),
+            (
+                "SpoofAction",
+                "SpoofAction({'192.0.2.1', '2001:db8::1'}, {ttl=77})",
+                &["spoof in 192.0.2.1, 2001:db8::1", "ttl: 77"],
+            ),
+            (
+                "SpoofCNAMEAction",
+                "SpoofCNAMEAction('alias.example.org', {aa=true})",
+                &["spoof in alias.example.org", "aa: Some(true)"],
+            ),
+            ("SpoofRawAction", "SpoofRawAction('\\192\\0\\2\\1', {ttl=9})", &["spoof in raw", "[192, 0, 2, 1]", "ttl: 9"]),
+            ("LogAction", "LogAction('/dev/null', false)", &["log to /dev/null", "binary: false"]),
+        ];
+        covers(
+            ACTIONS.iter().map(|(n, _)| *n),
+            cases.iter().map(|(n, e, _)| (*n, *e)),
+        );
+        check_built(cases);
+    }
+
+    /// The query rules (name, selector, action), the ACL and what was
+    /// printed, as one line to look for a case's effect in.
+    fn summary(src: &str) -> String {
+        let (c, printed) = crate::output::capture(|| load(src));
+        let rules: Vec<String> = c
+            .shield
+            .rules
+            .rules()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r.name,
+                    r.selector.describe(),
+                    r.action.describe()
+                )
+            })
+            .collect();
+        let acl: Vec<String> = c.shield.acl.masks().iter().map(|m| m.to_string()).collect();
+        format!(
+            "rules: {}; acl: {}; printed: {printed}",
+            rules.join(", "),
+            acl.join(" ")
+        )
+    }
+
+    #[test]
+    fn every_rule_and_acl_function_takes_effect() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "addAction",
+                "addAction(QTypeRule('ANY'), DropAction(), {name='noany'})",
+                "rules: noany qtype==ANY drop;",
+            ),
+            (
+                "newRuleAction",
+                "setRules({newRuleAction(QClassRule(3), DropAction(), {name='chaos'})})",
+                "rules: chaos qclass==3 drop;",
+            ),
+            ("addDelay", "addDelay('10.0.0.0/8', 100)", "rules:  Src: 10.0.0.0/8 delay by 100 ms;"),
+            ("addDomainBlock", "addDomainBlock('bad.test')", "bad.test"),
+            ("addAnyTCRule", "addAnyTCRule()", "rules:  (qtype==ANY && UDP) tc=1 answer;"),
+            ("addQPSLimit", "addQPSLimit('10.0.0.0/8', 50)", "rules:  Src: 10.0.0.0/8 qps limit to 50;"),
+            ("addNoRecurseRule", "addNoRecurseRule('10.0.0.0/8')", "rules:  Src: 10.0.0.0/8 set rd=0;"),
+            ("addPoolRule", "addPoolRule('10.0.0.0/8', 'abuse')", "rules:  Src: 10.0.0.0/8 to pool abuse;"),
+            ("setACL", "setACL({'10.0.0.0/8', '192.0.2.0/24'})", "acl: 10.0.0.0/8 192.0.2.0/24;"),
+            ("addACL", "setACL('10.0.0.0/8') addACL('198.51.100.0/24')", "acl: 10.0.0.0/8 198.51.100.0/24;"),
+            ("rmACL", "setACL({'10.0.0.0/8', '192.0.2.0/24'}) rmACL('10.0.0.0/8')", "acl: 192.0.2.0/24;"),
+            ("showACL", "setACL('203.0.113.0/24') showACL()", "printed: 203.0.113.0/24\n"),
+            (
+                "newNMG",
+                "local n = newNMG() n:addMask('203.0.113.0/24') addAction(NetmaskGroupRule(n), DropAction())",
+                "rules:  Src: 203.0.113.0/24 drop;",
+            ),
+            (
+                "newSuffixMatchNode",
+                "local s = newSuffixMatchNode() s:add('e.test') addAction(SuffixMatchNodeRule(s), DropAction())",
+                "e.test",
+            ),
+            (
+                "newDNSNameSet",
+                "local s = newDNSNameSet() s:add('f.test') addAction(QNameSetRule(s), DropAction())",
+                "f.test",
+            ),
+        ];
+        covers(
+            RULES.iter().map(|(n, _)| *n),
+            cases.iter().map(|(n, s, _)| (*n, *s)),
+        );
+        for (_, src, want) in cases {
+            let got = summary(src);
+            assert!(got.contains(want), "{src}: want {want:?} in {got:?}");
+        }
+    }
 }

@@ -25,177 +25,60 @@ use xfr::settings::{Access, NameMatch, UpdateGrant};
 use zone::named_conf::{NamedConf, ZoneKind};
 
 use crate::address::parse_addr_with_port;
-use crate::lua_util::strings;
+use crate::lua_util::{self, setter, strings, Env, Global};
 use crate::{caller, fail, resolve, Config, ZoneDecl};
 
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
-    let g = lua.globals();
+    lua_util::register_table(lua, &Env::new(state, base), FUNCTIONS)
+}
 
-    let st = state.clone();
-    g.set(
-        "newTSIGKey",
-        lua.create_function(move |lua, (name, alg, secret): (String, String, String)| {
-            let key = xfr::tsig::Key::new(&name, &alg, &secret).map_err(|e| fail(lua, e))?;
-            st.borrow_mut().replication.keys.add(key);
-            Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    let b = base.to_path_buf();
-    g.set(
-        "addSecondaryZone",
-        lua.create_function(move |lua, (name, opts): (String, Table)| {
-            let apex = zone_apex(lua, &name)?;
-            let mut file = None;
-            let mut listed = Vec::new();
-            let mut key = None;
-            let mut tls = None;
-            for pair in opts.pairs::<String, Value>() {
-                let (k, v) = pair?;
-                match k.as_str() {
-                    "primaries" | "masters" => {
-                        listed = strings(lua, v, "a list of primary addresses")?;
-                    }
-                    "tls" => tls = xot_client(lua, &b, v)?,
-                    "tsig" => key = Some(key_name(lua, &st.borrow(), v)?),
-                    "file" => match v {
-                        Value::String(s) => file = Some(resolve(&b, &s.to_str()?)),
-                        other => {
-                            return Err(fail(
-                                lua,
-                                format!("file: expected a path, got {}", other.type_name()),
-                            ))
-                        }
-                    },
-                    other => {
-                        return Err(fail(
-                            lua,
-                            format!("addSecondaryZone: unknown option '{other}': expected primaries, tsig, tls or file"),
-                        ))
-                    }
-                }
-            }
-            // Over TLS, 853 unless said (RFC 7858).
-            let port = if tls.is_some() { 853 } else { 53 };
-            let mut primaries = Vec::new();
-            for p in &listed {
-                primaries.push(parse_addr_with_port(p, port).map_err(|e| fail(lua, e))?);
-            }
-            if primaries.is_empty() {
-                return Err(fail(lua, format!("addSecondaryZone('{name}'): no primaries given")));
-            }
-            let mut c = st.borrow_mut();
-            let z = c.replication.zone_mut(&apex);
-            z.primary_tls = match tls {
-                Some(t) => primaries.iter().map(|p| (*p, t.clone())).collect(),
-                None => Vec::new(),
-            };
-            z.primaries = primaries;
-            z.primary_key = key;
-            c.zones.push(ZoneDecl {
-                name,
-                kind: ZoneKind::Secondary,
-                file,
-                source: caller(lua),
-            });
-            Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    g.set(
-        "setZoneTransferACL",
-        lua.create_function(
-            move |lua, (name, nets, opts): (String, Value, Option<Table>)| {
-                let apex = zone_apex(lua, &name)?;
-                let mut access = Access {
-                    netmasks: netmasks(lua, nets)?,
-                    keys: Vec::new(),
-                    require_both: true,
-                };
-                if let Some(opts) = opts {
-                    for pair in opts.pairs::<String, Value>() {
-                        let (k, v) = pair?;
-                        match k.as_str() {
-                            "tsig" => access.keys.push(key_name(lua, &st.borrow(), v)?),
-                            other => {
-                                return Err(fail(
-                                    lua,
-                                    format!(
-                                    "setZoneTransferACL: unknown option '{other}': expected tsig"
-                                ),
-                                ))
-                            }
-                        }
-                    }
-                }
-                st.borrow_mut().replication.zone_mut(&apex).transfer = access;
+/// The replication functions.
+const FUNCTIONS: &[Global] = &[
+    ("newTSIGKey", |lua, env| {
+        setter(
+            lua,
+            env,
+            |lua, c, (name, alg, secret): (String, String, String)| {
+                let key = xfr::tsig::Key::new(&name, &alg, &secret).map_err(|e| fail(lua, e))?;
+                c.replication.keys.add(key);
                 Ok(())
             },
-        )?,
-    )?;
-
-    let st = state.clone();
-    g.set(
-        "setAlsoNotify",
-        lua.create_function(move |lua, (name, list): (String, Value)| {
+        )
+    }),
+    ("addSecondaryZone", |lua, env| {
+        let st = env.state.clone();
+        let b = env.base.clone();
+        lua.create_function(move |lua, (name, opts): (String, Table)| {
+            secondary_zone(lua, &st, &b, name, opts)
+        })
+    }),
+    ("setZoneTransferACL", |lua, env| {
+        let st = env.state.clone();
+        lua.create_function(
+            move |lua, (name, nets, opts): (String, Value, Option<Table>)| {
+                transfer_acl(lua, &st, name, nets, opts)
+            },
+        )
+    }),
+    ("setAlsoNotify", |lua, env| {
+        setter(lua, env, |lua, c, (name, list): (String, Value)| {
             let apex = zone_apex(lua, &name)?;
             let mut targets = Vec::new();
             for a in strings(lua, list, "a list of addresses")? {
                 targets.push(parse_addr_with_port(&a, 53).map_err(|e| fail(lua, e))?);
             }
-            st.borrow_mut().replication.zone_mut(&apex).also_notify = targets;
+            c.replication.zone_mut(&apex).also_notify = targets;
             Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    g.set(
-        "setUpdatePolicy",
+        })
+    }),
+    ("setUpdatePolicy", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |lua, (name, policy): (String, Table)| {
-            let apex = zone_apex(lua, &name)?;
-            let mut grant = UpdateGrant::default();
-            for pair in policy.pairs::<String, Value>() {
-                let (k, v) = pair?;
-                match k.as_str() {
-                    "key" | "tsig" => grant.key = Some(key_name(lua, &st.borrow(), v)?),
-                    "names" => {
-                        for n in strings(lua, v, "a list of names")? {
-                            grant.names.push(name_match(&n, &apex).map_err(|e| fail(lua, e))?);
-                        }
-                    }
-                    "types" => {
-                        for t in strings(lua, v, "a list of record types")? {
-                            grant.types.push(rtype(lua, &t)?);
-                        }
-                    }
-                    "netmasks" => grant.netmasks = netmasks(lua, v)?,
-                    other => {
-                        return Err(fail(
-                            lua,
-                            format!(
-                                "setUpdatePolicy: unknown field '{other}': expected key, names, types or netmasks"
-                            ),
-                        ))
-                    }
-                }
-            }
-            if grant.key.is_none() && grant.netmasks.is_empty() {
-                return Err(fail(
-                    lua,
-                    "setUpdatePolicy: give a key (TSIG) or netmasks: an update open to anyone is refused",
-                ));
-            }
-            st.borrow_mut().replication.zone_mut(&apex).update.push(grant);
-            Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    g.set(
-        "setSerialPolicy",
-        lua.create_function(move |lua, (name, policy): (String, String)| {
+            update_policy(lua, &st, name, policy)
+        })
+    }),
+    ("setSerialPolicy", |lua, env| {
+        setter(lua, env, |lua, c, (name, policy): (String, String)| {
             let apex = zone_apex(lua, &name)?;
             let p = zone::records::SerialPolicy::parse(&policy).ok_or_else(|| {
                 fail(
@@ -203,35 +86,179 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
                     format!("bad serial policy '{policy}': expected increment, keep, unixtime or dateserial"),
                 )
             })?;
-            st.borrow_mut().replication.zone_mut(&apex).serial_policy = p;
+            c.replication.zone_mut(&apex).serial_policy = p;
             Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    let b = base.to_path_buf();
-    g.set(
-        "setJournalDir",
+        })
+    }),
+    ("setJournalDir", |lua, env| {
+        let st = env.state.clone();
+        let b = env.base.clone();
         lua.create_function(move |_, dir: String| {
             st.borrow_mut().replication.journal_dir = Some(resolve(&b, &dir));
             Ok(())
-        })?,
-    )?;
-
-    let st = state.clone();
-    g.set(
-        "setZoneFlushInterval",
-        lua.create_function(move |lua, secs: i64| {
+        })
+    }),
+    ("setZoneFlushInterval", |lua, env| {
+        setter(lua, env, |lua, c, secs: i64| {
             if !(1..=86_400).contains(&secs) {
                 return Err(fail(
                     lua,
                     format!("flush interval {secs}: expected 1 to 86400 seconds"),
                 ));
             }
-            st.borrow_mut().replication.flush_interval_secs = secs as u64;
+            c.replication.flush_interval_secs = secs as u64;
             Ok(())
-        })?,
-    )?;
+        })
+    }),
+];
+
+/// `addSecondaryZone(name, {primaries=, tsig=, tls=, file=})`.
+fn secondary_zone(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    b: &Path,
+    name: String,
+    opts: Table,
+) -> mlua::Result<()> {
+    let apex = zone_apex(lua, &name)?;
+    let mut file = None;
+    let mut listed = Vec::new();
+    let mut key = None;
+    let mut tls = None;
+    for pair in opts.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        match k.as_str() {
+            "primaries" | "masters" => {
+                listed = strings(lua, v, "a list of primary addresses")?;
+            }
+            "tls" => tls = xot_client(lua, b, v)?,
+            "tsig" => key = Some(key_name(lua, &st.borrow(), v)?),
+            "file" => match v {
+                Value::String(s) => file = Some(resolve(b, &s.to_str()?)),
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!("file: expected a path, got {}", other.type_name()),
+                    ))
+                }
+            },
+            other => {
+                return Err(fail(
+                    lua,
+                    format!("addSecondaryZone: unknown option '{other}': expected primaries, tsig, tls or file"),
+                ))
+            }
+        }
+    }
+    // Over TLS, 853 unless said (RFC 7858).
+    let port = if tls.is_some() { 853 } else { 53 };
+    let mut primaries = Vec::new();
+    for p in &listed {
+        primaries.push(parse_addr_with_port(p, port).map_err(|e| fail(lua, e))?);
+    }
+    if primaries.is_empty() {
+        return Err(fail(
+            lua,
+            format!("addSecondaryZone('{name}'): no primaries given"),
+        ));
+    }
+    let mut c = st.borrow_mut();
+    let z = c.replication.zone_mut(&apex);
+    z.primary_tls = match tls {
+        Some(t) => primaries.iter().map(|p| (*p, t.clone())).collect(),
+        None => Vec::new(),
+    };
+    z.primaries = primaries;
+    z.primary_key = key;
+    c.zones.push(ZoneDecl {
+        name,
+        kind: ZoneKind::Secondary,
+        file,
+        source: caller(lua),
+    });
+    Ok(())
+}
+
+/// `setZoneTransferACL(zone, netmasks [, {tsig=}])`: both must match.
+fn transfer_acl(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    name: String,
+    nets: Value,
+    opts: Option<Table>,
+) -> mlua::Result<()> {
+    let apex = zone_apex(lua, &name)?;
+    let mut access = Access {
+        netmasks: netmasks(lua, nets)?,
+        keys: Vec::new(),
+        require_both: true,
+    };
+    if let Some(opts) = opts {
+        for pair in opts.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            match k.as_str() {
+                "tsig" => access.keys.push(key_name(lua, &st.borrow(), v)?),
+                other => {
+                    return Err(fail(
+                        lua,
+                        format!("setZoneTransferACL: unknown option '{other}': expected tsig"),
+                    ))
+                }
+            }
+        }
+    }
+    st.borrow_mut().replication.zone_mut(&apex).transfer = access;
+    Ok(())
+}
+
+/// `setUpdatePolicy(zone, {key=, names=, types=, netmasks=})`: one more
+/// grant; one open to anyone is refused.
+fn update_policy(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    name: String,
+    policy: Table,
+) -> mlua::Result<()> {
+    let apex = zone_apex(lua, &name)?;
+    let mut grant = UpdateGrant::default();
+    for pair in policy.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        match k.as_str() {
+            "key" | "tsig" => grant.key = Some(key_name(lua, &st.borrow(), v)?),
+            "names" => {
+                for n in strings(lua, v, "a list of names")? {
+                    grant
+                        .names
+                        .push(name_match(&n, &apex).map_err(|e| fail(lua, e))?);
+                }
+            }
+            "types" => {
+                for t in strings(lua, v, "a list of record types")? {
+                    grant.types.push(rtype(lua, &t)?);
+                }
+            }
+            "netmasks" => grant.netmasks = netmasks(lua, v)?,
+            other => {
+                return Err(fail(
+                    lua,
+                    format!(
+                        "setUpdatePolicy: unknown field '{other}': expected key, names, types or netmasks"
+                    ),
+                ))
+            }
+        }
+    }
+    if grant.key.is_none() && grant.netmasks.is_empty() {
+        return Err(fail(
+            lua,
+            "setUpdatePolicy: give a key (TSIG) or netmasks: an update open to anyone is refused",
+        ));
+    }
+    st.borrow_mut()
+        .replication
+        .zone_mut(&apex)
+        .update
+        .push(grant);
     Ok(())
 }
 
@@ -536,6 +563,76 @@ mod tests {
     use crate::load_str;
 
     const KEY: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=";
+
+    /// example.org's replication settings and the zones declared.
+    fn example_org(c: &crate::Config) -> String {
+        let z = c.replication.zone(b"\x07example\x03org\x00");
+        format!("{z:?} {:?}", c.zones)
+    }
+
+    #[test]
+    fn every_replication_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let cases: &[Case] = &[
+            (
+                "newTSIGKey",
+                "newTSIGKey('k1', 'hmac-sha256', 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=')",
+                |c, _| format!("{:?}", c.replication.keys.names()),
+                &["k1"],
+            ),
+            (
+                "addSecondaryZone",
+                "addSecondaryZone('example.org', {primaries={'192.0.2.1'}, file='sec.zone'})",
+                |c, _| example_org(c),
+                &[
+                    "primaries: [192.0.2.1:53]",
+                    "/etc/rampart/sec.zone",
+                    "Secondary",
+                ],
+            ),
+            (
+                "setZoneTransferACL",
+                "newTSIGKey('k1', 'hmac-sha256', 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=')
+                 setZoneTransferACL('example.org', {'10.0.0.0/8'}, {tsig='k1'})",
+                |c, _| example_org(c),
+                &["addr: 10.0.0.0, prefix: 8", "keys: [[2, 107, 49, 0]]"],
+            ),
+            (
+                "setAlsoNotify",
+                "setAlsoNotify('example.org', {'192.0.2.7'})",
+                |c, _| example_org(c),
+                &["also_notify: [192.0.2.7:53]"],
+            ),
+            (
+                "setUpdatePolicy",
+                "setUpdatePolicy('example.org', {netmasks={'10.0.0.0/8'}, types={'AAAA'}})",
+                |c, _| example_org(c),
+                &[
+                    "update: [UpdateGrant { key: None",
+                    "addr: 10.0.0.0, prefix: 8 }], names: [], types: [28]",
+                ],
+            ),
+            (
+                "setSerialPolicy",
+                "setSerialPolicy('example.org', 'unixtime')",
+                |c, _| example_org(c),
+                &["serial_policy: UnixTime"],
+            ),
+            (
+                "setJournalDir",
+                "setJournalDir('journals')",
+                |c, _| format!("{:?}", c.replication.journal_dir),
+                &["/etc/rampart/journals"],
+            ),
+            (
+                "setZoneFlushInterval",
+                "setZoneFlushInterval(5)",
+                |c, _| c.replication.flush_interval_secs.to_string(),
+                &["5"],
+            ),
+        ];
+        check_cases(super::FUNCTIONS.iter().map(|(n, _)| *n), cases);
+    }
 
     #[test]
     fn lua_functions_fill_the_zone_settings() {
