@@ -28,6 +28,9 @@ pub(crate) struct DqResult {
     /// `dnsdist_ffi_dnsquestion_set_result` (FFI): the text a
     /// `DNSAction.Spoof` (or Delay) result goes with.
     pub(crate) ffi_result: Option<Vec<u8>>,
+    /// `dq:setHTTPResponse(status, body, type)` on a DoH query: the HTTP
+    /// answer a HeaderModify result sends instead of a DNS one.
+    pub(crate) http_response: Option<(u16, Vec<u8>, String)>,
     /// `dq.dh:set...(...)`: the header's new flags word.
     pub(crate) flags: Option<u16>,
 }
@@ -52,7 +55,45 @@ pub(crate) struct LuaDq {
     pub(crate) end: usize,
     /// A response's `dr` (the content is the answer).
     pub(crate) response: bool,
+    /// dnsdist's name of the transport (`dq:getProtocol()`).
+    pub(crate) protocol: &'static str,
+    /// The DoH request (`dq:getHTTPPath()` and the others).
+    pub(crate) http: Option<DqHttp>,
     pub(crate) result: DqResult,
+}
+
+/// A copy of the DoH request a query came in.
+pub(crate) struct DqHttp {
+    pub(crate) scheme: &'static str,
+    pub(crate) host: String,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl DqHttp {
+    fn new(h: &shield::stream_info::HttpInfo) -> DqHttp {
+        let mut headers = Vec::new();
+        h.headers
+            .each(&mut |n, v| headers.push((n.to_string(), v.to_string())));
+        DqHttp {
+            scheme: h.scheme,
+            host: h.host.to_string(),
+            path: h.path.to_string(),
+            query: h.query.to_string(),
+            headers,
+        }
+    }
+}
+
+/// dnsdist's names of the transports (`dnsdist::Protocol`).
+fn protocol(q: &QueryInfo) -> &'static str {
+    match q.stream {
+        Some(s) if s.http.is_some() => "DNS over HTTPS",
+        Some(_) => "DNS over TLS",
+        None if q.tcp => "Do53 TCP",
+        None => "Do53 UDP",
+    }
 }
 
 impl LuaDq {
@@ -75,6 +116,8 @@ impl LuaDq {
             options: q.query.edns_options.to_vec(),
             end,
             response: false,
+            protocol: protocol(q),
+            http: q.stream.and_then(|s| s.http.as_ref()).map(DqHttp::new),
             rcode: q.rcode,
             tags: q
                 .tags
@@ -182,9 +225,36 @@ impl UserData for LuaDq {
             }
             Ok(())
         });
-        methods.add_method("getProtocol", |_, dq, ()| {
-            Ok(if dq.tcp { "Do53 TCP" } else { "Do53 UDP" })
+        methods.add_method("getProtocol", |_, dq, ()| Ok(dq.protocol));
+        // The DoH request; empty strings (and no headers) over other
+        // transports, as dnsdist gives.
+        let http = |dq: &LuaDq, f: fn(&DqHttp) -> String| dq.http.as_ref().map(f).unwrap_or_default();
+        methods.add_method("getHTTPScheme", move |_, dq, ()| Ok(http(dq, |h| h.scheme.to_string())));
+        methods.add_method("getHTTPHost", move |_, dq, ()| Ok(http(dq, |h| h.host.clone())));
+        methods.add_method("getHTTPPath", move |_, dq, ()| Ok(http(dq, |h| h.path.clone())));
+        methods.add_method("getHTTPQueryString", move |_, dq, ()| {
+            Ok(http(dq, |h| h.query.clone()))
         });
+        methods.add_method("getHTTPHeaders", |lua, dq, ()| {
+            let t = lua.create_table()?;
+            for (n, v) in dq.http.iter().flat_map(|h| &h.headers) {
+                t.set(n.as_str(), v.as_str())?;
+            }
+            Ok(t)
+        });
+        methods.add_method_mut(
+            "setHTTPResponse",
+            |_, dq, (status, body, content_type): (u16, mlua::LuaString, Option<String>)| {
+                if dq.http.is_some() {
+                    dq.result.http_response = Some((
+                        status,
+                        body.as_bytes().to_vec(),
+                        content_type.unwrap_or_default(),
+                    ));
+                }
+                Ok(())
+            },
+        );
         methods.add_method("getTag", |_, dq, name: String| {
             Ok(dq
                 .result

@@ -123,6 +123,12 @@ pub const FUNCTIONS: &[&str] = &[
     "dnsdist_ffi_dnsquestion_spoof_raw",
     "dnsdist_ffi_dnsquestion_set_skip_cache",
     "dnsdist_ffi_dnsquestion_set_tag",
+    "dnsdist_ffi_dnsquestion_get_http_scheme",
+    "dnsdist_ffi_dnsquestion_get_http_host",
+    "dnsdist_ffi_dnsquestion_get_http_path",
+    "dnsdist_ffi_dnsquestion_get_http_query_string",
+    "dnsdist_ffi_dnsquestion_get_http_headers",
+    "dnsdist_ffi_dnsquestion_set_http_response",
 ];
 
 /// Makes `require("ffi")` give the module.
@@ -230,6 +236,58 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             dq.borrow_mut::<LuaDq>()?.result.tags.push((name, value));
             Ok(())
         })?,
+    )?;
+    // The DoH request's parts: empty strings over other transports.
+    let parts: [(&str, fn(&crate::dq_lua::DqHttp) -> String); 4] = [
+        ("dnsdist_ffi_dnsquestion_get_http_scheme", |h| h.scheme.to_string()),
+        ("dnsdist_ffi_dnsquestion_get_http_host", |h| h.host.clone()),
+        ("dnsdist_ffi_dnsquestion_get_http_path", |h| h.path.clone()),
+        ("dnsdist_ffi_dnsquestion_get_http_query_string", |h| h.query.clone()),
+    ];
+    for (name, part) in parts {
+        c.set(
+            name,
+            lua.create_function(move |_, dq: AnyUserData| {
+                Ok(dq.borrow::<LuaDq>()?.http.as_ref().map(part).unwrap_or_default())
+            })?,
+        )?;
+    }
+    // out[0] = {[0] = {name=, value=}, ...}; the count.
+    c.set(
+        "dnsdist_ffi_dnsquestion_get_http_headers",
+        lua.create_function(|lua, (dq, out): (AnyUserData, Table)| {
+            let dq = dq.borrow::<LuaDq>()?;
+            let list = lua.create_table()?;
+            let mut count = 0;
+            for (n, v) in dq.http.iter().flat_map(|h| &h.headers) {
+                let header = lua.create_table()?;
+                header.set("name", n.as_str())?;
+                header.set("value", v.as_str())?;
+                list.raw_set(count, header)?;
+                count += 1;
+            }
+            out.raw_set(0, list)?;
+            Ok(count)
+        })?,
+    )?;
+    // (dq, status, body, bodyLen, contentType): answered over HTTP with
+    // a DNSAction.HeaderModify result, as dq:setHTTPResponse(...).
+    c.set(
+        "dnsdist_ffi_dnsquestion_set_http_response",
+        lua.create_function(
+            |lua, (dq, status, body, len, content_type): (AnyUserData, u16, Value, usize, Option<String>)| {
+                let bytes = buffer_bytes(lua, &body, "dnsdist_ffi_dnsquestion_set_http_response")?;
+                let mut dq = dq.borrow_mut::<LuaDq>()?;
+                if dq.http.is_some() {
+                    dq.result.http_response = Some((
+                        status,
+                        bytes[..len.min(bytes.len())].to_vec(),
+                        content_type.unwrap_or_default(),
+                    ));
+                }
+                Ok(())
+            },
+        )?,
     )?;
     debug_assert!(FUNCTIONS
         .iter()

@@ -192,6 +192,16 @@ impl LuaHook {
             ..SpoofSettings::default()
         };
         let verdict = match action {
+            // dq:setHTTPResponse(...) then HeaderModify: that HTTP answer.
+            3 if result.http_response.is_some() => {
+                let (status, body, content_type) = result.http_response.clone().unwrap_or_default();
+                answer = Some(Arc::new(Action::HttpStatus {
+                    status,
+                    body,
+                    content_type,
+                }));
+                HookVerdict::Answer
+            }
             // dq:spoof(...) then HeaderModify, or Spoof/SpoofRaw with the
             // data as the second result.
             3 | 9 | 10 if action != 3 || result.spoof.is_some() => {

@@ -99,6 +99,14 @@ impl shield::stream_info::Headers for RequestHeaders<'_> {
     fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name)?.to_str().ok()
     }
+
+    fn each(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (name, value) in self.0 {
+            if let Ok(v) = value.to_str() {
+                f(name.as_str(), v);
+            }
+        }
+    }
 }
 
 /// Serves one connection (already through TLS, if any) until it closes.

@@ -268,7 +268,11 @@ pub fn handle(
         }
     };
     if let (Outcome::HookAnswer, Some(action)) = (decision.outcome, hook_answer.as_deref()) {
-        decision.outcome = Outcome::Spoof(action);
+        decision.outcome = match action {
+            // dq:setHTTPResponse(): an HTTP answer (DoH only).
+            shield::Action::HttpStatus { .. } => Outcome::Http(action),
+            _ => Outcome::Spoof(action),
+        };
     }
     // Cookies after the blocks (a blocked client gets the block's answer
     // or nothing) and before the answer (a proven address is known to

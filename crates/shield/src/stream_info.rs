@@ -29,6 +29,9 @@ pub struct HttpInfo<'a> {
 pub trait Headers: std::fmt::Debug + Sync {
     /// The value of header `name` (lowercase), if it is text.
     fn get(&self, name: &str) -> Option<&str>;
+    /// Each header whose value is text, name (lowercase) and value (for
+    /// a Lua rule's `dq:getHTTPHeaders()`).
+    fn each(&self, f: &mut dyn FnMut(&str, &str));
 }
 
 impl HttpInfo<'_> {
