@@ -98,6 +98,15 @@ pub fn find(p: &[u8], rr_type: u16) -> Option<RecordPos> {
     std::iter::from_fn(|| c.next(p)).find(|r| r.rtype == rr_type)
 }
 
+/// The first record of type `rr_type` in the additional section of a
+/// well-formed message: where an OPT record belongs (RFC 6891 §6.1.1),
+/// so one in another section is not taken for it.
+pub fn find_additional(p: &[u8], rr_type: u16) -> Option<RecordPos> {
+    let (_, mut c) = records(p)?;
+    std::iter::from_fn(|| c.next(p))
+        .find(|r| r.rtype == rr_type && r.section == Section::Additional)
+}
+
 /// The end of the question section and every record's place.
 pub fn walk(p: &[u8]) -> Option<(usize, Vec<RecordPos>)> {
     let (question_end, mut c) = records(p)?;
