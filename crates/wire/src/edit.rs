@@ -165,8 +165,8 @@ pub fn set_edns_option(query: &[u8], code: u16, data: &[u8]) -> Option<Vec<u8>> 
     let mut option = code.to_be_bytes().to_vec();
     option.extend(len.to_be_bytes());
     option.extend(data);
-    let (_, mut records) = records(query)?;
-    let opt = std::iter::from_fn(|| records.next(query)).find(|r| r.rtype == rtype::OPT);
+    records(query)?;
+    let opt = find_additional(query, rtype::OPT);
     let Some(opt) = opt else {
         // No OPT: one at the end, holding the option.
         let mut out = query.to_vec();
@@ -453,5 +453,32 @@ mod tests {
             *b"\x00\x08\x00\x02xy\x00\x0a\x00\x02zz"
         );
         assert!(set_edns_option(&q[..14], 10, b"x").is_none());
+    }
+
+    /// Found by the `backend_answer` fuzz target: a query with an OPT
+    /// record in its answer section and none in the additional section.
+    /// The option went into that record, where Query::parse, and so the
+    /// backend, never looks.
+    #[test]
+    fn an_option_goes_into_the_additional_sections_opt() {
+        let query = b"\xbe\xef\x01\x80\x00\x01\x00\x01\x00\x00\x00\x00\x00\x03www\x07example\
+            \x03org\x10\x00\x01\x00\x01\xff\xc0\x0c\x00\x01\x00\x01\x00\x00\x00x\
+            \x00\x04\xc0\x00\x02\x01\x00\x00\x29\x04e\xd0\x00\x00\x00\x00\x00";
+        let q = crate::Query::parse(query).unwrap();
+        assert!(q.edns.is_none());
+        let out = set_edns_option(query, 65013, b"fuzz").unwrap();
+        let q = crate::Query::parse(&out).unwrap();
+        assert!(q.has_edns_option(65013));
+        assert_eq!(
+            (q.end, &out[..query.len()]),
+            (
+                out.len(),
+                &{
+                    let mut p = query.to_vec();
+                    p[11] = 1;
+                    p
+                }[..]
+            )
+        );
     }
 }
