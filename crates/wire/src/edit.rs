@@ -83,6 +83,9 @@ pub fn records(p: &[u8]) -> Option<(usize, RecordCursor)> {
     for _ in 0..count(p, 4) {
         pos = skip_name(p, pos)? + 4;
     }
+    if pos > p.len() {
+        return None; // the last question's type and class are cut off
+    }
     let start = RecordCursor {
         pos,
         left: [count(p, 6), count(p, 8), count(p, 10)],
@@ -480,5 +483,23 @@ mod tests {
                 }[..]
             )
         );
+    }
+
+    /// Found by the `backend_answer` fuzz target: an answer whose second
+    /// question is a root name with no type and class after it. The
+    /// question section was taken to end four bytes past the message,
+    /// so cutting it down to its question made it four bytes longer.
+    #[test]
+    fn a_question_cut_off_in_its_type_and_class_is_malformed() {
+        let answer = b"\xbe\xef\xa1\x80\x00\x02\x00\x00\x00\x00\x00\x00\x00\x03\x12\x18\x35\x00";
+        assert!(records(answer).is_none());
+        let mut p = answer.to_vec();
+        p.resize(64, 0xaa);
+        assert_eq!(truncate_to_question(&mut p, answer.len()), answer.len());
+        assert_eq!(&p[..answer.len()], answer);
+        // With its type and class, it is a whole message.
+        let mut whole = answer.to_vec();
+        whole.extend_from_slice(&[0, 1, 0, 1]);
+        assert!(records(&whole).is_some());
     }
 }
