@@ -173,9 +173,10 @@ fn query(qname: &[u8], qtype: u16, edns: bool, ecs: bool) -> Vec<u8> {
     q
 }
 
-/// How many ECS options the message's OPT holds.
+/// How many ECS options the OPT of the message's additional section
+/// holds (an OPT elsewhere is not one ECS looks at).
 fn ecs_options(answer: &[u8]) -> usize {
-    let Some(opt) = edit::find(answer, rtype::OPT) else {
+    let Some(opt) = edit::find_additional(answer, rtype::OPT) else {
         return 0;
     };
     let mut rest = &answer[opt.fixed + 10..opt.end];
