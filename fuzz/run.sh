@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-180}
 export RUSTC_BOOTSTRAP=1
-for target in query zonefile named_conf defences; do
+for target in query zonefile named_conf defences message tsig backend_answer console rules; do
     mkdir -p "corpus/$target"
     [ -d "seeds/$target" ] && cp -n seeds/$target/* "corpus/$target/" 2>/dev/null || true
     echo "== $target for ${secs}s"

@@ -196,15 +196,94 @@ fn rewrite(out: &mut [u8], len: &mut usize, limit: usize, keep: impl Fn(u16, Sec
     let Some(question_len) = rebuild(&out[..*len], keep, &mut rebuilt) else {
         return;
     };
-    if rebuilt.len() <= limit.min(out.len()) {
+    let room = limit.min(out.len());
+    if rebuilt.len() <= room {
         out[..rebuilt.len()].copy_from_slice(&rebuilt);
         *len = rebuilt.len();
-    } else {
+    } else if question_len <= room {
         // Uncompressed, it no longer fits what the client takes: the
         // question alone with TC sends it to TCP.
         out[..question_len].copy_from_slice(&rebuilt[..question_len]);
         out[6..12].fill(0);
         out[2] |= 0x02;
         *len = question_len;
+    } else {
+        // Not even the questions fit written out (many, compressed in
+        // the answer): the header alone, with TC.
+        out[4..12].fill(0);
+        out[2] |= 0x02;
+        *len = 12;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selector::Kind;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Found by the `backend_answer` fuzz target: an answer of 39
+    /// questions, most of their names compression pointers. Removing
+    /// records rebuilds it with every name written out: the question
+    /// section alone came to 559 bytes, and cutting the answer to it in
+    /// a 512-byte buffer panicked. (The forwarder runs response rules
+    /// only on answers that parse as one question, which never grows.)
+    #[test]
+    fn a_question_section_too_big_rewritten_leaves_the_header_with_tc() {
+        let answer = hex(concat!(
+            "0800000000270000000000000000000083030000000032003b00000100000000000000000000",
+            "0200000000000000000000000000000000000000000000270000000000000000000000000000",
+            "0000000000000100000000000000000000020000000000008000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000005b00000000000000001e00010200010000000000000000000000",
+            "0000013a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a263a3a3a3a0000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000000000000000",
+            "005b00000000000000001e000102000100000000000000000000000000013a3a3a3a3a3a3a3a",
+            "3a3a3a3a3a3a3a3a3a3a3a263a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a",
+            "3a3a3a3a00000e8a1000100400000000620000c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0",
+            "c0c0003a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a00000e8a1000100400",
+            "000000620000c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c00000000000000000000000",
+            "0000dcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdc00fffffc00c026ac02",
+        ));
+        let chain = ResponseChain {
+            rules: vec![ResponseRule {
+                selector: Selector::new(Kind::All),
+                action: Arc::new(ResponseAction::ClearRecordTypes(vec![rtype::RRSIG])),
+                name: String::new(),
+                uuid: String::new(),
+            }],
+            ..Default::default()
+        };
+        let packet =
+            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x04test\x00\x00\x01\x00\x01";
+        let query = wire::Query::parse(packet).unwrap();
+        let (tags, trailing, clock) = Default::default();
+        let info = QueryInfo {
+            client: "192.0.2.1:5353".parse().unwrap(),
+            local: "192.0.2.53:53".parse().unwrap(),
+            tcp: false,
+            query: &query,
+            lname: b"\x01a\x04test\x00",
+            rcode: Some(0),
+            tags: &tags,
+            trailing: &trailing,
+            pools: None,
+            clock: &clock,
+            stream: None,
+        };
+        let mut out = answer.clone();
+        out.resize(512, 0);
+        let mut len = answer.len();
+        chain.apply(&info, &mut out, &mut len, 512);
+        assert_eq!(len, 12);
+        assert_eq!(out[..2], answer[..2]);
+        assert_eq!(out[2] & 0x02, 0x02, "TC");
+        assert_eq!(out[4..12], [0; 8]);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::edit::{find, records};
+use crate::edit::{find_additional, records};
 use crate::types::rtype;
 
 /// The option code (RFC 7871 §6).
@@ -82,7 +82,7 @@ pub fn add(
 ) -> Option<Added> {
     records(query)?;
     out.clear();
-    let Some(opt) = find(query, rtype::OPT) else {
+    let Some(opt) = find_additional(query, rtype::OPT) else {
         out.extend_from_slice(query);
         let arcount = u16::from_be_bytes([query[10], query[11]]).checked_add(1)?;
         out[10..12].copy_from_slice(&arcount.to_be_bytes());
@@ -129,7 +129,7 @@ pub fn in_options(options: &[u8]) -> bool {
 /// The scope prefix of the ECS option in `answer`'s OPT record, if it
 /// has one (RFC 7871 §7.2.1: 0 means the answer fits every client).
 pub fn scope(answer: &[u8]) -> Option<u8> {
-    let opt = find(answer, rtype::OPT)?;
+    let opt = find_additional(answer, rtype::OPT)?;
     let mut rest = answer.get(opt.fixed + 10..opt.end)?;
     while let [c0, c1, l0, l1, tail @ ..] = rest {
         let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
@@ -147,7 +147,7 @@ pub fn undo(answer: &mut [u8], len: usize, added: Added) -> usize {
     if added == Added::Nothing {
         return len;
     }
-    let Some(opt) = find(&answer[..len], rtype::OPT) else {
+    let Some(opt) = find_additional(&answer[..len], rtype::OPT) else {
         return len;
     };
     let (cut_from, cut_to) = match added {
@@ -191,7 +191,7 @@ mod tests {
     }
 
     fn ecs_of(packet: &[u8]) -> Option<Vec<u8>> {
-        let opt = find(packet, rtype::OPT)?;
+        let opt = crate::edit::find(packet, rtype::OPT)?;
         let mut rest = &packet[opt.fixed + 10..opt.end];
         while rest.len() >= 4 {
             let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
@@ -282,6 +282,42 @@ mod tests {
         assert_eq!(out, q);
         assert_eq!(add(&q, client, 24, true, &mut out), Some(Added::Nothing));
         assert_eq!(ecs_of(&out).unwrap(), [0, 1, 24, 0, 192, 0, 2]);
+    }
+
+    /// Found by the `backend_answer` fuzz target: a backend's answer
+    /// with an OPT record in its answer section (and bytes after it).
+    /// Undoing an added OPT took that record out, counted it off the
+    /// additional section's zero, and left a message that no longer
+    /// walks. Only the additional section's OPT is ours.
+    #[test]
+    fn an_opt_outside_the_additional_section_is_not_ours() {
+        let answer = b"\xff\xfe\x45\x4a\x00\x01\x00\x01\x00\x00\x00\x00\
+            \x00\x00\x00\x00\x00\
+            \x04r\x00x\x00\x04\xc0\x00\x02\x01\x00\x00\x29\x04\x65\xd0\x00\x00\x00\x00\x00\
+            \x0b\x00\x08\x00\x07\x00\x01\x18\x00\xc0\x83\x03\x00\x02";
+        let mut p = answer.to_vec();
+        assert!(records(&p).is_some());
+        assert_eq!(undo(&mut p, answer.len(), Added::Opt), answer.len());
+        assert_eq!(p, answer);
+        assert_eq!(undo(&mut p, answer.len(), Added::Option), answer.len());
+        // Its ECS option gives no scope, and a query with one gets an
+        // OPT of its own.
+        let mut q = query(None);
+        q[7] = 1;
+        q.extend_from_slice(&[0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 4, 0, 1, 0, 0]);
+        assert_eq!(scope(&q), None);
+        let mut out = Vec::new();
+        let added = add(&q, "192.0.2.1".parse().unwrap(), 24, false, &mut out).unwrap();
+        assert_eq!(added, Added::Opt);
+        assert_eq!(out[10..12], [0, 1]);
+        assert_eq!(
+            &out[..q.len()],
+            &{
+                let mut q = q.clone();
+                q[11] = 1;
+                q
+            }[..]
+        );
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub fn records(p: &[u8]) -> Option<(usize, RecordCursor)> {
     for _ in 0..count(p, 4) {
         pos = skip_name(p, pos)? + 4;
     }
+    if pos > p.len() {
+        return None; // the last question's type and class are cut off
+    }
     let start = RecordCursor {
         pos,
         left: [count(p, 6), count(p, 8), count(p, 10)],
@@ -96,6 +99,15 @@ pub fn records(p: &[u8]) -> Option<(usize, RecordCursor)> {
 pub fn find(p: &[u8], rr_type: u16) -> Option<RecordPos> {
     let (_, mut c) = records(p)?;
     std::iter::from_fn(|| c.next(p)).find(|r| r.rtype == rr_type)
+}
+
+/// The first record of type `rr_type` in the additional section of a
+/// well-formed message: where an OPT record belongs (RFC 6891 §6.1.1),
+/// so one in another section is not taken for it.
+pub fn find_additional(p: &[u8], rr_type: u16) -> Option<RecordPos> {
+    let (_, mut c) = records(p)?;
+    std::iter::from_fn(|| c.next(p))
+        .find(|r| r.rtype == rr_type && r.section == Section::Additional)
 }
 
 /// The end of the question section and every record's place.
@@ -156,8 +168,8 @@ pub fn set_edns_option(query: &[u8], code: u16, data: &[u8]) -> Option<Vec<u8>> 
     let mut option = code.to_be_bytes().to_vec();
     option.extend(len.to_be_bytes());
     option.extend(data);
-    let (_, mut records) = records(query)?;
-    let opt = std::iter::from_fn(|| records.next(query)).find(|r| r.rtype == rtype::OPT);
+    records(query)?;
+    let opt = find_additional(query, rtype::OPT);
     let Some(opt) = opt else {
         // No OPT: one at the end, holding the option.
         let mut out = query.to_vec();
@@ -444,5 +456,50 @@ mod tests {
             *b"\x00\x08\x00\x02xy\x00\x0a\x00\x02zz"
         );
         assert!(set_edns_option(&q[..14], 10, b"x").is_none());
+    }
+
+    /// Found by the `backend_answer` fuzz target: a query with an OPT
+    /// record in its answer section and none in the additional section.
+    /// The option went into that record, where Query::parse, and so the
+    /// backend, never looks.
+    #[test]
+    fn an_option_goes_into_the_additional_sections_opt() {
+        let query = b"\xbe\xef\x01\x80\x00\x01\x00\x01\x00\x00\x00\x00\x00\x03www\x07example\
+            \x03org\x10\x00\x01\x00\x01\xff\xc0\x0c\x00\x01\x00\x01\x00\x00\x00x\
+            \x00\x04\xc0\x00\x02\x01\x00\x00\x29\x04e\xd0\x00\x00\x00\x00\x00";
+        let q = crate::Query::parse(query).unwrap();
+        assert!(q.edns.is_none());
+        let out = set_edns_option(query, 65013, b"fuzz").unwrap();
+        let q = crate::Query::parse(&out).unwrap();
+        assert!(q.has_edns_option(65013));
+        assert_eq!(
+            (q.end, &out[..query.len()]),
+            (
+                out.len(),
+                &{
+                    let mut p = query.to_vec();
+                    p[11] = 1;
+                    p
+                }[..]
+            )
+        );
+    }
+
+    /// Found by the `backend_answer` fuzz target: an answer whose second
+    /// question is a root name with no type and class after it. The
+    /// question section was taken to end four bytes past the message,
+    /// so cutting it down to its question made it four bytes longer.
+    #[test]
+    fn a_question_cut_off_in_its_type_and_class_is_malformed() {
+        let answer = b"\xbe\xef\xa1\x80\x00\x02\x00\x00\x00\x00\x00\x00\x00\x03\x12\x18\x35\x00";
+        assert!(records(answer).is_none());
+        let mut p = answer.to_vec();
+        p.resize(64, 0xaa);
+        assert_eq!(truncate_to_question(&mut p, answer.len()), answer.len());
+        assert_eq!(&p[..answer.len()], answer);
+        // With its type and class, it is a whole message.
+        let mut whole = answer.to_vec();
+        whole.extend_from_slice(&[0, 1, 0, 1]);
+        assert!(records(&whole).is_some());
     }
 }

@@ -379,7 +379,7 @@ impl Signer {
     /// MAC + unsigned messages passed with [`Signer::pass_unsigned`] +
     /// message + timers only. Err if `msg` is malformed (left unchanged).
     pub fn sign(&mut self, msg: &mut Vec<u8>, now: u64) -> Result<(), ()> {
-        walk(msg).ok_or(())?;
+        whole(msg)?;
         let id = header_id(msg);
         let mut ctx = match self.pending.take() {
             Some(ctx) => *ctx,
@@ -466,7 +466,7 @@ impl ErrorReply {
     /// the 6-byte server time (§5.2.3, as BIND). BADTRUNC: signed, time
     /// `now`.
     pub fn append(&self, msg: &mut Vec<u8>, now: u64) -> Result<(), ()> {
-        walk(msg).ok_or(())?;
+        whole(msg)?;
         let id = header_id(msg);
         let Some((key, request_mac)) = &self.signed else {
             return append_rr(
@@ -533,7 +533,7 @@ impl ErrorReply {
 /// Original ID, so set it first. Returns the [`Verifier`] for the
 /// answer(s).
 pub fn sign_request(msg: &mut Vec<u8>, key: &Arc<Key>, now: u64) -> Result<Verifier, ()> {
-    walk(msg).ok_or(())?;
+    whole(msg)?;
     let orig_id = header_id(msg);
     let mut ctx = Ctx::new(key).ok_or(())?;
     feed_message(&mut ctx, msg, msg.len(), orig_id, false)?;
@@ -909,6 +909,20 @@ struct Variables<'a> {
     fudge: u16,
     error: u16,
     other: &'a [u8],
+}
+
+/// Err unless `msg` is a message to sign: it walks, and its last record
+/// (or its question section, without records) ends it. After bytes
+/// past the last record the TSIG would not be the record the counts
+/// make last, and nobody could check the signature.
+fn whole(msg: &[u8]) -> Result<(), ()> {
+    let (question_end, records) = walk(msg).ok_or(())?;
+    let end = records.last().map_or(question_end, |r| r.end);
+    if end == msg.len() {
+        Ok(())
+    } else {
+        Err(())
+    }
 }
 
 /// The ID of a message `walk` accepted (so at least 12 bytes long).
@@ -1620,6 +1634,43 @@ mod tests {
             verifier.check(&hex(m), PY_TIME + 12).unwrap();
         }
         verifier.finish().unwrap();
+    }
+
+    /// Found by the `tsig` fuzz target: a NOTIFY with eight bytes after
+    /// its last record was signed, the TSIG going after those bytes,
+    /// and the check of our own signature refused it as malformed.
+    #[test]
+    fn bytes_after_the_last_record_are_not_signed() {
+        let k = key(Algorithm::HmacSha256);
+        let keys = ring(&k);
+        let notify = hex(
+            "04d224000001000100000000076578616d706c65036f72670000060001c00c00060001\
+             00000e100021026e000000000000000073c00c0561646d696ec00c78a3f17500000e10\
+             0000038400093a800000012c",
+        );
+        assert_eq!(
+            walk(&notify).unwrap().1.last().unwrap().end,
+            notify.len() - 8
+        );
+        let mut m = notify.clone();
+        assert!(sign_request(&mut m, &k, NOW).is_err());
+        assert_eq!(m, notify, "left unchanged");
+        let mut signer = valid(&signed_query(&k), &keys, NOW);
+        assert!(signer.sign(&mut m, NOW).is_err());
+        let (_, reply) = refused(&signed_query(&k), &ring(&key(Algorithm::HmacSha1)), NOW);
+        assert!(reply.append(&mut m, NOW).is_err());
+        assert_eq!(m, notify);
+        // Without them it signs, and the signature checks.
+        m.truncate(notify.len() - 8);
+        sign_request(&mut m, &k, NOW).unwrap();
+        valid(&m, &keys, NOW);
+    }
+
+    /// A SOA query signed with `k` at NOW.
+    fn signed_query(k: &Arc<Key>) -> Vec<u8> {
+        let mut q = message(7, 0, 6, &[]);
+        sign_request(&mut q, k, NOW).unwrap();
+        q
     }
 
     #[test]
