@@ -228,10 +228,17 @@ impl UserData for LuaDq {
         methods.add_method("getProtocol", |_, dq, ()| Ok(dq.protocol));
         // The DoH request; empty strings (and no headers) over other
         // transports, as dnsdist gives.
-        let http = |dq: &LuaDq, f: fn(&DqHttp) -> String| dq.http.as_ref().map(f).unwrap_or_default();
-        methods.add_method("getHTTPScheme", move |_, dq, ()| Ok(http(dq, |h| h.scheme.to_string())));
-        methods.add_method("getHTTPHost", move |_, dq, ()| Ok(http(dq, |h| h.host.clone())));
-        methods.add_method("getHTTPPath", move |_, dq, ()| Ok(http(dq, |h| h.path.clone())));
+        let http =
+            |dq: &LuaDq, f: fn(&DqHttp) -> String| dq.http.as_ref().map(f).unwrap_or_default();
+        methods.add_method("getHTTPScheme", move |_, dq, ()| {
+            Ok(http(dq, |h| h.scheme.to_string()))
+        });
+        methods.add_method("getHTTPHost", move |_, dq, ()| {
+            Ok(http(dq, |h| h.host.clone()))
+        });
+        methods.add_method("getHTTPPath", move |_, dq, ()| {
+            Ok(http(dq, |h| h.path.clone()))
+        });
         methods.add_method("getHTTPQueryString", move |_, dq, ()| {
             Ok(http(dq, |h| h.query.clone()))
         });

@@ -239,16 +239,25 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     )?;
     // The DoH request's parts: empty strings over other transports.
     let parts: [(&str, fn(&crate::dq_lua::DqHttp) -> String); 4] = [
-        ("dnsdist_ffi_dnsquestion_get_http_scheme", |h| h.scheme.to_string()),
+        ("dnsdist_ffi_dnsquestion_get_http_scheme", |h| {
+            h.scheme.to_string()
+        }),
         ("dnsdist_ffi_dnsquestion_get_http_host", |h| h.host.clone()),
         ("dnsdist_ffi_dnsquestion_get_http_path", |h| h.path.clone()),
-        ("dnsdist_ffi_dnsquestion_get_http_query_string", |h| h.query.clone()),
+        ("dnsdist_ffi_dnsquestion_get_http_query_string", |h| {
+            h.query.clone()
+        }),
     ];
     for (name, part) in parts {
         c.set(
             name,
             lua.create_function(move |_, dq: AnyUserData| {
-                Ok(dq.borrow::<LuaDq>()?.http.as_ref().map(part).unwrap_or_default())
+                Ok(dq
+                    .borrow::<LuaDq>()?
+                    .http
+                    .as_ref()
+                    .map(part)
+                    .unwrap_or_default())
             })?,
         )?;
     }
@@ -275,7 +284,14 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     c.set(
         "dnsdist_ffi_dnsquestion_set_http_response",
         lua.create_function(
-            |lua, (dq, status, body, len, content_type): (AnyUserData, u16, Value, usize, Option<String>)| {
+            |lua,
+             (dq, status, body, len, content_type): (
+                AnyUserData,
+                u16,
+                Value,
+                usize,
+                Option<String>,
+            )| {
                 let bytes = buffer_bytes(lua, &body, "dnsdist_ffi_dnsquestion_set_http_response")?;
                 let mut dq = dq.borrow_mut::<LuaDq>()?;
                 if dq.http.is_some() {

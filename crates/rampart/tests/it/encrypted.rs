@@ -757,3 +757,79 @@ addTLSLocal("127.0.0.1:{}", "cert.pem", "cert.key", {{ciphers="DHE-RSA-AES256-SH
         "{err}"
     );
 }
+
+#[test]
+fn lua_rules_see_the_transport_and_answer_a_doh_query_over_http() {
+    if !tools() {
+        return;
+    }
+    let s = setup(
+        r#"function over_http(dq)
+  local h = dq:getHTTPHeaders()
+  if dq:getProtocol() == "DNS over HTTPS" and dq:getHTTPScheme() == "https"
+     and dq:getHTTPPath() == "/dns-query" and dq:getHTTPQueryString() == ""
+     and h["content-type"] == "application/dns-message" then
+    dq:setHTTPResponse(200, "It works!", "text/plain")
+    return DNSAction.HeaderModify
+  end
+  return DNSAction.None
+end
+addAction("http-lua.example.org.", LuaAction(over_http))
+function by_transport(dq)
+  local spoofs = { ["DNS over TLS"] = "192.0.2.53", ["Do53 TCP"] = "192.0.2.54", ["Do53 UDP"] = "192.0.2.55" }
+  return DNSAction.Spoof, spoofs[dq:getProtocol()]
+end
+addAction("proto.example.org.", LuaAction(by_transport))"#,
+    );
+    // A POST over DoH: the HTTP answer the rule made.
+    let q = QuerySpec::new("http-lua.example.org", Rtype::A).to_wire(0);
+    let body = s.dir.join("q.bin");
+    std::fs::write(&body, &q).unwrap();
+    let post = format!("https://{}/dns-query", s.doh);
+    let (status, text) = curl(&[
+        "--http2",
+        "-H",
+        "content-type: application/dns-message",
+        "--data-binary",
+        &format!("@{}", body.display()),
+        &post,
+    ]);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("content-type: text/plain"), "{text}");
+    assert!(text.ends_with("It works!"), "{text}");
+    // A GET has a query string: the rule lets it through to the zone.
+    let get = format!("https://{}/dns-query?dns={}", s.doh, b64url(&q));
+    let (status, text) = curl(&["--http2", &get]);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("application/dns-message"), "{text}");
+    // Over UDP the rule sees no HTTP request.
+    let udp = exchange(
+        s.server.addr,
+        &QuerySpec::new("http-lua.example.org", Rtype::A),
+    )
+    .expect("an answer over UDP");
+    assert_eq!(udp[3] & 0xf, 3, "NXDOMAIN from the zone");
+
+    // Each transport by its dnsdist name.
+    let (ok, out) = kdig(&[
+        "+tls",
+        "+short",
+        &format!("@{}", s.dot.ip()),
+        "-p",
+        &s.dot.port().to_string(),
+        "proto.example.org",
+    ]);
+    assert!(ok && out.trim() == "192.0.2.53", "{out}");
+    let port = s.server.addr.port().to_string();
+    let (ok, out) = kdig(&[
+        "+tcp",
+        "+short",
+        "@127.0.0.1",
+        "-p",
+        &port,
+        "proto.example.org",
+    ]);
+    assert!(ok && out.trim() == "192.0.2.54", "{out}");
+    let (ok, out) = kdig(&["+short", "@127.0.0.1", "-p", &port, "proto.example.org"]);
+    assert!(ok && out.trim() == "192.0.2.55", "{out}");
+}
