@@ -238,7 +238,8 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     // The DoH request's parts: empty strings over other transports.
-    let parts: [(&str, fn(&crate::dq_lua::DqHttp) -> String); 4] = [
+    type Part = fn(&crate::dq_lua::DqHttp) -> String;
+    let parts: [(&str, Part); 4] = [
         ("dnsdist_ffi_dnsquestion_get_http_scheme", |h| {
             h.scheme.to_string()
         }),
