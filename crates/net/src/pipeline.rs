@@ -65,6 +65,9 @@ pub enum Handled {
 #[derive(Clone, Copy, Debug)]
 pub struct TcpQuestion {
     pub qname_len: usize,
+    /// The cache key's transport: TCP, but for DNS over HTTPS, whose
+    /// queries go to backends over UDP and share UDP's answers (dnsdist).
+    pub tcp: bool,
     pub qtype: u16,
     pub qclass: u16,
     pub flags: u16,
@@ -88,7 +91,7 @@ impl TcpQuestion {
             flags: self.flags,
             edns: self.edns,
             dnssec_ok: self.dnssec_ok,
-            tcp: true,
+            tcp: self.tcp,
             options,
         }
     }
@@ -312,6 +315,7 @@ pub fn handle(
             rewritten,
             delay_ms: decision.delay_ms,
             started,
+            doh: stream.is_some_and(|s| s.http.is_some()),
         };
         return to_pool(state, pool, &asked, transport, frontend, out, limit);
     }
@@ -799,6 +803,8 @@ struct Asked<'a> {
     delay_ms: Option<u32>,
     /// When the query came in ([`shield::qps::now_ns`]).
     started: u64,
+    /// A DNS over HTTPS query: asked over UDP, cached as UDP's.
+    doh: bool,
 }
 
 /// Sends the query to a backend of `pool`, or, with none up, drops it
@@ -822,6 +828,7 @@ fn to_pool(
         rewritten,
         delay_ms,
         started,
+        doh,
     } = *asked;
     let stats = &state.runtime.stats;
     let up = &state.upstream;
@@ -857,7 +864,7 @@ fn to_pool(
         flags: query.flags,
         edns: query.edns.is_some(),
         dnssec_ok: query.edns.is_some_and(|e| e.dnssec_ok),
-        tcp: transport == Transport::Tcp,
+        tcp: transport == Transport::Tcp && !doh,
         options: digest,
     };
     if let Some(c) = cache {
@@ -865,19 +872,27 @@ fn to_pool(
         // (the key holds the EDNS payload size the backend was told, and
         // the transport), and goes out as a relayed answer does, uncut.
         // A scope-zero answer kept for every client is looked for first.
+        // A DoH query also takes an answer kept as TCP's: its UDP answer
+        // was truncated, and asked again over TCP (as dnsdist looks).
         let fits = out.len();
-        for options in zero_scope.into_iter().chain([digest]) {
-            key.options = options;
-            if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
-                shield::edits::restore_flags(&mut out[..len], client_flags);
-                stats.cache_hits.add(1);
-                stats.answered(u16::from(out[3] & 0xf));
-                return Handled::Answer {
-                    len,
-                    delay_ms: None,
-                };
+        let transports = [key.tcp, true];
+        let transports = &transports[..if doh { 2 } else { 1 }];
+        for &tcp in transports {
+            key.tcp = tcp;
+            for options in zero_scope.into_iter().chain([digest]) {
+                key.options = options;
+                if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
+                    shield::edits::restore_flags(&mut out[..len], client_flags);
+                    stats.cache_hits.add(1);
+                    stats.answered(u16::from(out[3] & 0xf));
+                    return Handled::Answer {
+                        len,
+                        delay_ms: None,
+                    };
+                }
             }
         }
+        key.tcp = transports[0];
         stats.cache_misses.add(1);
     }
     let chosen = match early {
@@ -1001,6 +1016,7 @@ fn to_pool(
             cache: cache.cloned(),
             question: TcpQuestion {
                 qname_len: query.qname.len(),
+                tcp: key.tcp,
                 qtype: key.qtype,
                 qclass: key.qclass,
                 flags: key.flags,

@@ -147,6 +147,12 @@ pub async fn answer(
             } else {
                 None
             };
+            // An answer that came over TCP is kept as TCP's, even for
+            // DoH (it may be larger than a UDP client asked for).
+            let question = crate::pipeline::TcpQuestion {
+                tcp: question.tcp || by_udp.is_none(),
+                ..question
+            };
             let len = match by_udp {
                 Some(len) => len,
                 None => match crate::forward::tcp_exchange(&b, sent, answer, timeout, expect).await

@@ -833,3 +833,72 @@ addAction("proto.example.org.", LuaAction(by_transport))"#,
     let (ok, out) = kdig(&["+short", "@127.0.0.1", "-p", &port, "proto.example.org"]);
     assert!(ok && out.trim() == "192.0.2.55", "{out}");
 }
+
+#[test]
+fn doh_and_udp_share_the_packet_cache() {
+    if !tools() {
+        return;
+    }
+    // A backend (another rampart, serving the example zone), and a front
+    // with a packet cache and a DoH listener.
+    let back_dir = scratch_with_example_zone("doh-cache-backend");
+    let back_port = free_port();
+    let _backend = rampart_in(
+        &back_dir,
+        back_port,
+        &format!(
+            "setLocal(\"127.0.0.1:{back_port}\")\naddZone(\"example.org\", \"zones/example.org.zone\")\n"
+        ),
+        "example.org",
+    );
+    let dir = scratch_dir("doh-cache");
+    certificate(&dir, "cert");
+    let (port, doh, web) = (free_port(), free_port(), free_port());
+    let conf = format!(
+        r#"setLocal("127.0.0.1:{port}")
+newServer{{address="127.0.0.1:{back_port}"}}
+pc = newPacketCache(100, {{maxTTL=86400, minTTL=1}})
+getPool(""):setCache(pc)
+addDOHLocal("127.0.0.1:{doh}", "cert.pem", "cert.key")
+webserver("127.0.0.1:{web}")
+setWebserverConfig({{apiKey="k"}})
+"#
+    );
+    let s = rampart_in(&dir, port, &conf, "example.org");
+    let web = SocketAddr::from(([127, 0, 0, 1], web));
+    let post = |q: &[u8]| {
+        let body = dir.join("q.bin");
+        std::fs::write(&body, q).unwrap();
+        curl(&[
+            "--http2",
+            "-H",
+            "content-type: application/dns-message",
+            "--data-binary",
+            &format!("@{}", body.display()),
+            &format!("https://127.0.0.1:{doh}/dns-query"),
+        ])
+    };
+    let with_4096 = |name: &str| {
+        let mut q = QuerySpec::new(name, Rtype::A);
+        q.edns = Some((4096, 0, false));
+        q
+    };
+    let hits = || jsonstat(web, "cache-hits").unwrap_or(u64::MAX);
+    // rampart_in's probe may have filled the cache: count from here.
+    let before = hits();
+    // A UDP answer (EDNS, 4096) answers the same query over DoH.
+    assert!(exchange(s.addr, &with_4096("www.example.org")).is_some());
+    assert_eq!(hits(), before);
+    let (status, text) = post(&with_4096("www.example.org").to_wire(0));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(hits(), before + 1, "the DoH query was not the cache's");
+    // A DoH query without EDNS goes on with it (4096), and its answer
+    // serves that UDP query.
+    let mut plain = QuerySpec::new("mail.example.org", Rtype::A);
+    plain.edns = None;
+    let (status, text) = post(&plain.to_wire(0));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(hits(), before + 1);
+    assert!(exchange(s.addr, &with_4096("mail.example.org")).is_some());
+    assert_eq!(hits(), before + 2, "the UDP query was not the cache's");
+}
