@@ -130,12 +130,14 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     }
     // Settings for backend answers and odd queries, as dnsdist's globals.
     let flags: [FlagSetting; 4] = [
-        ("fixupCase", |c, on| c.shield.response_rules.fix_case = on),
+        ("fixupCase", |c, on| {
+            std::sync::Arc::make_mut(&mut c.shield.response_rules).fix_case = on
+        }),
         ("truncateTC", |c, on| {
-            c.shield.response_rules.truncate_tc = on
+            std::sync::Arc::make_mut(&mut c.shield.response_rules).truncate_tc = on
         }),
         ("setAllowEmptyResponse", |c, on| {
-            c.shield.response_rules.allow_empty_response = on
+            std::sync::Arc::make_mut(&mut c.shield.response_rules).allow_empty_response = on
         }),
         ("setDropEmptyQueries", |c, on| {
             c.shield.drop_empty_queries = on
@@ -263,7 +265,9 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         lua.create_function(
             move |lua, (sel, act, opts): (Value, Value, Option<Table>)| {
                 let rule = response_rule(lua, sel, act, opts)?;
-                st.borrow_mut().shield.response_rules.rules.push(rule);
+                std::sync::Arc::make_mut(&mut st.borrow_mut().shield.response_rules)
+                    .rules
+                    .push(rule);
                 Ok(())
             },
         )?,
@@ -312,7 +316,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
             ],
             objects: "newRuleAction(selector, response action) objects",
             rule_of: |ud| ud.borrow::<LuaResponseRule>().ok().map(|r| r.0.clone()),
-            chain: |c| &mut c.shield.response_rules.rules,
+            chain: |c| &mut std::sync::Arc::make_mut(&mut c.shield.response_rules).rules,
         },
     )?;
     Ok(())

@@ -94,6 +94,17 @@ impl State {
             xfr,
         }
     }
+
+    /// Readies this state to be put in force: the query rules' plan is
+    /// made, and its response rules become the runtime's (the backend
+    /// responders, which see only the runtime, read them there). The one
+    /// place they are handed over: call it before storing the state.
+    pub fn publish(&self) {
+        self.shield.rules.prepare();
+        self.runtime
+            .response_rules
+            .store(self.shield.response_rules.clone());
+    }
 }
 
 /// The backends and their forwarders.

@@ -649,7 +649,7 @@ fn respond(
     let chain = if self_answered {
         &state.shield.self_answered_rules
     } else {
-        &state.shield.response_rules
+        &*state.shield.response_rules
     };
     if !chain.is_empty() {
         let info = ask.info(query, lname, Some(rcode));

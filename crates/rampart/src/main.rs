@@ -299,17 +299,15 @@ fn serve(a: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime
-        .response_rules
-        .store(Arc::new(c.shield.response_rules.clone()));
-    c.shield.rules.prepare();
-    let shared = Arc::new(ArcSwap::from_pointee(net::State::new(
+    let state = net::State::new(
         Arc::new(snap),
         c.shield.clone(),
         runtime.clone(),
         upstream,
         service.clone(),
-    )));
+    );
+    state.publish();
+    let shared = Arc::new(ArcSwap::from_pointee(state));
 
     let workers = c
         .udp_workers
@@ -754,14 +752,9 @@ fn publish_shield_changes(shared: &net::SharedSnapshot, serving: &config::Servin
     );
 }
 
-/// Puts `state` in force, with the runtime's copy of the response rules
-/// (the backend responders read that one).
+/// Puts `state` in force ([`net::State::publish`]).
 fn install(shared: &net::SharedSnapshot, state: net::State) {
-    state.shield.rules.prepare();
-    state
-        .runtime
-        .response_rules
-        .store(Arc::new(state.shield.response_rules.clone()));
+    state.publish();
     shared.store(Arc::new(state));
 }
 

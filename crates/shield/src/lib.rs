@@ -86,7 +86,8 @@ pub struct Runtime {
     pub known: known::KnownNames,
     pub query_counts: stats::QueryCounts,
     /// The response rules in force, for threads that see only the runtime
-    /// (the backend responders); kept equal to the live shield's.
+    /// (the backend responders): the installed shield's own chain (the
+    /// same `Arc`), put here by `net::State::publish` alone.
     pub response_rules: arc_swap::ArcSwap<response::ResponseChain>,
     /// The rate-limit table last made, reused while the settings stay the
     /// same: a reload must not forget a flood in progress.
@@ -130,7 +131,9 @@ pub struct Shield {
     /// Clients allowed to query at all (dnsdist's ACL).
     pub acl: NetmaskGroup,
     pub rules: RuleChain,
-    pub response_rules: response::ResponseChain,
+    /// Shared with [`Runtime::response_rules`] once installed (one chain,
+    /// not a copy); changed copy-on-write (`Arc::make_mut`).
+    pub response_rules: std::sync::Arc<response::ResponseChain>,
     /// Response Rate Limiting, when configured (made by
     /// [`Runtime::rrl_table`]).
     pub rrl: Option<std::sync::Arc<rrl::Rrl>>,
@@ -186,7 +189,7 @@ impl Default for Shield {
         Shield {
             acl: netmask::default_acl(),
             rules: RuleChain::default(),
-            response_rules: response::ResponseChain::default(),
+            response_rules: Default::default(),
             rrl: None,
             cookies: std::sync::Arc::new(cookie::Settings::default()),
             self_answered_rules: response::ResponseChain::default(),
