@@ -11,9 +11,8 @@
 //! primary and every secondary serve the same SOA serial), [`time`] (a
 //! server's clock against ours, by SNTP or a TSIG-signed answer),
 //! [`rrsig`] (the soonest RRSIG expiry of a zone), [`stats`] (queries
-//! turned away by dynamic blocks and RRL, from the webserver) and `tls`
-//! (not written yet: it answers UNKNOWN; rampart serves DoT and DoH, and
-//! a check of their certificate's expiry is still to come).
+//! turned away by dynamic blocks and RRL, from the webserver) and [`tls`]
+//! (how long until a DoT or DoH listener's certificate expires).
 
 mod dig;
 mod dns;
@@ -24,6 +23,7 @@ mod rrsig;
 mod soa_sync;
 mod stats;
 mod time;
+mod tls;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -44,11 +44,11 @@ usage: rampart check dig -H HOST [-p PORT] -l NAME [-T TYPE] [-a EXPECTED] [--tc
        rampart check rrsig ZONE -H HOST [-p PORT] [-w 7d] [-c 2d] [--tcp]
        rampart check stats -H ADDRESS:PORT (-k APIKEY|-P PASSWORD) [-i SECS]
                          [-w RATE] [-c RATE] [-t TIMEOUT]
-       rampart check tls HOST:853              (UNKNOWN: not written yet)
+       rampart check tls -H HOST [-p 853] [-S SNI] [--ca FILE|system] [-w 30d]
 
   -w and -c are ranges, [@][start:][end]: a missing start is 0, a missing
   end is infinity, ~ is minus infinity; the check alerts outside the range
-  (inside with @). For rrsig a bare duration (7d) is the least time left.
+  (inside with @). For rrsig and tls a bare duration (7d) is the least time left.
   Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 ";
 
@@ -183,11 +183,7 @@ pub fn run(words: &[String]) -> ExitCode {
         Some("time") => time::run(&words[1..]),
         Some("rrsig") => rrsig::run(&words[1..]),
         Some("stats") => stats::run(&words[1..]),
-        Some("tls") => Report::unknown(
-            "TLS",
-            "certificate check not written yet (rampart serves DoT/DoH; their \
-             certificate's expiry is not checked here): use check_ssl_cert or check_tcp -S -D",
-        ),
+        Some("tls") => tls::run(&words[1..]),
         Some("-h" | "--help") | None => {
             print!("{USAGE}");
             return ExitCode::from(Status::Unknown as u8);

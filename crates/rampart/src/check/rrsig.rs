@@ -41,7 +41,7 @@ struct Settings {
 
 /// A bare duration is a minimum (`7d` = `7d:`); anything with `:` or `@`
 /// is a range.
-fn least(text: &str) -> Result<Range, String> {
+pub(super) fn least(text: &str) -> Result<Range, String> {
     if text.contains(':') || text.starts_with('@') {
         return Range::parse_duration(text);
     }
@@ -181,7 +181,7 @@ fn check(s: &Settings) -> Report {
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
-fn timestamp(unix: i64) -> String {
+pub(super) fn timestamp(unix: i64) -> String {
     let ((year, month, day), secs) = wire::time::civil(unix);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",

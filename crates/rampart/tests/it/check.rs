@@ -85,11 +85,11 @@ fn perf<'a>(line: &'a str, label: &str) -> Option<&'a str> {
 }
 
 #[test]
-fn tls_and_unknown_checks_and_bad_arguments_are_unknown() {
-    let line = expect(&["tls", "127.0.0.1:853"], 3, false);
-    assert!(line.contains("not written yet"), "{line}");
+fn unknown_checks_and_bad_arguments_are_unknown() {
     for args in [
-        &["nosuch"][..],
+        &["tls", "127.0.0.1:853"][..],
+        &["tls", "-H", "127.0.0.1", "-w", "soon"],
+        &["nosuch"],
         &["dig", "-l", "example.org"],
         &["dig", "-H", "127.0.0.1"],
         &["dig", "-H", "127.0.0.1", "-l", "x", "-w", "-10"],
@@ -631,4 +631,62 @@ fn rrsig_reads_expiry_from_a_signing_knot() {
         false,
     );
     assert!(line.contains("no RRSIG"), "{line}");
+}
+
+#[test]
+fn tls_reads_the_certificate_expiry_as_the_stock_check_http() {
+    // A DoT listener whose certificate has ten days left.
+    let dir = scratch_dir("check-tls");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-subj", "/CN=dot.example", "-days", "10"])
+        .args(["-keyout", "k.pem", "-out", "c.pem"])
+        .current_dir(&dir)
+        .output()
+        .expect("openssl runs")
+        .status
+        .success();
+    assert!(ok, "openssl made no certificate");
+    let (port, dot) = (free_port(), free_port());
+    let _s = rampart_in(
+        &dir,
+        port,
+        &format!(
+            "setLocal(\"127.0.0.1:{port}\")\naddTLSLocal(\"127.0.0.1:{dot}\", \"c.pem\", \"k.pem\")\n"
+        ),
+        "example.org",
+    );
+    let p = dot.to_string();
+    let ours = |extra: &[&str]| check(&with(&["tls", "-H", "127.0.0.1", "-p", &p], extra));
+    let stock_http = |c: &str| stock("check_http", &["-H", "127.0.0.1", "-p", &p, "-S", "-C", c]);
+    // Defaults 30 and 14 days: ten left is CRITICAL, as check_http -C 30,14.
+    let (code, line) = ours(&[]);
+    assert_eq!(code, 2, "{line}");
+    assert!(
+        line.contains("'CN=dot.example' expires in 10.0 days"),
+        "{line}"
+    );
+    let secs: f64 = perf(&line, "expiry")
+        .and_then(|v| v.split(';').next()?.trim_end_matches('s').parse().ok())
+        .expect("expiry perfdata");
+    assert!((9.9 * 86400.0..=10.0 * 86400.0).contains(&secs), "{line}");
+    assert_eq!(stock_http("30,14").0, 2);
+    // Thresholds below it: OK, as check_http -C 5,2; between: WARNING.
+    assert_eq!(ours(&["-w", "5d", "-c", "2d"]).0, 0);
+    assert_eq!(stock_http("5,2").0, 0);
+    assert_eq!(ours(&["-w", "20d", "-c", "5d"]).0, 1);
+    // Checked against a CA it was not issued by: CRITICAL, naming why.
+    let (code, line) = ours(&["--ca", "system"]);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("invalid peer certificate"), "{line}");
+    // Nobody listening: CRITICAL.
+    let (code, _) = check(&["tls", "-H", "127.0.0.1", "-p", &free_port().to_string()]);
+    assert_eq!(code, 2);
 }
