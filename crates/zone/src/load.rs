@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::source::{normalize_file_reading_on, normalize_reading_on, SourceError};
+use crate::source::{normalize_file_reading_on, normalize_reading_on, Normalized, SourceError};
 use crate::tree::Zone;
 
 /// A zone loaded from its file, with the warnings its checks raised.
@@ -25,6 +25,7 @@ pub fn load_zone(name: &str, path: &Path) -> Result<Loaded, SourceError> {
     let apex = zone_apex(name, path)?;
     let mut text = normalize_file_reading_on(path, &wire::name::to_text(&apex))?;
     let records = crate::scan::scan_reading_on(&mut text)?;
+    stop_here(&mut text)?;
     let (zone, warnings) = crate::build::build(&apex, records, &text)?;
     Ok(Loaded { zone, warnings })
 }
@@ -35,8 +36,21 @@ pub fn load_zone_bytes(name: &str, src: &[u8], path: &Path) -> Result<Loaded, So
     let apex = zone_apex(name, path)?;
     let mut text = normalize_reading_on(src, path, &wire::name::to_text(&apex))?;
     let records = crate::scan::scan_reading_on(&mut text)?;
+    stop_here(&mut text)?;
     let (zone, warnings) = crate::build::build(&apex, records, &text)?;
     Ok(Loaded { zone, warnings })
+}
+
+/// `Err` with every error if reading stopped before the end: the text
+/// read before was checked, the zone is not built.
+fn stop_here(text: &mut Normalized) -> Result<(), SourceError> {
+    match text.stop.take() {
+        Some((file, e)) => {
+            text.report(file, e);
+            Err(text.take_errors().unwrap_or_default())
+        }
+        None => Ok(()),
+    }
 }
 
 fn zone_apex(name: &str, path: &Path) -> Result<Vec<u8>, SourceError> {
@@ -203,11 +217,17 @@ d A 192.0.2.4
 
     #[test]
     fn some_errors_stop_the_load() {
-        // A broken $ORIGIN: the errors before it, and it (not those only
-        // the scanner finds, which reads after).
-        let e = load_err("x..y A 1\n$ORIGIN a b\nc..d A 2\n");
+        // A broken $ORIGIN: the errors before it (the scanner's too),
+        // and it.
+        let e = load_err("x..y A 1\nb A 1\n$ORIGIN a b\nc..d A 2\n");
+        assert_eq!(lines(&e), [Some(1), Some(2), Some(3)], "{e}");
+        assert!(e.further[1].message.contains("$ORIGIN"), "{e}");
+        let e = load_err("b A 1\n$ORIGIN a..b\nc..d A 2\n");
         assert_eq!(lines(&e), [Some(1), Some(2)], "{e}");
-        assert!(e.further[0].message.contains("$ORIGIN"), "{e}");
+        assert!(
+            e.further[0].message.starts_with("empty label in 'a..b'"),
+            "{e}"
+        );
         // A missing $INCLUDE file likewise.
         let e = load_err("x..y A 1\n$INCLUDE /nonexistent/zone\nc..d A 2\n");
         assert_eq!(lines(&e), [Some(1), Some(2)], "{e}");

@@ -56,10 +56,11 @@ pub const MAX_LISTED_ERRORS: usize = 100;
 /// read as meant: a zone file that cannot be read; any `$INCLUDE` error (a
 /// missing file, nesting too deep, a malformed directive), since the
 /// records and owner it brings are unknown; a malformed `$ORIGIN`, or one
-/// that is no valid name (found by the scanner, so the errors of the
-/// first pass after it are listed too), since every relative name after
-/// it would be wrong. So does a zone too large to build. Errors found
-/// before such an error are listed with it. After a bad entry, entries
+/// that is no valid name, since every relative name after it would be
+/// wrong (a name only the scanner refuses, such as one with a label too
+/// long, is found after the first pass, whose errors after it are listed
+/// too). So does a zone too large to build. Every error found before
+/// such an error, by any step, is listed with it. After a bad entry, entries
 /// without an owner whose owner is not known (the bad entry's owner was
 /// no plain name, or a `$GENERATE` failed) are skipped unread; and after
 /// [`MAX_LISTED_ERRORS`] bad records the scanner finds, it stops reading
@@ -209,6 +210,9 @@ pub struct Normalized {
     pub included_at: Vec<(u16, u32)>,
     /// The errors found so far, for a loader that reads on past them.
     pub errors: Errors,
+    /// An error that stopped reading, and its file's index: the text
+    /// ends before its entry (what came before can still be checked).
+    pub stop: Option<(u16, SourceError)>,
 }
 
 impl Normalized {
@@ -332,6 +336,9 @@ pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, So
 
 fn all_errors(r: Result<Normalized, SourceError>) -> Result<Normalized, SourceError> {
     let mut n = r?;
+    if let Some((file, e)) = n.stop.take() {
+        n.report(file, e);
+    }
     match n.take_errors() {
         Some(e) => Err(e),
         None => Ok(n),
@@ -340,8 +347,8 @@ fn all_errors(r: Result<Normalized, SourceError>) -> Result<Normalized, SourceEr
 
 /// [`normalize_file`] that leaves the errors of single entries in
 /// [`Normalized::errors`] and reads on, for the later steps to add
-/// theirs; `Err` only for an error that stops reading (with those found
-/// before it).
+/// theirs, and an error that stops reading in [`Normalized::stop`];
+/// `Err` only if the file cannot be read.
 pub(crate) fn normalize_file_reading_on(
     path: &Path,
     origin: &str,
@@ -378,9 +385,8 @@ pub(crate) fn normalize_reading_on(
     // Records with no TTL before any $TTL get 3600, as in Knot and NSD
     // (not the last TTL seen, which the scanner would otherwise use).
     out.emit_directive(0, 1, &format!("$TTL {DEFAULT_TTL}"));
-    if let Err(fatal) = process(src, 0, &mut state, &mut out) {
-        out.report(fatal.1, fatal.0);
-        return Err(out.take_errors().unwrap_or_default());
+    if let Err((e, file)) = process(src, 0, &mut state, &mut out) {
+        out.stop = Some((file, e));
     }
     Ok(out)
 }
@@ -544,6 +550,9 @@ fn directive(
                 let message = "expected one name after $ORIGIN".to_string();
                 return Ok(Err((out.error_in(file, entry.line, message), file)));
             };
+            if let Err(message) = check_labels(origin) {
+                return Ok(Err((out.error_in(file, entry.line, message), file)));
+            }
             let origin = resolve_name(&lossy(origin), &state.origin);
             state.set_origin(origin);
             out.emit_directive(file, entry.line, &format!("$ORIGIN {}", state.origin));
