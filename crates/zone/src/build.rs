@@ -21,28 +21,73 @@ use crate::scan::{Rec, Scanned};
 use crate::source::{Normalized, SourceError};
 use crate::tree::{push_set, Node, NodeTable, TooLarge, Zone};
 
+/// Errors found while building, with the index of their file.
+type Errors = Vec<(u16, SourceError)>;
+
 /// Builds the zone with apex `apex` (lowercase wire) from `records`.
 ///
 /// Returns the zone and warnings (each already prefixed `file:line:`).
+/// `Err` holds every error: those `text` holds (from reading the file)
+/// and every rule a record breaks, in file order (see [`SourceError`]).
+/// With errors from reading, the records read are still checked, but
+/// not whether the apex has its SOA (its line may be the bad one).
 pub fn build(
+    apex: &[u8],
+    records: Scanned,
+    text: &Normalized,
+) -> Result<(Zone, Vec<String>), SourceError> {
+    let mut errors = Errors::new();
+    let fatal = match build_reading_on(apex, records, text, &mut errors) {
+        Ok(Some(built)) if errors.is_empty() && text.errors.is_empty() => return Ok(built),
+        Ok(_) => None,
+        // Too large to build: nothing after is checked.
+        Err(e) => Some((0, e)),
+    };
+    Err(text
+        .errors_with(errors.into_iter().chain(fatal))
+        .unwrap_or_else(|| {
+            let file = text.files.first().cloned().unwrap_or_default();
+            SourceError::new(
+                file,
+                None,
+                "zone not built (a bug: please report it)".into(),
+            )
+        }))
+}
+
+/// [`build`], with the rules broken in `errors`; `Ok(None)` if there
+/// are any, `Err` if the zone is too large to build.
+fn build_reading_on(
     apex: &[u8],
     mut records: Scanned,
     text: &Normalized,
-) -> Result<(Zone, Vec<String>), SourceError> {
+    errors: &mut Errors,
+) -> Result<Option<(Zone, Vec<String>)>, SourceError> {
     let apex_text = to_text(apex);
 
+    let mut outside = false;
     for r in records.recs() {
         let owner = records.owner(r);
         if !is_subdomain(owner, apex) {
-            return Err(text.error_at_source(
+            outside = true;
+            errors.push((
                 r.file,
-                r.line,
-                format!(
-                    "{} is outside the zone {apex_text}: expected names at or below the origin",
-                    to_text(owner)
+                text.error_at_source(
+                    r.file,
+                    r.line,
+                    format!(
+                        "{} is outside the zone {apex_text}: expected names at or below the origin",
+                        to_text(owner)
+                    ),
                 ),
             ));
         }
+    }
+    if outside {
+        // Reported: check the rest.
+        let mut recs = std::mem::take(records.recs_mut());
+        recs.retain(|r| is_subdomain(records.owner(r), apex));
+        *records.recs_mut() = recs;
     }
 
     // NSEC3 records (and the RRSIGs over them) are no names of the zone:
@@ -53,16 +98,18 @@ pub fn build(
     // runs as they are, and sort by owner only if an owner comes back.
     // A failing zone is built sorted as well, so its error is the one
     // the whole owner's records give, split or not.
-    let (mut nodes, total, mut warnings, shapes) = match build_nodes(apex, &records, text) {
-        Ok(Some(built)) => built,
-        Ok(None) | Err(_) => {
-            let mut recs = std::mem::take(records.recs_mut());
-            // Stable: file order stays inside an RRset.
-            recs.sort_by(|a, b| records.owner(a).cmp(records.owner(b)));
-            *records.recs_mut() = recs;
-            build_nodes(apex, &records, text)?.ok_or_else(|| too_large(text, apex))?
-        }
-    };
+    let mut first_errors = Errors::new();
+    let (mut nodes, total, mut warnings, shapes) =
+        match build_nodes(apex, &records, text, &mut first_errors)? {
+            Some(built) if first_errors.is_empty() => built,
+            _ => {
+                let mut recs = std::mem::take(records.recs_mut());
+                // Stable: file order stays inside an RRset.
+                recs.sort_by(|a, b| records.owner(a).cmp(records.owner(b)));
+                *records.recs_mut() = recs;
+                build_nodes(apex, &records, text, errors)?.ok_or_else(|| too_large(text, apex))?
+            }
+        };
 
     // The passes below walk the owners in the scanned arena, in order,
     // rather than the table, whose order would make every step a cache
@@ -86,6 +133,7 @@ pub fn build(
         nodes.get(apex).map(|(_, n)| n),
         text,
         &mut warnings,
+        errors,
     )?;
     drop(records);
     let denial = match nsec3 {
@@ -95,12 +143,16 @@ pub fn build(
     };
 
     let apex_node = nodes.get(apex).map(|(_, n)| n);
-    let (serial, negative_ttl, signed) =
-        apex_node.and_then(apex_facts).ok_or_else(|| SourceError {
-            file: text.files.first().cloned().unwrap_or_default(),
-            line: None,
-            message: no_soa(apex),
-        })?;
+    let Some((serial, negative_ttl, signed)) = apex_node.and_then(apex_facts) else {
+        if errors.is_empty() && text.errors.is_empty() {
+            let file = text.files.first().cloned().unwrap_or_default();
+            errors.push((0, SourceError::new(file, None, no_soa(apex))));
+        }
+        return Ok(None);
+    };
+    if !errors.is_empty() || !text.errors.is_empty() {
+        return Ok(None);
+    }
     if apex_node.and_then(|n| n.get(rtype::NS)).is_none() {
         // Knot warns and NSD says nothing; the zone is served either way.
         warnings.push(format!(
@@ -142,7 +194,7 @@ pub fn build(
     zone.records = total + nsec3_count;
     zone.denial = denial.map(Arc::new);
     zone.set_apex_facts(serial, negative_ttl, signed);
-    Ok((zone, warnings))
+    Ok(Some((zone, warnings)))
 }
 
 /// Takes the NSEC3 records and the RRSIGs over them out of `records`;
@@ -177,6 +229,7 @@ fn build_nsec3(
     apex_node: Option<Node<'_>>,
     text: &Normalized,
     warnings: &mut Vec<String>,
+    errors: &mut Errors,
 ) -> Result<Option<Nsec3Index>, SourceError> {
     if recs.is_empty() {
         return Ok(None);
@@ -240,9 +293,10 @@ fn build_nsec3(
             &group,
             text,
             warnings,
+            errors,
             &mut data,
             &mut rdatas,
-        )?;
+        );
         nodes
             .insert(owner, &data)
             .map_err(|_| too_large(text, apex))?;
@@ -265,12 +319,14 @@ struct Shape {
 /// warnings, and the owners with NS or DNAME.
 type Built = (NodeTable, usize, Vec<String>, FxHashMap<Box<[u8]>, Shape>);
 
-/// Builds a node from each run of records with one owner; `Ok(None)` if
-/// an owner has two runs (the caller sorts, then builds again).
+/// Builds a node from each run of records with one owner, the rules
+/// broken in `errors`; `Ok(None)` if an owner has two runs (the caller
+/// sorts, then builds again).
 fn build_nodes(
     apex: &[u8],
     records: &Scanned,
     text: &Normalized,
+    errors: &mut Errors,
 ) -> Result<Option<Built>, SourceError> {
     let recs = records.recs();
     let same_owner = |a: &Rec, b: &Rec| same_owner(records, a, b);
@@ -310,9 +366,10 @@ fn build_nodes(
             run,
             text,
             &mut warnings,
+            errors,
             &mut data,
             &mut rdatas,
-        )?;
+        );
         if !nodes
             .insert(owner, &data)
             .map_err(|_| too_large(text, apex))?
@@ -332,14 +389,14 @@ fn build_nodes(
 }
 
 fn too_large(text: &Normalized, apex: &[u8]) -> SourceError {
-    SourceError {
-        file: text.files.first().cloned().unwrap_or_default(),
-        line: None,
-        message: format!(
+    SourceError::new(
+        text.files.first().cloned().unwrap_or_default(),
+        None,
+        format!(
             "zone {} is too large: more than 4 GiB of names and records",
             to_text(apex)
         ),
-    }
+    )
 }
 
 /// Arena bytes an RRset of one record costs beyond its RDATA (set head
@@ -356,20 +413,40 @@ pub(crate) fn build_node(
     warnings: &mut Vec<String>,
     out: &mut Vec<u8>,
 ) -> Result<usize, SourceError> {
-    build_node_with(apex, records, group, text, warnings, out, &mut Vec::new())
+    let mut errors = Errors::new();
+    let count = build_node_with(
+        apex,
+        records,
+        group,
+        text,
+        warnings,
+        &mut errors,
+        out,
+        &mut Vec::new(),
+    );
+    match text.errors_with(errors) {
+        Some(e) => Err(e),
+        None => Ok(count),
+    }
 }
 
-/// [`build_node`] with a scratch list that a caller building many nodes
-/// keeps, so a node costs no allocation.
+/// [`build_node`] with the rules broken in `errors`, and a scratch list
+/// that a caller building many nodes keeps, so a node costs no
+/// allocation.
+#[allow(clippy::too_many_arguments)]
 fn build_node_with<'a>(
     apex: &[u8],
     records: &'a Scanned,
     group: &[Rec],
     text: &Normalized,
     warnings: &mut Vec<String>,
+    errors: &mut Errors,
     out: &mut Vec<u8>,
     rdatas: &mut Vec<&'a [u8]>,
-) -> Result<usize, SourceError> {
+) -> usize {
+    let mut error = |r: &Rec, message: String| {
+        errors.push((r.file, text.error_at_source(r.file, r.line, message)));
+    };
     let owner = records.owner(&group[0]);
     let is_apex = owner == apex;
     let mut count = 0;
@@ -416,39 +493,36 @@ fn build_node_with<'a>(
         }
         match t {
             rtype::SOA if !is_apex => {
-                return Err(text.error_at_source(
-                    set[0].file,
-                    set[0].line,
+                error(
+                    &set[0],
                     format!(
                         "SOA record at {}: expected SOA only at the zone apex {}",
                         to_text(owner),
                         to_text(apex)
                     ),
-                ));
+                );
             }
             // Generic RDATA (`\# 3 010203`) can hold anything: an SOA
             // must hold its two names and five numbers.
             rtype::SOA if rdatas.iter().any(|r| soa_fields(r).is_none()) => {
-                return Err(text.error_at_source(
-                    set[0].file,
-                    set[0].line,
+                error(
+                    &set[0],
                     format!(
                         "malformed SOA record at {}: expected MNAME RNAME SERIAL REFRESH RETRY \
                          EXPIRE MINIMUM",
                         to_text(owner)
                     ),
-                ));
+                );
             }
             rtype::SOA | rtype::CNAME | rtype::DNAME if rdatas.len() > 1 => {
-                return Err(text.error_at_source(
-                    set[1].file,
-                    set[1].line,
+                error(
+                    &set[1],
                     format!(
                         "more than one {} record at {}: expected exactly one",
                         type_name(t),
                         to_text(owner)
                     ),
-                ));
+                );
             }
             _ => {}
         }
@@ -466,28 +540,26 @@ fn build_node_with<'a>(
         {
             // The later of the two, in the file.
             let at = if other.seq > cname.seq { other } else { cname };
-            return Err(text.error_at_source(
-                at.file,
-                at.line,
+            error(
+                at,
                 format!(
                     "CNAME and {} at {}: expected no other data beside a CNAME",
                     type_name(other.rtype),
                     to_text(owner)
                 ),
-            ));
+            );
         }
         if is_apex {
-            return Err(text.error_at_source(
-                cname.file,
-                cname.line,
+            error(
+                cname,
                 format!(
                     "CNAME at the zone apex {}: expected SOA and NS there",
                     to_text(owner)
                 ),
-            ));
+            );
         }
     }
-    Ok(count)
+    count
 }
 
 /// Adds an empty node for every missing ancestor of every owner, down

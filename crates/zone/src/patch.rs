@@ -43,11 +43,7 @@ pub fn patch(
         files: vec![PathBuf::from(what)],
         ..Normalized::default()
     };
-    let error = |message: String| SourceError {
-        file: PathBuf::from(what),
-        line: None,
-        message,
-    };
+    let error = |message: String| SourceError::new(what, None, message);
     let mut z = Zone {
         apex: old.apex.clone(),
         base: old.base.clone(),

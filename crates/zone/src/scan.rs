@@ -13,7 +13,7 @@ use domain::base::rdata::ComposeRecordData;
 use domain::base::RecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use crate::source::{Normalized, SourceError};
+use crate::source::{Normalized, SourceError, MAX_LISTED_ERRORS};
 
 /// One scanned record; its owner and RDATA are in its [`Scanned`].
 #[derive(Clone, Copy, Debug)]
@@ -115,8 +115,30 @@ impl Scanned {
 }
 
 /// Scans every record of `text`: the ones normalizing already encoded,
-/// and the scanner's, in file order.
+/// and the scanner's, in file order. `Err` holds every error found, those
+/// `text` held before too (see [`SourceError`]).
 pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
+    let records = scan_reading_on(text)?;
+    match text.take_errors() {
+        Some(e) => Err(e),
+        None => Ok(records),
+    }
+}
+
+/// The scanner's prefix for reading on after a bad record: the `$ORIGIN`
+/// and `$TTL` in force, and a record with the owner in force (dropped),
+/// so entries without one read as they would have.
+const RESUME_TYPE: &str = "TYPE65534";
+
+/// [`scan`] that reports a bad record in [`Normalized::errors`] and reads
+/// on after it; `Err` only for an error that stops reading (a bad
+/// `$ORIGIN`), with all the errors found before it.
+///
+/// The scanner cannot go on after an error, so a new one starts on the
+/// rest of the text, after a prefix that sets what the old one knew. It
+/// copies that rest: after [`MAX_LISTED_ERRORS`] bad records, reading
+/// stops.
+pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceError> {
     let mut records = std::mem::take(&mut text.records);
     let encoded = records.len();
     if text.lines.is_empty() {
@@ -131,7 +153,22 @@ pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
         .iter()
         .enumerate()
         .filter(|(_, l)| l.is_record)
-        .map(|(n, l)| (n as u32 + 1, l.rtype_override));
+        .map(|(n, l)| (n as u32 + 1, l.rtype_override))
+        .peekable();
+
+    // Errors found here: (file index, error).
+    let mut errors: Vec<(u16, SourceError)> = Vec::new();
+    // The part of the text the scanner reads: from normalized line
+    // `seg_line` (at byte `seg_byte`), after `prefix_lines` lines of
+    // prefix, the last of which a dropped record if `resume_owner`.
+    let mut seg_line = 1usize;
+    let mut seg_byte = 0usize;
+    let mut prefix_lines = 0usize;
+    let mut resume_owner: Option<String> = None;
+    let mut skip_resume_record = false;
+    // Records read since the scanner started.
+    let mut seg_records = 0usize;
+    let mut stopped = false;
 
     // Where each scanned record goes among the encoded ones.
     let mut places = Vec::new();
@@ -141,30 +178,130 @@ pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
             Ok(Some(entry)) => entry,
             Ok(None) => break,
             Err(e) => {
-                let next_record = record_lines.clone().next().map(|(l, _)| l as usize);
-                return Err(scanner_error(text, next_record, &e.to_string()));
+                let shown = e.to_string();
+                let reported = shown
+                    .split(':')
+                    .next()
+                    .and_then(|l| l.trim().parse::<usize>().ok());
+                if reported.is_some_and(|r| r <= prefix_lines) && resume_owner.is_some() {
+                    // The owner in force does not read back (a name only
+                    // the scanner rejects): read on without it, skipping
+                    // the entries that would need it.
+                    resume_owner = None;
+                } else {
+                    let next_record = record_lines.peek().map(|&(l, _)| l as usize);
+                    let reported = reported
+                        .and_then(|r| r.checked_sub(prefix_lines + 1))
+                        .map(|r| r + seg_line);
+                    let (line, message) = scanner_error(next_record, reported, &shown);
+                    let e = text.error_at(line, message);
+                    let file = text.file_of(line);
+                    let is_record = line
+                        .checked_sub(1)
+                        .and_then(|l| text.lines.get(l))
+                        .is_some_and(|l| l.is_record);
+                    if !is_record || line < seg_line {
+                        // A bad $ORIGIN: every name after it would be wrong.
+                        errors.push((file, e));
+                        drop(record_lines);
+                        for (file, e) in errors {
+                            text.report(file, e);
+                        }
+                        return Err(text.take_errors().unwrap_or_default());
+                    }
+                    errors.push((file, e));
+                    if errors.len() > MAX_LISTED_ERRORS {
+                        stopped = true;
+                        break;
+                    }
+                    while record_lines.next_if(|&(l, _)| l as usize <= line).is_some() {}
+                    // The owner the scanner held after the bad entry: its
+                    // own, or the one before.
+                    let line_start = nth_line_start(&text.text, seg_byte, line - seg_line);
+                    let bad = &text.text[line_start..];
+                    resume_owner = if !bad.starts_with(b" ") {
+                        Some(String::from_utf8_lossy(owner_token(bad)).into_owned())
+                    } else if seg_records > 0 {
+                        Some(wire::name::to_text(&owner))
+                    } else {
+                        resume_owner.take()
+                    };
+                    seg_byte = line_start;
+                    seg_line = line;
+                    // Now past the bad line.
+                    let next = nth_line_start(&text.text, seg_byte, 1);
+                    seg_byte = next;
+                    seg_line += 1;
+                }
+                if resume_owner.is_none() {
+                    // Entries without an owner have none to read on with:
+                    // they are skipped (their owner's entry was reported).
+                    while text.text.get(seg_byte) == Some(&b' ') {
+                        seg_byte = nth_line_start(&text.text, seg_byte, 1);
+                        seg_line += 1;
+                        while record_lines
+                            .next_if(|&(l, _)| (l as usize) < seg_line)
+                            .is_some()
+                        {}
+                    }
+                }
+                if seg_byte >= text.text.len() {
+                    break;
+                }
+                let before = &text.text[..seg_byte];
+                let origin = last_directive(before, b"$ORIGIN ").unwrap_or(b"$ORIGIN .");
+                let ttl = last_directive(before, b"$TTL ").unwrap_or(b"$TTL 3600");
+                let mut prefix = Vec::with_capacity(128);
+                for d in [origin, ttl] {
+                    prefix.extend_from_slice(d);
+                    prefix.push(b'\n');
+                }
+                prefix_lines = 2;
+                if let Some(o) = &resume_owner {
+                    prefix.extend_from_slice(format!("{o} {RESUME_TYPE} \\# 0\n").as_bytes());
+                    prefix_lines = 3;
+                }
+                let rest = &text.text[seg_byte..];
+                zonefile = Zonefile::with_capacity(prefix.len() + rest.len());
+                zonefile.extend_from_slice(&prefix);
+                zonefile.extend_from_slice(rest);
+                zonefile.set_default_class(Class::IN);
+                skip_resume_record = resume_owner.is_some();
+                seg_records = 0;
+                continue;
             }
         };
         let Entry::Record(record) = entry else {
             // $INCLUDE never reaches the scanner: normalize inlines it.
             continue;
         };
-        let (line, rtype_override) = record_lines.next().unwrap_or((text.lines.len() as u32, 0));
-        if record.class() != Class::IN {
-            return Err(text.error_at(
-                line as usize,
-                format!("class {} is not served: only IN zones are", record.class()),
-            ));
+        if std::mem::take(&mut skip_resume_record) {
+            continue;
         }
+        let (line, rtype_override) = record_lines.next().unwrap_or((text.lines.len() as u32, 0));
+        seg_records += 1;
         owner.clear();
         for label in record.owner().iter_labels() {
             owner.push(label.len() as u8);
             owner.extend(label.as_slice().iter().map(u8::to_ascii_lowercase));
         }
+        let origin = text.lines[line as usize - 1];
+        if record.class() != Class::IN {
+            errors.push((
+                origin.file,
+                text.error_at(
+                    line as usize,
+                    format!("class {} is not served: only IN zones are", record.class()),
+                ),
+            ));
+            continue;
+        }
         let data = record.data();
         let mut rdata = Vec::new();
         if data.compose_rdata(&mut rdata).is_err() {
-            return Err(text.error_at(line as usize, "record data too long".into()));
+            let e = text.error_at(line as usize, "record data too long".into());
+            errors.push((origin.file, e));
+            continue;
         }
         let rtype = if rtype_override != 0 {
             rtype_override
@@ -172,18 +309,26 @@ pub fn scan(text: &mut Normalized) -> Result<Scanned, SourceError> {
             data.rtype().to_int()
         };
         lowercase_names(rtype, &mut rdata);
-        let origin = text.lines[line as usize - 1];
-        records
-            .push(
-                &owner,
-                rtype,
-                record.ttl().as_secs(),
-                &rdata,
-                origin.file,
-                origin.line,
-            )
-            .map_err(|m| text.error_at(line as usize, m))?;
+        let pushed = records.push(
+            &owner,
+            rtype,
+            record.ttl().as_secs(),
+            &rdata,
+            origin.file,
+            origin.line,
+        );
+        if let Err(m) = pushed {
+            errors.push((origin.file, text.error_at(line as usize, m)));
+            continue;
+        }
         places.push(origin.encoded_before);
+    }
+    drop(record_lines);
+    for (file, e) in errors {
+        text.report(file, e);
+    }
+    if stopped {
+        text.stopped_reading();
     }
     if encoded > 0 && !places.is_empty() {
         // Both kinds: put the scanner's records back between the encoded
@@ -244,17 +389,22 @@ pub fn lowercase_names(rr_type: u16, rdata: &mut [u8]) {
     }
 }
 
-/// Maps a scanner error onto the source.
+/// Maps a scanner error onto the source: the normalized line it is on,
+/// and the message.
 ///
 /// The scanner's own `line:col` can point past the entry (it reports where
 /// it stood, often the next line), and its offsets run ahead of the entry
 /// it reads. Every normalized line is one entry and records come out in
 /// order, so the failing entry is the next record line not yet scanned,
-/// `next_record` — unless the scanner reports a line before it (a
-/// directive between the two failed).
-fn scanner_error(text: &Normalized, next_record: Option<usize>, shown: &str) -> SourceError {
+/// `next_record` — unless the scanner reports a line before it,
+/// `reported` (a directive between the two failed).
+fn scanner_error(
+    next_record: Option<usize>,
+    reported: Option<usize>,
+    shown: &str,
+) -> (usize, String) {
     let mut parts = shown.splitn(3, ':');
-    let reported = parts.next().and_then(|l| l.trim().parse::<usize>().ok());
+    let _line = parts.next();
     let _col = parts.next();
     let message = explain(parts.next().map(str::trim).unwrap_or(shown));
     let line = match (next_record, reported) {
@@ -263,7 +413,41 @@ fn scanner_error(text: &Normalized, next_record: Option<usize>, shown: &str) -> 
         (None, Some(rep)) => rep,
         (None, None) => 0,
     };
-    text.error_at(line, message)
+    (line, message)
+}
+
+/// The byte offset of the line `n` lines after the one starting at
+/// `from` (the text's length if there is none).
+fn nth_line_start(text: &[u8], from: usize, n: usize) -> usize {
+    if n == 0 {
+        return from;
+    }
+    text[from..]
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(n - 1)
+        .map_or(text.len(), |(i, _)| from + i + 1)
+}
+
+/// The last line of `text` that starts with `directive`.
+fn last_directive<'t>(text: &'t [u8], directive: &[u8]) -> Option<&'t [u8]> {
+    text.split(|&b| b == b'\n')
+        .rev()
+        .find(|l| l.starts_with(directive))
+}
+
+/// The first token of a normalized line: up to a space not escaped.
+fn owner_token(line: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 2,
+            b' ' | b'\t' | b'\n' => break,
+            _ => i += 1,
+        }
+    }
+    &line[..i.min(line.len())]
 }
 
 /// Makes the scanner's terse messages say what was expected.

@@ -87,6 +87,43 @@ fn check_zone_reports_file_and_line() {
 }
 
 #[test]
+fn check_zone_lists_every_error() {
+    // As `named-checkzone` does: every bad line, in file order, and no
+    // zone.
+    let dir = scratch_dir("cli-all");
+    let path = dir.join("many.zone");
+    std::fs::write(
+        &path,
+        "@ IN SOA ns h 1 1 1 1 1\n@ IN NS ns\nns A 192.0.2.300\nx BOGUS 1\nx..y A 192.0.2.1\n\
+         c CNAME ns\nc TXT \"other\"\n",
+    )
+    .unwrap();
+    let out = run(&["check-zone", "example.test", path.to_str().unwrap()]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let p = path.display();
+    let want = [
+        format!("{p}:3: "),
+        format!("{p}:4: expected a TTL, class or record type here"),
+        format!("{p}:5: empty label in 'x..y'"),
+        format!("{p}:7: CNAME and TXT at c.example.test.: expected no other data beside a CNAME"),
+    ];
+    let errors = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines.len(), want.len(), "{shown}");
+    for (line, want) in lines.iter().zip(&want) {
+        assert!(
+            line.starts_with(want.as_str()),
+            "expected '{want}' in:\n{shown}"
+        );
+    }
+    assert!(
+        shown.contains("zone example.test/IN: not loaded due to errors."),
+        "{shown}"
+    );
+}
+
+#[test]
 fn check_config_exit_codes() {
     let root = repo_root();
     let example = root.join("examples/rampart.conf");

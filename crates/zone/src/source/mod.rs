@@ -34,17 +34,76 @@ pub const DEFAULT_TTL: u32 = 3600;
 /// How deep `$INCLUDE`s may nest before we call it a loop.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
-/// An error in a zone file, with where it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// At most this many errors are listed for one load; the ones after them
+/// are counted ([`SourceError::more`]).
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+/// An error in a zone file, with where it is — and, for a whole load, the
+/// further errors found after it.
+///
+/// Loading a zone file ([`crate::load_zone`]) reads on past a bad record
+/// and reports every error it finds, as `named-checkzone` does: bad
+/// entries (an unbalanced parenthesis or quote, a bad TTL, an unknown
+/// type, bad record data, a bad name, an unknown directive, a bad `$TTL`
+/// or `$GENERATE`), then the zone rules (data outside the zone, SOA off
+/// the apex, CNAME beside other data, two CNAMEs or DNAMEs at a name). The
+/// first error is this value's own `file`, `line` and `message`; the rest
+/// are in [`further`](Self::further), in file order. Its [`Display`]
+/// prints one error per line, this one first, so a caller printing the
+/// error prints them all.
+///
+/// Some errors stop the load where they are, since what follows cannot be
+/// read as meant: a zone file that cannot be read; any `$INCLUDE` error (a
+/// missing file, nesting too deep, a malformed directive), since the
+/// records and owner it brings are unknown; a malformed `$ORIGIN`, or one
+/// that is no valid name, since every relative name after it would be
+/// wrong (a name only the scanner refuses, such as one with a label too
+/// long, is found after the first pass, whose errors after it are listed
+/// too). So does a zone too large to build. Every error found before
+/// such an error, by any step, is listed with it. After a bad entry, entries
+/// without an owner whose owner is not known (the bad entry's owner was
+/// no plain name, or a `$GENERATE` failed) are skipped unread; and after
+/// [`MAX_LISTED_ERRORS`] bad records the scanner finds, it stops reading
+/// ([`stopped`](Self::stopped)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceError {
     pub file: PathBuf,
     /// Line in `file`, from 1; `None` for errors about the whole file.
     pub line: Option<u32>,
     pub message: String,
+    /// The further errors of the same load, in file order (each with no
+    /// further errors of its own); at most [`MAX_LISTED_ERRORS`] in all.
+    pub further: Vec<SourceError>,
+    /// How many more errors were found than are listed.
+    pub more: usize,
+    /// Reading stopped after [`MAX_LISTED_ERRORS`] bad records the scanner
+    /// found, so `more` is a lower bound.
+    pub stopped: bool,
 }
 
-impl fmt::Display for SourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SourceError {
+    /// One error at `file:line`.
+    pub fn new(file: impl Into<PathBuf>, line: Option<u32>, message: String) -> Self {
+        SourceError {
+            file: file.into(),
+            line,
+            message,
+            ..SourceError::default()
+        }
+    }
+
+    /// Every error listed, this one first (without their further errors).
+    pub fn all(&self) -> impl Iterator<Item = &SourceError> {
+        std::iter::once(self).chain(&self.further)
+    }
+
+    /// How many errors were found, listed or not (a lower bound when
+    /// [`stopped`](Self::stopped)).
+    pub fn count(&self) -> usize {
+        1 + self.further.len() + self.more
+    }
+
+    fn fmt_one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
             Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
             None => write!(f, "{}: {}", self.file.display(), self.message),
@@ -52,7 +111,72 @@ impl fmt::Display for SourceError {
     }
 }
 
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_one(f)?;
+        for e in &self.further {
+            f.write_str("\n")?;
+            e.fmt_one(f)?;
+        }
+        let s = if self.more == 1 { "" } else { "s" };
+        match (self.more, self.stopped) {
+            (0, _) => Ok(()),
+            (n, false) => write!(f, "\n… and {n} more error{s}"),
+            (n, true) => write!(
+                f,
+                "\n… and at least {n} more error{s} (reading stopped after {MAX_LISTED_ERRORS} bad records)"
+            ),
+        }
+    }
+}
+
 impl std::error::Error for SourceError {}
+
+/// The errors found so far in one load: the first [`MAX_LISTED_ERRORS`]
+/// in file order (across `$INCLUDE`s), and a count of the rest.
+#[derive(Clone, Debug, Default)]
+pub struct Errors {
+    /// Sorted by place: the line numbers down the `$INCLUDE` chain.
+    listed: Vec<(Vec<u32>, SourceError)>,
+    more: usize,
+    stopped: bool,
+}
+
+impl Errors {
+    fn insert(&mut self, key: Vec<u32>, e: SourceError) {
+        let at = self.listed.partition_point(|(k, _)| *k <= key);
+        if at >= MAX_LISTED_ERRORS {
+            self.more += 1;
+            return;
+        }
+        self.listed.insert(at, (key, e));
+        if self.listed.len() > MAX_LISTED_ERRORS {
+            self.listed.pop();
+            self.more += 1;
+        }
+    }
+
+    /// Whether none were found.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// How many were found, listed or not.
+    pub fn len(&self) -> usize {
+        self.listed.len() + self.more
+    }
+
+    /// All of them as one error (the first, with the rest as its
+    /// further errors); `None` if there are none.
+    pub fn into_error(self) -> Option<SourceError> {
+        let mut listed = self.listed.into_iter().map(|(_, e)| e);
+        let mut first = listed.next()?;
+        first.further = listed.collect();
+        first.more = self.more;
+        first.stopped = self.stopped;
+        Some(first)
+    }
+}
 
 /// Where one normalized line came from.
 #[derive(Clone, Copy, Debug)]
@@ -81,6 +205,14 @@ pub struct Normalized {
     /// The records encoded while normalizing (their lines are not in
     /// `text`).
     pub records: crate::scan::Scanned,
+    /// `included_at[f]`: the file and line whose `$INCLUDE` read
+    /// `files[f]` (`(0, 0)` for the zone file itself).
+    pub included_at: Vec<(u16, u32)>,
+    /// The errors found so far, for a loader that reads on past them.
+    pub errors: Errors,
+    /// An error that stopped reading, and its file's index: the text
+    /// ends before its entry (what came before can still be checked).
+    pub stop: Option<(u16, SourceError)>,
 }
 
 impl Normalized {
@@ -108,46 +240,131 @@ impl Normalized {
     /// An error about a scanned record from `files[file]`, line `line`
     /// (0: no line).
     pub fn error_at_source(&self, file: u16, line: u32, message: String) -> SourceError {
-        SourceError {
-            file: (self.files.get(usize::from(file)).or(self.files.first()))
+        SourceError::new(
+            (self.files.get(usize::from(file)).or(self.files.first()))
                 .cloned()
                 .unwrap_or_default(),
-            line: (line != 0).then_some(line),
+            (line != 0).then_some(line),
             message,
+        )
+    }
+
+    /// Where `files[file]`, line `line`, is in the zone's text, as line
+    /// numbers from the zone file down the `$INCLUDE` chain: keys in file
+    /// order.
+    fn place_key(&self, file: u16, line: u32) -> Vec<u32> {
+        let mut key = vec![line];
+        let mut f = file;
+        while f != 0 {
+            let Some(&(parent, at)) = self.included_at.get(usize::from(f)) else {
+                break;
+            };
+            key.push(at);
+            // An including file is always read before what it includes.
+            if parent >= f {
+                break;
+            }
+            f = parent;
         }
+        key.reverse();
+        key
+    }
+
+    /// Records an error from `files[file]` (its line in `e.line`) and
+    /// reads on.
+    pub fn report(&mut self, file: u16, e: SourceError) {
+        let key = self.place_key(file, e.line.unwrap_or(0));
+        self.errors.insert(key, e);
+    }
+
+    /// The errors reported, with `extra` from `files[n]` ones among them,
+    /// as one error; `None` if there are none.
+    pub fn errors_with(
+        &self,
+        extra: impl IntoIterator<Item = (u16, SourceError)>,
+    ) -> Option<SourceError> {
+        let mut errors = self.errors.clone();
+        for (file, e) in extra {
+            errors.insert(self.place_key(file, e.line.unwrap_or(0)), e);
+        }
+        errors.into_error()
+    }
+
+    /// Takes the errors reported as one error; `None` if there are none.
+    pub fn take_errors(&mut self) -> Option<SourceError> {
+        std::mem::take(&mut self.errors).into_error()
+    }
+
+    /// Notes that reading stopped before the end, with errors left unread.
+    pub(crate) fn stopped_reading(&mut self) {
+        self.errors.stopped = true;
+    }
+
+    /// The file index of normalized line `line` (from 1); 0 if none.
+    pub fn file_of(&self, line: usize) -> u16 {
+        line.checked_sub(1)
+            .and_then(|l| self.lines.get(l))
+            .map_or(0, |l| l.file)
     }
 
     /// An error at normalized line `line`.
     pub fn error_at(&self, line: usize, message: String) -> SourceError {
         match self.origin_of(line) {
-            Some((file, l)) => SourceError {
-                file: file.to_path_buf(),
-                line: Some(l),
+            Some((file, l)) => SourceError::new(file, Some(l), message),
+            None => SourceError::new(
+                self.files.first().cloned().unwrap_or_default(),
+                None,
                 message,
-            },
-            None => SourceError {
-                file: self.files.first().cloned().unwrap_or_default(),
-                line: None,
-                message,
-            },
+            ),
         }
     }
 }
 
 /// Reads the zone file at `path` (and whatever it includes) for the zone
-/// `origin` (presentation form, absolute).
+/// `origin` (presentation form, absolute). `Err` holds every error found
+/// (see [`SourceError`]).
 pub fn normalize_file(path: &Path, origin: &str) -> Result<Normalized, SourceError> {
-    let src = std::fs::read(path).map_err(|e| SourceError {
-        file: path.to_path_buf(),
-        line: None,
-        message: format!("cannot read zone file: {e}"),
-    })?;
-    normalize(&src, path, origin)
+    all_errors(normalize_file_reading_on(path, origin))
 }
 
 /// Normalizes zone-file bytes `src`, read from `path` (used for error
-/// messages and to resolve `$INCLUDE`s).
+/// messages and to resolve `$INCLUDE`s). `Err` holds every error found
+/// (see [`SourceError`]).
 pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, SourceError> {
+    all_errors(normalize_reading_on(src, path, origin))
+}
+
+fn all_errors(r: Result<Normalized, SourceError>) -> Result<Normalized, SourceError> {
+    let mut n = r?;
+    if let Some((file, e)) = n.stop.take() {
+        n.report(file, e);
+    }
+    match n.take_errors() {
+        Some(e) => Err(e),
+        None => Ok(n),
+    }
+}
+
+/// [`normalize_file`] that leaves the errors of single entries in
+/// [`Normalized::errors`] and reads on, for the later steps to add
+/// theirs, and an error that stops reading in [`Normalized::stop`];
+/// `Err` only if the file cannot be read.
+pub(crate) fn normalize_file_reading_on(
+    path: &Path,
+    origin: &str,
+) -> Result<Normalized, SourceError> {
+    let src = std::fs::read(path)
+        .map_err(|e| SourceError::new(path, None, format!("cannot read zone file: {e}")))?;
+    normalize_reading_on(&src, path, origin)
+}
+
+/// [`normalize`] that reads on past errors, as
+/// [`normalize_file_reading_on`] does.
+pub(crate) fn normalize_reading_on(
+    src: &[u8],
+    path: &Path,
+    origin: &str,
+) -> Result<Normalized, SourceError> {
     let mut out = Normalized::default();
     let mut state = State {
         origin: String::new(),
@@ -163,11 +380,14 @@ pub fn normalize(src: &[u8], path: &Path, origin: &str) -> Result<Normalized, So
     state.set_origin(absolute_origin(origin));
     out.text.reserve(src.len() + src.len() / 8);
     out.files.push(path.to_path_buf());
+    out.included_at.push((0, 0));
     out.emit_directive(0, 1, &format!("$ORIGIN {}", state.origin));
     // Records with no TTL before any $TTL get 3600, as in Knot and NSD
     // (not the last TTL seen, which the scanner would otherwise use).
     out.emit_directive(0, 1, &format!("$TTL {DEFAULT_TTL}"));
-    process(src, 0, &mut state, &mut out)?;
+    if let Err((e, file)) = process(src, 0, &mut state, &mut out) {
+        out.stop = Some((file, e));
+    }
     Ok(out)
 }
 
@@ -208,38 +428,73 @@ fn absolute_origin(origin: &str) -> String {
     }
 }
 
-/// Normalizes the file `files[file]` whose bytes are `src`.
-fn process(
-    src: &[u8],
-    file: u16,
-    state: &mut State,
-    out: &mut Normalized,
-) -> Result<(), SourceError> {
+/// An error that stops reading, and the index of its file.
+type Fatal = (SourceError, u16);
+
+/// Normalizes the file `files[file]` whose bytes are `src`. The error of
+/// a single entry is reported ([`Normalized::report`]) and reading goes
+/// on; `Err` is an error that stops it.
+fn process(src: &[u8], file: u16, state: &mut State, out: &mut Normalized) -> Result<(), Fatal> {
     let mut tokenizer = Tokenizer::new(src);
     let mut entry = Entry::default();
     loop {
         match tokenizer.next_entry(&mut entry) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
-            Err((line, message)) => return Err(out.error_in(file, line, message)),
+            Err((line, message)) => {
+                // The tokenizer has skipped the broken entry.
+                out.report(file, out.error_in(file, line, message));
+                state.entry_failed(src, &entry);
+                continue;
+            }
         }
         let first = &src[entry.tokens[0].start..entry.tokens[0].end];
-        let result = if !entry.indented && first.first() == Some(&b'$') {
+        let is_directive = !entry.indented && first.first() == Some(&b'$');
+        let result = if is_directive {
             directive(src, &entry, file, state, out)
         } else {
             record(src, &entry, file, state, out)
         };
-        result.map_err(|message| out.error_in(file, entry.line, message))??;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(fatal)) => return Err(fatal),
+            Err(message) => {
+                out.report(file, out.error_in(file, entry.line, message));
+                if is_directive {
+                    if first.eq_ignore_ascii_case(b"$GENERATE") {
+                        // It may have stopped at any owner: entries with
+                        // none after it are skipped.
+                        state.last_owner_known = false;
+                        state.scanner_knows_owner = false;
+                    }
+                } else {
+                    state.entry_failed(src, &entry);
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// After a record entry that wrote nothing: an entry with no owner
+    /// after it has the failed entry's owner, which the scanner never saw.
+    /// Write it out if it is known (plainly written); if not, such entries
+    /// are skipped (see [`record`]).
+    fn entry_failed(&mut self, src: &[u8], entry: &Entry) {
+        if entry.indented {
+            return; // The owner before it still holds.
+        }
+        self.last_owner_known = match (&self.origin_wire, entry.tokens.first()) {
+            (Some(origin), Some(t)) => plain::name(token_str(src, t), origin, &mut self.last_owner),
+            _ => false,
+        };
+        self.scanner_knows_owner = false;
     }
 }
 
 impl Normalized {
     fn error_in(&self, file: u16, line: u32, message: String) -> SourceError {
-        SourceError {
-            file: self.files[file as usize].clone(),
-            line: Some(line),
-            message,
-        }
+        SourceError::new(self.files[file as usize].clone(), Some(line), message)
     }
 
     fn emit_directive(&mut self, file: u16, line: u32, text: &str) {
@@ -276,23 +531,28 @@ fn lossy(b: &[u8]) -> String {
 }
 
 /// Handles a `$` directive. The outer `Result` carries messages to be
-/// placed at the entry's line; the inner one errors already placed (from
-/// included files).
+/// placed at the entry's line (reading goes on); the inner one errors
+/// that stop reading, already placed: a bad `$ORIGIN` or any `$INCLUDE`
+/// error.
 fn directive(
     src: &[u8],
     entry: &Entry,
     file: u16,
     state: &mut State,
     out: &mut Normalized,
-) -> Result<Result<(), SourceError>, String> {
+) -> Result<Result<(), Fatal>, String> {
     let toks: Vec<&[u8]> = entry.tokens.iter().map(|t| token_str(src, t)).collect();
     let name = lossy(toks[0]).to_ascii_uppercase();
     let args = &toks[1..];
     match name.as_str() {
         "$ORIGIN" => {
             let [origin] = args else {
-                return Err("expected one name after $ORIGIN".into());
+                let message = "expected one name after $ORIGIN".to_string();
+                return Ok(Err((out.error_in(file, entry.line, message), file)));
             };
+            if let Err(message) = check_labels(origin) {
+                return Ok(Err((out.error_in(file, entry.line, message), file)));
+            }
             let origin = resolve_name(&lossy(origin), &state.origin);
             state.set_origin(origin);
             out.emit_directive(file, entry.line, &format!("$ORIGIN {}", state.origin));
@@ -308,7 +568,8 @@ fn directive(
         }
         "$INCLUDE" => {
             if args.is_empty() || args.len() > 2 {
-                return Err("expected '$INCLUDE file [origin]'".into());
+                let message = "expected '$INCLUDE file [origin]'".to_string();
+                return Ok(Err((out.error_in(file, entry.line, message), file)));
             }
             return Ok(include(args, file, entry.line, state, out));
         }
@@ -352,11 +613,11 @@ fn include(
     line: u32,
     state: &mut State,
     out: &mut Normalized,
-) -> Result<(), SourceError> {
+) -> Result<(), Fatal> {
+    let fatal = |out: &Normalized, message: String| (out.error_in(file, line, message), file);
     if state.depth >= MAX_INCLUDE_DEPTH {
-        return Err(out.error_in(
-            file,
-            line,
+        return Err(fatal(
+            out,
             format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)"),
         ));
     }
@@ -374,16 +635,16 @@ fn include(
         base.join(rel)
     };
     let src = std::fs::read(&path).map_err(|e| {
-        out.error_in(
-            file,
-            line,
+        fatal(
+            out,
             format!("cannot read $INCLUDE file {}: {e}", path.display()),
         )
     })?;
     if out.files.len() >= u16::MAX as usize {
-        return Err(out.error_in(file, line, "too many included files".into()));
+        return Err(fatal(out, "too many included files".into()));
     }
     out.files.push(path);
+    out.included_at.push((file, line));
     let inner = (out.files.len() - 1) as u16;
     let saved = state.origin.clone();
     if let Some(origin) = args.get(1) {
@@ -469,7 +730,7 @@ fn generate(
             Err((_, m)) => return Err(format!("$GENERATE made a bad record '{line}': {m}")),
         }
         gen_entry.line = entry.line;
-        record(line.as_bytes(), &gen_entry, file, state, out)?.map_err(|e| e.message)?;
+        record(line.as_bytes(), &gen_entry, file, state, out)?.map_err(|e| e.0.message)?;
     }
     Ok(())
 }
@@ -541,7 +802,12 @@ fn record(
     file: u16,
     state: &mut State,
     out: &mut Normalized,
-) -> Result<Result<(), SourceError>, String> {
+) -> Result<Result<(), Fatal>, String> {
+    if entry.indented && !state.scanner_knows_owner && !state.last_owner_known {
+        // The owner is that of an entry before with an error (reported),
+        // and not known here: skip it rather than give it another.
+        return Ok(Ok(()));
+    }
     if let Some(origin) = &state.origin_wire {
         let cx = plain::Context {
             origin,

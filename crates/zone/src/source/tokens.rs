@@ -44,7 +44,8 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// Fills `entry` with the next non-empty entry; `Ok(false)` at the end.
-    /// Errors carry the line they were found on.
+    /// Errors carry the line they were found on; the broken entry is
+    /// skipped, so the next call reads the entry after it.
     pub fn next_entry(&mut self, entry: &mut Entry) -> Result<bool, (u32, String)> {
         loop {
             if self.pos >= self.src.len() {
@@ -94,7 +95,9 @@ impl<'a> Tokenizer<'a> {
                 }
                 b')' => {
                     if parens == 0 {
-                        return Err((self.line, "unbalanced ')': no '(' is open".into()));
+                        let e = (self.line, "unbalanced ')': no '(' is open".into());
+                        self.skip_broken_entry(0);
+                        return Err(e);
                     }
                     parens -= 1;
                     self.pos += 1;
@@ -102,7 +105,13 @@ impl<'a> Tokenizer<'a> {
                 }
                 b'"' => {
                     let start = self.pos + 1;
-                    let end = self.quoted_end(start)?;
+                    let end = match self.quoted_end(start) {
+                        Ok(end) => end,
+                        Err(e) => {
+                            self.skip_broken_entry(parens);
+                            return Err(e);
+                        }
+                    };
                     entry.tokens.push(Token {
                         start,
                         end,
@@ -145,6 +154,43 @@ impl<'a> Tokenizer<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// Skips the rest of an entry with an error, `parens` parentheses
+    /// open: to the end of the line, or of the line that closes them. A
+    /// quote in it runs to its end or the line's.
+    fn skip_broken_entry(&mut self, mut parens: u32) {
+        let mut quoted = false;
+        while self.pos < self.src.len() {
+            let c = self.src[self.pos];
+            self.pos += 1;
+            match c {
+                b'\n' => {
+                    self.line += 1;
+                    quoted = false;
+                    if parens == 0 {
+                        return;
+                    }
+                }
+                b'\\' => {
+                    if self.src.get(self.pos) == Some(&b'\n') {
+                        self.line += 1;
+                    }
+                    self.pos += 1;
+                }
+                b'"' => quoted = !quoted,
+                _ if quoted => {}
+                b';' => {
+                    while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+                        self.pos += 1;
+                    }
+                }
+                b'(' => parens += 1,
+                b')' => parens = parens.saturating_sub(1),
+                _ => {}
+            }
+        }
+        self.pos = self.src.len();
     }
 
     /// The position of the closing quote of a string starting at `start`.
@@ -227,5 +273,18 @@ mod tests {
             .next_entry(&mut e)
             .unwrap_err();
         assert_eq!(err.0, 1);
+    }
+
+    #[test]
+    fn skips_a_broken_entry_whole() {
+        // The rest of the line, or of the parentheses open in it.
+        let src = b"a A 1 ) x\nb TXT ( \"open\n more ) \"q\nc A 3\n";
+        let mut t = Tokenizer::new(src);
+        let mut e = Entry::default();
+        assert_eq!(t.next_entry(&mut e).unwrap_err().0, 1);
+        assert_eq!(t.next_entry(&mut e).unwrap_err().0, 2);
+        assert!(t.next_entry(&mut e).unwrap());
+        assert_eq!((e.line, texts(src, &e)), (4, vec!["c", "A", "3"]));
+        assert!(!t.next_entry(&mut e).unwrap());
     }
 }
