@@ -404,7 +404,7 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    guard_lua::register(&lua, &state, runtime)
+    guard_lua::register(&lua, &state, &base, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     dnssec_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
