@@ -410,7 +410,7 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    compat_lua::register(&lua, &state)
+    compat_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     include_lua::register(&lua, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
