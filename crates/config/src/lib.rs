@@ -397,7 +397,8 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     console_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    web_lua::register(&lua, &state).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    web_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     tls_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     stream_rules_lua::register(&lua)
