@@ -10,10 +10,12 @@
 //!   never a silent success.
 
 use std::cell::RefCell;
+use std::path::Path;
 use std::rc::Rc;
 
 use mlua::{Lua, MultiValue, Value};
 
+use crate::lua_util::{self, setter, Env, Global};
 use crate::{caller, fail, Config};
 
 /// Functions of features rampart does not have, by feature.
@@ -54,7 +56,7 @@ const UNSUPPORTED: &[(&str, &[&str])] = &[
 ];
 
 /// Registers the compatibility functions.
-pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     let g = lua.globals();
     for (feature, names) in UNSUPPORTED {
         for name in *names {
@@ -67,23 +69,29 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
             )?;
         }
     }
+    let env = Env::new(state, base);
+    lua_util::register_table(lua, &env, NO_OPS)?;
+    lua_util::register_table(lua, &env, FUNCTIONS)
+}
 
+/// Settings accepted with their arguments checked, that change nothing.
+const NO_OPS: &[Global] = &[
     // dnsdist's TCP worker thread count. rampart serves every TCP
     // connection as a task of one async runtime thread; there is no pool
     // of TCP threads to size, so the setting has nothing to change.
-    g.set(
-        "setMaxTCPClientThreads",
-        lua.create_function(|_, _threads: u32| Ok(()))?,
-    )?;
+    ("setMaxTCPClientThreads", |lua, _| {
+        lua.create_function(|_, _threads: u32| Ok(()))
+    }),
+];
 
+/// Security polling and the log's levels.
+const FUNCTIONS: &[Global] = &[
     // rampart never polls for security status. The empty suffix is how a
     // dnsdist operator turns polling off, so it changes nothing and stays
     // silent; any other suffix asks for something rampart does not do,
     // which the log says once.
-    let st = state.clone();
-    g.set(
-        "setSecurityPollSuffix",
-        lua.create_function(move |lua, suffix: Value| {
+    ("setSecurityPollSuffix", |lua, env| {
+        setter(lua, env, |lua, c, suffix: Value| {
             let text = match &suffix {
                 Value::String(s) => s.to_string_lossy(),
                 Value::Nil => String::new(),
@@ -98,35 +106,28 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
                 }
             };
             if !text.is_empty() {
-                let note = format!(
+                c.notes.push(format!(
                     "{}: setSecurityPollSuffix('{text}') ignored: rampart does no security polling",
                     caller(lua)
-                );
-                st.borrow_mut().notes.push(note);
+                ));
             }
             Ok(())
-        })?,
-    )?;
-
+        })
+    }),
     // The log's levels: debug lines, and each health check's result.
-    let st = state.clone();
-    g.set(
-        "setVerbose",
-        lua.create_function(move |_, on: Option<bool>| {
-            st.borrow_mut().verbose = on.unwrap_or(true);
+    ("setVerbose", |lua, env| {
+        setter(lua, env, |_, c, on: Option<bool>| {
+            c.verbose = on.unwrap_or(true);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setVerboseHealthChecks",
-        lua.create_function(move |_, on: Option<bool>| {
-            st.borrow_mut().verbose_health_checks = on.unwrap_or(true);
+        })
+    }),
+    ("setVerboseHealthChecks", |lua, env| {
+        setter(lua, env, |_, c, on: Option<bool>| {
+            c.verbose_health_checks = on.unwrap_or(true);
             Ok(())
-        })?,
-    )?;
-    Ok(())
-}
+        })
+    }),
+];
 
 #[cfg(test)]
 mod tests {
@@ -134,6 +135,71 @@ mod tests {
 
     fn load(src: &str) -> Result<crate::Config, crate::ConfigError> {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    #[test]
+    fn every_compat_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let cases: &[Case] = &[
+            (
+                "setSecurityPollSuffix",
+                "setSecurityPollSuffix('secpoll.example.')",
+                |c, _| format!("{:?}", c.notes),
+                &["setSecurityPollSuffix('secpoll.example.') ignored"],
+            ),
+            (
+                "setVerbose",
+                "setVerbose(true)",
+                |c, _| c.verbose.to_string(),
+                &["true"],
+            ),
+            (
+                "setVerboseHealthChecks",
+                "setVerboseHealthChecks()",
+                |c, _| c.verbose_health_checks.to_string(),
+                &["true"],
+            ),
+        ];
+        check_cases(super::FUNCTIONS.iter().map(|(n, _)| *n), cases);
+    }
+
+    /// A no-op leaves the config as an empty one, and still refuses an
+    /// argument of the wrong kind at the calling line.
+    #[test]
+    fn every_no_op_changes_nothing_and_checks_its_argument() {
+        use crate::lua_util::table_test::covers;
+        let cases: &[(&str, &str, &str)] = &[(
+            "setMaxTCPClientThreads",
+            "setMaxTCPClientThreads(10)",
+            "\nsetMaxTCPClientThreads('many')",
+        )];
+        covers(
+            super::NO_OPS.iter().map(|(n, _)| *n),
+            cases.iter().map(|(n, s, _)| (*n, *s)),
+        );
+        let empty = format!("{:?}", load("").unwrap());
+        for (name, good, bad) in cases {
+            assert_eq!(format!("{:?}", load(good).unwrap()), empty, "{good}");
+            let e = load(bad).unwrap_err();
+            assert!(
+                e.0.starts_with("/etc/rampart/rampart.conf:2:") && e.0.contains(name),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_unsupported_function_fails_naming_itself_and_its_feature() {
+        for (feature, names) in super::UNSUPPORTED {
+            for name in *names {
+                let e = load(&format!("\n{name}()\n")).unwrap_err();
+                let want = format!("{name}: {feature} is not supported by rampart");
+                assert!(
+                    e.0.starts_with("/etc/rampart/rampart.conf:2: ") && e.0.contains(&want),
+                    "{name}: {e}"
+                );
+            }
+        }
     }
 
     #[test]

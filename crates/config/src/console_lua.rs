@@ -6,11 +6,13 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::rc::Rc;
 
 use mlua::{Lua, MultiValue, Value};
 use shield::{Netmask, NetmaskGroup};
 
+use crate::lua_util::{self, setter, Env, Global};
 use crate::{fail, output, Config};
 
 /// The console settings of a config.
@@ -50,100 +52,88 @@ pub fn console_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// Registers the console settings.
-pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
-    let g = lua.globals();
-    let st = state.clone();
-    g.set(
-        "controlSocket",
-        lua.create_function(move |lua, addr: String| {
-            st.borrow_mut().console.addr = Some(console_addr(&addr).map_err(|e| fail(lua, e))?);
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
+    lua_util::register_table(lua, &Env::new(state, base), FUNCTIONS)
+}
+
+/// The console's address, key, ACL and output.
+const FUNCTIONS: &[Global] = &[
+    ("controlSocket", |lua, env| {
+        setter(lua, env, |lua, c, addr: String| {
+            c.console.addr = Some(console_addr(&addr).map_err(|e| fail(lua, e))?);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setKey",
-        lua.create_function(move |lua, key: String| {
+        })
+    }),
+    ("setKey", |lua, env| {
+        setter(lua, env, |lua, c, key: String| {
             control::parse_key(&key).map_err(|e| fail(lua, e))?;
-            st.borrow_mut().console.key = Some(key);
+            c.console.key = Some(key);
             Ok(())
-        })?,
-    )?;
-    g.set(
-        "makeKey",
+        })
+    }),
+    ("makeKey", |lua, _| {
         lua.create_function(|lua, ()| {
             let key =
                 control::make_key().map_err(|e| fail(lua, format!("cannot make a key: {e}")))?;
             output::emit(&format!("setKey(\"{key}\")\n"));
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setConsoleMaximumConcurrentConnections",
-        lua.create_function(move |_, n: u32| {
+        })
+    }),
+    ("setConsoleMaximumConcurrentConnections", |lua, env| {
+        setter(lua, env, |_, c, n: u32| {
             // 0 is dnsdist's "no limit".
-            st.borrow_mut().console.max_connections = if n == 0 { usize::MAX } else { n as usize };
+            c.console.max_connections = if n == 0 { usize::MAX } else { n as usize };
             Ok(())
-        })?,
-    )?;
+        })
+    }),
     // Starts with "dnsdist " as dnsdist's does (scripts match on it),
     // and says what is really answering.
-    g.set(
-        "showVersion",
+    ("showVersion", |lua, _| {
         lua.create_function(|_, ()| {
             output::emit(&format!(
                 "dnsdist dialect 1.7, rampart {}\n",
                 env!("CARGO_PKG_VERSION")
             ));
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setConsoleACL",
-        lua.create_function(move |lua, masks: Value| {
+        })
+    }),
+    ("setConsoleACL", |lua, env| {
+        setter(lua, env, |lua, c, masks: Value| {
             let list = crate::lua_util::strings(lua, masks, "netmasks")?;
             let mut acl = NetmaskGroup::new();
             for m in list {
                 acl.add(Netmask::parse(&m).map_err(|e| fail(lua, e))?);
             }
-            st.borrow_mut().console.acl = acl;
+            c.console.acl = acl;
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "addConsoleACL",
-        lua.create_function(move |lua, mask: String| {
-            st.borrow_mut()
-                .console
+        })
+    }),
+    ("addConsoleACL", |lua, env| {
+        setter(lua, env, |lua, c, mask: String| {
+            c.console
                 .acl
                 .add(Netmask::parse(&mask).map_err(|e| fail(lua, e))?);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "showConsoleACL",
+        })
+    }),
+    ("showConsoleACL", |lua, env| {
+        let st = env.state.clone();
         lua.create_function(move |_, ()| {
             for m in st.borrow().console.acl.masks() {
                 output::emit(&format!("{m}\n"));
             }
             Ok(())
-        })?,
-    )?;
+        })
+    }),
     // Lua's own print goes where the other output goes.
-    g.set(
-        "print",
+    ("print", |lua, _| {
         lua.create_function(|_, args: MultiValue| {
             let parts: Vec<String> = args.iter().map(display).collect();
             output::emit(&format!("{}\n", parts.join("\t")));
             Ok(())
-        })?,
-    )?;
-    Ok(())
-}
+        })
+    }),
+];
 
 /// How a Lua value shows on the console.
 fn display(v: &Value) -> String {
@@ -215,7 +205,8 @@ pub fn client_settings(path: &std::path::Path) -> Result<ConsoleConfig, crate::C
             "#,
         )
         .exec()?;
-        register(&lua, &state)
+        let base = path.parent().unwrap_or(std::path::Path::new(""));
+        register(&lua, &state, base)
     };
     setup().map_err(|e| crate::ConfigError(format!("{}: {e}", path.display())))?;
     lua.load(&src)
@@ -228,6 +219,64 @@ pub fn client_settings(path: &std::path::Path) -> Result<ConsoleConfig, crate::C
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_console_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let console = |c: &crate::Config, printed: &str| format!("{:?} {printed}", c.console);
+        let cases: &[Case] = &[
+            (
+                "controlSocket",
+                "controlSocket('127.0.0.1')",
+                console,
+                &["addr: Some(127.0.0.1:5199)"],
+            ),
+            (
+                "setKey",
+                "setKey('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')",
+                console,
+                &["key: Some(\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\")"],
+            ),
+            ("makeKey", "makeKey()", console, &["setKey(\""]),
+            (
+                "setConsoleMaximumConcurrentConnections",
+                "setConsoleMaximumConcurrentConnections(3)",
+                console,
+                &["max_connections: 3 "],
+            ),
+            (
+                "showVersion",
+                "showVersion()",
+                console,
+                &["dnsdist dialect 1.7, rampart "],
+            ),
+            (
+                "setConsoleACL",
+                "setConsoleACL({'10.0.0.0/8', '192.0.2.0/24'}) showConsoleACL()",
+                console,
+                &["} 10.0.0.0/8\n192.0.2.0/24\n"],
+            ),
+            (
+                "addConsoleACL",
+                "addConsoleACL('10.0.0.0/8') showConsoleACL()",
+                console,
+                &["127.0.0.0/8\n::1/128\n10.0.0.0/8\n"],
+            ),
+            (
+                "showConsoleACL",
+                "showConsoleACL()",
+                console,
+                &["} 127.0.0.0/8\n::1/128\n"],
+            ),
+            (
+                "print",
+                "print('a', 1, nil, true)",
+                console,
+                &["a\t1\tnil\ttrue\n"],
+            ),
+        ];
+        check_cases(super::FUNCTIONS.iter().map(|(n, _)| *n), cases);
+    }
+
     /// The client reads the console settings out of a whole dnsdist
     /// config, constants and method calls at top level included.
     #[test]

@@ -11,6 +11,7 @@ use dnssec::policy::{algorithm, Denial, KeySpec, Policy, Role, ZoneSigning};
 use mlua::{Lua, Table, Value};
 use zone::named_conf::{NamedConf, ServerOption};
 
+use crate::lua_util::{self, Env, Global};
 use crate::{fail, resolve, Config};
 
 /// A BIND duration: ISO 8601 (`P14D`, `PT1H`, `P1Y2M`), a TTL with units
@@ -293,30 +294,31 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
 }
 
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
-    let g = lua.globals();
-    let st = state.clone();
-    let b = base.to_path_buf();
-    g.set(
-        "setKeyDirectory",
+    lua_util::register_table(lua, &Env::new(state, base), FUNCTIONS)
+}
+
+/// The signing functions.
+const FUNCTIONS: &[Global] = &[
+    ("setKeyDirectory", |lua, env| {
+        let st = env.state.clone();
+        let b = env.base.clone();
         lua.create_function(move |_, dir: String| {
             st.borrow_mut().key_directory = Some(resolve(&b, &dir));
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    let b = base.to_path_buf();
-    g.set(
-        "setDNSSECPolicy",
+        })
+    }),
+    ("setDNSSECPolicy", |lua, env| {
+        let st = env.state.clone();
+        let b = env.base.clone();
         lua.create_function(move |lua, (name, opts): (String, Option<Table>)| {
             let apex = crate::xfr_lua::zone_apex(lua, &name)?;
             let mut c = st.borrow_mut();
             let signing = lua_policy(lua, opts, &b, c.key_directory.clone())?;
             c.replication.zone_mut(&apex).dnssec = signing;
             Ok(())
-        })?,
-    )?;
-    Ok(())
-}
+        })
+    }),
+];
 
 /// `setDNSSECPolicy`'s options: `policy` ("default", "insecure"),
 /// `algorithm`, `keys` ({{role="ksk", algorithm=…, lifetime=…}, …}),
@@ -493,6 +495,26 @@ fn lua_policy(
 mod tests {
     use super::*;
     use crate::load_str;
+
+    #[test]
+    fn every_dnssec_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let cases: &[Case] = &[
+            (
+                "setKeyDirectory",
+                "setKeyDirectory('keys')",
+                |c, _| format!("{:?}", c.key_directory),
+                &["Some(\"/etc/rampart/keys\")"],
+            ),
+            (
+                "setDNSSECPolicy",
+                "setDNSSECPolicy('example.org', {algorithm='ed25519', dnskeyTTL=600, keyDirectory='/k'})",
+                |c, _| format!("{:?}", c.replication.zone(b"\x07example\x03org\x00").dnssec),
+                &["algorithm: 15", "dnskey_ttl: 600", "key_directory: \"/k\""],
+            ),
+        ];
+        check_cases(FUNCTIONS.iter().map(|(n, _)| *n), cases);
+    }
 
     #[test]
     fn durations_as_bind_writes_them() {

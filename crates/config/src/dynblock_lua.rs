@@ -17,6 +17,7 @@ use shield::rings::Rings;
 use shield::{Netmask, Runtime};
 
 use crate::fail;
+use crate::lua_util::{self, Global};
 
 /// `DNSAction` values, as dnsdist numbers them.
 pub(crate) const ACTIONS: [(&str, i64); 12] = [
@@ -357,59 +358,52 @@ fn exceed_table(lua: &Lua, list: Vec<(IpAddr, u64)>) -> mlua::Result<Table> {
 
 /// Registers the dynamic-block functions over `runtime`.
 pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
-    let g = lua.globals();
     let actions = lua.create_table()?;
     for (name, value) in ACTIONS {
         actions.set(name, value)?;
     }
     actions.set("NoRecurse", NO_RECURSE)?;
     actions.set("NoOp", NO_OP)?;
-    g.set("DNSAction", actions)?;
+    lua.globals().set("DNSAction", actions)?;
+    lua_util::register_table(lua, runtime, FUNCTIONS)
+}
 
-    let rt = runtime.clone();
-    g.set(
-        "dynBlockRulesGroup",
+/// The dynamic-block functions; they work on the runtime, not the config.
+const FUNCTIONS: &[Global<Arc<Runtime>>] = &[
+    ("dynBlockRulesGroup", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |_, ()| {
             Ok(LuaGroup {
                 group: Rc::new(RefCell::new(RulesGroup::default())),
                 runtime: rt.clone(),
                 suffix_rules: Rc::new(RefCell::new(Vec::new())),
             })
-        })?,
-    )?;
-
+        })
+    }),
     // The arguments are typed: a type past 65535 or seconds that are not
     // a whole number are errors at the calling line, not wrapped values.
-    for (name, measure) in [
-        ("exceedQRate", Measure::Queries),
-        ("exceedNXDOMAINs", Measure::RCode(3)),
-        ("exceedServFails", Measure::RCode(2)),
-        ("exceedRespByterate", Measure::ResponseBytes),
-    ] {
-        let rt = runtime.clone();
-        g.set(
-            name,
-            lua.create_function(move |lua, (rate, secs): (f64, u32)| {
-                check_rate(lua, "exceed*", rate, secs)?;
-                exceed_table(lua, exceeding(&rt.rings.load(), &measure, rate, secs))
-            })?,
-        )?;
-    }
-    let rt = runtime.clone();
-    g.set(
-        "exceedQTypeRate",
+    ("exceedQRate", |lua, rt| exceed(lua, rt, Measure::Queries)),
+    ("exceedNXDOMAINs", |lua, rt| {
+        exceed(lua, rt, Measure::RCode(3))
+    }),
+    ("exceedServFails", |lua, rt| {
+        exceed(lua, rt, Measure::RCode(2))
+    }),
+    ("exceedRespByterate", |lua, rt| {
+        exceed(lua, rt, Measure::ResponseBytes)
+    }),
+    ("exceedQTypeRate", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |lua, (qtype, rate, secs): (u16, f64, u32)| {
             check_rate(lua, "exceedQTypeRate", rate, secs)?;
             exceed_table(
                 lua,
                 exceeding(&rt.rings.load(), &Measure::QType(qtype), rate, secs),
             )
-        })?,
-    )?;
-
-    let rt = runtime.clone();
-    g.set(
-        "addDynBlocks",
+        })
+    }),
+    ("addDynBlocks", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |lua, (set, reason, seconds, action): (Table, String, Option<u32>, Option<i64>)| {
             let default = *rt.default_block_action.lock().unwrap_or_else(|p| p.into_inner());
             let action = block_action(lua, action, default)?;
@@ -422,11 +416,10 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
             }
             rt.dynblocks.insert(&new);
             Ok(())
-        })?,
-    )?;
-    let rt = runtime.clone();
-    g.set(
-        "addDynBlockSMT",
+        })
+    }),
+    ("addDynBlockSMT", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |lua, (names, reason, seconds, action): (Value, String, Option<u32>, Option<i64>)| {
             let list = crate::lua_util::strings(lua, names, "domain names")?;
             let default = *rt.default_block_action.lock().unwrap_or_else(|p| p.into_inner());
@@ -438,38 +431,34 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
             }
             rt.dynblocks.insert(&new);
             Ok(())
-        })?,
-    )?;
-    let rt = runtime.clone();
-    g.set(
-        "setDynBlocksAction",
+        })
+    }),
+    ("setDynBlocksAction", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |lua, action: i64| {
             let a = block_action(lua, Some(action), BlockAction::Drop)?;
             *rt.default_block_action
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()) = a;
             Ok(())
-        })?,
-    )?;
-    let rt = runtime.clone();
-    g.set(
-        "showDynBlocks",
+        })
+    }),
+    ("showDynBlocks", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |_, ()| {
             crate::output::emit(&rt.dynblocks.show());
             Ok(())
-        })?,
-    )?;
-    let rt = runtime.clone();
-    g.set(
-        "clearDynBlocks",
+        })
+    }),
+    ("clearDynBlocks", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |_, ()| {
             rt.dynblocks.clear();
             Ok(())
-        })?,
-    )?;
-    let rt = runtime.clone();
-    g.set(
-        "setRingBuffersSize",
+        })
+    }),
+    ("setRingBuffersSize", |lua, rt| {
+        let rt = rt.clone();
         lua.create_function(move |lua, (size, shards): (usize, Option<usize>)| {
             if size == 0 || size > 10_000_000 {
                 return Err(fail(
@@ -482,9 +471,18 @@ pub fn register(lua: &Lua, runtime: &Arc<Runtime>) -> mlua::Result<()> {
                 shards.unwrap_or(10).clamp(1, 1024),
             )));
             Ok(())
-        })?,
-    )?;
-    Ok(())
+        })
+    }),
+];
+
+/// `name(rate, seconds)`: the clients over `rate` of `measure` in the
+/// last `seconds`.
+fn exceed(lua: &Lua, rt: &Arc<Runtime>, measure: Measure) -> mlua::Result<mlua::Function> {
+    let rt = rt.clone();
+    lua.create_function(move |lua, (rate, secs): (f64, u32)| {
+        check_rate(lua, "exceed*", rate, secs)?;
+        exceed_table(lua, exceeding(&rt.rings.load(), &measure, rate, secs))
+    })
 }
 
 /// Calls the config's `maintenance()` if it defines one; the error, if
@@ -498,5 +496,164 @@ pub fn run_maintenance(lua: &Lua) -> Result<(), String> {
             .map_err(|e| crate::lua_message(&e))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use shield::rings::Record;
+    use shield::Runtime;
+
+    use crate::lua_util::table_test::{covers, PATH};
+
+    /// A runtime whose rings hold 200 queries for AAAA from 192.0.2.66
+    /// answered NXDOMAIN in 100 bytes, and 100 from 192.0.2.77 answered
+    /// SERVFAIL in 10.
+    fn busy_runtime() -> Arc<Runtime> {
+        let rt = Arc::new(Runtime::default());
+        let rings = rt.rings.load_full();
+        for (client, n, rcode, size) in [("192.0.2.66", 200, 3, 100), ("192.0.2.77", 100, 2, 10)] {
+            let ip: IpAddr = client.parse().unwrap();
+            for _ in 0..n {
+                rings
+                    .queries
+                    .record(&Record::query(ip, b"\x01x\x04test\x00", 28));
+                rings.responses.record(&Record {
+                    rcode,
+                    size,
+                    ..Record::query(ip, b"\x01x\x04test\x00", 28)
+                });
+            }
+        }
+        rt
+    }
+
+    /// The blocks, the default action, the rings and what was printed
+    /// after running `src` over a busy runtime.
+    fn after(src: &str) -> (Arc<Runtime>, String) {
+        let rt = busy_runtime();
+        let (loaded, printed) = crate::output::capture(|| {
+            crate::load_with_runtime(
+                src,
+                Path::new(PATH),
+                &rt,
+                None,
+                shield::querylog::OpenMode::Check,
+            )
+        });
+        if let Err(e) = loaded {
+            panic!("{src}: {e}");
+        }
+        let blocks = rt.dynblocks.list();
+        let shown: Vec<String> = blocks
+            .iter()
+            .map(|b| format!("{} {} {}", b.target, b.action, b.reason))
+            .collect();
+        let rings = rt.rings.load();
+        let summary = format!(
+            "{} blocks: {}; default {:?}; {:?} holding {} queries; printed: {printed}",
+            blocks.len(),
+            shown.join(", "),
+            rt.default_block_action.lock().unwrap(),
+            rings.queries,
+            rings.queries.len(),
+        );
+        (rt, summary)
+    }
+
+    #[test]
+    fn every_dynblock_function_takes_effect() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "dynBlockRulesGroup",
+                "local g = dynBlockRulesGroup() g:setQueryRate(15, 10, 'flood', 60, DNSAction.Refused) g:apply()",
+                &["1 blocks: 192.0.2.66/32 Send Refused flood;"],
+            ),
+            (
+                "exceedQRate",
+                "for a in pairs(exceedQRate(5, 10)) do print('over', a) end",
+                &["over\t192.0.2.66\n", "over\t192.0.2.77\n"],
+            ),
+            (
+                "exceedNXDOMAINs",
+                "for a in pairs(exceedNXDOMAINs(5, 10)) do print('over', a) end",
+                &["printed: over\t192.0.2.66\n"],
+            ),
+            (
+                "exceedServFails",
+                "for a in pairs(exceedServFails(5, 10)) do print('over', a) end",
+                &["printed: over\t192.0.2.77\n"],
+            ),
+            (
+                "exceedRespByterate",
+                "for a in pairs(exceedRespByterate(1000, 10)) do print('over', a) end",
+                &["printed: over\t192.0.2.66\n"],
+            ),
+            (
+                "exceedQTypeRate",
+                "local n = 0 for a in pairs(exceedQTypeRate(28, 5, 10)) do n = n + 1 end
+                 for a in pairs(exceedQTypeRate(1, 5, 10)) do n = n + 10 end print('over', n)",
+                &["printed: over\t2\n"],
+            ),
+            (
+                "addDynBlocks",
+                "addDynBlocks({['192.0.2.5']=3}, 'manual', 30, DNSAction.Nxdomain)",
+                &["1 blocks: 192.0.2.5/32 Send NXDomain manual;"],
+            ),
+            (
+                "addDynBlockSMT",
+                "addDynBlockSMT({'bad.test'}, 'names', 30, DNSAction.Truncate)",
+                &["1 blocks: bad.test. Truncate names;"],
+            ),
+            (
+                "setDynBlocksAction",
+                "setDynBlocksAction(DNSAction.Refused) addDynBlocks({['192.0.2.5']=1}, 'manual')",
+                &["192.0.2.5/32 Send Refused manual;", "default Refused"],
+            ),
+            (
+                "showDynBlocks",
+                "addDynBlocks({['192.0.2.5']=1}, 'manual') showDynBlocks()",
+                &["printed: What", "192.0.2.5/32"],
+            ),
+            (
+                "clearDynBlocks",
+                "addDynBlocks({['192.0.2.5']=1, ['192.0.2.6']=1}, 'manual') clearDynBlocks()
+                 addDynBlocks({['192.0.2.7']=1}, 'after')",
+                &["1 blocks: 192.0.2.7/32 Drop after;"],
+            ),
+            (
+                "setRingBuffersSize",
+                "setRingBuffersSize(100, 2)",
+                &["Ring(2 shards) holding 0 queries"],
+            ),
+        ];
+        covers(
+            super::FUNCTIONS.iter().map(|(n, _)| *n),
+            cases.iter().map(|(n, s, _)| (*n, *s)),
+        );
+        let (_, before) = after("");
+        for (name, src, want) in cases {
+            let (_, got) = after(src);
+            for w in *want {
+                assert!(got.contains(w), "{src}: want {w:?} in {got:?}");
+            }
+            assert!(
+                !want.iter().all(|w| before.contains(w)),
+                "{name}: a runtime without the call already shows {want:?}: {before:?}"
+            );
+        }
+        // The size too: 100 entries in all, over the two shards.
+        let (rt, _) = after("setRingBuffersSize(100, 2)");
+        let rings = rt.rings.load();
+        for _ in 0..500 {
+            rings
+                .queries
+                .record(&Record::query([192, 0, 2, 1].into(), b"\x00", 1));
+        }
+        assert!(rings.queries.len() <= 100, "{}", rings.queries.len());
     }
 }

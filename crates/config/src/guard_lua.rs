@@ -5,6 +5,7 @@
 //! `require-server-cookie`).
 
 use std::cell::RefCell;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -12,18 +13,35 @@ use mlua::{Lua, Value};
 use shield::{cookie, rrl, Runtime};
 use zone::named_conf::ServerOption;
 
+use crate::lua_util::{self, setter, Env, Flag, Global};
 use crate::{fail, Config};
 
 /// Registers the functions; `runtime` holds the rate-limit table.
 pub fn register(
     lua: &Lua,
     state: &Rc<RefCell<Config>>,
+    base: &Path,
     runtime: &Arc<Runtime>,
 ) -> mlua::Result<()> {
-    let g = lua.globals();
-    let (st, rt) = (state.clone(), runtime.clone());
-    g.set(
-        "setRRL",
+    let env = Guard {
+        env: Env::new(state, base),
+        runtime: runtime.clone(),
+    };
+    lua_util::register_table(lua, &env, FUNCTIONS)?;
+    lua_util::register_flags(lua, &env.env, SWITCHES)
+}
+
+/// What the functions close over: the config, and the runtime whose
+/// rate-limit table `setRRL` replaces and `showRRL` shows.
+struct Guard {
+    env: Env,
+    runtime: Arc<Runtime>,
+}
+
+/// Response Rate Limiting and the cookie secrets.
+const FUNCTIONS: &[Global<Guard>] = &[
+    ("setRRL", |lua, g| {
+        let (st, rt) = (g.env.state.clone(), g.runtime.clone());
         lua.create_function(move |lua, options: Option<mlua::Table>| {
             let mut settings = rrl::Settings::default();
             for pair in options.iter().flat_map(|t| t.pairs::<String, Value>()) {
@@ -36,11 +54,10 @@ pub fn register(
             }
             st.borrow_mut().shield.rrl = table_for(&rt, settings);
             Ok(())
-        })?,
-    )?;
-    let (st, rt) = (state.clone(), runtime.clone());
-    g.set(
-        "showRRL",
+        })
+    }),
+    ("showRRL", |lua, g| {
+        let (st, rt) = (g.env.state.clone(), g.runtime.clone());
         lua.create_function(move |_, ()| {
             let text = match &st.borrow().shield.rrl {
                 Some(r) => r.show(
@@ -52,12 +69,10 @@ pub fn register(
             };
             crate::output::emit(&text);
             Ok(())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setCookieSecret",
-        lua.create_function(move |lua, secrets: mlua::Variadic<String>| {
+        })
+    }),
+    ("setCookieSecret", |lua, g| {
+        setter(lua, &g.env, |lua, c, secrets: mlua::Variadic<String>| {
             if secrets.is_empty() {
                 return Err(fail(lua, "setCookieSecret: expected at least one secret"));
             }
@@ -66,43 +81,26 @@ pub fn register(
                 .map(|s| cookie::parse_secret(s))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| fail(lua, format!("setCookieSecret: {e}")))?;
-            edit_cookies(&st, |c| c.secrets = parsed);
+            edit(c, |c| c.secrets = parsed);
             Ok(())
-        })?,
-    )?;
-    // Switches: the named.conf option each stands for is in its name.
-    type Switch = fn(&mut cookie::Settings, bool);
-    let switches: [(&str, Switch); 2] = [
-        ("setAnswerCookie", |c, on| c.answer = on),
-        ("setRequireServerCookie", |c, on| {
-            c.require_server_cookie = on
-        }),
-    ];
-    for (name, set) in switches {
-        let st = state.clone();
-        g.set(
-            name,
-            lua.create_function(move |_, on: bool| {
-                edit_cookies(&st, |c| set(c, on));
-                Ok(())
-            })?,
-        )?;
-    }
-    Ok(())
-}
+        })
+    }),
+];
+
+/// The cookie switches: the named.conf option each stands for is in its
+/// name.
+const SWITCHES: &[Flag] = &[
+    ("setAnswerCookie", |c, on| edit(c, |c| c.answer = on)),
+    ("setRequireServerCookie", |c, on| {
+        edit(c, |c| c.require_server_cookie = on)
+    }),
+];
 
 /// The table for `settings`, or none when they limit nothing.
 fn table_for(runtime: &Runtime, settings: rrl::Settings) -> Option<Arc<rrl::Rrl>> {
     settings
         .limits_anything()
         .then(|| runtime.rrl_table(settings))
-}
-
-fn edit_cookies(state: &Rc<RefCell<Config>>, f: impl FnOnce(&mut cookie::Settings)) {
-    let mut c = state.borrow_mut();
-    let mut settings = (*c.shield.cookies).clone();
-    f(&mut settings);
-    c.shield.cookies = Arc::new(settings);
 }
 
 /// `responsesPerSecond` → `responses-per-second`; names already in
@@ -244,6 +242,56 @@ fn rate_limit(o: &ServerOption) -> Result<rrl::Settings, String> {
 mod tests {
     use crate::load_str;
     use std::path::Path;
+
+    #[test]
+    fn every_guard_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let rrl = |c: &crate::Config, printed: &str| {
+            format!(
+                "{:?} {printed}",
+                c.shield.rrl.as_ref().map(|r| r.settings())
+            )
+        };
+        let cookies = |c: &crate::Config, _: &str| {
+            format!("{:?} {:02x?}", c.shield.cookies, c.shield.cookies.secrets)
+        };
+        let cases: &[Case] = &[
+            (
+                "setRRL",
+                "setRRL{responsesPerSecond=7, slip=3, window=9}",
+                rrl,
+                &["responses_per_second: 7", "slip: 3", "window: 9"],
+            ),
+            (
+                "showRRL",
+                "setRRL{responsesPerSecond=7, nxdomainsPerSecond=2} showRRL()",
+                rrl,
+                &["responses-per-second 7 referrals 7 nodata 7 nxdomains 2"],
+            ),
+            (
+                "setCookieSecret",
+                "setCookieSecret('00112233445566778899aabbccddeeff', 'ffeeddccbbaa99887766554433221100')",
+                cookies,
+                &["secrets: 2", "[[00, 11, 22, 33", "[ff, ee, dd, cc"],
+            ),
+        ];
+        check_cases(super::FUNCTIONS.iter().map(|(n, _)| *n), cases);
+        let switches: &[Case] = &[
+            (
+                "setAnswerCookie",
+                "setAnswerCookie(false)",
+                cookies,
+                &["answer: false"],
+            ),
+            (
+                "setRequireServerCookie",
+                "setRequireServerCookie(true)",
+                cookies,
+                &["require_server_cookie: true"],
+            ),
+        ];
+        check_cases(super::SWITCHES.iter().map(|(n, _)| *n), switches);
+    }
 
     #[test]
     fn set_rrl_in_camel_case() {

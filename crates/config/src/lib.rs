@@ -395,22 +395,23 @@ fn load_with_runtime(
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     response_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    console_lua::register(&lua, &state)
+    console_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    web_lua::register(&lua, &state).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    web_lua::register(&lua, &state, &base)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     tls_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     stream_rules_lua::register(&lua)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     pool_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    guard_lua::register(&lua, &state, runtime)
+    guard_lua::register(&lua, &state, &base, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     dnssec_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     xfr_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    compat_lua::register(&lua, &state)
+    compat_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     include_lua::register(&lua, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;

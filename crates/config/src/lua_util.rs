@@ -97,11 +97,12 @@ impl Env {
 /// A Lua global and what makes it. The Lua functions are listed in
 /// tables of these rather than set one after another in a long body, so
 /// that each is found by its name and each table's test can check that
-/// every name in it has a case.
-pub type Global = (&'static str, fn(&Lua, &Env) -> mlua::Result<Function>);
+/// every name in it has a case. What the makers close over is an [`Env`]
+/// unless a module needs something else (the shared runtime).
+pub type Global<E = Env> = (&'static str, fn(&Lua, &E) -> mlua::Result<Function>);
 
 /// Sets every global of `table`.
-pub fn register_table(lua: &Lua, env: &Env, table: &[Global]) -> mlua::Result<()> {
+pub fn register_table<E>(lua: &Lua, env: &E, table: &[Global<E>]) -> mlua::Result<()> {
     let g = lua.globals();
     for (name, make) in table {
         g.set(*name, make(lua, env)?)?;

@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use mlua::{Function, Lua, Table, UserData, UserDataMethods, Value};
 
-use crate::lua_util::{option_bool, option_u32};
+use crate::lua_util::{self, option_bool, option_u32, setter, Env, Global};
 use crate::{caller, fail, Config};
 
 /// What an encrypted listener speaks.
@@ -89,130 +89,157 @@ pub struct TlsRequests {
 
 /// Registers the functions.
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
-    let g = lua.globals();
-    let (st, b) = (state.clone(), base.to_path_buf());
-    g.set(
-        "addTLSLocal",
+    lua_util::register_table(lua, &Env::new(state, base), FUNCTIONS)
+}
+
+/// The encrypted listeners, their frontends and the certificate requests.
+const FUNCTIONS: &[Global] = &[
+    ("addTLSLocal", |lua, env| {
+        let (st, b) = (env.state.clone(), env.base.clone());
         lua.create_function(
             move |lua, (addr, certs, keys, opts): (String, Value, Value, Option<Table>)| {
                 let l = listener(lua, &st, &b, &addr, 853, (certs, keys), None, opts)?;
                 st.borrow_mut().encrypted.push(l);
                 Ok(())
             },
-        )?,
-    )?;
-    let (st, b) = (state.clone(), base.to_path_buf());
-    g.set(
-        "addDOHLocal",
-        lua.create_function(
-            move |lua,
-                  (addr, certs, keys, urls, opts): (
-                String,
-                Option<Value>,
-                Option<Value>,
-                Option<Value>,
-                Option<Table>,
-            )| {
-                let paths = match urls {
-                    None | Some(Value::Nil) => vec!["/dns-query".to_string()],
-                    Some(v) => crate::lua_util::strings(lua, v, "a URL path or a list of them")?,
-                };
-                if let Some(p) = paths.iter().find(|p| !p.starts_with('/')) {
-                    return Err(fail(
-                        lua,
-                        format!("addDOHLocal: path '{p}' must start with /"),
-                    ));
-                }
-                let files = (certs.unwrap_or(Value::Nil), keys.unwrap_or(Value::Nil));
-                let l = listener(lua, &st, &b, &addr, 443, files, Some(paths), opts)?;
-                st.borrow_mut().encrypted.push(l);
-                Ok(())
-            },
-        )?,
-    )?;
-    g.set(
-        "newDOHResponseMapEntry",
-        lua.create_function(
-            |lua, (regex, status, content, headers): (String, u16, String, Option<Table>)| {
-                regex_lite::Regex::new(&regex).map_err(|e| {
-                    fail(
-                        lua,
-                        format!("newDOHResponseMapEntry: bad regex '{regex}': {e}"),
-                    )
-                })?;
-                if !(100..=599).contains(&status) {
-                    return Err(fail(
-                        lua,
-                        format!("newDOHResponseMapEntry: status {status}"),
-                    ));
-                }
-                let mut list = Vec::new();
-                if let Some(h) = headers {
-                    for pair in h.pairs::<String, String>() {
-                        let (k, v) = pair?;
-                        list.push((k.to_ascii_lowercase(), v));
-                    }
-                }
-                Ok(ResponseMapEntry {
-                    regex,
-                    status,
-                    content,
-                    headers: list,
-                })
-            },
-        )?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "reloadAllCertificates",
-        lua.create_function(move |_, ()| {
-            st.borrow_mut().tls_requests.reload += 1;
+        )
+    }),
+    ("addDOHLocal", |lua, env| {
+        let (st, b) = (env.state.clone(), env.base.clone());
+        lua.create_function(move |lua, args: DohArgs| add_doh_local(lua, &st, &b, args))
+    }),
+    ("newDOHResponseMapEntry", |lua, _| {
+        lua.create_function(response_map_entry)
+    }),
+    ("reloadAllCertificates", |lua, env| {
+        setter(lua, env, |_, c, ()| {
+            c.tls_requests.reload += 1;
             Ok(())
-        })?,
-    )?;
-    for (getter, counter, doh) in [
-        ("getTLSContext", "getTLSFrontendCount", Some(false)),
-        ("getTLSFrontend", "", Some(false)),
-        ("getDOHFrontend", "getDOHFrontendCount", Some(true)),
-    ] {
-        let st = state.clone();
-        g.set(
-            getter,
-            lua.create_function(move |lua, n: usize| {
-                let c = st.borrow();
-                let found = c
-                    .encrypted
-                    .iter()
-                    .filter(|l| matches!(l.kind, EncryptedKind::Doh { .. }) == doh.unwrap_or(false))
-                    .nth(n)
-                    .map(|l| l.addr);
-                match found {
-                    Some(addr) => Ok(Frontend {
-                        addr,
-                        state: st.clone(),
-                    }),
-                    None => Err(fail(lua, format!("{getter}({n}): no such frontend"))),
-                }
-            })?,
-        )?;
-        if !counter.is_empty() {
-            let st = state.clone();
-            g.set(
-                counter,
-                lua.create_function(move |_, ()| {
-                    Ok(st
-                        .borrow()
-                        .encrypted
-                        .iter()
-                        .filter(|l| {
-                            matches!(l.kind, EncryptedKind::Doh { .. }) == doh.unwrap_or(false)
-                        })
-                        .count())
-                })?,
-            )?;
+        })
+    }),
+    ("getTLSContext", |lua, env| {
+        frontend_getter(lua, env, "getTLSContext", false)
+    }),
+    ("getTLSFrontend", |lua, env| {
+        frontend_getter(lua, env, "getTLSFrontend", false)
+    }),
+    ("getDOHFrontend", |lua, env| {
+        frontend_getter(lua, env, "getDOHFrontend", true)
+    }),
+    ("getTLSFrontendCount", |lua, env| {
+        frontend_count(lua, env, false)
+    }),
+    ("getDOHFrontendCount", |lua, env| {
+        frontend_count(lua, env, true)
+    }),
+];
+
+/// `addDOHLocal`'s arguments: address, certificate file(s), key file(s),
+/// URL path(s), options.
+type DohArgs = (
+    String,
+    Option<Value>,
+    Option<Value>,
+    Option<Value>,
+    Option<Table>,
+);
+
+/// `addDOHLocal(addr [, certs, keys [, urls [, opts]]])`.
+fn add_doh_local(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    b: &Path,
+    (addr, certs, keys, urls, opts): DohArgs,
+) -> mlua::Result<()> {
+    let paths = match urls {
+        None | Some(Value::Nil) => vec!["/dns-query".to_string()],
+        Some(v) => crate::lua_util::strings(lua, v, "a URL path or a list of them")?,
+    };
+    if let Some(p) = paths.iter().find(|p| !p.starts_with('/')) {
+        return Err(fail(
+            lua,
+            format!("addDOHLocal: path '{p}' must start with /"),
+        ));
+    }
+    let files = (certs.unwrap_or(Value::Nil), keys.unwrap_or(Value::Nil));
+    let l = listener(lua, st, b, &addr, 443, files, Some(paths), opts)?;
+    st.borrow_mut().encrypted.push(l);
+    Ok(())
+}
+
+/// `newDOHResponseMapEntry(regex, status, content [, headers])`.
+fn response_map_entry(
+    lua: &Lua,
+    (regex, status, content, headers): (String, u16, String, Option<Table>),
+) -> mlua::Result<ResponseMapEntry> {
+    regex_lite::Regex::new(&regex).map_err(|e| {
+        fail(
+            lua,
+            format!("newDOHResponseMapEntry: bad regex '{regex}': {e}"),
+        )
+    })?;
+    if !(100..=599).contains(&status) {
+        return Err(fail(
+            lua,
+            format!("newDOHResponseMapEntry: status {status}"),
+        ));
+    }
+    let mut list = Vec::new();
+    if let Some(h) = headers {
+        for pair in h.pairs::<String, String>() {
+            let (k, v) = pair?;
+            list.push((k.to_ascii_lowercase(), v));
         }
     }
-    Ok(())
+    Ok(ResponseMapEntry {
+        regex,
+        status,
+        content,
+        headers: list,
+    })
+}
+
+/// `getter(n)`: the `n`th DoT (or, `doh`, DoH) frontend, from 0.
+fn frontend_getter(
+    lua: &Lua,
+    env: &Env,
+    getter: &'static str,
+    doh: bool,
+) -> mlua::Result<Function> {
+    let st = env.state.clone();
+    lua.create_function(move |lua, n: usize| {
+        let c = st.borrow();
+        let found = c
+            .encrypted
+            .iter()
+            .filter(|l| is_doh(l) == doh)
+            .nth(n)
+            .map(|l| l.addr);
+        match found {
+            Some(addr) => Ok(Frontend {
+                addr,
+                state: st.clone(),
+            }),
+            None => Err(fail(lua, format!("{getter}({n}): no such frontend"))),
+        }
+    })
+}
+
+/// How many DoT (or, `doh`, DoH) frontends there are.
+fn frontend_count(lua: &Lua, env: &Env, doh: bool) -> mlua::Result<Function> {
+    let st = env.state.clone();
+    lua.create_function(move |_, ()| {
+        Ok(st
+            .borrow()
+            .encrypted
+            .iter()
+            .filter(|l| is_doh(l) == doh)
+            .count())
+    })
+}
+
+fn is_doh(l: &EncryptedListener) -> bool {
+    matches!(l.kind, EncryptedKind::Doh { .. })
 }
 
 /// A TLS or DoH frontend as Lua sees it.
@@ -452,6 +479,88 @@ mod tests {
 
     fn load(src: &str) -> Result<Config, crate::ConfigError> {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    /// The encrypted listeners and the certificate requests.
+    fn listeners(c: &Config, printed: &str) -> String {
+        format!("{:?} {:?} {printed}", c.encrypted, c.tls_requests)
+    }
+
+    #[test]
+    fn every_tls_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let cases: &[Case] = &[
+            (
+                "addTLSLocal",
+                "addTLSLocal('127.0.0.1:8853', 'cert.pem', 'key.pem', {minTLSVersion='tls1.3', numberOfTicketsKeys=3})",
+                listeners,
+                &[
+                    "addr: 127.0.0.1:8853, kind: Dot",
+                    "certs: [\"/etc/rampart/cert.pem\"], keys: [\"/etc/rampart/key.pem\"]",
+                    "tls13_only: true",
+                    "ticket_keys: 3",
+                ],
+            ),
+            (
+                "addDOHLocal",
+                "addDOHLocal('127.0.0.1:8443', 'c.pem', 'k.pem', {'/q'}, {serverTokens='x', trustForwardedForHeader=true})",
+                listeners,
+                &[
+                    "addr: 127.0.0.1:8443, kind: Doh { paths: [\"/q\"]",
+                    "server_tokens: \"x\", trust_forwarded_for: true",
+                    "certs: [\"/etc/rampart/c.pem\"]",
+                ],
+            ),
+            (
+                "newDOHResponseMapEntry",
+                "addDOHLocal('127.0.0.1:8053')
+                 getDOHFrontend(0):setResponsesMap({newDOHResponseMapEntry('^/x$', 302, 'https://e.test/', {['X-A']='b'})})",
+                listeners,
+                &["responses: [ResponseMapEntry { regex: \"^/x$\", status: 302, content: \"https://e.test/\", headers: [(\"x-a\", \"b\")] }]"],
+            ),
+            (
+                "reloadAllCertificates",
+                "reloadAllCertificates()",
+                listeners,
+                &["reload: 1,"],
+            ),
+            (
+                "getTLSContext",
+                "addDOHLocal('127.0.0.1:8053') addTLSLocal('127.0.0.1:8853', 'c.pem', 'k.pem')
+                 addTLSLocal('127.0.0.2', 'c.pem', 'k.pem') getTLSContext(1):loadTicketsKeys('t.key')",
+                listeners,
+                &["load_keys: 1, load_keys_from: Some((127.0.0.2:853, \"/etc/rampart/t.key\"))"],
+            ),
+            (
+                "getTLSFrontend",
+                "addDOHLocal('127.0.0.1:8053') addTLSLocal('127.0.0.1:8853', 'c.pem', 'k.pem')
+                 getTLSFrontend(0):rotateTicketsKey() print('frontend ' .. getTLSFrontend(0):getAddressAndPort())",
+                listeners,
+                &["rotate_tickets: 1", "frontend 127.0.0.1:8853\n"],
+            ),
+            (
+                "getDOHFrontend",
+                "addTLSLocal('127.0.0.1:8853', 'c.pem', 'k.pem') addDOHLocal('127.0.0.1:8053') addDOHLocal('127.0.0.1:8054')
+                 print('frontend ' .. getDOHFrontend(1):getAddressAndPort())",
+                listeners,
+                &["frontend 127.0.0.1:8054\n"],
+            ),
+            (
+                "getTLSFrontendCount",
+                "addTLSLocal('127.0.0.1:8853', 'c.pem', 'k.pem') addTLSLocal('127.0.0.2', 'c.pem', 'k.pem')
+                 addDOHLocal('127.0.0.1:8053') print('count ' .. getTLSFrontendCount())",
+                listeners,
+                &["count 2\n"],
+            ),
+            (
+                "getDOHFrontendCount",
+                "addTLSLocal('127.0.0.1:8853', 'c.pem', 'k.pem') addTLSLocal('127.0.0.2', 'c.pem', 'k.pem')
+                 addDOHLocal('127.0.0.1:8053') print('count ' .. getDOHFrontendCount())",
+                listeners,
+                &["count 1\n"],
+            ),
+        ];
+        check_cases(FUNCTIONS.iter().map(|(n, _)| *n), cases);
     }
 
     #[test]

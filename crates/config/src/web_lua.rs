@@ -7,14 +7,14 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use mlua::{Function, Lua, Table, Value};
 use shield::{Netmask, NetmaskGroup};
 
 use crate::credential::{self, Credential};
-use crate::lua_util::{option_bool, option_u32};
+use crate::lua_util::{self, option_bool, option_u32, setter, Env, Global};
 use crate::{fail, Config};
 
 /// dnsdist's webserver port when an address names none.
@@ -93,70 +93,34 @@ pub struct WebResponse {
 }
 
 /// Registers the webserver functions.
-pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
-    let g = lua.globals();
-    let st = state.clone();
-    g.set(
-        "webserver",
-        lua.create_function(
-            move |lua,
-                  (addr, password, api_key, headers, acl): (
-                String,
-                Option<String>,
-                Option<String>,
-                Option<Table>,
-                Option<String>,
-            )| {
-                let addr = crate::address::parse_addr_with_port(&addr, WEB_PORT)
-                    .map_err(|e| fail(lua, format!("webserver: {e}")))?;
-                let mut c = st.borrow_mut();
-                c.web.addr = Some(addr);
-                // The older positional form: as setWebserverConfig's options.
-                let hash = c.web.hash_plaintext;
-                if let Some(p) = password {
-                    c.web.password = credential(lua, "password", &p, hash)?;
-                }
-                if let Some(k) = api_key {
-                    c.web.api_key = credential(lua, "apiKey", &k, hash)?;
-                }
-                if let Some(h) = headers {
-                    c.web.custom_headers = custom_headers(lua, h)?;
-                }
-                if let Some(a) = acl {
-                    c.web.acl = acl_list(lua, &a)?;
-                }
-                Ok(())
-            },
-        )?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setWebserverConfig",
-        lua.create_function(move |lua, opts: Table| set_config(lua, &st, opts))?,
-    )?;
-    g.set(
-        "hashPassword",
+pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
+    lua.set_named_registry_value(HANDLERS, lua.create_table()?)?;
+    lua_util::register_table(lua, &Env::new(state, base), FUNCTIONS)
+}
+
+/// The webserver, its settings and its Lua handlers.
+const FUNCTIONS: &[Global] = &[
+    ("webserver", |lua, env| setter(lua, env, webserver)),
+    ("setWebserverConfig", |lua, env| {
+        let st = env.state.clone();
+        lua.create_function(move |lua, opts: Table| set_config(lua, &st, opts))
+    }),
+    ("hashPassword", |lua, _| {
         lua.create_function(|lua, (pw, work): (String, Option<u64>)| {
             let c = credential::hash(&pw, work.unwrap_or(credential::DEFAULT_WORK_FACTOR))
                 .map_err(|e| fail(lua, format!("hashPassword: {e}")))?;
             Ok(c.text())
-        })?,
-    )?;
-    let st = state.clone();
-    g.set(
-        "setAPIWritable",
-        lua.create_function(move |_, (on, dir): (bool, Option<String>)| {
-            let mut c = st.borrow_mut();
+        })
+    }),
+    ("setAPIWritable", |lua, env| {
+        setter(lua, env, |_, c, (on, dir): (bool, Option<String>)| {
             c.web.api_writable = on;
             c.web.api_config_dir = dir.map(PathBuf::from);
             Ok(())
-        })?,
-    )?;
-    lua.set_named_registry_value(HANDLERS, lua.create_table()?)?;
-    let st = state.clone();
-    g.set(
-        "registerWebHandler",
-        lua.create_function(move |lua, (path, f): (String, Function)| {
+        })
+    }),
+    ("registerWebHandler", |lua, env| {
+        setter(lua, env, |lua, c, (path, f): (String, Function)| {
             if !path.starts_with('/') {
                 return Err(fail(
                     lua,
@@ -165,13 +129,46 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>) -> mlua::Result<()> {
             }
             let handlers: Table = lua.named_registry_value(HANDLERS)?;
             handlers.set(path.as_str(), f)?;
-            let mut c = st.borrow_mut();
             if !c.web.handlers.contains(&path) {
                 c.web.handlers.push(path);
             }
             Ok(())
-        })?,
-    )?;
+        })
+    }),
+];
+
+/// `webserver(addr [, password, apiKey, customHeaders, acl])`'s arguments.
+type WebserverArgs = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Table>,
+    Option<String>,
+);
+
+/// `webserver(…)`: the address, and the older positional form of
+/// `setWebserverConfig`'s options.
+fn webserver(
+    lua: &Lua,
+    c: &mut Config,
+    (addr, password, api_key, headers, acl): WebserverArgs,
+) -> mlua::Result<()> {
+    let addr = crate::address::parse_addr_with_port(&addr, WEB_PORT)
+        .map_err(|e| fail(lua, format!("webserver: {e}")))?;
+    c.web.addr = Some(addr);
+    let hash = c.web.hash_plaintext;
+    if let Some(p) = password {
+        c.web.password = credential(lua, "password", &p, hash)?;
+    }
+    if let Some(k) = api_key {
+        c.web.api_key = credential(lua, "apiKey", &k, hash)?;
+    }
+    if let Some(h) = headers {
+        c.web.custom_headers = custom_headers(lua, h)?;
+    }
+    if let Some(a) = acl {
+        c.web.acl = acl_list(lua, &a)?;
+    }
     Ok(())
 }
 
@@ -371,6 +368,65 @@ mod tests {
 
     fn load(src: &str) -> Result<Config, crate::ConfigError> {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    /// The webserver settings, whether the password and key are "pw"
+    /// and "key", and what was printed.
+    fn web(c: &Config, printed: &str) -> String {
+        let is = |cred: &Option<Credential>, s: &str| cred.as_ref().map(|p| p.matches(s));
+        format!(
+            "{:?} password is pw: {:?} key is key: {:?} {printed}",
+            c.web,
+            is(&c.web.password, "pw"),
+            is(&c.web.api_key, "key")
+        )
+    }
+
+    #[test]
+    fn every_web_function_takes_effect() {
+        use crate::lua_util::table_test::{check_cases, Case};
+        let cases: &[Case] = &[
+            (
+                "webserver",
+                "webserver('192.0.2.1', 'pw', 'key', {['X-A']='b'}, '10.0.0.0/8')",
+                web,
+                &[
+                    "addr: Some(192.0.2.1:8083)",
+                    "password is pw: Some(true) key is key: Some(true)",
+                    "custom_headers: {\"x-a\": \"b\"}",
+                    "addr: 10.0.0.0, prefix: 8",
+                ],
+            ),
+            (
+                "setWebserverConfig",
+                "setWebserverConfig({password='pw', statsRequireAuthentication=false, maxConcurrentConnections=7})",
+                web,
+                &[
+                    "stats_require_auth: false",
+                    "max_connections: 7",
+                    "password is pw: Some(true)",
+                ],
+            ),
+            (
+                "hashPassword",
+                "setWebserverConfig({password=hashPassword('pw', 16)}) print(hashPassword('pw', 16))",
+                web,
+                &["password is pw: Some(true)", "$scrypt$ln=4,p=1,r=8$"],
+            ),
+            (
+                "setAPIWritable",
+                "setAPIWritable(true, '/var/lib/rampart')",
+                web,
+                &["api_writable: true, api_config_dir: Some(\"/var/lib/rampart\")"],
+            ),
+            (
+                "registerWebHandler",
+                "registerWebHandler('/hello', function(req, resp) resp.body = 'hi' end)",
+                web,
+                &["handlers: [\"/hello\"]"],
+            ),
+        ];
+        check_cases(FUNCTIONS.iter().map(|(n, _)| *n), cases);
     }
 
     #[test]
