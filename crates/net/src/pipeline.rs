@@ -833,9 +833,7 @@ fn to_pool(
     let stats = &state.runtime.stats;
     let up = &state.upstream;
     let cache = up.pools.caches.get(pool).filter(|_| !edits.skip_cache);
-    let hash = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let hash = wire::hash::fnv1a(lname);
     // The ECS option a useClientSubnet backend gets is part of the cache
     // key, and the backend chosen decides it: for such a pool the server
     // is picked before the cache is asked (as dnsdist does); for the

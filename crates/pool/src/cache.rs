@@ -117,23 +117,16 @@ pub struct CacheKey<'a> {
 
 impl CacheKey<'_> {
     fn hash(&self) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let mut feed = |b: u8| h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        self.lname.iter().for_each(|&b| feed(b));
-        for b in self
-            .qtype
-            .to_be_bytes()
-            .into_iter()
-            .chain(self.qclass.to_be_bytes())
-        {
-            feed(b);
-        }
+        let mut h = wire::hash::Fnv1a::new();
+        h.bytes(self.lname);
+        h.bytes(&self.qtype.to_be_bytes());
+        h.bytes(&self.qclass.to_be_bytes());
         let rd = self.flags & 0x0100 != 0;
         let cd = self.flags & 0x0010 != 0;
-        feed(u8::from(rd) | (u8::from(cd) << 1));
-        feed(u8::from(self.edns) | u8::from(self.dnssec_ok) << 1 | u8::from(self.tcp) << 2);
-        self.options.to_be_bytes().into_iter().for_each(feed);
-        wire::random::mix(h)
+        h.byte(u8::from(rd) | (u8::from(cd) << 1));
+        h.byte(u8::from(self.edns) | u8::from(self.dnssec_ok) << 1 | u8::from(self.tcp) << 2);
+        h.bytes(&self.options.to_be_bytes());
+        wire::random::mix(h.finish())
     }
 
     /// Whether `message` has this key's question: one question, the same
@@ -184,34 +177,27 @@ impl PacketCache {
         let Some((payload, options)) = edns else {
             return 0;
         };
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let mut feed = |bytes: &[u8]| {
-            for &b in bytes {
-                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-            }
-        };
-        feed(&payload.to_be_bytes());
+        let mut h = wire::hash::Fnv1a::new();
+        h.bytes(&payload.to_be_bytes());
         let mut rest = options;
         while let [c0, c1, l0, l1, tail @ ..] = rest {
             let code = u16::from_be_bytes([*c0, *c1]);
             let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
             let skipped = self.options.skip_options.contains(&code)
                 || (code == COOKIE && !self.options.cookie_hashing);
-            feed(&rest[..if skipped { 4 } else { 4 + len }]);
+            h.bytes(&rest[..if skipped { 4 } else { 4 + len }]);
             rest = &tail[len..];
         }
-        h
+        h.finish()
     }
 
     /// `digest` ([`PacketCache::options_digest`]) with the ECS option a
     /// `useClientSubnet` backend is sent (`option`, code and length
     /// included): its answers are kept per client network.
     pub fn with_ecs(digest: u64, option: &[u8]) -> u64 {
-        let mut h = digest ^ 0x9e37_79b9_7f4a_7c15;
-        for &b in option {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        h
+        let mut h = wire::hash::Fnv1a::from_state(digest ^ 0x9e37_79b9_7f4a_7c15);
+        h.bytes(option);
+        h.finish()
     }
 
     fn shard(&self, h: u64) -> &Mutex<HashMap<u64, Entry>> {

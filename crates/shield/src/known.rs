@@ -34,11 +34,8 @@ impl Default for KnownNames {
 }
 
 fn hash(lname: &[u8]) -> u64 {
-    let h = lname.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
     // Never 0: 0 marks an empty slot.
-    h | 1
+    wire::hash::fnv1a(lname) | 1
 }
 
 impl KnownNames {

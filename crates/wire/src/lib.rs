@@ -30,6 +30,7 @@
 pub mod client;
 pub mod ecs;
 pub mod edit;
+pub mod hash;
 pub mod message;
 pub mod name;
 pub mod query;
