@@ -743,76 +743,44 @@ impl Verifier {
     }
 }
 
-/// Base64 (RFC 4648 §4, standard alphabet): TSIG secrets in configs.
+/// Base64 (RFC 4648 §4, standard alphabet) for TSIG secrets in configs:
+/// the `base64` crate, read as key files are written (whitespace and
+/// line breaks ignored, padding optional but right where present), with
+/// errors an operator can act on.
 pub mod base64 {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine as _;
+
+    const ENGINE: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
 
     /// Encodes with `=` padding.
     pub fn encode(data: &[u8]) -> String {
-        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-        for chunk in data.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
+        base64::engine::general_purpose::STANDARD.encode(data)
     }
 
-    fn value(c: u8) -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    }
-
-    /// Decodes, ignoring whitespace (key files may wrap secrets); padding
-    /// may be left out, but where present it must be right.
+    /// Decodes, ignoring whitespace (key files may wrap secrets).
     pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(text.len() / 4 * 3);
-        let (mut acc, mut bits, mut digits, mut pad) = (0u32, 0u32, 0usize, 0usize);
-        for (i, c) in text.char_indices() {
-            if c.is_ascii_whitespace() {
-                continue;
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        ENGINE.decode(&compact).map_err(|e| match e {
+            base64::DecodeError::InvalidByte(at, b'=') => {
+                format!("wrong '=' padding at offset {at}")
             }
-            if c == '=' {
-                pad += 1;
-                continue;
+            base64::DecodeError::InvalidByte(at, _) => {
+                let c = compact[at..].chars().next().unwrap_or('?');
+                format!("invalid character '{c}' at offset {at}")
             }
-            if pad > 0 {
-                return Err(format!("'{c}' after '=' padding at offset {i}"));
+            base64::DecodeError::InvalidLength(_) => {
+                "truncated: one character too many or missing".into()
             }
-            let Some(v) = u8::try_from(c).ok().and_then(value) else {
-                return Err(format!("invalid character '{c}' at offset {i}"));
-            };
-            digits += 1;
-            acc = ((acc << 6) | v) & 0xffff;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
+            base64::DecodeError::InvalidLastSymbol(at, _) => {
+                format!("the last character (offset {at}) carries bits a secret cannot have")
             }
-        }
-        if digits % 4 == 1 {
-            return Err("truncated: one character too many or missing".into());
-        }
-        if pad > 0 && (digits + pad) % 4 != 0 {
-            return Err("wrong '=' padding".into());
-        }
-        Ok(out)
+            base64::DecodeError::InvalidPadding => "wrong '=' padding".into(),
+        })
     }
 }
 
