@@ -135,17 +135,59 @@ pub struct NamedConf {
     pub notes: Vec<String>,
 }
 
-/// An error with its place.
+/// An error with its place, and the errors found after it.
+///
+/// A file is read to its end so that every statement in error is named
+/// at once, as `named-checkconf` does: `further` holds the ones after
+/// the first (up to [`MAX_LISTED_ERRORS`] in all). A syntax error
+/// (an unbalanced brace, an unclosed quote, a missing `;`) ends the
+/// reading there: what follows cannot be told apart into statements.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfError {
     pub file: PathBuf,
     pub line: u32,
     pub message: String,
+    pub further: Vec<ConfError>,
+}
+
+/// The errors of one named.conf listed at most.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+impl ConfError {
+    fn at(file: &Path, line: u32, message: String) -> ConfError {
+        ConfError {
+            file: file.to_path_buf(),
+            line,
+            message,
+            further: Vec::new(),
+        }
+    }
+
+    /// This error and the further ones, each alone, in file order.
+    pub fn all(&self) -> impl Iterator<Item = &ConfError> {
+        std::iter::once(self).chain(self.further.iter())
+    }
+
+    /// One error made of `errors` (file order), `None` if there are none.
+    fn gather(errors: Vec<ConfError>) -> Option<ConfError> {
+        let mut flat = errors.into_iter().flat_map(|mut e| {
+            let further = std::mem::take(&mut e.further);
+            std::iter::once(e).chain(further)
+        });
+        let mut first = flat.next()?;
+        first.further = flat.take(MAX_LISTED_ERRORS - 1).collect();
+        Some(first)
+    }
 }
 
 impl fmt::Display for ConfError {
+    /// One line each, the first error first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)?;
+        for e in &self.further {
+            write!(f, "\n{}:{}: {}", e.file.display(), e.line, e.message)?;
+        }
+        Ok(())
     }
 }
 
@@ -206,11 +248,8 @@ fn read_into(
     conf: &mut NamedConf,
     depth: usize,
 ) -> Result<(), ConfError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfError {
-        file: path.to_path_buf(),
-        line: 0,
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfError::at(path, 0, format!("cannot read: {e}")))?;
     let stmts = Parser::new(&text, path).statements(false)?;
     interpret(&stmts, path, base, conf, depth)
 }
@@ -230,13 +269,11 @@ fn interpret(
     conf: &mut NamedConf,
     depth: usize,
 ) -> Result<(), ConfError> {
-    let err = |line: u32, message: String| ConfError {
-        file: path.to_path_buf(),
-        line,
-        message,
-    };
+    let err = |line: u32, message: String| ConfError::at(path, line, message);
     let here = |line: u32| format!("{}:{}", path.display(), line);
-    for s in stmts {
+    let mut errors = Vec::new();
+    // Each statement alone: one in error is listed, the next is read.
+    let mut one = |s: &Statement| -> Result<(), ConfError> {
         let keyword = s
             .words
             .first()
@@ -299,16 +336,18 @@ fn interpret(
                 .notes
                 .push(format!("{}: statement '{other}' ignored", here(s.line))),
         }
+        Ok(())
+    };
+    for s in stmts {
+        if let Err(e) = one(s) {
+            errors.push(e);
+        }
     }
-    Ok(())
+    ConfError::gather(errors).map_or(Ok(()), Err)
 }
 
 fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
-    let err = |line: u32, message: String| ConfError {
-        file: path.to_path_buf(),
-        line,
-        message,
-    };
+    let err = |line: u32, message: String| ConfError::at(path, line, message);
     let name = match s.words.as_slice() {
         [_, name] => name.clone(),
         [_, name, class] if class.eq_ignore_ascii_case("in") => name.clone(),
@@ -438,11 +477,7 @@ fn list_tls(s: &Statement) -> Vec<Option<String>> {
 
 /// `tls NAME { ca-file "…"; remote-hostname "…"; … };`.
 fn tls(s: &Statement, path: &Path) -> Result<NamedTls, ConfError> {
-    let err = |line: u32, message: String| ConfError {
-        file: path.to_path_buf(),
-        line,
-        message,
-    };
+    let err = |line: u32, message: String| ConfError::at(path, line, message);
     let [_, name] = s.words.as_slice() else {
         return Err(err(s.line, "expected 'tls NAME { … };'".into()));
     };
@@ -503,11 +538,7 @@ fn items(s: &Statement) -> Vec<String> {
 /// `update-policy { grant KEY RULE [NAME] TYPES; … };`; `update-policy
 /// local;` is refused (it needs BIND's session key).
 fn grants(s: &Statement, path: &Path) -> Result<Vec<Grant>, ConfError> {
-    let err = |line: u32, message: String| ConfError {
-        file: path.to_path_buf(),
-        line,
-        message,
-    };
+    let err = |line: u32, message: String| ConfError::at(path, line, message);
     let Some(block) = &s.block else {
         return Err(err(
             s.line,
@@ -587,11 +618,7 @@ fn server_option(s: &Statement, path: &Path) -> ServerOption {
 
 /// `key "name" { algorithm hmac-sha256; secret "base64"; };`
 fn key(s: &Statement, path: &Path) -> Result<NamedKey, ConfError> {
-    let err = |message: String| ConfError {
-        file: path.to_path_buf(),
-        line: s.line,
-        message,
-    };
+    let err = |message: String| ConfError::at(path, s.line, message);
     let [_, name] = s.words.as_slice() else {
         return Err(err(
             "expected 'key \"name\" { algorithm …; secret \"…\"; };'".into(),
@@ -682,11 +709,7 @@ impl<'a> Parser<'a> {
     }
 
     fn err(&self, message: String) -> ConfError {
-        ConfError {
-            file: self.path.to_path_buf(),
-            line: self.line,
-            message,
-        }
+        ConfError::at(self.path, self.line, message)
     }
 
     /// Statements until `}` (when `nested`) or the end.
@@ -1013,5 +1036,37 @@ zone "s.test" { type secondary; file "s.zone";
         );
         let e = parse("options {\n", Path::new("n.conf")).unwrap_err();
         assert!(e.to_string().contains("expected '}'"), "{e}");
+    }
+
+    #[test]
+    fn every_statement_in_error_is_listed_in_file_order() {
+        // named-checkconf lists each of these (a bad zone type, a class
+        // not served, a bad directory option) before giving up; the good
+        // zone between them is still read.
+        let text = "zone \"a\" {\n type hint;\n};\n\
+                    zone \"ok.test\" { type master; file \"ok\"; };\n\
+                    zone \"c\" CH { type master; file \"c\"; };\n\
+                    options { directory; };\n";
+        let e = parse(text, Path::new("n.conf")).unwrap_err();
+        let lines: Vec<u32> = e.all().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 5, 6], "{e}");
+        assert_eq!(e.to_string().lines().count(), 3, "{e}");
+        assert!(
+            e.to_string().lines().all(|l| l.starts_with("n.conf:")),
+            "{e}"
+        );
+        // Each error says what it said alone.
+        let alone = parse("options { directory; };\n", Path::new("n.conf")).unwrap_err();
+        assert_eq!(e.further[1].message, alone.message);
+        // A syntax error still ends the reading where it is.
+        let e = parse("zone \"c\" CH { };\noptions {\n", Path::new("n.conf")).unwrap_err();
+        assert_eq!(e.all().count(), 1, "{e}");
+    }
+
+    #[test]
+    fn the_list_is_bounded() {
+        let text = "zone \"c\" CH { type master; file \"c\"; };\n".repeat(MAX_LISTED_ERRORS + 20);
+        let e = parse(&text, Path::new("n.conf")).unwrap_err();
+        assert_eq!(e.all().count(), MAX_LISTED_ERRORS);
     }
 }

@@ -321,16 +321,7 @@ fn dns_over_https_as_dnsdist_answers_it() {
     assert!(ok && out.contains("192.0.2.10"), "{out}");
 
     // The API counts them per frontend, with the rule's drop.
-    let api = Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            "X-API-Key: k",
-            &format!("http://{}/api/v1/servers/localhost", s.web),
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&api.stdout).unwrap();
+    let v = api(s.web, "/api/v1/servers/localhost");
     let queries = |kind: &str, addr: SocketAddr| {
         v["frontends"]
             .as_array()
@@ -362,16 +353,7 @@ fn a_handshake_never_finished_is_dropped_and_counted() {
         "{:?}",
         started.elapsed()
     );
-    let api = Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            "X-API-Key: k",
-            &format!("http://{}/api/v1/servers/localhost", s.web),
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&api.stdout).unwrap();
+    let v = api(s.web, "/api/v1/servers/localhost");
     let f = v["frontends"]
         .as_array()
         .unwrap()
@@ -419,16 +401,7 @@ getDOHFrontend(3):setResponsesMap({{newDOHResponseMapEntry("^/coffee$", 418, "C0
     let denied = curl(&["-H", "X-Forwarded-For: 192.0.2.1, 198.51.100.7", &url]);
     assert_eq!(denied.0, 403, "{}", denied.1);
     // The rings show the client the proxy saw.
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            "X-API-Key: k",
-            &format!("http://{}/jsonstat?command=rampart", s.web),
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = api(s.web, "/jsonstat?command=rampart");
     assert!(
         v["top_clients"].to_string().contains("\"192.0.2.1\""),
         "{}",
@@ -610,19 +583,20 @@ setKey("MXNeLFWHUe4363BBKrY06cAsH8NWNb+Se2eXU5+Bb74=")
     );
 }
 
+/// What the test's webserver (API key "k") answers at `path`, as JSON
+/// (`Null` if it does not answer).
+fn api(web: SocketAddr, path: &str) -> serde_json::Value {
+    Command::new("curl")
+        .args(["-s", "-H", "X-API-Key: k", &format!("http://{web}{path}")])
+        .output()
+        .ok()
+        .and_then(|out| serde_json::from_slice(&out.stdout).ok())
+        .unwrap_or_default()
+}
+
 /// Counter `name` of `/jsonstat?command=stats` on the test's webserver.
 fn jsonstat(web: SocketAddr, name: &str) -> Option<u64> {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            "X-API-Key: k",
-            &format!("http://{web}/jsonstat?command=stats"),
-        ])
-        .output()
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v[name].as_u64()
+    api(web, "/jsonstat?command=stats")[name].as_u64()
 }
 
 #[test]
