@@ -571,8 +571,14 @@ fn from_zones(
         return Err(handled);
     }
     let reserve = crate::guard::cookie_reserve(&cookie.presented());
-    let answered =
-        zone::respond::respond_lowered(&state.zones, query, lname, out, ask.transport, reserve);
+    let answered = zone::respond::respond_lowered(
+        &state.zones,
+        query,
+        lname,
+        out,
+        (ask.transport, limit),
+        reserve,
+    );
     Ok(Made {
         len: answered.map(|(len, _)| len),
         wildcard: answered.is_some_and(|(_, f)| f.wildcard),
@@ -762,7 +768,18 @@ fn replication(
             && u16::from_be_bytes([query.packet[10], query.packet[11]])
                 > u16::from(query.edns.is_some()) =>
         {
-            let respond = |buf: &mut [u8]| zone::respond_query(&state.zones, query, buf, transport);
+            let respond = |buf: &mut [u8]| {
+                let limit = zone::respond::size_limit(&state.zones, query, transport, buf.len());
+                zone::respond::respond_lowered(
+                    &state.zones,
+                    query,
+                    lname,
+                    buf,
+                    (transport, limit),
+                    0,
+                )
+                .map(|(len, _)| len)
+            };
             state.xfr.signed_query(query.packet, respond, limit)?
         }
         _ => return None,

@@ -72,24 +72,25 @@ pub fn respond_query(
 ) -> Option<usize> {
     let mut lower = [0u8; wire::name::MAX_NAME_LEN];
     let lname = wire::name::to_lowercase(query.qname, &mut lower);
-    respond_lowered(snap, query, lname, out, transport, 0).map(|(len, _)| len)
+    let limit = size_limit(snap, query, transport, out.len());
+    respond_lowered(snap, query, lname, out, (transport, limit), 0).map(|(len, _)| len)
 }
 
 /// [`respond_query`] for a caller that has the query name in lowercase
-/// already (`lname`): the query path lowercases it once. `reserve` bytes
-/// of the size limit are kept free for EDNS options the caller adds to
-/// the OPT afterwards (a DNS cookie), so truncation accounts for them.
+/// already (`lname`) and the answer's size limit (`limit`, from
+/// [`size_limit`]): the query path works both out once. `reserve` bytes
+/// of the limit are kept free for EDNS options the caller adds to the
+/// OPT afterwards (a DNS cookie), so truncation accounts for them.
 pub fn respond_lowered(
     snap: &Snapshot,
     query: &Query,
     lname: &[u8],
     out: &mut [u8],
-    transport: Transport,
+    (transport, limit): (Transport, usize),
     reserve: usize,
 ) -> Option<(usize, Facts)> {
     let query = *query;
-
-    let limit = size_limit(snap, &query, transport, out.len());
+    let limit = limit.min(out.len());
     let mut resp = Response::new(out, limit);
     // Opcode and RD are echoed (RFC 1035 §4.1.1). CD is not: RFC 4035
     // §3.1.6 asks an authoritative server to clear it, and Knot and NSD
@@ -136,7 +137,7 @@ pub fn respond_lowered(
                 let dnssec_ok = query.edns.is_some_and(|e| e.dnssec_ok);
                 facts = answer_in(&snap.catalog, lname, query.qtype, dnssec_ok, &mut resp);
             }
-            (class::CH, _, _) => chaos(snap, &query, &mut resp),
+            (class::CH, _, _) => chaos(snap, &query, lname, &mut resp),
             _ => resp.set_rcode(rcode::REFUSED),
         }
     }
@@ -180,10 +181,8 @@ fn header_only(packet: &[u8], out: &mut [u8], code: u16) -> usize {
 
 /// CH class: `version.bind`, `version.server`, `id.server`,
 /// `hostname.bind`, answered only when the configuration gives them.
-fn chaos(snap: &Snapshot, query: &Query, resp: &mut Response) {
-    let mut lower = [0u8; wire::name::MAX_NAME_LEN];
-    let name = wire::name::to_lowercase(query.qname, &mut lower);
-    let text = match name {
+fn chaos(snap: &Snapshot, query: &Query, lname: &[u8], resp: &mut Response) {
+    let text = match lname {
         b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => snap.version.as_deref(),
         b"\x02id\x06server\x00" | b"\x08hostname\x04bind\x00" => snap.identity.as_deref(),
         _ => None,
