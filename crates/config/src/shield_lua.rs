@@ -216,20 +216,23 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         state,
         lua_util::Chain {
             what: "rule",
-            names: [
-                "setRules",
-                "topRule",
-                "showRules",
-                "rmRule",
-                "mvRule",
-                "clearRules",
-            ],
+            names: CHAIN,
             objects: "newRuleAction(...) objects",
             rule_of: |ud| ud.borrow::<LuaRule>().ok().map(|r| r.0.clone()),
             chain: |c| c.shield.rules.rules_mut(),
         },
     )
 }
+
+/// The query rule chain's functions (see [`lua_util::Chain::names`]).
+pub(crate) const CHAIN: [&str; 6] = [
+    "setRules",
+    "topRule",
+    "showRules",
+    "rmRule",
+    "mvRule",
+    "clearRules",
+];
 
 /// Rule management, the 1.x shortcuts (as the rules they always were),
 /// the ACL and the name and netmask collections.
