@@ -184,43 +184,53 @@ macro_rules! listed {
 
 listed!(shield::Rule, shield::response::ResponseRule);
 
-/// The position of a rule given by number, name or uuid.
-pub fn find<T: Listed>(lua: &Lua, rules: &[T], id: Value, what: &str) -> mlua::Result<usize> {
+/// The position of a rule given by number, name or uuid to `func`
+/// (named in the error if there is none).
+pub fn find<T: Listed>(
+    lua: &Lua,
+    rules: &[T],
+    id: Value,
+    func: &str,
+    what: &str,
+) -> mlua::Result<usize> {
     match id {
         Value::Integer(n) if n >= 0 && (n as usize) < rules.len() => Ok(n as usize),
         Value::Integer(n) => Err(fail(
             lua,
-            format!("no {what} {n}: there are {}", rules.len()),
+            format!("{func}: no {what} {n}: there are {}", rules.len()),
         )),
         Value::String(s) => {
             let s = s.to_str()?.to_string();
             rules
                 .iter()
                 .position(|r| r.name() == s || r.uuid() == s)
-                .ok_or_else(|| fail(lua, format!("no {what} named or with uuid '{s}'")))
+                .ok_or_else(|| {
+                    fail(lua, format!("{func}: no {what} named or with uuid '{s}'"))
+                })
         }
         other => Err(fail(
             lua,
             format!(
-                "expected a {what} number, name or uuid, got {}",
+                "{func}: expected a {what} number, name or uuid, got {}",
                 other.type_name()
             ),
         )),
     }
 }
 
-/// Moves rule `from` to position `to` (clamped to the end).
+/// Moves rule `from` to position `to` (clamped to the end) for `func`
+/// (named in the error if there is no rule `from`).
 pub fn move_to<T>(
     lua: &Lua,
     rules: &mut Vec<T>,
-    from: usize,
-    to: usize,
+    (from, to): (usize, usize),
+    func: &str,
     what: &str,
 ) -> mlua::Result<()> {
     if from >= rules.len() {
         return Err(fail(
             lua,
-            format!("no {what} {from}: there are {}", rules.len()),
+            format!("{func}: no {what} {from}: there are {}", rules.len()),
         ));
     }
     let r = rules.remove(from);
@@ -317,7 +327,7 @@ pub fn register_chain<T: Listed + 'static>(
         lua.create_function(move |lua, id: Value| {
             let mut c = st.borrow_mut();
             let rules = chain(&mut c);
-            let pos = find(lua, rules, id, what)?;
+            let pos = find(lua, rules, id, names[3], what)?;
             rules.remove(pos);
             Ok(())
         })?,
@@ -325,8 +335,8 @@ pub fn register_chain<T: Listed + 'static>(
     let st = state.clone();
     g.set(
         names[4],
-        lua.create_function(move |lua, (from, to): (usize, usize)| {
-            move_to(lua, chain(&mut st.borrow_mut()), from, to, what)
+        lua.create_function(move |lua, args: (usize, usize)| {
+            move_to(lua, chain(&mut st.borrow_mut()), args, names[4], what)
         })?,
     )?;
     let st = state.clone();
