@@ -485,6 +485,88 @@ pub(crate) mod table_test {
         }
     }
 
+    /// One rule chain as its test sees it: the six functions
+    /// ([`super::Chain::names`]), how Lua adds to it and makes a rule for
+    /// `set…` (`NAME` stands for the rule's name; its selector is
+    /// `QNameRule('NAME.test')` and its uuid `uuid-NAME`), and the names of
+    /// the config's rules in order.
+    pub struct ChainUnderTest {
+        pub names: [&'static str; 6],
+        pub add: &'static str,
+        pub new: &'static str,
+        pub rules: fn(&crate::Config) -> Vec<String>,
+    }
+
+    /// The names of `rules` in order.
+    pub fn rule_names<T: super::Listed>(rules: &[T]) -> Vec<String> {
+        rules.iter().map(|r| r.name().to_string()).collect()
+    }
+
+    /// Checks each of the chain's six functions on a config that already
+    /// has rules a, b and c (lines 1 to 3; the call is on line 4): the
+    /// rules left and their order, what `show…` printed, and that a bad
+    /// index or name fails naming the line and the function.
+    pub fn check_chain(ch: &ChainUnderTest) {
+        let [set, top, show, rm, mv, clear] = ch.names;
+        let setup: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|n| ch.add.replace("NAME", n))
+            .collect();
+        let setup = setup.join("\n");
+        let new = |n: &str| ch.new.replace("NAME", n);
+        // (function, call, rules after it, texts printed).
+        let cases: Vec<(&str, String, &[&str], Vec<&str>)> = vec![
+            (set, format!("{set}({{{}, {}}})", new("x"), new("y")), &["x", "y"], vec![]),
+            (top, format!("{top}()"), &["c", "a", "b"], vec![]),
+            (
+                show,
+                format!("{show}()"),
+                &["a", "b", "c"],
+                vec!["Name", "a.test", "b.test", "c.test"],
+            ),
+            (rm, format!("{rm}(1) {rm}('uuid-c')"), &["a"], vec![]),
+            (mv, format!("{mv}(0, 2)"), &["b", "c", "a"], vec![]),
+            (clear, format!("{clear}()"), &[], vec![]),
+        ];
+        covers(ch.names, cases.iter().map(|(n, s, _, _)| (*n, s.as_str())));
+        assert_eq!((ch.rules)(&load(&setup)), ["a", "b", "c"], "{setup}");
+        for (name, call, want, printed) in &cases {
+            let src = format!("{setup}\n{call}");
+            let (c, out) = crate::output::capture(|| load(&src));
+            assert_eq!((ch.rules)(&c), *want, "{name}: {call}");
+            for p in printed {
+                assert!(out.contains(p), "{call}: want {p:?} printed in {out:?}");
+            }
+            if *name == show {
+                // A row per rule: its position, name and selector.
+                for (i, n) in ["a", "b", "c"].iter().enumerate() {
+                    assert!(
+                        out.lines().any(|l| l.starts_with(&format!("{i} "))
+                            && l.contains(&format!(" {n} "))
+                            && l.contains(&format!("{n}.test"))),
+                        "{call}: no row for {n} in {out:?}"
+                    );
+                }
+            }
+        }
+        // Bad calls: each fails at line 4, naming the function.
+        for (name, call) in [
+            (set, format!("{set}({{AllRule()}})")),
+            (rm, format!("{rm}(3)")),
+            (rm, format!("{rm}('nosuch')")),
+            (mv, format!("{mv}(3, 0)")),
+        ] {
+            let src = format!("{setup}\n{call}");
+            let e = crate::load_str(&src, std::path::Path::new(PATH))
+                .err()
+                .unwrap_or_else(|| panic!("{call} should fail"));
+            assert!(
+                e.0.contains(&format!("{PATH}:4:")) && e.0.contains(name),
+                "{call}: want the line and {name} in {e}"
+            );
+        }
+    }
+
     /// Checks each case's snippet calls the function it is for, and that
     /// `table` and the cases name the same functions: a function added to
     /// a table without a test fails here.
@@ -517,6 +599,33 @@ mod tests {
 
     fn load(src: &str) -> Result<crate::Config, crate::ConfigError> {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    /// Every chain of `mv…Rule`-style functions in the Lua state is one
+    /// whose test runs [`table_test::check_chain`]: a chain registered
+    /// without a test fails here.
+    #[test]
+    fn every_chain_has_a_test() {
+        let tested = [
+            crate::shield_lua::CHAIN,
+            crate::response_lua::CHAIN,
+            crate::response_lua::SELF_ANSWERED_CHAIN,
+        ];
+        let lua = super::table_test::lua("");
+        let mut found = Vec::new();
+        for pair in lua.globals().pairs::<String, mlua::Value>() {
+            let (name, v) = pair.unwrap();
+            if name.starts_with("mv") && name.ends_with("Rule") && v.is_function() {
+                found.push(name);
+            }
+        }
+        assert!(!found.is_empty());
+        for name in found {
+            assert!(
+                tested.iter().any(|c| c[4] == name),
+                "{name}: a rule chain with no check_chain test"
+            );
+        }
     }
 
     #[test]

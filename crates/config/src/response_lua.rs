@@ -326,7 +326,29 @@ type RuleArgs = (Value, Value, Option<Table>);
 
 #[cfg(test)]
 mod tests {
-    use crate::lua_util::table_test::{built, check_cases, covers, Case};
+    use crate::lua_util::table_test::{
+        built, check_cases, check_chain, covers, rule_names, Case, ChainUnderTest,
+    };
+
+    #[test]
+    fn every_response_rule_chain_function_takes_effect() {
+        check_chain(&ChainUnderTest {
+            names: super::CHAIN,
+            add: "addResponseAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME', uuid='uuid-NAME'})",
+            new: "newRuleAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME'})",
+            rules: |c| rule_names(&c.shield.response_rules.rules),
+        });
+    }
+
+    #[test]
+    fn every_self_answered_rule_chain_function_takes_effect() {
+        check_chain(&ChainUnderTest {
+            names: super::SELF_ANSWERED_CHAIN,
+            add: "addSelfAnsweredResponseAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME', uuid='uuid-NAME'})",
+            new: "newRuleAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME'})",
+            rules: |c| rule_names(&c.shield.self_answered_rules.rules),
+        });
+    }
 
     /// What each expression builds shows the texts of its case.
     fn check_built(cases: &[(&str, &str, &[&str])]) {

@@ -1000,7 +1000,9 @@ fn min_max(lua: &Lua, func: &str, min: usize, max: usize) -> mlua::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lua_util::table_test::{built, covers, load};
+    use crate::lua_util::table_test::{
+        built, check_chain, covers, load, rule_names, ChainUnderTest,
+    };
 
     /// Checks each `(function, expression, [texts])`: the expression's
     /// selector or action, described and in Debug form, holds every text
@@ -1139,6 +1141,16 @@ mod tests {
             rules.join(", "),
             acl.join(" ")
         )
+    }
+
+    #[test]
+    fn every_query_rule_chain_function_takes_effect() {
+        check_chain(&ChainUnderTest {
+            names: CHAIN,
+            add: "addAction(QNameRule('NAME.test'), DropAction(), {name='NAME', uuid='uuid-NAME'})",
+            new: "newRuleAction(QNameRule('NAME.test'), DropAction(), {name='NAME'})",
+            rules: |c| rule_names(c.shield.rules.rules()),
+        });
     }
 
     #[test]
