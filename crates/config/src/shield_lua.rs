@@ -410,6 +410,14 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
         ("NOTAUTH", 9),
         ("NOTZONE", 10),
         ("BADVERS", 16),
+        ("BADSIG", 16),
+        ("BADKEY", 17),
+        ("BADTIME", 18),
+        ("BADMODE", 19),
+        ("BADNAME", 20),
+        ("BADALG", 21),
+        ("BADTRUNC", 22),
+        ("BADCOOKIE", 23),
     ] {
         rcodes.set(name, code)?;
     }
@@ -429,6 +437,7 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
     let classes = lua.create_table()?;
     classes.set("IN", 1)?;
     classes.set("CHAOS", 3)?;
+    classes.set("NONE", 254)?;
     classes.set("ANY", 255)?;
     g.set("DNSClass", classes)?;
     let opcodes = lua.create_table()?;
