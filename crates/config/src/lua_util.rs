@@ -204,9 +204,7 @@ pub fn find<T: Listed>(
             rules
                 .iter()
                 .position(|r| r.name() == s || r.uuid() == s)
-                .ok_or_else(|| {
-                    fail(lua, format!("{func}: no {what} named or with uuid '{s}'"))
-                })
+                .ok_or_else(|| fail(lua, format!("{func}: no {what} named or with uuid '{s}'")))
         }
         other => Err(fail(
             lua,
@@ -485,6 +483,34 @@ pub(crate) mod table_test {
         }
     }
 
+    /// The global table `table` of a Lua state: its entries, by name.
+    pub fn constants(table: &str) -> std::collections::BTreeMap<String, i64> {
+        let lua = lua("");
+        let t: mlua::Table = lua
+            .globals()
+            .get(table)
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        t.pairs::<String, i64>()
+            .map(|p| p.unwrap_or_else(|e| panic!("{table}: {e}")))
+            .collect()
+    }
+
+    /// Checks global table `table` holds `want` (written from dnsdist's
+    /// documentation and source), and, if `exact`, nothing else.
+    pub fn check_constants(table: &str, want: &[(&str, i64)], exact: bool) {
+        let got = constants(table);
+        for (name, value) in want {
+            assert_eq!(got.get(*name), Some(value), "{table}.{name}");
+        }
+        if exact {
+            let extra: Vec<_> = got
+                .keys()
+                .filter(|k| !want.iter().any(|(n, _)| n == k))
+                .collect();
+            assert!(extra.is_empty(), "{table}: no expected value for {extra:?}");
+        }
+    }
+
     /// One rule chain as its test sees it: the six functions
     /// ([`super::Chain::names`]), how Lua adds to it and makes a rule for
     /// `set…` (`NAME` stands for the rule's name; its selector is
@@ -516,7 +542,12 @@ pub(crate) mod table_test {
         let new = |n: &str| ch.new.replace("NAME", n);
         // (function, call, rules after it, texts printed).
         let cases: Vec<(&str, String, &[&str], Vec<&str>)> = vec![
-            (set, format!("{set}({{{}, {}}})", new("x"), new("y")), &["x", "y"], vec![]),
+            (
+                set,
+                format!("{set}({{{}, {}}})", new("x"), new("y")),
+                &["x", "y"],
+                vec![],
+            ),
             (top, format!("{top}()"), &["c", "a", "b"], vec![]),
             (
                 show,
