@@ -184,43 +184,51 @@ macro_rules! listed {
 
 listed!(shield::Rule, shield::response::ResponseRule);
 
-/// The position of a rule given by number, name or uuid.
-pub fn find<T: Listed>(lua: &Lua, rules: &[T], id: Value, what: &str) -> mlua::Result<usize> {
+/// The position of a rule given by number, name or uuid to `func`
+/// (named in the error if there is none).
+pub fn find<T: Listed>(
+    lua: &Lua,
+    rules: &[T],
+    id: Value,
+    func: &str,
+    what: &str,
+) -> mlua::Result<usize> {
     match id {
         Value::Integer(n) if n >= 0 && (n as usize) < rules.len() => Ok(n as usize),
         Value::Integer(n) => Err(fail(
             lua,
-            format!("no {what} {n}: there are {}", rules.len()),
+            format!("{func}: no {what} {n}: there are {}", rules.len()),
         )),
         Value::String(s) => {
             let s = s.to_str()?.to_string();
             rules
                 .iter()
                 .position(|r| r.name() == s || r.uuid() == s)
-                .ok_or_else(|| fail(lua, format!("no {what} named or with uuid '{s}'")))
+                .ok_or_else(|| fail(lua, format!("{func}: no {what} named or with uuid '{s}'")))
         }
         other => Err(fail(
             lua,
             format!(
-                "expected a {what} number, name or uuid, got {}",
+                "{func}: expected a {what} number, name or uuid, got {}",
                 other.type_name()
             ),
         )),
     }
 }
 
-/// Moves rule `from` to position `to` (clamped to the end).
+/// Moves rule `from` to position `to` (clamped to the end) for `func`
+/// (named in the error if there is no rule `from`).
 pub fn move_to<T>(
     lua: &Lua,
     rules: &mut Vec<T>,
-    from: usize,
-    to: usize,
+    (from, to): (usize, usize),
+    func: &str,
     what: &str,
 ) -> mlua::Result<()> {
     if from >= rules.len() {
         return Err(fail(
             lua,
-            format!("no {what} {from}: there are {}", rules.len()),
+            format!("{func}: no {what} {from}: there are {}", rules.len()),
         ));
     }
     let r = rules.remove(from);
@@ -317,7 +325,7 @@ pub fn register_chain<T: Listed + 'static>(
         lua.create_function(move |lua, id: Value| {
             let mut c = st.borrow_mut();
             let rules = chain(&mut c);
-            let pos = find(lua, rules, id, what)?;
+            let pos = find(lua, rules, id, names[3], what)?;
             rules.remove(pos);
             Ok(())
         })?,
@@ -325,8 +333,8 @@ pub fn register_chain<T: Listed + 'static>(
     let st = state.clone();
     g.set(
         names[4],
-        lua.create_function(move |lua, (from, to): (usize, usize)| {
-            move_to(lua, chain(&mut st.borrow_mut()), from, to, what)
+        lua.create_function(move |lua, args: (usize, usize)| {
+            move_to(lua, chain(&mut st.borrow_mut()), args, names[4], what)
         })?,
     )?;
     let st = state.clone();
@@ -475,6 +483,121 @@ pub(crate) mod table_test {
         }
     }
 
+    /// The global table `table` of a Lua state: its entries, by name.
+    pub fn constants(table: &str) -> std::collections::BTreeMap<String, i64> {
+        let lua = lua("");
+        let t: mlua::Table = lua
+            .globals()
+            .get(table)
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        t.pairs::<String, i64>()
+            .map(|p| p.unwrap_or_else(|e| panic!("{table}: {e}")))
+            .collect()
+    }
+
+    /// Checks global table `table` holds `want` (written from dnsdist's
+    /// documentation and source), and, if `exact`, nothing else.
+    pub fn check_constants(table: &str, want: &[(&str, i64)], exact: bool) {
+        let got = constants(table);
+        for (name, value) in want {
+            assert_eq!(got.get(*name), Some(value), "{table}.{name}");
+        }
+        if exact {
+            let extra: Vec<_> = got
+                .keys()
+                .filter(|k| !want.iter().any(|(n, _)| n == k))
+                .collect();
+            assert!(extra.is_empty(), "{table}: no expected value for {extra:?}");
+        }
+    }
+
+    /// One rule chain as its test sees it: the six functions
+    /// ([`super::Chain::names`]), how Lua adds to it and makes a rule for
+    /// `set…` (`NAME` stands for the rule's name; its selector is
+    /// `QNameRule('NAME.test')` and its uuid `uuid-NAME`), and the names of
+    /// the config's rules in order.
+    pub struct ChainUnderTest {
+        pub names: [&'static str; 6],
+        pub add: &'static str,
+        pub new: &'static str,
+        pub rules: fn(&crate::Config) -> Vec<String>,
+    }
+
+    /// The names of `rules` in order.
+    pub fn rule_names<T: super::Listed>(rules: &[T]) -> Vec<String> {
+        rules.iter().map(|r| r.name().to_string()).collect()
+    }
+
+    /// Checks each of the chain's six functions on a config that already
+    /// has rules a, b and c (lines 1 to 3; the call is on line 4): the
+    /// rules left and their order, what `show…` printed, and that a bad
+    /// index or name fails naming the line and the function.
+    pub fn check_chain(ch: &ChainUnderTest) {
+        let [set, top, show, rm, mv, clear] = ch.names;
+        let setup: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|n| ch.add.replace("NAME", n))
+            .collect();
+        let setup = setup.join("\n");
+        let new = |n: &str| ch.new.replace("NAME", n);
+        // (function, call, rules after it, texts printed).
+        let cases: Vec<(&str, String, &[&str], Vec<&str>)> = vec![
+            (
+                set,
+                format!("{set}({{{}, {}}})", new("x"), new("y")),
+                &["x", "y"],
+                vec![],
+            ),
+            (top, format!("{top}()"), &["c", "a", "b"], vec![]),
+            (
+                show,
+                format!("{show}()"),
+                &["a", "b", "c"],
+                vec!["Name", "a.test", "b.test", "c.test"],
+            ),
+            (rm, format!("{rm}(1) {rm}('uuid-c')"), &["a"], vec![]),
+            (mv, format!("{mv}(0, 2)"), &["b", "c", "a"], vec![]),
+            (clear, format!("{clear}()"), &[], vec![]),
+        ];
+        covers(ch.names, cases.iter().map(|(n, s, _, _)| (*n, s.as_str())));
+        assert_eq!((ch.rules)(&load(&setup)), ["a", "b", "c"], "{setup}");
+        for (name, call, want, printed) in &cases {
+            let src = format!("{setup}\n{call}");
+            let (c, out) = crate::output::capture(|| load(&src));
+            assert_eq!((ch.rules)(&c), *want, "{name}: {call}");
+            for p in printed {
+                assert!(out.contains(p), "{call}: want {p:?} printed in {out:?}");
+            }
+            if *name == show {
+                // A row per rule: its position, name and selector.
+                for (i, n) in ["a", "b", "c"].iter().enumerate() {
+                    assert!(
+                        out.lines().any(|l| l.starts_with(&format!("{i} "))
+                            && l.contains(&format!(" {n} "))
+                            && l.contains(&format!("{n}.test"))),
+                        "{call}: no row for {n} in {out:?}"
+                    );
+                }
+            }
+        }
+        // Bad calls: each fails at line 4, naming the function.
+        for (name, call) in [
+            (set, format!("{set}({{AllRule()}})")),
+            (rm, format!("{rm}(3)")),
+            (rm, format!("{rm}('nosuch')")),
+            (mv, format!("{mv}(3, 0)")),
+        ] {
+            let src = format!("{setup}\n{call}");
+            let e = crate::load_str(&src, std::path::Path::new(PATH))
+                .err()
+                .unwrap_or_else(|| panic!("{call} should fail"));
+            assert!(
+                e.0.contains(&format!("{PATH}:4:")) && e.0.contains(name),
+                "{call}: want the line and {name} in {e}"
+            );
+        }
+    }
+
     /// Checks each case's snippet calls the function it is for, and that
     /// `table` and the cases name the same functions: a function added to
     /// a table without a test fails here.
@@ -507,6 +630,33 @@ mod tests {
 
     fn load(src: &str) -> Result<crate::Config, crate::ConfigError> {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf"))
+    }
+
+    /// Every chain of `mv…Rule`-style functions in the Lua state is one
+    /// whose test runs [`table_test::check_chain`]: a chain registered
+    /// without a test fails here.
+    #[test]
+    fn every_chain_has_a_test() {
+        let tested = [
+            crate::shield_lua::CHAIN,
+            crate::response_lua::CHAIN,
+            crate::response_lua::SELF_ANSWERED_CHAIN,
+        ];
+        let lua = super::table_test::lua("");
+        let mut found = Vec::new();
+        for pair in lua.globals().pairs::<String, mlua::Value>() {
+            let (name, v) = pair.unwrap();
+            if name.starts_with("mv") && name.ends_with("Rule") && v.is_function() {
+                found.push(name);
+            }
+        }
+        assert!(!found.is_empty());
+        for name in found {
+            assert!(
+                tested.iter().any(|c| c[4] == name),
+                "{name}: a rule chain with no check_chain test"
+            );
+        }
     }
 
     #[test]

@@ -712,7 +712,47 @@ fn packet_cache(
 mod tests {
     use std::path::Path;
 
-    use crate::lua_util::table_test::{check_cases, Case};
+    use crate::lua_util::table_test::{check_cases, lua, Case};
+
+    /// Each policy global is the object setServerPolicy takes, and a
+    /// config calling setServerPolicy with it ends with that policy (each
+    /// from a config that first set another, so none passes by being
+    /// the default).
+    #[test]
+    fn every_policy_global_is_its_policy() {
+        let policies = [
+            "leastOutstanding",
+            "firstAvailable",
+            "roundrobin",
+            "wrandom",
+            "whashed",
+            "chashed",
+        ];
+        let state = lua("");
+        for pair in state.globals().pairs::<String, mlua::Value>() {
+            let (name, v) = pair.unwrap();
+            if let mlua::Value::UserData(ud) = v {
+                if ud.is::<super::LuaPolicy>() {
+                    assert!(
+                        policies.contains(&name.as_str()),
+                        "{name}: a policy with no case"
+                    );
+                }
+            }
+        }
+        for (i, name) in policies.iter().enumerate() {
+            let other = policies[(i + 1) % policies.len()];
+            let c = load(&format!("setServerPolicy({other}) setServerPolicy({name})"));
+            assert_eq!(c.pools.policy.name(), *name);
+            assert_eq!(
+                state
+                    .load(format!("return tostring({name})"))
+                    .eval::<String>()
+                    .unwrap(),
+                *name
+            );
+        }
+    }
 
     #[test]
     fn every_pool_function_takes_effect() {

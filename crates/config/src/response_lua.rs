@@ -126,14 +126,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         state,
         lua_util::Chain {
             what: "self-answered response rule",
-            names: [
-                "setSelfAnsweredResponseRules",
-                "topSelfAnsweredResponseRule",
-                "showSelfAnsweredResponseRules",
-                "rmSelfAnsweredResponseRule",
-                "mvSelfAnsweredResponseRule",
-                "clearSelfAnsweredResponseRules",
-            ],
+            names: SELF_ANSWERED_CHAIN,
             objects: "newRuleAction(selector, response action) objects",
             rule_of: |ud| ud.borrow::<LuaResponseRule>().ok().map(|r| r.0.clone()),
             chain: |c| &mut c.shield.self_answered_rules.rules,
@@ -144,14 +137,7 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         state,
         lua_util::Chain {
             what: "response rule",
-            names: [
-                "setResponseRules",
-                "topResponseRule",
-                "showResponseRules",
-                "rmResponseRule",
-                "mvResponseRule",
-                "clearResponseRules",
-            ],
+            names: CHAIN,
             objects: "newRuleAction(selector, response action) objects",
             rule_of: |ud| ud.borrow::<LuaResponseRule>().ok().map(|r| r.0.clone()),
             chain: |c| &mut response_rules(c).rules,
@@ -159,6 +145,26 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
     )?;
     Ok(())
 }
+
+/// The response rule chain's functions (see [`lua_util::Chain::names`]).
+pub(crate) const CHAIN: [&str; 6] = [
+    "setResponseRules",
+    "topResponseRule",
+    "showResponseRules",
+    "rmResponseRule",
+    "mvResponseRule",
+    "clearResponseRules",
+];
+
+/// The self-answered response rule chain's functions.
+pub(crate) const SELF_ANSWERED_CHAIN: [&str; 6] = [
+    "setSelfAnsweredResponseRules",
+    "topSelfAnsweredResponseRule",
+    "showSelfAnsweredResponseRules",
+    "rmSelfAnsweredResponseRule",
+    "mvSelfAnsweredResponseRule",
+    "clearSelfAnsweredResponseRules",
+];
 
 /// A response action for Lua.
 fn ract(a: ResponseAction) -> mlua::Result<LuaResponseAction> {
@@ -320,7 +326,29 @@ type RuleArgs = (Value, Value, Option<Table>);
 
 #[cfg(test)]
 mod tests {
-    use crate::lua_util::table_test::{built, check_cases, covers, Case};
+    use crate::lua_util::table_test::{
+        built, check_cases, check_chain, covers, rule_names, Case, ChainUnderTest,
+    };
+
+    #[test]
+    fn every_response_rule_chain_function_takes_effect() {
+        check_chain(&ChainUnderTest {
+            names: super::CHAIN,
+            add: "addResponseAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME', uuid='uuid-NAME'})",
+            new: "newRuleAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME'})",
+            rules: |c| rule_names(&c.shield.response_rules.rules),
+        });
+    }
+
+    #[test]
+    fn every_self_answered_rule_chain_function_takes_effect() {
+        check_chain(&ChainUnderTest {
+            names: super::SELF_ANSWERED_CHAIN,
+            add: "addSelfAnsweredResponseAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME', uuid='uuid-NAME'})",
+            new: "newRuleAction(QNameRule('NAME.test'), DropResponseAction(), {name='NAME'})",
+            rules: |c| rule_names(&c.shield.self_answered_rules.rules),
+        });
+    }
 
     /// What each expression builds shows the texts of its case.
     fn check_built(cases: &[(&str, &str, &[&str])]) {

@@ -216,20 +216,23 @@ pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Re
         state,
         lua_util::Chain {
             what: "rule",
-            names: [
-                "setRules",
-                "topRule",
-                "showRules",
-                "rmRule",
-                "mvRule",
-                "clearRules",
-            ],
+            names: CHAIN,
             objects: "newRuleAction(...) objects",
             rule_of: |ud| ud.borrow::<LuaRule>().ok().map(|r| r.0.clone()),
             chain: |c| c.shield.rules.rules_mut(),
         },
     )
 }
+
+/// The query rule chain's functions (see [`lua_util::Chain::names`]).
+pub(crate) const CHAIN: [&str; 6] = [
+    "setRules",
+    "topRule",
+    "showRules",
+    "rmRule",
+    "mvRule",
+    "clearRules",
+];
 
 /// Rule management, the 1.x shortcuts (as the rules they always were),
 /// the ACL and the name and netmask collections.
@@ -407,6 +410,14 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
         ("NOTAUTH", 9),
         ("NOTZONE", 10),
         ("BADVERS", 16),
+        ("BADSIG", 16),
+        ("BADKEY", 17),
+        ("BADTIME", 18),
+        ("BADMODE", 19),
+        ("BADNAME", 20),
+        ("BADALG", 21),
+        ("BADTRUNC", 22),
+        ("BADCOOKIE", 23),
     ] {
         rcodes.set(name, code)?;
     }
@@ -426,6 +437,7 @@ fn register_constants(lua: &Lua) -> mlua::Result<()> {
     let classes = lua.create_table()?;
     classes.set("IN", 1)?;
     classes.set("CHAOS", 3)?;
+    classes.set("NONE", 254)?;
     classes.set("ANY", 255)?;
     g.set("DNSClass", classes)?;
     let opcodes = lua.create_table()?;
@@ -997,7 +1009,9 @@ fn min_max(lua: &Lua, func: &str, min: usize, max: usize) -> mlua::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lua_util::table_test::{built, covers, load};
+    use crate::lua_util::table_test::{
+        built, check_chain, check_constants, constants, covers, load, rule_names, ChainUnderTest,
+    };
 
     /// Checks each `(function, expression, [texts])`: the expression's
     /// selector or action, described and in Debug form, holds every text
@@ -1136,6 +1150,125 @@ mod tests {
             rules.join(", "),
             acl.join(" ")
         )
+    }
+
+    #[test]
+    fn every_rcode_has_dnsdists_value() {
+        let rcodes: &[(&str, i64)] = &[
+            ("NOERROR", 0),
+            ("FORMERR", 1),
+            ("SERVFAIL", 2),
+            ("NXDOMAIN", 3),
+            ("NOTIMP", 4),
+            ("REFUSED", 5),
+            ("YXDOMAIN", 6),
+            ("YXRRSET", 7),
+            ("NXRRSET", 8),
+            ("NOTAUTH", 9),
+            ("NOTZONE", 10),
+            ("BADVERS", 16),
+            ("BADSIG", 16),
+            ("BADKEY", 17),
+            ("BADTIME", 18),
+            ("BADMODE", 19),
+            ("BADNAME", 20),
+            ("BADALG", 21),
+            ("BADTRUNC", 22),
+            ("BADCOOKIE", 23),
+        ];
+        check_constants("DNSRCode", rcodes, true);
+        // dnsdist 1.x's `dnsdist.*` spellings.
+        check_constants("dnsdist", rcodes, false);
+    }
+
+    #[test]
+    fn every_qtype_has_dnsdists_value() {
+        // DNSQType is every type rampart knows by name (too many to list
+        // here in full): these are the ones dnsdist's examples use, and
+        // the names come from the same list as the values.
+        let qtypes: &[(&str, i64)] = &[
+            ("A", 1),
+            ("NS", 2),
+            ("CNAME", 5),
+            ("SOA", 6),
+            ("PTR", 12),
+            ("HINFO", 13),
+            ("MX", 15),
+            ("TXT", 16),
+            ("AAAA", 28),
+            ("SRV", 33),
+            ("NAPTR", 35),
+            ("DS", 43),
+            ("RRSIG", 46),
+            ("NSEC", 47),
+            ("DNSKEY", 48),
+            ("NSEC3", 50),
+            ("TLSA", 52),
+            ("SVCB", 64),
+            ("HTTPS", 65),
+            ("TKEY", 249),
+            ("TSIG", 250),
+            ("IXFR", 251),
+            ("AXFR", 252),
+            ("ANY", 255),
+            ("CAA", 257),
+        ];
+        check_constants("DNSQType", qtypes, false);
+        check_constants("dnsdist", qtypes, false);
+        for (name, value) in constants("DNSQType") {
+            assert_eq!(
+                wire::types::rtype_name(value as u16),
+                name,
+                "DNSQType.{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_class_opcode_and_edns_option_has_dnsdists_value() {
+        check_constants(
+            "DNSClass",
+            &[("IN", 1), ("CHAOS", 3), ("NONE", 254), ("ANY", 255)],
+            true,
+        );
+        check_constants(
+            "DNSOpcode",
+            &[
+                ("Query", 0),
+                ("IQuery", 1),
+                ("Status", 2),
+                ("Notify", 4),
+                ("Update", 5),
+            ],
+            true,
+        );
+        check_constants(
+            "EDNSOptionCode",
+            &[
+                ("NSID", 3),
+                ("DAU", 5),
+                ("DHU", 6),
+                ("N3U", 7),
+                ("ECS", 8),
+                ("EXPIRE", 9),
+                ("COOKIE", 10),
+                ("TCPKEEPALIVE", 11),
+                ("PADDING", 12),
+                ("CHAIN", 13),
+                ("KEYTAG", 14),
+            ],
+            true,
+        );
+    }
+
+    #[test]
+    fn every_query_rule_chain_function_takes_effect() {
+        check_chain(&ChainUnderTest {
+            names: CHAIN,
+            add: "addAction(QNameRule('NAME.test'), DropAction(), {name='NAME', uuid='uuid-NAME'})",
+            new: "newRuleAction(QNameRule('NAME.test'), DropAction(), {name='NAME'})",
+            rules: |c| rule_names(c.shield.rules.rules()),
+        });
     }
 
     #[test]
