@@ -28,7 +28,7 @@ use shield::hook::{HookDecision, HookVerdict, QueryHook};
 use shield::QueryInfo;
 
 use crate::dq_lua::{DqResult, LuaAddr, LuaDq};
-use crate::dynblock_lua::{NO_OP, NO_RECURSE};
+use crate::dynblock_lua::action;
 
 /// The config a worker's Lua state is built from, and the runtime (rings,
 /// counters, dynamic blocks) its functions see: the process's own.
@@ -175,7 +175,17 @@ impl LuaHook {
             q.trailing.replace(data);
         }
         let mut values = out.into_iter();
-        let action = values.next().and_then(|v| v.as_i64()).unwrap_or(4);
+        // What the function returned, as a DNSAction (a response hook's
+        // DNSResponseAction numbers read as the DNSAction they mean).
+        let returned = values.next().and_then(|v| v.as_i64());
+        let action = match (returned, answer) {
+            (None, _) => action::NONE,
+            (Some(n), None) => n,
+            (Some(n), Some(_)) => crate::dynblock_lua::RESPONSE_ACTIONS
+                .iter()
+                .find(|(_, r, _)| *r == n)
+                .map_or(-1, |(_, _, a)| *a),
+        };
         // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
         let extra: Option<Vec<u8>> = values
             .next()
@@ -193,7 +203,7 @@ impl LuaHook {
         };
         let verdict = match action {
             // dq:setHTTPResponse(...) then HeaderModify: that HTTP answer.
-            3 if result.http_response.is_some() => {
+            action::HEADER_MODIFY if result.http_response.is_some() => {
                 let (status, body, content_type) = result.http_response.clone().unwrap_or_default();
                 answer = Some(Arc::new(Action::HttpStatus {
                     status,
@@ -204,14 +214,20 @@ impl LuaHook {
             }
             // dq:spoof(...) then HeaderModify, or Spoof/SpoofRaw with the
             // data as the second result.
-            3 | 9 | 10 if action != 3 || result.spoof.is_some() => {
+            action::HEADER_MODIFY | action::SPOOF | action::SPOOF_RAW
+                if action != action::HEADER_MODIFY || result.spoof.is_some() =>
+            {
                 let made = match (action, result.spoof.clone(), &text, &extra) {
-                    (3, Some((addrs, raws)), _, _) if raws.is_empty() => {
+                    (action::HEADER_MODIFY, Some((addrs, raws)), _, _) if raws.is_empty() => {
                         Ok(Action::Spoof(addrs, settings))
                     }
-                    (3, Some((_, raws)), _, _) => Ok(Action::SpoofRaw(raws, settings)),
-                    (9, _, Some(text), _) => spoof_from_text(text, settings),
-                    (10, _, _, Some(raw)) => Ok(Action::SpoofRaw(vec![raw.clone()], settings)),
+                    (action::HEADER_MODIFY, Some((_, raws)), _, _) => {
+                        Ok(Action::SpoofRaw(raws, settings))
+                    }
+                    (action::SPOOF, _, Some(text), _) => spoof_from_text(text, settings),
+                    (action::SPOOF_RAW, _, _, Some(raw)) => {
+                        Ok(Action::SpoofRaw(vec![raw.clone()], settings))
+                    }
                     _ => Err("a spoof without anything to answer with".to_string()),
                 };
                 match made {
@@ -224,16 +240,18 @@ impl LuaHook {
                 HookVerdict::Answer
             }
             // HeaderModify alone: the header change is the decision.
-            3 => HookVerdict::Continue,
-            0 => HookVerdict::Allow,
-            1 => HookVerdict::Delay(text.and_then(|e| e.trim().parse().ok()).unwrap_or(0)),
-            2 => HookVerdict::Drop,
-            4 | NO_OP => HookVerdict::Continue,
-            5 => HookVerdict::RCode(wire::types::rcode::SERVFAIL),
-            6 => HookVerdict::RCode(wire::types::rcode::NXDOMAIN),
-            8 => HookVerdict::RCode(wire::types::rcode::REFUSED),
-            11 => HookVerdict::Truncate,
-            NO_RECURSE => HookVerdict::NoRecurse,
+            action::HEADER_MODIFY => HookVerdict::Continue,
+            action::ALLOW => HookVerdict::Allow,
+            action::DELAY => {
+                HookVerdict::Delay(text.and_then(|e| e.trim().parse().ok()).unwrap_or(0))
+            }
+            action::DROP => HookVerdict::Drop,
+            action::NONE | action::NO_OP => HookVerdict::Continue,
+            action::SERVFAIL => HookVerdict::RCode(wire::types::rcode::SERVFAIL),
+            action::NXDOMAIN => HookVerdict::RCode(wire::types::rcode::NXDOMAIN),
+            action::REFUSED => HookVerdict::RCode(wire::types::rcode::REFUSED),
+            action::TRUNCATE => HookVerdict::Truncate,
+            action::NO_RECURSE => HookVerdict::NoRecurse,
             other => {
                 let name = crate::dynblock_lua::ACTIONS
                     .iter()
@@ -340,11 +358,9 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             Ok(LuaAddr(addr))
         })?,
     )?;
-    // DNSResponseAction's numbers are DNSAction's first six, so one
-    // reading of a result serves both.
     let actions = lua.create_table()?;
-    for (name, value) in &crate::dynblock_lua::ACTIONS[..6] {
-        actions.set(*name, *value)?;
+    for (name, value, _) in crate::dynblock_lua::RESPONSE_ACTIONS {
+        actions.set(name, value)?;
     }
     g.set("DNSResponseAction", actions)
 }
