@@ -176,7 +176,9 @@ impl LuaHook {
         }
         let mut values = out.into_iter();
         // What the function returned, as a DNSAction (a response hook's
-        // DNSResponseAction numbers read as the DNSAction they mean).
+        // DNSResponseAction numbers read as the DNSAction they mean; a
+        // number that is none of them goes on, as dnsdist's switch does,
+        // so `return DNSAction.None` from a response hook goes on too).
         let returned = values.next().and_then(|v| v.as_i64());
         let action = match (returned, answer) {
             (None, _) => action::NONE,
@@ -184,7 +186,7 @@ impl LuaHook {
             (Some(n), Some(_)) => crate::dynblock_lua::RESPONSE_ACTIONS
                 .iter()
                 .find(|(_, r, _)| *r == n)
-                .map_or(-1, |(_, _, a)| *a),
+                .map_or(action::NONE, |(_, _, a)| *a),
         };
         // The second result: text (Delay, Spoof) or raw bytes (SpoofRaw).
         let extra: Option<Vec<u8>> = values

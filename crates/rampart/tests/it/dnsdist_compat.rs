@@ -756,7 +756,9 @@ fn lua_response_rules_edit_ttls() {
              return 0\n\
            end)\n\
            return DNSResponseAction.None\n\
-         end))\n",
+         end))\n\
+         addResponseAction(\"none.test.\", LuaResponseAction(function(dr) return DNSAction.None end))\n\
+         addResponseAction(\"sf.test.\", LuaResponseAction(function(dr) return DNSResponseAction.ServFail end))\n",
         record_backend(false)
     );
     let s = rampart_in(&dir, port, &conf, "probe.test");
@@ -765,6 +767,12 @@ fn lua_response_rules_edit_ttls() {
         let at = a.len() - 10;
         assert_eq!(a[at..at + 4], ttl.to_be_bytes(), "{name}");
     }
+    // DNSResponseAction has dnsdist's numbers (ServFail is 4); a number
+    // that is none of them (DNSAction.None, 10) goes on, as in dnsdist.
+    let a = ask(&s, &QuerySpec::new("a.none.test", Rtype::A), 7, false);
+    assert_eq!((a[3] & 0xf, u16::from_be_bytes([a[6], a[7]])), (0, 1));
+    let a = ask(&s, &QuerySpec::new("a.sf.test", Rtype::A), 8, false);
+    assert_eq!(a[3] & 0xf, 2, "SERVFAIL");
 }
 
 /// dq.dh's setters: AA set before a spoof shows in the answer, CD set
