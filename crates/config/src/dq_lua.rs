@@ -86,6 +86,70 @@ impl DqHttp {
     }
 }
 
+/// The DoH request's parts a Lua rule reads, by the `dq` method and the
+/// FFI function that give them (empty strings over other transports, as
+/// dnsdist gives): one list for both forms.
+pub(crate) type HttpPart = fn(&DqHttp) -> String;
+pub(crate) const HTTP_PARTS: [(&str, &str, HttpPart); 4] = [
+    (
+        "getHTTPScheme",
+        "dnsdist_ffi_dnsquestion_get_http_scheme",
+        |h| h.scheme.to_string(),
+    ),
+    (
+        "getHTTPHost",
+        "dnsdist_ffi_dnsquestion_get_http_host",
+        |h| h.host.clone(),
+    ),
+    (
+        "getHTTPPath",
+        "dnsdist_ffi_dnsquestion_get_http_path",
+        |h| h.path.clone(),
+    ),
+    (
+        "getHTTPQueryString",
+        "dnsdist_ffi_dnsquestion_get_http_query_string",
+        |h| h.query.clone(),
+    ),
+];
+
+impl LuaDq {
+    /// `part` of the DoH request, empty over other transports.
+    pub(crate) fn http_part(&self, part: HttpPart) -> String {
+        self.http.as_ref().map(part).unwrap_or_default()
+    }
+
+    /// The DoH request's headers, name and value (none over other
+    /// transports).
+    pub(crate) fn http_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.http
+            .iter()
+            .flat_map(|h| &h.headers)
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// `setHTTPResponse` (and its FFI form, `what`): the HTTP answer a
+    /// HeaderModify result sends, on a DoH query (elsewhere nothing). A
+    /// status HTTP has not is an error naming the calling line.
+    pub(crate) fn set_http_response(
+        &mut self,
+        lua: &mlua::Lua,
+        what: &str,
+        (status, body, content_type): (u16, Vec<u8>, Option<String>),
+    ) -> mlua::Result<()> {
+        if !(100..=599).contains(&status) {
+            return Err(crate::fail(
+                lua,
+                format!("{what}: HTTP status {status}: expected 100 to 599"),
+            ));
+        }
+        if self.http.is_some() {
+            self.result.http_response = Some((status, body, content_type.unwrap_or_default()));
+        }
+        Ok(())
+    }
+}
+
 /// dnsdist's names of the transports (`dnsdist::Protocol`).
 fn protocol(q: &QueryInfo) -> &'static str {
     match q.stream {
@@ -228,38 +292,21 @@ impl UserData for LuaDq {
         methods.add_method("getProtocol", |_, dq, ()| Ok(dq.protocol));
         // The DoH request; empty strings (and no headers) over other
         // transports, as dnsdist gives.
-        let http =
-            |dq: &LuaDq, f: fn(&DqHttp) -> String| dq.http.as_ref().map(f).unwrap_or_default();
-        methods.add_method("getHTTPScheme", move |_, dq, ()| {
-            Ok(http(dq, |h| h.scheme.to_string()))
-        });
-        methods.add_method("getHTTPHost", move |_, dq, ()| {
-            Ok(http(dq, |h| h.host.clone()))
-        });
-        methods.add_method("getHTTPPath", move |_, dq, ()| {
-            Ok(http(dq, |h| h.path.clone()))
-        });
-        methods.add_method("getHTTPQueryString", move |_, dq, ()| {
-            Ok(http(dq, |h| h.query.clone()))
-        });
+        for (method, _, part) in HTTP_PARTS {
+            methods.add_method(method, move |_, dq, ()| Ok(dq.http_part(part)));
+        }
         methods.add_method("getHTTPHeaders", |lua, dq, ()| {
             let t = lua.create_table()?;
-            for (n, v) in dq.http.iter().flat_map(|h| &h.headers) {
-                t.set(n.as_str(), v.as_str())?;
+            for (n, v) in dq.http_headers() {
+                t.set(n, v)?;
             }
             Ok(t)
         });
         methods.add_method_mut(
             "setHTTPResponse",
-            |_, dq, (status, body, content_type): (u16, mlua::LuaString, Option<String>)| {
-                if dq.http.is_some() {
-                    dq.result.http_response = Some((
-                        status,
-                        body.as_bytes().to_vec(),
-                        content_type.unwrap_or_default(),
-                    ));
-                }
-                Ok(())
+            |lua, dq, (status, body, content_type): (u16, mlua::LuaString, Option<String>)| {
+                let body = body.as_bytes().to_vec();
+                dq.set_http_response(lua, "setHTTPResponse", (status, body, content_type))
             },
         );
         methods.add_method("getTag", |_, dq, name: String| {

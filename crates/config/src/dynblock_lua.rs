@@ -588,12 +588,9 @@ mod tests {
         }
     }
 
-    /// The numbers too are dnsdist's. They are not yet: rampart numbers
-    /// DNSAction alphabetically (Allow 0, Delay 1, Drop 2, ...) and
-    /// DNSResponseAction as DNSAction's first six, so a script that
-    /// returns a literal number, or prints one, disagrees with dnsdist.
-    /// Names work the same in both. Ignored until the hooks, dynamic
-    /// blocks and FFI read dnsdist's numbers.
+    /// The numbers too are dnsdist's (Drop 0 … SpoofRaw 13, and
+    /// DNSResponseAction's own order), so a script that returns, stores
+    /// or prints a literal number means what it means to dnsdist.
     #[test]
     fn every_dns_action_has_dnsdists_value() {
         check_constants("DNSAction", DNSDIST_ACTIONS, true);

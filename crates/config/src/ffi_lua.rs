@@ -237,28 +237,12 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
-    // The DoH request's parts: empty strings over other transports.
-    type Part = fn(&crate::dq_lua::DqHttp) -> String;
-    let parts: [(&str, Part); 4] = [
-        ("dnsdist_ffi_dnsquestion_get_http_scheme", |h| {
-            h.scheme.to_string()
-        }),
-        ("dnsdist_ffi_dnsquestion_get_http_host", |h| h.host.clone()),
-        ("dnsdist_ffi_dnsquestion_get_http_path", |h| h.path.clone()),
-        ("dnsdist_ffi_dnsquestion_get_http_query_string", |h| {
-            h.query.clone()
-        }),
-    ];
-    for (name, part) in parts {
+    // The DoH request's parts, as the dq methods give them.
+    for (_, name, part) in crate::dq_lua::HTTP_PARTS {
         c.set(
             name,
             lua.create_function(move |_, dq: AnyUserData| {
-                Ok(dq
-                    .borrow::<LuaDq>()?
-                    .http
-                    .as_ref()
-                    .map(part)
-                    .unwrap_or_default())
+                Ok(dq.borrow::<LuaDq>()?.http_part(part))
             })?,
         )?;
     }
@@ -269,10 +253,10 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             let dq = dq.borrow::<LuaDq>()?;
             let list = lua.create_table()?;
             let mut count = 0;
-            for (n, v) in dq.http.iter().flat_map(|h| &h.headers) {
+            for (n, v) in dq.http_headers() {
                 let header = lua.create_table()?;
-                header.set("name", n.as_str())?;
-                header.set("value", v.as_str())?;
+                header.set("name", n)?;
+                header.set("value", v)?;
                 list.raw_set(count, header)?;
                 count += 1;
             }
@@ -293,16 +277,11 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
                 usize,
                 Option<String>,
             )| {
-                let bytes = buffer_bytes(lua, &body, "dnsdist_ffi_dnsquestion_set_http_response")?;
+                let what = "dnsdist_ffi_dnsquestion_set_http_response";
+                let mut bytes = buffer_bytes(lua, &body, what)?;
+                bytes.truncate(len);
                 let mut dq = dq.borrow_mut::<LuaDq>()?;
-                if dq.http.is_some() {
-                    dq.result.http_response = Some((
-                        status,
-                        bytes[..len.min(bytes.len())].to_vec(),
-                        content_type.unwrap_or_default(),
-                    ));
-                }
-                Ok(())
+                dq.set_http_response(lua, what, (status, bytes, content_type))
             },
         )?,
     )?;

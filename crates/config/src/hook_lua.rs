@@ -113,8 +113,10 @@ impl LuaHook {
                 let before = made.flags.get();
                 let dq = lua.create_userdata(made)?;
                 let out = f.call::<MultiValue>(dq.clone())?;
-                let dq = dq.borrow::<LuaDq>()?;
-                let mut result = dq.result.clone();
+                // The dq is dropped right after: its result is moved out,
+                // not copied (a spoofed answer or an HTTP body may be large).
+                let mut dq = dq.borrow_mut::<LuaDq>()?;
+                let mut result = std::mem::take(&mut dq.result);
                 let flags = dq.flags.get();
                 if flags != before {
                     result.flags = Some(flags);
@@ -165,7 +167,7 @@ impl LuaHook {
             verdict: HookVerdict::RCode(wire::types::rcode::SERVFAIL),
             ..Default::default()
         };
-        let Some((out, result)) = self.call(q, answer) else {
+        let Some((out, mut result)) = self.call(q, answer) else {
             return servfail();
         };
         for (name, value) in &result.tags {
@@ -193,7 +195,7 @@ impl LuaHook {
             .next()
             .and_then(|v| v.as_string().map(|s| s.as_bytes().to_vec()))
             .filter(|e| !e.is_empty() || result.ffi_result.is_none())
-            .or_else(|| result.ffi_result.clone());
+            .or_else(|| result.ffi_result.take());
         let text = extra.as_deref().map(String::from_utf8_lossy);
         let mut answer = None;
         // A header the function changed: AA and AD go into its spoofed
@@ -206,7 +208,7 @@ impl LuaHook {
         let verdict = match action {
             // dq:setHTTPResponse(...) then HeaderModify: that HTTP answer.
             action::HEADER_MODIFY if result.http_response.is_some() => {
-                let (status, body, content_type) = result.http_response.clone().unwrap_or_default();
+                let (status, body, content_type) = result.http_response.take().unwrap_or_default();
                 answer = Some(Arc::new(Action::HttpStatus {
                     status,
                     body,

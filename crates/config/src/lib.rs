@@ -529,13 +529,13 @@ type IntSetting = (
 /// range (outside it, an error naming the calling line and the range).
 fn register_ints(lua: &Lua, state: &Rc<RefCell<Config>>, table: &[IntSetting]) -> mlua::Result<()> {
     for (name, what, range, apply) in table {
-        let (st, what, range, apply) = (state.clone(), *what, range.clone(), *apply);
+        let (st, name, what, range, apply) = (state.clone(), *name, *what, range.clone(), *apply);
         let f = lua.create_function(move |lua, n: i64| {
             if !range.contains(&n) {
                 return Err(fail(
                     lua,
                     format!(
-                        "{what} {n} out of range: expected {} to {}",
+                        "{name}: {what} {n} out of range: expected {} to {}",
                         range.start(),
                         range.end()
                     ),
@@ -544,7 +544,7 @@ fn register_ints(lua: &Lua, state: &Rc<RefCell<Config>>, table: &[IntSetting]) -
             apply(&mut st.borrow_mut(), n);
             Ok(())
         })?;
-        lua.globals().set(*name, f)?;
+        lua.globals().set(name, f)?;
     }
     Ok(())
 }
