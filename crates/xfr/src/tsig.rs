@@ -770,8 +770,11 @@ pub mod base64 {
                 format!("wrong '=' padding at offset {at}")
             }
             base64::DecodeError::InvalidByte(at, _) => {
-                let c = compact[at..].chars().next().unwrap_or('?');
-                format!("invalid character '{c}' at offset {at}")
+                let c = compact
+                    .get(at..)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or('?');
+                format!("invalid character '{c}' at offset {at} (whitespace not counted)")
             }
             base64::DecodeError::InvalidLength(_) => {
                 "truncated: one character too many or missing".into()

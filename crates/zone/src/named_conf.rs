@@ -148,6 +148,8 @@ pub struct ConfError {
     pub line: u32,
     pub message: String,
     pub further: Vec<ConfError>,
+    /// Errors found past [`MAX_LISTED_ERRORS`], counted, not listed.
+    pub more: usize,
 }
 
 /// The errors of one named.conf listed at most.
@@ -160,6 +162,7 @@ impl ConfError {
             line,
             message,
             further: Vec::new(),
+            more: 0,
         }
     }
 
@@ -170,12 +173,15 @@ impl ConfError {
 
     /// One error made of `errors` (file order), `None` if there are none.
     fn gather(errors: Vec<ConfError>) -> Option<ConfError> {
+        // An included file's own count of errors past the list.
+        let counted: usize = errors.iter().map(|e| e.more).sum();
         let mut flat = errors.into_iter().flat_map(|mut e| {
             let further = std::mem::take(&mut e.further);
             std::iter::once(e).chain(further)
         });
         let mut first = flat.next()?;
-        first.further = flat.take(MAX_LISTED_ERRORS - 1).collect();
+        first.further = flat.by_ref().take(MAX_LISTED_ERRORS - 1).collect();
+        first.more = counted + flat.count();
         Some(first)
     }
 }
@@ -186,6 +192,9 @@ impl fmt::Display for ConfError {
         write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)?;
         for e in &self.further {
             write!(f, "\n{}:{}: {}", e.file.display(), e.line, e.message)?;
+        }
+        if self.more > 0 {
+            write!(f, "\n… and {} more errors", self.more)?;
         }
         Ok(())
     }
@@ -1068,5 +1077,8 @@ zone "s.test" { type secondary; file "s.zone";
         let text = "zone \"c\" CH { type master; file \"c\"; };\n".repeat(MAX_LISTED_ERRORS + 20);
         let e = parse(&text, Path::new("n.conf")).unwrap_err();
         assert_eq!(e.all().count(), MAX_LISTED_ERRORS);
+        // The rest are counted and said, not dropped.
+        assert_eq!(e.more, 20);
+        assert!(e.to_string().ends_with("… and 20 more errors"), "{e}");
     }
 }

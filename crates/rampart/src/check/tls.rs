@@ -54,7 +54,14 @@ fn settings(words: &[String]) -> Result<Settings, String> {
         return Err(format!("unexpected argument '{extra}'"));
     }
     let host = o.need("-H", "HOST (the DoT or DoH server)")?;
-    let is_name = host
+    // The name the certificate is asked for is HOST without a `:PORT`
+    // (`dns.example:853` as the old usage wrote it), unless it is an
+    // address.
+    let bare = match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.parse::<u16>().is_ok() => h,
+        _ => host,
+    };
+    let is_name = bare
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse::<std::net::IpAddr>()
@@ -70,7 +77,7 @@ fn settings(words: &[String]) -> Result<Settings, String> {
         name: o
             .get("-S")
             .map(str::to_string)
-            .or_else(|| is_name.then(|| host.to_string())),
+            .or_else(|| is_name.then(|| bare.to_string())),
         ca: o.get("--ca").map(|f| match f {
             "system" => None,
             path => Some(path.into()),
@@ -227,6 +234,12 @@ mod tests {
         assert_eq!(s.name.as_deref(), Some("dns.example"));
         assert_eq!(s.ca, Some(None));
         assert!(settings(&w(&["-p", "853"])).is_err());
+        // HOST:PORT: the port is taken, the name is HOST alone.
+        let s = settings(&w(&["-H", "localhost:8853"])).unwrap();
+        assert_eq!(s.server.port(), 8853);
+        assert_eq!(s.name.as_deref(), Some("localhost"));
+        let s = settings(&w(&["-H", "127.0.0.1:8853"])).unwrap();
+        assert!(s.name.is_none());
         assert!(settings(&w(&["-H", "127.0.0.1", "extra"])).is_err());
     }
 }
