@@ -68,6 +68,8 @@ pub struct EncryptedListener {
     pub ciphers_tls13: Option<String>,
     /// `keyLogFile`: where each session's secrets are appended.
     pub key_log_file: Option<PathBuf>,
+    /// `ocspResponses`: DER OCSP responses, one per certificate in order.
+    pub ocsp_responses: Vec<PathBuf>,
     pub max_tcp_connections: usize,
     /// Where it was declared (`file:line`), for messages.
     pub source: String,
@@ -338,6 +340,7 @@ fn listener(
         ciphers: None,
         ciphers_tls13: None,
         key_log_file: None,
+        ocsp_responses: Vec::new(),
         max_tcp_connections: crate::DEFAULT_MAX_TCP_CONNECTIONS,
         source: caller(lua),
     };
@@ -431,6 +434,27 @@ fn listener(
                     }
                     None => return Err(fail(lua, format!("{func}: ticketKeyFile must be a path"))),
                 },
+                "ocspResponses" => {
+                    let files = match v {
+                        Value::Table(t) => t
+                            .sequence_values::<String>()
+                            .collect::<mlua::Result<Vec<_>>>()
+                            .map_err(|_| {
+                                fail(lua, format!("{func}: ocspResponses must list file paths"))
+                            })?,
+                        Value::String(s) => vec![s.to_string_lossy()],
+                        _ => {
+                            return Err(fail(
+                                lua,
+                                format!("{func}: ocspResponses must list file paths"),
+                            ))
+                        }
+                    };
+                    l.ocsp_responses = files
+                        .iter()
+                        .map(|f| crate::resolve_existing(base, f))
+                        .collect();
+                }
                 "ciphers" | "ciphersTLS13" | "keyLogFile" => {
                     let Some(text) = v.as_string().map(|s| s.to_string_lossy()) else {
                         return Err(fail(lua, format!("{func}: {k} must be a string")));

@@ -42,6 +42,11 @@ pub struct TlsSettings {
     pub ciphers_tls13: Option<String>,
     /// Append each session's secrets here (`keyLogFile`, for Wireshark).
     pub key_log_file: Option<PathBuf>,
+    /// DER OCSP responses stapled to the handshake (`ocspResponses`),
+    /// each for the certificate at the same index; read again, like the
+    /// certificates, when a file changes (a cron job that fetches a fresh
+    /// response needs no reload).
+    pub ocsp_responses: Vec<PathBuf>,
 }
 
 /// A listener's TLS state: the server config in force, swapped whole on
@@ -129,6 +134,7 @@ fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
     s.certs
         .iter()
         .chain(&s.keys)
+        .chain(&s.ocsp_responses)
         .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .collect()
 }
@@ -154,6 +160,13 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
             s.keys.len()
         ));
     }
+    if s.ocsp_responses.len() > s.certs.len() {
+        return Err(format!(
+            "{} OCSP response files and {} certificate files: give at most one response per certificate, in the same order",
+            s.ocsp_responses.len(),
+            s.certs.len()
+        ));
+    }
     let mut provider = provider();
     provider.cipher_suites = crate::tls_suites::choose(
         &provider.cipher_suites,
@@ -162,7 +175,7 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
     )?;
     let provider = Arc::new(provider);
     let mut keys = Vec::new();
-    for (cert, key) in s.certs.iter().zip(&s.keys) {
+    for (i, (cert, key)) in s.certs.iter().zip(&s.keys).enumerate() {
         let chain = CertificateDer::pem_file_iter(cert)
             .map_err(|e| format!("{}: {e}", cert.display()))?
             .collect::<Result<Vec<_>, _>>()
@@ -176,10 +189,13 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
             .key_provider
             .load_private_key(der)
             .map_err(|e| format!("{}: {e}", key.display()))?;
-        let certified = CertifiedKey::new(chain, signing);
+        let mut certified = CertifiedKey::new(chain, signing);
         certified
             .keys_match()
             .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+        if let Some(path) = s.ocsp_responses.get(i) {
+            certified.ocsp = Some(read_ocsp_response(path)?);
+        }
         keys.push(Arc::new(certified));
     }
     let versions: &[&rustls::SupportedProtocolVersion] = if s.tls13_only {
@@ -205,6 +221,57 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
     // flood of handshakes could fill.
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(config)
+}
+
+/// Reads a DER OCSP response (as `openssl ocsp -respout` writes it) and
+/// checks that it is one and says "successful": a client asking for the
+/// status would otherwise get a malformed or an error response stapled.
+/// Whether it is for this certificate and still fresh is the client's to
+/// judge, as with dnsdist, which staples the file as it is.
+fn read_ocsp_response(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let der = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match ocsp_status(&der) {
+        Some(0) => Ok(der),
+        Some(n) => Err(format!(
+            "{}: the OCSP response's status is {n}, not successful (0)",
+            path.display()
+        )),
+        None => Err(format!(
+            "{}: not a DER OCSP response (write it with `openssl ocsp -respout`)",
+            path.display()
+        )),
+    }
+}
+
+/// The `responseStatus` of a DER `OCSPResponse` (RFC 6960 §4.2.1: a
+/// SEQUENCE whose first element is an ENUMERATED), if `der` is one.
+fn ocsp_status(der: &[u8]) -> Option<u8> {
+    let (&tag, rest) = der.split_first()?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (len, body) = der_length(rest)?;
+    if body.len() != len {
+        return None;
+    }
+    match body {
+        [0x0a, 1, status, ..] => Some(*status),
+        _ => None,
+    }
+}
+
+/// A DER length (short or long form, at most 4 octets) and what follows.
+fn der_length(b: &[u8]) -> Option<(usize, &[u8])> {
+    let (&first, rest) = b.split_first()?;
+    if first < 0x80 {
+        return Some((first as usize, rest));
+    }
+    let n = (first & 0x7f) as usize;
+    if n == 0 || n > 4 || rest.len() < n {
+        return None;
+    }
+    let len = rest[..n].iter().fold(0usize, |a, &o| (a << 8) | o as usize);
+    Some((len, &rest[n..]))
 }
 
 /// Session-ticket keys, newest first: tickets are made with the newest
@@ -376,5 +443,29 @@ impl ResolvesServerCert for ByClientSupport {
             .find(|k| k.key.choose_scheme(schemes).is_some())
             .or_else(|| self.0.first())
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ocsp_status;
+
+    #[test]
+    fn an_ocsp_response_status_is_read_from_its_der() {
+        // successful, with response bytes after (short length form)
+        assert_eq!(ocsp_status(&[0x30, 5, 0x0a, 1, 0, 0xa0, 0]), Some(0));
+        // tryLater (3), long length form
+        assert_eq!(ocsp_status(&[0x30, 0x81, 3, 0x0a, 1, 3]), Some(3));
+        // not a SEQUENCE, a length past the end, no ENUMERATED first,
+        // a length of more than four octets, empty
+        for bad in [
+            &b"not DER"[..],
+            &[0x30, 9, 0x0a, 1, 0],
+            &[0x30, 3, 0x02, 1, 0],
+            &[0x30, 0x85, 0, 0, 0, 0, 3, 0x0a, 1, 0],
+            &[],
+        ] {
+            assert_eq!(ocsp_status(bad), None, "{bad:?}");
+        }
     }
 }

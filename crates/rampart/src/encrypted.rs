@@ -106,6 +106,7 @@ fn settings(l: &EncryptedListener) -> TlsSettings {
         ciphers: l.ciphers.clone(),
         ciphers_tls13: l.ciphers_tls13.clone(),
         key_log_file: l.key_log_file.clone(),
+        ocsp_responses: l.ocsp_responses.clone(),
         alpn: match l.kind {
             // RFC 7858 §3.2 leaves ALPN out; "dot" is what RFC 9103 and
             // Knot ask for.

@@ -876,3 +876,171 @@ setWebserverConfig({{apiKey="k"}})
     assert!(exchange(s.addr, &with_4096("mail.example.org")).is_some());
     assert_eq!(hits(), before + 2, "the UDP query was not the cache's");
 }
+
+/// Runs `openssl` with `args` in `dir`; panics with its output if it fails.
+fn openssl_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a certificate it signed for ns1.example.org (`srv.pem`,
+/// `srv.key`), and an OCSP response for it written by `openssl ocsp` as
+/// a responder would (`resp.der`), saying `good` or, with `revoked`,
+/// revoked.
+fn ca_signed_certificate_with_ocsp(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=test ca"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl_in(dir, &ca);
+    let mut csr = vec!["req", "-new", "-subj", "/CN=ns1.example.org"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "srv.key", "-out", "srv.csr"]);
+    openssl_in(dir, &csr);
+    std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl_in(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "0x5eed",
+            "-extfile",
+            "ext",
+            "-out",
+            "srv.pem",
+        ],
+    );
+    openssl_in(
+        dir,
+        &[
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "srv.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ],
+    );
+}
+
+/// Answers `req.der` from an index that says the certificate is `status`
+/// (`V` valid or `R` revoked), into `resp.der`.
+fn ocsp_response(dir: &Path, status: char) {
+    let revoked = if status == 'R' { "261201000000Z" } else { "" };
+    std::fs::write(
+        dir.join("index.txt"),
+        format!("{status}\t301231000000Z\t{revoked}\t5EED\tunknown\t/CN=ns1.example.org\n"),
+    )
+    .unwrap();
+    // Written aside and renamed in, as a cron job should.
+    openssl_in(
+        dir,
+        &[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-rsigner",
+            "ca.pem",
+            "-rkey",
+            "ca.key",
+            "-CA",
+            "ca.pem",
+            "-reqin",
+            "req.der",
+            "-ndays",
+            "1",
+            "-respout",
+            "resp.new",
+        ],
+    );
+    std::fs::rename(dir.join("resp.new"), dir.join("resp.der")).unwrap();
+}
+
+/// What `openssl s_client -status` prints of the stapled response.
+fn stapled(addr: SocketAddr, dir: &Path) -> String {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(["s_client", "-status", "-CAfile", "ca.pem", "-connect"])
+        .arg(addr.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_ocsp_response_is_stapled_and_a_fresh_one_picked_up_by_itself() {
+    if !tools() {
+        return;
+    }
+    let dir = scratch_with_example_zone("ocsp");
+    ca_signed_certificate_with_ocsp(&dir);
+    ocsp_response(&dir, 'V');
+    let (port, dot, doh) = (free_port(), free_port(), free_port());
+    let conf = format!(
+        r#"setLocal("127.0.0.1:{port}")
+addZone("example.org", "zones/example.org.zone")
+addTLSLocal("127.0.0.1:{dot}", "srv.pem", "srv.key", {{ocspResponses={{"resp.der"}}}})
+addDOHLocal("127.0.0.1:{doh}", "srv.pem", "srv.key", "/dns-query", {{ocspResponses={{"resp.der"}}}})
+"#
+    );
+    let server = rampart_in(&dir, port, &conf, "example.org");
+    for addr in [dot, doh].map(|p| SocketAddr::from(([127, 0, 0, 1], p))) {
+        let text = stapled(addr, &dir);
+        assert!(
+            text.contains("OCSP Response Status: successful (0x0)"),
+            "{text}"
+        );
+        assert!(text.contains("Cert Status: good"), "{text}");
+        assert!(text.contains("Serial Number: 5EED"), "{text}");
+    }
+
+    // The responder now says revoked: the new file is stapled to new
+    // handshakes without a reload.
+    let dot = SocketAddr::from(([127, 0, 0, 1], dot));
+    ocsp_response(&dir, 'R');
+    assert!(
+        eventually(Duration::from_secs(5), || stapled(dot, &dir)
+            .contains("Cert Status: revoked")),
+        "the new OCSP response was not picked up:\n{}",
+        server.log_text()
+    );
+
+    // A file that is no OCSP response keeps the one in force, and says why.
+    std::fs::write(dir.join("resp.der"), b"not DER").unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || server
+            .log_text()
+            .contains("not a DER OCSP response")),
+        "{}",
+        server.log_text()
+    );
+    assert!(stapled(dot, &dir).contains("Cert Status: revoked"));
+}
