@@ -244,6 +244,7 @@ fn backend_from(
     let mut tls = false;
     let mut tls_settings = pool::tls_client::ClientSettings::default();
     let mut doh_path = None;
+    let mut add_x_forwarded = false;
     if let Some(t) = opts {
         for pair in t.pairs::<String, Value>() {
             let (k, v) = pair?;
@@ -310,9 +311,9 @@ fn backend_from(
                 | "maxInFlight"
                 | "releaseBuffers"
                 | "enableRenegotiation"
-                | "addXForwardedHeaders"
                 | "numberOfStoredSessions" => {}
                 "disableZeroScope" => disable_zero_scope = flag(&v)?,
+                "addXForwardedHeaders" => add_x_forwarded = flag(&v)?,
                 "healthCheckMode" => {
                     mode = v
                         .as_string()
@@ -384,7 +385,11 @@ fn backend_from(
         }
         let client = pool::tls_client::TlsClient::new(tls_settings, addr.ip())
             .map_err(|e| fail(lua, format!("newServer: {e}")))?;
-        b.tls = Some(pool::BackendTls { client, doh_path });
+        b.tls = Some(pool::BackendTls {
+            client,
+            doh_path,
+            add_x_forwarded,
+        });
         // As dnsdist: a TLS backend is TCP-only; UDP clients' queries
         // go over its TLS sessions too (net::forward::forward_over_stream).
         b.tcp_only = true;

@@ -403,7 +403,12 @@ pub fn forward_over_stream(
             qtype,
             allow_empty: runtime.response_rules.load().allow_empty_response,
         };
-        let Some(n) = tcp_exchange(&backend, &sent, &mut out, timeout, expect).await else {
+        let origin = Origin {
+            client,
+            proto: "dns-over-udp",
+        };
+        let Some(n) = tcp_exchange(&backend, &sent, &mut out, timeout, (expect, origin)).await
+        else {
             return;
         };
         let rules = runtime.response_rules.load();
@@ -722,6 +727,9 @@ fn health_loop(b: &Arc<Backend>) {
                 b.lazy_recovered();
             }
         } else {
+            b.conns
+                .health_check_failures
+                .fetch_add(1, Ordering::Relaxed);
             failures += 1;
             successes = 0;
             if b.healthy() && failures >= b.check.max_failures && b.set_healthy(false).is_some() {
@@ -791,18 +799,19 @@ pub async fn tcp_exchange(
     query: &[u8],
     out: &mut [u8],
     timeout: Duration,
-    expect: Expected<'_>,
+    (expect, origin): (Expected<'_>, Origin),
 ) -> Option<usize> {
     let started = Instant::now();
     b.sent();
     let framed = wire::client::frame(query).ok()?;
     let result = tokio::time::timeout(timeout, async {
         if let Some(tls) = &b.tls {
-            return crate::tls_forward::exchange(b, tls, &framed, out, expect).await;
+            return crate::tls_forward::exchange(b, tls, &framed, out, (expect, origin)).await;
         }
         // A kept connection may have been closed by the backend since
         // (idle timeout): then it fails at once and a new one is tried.
         if let Some(idle) = b.take_idle_tcp() {
+            b.conns.reused.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
                 if let Some(len) = stream_ask(&mut s, &framed, out, expect).await {
                     keep(b, s);
@@ -811,6 +820,7 @@ pub async fn tcp_exchange(
             }
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
+        b.conns.new.fetch_add(1, Ordering::Relaxed);
         let _ = s.set_nodelay(true);
         let len = stream_ask(&mut s, &framed, out, expect).await?;
         keep(b, s);
@@ -828,6 +838,34 @@ pub async fn tcp_exchange(
             b.timed_out();
             None
         }
+    }
+}
+
+/// Who asked a query that goes to a backend over a stream, for a DoH
+/// backend that is told (`addXForwardedHeaders`).
+#[derive(Clone, Copy, Debug)]
+pub struct Origin {
+    pub client: SocketAddr,
+    /// How the client asked, in dnsdist's X-Forwarded-Proto words.
+    pub proto: &'static str,
+}
+
+impl Origin {
+    /// A query that came over a stream: TCP, DoT, or DoH (cleartext or
+    /// not).
+    pub fn of_stream(
+        client: SocketAddr,
+        stream: Option<&shield::stream_info::StreamInfo>,
+    ) -> Origin {
+        let proto = match stream {
+            None => "dns-over-tcp",
+            Some(s) => match &s.http {
+                None => "dns-over-tls",
+                Some(h) if h.scheme == "https" => "dns-over-https",
+                Some(_) => "dns-over-http",
+            },
+        };
+        Origin { client, proto }
     }
 }
 

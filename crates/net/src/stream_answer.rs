@@ -155,7 +155,14 @@ pub async fn answer(
             };
             let len = match by_udp {
                 Some(len) => len,
-                None => match crate::forward::tcp_exchange(&b, sent, answer, timeout, expect).await
+                None => match crate::forward::tcp_exchange(
+                    &b,
+                    sent,
+                    answer,
+                    timeout,
+                    (expect, crate::forward::Origin::of_stream(client, stream)),
+                )
+                .await
                 {
                     Some(len) => len,
                     None => return Answered::Drop,

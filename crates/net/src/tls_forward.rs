@@ -11,12 +11,34 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use pool::{Backend, BackendTls};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use pool::{Backend, BackendTls, ConnCounters};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-/// A DoT session kept on its backend.
 type DotStream = TlsStream<TcpStream>;
+
+/// A DoT session kept on its backend. One that resumed is counted in the
+/// backend's `tlsResumptions` as it ends ([`pool::ConnCounters`]).
+struct DotSession {
+    stream: DotStream,
+    resumed: Option<Arc<ConnCounters>>,
+}
+
+impl Drop for DotSession {
+    fn drop(&mut self) {
+        if let Some(c) = &self.resumed {
+            c.tls_resumptions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the session's handshake resumed an earlier one.
+fn resumed(s: &DotStream) -> bool {
+    s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+}
 /// A DoH connection kept on its backend.
 type DohSender = SendRequest<Full<Bytes>>;
 
@@ -87,10 +109,10 @@ pub async fn exchange(
     tls: &BackendTls,
     framed: &[u8],
     out: &mut [u8],
-    expect: crate::forward::Expected<'_>,
+    (expect, origin): (crate::forward::Expected<'_>, crate::forward::Origin),
 ) -> Option<usize> {
     match &tls.doh_path {
-        Some(path) => doh_exchange(b, tls, path, &framed[2..], out, expect).await,
+        Some(path) => doh_exchange(b, tls, (path, &framed[2..]), out, (expect, origin)).await,
         None => dot_exchange(b, tls, framed, out, expect).await,
     }
 }
@@ -105,17 +127,21 @@ async fn dot_exchange(
     // A kept session may have been closed by the backend since: then it
     // fails at once and a new one is opened.
     while let Some(idle) = b.take_idle_tls() {
-        let Ok(mut s) = idle.downcast::<DotStream>() else {
+        let Ok(mut s) = idle.downcast::<DotSession>() else {
             continue;
         };
-        if let Some(len) = crate::forward::stream_ask(&mut *s, framed, out, expect).await {
+        b.conns.reused.fetch_add(1, Ordering::Relaxed);
+        if let Some(len) = crate::forward::stream_ask(&mut s.stream, framed, out, expect).await {
             b.keep_idle_tls(s);
             return Some(len);
         }
         break;
     }
-    let mut s = connect(b, tls).await?;
-    let len = crate::forward::stream_ask(&mut s, framed, out, expect).await?;
+    let stream = connect(b, tls).await?;
+    b.conns.new.fetch_add(1, Ordering::Relaxed);
+    let resumed = resumed(&stream).then(|| b.conns.clone());
+    let mut s = DotSession { stream, resumed };
+    let len = crate::forward::stream_ask(&mut s.stream, framed, out, expect).await?;
     b.keep_idle_tls(Box::new(s));
     Some(len)
 }
@@ -134,10 +160,13 @@ async fn doh_sender(b: &Backend, tls: &BackendTls) -> Option<DohSender> {
         let mine = (*sender).clone();
         if sender.ready().await.is_ok() {
             b.keep_idle_tls(sender);
+            b.conns.reused.fetch_add(1, Ordering::Relaxed);
             return Some(mine);
         }
     }
     let stream = connect(b, tls).await?;
+    b.conns.new.fetch_add(1, Ordering::Relaxed);
+    let resumed = resumed(&stream).then(|| b.conns.clone());
     let (sender, conn) =
         match hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
@@ -150,6 +179,9 @@ async fn doh_sender(b: &Backend, tls: &BackendTls) -> Option<DohSender> {
         };
     tokio::spawn(async move {
         let _ = conn.await;
+        if let Some(c) = resumed {
+            c.tls_resumptions.fetch_add(1, Ordering::Relaxed);
+        }
     });
     b.keep_idle_tls(Box::new(sender.clone()));
     Some(sender)
@@ -166,16 +198,23 @@ fn authority(b: &Backend, tls: &BackendTls) -> String {
 async fn doh_exchange(
     b: &Backend,
     tls: &BackendTls,
-    path: &str,
-    query: &[u8],
+    (path, query): (&str, &[u8]),
     out: &mut [u8],
-    expect: crate::forward::Expected<'_>,
+    (expect, origin): (crate::forward::Expected<'_>, crate::forward::Origin),
 ) -> Option<usize> {
     let mut sender = doh_sender(b, tls).await?;
     let uri = format!("https://{}{path}", authority(b, tls));
-    let request = hyper::Request::post(uri)
+    let mut request = hyper::Request::post(uri)
         .header(hyper::header::CONTENT_TYPE, "application/dns-message")
-        .header(hyper::header::ACCEPT, "application/dns-message")
+        .header(hyper::header::ACCEPT, "application/dns-message");
+    if tls.add_x_forwarded {
+        // As dnsdist: the address alone, its port apart.
+        request = request
+            .header("x-forwarded-for", origin.client.ip().to_string())
+            .header("x-forwarded-port", origin.client.port().to_string())
+            .header("x-forwarded-proto", origin.proto);
+    }
+    let request = request
         .body(Full::new(Bytes::copy_from_slice(query)))
         .ok()?;
     let response = match sender.send_request(request).await {

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Idle TCP connections kept per backend: enough for the usual handful
 /// of concurrent TCP clients, small enough not to hog the backend's slots.
@@ -65,6 +65,9 @@ pub struct BackendTls {
     pub client: crate::tls_client::TlsClient,
     /// DNS over HTTPS to this path (`dohPath`); DoT without it.
     pub doh_path: Option<String>,
+    /// Tell a DoH backend who asked, in X-Forwarded-For, -Port and
+    /// -Proto headers (`addXForwardedHeaders`).
+    pub add_x_forwarded: bool,
 }
 
 /// A backend.
@@ -104,6 +107,24 @@ pub struct Backend {
     idle_tls: Mutex<Vec<Box<dyn Any + Send>>>,
     /// Recent outcomes, for lazy health checks.
     lazy_window: Mutex<crate::lazy::LazyWindow>,
+    /// How its connections were come by, as dnsdist counts them.
+    pub conns: Arc<ConnCounters>,
+}
+
+/// A backend's stream connections, counted as dnsdist's per-server
+/// `tcpNewConnections`, `tcpReusedConnections` and `tlsResumptions` are:
+/// only connections that carry queries (health checks open their own and
+/// are not counted here), a kept connection counted as reused when it is
+/// taken again, even if the backend closed it meanwhile and a new one
+/// follows.
+#[derive(Debug, Default)]
+pub struct ConnCounters {
+    pub new: AtomicU64,
+    pub reused: AtomicU64,
+    /// Resumed TLS sessions, counted when the session ends (dnsdist learns
+    /// of a resumption only then, and its tests read the figure so).
+    pub tls_resumptions: AtomicU64,
+    pub health_check_failures: AtomicU64,
 }
 
 impl Backend {
@@ -139,6 +160,7 @@ impl Backend {
             idle_tcp: Mutex::new(Vec::new()),
             idle_tls: Mutex::new(Vec::new()),
             lazy_window: Mutex::new(Default::default()),
+            conns: Default::default(),
         }
     }
 

@@ -26,7 +26,7 @@ pub mod lazy;
 pub mod policy;
 pub mod tls_client;
 
-pub use backend::{Admin, Backend, BackendTls, HealthCheck};
+pub use backend::{Admin, Backend, BackendTls, ConnCounters, HealthCheck};
 pub use cache::{CacheKey, CacheOptions, PacketCache};
 pub use lazy::{LazyCheck, LazyFailures};
 pub use policy::Policy;

@@ -187,6 +187,10 @@ pub(crate) fn server_summary() -> Value {
     })
 }
 
+fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+    c.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn version() -> String {
     format!("rampart-{}", env!("CARGO_PKG_VERSION"))
 }
@@ -221,7 +225,12 @@ fn backend(view: &View, id: usize, b: &pool::Backend) -> Value {
             None if b.tcp_only => "Do53 TCP",
             None => "Do53",
         },
-        // Connections to backends are not counted per backend yet.
+        "tcpNewConnections": count(&b.conns.new),
+        "tcpReusedConnections": count(&b.conns.reused),
+        "tlsResumptions": count(&b.conns.tls_resumptions),
+        "healthCheckFailures": count(&b.conns.health_check_failures),
+        // Not counted per backend yet: zero, as dnsdist shows a backend
+        // that never had a stream connection.
         "tcpDiedSendingQuery": 0,
         "tcpDiedReadingResponse": 0,
         "tcpGaveUp": 0,
@@ -230,12 +239,8 @@ fn backend(view: &View, id: usize, b: &pool::Backend) -> Value {
         "tcpCurrentConnections": 0,
         "tcpMaxConcurrentConnections": 0,
         "tcpTooManyConcurrentConnections": 0,
-        "tcpNewConnections": 0,
-        "tcpReusedConnections": 0,
-        "tlsResumptions": 0,
         "tcpAvgQueriesPerConnection": 0.0,
         "tcpAvgConnectionDuration": 0.0,
-        "healthCheckFailures": 0,
     })
 }
 

@@ -220,7 +220,7 @@ fn latency_histogram(out: &mut Out, view: &View) {
 /// underscores, `address`).
 fn servers(out: &mut Out, view: &View) {
     let backends = &view.state.upstream.pools.backends;
-    let families: [Family<pool::Backend>; 8] = [
+    let families: [Family<pool::Backend>; 12] = [
         (
             "queries",
             "Amount of queries relayed to server",
@@ -269,6 +269,30 @@ fn servers(out: &mut Out, view: &View) {
             Kind::Gauge,
             |b| f64::from(b.weight),
         ),
+        (
+            "tcpnewconnections",
+            "Stream connections opened to this backend for queries",
+            Kind::Counter,
+            |b| counted(&b.conns.new),
+        ),
+        (
+            "tcpreusedconnections",
+            "Kept stream connections to this backend taken again for a query",
+            Kind::Counter,
+            |b| counted(&b.conns.reused),
+        ),
+        (
+            "tlsresumptions",
+            "TLS sessions to this backend that resumed an earlier one",
+            Kind::Counter,
+            |b| counted(&b.conns.tls_resumptions),
+        ),
+        (
+            "healthcheckfailures",
+            "Health checks of this backend that failed",
+            Kind::Counter,
+            |b| counted(&b.conns.health_check_failures),
+        ),
     ];
     if backends.is_empty() {
         return;
@@ -298,6 +322,10 @@ fn servers(out: &mut Out, view: &View) {
         let up = if b.is_up() { 1.0 } else { 0.0 };
         out.sample(name, &[("server", &server), ("address", &address)], up);
     }
+}
+
+fn counted(c: &std::sync::atomic::AtomicU64) -> f64 {
+    c.load(std::sync::atomic::Ordering::Relaxed) as f64
 }
 
 fn frontends(out: &mut Out, view: &View) {

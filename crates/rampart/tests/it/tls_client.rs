@@ -70,6 +70,16 @@ addZone("example.org", "zones/example.org.zone")
 addTLSLocal("127.0.0.1:{dot}", "cert.pem", "cert.key")
 addDOHLocal("127.0.0.1:{doh}", "cert.pem", "cert.key", "/dns-query")
 webserver("127.0.0.1:{bweb}")
+-- Answers with the address the balancer says it was asked for, by how.
+function forwarded(dq)
+  local h = dq:getHTTPHeaders()
+  local by = {{ ["dns-over-udp"] = "192.0.2.91", ["dns-over-tcp"] = "192.0.2.92" }}
+  if h["x-forwarded-for"] == "127.0.0.1" and tonumber(h["x-forwarded-port"]) then
+    return DNSAction.Spoof, by[h["x-forwarded-proto"]] or "192.0.2.90"
+  end
+  return DNSAction.None
+end
+addAction("xff.example.org.", LuaAction(forwarded))
 setWebserverConfig({{apiKey="k"}})
 "#
         ),
@@ -115,7 +125,7 @@ setWebserverConfig({{apiKey="k"}})
     }
     // DoH: checked, and with the wrong name.
     conf += &format!(
-        r#"newServer{{address="127.0.0.1:{doh}", name="doh", tls="openssl", subjectName="ns1.example.org", caStore="{ca}", dohPath="/dns-query", pool="doh"}}
+        r#"newServer{{address="127.0.0.1:{doh}", name="doh", tls="openssl", subjectName="ns1.example.org", caStore="{ca}", dohPath="/dns-query", addXForwardedHeaders=true, pool="doh"}}
 newServer{{address="127.0.0.1:{doh}", name="dohwrong", tls="openssl", subjectName="other.example.net", caStore="{ca}", dohPath="/dns-query", pool="dohwrong"}}
 addLocal("127.0.0.1:{p5}")
 addAction(DSTPortRule({p5}), PoolAction("doh"))
@@ -226,6 +236,42 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
     // Health checks of the other DoT backends may connect meanwhile
     // (once a second each): well under one per query.
     assert!(conns(&after) - started < 8, "{before}\n{after}");
+
+    // The balancer counts the same: the queries took kept sessions.
+    let v = api(SocketAddr::from(([127, 0, 0, 1], fweb)));
+    let counter = |name: &str, key: &str| {
+        v["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .and_then(|s| s[key].as_u64())
+            .unwrap_or(u64::MAX)
+    };
+    let (new, reused) = (
+        counter("dot4", "tcpNewConnections"),
+        counter("dot4", "tcpReusedConnections"),
+    );
+    assert!(new >= 1 && new <= 2 && reused >= 9, "{v}");
+    // A kept session the backend closed meanwhile counts as reused, and
+    // the new one after it as new (as dnsdist counts them).
+    assert!(new + reused >= counter("dot4", "queries"), "{v}");
+    // One HTTP/2 connection carries every DoH query.
+    assert_eq!(counter("doh", "tcpNewConnections"), 1, "{v}");
+    assert!(counter("doh", "tcpReusedConnections") >= 1, "{v}");
+    // Health checks are not connections for queries; their failures
+    // are counted apart.
+    assert!(counter("dot1", "healthCheckFailures") >= 1, "{v}");
+    assert_eq!(counter("dot1", "tcpNewConnections"), 0, "{v}");
+    assert_eq!(counter("dot0", "healthCheckFailures"), 0, "{v}");
+
+    // The DoH backend is told who asked and how (addXForwardedHeaders).
+    let q = QuerySpec::new("xff.example.org", Rtype::A).to_wire(11);
+    let to = SocketAddr::from(([127, 0, 0, 1], ports[5]));
+    let a = udp_exchange(to, &q, Duration::from_secs(3)).expect("a UDP answer");
+    let n = normalize(&a).unwrap();
+    assert!(n.answer.iter().any(|r| r.contains("192.0.2.91")), "{n}");
+    let a = tcp_exchange(to, &q, Duration::from_secs(3)).expect("a TCP answer");
+    let n = normalize(&a).unwrap();
+    assert!(n.answer.iter().any(|r| r.contains("192.0.2.92")), "{n}");
 }
 
 /// The SOA serial `addr` serves for `zone` over UDP, if any.
