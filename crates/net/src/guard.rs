@@ -41,11 +41,18 @@ impl CookieCheck {
 
 /// Reads the query's COOKIE option. Queries without EDNS options, and
 /// servers with `answer-cookie no`, skip every cookie computation.
+/// (Inlined: the skip is a few instructions, a call costs more; the work
+/// is in [`cookie_check`].)
+#[inline]
 pub fn cookie_phase(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> CookieCheck {
-    let settings = &state.shield.cookies;
-    if query.edns_options.is_empty() || !settings.answer {
+    if query.edns_options.is_empty() || !state.shield.cookies.answer {
         return CookieCheck::Answer(Presented::None);
     }
+    cookie_check(state, query, ip, tcp)
+}
+
+fn cookie_check(state: &State, query: &Query, ip: IpAddr, tcp: bool) -> CookieCheck {
+    let settings = &state.shield.cookies;
     let stats = &state.runtime.stats;
     let presented = settings.inspect(query.edns_options, ip, cookie::unix_now());
     match presented {
@@ -137,6 +144,7 @@ const EDE_OPTION: u16 = 15;
 /// DNS Error `ede` if given, to the answer in `out[..len]` (whose OPT,
 /// if any, was written without options); the new length. An answer
 /// without an OPT gets neither (RFC 7873, RFC 8914: only with EDNS).
+#[inline]
 pub fn add_options(
     state: &State,
     presented: &Presented,
@@ -145,10 +153,22 @@ pub fn add_options(
     out: &mut [u8],
     len: usize,
 ) -> usize {
-    // Most answers carry neither: nothing to build.
+    // Most answers carry neither: nothing to build (inlined, as the
+    // other phases' skips).
     if presented.client().is_none() && ede.is_none() {
         return len;
     }
+    append_options(state, presented, ede, ip, out, len)
+}
+
+fn append_options(
+    state: &State,
+    presented: &Presented,
+    ede: Option<u16>,
+    ip: IpAddr,
+    out: &mut [u8],
+    len: usize,
+) -> usize {
     let mut options = [0u8; cookie::OPTION_LEN + 6];
     let mut used = 0;
     if let Some(cc) = presented.client() {
@@ -172,7 +192,30 @@ pub fn add_options(
 /// Clients that proved their address with a server cookie, and TCP, are
 /// never limited.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn rrl_phase(
+    state: &State,
+    query: &Query,
+    lname: &[u8],
+    ip: IpAddr,
+    presented: &Presented,
+    wildcard: bool,
+    now_ns: u64,
+    out: &mut [u8],
+    len: usize,
+    limit: usize,
+) -> Option<usize> {
+    // Off: skipped inline, as the other phases.
+    if state.shield.rrl.is_none() {
+        return Some(len);
+    }
+    rrl_check(
+        state, query, lname, ip, presented, wildcard, now_ns, out, len, limit,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rrl_check(
     state: &State,
     query: &Query,
     lname: &[u8],

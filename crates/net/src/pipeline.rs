@@ -567,8 +567,10 @@ fn from_zones(
             None => Handled::Drop,
         });
     }
-    if let Some(handled) = replication(ask, query, lname, out, limit) {
-        return Err(handled);
+    if maybe_replication(query) {
+        if let Some(handled) = replication(ask, query, lname, out, limit) {
+            return Err(handled);
+        }
     }
     let reserve = crate::guard::cookie_reserve(&cookie.presented());
     let answered = zone::respond::respond_lowered(
@@ -723,6 +725,21 @@ fn respond(
 /// UPDATE, NOTIFY, and zone transfers for zones the replication service
 /// holds; `None` for everything else (and for zones it does not hold:
 /// the zones then answer NOTAUTH or REFUSED).
+/// Whether [`replication`] may take the query: a transfer, NOTIFY,
+/// UPDATE, or a query with more additional records than its OPT (a TSIG).
+/// Checked inline first, because almost no query is one.
+#[inline]
+fn maybe_replication(query: &Query) -> bool {
+    use wire::types::{opcode, rtype};
+    let additional = query
+        .packet
+        .get(10..12)
+        .map_or(0, |a| u16::from_be_bytes([a[0], a[1]]));
+    query.opcode != opcode::QUERY
+        || matches!(query.qtype, rtype::AXFR | rtype::IXFR)
+        || additional > u16::from(query.edns.is_some())
+}
+
 fn replication(
     ask: &Asking,
     query: &Query,

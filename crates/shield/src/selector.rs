@@ -44,7 +44,21 @@ pub struct QueryInfo<'a> {
 /// costs nothing: nothing is allocated until a tag is set.
 #[derive(Debug, Default)]
 pub struct Tags {
-    entries: std::cell::RefCell<Vec<(Arc<str>, Arc<str>)>>,
+    /// Dropped by hand ([`Drop`] below): every query makes a `Tags`, and
+    /// the drop glue of a plain `Vec` of `Arc`s was an out-of-line call
+    /// even when empty (27 instructions an answer under callgrind).
+    entries: std::cell::RefCell<std::mem::ManuallyDrop<Vec<(Arc<str>, Arc<str>)>>>,
+}
+
+impl Drop for Tags {
+    #[inline]
+    fn drop(&mut self) {
+        let entries = &mut **self.entries.get_mut();
+        // An empty Vec owns no memory: nothing to give back.
+        if entries.capacity() != 0 {
+            drop(std::mem::take(entries));
+        }
+    }
 }
 
 impl Tags {
@@ -58,7 +72,7 @@ impl Tags {
 
     /// Every tag, in the order set.
     pub fn all(&self) -> Vec<(Arc<str>, Arc<str>)> {
-        self.entries.borrow().clone()
+        Vec::clone(&self.entries.borrow())
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<str>> {
