@@ -47,8 +47,11 @@ pub struct Tags {
     /// Dropped by hand ([`Drop`] below): every query makes a `Tags`, and
     /// the drop glue of a plain `Vec` of `Arc`s was an out-of-line call
     /// even when empty (27 instructions an answer under callgrind).
-    entries: std::cell::RefCell<std::mem::ManuallyDrop<Vec<(Arc<str>, Arc<str>)>>>,
+    entries: std::cell::RefCell<std::mem::ManuallyDrop<Vec<Tag>>>,
 }
+
+/// A tag's name and value.
+type Tag = (Arc<str>, Arc<str>);
 
 impl Drop for Tags {
     #[inline]
