@@ -48,6 +48,7 @@
 //!   output goes, and listen addresses as dnsdist writes them.
 
 mod address;
+mod binds_lua;
 pub mod compat_lua;
 pub mod console_lua;
 pub mod credential;
@@ -392,6 +393,8 @@ fn load_with_runtime(
     dynblock_lua::register(&lua, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     inspect_lua::register(&lua, runtime)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    binds_lua::register(&lua, runtime)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     response_lua::register(&lua, &state, &base)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;

@@ -240,6 +240,15 @@ async fn respond(
             result
         }
     };
+    client.counts.doh.answered(
+        parts.version == hyper::Version::HTTP_2,
+        match parts.method {
+            hyper::Method::POST => Some(true),
+            hyper::Method::GET => Some(false),
+            _ => None,
+        },
+        status.as_u16(),
+    );
     let ok = status == StatusCode::OK;
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;

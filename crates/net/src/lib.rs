@@ -203,21 +203,7 @@ pub struct Server {
     pub frontends: Vec<Arc<FrontendCounts>>,
 }
 
-/// The queries one listener received (dnsdist's frontend counters):
-/// UDP counted per received batch, TCP per query.
-#[derive(Debug)]
-pub struct FrontendCounts {
-    pub addr: SocketAddr,
-    pub udp: bool,
-    pub tcp: bool,
-    /// `TCP`, `DoT` or `DoH` for the stream side.
-    pub stream_kind: &'static str,
-    pub udp_queries: shield::counter::Counter,
-    pub tcp_queries: shield::counter::Counter,
-    pub tcp_connections: shield::counter::Counter,
-    /// TLS handshakes that failed or never finished.
-    pub tls_handshake_failures: shield::counter::Counter,
-}
+pub use shield::frontend::FrontendCounts;
 
 /// Binds every listener (failing before any thread starts if one cannot
 /// be bound) and starts serving.
@@ -229,22 +215,25 @@ pub fn start(
     let frontends: Vec<Arc<FrontendCounts>> = listeners
         .iter()
         .map(|l| {
-            Arc::new(FrontendCounts {
-                addr: l.addr,
-                udp: l.udp,
-                tcp: l.tcp,
-                stream_kind: match l.service {
+            let mut counts = FrontendCounts::new(
+                l.addr,
+                (l.udp, l.tcp),
+                match l.service {
                     tcp::Service::Dns => "TCP",
                     tcp::Service::Dot(_) => "DoT",
                     tcp::Service::Doh(..) => "DoH",
                 },
-                udp_queries: Default::default(),
-                tcp_queries: Default::default(),
-                tcp_connections: Default::default(),
-                tls_handshake_failures: Default::default(),
-            })
+            );
+            counts.cleartext_http = matches!(&l.service, tcp::Service::Doh(None, _));
+            Arc::new(counts)
         })
         .collect();
+    // The console reads them where it reads the other counters.
+    shared
+        .load()
+        .runtime
+        .frontends
+        .store(Arc::new(frontends.clone()));
     let mut udp_sockets = Vec::new();
     for (l, counts) in listeners.iter().zip(&frontends).filter(|(l, _)| l.udp) {
         for _ in 0..opts.udp_workers.max(1) {

@@ -47,6 +47,7 @@ pub mod cookie;
 pub mod counter;
 pub mod dynblock;
 pub mod edits;
+pub mod frontend;
 pub mod hook;
 pub mod known;
 pub mod name_regex;
@@ -92,6 +93,9 @@ pub struct Runtime {
     /// The rate-limit table last made, reused while the settings stay the
     /// same: a reload must not forget a flood in progress.
     rrl: std::sync::Mutex<Option<std::sync::Arc<rrl::Rrl>>>,
+    /// Every listener's counts, in dnsdist's frontend order (set when the
+    /// sockets are bound; read by the console and the web server).
+    pub frontends: arc_swap::ArcSwap<Vec<std::sync::Arc<frontend::FrontendCounts>>>,
 }
 
 impl Runtime {
@@ -121,6 +125,7 @@ impl Default for Runtime {
             query_counts: stats::QueryCounts::default(),
             response_rules: arc_swap::ArcSwap::from_pointee(response::ResponseChain::default()),
             rrl: std::sync::Mutex::new(None),
+            frontends: Default::default(),
         }
     }
 }

@@ -376,6 +376,75 @@ fn frontends(out: &mut Out, view: &View) {
         let v = f.tls_handshake_failures.get() as f64;
         out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
     }
+    doh_frontends(out, fronts);
+}
+
+/// The DoH listeners' requests and answers, in dnsdist's families.
+fn doh_frontends(out: &mut Out, fronts: &[std::sync::Arc<net::FrontendCounts>]) {
+    let doh: Vec<_> = fronts.iter().filter(|f| f.stream_kind == "DoH").collect();
+    if doh.is_empty() {
+        return;
+    }
+    let name = "dnsdist_frontend_doh_http_method_queries";
+    out.family(name, "DoH queries received, by HTTP method", Kind::Counter);
+    for f in &doh {
+        let addr = f.addr.to_string();
+        for (method, c) in [("get", &f.doh.get), ("post", &f.doh.post)] {
+            out.sample(
+                name,
+                &[("method", method), ("address", &addr)],
+                c.get() as f64,
+            );
+        }
+    }
+    let name = "dnsdist_frontend_doh_http_version_queries";
+    out.family(name, "DoH queries received, by HTTP version", Kind::Counter);
+    for f in &doh {
+        let addr = f.addr.to_string();
+        for (version, v) in ["1", "2"].iter().zip(&f.doh.versions) {
+            let n = v.queries.get() as f64;
+            out.sample(name, &[("version", version), ("address", &addr)], n);
+        }
+    }
+    let name = "dnsdist_frontend_doh_bad_requests";
+    out.family(name, "DoH requests that held no DNS query", Kind::Counter);
+    for f in &doh {
+        let addr = f.addr.to_string();
+        out.sample(name, &[("address", &addr)], f.doh.bad_requests.get() as f64);
+    }
+    let name = "dnsdist_frontend_doh_responses";
+    out.family(name, "DoH answers sent, by kind", Kind::Counter);
+    for f in &doh {
+        let addr = f.addr.to_string();
+        let d = &f.doh;
+        for (kind, c) in [
+            ("error", &d.errors),
+            ("redirect", &d.redirects),
+            ("valid", &d.valid),
+        ] {
+            out.sample(name, &[("type", kind), ("address", &addr)], c.get() as f64);
+        }
+    }
+    let name = "dnsdist_frontend_doh_version_status_responses";
+    out.family(
+        name,
+        "DoH answers sent, by HTTP version and status",
+        Kind::Counter,
+    );
+    for f in &doh {
+        let addr = f.addr.to_string();
+        for (version, v) in ["1", "2"].iter().zip(&f.doh.versions) {
+            for (status, c) in shield::frontend::STATUS_COLUMNS.iter().zip(&v.statuses) {
+                let status = if *status == "Others" { "other" } else { status };
+                let labels = [
+                    ("httpversion", *version),
+                    ("status", status),
+                    ("address", &addr),
+                ];
+                out.sample(name, &labels, c.get() as f64);
+            }
+        }
+    }
 }
 
 fn pools(out: &mut Out, view: &View) {

@@ -253,7 +253,7 @@ fn dns_over_https_as_dnsdist_answers_it() {
     if !tools() {
         return;
     }
-    let s = setup("");
+    let s = setup(&console_config());
     let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
     let url = |addr: SocketAddr, scheme: &str, rest: &str| format!("{scheme}://{addr}{rest}");
     let get = url(s.doh, "https", &format!("/dns-query?dns={}", b64url(&q)));
@@ -333,6 +333,49 @@ fn dns_over_https_as_dnsdist_answers_it() {
     assert_eq!(queries("DoH", s.doh), Some(5), "{v}");
     assert_eq!(queries("DoH", s.h2c), Some(2), "{v}");
     assert!(v["rules"][0]["matches"].as_u64() >= Some(1));
+
+    // The console shows the requests as dnsdist's does: by version,
+    // method and kind of answer.
+    let table = console(&s.dir, "showDOHFrontends()");
+    let row = |n: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    let tls = row("0");
+    assert_eq!(tls.get(1), Some(&s.doh.to_string()), "{table}");
+    assert!(tls[2].parse::<u64>().unwrap() >= 9, "connections: {table}");
+    // HTTP/1, HTTP/2, GET, POST, bad, errors (404, 415, two 400s, 403),
+    // redirects, valid: the PUT is neither GET nor POST.
+    assert_eq!(
+        tls[3..],
+        ["1", "8", "5", "3", "2", "5", "0", "4"],
+        "{table}"
+    );
+    assert_eq!(row("1")[3..5], ["1", "1"], "{table}");
+    let codes = console(&s.dir, "showDOHResponseCodes()");
+    assert!(codes.contains("- HTTP/2:"), "{codes}");
+    let binds = console(&s.dir, "showBinds()");
+    // (Cut at 20 characters, as dnsdist's column is.)
+    for kind in [
+        "UDP",
+        "TCP (DNS over TLS)",
+        "TCP (DNS over HTTPS)",
+        "TCP (DNS over plain ",
+    ] {
+        assert!(binds.contains(kind), "{binds}");
+    }
+    let provider = console(&s.dir, "getBind(2):getEffectiveTLSProvider()");
+    assert_eq!(provider.trim(), "rustls", "{binds}");
+    // And /metrics in dnsdist's families.
+    let (_, metrics) = curl(&["-H", "X-API-Key: k", &format!("http://{}/metrics", s.web)]);
+    let line = format!(
+        "dnsdist_frontend_doh_http_version_queries{{version=\"1\",address=\"{}\"}} 1",
+        s.doh
+    );
+    assert!(metrics.contains(&line), "{line}\n{metrics}");
 }
 
 #[test]

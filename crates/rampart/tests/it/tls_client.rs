@@ -250,7 +250,7 @@ addAction(DSTPortRule({p6}), PoolAction("dohwrong"))
         counter("dot4", "tcpNewConnections"),
         counter("dot4", "tcpReusedConnections"),
     );
-    assert!(new >= 1 && new <= 2 && reused >= 9, "{v}");
+    assert!((1..=2).contains(&new) && reused >= 9, "{v}");
     // A kept session the backend closed meanwhile counts as reused, and
     // the new one after it as new (as dnsdist counts them).
     assert!(new + reused >= counter("dot4", "queries"), "{v}");
