@@ -1087,3 +1087,53 @@ addDOHLocal("127.0.0.1:{doh}", "srv.pem", "srv.key", "/dns-query", {{ocspRespons
     );
     assert!(stapled(dot, &dir).contains("Cert Status: revoked"));
 }
+
+/// Debian's python3 with dnspython and httpx (with h2), if installed.
+fn dnspython() -> Option<&'static str> {
+    let python = ["/usr/bin/python3", "python3"].into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import dns.query, httpx, h2"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if python.is_none() {
+        eprintln!("python3-dnspython, -httpx or -h2 missing: dnspython's clients not tested");
+    }
+    python
+}
+
+#[test]
+fn dnspython_asks_over_pipelined_dot_and_http2_doh() {
+    let Some(python) = dnspython() else {
+        return;
+    };
+    if !tools() {
+        return;
+    }
+    let s = setup(&console_config());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/dnspython_encrypted.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(s.dir.join("cert.pem"))
+        .arg(s.dot.to_string())
+        .arg(format!("https://{}/dns-query", s.doh))
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("all ok"),
+        "{text}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.server.log_text()
+    );
+    assert_eq!(text.matches("DoT pipelined").count(), 3, "{text}");
+    // Both DoH requests came over HTTP/2, one POST and one GET.
+    let table = console(&s.dir, "showDOHFrontends()");
+    let row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("0 "))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    assert_eq!(row.get(3..7), Some(&["0", "2", "1", "1"][..]), "{table}");
+}
