@@ -353,7 +353,7 @@ impl Serving {
     pub fn set_acl(&self, masks: &[String]) -> Result<(), String> {
         let mut g = shield::NetmaskGroup::new();
         for m in masks {
-            g.add(shield::Netmask::parse(m)?);
+            g.add(shield::Netmask::parse(m).map_err(|e| e.to_string())?);
         }
         self.live.borrow_mut().shield.acl = g;
         Ok(())

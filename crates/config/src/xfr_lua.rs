@@ -542,16 +542,26 @@ fn access_item(item: &str, access: &mut Access, key: &KeyLookup<'_>) -> Result<(
     if let Some(k) = item.strip_prefix("key ") {
         access.keys.push(key(k.trim())?);
     } else if item.eq_ignore_ascii_case("any") {
-        access.netmasks.push(shield::Netmask::parse("0.0.0.0/0")?);
-        access.netmasks.push(shield::Netmask::parse("::/0")?);
+        access
+            .netmasks
+            .push(shield::Netmask::parse("0.0.0.0/0").map_err(|e| e.to_string())?);
+        access
+            .netmasks
+            .push(shield::Netmask::parse("::/0").map_err(|e| e.to_string())?);
     } else if item.eq_ignore_ascii_case("none") {
     } else if item.starts_with('!') {
         return Err(format!("negated item '{item}' is not supported"));
     } else if item.eq_ignore_ascii_case("localhost") {
-        access.netmasks.push(shield::Netmask::parse("127.0.0.0/8")?);
-        access.netmasks.push(shield::Netmask::parse("::1")?);
+        access
+            .netmasks
+            .push(shield::Netmask::parse("127.0.0.0/8").map_err(|e| e.to_string())?);
+        access
+            .netmasks
+            .push(shield::Netmask::parse("::1").map_err(|e| e.to_string())?);
     } else {
-        access.netmasks.push(shield::Netmask::parse(item)?);
+        access
+            .netmasks
+            .push(shield::Netmask::parse(item).map_err(|e| e.to_string())?);
     }
     Ok(())
 }

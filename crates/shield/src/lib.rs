@@ -69,7 +69,7 @@ pub use netmask::logthrottle;
 
 pub use action::Action;
 pub use edits::{EcsEdits, QueryEdits};
-pub use netmask::{Netmask, NetmaskGroup};
+pub use netmask::{Netmask, NetmaskError, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
 pub use selector::{QueryInfo, Selector, Tags, Trailing};
 

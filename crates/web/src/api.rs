@@ -468,7 +468,7 @@ pub(crate) fn parse_allow_from(body: &[u8]) -> Result<Vec<String>, String> {
     list.iter()
         .map(|m| {
             let m = m.as_str().ok_or("every netmask must be a string")?;
-            shield::Netmask::parse(m)?;
+            shield::Netmask::parse(m).map_err(|e| e.to_string())?;
             Ok(m.to_string())
         })
         .collect()
