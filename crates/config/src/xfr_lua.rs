@@ -315,7 +315,7 @@ pub fn name_match(text: &str, apex: &[u8]) -> Result<NameMatch, String> {
         return Ok(NameMatch::Subdomain(base.into_boxed_slice()));
     }
     if !text.ends_with('.') && !text.contains('.') && text.starts_with('_') {
-        let wire = zone::parse_name(text)?;
+        let wire = zone::parse_name(text).map_err(|e| e.to_string())?;
         let label = wire[1..=usize::from(wire[0])].to_vec();
         return Ok(NameMatch::FirstLabel(label.into_boxed_slice()));
     }
@@ -325,9 +325,9 @@ pub fn name_match(text: &str, apex: &[u8]) -> Result<NameMatch, String> {
 /// `text` as an absolute lowercase wire name, relative ones under `apex`.
 fn absolute(text: &str, apex: &[u8]) -> Result<Vec<u8>, String> {
     if text.ends_with('.') {
-        return zone::parse_name(text);
+        return zone::parse_name(text).map_err(|e| e.to_string());
     }
-    let mut wire = zone::parse_name(text)?;
+    let mut wire = zone::parse_name(text).map_err(|e| e.to_string())?;
     wire.pop();
     wire.extend_from_slice(apex);
     if wire.len() > 255 {

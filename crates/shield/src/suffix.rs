@@ -41,7 +41,7 @@ impl NameSet {
 
     /// Adds a name in presentation form (trailing dot optional).
     pub fn add(&mut self, text: &str) -> Result<(), String> {
-        let wire = parse_name(text)?;
+        let wire = parse_name(text).map_err(|e| e.to_string())?;
         if self.add_wire(wire) && self.shown.len() < 16 {
             let mut t = text.trim().to_ascii_lowercase();
             if !t.ends_with('.') {
