@@ -161,7 +161,7 @@ impl Encrypted {
     }
 }
 
-fn report(ctx: &TlsContext, result: Result<(), String>) {
+fn report(ctx: &TlsContext, result: Result<(), net::TlsError>) {
     let files: Vec<String> = ctx
         .settings
         .certs
