@@ -65,10 +65,13 @@ pub enum Call {
     /// (`None`: the path has none).
     Handler(
         WebRequest,
-        oneshot::Sender<Option<Result<WebResponse, String>>>,
+        oneshot::Sender<Option<Result<WebResponse, config::ConfigError>>>,
     ),
     /// Replace the ACL (a PUT of `config/allow-from`).
-    SetAcl(Vec<String>, oneshot::Sender<Result<(), String>>),
+    SetAcl(
+        Vec<String>,
+        oneshot::Sender<Result<(), config::ConfigError>>,
+    ),
 }
 
 /// What the webserver reads.

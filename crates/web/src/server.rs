@@ -262,7 +262,7 @@ async fn allow_from(
             }
             match rx.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return bad_request(&e),
+                Ok(Err(e)) => return bad_request(&e.to_string()),
                 Err(_) => return Answer::status(StatusCode::SERVICE_UNAVAILABLE),
             }
             if let Some(dir) = &config.web.api_config_dir {
