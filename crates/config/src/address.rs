@@ -3,13 +3,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::ConfigError;
+
 /// Parses a listen address.
-pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, ConfigError> {
     parse_addr_with_port(s, 53)
 }
 
 /// Parses an address, with `port` when it names none.
-pub fn parse_addr_with_port(s: &str, port: u16) -> Result<SocketAddr, String> {
+pub fn parse_addr_with_port(s: &str, port: u16) -> Result<SocketAddr, ConfigError> {
     let s = s.trim();
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Ok(sa);
@@ -21,14 +23,15 @@ pub fn parse_addr_with_port(s: &str, port: u16) -> Result<SocketAddr, String> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    Err(format!(
-        "bad address '{s}': expected IP, IP:port, [IPv6]:port or IPv6"
-    ))
+    Err(ConfigError::BadAddress {
+        text: s.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_listen_addr;
+    use crate::ConfigError;
 
     #[test]
     fn forms() {
@@ -46,7 +49,15 @@ mod tests {
         );
         assert_eq!(parse_listen_addr("::1").unwrap().to_string(), "[::1]:53");
         assert_eq!(parse_listen_addr("[::1]").unwrap().to_string(), "[::1]:53");
-        assert!(parse_listen_addr("localhost").is_err());
+        let e = parse_listen_addr("localhost").unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::BadAddress { text } if text == "localhost"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "bad address 'localhost': expected IP, IP:port, [IPv6]:port or IPv6"
+        );
         assert!(parse_listen_addr("1.2.3.4:99999").is_err());
     }
 }

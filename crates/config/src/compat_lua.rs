@@ -182,7 +182,8 @@ mod tests {
             assert_eq!(format!("{:?}", load(good).unwrap()), empty, "{good}");
             let e = load(bad).unwrap_err();
             assert!(
-                e.0.starts_with("/etc/rampart/rampart.conf:2:") && e.0.contains(name),
+                e.to_string().starts_with("/etc/rampart/rampart.conf:2:")
+                    && e.to_string().contains(name),
                 "{bad}: {e}"
             );
         }
@@ -195,7 +196,8 @@ mod tests {
                 let e = load(&format!("\n{name}()\n")).unwrap_err();
                 let want = format!("{name}: {feature} is not supported by rampart");
                 assert!(
-                    e.0.starts_with("/etc/rampart/rampart.conf:2: ") && e.0.contains(&want),
+                    e.to_string().starts_with("/etc/rampart/rampart.conf:2: ")
+                        && e.to_string().contains(&want),
                     "{name}: {e}"
                 );
             }
@@ -249,7 +251,8 @@ mod tests {
         ] {
             let e = load(&format!("\n{line}\n")).unwrap_err();
             assert!(
-                e.0.starts_with("/etc/rampart/rampart.conf:2: ") && e.0.contains(want),
+                e.to_string().starts_with("/etc/rampart/rampart.conf:2: ")
+                    && e.to_string().contains(want),
                 "{line}: {e}"
             );
         }

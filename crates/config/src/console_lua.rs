@@ -47,7 +47,7 @@ impl Default for ConsoleConfig {
 pub const CONSOLE_PORT: u16 = 5199;
 
 /// A console address: port 5199 when it names none (`::1` included).
-pub fn console_addr(s: &str) -> Result<SocketAddr, String> {
+pub fn console_addr(s: &str) -> Result<SocketAddr, crate::ConfigError> {
     crate::address::parse_addr_with_port(s, CONSOLE_PORT)
 }
 
@@ -189,8 +189,10 @@ pub fn run_line(lua: &Lua, line: &str) -> String {
 /// anything else in it (dnsdist's client mode): every other function is
 /// a no-op that returns an object accepting any further call.
 pub fn client_settings(path: &std::path::Path) -> Result<ConsoleConfig, crate::ConfigError> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| crate::ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+    let src = std::fs::read_to_string(path).map_err(|e| crate::ConfigError::Read {
+        path: path.to_path_buf(),
+        source: std::sync::Arc::new(e),
+    })?;
     let lua = Lua::new();
     let state = Rc::new(RefCell::new(Config::new(path)));
     let setup = || -> mlua::Result<()> {
@@ -208,11 +210,16 @@ pub fn client_settings(path: &std::path::Path) -> Result<ConsoleConfig, crate::C
         let base = path.parent().unwrap_or(std::path::Path::new(""));
         register(&lua, &state, base)
     };
-    setup().map_err(|e| crate::ConfigError(format!("{}: {e}", path.display())))?;
+    setup().map_err(|e| crate::ConfigError::Setup {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     lua.load(&src)
         .set_name(format!("@{}", path.display()))
         .exec()
-        .map_err(|e| crate::ConfigError(crate::lua_message(&e)))?;
+        .map_err(|e| crate::ConfigError::Lua {
+            message: crate::lua_message(&e),
+        })?;
     let settings = state.borrow().console.clone();
     Ok(settings)
 }

@@ -3,8 +3,12 @@
 //! (standard base64, a 16-byte salt and a 32-byte key), the form
 //! `hashPassword()` prints and `setWebserverConfig` accepts.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+
+use crate::ConfigError;
 
 /// dnsdist's default work factor: N = 1024 (`ln=10`).
 pub const DEFAULT_WORK_FACTOR: u64 = 1024;
@@ -12,7 +16,7 @@ const SALT_LEN: usize = 16;
 const KEY_LEN: usize = 32;
 /// The largest N accepted from a config: each check of a hashed
 /// credential costs 128·r·N bytes and as much hashing, on every request.
-const MAX_LOG_N: u8 = 20;
+pub(crate) const MAX_LOG_N: u8 = 20;
 
 /// A password or API key to check requests against.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,7 +46,7 @@ impl Credential {
     /// form (a malformed hash is an error, not a plain password that
     /// happens to start with `$scrypt$`), else plain text, hashed here
     /// when `hash_plain` (dnsdist's `hashPlaintextCredentials`).
-    pub fn parse(s: &str, hash_plain: bool) -> Result<Credential, String> {
+    pub fn parse(s: &str, hash_plain: bool) -> Result<Credential, ConfigError> {
         if s.starts_with("$scrypt$") {
             return parse_hashed(s);
         }
@@ -89,21 +93,23 @@ impl Credential {
 }
 
 /// `hashPassword(password [, workFactor])`: a new random salt.
-pub fn hash(password: &str, work_factor: u64) -> Result<Credential, String> {
+pub fn hash(password: &str, work_factor: u64) -> Result<Credential, ConfigError> {
     if !work_factor.is_power_of_two() || work_factor < 2 {
-        return Err(format!(
-            "work factor {work_factor} must be a power of two of at least 2"
-        ));
+        return Err(ConfigError::WorkFactor {
+            factor: work_factor,
+        });
     }
     let log_n = work_factor.trailing_zeros() as u8;
     if log_n > MAX_LOG_N {
-        return Err(format!(
-            "work factor {work_factor} too large: at most {}",
-            1u64 << MAX_LOG_N
-        ));
+        return Err(ConfigError::WorkFactorTooLarge {
+            factor: work_factor,
+            max: 1u64 << MAX_LOG_N,
+        });
     }
     let mut salt = vec![0u8; SALT_LEN];
-    wire::random::fill(&mut salt).map_err(|e| format!("cannot read random bytes: {e}"))?;
+    wire::random::fill(&mut salt).map_err(|e| ConfigError::Random {
+        source: Arc::new(e),
+    })?;
     let (r, p) = (8, 1);
     let key = derive(password, &salt, log_n, r, p)?;
     Ok(Credential::Scrypt {
@@ -115,9 +121,9 @@ pub fn hash(password: &str, work_factor: u64) -> Result<Credential, String> {
     })
 }
 
-fn parse_hashed(s: &str) -> Result<Credential, String> {
-    let bad = |what: &str| {
-        format!("hashed credential {what}: expected $scrypt$ln=N,p=N,r=N$<salt>$<key>")
+fn parse_hashed(s: &str) -> Result<Credential, ConfigError> {
+    let bad = |what: &str| ConfigError::BadHash {
+        what: what.to_string(),
     };
     let mut parts = s.split('$');
     // "", "scrypt", params, salt, key
@@ -150,9 +156,7 @@ fn parse_hashed(s: &str) -> Result<Credential, String> {
         return Err(bad("lacks ln, p or r"));
     };
     if log_n == 0 || log_n > u32::from(MAX_LOG_N) || r == 0 || p == 0 || r * p > 64 {
-        return Err(format!(
-            "hashed credential: ln={log_n}, r={r}, p={p} out of range (ln 1 to {MAX_LOG_N}, r·p up to 64)"
-        ));
+        return Err(ConfigError::HashParams { log_n, r, p });
     }
     let salt = STANDARD
         .decode(salt)
@@ -170,12 +174,11 @@ fn parse_hashed(s: &str) -> Result<Credential, String> {
     })
 }
 
-fn derive(password: &str, salt: &[u8], log_n: u8, r: u32, p: u32) -> Result<Vec<u8>, String> {
-    let params =
-        scrypt::Params::new(log_n, r, p, KEY_LEN).map_err(|e| format!("scrypt parameters: {e}"))?;
+fn derive(password: &str, salt: &[u8], log_n: u8, r: u32, p: u32) -> Result<Vec<u8>, ConfigError> {
+    let params = scrypt::Params::new(log_n, r, p, KEY_LEN).map_err(ConfigError::ScryptParams)?;
     let mut out = vec![0u8; KEY_LEN];
     scrypt::scrypt(password.as_bytes(), salt, &params, &mut out)
-        .map_err(|e| format!("scrypt: {e}"))?;
+        .map_err(ConfigError::ScryptOutput)?;
     Ok(out)
 }
 
@@ -241,7 +244,42 @@ mod tests {
         ] {
             assert!(Credential::parse(bad, false).is_err(), "{bad}");
         }
-        assert!(hash("pw", 1000).is_err());
-        assert!(hash("pw", 1 << 30).is_err());
+        let e = hash("pw", 1000).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::WorkFactor { factor: 1000 }),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "work factor 1000 must be a power of two of at least 2"
+        );
+        let e = hash("pw", 1 << 30).unwrap_err();
+        assert!(matches!(e, ConfigError::WorkFactorTooLarge { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "work factor 1073741824 too large: at most 1048576"
+        );
+        let e = Credential::parse("$scrypt$ln=40,p=1,r=8$AAAA$AAAA", false).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::HashParams {
+                    log_n: 40,
+                    r: 8,
+                    p: 1
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "hashed credential: ln=40, r=8, p=1 out of range (ln 1 to 20, r·p up to 64)"
+        );
+        let e = Credential::parse("$scrypt$", false).unwrap_err();
+        assert!(matches!(e, ConfigError::BadHash { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "hashed credential malformed: expected $scrypt$ln=N,p=N,r=N$<salt>$<key>"
+        );
     }
 }

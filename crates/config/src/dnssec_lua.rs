@@ -6,20 +6,21 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use dnssec::policy::{algorithm, Denial, KeySpec, Policy, Role, ZoneSigning};
 use mlua::{Lua, Table, Value};
 use zone::named_conf::{NamedConf, ServerOption};
 
 use crate::lua_util::{self, Env, Global};
-use crate::{fail, resolve, Config};
+use crate::{fail, resolve, Config, ConfigError};
 
 /// A BIND duration: ISO 8601 (`P14D`, `PT1H`, `P1Y2M`), a TTL with units
 /// (`1h`, `2w1d`), seconds, or `unlimited` (0).
-pub fn duration(text: &str) -> Result<u64, String> {
+pub fn duration(text: &str) -> Result<u64, ConfigError> {
     let t = text.trim().to_ascii_uppercase();
-    let bad = || {
-        format!("bad duration '{text}': expected seconds, 1h/2d/1w style or ISO 8601 (P14D, PT1H)")
+    let bad = || ConfigError::BadDuration {
+        text: text.to_string(),
     };
     if t == "UNLIMITED" {
         return Ok(0);
@@ -65,23 +66,23 @@ pub fn duration(text: &str) -> Result<u64, String> {
     Ok(total)
 }
 
-fn algorithm_of(text: &str, source: &str) -> Result<u8, String> {
+fn algorithm_of(text: &str, source: &str) -> Result<u8, ConfigError> {
     algorithm::parse(text).ok_or_else(|| {
-        format!(
-            "{source}: algorithm '{text}' is not one rampart signs with: ecdsap256sha256 (13), \
-             ed25519 (15), or rsasha256/rsasha512 (8/10) with imported keys (RSA-SHA1 is refused, \
-             RFC 9905)"
-        )
+        ConfigError::Algorithm {
+            text: text.to_string(),
+        }
+        .at(source)
     })
 }
 
-/// One `dnssec-policy "name" { … };` statement.
-pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
+/// One `dnssec-policy "name" { … };` statement. Errors are placed at
+/// the statement's `file:line` ([`ConfigError::At`]).
+pub fn policy_from_named(s: &ServerOption) -> Result<Policy, ConfigError> {
     let name = s
         .values
         .first()
         .cloned()
-        .ok_or_else(|| format!("{}: dnssec-policy needs a name", s.source))?;
+        .ok_or_else(|| ConfigError::PolicyNeedsName.at(&s.source))?;
     let mut p = Policy {
         name: name.clone(),
         ..Policy::default()
@@ -89,12 +90,14 @@ pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
     let mut keys_given = false;
     for o in &s.block {
         let arg = || {
-            o.values
-                .first()
-                .map(String::as_str)
-                .ok_or_else(|| format!("{}: {} needs a value", o.source, o.name))
+            o.values.first().map(String::as_str).ok_or_else(|| {
+                ConfigError::NeedsValue {
+                    what: o.name.clone(),
+                }
+                .at(&o.source)
+            })
         };
-        let dur = || duration(arg()?).map_err(|e| format!("{}: {}: {e}", o.source, o.name));
+        let dur = || duration(arg()?).map_err(|e| e.at(&o.name).at(&o.source));
         match o.name.as_str() {
             "keys" => {
                 keys_given = true;
@@ -109,32 +112,38 @@ pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
                 let mut opt_out = false;
                 let mut it = o.values.iter();
                 while let Some(w) = it.next() {
-                    let v = it
-                        .next()
-                        .ok_or_else(|| format!("{}: nsec3param {w} needs a value", o.source))?;
+                    let v = it.next().ok_or_else(|| {
+                        ConfigError::NeedsValue {
+                            what: format!("nsec3param {w}"),
+                        }
+                        .at(&o.source)
+                    })?;
+                    let bad = |field| {
+                        ConfigError::BadValue {
+                            field,
+                            value: v.clone(),
+                        }
+                        .at(&o.source)
+                    };
                     match w.to_ascii_lowercase().as_str() {
-                        "iterations" => {
-                            iterations = v
-                                .parse()
-                                .map_err(|_| format!("{}: bad iterations '{v}'", o.source))?
-                        }
-                        "salt-length" => {
-                            salt_len = v
-                                .parse()
-                                .map_err(|_| format!("{}: bad salt-length '{v}'", o.source))?
-                        }
+                        "iterations" => iterations = v.parse().map_err(|_| bad("iterations"))?,
+                        "salt-length" => salt_len = v.parse().map_err(|_| bad("salt-length"))?,
                         "optout" => {
                             opt_out =
                                 matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "1")
                         }
                         other => {
-                            return Err(format!("{}: unknown nsec3param field '{other}'", o.source))
+                            return Err(ConfigError::Unknown {
+                                what: "nsec3param field",
+                                name: other.to_string(),
+                            }
+                            .at(&o.source))
                         }
                     }
                 }
                 p.denial = Denial::Nsec3 {
                     iterations,
-                    salt: random_salt(salt_len).map_err(|e| format!("{}: {e}", o.source))?,
+                    salt: random_salt(salt_len).map_err(|e| e.at(&o.source))?,
                     opt_out,
                 };
             }
@@ -144,7 +153,7 @@ pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
             "signatures-jitter" => p.signatures_jitter = dur()?,
             "dnskey-ttl" => {
                 p.dnskey_ttl = u32::try_from(dur()?)
-                    .map_err(|_| format!("{}: dnskey-ttl too large", o.source))?
+                    .map_err(|_| ConfigError::DnskeyTtlTooLarge.at(&o.source))?
             }
             "cdnskey" | "cds-digest-types" => {
                 if o.name == "cdnskey" {
@@ -160,32 +169,39 @@ pub fn policy_from_named(s: &ServerOption) -> Result<Policy, String> {
             // bookkeeping (purging key files, offline KSKs).
             "inline-signing" | "max-zone-ttl" | "purge-keys" | "manual-mode" | "offline-ksk" => {}
             other => {
-                return Err(format!(
-                    "{}: unknown dnssec-policy option '{other}'",
-                    o.source
-                ))
+                return Err(ConfigError::Unknown {
+                    what: "dnssec-policy option",
+                    name: other.to_string(),
+                }
+                .at(&o.source))
             }
         }
     }
     if !keys_given {
         p.keys = Policy::default().keys;
     }
-    p.check().map_err(|e| format!("{}: {e}", s.source))?;
+    p.check().map_err(|e| ConfigError::from(e).at(&s.source))?;
     Ok(p)
 }
 
 /// `csk lifetime unlimited algorithm ecdsap256sha256;`
-fn key_spec(k: &ServerOption) -> Result<KeySpec, String> {
+fn key_spec(k: &ServerOption) -> Result<KeySpec, ConfigError> {
     let role = match k.name.as_str() {
         "csk" => Role::Csk,
         "ksk" => Role::Ksk,
         "zsk" => Role::Zsk,
         other => {
-            return Err(format!(
-                "{}: expected csk, ksk or zsk, found '{other}'",
-                k.source
-            ))
+            return Err(ConfigError::KeyRole {
+                found: other.to_string(),
+            }
+            .at(&k.source))
         }
+    };
+    let needs = |what: &str| {
+        ConfigError::NeedsValue {
+            what: what.to_string(),
+        }
+        .at(&k.source)
     };
     let mut spec = KeySpec {
         role,
@@ -196,15 +212,11 @@ fn key_spec(k: &ServerOption) -> Result<KeySpec, String> {
     while let Some(w) = it.next() {
         match w.to_ascii_lowercase().as_str() {
             "lifetime" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| format!("{}: lifetime needs a value", k.source))?;
-                spec.lifetime = duration(v).map_err(|e| format!("{}: {e}", k.source))?;
+                let v = it.next().ok_or_else(|| needs("lifetime"))?;
+                spec.lifetime = duration(v).map_err(|e| e.at(&k.source))?;
             }
             "algorithm" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| format!("{}: algorithm needs a value", k.source))?;
+                let v = it.next().ok_or_else(|| needs("algorithm"))?;
                 spec.algorithm = algorithm_of(v, &k.source)?;
                 // An RSA key size may follow.
                 if it.clone().next().is_some_and(|n| n.parse::<u32>().is_ok()) {
@@ -218,25 +230,32 @@ fn key_spec(k: &ServerOption) -> Result<KeySpec, String> {
                     it.next();
                 }
             }
-            other => return Err(format!("{}: unknown key option '{other}'", k.source)),
+            other => {
+                return Err(ConfigError::Unknown {
+                    what: "key option",
+                    name: other.to_string(),
+                }
+                .at(&k.source))
+            }
         }
     }
     Ok(spec)
 }
 
-fn random_salt(len: usize) -> Result<Vec<u8>, String> {
+fn random_salt(len: usize) -> Result<Vec<u8>, ConfigError> {
     if len > 255 {
-        return Err(format!("salt-length {len} is more than 255"));
+        return Err(ConfigError::SaltLength { len });
     }
     let mut salt = vec![0u8; len];
-    wire::random::fill(&mut salt)
-        .map_err(|e| format!("no random bytes for the NSEC3 salt: {e}"))?;
+    wire::random::fill(&mut salt).map_err(|e| ConfigError::SaltRandom {
+        source: Arc::new(e),
+    })?;
     Ok(salt)
 }
 
 /// The policies a named.conf defines, with BIND's built-ins; `None` for
 /// `insecure` and `none` (the zone is served unsigned).
-fn policies(conf: &NamedConf) -> Result<HashMap<String, Option<Policy>>, String> {
+fn policies(conf: &NamedConf) -> Result<HashMap<String, Option<Policy>>, ConfigError> {
     let mut out: HashMap<String, Option<Policy>> = HashMap::new();
     out.insert("default".into(), Some(Policy::default()));
     out.insert("insecure".into(), None);
@@ -249,7 +268,7 @@ fn policies(conf: &NamedConf) -> Result<HashMap<String, Option<Policy>>, String>
 }
 
 /// The zones of a named.conf that a `dnssec-policy` signs.
-pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
+pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), ConfigError> {
     let table = policies(conf)?;
     for z in &conf.zones {
         let Some((name, source)) = z
@@ -261,9 +280,14 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
         };
         let policy = table
             .get(name)
-            .ok_or_else(|| format!("{source}: dnssec-policy \"{name}\" is not defined"))?;
-        let apex = zone::parse_name(&z.name)
-            .map_err(|e| format!("{}: bad zone name '{}': {e}", z.source, z.name))?;
+            .ok_or_else(|| ConfigError::UndefinedPolicy { name: name.clone() }.at(source))?;
+        let apex = zone::parse_name(&z.name).map_err(|e| {
+            ConfigError::BadZoneName {
+                name: z.name.clone(),
+                source: e,
+            }
+            .at(&z.source)
+        })?;
         if z.kind == zone::named_conf::ZoneKind::Secondary && policy.is_some() {
             c.notes.push(format!(
                 "{source}: dnssec-policy on secondary zone {}: not signed here yet (served as \
@@ -281,7 +305,7 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
         for a in &z.parental_agents {
             parental_agents.push(
                 crate::address::parse_addr_with_port(a, 53)
-                    .map_err(|e| format!("{}: parental-agents: {e}", z.source))?,
+                    .map_err(|e| e.at("parental-agents").at(&z.source))?,
             );
         }
         c.replication.zone_mut(&apex).dnssec = policy.clone().map(|policy| ZoneSigning {
@@ -518,14 +542,82 @@ mod tests {
 
     #[test]
     fn durations_as_bind_writes_them() {
-        assert_eq!(duration("P14D"), Ok(14 * 86_400));
-        assert_eq!(duration("PT1H"), Ok(3600));
-        assert_eq!(duration("p1w2dt3h"), Ok(9 * 86_400 + 3 * 3600));
-        assert_eq!(duration("3600"), Ok(3600));
-        assert_eq!(duration("1h30m"), Ok(5400));
-        assert_eq!(duration("unlimited"), Ok(0));
-        assert!(duration("P1X").is_err());
+        assert_eq!(duration("P14D").unwrap(), 14 * 86_400);
+        assert_eq!(duration("PT1H").unwrap(), 3600);
+        assert_eq!(duration("p1w2dt3h").unwrap(), 9 * 86_400 + 3 * 3600);
+        assert_eq!(duration("3600").unwrap(), 3600);
+        assert_eq!(duration("1h30m").unwrap(), 5400);
+        assert_eq!(duration("unlimited").unwrap(), 0);
+        let e = duration("P1X").unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::BadDuration { text } if text == "P1X"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "bad duration 'P1X': expected seconds, 1h/2d/1w style or ISO 8601 (P14D, PT1H)"
+        );
         assert!(duration("P").is_err());
+    }
+
+    #[test]
+    fn named_policy_errors_say_their_place_and_kind() {
+        let opt = |name: &str, values: &[&str], block: Vec<ServerOption>, line: u32| ServerOption {
+            name: name.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            block,
+            source: format!("n.conf:{line}"),
+        };
+        let s = opt(
+            "dnssec-policy",
+            &["p"],
+            vec![opt("signatures-refresh", &["P1X"], Vec::new(), 2)],
+            1,
+        );
+        let e = policy_from_named(&s).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n.conf:2: signatures-refresh: bad duration 'P1X': expected seconds, 1h/2d/1w style \
+             or ISO 8601 (P14D, PT1H)"
+        );
+        assert!(
+            matches!(e.innermost(), ConfigError::BadDuration { .. }),
+            "{e:?}"
+        );
+        let keys = opt(
+            "keys",
+            &[],
+            vec![opt("csk", &["algorithm", "rsasha1"], Vec::new(), 3)],
+            3,
+        );
+        let e = policy_from_named(&opt("dnssec-policy", &["p"], vec![keys], 1)).unwrap_err();
+        assert!(
+            matches!(e.innermost(), ConfigError::Algorithm { text } if text == "rsasha1"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with("n.conf:3: algorithm 'rsasha1'"),
+            "{e}"
+        );
+        let s = opt(
+            "dnssec-policy",
+            &["p"],
+            vec![opt("signatures-refresh", &["P30D"], Vec::new(), 2)],
+            1,
+        );
+        let e = policy_from_named(&s).unwrap_err();
+        assert!(
+            matches!(
+                e.innermost(),
+                ConfigError::Policy(dnssec::PolicyError::RefreshTooLong { .. })
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("n.conf:1: dnssec-policy \"p\": signatures-refresh"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -564,7 +656,7 @@ mod tests {
         .unwrap();
         let e = load_str("loadNamedConf(\"named.conf\")\n", &dir.join("r.conf")).unwrap_err();
         assert!(
-            e.0.contains("named.conf:2") && e.0.contains("RSA-SHA1 is refused"),
+            e.to_string().contains("named.conf:2") && e.to_string().contains("RSA-SHA1 is refused"),
             "{e}"
         );
         let _ = std::fs::remove_dir_all(&dir);
@@ -609,7 +701,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.0.contains("r.conf:2") && e.0.contains("signatures-refresh"),
+            e.to_string().contains("r.conf:2") && e.to_string().contains("signatures-refresh"),
             "{e}"
         );
         let e = load_str(
@@ -618,7 +710,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.0.contains("r.conf:1") && e.0.contains("each key is"),
+            e.to_string().contains("r.conf:1") && e.to_string().contains("each key is"),
             "{e}"
         );
         let e = load_str(
@@ -627,7 +719,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.0.contains("r.conf:1") && e.0.contains("parentalAgents"),
+            e.to_string().contains("r.conf:1") && e.to_string().contains("parentalAgents"),
             "{e}"
         );
     }

@@ -517,13 +517,15 @@ fn exceed(lua: &Lua, rt: &Arc<Runtime>, measure: Measure) -> mlua::Result<mlua::
 
 /// Calls the config's `maintenance()` if it defines one; the error, if
 /// it failed.
-pub fn run_maintenance(lua: &Lua) -> Result<(), String> {
+pub fn run_maintenance(lua: &Lua) -> Result<(), crate::ConfigError> {
     match lua.globals().get::<Value>("maintenance") {
         Ok(Value::Function(f)) => {
             crate::lua_util::with_deadline(lua, std::time::Duration::from_secs(2), || {
                 f.call::<()>(())
             })
-            .map_err(|e| crate::lua_message(&e))
+            .map_err(|e| crate::ConfigError::Lua {
+                message: crate::lua_message(&e),
+            })
         }
         _ => Ok(()),
     }

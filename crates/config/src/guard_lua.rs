@@ -14,7 +14,7 @@ use shield::{cookie, rrl, Runtime};
 use zone::named_conf::ServerOption;
 
 use crate::lua_util::{self, setter, Env, Flag, Global};
-use crate::{fail, Config};
+use crate::{fail, Config, ConfigError};
 
 /// Registers the functions; `runtime` holds the rate-limit table.
 pub fn register(
@@ -148,27 +148,28 @@ pub fn from_named_conf(
     lua: &Lua,
     options: &[ServerOption],
     config: &mut Config,
-) -> Result<(), String> {
+) -> Result<(), ConfigError> {
     let mut secrets = Vec::new();
     for o in options {
         let one_value = || match o.values.as_slice() {
             [v] => Ok(v.as_str()),
-            _ => Err(format!("{}: {}: expected one value", o.source, o.name)),
+            _ => Err(ConfigError::OneValue.at(&o.name).at(&o.source)),
         };
         let yes_no = |v: &str| match v.to_ascii_lowercase().as_str() {
             "yes" | "true" => Ok(true),
             "no" | "false" => Ok(false),
-            _ => Err(format!(
-                "{}: {}: expected yes or no, found '{v}'",
-                o.source, o.name
-            )),
+            _ => Err(ConfigError::YesNo {
+                found: v.to_string(),
+            }
+            .at(&o.name)
+            .at(&o.source)),
         };
         match o.name.as_str() {
             "rate-limit" => {
                 let settings = rate_limit(o)?;
                 let runtime = lua
                     .app_data_ref::<Arc<crate::hook_lua::Source>>()
-                    .ok_or_else(|| format!("{}: rate-limit: no runtime to limit in", o.source))?
+                    .ok_or_else(|| ConfigError::NoRuntime.at("rate-limit").at(&o.source))?
                     .runtime
                     .clone();
                 config.shield.rrl = table_for(&runtime, settings);
@@ -182,15 +183,16 @@ pub fn from_named_conf(
                 edit(config, |c| c.require_server_cookie = on);
             }
             "cookie-secret" => secrets.push(
-                cookie::parse_secret(one_value()?).map_err(|e| format!("{}: {e}", o.source))?,
+                cookie::parse_secret(one_value()?)
+                    .map_err(|e| ConfigError::from(e).at(&o.source))?,
             ),
             "cookie-algorithm" => {
                 let v = one_value()?;
                 if !v.eq_ignore_ascii_case("siphash24") {
-                    return Err(format!(
-                        "{}: cookie-algorithm '{v}' is not supported: expected siphash24",
-                        o.source
-                    ));
+                    return Err(ConfigError::CookieAlgorithm {
+                        found: v.to_string(),
+                    }
+                    .at(&o.source));
                 }
             }
             _ => {}
@@ -210,7 +212,7 @@ fn edit(config: &mut Config, f: impl FnOnce(&mut cookie::Settings)) {
 }
 
 /// The statements of a `rate-limit { … }` block.
-fn rate_limit(o: &ServerOption) -> Result<rrl::Settings, String> {
+fn rate_limit(o: &ServerOption) -> Result<rrl::Settings, ConfigError> {
     let mut settings = rrl::Settings::default();
     for item in &o.block {
         let value = match (item.values.as_slice(), item.block.is_empty()) {
@@ -225,15 +227,15 @@ fn rate_limit(o: &ServerOption) -> Result<rrl::Settings, String> {
             ([], true) => "yes".to_string(),
             ([v], true) => v.clone(),
             _ => {
-                return Err(format!(
-                    "{}: rate-limit: {}: expected one value",
-                    item.source, item.name
-                ))
+                return Err(ConfigError::OneValue
+                    .at(&item.name)
+                    .at("rate-limit")
+                    .at(&item.source))
             }
         };
         settings
             .set(&item.name, &value)
-            .map_err(|e| format!("{}: rate-limit: {e}", item.source))?;
+            .map_err(|e| ConfigError::from(e).at("rate-limit").at(&item.source))?;
     }
     Ok(settings)
 }
@@ -242,6 +244,54 @@ fn rate_limit(o: &ServerOption) -> Result<rrl::Settings, String> {
 mod tests {
     use crate::load_str;
     use std::path::Path;
+
+    #[test]
+    fn named_conf_options_errors_say_their_place_and_kind() {
+        use crate::ConfigError;
+        use shield::ShieldError;
+        let from = |text: &str| {
+            let conf = zone::named_conf::parse(text, Path::new("n.conf")).unwrap();
+            let mut c = crate::Config::new(Path::new("r.conf"));
+            super::from_named_conf(&mlua::Lua::new(), &conf.server_options, &mut c).unwrap_err()
+        };
+        let e = from("options { cookie-secret \"0011\"; };");
+        assert!(
+            matches!(
+                e.innermost(),
+                ConfigError::Shield(ShieldError::BadCookieSecret { .. })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "n.conf:1: cookie secret: expected 32 hexadecimal digits (128 bits), found '0011'"
+        );
+        let e = from("options {\n rate-limit { slip 11; };\n};");
+        assert!(
+            matches!(
+                e.innermost(),
+                ConfigError::Shield(ShieldError::OutOfRange { max: 10, .. })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "n.conf:2: rate-limit: slip: expected a number from 0 to 10, found '11'"
+        );
+        // Read without a runtime (no config around it).
+        let e = from("options { rate-limit { slip 2; }; };");
+        assert!(matches!(e.innermost(), ConfigError::NoRuntime), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "n.conf:1: rate-limit: no runtime to limit in"
+        );
+        let e = from("options { answer-cookie maybe; };");
+        assert!(matches!(e.innermost(), ConfigError::YesNo { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "n.conf:1: answer-cookie: expected yes or no, found 'maybe'"
+        );
+    }
 
     #[test]
     fn every_guard_function_takes_effect() {
@@ -308,10 +358,17 @@ mod tests {
     #[test]
     fn set_rrl_errors_name_the_line_and_option() {
         let e = load_str("\nsetRRL{slip=11}\n", Path::new("r.conf")).unwrap_err();
-        assert!(e.0.contains("r.conf:2"), "{e}");
-        assert!(e.0.contains("slip: expected a number from 0 to 10"), "{e}");
+        assert!(e.to_string().contains("r.conf:2"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("slip: expected a number from 0 to 10"),
+            "{e}"
+        );
         let e = load_str("setRRL{burst=1}\n", Path::new("r.conf")).unwrap_err();
-        assert!(e.0.contains("unknown rate-limit option 'burst'"), "{e}");
+        assert!(
+            e.to_string().contains("unknown rate-limit option 'burst'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -331,7 +388,7 @@ mod tests {
         assert!(c.shield.cookies.require_server_cookie);
         let e = load_str("setCookieSecret(\"abc\")\n", Path::new("r.conf")).unwrap_err();
         assert!(
-            e.0.contains("r.conf:1") && e.0.contains("32 hexadecimal"),
+            e.to_string().contains("r.conf:1") && e.to_string().contains("32 hexadecimal"),
             "{e}"
         );
     }
@@ -362,7 +419,10 @@ mod tests {
         )
         .unwrap();
         let e = load_str("loadNamedConf(\"named.conf\")\n", &dir.join("r.conf")).unwrap_err();
-        assert!(e.0.contains("named.conf:3: rate-limit: slip"), "{e}");
+        assert!(
+            e.to_string().contains("named.conf:3: rate-limit: slip"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -65,7 +65,7 @@ thread_local! {
 }
 
 /// Runs the config again for a worker thread.
-fn build(source: &Source) -> Result<Lua, String> {
+fn build(source: &Source) -> Result<Lua, crate::ConfigError> {
     crate::load_with_runtime(
         &source.text,
         &source.path,
@@ -74,7 +74,6 @@ fn build(source: &Source) -> Result<Lua, String> {
         shield::querylog::OpenMode::Check,
     )
     .map(|(_, lua, _)| lua)
-    .map_err(|e| e.0)
 }
 
 impl LuaHook {
@@ -417,7 +416,7 @@ mod tests {
     fn a_hook_needs_a_function() {
         let e = load("\nLuaAction('refuse')\n").unwrap_err();
         assert!(
-            e.0.contains("rampart.conf:2:") && e.0.contains("LuaAction"),
+            e.to_string().contains("rampart.conf:2:") && e.to_string().contains("LuaAction"),
             "{e}"
         );
     }

@@ -122,12 +122,13 @@ mod tests {
         let main = d.join("dnsdist.conf");
         std::fs::write(&main, "includeDirectory('conf.d')\n").unwrap();
         let e = crate::load(&main).unwrap_err();
-        assert!(e.0.contains("bad.conf:3:"), "{e}");
+        assert!(e.to_string().contains("bad.conf:3:"), "{e}");
 
         std::fs::write(d.join("conf.d/bad.conf"), "includeDirectory('.')\n").unwrap();
         let e = crate::load(&main).unwrap_err();
         assert!(
-            e.0.contains("bad.conf:1: includeDirectory() cannot be used recursively"),
+            e.to_string()
+                .contains("bad.conf:1: includeDirectory() cannot be used recursively"),
             "{e}"
         );
 
@@ -137,7 +138,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.0.starts_with("/x/dnsdist.conf:2: includeDirectory: /nonexistent/conf.d:"),
+            e.to_string()
+                .starts_with("/x/dnsdist.conf:2: includeDirectory: /nonexistent/conf.d:"),
             "{e}"
         );
     }

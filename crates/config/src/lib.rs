@@ -45,7 +45,9 @@
 //! - [`compat_lua`]: dnsdist functions accepted as no-ops, or refused
 //!   with a message naming the missing feature;
 //! - [`lua_util`], [`output`], `address`: shared helpers, where Lua's
-//!   output goes, and listen addresses as dnsdist writes them.
+//!   output goes, and listen addresses as dnsdist writes them;
+//! - [`error`]: why a config, a value in it or a named.conf statement
+//!   was refused ([`ConfigError`]).
 
 mod address;
 mod binds_lua;
@@ -55,6 +57,7 @@ pub mod credential;
 pub mod dnssec_lua;
 pub mod dq_lua;
 pub mod dynblock_lua;
+pub mod error;
 pub mod ffi_lua;
 pub mod guard_lua;
 pub mod hook_lua;
@@ -83,6 +86,7 @@ use mlua::{Lua, Table, Value};
 use shield::querylog::OpenMode;
 
 pub use address::parse_listen_addr;
+pub use error::ConfigError;
 
 use zone::named_conf::{self, ZoneKind};
 
@@ -233,18 +237,6 @@ fn wire_default_payload() -> u16 {
     1232
 }
 
-/// A config that could not be loaded.
-#[derive(Clone, Debug)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// Runs the config file at `path` (for checking: with a fresh runtime,
 /// and the Lua state dropped afterwards).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -257,8 +249,7 @@ pub fn load_with_acl(
     path: &Path,
     initial_acl: Option<&shield::NetmaskGroup>,
 ) -> Result<Config, ConfigError> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+    let src = read_config(path)?;
     load_with_runtime(
         &src,
         path,
@@ -267,6 +258,14 @@ pub fn load_with_acl(
         OpenMode::Check,
     )
     .map(|(c, _, _)| c)
+}
+
+/// The config file's text.
+fn read_config(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        source: Arc::new(e),
+    })
 }
 
 /// Runs config text `src` as if read from `path`.
@@ -289,8 +288,7 @@ pub fn load_for_serving(
     runtime: &Arc<shield::Runtime>,
     initial_acl: Option<&shield::NetmaskGroup>,
 ) -> Result<(Config, Serving), ConfigError> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+    let src = read_config(path)?;
     let (config, lua, live) = load_with_runtime(&src, path, runtime, initial_acl, OpenMode::Serve)?;
     Ok((config, Serving { lua, live }))
 }
@@ -305,7 +303,7 @@ pub struct Serving {
 impl Serving {
     /// Runs the config's `maintenance()`, if it defines one (the control
     /// loop calls this once a second).
-    pub fn maintenance(&self) -> Result<(), String> {
+    pub fn maintenance(&self) -> Result<(), ConfigError> {
         dynblock_lua::run_maintenance(&self.lua)
     }
 
@@ -316,8 +314,10 @@ impl Serving {
         &self,
         service: &Arc<xfr::Service>,
         reload: impl Fn(&str) -> String + 'static,
-    ) -> Result<(), String> {
-        zone_console_lua::register(&self.lua, service, reload).map_err(|e| e.to_string())
+    ) -> Result<(), ConfigError> {
+        zone_console_lua::register(&self.lua, service, reload).map_err(|e| ConfigError::Lua {
+            message: e.to_string(),
+        })
     }
 
     /// The shield as Lua has left it (rules added at runtime included).
@@ -345,13 +345,13 @@ impl Serving {
     pub fn web_handler(
         &self,
         req: &web_lua::WebRequest,
-    ) -> Option<Result<web_lua::WebResponse, String>> {
+    ) -> Option<Result<web_lua::WebResponse, ConfigError>> {
         web_lua::run_handler(&self.lua, req)
     }
 
     /// Sets the ACL (the API's PUT of `allow-from`): all the netmasks
     /// or, if one is bad, none.
-    pub fn set_acl(&self, masks: &[String]) -> Result<(), String> {
+    pub fn set_acl(&self, masks: &[String]) -> Result<(), ConfigError> {
         let mut g = shield::NetmaskGroup::new();
         for m in masks {
             g.add(shield::Netmask::parse(m)?);
@@ -387,42 +387,35 @@ fn load_with_runtime(
         state.borrow_mut().shield.acl = acl.clone();
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    register(&lua, &state, &base).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    shield_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    dynblock_lua::register(&lua, runtime)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    inspect_lua::register(&lua, runtime)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    binds_lua::register(&lua, runtime)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    response_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    console_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    web_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    tls_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    stream_rules_lua::register(&lua)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    pool_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    guard_lua::register(&lua, &state, &base, runtime)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    dnssec_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    xfr_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    compat_lua::register(&lua, &state, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    include_lua::register(&lua, &base)
-        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    hook_lua::register(&lua).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    let setup = || -> mlua::Result<()> {
+        register(&lua, &state, &base)?;
+        shield_lua::register(&lua, &state, &base)?;
+        dynblock_lua::register(&lua, runtime)?;
+        inspect_lua::register(&lua, runtime)?;
+        binds_lua::register(&lua, runtime)?;
+        response_lua::register(&lua, &state, &base)?;
+        console_lua::register(&lua, &state, &base)?;
+        web_lua::register(&lua, &state, &base)?;
+        tls_lua::register(&lua, &state, &base)?;
+        stream_rules_lua::register(&lua)?;
+        pool_lua::register(&lua, &state, &base)?;
+        guard_lua::register(&lua, &state, &base, runtime)?;
+        dnssec_lua::register(&lua, &state, &base)?;
+        xfr_lua::register(&lua, &state, &base)?;
+        compat_lua::register(&lua, &state, &base)?;
+        include_lua::register(&lua, &base)?;
+        hook_lua::register(&lua)
+    };
+    setup().map_err(|e| ConfigError::Setup {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     lua.load(src)
         .set_name(format!("@{}", path.display()))
         .exec()
-        .map_err(|e| ConfigError(lua_message(&e)))?;
+        .map_err(|e| ConfigError::Lua {
+            message: lua_message(&e),
+        })?;
     // Lua's registered functions hold the state too: take a copy.
     let config = state.borrow().clone();
     Ok((config, lua, state))
@@ -985,18 +978,24 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         let e = cfg("\n\nsetLocal(\"300.1.1.1:53\")\n").unwrap_err();
-        assert!(e.0.starts_with("/etc/rampart/rampart.conf:3: "), "{e}");
+        assert!(
+            e.to_string().starts_with("/etc/rampart/rampart.conf:3: "),
+            "{e}"
+        );
         let e = cfg("setLocal(\n").unwrap_err();
-        assert!(e.0.contains("rampart.conf:"), "{e}");
+        assert!(e.to_string().contains("rampart.conf:"), "{e}");
         let e = cfg("\nnotAFunction(AllRule(), DropAction())\n").unwrap_err();
-        assert!(e.0.contains("rampart.conf:2:"), "{e}");
+        assert!(e.to_string().contains("rampart.conf:2:"), "{e}");
         let e = cfg("\n\naddZone(\"x.test\")\n").unwrap_err();
         assert_eq!(
-            e.0,
+            e.to_string(),
             "/etc/rampart/rampart.conf:3: addZone: argument #2: expected string or number, got nil"
         );
         let e = cfg("addZone(\"bad..name\", \"x\")\n").unwrap_err();
-        assert!(e.0.contains("rampart.conf:1: bad zone name"), "{e}");
+        assert!(
+            e.to_string().contains("rampart.conf:1: bad zone name"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1070,7 +1069,7 @@ mod tests {
         ] {
             let e = cfg(&format!("\n{line}\n")).unwrap_err();
             assert!(
-                e.0.contains("rampart.conf:2:") && e.0.contains(want),
+                e.to_string().contains("rampart.conf:2:") && e.to_string().contains(want),
                 "{line}: {e}"
             );
         }

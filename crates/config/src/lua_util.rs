@@ -592,7 +592,7 @@ pub(crate) mod table_test {
                 .err()
                 .unwrap_or_else(|| panic!("{call} should fail"));
             assert!(
-                e.0.contains(&format!("{PATH}:4:")) && e.0.contains(name),
+                e.to_string().contains(&format!("{PATH}:4:")) && e.to_string().contains(name),
                 "{call}: want the line and {name} in {e}"
             );
         }
@@ -685,7 +685,8 @@ mod tests {
         assert_eq!(c.shield.rules.rules().len(), 2);
         let e = load("\nnewDNSName('a..b')\n").unwrap_err();
         assert!(
-            e.0.starts_with("/etc/rampart/rampart.conf:2: newDNSName: bad name 'a..b'"),
+            e.to_string()
+                .starts_with("/etc/rampart/rampart.conf:2: newDNSName: bad name 'a..b'"),
             "{e}"
         );
     }

@@ -97,7 +97,8 @@ mod tests {
         assert!(d[4].ends_with("return an HTTP status of 307"), "{}", d[4]);
         let e = crate::load_str("\nHTTPPathRegexRule('(')", Path::new("/r.conf")).unwrap_err();
         assert!(
-            e.0.contains("/r.conf:2: HTTPPathRegexRule: bad regular expression"),
+            e.to_string()
+                .contains("/r.conf:2: HTTPPathRegexRule: bad regular expression"),
             "{e}"
         );
     }

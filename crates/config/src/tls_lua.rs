@@ -663,7 +663,7 @@ mod tests {
             ),
         ] {
             let e = load(src).unwrap_err();
-            assert!(e.0.contains(want), "{src}: {e}");
+            assert!(e.to_string().contains(want), "{src}: {e}");
         }
     }
 }

@@ -268,10 +268,14 @@ fn custom_headers(lua: &Lua, t: Table) -> mlua::Result<BTreeMap<String, String>>
 }
 
 /// Runs the `registerWebHandler` function for `req.path`, if any.
-pub fn run_handler(lua: &Lua, req: &WebRequest) -> Option<Result<WebResponse, String>> {
+pub fn run_handler(lua: &Lua, req: &WebRequest) -> Option<Result<WebResponse, crate::ConfigError>> {
     let handlers: Table = lua.named_registry_value(HANDLERS).ok()?;
     let f: Function = handlers.get(req.path.as_str()).ok()?;
-    Some(call_handler(lua, &f, req).map_err(|e| crate::lua_message(&e)))
+    Some(
+        call_handler(lua, &f, req).map_err(|e| crate::ConfigError::Lua {
+            message: crate::lua_message(&e),
+        }),
+    )
 }
 
 fn call_handler(lua: &Lua, f: &Function, req: &WebRequest) -> mlua::Result<WebResponse> {
@@ -523,7 +527,7 @@ mod tests {
             ("\nregisterWebHandler('foo', print)", "must start with /"),
         ] {
             let e = load(src).unwrap_err();
-            assert!(e.0.contains(want), "{src}: {e}");
+            assert!(e.to_string().contains(want), "{src}: {e}");
         }
     }
 

@@ -26,7 +26,7 @@ use zone::named_conf::{NamedConf, ZoneKind};
 
 use crate::address::parse_addr_with_port;
 use crate::lua_util::{self, setter, strings, Env, Global};
-use crate::{caller, fail, resolve, Config, ZoneDecl};
+use crate::{caller, fail, resolve, Config, ConfigError, ZoneDecl};
 
 pub fn register(lua: &Lua, state: &Rc<RefCell<Config>>, base: &Path) -> mlua::Result<()> {
     lua_util::register_table(lua, &Env::new(state, base), FUNCTIONS)
@@ -308,7 +308,7 @@ fn rtype(lua: &Lua, t: &str) -> mlua::Result<u16> {
 /// A name in an update policy: `_acme-challenge` (a first label, anywhere
 /// in the zone), `www` (relative: that name in the zone), `name.` (that
 /// exact name), `*.name.` (that name and below).
-pub fn name_match(text: &str, apex: &[u8]) -> Result<NameMatch, String> {
+pub fn name_match(text: &str, apex: &[u8]) -> Result<NameMatch, ConfigError> {
     let text = text.trim();
     if let Some(rest) = text.strip_prefix("*.") {
         let base = absolute(rest, apex)?;
@@ -323,15 +323,17 @@ pub fn name_match(text: &str, apex: &[u8]) -> Result<NameMatch, String> {
 }
 
 /// `text` as an absolute lowercase wire name, relative ones under `apex`.
-fn absolute(text: &str, apex: &[u8]) -> Result<Vec<u8>, String> {
+fn absolute(text: &str, apex: &[u8]) -> Result<Vec<u8>, ConfigError> {
     if text.ends_with('.') {
-        return zone::parse_name(text);
+        return Ok(zone::parse_name(text)?);
     }
     let mut wire = zone::parse_name(text)?;
     wire.pop();
     wire.extend_from_slice(apex);
     if wire.len() > 255 {
-        return Err(format!("name '{text}' is too long in this zone"));
+        return Err(ConfigError::NameTooLong {
+            name: text.to_string(),
+        });
     }
     Ok(wire)
 }
@@ -342,22 +344,23 @@ fn named_tls(
     conf: &NamedConf,
     name: &str,
     source: &str,
-) -> Result<pool::tls_client::TlsClient, String> {
+) -> Result<pool::tls_client::TlsClient, ConfigError> {
     if name.eq_ignore_ascii_case("ephemeral") {
         return pool::tls_client::TlsClient::xot(false, None, None)
-            .map_err(|e| format!("{source}: tls ephemeral: {e}"));
+            .map_err(|e| ConfigError::from(e).at("tls ephemeral").at(source));
     }
-    let t = conf
-        .tls
-        .iter()
-        .find(|t| t.name == name)
-        .ok_or_else(|| format!("{source}: tls '{name}' is not defined by a tls statement"))?;
+    let t = conf.tls.iter().find(|t| t.name == name).ok_or_else(|| {
+        ConfigError::UndefinedTls {
+            name: name.to_string(),
+        }
+        .at(source)
+    })?;
     // As BIND: checked against ca-file if given (by remote-hostname, else
     // the address), against the system store if only remote-hostname
     // is, not at all (opportunistic) when neither is.
     let validate = t.ca_file.is_some() || t.remote_hostname.is_some();
     pool::tls_client::TlsClient::xot(validate, t.ca_file.clone(), t.remote_hostname.clone())
-        .map_err(|e| format!("{}: tls {name}: {e}", t.source))
+        .map_err(|e| ConfigError::from(e).at(format!("tls {name}")).at(&t.source))
 }
 
 /// `addSecondaryZone`'s `tls=`: how primaries are reached over TLS.
@@ -406,37 +409,46 @@ fn xot_client(
 
 /// The replication settings a named.conf gives (keys, `allow-transfer`,
 /// `also-notify`, `update-policy`, `allow-update`, primaries and their key).
-pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
+pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), ConfigError> {
     for k in &conf.keys {
         let key = xfr::tsig::Key::new(&k.name, &k.algorithm, &k.secret)
-            .map_err(|e| format!("{}: {e}", k.source))?;
+            .map_err(|message| ConfigError::Tsig { message }.at(&k.source))?;
         c.replication.keys.add(key);
     }
     for z in &conf.zones {
-        let apex = zone::parse_name(&z.name)
-            .map_err(|e| format!("{}: bad zone name '{}': {e}", z.source, z.name))?;
-        let key = |text: &str| -> Result<Box<[u8]>, String> {
-            let wire = zone::parse_name(text)
-                .map_err(|e| format!("{}: bad key name '{text}': {e}", z.source))?;
+        let apex = zone::parse_name(&z.name).map_err(|source| {
+            ConfigError::BadZoneName {
+                name: z.name.clone(),
+                source,
+            }
+            .at(&z.source)
+        })?;
+        let key = |text: &str| -> Result<Box<[u8]>, ConfigError> {
+            let wire = zone::parse_name(text).map_err(|source| {
+                ConfigError::BadKeyName {
+                    name: text.to_string(),
+                    source,
+                }
+                .at(&z.source)
+            })?;
             if c.replication.keys.get(&wire).is_none() {
-                return Err(format!(
-                    "{}: key '{text}' is not defined by a key statement",
-                    z.source
-                ));
+                return Err(ConfigError::UndefinedKey {
+                    name: text.to_string(),
+                }
+                .at(&z.source));
             }
             Ok(wire.into_boxed_slice())
         };
         let mut transfer = Access::default();
         for item in &z.allow_transfer {
             access_item(item, &mut transfer, &key)
-                .map_err(|e| format!("{}: allow-transfer: {e}", z.source))?;
+                .map_err(|e| e.at("allow-transfer").at(&z.source))?;
         }
         let mut grants = Vec::new();
         if !z.allow_update.is_empty() {
             let mut a = Access::default();
             for item in &z.allow_update {
-                access_item(item, &mut a, &key)
-                    .map_err(|e| format!("{}: allow-update: {e}", z.source))?;
+                access_item(item, &mut a, &key).map_err(|e| e.at("allow-update").at(&z.source))?;
             }
             for k in a.keys {
                 grants.push(UpdateGrant {
@@ -461,12 +473,12 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
                 "zonesub" => {}
                 "name" => grant.names.push(NameMatch::Exact(
                     absolute(name, &apex)
-                        .map_err(|e| format!("{}: {e}", g.source))?
+                        .map_err(|e| e.at(&g.source))?
                         .into_boxed_slice(),
                 )),
                 "subdomain" => grant.names.push(NameMatch::Subdomain(
                     absolute(name, &apex)
-                        .map_err(|e| format!("{}: {e}", g.source))?
+                        .map_err(|e| e.at(&g.source))?
                         .into_boxed_slice(),
                 )),
                 "wildcard" => {
@@ -474,23 +486,30 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
                     let base = name.strip_prefix("*.").unwrap_or(name);
                     grant.names.push(NameMatch::Subdomain(
                         absolute(base, &apex)
-                            .map_err(|e| format!("{}: {e}", g.source))?
+                            .map_err(|e| e.at(&g.source))?
                             .into_boxed_slice(),
                     ));
                 }
                 other => {
-                    return Err(format!(
-                        "{}: unknown update-policy rule '{other}'",
-                        g.source
-                    ))
+                    return Err(ConfigError::Unknown {
+                        what: "update-policy rule",
+                        name: other.to_string(),
+                    }
+                    .at(&g.source))
                 }
             }
             for t in &g.types {
                 if t.eq_ignore_ascii_case("ANY") {
                     continue;
                 }
-                let code = wire::types::rtype_from_name(&t.to_ascii_uppercase())
-                    .ok_or_else(|| format!("{}: unknown record type '{t}'", g.source))?;
+                let code =
+                    wire::types::rtype_from_name(&t.to_ascii_uppercase()).ok_or_else(|| {
+                        ConfigError::Unknown {
+                            what: "record type",
+                            name: t.clone(),
+                        }
+                        .at(&g.source)
+                    })?;
                 grant.types.push(code);
             }
             grants.push(grant);
@@ -498,8 +517,7 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
         let mut primaries = Vec::new();
         let mut primary_tls = Vec::new();
         for (i, p) in z.primaries.iter().enumerate() {
-            let addr =
-                parse_addr_with_port(p, 53).map_err(|e| format!("{}: primaries: {e}", z.source))?;
+            let addr = parse_addr_with_port(p, 53).map_err(|e| e.at("primaries").at(&z.source))?;
             primaries.push(addr);
             if let Some(Some(name)) = z.primary_tls.get(i) {
                 primary_tls.push((addr, named_tls(conf, name, &z.source)?));
@@ -507,10 +525,7 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
         }
         let mut also = Vec::new();
         for p in &z.also_notify {
-            also.push(
-                parse_addr_with_port(p, 53)
-                    .map_err(|e| format!("{}: also-notify: {e}", z.source))?,
-            );
+            also.push(parse_addr_with_port(p, 53).map_err(|e| e.at("also-notify").at(&z.source))?);
         }
         let primary_key = z.primary_key.as_deref().map(key).transpose()?;
         let s = c.replication.zone_mut(&apex);
@@ -534,10 +549,10 @@ pub fn from_named_conf(conf: &NamedConf, c: &mut Config) -> Result<(), String> {
 }
 
 /// Finds a defined key by name (lowercase wire name, or why not).
-type KeyLookup<'a> = dyn Fn(&str) -> Result<Box<[u8]>, String> + 'a;
+type KeyLookup<'a> = dyn Fn(&str) -> Result<Box<[u8]>, ConfigError> + 'a;
 
 /// One item of a BIND address-match list into `access`.
-fn access_item(item: &str, access: &mut Access, key: &KeyLookup<'_>) -> Result<(), String> {
+fn access_item(item: &str, access: &mut Access, key: &KeyLookup<'_>) -> Result<(), ConfigError> {
     let item = item.trim();
     if let Some(k) = item.strip_prefix("key ") {
         access.keys.push(key(k.trim())?);
@@ -546,7 +561,9 @@ fn access_item(item: &str, access: &mut Access, key: &KeyLookup<'_>) -> Result<(
         access.netmasks.push(shield::Netmask::parse("::/0")?);
     } else if item.eq_ignore_ascii_case("none") {
     } else if item.starts_with('!') {
-        return Err(format!("negated item '{item}' is not supported"));
+        return Err(ConfigError::NegatedItem {
+            item: item.to_string(),
+        });
     } else if item.eq_ignore_ascii_case("localhost") {
         access.netmasks.push(shield::Netmask::parse("127.0.0.0/8")?);
         access.netmasks.push(shield::Netmask::parse("::1")?);
@@ -563,6 +580,43 @@ mod tests {
     use crate::load_str;
 
     const KEY: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=";
+
+    #[test]
+    fn named_conf_errors_say_their_place_and_kind() {
+        use crate::ConfigError;
+        let conf = zone::named_conf::parse(
+            "zone \"example.org\" { type primary; file \"z\"; allow-transfer { key nokey; }; };\n",
+            Path::new("/etc/n.conf"),
+        )
+        .unwrap();
+        let mut c = crate::Config::new(Path::new("/etc/r.conf"));
+        let e = super::from_named_conf(&conf, &mut c).unwrap_err();
+        assert!(
+            matches!(e.innermost(), ConfigError::UndefinedKey { name } if name == "nokey"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "/etc/n.conf:1: allow-transfer: /etc/n.conf:1: key 'nokey' is not defined by a key \
+             statement"
+        );
+        let conf = zone::named_conf::parse(
+            "zone \"example.org\" { type secondary; primaries { 192.0.2.1 tls xot; }; };\n",
+            Path::new("/etc/n.conf"),
+        )
+        .unwrap();
+        let e = super::from_named_conf(&conf, &mut c).unwrap_err();
+        assert!(
+            matches!(e.innermost(), ConfigError::UndefinedTls { name } if name == "xot"),
+            "{e:?}"
+        );
+        let apex = zone::parse_name("example.org").unwrap();
+        let e = super::name_match("a..b", &apex).unwrap_err();
+        assert!(matches!(e, ConfigError::BadName(_)), "{e:?}");
+        let long = vec!["a".repeat(60); 4].join(".");
+        let e = super::name_match(&long, &apex).unwrap_err();
+        assert!(matches!(e, ConfigError::NameTooLong { .. }), "{e:?}");
+    }
 
     /// example.org's replication settings and the zones declared.
     fn example_org(c: &crate::Config) -> String {
@@ -667,7 +721,11 @@ mod tests {
 
     #[test]
     fn mistakes_are_named_with_file_and_line() {
-        let err = |src: &str| load_str(src, Path::new("/etc/r.conf")).unwrap_err().0;
+        let err = |src: &str| {
+            load_str(src, Path::new("/etc/r.conf"))
+                .unwrap_err()
+                .to_string()
+        };
         let e = err("\nnewTSIGKey(\"k\", \"hmac-sha999\", \"AAAA\")\n");
         assert!(
             e.starts_with("/etc/r.conf:2:") && e.contains("hmac-sha999"),
@@ -715,7 +773,7 @@ mod tests {
             Path::new("/etc/r.conf"),
         )
         .unwrap_err()
-        .0;
+        .to_string();
         assert!(
             e.starts_with("/etc/r.conf:2:") && e.contains("/nonexistent.pem"),
             "{e}"
@@ -725,7 +783,7 @@ mod tests {
             Path::new("/etc/r.conf"),
         )
         .unwrap_err()
-        .0;
+        .to_string();
         assert!(
             e.contains("tls must be true, \"ephemeral\" or a table"),
             "{e}"
@@ -762,7 +820,7 @@ mod tests {
         .unwrap();
         let e = load_str("loadNamedConf(\"named.conf\")\n", &path)
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("named.conf:2") && e.contains("nope.pem"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -786,7 +844,7 @@ mod tests {
         let path = dir.join("rampart.conf");
         let e = load_str("loadNamedConf(\"named.conf\")\n", &path)
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("key 'nokey' is not defined"), "{e}");
         let text = std::fs::read_to_string(dir.join("named.conf")).unwrap();
         let fixed = text.replace("key nokey;", "127.0.0.9;");

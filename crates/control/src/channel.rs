@@ -22,12 +22,22 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// Why a console key was refused ([`parse_key`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the console key is not valid base64")]
+    NotBase64,
+    /// It decodes to `len` bytes, not 32.
+    #[error("the console key must be 32 bytes, this one is {len}")]
+    WrongLength { len: usize },
+}
+
 /// Parses a key as `setKey` takes it: base64 of 32 bytes.
-pub fn parse_key(b64: &str) -> Result<Key, String> {
-    let bytes = base64_decode(b64.trim()).ok_or("the console key is not valid base64")?;
-    let key: [u8; 32] = bytes.try_into().map_err(|v: Vec<u8>| {
-        format!("the console key must be 32 bytes, this one is {}", v.len())
-    })?;
+pub fn parse_key(b64: &str) -> Result<Key, KeyError> {
+    let bytes = base64_decode(b64.trim()).ok_or(KeyError::NotBase64)?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|v: Vec<u8>| KeyError::WrongLength { len: v.len() })?;
     Ok(Key(key))
 }
 
@@ -169,7 +179,15 @@ mod tests {
         assert!(base64_decode("Zm9=YmFy").is_none());
         let k = make_key().unwrap();
         assert!(parse_key(&k).is_ok());
-        assert!(parse_key("Zm9vYmFy").is_err());
+        let e = parse_key("Zm9vYmFy").unwrap_err();
+        assert_eq!(e, KeyError::WrongLength { len: 6 });
+        assert_eq!(
+            e.to_string(),
+            "the console key must be 32 bytes, this one is 6"
+        );
+        let e = parse_key("Zm9=YmFy").unwrap_err();
+        assert_eq!(e, KeyError::NotBase64);
+        assert_eq!(e.to_string(), "the console key is not valid base64");
     }
 
     #[test]

@@ -12,4 +12,4 @@ pub mod channel;
 pub mod client;
 pub mod server;
 
-pub use channel::{make_key, parse_key, Channel, Key};
+pub use channel::{make_key, parse_key, Channel, Key, KeyError};

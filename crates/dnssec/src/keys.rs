@@ -15,6 +15,7 @@ use base64::Engine as _;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 
+use crate::error::DnssecError;
 use crate::policy::algorithm as alg;
 
 /// When a key is published and used (BIND's timing metadata); `None`:
@@ -74,18 +75,14 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// A key that could not be read, made or used.
-#[derive(Debug)]
-pub struct KeyError(pub String);
-
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// An I/O error on `path` while `doing` (see [`DnssecError::Io`]).
+fn io(path: &Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> DnssecError {
+    let path = path.to_path_buf();
+    move |source| DnssecError::Io {
+        path,
+        doing,
+        source,
     }
-}
-
-fn err(file: &Path, what: impl std::fmt::Display) -> KeyError {
-    KeyError(format!("{}: {what}", file.display()))
 }
 
 /// The key tag of a DNSKEY RDATA (RFC 4034 Appendix B).
@@ -121,9 +118,11 @@ pub fn ds_sha256(owner: &[u8], dnskey: &[u8]) -> Vec<u8> {
 impl Key {
     /// Signs `data` (an RRSIG's signed bytes), giving the signature as
     /// DNSSEC writes it (r‖s for ECDSA, RFC 6605).
-    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, DnssecError> {
         let rng = SystemRandom::new();
-        let failed = |_| err(&self.file, "signing failed");
+        let failed = |_| DnssecError::SignFailed {
+            file: self.file.clone(),
+        };
         match &self.material {
             Material::Ecdsa(k) => k
                 .sign(&rng, data)
@@ -156,10 +155,12 @@ impl Key {
         dir: &Path,
         now: u64,
         timing: Option<Timing>,
-    ) -> Result<Key, KeyError> {
+    ) -> Result<Key, DnssecError> {
         let rng = SystemRandom::new();
         let zone_text = wire::name::to_text(apex);
-        let failed = |_| err(dir, "key generation failed");
+        let dir_buf = || dir.to_path_buf();
+        let failed = |_| DnssecError::GenerateFailed { dir: dir_buf() };
+        let layout = || DnssecError::UnexpectedPkcs8 { dir: dir_buf() };
         let (public, private): (Vec<u8>, Vec<u8>) = match algorithm {
             alg::ECDSAP256SHA256 => {
                 let a = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
@@ -169,27 +170,23 @@ impl Key {
                 let d = doc.as_ref();
                 match (d.get(36..68), d.get(74..138)) {
                     (Some(s), Some(p)) => (p.to_vec(), s.to_vec()),
-                    _ => return Err(err(dir, "unexpected PKCS#8 layout from ring")),
+                    _ => return Err(layout()),
                 }
             }
             alg::ED25519 => {
                 let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?;
-                let kp =
-                    Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| err(dir, "bad key"))?;
+                let kp = Ed25519KeyPair::from_pkcs8(doc.as_ref())
+                    .map_err(|_| DnssecError::BadGeneratedKey { dir: dir_buf() })?;
                 match doc.as_ref().get(16..48) {
                     Some(seed) => (kp.public_key().as_ref().to_vec(), seed.to_vec()),
-                    None => return Err(err(dir, "unexpected PKCS#8 layout from ring")),
+                    None => return Err(layout()),
                 }
             }
             other => {
-                return Err(err(
-                    dir,
-                    format!(
-                        "cannot make {} keys here; make them with dnssec-keygen and put them in \
-                         the key directory",
-                        alg::name(other)
-                    ),
-                ))
+                return Err(DnssecError::CannotGenerate {
+                    dir: dir_buf(),
+                    algorithm: other,
+                })
             }
         };
         let mut dnskey = Vec::with_capacity(4 + public.len());
@@ -220,9 +217,9 @@ impl Key {
 
     /// Sets the key's timing and writes it into its files, as
     /// `dnssec-settime` does (so BIND reads the same schedule).
-    pub fn set_timing(&mut self, timing: Timing) -> Result<(), KeyError> {
+    pub fn set_timing(&mut self, timing: Timing) -> Result<(), DnssecError> {
         let private_path = self.file.with_extension("private");
-        let text = fs::read_to_string(&private_path).map_err(|e| err(&private_path, e))?;
+        let text = fs::read_to_string(&private_path).map_err(io(&private_path, ""))?;
         let kept: String = text
             .lines()
             .filter(|l| {
@@ -233,7 +230,7 @@ impl Key {
             .collect();
         let private_text = format!("{kept}{}", timing_lines(&timing, ""));
         replace_file(&private_path, private_text.as_bytes(), 0o600)?;
-        let key_text = fs::read_to_string(&self.file).map_err(|e| err(&self.file, e))?;
+        let key_text = fs::read_to_string(&self.file).map_err(io(&self.file, ""))?;
         let record: String = key_text
             .lines()
             .filter(|l| !l.starts_with(';'))
@@ -296,14 +293,14 @@ fn private_file_text(algorithm: u8, private: &[u8], t: &Timing) -> String {
 }
 
 /// Replaces a file atomically (a temporary beside it, synced, renamed).
-fn replace_file(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
+fn replace_file(path: &Path, data: &[u8], mode: u32) -> Result<(), DnssecError> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     write_new(&tmp, data, mode)?;
-    fs::rename(&tmp, path).map_err(|e| err(path, format!("cannot replace: {e}")))
+    fs::rename(&tmp, path).map_err(io(path, "cannot replace: "))
 }
 
-fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
+fn create_dir_private(dir: &Path) -> Result<(), DnssecError> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -312,27 +309,27 @@ fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| err(dir, format!("cannot create the key directory: {e}")))
+        .map_err(io(dir, "cannot create the key directory: "))
 }
 
 /// Writes a file that must not exist yet, with `mode`, durably.
-fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
+fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), DnssecError> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(path)
-        .map_err(|e| err(path, format!("cannot create: {e}")))?;
+        .map_err(io(path, "cannot create: "))?;
     f.write_all(data)
         .and_then(|()| f.sync_all())
-        .map_err(|e| err(path, format!("cannot write: {e}")))
+        .map_err(io(path, "cannot write: "))
 }
 
 /// Every key of the zone `apex` in `dir`: each `K<zone>.+*.key` with its
 /// `.private`. A key file that cannot be read is an error naming it (a
 /// zone must not be signed with part of its keys).
-pub fn load_dir(apex: &[u8], dir: &Path) -> Result<Vec<Key>, KeyError> {
+pub fn load_dir(apex: &[u8], dir: &Path) -> Result<Vec<Key>, DnssecError> {
     let zone_text = wire::name::to_text(apex);
     let prefix = format!(
         "k{}.+",
@@ -341,7 +338,7 @@ pub fn load_dir(apex: &[u8], dir: &Path) -> Result<Vec<Key>, KeyError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(err(dir, format!("cannot read the key directory: {e}"))),
+        Err(e) => return Err(io(dir, "cannot read the key directory: ")(e)),
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -356,11 +353,11 @@ pub fn load_dir(apex: &[u8], dir: &Path) -> Result<Vec<Key>, KeyError> {
     paths.sort();
     let mut keys = Vec::new();
     for key_path in paths {
-        let key_text = fs::read_to_string(&key_path).map_err(|e| err(&key_path, e))?;
+        let key_text = fs::read_to_string(&key_path).map_err(io(&key_path, ""))?;
         let dnskey = parse_key_file(&key_path, &key_text, apex)?;
         let private_path = key_path.with_extension("private");
-        let private_text = fs::read_to_string(&private_path)
-            .map_err(|e| err(&private_path, format!("cannot read: {e}")))?;
+        let private_text =
+            fs::read_to_string(&private_path).map_err(io(&private_path, "cannot read: "))?;
         let timing = parse_timing(&private_path, &private_text)?;
         keys.push(read_pair(&key_path, &dnskey, &private_text, timing)?);
     }
@@ -368,7 +365,7 @@ pub fn load_dir(apex: &[u8], dir: &Path) -> Result<Vec<Key>, KeyError> {
 }
 
 /// The DNSKEY RDATA of a `.key` file.
-fn parse_key_file(path: &Path, text: &str, apex: &[u8]) -> Result<Vec<u8>, KeyError> {
+fn parse_key_file(path: &Path, text: &str, apex: &[u8]) -> Result<Vec<u8>, DnssecError> {
     for (n, line) in text.lines().enumerate() {
         let line = line.split(';').next().unwrap_or("");
         let tokens: Vec<&str> = line
@@ -378,17 +375,17 @@ fn parse_key_file(path: &Path, text: &str, apex: &[u8]) -> Result<Vec<u8>, KeyEr
         let Some(at) = tokens.iter().position(|t| t.eq_ignore_ascii_case("DNSKEY")) else {
             continue;
         };
-        let here = || err(path, format!("line {}: bad DNSKEY", n + 1));
+        let here = || DnssecError::BadDnskey {
+            file: path.to_path_buf(),
+            line: n + 1,
+        };
         let owner = tokens.first().and_then(|o| zone::parse_name(o).ok());
         if owner.as_deref() != Some(apex) {
-            return Err(err(
-                path,
-                format!(
-                    "line {}: the key is not for zone {}",
-                    n + 1,
-                    wire::name::to_text(apex)
-                ),
-            ));
+            return Err(DnssecError::WrongZone {
+                file: path.to_path_buf(),
+                line: n + 1,
+                zone: wire::name::to_text(apex),
+            });
         }
         let field = |i: usize| tokens.get(at + i).and_then(|t| t.parse::<u16>().ok());
         let (flags, proto, algorithm) = (
@@ -407,7 +404,9 @@ fn parse_key_file(path: &Path, text: &str, apex: &[u8]) -> Result<Vec<u8>, KeyEr
         rdata.extend_from_slice(&public);
         return Ok(rdata);
     }
-    Err(err(path, "no DNSKEY record in the file"))
+    Err(DnssecError::NoDnskey {
+        file: path.to_path_buf(),
+    })
 }
 
 /// The value of `Field:` in a `.private` file.
@@ -418,16 +417,17 @@ fn private_field<'t>(text: &'t str, field: &str) -> Option<&'t str> {
     })
 }
 
-fn parse_timing(path: &Path, text: &str) -> Result<Timing, KeyError> {
-    let get = |field: &str| -> Result<Option<u64>, KeyError> {
+fn parse_timing(path: &Path, text: &str) -> Result<Timing, DnssecError> {
+    let get = |field: &str| -> Result<Option<u64>, DnssecError> {
         match private_field(text, field) {
             None => Ok(None),
-            Some(v) => wire::time::parse(v).map(Some).ok_or_else(|| {
-                err(
-                    path,
-                    format!("bad {field} time '{v}' (want YYYYMMDDHHMMSS)"),
-                )
-            }),
+            Some(v) => wire::time::parse(v)
+                .map(Some)
+                .ok_or_else(|| DnssecError::BadTime {
+                    file: path.to_path_buf(),
+                    field: field.to_string(),
+                    value: v.to_string(),
+                }),
         }
     };
     Ok(Timing {
@@ -445,24 +445,30 @@ fn read_pair(
     dnskey: &[u8],
     private: &str,
     timing: Timing,
-) -> Result<Key, KeyError> {
+) -> Result<Key, DnssecError> {
     let private_path = key_path.with_extension("private");
-    let bad = |what: &str| err(&private_path, what);
+    let file = || private_path.clone();
     let algorithm = dnskey[3];
     let flags = u16::from_be_bytes([dnskey[0], dnskey[1]]);
     let declared = private_field(private, "Algorithm")
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<u8>().ok());
     if declared != Some(algorithm) {
-        return Err(bad("its Algorithm does not match the .key file's DNSKEY"));
+        return Err(DnssecError::AlgorithmMismatch { file: file() });
     }
-    let field = |name: &str| -> Result<Vec<u8>, KeyError> {
-        let v = private_field(private, name).ok_or_else(|| bad(&format!("no {name} field")))?;
+    let field = |name: &str| -> Result<Vec<u8>, DnssecError> {
+        let v = private_field(private, name).ok_or_else(|| DnssecError::MissingField {
+            file: file(),
+            field: name.to_string(),
+        })?;
         B64.decode(v.as_bytes())
-            .map_err(|_| bad(&format!("{name} is not base64")))
+            .map_err(|_| DnssecError::NotBase64 {
+                file: file(),
+                field: name.to_string(),
+            })
     };
     let public = &dnskey[4..];
-    let mismatch = |_| bad("the private key does not match the .key file's public key");
+    let mismatch = |_| DnssecError::KeyMismatch { file: file() };
     let material = match algorithm {
         alg::ECDSAP256SHA256 => {
             let scalar = field("PrivateKey")?;
@@ -498,8 +504,10 @@ fn read_pair(
                 ints.push(field(p)?);
             }
             let der = pkcs1_der(&ints);
-            let kp =
-                RsaKeyPair::from_der(&der).map_err(|e| bad(&format!("RSA key refused: {e}")))?;
+            let kp = RsaKeyPair::from_der(&der).map_err(|e| DnssecError::RsaRefused {
+                file: file(),
+                reason: e.to_string(),
+            })?;
             let enc: &'static dyn signature::RsaEncoding = if algorithm == alg::RSASHA256 {
                 &signature::RSA_PKCS1_SHA256
             } else {
@@ -508,10 +516,10 @@ fn read_pair(
             Material::Rsa(kp, enc)
         }
         other => {
-            return Err(err(
-                key_path,
-                format!("algorithm {other} is not one rampart signs with (8, 10, 13, 15)"),
-            ))
+            return Err(DnssecError::UnsupportedAlgorithm {
+                file: key_path.to_path_buf(),
+                algorithm: other,
+            })
         }
     };
     Ok(Key {
@@ -617,6 +625,17 @@ mod tests {
             &apex,
         )
         .unwrap_err();
-        assert!(e.0.contains("not for zone example.test."), "{e}");
+        assert!(e.to_string().contains("not for zone example.test."), "{e}");
+        assert!(
+            matches!(&e, DnssecError::WrongZone { line: 1, zone, .. } if zone == "example.test."),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "K.key: line 1: the key is not for zone example.test."
+        );
+        let e = parse_key_file(Path::new("K.key"), "; nothing\n", &apex).unwrap_err();
+        assert!(matches!(e, DnssecError::NoDnskey { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "K.key: no DNSKEY record in the file");
     }
 }

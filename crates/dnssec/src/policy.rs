@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::error::PolicyError;
+
 /// DNSSEC algorithm numbers rampart signs with (RFC 8624 / IANA).
 pub mod algorithm {
     pub const RSASHA256: u8 = 8;
@@ -153,28 +155,21 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// A policy's contradictions, as a sentence; `Ok` if it can be used.
-    pub fn check(&self) -> Result<(), String> {
+    /// A policy's contradictions; `Ok` if it can be used.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let policy = || self.name.clone();
         if self.keys.is_empty() {
-            return Err(format!("dnssec-policy \"{}\" has no keys", self.name));
+            return Err(PolicyError::NoKeys { policy: policy() });
         }
         let signs_keys = self.keys.iter().any(|k| k.role.signs_keys());
         let signs_zone = self.keys.iter().any(|k| k.role.signs_zone());
         if !signs_keys || !signs_zone {
-            return Err(format!(
-                "dnssec-policy \"{}\" needs a key that signs keys (ksk or csk) and one that \
-                 signs the zone (zsk or csk)",
-                self.name
-            ));
+            return Err(PolicyError::MissingRole { policy: policy() });
         }
         if self.signatures_refresh >= self.signatures_validity
             || self.signatures_refresh >= self.signatures_validity_dnskey
         {
-            return Err(format!(
-                "dnssec-policy \"{}\": signatures-refresh must be shorter than \
-                 signatures-validity",
-                self.name
-            ));
+            return Err(PolicyError::RefreshTooLong { policy: policy() });
         }
         if let Denial::Nsec3 {
             iterations, salt, ..
@@ -183,14 +178,13 @@ impl Policy {
             // BIND's dnssec-policy refuses more than 0 since 9.18.x; RFC 9276
             // says 0. Resolvers treat more than 150 as insecure.
             if *iterations > 150 {
-                return Err(format!(
-                    "dnssec-policy \"{}\": nsec3param iterations {iterations} is more than \
-                     resolvers accept (RFC 9276 asks for 0)",
-                    self.name
-                ));
+                return Err(PolicyError::TooManyIterations {
+                    policy: policy(),
+                    iterations: *iterations,
+                });
             }
             if salt.len() > 255 {
-                return Err(format!("dnssec-policy \"{}\": salt too long", self.name));
+                return Err(PolicyError::SaltTooLong { policy: policy() });
             }
         }
         Ok(())
@@ -205,4 +199,46 @@ pub struct ZoneSigning {
     pub policy: Policy,
     pub key_directory: PathBuf,
     pub parental_agents: Vec<std::net::SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_says_what_contradicts() {
+        assert!(Policy::default().check().is_ok());
+        let none = Policy {
+            keys: Vec::new(),
+            ..Policy::default()
+        };
+        let e = none.check().unwrap_err();
+        assert_eq!(
+            e,
+            PolicyError::NoKeys {
+                policy: "default".into()
+            }
+        );
+        assert_eq!(e.to_string(), "dnssec-policy \"default\" has no keys");
+        let zsk_only = Policy {
+            keys: vec![KeySpec {
+                role: Role::Zsk,
+                ..Policy::default().keys[0].clone()
+            }],
+            ..Policy::default()
+        };
+        let e = zsk_only.check().unwrap_err();
+        assert!(matches!(e, PolicyError::MissingRole { .. }), "{e:?}");
+        let late = Policy {
+            signatures_refresh: 30 * DAY,
+            ..Policy::default()
+        };
+        let e = late.check().unwrap_err();
+        assert!(matches!(e, PolicyError::RefreshTooLong { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "dnssec-policy \"default\": signatures-refresh must be shorter than \
+             signatures-validity"
+        );
+    }
 }

@@ -12,7 +12,8 @@
 //!   new DS is at the parent (`dnssecKSKSubmitted`), as Knot's
 //!   `zone-ksk-submitted`, once the old DS can have left caches.
 
-use crate::keys::{Key, KeyError, Timing};
+use crate::error::DnssecError;
+use crate::keys::{Key, Timing};
 
 /// A key as a DS names it: its tag and algorithm.
 pub type KeyId = (u16, u8);
@@ -22,7 +23,7 @@ impl Signer {
     /// Starts the rollovers the policy's key lifetimes call for at `now`;
     /// `max_ttl` is the zone's largest TTL (how long resolvers may keep
     /// what an old key signed). Returns what was done, for the log.
-    pub fn roll(&mut self, now: u64, max_ttl: u32) -> Result<Vec<String>, KeyError> {
+    pub fn roll(&mut self, now: u64, max_ttl: u32) -> Result<Vec<String>, DnssecError> {
         let policy = self.signing.policy.clone();
         let propagation = policy.zone_propagation_delay;
         let lead = u64::from(policy.dnskey_ttl) + policy.publish_safety + propagation;
@@ -96,7 +97,7 @@ impl Signer {
     /// The parent now holds the DS of the newest key-signing keys: the
     /// older ones keep signing until the old DS can have left caches (the
     /// parent's DS TTL and propagation delay), then leave.
-    pub fn ksk_submitted(&mut self, now: u64) -> Result<Vec<String>, KeyError> {
+    pub fn ksk_submitted(&mut self, now: u64) -> Result<Vec<String>, DnssecError> {
         let policy = self.signing.policy.clone();
         let end = now + policy.parent_ds_ttl + policy.parent_propagation_delay;
         let mut done = Vec::new();

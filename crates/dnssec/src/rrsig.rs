@@ -1,7 +1,8 @@
 //! RRSIG records (RFC 4034 §3): what is signed, and the RDATA made from
 //! a key's signature over it.
 
-use crate::keys::{Key, KeyError};
+use crate::error::DnssecError;
+use crate::keys::Key;
 
 /// The validity of a signature, Unix seconds (RRSIGs carry them modulo
 /// 2^32, RFC 4034 §3.1.5).
@@ -37,7 +38,7 @@ pub fn sign_rrset(
     set: &RRsetRef<'_>,
     validity: Validity,
     scratch: &mut Vec<u8>,
-) -> Result<Vec<u8>, KeyError> {
+) -> Result<Vec<u8>, DnssecError> {
     let RRsetRef {
         owner,
         rtype,

@@ -15,7 +15,8 @@ use wire::types::rtype;
 use zone::records::{with_serial, Record, RecordSet, SerialPolicy};
 
 use crate::chain;
-use crate::keys::{self, Key, KeyError};
+use crate::error::DnssecError;
+use crate::keys::{self, Key};
 use crate::policy::{Denial, ZoneSigning};
 use crate::rrsig::{self, Validity};
 
@@ -85,8 +86,8 @@ impl Signer {
         signing: ZoneSigning,
         was_signed: bool,
         now: u64,
-    ) -> Result<Signer, KeyError> {
-        signing.policy.check().map_err(KeyError)?;
+    ) -> Result<Signer, DnssecError> {
+        signing.policy.check()?;
         let dir = &signing.key_directory;
         let mut keys = keys::load_dir(apex, dir)?;
         for spec in &signing.policy.keys {
@@ -100,18 +101,15 @@ impl Signer {
                 continue;
             }
             if was_signed {
-                return Err(KeyError(format!(
-                    "the zone was signed, but no {} key of algorithm {} is in {}: not making \
-                     new keys (validators holding the old DS would fail); serving the last signed \
-                     version. Put the keys back, or remove the zone's journal to re-key",
-                    if flags == 257 {
+                return Err(DnssecError::KeysLost {
+                    role: if flags == 257 {
                         "key-signing"
                     } else {
                         "zone-signing"
                     },
-                    spec.algorithm,
-                    dir.display()
-                )));
+                    algorithm: spec.algorithm,
+                    dir: dir.clone(),
+                });
             }
             let key = Key::generate(apex, spec.algorithm, flags, dir, now, None)?;
             log::info!(
@@ -165,7 +163,7 @@ impl Signer {
         reuse: bool,
         now: u64,
         serial_policy: SerialPolicy,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, DnssecError> {
         let reuse_from = if reuse { previous } else { None };
         let apex = self.apex.clone();
         let zone_text = wire::name::to_text(&apex);
@@ -180,9 +178,9 @@ impl Signer {
                 rdata: r.into(),
             })
             .collect();
-        let soa = out
-            .soa(&apex)
-            .ok_or_else(|| format!("zone {zone_text}: no SOA to sign"))?;
+        let soa = out.soa(&apex).ok_or_else(|| DnssecError::NoSoa {
+            zone: zone_text.clone(),
+        })?;
         let minimum = zone::build::soa_fields(&soa.rdata).map_or(soa.ttl, |(_, m)| m);
         let denial_ttl = soa.ttl.min(minimum);
 
@@ -191,7 +189,9 @@ impl Signer {
             .filter(|&i| self.keys[i].timing.published(now))
             .collect();
         if !published.iter().any(|&i| self.keys[i].timing.active(now)) {
-            return Err(format!("zone {zone_text}: no active key to sign with"));
+            return Err(DnssecError::NoActiveKey {
+                zone: zone_text.clone(),
+            });
         }
         let apex_record = |t: u16, ttl: u32, rdata: Vec<u8>| Record {
             owner: apex.clone(),
@@ -276,8 +276,11 @@ impl Signer {
                 iterations,
                 salt,
                 opt_out,
-            } => nsec3_chain(&apex, &auth, denial_ttl, *iterations, salt, *opt_out)
-                .map_err(|e| format!("zone {zone_text}: {e}"))?,
+            } => nsec3_chain(&apex, &auth, denial_ttl, *iterations, salt, *opt_out).ok_or_else(
+                || DnssecError::Nsec3Collision {
+                    zone: zone_text.clone(),
+                },
+            )?,
         };
         let cut_set: HashSet<Box<[u8]>> = cuts.iter().map(|c| Box::<[u8]>::from(*c)).collect();
         let occluded_set: HashSet<Box<[u8]>> = types_at
@@ -357,9 +360,9 @@ impl Signer {
             });
         }
         if soa_job.is_some() {
-            let soa_now = out
-                .soa(&apex)
-                .ok_or_else(|| format!("zone {zone_text}: no SOA to sign"))?;
+            let soa_now = out.soa(&apex).ok_or_else(|| DnssecError::NoSoa {
+                zone: zone_text.clone(),
+            })?;
             let job = Job {
                 owner: &apex,
                 rtype: rtype::SOA,
@@ -390,7 +393,7 @@ impl Signer {
         stats: &mut Stats,
         sigs: &mut Vec<Record>,
         scratch: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DnssecError> {
         let policy = &self.signing.policy;
         let key_set = matches!(job.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY);
         let validity_len = if job.rtype == rtype::DNSKEY {
@@ -439,8 +442,7 @@ impl Signer {
                         inception: now.saturating_sub(self.signing.policy.inception_offset),
                         expiration: now + validity_len - jitter.min(validity_len / 4),
                     };
-                    let rdata = rrsig::sign_rrset(key, &self.apex, job, validity, scratch)
-                        .map_err(|e| e.to_string())?;
+                    let rdata = rrsig::sign_rrset(key, &self.apex, job, validity, scratch)?;
                     stats.made += 1;
                     (rdata, validity.expiration)
                 }
@@ -582,7 +584,8 @@ fn nsec_chain(apex: &[u8], auth: &[(&[u8], &Vec<u16>, bool)], ttl: u32) -> Vec<R
 }
 
 /// The NSEC3 chain: every authoritative name, every cut (unless opt-out
-/// and unsigned), and every empty non-terminal above them.
+/// and unsigned), and every empty non-terminal above them; `None` if two
+/// names hash alike.
 fn nsec3_chain(
     apex: &[u8],
     auth: &[(&[u8], &Vec<u16>, bool)],
@@ -590,7 +593,7 @@ fn nsec3_chain(
     iterations: u16,
     salt: &[u8],
     opt_out: bool,
-) -> Result<Vec<Record>, String> {
+) -> Option<Vec<Record>> {
     let mut types_of: HashMap<&[u8], Vec<u16>> = HashMap::with_capacity(auth.len());
     for (owner, types, is_cut) in auth {
         let has_ds = types.contains(&rtype::DS);
@@ -634,7 +637,7 @@ fn nsec3_chain(
         .collect();
     hashed.sort_unstable_by_key(|h| h.1);
     if hashed.windows(2).any(|w| w[0].1 == w[1].1) {
-        return Err("two names have the same NSEC3 hash; choose another salt".into());
+        return None;
     }
     let mut out = Vec::with_capacity(hashed.len());
     for (i, (owner, _, types)) in hashed.iter().enumerate() {
@@ -646,5 +649,5 @@ fn nsec3_chain(
             rdata: chain::nsec3_rdata(opt_out, iterations, salt, next, types).into(),
         });
     }
-    Ok(out)
+    Some(out)
 }

@@ -205,7 +205,18 @@ fn keys_survive_and_missing_keys_of_a_signed_zone_are_not_remade() {
         ..ZoneSigning::default()
     };
     let e = Signer::open(&apex, signing, true, now()).unwrap_err();
-    assert!(e.0.contains("not making new keys"), "{e}");
+    assert!(e.to_string().contains("not making new keys"), "{e}");
+    assert!(
+        matches!(
+            e,
+            dnssec::DnssecError::KeysLost {
+                role: "key-signing",
+                algorithm: 13,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -51,6 +51,8 @@ pub mod udp;
 pub mod udp_ask;
 pub mod update_queue;
 
+pub use tls::TlsError;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;

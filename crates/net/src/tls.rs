@@ -6,7 +6,7 @@
 //! on SIGHUP, and by themselves when they change on disk (a renewal needs
 //! no deploy hook); a reload that fails keeps the certificates in use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -16,6 +16,87 @@ use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why a TLS listener's certificates, keys or options could not be used
+/// (the ones in use stay on a reload). Each names its file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// Not one key file per certificate file.
+    #[error("{certs} certificate files and {keys} key files: give one key per certificate")]
+    KeyCount { certs: usize, keys: usize },
+    /// A cipher list (`option`: `ciphers` or `ciphersTLS13`) with no
+    /// suite rustls has; `offered` lists rustls's.
+    #[error("{option} '{list}': none of these suites is one rustls offers ({offered})")]
+    NoSuites {
+        option: &'static str,
+        list: String,
+        offered: String,
+    },
+    /// A certificate file that cannot be read, or is no PEM.
+    #[error("{}: {source}", path.display())]
+    CertFile {
+        path: PathBuf,
+        source: rustls_pki_types::pem::Error,
+    },
+    /// A certificate file with no certificate.
+    #[error("{}: no certificate in it", path.display())]
+    NoCertificate { path: PathBuf },
+    /// A key file that cannot be read, or holds no private key.
+    #[error("{}: {source}", path.display())]
+    KeyFile {
+        path: PathBuf,
+        source: rustls_pki_types::pem::Error,
+    },
+    /// A private key rustls cannot sign with.
+    #[error("{}: {source}", path.display())]
+    KeyRefused {
+        path: PathBuf,
+        source: rustls::Error,
+    },
+    /// A key that is not the certificate's.
+    #[error("{} and {}: {source}", cert.display(), key.display())]
+    KeysMismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+    /// The `keyLogFile` cannot be opened.
+    #[error("keyLogFile {}: {source}", path.display())]
+    KeyLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The ticket key file cannot be read.
+    #[error("{}: {source}", path.display())]
+    TicketFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A ticket key file that is not whole keys of [`STEK_LEN`] bytes.
+    #[error("{}: {len} bytes: a ticket key file holds keys of {STEK_LEN} bytes", path.display())]
+    TicketFileLength { path: PathBuf, len: usize },
+    /// A ticket key ring refuses.
+    #[error("bad ticket key")]
+    BadTicketKey,
+    /// More `ocspResponses` files than certificates.
+    #[error("{responses} OCSP response files and {certs} certificate files: give at most one response per certificate, in the same order")]
+    OcspCount { responses: usize, certs: usize },
+    /// An OCSP response file that cannot be read.
+    #[error("{}: {source}", path.display())]
+    OcspFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file that is no DER OCSPResponse.
+    #[error("{}: not a DER OCSP response (write it with `openssl ocsp -respout`)", path.display())]
+    NotOcsp { path: PathBuf },
+    /// An OCSP response whose status is not "successful".
+    #[error("{}: the OCSP response's status is {status}, not successful (0)", path.display())]
+    OcspStatus { path: PathBuf, status: u8 },
+    /// rustls refused the settings or could not make a ticket key.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+}
 
 /// What a TLS listener is configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +150,7 @@ impl std::fmt::Debug for TlsContext {
 
 impl TlsContext {
     /// Reads the files; an error names the file and what is wrong.
-    pub fn new(settings: TlsSettings) -> Result<Arc<TlsContext>, String> {
+    pub fn new(settings: TlsSettings) -> Result<Arc<TlsContext>, TlsError> {
         ensure_provider();
         let stamps = stamps(&settings);
         let tickets = Arc::new(TicketKeys::new(settings.ticket_keys)?);
@@ -91,7 +172,7 @@ impl TlsContext {
     }
 
     /// Reads the files again; on error the old certificates stay.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), TlsError> {
         let now = stamps(&self.settings);
         if let Some(f) = &self.settings.ticket_key_file {
             self.tickets.load_file(f)?;
@@ -104,7 +185,7 @@ impl TlsContext {
 
     /// Reloads if a file changed on disk since it was last read: `None`
     /// when nothing changed, else what the reload gave.
-    pub fn reload_if_changed(&self) -> Option<Result<(), String>> {
+    pub fn reload_if_changed(&self) -> Option<Result<(), TlsError>> {
         let now = stamps(&self.settings);
         {
             let mut last = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
@@ -120,12 +201,12 @@ impl TlsContext {
 
     /// A new session-ticket key (`rotateTicketsKey()`): tickets made
     /// with the keys still kept go on resuming.
-    pub fn rotate_ticket_key(&self) -> Result<(), String> {
+    pub fn rotate_ticket_key(&self) -> Result<(), TlsError> {
         self.tickets.rotate()
     }
 
     /// Replaces the ticket keys with a file's (`loadTicketsKeys`).
-    pub fn load_ticket_keys(&self, file: &std::path::Path) -> Result<(), String> {
+    pub fn load_ticket_keys(&self, file: &Path) -> Result<(), TlsError> {
         self.tickets.load_file(file)
     }
 }
@@ -152,20 +233,18 @@ fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerConfig, String> {
+fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerConfig, TlsError> {
     if s.certs.is_empty() || s.certs.len() != s.keys.len() {
-        return Err(format!(
-            "{} certificate files and {} key files: give one key per certificate",
-            s.certs.len(),
-            s.keys.len()
-        ));
+        return Err(TlsError::KeyCount {
+            certs: s.certs.len(),
+            keys: s.keys.len(),
+        });
     }
     if s.ocsp_responses.len() > s.certs.len() {
-        return Err(format!(
-            "{} OCSP response files and {} certificate files: give at most one response per certificate, in the same order",
-            s.ocsp_responses.len(),
-            s.certs.len()
-        ));
+        return Err(TlsError::OcspCount {
+            responses: s.ocsp_responses.len(),
+            certs: s.certs.len(),
+        });
     }
     let mut provider = provider();
     provider.cipher_suites = crate::tls_suites::choose(
@@ -176,23 +255,36 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
     let provider = Arc::new(provider);
     let mut keys = Vec::new();
     for (i, (cert, key)) in s.certs.iter().zip(&s.keys).enumerate() {
+        let cert_file = |source| TlsError::CertFile {
+            path: cert.clone(),
+            source,
+        };
         let chain = CertificateDer::pem_file_iter(cert)
-            .map_err(|e| format!("{}: {e}", cert.display()))?
+            .map_err(cert_file)?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", cert.display()))?;
+            .map_err(cert_file)?;
         if chain.is_empty() {
-            return Err(format!("{}: no certificate in it", cert.display()));
+            return Err(TlsError::NoCertificate { path: cert.clone() });
         }
-        let der =
-            PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let der = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::KeyFile {
+            path: key.clone(),
+            source,
+        })?;
         let signing = provider
             .key_provider
             .load_private_key(der)
-            .map_err(|e| format!("{}: {e}", key.display()))?;
+            .map_err(|source| TlsError::KeyRefused {
+                path: key.clone(),
+                source,
+            })?;
         let mut certified = CertifiedKey::new(chain, signing);
         certified
             .keys_match()
-            .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+            .map_err(|source| TlsError::KeysMismatch {
+                cert: cert.clone(),
+                key: key.clone(),
+                source,
+            })?;
         if let Some(path) = s.ocsp_responses.get(i) {
             certified.ocsp = Some(read_ocsp_response(path)?);
         }
@@ -204,8 +296,7 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)
-        .map_err(|e| e.to_string())?
+        .with_protocol_versions(versions)?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(ByClientSupport(keys)));
     config.alpn_protocols = s.alpn.clone();
@@ -228,18 +319,20 @@ fn server_config(s: &TlsSettings, tickets: &Arc<TicketKeys>) -> Result<ServerCon
 /// status would otherwise get a malformed or an error response stapled.
 /// Whether it is for this certificate and still fresh is the client's to
 /// judge, as with dnsdist, which staples the file as it is.
-fn read_ocsp_response(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let der = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_ocsp_response(path: &Path) -> Result<Vec<u8>, TlsError> {
+    let der = std::fs::read(path).map_err(|source| TlsError::OcspFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
     match ocsp_status(&der) {
         Some(0) => Ok(der),
-        Some(n) => Err(format!(
-            "{}: the OCSP response's status is {n}, not successful (0)",
-            path.display()
-        )),
-        None => Err(format!(
-            "{}: not a DER OCSP response (write it with `openssl ocsp -respout`)",
-            path.display()
-        )),
+        Some(status) => Err(TlsError::OcspStatus {
+            path: path.to_path_buf(),
+            status,
+        }),
+        None => Err(TlsError::NotOcsp {
+            path: path.to_path_buf(),
+        }),
     }
 }
 
@@ -284,7 +377,7 @@ struct TicketKeys {
 }
 
 impl TicketKeys {
-    fn new(kept: usize) -> Result<TicketKeys, String> {
+    fn new(kept: usize) -> Result<TicketKeys, TlsError> {
         let t = TicketKeys {
             keys: Default::default(),
             kept: kept.max(1),
@@ -293,8 +386,8 @@ impl TicketKeys {
         Ok(t)
     }
 
-    fn rotate(&self) -> Result<(), String> {
-        let key = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+    fn rotate(&self) -> Result<(), TlsError> {
+        let key = rustls::crypto::ring::Ticketer::new()?;
         let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
         keys.push_front(key);
         keys.truncate(self.kept);
@@ -305,14 +398,16 @@ impl TicketKeys {
     /// name, then key material; the last key is the active one) join the
     /// keys in use, in front, as dnsdist adds them: the oldest beyond
     /// `numberOfTicketsKeys` go.
-    fn load_file(&self, file: &std::path::Path) -> Result<(), String> {
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    fn load_file(&self, file: &Path) -> Result<(), TlsError> {
+        let bytes = std::fs::read(file).map_err(|source| TlsError::TicketFile {
+            path: file.to_path_buf(),
+            source,
+        })?;
         if bytes.is_empty() || bytes.len() % STEK_LEN != 0 {
-            return Err(format!(
-                "{}: {} bytes: a ticket key file holds keys of {STEK_LEN} bytes",
-                file.display(),
-                bytes.len()
-            ));
+            return Err(TlsError::TicketFileLength {
+                path: file.to_path_buf(),
+                len: bytes.len(),
+            });
         }
         let mut loaded = Vec::new();
         for chunk in bytes.chunks(STEK_LEN) {
@@ -374,10 +469,10 @@ impl std::fmt::Debug for FileKey {
 }
 
 impl FileKey {
-    fn new(bytes: &[u8]) -> Result<FileKey, String> {
+    fn new(bytes: &[u8]) -> Result<FileKey, TlsError> {
         let (name, rest) = bytes.split_at(16);
         let unbound = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &rest[..32])
-            .map_err(|_| "bad ticket key".to_string())?;
+            .map_err(|_| TlsError::BadTicketKey)?;
         let mut n = [0u8; 16];
         n.copy_from_slice(name);
         Ok(FileKey {
@@ -448,7 +543,65 @@ impl ResolvesServerCert for ByClientSupport {
 
 #[cfg(test)]
 mod tests {
-    use super::ocsp_status;
+    use super::*;
+
+    fn settings(certs: &[&str], keys: &[&str]) -> TlsSettings {
+        TlsSettings {
+            certs: certs.iter().map(PathBuf::from).collect(),
+            keys: keys.iter().map(PathBuf::from).collect(),
+            tls13_only: false,
+            session_tickets: true,
+            alpn: Vec::new(),
+            ticket_keys: 5,
+            ticket_key_file: None,
+            ciphers: None,
+            ciphers_tls13: None,
+            key_log_file: None,
+            ocsp_responses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_say_their_kind() {
+        let e = TlsContext::new(settings(&["a.pem"], &[])).unwrap_err();
+        assert!(
+            matches!(e, TlsError::KeyCount { certs: 1, keys: 0 }),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "1 certificate files and 0 key files: give one key per certificate"
+        );
+        let e = TlsContext::new(settings(
+            &["/nonexistent/cert.pem"],
+            &["/nonexistent/key.pem"],
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&e, TlsError::CertFile { path, .. } if path == Path::new("/nonexistent/cert.pem")),
+            "{e:?}"
+        );
+        assert!(e.to_string().starts_with("/nonexistent/cert.pem: "), "{e}");
+
+        let dir = std::env::temp_dir().join(format!("rampart-stek-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("stek");
+        std::fs::write(&file, [0u8; 79]).unwrap();
+        let keys = TicketKeys::new(5).unwrap();
+        let e = keys.load_file(&file).unwrap_err();
+        assert!(
+            matches!(e, TlsError::TicketFileLength { len: 79, .. }),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: 79 bytes: a ticket key file holds keys of 80 bytes",
+                file.display()
+            )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn an_ocsp_response_status_is_read_from_its_der() {

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 
 use rustls::{CipherSuite, SupportedCipherSuite};
 
+use crate::tls::TlsError;
+
 /// OpenSSL's names of the TLS 1.2 suites rustls has, with the IANA
 /// names (which OpenSSL also takes, and rustls prints).
 const OPENSSL_NAMES: &[(&str, CipherSuite)] = &[
@@ -82,10 +84,10 @@ fn is_keyword(word: &str) -> bool {
 /// cipher list, `:`, `,` or space separated) against `offered` (rustls's
 /// suites of that version); all of them without a list.
 fn one_version(
-    option: &str,
+    option: &'static str,
     list: Option<&str>,
     offered: Vec<SupportedCipherSuite>,
-) -> Result<Vec<SupportedCipherSuite>, String> {
+) -> Result<Vec<SupportedCipherSuite>, TlsError> {
     let Some(list) = list else {
         return Ok(offered);
     };
@@ -117,10 +119,11 @@ fn one_version(
             .join(", ")
     };
     if chosen.is_empty() {
-        return Err(format!(
-            "{option} '{list}': none of these suites is one rustls offers ({})",
-            names()
-        ));
+        return Err(TlsError::NoSuites {
+            option,
+            list: list.to_string(),
+            offered: names(),
+        });
     }
     if !missing.is_empty() {
         log::warn!(
@@ -139,7 +142,7 @@ pub fn choose(
     all: &[SupportedCipherSuite],
     tls12: Option<&str>,
     tls13: Option<&str>,
-) -> Result<Vec<SupportedCipherSuite>, String> {
+) -> Result<Vec<SupportedCipherSuite>, TlsError> {
     let (v13, v12): (Vec<_>, Vec<_>) = all
         .iter()
         .copied()
@@ -167,12 +170,15 @@ impl std::fmt::Debug for KeyLogFile {
 }
 
 impl KeyLogFile {
-    pub fn open(path: &Path) -> Result<KeyLogFile, String> {
+    pub fn open(path: &Path) -> Result<KeyLogFile, TlsError> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| format!("keyLogFile {}: {e}", path.display()))?;
+            .map_err(|source| TlsError::KeyLog {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(KeyLogFile {
             file: Mutex::new((file, len, false)),
@@ -257,11 +263,27 @@ mod tests {
     fn a_list_rustls_has_nothing_of_is_an_error() {
         let e = choose(&all(), Some("DHE-RSA-AES256-SHA256:AES128-SHA"), None).unwrap_err();
         assert!(
-            e.starts_with("ciphers 'DHE-RSA-AES256-SHA256:AES128-SHA': none"),
+            e.to_string()
+                .starts_with("ciphers 'DHE-RSA-AES256-SHA256:AES128-SHA': none"),
             "{e}"
         );
+        assert!(
+            matches!(&e, TlsError::NoSuites { option: "ciphers", list, .. }
+                if list == "DHE-RSA-AES256-SHA256:AES128-SHA"),
+            "{e:?}"
+        );
         let e = choose(&all(), None, Some("TLS_AES_128_CCM_SHA256")).unwrap_err();
-        assert!(e.starts_with("ciphersTLS13"), "{e}");
+        assert!(e.to_string().starts_with("ciphersTLS13"), "{e}");
+        assert!(
+            matches!(
+                e,
+                TlsError::NoSuites {
+                    option: "ciphersTLS13",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -10,6 +10,17 @@ pub mod logthrottle;
 use std::fmt;
 use std::net::IpAddr;
 
+/// Why a netmask's text did not parse ([`Netmask::parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetmaskError {
+    /// The part before the `/` is no IPv4 or IPv6 address.
+    #[error("bad netmask '{text}': expected ADDRESS[/PREFIX]")]
+    BadAddress { text: String },
+    /// The prefix length is no number from 0 to `max` (32 or 128).
+    #[error("bad netmask '{text}': prefix must be 0 to {max}")]
+    BadPrefix { text: String, max: u8 },
+}
+
 /// An address with a prefix length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Netmask {
@@ -20,7 +31,7 @@ pub struct Netmask {
 impl Netmask {
     /// Parses `192.0.2.0/24`, `2001:db8::/32` or a bare address (/32,
     /// /128). The address is truncated to its prefix.
-    pub fn parse(s: &str) -> Result<Netmask, String> {
+    pub fn parse(s: &str) -> Result<Netmask, NetmaskError> {
         let s = s.trim();
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -30,14 +41,17 @@ impl Netmask {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse()
-            .map_err(|_| format!("bad netmask '{s}': expected ADDRESS[/PREFIX]"))?;
+            .map_err(|_| NetmaskError::BadAddress {
+                text: s.to_string(),
+            })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|&p| p <= max)
-                .ok_or_else(|| format!("bad netmask '{s}': prefix must be 0 to {max}"))?,
+            Some(p) => p.parse::<u8>().ok().filter(|&p| p <= max).ok_or_else(|| {
+                NetmaskError::BadPrefix {
+                    text: s.to_string(),
+                    max,
+                }
+            })?,
             None => max,
         };
         Ok(Netmask {
@@ -219,8 +233,18 @@ mod tests {
         assert!(Netmask::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
         assert!(Netmask::parse("::/0").unwrap().contains(ip("2001:db8::1")));
         assert_eq!(Netmask::parse("2001:db8::1").unwrap().prefix(), 128);
-        assert!(Netmask::parse("1.2.3.4/33").is_err());
-        assert!(Netmask::parse("example.org").is_err());
+        let e = Netmask::parse("1.2.3.4/33").unwrap_err();
+        assert!(matches!(e, NetmaskError::BadPrefix { max: 32, .. }));
+        assert_eq!(
+            e.to_string(),
+            "bad netmask '1.2.3.4/33': prefix must be 0 to 32"
+        );
+        let e = Netmask::parse("example.org").unwrap_err();
+        assert!(matches!(e, NetmaskError::BadAddress { .. }));
+        assert_eq!(
+            e.to_string(),
+            "bad netmask 'example.org': expected ADDRESS[/PREFIX]"
+        );
     }
 
     #[test]

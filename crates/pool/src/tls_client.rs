@@ -9,12 +9,35 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
 /// Where the system's trusted CAs are (Debian's, as dnsdist's default).
 pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Why a TLS client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsClientError {
+    /// The configured server name is no host name.
+    #[error("'{name}' is not a host name: {source}")]
+    BadServerName {
+        name: String,
+        source: InvalidDnsNameError,
+    },
+    /// The CA file cannot be read, or is no PEM file.
+    #[error("{}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The CA file holds no certificate rustls can use.
+    #[error("{}: no usable CA certificate in it", path.display())]
+    NoCa { path: PathBuf },
+    /// rustls refused the settings.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+}
 
 /// How a TLS client is configured.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,10 +79,17 @@ pub struct TlsClient {
 impl TlsClient {
     /// Builds the client for a server at `addr`; an error names the CA
     /// file and what is wrong with it.
-    pub fn new(settings: ClientSettings, addr: std::net::IpAddr) -> Result<TlsClient, String> {
+    pub fn new(
+        settings: ClientSettings,
+        addr: std::net::IpAddr,
+    ) -> Result<TlsClient, TlsClientError> {
         let server_name = match &settings.server_name {
-            Some(n) if !n.is_empty() => ServerName::try_from(n.clone())
-                .map_err(|e| format!("'{n}' is not a host name: {e}"))?,
+            Some(n) if !n.is_empty() => {
+                ServerName::try_from(n.clone()).map_err(|source| TlsClientError::BadServerName {
+                    name: n.clone(),
+                    source,
+                })?
+            }
             _ => ServerName::IpAddress(addr.into()),
         };
         let config = Arc::new(client_config(&settings)?);
@@ -87,7 +117,7 @@ impl TlsClient {
         validate: bool,
         ca_file: Option<PathBuf>,
         server_name: Option<String>,
-    ) -> Result<TlsClient, String> {
+    ) -> Result<TlsClient, TlsClientError> {
         TlsClient::new(
             ClientSettings {
                 validate,
@@ -108,16 +138,15 @@ fn provider() -> rustls::crypto::CryptoProvider {
 }
 
 /// The rustls config for `s`.
-pub fn client_config(s: &ClientSettings) -> Result<ClientConfig, String> {
+pub fn client_config(s: &ClientSettings) -> Result<ClientConfig, TlsClientError> {
     let provider = Arc::new(provider());
     let versions: &[&rustls::SupportedProtocolVersion] = if s.tls13_only {
         &[&rustls::version::TLS13]
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)
-        .map_err(|e| e.to_string())?;
+    let builder =
+        ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
     let mut config = if s.validate {
         let path = s
             .ca_file
@@ -137,18 +166,21 @@ pub fn client_config(s: &ClientSettings) -> Result<ClientConfig, String> {
 }
 
 /// The CAs in a PEM file.
-fn roots(path: &Path) -> Result<RootCertStore, String> {
+fn roots(path: &Path) -> Result<RootCertStore, TlsClientError> {
     let mut store = RootCertStore::empty();
+    let ca_file = |source| TlsClientError::CaFile {
+        path: path.to_path_buf(),
+        source,
+    };
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(ca_file)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(ca_file)?;
     let (added, _ignored) = store.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(format!(
-            "{}: no usable CA certificate in it",
-            path.display()
-        ));
+        return Err(TlsClientError::NoCa {
+            path: path.to_path_buf(),
+        });
     }
     Ok(store)
 }
@@ -217,7 +249,11 @@ mod tests {
             ..Default::default()
         };
         let e = TlsClient::new(s, [127, 0, 0, 1].into()).unwrap_err();
-        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        assert!(
+            matches!(&e, TlsClientError::CaFile { path, .. } if path == Path::new("/nonexistent/ca.pem")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -238,6 +274,12 @@ mod tests {
             server_name: Some("not a name!".into()),
             ..Default::default()
         };
-        assert!(TlsClient::new(s, [127, 0, 0, 1].into()).is_err());
+        let e = TlsClient::new(s, [127, 0, 0, 1].into()).unwrap_err();
+        assert!(matches!(e, TlsClientError::BadServerName { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("'not a name!' is not a host name: "),
+            "{e}"
+        );
     }
 }

@@ -162,7 +162,7 @@ impl Encrypted {
     }
 }
 
-fn report(ctx: &TlsContext, result: Result<(), String>) {
+fn report(ctx: &TlsContext, result: Result<(), net::TlsError>) {
     let files: Vec<String> = ctx
         .settings
         .certs

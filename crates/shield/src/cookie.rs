@@ -17,6 +17,8 @@ use std::net::IpAddr;
 
 use siphasher::sip::SipHasher24;
 
+use crate::ShieldError;
+
 /// EDNS option code of COOKIE.
 pub const OPTION_CODE: u16 = 10;
 /// The extended rcode BADCOOKIE (header 7, OPT 1).
@@ -81,16 +83,18 @@ fn random_secret() -> [u8; 16] {
 }
 
 /// Parses a secret written as 32 hex digits (BIND's siphash24 secret).
-pub fn parse_secret(hex: &str) -> Result<[u8; 16], String> {
+pub fn parse_secret(hex: &str) -> Result<[u8; 16], ShieldError> {
     let hex = hex.trim();
+    let bad = || ShieldError::BadCookieSecret {
+        found: hex.to_string(),
+    };
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "cookie secret: expected 32 hexadecimal digits (128 bits), found '{hex}'"
-        ));
+        return Err(bad());
     }
     let mut out = [0u8; 16];
     for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+        // Cannot fail: 32 ASCII hex digits were checked above.
+        *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
     }
     Ok(out)
 }
@@ -312,9 +316,14 @@ mod tests {
     #[test]
     fn secrets_parse_as_32_hex_digits() {
         assert!(parse_secret("00112233445566778899aabbccddeeff").is_ok());
-        assert!(parse_secret("0011")
-            .unwrap_err()
-            .contains("32 hexadecimal digits"));
+        let e = parse_secret("0011").unwrap_err();
+        assert!(e.to_string().contains("32 hexadecimal digits"), "{e}");
+        assert_eq!(
+            e,
+            ShieldError::BadCookieSecret {
+                found: "0011".into()
+            }
+        );
         assert!(parse_secret("zz112233445566778899aabbccddeeff").is_err());
     }
 }

@@ -39,7 +39,8 @@
 //! - [`rrl`]: Response Rate Limiting (BIND's `rate-limit`);
 //! - [`cookie`]: DNS Cookies (RFC 7873, RFC 9018 server cookies);
 //! - [`logthrottle`]: log lines a packet can cause, throttled per source
-//!   network (used by `net` and `xfr` too).
+//!   network (used by `net` and `xfr` too);
+//! - [`error`]: why a setting was refused ([`ShieldError`]).
 
 pub mod action;
 pub mod answer;
@@ -47,6 +48,7 @@ pub mod cookie;
 pub mod counter;
 pub mod dynblock;
 pub mod edits;
+pub mod error;
 pub mod frontend;
 pub mod hook;
 pub mod known;
@@ -70,7 +72,8 @@ pub use netmask::logthrottle;
 
 pub use action::Action;
 pub use edits::{EcsEdits, QueryEdits};
-pub use netmask::{Netmask, NetmaskGroup};
+pub use error::ShieldError;
+pub use netmask::{Netmask, NetmaskError, NetmaskGroup};
 pub use rules::{Outcome, Rule, RuleChain, Verdict};
 pub use selector::{QueryInfo, Selector, Tags, Trailing};
 

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::netmask::{mask, NetmaskGroup};
+use crate::ShieldError;
 
 /// What a response is, for accounting (BIND's categories).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +142,7 @@ impl Settings {
     /// Sets option `name` (BIND's spelling, or NSD's/Knot's where they
     /// mean the same) from its written value. Errors say what was
     /// expected; the caller adds where.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ShieldError> {
         let rate = |v: &str| number(name, v, 0, MAX_RATE);
         match name {
             "responses-per-second" | "rrl-ratelimit" | "rate-limit" => {
@@ -168,16 +169,19 @@ impl Settings {
             "min-table-size" => self.min_table_size = number(name, value, 1, 100_000_000)?,
             "exempt-clients" | "whitelist" => {
                 for item in value.split([',', ' ']).filter(|s| !s.is_empty()) {
-                    let m = crate::Netmask::parse(item)
-                        .map_err(|e| format!("{name}: '{item}' is not a netmask: {e}"))?;
+                    let m =
+                        crate::Netmask::parse(item).map_err(|source| ShieldError::NotNetmask {
+                            name: name.to_string(),
+                            item: item.to_string(),
+                            source,
+                        })?;
                     self.exempt_clients.add(m);
                 }
             }
             _ => {
-                return Err(format!(
-                    "unknown rate-limit option '{name}' (expected one of {})",
-                    OPTION_NAMES.join(", ")
-                ))
+                return Err(ShieldError::UnknownOption {
+                    name: name.to_string(),
+                })
             }
         }
         Ok(())
@@ -210,20 +214,26 @@ impl Settings {
     }
 }
 
-fn number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, String> {
+fn number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, ShieldError> {
     match value.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{name}: expected a number from {min} to {max}, found '{value}'"
-        )),
+        _ => Err(ShieldError::OutOfRange {
+            name: name.to_string(),
+            min,
+            max,
+            found: value.to_string(),
+        }),
     }
 }
 
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
+fn boolean(name: &str, value: &str) -> Result<bool, ShieldError> {
     match value.to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Ok(true),
         "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(format!("{name}: expected yes or no, found '{value}'")),
+        _ => Err(ShieldError::NotBoolean {
+            name: name.to_string(),
+            found: value.to_string(),
+        }),
     }
 }
 
@@ -1126,15 +1136,38 @@ mod tests {
             (10, 0, 16)
         );
         assert_eq!(s.rate(Kind::Referral), 10);
-        assert!(s.set("slip", "11").unwrap_err().contains("0 to 10"));
+        let e = s.set("slip", "11").unwrap_err();
+        assert!(e.to_string().contains("0 to 10"), "{e}");
+        assert_eq!(
+            e,
+            ShieldError::OutOfRange {
+                name: "slip".into(),
+                min: 0,
+                max: 10,
+                found: "11".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "slip: expected a number from 0 to 10, found '11'"
+        );
         assert!(s.set("window", "0").is_err());
         assert!(s.set("responses-per-second", "1001").is_err());
-        assert!(s.set("log-only", "maybe").is_err());
-        assert!(s
-            .set("bogus", "1")
-            .unwrap_err()
-            .contains("unknown rate-limit option 'bogus'"));
-        assert!(s.set("exempt-clients", "not-a-net").is_err());
+        let e = s.set("log-only", "maybe").unwrap_err();
+        assert!(matches!(e, ShieldError::NotBoolean { .. }), "{e:?}");
+        let e = s.set("bogus", "1").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown rate-limit option 'bogus'"),
+            "{e}"
+        );
+        assert!(matches!(e, ShieldError::UnknownOption { .. }), "{e:?}");
+        let e = s.set("exempt-clients", "not-a-net").unwrap_err();
+        assert!(matches!(e, ShieldError::NotNetmask { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "exempt-clients: 'not-a-net' is not a netmask: bad netmask 'not-a-net': expected \
+             ADDRESS[/PREFIX]"
+        );
     }
 
     #[test]

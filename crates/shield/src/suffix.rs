@@ -9,6 +9,8 @@
 use rustc_hash::FxHashSet;
 use wire::name::{label_offsets, MAX_LABELS};
 
+use crate::ShieldError;
+
 /// Names, matched at or below (suffix) or exactly.
 #[derive(Clone, Debug, Default)]
 pub struct NameSet {
@@ -40,7 +42,7 @@ impl NameSet {
     }
 
     /// Adds a name in presentation form (trailing dot optional).
-    pub fn add(&mut self, text: &str) -> Result<(), String> {
+    pub fn add(&mut self, text: &str) -> Result<(), ShieldError> {
         let wire = parse_name(text)?;
         if self.add_wire(wire) && self.shown.len() < 16 {
             let mut t = text.trim().to_ascii_lowercase();

@@ -36,16 +36,42 @@ use arc_swap::ArcSwap;
 use config::web_lua::{WebRequest, WebResponse};
 use tokio::sync::oneshot;
 
+/// Why the API refused a change, or could not make it.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// A PUT body that is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// A PUT to `allow-from` without its list of netmasks.
+    #[error("expected {{\"value\": [netmask, …]}}")]
+    NoValueList,
+    /// An item of the list that is not a string.
+    #[error("every netmask must be a string")]
+    NotAString,
+    /// An item of the list that is no netmask.
+    #[error(transparent)]
+    BadNetmask(#[from] shield::NetmaskError),
+    /// `acl.conf` could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteAcl {
+        path: std::path::PathBuf,
+        source: io::Error,
+    },
+}
+
 /// A request only the control thread can answer.
 pub enum Call {
     /// Run the `registerWebHandler` function of the request's path
     /// (`None`: the path has none).
     Handler(
         WebRequest,
-        oneshot::Sender<Option<Result<WebResponse, String>>>,
+        oneshot::Sender<Option<Result<WebResponse, config::ConfigError>>>,
     ),
     /// Replace the ACL (a PUT of `config/allow-from`).
-    SetAcl(Vec<String>, oneshot::Sender<Result<(), String>>),
+    SetAcl(
+        Vec<String>,
+        oneshot::Sender<Result<(), config::ConfigError>>,
+    ),
 }
 
 /// What the webserver reads.

@@ -254,7 +254,7 @@ async fn allow_from(
         Method::PUT if config.web.api_writable => {
             let masks = match api::parse_allow_from(&body) {
                 Ok(m) => m,
-                Err(e) => return bad_request(&e),
+                Err(e) => return bad_request(&e.to_string()),
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
             if ctx.calls.send(Call::SetAcl(masks.clone(), tx)).is_err() {
@@ -262,7 +262,7 @@ async fn allow_from(
             }
             match rx.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return bad_request(&e),
+                Ok(Err(e)) => return bad_request(&e.to_string()),
                 Err(_) => return Answer::status(StatusCode::SERVICE_UNAVAILABLE),
             }
             if let Some(dir) = &config.web.api_config_dir {
@@ -271,7 +271,7 @@ async fn allow_from(
                     return Answer::with(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "application/json",
-                        serde_json::json!({ "error": e }).to_string(),
+                        serde_json::json!({ "error": e.to_string() }).to_string(),
                     );
                 }
             }

@@ -13,35 +13,25 @@
 //! Blocking `std::net` only: the callers are threads of their own.
 //! Async code frames with [`frame`] and does its own I/O.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Instant;
 
 /// Why [`ask_udp`] came back without an answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AskError {
     /// The query could not be sent.
+    #[error("send: {0}")]
     Send(io::Error),
     /// Receiving failed before the deadline. On a socket connected to
     /// the server, an ICMP port unreachable shows here as a refused
     /// connection, at once rather than at the deadline.
+    #[error("{0}")]
     Receive(io::Error),
     /// The deadline passed with no answer.
+    #[error("no answer before the deadline")]
     Deadline,
 }
-
-impl fmt::Display for AskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AskError::Send(e) => write!(f, "send: {e}"),
-            AskError::Receive(e) => write!(f, "{e}"),
-            AskError::Deadline => f.write_str("no answer before the deadline"),
-        }
-    }
-}
-
-impl std::error::Error for AskError {}
 
 /// A UDP socket to ask `server` from: the unspecified address of its
 /// family, a port the kernel chooses (a fresh port per question makes a

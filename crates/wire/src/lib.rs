@@ -24,7 +24,8 @@
 //! - [`client`]: asking another server: one question over UDP until a
 //!   deadline, and the length framing of DNS over TCP.
 //!
-//! The crate has no dependencies; names and messages are read here rather
+//! The crate's one dependency is the `thiserror` derive for its error
+//! types (nothing at run time); names and messages are read here rather
 //! than with the `domain` crate (see `docs/decisions.md`).
 
 pub mod client;

@@ -85,14 +85,110 @@ impl Message {
     }
 }
 
+/// Why a message, its RDATA or a name in it could not be read: what is
+/// wrong and at which offset.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// Fewer than the 12 octets of a header.
+    #[error("message of {len} octets is shorter than the 12-octet header")]
+    ShortHeader { len: usize },
+    /// The message ends before the header's count of questions or
+    /// records in a section (`section`: "question", "answer"…).
+    #[error(
+        "message ends at offset {pos} after {read} of the {count} {section} records the \
+         header counts"
+    )]
+    CountMismatch {
+        pos: usize,
+        section: &'static str,
+        read: u16,
+        count: u16,
+    },
+    /// Octets follow the last record the header counts.
+    #[error(
+        "{extra} octets after the last record at offset {pos}: the header counts fewer \
+         records than the message holds"
+    )]
+    TrailingData { pos: usize, extra: usize },
+    /// A question cut off inside its type and class.
+    #[error("question ends inside its type and class at offset {pos}")]
+    ShortQuestion { pos: usize },
+    /// A record cut off inside its fixed fields.
+    #[error("record at offset {pos} ends inside its type, class, TTL and length")]
+    ShortRecord { pos: usize },
+    /// A record's RDATA length runs past the end of the message.
+    #[error(
+        "record at offset {pos}: RDATA of {rdlen} octets at offset {rd_start} runs past \
+         the end of the message ({len} octets)"
+    )]
+    RdataPastEnd {
+        pos: usize,
+        rdlen: usize,
+        rd_start: usize,
+        len: usize,
+    },
+    /// A record's RDATA does not have its type's layout (`err`: how).
+    #[error("record at offset {pos} (type {rtype}): {err}")]
+    Record {
+        pos: usize,
+        rtype: u16,
+        err: Box<MessageError>,
+    },
+    /// The RDATA ends inside a fixed-size field of its type.
+    #[error("RDATA ends at offset {end}, inside a fixed field")]
+    RdataShortField { end: usize },
+    /// The RDATA ends where its type has a name.
+    #[error("RDATA ends at offset {end} before a name")]
+    RdataNoName { end: usize },
+    /// The RDATA ends where its type has a character-string.
+    #[error("RDATA ends at offset {end} before a string")]
+    RdataNoString { end: usize },
+    /// A character-string runs past the end of its RDATA.
+    #[error("string of {len} octets at offset {pos} runs past the RDATA end {end}")]
+    StringPastEnd { len: usize, pos: usize, end: usize },
+    /// Octets follow the last field of the type's layout.
+    #[error("{left} octets left over in the RDATA at offset {pos}")]
+    RdataLeftOver { left: usize, pos: usize },
+    /// Decompressed, the RDATA would not fit its 16-bit length.
+    #[error("RDATA longer than 65535 octets once names are decompressed")]
+    RdataTooLong,
+    /// A name runs past the end of its data (the message or its RDATA).
+    #[error("name at offset {pos} runs past the end of its data")]
+    NamePastEnd { pos: usize },
+    /// A name (decompressed) is longer than 255 octets.
+    #[error("name at offset {pos} is longer than 255 octets")]
+    NameTooLong { pos: usize },
+    /// A label of the name runs past the end of its data.
+    #[error("label at offset {label} of the name at offset {pos} runs past the end of its data")]
+    LabelPastEnd { label: usize, pos: usize },
+    /// A compression pointer's second octet is missing.
+    #[error("compression pointer at offset {at} is cut off by the end of its data")]
+    PointerCut { at: usize },
+    /// A compression pointer points into the header.
+    #[error("compression pointer at offset {at} points into the header ({target})")]
+    PointerIntoHeader { at: usize, target: usize },
+    /// A compression pointer points forward, or back into its own name
+    /// piece: reading would not end.
+    #[error(
+        "compression pointer at offset {at} points to {target}, not before the name piece at \
+         {piece} (a forward pointer or a loop)"
+    )]
+    PointerNotBefore {
+        at: usize,
+        target: usize,
+        piece: usize,
+    },
+    /// A label type octet (0x40 to 0xbf) that is neither a length nor a
+    /// pointer.
+    #[error("label type 0x{label_type:02x} at offset {at} is not a length or a pointer")]
+    BadLabelType { label_type: u8, at: usize },
+}
+
 /// Parses a whole message. The error says what is wrong and at which
 /// offset.
-pub fn parse(msg: &[u8]) -> Result<Message, String> {
+pub fn parse(msg: &[u8]) -> Result<Message, MessageError> {
     if msg.len() < 12 {
-        return Err(format!(
-            "message of {} octets is shorter than the 12-octet header",
-            msg.len()
-        ));
+        return Err(MessageError::ShortHeader { len: msg.len() });
     }
     let header = Header {
         id: be16(msg, 0),
@@ -112,7 +208,7 @@ pub fn parse(msg: &[u8]) -> Result<Message, String> {
         pos = read_name(msg, pos, msg.len(), &mut name)?;
         let fixed = msg
             .get(pos..pos + 4)
-            .ok_or_else(|| format!("question ends inside its type and class at offset {pos}"))?;
+            .ok_or(MessageError::ShortQuestion { pos })?;
         questions.push(Question {
             name,
             qtype: be16(fixed, 0),
@@ -141,11 +237,10 @@ pub fn parse(msg: &[u8]) -> Result<Message, String> {
         }
     }
     if pos != msg.len() {
-        return Err(format!(
-            "{} octets after the last record at offset {pos}: the header counts fewer \
-             records than the message holds",
-            msg.len() - pos
-        ));
+        return Err(MessageError::TrailingData {
+            pos,
+            extra: msg.len() - pos,
+        });
     }
     Ok(Message {
         header,
@@ -154,19 +249,22 @@ pub fn parse(msg: &[u8]) -> Result<Message, String> {
     })
 }
 
-fn count_mismatch(pos: usize, what: &str, n: u16, count: u16) -> String {
-    format!(
-        "message ends at offset {pos} after {n} of the {count} {what} records the header counts"
-    )
+fn count_mismatch(pos: usize, section: &'static str, read: u16, count: u16) -> MessageError {
+    MessageError::CountMismatch {
+        pos,
+        section,
+        read,
+        count,
+    }
 }
 
 /// Reads the record at `pos`; returns it and its end.
-fn read_record(msg: &[u8], pos: usize, section: Section) -> Result<(Rr, usize), String> {
+fn read_record(msg: &[u8], pos: usize, section: Section) -> Result<(Rr, usize), MessageError> {
     let mut owner = Vec::new();
     let name_end = read_name(msg, pos, msg.len(), &mut owner)?;
-    let fixed = msg.get(name_end..name_end + 10).ok_or_else(|| {
-        format!("record at offset {pos} ends inside its type, class, TTL and length")
-    })?;
+    let fixed = msg
+        .get(name_end..name_end + 10)
+        .ok_or(MessageError::ShortRecord { pos })?;
     let rr_type = be16(fixed, 0);
     let class = be16(fixed, 2);
     let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
@@ -174,19 +272,23 @@ fn read_record(msg: &[u8], pos: usize, section: Section) -> Result<(Rr, usize), 
     let rd_start = name_end + 10;
     let rd_end = rd_start + rdlen;
     if rd_end > msg.len() {
-        return Err(format!(
-            "record at offset {pos}: RDATA of {rdlen} octets at offset {rd_start} runs past \
-             the end of the message ({} octets)",
-            msg.len()
-        ));
+        return Err(MessageError::RdataPastEnd {
+            pos,
+            rdlen,
+            rd_start,
+            len: msg.len(),
+        });
     }
     // RFC 2136 §2.4 and §2.5: a prerequisite or a deletion of class ANY
     // or NONE has no RDATA, whatever its type ("delete this NS set").
     let rdata = if rdlen == 0 && matches!(class, class::ANY | class::NONE) {
         Vec::new()
     } else {
-        read_rdata(msg, rr_type, rd_start, rd_end)
-            .map_err(|e| format!("record at offset {pos} (type {rr_type}): {e}"))?
+        read_rdata(msg, rr_type, rd_start, rd_end).map_err(|e| MessageError::Record {
+            pos,
+            rtype: rr_type,
+            err: Box::new(e),
+        })?
     };
     Ok((
         Rr {
@@ -237,7 +339,12 @@ fn layout(rr_type: u16) -> Option<&'static [Part]> {
 }
 
 /// Copies the RDATA at `start..end`, decompressing names where allowed.
-pub fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<Vec<u8>, String> {
+pub fn read_rdata(
+    msg: &[u8],
+    rr_type: u16,
+    start: usize,
+    end: usize,
+) -> Result<Vec<u8>, MessageError> {
     let Some(parts) = layout(rr_type) else {
         return Ok(msg[start..end].to_vec());
     };
@@ -249,13 +356,13 @@ pub fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<
                 let bytes = msg
                     .get(pos..pos + n)
                     .filter(|_| pos + n <= end)
-                    .ok_or_else(|| format!("RDATA ends at offset {end}, inside a fixed field"))?;
+                    .ok_or(MessageError::RdataShortField { end })?;
                 out.extend_from_slice(bytes);
                 pos += n;
             }
             Part::Name => {
                 if pos >= end {
-                    return Err(format!("RDATA ends at offset {end} before a name"));
+                    return Err(MessageError::RdataNoName { end });
                 }
                 pos = read_name(msg, pos, end, &mut out)?;
             }
@@ -263,12 +370,9 @@ pub fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<
                 let len = *msg
                     .get(pos)
                     .filter(|_| pos < end)
-                    .ok_or_else(|| format!("RDATA ends at offset {end} before a string"))?
-                    as usize;
+                    .ok_or(MessageError::RdataNoString { end })? as usize;
                 if pos + 1 + len > end {
-                    return Err(format!(
-                        "string of {len} octets at offset {pos} runs past the RDATA end {end}"
-                    ));
+                    return Err(MessageError::StringPastEnd { len, pos, end });
                 }
                 out.extend_from_slice(&msg[pos..pos + 1 + len]);
                 pos += 1 + len;
@@ -280,13 +384,13 @@ pub fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<
         }
     }
     if pos != end {
-        return Err(format!(
-            "{} octets left over in the RDATA at offset {pos}",
-            end - pos
-        ));
+        return Err(MessageError::RdataLeftOver {
+            left: end - pos,
+            pos,
+        });
     }
     if out.len() > usize::from(u16::MAX) {
-        return Err("RDATA longer than 65535 octets once names are decompressed".into());
+        return Err(MessageError::RdataTooLong);
     }
     Ok(out)
 }
@@ -298,7 +402,12 @@ pub fn read_rdata(msg: &[u8], rr_type: u16, start: usize, end: usize) -> Result<
 ///
 /// Each pointer must point before the start of the piece of name that
 /// contains it, so the targets strictly decrease and reading ends.
-pub fn read_name(msg: &[u8], pos: usize, limit: usize, out: &mut Vec<u8>) -> Result<usize, String> {
+pub fn read_name(
+    msg: &[u8],
+    pos: usize,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, MessageError> {
     let start_len = out.len();
     let mut cur = pos;
     let mut piece_start = pos;
@@ -308,27 +417,24 @@ pub fn read_name(msg: &[u8], pos: usize, limit: usize, out: &mut Vec<u8>) -> Res
         let len = *msg
             .get(cur)
             .filter(|_| cur < bound)
-            .ok_or_else(|| format!("name at offset {pos} runs past the end of its data"))?;
+            .ok_or(MessageError::NamePastEnd { pos })?;
         match len {
             0 => {
                 out.push(0);
                 if out.len() - start_len > MAX_NAME_LEN {
-                    return Err(format!("name at offset {pos} is longer than 255 octets"));
+                    return Err(MessageError::NameTooLong { pos });
                 }
                 return Ok(end_after.unwrap_or(cur + 1));
             }
             1..=63 => {
                 let label_end = cur + 1 + len as usize;
                 if label_end > bound {
-                    return Err(format!(
-                        "label at offset {cur} of the name at offset {pos} runs past the end \
-                         of its data"
-                    ));
+                    return Err(MessageError::LabelPastEnd { label: cur, pos });
                 }
                 out.extend_from_slice(&msg[cur..label_end]);
                 // The root label still to come makes one more octet.
                 if out.len() - start_len >= MAX_NAME_LEN {
-                    return Err(format!("name at offset {pos} is longer than 255 octets"));
+                    return Err(MessageError::NameTooLong { pos });
                 }
                 cur = label_end;
             }
@@ -336,22 +442,17 @@ pub fn read_name(msg: &[u8], pos: usize, limit: usize, out: &mut Vec<u8>) -> Res
                 let low = *msg
                     .get(cur + 1)
                     .filter(|_| cur + 1 < bound)
-                    .ok_or_else(|| {
-                        format!(
-                            "compression pointer at offset {cur} is cut off by the end of its data"
-                        )
-                    })?;
+                    .ok_or(MessageError::PointerCut { at: cur })?;
                 let target = (usize::from(len & 0x3f) << 8) | usize::from(low);
                 if target < 12 {
-                    return Err(format!(
-                        "compression pointer at offset {cur} points into the header ({target})"
-                    ));
+                    return Err(MessageError::PointerIntoHeader { at: cur, target });
                 }
                 if target >= piece_start {
-                    return Err(format!(
-                        "compression pointer at offset {cur} points to {target}, not before \
-                         the name piece at {piece_start} (a forward pointer or a loop)"
-                    ));
+                    return Err(MessageError::PointerNotBefore {
+                        at: cur,
+                        target,
+                        piece: piece_start,
+                    });
                 }
                 if end_after.is_none() {
                     end_after = Some(cur + 2);
@@ -363,9 +464,10 @@ pub fn read_name(msg: &[u8], pos: usize, limit: usize, out: &mut Vec<u8>) -> Res
                 cur = target;
             }
             _ => {
-                return Err(format!(
-                    "label type 0x{len:02x} at offset {cur} is not a length or a pointer"
-                ));
+                return Err(MessageError::BadLabelType {
+                    label_type: len,
+                    at: cur,
+                });
             }
         }
     }
@@ -485,29 +587,40 @@ mod tests {
         let mut m = header(0, 1, 0, 0);
         rr(&mut m, b"\xc0\x0c", rtype::A, 1, &[1, 2, 3, 4]);
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("compression pointer at offset 12"), "{e}");
+        assert!(
+            e.to_string().contains("compression pointer at offset 12"),
+            "{e}"
+        );
+        assert!(
+            matches!(e, MessageError::PointerNotBefore { at: 12, .. }),
+            "{e:?}"
+        );
         // A forward pointer: the first question points at the second.
         let mut m = header(2, 0, 0, 0);
         m.extend_from_slice(b"\x01a\xc0\x14\x00\x01\x00\x01"); // at 12
         m.extend_from_slice(b"\x01b\x00\x00\x01\x00\x01"); // at 20
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("points to 20"), "{e}");
+        assert!(e.to_string().contains("points to 20"), "{e}");
         // A pointer back to the start of its own name.
         let mut m = header(1, 0, 0, 0);
         m.extend_from_slice(b"\x01a\xc0\x0c\x00\x01\x00\x01");
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("not before"), "{e}");
+        assert!(e.to_string().contains("not before"), "{e}");
         // A pointer that points before itself but into its own name
         // ("a" "b" ptr->"b"): backwards of the pointer, yet a loop.
         let mut m = header(1, 0, 0, 0);
         m.extend_from_slice(b"\x01a\x01b\xc0\x0e\x00\x01\x00\x01");
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("points to 14"), "{e}");
+        assert!(e.to_string().contains("points to 14"), "{e}");
         // A pointer into the header.
         let mut m = header(0, 1, 0, 0);
         rr(&mut m, b"\xc0\x02", rtype::A, 1, &[1, 2, 3, 4]);
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("into the header"), "{e}");
+        assert!(e.to_string().contains("into the header"), "{e}");
+        assert!(
+            matches!(e, MessageError::PointerIntoHeader { target: 2, .. }),
+            "{e:?}"
+        );
         // A chain of backward pointers is fine: q3 -> q2 -> q1.
         let mut m = header(3, 0, 0, 0);
         m.extend_from_slice(b"\x01x\x00\x00\x01\x00\x01"); // 12..19
@@ -538,7 +651,8 @@ mod tests {
         m.extend_from_slice(&second);
         m.extend_from_slice(&[0, 1, 0, 1]);
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("longer than 255"), "{e}");
+        assert!(e.to_string().contains("longer than 255"), "{e}");
+        assert!(matches!(e, MessageError::NameTooLong { .. }), "{e:?}");
     }
 
     #[test]
@@ -548,10 +662,14 @@ mod tests {
             assert!(parse(&m[..cut]).is_err(), "cut at {cut} parsed");
         }
         let e = parse(&m[..5]).unwrap_err();
-        assert!(e.contains("shorter than the 12-octet header"), "{e}");
+        assert!(
+            e.to_string().contains("shorter than the 12-octet header"),
+            "{e}"
+        );
+        assert_eq!(e, MessageError::ShortHeader { len: 5 });
         // Cut inside the MX RDATA.
         let e = parse(&m[..m.len() - 40]).unwrap_err();
-        assert!(!e.is_empty());
+        assert!(!e.to_string().is_empty());
     }
 
     #[test]
@@ -573,11 +691,34 @@ mod tests {
         // and then runs out.
         m[7] = 5;
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("after 0 of the 1 additional records"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("after 0 of the 1 additional records"),
+            "{e}"
+        );
+        assert!(
+            matches!(
+                e,
+                MessageError::CountMismatch {
+                    section: "additional",
+                    read: 0,
+                    count: 1,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let mut m = transfer();
         m[11] = 0; // no additional counted: the OPT is trailing data
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("11 octets after the last record"), "{e}");
+        assert!(
+            e.to_string().contains("11 octets after the last record"),
+            "{e}"
+        );
+        assert!(
+            matches!(e, MessageError::TrailingData { extra: 11, .. }),
+            "{e:?}"
+        );
         let mut m = transfer();
         m[5] = 2; // two questions
         assert!(parse(&m).is_err());
@@ -594,7 +735,15 @@ mod tests {
         let mut m = header(0, 1, 0, 0);
         rr(&mut m, b"\x00", rtype::MX, 1, b"\x00\x0a\x00\x01");
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("left over"), "{e}");
+        assert!(e.to_string().contains("left over"), "{e}");
+        let MessageError::Record { rtype: t, err, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*t, rtype::MX);
+        assert!(
+            matches!(**err, MessageError::RdataLeftOver { left: 1, .. }),
+            "{err:?}"
+        );
         // SOA too short for its timers.
         let mut m = header(0, 1, 0, 0);
         rr(&mut m, b"\x00", rtype::SOA, 1, b"\x00\x00\x00\x00\x00\x01");
@@ -603,7 +752,17 @@ mod tests {
         let mut m = header(0, 1, 0, 0);
         rr(&mut m, b"\x41\x00", rtype::A, 1, &[1, 2, 3, 4]);
         let e = parse(&m).unwrap_err();
-        assert!(e.contains("label type 0x41"), "{e}");
+        assert!(e.to_string().contains("label type 0x41"), "{e}");
+        assert!(
+            matches!(
+                e,
+                MessageError::BadLabelType {
+                    label_type: 0x41,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -202,13 +202,34 @@ pub fn skip_compressed(msg: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
+/// Why a name in presentation form did not parse ([`parse`]). `text` is
+/// the name as given (trimmed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Nothing (or only blanks) to parse.
+    #[error("empty domain name")]
+    Empty,
+    /// A label is empty (`a..b`, a leading dot) or longer than 63 octets.
+    #[error("bad domain name '{text}': labels must be 1 to 63 octets")]
+    LabelLength { text: String },
+    /// A `\DDD` escape above 255.
+    #[error("bad escape in '{text}'")]
+    BadEscape { text: String },
+    /// The name ends in a lone `\`.
+    #[error("bad domain name '{text}': ends in '\\'")]
+    TrailingBackslash { text: String },
+    /// The wire form is longer than 255 octets.
+    #[error("bad domain name '{text}': longer than 255 octets")]
+    TooLong { text: String },
+}
+
 /// Parses a domain name in presentation form (trailing dot optional, any
 /// case, `\.` and `\DDD` escapes) into lowercase wire form: the one
 /// parser for config, zone names, keys and rules.
-pub fn parse(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse(text: &str) -> Result<Vec<u8>, NameError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("empty domain name".into());
+        return Err(NameError::Empty);
     }
     if text == "." {
         return Ok(vec![0]);
@@ -217,11 +238,11 @@ pub fn parse(text: &str) -> Result<Vec<u8>, String> {
     let bytes = text.as_bytes();
     let mut label = Vec::new();
     let mut i = 0;
-    let finish = |label: &mut Vec<u8>, out: &mut Vec<u8>| -> Result<(), String> {
+    let finish = |label: &mut Vec<u8>, out: &mut Vec<u8>| -> Result<(), NameError> {
         if label.is_empty() || label.len() > 63 {
-            return Err(format!(
-                "bad domain name '{text}': labels must be 1 to 63 octets"
-            ));
+            return Err(NameError::LabelLength {
+                text: text.to_string(),
+            });
         }
         out.push(label.len() as u8);
         out.extend(label.iter().map(u8::to_ascii_lowercase));
@@ -238,13 +259,17 @@ pub fn parse(text: &str) -> Result<Vec<u8>, String> {
                     let v = u32::from(d[0] - b'0') * 100
                         + u32::from(d[1] - b'0') * 10
                         + u32::from(d[2] - b'0');
-                    label.push(u8::try_from(v).map_err(|_| format!("bad escape in '{text}'"))?);
+                    label.push(u8::try_from(v).map_err(|_| NameError::BadEscape {
+                        text: text.to_string(),
+                    })?);
                     i += 4;
                 } else if let Some(&c) = bytes.get(i + 1) {
                     label.push(c);
                     i += 2;
                 } else {
-                    return Err(format!("bad domain name '{text}': ends in '\\'"));
+                    return Err(NameError::TrailingBackslash {
+                        text: text.to_string(),
+                    });
                 }
             }
             b'.' => {
@@ -262,7 +287,9 @@ pub fn parse(text: &str) -> Result<Vec<u8>, String> {
     }
     out.push(0);
     if out.len() > 255 {
-        return Err(format!("bad domain name '{text}': longer than 255 octets"));
+        return Err(NameError::TooLong {
+            text: text.to_string(),
+        });
     }
     Ok(out)
 }
@@ -270,6 +297,37 @@ pub fn parse(text: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_says_why_a_name_is_bad() {
+        assert_eq!(
+            parse("Www.Example.ORG.").unwrap(),
+            b"\x03www\x07example\x03org\x00"
+        );
+        assert_eq!(parse(" . ").unwrap(), b"\x00");
+        let e = parse("  ").unwrap_err();
+        assert_eq!(e, NameError::Empty);
+        assert_eq!(e.to_string(), "empty domain name");
+        let e = parse("a..b").unwrap_err();
+        assert!(matches!(e, NameError::LabelLength { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "bad domain name 'a..b': labels must be 1 to 63 octets"
+        );
+        let e = parse("a\\300b").unwrap_err();
+        assert!(matches!(e, NameError::BadEscape { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "bad escape in 'a\\300b'");
+        let e = parse("ab\\").unwrap_err();
+        assert!(matches!(e, NameError::TrailingBackslash { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "bad domain name 'ab\\': ends in '\\'");
+        let long = vec!["a".repeat(63); 5].join(".");
+        let e = parse(&long).unwrap_err();
+        assert!(matches!(e, NameError::TooLong { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("bad domain name '{long}': longer than 255 octets")
+        );
+    }
 
     #[test]
     fn lowercase_folds_exactly_ascii_letters_at_every_position() {

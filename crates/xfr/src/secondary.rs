@@ -523,7 +523,7 @@ pub(crate) fn ds_query(agent: SocketAddr, apex: &[u8]) -> Result<Vec<Vec<u8>>, S
     })?;
     send(&mut stream, &msg)?;
     let answer = read_message(&mut stream)?;
-    let m = wire::message::parse(&answer)?;
+    let m = wire::message::parse(&answer).map_err(|e| e.to_string())?;
     if m.header.id != id {
         return Err("answer with the wrong ID".into());
     }
@@ -541,7 +541,7 @@ fn soa_serial_of(answer: &[u8], id: u16, verifier: Option<tsig::Verifier>) -> Re
         v.check(answer, unix_now())?;
         v.finish()?;
     }
-    let msg = wire::message::parse(answer)?;
+    let msg = wire::message::parse(answer).map_err(|e| e.to_string())?;
     if msg.header.id != id {
         return Err("answer with the wrong ID".into());
     }
@@ -681,7 +681,7 @@ fn transfer(
         if let Some(v) = verifier.as_mut() {
             v.check(&raw, unix_now())?;
         }
-        let msg = wire::message::parse(&raw)?;
+        let msg = wire::message::parse(&raw).map_err(|e| e.to_string())?;
         if msg.header.id != id {
             return Err("message with the wrong ID".into());
         }

@@ -18,7 +18,7 @@ use crate::denial::{
     ITERATIONS_WARN,
 };
 use crate::scan::{Rec, Scanned};
-use crate::source::{Normalized, SourceError};
+use crate::source::{Normalized, SourceError, SourceErrorKind};
 use crate::tree::{push_set, Node, NodeTable, TooLarge, Zone};
 
 /// Errors found while building, with the index of their file.
@@ -47,11 +47,7 @@ pub fn build(
         .errors_with(errors.into_iter().chain(fatal))
         .unwrap_or_else(|| {
             let file = text.files.first().cloned().unwrap_or_default();
-            SourceError::new(
-                file,
-                None,
-                "zone not built (a bug: please report it)".into(),
-            )
+            SourceError::new(file, None, SourceErrorKind::NotBuilt)
         }))
 }
 
@@ -75,10 +71,10 @@ fn build_reading_on(
                 text.error_at_source(
                     r.file,
                     r.line,
-                    format!(
-                        "{} is outside the zone {apex_text}: expected names at or below the origin",
-                        to_text(owner)
-                    ),
+                    SourceErrorKind::OutsideZone {
+                        name: owner.into(),
+                        apex: apex.into(),
+                    },
                 ),
             ));
         }
@@ -392,10 +388,7 @@ fn too_large(text: &Normalized, apex: &[u8]) -> SourceError {
     SourceError::new(
         text.files.first().cloned().unwrap_or_default(),
         None,
-        format!(
-            "zone {} is too large: more than 4 GiB of names and records",
-            to_text(apex)
-        ),
+        SourceErrorKind::ZoneTooLarge { apex: apex.into() },
     )
 }
 
@@ -444,8 +437,8 @@ fn build_node_with<'a>(
     out: &mut Vec<u8>,
     rdatas: &mut Vec<&'a [u8]>,
 ) -> usize {
-    let mut error = |r: &Rec, message: String| {
-        errors.push((r.file, text.error_at_source(r.file, r.line, message)));
+    let mut error = |r: &Rec, kind: SourceErrorKind| {
+        errors.push((r.file, text.error_at_source(r.file, r.line, kind)));
     };
     let owner = records.owner(&group[0]);
     let is_apex = owner == apex;
@@ -495,11 +488,10 @@ fn build_node_with<'a>(
             rtype::SOA if !is_apex => {
                 error(
                     &set[0],
-                    format!(
-                        "SOA record at {}: expected SOA only at the zone apex {}",
-                        to_text(owner),
-                        to_text(apex)
-                    ),
+                    SourceErrorKind::SoaNotAtApex {
+                        owner: owner.into(),
+                        apex: apex.into(),
+                    },
                 );
             }
             // Generic RDATA (`\# 3 010203`) can hold anything: an SOA
@@ -507,21 +499,18 @@ fn build_node_with<'a>(
             rtype::SOA if rdatas.iter().any(|r| soa_fields(r).is_none()) => {
                 error(
                     &set[0],
-                    format!(
-                        "malformed SOA record at {}: expected MNAME RNAME SERIAL REFRESH RETRY \
-                         EXPIRE MINIMUM",
-                        to_text(owner)
-                    ),
+                    SourceErrorKind::MalformedSoa {
+                        owner: owner.into(),
+                    },
                 );
             }
             rtype::SOA | rtype::CNAME | rtype::DNAME if rdatas.len() > 1 => {
                 error(
                     &set[1],
-                    format!(
-                        "more than one {} record at {}: expected exactly one",
-                        type_name(t),
-                        to_text(owner)
-                    ),
+                    SourceErrorKind::MoreThanOne {
+                        rtype: t,
+                        owner: owner.into(),
+                    },
                 );
             }
             _ => {}
@@ -542,20 +531,18 @@ fn build_node_with<'a>(
             let at = if other.seq > cname.seq { other } else { cname };
             error(
                 at,
-                format!(
-                    "CNAME and {} at {}: expected no other data beside a CNAME",
-                    type_name(other.rtype),
-                    to_text(owner)
-                ),
+                SourceErrorKind::CnameAndOther {
+                    other: other.rtype,
+                    owner: owner.into(),
+                },
             );
         }
         if is_apex {
             error(
                 cname,
-                format!(
-                    "CNAME at the zone apex {}: expected SOA and NS there",
-                    to_text(owner)
-                ),
+                SourceErrorKind::CnameAtApex {
+                    owner: owner.into(),
+                },
             );
         }
     }
@@ -643,11 +630,8 @@ fn mark_cuts<'a>(
 }
 
 /// The error for a zone whose apex has no SOA.
-pub(crate) fn no_soa(apex: &[u8]) -> String {
-    format!(
-        "no SOA record at the zone apex {}: expected exactly one",
-        to_text(apex)
-    )
+pub(crate) fn no_soa(apex: &[u8]) -> SourceErrorKind {
+    SourceErrorKind::NoSoa { apex: apex.into() }
 }
 
 /// Serial, negative TTL and whether signed, from the apex node.
@@ -673,6 +657,7 @@ mod tests {
     use std::path::Path;
 
     use crate::load_zone_bytes;
+    use crate::SourceErrorKind;
 
     const HEAD: &str = "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n";
 
@@ -720,7 +705,12 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
-        assert!(e.message.contains("malformed SOA record"), "{e}");
+        assert!(e.kind.to_string().contains("malformed SOA record"), "{e}");
+        assert!(
+            matches!(&*e.kind, SourceErrorKind::MalformedSoa { owner }
+                if **owner == *b"\x07example\x04test\x00"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -752,8 +742,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, Some(7), "{e}");
         assert!(
-            e.message.starts_with("CNAME and A at c.example.test."),
+            e.kind
+                .to_string()
+                .starts_with("CNAME and A at c.example.test."),
             "{e}"
+        );
+        assert!(
+            matches!(
+                *e.kind,
+                SourceErrorKind::CnameAndOther {
+                    other: wire::types::rtype::A,
+                    ..
+                }
+            ),
+            "{e:?}"
         );
     }
 
@@ -769,7 +771,9 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, Some(7), "{e}");
         assert!(
-            e.message.starts_with("CNAME and A at x.example.test."),
+            e.kind
+                .to_string()
+                .starts_with("CNAME and A at x.example.test."),
             "{e}"
         );
     }

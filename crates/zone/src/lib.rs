@@ -46,7 +46,7 @@ pub mod tree;
 pub use catalog::{Catalog, ZoneState};
 pub use load::{load_zone, load_zone_bytes, Loaded};
 pub use respond::{formerr, respond, respond_query, Snapshot, Transport};
-pub use source::SourceError;
+pub use source::{SourceError, SourceErrorKind};
 pub use tree::Zone;
 
 /// Parses a zone or domain name in presentation form (trailing dot

@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use crate::source::{normalize_file_reading_on, normalize_reading_on, Normalized, SourceError};
+use crate::source::{
+    normalize_file_reading_on, normalize_reading_on, Normalized, SourceError, SourceErrorKind,
+};
 use crate::tree::Zone;
 
 /// A zone loaded from its file, with the warnings its checks raised.
@@ -47,15 +49,16 @@ fn stop_here(text: &mut Normalized) -> Result<(), SourceError> {
     match text.stop.take() {
         Some((file, e)) => {
             text.report(file, e);
-            Err(text.take_errors().unwrap_or_default())
+            Err(text.take_reported())
         }
         None => Ok(()),
     }
 }
 
 fn zone_apex(name: &str, path: &Path) -> Result<Vec<u8>, SourceError> {
-    crate::parse_name(name).map_err(|message| {
-        SourceError::new(path, None, format!("bad zone name '{name}': {message}"))
+    crate::parse_name(name).map_err(|source| {
+        let name = name.to_string();
+        SourceError::new(path, None, SourceErrorKind::BadZoneName { name, source })
     })
 }
 
@@ -130,7 +133,14 @@ sub     SOA ns1 host 1 2 3 4 5
                 .collect();
             let single = load_err(&alone);
             assert_eq!(single.count(), 1, "{single}");
-            assert_eq!((&single.line, &single.message), (&one.line, &one.message));
+            assert_eq!(
+                (single.line, single.kind.to_string()),
+                (one.line, one.kind.to_string())
+            );
+            assert_eq!(
+                std::mem::discriminant(&*single.kind),
+                std::mem::discriminant(&*one.kind)
+            );
         }
     }
 
@@ -160,7 +170,8 @@ e TYPE1 1 2
         );
         assert!(
             e.further[0]
-                .message
+                .kind
+                .to_string()
                 .contains("CNAME and TXT at b.example.org."),
             "{e}"
         );
@@ -221,19 +232,38 @@ d A 192.0.2.4
         // and it.
         let e = load_err("x..y A 1\nb A 1\n$ORIGIN a b\nc..d A 2\n");
         assert_eq!(lines(&e), [Some(1), Some(2), Some(3)], "{e}");
-        assert!(e.further[1].message.contains("$ORIGIN"), "{e}");
+        assert!(e.further[1].kind.to_string().contains("$ORIGIN"), "{e}");
+        assert!(
+            matches!(*e.further[1].kind, SourceErrorKind::OriginSyntax),
+            "{e:?}"
+        );
         let e = load_err("b A 1\n$ORIGIN a..b\nc..d A 2\n");
         assert_eq!(lines(&e), [Some(1), Some(2)], "{e}");
         assert!(
-            e.further[0].message.starts_with("empty label in 'a..b'"),
+            e.further[0]
+                .kind
+                .to_string()
+                .starts_with("empty label in 'a..b'"),
             "{e}"
+        );
+        assert!(
+            matches!(&*e.further[0].kind, SourceErrorKind::EmptyLabel { token } if token == "a..b"),
+            "{e:?}"
         );
         // A missing $INCLUDE file likewise.
         let e = load_err("x..y A 1\n$INCLUDE /nonexistent/zone\nc..d A 2\n");
         assert_eq!(lines(&e), [Some(1), Some(2)], "{e}");
         assert!(
-            e.further[0].message.starts_with("cannot read $INCLUDE"),
+            e.further[0]
+                .kind
+                .to_string()
+                .starts_with("cannot read $INCLUDE"),
             "{e}"
+        );
+        assert!(
+            matches!(&*e.further[0].kind, SourceErrorKind::ReadInclude { path, .. }
+                if path == Path::new("/nonexistent/zone")),
+            "{e:?}"
         );
         // Without SOA after bad records, the bad records alone (the SOA
         // may be among them).

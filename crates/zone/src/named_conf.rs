@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A zone's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,25 +143,112 @@ pub struct NamedConf {
 /// the first (up to [`MAX_LISTED_ERRORS`] in all). A syntax error
 /// (an unbalanced brace, an unclosed quote, a missing `;`) ends the
 /// reading there: what follows cannot be told apart into statements.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ConfError {
     pub file: PathBuf,
+    /// Line in `file`, from 1; 0 for errors about the whole file.
     pub line: u32,
-    pub message: String,
+    /// What is wrong; its `Display` is the message after `file:line: `.
+    pub kind: ConfErrorKind,
     pub further: Vec<ConfError>,
     /// Errors found past [`MAX_LISTED_ERRORS`], counted, not listed.
     pub more: usize,
+}
+
+/// What is wrong in a named.conf: the kind of a [`ConfError`]. The texts
+/// are the ones operators see after `file:line: `.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ConfErrorKind {
+    /// The file (the named.conf or one it includes) cannot be read.
+    #[error("cannot read: {source}")]
+    Read { source: Arc<std::io::Error> },
+
+    // Syntax: each ends the reading of its file.
+    /// A `}` with no `{` open.
+    #[error("unbalanced '}}': no '{{' is open")]
+    UnopenedBrace,
+    /// The file ends inside a block.
+    #[error("the file ends inside a '{{ … }}' block: expected '}}'")]
+    UnclosedBlock,
+    /// Blocks nested deeper than BIND's grammar needs.
+    #[error("blocks nested more than {MAX_DEPTH} deep: expected '}}'")]
+    TooDeep,
+    /// A statement's words not ended by `;` (`after`: its words).
+    #[error("expected ';' after '{after}'")]
+    MissingSemicolon { after: String },
+    /// A `/*` comment never closed.
+    #[error("comment '/*' not closed: expected '*/'")]
+    UnclosedComment,
+    /// A quoted string still open at the end of its line.
+    #[error("quoted string not closed before the end of the line")]
+    QuoteOpenAtLineEnd,
+    /// A quoted string still open at the end of the file.
+    #[error("quoted string not closed")]
+    QuoteOpenAtFileEnd,
+
+    // Statements.
+    /// A statement or option not written as its grammar says; `form`
+    /// is that grammar (`directory "path";`).
+    #[error("expected '{form}'")]
+    Usage { form: String },
+    /// `include`s nested deeper than 8: most likely a loop.
+    #[error("includes nested too deep (a loop?)")]
+    IncludeTooDeep,
+    /// A zone of a class other than IN.
+    #[error("zone class '{class}' is not served: expected IN")]
+    ZoneClass { class: String },
+    /// A `zone` or `tls` statement without its block (`statement`:
+    /// `zone "name"`, `tls name`).
+    #[error("{statement} has no {{ … }} block")]
+    NoBlock { statement: String },
+    /// A zone `type` other than primary, secondary (or their old names)
+    /// and native.
+    #[error("zone \"{zone}\": expected type master, primary, slave or secondary, found {found}")]
+    ZoneType { zone: String, found: String },
+    /// A `tls` statement named as one of BIND's built-ins.
+    #[error("tls {name}: the name is BIND's built-in")]
+    TlsBuiltin { name: String },
+    /// A `key` without its algorithm or secret.
+    #[error("key \"{name}\": expected both 'algorithm' and 'secret'")]
+    KeyIncomplete { name: String },
+    /// `update-policy local;` (or no block): it needs BIND's session key.
+    #[error(
+        "update-policy: expected '{{ grant KEY RULE [NAME] [TYPES]; }}' (\"local\" needs \
+         BIND's session key, which rampart does not have)"
+    )]
+    UpdatePolicyLocal,
+    /// An `update-policy` statement other than `grant` (deny…).
+    #[error("update-policy: expected 'grant', found '{found}' (deny is not supported)")]
+    NotGrant { found: String },
+    /// A `grant` without its key and rule.
+    #[error("update-policy: expected 'grant KEY RULE …'")]
+    GrantSyntax,
+    /// A grant rule that takes a name, without one.
+    #[error("update-policy: '{rule}' needs a name")]
+    GrantNeedsName { rule: String },
+    /// A grant rule other than name, subdomain, wildcard or zonesub.
+    #[error(
+        "update-policy: rule '{rule}' is not supported: expected name, subdomain, wildcard \
+         or zonesub"
+    )]
+    UnsupportedRule { rule: String },
+}
+
+impl ConfErrorKind {
+    fn usage(form: impl Into<String>) -> ConfErrorKind {
+        ConfErrorKind::Usage { form: form.into() }
+    }
 }
 
 /// The errors of one named.conf listed at most.
 pub const MAX_LISTED_ERRORS: usize = 100;
 
 impl ConfError {
-    fn at(file: &Path, line: u32, message: String) -> ConfError {
+    fn at(file: &Path, line: u32, kind: ConfErrorKind) -> ConfError {
         ConfError {
             file: file.to_path_buf(),
             line,
-            message,
+            kind,
             further: Vec::new(),
             more: 0,
         }
@@ -189,9 +277,9 @@ impl ConfError {
 impl fmt::Display for ConfError {
     /// One line each, the first error first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)?;
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.kind)?;
         for e in &self.further {
-            write!(f, "\n{}:{}: {}", e.file.display(), e.line, e.message)?;
+            write!(f, "\n{}:{}: {}", e.file.display(), e.line, e.kind)?;
         }
         if self.more > 0 {
             write!(f, "\n… and {} more errors", self.more)?;
@@ -257,8 +345,10 @@ fn read_into(
     conf: &mut NamedConf,
     depth: usize,
 ) -> Result<(), ConfError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfError::at(path, 0, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let source = Arc::new(e);
+        ConfError::at(path, 0, ConfErrorKind::Read { source })
+    })?;
     let stmts = Parser::new(&text, path).statements(false)?;
     interpret(&stmts, path, base, conf, depth)
 }
@@ -278,7 +368,7 @@ fn interpret(
     conf: &mut NamedConf,
     depth: usize,
 ) -> Result<(), ConfError> {
-    let err = |line: u32, message: String| ConfError::at(path, line, message);
+    let err = |line: u32, kind: ConfErrorKind| ConfError::at(path, line, kind);
     let here = |line: u32| format!("{}:{}", path.display(), line);
     let mut errors = Vec::new();
     // Each statement alone: one in error is listed, the next is read.
@@ -294,13 +384,19 @@ fn interpret(
                     match o.words.first().map(|w| w.to_ascii_lowercase()).as_deref() {
                         Some("directory") => {
                             let [_, dir] = o.words.as_slice() else {
-                                return Err(err(o.line, "expected 'directory \"path\";'".into()));
+                                return Err(err(
+                                    o.line,
+                                    ConfErrorKind::usage("directory \"path\";"),
+                                ));
                             };
                             conf.directory = Some(PathBuf::from(dir));
                         }
                         Some("dnssec-policy") => {
                             let [_, name] = o.words.as_slice() else {
-                                return Err(err(o.line, "expected 'dnssec-policy NAME;'".into()));
+                                return Err(err(
+                                    o.line,
+                                    ConfErrorKind::usage("dnssec-policy NAME;"),
+                                ));
                             };
                             conf.default_dnssec_policy = Some((name.clone(), here(o.line)));
                         }
@@ -308,7 +404,7 @@ fn interpret(
                             let [_, dir] = o.words.as_slice() else {
                                 return Err(err(
                                     o.line,
-                                    "expected 'key-directory \"path\";'".into(),
+                                    ConfErrorKind::usage("key-directory \"path\";"),
                                 ));
                             };
                             conf.key_directory = Some(PathBuf::from(dir));
@@ -325,10 +421,10 @@ fn interpret(
             }
             "include" => {
                 let [_, file] = s.words.as_slice() else {
-                    return Err(err(s.line, "expected 'include \"file\";'".into()));
+                    return Err(err(s.line, ConfErrorKind::usage("include \"file\";")));
                 };
                 if depth > 8 {
-                    return Err(err(s.line, "includes nested too deep (a loop?)".into()));
+                    return Err(err(s.line, ConfErrorKind::IncludeTooDeep));
                 }
                 let p = PathBuf::from(file);
                 let p = if p.is_absolute() { p } else { base.join(p) };
@@ -356,20 +452,28 @@ fn interpret(
 }
 
 fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
-    let err = |line: u32, message: String| ConfError::at(path, line, message);
+    let err = |line: u32, kind: ConfErrorKind| ConfError::at(path, line, kind);
     let name = match s.words.as_slice() {
         [_, name] => name.clone(),
         [_, name, class] if class.eq_ignore_ascii_case("in") => name.clone(),
         [_, _, class] => {
             return Err(err(
                 s.line,
-                format!("zone class '{class}' is not served: expected IN"),
+                ConfErrorKind::ZoneClass {
+                    class: class.clone(),
+                },
             ))
         }
-        _ => return Err(err(s.line, "expected 'zone \"name\" [IN] { … };'".into())),
+        _ => {
+            return Err(err(
+                s.line,
+                ConfErrorKind::usage("zone \"name\" [IN] { … };"),
+            ))
+        }
     };
     let Some(block) = &s.block else {
-        return Err(err(s.line, format!("zone \"{name}\" has no {{ … }} block")));
+        let statement = format!("zone \"{name}\"");
+        return Err(err(s.line, ConfErrorKind::NoBlock { statement }));
     };
     let mut z = NamedZone {
         name,
@@ -404,18 +508,17 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
                     _ => {
                         return Err(err(
                             o.line,
-                            format!(
-                                "zone \"{}\": expected type master, primary, slave or secondary, found {}",
-                                z.name,
-                                o.words.get(1).map_or("nothing", String::as_str)
-                            ),
+                            ConfErrorKind::ZoneType {
+                                zone: z.name.clone(),
+                                found: o.words.get(1).map_or("nothing", String::as_str).into(),
+                            },
                         ))
                     }
                 };
             }
             "file" => {
                 let [_, f] = o.words.as_slice() else {
-                    return Err(err(o.line, "expected 'file \"path\";'".into()));
+                    return Err(err(o.line, ConfErrorKind::usage("file \"path\";")));
                 };
                 z.file = Some(PathBuf::from(f));
             }
@@ -431,7 +534,7 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
             "update-policy" => z.update_policy = grants(o, path)?,
             "dnssec-policy" => {
                 let [_, p] = o.words.as_slice() else {
-                    return Err(err(o.line, "expected 'dnssec-policy NAME;'".into()));
+                    return Err(err(o.line, ConfErrorKind::usage("dnssec-policy NAME;")));
                 };
                 z.dnssec_policy = Some((p.clone(), format!("{}:{}", path.display(), o.line)));
             }
@@ -440,13 +543,15 @@ fn zone(s: &Statement, path: &Path) -> Result<NamedZone, ConfError> {
                     match o.words.get(1).map(|w| w.to_ascii_lowercase()).as_deref() {
                         Some("yes" | "true" | "1") => true,
                         Some("no" | "false" | "0") => false,
-                        _ => return Err(err(o.line, "expected 'inline-signing yes|no;'".into())),
+                        _ => {
+                            return Err(err(o.line, ConfErrorKind::usage("inline-signing yes|no;")))
+                        }
                     },
                 )
             }
             "key-directory" => {
                 let [_, d] = o.words.as_slice() else {
-                    return Err(err(o.line, "expected 'key-directory \"path\";'".into()));
+                    return Err(err(o.line, ConfErrorKind::usage("key-directory \"path\";")));
                 };
                 z.key_directory = Some(PathBuf::from(d));
             }
@@ -486,17 +591,18 @@ fn list_tls(s: &Statement) -> Vec<Option<String>> {
 
 /// `tls NAME { ca-file "…"; remote-hostname "…"; … };`.
 fn tls(s: &Statement, path: &Path) -> Result<NamedTls, ConfError> {
-    let err = |line: u32, message: String| ConfError::at(path, line, message);
+    let err = |line: u32, kind: ConfErrorKind| ConfError::at(path, line, kind);
     let [_, name] = s.words.as_slice() else {
-        return Err(err(s.line, "expected 'tls NAME { … };'".into()));
+        return Err(err(s.line, ConfErrorKind::usage("tls NAME { … };")));
     };
     let Some(block) = &s.block else {
-        return Err(err(s.line, format!("tls {name} has no {{ … }} block")));
+        let statement = format!("tls {name}");
+        return Err(err(s.line, ConfErrorKind::NoBlock { statement }));
     };
     if name.eq_ignore_ascii_case("ephemeral") || name.eq_ignore_ascii_case("none") {
         return Err(err(
             s.line,
-            format!("tls {name}: the name is BIND's built-in"),
+            ConfErrorKind::TlsBuiltin { name: name.clone() },
         ));
     }
     let mut t = NamedTls {
@@ -514,7 +620,7 @@ fn tls(s: &Statement, path: &Path) -> Result<NamedTls, ConfError> {
             .unwrap_or_default();
         let value = || match o.words.as_slice() {
             [_, v] => Ok(v.clone()),
-            _ => Err(err(o.line, format!("expected '{key} \"…\";'"))),
+            _ => Err(err(o.line, ConfErrorKind::usage(format!("{key} \"…\";")))),
         };
         match key.as_str() {
             "ca-file" => t.ca_file = Some(PathBuf::from(value()?)),
@@ -547,14 +653,9 @@ fn items(s: &Statement) -> Vec<String> {
 /// `update-policy { grant KEY RULE [NAME] TYPES; … };`; `update-policy
 /// local;` is refused (it needs BIND's session key).
 fn grants(s: &Statement, path: &Path) -> Result<Vec<Grant>, ConfError> {
-    let err = |line: u32, message: String| ConfError::at(path, line, message);
+    let err = |line: u32, kind: ConfErrorKind| ConfError::at(path, line, kind);
     let Some(block) = &s.block else {
-        return Err(err(
-            s.line,
-            "update-policy: expected '{ grant KEY RULE [NAME] [TYPES]; }' (\"local\" needs \
-             BIND's session key, which rampart does not have)"
-                .into(),
-        ));
+        return Err(err(s.line, ConfErrorKind::UpdatePolicyLocal));
     };
     let mut out = Vec::new();
     for g in block {
@@ -565,33 +666,32 @@ fn grants(s: &Statement, path: &Path) -> Result<Vec<Grant>, ConfError> {
             Some(other) => {
                 return Err(err(
                     g.line,
-                    format!(
-                        "update-policy: expected 'grant', found '{other}' (deny is not supported)"
-                    ),
+                    ConfErrorKind::NotGrant {
+                        found: other.to_string(),
+                    },
                 ))
             }
             None => continue,
         }
         let (Some(key), Some(rule)) = (w.get(1), w.get(2)) else {
-            return Err(err(
-                g.line,
-                "update-policy: expected 'grant KEY RULE …'".into(),
-            ));
+            return Err(err(g.line, ConfErrorKind::GrantSyntax));
         };
         let rule = rule.to_ascii_lowercase();
         let (name, types) = match rule.as_str() {
             "zonesub" => (None, &w[3..]),
             "name" | "subdomain" | "wildcard" => match w.get(3) {
                 Some(n) => (Some(n.clone()), &w[4..]),
-                None => return Err(err(g.line, format!("update-policy: '{rule}' needs a name"))),
+                None => {
+                    let rule = rule.clone();
+                    return Err(err(g.line, ConfErrorKind::GrantNeedsName { rule }));
+                }
             },
             other => {
                 return Err(err(
                     g.line,
-                    format!(
-                        "update-policy: rule '{other}' is not supported: expected name, \
-                         subdomain, wildcard or zonesub"
-                    ),
+                    ConfErrorKind::UnsupportedRule {
+                        rule: other.to_string(),
+                    },
                 ))
             }
         };
@@ -627,11 +727,11 @@ fn server_option(s: &Statement, path: &Path) -> ServerOption {
 
 /// `key "name" { algorithm hmac-sha256; secret "base64"; };`
 fn key(s: &Statement, path: &Path) -> Result<NamedKey, ConfError> {
-    let err = |message: String| ConfError::at(path, s.line, message);
+    let err = |kind: ConfErrorKind| ConfError::at(path, s.line, kind);
     let [_, name] = s.words.as_slice() else {
-        return Err(err(
-            "expected 'key \"name\" { algorithm …; secret \"…\"; };'".into(),
-        ));
+        return Err(err(ConfErrorKind::usage(
+            "key \"name\" { algorithm …; secret \"…\"; };",
+        )));
     };
     let mut algorithm = None;
     let mut secret = None;
@@ -649,9 +749,7 @@ fn key(s: &Statement, path: &Path) -> Result<NamedKey, ConfError> {
             secret,
             source: format!("{}:{}", path.display(), s.line),
         }),
-        _ => Err(err(format!(
-            "key \"{name}\": expected both 'algorithm' and 'secret'"
-        ))),
+        _ => Err(err(ConfErrorKind::KeyIncomplete { name: name.clone() })),
     }
 }
 
@@ -717,8 +815,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn err(&self, message: String) -> ConfError {
-        ConfError::at(self.path, self.line, message)
+    fn err(&self, kind: ConfErrorKind) -> ConfError {
+        ConfError::at(self.path, self.line, kind)
     }
 
     /// Statements until `}` (when `nested`) or the end.
@@ -746,9 +844,7 @@ impl<'a> Parser<'a> {
                     }
                     Tok::Open => {
                         if self.depth >= MAX_DEPTH {
-                            return Err(self.err(format!(
-                                "blocks nested more than {MAX_DEPTH} deep: expected '}}'"
-                            )));
+                            return Err(self.err(ConfErrorKind::TooDeep));
                         }
                         self.depth += 1;
                         let block = self.statements(true)?;
@@ -765,23 +861,19 @@ impl<'a> Parser<'a> {
                     }
                     Tok::Close if nested => {
                         if !words.is_empty() {
-                            return Err(
-                                self.err(format!("expected ';' after '{}'", words.join(" ")))
-                            );
+                            return Err(self.err(ConfErrorKind::MissingSemicolon {
+                                after: words.join(" "),
+                            }));
                         }
                         return Ok(out);
                     }
-                    Tok::Close => return Err(self.err("unbalanced '}': no '{' is open".into())),
-                    Tok::End if nested => {
-                        return Err(
-                            self.err("the file ends inside a '{ … }' block: expected '}'".into())
-                        )
-                    }
+                    Tok::Close => return Err(self.err(ConfErrorKind::UnopenedBrace)),
+                    Tok::End if nested => return Err(self.err(ConfErrorKind::UnclosedBlock)),
                     Tok::End => {
                         if !words.is_empty() {
-                            return Err(
-                                self.err(format!("expected ';' after '{}'", words.join(" ")))
-                            );
+                            return Err(self.err(ConfErrorKind::MissingSemicolon {
+                                after: words.join(" "),
+                            }));
                         }
                         return Ok(out);
                     }
@@ -815,11 +907,7 @@ impl<'a> Parser<'a> {
                     self.pos += 2;
                     loop {
                         match self.src.get(self.pos) {
-                            None => {
-                                return Err(
-                                    self.err("comment '/*' not closed: expected '*/'".into())
-                                )
-                            }
+                            None => return Err(self.err(ConfErrorKind::UnclosedComment)),
                             Some(b'*') if self.src.get(self.pos + 1) == Some(&b'/') => {
                                 self.pos += 2;
                                 break;
@@ -849,14 +937,12 @@ impl<'a> Parser<'a> {
                     let mut end = start;
                     while end < self.src.len() && self.src[end] != b'"' {
                         if self.src[end] == b'\n' {
-                            return Err(self.err(
-                                "quoted string not closed before the end of the line".into(),
-                            ));
+                            return Err(self.err(ConfErrorKind::QuoteOpenAtLineEnd));
                         }
                         end += 1;
                     }
                     if end >= self.src.len() {
-                        return Err(self.err("quoted string not closed".into()));
+                        return Err(self.err(ConfErrorKind::QuoteOpenAtFileEnd));
                     }
                     self.pos = end + 1;
                     return Ok(Tok::Word(
@@ -989,7 +1075,14 @@ zone "s.test" { type secondary; file "s.zone"; primaries { 127.0.0.9 port 5301 k
             Path::new("n.conf"),
         )
         .unwrap_err();
-        assert!(e.message.contains("rule 'self' is not supported"), "{e}");
+        assert!(
+            e.kind.to_string().contains("rule 'self' is not supported"),
+            "{e}"
+        );
+        assert!(
+            matches!(&e.kind, ConfErrorKind::UnsupportedRule { rule } if rule == "self"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1018,14 +1111,16 @@ zone "s.test" { type secondary; file "s.zone";
             [Some("xot".to_string()), Some("ephemeral".to_string()), None]
         );
         let e = parse("tls ephemeral { };", Path::new("n.conf")).unwrap_err();
-        assert!(e.message.contains("built-in"), "{e}");
+        assert!(e.kind.to_string().contains("built-in"), "{e}");
+        assert!(matches!(e.kind, ConfErrorKind::TlsBuiltin { .. }), "{e:?}");
     }
 
     #[test]
     fn deep_nesting_is_an_error_with_its_line() {
         let text = format!("options {{\n{}", "x {\n".repeat(10_000));
         let e = parse(&text, Path::new("n.conf")).unwrap_err();
-        assert!(e.message.contains("nested more than"), "{e}");
+        assert!(e.kind.to_string().contains("nested more than"), "{e}");
+        assert!(matches!(e.kind, ConfErrorKind::TooDeep), "{e:?}");
         assert_eq!(e.line, 17);
     }
 
@@ -1037,6 +1132,10 @@ zone "s.test" { type secondary; file "s.zone";
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "n.conf:4: expected ';' after 'file x'");
+        assert!(
+            matches!(&e.kind, ConfErrorKind::MissingSemicolon { after } if after == "file x"),
+            "{e:?}"
+        );
         let e = parse("zone \"a\" {\n type hint;\n};\n", Path::new("n.conf")).unwrap_err();
         assert!(
             e.to_string()
@@ -1066,7 +1165,16 @@ zone "s.test" { type secondary; file "s.zone";
         );
         // Each error says what it said alone.
         let alone = parse("options { directory; };\n", Path::new("n.conf")).unwrap_err();
-        assert_eq!(e.further[1].message, alone.message);
+        assert_eq!(e.further[1].kind.to_string(), alone.kind.to_string());
+        assert!(
+            matches!(&alone.kind, ConfErrorKind::Usage { form } if form == "directory \"path\";"),
+            "{alone:?}"
+        );
+        assert!(matches!(e.kind, ConfErrorKind::ZoneType { .. }), "{e:?}");
+        assert!(
+            matches!(e.further[0].kind, ConfErrorKind::ZoneClass { .. }),
+            "{e:?}"
+        );
         // A syntax error still ends the reading where it is.
         let e = parse("zone \"c\" CH { };\noptions {\n", Path::new("n.conf")).unwrap_err();
         assert_eq!(e.all().count(), 1, "{e}");

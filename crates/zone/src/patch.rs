@@ -11,13 +11,13 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use wire::name::{is_subdomain, parent, to_text};
+use wire::name::{is_subdomain, parent};
 use wire::types::rtype;
 
 use crate::build::{apex_facts, build_node, no_soa};
 use crate::records::RecordSet;
 use crate::scan::Scanned;
-use crate::source::{Normalized, SourceError};
+use crate::source::{Normalized, SourceError, SourceErrorKind};
 use crate::tree::{NodeBuf, Zone};
 
 /// Past this many changed nodes (or an eighth of the zone), a whole
@@ -43,7 +43,7 @@ pub fn patch(
         files: vec![PathBuf::from(what)],
         ..Normalized::default()
     };
-    let error = |message: String| SourceError::new(what, None, message);
+    let error = |kind: SourceErrorKind| SourceError::new(what, None, kind);
     let mut z = Zone {
         apex: old.apex.clone(),
         base: old.base.clone(),
@@ -58,11 +58,10 @@ pub fn patch(
     let mut warnings = Vec::new();
     for owner in owners {
         if !is_subdomain(owner, apex) {
-            return Err(error(format!(
-                "{} is outside the zone {}: expected names at or below the origin",
-                to_text(owner),
-                to_text(apex)
-            )));
+            return Err(error(SourceErrorKind::OutsideZone {
+                name: owner.clone(),
+                apex: apex.into(),
+            }));
         }
         let is_apex = **owner == *apex;
         let recs = records.records_at(owner);
@@ -302,6 +301,10 @@ mod tests {
         assert!(
             e.to_string().contains("CNAME and A at www.example.test."),
             "{e}"
+        );
+        assert!(
+            matches!(*e.kind, crate::SourceErrorKind::CnameAndOther { .. }),
+            "{e:?}"
         );
         set.remove(&cname);
         let ns = rec("new.example.test", 2, b"\x02ns\x07example\x04test\x00");

@@ -211,7 +211,7 @@ impl RecordSet {
         for ((owner, t, rdata), ttl) in &self.map {
             records
                 .push(owner, *t, *ttl, rdata, 0, 0)
-                .map_err(|m| text.error_at_source(0, 0, m))?;
+                .map_err(|kind| text.error_at_source(0, 0, kind))?;
         }
         crate::build::build(apex, records, &text)
     }

@@ -13,7 +13,7 @@ use domain::base::rdata::ComposeRecordData;
 use domain::base::RecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use crate::source::{Normalized, SourceError, MAX_LISTED_ERRORS};
+use crate::source::{Normalized, SourceError, SourceErrorKind, MAX_LISTED_ERRORS};
 
 /// One scanned record; its owner and RDATA are in its [`Scanned`].
 #[derive(Clone, Copy, Debug)]
@@ -54,16 +54,16 @@ impl Scanned {
         rdata: &[u8],
         file: u16,
         line: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceErrorKind> {
         let at = self.bytes.len();
         if owner.len() > wire::name::MAX_NAME_LEN {
-            return Err("owner name longer than 255 octets".into());
+            return Err(SourceErrorKind::OwnerTooLong);
         }
         if rdata.len() > usize::from(u16::MAX) {
-            return Err("record data longer than 65535 octets".into());
+            return Err(SourceErrorKind::RdataOver65535);
         }
         if at + owner.len() + rdata.len() > u32::MAX as usize {
-            return Err("zone too large: more than 4 GiB of names and records".into());
+            return Err(SourceErrorKind::ArenaFull);
         }
         self.bytes.extend_from_slice(owner);
         self.bytes.extend_from_slice(rdata);
@@ -193,8 +193,8 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
                     let reported = reported
                         .and_then(|r| r.checked_sub(prefix_lines + 1))
                         .map(|r| r + seg_line);
-                    let (line, message) = scanner_error(next_record, reported, &shown);
-                    let e = text.error_at(line, message);
+                    let (line, kind) = scanner_error(next_record, reported, &shown);
+                    let e = text.error_at(line, kind);
                     let file = text.file_of(line);
                     let is_record = line
                         .checked_sub(1)
@@ -207,7 +207,7 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
                         for (file, e) in errors {
                             text.report(file, e);
                         }
-                        return Err(text.take_errors().unwrap_or_default());
+                        return Err(text.take_reported());
                     }
                     errors.push((file, e));
                     if errors.len() > MAX_LISTED_ERRORS {
@@ -291,7 +291,9 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
                 origin.file,
                 text.error_at(
                     line as usize,
-                    format!("class {} is not served: only IN zones are", record.class()),
+                    SourceErrorKind::ClassNotServed {
+                        class: record.class().to_string(),
+                    },
                 ),
             ));
             continue;
@@ -299,7 +301,7 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
         let data = record.data();
         let mut rdata = Vec::new();
         if data.compose_rdata(&mut rdata).is_err() {
-            let e = text.error_at(line as usize, "record data too long".into());
+            let e = text.error_at(line as usize, SourceErrorKind::RdataTooLong);
             errors.push((origin.file, e));
             continue;
         }
@@ -317,8 +319,8 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
             origin.file,
             origin.line,
         );
-        if let Err(m) = pushed {
-            errors.push((origin.file, text.error_at(line as usize, m)));
+        if let Err(kind) = pushed {
+            errors.push((origin.file, text.error_at(line as usize, kind)));
             continue;
         }
         places.push(origin.encoded_before);
@@ -390,7 +392,7 @@ pub fn lowercase_names(rr_type: u16, rdata: &mut [u8]) {
 }
 
 /// Maps a scanner error onto the source: the normalized line it is on,
-/// and the message.
+/// and what it says.
 ///
 /// The scanner's own `line:col` can point past the entry (it reports where
 /// it stood, often the next line), and its offsets run ahead of the entry
@@ -402,18 +404,18 @@ fn scanner_error(
     next_record: Option<usize>,
     reported: Option<usize>,
     shown: &str,
-) -> (usize, String) {
+) -> (usize, SourceErrorKind) {
     let mut parts = shown.splitn(3, ':');
     let _line = parts.next();
     let _col = parts.next();
-    let message = explain(parts.next().map(str::trim).unwrap_or(shown));
+    let kind = explain(parts.next().map(str::trim).unwrap_or(shown));
     let line = match (next_record, reported) {
         (Some(r), Some(rep)) if rep < r => rep,
         (Some(r), _) => r,
         (None, Some(rep)) => rep,
         (None, None) => 0,
     };
-    (line, message)
+    (line, kind)
 }
 
 /// The byte offset of the line `n` lines after the one starting at
@@ -450,13 +452,17 @@ fn owner_token(line: &[u8]) -> &[u8] {
     &line[..i.min(line.len())]
 }
 
-/// Makes the scanner's terse messages say what was expected.
-fn explain(message: &str) -> String {
+/// The kind of the scanner's terse messages, which says what was
+/// expected. The scanner's errors are text only: its message is the one
+/// place a kind comes from text.
+fn explain(message: &str) -> SourceErrorKind {
     match message {
-        "expected rtype" => "expected a TTL, class or record type here".into(),
-        "unexpected end of entry" => "the record ends before all its data fields".into(),
-        "trailing tokens" => "unexpected data after the end of the record".into(),
-        "bad domain name" | "invalid domain name" => "expected a valid domain name".into(),
-        _ => format!("{message} (expected valid record data)"),
+        "expected rtype" => SourceErrorKind::ExpectedType,
+        "unexpected end of entry" => SourceErrorKind::TooFewFields,
+        "trailing tokens" => SourceErrorKind::TooManyFields,
+        "bad domain name" | "invalid domain name" => SourceErrorKind::BadName,
+        _ => SourceErrorKind::Scanner {
+            message: message.to_string(),
+        },
     }
 }

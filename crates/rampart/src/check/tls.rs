@@ -106,7 +106,8 @@ fn handshake(s: &Settings) -> Result<Vec<Vec<u8>>, String> {
             alpn: Vec::new(),
         },
         s.server.ip(),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + s.timeout;
     let mut sock = TcpStream::connect_timeout(&s.server, s.timeout)
         .map_err(|e| format!("cannot connect to {}: {e}", s.server))?;

@@ -1,10 +1,20 @@
 //! Record types the `domain` scanner does not know by name: LOC
 //! (RFC 1876) and URI (RFC 7553). They are encoded here and handed on in
 //! RFC 3597 form (`\# len hex`). SPF has TXT's format and is scanned as TXT.
+//!
+//! The LOC and URI helpers say what is wrong as text, which
+//! [`loc_rdata`] and [`uri_rdata`] give as a [`SourceErrorKind::BadLoc`]
+//! or [`SourceErrorKind::BadUri`].
+
+use super::SourceErrorKind;
 
 /// Encodes LOC presentation tokens to RDATA (RFC 1876 §3 and appendix A):
 /// `d1 [m1 [s1]] N|S d2 [m2 [s2]] E|W alt[m] [size[m] [hp[m] [vp[m]]]]`.
-pub fn loc_rdata(tokens: &[&str]) -> Result<Vec<u8>, String> {
+pub fn loc_rdata(tokens: &[&str]) -> Result<Vec<u8>, SourceErrorKind> {
+    loc(tokens).map_err(SourceErrorKind::BadLoc)
+}
+
+fn loc(tokens: &[&str]) -> Result<Vec<u8>, String> {
     let mut it = tokens.iter().copied().peekable();
     let lat = coordinate(&mut it, ('N', 'S'), 90)?;
     let lon = coordinate(&mut it, ('E', 'W'), 180)?;
@@ -158,22 +168,22 @@ fn precision(tok: Option<&str>, default_cm: i64) -> Result<u8, String> {
 }
 
 /// Encodes URI presentation tokens: `priority weight "target"`.
-pub fn uri_rdata(tokens: &[(&[u8], bool)]) -> Result<Vec<u8>, String> {
+pub fn uri_rdata(tokens: &[(&[u8], bool)]) -> Result<Vec<u8>, SourceErrorKind> {
     if tokens.len() != 3 {
-        return Err(format!(
+        return Err(SourceErrorKind::BadUri(format!(
             "URI needs priority, weight and a quoted target; found {} fields",
             tokens.len()
-        ));
+        )));
     }
-    let num = |t: &[u8], what: &str| -> Result<u16, String> {
+    let num = |t: &[u8], what: &str| -> Result<u16, SourceErrorKind> {
         std::str::from_utf8(t)
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| {
-                format!(
+                SourceErrorKind::BadUri(format!(
                     "expected a URI {what} (0-65535), found '{}'",
                     String::from_utf8_lossy(t)
-                )
+                ))
             })
     };
     let mut out = Vec::new();
@@ -185,7 +195,7 @@ pub fn uri_rdata(tokens: &[(&[u8], bool)]) -> Result<Vec<u8>, String> {
 }
 
 /// Resolves `\X` and `\DDD` escapes of a presentation string.
-pub fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
+pub fn unescape(s: &[u8]) -> Result<Vec<u8>, SourceErrorKind> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -195,7 +205,7 @@ pub fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
                     + (s[i + 2] - b'0') as u32 * 10
                     + (s[i + 3] - b'0') as u32;
                 if v > 255 {
-                    return Err(format!("escape \\{v} is over 255"));
+                    return Err(SourceErrorKind::EscapeOver255 { value: v });
                 }
                 out.push(v as u8);
                 i += 4;
@@ -203,7 +213,7 @@ pub fn unescape(s: &[u8]) -> Result<Vec<u8>, String> {
                 out.push(c);
                 i += 2;
             } else {
-                return Err("a lone '\\' ends the string".into());
+                return Err(SourceErrorKind::LoneBackslash);
             }
         } else {
             out.push(s[i]);
@@ -258,7 +268,9 @@ mod tests {
             "52", "22", "23.5", "N", "4", "53", "32.123", "E", "-2.5m", "1m", "10000m", "10m"
         ])
         .is_ok());
-        assert!(loc_rdata(&["91", "N", "4", "E", "0"]).is_err());
+        let e = loc_rdata(&["91", "N", "4", "E", "0"]).unwrap_err();
+        assert!(matches!(e, SourceErrorKind::BadLoc(_)), "{e:?}");
+        assert_eq!(e.to_string(), "LOC coordinate 91 out of range");
         assert!(loc_rdata(&["52", "X", "4", "E", "0"]).is_err());
         assert!(loc_rdata(&["52", "N", "4", "E"]).is_err());
         assert!(loc_rdata(&["52", "1", "99999999999999999", "N", "4", "E", "0"]).is_err());
@@ -274,14 +286,23 @@ mod tests {
         .unwrap();
         assert_eq!(&r[..4], &[0, 10, 0, 1]);
         assert_eq!(&r[4..], b"ftp://ftp1.example.com/public");
-        assert!(uri_rdata(&[(b"10", false), (b"1", false)]).is_err());
+        let e = uri_rdata(&[(b"10", false), (b"1", false)]).unwrap_err();
+        assert!(matches!(e, SourceErrorKind::BadUri(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "URI needs priority, weight and a quoted target; found 2 fields"
+        );
         assert!(uri_rdata(&[(b"x", false), (b"1", false), (b"a", true)]).is_err());
     }
 
     #[test]
     fn unescapes() {
         assert_eq!(unescape(b"a\\\"b\\065").unwrap(), b"a\"bA");
-        assert!(unescape(b"\\999").is_err());
-        assert!(unescape(b"x\\").is_err());
+        let e = unescape(b"\\999").unwrap_err();
+        assert!(matches!(e, SourceErrorKind::EscapeOver255 { value: 999 }));
+        assert_eq!(e.to_string(), "escape \\999 is over 255");
+        let e = unescape(b"x\\").unwrap_err();
+        assert!(matches!(e, SourceErrorKind::LoneBackslash));
+        assert_eq!(e.to_string(), "a lone '\\' ends the string");
     }
 }

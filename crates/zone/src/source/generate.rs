@@ -10,6 +10,34 @@
 /// be an error, not a memory spike.
 pub const MAX_GENERATED: u64 = 1_000_000;
 
+/// What is wrong with a `$GENERATE` directive.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    /// Too few fields for a range, a left-hand side, a type and a
+    /// right-hand side.
+    #[error("expected '$GENERATE range lhs [ttl] [class] type rhs'")]
+    Syntax,
+    /// The type is the last field.
+    #[error("$GENERATE needs a right-hand side after the type")]
+    NoRhs,
+    /// The range is not `start-stop[/step]` with start ≤ stop < 2³² and
+    /// a step above 0.
+    #[error("expected a $GENERATE range 'start-stop[/step]', found '{found}'")]
+    BadRange { found: String },
+    /// The range makes more than [`MAX_GENERATED`] records.
+    #[error("$GENERATE range '{range}' makes more than {MAX_GENERATED} records")]
+    TooMany { range: String },
+    /// A `${` in a template with no `}` after it.
+    #[error("'${{' without a closing '}}' in '{template}'")]
+    UnclosedModifier { template: String },
+    /// A `${…}` that is not `offset[,width[,base]]`.
+    #[error("expected '${{offset[,width[,base]]}}', found '${{{spec}}}'")]
+    BadModifier { spec: String },
+    /// A modifier whose offset makes the value negative.
+    #[error("${{{spec}}} makes the negative value {value}")]
+    Negative { spec: String, value: i64 },
+}
+
 /// A parsed `start-stop[/step]` range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Range {
@@ -19,8 +47,10 @@ pub struct Range {
 }
 
 impl Range {
-    pub fn parse(s: &str) -> Result<Range, String> {
-        let bad = || format!("expected a $GENERATE range 'start-stop[/step]', found '{s}'");
+    pub fn parse(s: &str) -> Result<Range, GenerateError> {
+        let bad = || GenerateError::BadRange {
+            found: s.to_string(),
+        };
         let (range, step) = match s.split_once('/') {
             Some((r, st)) => (r, st.parse::<u64>().map_err(|_| bad())?),
             None => (s, 1),
@@ -32,9 +62,9 @@ impl Range {
             return Err(bad());
         }
         if (stop - start) / step + 1 > MAX_GENERATED {
-            return Err(format!(
-                "$GENERATE range '{s}' makes more than {MAX_GENERATED} records"
-            ));
+            return Err(GenerateError::TooMany {
+                range: s.to_string(),
+            });
         }
         Ok(Range { start, stop, step })
     }
@@ -46,7 +76,7 @@ impl Range {
 }
 
 /// Expands a `$GENERATE` template for `value`, appending to `out`.
-pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), String> {
+pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), GenerateError> {
     let mut chars = template.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match c {
@@ -60,9 +90,12 @@ pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), St
                 None => out.push('\\'),
             },
             '$' if chars.peek().is_some_and(|&(_, n)| n == '{') => {
-                let close = template[i..]
-                    .find('}')
-                    .ok_or_else(|| format!("'${{' without a closing '}}' in '{template}'"))?;
+                let close =
+                    template[i..]
+                        .find('}')
+                        .ok_or_else(|| GenerateError::UnclosedModifier {
+                            template: template.to_string(),
+                        })?;
                 format_modifier(&template[i + 2..i + close], value, out)?;
                 // Skip to just past the '}'.
                 while chars.next_if(|&(j, _)| j <= i + close).is_some() {}
@@ -75,8 +108,10 @@ pub fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), St
 }
 
 /// Formats `value` by a `offset[,width[,base]]` modifier.
-fn format_modifier(spec: &str, value: u64, out: &mut String) -> Result<(), String> {
-    let bad = || format!("expected '${{offset[,width[,base]]}}', found '${{{spec}}}'");
+fn format_modifier(spec: &str, value: u64, out: &mut String) -> Result<(), GenerateError> {
+    let bad = || GenerateError::BadModifier {
+        spec: spec.to_string(),
+    };
     let mut parts = spec.split(',');
     let offset: i64 = parts
         .next()
@@ -97,7 +132,10 @@ fn format_modifier(spec: &str, value: u64, out: &mut String) -> Result<(), Strin
         .checked_add(offset)
         .ok_or_else(bad)?;
     if v < 0 {
-        return Err(format!("${{{spec}}} makes the negative value {v}"));
+        return Err(GenerateError::Negative {
+            spec: spec.to_string(),
+            value: v,
+        });
     }
     let v = v as u64;
     match base {
@@ -138,8 +176,23 @@ mod tests {
         );
         assert!(Range::parse("10-1").is_err());
         assert!(Range::parse("1-10/0").is_err());
-        assert!(Range::parse("a-b").is_err());
-        assert!(Range::parse("0-99999999").is_err());
+        let e = Range::parse("a-b").unwrap_err();
+        assert_eq!(
+            e,
+            GenerateError::BadRange {
+                found: "a-b".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "expected a $GENERATE range 'start-stop[/step]', found 'a-b'"
+        );
+        let e = Range::parse("0-99999999").unwrap_err();
+        assert!(matches!(e, GenerateError::TooMany { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "$GENERATE range '0-99999999' makes more than 1000000 records"
+        );
     }
 
     #[test]
@@ -155,9 +208,21 @@ mod tests {
         assert_eq!(sub("cost\\$-$", 3), "cost$-3");
         assert_eq!(sub("a\\.b$", 1), "a\\.b1");
         let mut s = String::new();
-        assert!(substitute("${-9}", 1, &mut s).is_err());
-        assert!(substitute("${0,2,q}", 1, &mut s).is_err());
-        assert!(substitute("${0", 1, &mut s).is_err());
+        let e = substitute("${-9}", 1, &mut s).unwrap_err();
+        assert!(
+            matches!(e, GenerateError::Negative { value: -8, .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "${-9} makes the negative value -8");
+        let e = substitute("${0,2,q}", 1, &mut s).unwrap_err();
+        assert!(matches!(e, GenerateError::BadModifier { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "expected '${offset[,width[,base]]}', found '${0,2,q}'"
+        );
+        let e = substitute("${0", 1, &mut s).unwrap_err();
+        assert!(matches!(e, GenerateError::UnclosedModifier { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "'${' without a closing '}' in '${0'");
         assert!(substitute("${9223372036854775807}", 2, &mut s).is_err());
         // A backslash before a multi-byte character (found by fuzzing).
         assert_eq!(sub("a\\é$", 2), "a\\é2");

@@ -21,12 +21,17 @@ mod tokens;
 mod ttl;
 
 pub use extra_types::unescape;
+pub use generate::GenerateError;
 pub use ttl::parse_ttl;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokens::{Entry, Token, Tokenizer};
+use wire::name::to_text;
+
+use crate::build::type_name;
 
 /// TTL of records that give none, before any `$TTL`.
 pub const DEFAULT_TTL: u32 = 3600;
@@ -47,7 +52,8 @@ pub const MAX_LISTED_ERRORS: usize = 100;
 /// type, bad record data, a bad name, an unknown directive, a bad `$TTL`
 /// or `$GENERATE`), then the zone rules (data outside the zone, SOA off
 /// the apex, CNAME beside other data, two CNAMEs or DNAMEs at a name). The
-/// first error is this value's own `file`, `line` and `message`; the rest
+/// first error is this value's own `file`, `line` and [`kind`](Self::kind)
+/// (what is wrong, whose text is the message); the rest
 /// are in [`further`](Self::further), in file order. Its [`Display`]
 /// prints one error per line, this one first, so a caller printing the
 /// error prints them all.
@@ -65,12 +71,16 @@ pub const MAX_LISTED_ERRORS: usize = 100;
 /// no plain name, or a `$GENERATE` failed) are skipped unread; and after
 /// [`MAX_LISTED_ERRORS`] bad records the scanner finds, it stops reading
 /// ([`stopped`](Self::stopped)).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct SourceError {
     pub file: PathBuf,
     /// Line in `file`, from 1; `None` for errors about the whole file.
     pub line: Option<u32>,
-    pub message: String,
+    /// What is wrong; its `Display` is the message after `file:line: `.
+    /// Boxed: a `SourceError` travels by value up through every step of
+    /// a load (and inside `xfr`'s errors), and stays as small as it was
+    /// with a `String` message.
+    pub kind: Box<SourceErrorKind>,
     /// The further errors of the same load, in file order (each with no
     /// further errors of its own); at most [`MAX_LISTED_ERRORS`] in all.
     pub further: Vec<SourceError>,
@@ -81,14 +91,196 @@ pub struct SourceError {
     pub stopped: bool,
 }
 
+/// What is wrong in a zone file (or in the records of an update or a
+/// transfer, checked as a zone file is): the kind of a [`SourceError`].
+/// The texts are the ones operators see after `file:line: `. Names are
+/// kept in lowercase wire form and types as their codes (both are shown
+/// in presentation form).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum SourceErrorKind {
+    // Files.
+    /// The zone file cannot be read (the error is about the whole file).
+    #[error("cannot read zone file: {source}")]
+    ReadFile { source: Arc<std::io::Error> },
+    /// An `$INCLUDE`d file cannot be read.
+    #[error("cannot read $INCLUDE file {}: {source}", path.display())]
+    ReadInclude {
+        path: PathBuf,
+        source: Arc<std::io::Error>,
+    },
+    /// `$INCLUDE`s nested deeper than the bound: most likely a loop.
+    #[error("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)")]
+    IncludeTooDeep,
+    /// More files included than their 16-bit index counts.
+    #[error("too many included files")]
+    TooManyFiles,
+    /// The zone's name does not parse.
+    #[error("bad zone name '{name}': {source}")]
+    BadZoneName {
+        name: String,
+        source: wire::name::NameError,
+    },
+
+    // Entries (the tokenizer).
+    /// A `)` with no `(` open.
+    #[error("unbalanced ')': no '(' is open")]
+    UnopenedParen,
+    /// A `(` still open at the end of the file.
+    #[error("unbalanced '(': the file ends before its ')'")]
+    UnclosedParen,
+    /// A quoted string still open at the end of its line.
+    #[error("quoted string not closed before the end of the line")]
+    QuoteOpenAtLineEnd,
+    /// A quoted string still open at the end of the file.
+    #[error("quoted string not closed before the end of the file")]
+    QuoteOpenAtFileEnd,
+
+    // Directives.
+    /// `$ORIGIN` without exactly one name.
+    #[error("expected one name after $ORIGIN")]
+    OriginSyntax,
+    /// `$TTL` without exactly one value.
+    #[error("expected one TTL after $TTL")]
+    TtlSyntax,
+    /// `$TTL` with a value that is no TTL.
+    #[error("expected a TTL after $TTL, found '{found}'")]
+    BadTtl { found: String },
+    /// `$INCLUDE` with no file, or more than a file and an origin.
+    #[error("expected '$INCLUDE file [origin]'")]
+    IncludeSyntax,
+    /// A `$` directive other than the four known.
+    #[error("unknown directive {name}: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE")]
+    UnknownDirective { name: String },
+    /// A malformed `$GENERATE` (its range, its templates).
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// A `$GENERATE` line that made an entry that does not read.
+    #[error("$GENERATE made a bad record '{record}': {err}")]
+    GeneratedEntry {
+        record: String,
+        err: Box<SourceErrorKind>,
+    },
+
+    // Records.
+    /// A name-like token with an empty label (`a..b`, `.a`).
+    #[error("empty label in '{token}': expected a name like a.example.")]
+    EmptyLabel { token: String },
+    /// An entry with no record type.
+    #[error("expected a record type")]
+    NoType,
+    /// Bad data for one of the types encoded here rather than by the
+    /// scanner (AFSDB, KEY, CERT, APL…): `rtype` is its mnemonic.
+    #[error("{rtype}: {detail}")]
+    BadRdata { rtype: &'static str, detail: String },
+    /// Bad LOC data (the text says which field).
+    #[error("{0}")]
+    BadLoc(String),
+    /// Bad URI data (the text says which field).
+    #[error("{0}")]
+    BadUri(String),
+    /// A `\DDD` escape above 255 in a string.
+    #[error("escape \\{value} is over 255")]
+    EscapeOver255 { value: u32 },
+    /// A string ending in a lone `\`.
+    #[error("a lone '\\' ends the string")]
+    LoneBackslash,
+    /// The scanner wanted a TTL, class or type where the entry has
+    /// something else (most often an unknown type).
+    #[error("expected a TTL, class or record type here")]
+    ExpectedType,
+    /// The record ends before all its data fields.
+    #[error("the record ends before all its data fields")]
+    TooFewFields,
+    /// Data after the last field of the record.
+    #[error("unexpected data after the end of the record")]
+    TooManyFields,
+    /// A name the scanner refuses.
+    #[error("expected a valid domain name")]
+    BadName,
+    /// Any other record data the scanner refuses; `message` is its own.
+    #[error("{message} (expected valid record data)")]
+    Scanner { message: String },
+    /// A class other than IN.
+    #[error("class {class} is not served: only IN zones are")]
+    ClassNotServed { class: String },
+    /// Record data whose wire form is too long to compose.
+    #[error("record data too long")]
+    RdataTooLong,
+    /// An owner name longer than a name can be.
+    #[error("owner name longer than 255 octets")]
+    OwnerTooLong,
+    /// Record data longer than its 16-bit length can say.
+    #[error("record data longer than 65535 octets")]
+    RdataOver65535,
+    /// The records' arena is full (its offsets are 32 bits).
+    #[error("zone too large: more than 4 GiB of names and records")]
+    ArenaFull,
+
+    // Zone rules.
+    /// A record whose owner is not at or below the apex.
+    #[error(
+        "{} is outside the zone {}: expected names at or below the origin",
+        to_text(name),
+        to_text(apex)
+    )]
+    OutsideZone { name: Box<[u8]>, apex: Box<[u8]> },
+    /// No SOA at the apex.
+    #[error(
+        "no SOA record at the zone apex {}: expected exactly one",
+        to_text(apex)
+    )]
+    NoSoa { apex: Box<[u8]> },
+    /// An SOA off the apex.
+    #[error(
+        "SOA record at {}: expected SOA only at the zone apex {}",
+        to_text(owner),
+        to_text(apex)
+    )]
+    SoaNotAtApex { owner: Box<[u8]>, apex: Box<[u8]> },
+    /// An SOA whose data is not its two names and five numbers.
+    #[error(
+        "malformed SOA record at {}: expected MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM",
+        to_text(owner)
+    )]
+    MalformedSoa { owner: Box<[u8]> },
+    /// Two SOA, CNAME or DNAME records at a name.
+    #[error(
+        "more than one {} record at {}: expected exactly one",
+        type_name(*rtype),
+        to_text(owner)
+    )]
+    MoreThanOne { rtype: u16, owner: Box<[u8]> },
+    /// A CNAME beside other data (`other`: the other type).
+    #[error(
+        "CNAME and {} at {}: expected no other data beside a CNAME",
+        type_name(*other),
+        to_text(owner)
+    )]
+    CnameAndOther { other: u16, owner: Box<[u8]> },
+    /// A CNAME at the apex.
+    #[error("CNAME at the zone apex {}: expected SOA and NS there", to_text(owner))]
+    CnameAtApex { owner: Box<[u8]> },
+    /// The compiled zone would not fit its 32-bit offsets.
+    #[error(
+        "zone {} is too large: more than 4 GiB of names and records",
+        to_text(apex)
+    )]
+    ZoneTooLarge { apex: Box<[u8]> },
+    /// The zone was not built and no error says why: a bug.
+    #[error("zone not built (a bug: please report it)")]
+    NotBuilt,
+}
+
 impl SourceError {
     /// One error at `file:line`.
-    pub fn new(file: impl Into<PathBuf>, line: Option<u32>, message: String) -> Self {
+    pub fn new(file: impl Into<PathBuf>, line: Option<u32>, kind: SourceErrorKind) -> Self {
         SourceError {
             file: file.into(),
             line,
-            message,
-            ..SourceError::default()
+            kind: Box::new(kind),
+            further: Vec::new(),
+            more: 0,
+            stopped: false,
         }
     }
 
@@ -105,8 +297,8 @@ impl SourceError {
 
     fn fmt_one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.kind),
+            None => write!(f, "{}: {}", self.file.display(), self.kind),
         }
     }
 }
@@ -239,13 +431,13 @@ impl Normalized {
 
     /// An error about a scanned record from `files[file]`, line `line`
     /// (0: no line).
-    pub fn error_at_source(&self, file: u16, line: u32, message: String) -> SourceError {
+    pub fn error_at_source(&self, file: u16, line: u32, kind: SourceErrorKind) -> SourceError {
         SourceError::new(
             (self.files.get(usize::from(file)).or(self.files.first()))
                 .cloned()
                 .unwrap_or_default(),
             (line != 0).then_some(line),
-            message,
+            kind,
         )
     }
 
@@ -295,6 +487,16 @@ impl Normalized {
         std::mem::take(&mut self.errors).into_error()
     }
 
+    /// [`take_errors`](Self::take_errors) where some were reported: a
+    /// [`SourceErrorKind::NotBuilt`] on the zone file if none were (a
+    /// bug).
+    pub(crate) fn take_reported(&mut self) -> SourceError {
+        self.take_errors().unwrap_or_else(|| {
+            let file = self.files.first().cloned().unwrap_or_default();
+            SourceError::new(file, None, SourceErrorKind::NotBuilt)
+        })
+    }
+
     /// Notes that reading stopped before the end, with errors left unread.
     pub(crate) fn stopped_reading(&mut self) {
         self.errors.stopped = true;
@@ -308,14 +510,10 @@ impl Normalized {
     }
 
     /// An error at normalized line `line`.
-    pub fn error_at(&self, line: usize, message: String) -> SourceError {
+    pub fn error_at(&self, line: usize, kind: SourceErrorKind) -> SourceError {
         match self.origin_of(line) {
-            Some((file, l)) => SourceError::new(file, Some(l), message),
-            None => SourceError::new(
-                self.files.first().cloned().unwrap_or_default(),
-                None,
-                message,
-            ),
+            Some((file, l)) => SourceError::new(file, Some(l), kind),
+            None => SourceError::new(self.files.first().cloned().unwrap_or_default(), None, kind),
         }
     }
 }
@@ -353,8 +551,10 @@ pub(crate) fn normalize_file_reading_on(
     path: &Path,
     origin: &str,
 ) -> Result<Normalized, SourceError> {
-    let src = std::fs::read(path)
-        .map_err(|e| SourceError::new(path, None, format!("cannot read zone file: {e}")))?;
+    let src = std::fs::read(path).map_err(|e| {
+        let source = Arc::new(e);
+        SourceError::new(path, None, SourceErrorKind::ReadFile { source })
+    })?;
     normalize_reading_on(&src, path, origin)
 }
 
@@ -441,9 +641,9 @@ fn process(src: &[u8], file: u16, state: &mut State, out: &mut Normalized) -> Re
         match tokenizer.next_entry(&mut entry) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
-            Err((line, message)) => {
+            Err((line, kind)) => {
                 // The tokenizer has skipped the broken entry.
-                out.report(file, out.error_in(file, line, message));
+                out.report(file, out.error_in(file, line, kind));
                 state.entry_failed(src, &entry);
                 continue;
             }
@@ -458,8 +658,8 @@ fn process(src: &[u8], file: u16, state: &mut State, out: &mut Normalized) -> Re
         match result {
             Ok(Ok(())) => {}
             Ok(Err(fatal)) => return Err(fatal),
-            Err(message) => {
-                out.report(file, out.error_in(file, entry.line, message));
+            Err(kind) => {
+                out.report(file, out.error_in(file, entry.line, kind));
                 if is_directive {
                     if first.eq_ignore_ascii_case(b"$GENERATE") {
                         // It may have stopped at any owner: entries with
@@ -493,8 +693,8 @@ impl State {
 }
 
 impl Normalized {
-    fn error_in(&self, file: u16, line: u32, message: String) -> SourceError {
-        SourceError::new(self.files[file as usize].clone(), Some(line), message)
+    fn error_in(&self, file: u16, line: u32, kind: SourceErrorKind) -> SourceError {
+        SourceError::new(self.files[file as usize].clone(), Some(line), kind)
     }
 
     fn emit_directive(&mut self, file: u16, line: u32, text: &str) {
@@ -530,7 +730,7 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Handles a `$` directive. The outer `Result` carries messages to be
+/// Handles a `$` directive. The outer `Result` carries errors to be
 /// placed at the entry's line (reading goes on); the inner one errors
 /// that stop reading, already placed: a bad `$ORIGIN` or any `$INCLUDE`
 /// error.
@@ -540,18 +740,18 @@ fn directive(
     file: u16,
     state: &mut State,
     out: &mut Normalized,
-) -> Result<Result<(), Fatal>, String> {
+) -> Result<Result<(), Fatal>, SourceErrorKind> {
     let toks: Vec<&[u8]> = entry.tokens.iter().map(|t| token_str(src, t)).collect();
     let name = lossy(toks[0]).to_ascii_uppercase();
     let args = &toks[1..];
     match name.as_str() {
         "$ORIGIN" => {
             let [origin] = args else {
-                let message = "expected one name after $ORIGIN".to_string();
-                return Ok(Err((out.error_in(file, entry.line, message), file)));
+                let kind = SourceErrorKind::OriginSyntax;
+                return Ok(Err((out.error_in(file, entry.line, kind), file)));
             };
-            if let Err(message) = check_labels(origin) {
-                return Ok(Err((out.error_in(file, entry.line, message), file)));
+            if let Err(kind) = check_labels(origin) {
+                return Ok(Err((out.error_in(file, entry.line, kind), file)));
             }
             let origin = resolve_name(&lossy(origin), &state.origin);
             state.set_origin(origin);
@@ -559,26 +759,23 @@ fn directive(
         }
         "$TTL" => {
             let [value] = args else {
-                return Err("expected one TTL after $TTL".into());
+                return Err(SourceErrorKind::TtlSyntax);
             };
-            let ttl = parse_ttl(value)
-                .ok_or_else(|| format!("expected a TTL after $TTL, found '{}'", lossy(value)))?;
+            let ttl = parse_ttl(value).ok_or_else(|| SourceErrorKind::BadTtl {
+                found: lossy(value),
+            })?;
             state.default_ttl = ttl;
             out.emit_directive(file, entry.line, &format!("$TTL {ttl}"));
         }
         "$INCLUDE" => {
             if args.is_empty() || args.len() > 2 {
-                let message = "expected '$INCLUDE file [origin]'".to_string();
-                return Ok(Err((out.error_in(file, entry.line, message), file)));
+                let kind = SourceErrorKind::IncludeSyntax;
+                return Ok(Err((out.error_in(file, entry.line, kind), file)));
             }
             return Ok(include(args, file, entry.line, state, out));
         }
         "$GENERATE" => generate(src, entry, file, state, out)?,
-        _ => {
-            return Err(format!(
-                "unknown directive {name}: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE"
-            ))
-        }
+        _ => return Err(SourceErrorKind::UnknownDirective { name }),
     }
     Ok(Ok(()))
 }
@@ -614,12 +811,9 @@ fn include(
     state: &mut State,
     out: &mut Normalized,
 ) -> Result<(), Fatal> {
-    let fatal = |out: &Normalized, message: String| (out.error_in(file, line, message), file);
+    let fatal = |out: &Normalized, kind| (out.error_in(file, line, kind), file);
     if state.depth >= MAX_INCLUDE_DEPTH {
-        return Err(fatal(
-            out,
-            format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)"),
-        ));
+        return Err(fatal(out, SourceErrorKind::IncludeTooDeep));
     }
     let rel = PathBuf::from(lossy(
         &unescape(args[0]).unwrap_or_else(|_| args[0].to_vec()),
@@ -634,14 +828,15 @@ fn include(
             .unwrap_or_default();
         base.join(rel)
     };
-    let src = std::fs::read(&path).map_err(|e| {
-        fatal(
-            out,
-            format!("cannot read $INCLUDE file {}: {e}", path.display()),
-        )
-    })?;
+    let src = match std::fs::read(&path) {
+        Ok(src) => src,
+        Err(e) => {
+            let source = Arc::new(e);
+            return Err(fatal(out, SourceErrorKind::ReadInclude { path, source }));
+        }
+    };
     if out.files.len() >= u16::MAX as usize {
-        return Err(fatal(out, "too many included files".into()));
+        return Err(fatal(out, SourceErrorKind::TooManyFiles));
     }
     out.files.push(path);
     out.included_at.push((file, line));
@@ -667,14 +862,14 @@ fn generate(
     file: u16,
     state: &mut State,
     out: &mut Normalized,
-) -> Result<(), String> {
+) -> Result<(), SourceErrorKind> {
     let toks: Vec<String> = entry
         .tokens
         .iter()
         .map(|t| lossy(token_str(src, t)))
         .collect();
     if toks.len() < 5 {
-        return Err("expected '$GENERATE range lhs [ttl] [class] type rhs'".into());
+        return Err(GenerateError::Syntax.into());
     }
     let range = generate::Range::parse(&toks[1])?;
     let lhs = &toks[2];
@@ -694,7 +889,7 @@ fn generate(
     let rtype = &toks[i];
     let rhs_tokens = &entry.tokens[i + 1..];
     if rhs_tokens.is_empty() {
-        return Err("$GENERATE needs a right-hand side after the type".into());
+        return Err(GenerateError::NoRhs.into());
     }
     let mut line = String::new();
     for value in range.values() {
@@ -727,17 +922,22 @@ fn generate(
         match tokenizer.next_entry(&mut gen_entry) {
             Ok(true) => {}
             Ok(false) => continue,
-            Err((_, m)) => return Err(format!("$GENERATE made a bad record '{line}': {m}")),
+            Err((_, err)) => {
+                return Err(SourceErrorKind::GeneratedEntry {
+                    record: line,
+                    err: Box::new(err),
+                })
+            }
         }
         gen_entry.line = entry.line;
-        record(line.as_bytes(), &gen_entry, file, state, out)?.map_err(|e| e.0.message)?;
+        record(line.as_bytes(), &gen_entry, file, state, out)?.map_err(|e| *e.0.kind)?;
     }
     Ok(())
 }
 
 /// Refuses an empty label (`a..b`, `.a`) in a name-like token; the
 /// scanner would build a name with a root label in its middle.
-fn check_labels(token: &[u8]) -> Result<(), String> {
+fn check_labels(token: &[u8]) -> Result<(), SourceErrorKind> {
     if token == b"." {
         return Ok(());
     }
@@ -751,10 +951,9 @@ fn check_labels(token: &[u8]) -> Result<(), String> {
                 continue;
             }
             b'.' if prev_dot => {
-                return Err(format!(
-                    "empty label in '{}': expected a name like a.example.",
-                    lossy(token)
-                ));
+                return Err(SourceErrorKind::EmptyLabel {
+                    token: lossy(token),
+                });
             }
             b'.' => prev_dot = true,
             _ => prev_dot = false,
@@ -802,7 +1001,7 @@ fn record(
     file: u16,
     state: &mut State,
     out: &mut Normalized,
-) -> Result<Result<(), Fatal>, String> {
+) -> Result<Result<(), Fatal>, SourceErrorKind> {
     if entry.indented && !state.scanner_knows_owner && !state.last_owner_known {
         // The owner is that of an entry before with an error (reported),
         // and not known here: skip it rather than give it another.
@@ -860,7 +1059,7 @@ fn record(
         i += 1;
     }
     let Some(type_tok) = toks.get(i) else {
-        return Err("expected a record type".into());
+        return Err(SourceErrorKind::NoType);
     };
     let rdata = &toks[i + 1..];
     let generic_form = rdata.first().is_some_and(|t| token_str(src, t) == b"\\#");
@@ -1178,8 +1377,13 @@ mod tests {
             e.to_string(),
             "z.zone:3: unknown directive $FOO: expected $ORIGIN, $TTL, $INCLUDE or $GENERATE"
         );
+        assert!(
+            matches!(&*e.kind, SourceErrorKind::UnknownDirective { name } if name == "$FOO"),
+            "{e:?}"
+        );
         let e = normalize(b"a LOC 1 Q\n", Path::new("z.zone"), "x").unwrap_err();
         assert!(e.to_string().starts_with("z.zone:1: "), "{e}");
+        assert!(matches!(*e.kind, SourceErrorKind::BadLoc(_)), "{e:?}");
         let e = normalize(b"$INCLUDE /nonexistent/file\n", Path::new("z.zone"), "x").unwrap_err();
         assert!(
             e.to_string().starts_with("z.zone:1: cannot read $INCLUDE"),
@@ -1193,6 +1397,10 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "z:2: empty label in 'bad..name': expected a name like a.example."
+        );
+        assert!(
+            matches!(*e.kind, SourceErrorKind::EmptyLabel { .. }),
+            "{e:?}"
         );
         assert!(normalize(b"x NS .a\n", Path::new("z"), "x").is_err());
         assert!(normalize(

@@ -10,6 +10,8 @@ use domain::base::iana::Rtype;
 use domain::base::Name;
 use domain::rdata::dnssec::RtypeBitmap;
 
+use super::SourceErrorKind;
+
 /// A presentation field: its text and whether it was quoted.
 pub type Field<'a> = (&'a [u8], bool);
 
@@ -39,18 +41,19 @@ pub fn name_of(code: u16) -> Option<&'static str> {
 
 /// Encodes `rtype` (upper case) from its fields, if it is one of ours:
 /// `Some((type code, RDATA))`, or `None` for types left to the scanner.
+/// The helpers below say what is wrong as text; it becomes the detail of
+/// a [`SourceErrorKind::BadRdata`] here.
 pub fn encode(
     rtype: &[u8],
     fields: &[Field],
     origin: &str,
-) -> Option<Result<(u16, Vec<u8>), String>> {
-    let code = TYPES.iter().find(|(n, _)| n.as_bytes() == rtype)?.1;
+) -> Option<Result<(u16, Vec<u8>), SourceErrorKind>> {
+    let &(name, code) = TYPES.iter().find(|(n, _)| n.as_bytes() == rtype)?;
     let text: Vec<String> = fields
         .iter()
         .map(|(t, _)| String::from_utf8_lossy(t).into_owned())
         .collect();
     let f: Vec<&str> = text.iter().map(String::as_str).collect();
-    let name = String::from_utf8_lossy(rtype).into_owned();
     let rdata = match code {
         18 | 21 | 36 | 107 => pref_and_name(&f, origin),
         53 => smimea(&f),
@@ -68,7 +71,14 @@ pub fn encode(
         62 => csync(&f),
         _ => apl(&f),
     };
-    Some(rdata.map(|r| (code, r)).map_err(|e| format!("{name}: {e}")))
+    Some(
+        rdata
+            .map(|r| (code, r))
+            .map_err(|detail| SourceErrorKind::BadRdata {
+                rtype: name,
+                detail,
+            }),
+    )
 }
 
 fn bad(what: &str, found: &str) -> String {
@@ -312,7 +322,7 @@ fn apl(f: &[&str]) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    fn enc(t: &str, fields: &str) -> Result<(u16, Vec<u8>), String> {
+    fn enc(t: &str, fields: &str) -> Result<(u16, Vec<u8>), SourceErrorKind> {
         let f: Vec<Field> = fields
             .split_whitespace()
             .map(|s| (s.as_bytes(), false))
@@ -329,7 +339,12 @@ mod tests {
             enc("AFSDB", "1 afs.example.net.").unwrap().1,
             b"\x00\x01\x03afs\x07example\x03net\x00"
         );
-        assert!(enc("RT", "x host").is_err());
+        let e = enc("RT", "x host").unwrap_err();
+        assert!(
+            matches!(e, SourceErrorKind::BadRdata { rtype: "RT", .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "RT: expected a 16-bit number, found 'x'");
         assert!(enc("LP", "10").is_err());
     }
 
@@ -370,7 +385,12 @@ mod tests {
         assert_eq!(enc("SMIMEA", "3 1 1 0a0B").unwrap().1, [3, 1, 1, 10, 11]);
         let (_, r) = enc("CSYNC", "66 3 A NS AAAA").unwrap();
         assert_eq!(r, [0, 0, 0, 66, 0, 3, 0, 4, 0x60, 0, 0, 0x08]);
-        assert!(enc("CERT", "BOGUS 0 0 AQID").is_err());
+        let e = enc("CERT", "BOGUS 0 0 AQID").unwrap_err();
+        assert!(matches!(e, SourceErrorKind::BadRdata { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "CERT: expected a certificate type, found 'BOGUS'"
+        );
         assert!(enc("CERT", "PGP 0 0 AQIDB").is_err());
         // Found in review: non-ASCII must be an error, not a panic; no signs.
         assert!(enc("SMIMEA", "3 1 1 aé0").is_err());

@@ -5,6 +5,8 @@
 //! `domain` scanner resolves later). Each entry remembers the line it
 //! starts on so every later error can name it.
 
+use super::SourceErrorKind;
+
 /// A token: a byte range of the source, quoted or not.
 #[derive(Clone, Copy, Debug)]
 pub struct Token {
@@ -46,7 +48,7 @@ impl<'a> Tokenizer<'a> {
     /// Fills `entry` with the next non-empty entry; `Ok(false)` at the end.
     /// Errors carry the line they were found on; the broken entry is
     /// skipped, so the next call reads the entry after it.
-    pub fn next_entry(&mut self, entry: &mut Entry) -> Result<bool, (u32, String)> {
+    pub fn next_entry(&mut self, entry: &mut Entry) -> Result<bool, (u32, SourceErrorKind)> {
         loop {
             if self.pos >= self.src.len() {
                 return Ok(false);
@@ -61,7 +63,7 @@ impl<'a> Tokenizer<'a> {
         }
     }
 
-    fn read_entry(&mut self, entry: &mut Entry) -> Result<(), (u32, String)> {
+    fn read_entry(&mut self, entry: &mut Entry) -> Result<(), (u32, SourceErrorKind)> {
         let mut parens = 0u32;
         let mut paren_line = 0;
         let mut glued = false;
@@ -95,7 +97,7 @@ impl<'a> Tokenizer<'a> {
                 }
                 b')' => {
                     if parens == 0 {
-                        let e = (self.line, "unbalanced ')': no '(' is open".into());
+                        let e = (self.line, SourceErrorKind::UnopenedParen);
                         self.skip_broken_entry(0);
                         return Err(e);
                     }
@@ -148,10 +150,7 @@ impl<'a> Tokenizer<'a> {
             }
         }
         if parens > 0 {
-            return Err((
-                paren_line,
-                "unbalanced '(': the file ends before its ')'".into(),
-            ));
+            return Err((paren_line, SourceErrorKind::UnclosedParen));
         }
         Ok(())
     }
@@ -194,25 +193,17 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// The position of the closing quote of a string starting at `start`.
-    fn quoted_end(&mut self, start: usize) -> Result<usize, (u32, String)> {
+    fn quoted_end(&mut self, start: usize) -> Result<usize, (u32, SourceErrorKind)> {
         let mut pos = start;
         while pos < self.src.len() {
             match self.src[pos] {
                 b'"' => return Ok(pos),
                 b'\\' => pos += 2,
-                b'\n' => {
-                    return Err((
-                        self.line,
-                        "quoted string not closed before the end of the line".into(),
-                    ))
-                }
+                b'\n' => return Err((self.line, SourceErrorKind::QuoteOpenAtLineEnd)),
                 _ => pos += 1,
             }
         }
-        Err((
-            self.line,
-            "quoted string not closed before the end of the file".into(),
-        ))
+        Err((self.line, SourceErrorKind::QuoteOpenAtFileEnd))
     }
 }
 
@@ -265,14 +256,24 @@ mod tests {
             .next_entry(&mut e)
             .unwrap_err();
         assert_eq!(err.0, 1);
+        assert!(matches!(err.1, SourceErrorKind::UnclosedParen), "{err:?}");
         let err = Tokenizer::new(b"\na A 1.2.3.4 )\n")
             .next_entry(&mut e)
             .unwrap_err();
         assert_eq!(err.0, 2);
+        assert!(matches!(err.1, SourceErrorKind::UnopenedParen), "{err:?}");
         let err = Tokenizer::new(b"a TXT \"abc\n")
             .next_entry(&mut e)
             .unwrap_err();
         assert_eq!(err.0, 1);
+        assert!(
+            matches!(err.1, SourceErrorKind::QuoteOpenAtLineEnd),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.1.to_string(),
+            "quoted string not closed before the end of the line"
+        );
     }
 
     #[test]
