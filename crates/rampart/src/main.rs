@@ -330,7 +330,15 @@ fn serve(a: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let specs: Vec<net::ListenSpec> = specs.into_iter().chain(encrypted_specs).collect();
+    // dnsdist's frontend order (getBind(n), showBinds, the API): the
+    // config's listeners as written, plain ones first here; listeners
+    // given with -l replace the plain ones and come after the config's
+    // encrypted ones, as dnsdist adds its command line's last.
+    let specs: Vec<net::ListenSpec> = if a.listen.is_empty() {
+        specs.into_iter().chain(encrypted_specs).collect()
+    } else {
+        encrypted_specs.into_iter().chain(specs).collect()
+    };
     let opts = net::ServeOptions {
         udp_workers: workers,
         tcp: net::tcp::TcpOptions {
