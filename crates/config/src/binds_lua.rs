@@ -45,7 +45,7 @@ impl UserData for Bind {
         // asked for; empty for plain DNS, as dnsdist's.
         m.add_method("getEffectiveTLSProvider", |_, b, ()| {
             Ok(match (b.udp, b.counts.stream_kind) {
-                (false, "DoT") => "rustls",
+                (false, "DoT" | "DoQ") => "rustls",
                 (false, "DoH") if !b.counts.cleartext_http => "rustls",
                 _ => "",
             })
@@ -58,7 +58,7 @@ impl UserData for Bind {
 fn binds(frontends: &[Arc<FrontendCounts>]) -> Vec<Bind> {
     let mut out = Vec::new();
     for f in frontends {
-        for (on, udp) in [(f.udp, true), (f.tcp, false)] {
+        for (on, udp) in [(f.udp, true), (f.has_streams(), false)] {
             if on {
                 out.push(Bind {
                     counts: f.clone(),

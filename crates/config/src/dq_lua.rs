@@ -154,6 +154,7 @@ impl LuaDq {
 fn protocol(q: &QueryInfo) -> &'static str {
     match q.stream {
         Some(s) if s.http.is_some() => "DNS over HTTPS",
+        Some(s) if s.quic => "DNS over QUIC",
         Some(_) => "DNS over TLS",
         None if q.tcp => "Do53 TCP",
         None => "Do53 UDP",

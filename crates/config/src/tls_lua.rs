@@ -32,6 +32,11 @@ pub enum EncryptedKind {
         /// Answers for paths, before DNS (`setResponsesMap`).
         responses: Vec<ResponseMapEntry>,
     },
+    /// DNS over QUIC (`addDOQLocal`).
+    Doq {
+        idle_timeout_secs: u32,
+        max_in_flight: u32,
+    },
 }
 
 /// `newDOHResponseMapEntry(regex, status, content [, headers])`: a
@@ -100,7 +105,8 @@ const FUNCTIONS: &[Global] = &[
         let (st, b) = (env.state.clone(), env.base.clone());
         lua.create_function(
             move |lua, (addr, certs, keys, opts): (String, Value, Value, Option<Table>)| {
-                let l = listener(lua, &st, &b, &addr, 853, (certs, keys), None, opts)?;
+                let at = ("addTLSLocal", addr.as_str(), 853);
+                let l = listener(lua, &st, &b, at, (certs, keys), None, opts)?;
                 st.borrow_mut().encrypted.push(l);
                 Ok(())
             },
@@ -109,6 +115,14 @@ const FUNCTIONS: &[Global] = &[
     ("addDOHLocal", |lua, env| {
         let (st, b) = (env.state.clone(), env.base.clone());
         lua.create_function(move |lua, args: DohArgs| add_doh_local(lua, &st, &b, args))
+    }),
+    ("addDOQLocal", |lua, env| {
+        let (st, b) = (env.state.clone(), env.base.clone());
+        lua.create_function(
+            move |lua, (addr, certs, keys, opts): (String, Value, Value, Option<Table>)| {
+                add_doq_local(lua, &st, &b, (addr, certs, keys, opts))
+            },
+        )
     }),
     ("newDOHResponseMapEntry", |lua, _| {
         lua.create_function(response_map_entry)
@@ -164,8 +178,62 @@ fn add_doh_local(
         ));
     }
     let files = (certs.unwrap_or(Value::Nil), keys.unwrap_or(Value::Nil));
-    let l = listener(lua, st, b, &addr, 443, files, Some(paths), opts)?;
+    let l = listener(
+        lua,
+        st,
+        b,
+        ("addDOHLocal", &addr, 443),
+        files,
+        Some(paths),
+        opts,
+    )?;
     st.borrow_mut().encrypted.push(l);
+    Ok(())
+}
+
+/// `addDOQLocal(addr, certs, keys [, opts])` (dnsdist 1.9's): DNS over
+/// QUIC on UDP port 853 by default, TLS 1.3 only (QUIC's), with the DoQ
+/// options `idleTimeout` (5 s), `maxInFlight` (streams open at once per
+/// connection; 128 here, where dnsdist's 65535 would let one connection
+/// hold that many queries) and `congestionControlAlgo` (quinn's own is
+/// used: noted).
+fn add_doq_local(
+    lua: &Lua,
+    st: &Rc<RefCell<Config>>,
+    b: &Path,
+    (addr, certs, keys, opts): (String, Value, Value, Option<Table>),
+) -> mlua::Result<()> {
+    let func = "addDOQLocal";
+    let (mut idle_secs, mut max_in_flight) = (5u32, 128u32);
+    let mut notes = Vec::new();
+    // The DoQ options are taken out; the TLS ones go on to `listener`.
+    let rest = lua.create_table()?;
+    if let Some(t) = opts {
+        for pair in t.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            match k.as_str() {
+                "idleTimeout" => idle_secs = option_u32(lua, func, &k, &v)?.clamp(1, 3600),
+                "maxInFlight" => max_in_flight = option_u32(lua, func, &k, &v)?.clamp(1, 65535),
+                "congestionControlAlgo" => notes.push(format!(
+                    "{func}: congestionControlAlgo: quinn's congestion control (cubic) is used"
+                )),
+                _ => rest.set(k, v)?,
+            }
+        }
+    }
+    let files = (certs, keys);
+    let mut l = listener(lua, st, b, (func, &addr, 853), files, None, Some(rest))?;
+    l.tls13_only = true;
+    l.kind = EncryptedKind::Doq {
+        idle_timeout_secs: idle_secs,
+        max_in_flight,
+    };
+    let place = caller(lua);
+    let mut c = st.borrow_mut();
+    for n in notes {
+        c.notes.push(format!("{place}: {n}"));
+    }
+    c.encrypted.push(l);
     Ok(())
 }
 
@@ -214,7 +282,7 @@ fn frontend_getter(
         let found = c
             .encrypted
             .iter()
-            .filter(|l| is_doh(l) == doh)
+            .filter(|l| of_family(l, doh))
             .nth(n)
             .map(|l| l.addr);
         match found {
@@ -235,13 +303,19 @@ fn frontend_count(lua: &Lua, env: &Env, doh: bool) -> mlua::Result<Function> {
             .borrow()
             .encrypted
             .iter()
-            .filter(|l| is_doh(l) == doh)
+            .filter(|l| of_family(l, doh))
             .count())
     })
 }
 
-fn is_doh(l: &EncryptedListener) -> bool {
-    matches!(l.kind, EncryptedKind::Doh { .. })
+/// Whether `l` is a DoH frontend (`doh`) or a DoT one (not): DoQ
+/// listeners are neither (dnsdist has `getDOQFrontend` for them).
+fn of_family(l: &EncryptedListener, doh: bool) -> bool {
+    match l.kind {
+        EncryptedKind::Doh { .. } => doh,
+        EncryptedKind::Dot => !doh,
+        EncryptedKind::Doq { .. } => false,
+    }
 }
 
 /// A TLS or DoH frontend as Lua sees it.
@@ -294,17 +368,11 @@ fn listener(
     lua: &Lua,
     st: &Rc<RefCell<Config>>,
     base: &Path,
-    addr: &str,
-    port: u16,
+    (func, addr, port): (&str, &str, u16),
     (certs, keys): (Value, Value),
     doh_paths: Option<Vec<String>>,
     opts: Option<Table>,
 ) -> mlua::Result<EncryptedListener> {
-    let func = if doh_paths.is_some() {
-        "addDOHLocal"
-    } else {
-        "addTLSLocal"
-    };
     let addr = crate::address::parse_addr_with_port(addr, port)
         .map_err(|e| fail(lua, format!("{func}: {e}")))?;
     let files = |v: Value, what: &str| -> mlua::Result<Vec<PathBuf>> {
@@ -533,6 +601,17 @@ mod tests {
                     "addr: 127.0.0.1:8443, kind: Doh { paths: [\"/q\"]",
                     "server_tokens: \"x\", trust_forwarded_for: true",
                     "certs: [\"/etc/rampart/c.pem\"]",
+                ],
+            ),
+            (
+                "addDOQLocal",
+                "addDOQLocal('127.0.0.1:8853', 'c.pem', 'k.pem', {idleTimeout=9, maxInFlight=20, minTLSVersion='tls1.2'})
+                 addTLSLocal('127.0.0.1:853', 'c.pem', 'k.pem') print('tls ' .. getTLSFrontendCount())",
+                listeners,
+                &[
+                    "addr: 127.0.0.1:8853, kind: Doq { idle_timeout_secs: 9, max_in_flight: 20 }",
+                    "tls13_only: true",
+                    "tls 1\n",
                 ],
             ),
             (

@@ -166,6 +166,7 @@ async fn respond(
             query: parts.uri.query().unwrap_or(""),
             headers: &headers,
         }),
+        quic: false,
     };
     let (status, body, ttl) = match query_of(&parts, request_body, settings).await {
         // dnsdist's words for a path it does not serve (its sub-path
@@ -461,7 +462,7 @@ fn strip_opt(answer: &mut [u8], len: usize) -> usize {
 }
 
 /// REFUSED for `query`: its header and question, nothing else.
-fn refused(query: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn refused(query: &[u8]) -> Option<Vec<u8>> {
     let q = wire::Query::parse(query).ok()?;
     let mut r = query.get(..q.question_end)?.to_vec();
     r[2] |= 0x80;

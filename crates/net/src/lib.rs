@@ -35,6 +35,7 @@
 
 pub mod delay;
 pub mod doh;
+pub mod doq;
 pub mod drain;
 pub mod ecs_plan;
 pub mod forward;
@@ -224,6 +225,7 @@ pub fn start(
                     tcp::Service::Dns => "TCP",
                     tcp::Service::Dot(_) => "DoT",
                     tcp::Service::Doh(..) => "DoH",
+                    tcp::Service::Doq(..) => "DoQ",
                 },
             );
             counts.cleartext_http = matches!(&l.service, tcp::Service::Doh(None, _));
@@ -255,6 +257,18 @@ pub fn start(
             service: l.service.clone(),
         });
     }
+    let mut doq = Vec::new();
+    for (l, counts) in listeners.iter().zip(&frontends) {
+        if let tcp::Service::Doq(tls, settings) = &l.service {
+            doq.push(doq::DoqListener {
+                socket: std::net::UdpSocket::bind(l.addr)
+                    .map_err(|e| annotate(e, "UDP (DNS over QUIC)", l.addr))?,
+                tls: tls.clone(),
+                settings: settings.clone(),
+                counts: counts.clone(),
+            });
+        }
+    }
     let delayer = delay::shared()
         .cloned()
         .ok_or_else(|| std::io::Error::other("cannot start the delay thread"))?;
@@ -275,6 +289,14 @@ pub fn start(
             std::thread::Builder::new()
                 .name("tcp".into())
                 .spawn(move || tcp::serve(tcp_listeners, tcp, shared))?,
+        );
+    }
+    if !doq.is_empty() {
+        let shared = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("doq".into())
+                .spawn(move || doq::serve(doq, shared))?,
         );
     }
     Ok(Server { threads, frontends })

@@ -107,6 +107,9 @@ pub enum Service {
         Option<Arc<crate::tls::TlsContext>>,
         Arc<crate::doh::DohSettings>,
     ),
+    /// DNS over QUIC (RFC 9250): served by [`crate::doq`] on a UDP
+    /// socket of its own, never by this module (its spec has no TCP).
+    Doq(Arc<crate::tls::TlsContext>, crate::doq::DoqSettings),
 }
 
 pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot) {
@@ -542,6 +545,8 @@ async fn accept_loop(
                         }
                     }
                 }
+                // Never given a TCP listener (see Service::Doq).
+                Service::Doq(..) => {}
             }
             drop(slot);
         });
@@ -625,6 +630,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             info: tls.as_ref().map(|sni| shield::stream_info::StreamInfo {
                 sni: sni.as_deref(),
                 http: None,
+                quic: false,
             }),
         };
         let result = exchange(&mut stream, &mut query, &mut out, &who).await;

@@ -171,6 +171,12 @@ impl TlsContext {
         tokio_rustls::TlsAcceptor::from(self.config.load_full())
     }
 
+    /// The rustls config in force (DNS over QUIC builds its QUIC config
+    /// from it, and again when a reload replaced it).
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        self.config.load_full()
+    }
+
     /// Reads the files again; on error the old certificates stay.
     pub fn reload(&self) -> Result<(), TlsError> {
         let now = stamps(&self.settings);

@@ -36,6 +36,23 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                 return Err(format!("{}: DNS over TLS needs a certificate", l.source))
             }
             (
+                EncryptedKind::Doq {
+                    idle_timeout_secs,
+                    max_in_flight,
+                },
+                Some(ctx),
+            ) => net::tcp::Service::Doq(
+                ctx,
+                net::doq::DoqSettings {
+                    idle_timeout: std::time::Duration::from_secs(u64::from(*idle_timeout_secs)),
+                    max_in_flight: *max_in_flight,
+                    per_client: c.tcp_per_client,
+                },
+            ),
+            (EncryptedKind::Doq { .. }, None) => {
+                return Err(format!("{}: DNS over QUIC needs a certificate", l.source))
+            }
+            (
                 EncryptedKind::Doh {
                     paths,
                     exact_paths,
@@ -59,10 +76,12 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                 }),
             ),
         };
+        // DoQ's UDP socket is its own (net::doq), not a DNS one.
+        let quic = matches!(service, net::tcp::Service::Doq(..));
         specs.push(net::ListenSpec {
             addr: l.addr,
             udp: false,
-            tcp: true,
+            tcp: !quic,
             max_tcp_connections: l.max_tcp_connections,
             service,
         });
@@ -112,6 +131,8 @@ fn settings(l: &EncryptedListener) -> TlsSettings {
             // Knot ask for.
             EncryptedKind::Dot => vec![b"dot".to_vec()],
             EncryptedKind::Doh { .. } => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            // RFC 9250 §4.1.1.
+            EncryptedKind::Doq { .. } => vec![b"doq".to_vec()],
         },
     }
 }

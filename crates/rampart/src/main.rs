@@ -386,6 +386,7 @@ fn serve(a: &ServeArgs) -> ExitCode {
             config::tls_lua::EncryptedKind::Doh { paths, .. } => {
                 format!("DNS over HTTPS, {}", paths.join(" "))
             }
+            config::tls_lua::EncryptedKind::Doq { .. } => "DNS over QUIC, UDP".to_string(),
         };
         log::info!("listening on {} ({what})", l.addr);
     }

@@ -43,10 +43,17 @@ impl FrontendCounts {
         }
     }
 
+    /// Whether it has a side for streams (TCP, DoT, DoH, and DoQ, whose
+    /// QUIC streams come over its own UDP socket).
+    pub fn has_streams(&self) -> bool {
+        self.tcp || self.stream_kind == "DoQ"
+    }
+
     /// dnsdist's name of the stream side (`ClientState::getType()`).
     pub fn stream_type(&self) -> &'static str {
         match self.stream_kind {
             "DoT" => "TCP (DNS over TLS)",
+            "DoQ" => "UDP (DNS over QUIC)",
             "DoH" if self.cleartext_http => "TCP (DNS over plain HTTP)",
             "DoH" => "TCP (DNS over HTTPS)",
             _ => "TCP",

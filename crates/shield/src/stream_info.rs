@@ -10,6 +10,8 @@ pub struct StreamInfo<'a> {
     /// The TLS server name, lowercase, as the client sent it.
     pub sni: Option<&'a str>,
     pub http: Option<HttpInfo<'a>>,
+    /// DNS over QUIC (TLS inside QUIC, no HTTP).
+    pub quic: bool,
 }
 
 /// A DNS over HTTPS request.

@@ -248,12 +248,13 @@ fn frontends(view: &View) -> Vec<Value> {
     let mut out = Vec::new();
     for f in &view.ctx.frontends {
         let mut one = |proto: &str, queries: u64| {
-            let stream = proto != "UDP";
+            // DoQ's streams come over UDP (QUIC).
+            let (stream, quic) = (proto != "UDP", proto == "DoQ");
             out.push(json!({
                 "id": out.len(),
                 "address": f.addr.to_string(),
-                "udp": !stream,
-                "tcp": stream,
+                "udp": !stream || quic,
+                "tcp": stream && !quic,
                 "type": proto,
                 "queries": queries,
                 "tcpConnections": if stream { f.tcp_connections.get() } else { 0 },
@@ -263,7 +264,7 @@ fn frontends(view: &View) -> Vec<Value> {
         if f.udp {
             one("UDP", f.udp_queries.get());
         }
-        if f.tcp {
+        if f.has_streams() {
             one(f.stream_kind, f.tcp_queries.get());
         }
     }

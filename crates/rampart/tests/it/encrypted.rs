@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -1136,4 +1137,199 @@ fn dnspython_asks_over_pipelined_dot_and_http2_doh() {
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
     assert_eq!(row.get(3..7), Some(&["0", "2", "1", "1"][..]), "{table}");
+}
+
+/// A DNS over QUIC client (quinn) that trusts `ca` and offers ALPN doq.
+fn doq_endpoint(ca: &Path) -> quinn::Endpoint {
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    #[allow(deprecated)] // ring's provider, as the server's (net::tls)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"doq".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(Arc::new(tls)).unwrap();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    endpoint
+}
+
+/// One query on its own stream (RFC 9250: two-byte length, then the
+/// message; the client ends its side): the answer, or how the stream or
+/// connection ended.
+async fn doq_ask(conn: &quinn::Connection, query: &[u8]) -> Result<Vec<u8>, String> {
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
+    send.write_all(&framed).await.map_err(|e| e.to_string())?;
+    send.finish().map_err(|e| e.to_string())?;
+    let data = recv.read_to_end(65537).await.map_err(|e| e.to_string())?;
+    let len = u16::from_be_bytes([data[0], data[1]]) as usize;
+    if data.len() != len + 2 {
+        return Err(format!("{} bytes framed as {len}", data.len()));
+    }
+    Ok(data[2..].to_vec())
+}
+
+#[test]
+fn dns_over_quic_answers_each_stream_and_closes_on_a_nonzero_id() {
+    if !tools() {
+        return;
+    }
+    let doq = free_port();
+    let s = setup(&format!(
+        r#"{}
+addDOQLocal("127.0.0.1:{doq}", "cert.pem", "cert.key", {{maxInFlight=16}})
+addAction("proto.example.org.", LuaAction(function(dq)
+  if dq:getProtocol() == "DNS over QUIC" then return DNSAction.Spoof, "192.0.2.77" end
+  return DNSAction.None
+end))"#,
+        console_config()
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ca = s.dir.join("cert.pem");
+    let addr = SocketAddr::from(([127, 0, 0, 1], doq));
+    rt.block_on(async {
+        let endpoint = doq_endpoint(&ca);
+        let conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            endpoint.connect(addr, "ns1.example.org").unwrap(),
+        )
+        .await
+        .expect("the handshake finishes")
+        .expect("the handshake succeeds");
+        // Three queries at once, each on its stream; every answer has
+        // ID 0, as the query.
+        let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
+        let p = QuerySpec::new("proto.example.org", Rtype::A).to_wire(0);
+        let ask = |query: Vec<u8>| {
+            let conn = conn.clone();
+            tokio::spawn(async move { doq_ask(&conn, &query).await })
+        };
+        let asked = [
+            (ask(q.clone()), "192.0.2.10"),
+            (ask(q), "192.0.2.10"),
+            (ask(p), "192.0.2.77"),
+        ];
+        for (task, want) in asked {
+            let answer = task.await.unwrap().expect("an answer");
+            assert_eq!(&answer[..2], &[0, 0]);
+            let n = normalize(&answer).unwrap();
+            assert!(n.answer.iter().any(|r| r.contains(want)), "{n}");
+        }
+        // A dropped query: the stream is reset (DOQ_REQUEST_CANCELLED).
+        let dropped = QuerySpec::new("drop.example.org", Rtype::A).to_wire(0);
+        let err = doq_ask(&conn, &dropped).await.unwrap_err();
+        assert!(err.contains("reset by peer: error 3"), "{err}");
+        // An ID other than 0 is a protocol error: the connection closes
+        // with DOQ_PROTOCOL_ERROR (2).
+        let bad = QuerySpec::new("www.example.org", Rtype::A).to_wire(0x1234);
+        let _ = doq_ask(&conn, &bad).await;
+        let closed = tokio::time::timeout(Duration::from_secs(5), conn.closed())
+            .await
+            .expect("the connection is closed");
+        match closed {
+            quinn::ConnectionError::ApplicationClosed(c) => {
+                assert_eq!(c.error_code, quinn::VarInt::from_u32(2), "{c:?}")
+            }
+            other => panic!("closed by {other:?}"),
+        }
+        endpoint.close(quinn::VarInt::from_u32(0), b"");
+    });
+    // The console shows the listener with dnsdist's name, and its queries.
+    let binds = console(&s.dir, "showBinds()");
+    let line = binds
+        .lines()
+        .find(|l| l.contains("UDP (DNS over QUIC)"))
+        .unwrap_or_else(|| panic!("{binds}"));
+    assert!(line.contains(&addr.to_string()), "{binds}");
+    // Four queries (the one with a bad ID was refused before counting).
+    assert!(line.trim_end().ends_with(" 4"), "{binds}");
+}
+
+/// A DoQ handshake with `addr` by a client trusting `ca`.
+async fn doq_connect(ca: &Path, addr: SocketAddr) -> Result<quinn::Connection, String> {
+    let endpoint = doq_endpoint(ca);
+    let connecting = endpoint
+        .connect(addr, "ns1.example.org")
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no handshake within 5 s".into()),
+    }
+}
+
+#[test]
+fn dns_over_quic_limits_each_client_and_follows_a_renewed_certificate() {
+    if !tools() {
+        return;
+    }
+    let doq = free_port();
+    let s = setup(&format!(
+        "setMaxTCPConnectionsPerClient(1)\naddDOQLocal(\"127.0.0.1:{doq}\", \"cert.pem\", \"cert.key\")"
+    ));
+    let addr = SocketAddr::from(([127, 0, 0, 1], doq));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ca = s.dir.join("cert.pem");
+    rt.block_on(async {
+        let first = doq_connect(&ca, addr).await.expect("the first connection");
+        // A second connection from the same address is refused before
+        // any TLS work, and counted.
+        let second = doq_connect(&ca, addr).await;
+        assert!(second.is_err(), "a second connection was accepted");
+        assert_eq!(jsonstat(s.web, "tcp-refused"), Some(1));
+        // Once the first is closed, the client may connect again.
+        first.close(quinn::VarInt::from_u32(0), b"");
+        let mut again = Err(String::new());
+        for _ in 0..30 {
+            again = doq_connect(&ca, addr).await;
+            if again.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let again = again.expect("a connection after the first closed");
+        let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
+        assert!(doq_ask(&again, &q).await.is_ok());
+        again.close(quinn::VarInt::from_u32(0), b"");
+    });
+
+    // certbot renews: a client that trusts only the new certificate
+    // gets through once the listener has picked it up (no reload asked).
+    let renewed = certificate(&s.dir, "new");
+    assert_ne!(renewed, s.serial);
+    std::fs::rename(s.dir.join("new.key"), s.dir.join("cert.key")).unwrap();
+    std::fs::rename(s.dir.join("new.pem"), s.dir.join("cert.pem")).unwrap();
+    let picked_up = eventually(Duration::from_secs(8), || {
+        rt.block_on(async {
+            match doq_connect(&ca, addr).await {
+                Ok(c) => {
+                    c.close(quinn::VarInt::from_u32(0), b"");
+                    true
+                }
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    false
+                }
+            }
+        })
+    });
+    assert!(
+        picked_up,
+        "the renewed certificate:\n{}",
+        s.server.log_text()
+    );
 }

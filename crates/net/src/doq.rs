@@ -1,0 +1,314 @@
+//! DNS over QUIC (RFC 9250, dnsdist's `addDOQLocal`): one query per
+//! bidirectional stream, each message with TCP's two-byte length, the
+//! message ID 0. The queries go through the same path as DoT's
+//! ([`crate::stream_answer::answer`]); backends are asked over UDP, as
+//! for DoH.
+//!
+//! What a flood can make it spend is bounded: handshakes from addresses
+//! QUIC has not validated get a stateless Retry once more than a few are
+//! in progress (a spoofed source never gets past it), each client holds
+//! at most `setMaxTCPConnectionsPerClient` connections, each connection
+//! at most `maxInFlight` open streams, and an idle connection ends after
+//! `idleTimeout` seconds. The rest is quinn's (amplification limits
+//! before validation, flow control).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use quinn::crypto::rustls::QuicServerConfig;
+use quinn::VarInt;
+
+use crate::stream_answer::{answer, Answered, Upstream};
+use crate::tls::TlsContext;
+use crate::{FrontendCounts, SharedSnapshot};
+
+/// The largest DNS message.
+const MAX_MESSAGE: usize = 65535;
+
+/// RFC 9250 §8.4 error codes.
+const DOQ_PROTOCOL_ERROR: u32 = 0x2;
+const DOQ_REQUEST_CANCELLED: u32 = 0x3;
+
+/// Handshakes in progress from unvalidated addresses beyond which new
+/// ones must first prove their address with a Retry.
+const RETRY_ABOVE: usize = 16;
+
+/// A DoQ listener's settings (dnsdist's option names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoqSettings {
+    /// `idleTimeout` (5 s).
+    pub idle_timeout: Duration,
+    /// `maxInFlight`: streams a connection may have open at once.
+    pub max_in_flight: u32,
+    /// Connections one client address may hold
+    /// (`setMaxTCPConnectionsPerClient`; 0 = any).
+    pub per_client: usize,
+}
+
+/// One DoQ listener to serve.
+pub struct DoqListener {
+    pub socket: std::net::UdpSocket,
+    pub tls: Arc<TlsContext>,
+    pub settings: DoqSettings,
+    pub counts: Arc<FrontendCounts>,
+}
+
+/// Serves the listeners on a runtime of this thread until the process
+/// ends.
+pub fn serve(listeners: Vec<DoqListener>, shared: SharedSnapshot) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error!("DNS over QUIC: cannot start its runtime: {e}");
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let mut tasks = Vec::new();
+        for l in listeners {
+            let shared = shared.clone();
+            tasks.push(tokio::spawn(listen(l, shared)));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+}
+
+/// quinn's server config from the listener's rustls config in force.
+fn server_config(tls: &TlsContext, settings: &DoqSettings) -> Result<quinn::ServerConfig, String> {
+    let crypto = QuicServerConfig::try_from(tls.server_config())
+        .map_err(|e| format!("DNS over QUIC needs TLS 1.3's AES-128-GCM: {e}"))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(VarInt::from_u32(settings.max_in_flight.max(1)))
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .max_idle_timeout(quinn::IdleTimeout::try_from(settings.idle_timeout).ok());
+    config.transport_config(Arc::new(transport));
+    // Handshakes waiting to be accepted: beyond this, refused at once.
+    config.max_incoming(1024);
+    Ok(config)
+}
+
+async fn listen(l: DoqListener, shared: SharedSnapshot) {
+    let local = l.socket.local_addr().ok();
+    let config = match server_config(&l.tls, &l.settings) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("DNS over QUIC on {local:?}: {e}");
+            return;
+        }
+    };
+    let endpoint = match quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        l.socket,
+        Arc::new(quinn::TokioRuntime),
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("DNS over QUIC on {local:?}: {e}");
+            return;
+        }
+    };
+    let local = local.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    tokio::spawn(follow_reloads(
+        endpoint.clone(),
+        l.tls.clone(),
+        l.settings.clone(),
+    ));
+    let ctx = Arc::new(Listening {
+        shared,
+        counts: l.counts,
+        settings: l.settings,
+        local,
+        handshakes: AtomicUsize::new(0),
+        per_client: Mutex::new(HashMap::new()),
+    });
+    while let Some(incoming) = endpoint.accept().await {
+        let ip = shield::netmask::unmap(incoming.remote_address().ip());
+        // The ACL first: a denied client gets no handshake.
+        if !ctx.shared.load().shield.acl.contains(ip) {
+            ctx.shared.load().runtime.stats.acl_drops.add(1);
+            incoming.refuse();
+            continue;
+        }
+        if !incoming.remote_address_validated()
+            && ctx.handshakes.load(Ordering::Relaxed) >= RETRY_ABOVE
+        {
+            // Stateless: costs one packet, proves the address.
+            let _ = incoming.retry();
+            continue;
+        }
+        let Some(slot) = ctx.clone().client_slot(ip) else {
+            ctx.shared.load().runtime.stats.tcp_refused.add(1);
+            incoming.refuse();
+            continue;
+        };
+        tokio::spawn(connection(incoming, ctx.clone(), slot));
+    }
+}
+
+/// A new certificate (a reload of the listener's TLS context) is used
+/// for new connections; checked once a second, as the files are.
+async fn follow_reloads(endpoint: quinn::Endpoint, tls: Arc<TlsContext>, settings: DoqSettings) {
+    let mut current = tls.server_config();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = tls.server_config();
+        if Arc::ptr_eq(&now, &current) {
+            continue;
+        }
+        current = now;
+        match server_config(&tls, &settings) {
+            Ok(c) => endpoint.set_server_config(Some(c)),
+            Err(e) => log::warn!("DNS over QUIC: the reloaded certificates: {e}"),
+        }
+    }
+}
+
+/// What every connection of a listener shares.
+struct Listening {
+    shared: SharedSnapshot,
+    counts: Arc<FrontendCounts>,
+    settings: DoqSettings,
+    local: SocketAddr,
+    /// Handshakes in progress.
+    handshakes: AtomicUsize,
+    /// Connections per client address.
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A client's connection counted; uncounted when dropped.
+struct ClientSlot {
+    ctx: Arc<Listening>,
+    ip: IpAddr,
+}
+
+impl Listening {
+    fn client_slot(self: Arc<Self>, ip: IpAddr) -> Option<ClientSlot> {
+        let limit = self.settings.per_client;
+        {
+            let mut m = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+            let n = m.entry(ip).or_insert(0);
+            if limit != 0 && *n >= limit {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(ClientSlot { ctx: self, ip })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut m = self
+            .ctx
+            .per_client
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+async fn connection(incoming: quinn::Incoming, ctx: Arc<Listening>, _slot: ClientSlot) {
+    ctx.handshakes.fetch_add(1, Ordering::Relaxed);
+    let handshake = async { incoming.accept().ok()?.await.ok() };
+    let conn = handshake.await;
+    ctx.handshakes.fetch_sub(1, Ordering::Relaxed);
+    let Some(conn) = conn else {
+        ctx.counts.tls_handshake_failures.add(1);
+        return;
+    };
+    ctx.counts.tcp_connections.add(1);
+    let sni: Option<Arc<str>> = conn
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.server_name)
+        .map(|n| Arc::from(n.to_ascii_lowercase()));
+    let client = conn.remote_address();
+    let client = SocketAddr::new(shield::netmask::unmap(client.ip()), client.port());
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        let (ctx, conn, sni) = (ctx.clone(), conn.clone(), sni.clone());
+        tokio::spawn(async move {
+            if let Err(code) = query(send, recv, &ctx, client, sni.as_deref()).await {
+                conn.close(VarInt::from_u32(code), b"");
+            }
+        });
+    }
+}
+
+/// One stream's query and its answer. `Err` with an error code closes
+/// the whole connection (a protocol error, RFC 9250 §4.3.3).
+async fn query(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    ctx: &Listening,
+    client: SocketAddr,
+    sni: Option<&str>,
+) -> Result<(), u32> {
+    // The client ends its side after the query: the whole stream is it.
+    let Ok(framed) = recv.read_to_end(2 + MAX_MESSAGE).await else {
+        let _ = send.reset(VarInt::from_u32(DOQ_PROTOCOL_ERROR));
+        return Ok(());
+    };
+    let len = framed
+        .get(..2)
+        .map_or(usize::MAX, |l| u16::from_be_bytes([l[0], l[1]]) as usize);
+    if framed.len() != len.saturating_add(2) || len < 12 {
+        return Err(DOQ_PROTOCOL_ERROR);
+    }
+    let mut q = framed[2..].to_vec();
+    // §4.2.1: the ID is 0; any other is a protocol error.
+    if q[..2] != [0, 0] {
+        return Err(DOQ_PROTOCOL_ERROR);
+    }
+    ctx.counts.tcp_queries.add(1);
+    let info = shield::stream_info::StreamInfo {
+        sni,
+        http: None,
+        quic: true,
+    };
+    let mut out = vec![0u8; MAX_MESSAGE];
+    let answered = answer(
+        &ctx.shared,
+        &mut q,
+        &mut out,
+        (client, ctx.local),
+        Upstream::Udp,
+        Some(&info),
+    )
+    .await;
+    let reply = match answered {
+        Answered::Len(len) => out.get(..len).map(<[u8]>::to_vec),
+        // Transfers over QUIC (RFC 9250 §4.4) are not served: REFUSED.
+        Answered::Replication => crate::doh::refused(&q),
+        Answered::Drop | Answered::Http { .. } => None,
+    };
+    let Some(mut reply) = reply else {
+        let _ = send.reset(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
+        return Ok(());
+    };
+    // The answer's ID is the query's, 0.
+    reply[..2].copy_from_slice(&[0, 0]);
+    let mut framed = Vec::with_capacity(2 + reply.len());
+    framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+    framed.extend_from_slice(&reply);
+    if send.write_all(&framed).await.is_ok() {
+        let _ = send.finish();
+    }
+    Ok(())
+}
