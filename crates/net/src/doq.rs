@@ -59,16 +59,8 @@ pub struct DoqListener {
 /// Serves the listeners on a runtime of this thread until the process
 /// ends.
 pub fn serve(listeners: Vec<DoqListener>, shared: SharedSnapshot) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            log::error!("DNS over QUIC: cannot start its runtime: {e}");
-            return;
-        }
+    let Some(rt) = crate::thread_runtime("DNS over QUIC") else {
+        return;
     };
     rt.block_on(async move {
         let mut tasks = Vec::new();

@@ -302,6 +302,23 @@ pub fn start(
     Ok(Server { threads, frontends })
 }
 
+/// The single-threaded tokio runtime a serving thread runs its sockets
+/// on (streams, DoQ, the webserver); `None`, logged naming `what`, if it
+/// cannot be made.
+pub fn thread_runtime(what: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            log::error!("{what} disabled: cannot start its runtime: {e}");
+            None
+        }
+    }
+}
+
 fn annotate(e: io::Error, proto: &str, addr: SocketAddr) -> io::Error {
     io::Error::new(e.kind(), format!("cannot listen on {proto} {addr}: {e}"))
 }

@@ -113,16 +113,8 @@ pub enum Service {
 }
 
 pub fn serve(listeners: Vec<Listening>, opts: TcpOptions, shared: SharedSnapshot) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            log::error!("TCP disabled: cannot start runtime: {e}");
-            return;
-        }
+    let Some(rt) = crate::thread_runtime("TCP") else {
+        return;
     };
     let opts = Arc::new(opts);
     let _ = crate::tls_forward::STREAM_RUNTIME.set(rt.handle().clone());

@@ -38,16 +38,8 @@ const DEFAULT_HEADERS: [(&str, &str); 5] = [
 ];
 
 pub(crate) fn run(listener: std::net::TcpListener, ctx: Arc<Context>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            log::error!("webserver: cannot start its runtime: {e}");
-            return;
-        }
+    let Some(rt) = net::thread_runtime("webserver") else {
+        return;
     };
     rt.block_on(async move {
         let listener = match TcpListener::from_std(listener) {
