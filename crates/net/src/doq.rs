@@ -75,9 +75,11 @@ pub fn serve(listeners: Vec<DoqListener>, shared: SharedSnapshot) {
 }
 
 /// quinn's server config from the listener's rustls config in force.
-fn server_config(tls: &TlsContext, settings: &DoqSettings) -> Result<quinn::ServerConfig, String> {
-    let crypto = QuicServerConfig::try_from(tls.server_config())
-        .map_err(|e| format!("DNS over QUIC needs TLS 1.3's AES-128-GCM: {e}"))?;
+fn server_config(
+    tls: &TlsContext,
+    settings: &DoqSettings,
+) -> Result<quinn::ServerConfig, crate::tls::TlsError> {
+    let crypto = QuicServerConfig::try_from(tls.server_config())?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport

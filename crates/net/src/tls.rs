@@ -93,6 +93,10 @@ pub enum TlsError {
     /// An OCSP response whose status is not "successful".
     #[error("{}: the OCSP response's status is {status}, not successful (0)", path.display())]
     OcspStatus { path: PathBuf, status: u8 },
+    /// A config QUIC cannot use (DNS over QUIC needs TLS 1.3's
+    /// AES-128-GCM, which a `ciphersTLS13` list may have left out).
+    #[error("DNS over QUIC needs TLS 1.3's AES-128-GCM: {0}")]
+    NoQuicSuite(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
     /// rustls refused the settings or could not make a ticket key.
     #[error(transparent)]
     Rustls(#[from] rustls::Error),
