@@ -74,6 +74,13 @@ pub fn serve(listeners: Vec<DoqListener>, shared: SharedSnapshot) {
     });
 }
 
+/// Whether QUIC can use the listener's TLS config: checked at start, so
+/// that a config it cannot use stops the start, naming the listener.
+pub fn check(tls: &TlsContext) -> Result<(), crate::tls::TlsError> {
+    QuicServerConfig::try_from(tls.server_config())?;
+    Ok(())
+}
+
 /// quinn's server config from the listener's rustls config in force.
 fn server_config(
     tls: &TlsContext,

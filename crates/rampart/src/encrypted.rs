@@ -42,7 +42,10 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                 },
                 Some(ctx),
             ) => net::tcp::Service::Doq(
-                ctx,
+                {
+                    net::doq::check(&ctx).map_err(|e| format!("{}: {e}", l.source))?;
+                    ctx
+                },
                 net::doq::DoqSettings {
                     idle_timeout: std::time::Duration::from_secs(u64::from(*idle_timeout_secs)),
                     max_in_flight: *max_in_flight,

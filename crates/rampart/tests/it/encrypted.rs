@@ -1332,4 +1332,23 @@ fn dns_over_quic_limits_each_client_and_follows_a_renewed_certificate() {
         "the renewed certificate:\n{}",
         s.server.log_text()
     );
+    // A TLS 1.3 suite list without QUIC's AES-128-GCM stops the start,
+    // naming the line.
+    let bad = format!(
+        "setLocal(\"127.0.0.1:{}\")\naddDOQLocal(\"127.0.0.1:{}\", \"cert.pem\", \"cert.key\", {{ciphersTLS13=\"TLS_AES_256_GCM_SHA384\"}})\n",
+        free_port(),
+        free_port()
+    );
+    std::fs::write(s.dir.join("bad.conf"), bad).unwrap();
+    let out = Command::new(rampart_bin())
+        .current_dir(&s.dir)
+        .args(["-C", "bad.conf"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad.conf:2: DNS over QUIC needs TLS 1.3's AES-128-GCM"),
+        "{err}"
+    );
 }
