@@ -292,13 +292,13 @@ thread_local! {
 /// for the streams of a few hundred busy clients at once.
 const KEPT_BUFFERS: usize = 256;
 
-fn take_buffer() -> Vec<u8> {
+pub(crate) fn take_buffer() -> Vec<u8> {
     BUFFERS
         .with(|b| b.borrow_mut().pop())
         .unwrap_or_else(|| vec![0u8; MAX_MESSAGE])
 }
 
-fn give_buffer(buf: Vec<u8>) {
+pub(crate) fn give_buffer(buf: Vec<u8>) {
     BUFFERS.with(|b| {
         let mut b = b.borrow_mut();
         if b.len() < KEPT_BUFFERS {

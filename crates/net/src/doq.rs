@@ -46,6 +46,12 @@ pub struct DoqSettings {
     /// Connections one client address may hold
     /// (`setMaxTCPConnectionsPerClient`; 0 = any).
     pub per_client: usize,
+    /// Connections the listener holds at most
+    /// (`maxConcurrentTCPConnections`, as for its TCP peers).
+    pub max_connections: usize,
+    /// How long a stream may take to deliver its query
+    /// (`setTCPRecvTimeout`, as for a TCP query).
+    pub recv_timeout: Duration,
 }
 
 /// One DoQ listener to serve.
@@ -92,7 +98,12 @@ fn server_config(
     transport
         .max_concurrent_bidi_streams(VarInt::from_u32(settings.max_in_flight.max(1)))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
-        .max_idle_timeout(quinn::IdleTimeout::try_from(settings.idle_timeout).ok());
+        .max_idle_timeout(quinn::IdleTimeout::try_from(settings.idle_timeout).ok())
+        // What a client can make us buffer: one largest message per
+        // stream, and 256 KiB per connection (quinn's own defaults let a
+        // connection send without a connection-wide limit).
+        .stream_receive_window(VarInt::from_u32(2 + MAX_MESSAGE as u32))
+        .receive_window(VarInt::from_u32(256 * 1024));
     config.transport_config(Arc::new(transport));
     // Handshakes waiting to be accepted: beyond this, refused at once.
     config.max_incoming(1024);
@@ -147,6 +158,11 @@ async fn listen(l: DoqListener, shared: SharedSnapshot) {
         {
             // Stateless: costs one packet, proves the address.
             let _ = incoming.retry();
+            continue;
+        }
+        if endpoint.open_connections() >= ctx.settings.max_connections {
+            ctx.shared.load().runtime.stats.tcp_refused.add(1);
+            incoming.refuse();
             continue;
         }
         let Some(slot) = ctx.clone().client_slot(ip) else {
@@ -261,9 +277,13 @@ async fn query(
     client: SocketAddr,
     sni: Option<&str>,
 ) -> Result<(), u32> {
-    // The client ends its side after the query: the whole stream is it.
-    let Ok(framed) = recv.read_to_end(2 + MAX_MESSAGE).await else {
-        let _ = send.reset(VarInt::from_u32(DOQ_PROTOCOL_ERROR));
+    // The client ends its side after the query: the whole stream is it,
+    // within the receive timeout (a stream trickled byte by byte would
+    // keep its connection from ever going idle).
+    let read = tokio::time::timeout(ctx.settings.recv_timeout, recv.read_to_end(2 + MAX_MESSAGE));
+    let Ok(Ok(framed)) = read.await else {
+        let _ = recv.stop(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
+        let _ = send.reset(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
         return Ok(());
     };
     let len = framed
@@ -283,7 +303,9 @@ async fn query(
         http: None,
         quic: true,
     };
-    let mut out = vec![0u8; MAX_MESSAGE];
+    // A pooled 64 KB buffer, as DoH's (zeroing one per query costs more
+    // than the rest of the answer).
+    let mut out = crate::doh::take_buffer();
     let answered = answer(
         &ctx.shared,
         &mut q,
@@ -299,6 +321,7 @@ async fn query(
         Answered::Replication => crate::doh::refused(&q),
         Answered::Drop | Answered::Http { .. } => None,
     };
+    crate::doh::give_buffer(out);
     let Some(mut reply) = reply else {
         let _ = send.reset(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
         return Ok(());

@@ -50,6 +50,8 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                     idle_timeout: std::time::Duration::from_secs(u64::from(*idle_timeout_secs)),
                     max_in_flight: *max_in_flight,
                     per_client: c.tcp_per_client,
+                    max_connections: l.max_tcp_connections,
+                    recv_timeout: c.tcp_idle_timeout.max(std::time::Duration::from_secs(1)),
                 },
             ),
             (EncryptedKind::Doq { .. }, None) => {

@@ -1210,6 +1210,7 @@ end))"#,
         // Three queries at once, each on its stream; every answer has
         // ID 0, as the query.
         let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
+        let q2 = q.clone();
         let p = QuerySpec::new("proto.example.org", Rtype::A).to_wire(0);
         let ask = |query: Vec<u8>| {
             let conn = conn.clone();
@@ -1226,6 +1227,20 @@ end))"#,
             let n = normalize(&answer).unwrap();
             assert!(n.answer.iter().any(|r| r.contains(want)), "{n}");
         }
+        // A query trickled and never finished: the stream is reset after
+        // the receive timeout (setTCPRecvTimeout(1)); the connection
+        // goes on.
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(&[0]).await.unwrap();
+        let started = Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(5), recv.read_to_end(100))
+            .await
+            .expect("the stream ends")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("reset by peer: error 3"), "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(900));
+        assert!(doq_ask(&conn, &q2).await.is_ok(), "the connection goes on");
         // A dropped query: the stream is reset (DOQ_REQUEST_CANCELLED).
         let dropped = QuerySpec::new("drop.example.org", Rtype::A).to_wire(0);
         let err = doq_ask(&conn, &dropped).await.unwrap_err();
@@ -1252,8 +1267,9 @@ end))"#,
         .find(|l| l.contains("UDP (DNS over QUIC)"))
         .unwrap_or_else(|| panic!("{binds}"));
     assert!(line.contains(&addr.to_string()), "{binds}");
-    // Four queries (the one with a bad ID was refused before counting).
-    assert!(line.trim_end().ends_with(" 4"), "{binds}");
+    // Five queries (the trickled one and the one with a bad ID were
+    // refused before counting).
+    assert!(line.trim_end().ends_with(" 5"), "{binds}");
 }
 
 /// A DoQ handshake with `addr` by a client trusting `ca`.
