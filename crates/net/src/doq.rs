@@ -147,10 +147,11 @@ async fn listen(l: DoqListener, shared: SharedSnapshot) {
     });
     while let Some(incoming) = endpoint.accept().await {
         let ip = shield::netmask::unmap(incoming.remote_address().ip());
-        // The ACL first: a denied client gets no handshake.
+        // The ACL first: a denied client gets nothing, not even a
+        // refusal (its source may be spoofed), as over UDP.
         if !ctx.shared.load().shield.acl.contains(ip) {
             ctx.shared.load().runtime.stats.acl_drops.add(1);
-            incoming.refuse();
+            incoming.ignore();
             continue;
         }
         if !incoming.remote_address_validated()

@@ -1141,6 +1141,11 @@ fn dnspython_asks_over_pipelined_dot_and_http2_doh() {
 
 /// A DNS over QUIC client (quinn) that trusts `ca` and offers ALPN doq.
 fn doq_endpoint(ca: &Path) -> quinn::Endpoint {
+    doq_endpoint_from(ca, [127, 0, 0, 1])
+}
+
+/// The same, its socket on loopback address `from`.
+fn doq_endpoint_from(ca: &Path, from: [u8; 4]) -> quinn::Endpoint {
     let mut roots = rustls::RootCertStore::empty();
     use rustls::pki_types::pem::PemObject;
     for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
@@ -1155,7 +1160,7 @@ fn doq_endpoint(ca: &Path) -> quinn::Endpoint {
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"doq".to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(Arc::new(tls)).unwrap();
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from((from, 0))).unwrap();
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
     endpoint
 }
@@ -1292,7 +1297,7 @@ fn dns_over_quic_limits_each_client_and_follows_a_renewed_certificate() {
     }
     let doq = free_port();
     let s = setup(&format!(
-        "setMaxTCPConnectionsPerClient(1)\naddDOQLocal(\"127.0.0.1:{doq}\", \"cert.pem\", \"cert.key\")"
+        "setACL({{\"127.0.0.1/32\"}})\nsetMaxTCPConnectionsPerClient(1)\naddDOQLocal(\"127.0.0.1:{doq}\", \"cert.pem\", \"cert.key\")"
     ));
     let addr = SocketAddr::from(([127, 0, 0, 1], doq));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1321,6 +1326,17 @@ fn dns_over_quic_limits_each_client_and_follows_a_renewed_certificate() {
         let q = QuerySpec::new("www.example.org", Rtype::A).to_wire(0);
         assert!(doq_ask(&again, &q).await.is_ok());
         again.close(quinn::VarInt::from_u32(0), b"");
+
+        // A client outside the ACL gets nothing back, not even a
+        // refusal; the drop is counted.
+        let outside = doq_endpoint_from(&ca, [127, 0, 0, 2]);
+        let connecting = outside.connect(addr, "ns1.example.org").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(2), connecting).await;
+        assert!(
+            got.is_err(),
+            "an answer to a client outside the ACL: {got:?}"
+        );
+        assert!(jsonstat(s.web, "acl-drops") >= Some(1));
     });
 
     // certbot renews: a client that trusts only the new certificate
