@@ -100,9 +100,9 @@ pub enum CommitError {
         err: journal::JournalError,
     },
     /// The zone's policy signs it and it could not be signed (its keys
-    /// are missing or unreadable…); the text is the signer's.
+    /// are missing or unreadable…).
     #[error("not signed: {0}")]
-    NotSigned(String),
+    NotSigned(#[from] dnssec::DnssecError),
 }
 
 /// Changes kept in memory per zone for IXFR.

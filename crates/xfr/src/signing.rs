@@ -83,7 +83,7 @@ impl Service {
                 }
                 Err(err) => {
                     e.signing.error = Some(err.to_string());
-                    return Err(CommitError::NotSigned(err.to_string()));
+                    return Err(CommitError::NotSigned(err));
                 }
             }
         }
@@ -100,7 +100,7 @@ impl Service {
         let started = Instant::now();
         let out = signer
             .sign(&next, previous, reuse, now, e.settings.serial_policy)
-            .map_err(|err| CommitError::NotSigned(err.to_string()))?;
+            .map_err(CommitError::NotSigned)?;
         e.signing.resign_all = false;
         let key_event = signer.next_key_event(now).unwrap_or(u64::MAX);
         e.signing.next_resign = out.next_refresh.min(key_event);
