@@ -195,12 +195,12 @@ async fn respond(
             // the backend must not truncate for one. The client gets its
             // answer without the OPT it did not send.
             let added_opt = add_opt(&mut query);
-            let mut out = take_buffer();
+            let mut out = crate::buffers::take();
             let who = (source, client.local);
             let answered = answer(
                 shared,
                 &mut query,
-                &mut out,
+                &mut out[..MAX_MESSAGE],
                 who,
                 Upstream::Udp,
                 Some(&info),
@@ -237,7 +237,7 @@ async fn respond(
                     (status, body, None)
                 }
             };
-            give_buffer(out);
+            crate::buffers::give(out);
             result
         }
     };
@@ -279,32 +279,6 @@ async fn respond(
         }
     }
     r
-}
-
-thread_local! {
-    /// Answer buffers (64 KB each) of this thread's finished requests:
-    /// zeroing a new one for every query cost more than the rest of
-    /// answering it.
-    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Buffers kept per thread at most, 16 MB (the rest are freed): enough
-/// for the streams of a few hundred busy clients at once.
-const KEPT_BUFFERS: usize = 256;
-
-pub(crate) fn take_buffer() -> Vec<u8> {
-    BUFFERS
-        .with(|b| b.borrow_mut().pop())
-        .unwrap_or_else(|| vec![0u8; MAX_MESSAGE])
-}
-
-pub(crate) fn give_buffer(buf: Vec<u8>) {
-    BUFFERS.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < KEPT_BUFFERS {
-            b.push(buf);
-        }
-    });
 }
 
 /// An HTTP answer instead of DNS (a response-map entry or an

@@ -304,13 +304,11 @@ async fn query(
         http: None,
         quic: true,
     };
-    // A pooled 64 KB buffer, as DoH's (zeroing one per query costs more
-    // than the rest of the answer).
-    let mut out = crate::doh::take_buffer();
+    let mut out = crate::buffers::take();
     let answered = answer(
         &ctx.shared,
         &mut q,
-        &mut out,
+        &mut out[..MAX_MESSAGE],
         (client, ctx.local),
         Upstream::Udp,
         Some(&info),
@@ -322,7 +320,7 @@ async fn query(
         Answered::Replication => crate::doh::refused(&q),
         Answered::Drop | Answered::Http { .. } => None,
     };
-    crate::doh::give_buffer(out);
+    crate::buffers::give(out);
     let Some(mut reply) = reply else {
         let _ = send.reset(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
         return Ok(());

@@ -33,6 +33,7 @@
 //!   answers; [`update_queue`]: the thread that answers UDP UPDATEs off
 //!   the workers; [`drain`]: letting answers under way finish at shutdown.
 
+pub mod buffers;
 pub mod delay;
 pub mod doh;
 pub mod doq;

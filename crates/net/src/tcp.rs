@@ -576,11 +576,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     shared: SharedSnapshot,
 ) -> io::Result<()> {
     let deadline = opts.max_duration.map(|d| Instant::now() + d);
-    // Allocated per query, not at accept, and given back after it: an
-    // idle connection costs no buffer. `out` takes 64 KB while a query
-    // is answered (answers and rules may be that large).
+    // Taken per query, not at accept, and given back after it: an idle
+    // connection holds no buffer. `out` is a 64 KB one of the thread's
+    // (crate::buffers) while a query is answered.
     let mut query = Vec::new();
-    let mut out = Vec::new();
     let mut answered = 0usize;
     loop {
         // The receive timeout, cut short by the connection's lifetime.
@@ -625,11 +624,12 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 quic: false,
             }),
         };
+        let mut out = crate::buffers::take();
         let result = exchange(&mut stream, &mut query, &mut out, &who).await;
         crate::drain::TCP_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
         // Nothing held while idle: ten thousand idle connections must not
-        // pin 64 KB each (a new buffer is one allocation per query).
-        out = Vec::new();
+        // pin 64 KB each.
+        crate::buffers::give(out);
         if query.capacity() > 4096 {
             query = Vec::new();
         }
