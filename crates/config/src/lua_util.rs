@@ -428,6 +428,18 @@ pub(crate) mod table_test {
         .unwrap_or_else(|e| panic!("{src}: {e}"))
     }
 
+    /// Checks each `(function, expression, [texts])`: what the expression
+    /// builds ([`built`]) holds every text (the arguments given, as the
+    /// object keeps them).
+    pub fn check_built(cases: &[(&str, &str, &[&str])]) {
+        for (_, expr, want) in cases {
+            let got = built(expr);
+            for w in *want {
+                assert!(got.contains(w), "{expr}: want {w:?} in {got:?}");
+            }
+        }
+    }
+
     /// What the expression `expr` makes, as text: a selector's or an
     /// action's description and its Debug form (which shows what the
     /// description leaves out), or else Lua's `tostring`.

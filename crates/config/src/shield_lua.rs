@@ -1010,20 +1010,9 @@ fn min_max(lua: &Lua, func: &str, min: usize, max: usize) -> mlua::Result<()> {
 mod tests {
     use super::*;
     use crate::lua_util::table_test::{
-        built, check_chain, check_constants, constants, covers, load, rule_names, ChainUnderTest,
+        check_built, check_chain, check_constants, constants, covers, load, rule_names,
+        ChainUnderTest,
     };
-
-    /// Checks each `(function, expression, [texts])`: the expression's
-    /// selector or action, described and in Debug form, holds every text
-    /// (the arguments given, as the object keeps them).
-    fn check_built(cases: &[(&str, &str, &[&str])]) {
-        for (_, expr, want) in cases {
-            let got = built(expr);
-            for w in *want {
-                assert!(got.contains(w), "{expr}: want {w:?} in {got:?}");
-            }
-        }
-    }
 
     #[test]
     fn every_selector_keeps_its_arguments() {
