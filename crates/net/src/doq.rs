@@ -4,9 +4,10 @@
 //! ([`crate::stream_answer::answer`]); backends are asked over UDP, as
 //! for DoH.
 //!
-//! What a flood can make it spend is bounded: handshakes from addresses
-//! QUIC has not validated get a stateless Retry once more than a few are
-//! in progress (a spoofed source never gets past it), each client holds
+//! What a flood can make it spend is bounded: a handshake from an
+//! address QUIC has not validated gets a stateless Retry first (a spoofed
+//! source never gets past it, nor takes a slot of the client it names:
+//! the per-client count is of proven addresses), each client holds
 //! at most `setMaxTCPConnectionsPerClient` connections, each connection
 //! at most `maxInFlight` open streams, and an idle connection ends after
 //! `idleTimeout` seconds. The rest is quinn's (amplification limits
@@ -14,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,10 +31,6 @@ const MAX_MESSAGE: usize = 65535;
 /// RFC 9250 §8.4 error codes.
 const DOQ_PROTOCOL_ERROR: u32 = 0x2;
 const DOQ_REQUEST_CANCELLED: u32 = 0x3;
-
-/// Handshakes in progress from unvalidated addresses beyond which new
-/// ones must first prove their address with a Retry.
-const RETRY_ABOVE: usize = 16;
 
 /// A DoQ listener's settings (dnsdist's option names).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,7 +138,6 @@ async fn listen(l: DoqListener, shared: SharedSnapshot) {
         counts: l.counts,
         settings: l.settings,
         local,
-        handshakes: AtomicUsize::new(0),
         per_client: Mutex::new(HashMap::new()),
     });
     while let Some(incoming) = endpoint.accept().await {
@@ -154,10 +149,10 @@ async fn listen(l: DoqListener, shared: SharedSnapshot) {
             incoming.ignore();
             continue;
         }
-        if !incoming.remote_address_validated()
-            && ctx.handshakes.load(Ordering::Relaxed) >= RETRY_ABOVE
-        {
-            // Stateless: costs one packet, proves the address.
+        if !incoming.remote_address_validated() {
+            // Stateless: costs one packet and the client a round trip,
+            // and proves the address before it counts against anyone's
+            // connection limit (a forged source would lock its owner out).
             let _ = incoming.retry();
             continue;
         }
@@ -199,8 +194,6 @@ struct Listening {
     counts: Arc<FrontendCounts>,
     settings: DoqSettings,
     local: SocketAddr,
-    /// Handshakes in progress.
-    handshakes: AtomicUsize,
     /// Connections per client address.
     per_client: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -243,10 +236,8 @@ impl Drop for ClientSlot {
 }
 
 async fn connection(incoming: quinn::Incoming, ctx: Arc<Listening>, _slot: ClientSlot) {
-    ctx.handshakes.fetch_add(1, Ordering::Relaxed);
     let handshake = async { incoming.accept().ok()?.await.ok() };
     let conn = handshake.await;
-    ctx.handshakes.fetch_sub(1, Ordering::Relaxed);
     let Some(conn) = conn else {
         ctx.counts.tls_handshake_failures.add(1);
         return;
@@ -293,7 +284,9 @@ async fn query(
     if framed.len() != len.saturating_add(2) || len < 12 {
         return Err(DOQ_PROTOCOL_ERROR);
     }
-    let mut q = framed[2..].to_vec();
+    // The query in place: the length prefix taken off, no copy.
+    let mut q = framed;
+    q.drain(..2);
     // §4.2.1: the ID is 0; any other is a protocol error.
     if q[..2] != [0, 0] {
         return Err(DOQ_PROTOCOL_ERROR);
@@ -314,22 +307,19 @@ async fn query(
         Some(&info),
     )
     .await;
-    let reply = match answered {
-        Answered::Len(len) => out.get(..len).map(<[u8]>::to_vec),
+    // Framed straight from the answer buffer: one copy. Its ID is the
+    // query's, 0 (checked above), as every answer path echoes it.
+    let framed = match answered {
+        Answered::Len(len) => out.get(..len).and_then(|a| wire::client::frame(a).ok()),
         // Transfers over QUIC (RFC 9250 §4.4) are not served: REFUSED.
-        Answered::Replication => crate::doh::refused(&q),
+        Answered::Replication => crate::doh::refused(&q).and_then(|r| wire::client::frame(&r).ok()),
         Answered::Drop | Answered::Http { .. } => None,
     };
     crate::buffers::give(out);
-    let Some(mut reply) = reply else {
+    let Some(framed) = framed else {
         let _ = send.reset(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
         return Ok(());
     };
-    // The answer's ID is the query's, 0.
-    reply[..2].copy_from_slice(&[0, 0]);
-    let mut framed = Vec::with_capacity(2 + reply.len());
-    framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
-    framed.extend_from_slice(&reply);
     if send.write_all(&framed).await.is_ok() {
         let _ = send.finish();
     }
