@@ -220,7 +220,7 @@ impl LuaHook {
             action::HEADER_MODIFY | action::SPOOF | action::SPOOF_RAW
                 if action != action::HEADER_MODIFY || result.spoof.is_some() =>
             {
-                let made = match (action, result.spoof.clone(), &text, &extra) {
+                let made = match (action, result.spoof.take(), &text, &extra) {
                     (action::HEADER_MODIFY, Some((addrs, raws)), _, _) if raws.is_empty() => {
                         Ok(Action::Spoof(addrs, settings))
                     }

@@ -688,7 +688,13 @@ fn packet_cache(
                     };
                     o.skip_options = codes
                         .sequence_values::<u16>()
-                        .collect::<mlua::Result<_>>()?;
+                        .collect::<mlua::Result<_>>()
+                        .map_err(|e| {
+                            fail(
+                                lua,
+                                format!("newPacketCache: skipOptions: an EDNS option code is 0 to 65535: {e}"),
+                            )
+                        })?;
                 }
                 // How long stale answers may be served is global
                 // (setStaleCacheEntriesTTL); this is their TTL.
@@ -895,6 +901,20 @@ mod tests {
 
     fn load(src: &str) -> crate::Config {
         crate::load_str(src, Path::new("/etc/rampart/rampart.conf")).unwrap()
+    }
+
+    #[test]
+    fn a_bad_skip_options_code_names_the_option_and_line() {
+        let err = crate::load_str(
+            "\nnewPacketCache(100, {skipOptions={8, 70000}})",
+            Path::new("/x.conf"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("/x.conf:2") && err.contains("newPacketCache: skipOptions"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -217,7 +217,8 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
                     while record_lines.next_if(|&(l, _)| l as usize <= line).is_some() {}
                     // The owner the scanner held after the bad entry: its
                     // own, or the one before.
-                    let line_start = nth_line_start(&text.text, seg_byte, line - seg_line);
+                    let line_start =
+                        nth_line_start(&text.text, seg_byte, line.saturating_sub(seg_line));
                     let bad = &text.text[line_start..];
                     resume_owner = if !bad.starts_with(b" ") {
                         Some(String::from_utf8_lossy(owner_token(bad)).into_owned())
@@ -285,7 +286,14 @@ pub(crate) fn scan_reading_on(text: &mut Normalized) -> Result<Scanned, SourceEr
             owner.push(label.len() as u8);
             owner.extend(label.as_slice().iter().map(u8::to_ascii_lowercase));
         }
-        let origin = text.lines[line as usize - 1];
+        // Every record comes from a line of the normalized text; were one
+        // not to, it is passed over rather than indexed out of range.
+        let Some(&origin) = (line as usize)
+            .checked_sub(1)
+            .and_then(|i| text.lines.get(i))
+        else {
+            continue;
+        };
         if record.class() != Class::IN {
             errors.push((
                 origin.file,
