@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use mlua::{Lua, UserData, UserDataMethods};
-use shield::frontend::{FrontendCounts, STATUS_COLUMNS};
+use shield::frontend::{FrontendCounts, StreamKind, STATUS_COLUMNS};
 use shield::Runtime;
 
 /// One of dnsdist's frontends: a listener's UDP side or its stream side.
@@ -44,10 +44,10 @@ impl UserData for Bind {
         // The library doing the TLS, which is rustls whatever `provider`
         // asked for; empty for plain DNS, as dnsdist's.
         m.add_method("getEffectiveTLSProvider", |_, b, ()| {
-            Ok(match (b.udp, b.counts.stream_kind) {
-                (false, "DoT" | "DoQ") => "rustls",
-                (false, "DoH") if !b.counts.cleartext_http => "rustls",
-                _ => "",
+            Ok(if !b.udp && b.counts.encrypted() {
+                "rustls"
+            } else {
+                ""
             })
         });
     }
@@ -89,7 +89,7 @@ fn show_binds(frontends: &[Arc<FrontendCounts>]) -> String {
 fn doh_frontends(frontends: &[Arc<FrontendCounts>]) -> impl Iterator<Item = &FrontendCounts> {
     frontends
         .iter()
-        .filter(|f| f.stream_kind == "DoH")
+        .filter(|f| f.stream_kind == StreamKind::Doh)
         .map(|f| &**f)
 }
 
@@ -206,11 +206,19 @@ mod tests {
 
     fn runtime() -> Arc<Runtime> {
         let rt = Arc::new(Runtime::default());
-        let plain = FrontendCounts::new("127.0.0.1:53".parse().unwrap(), (true, true), "TCP");
+        let plain = FrontendCounts::new(
+            "127.0.0.1:53".parse().unwrap(),
+            (true, true),
+            StreamKind::Tcp,
+        );
         plain.udp_queries.add(7);
         plain.tcp_queries.add(2);
-        let dot = FrontendCounts::new("127.0.0.1:853".parse().unwrap(), (false, true), "DoT");
-        let doh = FrontendCounts::new("[::1]:443".parse().unwrap(), (false, true), "DoH");
+        let dot = FrontendCounts::new(
+            "127.0.0.1:853".parse().unwrap(),
+            (false, true),
+            StreamKind::Dot,
+        );
+        let doh = FrontendCounts::new("[::1]:443".parse().unwrap(), (false, true), StreamKind::Doh);
         doh.tcp_connections.add(3);
         doh.doh.answered(true, Some(true), 200);
         doh.doh.answered(true, Some(false), 200);

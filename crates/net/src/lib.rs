@@ -207,7 +207,7 @@ pub struct Server {
     pub frontends: Vec<Arc<FrontendCounts>>,
 }
 
-pub use shield::frontend::FrontendCounts;
+pub use shield::frontend::{FrontendCounts, StreamKind};
 
 /// Binds every listener (failing before any thread starts if one cannot
 /// be bound) and starts serving.
@@ -223,10 +223,10 @@ pub fn start(
                 l.addr,
                 (l.udp, l.tcp),
                 match l.service {
-                    tcp::Service::Dns => "TCP",
-                    tcp::Service::Dot(_) => "DoT",
-                    tcp::Service::Doh(..) => "DoH",
-                    tcp::Service::Doq(..) => "DoQ",
+                    tcp::Service::Dns => StreamKind::Tcp,
+                    tcp::Service::Dot(_) => StreamKind::Dot,
+                    tcp::Service::Doh(..) => StreamKind::Doh,
+                    tcp::Service::Doq(..) => StreamKind::Doq,
                 },
             );
             counts.cleartext_http = matches!(&l.service, tcp::Service::Doh(None, _));

@@ -14,8 +14,8 @@ pub struct FrontendCounts {
     pub addr: SocketAddr,
     pub udp: bool,
     pub tcp: bool,
-    /// `TCP`, `DoT` or `DoH` for the stream side.
-    pub stream_kind: &'static str,
+    /// What the stream side speaks.
+    pub stream_kind: StreamKind,
     /// A DoH listener without a certificate speaks cleartext HTTP/2.
     pub cleartext_http: bool,
     pub udp_queries: Counter,
@@ -28,7 +28,7 @@ pub struct FrontendCounts {
 }
 
 impl FrontendCounts {
-    pub fn new(addr: SocketAddr, (udp, tcp): (bool, bool), stream_kind: &'static str) -> Self {
+    pub fn new(addr: SocketAddr, (udp, tcp): (bool, bool), stream_kind: StreamKind) -> Self {
         FrontendCounts {
             addr,
             udp,
@@ -46,17 +46,48 @@ impl FrontendCounts {
     /// Whether it has a side for streams (TCP, DoT, DoH, and DoQ, whose
     /// QUIC streams come over its own UDP socket).
     pub fn has_streams(&self) -> bool {
-        self.tcp || self.stream_kind == "DoQ"
+        self.tcp || self.stream_kind == StreamKind::Doq
     }
 
     /// dnsdist's name of the stream side (`ClientState::getType()`).
     pub fn stream_type(&self) -> &'static str {
         match self.stream_kind {
-            "DoT" => "TCP (DNS over TLS)",
-            "DoQ" => "UDP (DNS over QUIC)",
-            "DoH" if self.cleartext_http => "TCP (DNS over plain HTTP)",
-            "DoH" => "TCP (DNS over HTTPS)",
-            _ => "TCP",
+            StreamKind::Dot => "TCP (DNS over TLS)",
+            StreamKind::Doq => "UDP (DNS over QUIC)",
+            StreamKind::Doh if self.cleartext_http => "TCP (DNS over plain HTTP)",
+            StreamKind::Doh => "TCP (DNS over HTTPS)",
+            StreamKind::Tcp => "TCP",
+        }
+    }
+
+    /// Whether its streams are encrypted (DoT, DoQ, DoH with a
+    /// certificate): rustls does the TLS.
+    pub fn encrypted(&self) -> bool {
+        match self.stream_kind {
+            StreamKind::Tcp => false,
+            StreamKind::Doh => !self.cleartext_http,
+            StreamKind::Dot | StreamKind::Doq => true,
+        }
+    }
+}
+
+/// What a listener's stream side speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    Tcp,
+    Dot,
+    Doh,
+    Doq,
+}
+
+impl StreamKind {
+    /// The short name the API and /metrics label it with.
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamKind::Tcp => "TCP",
+            StreamKind::Dot => "DoT",
+            StreamKind::Doh => "DoH",
+            StreamKind::Doq => "DoQ",
         }
     }
 }

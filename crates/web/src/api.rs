@@ -265,7 +265,7 @@ fn frontends(view: &View) -> Vec<Value> {
             one("UDP", f.udp_queries.get());
         }
         if f.has_streams() {
-            one(f.stream_kind, f.tcp_queries.get());
+            one(f.stream_kind.name(), f.tcp_queries.get());
         }
     }
     out

@@ -347,7 +347,11 @@ fn frontends(out: &mut Out, view: &View) {
         }
         if f.has_streams() {
             let v = f.tcp_queries.get() as f64;
-            out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
+            out.sample(
+                name,
+                &[("frontend", &addr), ("proto", f.stream_kind.name())],
+                v,
+            );
         }
     }
     let name = "dnsdist_frontend_tcpconnections";
@@ -359,9 +363,16 @@ fn frontends(out: &mut Out, view: &View) {
     for f in fronts.iter().filter(|f| f.has_streams()) {
         let addr = f.addr.to_string();
         let v = f.tcp_connections.get() as f64;
-        out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
+        out.sample(
+            name,
+            &[("frontend", &addr), ("proto", f.stream_kind.name())],
+            v,
+        );
     }
-    let encrypted: Vec<_> = fronts.iter().filter(|f| f.stream_kind != "TCP").collect();
+    let encrypted: Vec<_> = fronts
+        .iter()
+        .filter(|f| f.stream_kind != net::StreamKind::Tcp)
+        .collect();
     if encrypted.is_empty() {
         return;
     }
@@ -374,14 +385,21 @@ fn frontends(out: &mut Out, view: &View) {
     for f in encrypted {
         let addr = f.addr.to_string();
         let v = f.tls_handshake_failures.get() as f64;
-        out.sample(name, &[("frontend", &addr), ("proto", f.stream_kind)], v);
+        out.sample(
+            name,
+            &[("frontend", &addr), ("proto", f.stream_kind.name())],
+            v,
+        );
     }
     doh_frontends(out, fronts);
 }
 
 /// The DoH listeners' requests and answers, in dnsdist's families.
 fn doh_frontends(out: &mut Out, fronts: &[std::sync::Arc<net::FrontendCounts>]) {
-    let doh: Vec<_> = fronts.iter().filter(|f| f.stream_kind == "DoH").collect();
+    let doh: Vec<_> = fronts
+        .iter()
+        .filter(|f| f.stream_kind == net::StreamKind::Doh)
+        .collect();
     if doh.is_empty() {
         return;
     }
