@@ -889,7 +889,7 @@ fn to_pool(
         }
         None => (0, None),
     };
-    let mut key = pool::CacheKey {
+    let key = pool::CacheKey {
         lname,
         qtype: query.qtype,
         qclass: query.qclass,
@@ -907,13 +907,14 @@ fn to_pool(
         // A DoH query also takes an answer kept as TCP's: its UDP answer
         // was truncated, and asked again over TCP (as dnsdist looks).
         let fits = out.len();
-        let transports = [key.tcp, true];
-        let transports = &transports[..if doh { 2 } else { 1 }];
-        for &tcp in transports {
-            key.tcp = tcp;
+        for tcp in std::iter::once(key.tcp).chain(doh.then_some(true)) {
             for options in zero_scope.into_iter().chain([digest]) {
-                key.options = options;
-                if let Some(len) = c.get(&key, query.id, query.qname, &mut out[..fits], 0) {
+                let looked = pool::CacheKey {
+                    tcp,
+                    options,
+                    ..key
+                };
+                if let Some(len) = c.get(&looked, query.id, query.qname, &mut out[..fits], 0) {
                     shield::edits::restore_flags(&mut out[..len], client_flags);
                     stats.cache_hits.add(1);
                     stats.answered(u16::from(out[3] & 0xf));
@@ -924,7 +925,6 @@ fn to_pool(
                 }
             }
         }
-        key.tcp = transports[0];
         stats.cache_misses.add(1);
     }
     let chosen = match early {
