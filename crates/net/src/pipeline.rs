@@ -731,13 +731,20 @@ fn respond(
 #[inline]
 fn maybe_replication(query: &Query) -> bool {
     use wire::types::{opcode, rtype};
+    query.opcode != opcode::QUERY
+        || matches!(query.qtype, rtype::AXFR | rtype::IXFR)
+        || maybe_signed(query)
+}
+
+/// More additional records than an OPT: perhaps a TSIG, which wants a
+/// signed answer (a secondary's signed SOA check).
+#[inline]
+fn maybe_signed(query: &Query) -> bool {
     let additional = query
         .packet
         .get(10..12)
         .map_or(0, |a| u16::from_be_bytes([a[0], a[1]]));
-    query.opcode != opcode::QUERY
-        || matches!(query.qtype, rtype::AXFR | rtype::IXFR)
-        || additional > u16::from(query.edns.is_some())
+    additional > u16::from(query.edns.is_some())
 }
 
 fn replication(
@@ -779,12 +786,7 @@ fn replication(
             let t = state.xfr.transfer(query.packet, client, Some(limit))?;
             t.messages.into_iter().next()?
         }
-        // More additional records than an OPT: perhaps a TSIG, which
-        // wants a signed answer (a secondary's signed SOA check).
-        _ if query.packet.len() >= 12
-            && u16::from_be_bytes([query.packet[10], query.packet[11]])
-                > u16::from(query.edns.is_some()) =>
-        {
+        _ if maybe_signed(query) => {
             let respond = |buf: &mut [u8]| {
                 let limit = zone::respond::size_limit(&state.zones, query, transport, buf.len());
                 zone::respond::respond_lowered(
