@@ -560,7 +560,7 @@ async fn handshake(
         counts.tls_handshake_failures.add(1);
         return None;
     };
-    let resumed = stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    let resumed = crate::tls::resumed(stream.get_ref().1);
     slot.tls_session(resumed).then_some(stream)
 }
 

@@ -230,6 +230,12 @@ fn stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
+/// Whether a session's handshake (as server or as client) resumed an
+/// earlier one.
+pub fn resumed(session: &rustls::CommonState) -> bool {
+    session.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+}
+
 /// rustls needs one process-wide crypto provider: ring.
 fn ensure_provider() {
     let _ = provider().install_default();

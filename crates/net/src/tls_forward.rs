@@ -35,10 +35,6 @@ impl Drop for DotSession {
     }
 }
 
-/// Whether the session's handshake resumed an earlier one.
-fn resumed(s: &DotStream) -> bool {
-    s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
-}
 /// A DoH connection kept on its backend.
 type DohSender = SendRequest<Full<Bytes>>;
 
@@ -139,7 +135,7 @@ async fn dot_exchange(
     }
     let stream = connect(b, tls).await?;
     b.conns.new.fetch_add(1, Ordering::Relaxed);
-    let resumed = resumed(&stream).then(|| b.conns.clone());
+    let resumed = crate::tls::resumed(stream.get_ref().1).then(|| b.conns.clone());
     let mut s = DotSession { stream, resumed };
     let len = crate::forward::stream_ask(&mut s.stream, framed, out, expect).await?;
     b.keep_idle_tls(Box::new(s));
@@ -166,7 +162,7 @@ async fn doh_sender(b: &Backend, tls: &BackendTls) -> Option<DohSender> {
     }
     let stream = connect(b, tls).await?;
     b.conns.new.fetch_add(1, Ordering::Relaxed);
-    let resumed = resumed(&stream).then(|| b.conns.clone());
+    let resumed = crate::tls::resumed(stream.get_ref().1).then(|| b.conns.clone());
     let (sender, conn) =
         match hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
