@@ -806,24 +806,32 @@ pub async fn tcp_exchange(
     let framed = wire::client::frame(query).ok()?;
     let result = tokio::time::timeout(timeout, async {
         if let Some(tls) = &b.tls {
-            return crate::tls_forward::exchange(b, tls, &framed, out, (expect, origin)).await;
+            // Boxed: a TLS or HTTP/2 exchange's state is some 8 KB, and
+            // inline it would be in every stream query's future (copied
+            // and allocated per DoH request) whatever its backend.
+            return Box::pin(crate::tls_forward::exchange(
+                b,
+                tls,
+                &framed,
+                out,
+                (expect, origin),
+            ))
+            .await;
         }
         // A kept connection may have been closed by the backend since
         // (idle timeout): then it fails at once and a new one is tried.
-        if let Some(idle) = b.take_idle_tcp() {
+        if let Some(mut s) = crate::kept_tcp::take(b.addr) {
             b.conns.reused.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut s) = tokio::net::TcpStream::from_std(idle) {
-                if let Some(len) = stream_ask(&mut s, &framed, out, expect).await {
-                    keep(b, s);
-                    return Some(len);
-                }
+            if let Some(len) = stream_ask(&mut s, &framed, out, expect).await {
+                crate::kept_tcp::keep(b.addr, s);
+                return Some(len);
             }
         }
         let mut s = tokio::net::TcpStream::connect(b.addr).await.ok()?;
         b.conns.new.fetch_add(1, Ordering::Relaxed);
         let _ = s.set_nodelay(true);
         let len = stream_ask(&mut s, &framed, out, expect).await?;
-        keep(b, s);
+        crate::kept_tcp::keep(b.addr, s);
         Some(len)
     })
     .await
@@ -928,19 +936,25 @@ where
 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(framed).await.ok()?;
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).await.ok()?;
-    let len = usize::from(u16::from_be_bytes(len));
-    s.read_exact(out.get_mut(..len)?).await.ok()?;
+    // The length and the answer come in one read as a rule: read both
+    // into `out`, then move the answer over the length (one system call
+    // per answer where two reads took two).
+    let mut have = 0;
+    while have < 2 {
+        match s.read(out.get_mut(have..)?).await.ok()? {
+            0 => return None,
+            n => have += n,
+        }
+    }
+    let len = usize::from(u16::from_be_bytes([out[0], out[1]]));
+    // More than the answer: the connection is out of step.
+    if have > 2 + len {
+        return None;
+    }
+    out.copy_within(2..have, 0);
+    s.read_exact(out.get_mut(have - 2..len)?).await.ok()?;
     // Not the answer to this query: the connection is out of step.
     expect.answered_by(&out[..len]).then_some(len)
-}
-
-/// Returns a connection that answered to its backend's idle list.
-fn keep(b: &Backend, s: tokio::net::TcpStream) {
-    if let Ok(s) = s.into_std() {
-        b.keep_idle_tcp(s);
-    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub mod ecs_plan;
 pub mod forward;
 pub mod guard;
 pub mod inflight;
+pub mod kept_tcp;
 pub mod pipeline;
 pub mod reply_from;
 pub mod stream_answer;

@@ -1,13 +1,13 @@
 //! One backend server: settings and live state.
 
 use std::any::Any;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Idle TCP connections kept per backend: enough for the usual handful
+/// Idle TLS sessions kept per backend: enough for the usual handful
 /// of concurrent TCP clients, small enough not to hog the backend's slots.
-const IDLE_TCP_MAX: usize = 8;
+const IDLE_TLS_MAX: usize = 8;
 
 /// How a backend's availability is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,12 +98,10 @@ pub struct Backend {
     latency_us: AtomicU64,
     /// An order of magnitude slower than its peers (see Pools::check_slow).
     slow: AtomicBool,
-    /// Connections that answered and may be reused for the next TCP
-    /// query, as dnsdist does: a connect per query costs the backend a
-    /// handshake and a slot in TIME_WAIT.
-    idle_tcp: Mutex<Vec<TcpStream>>,
-    /// The same for TLS: open sessions (DoT streams, a DoH HTTP/2
-    /// connection), of the type the forwarder put there.
+    /// TLS sessions that answered and may be reused for the next query,
+    /// as dnsdist does (DoT streams, a DoH HTTP/2 connection), of the
+    /// type the forwarder put there. (Plain TCP connections are kept by
+    /// the forwarder, per thread.)
     idle_tls: Mutex<Vec<Box<dyn Any + Send>>>,
     /// Recent outcomes, for lazy health checks.
     lazy_window: Mutex<crate::lazy::LazyWindow>,
@@ -157,25 +155,9 @@ impl Backend {
             outstanding: AtomicU64::new(0),
             latency_us: AtomicU64::new(0),
             slow: AtomicBool::new(false),
-            idle_tcp: Mutex::new(Vec::new()),
             idle_tls: Mutex::new(Vec::new()),
             lazy_window: Mutex::new(Default::default()),
             conns: Default::default(),
-        }
-    }
-
-    /// An idle connection to reuse, most recently used first (the least
-    /// likely to have been closed by the backend meanwhile).
-    pub fn take_idle_tcp(&self) -> Option<TcpStream> {
-        self.idle_tcp.lock().ok()?.pop()
-    }
-
-    /// Keeps a connection that just answered for the next query.
-    pub fn keep_idle_tcp(&self, s: TcpStream) {
-        if let Ok(mut idle) = self.idle_tcp.lock() {
-            if idle.len() < IDLE_TCP_MAX {
-                idle.push(s);
-            }
         }
     }
 
@@ -187,7 +169,7 @@ impl Backend {
     /// Keeps a TLS session that just answered for the next query.
     pub fn keep_idle_tls(&self, s: Box<dyn Any + Send>) {
         if let Ok(mut idle) = self.idle_tls.lock() {
-            if idle.len() < IDLE_TCP_MAX {
+            if idle.len() < IDLE_TLS_MAX {
                 idle.push(s);
             }
         }
