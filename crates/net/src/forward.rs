@@ -540,10 +540,7 @@ struct Reply {
 /// and one `sendmmsg` per frontend socket sends them on (a datagram costs
 /// its system calls more than its copy).
 struct AnswerBatch {
-    bufs: Vec<u8>,
-    lens: [usize; ANSWER_BATCH],
-    iovs: Vec<libc::iovec>,
-    msgs: Vec<libc::mmsghdr>,
+    received: crate::datagrams::Received,
     /// Per buffer, the reply readied from it, with its client's address.
     replies: Vec<Option<(Reply, socket2::SockAddr)>>,
     /// The headers of one `sendmmsg`.
@@ -552,75 +549,28 @@ struct AnswerBatch {
 
 /// Answers per `recvmmsg`.
 const ANSWER_BATCH: usize = 16;
-/// The largest answer a backend can send over UDP.
-const MAX_ANSWER: usize = 65535;
 
 impl AnswerBatch {
     fn new() -> AnswerBatch {
         AnswerBatch {
-            bufs: vec![0; ANSWER_BATCH * MAX_ANSWER],
-            lens: [0; ANSWER_BATCH],
-            // SAFETY: all-zero is a valid value for these plain C structs;
-            // they are pointed at the buffers before each call.
-            iovs: (0..ANSWER_BATCH)
-                .map(|_| unsafe { std::mem::zeroed() })
-                .collect(),
-            msgs: (0..ANSWER_BATCH)
-                .map(|_| unsafe { std::mem::zeroed() })
-                .collect(),
+            received: crate::datagrams::Received::new(ANSWER_BATCH),
             replies: (0..ANSWER_BATCH).map(|_| None).collect(),
             out: Vec::with_capacity(ANSWER_BATCH),
         }
-    }
-
-    /// Points header `i` at buffer `i`, `len` bytes of it.
-    fn point(&mut self, i: usize, len: usize) {
-        let base = self.bufs.as_mut_ptr();
-        self.iovs[i] = libc::iovec {
-            // SAFETY: slot i lies inside `bufs`.
-            iov_base: unsafe { base.add(i * MAX_ANSWER) }.cast(),
-            iov_len: len,
-        };
-        let h = &mut self.msgs[i].msg_hdr;
-        h.msg_name = std::ptr::null_mut();
-        h.msg_namelen = 0;
-        h.msg_iov = &mut self.iovs[i];
-        h.msg_iovlen = 1;
-        h.msg_control = std::ptr::null_mut();
-        h.msg_controllen = 0;
-        h.msg_flags = 0;
-        self.msgs[i].msg_len = 0;
     }
 
     /// Waits (up to the socket's read timeout) for at least one answer
     /// and takes every one queued behind it; how many.
     fn receive(&mut self, socket: &UdpSocket) -> usize {
         use std::os::fd::AsRawFd;
-        for i in 0..ANSWER_BATCH {
-            self.point(i, MAX_ANSWER);
-        }
-        // SAFETY: every header points into `bufs`/`iovs`, which live (and
-        // do not move) for the call.
-        let n = unsafe {
-            libc::recvmmsg(
-                socket.as_raw_fd(),
-                self.msgs.as_mut_ptr(),
-                ANSWER_BATCH as libc::c_uint,
-                libc::MSG_WAITFORONE,
-                std::ptr::null_mut(),
-            )
-        };
-        let n = n.max(0) as usize;
-        for i in 0..n {
-            self.lens[i] = (self.msgs[i].msg_len as usize).min(MAX_ANSWER);
-        }
-        n
+        self.received
+            .receive(socket.as_raw_fd(), libc::MSG_WAITFORONE)
+            .unwrap_or(0)
     }
 
     /// Answer `i` of the last `receive`: its buffer and length.
     fn answer(&mut self, i: usize) -> (&mut [u8], usize) {
-        let len = self.lens[i];
-        (&mut self.bufs[i * MAX_ANSWER..(i + 1) * MAX_ANSWER], len)
+        self.received.get_mut(i)
     }
 
     /// Queues buffer `i`, readied as `reply` says, for `send_replies`.
@@ -657,8 +607,8 @@ impl AnswerBatch {
                 let Some(len) = self.replies[i].as_ref().map(|(r, _)| r.len) else {
                     continue;
                 };
-                self.point(i, len);
-                let mut h = self.msgs[i];
+                self.received.point(i, len);
+                let mut h = self.received.header(i);
                 if let Some((reply, addr)) = &self.replies[i] {
                     h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
                     h.msg_hdr.msg_namelen = addr.len();

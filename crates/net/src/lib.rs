@@ -34,6 +34,7 @@
 //!   the workers; [`drain`]: letting answers under way finish at shutdown.
 
 pub mod buffers;
+mod datagrams;
 pub mod delay;
 pub mod doh;
 pub mod doq;

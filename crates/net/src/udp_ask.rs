@@ -20,6 +20,8 @@ use tokio::sync::oneshot;
 
 /// Queries in flight per backend at most (the ID space).
 const MAX_IN_FLIGHT: usize = 65536;
+/// Answers read per `recvmmsg`.
+const ANSWER_BATCH: usize = 16;
 
 struct Asker {
     socket: UdpSocket,
@@ -72,27 +74,32 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
     Some(a)
 }
 
-/// Hands each answer to the query waiting for its ID.
+/// Hands each answer to the query waiting for its ID: every answer
+/// queued is read with one `recvmmsg` and handed on under one lock.
 async fn read_answers(a: Arc<Asker>) {
-    let mut buf = vec![0u8; 65535];
+    use std::os::fd::AsRawFd;
+    let fd = a.socket.as_raw_fd();
+    let mut received = crate::datagrams::Received::new(ANSWER_BATCH);
     loop {
-        let Ok(n) = a.socket.recv(&mut buf).await else {
+        let got = a
+            .socket
+            .async_io(tokio::io::Interest::READABLE, || received.receive(fd, 0))
+            .await;
+        let Ok(n) = got else {
             // ICMP-reported errors come back here: keep reading.
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
-        if n < 12 {
-            continue;
-        }
-        let id = u16::from_be_bytes([buf[0], buf[1]]);
-        let waiter = a
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .remove(&id);
-        if let Some(w) = waiter {
-            let _ = w.send(buf[..n].to_vec());
+        let mut waiting = a.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        for i in 0..n {
+            let (buf, len) = received.get_mut(i);
+            if len < 12 {
+                continue;
+            }
+            let id = u16::from_be_bytes([buf[0], buf[1]]);
+            if let Some(w) = waiting.by_id.remove(&id) {
+                let _ = w.send(buf[..len].to_vec());
+            }
         }
     }
 }
