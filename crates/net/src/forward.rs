@@ -439,48 +439,41 @@ thread_local! {
     static OUTBOX: std::cell::RefCell<Option<Outbox>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Queries waiting for [`send_queued`]: their bytes back to back, and
-/// each one's backend socket and place.
+/// Queries waiting to be sent together: their bytes back to back, and
+/// each one's backend socket and place. A UDP worker keeps one per
+/// thread ([`queue_on_this_thread`], [`send_queued`]); each DoH/DoQ
+/// asker keeps one for its backend ([`crate::udp_ask`]).
 #[derive(Default)]
-struct Outbox {
+pub(crate) struct Outbox {
     bytes: Vec<u8>,
     queued: Vec<(std::os::fd::RawFd, std::ops::Range<usize>)>,
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
 }
 
-/// Makes this thread keep the queries it forwards until [`send_queued`]:
-/// a UDP worker sends a batch's worth to a backend with one `sendmmsg`
-/// instead of one `send` each.
-pub fn queue_on_this_thread() {
-    OUTBOX.with(|o| *o.borrow_mut() = Some(Outbox::default()));
-}
+// SAFETY: the iovecs and headers hold raw pointers only into `bytes`,
+// set just before the `sendmmsg` that uses them; between sends they are
+// stale and never read.
+unsafe impl Send for Outbox {}
 
-/// Queues `id` + `rest` for `socket` if this thread queues; false if not.
-fn queue(socket: &UdpSocket, id: &[u8], rest: &[u8]) -> bool {
-    use std::os::fd::AsRawFd;
-    OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let Some(out) = o.as_mut() else {
-            return false;
-        };
-        let start = out.bytes.len();
-        out.bytes.extend_from_slice(id);
-        out.bytes.extend_from_slice(rest);
-        out.queued
-            .push((socket.as_raw_fd(), start..out.bytes.len()));
-        true
-    })
-}
+impl Outbox {
+    /// Queues `id` + `rest` for the socket `fd`.
+    pub(crate) fn push(&mut self, fd: std::os::fd::RawFd, id: &[u8], rest: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(id);
+        self.bytes.extend_from_slice(rest);
+        self.queued.push((fd, start..self.bytes.len()));
+    }
 
-/// Sends the queries this thread queued, one `sendmmsg` per run for the
-/// same backend. The caller must still hold the snapshot whose
-/// forwarders own the sockets, so none has been closed.
-pub fn send_queued() {
-    OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let Some(out) = o.as_mut() else { return };
-        if out.queued.is_empty() {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
+    /// Sends what is queued, one `sendmmsg` per run for the same socket,
+    /// and empties the box (keeping its room). Each socket must still be
+    /// open: the caller holds what owns it.
+    pub(crate) fn send(&mut self) {
+        if self.queued.is_empty() {
             return;
         }
         let Outbox {
@@ -488,7 +481,7 @@ pub fn send_queued() {
             queued,
             iovs,
             msgs,
-        } = out;
+        } = self;
         // One run per backend socket, each keeping its queries' order
         // (round robin alternates between backends query by query).
         queued.sort_by_key(|(fd, _)| *fd);
@@ -522,6 +515,36 @@ pub fn send_queued() {
         }
         bytes.clear();
         queued.clear();
+    }
+}
+
+/// Makes this thread keep the queries it forwards until [`send_queued`]:
+/// a UDP worker sends a batch's worth to a backend with one `sendmmsg`
+/// instead of one `send` each.
+pub fn queue_on_this_thread() {
+    OUTBOX.with(|o| *o.borrow_mut() = Some(Outbox::default()));
+}
+
+/// Queues `id` + `rest` for `socket` if this thread queues; false if not.
+fn queue(socket: &UdpSocket, id: &[u8], rest: &[u8]) -> bool {
+    use std::os::fd::AsRawFd;
+    OUTBOX.with(|o| match o.borrow_mut().as_mut() {
+        Some(out) => {
+            out.push(socket.as_raw_fd(), id, rest);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Sends the queries this thread queued, one `sendmmsg` per run for the
+/// same backend. The caller must still hold the snapshot whose
+/// forwarders own the sockets, so none has been closed.
+pub fn send_queued() {
+    OUTBOX.with(|o| {
+        if let Some(out) = o.borrow_mut().as_mut() {
+            out.send();
+        }
     });
 }
 

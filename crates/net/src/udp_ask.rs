@@ -8,6 +8,13 @@
 //! and hands each to the stream waiting for its ID. An answer must carry
 //! the question asked (a late or forged one is ignored); a truncated one
 //! sends the caller to TCP.
+//!
+//! Queries are not sent by the streams themselves: each is queued, and a
+//! task sends what has queued with one `sendmmsg`. That task is woken by
+//! the first query queued, and tokio runs it after the tasks already
+//! ready, so the streams that one read of a connection made ready have
+//! all queued theirs by then: one system call (and one wake-up of the
+//! backend) for them all, where a send each cost one each.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +33,10 @@ const ANSWER_BATCH: usize = 16;
 struct Asker {
     socket: UdpSocket,
     waiting: Mutex<Waiting>,
+    /// Queries for the sending task.
+    outbox: Mutex<crate::forward::Outbox>,
+    /// Rung when a query is queued in an empty outbox.
+    queued: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -62,6 +73,8 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
             next: wire::random::fast() as u16,
             by_id: HashMap::new(),
         }),
+        outbox: Default::default(),
+        queued: tokio::sync::Notify::new(),
     });
     let mut all = askers().lock().unwrap_or_else(|p| p.into_inner());
     // Another stream made one meanwhile: use that.
@@ -71,7 +84,24 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
     all.insert(addr, a.clone());
     drop(all);
     tokio::spawn(read_answers(a.clone()));
+    tokio::spawn(send_queries(a.clone()));
     Some(a)
+}
+
+/// Sends the queued queries, all that queued since the last send at
+/// once. The socket stays open as long as the asker: for good.
+async fn send_queries(a: Arc<Asker>) {
+    let mut sending = crate::forward::Outbox::default();
+    loop {
+        a.queued.notified().await;
+        // Swapped out, so streams queue on while these are sent (each
+        // box keeps its room).
+        std::mem::swap(
+            &mut *a.outbox.lock().unwrap_or_else(|p| p.into_inner()),
+            &mut sending,
+        );
+        sending.send();
+    }
 }
 
 /// Hands each answer to the query waiting for its ID: every answer
@@ -132,20 +162,24 @@ pub async fn ask(
         w.by_id.insert(id, tx);
         id
     };
-    let mut sent = query.to_vec();
-    sent[..2].copy_from_slice(&id.to_be_bytes());
     let started = Instant::now();
     b.sent();
-    let got = match a.socket.send(&sent).await {
-        Ok(_) => tokio::time::timeout(timeout, rx)
-            .await
-            .ok()
-            .and_then(Result::ok),
-        Err(_) => {
-            b.send_failed();
-            None
+    {
+        use std::os::fd::AsRawFd;
+        let mut outbox = a.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let first = outbox.is_empty();
+        outbox.push(a.socket.as_raw_fd(), &id.to_be_bytes(), &query[2..]);
+        drop(outbox);
+        if first {
+            a.queued.notify_one();
         }
-    };
+    }
+    // A query the socket could not take is lost as one on the way would
+    // be: it waits out the timeout.
+    let got = tokio::time::timeout(timeout, rx)
+        .await
+        .ok()
+        .and_then(Result::ok);
     let Some(answer) = got else {
         a.waiting
             .lock()
