@@ -64,6 +64,7 @@ pub mod hook_lua;
 pub mod include_lua;
 pub mod inspect_lua;
 pub mod lua_util;
+pub mod ocsp_lua;
 pub mod output;
 pub mod pool_lua;
 pub mod response_lua;
@@ -397,6 +398,7 @@ fn load_with_runtime(
         console_lua::register(&lua, &state, &base)?;
         web_lua::register(&lua, &state, &base)?;
         tls_lua::register(&lua, &state, &base)?;
+        ocsp_lua::register(&lua, &state, &base)?;
         stream_rules_lua::register(&lua)?;
         pool_lua::register(&lua, &state, &base)?;
         guard_lua::register(&lua, &state, &base, runtime)?;
