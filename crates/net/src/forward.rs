@@ -932,7 +932,48 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::answers;
+    use super::{answers, stream_ask, Expected};
+
+    /// A backend's framed answer is read whole however its bytes arrive
+    /// (here the length split across writes), and one followed by more
+    /// bytes (the connection out of step) is refused.
+    #[test]
+    fn a_streamed_answer_is_read_whole_and_one_out_of_step_refused() {
+        use tokio::io::AsyncWriteExt;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut query = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        query.extend_from_slice(b"\x03www\x07example\x00\x00\x01\x00\x01");
+        let mut answer = query.clone();
+        answer[2] = 0x81;
+        let framed = wire::client::frame(&answer).unwrap();
+        let expect = Expected::of(&query, false).unwrap();
+        let framed_query = wire::client::frame(&query).unwrap();
+        rt.block_on(async {
+            let (mut ours, mut backend) = tokio::io::duplex(65536);
+            let chunks = [&framed[..1], &framed[1..5], &framed[5..]].map(<[u8]>::to_vec);
+            let writer = tokio::spawn(async move {
+                for c in chunks {
+                    backend.write_all(&c).await.unwrap();
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                backend
+            });
+            let mut out = vec![0u8; 65535];
+            let len = stream_ask(&mut ours, &framed_query, &mut out, expect).await;
+            assert_eq!(len, Some(answer.len()));
+            assert_eq!(out[..answer.len()], answer[..]);
+            let mut backend = writer.await.unwrap();
+
+            // The answer and three bytes more, there before the read.
+            backend.write_all(&framed).await.unwrap();
+            backend.write_all(&[1, 2, 3]).await.unwrap();
+            let len = stream_ask(&mut ours, &framed_query, &mut out, expect).await;
+            assert_eq!(len, None, "bytes past the answer: out of step");
+        });
+    }
 
     #[test]
     fn an_answer_must_carry_the_question_it_claims_to_answer() {
