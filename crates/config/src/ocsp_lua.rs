@@ -60,7 +60,12 @@ fn generate(files: &[PathBuf; 4], valid: Duration) -> Result<(), String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the clock is before 1970")?;
-    let tbs = response_data(&cert, &ca, now, now + valid)?;
+    let until = now + valid;
+    // GeneralizedTime has four digits of year.
+    if until.as_secs() > LAST_SECOND_OF_9999 {
+        return Err("the validity ends past the year 9999".into());
+    }
+    let tbs = response_data(&cert, &ca, now, until)?;
     let signature = signer.sign(&tbs)?;
     let basic = seq(&[&tbs, &seq(&[signer.algorithm]), &bit_string(&signature)]);
     // responseStatus successful, then responseBytes of id-pkix-ocsp-basic.
@@ -195,6 +200,9 @@ impl Signer {
     }
 }
 
+/// 9999-12-31T23:59:59Z in Unix seconds.
+const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
+
 /// id-pkix-ocsp-basic (1.3.6.1.5.5.7.48.1.1).
 const OID_OCSP_BASIC: &[u8] = &[0x06, 9, 0x2b, 6, 1, 5, 5, 7, 0x30, 1, 1];
 /// SHA-1 (1.3.14.3.2.26).
@@ -290,29 +298,21 @@ mod tests {
             ca.extend(&key);
             ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
             openssl(&dir, &ca);
-            let mut csr = vec!["req", "-new", "-nodes", "-subj", "/CN=ns1.example.org"];
-            csr.extend(&key);
-            csr.extend(["-keyout", "srv.key", "-out", "srv.csr"]);
-            openssl(&dir, &csr);
-            openssl(
-                &dir,
-                &[
-                    "x509",
-                    "-req",
-                    "-days",
-                    "2",
-                    "-in",
-                    "srv.csr",
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-set_serial",
-                    "0x5eed",
-                    "-out",
-                    "srv.pem",
-                ],
-            );
+            // The CA signs the server's certificate as `req` makes it
+            // (OpenSSL 3's `req -CA`).
+            let mut srv = vec![
+                "req",
+                "-x509",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=ns1.example.org",
+            ];
+            srv.extend(&key);
+            srv.extend(["-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "0x5eed"]);
+            srv.extend(["-keyout", "srv.key", "-out", "srv.pem"]);
+            openssl(&dir, &srv);
             let c = crate::load_str(
                 "generateOCSPResponse('srv.pem', 'ca.pem', 'ca.key', 'srv.ocsp', 1, 30)",
                 &dir.join("rampart.conf"),
@@ -351,5 +351,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains(":2:") && err.contains("no-such.pem"), "{err}");
+        assert_eq!(
+            time(Duration::from_secs(LAST_SECOND_OF_9999)),
+            b"\x18\x0f99991231235959Z"
+        );
     }
 }
