@@ -20,7 +20,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use x509_cert::der::{Decode, Encode};
 
 use crate::lua_util::{self, Env, Global};
-use crate::{fail, resolve_existing};
+use crate::{fail, resolve, resolve_existing};
 
 /// Registers the function.
 pub fn register(
@@ -43,7 +43,11 @@ const FUNCTIONS: &[Global] = &[("generateOCSPResponse", |lua, env| {
             u32,
             u32,
         )| {
-            let files = [cert, ca_cert, ca_key, out].map(|f| resolve_existing(&base, &f));
+            // Inputs as certificates are found; the output beside the
+            // config, as every file rampart writes.
+            let inputs = [cert, ca_cert, ca_key].map(|f| resolve_existing(&base, &f));
+            let [cert, ca_cert, ca_key] = inputs;
+            let files = [cert, ca_cert, ca_key, resolve(&base, &out)];
             let valid = Duration::from_secs(u64::from(days) * 86_400 + u64::from(minutes) * 60);
             generate(&files, valid).map_err(|e| fail(lua, format!("generateOCSPResponse: {e}")))
         },
@@ -54,9 +58,31 @@ const FUNCTIONS: &[Global] = &[("generateOCSPResponse", |lua, env| {
 /// signed with `ca_key`, valid for `valid` from now.
 fn generate(files: &[PathBuf; 4], valid: Duration) -> Result<(), String> {
     let [cert, ca, ca_key, out] = files;
+    let (cert_path, ca_path, key_path) = (cert, ca, ca_key);
     let cert = certificate(cert)?;
     let ca = certificate(ca)?;
     let signer = Signer::of(ca_key)?;
+    // A response signed by the wrong key, or naming the wrong issuer,
+    // would be stapled and refused by every client without a word.
+    if cert.tbs_certificate.issuer != ca.tbs_certificate.subject {
+        return Err(format!(
+            "{} was not issued by {}",
+            cert_path.display(),
+            ca_path.display()
+        ));
+    }
+    let ca_public = ca
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    if signer.public_key() != ca_public {
+        return Err(format!(
+            "{} is not the key of {}",
+            key_path.display(),
+            ca_path.display()
+        ));
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the clock is before 1970")?;
@@ -156,30 +182,50 @@ impl Signer {
             algorithm: ALG_RSA_SHA256,
         };
         match &der {
-            PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der())
-                .ok()
-                .map(rsa)
-                .or_else(|| {
-                    ecdsa(
-                        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-                        ALG_ECDSA_SHA256,
-                        k.secret_pkcs8_der(),
-                    )
-                })
-                .or_else(|| {
-                    ecdsa(
-                        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-                        ALG_ECDSA_SHA384,
-                        k.secret_pkcs8_der(),
-                    )
-                })
-                .ok_or_else(|| bad(&"not an RSA, P-256 or P-384 key")),
+            PrivateKeyDer::Pkcs8(k) => {
+                // An RSA key ring refuses (under 2048 bits, say) says why.
+                let as_rsa = RsaKeyPair::from_pkcs8(k.secret_pkcs8_der());
+                let rsa_refusal = as_rsa.as_ref().err().map(|e| e.to_string());
+                as_rsa
+                    .ok()
+                    .map(rsa)
+                    .or_else(|| {
+                        ecdsa(
+                            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                            ALG_ECDSA_SHA256,
+                            k.secret_pkcs8_der(),
+                        )
+                    })
+                    .or_else(|| {
+                        ecdsa(
+                            &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                            ALG_ECDSA_SHA384,
+                            k.secret_pkcs8_der(),
+                        )
+                    })
+                    .ok_or_else(|| match rsa_refusal.as_deref() {
+                        Some(why) if why != "InvalidEncoding" && why != "WrongAlgorithm" => {
+                            bad(&format!("an RSA key ring refuses ({why})"))
+                        }
+                        _ => bad(&"not an RSA, P-256 or P-384 key"),
+                    })
+            }
             PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der())
                 .map(rsa)
                 .map_err(|e| bad(&e)),
             _ => Err(bad(
                 &"an EC key in SEC1 form: convert it with `openssl pkcs8 -topk8 -nocrypt`",
             )),
+        }
+    }
+
+    /// The public key as a certificate's SubjectPublicKeyInfo holds it
+    /// (RSAPublicKey DER, or the uncompressed EC point).
+    fn public_key(&self) -> &[u8] {
+        use ring::signature::KeyPair;
+        match &self.key {
+            Key::Rsa(k) => k.public().as_ref(),
+            Key::Ecdsa(k) => k.public_key().as_ref(),
         }
     }
 
@@ -338,6 +384,26 @@ mod tests {
             assert!(text.contains("Response verify OK"), "{name}: {text}");
             assert!(text.contains("srv.pem: good"), "{name}: {text}");
             assert!(text.contains("Serial Number: 5EED"), "{name}: {text}");
+            // The wrong key, or the wrong CA, is an error, not a response
+            // no client would accept.
+            for (args, why) in [
+                (
+                    "'srv.pem', 'ca.pem', 'srv.key'",
+                    "srv.key is not the key of",
+                ),
+                (
+                    "'srv.pem', 'srv.pem', 'srv.key'",
+                    "srv.pem was not issued by",
+                ),
+            ] {
+                let err = crate::load_str(
+                    &format!("generateOCSPResponse({args}, 'x.ocsp', 1, 0)"),
+                    &dir.join("rampart.conf"),
+                )
+                .unwrap_err()
+                .to_string();
+                assert!(err.contains(why), "{name}: {err}");
+            }
             std::fs::remove_dir_all(&dir).ok();
         }
     }
