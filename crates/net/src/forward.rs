@@ -451,7 +451,7 @@ pub(crate) struct Outbox {
     msgs: Vec<libc::mmsghdr>,
 }
 
-// SAFETY: the iovecs and headers hold raw pointers only into `bytes`,
+// SAFETY: the headers point into `iovs` and the iovecs into `bytes`,
 // set just before the `sendmmsg` that uses them; between sends they are
 // stale and never read.
 unsafe impl Send for Outbox {}
@@ -470,9 +470,10 @@ impl Outbox {
     }
 
     /// Sends what is queued, one `sendmmsg` per run for the same socket,
-    /// and empties the box (keeping its room). Each socket must still be
-    /// open: the caller holds what owns it.
-    pub(crate) fn send(&mut self) {
+    /// and empties the box (keeping its room); each query the kernel did
+    /// not take goes to `failed`. Each socket must still be open: the
+    /// caller holds what owns it.
+    pub(crate) fn send(&mut self, failed: &mut dyn FnMut(&[u8])) {
         if self.queued.is_empty() {
             return;
         }
@@ -506,11 +507,11 @@ impl Outbox {
                 m.msg_hdr.msg_iovlen = 1;
                 msgs.push(m);
             }
-            // SAFETY: the headers point at iovecs over `bytes`, all alive
-            // and unmoved for the call; the socket is connected. A query
-            // that cannot be sent waits out its timeout, as one lost on
-            // the way would.
-            unsafe { crate::udp::send_all(fd, msgs) };
+            // SAFETY: the headers point at iovecs (in `iovs`, over
+            // `bytes`), all alive and unmoved for the call; the socket is
+            // connected.
+            let run = &queued[first..first + count];
+            unsafe { crate::udp::send_all(fd, msgs, &mut |i| failed(&bytes[run[i].1.clone()])) };
             first += count;
         }
         bytes.clear();
@@ -543,7 +544,9 @@ fn queue(socket: &UdpSocket, id: &[u8], rest: &[u8]) -> bool {
 pub fn send_queued() {
     OUTBOX.with(|o| {
         if let Some(out) = o.borrow_mut().as_mut() {
-            out.send();
+            // A query that cannot be sent waits out its timeout, as one
+            // lost on the way would (the UDP path counts it there).
+            out.send(&mut |_| {});
         }
     });
 }
@@ -647,7 +650,9 @@ impl AnswerBatch {
                 // SAFETY: each header points at a buffer in `bufs`, an
                 // address and a control message in `replies`, none of
                 // which moves or is dropped before the call returns.
-                unsafe { crate::udp::send_all(reply.frontend.as_raw_fd(), &mut self.out) };
+                unsafe {
+                    crate::udp::send_all(reply.frontend.as_raw_fd(), &mut self.out, &mut |_| {})
+                };
             }
             first += count;
         }

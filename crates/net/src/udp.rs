@@ -246,18 +246,23 @@ pub fn serve(
         crate::forward::send_queued();
         drop(snap);
         // SAFETY: headers point at live buffers, as above.
-        unsafe { send_all(fd, &mut msgs_out[..out_count]) };
+        unsafe { send_all(fd, &mut msgs_out[..out_count], &mut |_| {}) };
     }
 }
 
 /// Sends every message in `msgs` on `fd` with as few `sendmmsg` calls as
-/// the kernel takes: a datagram that fails (an unreachable client) is
-/// skipped, a call a signal interrupted is made again.
+/// the kernel takes: a datagram that fails (an unreachable client, a full
+/// send buffer) is skipped and its index given to `failed`, a call a
+/// signal interrupted is made again.
 ///
 /// # Safety
 /// Every header must point at an address, iovecs and control data that
 /// stay alive and unmoved for the call.
-pub(crate) unsafe fn send_all(fd: std::os::fd::RawFd, msgs: &mut [libc::mmsghdr]) {
+pub(crate) unsafe fn send_all(
+    fd: std::os::fd::RawFd,
+    msgs: &mut [libc::mmsghdr],
+    failed: &mut dyn FnMut(usize),
+) {
     let mut sent = 0;
     while sent < msgs.len() {
         // SAFETY: the caller's guarantee, for the headers from `sent` on.
@@ -271,9 +276,11 @@ pub(crate) unsafe fn send_all(fd: std::os::fd::RawFd, msgs: &mut [libc::mmsghdr]
         };
         sent += match r {
             n if n > 0 => n as usize,
-            0 => 1,
-            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => 0,
-            _ => 1,
+            _ if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => 0,
+            _ => {
+                failed(sent);
+                1
+            }
         };
     }
 }

@@ -100,7 +100,18 @@ async fn send_queries(a: Arc<Asker>) {
             &mut *a.outbox.lock().unwrap_or_else(|p| p.into_inner()),
             &mut sending,
         );
-        sending.send();
+        // A query the kernel did not take (a full send buffer) is failed
+        // at once: its stream is told by its waiter's end being dropped.
+        sending.send(&mut |query| {
+            if let Some(id) = query.get(..2) {
+                let id = u16::from_be_bytes([id[0], id[1]]);
+                a.waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .by_id
+                    .remove(&id);
+            }
+        });
     }
 }
 
@@ -174,12 +185,16 @@ pub async fn ask(
             a.queued.notify_one();
         }
     }
-    // A query the socket could not take is lost as one on the way would
-    // be: it waits out the timeout.
-    let got = tokio::time::timeout(timeout, rx)
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let got = match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(answer)) => Some(answer),
+        // The sending task dropped the waiter: the socket did not take
+        // the query.
+        Ok(Err(_)) => {
+            b.send_failed();
+            return None;
+        }
+        Err(_) => None,
+    };
     let Some(answer) = got else {
         a.waiting
             .lock()
