@@ -284,7 +284,8 @@ async fn query(
     if framed.len() != len.saturating_add(2) || len < 12 {
         return Err(DOQ_PROTOCOL_ERROR);
     }
-    // The query in place: the length prefix taken off, no copy.
+    // The query: the length prefix taken off (the message moves down two
+    // bytes in its own buffer).
     let mut q = framed;
     q.drain(..2);
     // §4.2.1: the ID is 0; any other is a protocol error.
@@ -297,31 +298,40 @@ async fn query(
         http: None,
         quic: true,
     };
+    // Answered after two bytes left for its length, as over TCP: framed
+    // in place. Its ID is the query's, 0 (checked above), as every answer
+    // path echoes it.
     let mut out = crate::buffers::take();
     let answered = answer(
         &ctx.shared,
         &mut q,
-        &mut out[..MAX_MESSAGE],
+        &mut out[2..2 + MAX_MESSAGE],
         (client, ctx.local),
         Upstream::Udp,
         Some(&info),
     )
     .await;
-    // Framed straight from the answer buffer: one copy. Its ID is the
-    // query's, 0 (checked above), as every answer path echoes it.
+    let refused;
     let framed = match answered {
-        Answered::Len(len) => out.get(..len).and_then(|a| wire::client::frame(a).ok()),
+        Answered::Len(len) => {
+            out[..2].copy_from_slice(&(len as u16).to_be_bytes());
+            out.get(..len + 2)
+        }
         // Transfers over QUIC (RFC 9250 §4.4) are not served: REFUSED.
-        Answered::Replication => crate::doh::refused(&q).and_then(|r| wire::client::frame(&r).ok()),
+        Answered::Replication => {
+            refused = crate::doh::refused(&q).and_then(|r| wire::client::frame(&r).ok());
+            refused.as_deref()
+        }
         Answered::Drop | Answered::Http { .. } => None,
     };
-    crate::buffers::give(out);
     let Some(framed) = framed else {
+        crate::buffers::give(out);
         let _ = send.reset(VarInt::from_u32(DOQ_REQUEST_CANCELLED));
         return Ok(());
     };
-    if send.write_all(&framed).await.is_ok() {
+    if send.write_all(framed).await.is_ok() {
         let _ = send.finish();
     }
+    crate::buffers::give(out);
     Ok(())
 }
