@@ -4,7 +4,8 @@
 //!
 //! Kept per thread, as tokio streams: a stream is registered with the
 //! reactor of the runtime that made it, so it stays on that runtime's
-//! thread, and taking one costs no epoll_ctl(2) pair (moving a socket
+//! thread (every thread that asks backends over TCP runs one runtime for
+//! its whole life: the stream thread, DoQ's), and taking one costs no epoll_ctl(2) pair (moving a socket
 //! out of tokio and back in cost two system calls per query).
 
 use std::cell::RefCell;
@@ -28,7 +29,16 @@ thread_local! {
 /// An idle connection to `addr` made on this thread, most recently used
 /// first (the least likely to have been closed by the backend since).
 pub fn take(addr: SocketAddr) -> Option<TcpStream> {
-    KEPT.with(|k| k.borrow_mut().get_mut(&addr)?.pop())
+    KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        let list = k.get_mut(&addr)?;
+        let s = list.pop();
+        // An address with none kept does not count towards the bound.
+        if list.is_empty() {
+            k.remove(&addr);
+        }
+        s
+    })
 }
 
 /// Keeps a connection that just answered for the next query.
