@@ -58,7 +58,7 @@ impl UserData for Bind {
 fn binds(frontends: &[Arc<FrontendCounts>]) -> Vec<Bind> {
     let mut out = Vec::new();
     for f in frontends {
-        for (on, udp) in [(f.udp, true), (f.has_streams(), false)] {
+        for (on, udp) in [(f.udp, true), (f.streams, false)] {
             if on {
                 out.push(Bind {
                     counts: f.clone(),

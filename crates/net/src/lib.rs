@@ -221,9 +221,11 @@ pub fn start(
     let frontends: Vec<Arc<FrontendCounts>> = listeners
         .iter()
         .map(|l| {
+            // DoQ's streams come over its own UDP socket, not TCP.
+            let quic = matches!(l.service, tcp::Service::Doq(..));
             let mut counts = FrontendCounts::new(
                 l.addr,
-                (l.udp, l.tcp),
+                (l.udp, l.tcp || quic),
                 match l.service {
                     tcp::Service::Dns => StreamKind::Tcp,
                     tcp::Service::Dot(_) => StreamKind::Dot,

@@ -13,7 +13,9 @@ use crate::counter::Counter;
 pub struct FrontendCounts {
     pub addr: SocketAddr,
     pub udp: bool,
-    pub tcp: bool,
+    /// Whether it has a side for streams: TCP, DoT, DoH, and DoQ (whose
+    /// QUIC streams come over its own UDP socket).
+    pub streams: bool,
     /// What the stream side speaks.
     pub stream_kind: StreamKind,
     /// A DoH listener without a certificate speaks cleartext HTTP/2.
@@ -28,11 +30,11 @@ pub struct FrontendCounts {
 }
 
 impl FrontendCounts {
-    pub fn new(addr: SocketAddr, (udp, tcp): (bool, bool), stream_kind: StreamKind) -> Self {
+    pub fn new(addr: SocketAddr, (udp, streams): (bool, bool), stream_kind: StreamKind) -> Self {
         FrontendCounts {
             addr,
             udp,
-            tcp,
+            streams,
             stream_kind,
             cleartext_http: false,
             udp_queries: Counter::default(),
@@ -41,12 +43,6 @@ impl FrontendCounts {
             tls_handshake_failures: Counter::default(),
             doh: DohCounts::default(),
         }
-    }
-
-    /// Whether it has a side for streams (TCP, DoT, DoH, and DoQ, whose
-    /// QUIC streams come over its own UDP socket).
-    pub fn has_streams(&self) -> bool {
-        self.tcp || self.stream_kind == StreamKind::Doq
     }
 
     /// dnsdist's name of the stream side (`ClientState::getType()`).

@@ -264,7 +264,7 @@ fn frontends(view: &View) -> Vec<Value> {
         if f.udp {
             one("UDP", f.udp_queries.get());
         }
-        if f.has_streams() {
+        if f.streams {
             one(f.stream_kind.name(), f.tcp_queries.get());
         }
     }

@@ -345,7 +345,7 @@ fn frontends(out: &mut Out, view: &View) {
             let v = f.udp_queries.get() as f64;
             out.sample(name, &[("frontend", &addr), ("proto", "UDP")], v);
         }
-        if f.has_streams() {
+        if f.streams {
             let v = f.tcp_queries.get() as f64;
             out.sample(
                 name,
@@ -360,7 +360,7 @@ fn frontends(out: &mut Out, view: &View) {
         "Amount of TCP connections accepted by this frontend",
         Kind::Counter,
     );
-    for f in fronts.iter().filter(|f| f.has_streams()) {
+    for f in fronts.iter().filter(|f| f.streams) {
         let addr = f.addr.to_string();
         let v = f.tcp_connections.get() as f64;
         out.sample(
