@@ -5,6 +5,11 @@
 //! Every query goes through the same path as a TCP one: ACL, rules,
 //! dynamic blocks, zones, backends, rings and counters.
 //!
+//! A TLS connection that chose HTTP/2 (ALPN `h2`, as browsers and DoH
+//! clients do) is served with h2 directly, its requests run by the
+//! connection's own workers; HTTP/1.1 and cleartext connections go
+//! through hyper, which tells the HTTP versions apart.
+//!
 //! Status codes as dnsdist's: 200 for every DNS answer (SERVFAIL and
 //! NXDOMAIN included), 400 for a bad request (method, missing or bad
 //! `dns=`, a message too short to be DNS), 404 for another path, 415 for
@@ -19,12 +24,13 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::stream_answer::{answer, Answered, Upstream};
+use crate::workers::{Handler, Workers};
 use crate::SharedSnapshot;
 use shield::stream_info::{HttpInfo, StreamInfo};
 
@@ -110,36 +116,148 @@ impl shield::stream_info::Headers for RequestHeaders<'_> {
 }
 
 /// Serves one connection (already through TLS, if any) until it closes.
+/// `h2` says TLS chose HTTP/2 (ALPN): h2 then serves it directly;
+/// otherwise hyper finds out which HTTP the client speaks.
 pub(crate) async fn serve<S>(
     stream: S,
+    h2: bool,
     settings: Arc<DohSettings>,
     client: Client,
     shared: SharedSnapshot,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req| {
+    if h2 {
+        return serve_h2(stream, settings, client, shared).await;
+    }
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let (settings, shared, client) = (settings.clone(), shared.clone(), client.clone());
         // Boxed: the answer's state is large (the query path's buffers
         // and rule state live across its awaits), and hyper moves each
         // stream's future into a task by value, several times. Unboxed,
         // those copies were 14% of a DoH query's CPU (perf).
-        Box::pin(
-            async move { Ok::<_, Infallible>(respond(req, &settings, &client, &shared).await) },
-        )
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let r = respond(parts, RequestBody::Hyper(body), &settings, &client, &shared).await;
+            Ok::<_, Infallible>(r.map(Full::new))
+        })
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
 
+/// An HTTP/2 connection served with h2 itself, its requests run by
+/// the connection's own workers (`crate::workers` says why). Written
+/// for the per-query path: hyper's server on top of h2 adds a boxed
+/// future, a task and its own body and service layers to every DoH
+/// request. Settings as hyper's server (the ones the HTTP/1.1 and h2c
+/// paths still get).
+async fn serve_h2<S>(stream: S, settings: Arc<DohSettings>, client: Client, shared: SharedSnapshot)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = h2::server::Builder::new()
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(1 << 20)
+        .max_concurrent_streams(200)
+        .max_header_list_size(16 << 10)
+        .max_send_buffer_size(400 << 10)
+        .max_local_error_reset_streams(Some(1024))
+        .handshake::<_, Bytes>(stream);
+    let Ok(mut conn) = handshake.await else {
+        return;
+    };
+    let workers = Workers::new(H2Requests {
+        settings,
+        client,
+        shared,
+    });
+    while let Some(Ok(request)) = conn.accept().await {
+        workers.push(request);
+    }
+    // The requests in hand are still answered: the connection is driven
+    // until their streams are done.
+    drop(workers);
+    let _ = std::future::poll_fn(|cx| conn.poll_closed(cx)).await;
+}
+
+/// What an HTTP/2 connection's workers need to answer its requests.
+struct H2Requests {
+    settings: Arc<DohSettings>,
+    client: Client,
+    shared: SharedSnapshot,
+}
+
+impl Handler for H2Requests {
+    type Job = (Request<h2::RecvStream>, h2::server::SendResponse<Bytes>);
+
+    async fn handle(&self, (req, mut tx): Self::Job) {
+        let (parts, body) = req.into_parts();
+        let r = respond(
+            parts,
+            RequestBody::H2(body),
+            &self.settings,
+            &self.client,
+            &self.shared,
+        )
+        .await;
+        let (mut head, body) = r.into_parts();
+        head.headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let end = body.is_empty();
+        // A stream the client reset is gone: nothing to tell it.
+        if let Ok(mut s) = tx.send_response(Response::from_parts(head, ()), end) {
+            if !end {
+                let _ = s.send_data(body, true);
+            }
+        }
+    }
+}
+
+/// A request's body, as hyper or h2 hands it over.
+enum RequestBody {
+    Hyper(Incoming),
+    H2(h2::RecvStream),
+}
+
+impl RequestBody {
+    /// The whole body, or None if it is over `limit` bytes or the stream
+    /// failed.
+    async fn read(self, limit: usize) -> Option<Vec<u8>> {
+        match self {
+            RequestBody::Hyper(b) => Some(
+                Limited::new(b, limit)
+                    .collect()
+                    .await
+                    .ok()?
+                    .to_bytes()
+                    .to_vec(),
+            ),
+            RequestBody::H2(mut b) => {
+                let mut out = Vec::new();
+                while let Some(chunk) = b.data().await {
+                    let chunk = chunk.ok()?;
+                    // Read is read: the client may send more (its window).
+                    let _ = b.flow_control().release_capacity(chunk.len());
+                    if out.len() + chunk.len() > limit {
+                        return None;
+                    }
+                    out.extend_from_slice(&chunk);
+                }
+                Some(out)
+            }
+        }
+    }
+}
+
 async fn respond(
-    req: Request<Incoming>,
+    parts: hyper::http::request::Parts,
+    request_body: RequestBody,
     settings: &DohSettings,
     client: &Client,
     shared: &SharedSnapshot,
-) -> Response<Full<Bytes>> {
-    let (parts, request_body) = req.into_parts();
+) -> Response<Bytes> {
     let source = match settings.trust_forwarded_for {
         true => forwarded_for(&parts.headers).unwrap_or(client.addr),
         false => client.addr,
@@ -251,7 +369,7 @@ async fn respond(
         status.as_u16(),
     );
     let ok = status == StatusCode::OK;
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
     if ok {
@@ -338,7 +456,7 @@ fn forwarded_for(headers: &hyper::HeaderMap) -> Option<SocketAddr> {
 /// The DNS query a request carries, or why there is none.
 async fn query_of<'s>(
     req: &hyper::http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     settings: &'s DohSettings,
 ) -> Result<Vec<u8>, Refusal<'s>> {
     let path = req.uri.path();
@@ -378,12 +496,10 @@ async fn query_of<'s>(
             // The body is read (up to a DNS message) before any refusal:
             // a client still sending when the answer comes may take the
             // stream's reset for a failure.
-            let body = Limited::new(body, MAX_MESSAGE)
-                .collect()
+            let body = body
+                .read(MAX_MESSAGE)
                 .await
-                .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?
-                .to_bytes()
-                .to_vec();
+                .ok_or(StatusCode::PAYLOAD_TOO_LARGE)?;
             if !typed {
                 return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE.into());
             }

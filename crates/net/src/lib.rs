@@ -54,6 +54,7 @@ pub mod tls_suites;
 pub mod udp;
 pub mod udp_ask;
 pub mod update_queue;
+mod workers;
 
 pub use tls::TlsError;
 

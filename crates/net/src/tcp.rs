@@ -523,7 +523,9 @@ async fn accept_loop(
                         sni: None,
                     };
                     match tls {
-                        None => crate::doh::serve(stream, settings.clone(), client, shared).await,
+                        None => {
+                            crate::doh::serve(stream, false, settings.clone(), client, shared).await
+                        }
                         Some(ctx) => {
                             if let Some(tls) = handshake(ctx, stream, wait, &counts, &slot).await {
                                 client.tls = true;
@@ -532,7 +534,8 @@ async fn accept_loop(
                                     .1
                                     .server_name()
                                     .map(|n| Arc::from(n.to_ascii_lowercase()));
-                                crate::doh::serve(tls, settings.clone(), client, shared).await;
+                                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                                crate::doh::serve(tls, h2, settings.clone(), client, shared).await;
                             }
                         }
                     }
