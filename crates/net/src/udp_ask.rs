@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pool::Backend;
+use rustc_hash::FxHashMap;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
@@ -42,7 +43,8 @@ struct Asker {
 #[derive(Default)]
 struct Waiting {
     next: u16,
-    by_id: HashMap<u16, oneshot::Sender<Vec<u8>>>,
+    /// Our own IDs as keys: no need for SipHash's defence.
+    by_id: FxHashMap<u16, oneshot::Sender<Vec<u8>>>,
 }
 
 /// The askers of this process, by backend address: made on first use,
@@ -52,7 +54,24 @@ fn askers() -> &'static Mutex<HashMap<SocketAddr, Arc<Asker>>> {
     ASKERS.get_or_init(Default::default)
 }
 
+thread_local! {
+    /// The askers this thread has used: most queries find theirs here,
+    /// without the process-wide lock. Askers live for good, so an entry
+    /// never goes stale.
+    static KNOWN: std::cell::RefCell<FxHashMap<SocketAddr, Arc<Asker>>> = Default::default();
+}
+
 async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
+    if let Some(a) = KNOWN.with_borrow(|k| k.get(&addr).cloned()) {
+        return Some(a);
+    }
+    let a = shared_asker(addr).await?;
+    KNOWN.with_borrow_mut(|k| k.insert(addr, a.clone()));
+    Some(a)
+}
+
+/// The process's asker for `addr`, made if there is none.
+async fn shared_asker(addr: SocketAddr) -> Option<Arc<Asker>> {
     if let Some(a) = askers()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -71,7 +90,7 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
         socket,
         waiting: Mutex::new(Waiting {
             next: wire::random::fast() as u16,
-            by_id: HashMap::new(),
+            by_id: FxHashMap::default(),
         }),
         outbox: Default::default(),
         queued: tokio::sync::Notify::new(),
