@@ -164,6 +164,25 @@ async fn read_answers(a: Arc<Asker>) {
     }
 }
 
+/// A query's place in its asker's waiting map, given back when dropped.
+struct Waiter<'a> {
+    a: &'a Asker,
+    id: Option<u16>,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.a
+                .waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .by_id
+                .remove(&id);
+        }
+    }
+}
+
 /// Asks `b` over UDP; the answer (with the query's own ID) goes into
 /// `out`. `None` when none came in time, or it does not answer the
 /// question; `Some(Err(()))` when it is truncated (ask over TCP).
@@ -192,6 +211,12 @@ pub async fn ask(
         w.by_id.insert(id, tx);
         id
     };
+    // Dropped early (its stream reset, its connection gone), the query
+    // gives its ID back: left in the map, it would be taken for good.
+    let mut waiter = Waiter {
+        a: &a,
+        id: Some(id),
+    };
     let started = Instant::now();
     b.sent();
     {
@@ -215,14 +240,11 @@ pub async fn ask(
         Err(_) => None,
     };
     let Some(answer) = got else {
-        a.waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .remove(&id);
         b.timed_out();
         return None;
     };
+    // The reading task took the ID out when the answer came.
+    waiter.id = None;
     // The ID is this asker's own (matched when the answer came).
     if !crate::forward::answers(&answer, expect.qname, expect.qtype, expect.allow_empty) {
         b.timed_out();
@@ -236,4 +258,53 @@ pub async fn ask(
     dst.copy_from_slice(&answer);
     dst[..2].copy_from_slice(&query[..2]);
     Some(Ok(answer.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_flight(addr: SocketAddr) -> usize {
+        let a = askers().lock().unwrap().get(&addr).cloned().unwrap();
+        let n = a.waiting.lock().unwrap().by_id.len();
+        n
+    }
+
+    #[test]
+    fn a_query_dropped_while_it_waits_gives_its_id_back() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // A backend that never answers.
+            let hole = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let b = Backend::new(
+                "hole".into(),
+                hole.local_addr().unwrap(),
+                vec![String::new()],
+                1,
+                0,
+                pool::HealthCheck::default(),
+            );
+            let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            query.extend_from_slice(b"\x07example\x00\x00\x01\x00\x01");
+            let expect = crate::forward::Expected {
+                id: [0x12, 0x34],
+                qname: &query[12..21],
+                qtype: 1,
+                allow_empty: false,
+            };
+            let mut out = vec![0u8; 512];
+            // Boxed, so that dropping it drops the query.
+            let mut asking = Box::pin(ask(&b, &query, &mut out, Duration::from_secs(30), expect));
+            let waited = tokio::time::timeout(Duration::from_millis(200), asking.as_mut()).await;
+            assert!(waited.is_err(), "the hole answered");
+            assert_eq!(in_flight(b.addr), 1);
+            // Its stream is reset, say: the query is dropped unanswered.
+            drop(asking);
+            assert_eq!(in_flight(b.addr), 0);
+            assert_eq!(b.drops(), 0, "not counted as a timeout");
+        });
+    }
 }
