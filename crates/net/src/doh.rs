@@ -16,15 +16,17 @@
 //! a POST of another content type, 403 when the query is dropped.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, DATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -173,14 +175,24 @@ where
         client,
         shared,
     });
+    // accept() drives the connection, and ends only when it is closed
+    // and no stream is left in hand (a client's GOAWAY lets the answers
+    // being made go out first).
     while let Some(Ok(request)) = conn.accept().await {
         workers.push(request);
     }
-    // The requests in hand are still answered: the connection is driven
-    // until their streams are done.
-    drop(workers);
-    let _ = std::future::poll_fn(|cx| conn.poll_closed(cx)).await;
 }
+
+/// Headers HTTP/2 forbids (RFC 9113 §8.2.2): h2 refuses a response with
+/// one, so a `customResponseHeaders` entry naming one would cost every
+/// answer. hyper drops them the same way.
+const CONNECTION_HEADERS: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// What an HTTP/2 connection's workers need to answer its requests.
 struct H2Requests {
@@ -194,17 +206,45 @@ impl Handler for H2Requests {
 
     async fn handle(&self, (req, mut tx): Self::Job) {
         let (parts, body) = req.into_parts();
-        let r = respond(
+        let answer = respond(
             parts,
             RequestBody::H2(body),
             &self.settings,
             &self.client,
             &self.shared,
-        )
+        );
+        let mut answer = std::pin::pin!(answer);
+        // A stream the client resets is given up at once, as hyper does:
+        // a client that opens and resets streams in a loop (the "rapid
+        // reset" attack) must not pile up requests being answered past
+        // the connection's stream limit.
+        let made = std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = answer.as_mut().poll(cx) {
+                return Poll::Ready(Some(r));
+            }
+            match tx.poll_reset(cx) {
+                Poll::Ready(_) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
         .await;
+        let Some(r) = made else {
+            return;
+        };
         let (mut head, body) = r.into_parts();
-        head.headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        for name in CONNECTION_HEADERS {
+            head.headers.remove(name);
+        }
+        if head.headers.get("te").is_some_and(|v| v != "trailers") {
+            head.headers.remove("te");
+        }
+        head.headers.insert(DATE, http_date());
+        // Not on statuses that have no content (RFC 9110 §8.6).
+        let status = head.status;
+        if !(status.is_informational() || status == StatusCode::NO_CONTENT) {
+            head.headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
         let end = body.is_empty();
         // A stream the client reset is gone: nothing to tell it.
         if let Ok(mut s) = tx.send_response(Response::from_parts(head, ()), end) {
@@ -213,6 +253,27 @@ impl Handler for H2Requests {
             }
         }
     }
+}
+
+/// The `date` header, as hyper adds it on the other paths: formatted
+/// once a second per thread, not per answer.
+fn http_date() -> HeaderValue {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|last| match last {
+        Some((s, v)) if *s == second => v.clone(),
+        _ => {
+            let v = HeaderValue::try_from(httpdate::fmt_http_date(now))
+                .unwrap_or_else(|_| HeaderValue::from_static(""));
+            *last = Some((second, v.clone()));
+            v
+        }
+    })
 }
 
 /// A request's body, as hyper or h2 hands it over.

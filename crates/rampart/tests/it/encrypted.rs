@@ -1089,6 +1089,63 @@ addDOHLocal("127.0.0.1:{doh}", "srv.pem", "srv.key", "/dns-query", {{ocspRespons
     assert!(stapled(dot, &dir).contains("Cert Status: revoked"));
 }
 
+#[test]
+fn a_doh_stream_the_client_resets_is_given_up_not_left_to_time_out() {
+    let Some(python) = dnspython() else {
+        return;
+    };
+    if !tools() {
+        return;
+    }
+    // A backend that takes queries and never answers (kept up: no
+    // health checks to mark it down or to mix with the queries).
+    let hole = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    hole.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let s = setup(&format!(
+        "newServer{{address=\"{}\", healthCheckMode=\"up\"}}\nsetUDPTimeout(1)",
+        hole.local_addr().unwrap()
+    ));
+    let asked = |what: &str| {
+        let mut buf = [0u8; 512];
+        let n = hole.recv(&mut buf).expect(what);
+        assert!(
+            buf[..n].windows(10).any(|w| w == b"\x09elsewhere"),
+            "{what}: {:?}",
+            &buf[..n]
+        );
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/doh_reset.py");
+    // The stream is reset half a second in; the connection stays open
+    // for twice the backend's timeout after that.
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(s.doh.ip().to_string())
+        .arg(s.doh.port().to_string())
+        .arg("www.elsewhere.test")
+        .arg("2.5")
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("reset"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The query did reach the backend...
+    asked("the reset query reaches the backend");
+    // ...and was given up with its stream: the backend's timeout (1 s)
+    // passed long ago, and nobody was left waiting to count it.
+    assert_eq!(jsonstat(s.web, "downstream-timeouts"), Some(0));
+    // The same query, not reset, does time out there: the count is real.
+    let q = QuerySpec::new("www.elsewhere.test", Rtype::A).to_wire(0);
+    curl(&[
+        "--http2",
+        &format!("https://{}/dns-query?dns={}", s.doh, b64url(&q)),
+    ]);
+    asked("the query not reset reaches the backend");
+    assert_eq!(jsonstat(s.web, "downstream-timeouts"), Some(1));
+}
+
 /// Debian's python3 with dnspython and httpx (with h2), if installed.
 fn dnspython() -> Option<&'static str> {
     let python = ["/usr/bin/python3", "python3"].into_iter().find(|p| {
