@@ -183,17 +183,6 @@ where
     }
 }
 
-/// Headers HTTP/2 forbids (RFC 9113 §8.2.2): h2 refuses a response with
-/// one, so a `customResponseHeaders` entry naming one would cost every
-/// answer. hyper drops them the same way.
-const CONNECTION_HEADERS: [&str; 5] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
-
 /// What an HTTP/2 connection's workers need to answer its requests.
 struct H2Requests {
     settings: Arc<DohSettings>,
@@ -232,12 +221,6 @@ impl Handler for H2Requests {
             return;
         };
         let (mut head, body) = r.into_parts();
-        for name in CONNECTION_HEADERS {
-            head.headers.remove(name);
-        }
-        if head.headers.get("te").is_some_and(|v| v != "trailers") {
-            head.headers.remove("te");
-        }
         head.headers.insert(DATE, http_date());
         // Not on statuses that have no content (RFC 9110 §8.6).
         let status = head.status;
@@ -449,7 +432,11 @@ async fn respond(
     } else {
         &settings.headers[..]
     };
+    let h2 = parts.version == hyper::Version::HTTP_2;
     for (k, v) in own.iter().chain(&extra) {
+        if h2 && forbidden_in_h2(k, v) {
+            continue;
+        }
         if let (Ok(k), Ok(v)) = (
             HeaderName::try_from(k.as_str()),
             HeaderValue::try_from(v.as_str()),
@@ -458,6 +445,21 @@ async fn respond(
         }
     }
     r
+}
+
+/// Headers HTTP/2 forbids (RFC 9113 §8.2.2): h2 refuses a response with
+/// one, so a `customResponseHeaders` entry naming one would cost every
+/// answer. hyper drops them the same way.
+fn forbidden_in_h2(name: &str, value: &str) -> bool {
+    const CONNECTION: [&str; 5] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    CONNECTION.iter().any(|c| name.eq_ignore_ascii_case(c))
+        || (name.eq_ignore_ascii_case("te") && !value.eq_ignore_ascii_case("trailers"))
 }
 
 /// An HTTP answer instead of DNS (a response-map entry or an
@@ -642,6 +644,27 @@ mod tests {
         let n = strip_opt(&mut a, len);
         assert_eq!(&a[12..n], &plain[12..]);
         assert_eq!(&a[10..12], &[0, 0]);
+    }
+
+    #[test]
+    fn connection_headers_are_kept_out_of_http2_answers() {
+        for (k, v) in [
+            ("Connection", "close"),
+            ("keep-alive", "timeout=5"),
+            ("Transfer-Encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("proxy-connection", "x"),
+            ("te", "gzip"),
+        ] {
+            assert!(forbidden_in_h2(k, v), "{k}: {v}");
+        }
+        for (k, v) in [
+            ("te", "trailers"),
+            ("x-served-by", "rampart"),
+            ("server", "x"),
+        ] {
+            assert!(!forbidden_in_h2(k, v), "{k}: {v}");
+        }
     }
 
     #[test]
