@@ -177,10 +177,21 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use tokio::sync::oneshot;
 
-    /// Jobs that wait for their go-ahead, and count how many ran.
+    /// Jobs that wait for their go-ahead, and count how many started and
+    /// finished.
+    #[derive(Clone, Default)]
     struct Gate {
         started: Arc<AtomicUsize>,
         done: Arc<AtomicUsize>,
+    }
+
+    impl Gate {
+        fn started(&self) -> usize {
+            self.started.load(Ordering::Relaxed)
+        }
+        fn done(&self) -> usize {
+            self.done.load(Ordering::Relaxed)
+        }
     }
 
     impl Handler for Gate {
@@ -192,6 +203,31 @@ mod tests {
         }
     }
 
+    /// Gives `w` `n` jobs that wait; their go-aheads.
+    fn waiting_jobs(w: &Workers<Gate>, n: usize) -> Vec<oneshot::Sender<()>> {
+        (0..n)
+            .map(|_| {
+                let (tx, rx) = oneshot::channel();
+                w.push(rx);
+                tx
+            })
+            .collect()
+    }
+
+    fn go(gates: Vec<oneshot::Sender<()>>) {
+        for g in gates {
+            let _ = g.send(());
+        }
+    }
+
+    /// Runs `test` on a runtime of one thread, as the TCP listeners'.
+    fn on_one_thread(test: impl Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(test);
+    }
+
     async fn settle() {
         for _ in 0..50 {
             tokio::task::yield_now().await;
@@ -200,78 +236,48 @@ mod tests {
 
     #[test]
     fn waiting_jobs_run_side_by_side_and_idle_workers_are_reused() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (started, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let w = Workers::new(Gate {
-                started: started.clone(),
-                done: done.clone(),
-            });
+        on_one_thread(async {
+            let gate = Gate::default();
+            let w = Workers::new(gate.clone());
             // Five jobs that all wait: five workers, all started.
-            let mut gates = Vec::new();
-            for _ in 0..5 {
-                let (tx, rx) = oneshot::channel();
-                gates.push(tx);
-                w.push(rx);
-            }
+            let first = waiting_jobs(&w, 5);
             settle().await;
-            assert_eq!(started.load(Ordering::Relaxed), 5);
+            assert_eq!(gate.started(), 5);
             assert_eq!(w.alive(), 5);
-            for g in gates.drain(..) {
-                let _ = g.send(());
-            }
+            go(first);
             settle().await;
-            assert_eq!(done.load(Ordering::Relaxed), 5);
+            assert_eq!(gate.done(), 5);
             // Idle now; the next five jobs start no new worker.
             assert_eq!(w.alive(), 5);
-            for _ in 0..5 {
-                let (tx, rx) = oneshot::channel();
-                gates.push(tx);
-                w.push(rx);
-            }
+            let second = waiting_jobs(&w, 5);
             settle().await;
-            assert_eq!(started.load(Ordering::Relaxed), 10);
+            assert_eq!(gate.started(), 10);
             assert_eq!(w.alive(), 5);
             // Closed with jobs in hand: they finish, then every worker
             // ends.
+            let shared = w.shared.clone();
             drop(w);
             settle().await;
-            assert_eq!(done.load(Ordering::Relaxed), 5);
-            for g in gates.drain(..) {
-                let _ = g.send(());
-            }
+            assert_eq!(gate.done(), 5);
+            go(second);
             settle().await;
-            assert_eq!(done.load(Ordering::Relaxed), 10);
+            assert_eq!(gate.done(), 10);
+            assert_eq!(shared.lock().workers, 0);
         });
     }
 
     #[test]
     fn idle_workers_past_the_bound_end() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (started, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let w = Workers::new(Gate {
-                started: started.clone(),
-                done: done.clone(),
-            });
+        on_one_thread(async {
+            let gate = Gate::default();
+            let w = Workers::new(gate.clone());
             let n = IDLE_PER_CONNECTION + 10;
-            let mut gates = Vec::new();
-            for _ in 0..n {
-                let (tx, rx) = oneshot::channel();
-                gates.push(tx);
-                w.push(rx);
-            }
+            let gates = waiting_jobs(&w, n);
             settle().await;
             assert_eq!(w.alive(), n);
-            for g in gates.drain(..) {
-                let _ = g.send(());
-            }
+            go(gates);
             settle().await;
-            assert_eq!(done.load(Ordering::Relaxed), n);
+            assert_eq!(gate.done(), n);
             assert_eq!(w.alive(), IDLE_PER_CONNECTION);
             let shared = w.shared.clone();
             drop(w);
