@@ -9,6 +9,11 @@ use std::os::fd::RawFd;
 /// The largest datagram (a UDP payload's length field).
 pub(crate) const MAX_DATAGRAM: usize = 65535;
 
+/// Backend answers read per `recvmmsg`, by the forwarders and the
+/// askers alike: enough to drain a busy socket in few calls, and each
+/// batch's buffers are 64 KB a datagram (virtual until touched).
+pub(crate) const ANSWER_BATCH: usize = 16;
+
 /// Buffers for a batch of datagrams, and the headers `recvmmsg` fills.
 pub(crate) struct Received {
     bufs: Vec<u8>,

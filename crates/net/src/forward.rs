@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use pool::Backend;
 use shield::Runtime;
 
+use crate::datagrams::ANSWER_BATCH;
+
 /// An in-flight query.
 struct Slot {
     client: SocketAddr,
@@ -572,9 +574,6 @@ struct AnswerBatch {
     /// The headers of one `sendmmsg`.
     out: Vec<libc::mmsghdr>,
 }
-
-/// Answers per `recvmmsg`.
-const ANSWER_BATCH: usize = 16;
 
 impl AnswerBatch {
     fn new() -> AnswerBatch {

@@ -28,8 +28,6 @@ use tokio::sync::oneshot;
 
 /// Queries in flight per backend at most (the ID space).
 const MAX_IN_FLIGHT: usize = 65536;
-/// Answers read per `recvmmsg`.
-const ANSWER_BATCH: usize = 16;
 
 struct Asker {
     socket: UdpSocket,
@@ -139,7 +137,7 @@ async fn send_queries(a: Arc<Asker>) {
 async fn read_answers(a: Arc<Asker>) {
     use std::os::fd::AsRawFd;
     let fd = a.socket.as_raw_fd();
-    let mut received = crate::datagrams::Received::new(ANSWER_BATCH);
+    let mut received = crate::datagrams::Received::new(crate::datagrams::ANSWER_BATCH);
     loop {
         let got = a
             .socket
