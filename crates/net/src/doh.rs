@@ -279,7 +279,8 @@ impl RequestBody {
                     .to_vec(),
             ),
             RequestBody::H2(mut b) => {
-                let mut out = Vec::new();
+                // Room for the OPT that may be added.
+                let mut out = Vec::with_capacity(512 + OPT.len());
                 while let Some(chunk) = b.data().await {
                     let chunk = chunk.ok()?;
                     // Read is read: the client may send more (its window).
@@ -350,13 +351,8 @@ async fn respond(
             let (status, body) = http_answer(m.status, m.content.as_bytes(), b"", &mut extra);
             (status, body, None)
         }
-        Ok(mut query) => {
+        Ok((mut query, added_opt)) => {
             client.counts.tcp_queries.add(1);
-            // A query without EDNS goes on with it (UDP payload 4096), as
-            // dnsdist sends DoH queries: HTTP has no 512-byte limit, so
-            // the backend must not truncate for one. The client gets its
-            // answer without the OPT it did not send.
-            let added_opt = add_opt(&mut query);
             let mut out = crate::buffers::take();
             let who = (source, client.local);
             let answered = answer(
@@ -516,12 +512,13 @@ fn forwarded_for(headers: &hyper::HeaderMap) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, 0))
 }
 
-/// The DNS query a request carries, or why there is none.
+/// The DNS query a request carries (with an OPT added if it had none:
+/// the flag says so), or why there is none.
 async fn query_of<'s>(
     req: &hyper::http::request::Parts,
     body: RequestBody,
     settings: &'s DohSettings,
-) -> Result<Vec<u8>, Refusal<'s>> {
+) -> Result<(Vec<u8>, bool), Refusal<'s>> {
     let path = req.uri.path();
     let known = settings.paths.iter().any(|p| {
         path == p
@@ -535,7 +532,7 @@ async fn query_of<'s>(
     if let Some(m) = settings.responses.iter().find(|m| m.path.is_match(path)) {
         return Err(Refusal::Mapped(m));
     }
-    let query = match req.method {
+    let mut query = match req.method {
         Method::GET => {
             let dns = req
                 .uri
@@ -546,9 +543,13 @@ async fn query_of<'s>(
                 .ok_or(StatusCode::BAD_REQUEST)?;
             // base64url without padding (RFC 8484 §4.1); padding is
             // forgiven.
+            let dns = dns.trim_end_matches('=');
+            // Room for the OPT that may be added: no second allocation.
+            let mut q = Vec::with_capacity(dns.len() * 3 / 4 + OPT.len());
             URL_SAFE_NO_PAD
-                .decode(dns.trim_end_matches('='))
-                .map_err(|_| StatusCode::BAD_REQUEST)?
+                .decode_vec(dns, &mut q)
+                .map_err(|_| StatusCode::BAD_REQUEST)?;
+            q
         }
         Method::POST => {
             let typed = req
@@ -576,26 +577,36 @@ async fn query_of<'s>(
     // Not DNS: refused here, not answered FORMERR (a query with no
     // question goes on, and is answered NOTIMP as over UDP).
     let no_question = query[4..6] == [0, 0];
-    if wire::Query::parse(&query).is_err() && !no_question {
-        return Err(StatusCode::BAD_REQUEST.into());
+    let plain = match wire::Query::parse(&query) {
+        Ok(q) => without_opt(&q),
+        Err(_) if no_question => false,
+        Err(_) => return Err(StatusCode::BAD_REQUEST.into()),
+    };
+    // A query without EDNS goes on with it (UDP payload 4096), as
+    // dnsdist sends DoH queries: HTTP has no 512-byte limit, so the
+    // backend must not truncate for one. The client gets its answer
+    // without the OPT it did not send.
+    if plain {
+        add_opt(&mut query);
     }
-    Ok(query)
+    Ok((query, plain))
 }
 
-/// Appends an OPT record (payload 4096) to a query that has none; true
-/// if it did.
-fn add_opt(query: &mut Vec<u8>) -> bool {
-    let Ok(q) = wire::Query::parse(query) else {
-        return false;
-    };
-    // Only to a plain query: one with other records at the end (TSIG,
-    // say) is left as it is.
-    if q.edns.is_some() || q.end != query.len() || query[6..12] != [0, 0, 0, 0, 0, 0] {
-        return false;
-    }
-    query.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+/// A query with no OPT and nothing after its question, which an OPT
+/// may be added to (one with other records at the end, TSIG say, is
+/// left as it is).
+fn without_opt(q: &wire::Query<'_>) -> bool {
+    q.edns.is_none() && q.end == q.packet.len() && q.packet.get(6..12) == Some(&[0; 6][..])
+}
+
+/// The OPT record added to a query without one: UDP payload 4096, no
+/// options.
+const OPT: [u8; 11] = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0];
+
+/// Appends [`OPT`] to a query `without_opt`.
+fn add_opt(query: &mut Vec<u8>) {
+    query.extend_from_slice(&OPT);
     query[11] = 1;
-    true
 }
 
 /// Removes the OPT record from the end of an answer of `len` bytes; the
@@ -633,10 +644,11 @@ mod tests {
         let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
         q.extend_from_slice(b"\x07example\x00\x00\x01\x00\x01");
         let plain = q.clone();
-        assert!(add_opt(&mut q));
+        assert!(without_opt(&wire::Query::parse(&q).unwrap()));
+        add_opt(&mut q);
         let parsed = wire::Query::parse(&q).unwrap();
         assert_eq!(parsed.edns.map(|e| e.udp_payload), Some(4096));
-        assert!(!add_opt(&mut q), "a second OPT");
+        assert!(!without_opt(&parsed), "a second OPT");
         // The answer to it, with the OPT last: back to the plain form.
         let mut a = q.clone();
         a[2] |= 0x80;
