@@ -6,9 +6,9 @@
 //! dynamic blocks, zones, backends, rings and counters.
 //!
 //! A TLS connection that chose HTTP/2 (ALPN `h2`, as browsers and DoH
-//! clients do) is served with h2 directly, its requests run by the
-//! connection's own workers; HTTP/1.1 and cleartext connections go
-//! through hyper, which tells the HTTP versions apart.
+//! clients do), or a cleartext one that opens with HTTP/2's preface, is
+//! served with h2 directly, its requests run by the connection's own
+//! workers; HTTP/1.1 goes through hyper.
 //!
 //! Status codes as dnsdist's: 200 for every DNS answer (SERVFAIL and
 //! NXDOMAIN included), 400 for a bad request (method, missing or bad
@@ -20,6 +20,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -147,6 +148,17 @@ pub(crate) async fn serve<S>(
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), service)
         .await;
+}
+
+/// Whether a cleartext client opened with HTTP/2's preface (h2c with
+/// prior knowledge, as a proxy in front speaks it), given `wait` for its
+/// first bytes: it then gets the h2 path, as TLS's `h2` does. Anything
+/// else, a preface cut short included, goes to hyper.
+pub(crate) async fn sends_h2_preface(stream: &tokio::net::TcpStream, wait: Duration) -> bool {
+    const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut first = [0u8; 24];
+    let peeked = tokio::time::timeout(wait, stream.peek(&mut first)).await;
+    matches!(peeked, Ok(Ok(24))) && first == *PREFACE
 }
 
 /// An HTTP/2 connection served with h2 itself, its requests run by
@@ -656,6 +668,30 @@ mod tests {
         let n = strip_opt(&mut a, len);
         assert_eq!(&a[12..n], &plain[12..]);
         assert_eq!(&a[10..12], &[0, 0]);
+    }
+
+    #[test]
+    fn only_a_whole_http2_preface_takes_the_h2_path() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let at = listener.local_addr().unwrap();
+            for (sent, h2) in [
+                (&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04"[..], true),
+                (b"GET /dns-query?dns=AAAB HTTP/1.1\r\n", false),
+                (b"PRI * HTTP/2.0\r\n", false),
+                (b"", false),
+            ] {
+                let mut client = std::net::TcpStream::connect(at).unwrap();
+                std::io::Write::write_all(&mut client, sent).unwrap();
+                let (server, _) = listener.accept().await.unwrap();
+                let wait = Duration::from_millis(300);
+                assert_eq!(sends_h2_preface(&server, wait).await, h2, "{sent:?}");
+            }
+        });
     }
 
     #[test]

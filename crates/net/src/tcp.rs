@@ -524,7 +524,8 @@ async fn accept_loop(
                     };
                     match tls {
                         None => {
-                            crate::doh::serve(stream, false, settings.clone(), client, shared).await
+                            let h2 = crate::doh::sends_h2_preface(&stream, wait).await;
+                            crate::doh::serve(stream, h2, settings.clone(), client, shared).await
                         }
                         Some(ctx) => {
                             if let Some(tls) = handshake(ctx, stream, wait, &counts, &slot).await {
