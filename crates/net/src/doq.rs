@@ -23,6 +23,7 @@ use quinn::VarInt;
 
 use crate::stream_answer::{answer, Answered, Upstream};
 use crate::tls::TlsContext;
+use crate::workers::{Handler, Workers};
 use crate::{FrontendCounts, SharedSnapshot};
 
 /// The largest DNS message.
@@ -250,13 +251,35 @@ async fn connection(incoming: quinn::Incoming, ctx: Arc<Listening>, _slot: Clien
         .map(|n| Arc::from(n.to_ascii_lowercase()));
     let client = conn.remote_address();
     let client = SocketAddr::new(shield::netmask::unmap(client.ip()), client.port());
-    while let Ok((send, recv)) = conn.accept_bi().await {
-        let (ctx, conn, sni) = (ctx.clone(), conn.clone(), sni.clone());
-        tokio::spawn(async move {
-            if let Err(code) = query(send, recv, &ctx, client, sni.as_deref()).await {
-                conn.close(VarInt::from_u32(code), b"");
-            }
-        });
+    // Each stream's query is run by the connection's workers, not a
+    // task of its own (`crate::workers` says why).
+    let workers = Workers::new(Streams {
+        ctx,
+        conn: conn.clone(),
+        client,
+        sni,
+    });
+    while let Ok(stream) = conn.accept_bi().await {
+        workers.push(stream);
+    }
+}
+
+/// What a DoQ connection's workers need to answer its streams.
+struct Streams {
+    ctx: Arc<Listening>,
+    conn: quinn::Connection,
+    client: SocketAddr,
+    sni: Option<Arc<str>>,
+}
+
+impl Handler for Streams {
+    type Job = (quinn::SendStream, quinn::RecvStream);
+
+    async fn handle(&self, (send, recv): Self::Job) {
+        let sni = self.sni.as_deref();
+        if let Err(code) = query(send, recv, &self.ctx, self.client, sni).await {
+            self.conn.close(VarInt::from_u32(code), b"");
+        }
     }
 }
 

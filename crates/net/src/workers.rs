@@ -1,6 +1,7 @@
 //! One connection's requests handled by worker tasks that it keeps, so
-//! that a request costs no task of its own (DNS over HTTPS on HTTP/2,
-//! where a connection carries many requests at once).
+//! that a request costs no task of its own (DNS over HTTPS on HTTP/2
+//! and DNS over QUIC, where a connection carries many requests at
+//! once).
 //!
 //! Why not a task per request: a DoH request's state (the query path,
 //! its buffers and rule state, held across the wait for a backend) is
