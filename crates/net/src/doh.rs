@@ -119,8 +119,9 @@ impl shield::stream_info::Headers for RequestHeaders<'_> {
 }
 
 /// Serves one connection (already through TLS, if any) until it closes.
-/// `h2` says TLS chose HTTP/2 (ALPN): h2 then serves it directly;
-/// otherwise hyper finds out which HTTP the client speaks.
+/// `h2` says the client speaks HTTP/2 (TLS chose it by ALPN, or a
+/// cleartext client opened with its preface): h2 then serves it
+/// directly; otherwise hyper finds out which HTTP the client speaks.
 pub(crate) async fn serve<S>(
     stream: S,
     h2: bool,
@@ -165,8 +166,8 @@ pub(crate) async fn sends_h2_preface(stream: &tokio::net::TcpStream, wait: Durat
 /// the connection's own workers (`crate::workers` says why). Written
 /// for the per-query path: hyper's server on top of h2 adds a boxed
 /// future, a task and its own body and service layers to every DoH
-/// request. Settings as hyper's server (the ones the HTTP/1.1 and h2c
-/// paths still get).
+/// request. Settings as hyper's server (the ones the HTTP/1.1 path, and
+/// an h2c preface that came in pieces, still get).
 async fn serve_h2<S>(stream: S, settings: Arc<DohSettings>, client: Client, shared: SharedSnapshot)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -282,14 +283,13 @@ impl RequestBody {
     /// failed.
     async fn read(self, limit: usize) -> Option<Vec<u8>> {
         match self {
-            RequestBody::Hyper(b) => Some(
-                Limited::new(b, limit)
-                    .collect()
-                    .await
-                    .ok()?
-                    .to_bytes()
-                    .to_vec(),
-            ),
+            RequestBody::Hyper(b) => {
+                let body = Limited::new(b, limit).collect().await.ok()?.to_bytes();
+                // Room for the OPT that may be added.
+                let mut out = Vec::with_capacity(body.len() + OPT.len());
+                out.extend_from_slice(&body);
+                Some(out)
+            }
             RequestBody::H2(mut b) => {
                 // Room for the OPT that may be added.
                 let mut out = Vec::with_capacity(512 + OPT.len());
@@ -467,7 +467,8 @@ fn forbidden_in_h2(name: &str, value: &str) -> bool {
         "upgrade",
     ];
     CONNECTION.iter().any(|c| name.eq_ignore_ascii_case(c))
-        || (name.eq_ignore_ascii_case("te") && !value.eq_ignore_ascii_case("trailers"))
+        // h2 takes `te: trailers` only as written (lower case).
+        || (name.eq_ignore_ascii_case("te") && value != "trailers")
 }
 
 /// An HTTP answer instead of DNS (a response-map entry or an
@@ -706,6 +707,7 @@ mod tests {
         ] {
             assert!(forbidden_in_h2(k, v), "{k}: {v}");
         }
+        assert!(forbidden_in_h2("TE", "Trailers"), "h2 wants it lower case");
         for (k, v) in [
             ("te", "trailers"),
             ("x-served-by", "rampart"),
