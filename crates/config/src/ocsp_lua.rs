@@ -332,33 +332,33 @@ mod tests {
             if name == "ec" {
                 key.extend(["-pkeyopt", "ec_paramgen_curve:prime256v1"]);
             }
-            let mut ca = vec![
-                "req",
-                "-x509",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=test ca",
-            ];
-            ca.extend(&key);
-            ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-            openssl(&dir, &ca);
+            // A self-signed certificate for `subject` as `req` makes it,
+            // with `more` after the key options.
+            let req = |subject: &str, more: &[&str]| {
+                let subj = format!("/CN={subject}");
+                let mut args = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", &subj];
+                args.extend(&key);
+                args.extend(more);
+                openssl(&dir, &args);
+            };
+            req("test ca", &["-keyout", "ca.key", "-out", "ca.pem"]);
             // The CA signs the server's certificate as `req` makes it
             // (OpenSSL 3's `req -CA`).
-            let mut srv = vec![
-                "req",
-                "-x509",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=ns1.example.org",
-            ];
-            srv.extend(&key);
-            srv.extend(["-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "0x5eed"]);
-            srv.extend(["-keyout", "srv.key", "-out", "srv.pem"]);
-            openssl(&dir, &srv);
+            req(
+                "ns1.example.org",
+                &[
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-set_serial",
+                    "0x5eed",
+                    "-keyout",
+                    "srv.key",
+                    "-out",
+                    "srv.pem",
+                ],
+            );
             let c = crate::load_str(
                 "generateOCSPResponse('srv.pem', 'ca.pem', 'ca.key', 'srv.ocsp', 1, 30)",
                 &dir.join("rampart.conf"),
