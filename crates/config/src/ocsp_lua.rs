@@ -9,7 +9,7 @@
 //! fixed structures, and no crate in the tree builds OCSP; the CA's key
 //! signs with ring, rustls's provider.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mlua::Lua;
@@ -45,23 +45,32 @@ const FUNCTIONS: &[Global] = &[("generateOCSPResponse", |lua, env| {
         )| {
             // Inputs as certificates are found; the output beside the
             // config, as every file rampart writes.
-            let inputs = [cert, ca_cert, ca_key].map(|f| resolve_existing(&base, &f));
-            let [cert, ca_cert, ca_key] = inputs;
-            let files = [cert, ca_cert, ca_key, resolve(&base, &out)];
+            let [cert, ca_cert, ca_key] =
+                [cert, ca_cert, ca_key].map(|f| resolve_existing(&base, &f));
+            let out = resolve(&base, &out);
             let valid = Duration::from_secs(u64::from(days) * 86_400 + u64::from(minutes) * 60);
-            generate(&files, valid).map_err(|e| fail(lua, format!("generateOCSPResponse: {e}")))
+            generate(&cert, &ca_cert, &ca_key, &out, valid)
+                .map_err(|e| fail(lua, format!("generateOCSPResponse: {e}")))
         },
     )
 })];
 
-/// Writes `out` (the last of `files`): a response for `cert` from `ca`,
-/// signed with `ca_key`, valid for `valid` from now.
-fn generate(files: &[PathBuf; 4], valid: Duration) -> Result<(), String> {
-    let [cert, ca, ca_key, out] = files;
-    let (cert_path, ca_path, key_path) = (cert, ca, ca_key);
-    let cert = certificate(cert)?;
-    let ca = certificate(ca)?;
-    let signer = Signer::of(ca_key)?;
+/// Writes `out`: a response for `cert_path` from `ca_path`, signed with
+/// the key in `key_path`, valid for `valid` from now.
+fn generate(
+    cert_path: &Path,
+    ca_path: &Path,
+    key_path: &Path,
+    out: &Path,
+    valid: Duration,
+) -> Result<(), String> {
+    // Valid for nothing, it would be stapled and refused by every client.
+    if valid.is_zero() {
+        return Err("days and minutes are both 0: the response would expire at once".into());
+    }
+    let cert = certificate(cert_path)?;
+    let ca = certificate(ca_path)?;
+    let signer = Signer::of(key_path)?;
     // A response signed by the wrong key, or naming the wrong issuer,
     // would be stapled and refused by every client without a word.
     if cert.tbs_certificate.issuer != ca.tbs_certificate.subject {
@@ -91,7 +100,7 @@ fn generate(files: &[PathBuf; 4], valid: Duration) -> Result<(), String> {
     if until.as_secs() > LAST_SECOND_OF_9999 {
         return Err("the validity ends past the year 9999".into());
     }
-    let tbs = response_data(&cert, &ca, now, until)?;
+    let tbs = response_data(&cert, ca_public, now, until)?;
     let signature = signer.sign(&tbs)?;
     let basic = seq(&[&tbs, &seq(&[signer.algorithm]), &bit_string(&signature)]);
     // responseStatus successful, then responseBytes of id-pkix-ocsp-basic.
@@ -119,17 +128,12 @@ fn certificate(path: &Path) -> Result<x509_cert::Certificate, String> {
 /// by the hash of the CA's key.
 fn response_data(
     cert: &x509_cert::Certificate,
-    ca: &x509_cert::Certificate,
+    ca_key: &[u8],
     now: Duration,
     until: Duration,
 ) -> Result<Vec<u8>, String> {
     let tbs = &cert.tbs_certificate;
     let issuer = tbs.issuer.to_der().map_err(|e| e.to_string())?;
-    let ca_key = ca
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .raw_bytes();
     let sha1 = |b: &[u8]| ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, b);
     let key_hash = tlv(0x04, sha1(ca_key).as_ref());
     // CertID: SHA-1 (with NULL parameters, as responders write it) of
@@ -203,11 +207,11 @@ impl Signer {
                             k.secret_pkcs8_der(),
                         )
                     })
-                    .ok_or_else(|| match rsa_refusal.as_deref() {
-                        Some(why) if why != "InvalidEncoding" && why != "WrongAlgorithm" => {
-                            bad(&format!("an RSA key ring refuses ({why})"))
-                        }
-                        _ => bad(&"not an RSA, P-256 or P-384 key"),
+                    // ring's reason for RSA said as it is (its texts are
+                    // not an API to match on): "too small" is the usual.
+                    .ok_or_else(|| {
+                        let why = rsa_refusal.unwrap_or_default();
+                        bad(&format!("not an RSA (ring: {why}), P-256 or P-384 key"))
                     })
             }
             PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der())
@@ -406,6 +410,17 @@ mod tests {
             }
             std::fs::remove_dir_all(&dir).ok();
         }
+    }
+
+    #[test]
+    fn a_response_valid_for_no_time_is_refused_with_the_config_line() {
+        let err = crate::load_str(
+            "\n\ngenerateOCSPResponse('srv.pem', 'ca.pem', 'ca.key', 'o.der', 0, 0)",
+            &std::env::temp_dir().join("rampart.conf"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(":3:") && err.contains("both 0"), "{err}");
     }
 
     #[test]
