@@ -5,8 +5,9 @@
 //! Kept per thread, as tokio streams: a stream is registered with the
 //! reactor of the runtime that made it, so it stays on that runtime's
 //! thread (every thread that asks backends over TCP runs one runtime for
-//! its whole life: the stream thread, DoQ's), and taking one costs no epoll_ctl(2) pair (moving a socket
-//! out of tokio and back in cost two system calls per query).
+//! its whole life: the stream thread, DoQ's), and taking one costs no
+//! epoll_ctl(2) pair (moving a socket out of tokio and back in cost two
+//! system calls per query).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,14 +31,9 @@ thread_local! {
 /// first (the least likely to have been closed by the backend since).
 pub fn take(addr: SocketAddr) -> Option<TcpStream> {
     KEPT.with(|k| {
-        let mut k = k.borrow_mut();
-        let list = k.get_mut(&addr)?;
-        let s = list.pop();
-        // An address with none kept does not count towards the bound.
-        if list.is_empty() {
-            k.remove(&addr);
-        }
-        s
+        // An emptied list stays: with one connection kept per backend
+        // (the usual), removing it would free and rebuild it per query.
+        k.borrow_mut().get_mut(&addr)?.pop()
     })
 }
 
@@ -46,7 +42,12 @@ pub fn keep(addr: SocketAddr, s: TcpStream) {
     KEPT.with(|k| {
         let mut k = k.borrow_mut();
         if k.len() >= MAX_BACKENDS && !k.contains_key(&addr) {
-            k.clear();
+            // Addresses with none kept go first; only if that is not
+            // enough is every kept connection closed.
+            k.retain(|_, list| !list.is_empty());
+            if k.len() >= MAX_BACKENDS {
+                k.clear();
+            }
         }
         let list = k.entry(addr).or_default();
         if list.len() < MAX_PER_BACKEND {
