@@ -274,9 +274,17 @@ pub(crate) unsafe fn send_all(
                 0,
             )
         };
+        let error = (r < 0).then(|| io::Error::last_os_error().kind());
         sent += match r {
             n if n > 0 => n as usize,
-            _ if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => 0,
+            _ if error == Some(io::ErrorKind::Interrupted) => 0,
+            // A full send buffer (a non-blocking socket) takes none of
+            // the rest either: all fail now, not one system call each.
+            _ if error == Some(io::ErrorKind::WouldBlock) => {
+                (sent..msgs.len()).for_each(&mut *failed);
+                return;
+            }
+            // This message's own failure (its address, say): skip it.
             _ => {
                 failed(sent);
                 1

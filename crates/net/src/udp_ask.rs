@@ -31,9 +31,9 @@ const MAX_IN_FLIGHT: usize = 65536;
 
 struct Asker {
     socket: UdpSocket,
+    /// The queries waiting for answers, and those still to send: one
+    /// lock for both, taken once per query.
     waiting: Mutex<Waiting>,
-    /// Queries for the sending task.
-    outbox: Mutex<crate::forward::Outbox>,
     /// Rung when a query is queued in an empty outbox.
     queued: tokio::sync::Notify,
 }
@@ -43,6 +43,8 @@ struct Waiting {
     next: u16,
     /// Our own IDs as keys: no need for SipHash's defence.
     by_id: FxHashMap<u16, oneshot::Sender<Vec<u8>>>,
+    /// Queries for the sending task.
+    outbox: crate::forward::Outbox,
 }
 
 /// The askers of this process, by backend address: made on first use,
@@ -88,9 +90,8 @@ async fn shared_asker(addr: SocketAddr) -> Option<Arc<Asker>> {
         socket,
         waiting: Mutex::new(Waiting {
             next: wire::random::fast() as u16,
-            by_id: FxHashMap::default(),
+            ..Default::default()
         }),
-        outbox: Default::default(),
         queued: tokio::sync::Notify::new(),
     });
     let mut all = askers().lock().unwrap_or_else(|p| p.into_inner());
@@ -114,7 +115,7 @@ async fn send_queries(a: Arc<Asker>) {
         // Swapped out, so streams queue on while these are sent (each
         // box keeps its room).
         std::mem::swap(
-            &mut *a.outbox.lock().unwrap_or_else(|p| p.into_inner()),
+            &mut a.waiting.lock().unwrap_or_else(|p| p.into_inner()).outbox,
             &mut sending,
         );
         // A query the kernel did not take (a full send buffer) is failed
@@ -196,7 +197,8 @@ pub async fn ask(
     }
     let a = asker(b.addr).await?;
     let (tx, rx) = oneshot::channel();
-    let id = {
+    let (id, first) = {
+        use std::os::fd::AsRawFd;
         let mut w = a.waiting.lock().unwrap_or_else(|p| p.into_inner());
         if w.by_id.len() >= MAX_IN_FLIGHT {
             return None;
@@ -207,8 +209,14 @@ pub async fn ask(
         }
         w.next = id.wrapping_add(1);
         w.by_id.insert(id, tx);
-        id
+        let first = w.outbox.is_empty();
+        w.outbox
+            .push(a.socket.as_raw_fd(), &id.to_be_bytes(), &query[2..]);
+        (id, first)
     };
+    if first {
+        a.queued.notify_one();
+    }
     // Dropped early (its stream reset, its connection gone), the query
     // gives its ID back: left in the map, it would be taken for good.
     let mut waiter = Waiter {
@@ -217,21 +225,13 @@ pub async fn ask(
     };
     let started = Instant::now();
     b.sent();
-    {
-        use std::os::fd::AsRawFd;
-        let mut outbox = a.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        let first = outbox.is_empty();
-        outbox.push(a.socket.as_raw_fd(), &id.to_be_bytes(), &query[2..]);
-        drop(outbox);
-        if first {
-            a.queued.notify_one();
-        }
-    }
     let got = match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(answer)) => Some(answer),
         // The sending task dropped the waiter: the socket did not take
         // the query.
         Ok(Err(_)) => {
+            // It took the ID out too.
+            waiter.id = None;
             b.send_failed();
             return None;
         }
