@@ -7,8 +7,12 @@
 
 use std::cell::RefCell;
 
+/// The largest DNS message (a UDP payload's, a stream's length field):
+/// the one definition every transport's buffers are sized by.
+pub const MAX_MESSAGE: usize = 65535;
+
 /// A buffer's length: a two-byte length prefix and the largest message.
-pub const LEN: usize = 2 + 65535;
+pub const LEN: usize = 2 + MAX_MESSAGE;
 
 /// Buffers kept per thread at most, 16 MB (the rest are freed): enough
 /// for a few hundred queries in flight at once.

@@ -6,8 +6,8 @@
 use std::io;
 use std::os::fd::RawFd;
 
-/// The largest datagram (a UDP payload's length field).
-pub(crate) const MAX_DATAGRAM: usize = 65535;
+/// The largest datagram.
+const MAX_DATAGRAM: usize = crate::buffers::MAX_MESSAGE;
 
 /// Backend answers read per `recvmmsg`, by the forwarders and the
 /// askers alike: enough to drain a busy socket in few calls, and each

@@ -32,14 +32,13 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::buffers::MAX_MESSAGE;
 use crate::stream_answer::{answer, Answered, Upstream};
 use crate::workers::{Handler, Workers};
 use crate::SharedSnapshot;
 use shield::stream_info::{HttpInfo, StreamInfo};
 
 const DNS_MESSAGE: &str = "application/dns-message";
-/// The largest DNS message.
-const MAX_MESSAGE: usize = 65535;
 
 /// A DoH listener's settings (dnsdist's `addDOHLocal` options).
 #[derive(Clone, Debug)]

@@ -21,13 +21,11 @@ use std::time::Duration;
 use quinn::crypto::rustls::QuicServerConfig;
 use quinn::VarInt;
 
+use crate::buffers::MAX_MESSAGE;
 use crate::stream_answer::{answer, Answered, Upstream};
 use crate::tls::TlsContext;
 use crate::workers::{Handler, Workers};
 use crate::{FrontendCounts, SharedSnapshot};
-
-/// The largest DNS message.
-const MAX_MESSAGE: usize = 65535;
 
 /// RFC 9250 §8.4 error codes.
 const DOQ_PROTOCOL_ERROR: u32 = 0x2;

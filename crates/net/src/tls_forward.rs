@@ -18,6 +18,8 @@ use pool::{Backend, BackendTls, ConnCounters};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use crate::buffers::MAX_MESSAGE;
+
 type DotStream = TlsStream<TcpStream>;
 
 /// A DoT session kept on its backend. One that resumed is counted in the
@@ -37,9 +39,6 @@ impl Drop for DotSession {
 
 /// A DoH connection kept on its backend.
 type DohSender = SendRequest<Full<Bytes>>;
-
-/// The largest DNS message.
-const MAX_MESSAGE: usize = 65535;
 
 /// The runtime serving streams (TCP, DoT, DoH listeners): UDP clients'
 /// queries for TLS backends are asked from it too, on the same kept

@@ -24,7 +24,7 @@ const BATCH: usize = 32;
 /// Largest query read; longer datagrams are cut and answered FORMERR.
 const MAX_QUERY: usize = 4096;
 /// Largest response (the configured payload size is the real limit).
-const MAX_RESPONSE: usize = 65535;
+const MAX_RESPONSE: usize = crate::buffers::MAX_MESSAGE;
 
 use crate::reply_from::{ReplyFrom, CONTROL_LEN};
 
