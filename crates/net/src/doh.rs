@@ -86,6 +86,48 @@ impl Default for DohSettings {
     }
 }
 
+/// A DoH listener: its settings, and the headers its every answer
+/// carries, made here once rather than parsed and allocated for each
+/// answer (about 3% of an answer's instructions).
+#[derive(Debug)]
+pub struct Doh {
+    settings: DohSettings,
+    /// `server`, unless `serverTokens` is not a valid header value.
+    server: Option<HeaderValue>,
+    /// The `customResponseHeaders` that are valid HTTP, each with
+    /// whether HTTP/2 forbids it (see [`forbidden_in_h2`]).
+    custom: Vec<(HeaderName, HeaderValue, bool)>,
+}
+
+impl Doh {
+    pub fn new(settings: DohSettings) -> Self {
+        let server = HeaderValue::try_from(settings.server_tokens.as_str()).ok();
+        if server.is_none() {
+            log::warn!(
+                "DoH: serverTokens {:?} is not a valid HTTP header value; no server header is sent",
+                settings.server_tokens
+            );
+        }
+        let mut custom = Vec::new();
+        for (k, v) in &settings.headers {
+            match (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(v.as_str()),
+            ) {
+                (Ok(name), Ok(value)) => custom.push((name, value, forbidden_in_h2(k, v))),
+                _ => log::warn!(
+                    "DoH: custom response header {k:?}: {v:?} is not valid HTTP; it is not sent"
+                ),
+            }
+        }
+        Doh {
+            settings,
+            server,
+            custom,
+        }
+    }
+}
+
 /// Who is asking, for the query path, and the listener's counters.
 #[derive(Clone)]
 pub(crate) struct Client {
@@ -124,24 +166,24 @@ impl shield::stream_info::Headers for RequestHeaders<'_> {
 pub(crate) async fn serve<S>(
     stream: S,
     h2: bool,
-    settings: Arc<DohSettings>,
+    doh: Arc<Doh>,
     client: Client,
     shared: SharedSnapshot,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     if h2 {
-        return serve_h2(stream, settings, client, shared).await;
+        return serve_h2(stream, doh, client, shared).await;
     }
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let (settings, shared, client) = (settings.clone(), shared.clone(), client.clone());
+        let (doh, shared, client) = (doh.clone(), shared.clone(), client.clone());
         // Boxed: the answer's state is large (the query path's buffers
         // and rule state live across its awaits), and hyper moves each
         // stream's future into a task by value, several times. Unboxed,
         // those copies were 14% of a DoH query's CPU (perf).
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let r = respond(parts, RequestBody::Hyper(body), &settings, &client, &shared).await;
+            let r = respond(parts, RequestBody::Hyper(body), &doh, &client, &shared).await;
             Ok::<_, Infallible>(r.map(Full::new))
         })
     });
@@ -167,7 +209,7 @@ pub(crate) async fn sends_h2_preface(stream: &tokio::net::TcpStream, wait: Durat
 /// future, a task and its own body and service layers to every DoH
 /// request. Settings as hyper's server (the ones the HTTP/1.1 path, and
 /// an h2c preface that came in pieces, still get).
-async fn serve_h2<S>(stream: S, settings: Arc<DohSettings>, client: Client, shared: SharedSnapshot)
+async fn serve_h2<S>(stream: S, doh: Arc<Doh>, client: Client, shared: SharedSnapshot)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -183,7 +225,7 @@ where
         return;
     };
     let workers = Workers::new(H2Requests {
-        settings,
+        doh,
         client,
         shared,
     });
@@ -197,7 +239,7 @@ where
 
 /// What an HTTP/2 connection's workers need to answer its requests.
 struct H2Requests {
-    settings: Arc<DohSettings>,
+    doh: Arc<Doh>,
     client: Client,
     shared: SharedSnapshot,
 }
@@ -210,7 +252,7 @@ impl Handler for H2Requests {
         let answer = respond(
             parts,
             RequestBody::H2(body),
-            &self.settings,
+            &self.doh,
             &self.client,
             &self.shared,
         );
@@ -310,10 +352,11 @@ impl RequestBody {
 async fn respond(
     parts: hyper::http::request::Parts,
     request_body: RequestBody,
-    settings: &DohSettings,
+    doh: &Doh,
     client: &Client,
     shared: &SharedSnapshot,
 ) -> Response<Bytes> {
+    let settings = &doh.settings;
     let source = match settings.trust_forwarded_for {
         true => forwarded_for(&parts.headers).unwrap_or(client.addr),
         false => client.addr,
@@ -423,24 +466,28 @@ async fn respond(
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
+    // Room for them all (the h2 path adds the date and length): a map
+    // grown header by header is reallocated on the way.
+    h.reserve(8);
     if ok {
         h.insert(CONTENT_TYPE, HeaderValue::from_static(DNS_MESSAGE));
-        if let Some(ttl) = ttl.filter(|_| settings.cache_control) {
-            if let Ok(v) = HeaderValue::try_from(format!("max-age={ttl}")) {
-                h.insert(CACHE_CONTROL, v);
+        if let Some(v) = ttl.filter(|_| settings.cache_control).and_then(max_age) {
+            h.insert(CACHE_CONTROL, v);
+        }
+    }
+    if let Some(v) = &doh.server {
+        h.insert(hyper::header::SERVER, v.clone());
+    }
+    let h2 = parts.version == hyper::Version::HTTP_2;
+    // A response-map answer does not get the listener's own headers.
+    if !mapped {
+        for (k, v, forbidden) in &doh.custom {
+            if !(h2 && *forbidden) {
+                h.insert(k.clone(), v.clone());
             }
         }
     }
-    if let Ok(v) = HeaderValue::try_from(settings.server_tokens.as_str()) {
-        h.insert(hyper::header::SERVER, v);
-    }
-    let own = if mapped {
-        &[][..]
-    } else {
-        &settings.headers[..]
-    };
-    let h2 = parts.version == hyper::Version::HTTP_2;
-    for (k, v) in own.iter().chain(&extra) {
+    for (k, v) in &extra {
         if h2 && forbidden_in_h2(k, v) {
             continue;
         }
@@ -452,6 +499,29 @@ async fn respond(
         }
     }
     r
+}
+
+/// `max-age=<ttl>`, kept per thread for the TTLs last seen: answers
+/// repeat a few TTLs, and formatting one costs an allocation and some
+/// 500 instructions.
+fn max_age(ttl: u32) -> Option<HeaderValue> {
+    use std::cell::RefCell;
+    const KEPT: usize = 16;
+    thread_local! {
+        static LAST: RefCell<[Option<(u32, HeaderValue)>; KEPT]> =
+            const { RefCell::new([const { None }; KEPT]) };
+    }
+    LAST.with_borrow_mut(|last| {
+        let slot = &mut last[ttl as usize % KEPT];
+        match slot {
+            Some((t, v)) if *t == ttl => Some(v.clone()),
+            _ => {
+                let v = HeaderValue::try_from(format!("max-age={ttl}")).ok()?;
+                *slot = Some((ttl, v.clone()));
+                Some(v)
+            }
+        }
+    })
 }
 
 /// Headers HTTP/2 forbids (RFC 9113 §8.2.2): h2 refuses a response with

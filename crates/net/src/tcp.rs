@@ -103,10 +103,7 @@ pub enum Service {
     /// DNS over TLS (RFC 7858): TCP's framing inside TLS.
     Dot(Arc<crate::tls::TlsContext>),
     /// DNS over HTTPS (RFC 8484); cleartext HTTP without a TLS context.
-    Doh(
-        Option<Arc<crate::tls::TlsContext>>,
-        Arc<crate::doh::DohSettings>,
-    ),
+    Doh(Option<Arc<crate::tls::TlsContext>>, Arc<crate::doh::Doh>),
     /// DNS over QUIC (RFC 9250): served by [`crate::doq`] on a UDP
     /// socket of its own, never by this module (its spec has no TCP).
     Doq(Arc<crate::tls::TlsContext>, crate::doq::DoqSettings),
@@ -512,7 +509,7 @@ async fn accept_loop(
                         let _ = connection(tls, who, &opts, (&slot, Some(sni)), shared).await;
                     }
                 }
-                Service::Doh(tls, settings) => {
+                Service::Doh(tls, doh) => {
                     // HTTP keeps its own connection: it stays evictable
                     // at the listener's limit, as an idle TCP one.
                     let mut client = crate::doh::Client {
@@ -525,7 +522,7 @@ async fn accept_loop(
                     match tls {
                         None => {
                             let h2 = crate::doh::sends_h2_preface(&stream, wait).await;
-                            crate::doh::serve(stream, h2, settings.clone(), client, shared).await
+                            crate::doh::serve(stream, h2, doh.clone(), client, shared).await
                         }
                         Some(ctx) => {
                             if let Some(tls) = handshake(ctx, stream, wait, &counts, &slot).await {
@@ -536,7 +533,7 @@ async fn accept_loop(
                                     .server_name()
                                     .map(|n| Arc::from(n.to_ascii_lowercase()));
                                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                                crate::doh::serve(tls, h2, settings.clone(), client, shared).await;
+                                crate::doh::serve(tls, h2, doh.clone(), client, shared).await;
                             }
                         }
                     }

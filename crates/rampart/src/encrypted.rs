@@ -70,7 +70,7 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                 tls,
             ) => net::tcp::Service::Doh(
                 tls,
-                Arc::new(net::doh::DohSettings {
+                Arc::new(net::doh::Doh::new(net::doh::DohSettings {
                     paths: paths.clone(),
                     exact_paths: *exact_paths,
                     headers: headers.clone(),
@@ -78,7 +78,7 @@ pub fn specs(c: &config::Config) -> Result<(Vec<net::ListenSpec>, Encrypted), St
                     server_tokens: server_tokens.clone(),
                     trust_forwarded_for: *trust_forwarded_for,
                     responses: mapped(responses).map_err(|e| format!("{}: {e}", l.source))?,
-                }),
+                })),
             ),
         };
         // DoQ's UDP socket is its own (net::doq), not a DNS one.
