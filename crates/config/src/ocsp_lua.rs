@@ -113,7 +113,11 @@ fn generate(
     let aside = out.with_extension("tmp-ocsp");
     std::fs::write(&aside, &response)
         .and_then(|()| std::fs::rename(&aside, out))
-        .map_err(|e| format!("{}: {e}", out.display()))
+        .map_err(|e| {
+            // Not left behind for the operator to find.
+            let _ = std::fs::remove_file(&aside);
+            format!("{}: {e}", out.display())
+        })
 }
 
 /// The first certificate of a PEM file, parsed.
