@@ -395,7 +395,7 @@ pub fn forward_over_stream(
     );
     let (backend, runtime, sent) = (backend.clone(), runtime.clone(), sent.to_vec());
     rt.spawn(async move {
-        let mut out = vec![0u8; 65535];
+        let mut out = vec![0u8; crate::buffers::MAX_MESSAGE];
         let Some(qname) = sent.get(12..12 + qname_len) else {
             return;
         };

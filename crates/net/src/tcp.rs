@@ -740,7 +740,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> bool {
     // A whole query: this connection is in use until it is answered.
     peer.slot.busy(true);
-    out.resize(2 + 65535, 0);
+    // A pooled buffer is this long already; this only guards the slice below.
+    out.resize(crate::buffers::LEN, 0);
     let answered = crate::stream_answer::answer(
         peer.shared,
         query,
