@@ -20,10 +20,16 @@
 //! whose time is up every [`SWEEP`]. A tokio timer per query took its
 //! driver's lock twice and a slot in its wheel, some 760 instructions
 //! (2% of a DoH answer); a timeout now fires up to [`SWEEP`] late, on
-//! timeouts of a second or more.
+//! timeouts of a second or more, and an answer that comes in that time
+//! is taken.
+//!
+//! Nothing waits on a dead asker: when its reading task ends (its
+//! runtime gone, or a panic), the queries waiting are failed and the
+//! asker is marked dead, and the next query makes a new one.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -46,6 +52,8 @@ struct Asker {
     waiting: Mutex<Waiting>,
     /// Rung when a query is queued in an empty outbox.
     queued: tokio::sync::Notify,
+    /// Cleared when the reading task ends: no answer comes any more.
+    alive: AtomicBool,
 }
 
 #[derive(Default)]
@@ -73,33 +81,49 @@ enum Reply {
 impl Asker {
     /// Tells the queries whose time is up that it is.
     fn fail_late(&self) {
-        let now = Instant::now();
         let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        let late: Vec<u16> = w
-            .by_id
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in late {
-            if let Some(p) = w.by_id.remove(&id) {
-                let _ = p.tx.send(Reply::TimedOut);
-            }
+        if w.by_id.is_empty() {
+            return;
         }
+        let now = Instant::now();
+        for (_, late) in w.by_id.extract_if(|_, p| p.deadline <= now) {
+            let _ = late.tx.send(Reply::TimedOut);
+        }
+    }
+}
+
+/// Held by the reading task: when it ends, however, the queries waiting
+/// are failed (their senders dropped) and the asker is marked dead.
+struct Reading(Arc<Asker>);
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Relaxed);
+        self.0
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .clear();
     }
 }
 
 thread_local! {
     /// This thread's askers, by backend address: made on first use, each
-    /// with its tasks on this thread's runtime, so that they end with it
-    /// (a process-wide one would serve other runtimes from the one that
-    /// made it, and die with it). No lock on the way to one.
+    /// with its tasks on this thread's runtime (a process-wide one would
+    /// serve other runtimes from the one that made it, and die with it).
+    /// No lock on the way to one.
     static ASKERS: RefCell<FxHashMap<SocketAddr, Arc<Asker>>> = Default::default();
 }
 
 /// This thread's asker for `addr`, made if there is none.
 async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
-    if let Some(a) = ASKERS.with_borrow(|k| k.get(&addr).cloned()) {
+    let live = |k: &FxHashMap<SocketAddr, Arc<Asker>>| {
+        k.get(&addr)
+            .filter(|a| a.alive.load(Ordering::Relaxed))
+            .cloned()
+    };
+    if let Some(a) = ASKERS.with_borrow(live) {
         return Some(a);
     }
     let local: SocketAddr = if addr.is_ipv4() {
@@ -110,7 +134,7 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
     let socket = UdpSocket::bind(local).await.ok()?;
     socket.connect(addr).await.ok()?;
     // Another stream made one meanwhile: use that.
-    if let Some(a) = ASKERS.with_borrow(|k| k.get(&addr).cloned()) {
+    if let Some(a) = ASKERS.with_borrow(live) {
         return Some(a);
     }
     let a = Arc::new(Asker {
@@ -120,7 +144,9 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
             ..Default::default()
         }),
         queued: tokio::sync::Notify::new(),
+        alive: AtomicBool::new(true),
     });
+    // In place of a dead one, if any.
     ASKERS.with_borrow_mut(|k| k.insert(addr, a.clone()));
     tokio::spawn(read_answers(a.clone()));
     tokio::spawn(send_queries(a.clone()));
@@ -128,7 +154,7 @@ async fn asker(addr: SocketAddr) -> Option<Arc<Asker>> {
 }
 
 /// Sends the queued queries, all that queued since the last send at
-/// once. The socket stays open as long as the asker: for good.
+/// once. The socket stays open as long as the asker.
 async fn send_queries(a: Arc<Asker>) {
     let mut sending = crate::forward::Outbox::default();
     loop {
@@ -159,6 +185,8 @@ async fn send_queries(a: Arc<Asker>) {
 /// Every [`SWEEP`], fails the queries whose time is up.
 async fn read_answers(a: Arc<Asker>) {
     use std::os::fd::AsRawFd;
+    let reading = Reading(a);
+    let a = &reading.0;
     let fd = a.socket.as_raw_fd();
     let mut received = crate::datagrams::Received::new(crate::datagrams::ANSWER_BATCH);
     let mut sweep = tokio::time::interval(SWEEP);
@@ -168,11 +196,17 @@ async fn read_answers(a: Arc<Asker>) {
         // readable must not hold it off.
         let readable = std::future::poll_fn(|cx| {
             if sweep.poll_tick(cx).is_ready() {
-                return Poll::Ready(false);
+                return Poll::Ready(Some(false));
             }
-            a.socket.poll_recv_ready(cx).map(|_| true)
+            a.socket
+                .poll_recv_ready(cx)
+                .map(|r| r.is_ok().then_some(true))
         })
         .await;
+        // The IO driver is gone: so is this asker (see Reading).
+        let Some(readable) = readable else {
+            return;
+        };
         if !readable {
             a.fail_late();
             continue;
@@ -245,7 +279,9 @@ pub async fn ask(
     let (id, first) = {
         use std::os::fd::AsRawFd;
         let mut w = a.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        if w.by_id.len() >= MAX_IN_FLIGHT {
+        // Checked under the lock its reading task clears the map under
+        // when it ends: no query is left waiting on a dead asker.
+        if w.by_id.len() >= MAX_IN_FLIGHT || !a.alive.load(Ordering::Relaxed) {
             return None;
         }
         let mut id = w.next;
@@ -380,5 +416,36 @@ mod tests {
             assert_eq!(b.drops(), 1, "counted as a timeout");
             assert_eq!(in_flight(b.addr), 0, "its ID given back");
         });
+    }
+
+    #[test]
+    fn an_asker_ends_with_its_runtime_and_the_next_one_makes_another() {
+        let (_hole, b, query) = hole();
+        let mut out = vec![0u8; 512];
+        // The first runtime makes this thread's asker, and ends.
+        runtime().block_on(async {
+            let asking = ask(
+                &b,
+                &query,
+                &mut out,
+                Duration::from_millis(300),
+                expected(&query),
+            );
+            assert_eq!(asking.await, None);
+        });
+        // A second one on the same thread does not wait on the first's
+        // dead asker (no sweep would ever end the wait).
+        runtime().block_on(async {
+            let asking = ask(
+                &b,
+                &query,
+                &mut out,
+                Duration::from_millis(300),
+                expected(&query),
+            );
+            let got = tokio::time::timeout(Duration::from_secs(10), asking).await;
+            assert_eq!(got, Ok(None), "no answer, and the wait ended");
+        });
+        assert_eq!(b.drops(), 2, "each counted as a timeout");
     }
 }
