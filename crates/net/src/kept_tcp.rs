@@ -10,9 +10,9 @@
 //! system calls per query).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 
 /// Idle connections kept per backend address and thread.
@@ -24,7 +24,10 @@ const MAX_PER_BACKEND: usize = 8;
 const MAX_BACKENDS: usize = 256;
 
 thread_local! {
-    static KEPT: RefCell<HashMap<SocketAddr, Vec<TcpStream>>> = RefCell::new(HashMap::new());
+    /// Keyed by backend addresses from the config, not by anything a
+    /// client sends: no need for SipHash's defence (it was two hashes of
+    /// some 200 instructions per DoT query, a take and a keep).
+    static KEPT: RefCell<FxHashMap<SocketAddr, Vec<TcpStream>>> = RefCell::default();
 }
 
 /// An idle connection to `addr` made on this thread, most recently used

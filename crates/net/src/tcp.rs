@@ -165,7 +165,9 @@ struct Limits {
 #[derive(Default)]
 struct Registry {
     next_id: u64,
-    conns: HashMap<u64, Conn>,
+    /// Keyed by our own counter: no need for SipHash's defence (a
+    /// connection's busy and idle turns look it up twice per query).
+    conns: rustc_hash::FxHashMap<u64, Conn>,
     /// The idle ones, longest idle first: at the limit the first makes
     /// room without a scan of every connection (a connection flood asks
     /// for room on every accept).
