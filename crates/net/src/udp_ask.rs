@@ -397,21 +397,28 @@ mod tests {
         });
     }
 
+    /// Asks the hole with a 300 ms timeout; bounded at 10 s, so that a
+    /// wait nothing ends fails the test (Err) rather than hanging it.
+    async fn ask_the_hole(
+        b: &Backend,
+        query: &[u8],
+    ) -> Result<Option<Result<usize, ()>>, tokio::time::error::Elapsed> {
+        let mut out = vec![0u8; 512];
+        let asking = ask(
+            b,
+            query,
+            &mut out,
+            Duration::from_millis(300),
+            expected(query),
+        );
+        tokio::time::timeout(Duration::from_secs(10), asking).await
+    }
+
     #[test]
     fn an_unanswered_query_times_out_without_a_timer_of_its_own() {
         runtime().block_on(async {
             let (_hole, b, query) = hole();
-            let mut out = vec![0u8; 512];
-            let asking = ask(
-                &b,
-                &query,
-                &mut out,
-                Duration::from_millis(300),
-                expected(&query),
-            );
-            // Bounded, so that a sweep that never comes fails the test
-            // rather than hanging it.
-            let got = tokio::time::timeout(Duration::from_secs(10), asking).await;
+            let got = ask_the_hole(&b, &query).await;
             assert_eq!(got, Ok(None), "no answer, and the wait ended");
             assert_eq!(b.drops(), 1, "counted as a timeout");
             assert_eq!(in_flight(b.addr), 0, "its ID given back");
@@ -421,29 +428,14 @@ mod tests {
     #[test]
     fn an_asker_ends_with_its_runtime_and_the_next_one_makes_another() {
         let (_hole, b, query) = hole();
-        let mut out = vec![0u8; 512];
         // The first runtime makes this thread's asker, and ends.
         runtime().block_on(async {
-            let asking = ask(
-                &b,
-                &query,
-                &mut out,
-                Duration::from_millis(300),
-                expected(&query),
-            );
-            assert_eq!(asking.await, None);
+            assert_eq!(ask_the_hole(&b, &query).await, Ok(None));
         });
         // A second one on the same thread does not wait on the first's
         // dead asker (no sweep would ever end the wait).
         runtime().block_on(async {
-            let asking = ask(
-                &b,
-                &query,
-                &mut out,
-                Duration::from_millis(300),
-                expected(&query),
-            );
-            let got = tokio::time::timeout(Duration::from_secs(10), asking).await;
+            let got = ask_the_hole(&b, &query).await;
             assert_eq!(got, Ok(None), "no answer, and the wait ended");
         });
         assert_eq!(b.drops(), 2, "each counted as a timeout");
