@@ -248,7 +248,8 @@ impl DynBlocks {
 
     /// Inserts or refreshes blocks: `(target, seconds, action, reason,
     /// warning)`. A longer block in force is not shortened; a warning is
-    /// upgraded to a block; the block counter carries over.
+    /// upgraded to a block, and never replaces one (as dnsdist); the block
+    /// counter carries over.
     pub fn insert(&self, new: &[NewBlock]) {
         if new.is_empty() {
             return;
@@ -273,6 +274,11 @@ impl DynBlocks {
             };
             let mut carried = 0;
             if let Some(old) = existing.filter(|b| b.until > now) {
+                // A client whose rate fell from the block's level to the
+                // warning's is still blocked, until the block ends.
+                if *warning && !old.warning {
+                    continue;
+                }
                 let upgrade = old.warning && !warning;
                 if old.until >= until && !upgrade {
                     continue;
@@ -843,6 +849,27 @@ mod tests {
         let (_, written, held) = *blocks.log_budget.lock().unwrap();
         assert_eq!((written, held), (LOG_LINES_PER_SECOND, 10));
         assert!(blocks.take_log().is_empty());
+    }
+
+    #[test]
+    fn a_warning_never_replaces_a_block_in_force() {
+        let blocks = DynBlocks::default();
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
+        let target = Target::Net(client, 32);
+        let warning = |seconds| NewBlock {
+            warning: true,
+            ..NewBlock::new(target.clone(), seconds, BlockAction::NoOp, "rate")
+        };
+        // Warned, then over the block's rate: the warning is upgraded.
+        blocks.insert(&[warning(5)]);
+        blocks.insert(&[NewBlock::new(target.clone(), 5, BlockAction::Drop, "rate")]);
+        // The next pass sees the rate at the warning's level only: the
+        // block stays, though the warning would end later.
+        blocks.insert(&[warning(10)]);
+        let t = blocks.table();
+        let b = t.for_client(client, 53, now_ns()).expect("still blocked");
+        assert_eq!(b.action, BlockAction::Drop);
+        assert!(!b.warning);
     }
 
     #[test]
