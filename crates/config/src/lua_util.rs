@@ -703,3 +703,32 @@ mod tests {
         );
     }
 }
+
+/// A header an HTTP answer is to carry (the webserver's, DoH's), checked
+/// by HTTP's rules (RFC 9110 §5.1, §5.5): a name of token characters, a
+/// value without control characters. So no header smuggles a second one
+/// in, and the HTTP library, which refuses anything else at answer time
+/// where nothing can say so, never meets one: the config's line says so.
+pub(crate) fn check_header(lua: &Lua, what: &str, name: &str, value: &str) -> mlua::Result<()> {
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    let field = |c: u8| c == b'\t' || (c >= b' ' && c != 0x7f);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(fail(
+            lua,
+            format!(
+                "{what}: bad header '{}': the name is not an HTTP token",
+                name.escape_debug()
+            ),
+        ));
+    }
+    if !value.bytes().all(field) {
+        return Err(fail(
+            lua,
+            format!(
+                "{what}: bad header '{name}': a control character in its value '{}'",
+                value.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -258,6 +258,7 @@ fn response_map_entry(
     if let Some(h) = headers {
         for pair in h.pairs::<String, String>() {
             let (k, v) = pair?;
+            lua_util::check_header(lua, "newDOHResponseMapEntry", &k, &v)?;
             list.push((k.to_ascii_lowercase(), v));
         }
     }
@@ -460,7 +461,8 @@ fn listener(
                     server_tokens = v
                         .as_string()
                         .map(|s| s.to_string_lossy())
-                        .unwrap_or_default()
+                        .unwrap_or_default();
+                    lua_util::check_header(lua, func, "server", &server_tokens)?;
                 }
                 "customResponseHeaders" if doh_paths.is_some() => {
                     let Value::Table(t) = v else {
@@ -471,9 +473,7 @@ fn listener(
                     };
                     for pair in t.pairs::<String, String>() {
                         let (name, value) = pair?;
-                        if value.contains(['\r', '\n']) || name.contains([':', '\r', '\n', ' ']) {
-                            return Err(fail(lua, format!("{func}: bad header '{name}'")));
-                        }
+                        lua_util::check_header(lua, func, &name, &value)?;
                         headers.push((name.to_ascii_lowercase(), value));
                     }
                 }
@@ -739,6 +739,20 @@ mod tests {
             (
                 "\ngetTLSFrontend(0)",
                 "rampart.conf:2: getTLSFrontend(0): no such frontend",
+            ),
+            // Headers HTTP would refuse at answer time, where nothing
+            // could say so.
+            (
+                "\naddDOHLocal('127.0.0.1', nil, nil, '/q', {customResponseHeaders={['x(y)']='1'}})",
+                "rampart.conf:2: addDOHLocal: bad header 'x(y)': the name is not an HTTP token",
+            ),
+            (
+                "\naddDOHLocal('127.0.0.1', nil, nil, '/q', {serverTokens='a\\0b'})",
+                "rampart.conf:2: addDOHLocal: bad header 'server': a control character",
+            ),
+            (
+                "\nnewDOHResponseMapEntry('^/x$', 200, 'ok', {['x-a']='b\\rc'})",
+                "rampart.conf:2: newDOHResponseMapEntry: bad header 'x-a': a control character",
             ),
         ] {
             let e = load(src).unwrap_err();

@@ -252,16 +252,7 @@ fn custom_headers(lua: &Lua, t: Table) -> mlua::Result<BTreeMap<String, String>>
     let mut out = BTreeMap::new();
     for pair in t.pairs::<String, String>() {
         let (k, v) = pair?;
-        // A header must not smuggle a second one in.
-        if k.is_empty()
-            || k.bytes().any(|b| !b.is_ascii_graphic() || b == b':')
-            || v.bytes().any(|b| b == b'\r' || b == b'\n')
-        {
-            return Err(fail(
-                lua,
-                format!("webserver customHeaders: bad header '{k}'"),
-            ));
-        }
+        crate::lua_util::check_header(lua, "webserver customHeaders", &k, &v)?;
         out.insert(k.to_ascii_lowercase(), v);
     }
     Ok(out)

@@ -101,6 +101,8 @@ pub struct Doh {
 
 impl Doh {
     pub fn new(settings: DohSettings) -> Self {
+        // The config checked these by HTTP's rules (its line says what
+        // is wrong); the warnings are for a path that skipped the check.
         let server = HeaderValue::try_from(settings.server_tokens.as_str()).ok();
         if server.is_none() {
             log::warn!(
